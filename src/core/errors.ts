@@ -123,6 +123,14 @@ const STORAGE_CODE_OF: Readonly<Record<string, StorageErrorCode>> = {
   PROOF_UNAVAILABLE: 'SE_ERR_PROOF_UNAVAILABLE',
   NO_ELIGIBLE_NODES: 'SE_ERR_NO_ELIGIBLE_NODES',
   AEGIS_CONTEXT_MISSING: 'SE_ERR_AEGIS_CONTEXT_MISSING',
+  QUORUM_NOT_REACHED: 'SE_ERR_NO_ELIGIBLE_NODES',
+  // src/net (docs/protocol.md): a bad frame or message is bad input; an ineligible peer lacks AEGIS context.
+  FRAME_INVALID: 'SE_ERR_INVALID_INPUT',
+  FRAME_TOO_LARGE: 'SE_ERR_INVALID_INPUT',
+  UNKNOWN_MESSAGE: 'SE_ERR_INVALID_INPUT',
+  UNEXPECTED_FRAME: 'SE_ERR_INVALID_INPUT',
+  CONTENT_TOO_LARGE: 'SE_ERR_INVALID_INPUT',
+  NOT_ELIGIBLE: 'SE_ERR_AEGIS_CONTEXT_MISSING',
 }
 
 export function storageErrorCode(err: unknown): StorageErrorCode {

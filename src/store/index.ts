@@ -1,0 +1,45 @@
+/**
+ * A node's shard store: staged blocks, shard manifests, the object index, atomic commits, scrub and
+ * staging cleanup, over one abstract-level database (classic-level on disk, memory-level in tests).
+ */
+export type { CommitRole, CommitSummary, IndexEntry, PreparedCommit, ShardCommitSummary } from './commit.js'
+export type { StoreStats } from './counters.js'
+export {
+  blockKey,
+  blockRange,
+  indexKey,
+  openNodeDb,
+  type RootDb,
+  type StoreBatchOp,
+  type StoreSublevels,
+  storeSublevels,
+} from './db.js'
+export {
+  IntegrityMismatchError,
+  InvalidVersionError,
+  NotFoundError,
+  RootMismatchError,
+  StoreClosedError,
+  VersionConflictError,
+  WriteLockNotHeldError,
+} from './errors.js'
+export { DEFAULT_LIST_LIMIT, type ListFilters, type ListPage, MAX_LIST_LIMIT } from './listing.js'
+export type { ShardManifest, StagingMarker } from './manifest.js'
+export { Mutex } from './mutex.js'
+export type { ScrubCorruption, ScrubOptions, ScrubProgress, ScrubReport } from './scrub.js'
+export type { ShardHeader, ShardWriter, StagedShard } from './staging.js'
+export {
+  type BlockProof,
+  ShardStore,
+  type ShardStoreComponents,
+  type ShardStoreInit,
+  type SweepOptions,
+} from './store.js'
+
+import type { ShardStoreComponents, ShardStoreInit } from './store.js'
+import { ShardStore } from './store.js'
+
+/** Factory in the components style: `shardStore({ params })({ db })`. */
+export function shardStore(init: ShardStoreInit): (components: ShardStoreComponents) => ShardStore {
+  return (components) => new ShardStore(components, init)
+}

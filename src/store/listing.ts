@@ -1,0 +1,149 @@
+import { compareBytes, concatBytes, fromHex, isId, u64 } from '../core/bytes.js'
+import { InvalidInputError } from '../core/errors.js'
+import { normalizeTag } from '../core/metadata.js'
+import { type IndexEntry, toIndexEntry } from './commit.js'
+import { indexKey, type StoreSublevels } from './db.js'
+
+export interface ListFilters {
+  /** Resume strictly after this (object_id, version), the previous page's `next`. */
+  after?: { object_id: string; version: number }
+  /** 1..1000, default 100. */
+  limit?: number
+  /** A lower-case hex prefix of object_id (0..64 characters). */
+  prefix?: string
+  /** Entries whose metadata has this tag (compared in its normal form). */
+  tag?: string
+  /** Entries whose metadata.author_node_id is exactly this. */
+  author?: string
+  /** Inclusive bounds on metadata.created_at_tick. */
+  tick_from?: number
+  tick_to?: number
+  /** Only entries this node keeps as a catalogue home. */
+  home_only?: boolean
+}
+
+export interface ListPage {
+  entries: IndexEntry[]
+  /** The cursor for the next page, or null when the range is exhausted. */
+  next: { object_id: string; version: number } | null
+}
+
+export const DEFAULT_LIST_LIMIT = 100
+export const MAX_LIST_LIMIT = 1000
+const FILTER_KEYS = new Set([
+  'after',
+  'limit',
+  'prefix',
+  'tag',
+  'author',
+  'tick_from',
+  'tick_to',
+  'home_only',
+])
+const HEX_PREFIX = /^[0-9a-f]{0,64}$/
+const U64_MAX = (1n << 64n) - 1n
+
+interface CheckedFilters {
+  after: Uint8Array | undefined
+  limit: number
+  prefix: string
+  tag: string | undefined
+  author: string | undefined
+  tickFrom: number
+  tickTo: number
+  homeOnly: boolean
+}
+
+export function validateListFilters(input: unknown): CheckedFilters {
+  const f = (input ?? {}) as Record<string, unknown>
+  if (typeof f !== 'object' || Array.isArray(f)) throw new InvalidInputError('filters must be an object')
+  for (const key of Object.keys(f)) {
+    if (!FILTER_KEYS.has(key)) throw new InvalidInputError(`unknown filter ${key}`)
+  }
+  let after: Uint8Array | undefined
+  if (f.after !== undefined) {
+    const a = f.after as Record<string, unknown> | null
+    if (a === null || typeof a !== 'object' || !isId(a.object_id)) {
+      throw new InvalidInputError('after needs a 64-hex object_id and a version')
+    }
+    const v = a.version
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw new InvalidInputError('after.version is not a version')
+    after = indexKey(a.object_id, v)
+  }
+  const limit = f.limit ?? DEFAULT_LIST_LIMIT
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new InvalidInputError(`limit must be an integer in 1..${MAX_LIST_LIMIT}`)
+  }
+  const prefix = f.prefix ?? ''
+  if (typeof prefix !== 'string' || !HEX_PREFIX.test(prefix)) {
+    throw new InvalidInputError('prefix must be at most 64 lower-case hex characters')
+  }
+  for (const key of ['tag', 'author'] as const) {
+    if (f[key] !== undefined && typeof f[key] !== 'string')
+      throw new InvalidInputError(`${key} must be a string`)
+  }
+  const tick = (key: 'tick_from' | 'tick_to', fallback: number): number => {
+    const v = f[key] ?? fallback
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw new InvalidInputError(`${key} must be a tick`)
+    return v
+  }
+  if (f.home_only !== undefined && typeof f.home_only !== 'boolean')
+    throw new InvalidInputError('home_only must be a boolean')
+  return {
+    after,
+    limit,
+    prefix,
+    tag: f.tag === undefined ? undefined : normalizeTag(f.tag as string),
+    author: f.author as string | undefined,
+    tickFrom: tick('tick_from', 0),
+    tickTo: tick('tick_to', Number.MAX_SAFE_INTEGER),
+    homeOnly: f.home_only === true,
+  }
+}
+
+/**
+ * The key range of object ids starting with `prefix`: the prefix padded with 0s (version 0) up to
+ * the prefix padded with fs (version 2^64-1). An odd-length prefix fixes the high nibble only.
+ */
+function prefixRange(prefix: string): { gte: Uint8Array; lte: Uint8Array } {
+  const low = fromHex(prefix.padEnd(64, '0'))
+  const high = fromHex(prefix.padEnd(64, 'f'))
+  return { gte: concatBytes([low, u64(0)]), lte: concatBytes([high, u64(U64_MAX)]) }
+}
+
+function matches(e: IndexEntry, f: CheckedFilters): boolean {
+  if (f.homeOnly && !e.home) return false
+  if (f.author !== undefined && e.metadata.author_node_id !== f.author) return false
+  const tick = e.metadata.created_at_tick
+  if (tick < f.tickFrom || tick > f.tickTo) return false
+  if (f.tag !== undefined && !e.metadata.tags.includes(f.tag)) return false
+  return true
+}
+
+/**
+ * Entries in (object_id, version) order. The iterator seeks straight to the cursor (or the prefix),
+ * so a page costs what it reads from there on, not a scan from the start of the index.
+ */
+export async function listEntries(subs: StoreSublevels, input: unknown): Promise<ListPage> {
+  const f = validateListFilters(input)
+  const range = prefixRange(f.prefix)
+  const options: { gte?: Uint8Array; gt?: Uint8Array; lte: Uint8Array } = { lte: range.lte }
+  if (f.after !== undefined && compareBytes(f.after, range.gte) >= 0) options.gt = f.after
+  else options.gte = range.gte
+  const entries: IndexEntry[] = []
+  let exhausted = true
+  for await (const value of subs.index.values(options)) {
+    const entry = toIndexEntry(value)
+    if (!matches(entry, f)) continue
+    entries.push(entry)
+    if (entries.length === f.limit) {
+      exhausted = false
+      break
+    }
+  }
+  const last = entries[entries.length - 1]
+  const next = exhausted || last === undefined ? null : { object_id: last.object_id, version: last.version }
+  return { entries, next }
+}

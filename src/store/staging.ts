@@ -1,0 +1,246 @@
+import { isId, toHex } from '../core/bytes.js'
+import { InvalidInputError } from '../core/errors.js'
+import { shardId as deriveShardId, validateVersion } from '../core/ids.js'
+import { leafHash, MerkleTree } from '../core/merkle.js'
+import { type ProtocolParams, validateParams } from '../core/params.js'
+import { blockCount } from '../core/shards.js'
+import { blockKey, parseStagingId, type StoreSublevels } from './db.js'
+import { encodeMarker, type StagingMarker } from './manifest.js'
+
+/** What a replica is told before a shard's bytes arrive. */
+export interface ShardHeader {
+  objectId: string
+  version: number
+  shardIndex: number
+  shardId: string
+  length: number
+  blockSizeBytes: number
+}
+
+/** A fully received shard, waiting for its version's commit (invisible until then). */
+export interface StagedShard {
+  stagingId: string
+  shardId: string
+  length: number
+  leafCount: number
+  merkleRoot: string
+}
+
+/** What a writer needs from its store; the store implements it. */
+export interface StagingHost {
+  readonly sublevels: StoreSublevels
+  assertOpen(): void
+  /** Deletes the blocks and marker of `stagingId` unless a commit already consumed the marker. */
+  releaseStaging(stagingId: string): Promise<void>
+  /** The writer stopped streaming (finished or aborted): a sweep may now consider its marker. */
+  writerDone(writer: ShardWriter): void
+  /** Local wall clock (ms), for idle detection only. */
+  now(): number
+}
+
+// Blocks handed to LevelDB but not yet acknowledged; with the block being filled this bounds a
+// writer's memory to (1 + MAX_INFLIGHT_BLOCKS) blocks whatever the shard's size.
+const MAX_INFLIGHT_BLOCKS = 3
+const MAX_LEAF_COUNT = 0xffffffff
+
+/** Checks a shard header from the wire: the id must follow the shard_id formula, the sizes must fit. */
+export function validateShardHeader(input: unknown, params: ProtocolParams): ShardHeader {
+  if (input === null || typeof input !== 'object')
+    throw new InvalidInputError('shard header must be an object')
+  const h = input as Record<string, unknown>
+  if (!isId(h.objectId)) throw new InvalidInputError('objectId must be 64 lower-case hex characters')
+  const version = validateVersion(h.version)
+  const shardIndex = h.shardIndex
+  if (typeof shardIndex !== 'number' || !Number.isInteger(shardIndex) || shardIndex < 0) {
+    throw new InvalidInputError('shardIndex must be a non-negative integer')
+  }
+  if (shardIndex >= params.numShardsPerObject) {
+    throw new InvalidInputError(`shardIndex must be below ${params.numShardsPerObject}`)
+  }
+  if (h.shardId !== deriveShardId(h.objectId, version, shardIndex)) {
+    throw new InvalidInputError('shardId does not follow the shard_id formula')
+  }
+  const length = h.length
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+    throw new InvalidInputError('length must be a non-negative safe integer')
+  }
+  // A record keeps the block size it was cut with (governance may change it later), so any size
+  // the parameter bounds allow is accepted; validateParams owns those bounds.
+  const blockSizeBytes = h.blockSizeBytes
+  if (typeof blockSizeBytes !== 'number') throw new InvalidInputError('blockSizeBytes must be an integer')
+  validateParams({ ...params, blockSizeBytes })
+  if (blockCount(length, blockSizeBytes) > MAX_LEAF_COUNT)
+    throw new InvalidInputError('shard has too many blocks')
+  return { objectId: h.objectId, version, shardIndex, shardId: h.shardId, length, blockSizeBytes }
+}
+
+type WriterState = 'open' | 'finished' | 'aborted'
+
+/**
+ * Receives one shard's bytes in chunks of any size, cuts them into blocks, hashes each block's leaf
+ * and writes each complete block to the database at once: memory stays at a few blocks for any
+ * shard size. Calls are queued, so `write` may be called without awaiting the previous one.
+ */
+export class ShardWriter {
+  readonly stagingId: string
+  readonly header: ShardHeader
+  private readonly host: StagingHost
+  private readonly marker: StagingMarker
+  private readonly signal: AbortSignal | undefined
+  private readonly onAbort: () => void
+  private state: WriterState = 'open'
+  private block: Uint8Array | null = null
+  private filled = 0
+  private received = 0
+  private nextBlock = 0
+  private readonly leaves: Uint8Array[] = []
+  private readonly inflight = new Set<Promise<void>>()
+  private writeError: unknown = undefined
+  private queue: Promise<unknown> = Promise.resolve()
+  private aborting: Promise<void> | undefined
+  private lastActivity: number
+
+  constructor(host: StagingHost, marker: StagingMarker, header: ShardHeader, signal?: AbortSignal) {
+    this.host = host
+    this.marker = marker
+    this.header = header
+    this.stagingId = marker.stagingId
+    this.signal = signal
+    this.onAbort = () => {
+      this.abort().catch(() => {})
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true })
+    if (signal?.aborted) queueMicrotask(this.onAbort)
+    this.lastActivity = host.now()
+  }
+
+  /** Local time of the last accepted chunk (or of the start): a sweep aborts writers idle too long. */
+  get lastActivityMs(): number {
+    return this.lastActivity
+  }
+
+  /** Bytes accepted so far. */
+  get bytesReceived(): number {
+    return this.received
+  }
+
+  /** More bytes than the header's `length` is `INVALID_INPUT`, and the writer accepts nothing after. */
+  write(chunk: Uint8Array): Promise<void> {
+    return this.enqueue(() => this.writeNow(chunk))
+  }
+
+  /** Fewer bytes than the header's `length` is `INVALID_INPUT` (the writer stays open for more). */
+  finish(): Promise<StagedShard> {
+    return this.enqueue(() => this.finishNow())
+  }
+
+  /** Deletes what was staged (unless a commit already took it); safe to call more than once. */
+  abort(): Promise<void> {
+    if (this.aborting) return this.aborting
+    const wasStreaming = this.state === 'open'
+    this.state = 'aborted'
+    this.aborting = (async () => {
+      this.signal?.removeEventListener('abort', this.onAbort)
+      await this.queue.catch(() => {})
+      await Promise.allSettled(this.inflight)
+      try {
+        await this.host.releaseStaging(this.stagingId)
+      } finally {
+        if (wasStreaming) this.host.writerDone(this)
+      }
+    })()
+    return this.aborting
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task)
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  private assertWritable(): void {
+    this.signal?.throwIfAborted()
+    if (this.state !== 'open') throw new InvalidInputError(`shard writer is ${this.state}`)
+    this.host.assertOpen()
+    if (this.writeError !== undefined) throw this.writeError
+  }
+
+  private async writeNow(chunk: Uint8Array): Promise<void> {
+    this.assertWritable()
+    if (!(chunk instanceof Uint8Array)) throw new InvalidInputError('a shard chunk must be a Uint8Array')
+    if (chunk.length > this.header.length - this.received) {
+      // The shard can no longer be right: drop it now rather than wait for the caller to.
+      this.failAndDiscard()
+      throw new InvalidInputError(`shard is longer than its declared ${this.header.length} bytes`)
+    }
+    this.lastActivity = this.host.now()
+    const size = this.header.blockSizeBytes
+    let off = 0
+    while (off < chunk.length) {
+      this.block ??= new Uint8Array(Math.min(size, this.header.length - this.nextBlock * size))
+      const take = Math.min(this.block.length - this.filled, chunk.length - off)
+      this.block.set(chunk.subarray(off, off + take), this.filled)
+      this.filled += take
+      this.received += take
+      off += take
+      if (this.filled === this.block.length) {
+        await this.flushBlock()
+        // An abort may have arrived while this write waited for the database.
+        if (off < chunk.length) this.assertWritable()
+      }
+    }
+  }
+
+  private failAndDiscard(): void {
+    this.abort().catch(() => {})
+  }
+
+  private async flushBlock(): Promise<void> {
+    const block = this.block!
+    const index = this.nextBlock++
+    this.block = null
+    this.filled = 0
+    this.leaves.push(leafHash(block))
+    const put: Promise<void> = this.host.sublevels.blocks.put(blockKey(this.stagingId, index), block).then(
+      () => {
+        this.inflight.delete(put)
+      },
+      (err: unknown) => {
+        this.inflight.delete(put)
+        this.writeError ??= err
+        this.failAndDiscard()
+      },
+    )
+    this.inflight.add(put)
+    while (this.inflight.size >= MAX_INFLIGHT_BLOCKS) await Promise.race(this.inflight)
+    if (this.writeError !== undefined) throw this.writeError
+  }
+
+  private async finishNow(): Promise<StagedShard> {
+    this.assertWritable()
+    if (this.received !== this.header.length) {
+      throw new InvalidInputError(`shard has ${this.received} of its declared ${this.header.length} bytes`)
+    }
+    await Promise.allSettled(this.inflight)
+    this.assertWritable()
+    const root = toHex(MerkleTree.fromLeafHashes(this.leaves).root)
+    const marker: StagingMarker = {
+      ...this.marker,
+      state: 'staged',
+      merkleRoot: root,
+      leafHashes: this.leaves,
+    }
+    await this.host.sublevels.staging.put(parseStagingId(this.stagingId), encodeMarker(marker))
+    this.assertWritable()
+    this.state = 'finished'
+    this.signal?.removeEventListener('abort', this.onAbort)
+    this.host.writerDone(this)
+    return {
+      stagingId: this.stagingId,
+      shardId: this.header.shardId,
+      length: this.header.length,
+      leafCount: this.leaves.length,
+      merkleRoot: root,
+    }
+  }
+}

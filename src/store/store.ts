@@ -1,0 +1,410 @@
+import { randomBytes } from 'node:crypto'
+import { equalBytes, fromHex, parseId, toHex } from '../core/bytes.js'
+import { EmptyShardError, InvalidInputError } from '../core/errors.js'
+import { leafHash, MerkleTree } from '../core/merkle.js'
+import type { ProtocolParams } from '../core/params.js'
+import {
+  type CommitRole,
+  type IndexEntry,
+  type PreparedCommit,
+  prepareCommitOps,
+  readEntry,
+  toIndexEntry,
+} from './commit.js'
+import { countersOp, readCounters, type StoreStats, scanStats } from './counters.js'
+import {
+  blockIndexOf,
+  blockKey,
+  blockRange,
+  objectRange,
+  parseStagingId,
+  type RootDb,
+  STAGING_ID_BYTES,
+  type StoreSublevels,
+  storeSublevels,
+} from './db.js'
+import { IntegrityMismatchError, NotFoundError, StoreClosedError, WriteLockNotHeldError } from './errors.js'
+import { type ListPage, listEntries } from './listing.js'
+import { decodeManifest, decodeMarker, encodeMarker, type ShardManifest } from './manifest.js'
+import { Mutex } from './mutex.js'
+import { type ScrubOptions, type ScrubReport, scrubStore } from './scrub.js'
+import {
+  type ShardHeader,
+  ShardWriter,
+  type StagedShard,
+  type StagingHost,
+  validateShardHeader,
+} from './staging.js'
+
+export interface ShardStoreComponents {
+  /** The node's root database, already open; the store keeps to its own sublevels. */
+  db: RootDb
+  /** The node's single-writer lock, shared with the log; the store makes its own when absent. */
+  writeLock?: Mutex
+}
+
+export interface ShardStoreInit {
+  params: ProtocolParams
+  /** Local wall clock for staging markers only (never protocol data); injectable for tests. */
+  now?: () => number
+}
+
+export interface BlockProof {
+  objectId: string
+  version: number
+  shardId: string
+  leafIndex: number
+  leafCount: number
+  block: Uint8Array
+  leafHash: Uint8Array
+  auditPath: Uint8Array[]
+  merkleRoot: Uint8Array
+}
+
+export interface SweepOptions {
+  /** Remove staged shards whose marker is at least this old (default 15 minutes). */
+  olderThanMs?: number
+}
+
+const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000
+const TREE_CACHE_SIZE = 32
+
+/**
+ * A node's shards and object index over one abstract-level database (LevelDB or memory).
+ *
+ * Concurrency: everything that changes the index, manifests or counters runs under `writeLock`.
+ * `beginShard`, writer aborts, `open` and `sweepStaging` take it themselves; `prepareCommit` does
+ * NOT: its caller holds the lock from `prepareCommit` until its root batch (the store's ops plus its
+ * own log entry) is written, so never call a self-locking method while holding it.
+ */
+export class ShardStore implements StagingHost {
+  readonly sublevels: StoreSublevels
+  readonly writeLock: Mutex
+  private readonly db: RootDb
+  private readonly params: ProtocolParams
+  private readonly clock: () => number
+  private readonly streaming = new Map<string, ShardWriter>()
+  private readonly trees = new Map<string, MerkleTree>()
+  private opened = false
+
+  constructor(components: ShardStoreComponents, init: ShardStoreInit) {
+    this.db = components.db
+    this.writeLock = components.writeLock ?? new Mutex()
+    this.params = init.params
+    this.clock = init.now ?? Date.now
+    this.sublevels = storeSublevels(this.db)
+  }
+
+  /**
+   * Call after the database is open. Every staging marker still present belongs to a stream that
+   * crashed or a version never committed: its blocks and marker go. Returns how many were removed.
+   */
+  async open(): Promise<{ removed: number }> {
+    if (this.db.status !== 'open') throw new StoreClosedError('database is not open')
+    if (this.opened) return { removed: 0 }
+    const removed = await this.writeLock.run(async () => {
+      let n = 0
+      for await (const key of this.sublevels.staging.keys()) {
+        if (await this.removeStaging(toHex(key))) n++
+      }
+      const counters = await readCounters(this.sublevels)
+      if (counters.staged !== 0) await this.db.batch([countersOp(this.sublevels, { ...counters, staged: 0 })])
+      return n
+    })
+    this.opened = true
+    return { removed }
+  }
+
+  /** Stops serving; the database stays open (it belongs to the caller). Writers fail from now on. */
+  async close(): Promise<void> {
+    this.opened = false
+    this.trees.clear()
+  }
+
+  assertOpen(): void {
+    if (!this.opened || this.db.status !== 'open') throw new StoreClosedError()
+  }
+
+  async beginShard(header: ShardHeader, options: { signal?: AbortSignal } = {}): Promise<ShardWriter> {
+    this.assertOpen()
+    const h = validateShardHeader(header, this.params)
+    options.signal?.throwIfAborted()
+    const stagingId = toHex(randomBytes(STAGING_ID_BYTES))
+    const marker = await this.writeLock.run(async () => {
+      this.assertOpen()
+      const counters = await readCounters(this.sublevels)
+      counters.staging_seq++
+      counters.staged++
+      const m = {
+        stagingId,
+        seq: counters.staging_seq,
+        createdMs: this.now(),
+        state: 'writing' as const,
+        objectId: h.objectId,
+        version: h.version,
+        shardIndex: h.shardIndex,
+        shardId: h.shardId,
+        length: h.length,
+        blockSizeBytes: h.blockSizeBytes,
+        merkleRoot: null,
+        leafHashes: [],
+      }
+      await this.db.batch([
+        {
+          type: 'put',
+          sublevel: this.sublevels.staging,
+          key: parseStagingId(stagingId),
+          value: encodeMarker(m),
+        },
+        countersOp(this.sublevels, counters),
+      ])
+      return m
+    })
+    const writer = new ShardWriter(this, marker, h, options.signal)
+    this.streaming.set(stagingId, writer)
+    return writer
+  }
+
+  /** Stages a whole shard from bytes or a stream; on any failure nothing stays staged. */
+  async stageShard(
+    header: ShardHeader,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<StagedShard> {
+    const writer = await this.beginShard(header, options)
+    try {
+      if (source instanceof Uint8Array) await writer.write(source)
+      else for await (const chunk of source) await writer.write(chunk)
+      return await writer.finish()
+    } catch (err) {
+      await writer.abort()
+      throw err
+    }
+  }
+
+  /**
+   * Drops staged shards by staging id (a coordinator's abort). A shard still streaming into this
+   * process is aborted through its writer, so no block lands after its marker is gone. Ids that
+   * are unknown or already committed are ignored. Takes the write lock.
+   */
+  async discardStaging(stagingIds: string | readonly string[]): Promise<void> {
+    this.assertOpen()
+    const ids = typeof stagingIds === 'string' ? [stagingIds] : stagingIds
+    if (!Array.isArray(ids)) throw new InvalidInputError('staging ids must be a list')
+    for (const id of ids) parseStagingId(id)
+    for (const id of ids) {
+      const writer = this.streaming.get(id)
+      if (writer !== undefined) await writer.abort()
+      else await this.releaseStaging(id)
+    }
+  }
+
+  async releaseStaging(stagingId: string): Promise<void> {
+    await this.writeLock.run(() => this.removeStaging(stagingId))
+  }
+
+  writerDone(writer: ShardWriter): void {
+    this.streaming.delete(writer.stagingId)
+  }
+
+  now(): number {
+    return this.clock()
+  }
+
+  /**
+   * Removes staged shards left waiting too long (a coordinator that never committed) and aborts
+   * streams idle that long (a sender that vanished). A stream still receiving bytes is kept however
+   * old it is. Takes the write lock. `removed` counts both.
+   */
+  async sweepStaging(options: SweepOptions = {}): Promise<{ removed: number }> {
+    this.assertOpen()
+    const age = options.olderThanMs ?? DEFAULT_SWEEP_AGE_MS
+    if (!Number.isSafeInteger(age) || age < 0) {
+      throw new InvalidInputError('olderThanMs must be a non-negative integer')
+    }
+    const cutoff = this.now() - age
+    let removed = 0
+    // Writers abort outside the lock: their abort takes it.
+    for (const writer of [...this.streaming.values()]) {
+      if (writer.lastActivityMs <= cutoff) {
+        await writer.abort()
+        removed++
+      }
+    }
+    return this.writeLock.run(async () => {
+      const stale: string[] = []
+      for await (const value of this.sublevels.staging.values()) {
+        const marker = decodeMarker(value)
+        if (!this.streaming.has(marker.stagingId) && marker.createdMs <= cutoff) stale.push(marker.stagingId)
+      }
+      for (const id of stale) if (await this.removeStaging(id)) removed++
+      return { removed }
+    })
+  }
+
+  // Blocks first, the marker last: a crash in between leaves the marker, so `open()` finishes the job.
+  private async removeStaging(stagingId: string): Promise<boolean> {
+    const key = parseStagingId(stagingId)
+    if ((await this.sublevels.staging.get(key)) === undefined) return false
+    await this.sublevels.blocks.clear(blockRange(stagingId))
+    const counters = await readCounters(this.sublevels)
+    counters.staged = Math.max(0, counters.staged - 1)
+    await this.db.batch([
+      { type: 'del', sublevel: this.sublevels.staging, key },
+      countersOp(this.sublevels, counters),
+    ])
+    return true
+  }
+
+  /**
+   * Validates `record` for this node's `role` and returns the ops that commit it (index entry,
+   * manifests, staging cleanup, counters) without writing anything. The caller MUST hold
+   * `writeLock` and write `ops` (with its log entry) in one root batch before releasing it.
+   */
+  async prepareCommit(record: unknown, role: CommitRole): Promise<PreparedCommit> {
+    this.assertOpen()
+    if (!this.writeLock.locked) throw new WriteLockNotHeldError()
+    return prepareCommitOps(this.sublevels, this.params, record, role)
+  }
+
+  /** Writes a prepared commit alone (no log entry); the caller still holds `writeLock`. */
+  async commit(prepared: PreparedCommit, extraOps: PreparedCommit['ops'] = []): Promise<void> {
+    this.assertOpen()
+    if (prepared.ops.length + extraOps.length > 0) await this.db.batch([...prepared.ops, ...extraOps])
+  }
+
+  async getManifest(shardId: string): Promise<ShardManifest | undefined> {
+    this.assertOpen()
+    const value = await this.sublevels.manifests.get(parseId(shardId, 'shard_id'))
+    return value === undefined ? undefined : decodeManifest(value)
+  }
+
+  /** One committed block as stored (undefined for an unknown shard or a lost block). */
+  async readBlock(shardId: string, index: number): Promise<Uint8Array | undefined> {
+    const m = await this.getManifest(shardId)
+    if (m === undefined) return undefined
+    checkBlockIndex(index, m)
+    return this.sublevels.blocks.get(blockKey(m.stagingId, index))
+  }
+
+  /**
+   * Streams a committed shard block by block (never buffered whole), each block checked against
+   * its leaf: a lost or changed block is `INTEGRITY_MISMATCH`, not silently wrong bytes.
+   */
+  async *readShard(
+    shardId: string,
+    options: { fromBlock?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<Uint8Array> {
+    const m = await this.getManifest(shardId)
+    if (m === undefined) throw new NotFoundError(`shard ${shardId} is not stored here`)
+    const from = options.fromBlock ?? 0
+    if (m.leafCount === 0 && from === 0) return
+    checkBlockIndex(from, m)
+    let expected = from
+    const range = { gte: blockKey(m.stagingId, from), lte: blockKey(m.stagingId, m.leafCount - 1) }
+    for await (const [key, block] of this.sublevels.blocks.iterator(range)) {
+      options.signal?.throwIfAborted()
+      const index = blockIndexOf(key)
+      if (index !== expected || !equalBytes(leafHash(block), m.leafHashes[index]!)) {
+        throw new IntegrityMismatchError(`shard ${shardId}: block ${expected} is missing or corrupt`)
+      }
+      expected++
+      yield block
+    }
+    if (expected !== m.leafCount)
+      throw new IntegrityMismatchError(`shard ${shardId}: block ${expected} is missing`)
+  }
+
+  /** The block at `leafIndex` with its audit path, from the manifest's leaves and one block read. */
+  async proveBlock(shardId: string, leafIndex: number): Promise<BlockProof> {
+    const m = await this.getManifest(shardId)
+    if (m === undefined) throw new NotFoundError(`shard ${shardId} is not stored here`)
+    if (m.leafCount === 0) throw new EmptyShardError(`shard ${shardId} is empty`)
+    checkBlockIndex(leafIndex, m)
+    const block = await this.sublevels.blocks.get(blockKey(m.stagingId, leafIndex))
+    const leaf = m.leafHashes[leafIndex]!
+    if (block === undefined || !equalBytes(leafHash(block), leaf)) {
+      throw new IntegrityMismatchError(`shard ${shardId}: block ${leafIndex} is missing or corrupt`)
+    }
+    const tree = this.treeOf(m)
+    return {
+      objectId: m.objectId,
+      version: m.version,
+      shardId: m.shardId,
+      leafIndex,
+      leafCount: m.leafCount,
+      block,
+      leafHash: leaf,
+      auditPath: tree.auditPath(leafIndex),
+      merkleRoot: fromHex(m.merkleRoot),
+    }
+  }
+
+  // Manifests never change once written, so a tree built from one stays valid.
+  private treeOf(m: ShardManifest): MerkleTree {
+    let tree = this.trees.get(m.shardId)
+    if (tree === undefined) {
+      tree = MerkleTree.fromLeafHashes(m.leafHashes)
+      if (toHex(tree.root) !== m.merkleRoot)
+        throw new IntegrityMismatchError(`shard ${m.shardId}: manifest leaves disagree with its root`)
+      if (this.trees.size >= TREE_CACHE_SIZE) this.trees.delete(this.trees.keys().next().value!)
+    } else {
+      this.trees.delete(m.shardId)
+    }
+    this.trees.set(m.shardId, tree)
+    return tree
+  }
+
+  async getRecord(objectId: string, version: number): Promise<IndexEntry | undefined> {
+    this.assertOpen()
+    if (!Number.isSafeInteger(version) || version < 1)
+      throw new InvalidInputError('version must be a safe integer >= 1')
+    return readEntry(this.sublevels, objectId, version)
+  }
+
+  /** Every version this node keeps of an object, ascending (a delete marker is one of them). */
+  async getVersions(objectId: string): Promise<IndexEntry[]> {
+    this.assertOpen()
+    const out: IndexEntry[] = []
+    for await (const value of this.sublevels.index.values(objectRange(objectId)))
+      out.push(toIndexEntry(value))
+    return out
+  }
+
+  async latestVersion(objectId: string): Promise<number | undefined> {
+    this.assertOpen()
+    const keys = await this.sublevels.index
+      .values({ ...objectRange(objectId), reverse: true, limit: 1 })
+      .all()
+    return keys.length === 0 ? undefined : toIndexEntry(keys[0]).version
+  }
+
+  async listRecords(filters: unknown = {}): Promise<ListPage> {
+    this.assertOpen()
+    return listEntries(this.sublevels, filters)
+  }
+
+  /** From the persisted counters (one read, no scan). */
+  async stats(): Promise<StoreStats> {
+    this.assertOpen()
+    const { staging_seq: _, ...stats } = await readCounters(this.sublevels)
+    return stats
+  }
+
+  /** The same figures by scanning everything; what the counters must always equal. */
+  async recomputeStats(): Promise<StoreStats> {
+    this.assertOpen()
+    return scanStats(this.sublevels)
+  }
+
+  async scrub(options: ScrubOptions = {}): Promise<ScrubReport> {
+    this.assertOpen()
+    return scrubStore(this.sublevels, options)
+  }
+}
+
+function checkBlockIndex(index: number, m: ShardManifest): void {
+  if (!Number.isInteger(index) || index < 0 || index >= m.leafCount) {
+    throw new InvalidInputError(`block index ${index} outside 0..${m.leafCount - 1}`)
+  }
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { canonicalBytes, canonicalJson, isWellFormedText } from '../../src/core/canonical.js'
+import { errorCode } from '../helpers/core-vectors.js'
+
+describe('canonicalJson (RFC 8785)', () => {
+  it('serializes the RFC 8785 §3.2.2 example', () => {
+    const input = JSON.parse(
+      '{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],' +
+        '"string":"\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/","literals":[null,true,false]}',
+    )
+    expect(canonicalJson(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],' +
+        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    )
+  })
+
+  it('sorts keys by UTF-16 code units (RFC 8785 §3.2.3 example)', () => {
+    const input = {
+      '\u20ac': 'Euro Sign',
+      '\r': 'Carriage Return',
+      '\ufb33': 'Hebrew Letter Dalet With Dagesh',
+      '1': 'One',
+      '\ud83d\ude00': 'Emoji: Grinning Face',
+      '\u0080': 'Control',
+      '\u00f6': 'Latin Small Letter O With Diaeresis',
+    }
+    expect(canonicalJson(input)).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",' +
+        '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    )
+  })
+
+  it('writes -0 as 0 and nests without spaces', () => {
+    expect(canonicalJson({ b: [-0, { d: 1, c: 'x' }], a: null })).toBe('{"a":null,"b":[0,{"c":"x","d":1}]}')
+  })
+
+  it('encodes the canonical text as UTF-8', () => {
+    expect(Buffer.from(canonicalBytes({ k: 'é' })).toString('hex')).toBe(
+      Buffer.from('{"k":"é"}').toString('hex'),
+    )
+  })
+
+  it('rejects values that have no JSON form with INVALID_INPUT', () => {
+    const sparse: unknown[] = [1]
+    sparse[2] = 3
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    const bad: unknown[] = [
+      undefined,
+      { a: undefined },
+      [undefined],
+      () => 1,
+      { f: () => 1 },
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      [Number.NEGATIVE_INFINITY],
+      1n,
+      { n: 2n },
+      Symbol('s'),
+      new Date(0),
+      new Uint8Array(2),
+      new Map(),
+      { toJSON: () => 'x' },
+      sparse,
+      cyclic,
+      'lone \ud800',
+      { '\udc00': 1 },
+    ]
+    for (const value of bad)
+      expect(
+        errorCode(() => canonicalJson(value)),
+        String(value),
+      ).toBe('INVALID_INPUT')
+  })
+
+  it('accepts shared (non-cyclic) references and null-prototype objects', () => {
+    const shared = { x: 1 }
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { b: 2, a: 1 })
+    expect(canonicalJson([shared, shared, bare])).toBe('[{"x":1},{"x":1},{"a":1,"b":2}]')
+  })
+
+  it('tells well-formed text from text with a lone surrogate', () => {
+    expect(isWellFormedText('a\ud83d\ude00b')).toBe(true)
+    expect(isWellFormedText('a\ud83db')).toBe(false)
+    expect(isWellFormedText('\ude00')).toBe(false)
+  })
+})

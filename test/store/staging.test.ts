@@ -1,0 +1,122 @@
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { equalBytes, toHex } from '../../src/core/bytes.js'
+import type { RootDb } from '../../src/store/db.js'
+import { Mutex } from '../../src/store/mutex.js'
+import { ShardStore } from '../../src/store/store.js'
+import { oracleLeafHash, oracleRoot } from '../helpers/rfc9162.js'
+import {
+  buildVersion,
+  collect,
+  commitLocked,
+  memoryBackend,
+  pseudoBytes,
+  TEST_PARAMS,
+  testObjectId,
+} from './helpers.js'
+
+describe('ShardWriter', () => {
+  let db: RootDb
+  let cleanup: () => Promise<void>
+  let store: ShardStore
+
+  beforeAll(async () => {
+    ;({ db, cleanup } = await memoryBackend.open())
+    store = new ShardStore({ db }, { params: TEST_PARAMS })
+    await store.open()
+  })
+  afterAll(async () => {
+    await store.close()
+    await cleanup()
+  })
+
+  it('gives the oracle root for any cut of the bytes into chunks, written with or without awaiting', async () => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 6000 }),
+        fc.array(fc.integer({ min: 1, max: 2500 }), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        async (length, cuts, pipelined) => {
+          run++
+          const content = pseudoBytes(run, length * 4)
+          // A fresh object per run, so a shrinking run never meets an earlier run's versions.
+          const built = buildVersion({ objectId: testObjectId(`chunks-${run}`), version: 1, content })
+          const shard = built.shards[0]!
+          const writer = await store.beginShard(shard.header)
+          const writes: Promise<void>[] = []
+          for (let off = 0, i = 0; off < shard.bytes.length; i++) {
+            const n = cuts[i % cuts.length]!
+            const w = writer.write(shard.bytes.subarray(off, off + n))
+            if (pipelined) writes.push(w)
+            else await w
+            off += n
+          }
+          await Promise.all(writes)
+          const staged = await writer.finish()
+          const blocks: Uint8Array[] = []
+          for (let off = 0; off < shard.bytes.length; off += 1024)
+            blocks.push(shard.bytes.subarray(off, off + 1024))
+          expect(staged).toMatchObject({ length: shard.bytes.length, leafCount: blocks.length })
+          expect(staged.merkleRoot).toBe(toHex(oracleRoot(blocks.map(oracleLeafHash))))
+          await commitLocked(store, built.record, { home: true, shards: [staged] })
+          expect(equalBytes(await collect(store.readShard(shard.header.shardId)), shard.bytes)).toBe(true)
+        },
+      ),
+      { seed: 7, numRuns: 40 },
+    )
+    expect(await store.stats()).toEqual(await store.recomputeStats())
+  })
+
+  it('stageShard takes bytes, iterables and async iterables', async () => {
+    const built = buildVersion({
+      objectId: testObjectId('sources'),
+      version: 1,
+      content: pseudoBytes(3, 12_000),
+    })
+    const [a, b, c] = built.shards
+    async function* chunks(bytes: Uint8Array) {
+      for (let off = 0; off < bytes.length; off += 999) yield bytes.subarray(off, off + 999)
+    }
+    const staged = [
+      await store.stageShard(a!.header, a!.bytes),
+      await store.stageShard(b!.header, [b!.bytes.subarray(0, 10), b!.bytes.subarray(10)]),
+      await store.stageShard(c!.header, chunks(c!.bytes)),
+    ]
+    expect(staged.map((s) => s.merkleRoot)).toEqual(built.record.shards.slice(0, 3).map((d) => d.merkle_root))
+    // A source longer than declared leaves nothing staged.
+    const before = await store.stats()
+    await expect(store.stageShard(a!.header, new Uint8Array(a!.bytes.length + 1))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
+    expect(await store.stats()).toEqual(before)
+    await store.discardStaging(staged.map((s) => s.stagingId))
+  })
+})
+
+describe('Mutex', () => {
+  it('runs holders one at a time in arrival order, also after a failure', async () => {
+    const lock = new Mutex()
+    const order: string[] = []
+    let inside = 0
+    const task = (name: string, fail = false) =>
+      lock.run(async () => {
+        inside++
+        expect(inside).toBe(1)
+        order.push(`${name}:start`)
+        await new Promise((r) => setImmediate(r))
+        order.push(`${name}:end`)
+        inside--
+        if (fail) throw new Error(name)
+      })
+    const results = await Promise.allSettled([task('a'), task('b', true), task('c')])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect(order).toEqual(['a:start', 'a:end', 'b:start', 'b:end', 'c:start', 'c:end'])
+    expect(lock.locked).toBe(false)
+    const release = await lock.acquire()
+    expect(lock.locked).toBe(true)
+    release()
+    release()
+    expect(lock.locked).toBe(false)
+  })
+})
