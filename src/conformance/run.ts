@@ -1,17 +1,17 @@
-import { BigNum128 } from '../core/bignum.js'
 import { atrCost } from '../core/atr.js'
+import { BigNum128 } from '../core/bignum.js'
 import { toHex } from '../core/bytes.js'
+import { canonicalJson } from '../core/canonical.js'
 import { challengeIndex, challengeSeed } from '../core/challenge.js'
 import { hashCommit } from '../core/commit.js'
 import { InvalidInputError, QfsError } from '../core/errors.js'
 import { objectId, shardId } from '../core/ids.js'
-import { MerkleTree, leafHash } from '../core/merkle.js'
+import { leafHash, MerkleTree } from '../core/merkle.js'
 import { metadataSeed, normalizeMetadata } from '../core/metadata.js'
 import { DEFAULT_PARAMS } from '../core/params.js'
 import { placeShard, sortEligible } from '../core/placement.js'
 import { computeNodRewards } from '../core/rewards.js'
 import { blockRanges, computeShardLayout } from '../core/shards.js'
-import { canonicalJson } from '../core/canonical.js'
 import { generateContent } from './content.js'
 
 /** One case of a `qfs-conformance-vectors/1` file. */
@@ -54,7 +54,11 @@ const KINDS: Readonly<Record<string, Compute>> = {
     }
   },
   shard_id: (i) => ({
-    shard_id: shardId(str(i.object_id, 'object_id'), int(i.version, 'version'), int(i.shard_index, 'shard_index')),
+    shard_id: shardId(
+      str(i.object_id, 'object_id'),
+      int(i.version, 'version'),
+      int(i.shard_index, 'shard_index'),
+    ),
   }),
   shards: (i) => ({
     shards: computeShardLayout(generateContent(i.content), DEFAULT_PARAMS).map((s) => ({
@@ -66,7 +70,9 @@ const KINDS: Readonly<Record<string, Compute>> = {
   merkle_proof: (i) => {
     const content = generateContent(i.shard_content)
     const tree = MerkleTree.fromLeafHashes(
-      blockRanges(content.length, DEFAULT_PARAMS.blockSizeBytes).map((r) => leafHash(content.subarray(r.start, r.end))),
+      blockRanges(content.length, DEFAULT_PARAMS.blockSizeBytes).map((r) =>
+        leafHash(content.subarray(r.start, r.end)),
+      ),
     )
     const index = int(i.leaf_index, 'leaf_index')
     return {
@@ -78,8 +84,16 @@ const KINDS: Readonly<Record<string, Compute>> = {
   },
   placement: (i) => {
     const nodes = strList(i.eligible_nodes, 'eligible_nodes')
-    const placement = placeShard(str(i.shard_id, 'shard_id'), nodes, int(i.replication_factor, 'replication_factor'))
-    return { eligible_sorted: sortEligible(nodes), start_index: placement.startIndex, selected: placement.selected }
+    const placement = placeShard(
+      str(i.shard_id, 'shard_id'),
+      nodes,
+      int(i.replication_factor, 'replication_factor'),
+    )
+    return {
+      eligible_sorted: sortEligible(nodes),
+      start_index: placement.startIndex,
+      selected: placement.selected,
+    }
   },
   challenge: (i) => {
     const seed = challengeSeed(int(i.epoch, 'epoch'), str(i.snapshot_hash, 'snapshot_hash'))
@@ -129,9 +143,11 @@ export function computeCase(c: VectorCase): CaseOutcome {
 
 /** Parses and checks a vector file's outer shape; `INVALID_INPUT` when it is not one. */
 export function parseVectorFile(json: unknown): VectorCase[] {
-  if (json === null || typeof json !== 'object') throw new InvalidInputError('vector file must be a JSON object')
+  if (json === null || typeof json !== 'object')
+    throw new InvalidInputError('vector file must be a JSON object')
   const file = json as Record<string, unknown>
-  if (file.format !== VECTOR_FORMAT) throw new InvalidInputError(`vector file format must be ${VECTOR_FORMAT}`)
+  if (file.format !== VECTOR_FORMAT)
+    throw new InvalidInputError(`vector file format must be ${VECTOR_FORMAT}`)
   if (!Array.isArray(file.cases)) throw new InvalidInputError('vector file needs a cases array')
   return file.cases.map((raw, n) => {
     const c = raw as Record<string, unknown>
@@ -165,7 +181,8 @@ function str(v: unknown, what: string): string {
 }
 
 function int(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new InvalidInputError(`${what} must be an integer`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v))
+    throw new InvalidInputError(`${what} must be an integer`)
   return v
 }
 
@@ -179,4 +196,3 @@ function asStrings(m: Record<string, BigNum128>): Record<string, string> {
   for (const [k, v] of Object.entries(m)) out[k] = v.toString()
   return out
 }
-

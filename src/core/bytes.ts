@@ -15,7 +15,8 @@ export function toHex(bytes: Uint8Array): string {
 
 /** Lower-case hex only: ids have one spelling, so two spellings never name one thing. */
 export function fromHex(hex: string, what = 'hex'): Uint8Array {
-  if (typeof hex !== 'string' || !HEX_RE.test(hex)) throw new InvalidInputError(`${what} is not lower-case hex`)
+  if (typeof hex !== 'string' || !HEX_RE.test(hex))
+    throw new InvalidInputError(`${what} is not lower-case hex`)
   return new Uint8Array(Buffer.from(hex, 'hex'))
 }
 
@@ -84,7 +85,8 @@ export function compareUtf8(a: string, b: string): number {
 
 /** `int(bytes) mod m` for a big-endian unsigned integer; exact for any m up to 2^32. */
 export function bytesMod(bytes: Uint8Array, m: number): number {
-  if (!Number.isInteger(m) || m < 1 || m > 0xffffffff) throw new InvalidInputError(`modulus out of range: ${m}`)
+  if (!Number.isInteger(m) || m < 1 || m > 0xffffffff)
+    throw new InvalidInputError(`modulus out of range: ${m}`)
   let r = 0
   // r < 2^32, so r * 256 + 255 < 2^40 stays exact in a double.
   for (let i = 0; i < bytes.length; i++) r = (r * 256 + bytes[i]!) % m

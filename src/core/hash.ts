@@ -1,4 +1,5 @@
 import { createHash, hash } from 'node:crypto'
+import { createSHA3 } from 'hash-wasm'
 import { toHex } from './bytes.js'
 
 /**
@@ -11,8 +12,21 @@ export interface Sha3Hasher {
   digest(): Uint8Array
 }
 
+// Short inputs (ids, tree nodes, seeds) dominate placement and proofs; a call into OpenSSL costs more
+// than the hashing there, so they go to a WebAssembly Keccak (hash-wasm), measured 1.5-3x faster per
+// call in this process. Bulk data stays on OpenSSL (~480 MB/s vs ~20 MB/s for pure JS).
+const SHORT_INPUT = 512
+const shortHasher = await createSHA3(256)
+
 /** `H(x)` of PROTOCOL.md for a whole input; several parts are hashed as their concatenation. */
 export function sha3(...parts: Uint8Array[]): Uint8Array {
+  let total = 0
+  for (const p of parts) total += p.length
+  if (total <= SHORT_INPUT) {
+    shortHasher.init()
+    for (const p of parts) shortHasher.update(p)
+    return shortHasher.digest('binary')
+  }
   if (parts.length === 1) return asBytes(hash('sha3-256', parts[0]!, 'buffer'))
   const h = createHash('sha3-256')
   for (const p of parts) h.update(p)

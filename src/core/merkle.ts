@@ -136,7 +136,7 @@ function checkIndex(index: number, leafCount: number): void {
 export function encodeLeafHashes(leaves: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(4 + 32 * leaves.length)
   out.set(u32(leaves.length), 0)
-  leaves.forEach((l, i) => out.set(l, 4 + 32 * i))
+  for (let i = 0; i < leaves.length; i++) out.set(leaves[i]!, 4 + 32 * i)
   return out
 }
 

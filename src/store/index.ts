@@ -2,7 +2,14 @@
  * A node's shard store: staged blocks, shard manifests, the object index, atomic commits, scrub and
  * staging cleanup, over one abstract-level database (classic-level on disk, memory-level in tests).
  */
-export type { CommitRole, CommitSummary, IndexEntry, PreparedCommit, ShardCommitSummary } from './commit.js'
+export {
+  type CommitRole,
+  type CommitSummary,
+  type IndexEntry,
+  type PreparedCommit,
+  type ShardCommitSummary,
+  toIndexEntry,
+} from './commit.js'
 export type { StoreStats } from './counters.js'
 export {
   blockKey,
@@ -24,7 +31,7 @@ export {
   WriteLockNotHeldError,
 } from './errors.js'
 export { DEFAULT_LIST_LIMIT, type ListFilters, type ListPage, MAX_LIST_LIMIT } from './listing.js'
-export type { ShardManifest, StagingMarker } from './manifest.js'
+export { decodeManifest, type ShardManifest, type StagingMarker } from './manifest.js'
 export { Mutex } from './mutex.js'
 export type { ScrubCorruption, ScrubOptions, ScrubProgress, ScrubReport } from './scrub.js'
 export type { ShardHeader, ShardWriter, StagedShard } from './staging.js'

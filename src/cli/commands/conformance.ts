@@ -1,0 +1,36 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { checkCase, parseVectorFile } from '../../conformance/run.js'
+import { InvalidInputError } from '../../core/errors.js'
+import { CliExit, type CliIo, EXIT } from '../io.js'
+
+export function registerConformance(program: Command, io: CliIo): void {
+  program
+    .command('conformance')
+    .description('compute every case of a qfs-conformance-vectors/1 file from its input and compare')
+    .argument('<file>', 'vector file (JSON)')
+    .option('--json', 'print {"results": [...]} with the computed values instead of a report')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(await readFile(file, 'utf8'))
+      } catch (err) {
+        throw new InvalidInputError(`cannot read vector file ${file}: ${(err as Error).message}`)
+      }
+      const reports = parseVectorFile(parsed).map(checkCase)
+      const failed = reports.filter((r) => !r.pass)
+      if (opts.json === true) {
+        io.stdout(`${JSON.stringify({ results: reports.map((r) => r.outcome) })}\n`)
+      } else {
+        for (const r of failed) {
+          io.stdout(
+            `FAIL ${r.id} (${r.kind}): expected ${JSON.stringify(r.wanted)} got ${JSON.stringify(r.outcome)}\n`,
+          )
+        }
+        io.stdout(
+          `${reports.length} cases: ${reports.length - failed.length} passed, ${failed.length} failed\n`,
+        )
+      }
+      if (failed.length > 0) throw new CliExit(EXIT.CHECK_FAILED)
+    })
+}

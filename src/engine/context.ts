@@ -1,0 +1,46 @@
+import type { NodeTransport } from './transport.js'
+
+export interface EngineTimeouts {
+  /** One request/response exchange with a node (records, manifests, proofs, commits). */
+  requestMs: number
+  /** Longest pause allowed while streaming a shard to or from a replica. */
+  streamIdleMs: number
+}
+
+export const DEFAULT_TIMEOUTS: EngineTimeouts = { requestMs: 10_000, streamIdleMs: 30_000 }
+
+/** What the coordinator's write, read and list paths share. */
+export interface EngineContext {
+  readonly nodeId: string
+  readonly transport: NodeTransport
+  readonly timeouts: EngineTimeouts
+}
+
+/** More than half: two decisions that each need a majority always share a node. */
+export function majority(n: number): number {
+  return (n - (n % 2)) / 2 + 1
+}
+
+/** A deadline for one exchange, tied to the caller's signal when there is one. */
+export function requestSignal(ctx: EngineContext, signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(ctx.timeouts.requestMs)
+  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+}
+
+/**
+ * The order in which a reader tries replicas: itself first (no network), then the placement order.
+ * Fixed by the record, never by which node answered fastest.
+ */
+export function replicaOrder(replicas: readonly string[], self: string): string[] {
+  return replicas.includes(self) ? [self, ...replicas.filter((n) => n !== self)] : [...replicas]
+}
+
+export async function settle<T>(
+  nodes: readonly string[],
+  call: (node: string) => Promise<T>,
+): Promise<Array<{ node: string; value?: T; error?: unknown }>> {
+  const results = await Promise.allSettled(nodes.map((n) => call(n)))
+  return results.map((r, i) =>
+    r.status === 'fulfilled' ? { node: nodes[i]!, value: r.value } : { node: nodes[i]!, error: r.reason },
+  )
+}

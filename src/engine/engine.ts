@@ -1,0 +1,386 @@
+import { parseId } from '../core/bytes.js'
+import { challengeIndex, challengeSeed } from '../core/challenge.js'
+import { InvalidInputError, storageErrorCode } from '../core/errors.js'
+import { validateVersion } from '../core/ids.js'
+import { normalizeMetadata, type StorageMetadata } from '../core/metadata.js'
+import type { VersionKind, VersionRecord } from '../core/record.js'
+import type { DeterministicTime } from '../core/time.js'
+import type { EventFields, EventLog } from '../log/index.js'
+import type { EpochView, Membership } from '../membership/types.js'
+import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
+import { AegisContextMissingError, ObjectNotFoundError } from './errors.js'
+import { listVersions, validateFilters } from './list.js'
+import { replicaSets } from './node-service.js'
+import { proveShard, readVersion, resolveRecord } from './read.js'
+import {
+  failure,
+  fineCode,
+  type ListResponse,
+  type ProofResponse,
+  type ReadResponse,
+  type ShardReadInfo,
+  type StoreResponse,
+  safeDetail,
+} from './responses.js'
+import type { NodeTransport } from './transport.js'
+import { type ContentSource, type WriteProgress, writeVersion } from './write.js'
+
+export interface StorageEngineComponents {
+  nodeId: string
+  transport: NodeTransport
+  membership: Membership
+  /** The coordinating node's own log: every public call it serves leaves one event there. */
+  log: EventLog
+  time: DeterministicTime
+}
+
+export interface StorageEngineInit {
+  timeouts?: Partial<EngineTimeouts>
+  /** Replicas per shard that must confirm before a write is acknowledged (default: a majority). */
+  writeQuorum?: number
+}
+
+export interface CallOptions {
+  signal?: AbortSignal
+  /** The epoch whose eligible list places the write; default the current one. */
+  epoch?: number
+  /** DeterministicTime tick of the call; default the metadata's created_at_tick, or the node's clock. */
+  timestampTick?: number
+}
+
+export interface PutOptions extends CallOptions {
+  onProgress?: (p: WriteProgress) => void
+}
+
+export interface OpenedRead {
+  object_id: string
+  version: number
+  kind: VersionKind
+  hash_commit: string
+  content_size: number
+  metadata: StorageMetadata
+  storage_event_id: string
+  /** The majority-agreed record: remote clients verify shard roots and hash_commit against it. */
+  record: VersionRecord
+  /** Verified content; throws INTEGRITY_MISMATCH at the end if the whole does not match hash_commit. */
+  content: AsyncIterable<Uint8Array>
+  proofs: ShardReadInfo[]
+}
+
+/**
+ * The StorageEngine of spec §5: any node coordinates reads and writes over a NodeTransport. The
+ * methods answer the QFS interface shapes and never throw for a request's failure.
+ */
+export class StorageEngine {
+  private readonly ctx: EngineContext
+  private readonly membership: Membership
+  private readonly log: EventLog
+  private readonly time: DeterministicTime
+  private readonly writeQuorum: number | undefined
+
+  constructor(components: StorageEngineComponents, init: StorageEngineInit = {}) {
+    this.ctx = {
+      nodeId: components.nodeId,
+      transport: components.transport,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...init.timeouts },
+    }
+    this.membership = components.membership
+    this.log = components.log
+    this.time = components.time
+    this.writeQuorum = init.writeQuorum
+  }
+
+  putContent(
+    objectId: string,
+    version: number,
+    content: Uint8Array | ContentSource,
+    metadata: unknown,
+    options: PutOptions = {},
+  ): Promise<StoreResponse> {
+    return this.write(objectId, version, content, metadata, undefined, options)
+  }
+
+  /** A DELETE_MARKER is a new, empty version: history stays, the latest read answers not found. */
+  deleteContent(
+    objectId: string,
+    version: number,
+    metadata: unknown,
+    options: PutOptions = {},
+  ): Promise<StoreResponse> {
+    return this.write(objectId, version, new Uint8Array(0), metadata, 'DELETE_MARKER', options)
+  }
+
+  private async write(
+    objectId: string,
+    version: number,
+    content: Uint8Array | ContentSource,
+    metadata: unknown,
+    marker: 'DELETE_MARKER' | undefined,
+    options: PutOptions,
+  ): Promise<StoreResponse> {
+    const fields: Partial<EventFields> = { event_type: marker ?? 'STORE' }
+    try {
+      parseId(objectId, 'object_id')
+      fields.object_id = objectId
+      const v = validateVersion(version)
+      fields.version = v
+      const kind: VersionKind = marker ?? (v === 1 ? 'STORE' : 'UPDATE')
+      fields.event_type = kind
+      const meta = normalizeMetadata(metadata)
+      const source = toSource(content)
+      const view = this.view(options.epoch)
+      const tick = this.tick(options.timestampTick ?? meta.created_at_tick)
+      Object.assign(fields, { epoch: view.epoch, timestamp_tick: tick, content_size: source.size })
+      const { record, underReplicated } = await writeVersion(this.ctx, {
+        objectId,
+        version: v,
+        kind,
+        content: source,
+        metadata: meta,
+        view,
+        tick,
+        writeQuorum: this.writeQuorum,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      })
+      const event = await this.record({
+        ...fields,
+        hash_commit: record.hash_commit,
+        shard_ids: record.shards.map((s) => s.shard_id),
+        replica_sets: replicaSets(record),
+        atr_cost: record.atr_cost,
+        details: {
+          metadata: meta,
+          catalogue_homes: record.catalogue_homes,
+          under_replicated: underReplicated,
+        },
+      })
+      return {
+        ok: true,
+        object_id: objectId,
+        version: v,
+        kind,
+        hash_commit: record.hash_commit,
+        content_size: record.content_size,
+        shard_ids: record.shards.map((s) => s.shard_id),
+        replica_sets: replicaSets(record),
+        atr_cost: record.atr_cost,
+        under_replicated: underReplicated,
+        storage_event_id: event,
+      }
+    } catch (err) {
+      return failure(err, await this.recordFailure(fields, err))
+    }
+  }
+
+  async getContent(objectId: string, version?: number, options: CallOptions = {}): Promise<ReadResponse> {
+    const opened = await this.readContent(objectId, version, options)
+    if (!('content' in opened)) return opened
+    try {
+      const parts: Uint8Array[] = []
+      for await (const block of opened.content) parts.push(block)
+      return {
+        ok: true,
+        object_id: objectId,
+        version: opened.version,
+        kind: opened.kind,
+        content_bytes: Buffer.concat(parts),
+        hash_commit: opened.hash_commit,
+        metadata: opened.metadata,
+        proofs: opened.proofs,
+        storage_event_id: opened.storage_event_id,
+      }
+    } catch (err) {
+      return failure(err, opened.storage_event_id)
+    }
+  }
+
+  /** Streaming read: the record is resolved and logged first, the bytes verify as they flow. */
+  async readContent(
+    objectId: string,
+    version?: number,
+    options: CallOptions = {},
+  ): Promise<OpenedRead | ReturnType<typeof failure>> {
+    const fields: Partial<EventFields> = { event_type: 'READ' }
+    try {
+      parseId(objectId, 'object_id')
+      fields.object_id = objectId
+      if (version !== undefined) fields.version = validateVersion(version)
+      const record = await this.lookup(objectId, version ?? 'latest', options)
+      if (version === undefined && record.kind === 'DELETE_MARKER') {
+        throw new ObjectNotFoundError(`object ${objectId} was deleted at version ${record.version}`)
+      }
+      const proofs: ShardReadInfo[] = []
+      const event = await this.record({
+        ...fields,
+        version: record.version,
+        hash_commit: record.hash_commit,
+        content_size: record.content_size,
+        shard_ids: record.shards.map((s) => s.shard_id),
+        replica_sets: replicaSets(record),
+      })
+      return {
+        object_id: objectId,
+        version: record.version,
+        kind: record.kind,
+        hash_commit: record.hash_commit,
+        content_size: record.content_size,
+        metadata: record.metadata,
+        storage_event_id: event,
+        record,
+        content: readVersion(this.ctx, record, proofs, options.signal),
+        proofs,
+      }
+    } catch (err) {
+      return failure(err, await this.recordFailure(fields, err))
+    }
+  }
+
+  async getStorageProof(
+    objectId: string,
+    version: number,
+    shardId: string,
+    options: CallOptions & { leafIndex?: number } = {},
+  ): Promise<ProofResponse> {
+    const fields: Partial<EventFields> = { event_type: 'GET_PROOF' }
+    try {
+      parseId(objectId, 'object_id')
+      fields.object_id = objectId
+      fields.version = validateVersion(version)
+      parseId(shardId, 'shard_id')
+      fields.shard_ids = [shardId]
+      const view = this.view(options.epoch)
+      const record = await this.lookup(objectId, fields.version, options)
+      // Unless told which block, answer the epoch's challenge: a leaf nobody could pick in advance.
+      const { proof, shard, answeredBy } = await proveShard(
+        this.ctx,
+        record,
+        shardId,
+        (s) => {
+          if (options.leafIndex === undefined) {
+            return challengeIndex(challengeSeed(view.epoch, view.snapshotHash), s.shard_id, s.leaf_count)
+          }
+          if (
+            !Number.isSafeInteger(options.leafIndex) ||
+            options.leafIndex < 0 ||
+            options.leafIndex >= s.leaf_count
+          ) {
+            throw new InvalidInputError(`leaf index must be in 0..${s.leaf_count - 1}`)
+          }
+          return options.leafIndex
+        },
+        options.signal,
+      )
+      const event = await this.record({
+        ...fields,
+        epoch: view.epoch,
+        hash_commit: record.hash_commit,
+        replica_sets: { [shardId]: shard.replicas },
+        details: { leaf_index: proof.leaf_index, answered_by: answeredBy, verified: true },
+      })
+      return {
+        ok: true,
+        object_id: objectId,
+        version: record.version,
+        shard_id: shardId,
+        merkle_root: shard.merkle_root,
+        proof,
+        assigned_nodes: shard.replicas,
+        answered_by: answeredBy,
+        storage_event_id: event,
+      }
+    } catch (err) {
+      return failure(err, await this.recordFailure(fields, err))
+    }
+  }
+
+  async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
+    const fields: Partial<EventFields> = { event_type: 'LIST_OBJECTS' }
+    try {
+      const f = validateFilters(filters)
+      const view = this.view(options.epoch)
+      const page = await listVersions(this.ctx, view.eligible.nodes, f, options.signal)
+      const event = await this.record({
+        ...fields,
+        epoch: view.epoch,
+        details: { filters: f, count: page.objects.length },
+      })
+      return { ok: true, ...page, storage_event_id: event }
+    } catch (err) {
+      return failure(err, await this.recordFailure(fields, err))
+    }
+  }
+
+  private view(epoch: number | undefined): EpochView {
+    if (epoch === undefined) return this.membership.current()
+    const view = this.membership.at(epoch)
+    if (view === undefined) throw new AegisContextMissingError(`no eligibility snapshot for epoch ${epoch}`)
+    return view
+  }
+
+  private tick(requested: number): number {
+    if (!Number.isSafeInteger(requested) || requested < 0)
+      throw new InvalidInputError('timestamp_tick must be a tick')
+    this.time.observe(requested)
+    return requested
+  }
+
+  private lookup(objectId: string, version: number | 'latest', options: CallOptions) {
+    const view = this.membership.current()
+    const homes = view.eligible.catalogueHomes(objectId, view.params.replicationFactor)
+    return resolveRecord(this.ctx, homes, objectId, version, options.signal)
+  }
+
+  private async record(fields: Partial<EventFields>): Promise<string> {
+    const event = await this.log.append(
+      completeFields(fields, this.time.now(), this.membership.current().epoch),
+    )
+    return event.event_id
+  }
+
+  /** Failed calls are logged too (every public call emits one event); a logging failure is not hidden. */
+  private async recordFailure(fields: Partial<EventFields>, err: unknown): Promise<string | null> {
+    try {
+      return await this.record({
+        ...fields,
+        error_code: storageErrorCode(err),
+        error_detail: safeDetail(err),
+        details: { ...(fields.details ?? {}), code: fineCode(err) },
+      })
+    } catch {
+      return null
+    }
+  }
+}
+
+function completeFields(fields: Partial<EventFields>, tick: number, epoch: number): EventFields {
+  return {
+    event_type: fields.event_type ?? 'STORE',
+    epoch: fields.epoch ?? epoch,
+    timestamp_tick: fields.timestamp_tick ?? tick,
+    object_id: fields.object_id ?? null,
+    version: fields.version ?? null,
+    hash_commit: fields.hash_commit ?? null,
+    content_size: fields.content_size ?? null,
+    shard_ids: fields.shard_ids ?? [],
+    replica_sets: fields.replica_sets ?? {},
+    atr_cost: fields.atr_cost ?? null,
+    error_code: fields.error_code ?? null,
+    error_detail: fields.error_detail ?? null,
+    details: fields.details ?? null,
+  } as EventFields
+}
+
+function toSource(content: Uint8Array | ContentSource): ContentSource {
+  if (content instanceof Uint8Array) return { size: content.length, chunks: [content] }
+  if (
+    content === null ||
+    typeof content !== 'object' ||
+    !Number.isSafeInteger(content.size) ||
+    content.size < 0 ||
+    content.chunks === undefined
+  ) {
+    throw new InvalidInputError('content must be bytes or {size, chunks}')
+  }
+  return content
+}

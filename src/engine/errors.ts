@@ -1,0 +1,48 @@
+import { QfsError } from '../core/errors.js'
+
+/** Fewer replicas or homes answered than the write needs; a retry of the same write is safe. */
+export class QuorumNotReachedError extends QfsError {
+  static readonly code = 'QUORUM_NOT_REACHED'
+  constructor(message: string, options?: ErrorOptions) {
+    super(QuorumNotReachedError.code, message, options)
+  }
+}
+
+/** Bytes a replica served do not match the commitments the reader holds. */
+export class IntegrityMismatchError extends QfsError {
+  static readonly code = 'INTEGRITY_MISMATCH'
+  constructor(message: string, options?: ErrorOptions) {
+    super(IntegrityMismatchError.code, message, options)
+  }
+}
+
+export class ObjectNotFoundError extends QfsError {
+  static readonly code = 'NOT_FOUND'
+  constructor(message: string, options?: ErrorOptions) {
+    super(ObjectNotFoundError.code, message, options)
+  }
+}
+
+/** No replica could answer a proof that verifies. */
+export class ProofUnavailableError extends QfsError {
+  static readonly code = 'PROOF_UNAVAILABLE'
+  constructor(message: string, options?: ErrorOptions) {
+    super(ProofUnavailableError.code, message, options)
+  }
+}
+
+/** The request names an epoch the node has no eligibility snapshot for. */
+export class AegisContextMissingError extends QfsError {
+  static readonly code = 'AEGIS_CONTEXT_MISSING'
+  constructor(message: string, options?: ErrorOptions) {
+    super(AegisContextMissingError.code, message, options)
+  }
+}
+
+/** A node is not reachable or did not answer in time (transport-level). */
+export class NodeUnavailableError extends QfsError {
+  static readonly code = 'NODE_UNAVAILABLE'
+  constructor(message: string, options?: ErrorOptions) {
+    super(NodeUnavailableError.code, message, options)
+  }
+}

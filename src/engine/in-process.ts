@@ -1,0 +1,116 @@
+import type { StorageProof } from '../core/proof.js'
+import type { VersionRecord } from '../core/record.js'
+import { NodeUnavailableError } from './errors.js'
+import type { NodeService } from './node-service.js'
+import type {
+  AbortOptions,
+  CommitRequest,
+  CommitResult,
+  NodeTransport,
+  RecordFilters,
+  ShardHeader,
+  ShardManifestInfo,
+  ShardSink,
+} from './transport.js'
+
+/**
+ * A transport to NodeServices in the same process: the mini-network of the store phase and the
+ * engine tests. Nodes can be taken down, and a node's served blocks can be altered, to exercise
+ * the failover paths the libp2p transport needs too.
+ */
+export class InProcessTransport implements NodeTransport {
+  private readonly nodes = new Map<string, NodeService>()
+  private readonly down = new Set<string>()
+  /** Rewrites blocks a node serves (tests of bad replicas). */
+  tamper: ((nodeId: string, shardId: string, index: number, block: Uint8Array) => Uint8Array) | undefined
+
+  add(service: NodeService): void {
+    this.nodes.set(service.nodeId, service)
+  }
+
+  setDown(nodeId: string, down: boolean): void {
+    if (down) this.down.add(nodeId)
+    else this.down.delete(nodeId)
+  }
+
+  private node(nodeId: string, options?: AbortOptions): NodeService {
+    options?.signal?.throwIfAborted()
+    const service = this.nodes.get(nodeId)
+    if (service === undefined || this.down.has(nodeId))
+      throw new NodeUnavailableError(`node ${nodeId} is unreachable`)
+    return service
+  }
+
+  async openShard(nodeId: string, header: ShardHeader, options?: AbortOptions): Promise<ShardSink> {
+    const sink = await this.node(nodeId, options).openShard(structuredClone(header), options)
+    const check = () => this.node(nodeId)
+    return {
+      write: async (chunk) => {
+        check()
+        await sink.write(chunk.slice())
+      },
+      finish: async () => {
+        check()
+        return sink.finish()
+      },
+      abort: (reason) => sink.abort(reason),
+    }
+  }
+
+  async commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult> {
+    return this.node(nodeId, options).commitVersion(structuredClone(request))
+  }
+
+  async abortStaging(nodeId: string, stagingIds: string[], options?: AbortOptions): Promise<void> {
+    await this.node(nodeId, options).abortStaging([...stagingIds])
+  }
+
+  async getRecord(
+    nodeId: string,
+    objectId: string,
+    version: number | 'latest',
+    options?: AbortOptions,
+  ): Promise<VersionRecord | undefined> {
+    const r = await this.node(nodeId, options).getRecord(objectId, version)
+    return r === undefined ? undefined : structuredClone(r)
+  }
+
+  async getManifest(
+    nodeId: string,
+    shardId: string,
+    options?: AbortOptions,
+  ): Promise<ShardManifestInfo | undefined> {
+    return this.node(nodeId, options).getManifest(shardId)
+  }
+
+  async *fetchShard(
+    nodeId: string,
+    shardId: string,
+    fromBlock: number,
+    options?: AbortOptions,
+  ): AsyncIterable<Uint8Array> {
+    let index = fromBlock
+    for await (const block of this.node(nodeId, options).fetchShard(shardId, fromBlock, options)) {
+      this.node(nodeId, options)
+      yield this.tamper === undefined ? block : this.tamper(nodeId, shardId, index, block)
+      index++
+    }
+  }
+
+  async proveShard(
+    nodeId: string,
+    shardId: string,
+    leafIndex: number,
+    options?: AbortOptions,
+  ): Promise<StorageProof> {
+    return this.node(nodeId, options).proveShard(shardId, leafIndex)
+  }
+
+  async listRecords(
+    nodeId: string,
+    filters: RecordFilters,
+    options?: AbortOptions,
+  ): Promise<VersionRecord[]> {
+    return structuredClone(await this.node(nodeId, options).listRecords(structuredClone(filters)))
+  }
+}

@@ -1,0 +1,213 @@
+import { toHex } from '../core/bytes.js'
+import { InvalidInputError } from '../core/errors.js'
+import { MerkleTree } from '../core/merkle.js'
+import type { ProtocolParams } from '../core/params.js'
+import { buildStorageProof, type StorageProof } from '../core/proof.js'
+import { type VersionRecord, validateVersionRecord } from '../core/record.js'
+import type { EventLog } from '../log/index.js'
+import type { ShardStore } from '../store/index.js'
+import { ObjectNotFoundError } from './errors.js'
+import type {
+  CommitRequest,
+  CommitResult,
+  RecordFilters,
+  ShardHeader,
+  ShardManifestInfo,
+  ShardSink,
+  StagedShardInfo,
+} from './transport.js'
+
+export interface NodeServiceComponents {
+  nodeId: string
+  store: ShardStore
+  log: EventLog
+  params: ProtocolParams
+}
+
+/**
+ * What one node does with its own store and log: stage, commit, serve shards and proofs. The
+ * in-process transport calls it directly; the libp2p protocol handler calls the same methods.
+ * Commits are serialized by one lock so the append-only checks and the log chain see one order.
+ */
+export class NodeService {
+  readonly nodeId: string
+  private readonly store: ShardStore
+  private readonly log: EventLog
+  private readonly params: ProtocolParams
+
+  constructor(components: NodeServiceComponents) {
+    this.nodeId = components.nodeId
+    this.store = components.store
+    this.log = components.log
+    this.params = components.params
+  }
+
+  async openShard(header: ShardHeader, options: { signal?: AbortSignal } = {}): Promise<ShardSink> {
+    if (header.block_size_bytes !== this.params.blockSizeBytes) {
+      throw new InvalidInputError(
+        `block size ${header.block_size_bytes} is not the governed ${this.params.blockSizeBytes}`,
+      )
+    }
+    const writer = await this.store.beginShard(
+      {
+        objectId: header.object_id,
+        version: header.version,
+        shardIndex: header.shard_index,
+        shardId: header.shard_id,
+        length: header.length,
+        blockSizeBytes: header.block_size_bytes,
+      },
+      options,
+    )
+    const nodeId = this.nodeId
+    return {
+      write: (chunk) => writer.write(chunk),
+      async finish(): Promise<StagedShardInfo> {
+        const staged = await writer.finish()
+        return {
+          node_id: nodeId,
+          staging_id: staged.stagingId,
+          shard_id: staged.shardId,
+          length: staged.length,
+          leaf_count: staged.leafCount,
+          merkle_root: staged.merkleRoot,
+        }
+      },
+      abort: async () => {
+        await writer.abort()
+      },
+    }
+  }
+
+  async commitVersion(request: CommitRequest): Promise<CommitResult> {
+    const record = validateVersionRecord(request.record, this.params)
+    const home = record.catalogue_homes.includes(this.nodeId)
+    const staged = this.checkStaged(record, request.staged)
+    if (!home && staged.length === 0) {
+      throw new InvalidInputError('commit names neither a shard this node staged nor a record it keeps')
+    }
+    return this.store.writeLock.run(async () => {
+      const prepared = await this.store.prepareCommit(record, {
+        home,
+        shards: staged.map((s) => ({ shardId: s.shard_id, stagingId: s.staging_id })),
+      })
+      const shardIds = staged.map((s) => s.shard_id)
+      if (prepared.ops.length === 0) {
+        return { node_id: this.nodeId, event_id: null, idempotent: true, home, shard_ids: shardIds }
+      }
+      const held = record.shards.filter((s) => shardIds.includes(s.shard_id))
+      const event = await this.log.append(
+        {
+          event_type: 'REPLICA_COMMIT',
+          epoch: record.epoch,
+          timestamp_tick: record.timestamp_tick,
+          object_id: record.object_id,
+          version: record.version,
+          hash_commit: record.hash_commit,
+          content_size: record.content_size,
+          shard_ids: shardIds,
+          replica_sets: replicaSets(record),
+          atr_cost: record.atr_cost,
+          error_code: null,
+          error_detail: null,
+          details: {
+            kind: record.kind,
+            home,
+            metadata: record.metadata,
+            catalogue_homes: record.catalogue_homes,
+            shards: held.map((s) => ({
+              shard_index: s.shard_index,
+              shard_id: s.shard_id,
+              length: s.length,
+              leaf_count: s.leaf_count,
+              merkle_root: s.merkle_root,
+            })),
+          },
+        },
+        prepared.ops,
+      )
+      return { node_id: this.nodeId, event_id: event.event_id, idempotent: false, home, shard_ids: shardIds }
+    })
+  }
+
+  async abortStaging(stagingIds: readonly string[]): Promise<void> {
+    await this.store.discardStaging(stagingIds)
+  }
+
+  async getRecord(objectId: string, version: number | 'latest'): Promise<VersionRecord | undefined> {
+    if (version === 'latest') {
+      const latest = await this.store.latestVersion(objectId)
+      if (latest === undefined) return undefined
+      return (await this.store.getRecord(objectId, latest))?.record
+    }
+    return (await this.store.getRecord(objectId, version))?.record
+  }
+
+  async getManifest(shardId: string): Promise<ShardManifestInfo | undefined> {
+    const m = await this.store.getManifest(shardId)
+    if (m === undefined) return undefined
+    return {
+      object_id: m.objectId,
+      version: m.version,
+      shard_index: m.shardIndex,
+      shard_id: m.shardId,
+      length: m.length,
+      leaf_count: m.leafCount,
+      merkle_root: m.merkleRoot,
+      hash_commit: m.hashCommit,
+      leaf_hashes: m.leafHashes.map(toHex),
+    }
+  }
+
+  fetchShard(
+    shardId: string,
+    fromBlock: number,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncIterable<Uint8Array> {
+    return this.store.readShard(shardId, { fromBlock, signal: options.signal })
+  }
+
+  /** Answers a challenge on one block of a shard this node holds. */
+  async proveShard(shardId: string, leafIndex: number): Promise<StorageProof> {
+    const manifest = await this.store.getManifest(shardId)
+    if (manifest === undefined)
+      throw new ObjectNotFoundError(`shard ${shardId} is not held by ${this.nodeId}`)
+    const block = await this.store.readBlock(shardId, leafIndex)
+    if (block === undefined)
+      throw new ObjectNotFoundError(`block ${leafIndex} of shard ${shardId} is missing`)
+    return buildStorageProof({
+      objectId: manifest.objectId,
+      version: manifest.version,
+      shardId,
+      tree: MerkleTree.fromLeafHashes(manifest.leafHashes),
+      leafIndex,
+      block,
+    })
+  }
+
+  async listRecords(filters: RecordFilters): Promise<VersionRecord[]> {
+    const page = await this.store.listRecords({ ...filters, home_only: true })
+    return page.entries.map((e) => e.record)
+  }
+
+  private checkStaged(record: VersionRecord, staged: CommitRequest['staged']): CommitRequest['staged'] {
+    if (!Array.isArray(staged)) throw new InvalidInputError('staged must be an array')
+    const seen = new Set<string>()
+    for (const s of staged) {
+      const shard = record.shards.find((d) => d.shard_id === s?.shard_id)
+      if (shard === undefined) throw new InvalidInputError('staged shard is not part of the record')
+      if (!shard.replicas.includes(this.nodeId))
+        throw new InvalidInputError('staged shard is not placed on this node')
+      if (typeof s.staging_id !== 'string' || seen.has(s.shard_id))
+        throw new InvalidInputError('bad staging entry')
+      seen.add(s.shard_id)
+    }
+    return staged
+  }
+}
+
+export function replicaSets(record: VersionRecord): Record<string, string[]> {
+  const out: Record<string, string[]> = {}
+  for (const s of record.shards) out[s.shard_id] = [...s.replicas]
+  return out
+}

@@ -1,0 +1,284 @@
+import { atrCost } from '../core/atr.js'
+import { toHex } from '../core/bytes.js'
+import { HashCommitBuilder } from '../core/commit.js'
+import { QfsError } from '../core/errors.js'
+import { shardId as computeShardId } from '../core/ids.js'
+import { leafHash, MerkleTree } from '../core/merkle.js'
+import { metadataSeed, type StorageMetadata } from '../core/metadata.js'
+import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record.js'
+import { shardRanges, splitIntoBlocks } from '../core/shards.js'
+import type { EpochView } from '../membership/types.js'
+import { InvalidVersionError } from '../store/errors.js'
+import { type EngineContext, majority, requestSignal, settle } from './context.js'
+import { QuorumNotReachedError } from './errors.js'
+import type { ShardSink, StagedShardInfo } from './transport.js'
+
+/** Content of a known size that arrives in pieces; it is read once and never held whole. */
+export interface ContentSource {
+  size: number
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+}
+
+export interface WriteProgress {
+  phase: 'stage' | 'decide' | 'commit'
+  bytes: number
+  total: number
+}
+
+export interface WriteArgs {
+  objectId: string
+  version: number
+  kind: VersionKind
+  content: ContentSource
+  metadata: StorageMetadata
+  view: EpochView
+  tick: number
+  writeQuorum?: number
+  signal?: AbortSignal
+  onProgress?: (p: WriteProgress) => void
+}
+
+export interface WriteOutcome {
+  record: VersionRecord
+  underReplicated: Record<string, string[]>
+}
+
+interface OpenShard {
+  index: number
+  shardId: string
+  replicas: string[]
+  leaves: Uint8Array[]
+  sinks: Array<{ node: string; sink?: ShardSink; error?: unknown }>
+}
+
+/**
+ * One version through stage, decide and commit (docs/consistency.md). Staged bytes stay invisible
+ * until a majority of the object's catalogue homes accept the record; only then do holders commit.
+ */
+export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise<WriteOutcome> {
+  const { view, objectId, version } = args
+  const params = view.params
+  const rf = params.replicationFactor
+  const quorum = args.writeQuorum ?? majority(rf)
+  const ranges = shardRanges(args.content.size, params)
+  const plan = ranges.map((r) => {
+    const id = computeShardId(objectId, version, r.index)
+    return {
+      index: r.index,
+      shardId: id,
+      length: r.end - r.start,
+      replicas: view.eligible.place(id, rf).selected,
+    }
+  })
+  const homes = view.eligible.catalogueHomes(objectId, rf)
+  await preflight(ctx, objectId, version, homes, args.signal)
+
+  const staged = new Map<string, StagedShardInfo[]>()
+  const roots = new Map<string, { root: string; leafCount: number }>()
+  const commit = new HashCommitBuilder()
+  const allStaged = (): Array<{ node: string; id: string }> =>
+    [...staged.values()].flat().map((s) => ({ node: s.node_id, id: s.staging_id }))
+  let current: OpenShard | undefined
+  let bytes = 0
+
+  const open = async (index: number): Promise<OpenShard> => {
+    const p = plan[index]!
+    const header = {
+      object_id: objectId,
+      version,
+      shard_index: index,
+      shard_id: p.shardId,
+      length: p.length,
+      block_size_bytes: params.blockSizeBytes,
+    }
+    const sinks = await settle(p.replicas, (node) =>
+      ctx.transport.openShard(node, header, { signal: requestSignal(ctx, args.signal) }),
+    )
+    return {
+      index,
+      shardId: p.shardId,
+      replicas: p.replicas,
+      leaves: [],
+      sinks: sinks.map((s) => ({ node: s.node, sink: s.value, error: s.error })),
+    }
+  }
+  const close = async (shard: OpenShard): Promise<void> => {
+    const tree = MerkleTree.fromLeafHashes(shard.leaves)
+    const root = toHex(tree.root)
+    roots.set(shard.shardId, { root, leafCount: tree.leafCount })
+    const finished = await settle(
+      shard.sinks.filter((s) => s.sink !== undefined).map((s) => s.node),
+      (node) => shard.sinks.find((s) => s.node === node)!.sink!.finish(),
+    )
+    const good: StagedShardInfo[] = []
+    for (const f of finished) {
+      if (f.value === undefined) continue
+      // A replica that hashed different bytes than we sent is not a replica of this shard.
+      if (f.value.merkle_root === root && f.value.leaf_count === tree.leafCount) good.push(f.value)
+      else void ctx.transport.abortStaging(f.node, [f.value.staging_id]).catch(() => {})
+    }
+    staged.set(shard.shardId, good)
+  }
+
+  try {
+    for await (const { shardIndex, block } of splitIntoBlocks(
+      args.content.chunks,
+      args.content.size,
+      params,
+    )) {
+      while (current === undefined || current.index < shardIndex) {
+        if (current !== undefined) await close(current)
+        current = await open(current === undefined ? 0 : current.index + 1)
+      }
+      commit.update(block)
+      current.leaves.push(leafHash(block))
+      await Promise.all(
+        current.sinks.map(async (s) => {
+          if (s.sink === undefined) return
+          try {
+            await s.sink.write(block)
+          } catch (err) {
+            s.error = err
+            s.sink = undefined
+          }
+        }),
+      )
+      bytes += block.length
+      args.onProgress?.({ phase: 'stage', bytes, total: args.content.size })
+    }
+    // Trailing empty shards (and all four of an empty object) are staged too: holders keep their manifest.
+    while (current === undefined || current.index < plan.length - 1) {
+      if (current !== undefined) await close(current)
+      current = await open(current === undefined ? 0 : current.index + 1)
+    }
+    await close(current)
+  } catch (err) {
+    if (current !== undefined) {
+      await Promise.all(current.sinks.map((s) => s.sink?.abort(err as Error).catch(() => {})))
+    }
+    await abortAll(ctx, allStaged())
+    throw err
+  }
+
+  const shards: ShardDescriptor[] = plan.map((p) => ({
+    shard_index: p.index,
+    shard_id: p.shardId,
+    length: p.length,
+    leaf_count: roots.get(p.shardId)!.leafCount,
+    merkle_root: roots.get(p.shardId)!.root,
+    replicas: p.replicas,
+  }))
+  for (const s of shards) {
+    if (staged.get(s.shard_id)!.length < quorum) {
+      await abortAll(ctx, allStaged())
+      throw new QuorumNotReachedError(
+        `shard ${s.shard_index} reached ${staged.get(s.shard_id)!.length} of ${rf} replicas`,
+      )
+    }
+  }
+  const record: VersionRecord = {
+    object_id: objectId,
+    version,
+    kind: args.kind,
+    hash_commit: toHex(commit.digest(params.schemaVersion, metadataSeed(args.metadata))),
+    content_size: args.content.size,
+    metadata: args.metadata,
+    schema_version: params.schemaVersion,
+    block_size_bytes: params.blockSizeBytes,
+    epoch: view.epoch,
+    timestamp_tick: args.tick,
+    atr_cost: atrCost(args.content.size, params.numShardsPerObject, rf).toString(),
+    shards,
+    catalogue_homes: homes,
+  }
+  const stagedOn = (node: string) =>
+    [...staged.entries()].flatMap(([shardId, list]) =>
+      list.filter((s) => s.node_id === node).map((s) => ({ shard_id: shardId, staging_id: s.staging_id })),
+    )
+
+  // Decide: the homes' append-only check is the one place where two racing writers meet.
+  args.onProgress?.({ phase: 'decide', bytes, total: args.content.size })
+  const decided = await settle(homes, (node) =>
+    ctx.transport.commitVersion(
+      node,
+      { record, staged: stagedOn(node) },
+      { signal: requestSignal(ctx, args.signal) },
+    ),
+  )
+  const accepted = decided.filter((d) => d.value !== undefined)
+  if (accepted.length < majority(homes.length)) {
+    await abortAll(
+      ctx,
+      allStaged().filter((s) => !accepted.some((a) => a.node === s.node)),
+    )
+    throw refusal(
+      decided.map((d) => d.error).filter((e) => e !== undefined),
+      accepted.length,
+      homes.length,
+    )
+  }
+
+  args.onProgress?.({ phase: 'commit', bytes, total: args.content.size })
+  const holders = [...new Set(shards.flatMap((s) => s.replicas))].filter(
+    (n) => !homes.includes(n) && stagedOn(n).length > 0,
+  )
+  const committed = await settle(holders, (node) =>
+    ctx.transport.commitVersion(
+      node,
+      { record, staged: stagedOn(node) },
+      { signal: requestSignal(ctx, args.signal) },
+    ),
+  )
+  const done = new Set<string>() // `${shard_id}/${node}`
+  for (const r of [...accepted, ...committed]) {
+    for (const id of r.value?.shard_ids ?? []) done.add(`${id}/${r.node}`)
+  }
+  const underReplicated: Record<string, string[]> = {}
+  for (const s of shards) {
+    const missing = s.replicas.filter((n) => !done.has(`${s.shard_id}/${n}`))
+    if (missing.length > 0) underReplicated[s.shard_id] = missing
+    if (s.replicas.length - missing.length < quorum) {
+      // Decided but not durable enough to acknowledge; the same write again is idempotent and fills it.
+      throw new QuorumNotReachedError(
+        `shard ${s.shard_index} committed on ${s.replicas.length - missing.length} of ${rf}`,
+      )
+    }
+  }
+  return { record, underReplicated }
+}
+
+/** Fails fast, before any byte moves, when a majority of homes says the version leaves a gap. */
+async function preflight(
+  ctx: EngineContext,
+  objectId: string,
+  version: number,
+  homes: readonly string[],
+  signal?: AbortSignal,
+): Promise<void> {
+  if (version === 1) return
+  const answers = await settle(homes, (node) =>
+    ctx.transport.getRecord(node, objectId, 'latest', { signal: requestSignal(ctx, signal) }),
+  )
+  const latest = answers.filter((a) => a.error === undefined).map((a) => a.value?.version ?? 0)
+  if (
+    latest.length >= majority(homes.length) &&
+    latest.filter((v) => v + 1 < version).length >= majority(homes.length)
+  ) {
+    throw new InvalidVersionError(
+      `version ${version} leaves a gap: the object's latest version is ${Math.max(...latest)}`,
+    )
+  }
+}
+
+async function abortAll(ctx: EngineContext, staged: Array<{ node: string; id: string }>): Promise<void> {
+  const byNode = new Map<string, string[]>()
+  for (const s of staged) byNode.set(s.node, [...(byNode.get(s.node) ?? []), s.id])
+  await settle([...byNode.keys()], (node) => ctx.transport.abortStaging(node, byNode.get(node)!))
+}
+
+/** The homes' own verdict when they refused (VERSION_CONFLICT, INVALID_VERSION), else a quorum failure. */
+function refusal(errors: unknown[], accepted: number, total: number): Error {
+  const verdict = errors.find((e) => e instanceof QfsError && e.code !== 'NODE_UNAVAILABLE')
+  if (verdict instanceof QfsError) return verdict
+  return new QuorumNotReachedError(`${accepted} of ${total} catalogue homes accepted the record`)
+}

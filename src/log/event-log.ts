@@ -1,0 +1,418 @@
+import { parseId } from '../core/bytes.js'
+import { InvalidInputError } from '../core/errors.js'
+import { type Coverage, publicKeyHash, type SignedCheckpoint, signCheckpoint } from './checkpoint.js'
+import { LogCorruptError, LogIdentityMismatchError, LogNotOpenError, LogWriteError } from './errors.js'
+import {
+  buildEvent,
+  computeEventId,
+  type EventFields,
+  type NormalizedFields,
+  normalizeEventFields,
+  type StorageEvent,
+  validateNodeId,
+  ZERO_ID,
+} from './event.js'
+import type { AuditKey } from './keys.js'
+import {
+  type LogBatchOperation,
+  lastCheckpoint,
+  openLogSublevels,
+  parseStoredEvent,
+  type RootDb,
+  rawValues,
+  readCheckpoints,
+  readCoverage,
+  readEvent,
+  readEvents,
+  readExport,
+  seqKey,
+  type TextSublevel,
+} from './log-store.js'
+import { type LogVerification, verifyLog } from './verify.js'
+
+export interface EventLogComponents {
+  db: RootDb
+  nodeId: string
+  key: AuditKey
+}
+
+export interface EventLogOptions {
+  /** Sign a checkpoint once this many entries are uncovered; also the largest batch. Default 256. */
+  checkpointEvery?: number
+  /** Sign whatever is uncovered this long after the last append. Default 50 ms. */
+  checkpointDelayMs?: number
+}
+
+export interface LogHead {
+  entries: number
+  last_event_id: string
+  covered_entries: number
+  checkpoints: number
+  last_checkpoint_id: string
+}
+
+interface PendingAppend {
+  fields: NormalizedFields
+  ops: readonly LogBatchOperation[]
+  resolve: (event: StorageEvent) => void
+  reject: (err: unknown) => void
+}
+
+// Appends queued while a batch is being written go out together in the next one.
+const MAX_GROUP = 512
+const MAX_UNCOVERED_BATCHES = 4
+
+/**
+ * A node's EQM audit log in its LevelDB. Appends are serialized through one queue, so the hash chain
+ * never forks; each append's entry and the caller's ops commit in one atomic batch. Appends that
+ * queue up behind a write go out together in the next batch (group commit); if that batch fails,
+ * each is retried alone, so only the failing append fails. Checkpoints are signed off the append
+ * path, after `checkpointEvery` uncovered entries or `checkpointDelayMs` of quiet. One EventLog
+ * writes a database at a time (the node's single writer).
+ */
+export class EventLog {
+  readonly nodeId: string
+  private readonly db: RootDb
+  private readonly key: AuditKey
+  private readonly keyHash: string
+  private readonly every: number
+  private readonly delayMs: number
+  private readonly events: TextSublevel
+  private readonly ckpts: TextSublevel
+  private state: 'new' | 'open' | 'closing' | 'closed' = 'new'
+
+  private nextSeq = 0
+  private lastEventId = ZERO_ID
+  private coveredEnd = 0
+  private checkpointCount = 0
+  private lastCheckpointId = ZERO_ID
+  /** Raw ids of committed entries no checkpoint covers yet, from seq `coveredEnd`. */
+  private pending: Uint8Array[] = []
+
+  private readonly queue: PendingAppend[] = []
+  private writing: Promise<void> | null = null
+  private opening: Promise<void> | null = null
+  private closing: Promise<void> | null = null
+  private lastAppend: Promise<void> = Promise.resolve()
+  private checkpointChain: Promise<void> = Promise.resolve()
+  private checkpointError: unknown = null
+  private countTriggered = false
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(components: EventLogComponents, options: EventLogOptions = {}) {
+    this.db = components.db
+    this.nodeId = validateNodeId(components.nodeId)
+    this.key = components.key
+    if (!(this.key?.publicKey instanceof Uint8Array) || !(this.key.secretKey instanceof Uint8Array)) {
+      throw new InvalidInputError('key must be an ML-DSA-65 AuditKey')
+    }
+    this.keyHash = publicKeyHash(this.key.publicKey)
+    this.every = options.checkpointEvery ?? 256
+    this.delayMs = options.checkpointDelayMs ?? 50
+    if (!Number.isSafeInteger(this.every) || this.every < 1)
+      throw new InvalidInputError('checkpointEvery must be >= 1')
+    if (!Number.isSafeInteger(this.delayMs) || this.delayMs < 1 || this.delayMs > 0x7fffffff) {
+      throw new InvalidInputError('checkpointDelayMs must be an integer in 1..2^31-1')
+    }
+    const { events, ckpts } = openLogSublevels(this.db)
+    this.events = events
+    this.ckpts = ckpts
+  }
+
+  get publicKey(): Uint8Array {
+    return this.key.publicKey
+  }
+
+  /** Loads the head and signs a checkpoint over any tail a crash left uncovered. */
+  async open(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') {
+      throw new LogNotOpenError('a closed EventLog cannot be reopened; create a new one')
+    }
+    this.opening ??= this.load()
+    return this.opening
+  }
+
+  private async load(): Promise<void> {
+    const cp = await lastCheckpoint(this.ckpts)
+    if (cp !== undefined) {
+      if (cp.node_id !== this.nodeId) throw new LogIdentityMismatchError(`log belongs to node ${cp.node_id}`)
+      if (cp.public_key_hash !== this.keyHash) {
+        throw new LogIdentityMismatchError('log checkpoints were signed with another audit key')
+      }
+      const head = await this.get(cp.last_seq)
+      if (head?.event_id !== cp.head_event_id)
+        throw new LogCorruptError(`checkpoint ${cp.checkpoint_seq} head is missing`)
+      this.coveredEnd = cp.last_seq + 1
+      this.checkpointCount = cp.checkpoint_seq + 1
+      this.lastCheckpointId = cp.checkpoint_id
+      this.lastEventId = cp.head_event_id
+    }
+    // The uncovered tail is about to be signed, so check it links and hashes before vouching for it.
+    let seq = this.coveredEnd
+    for await (const [key, value] of this.events.iterator({ gte: seqKey(seq) })) {
+      const e = parseStoredEvent(key, value)
+      if (e.seq !== seq) throw new LogCorruptError(`entry ${seq} missing`)
+      if (e.node_id !== this.nodeId) throw new LogIdentityMismatchError(`log belongs to node ${e.node_id}`)
+      if (e.prev_event_id !== this.lastEventId || computeEventId(e) !== e.event_id) {
+        throw new LogCorruptError(`uncovered entry ${seq} does not hash or link`)
+      }
+      this.pending.push(parseId(e.event_id))
+      this.lastEventId = e.event_id
+      seq++
+    }
+    this.nextSeq = seq
+    this.state = 'open'
+    await this.flush()
+  }
+
+  /**
+   * Appends one entry, committed in one atomic batch with `extraOps` (ops on other sublevels of the
+   * same root). Resolves once written; a failed batch rejects and leaves the head where it was.
+   */
+  async append(fields: EventFields, extraOps: readonly LogBatchOperation[] = []): Promise<StorageEvent> {
+    if (this.state !== 'open') throw new LogNotOpenError('append on a log that is not open')
+    const normalized = normalizeEventFields(fields)
+    const ops = this.checkOps(extraOps)
+    const appended = new Promise<StorageEvent>((resolve, reject) => {
+      this.queue.push({ fields: normalized, ops, resolve, reject })
+      this.startWriter()
+    })
+    this.lastAppend = appended.then(noop, noop)
+    return appended
+  }
+
+  /** Signs checkpoints over every committed entry; rethrows a failure of a background checkpoint. */
+  async flush(): Promise<void> {
+    // Appends settle in queue order, so the last one queued before this call marks all of them; later
+    // appends are not waited for, so a flush under sustained load still returns.
+    await this.lastAppend
+    await this.runCheckpoints(true)
+    if (this.checkpointError !== null) {
+      const err = this.checkpointError
+      this.checkpointError = null
+      throw err
+    }
+  }
+
+  /** Flushes and stops the timer; the database stays open (its owner closes it). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return
+    if (this.closing === null) {
+      const wasOpen = this.state === 'open'
+      this.state = 'closing'
+      this.closing = (wasOpen ? this.flush() : Promise.resolve()).finally(() => {
+        if (this.timer !== null) clearTimeout(this.timer)
+        this.timer = null
+        this.state = 'closed'
+      })
+    }
+    return this.closing
+  }
+
+  head(): LogHead {
+    return {
+      entries: this.nextSeq,
+      last_event_id: this.lastEventId,
+      covered_entries: this.coveredEnd,
+      checkpoints: this.checkpointCount,
+      last_checkpoint_id: this.lastCheckpointId,
+    }
+  }
+
+  async get(seq: number): Promise<StorageEvent | undefined> {
+    return readEvent(this.events, seq)
+  }
+
+  /** Entries from `from` through `to`, both inclusive. */
+  iterate(opts: { from?: number; to?: number } = {}): AsyncGenerator<StorageEvent> {
+    return readEvents(this.events, opts)
+  }
+
+  checkpoints(): AsyncGenerator<SignedCheckpoint> {
+    return readCheckpoints(this.ckpts)
+  }
+
+  /** The checkpoint covering entry `seq`, its leaf index and audit path; undefined while uncovered. */
+  coverage(seq: number): Promise<Coverage | undefined> {
+    return readCoverage(this.events, this.ckpts, seq)
+  }
+
+  /** Every entry, covered ones with `pqc_signature` naming their checkpoint leaf (the uncovered tail has null). */
+  exportEvents(): AsyncGenerator<StorageEvent> {
+    return readExport(this.events, this.ckpts)
+  }
+
+  /** Flushes, then verifies every entry committed so far (a fixed prefix, so concurrent appends do not race it). */
+  async verify(): Promise<LogVerification> {
+    if (this.state === 'new') throw new LogNotOpenError('verify on a log that was never opened')
+    if (this.state === 'open') await this.flush()
+    const bound = this.coveredEnd
+    return verifyLog({
+      events: rawValues(this.events, bound),
+      checkpoints: rawValues(this.ckpts, bound),
+      publicKey: this.key.publicKey,
+      nodeId: this.nodeId,
+    })
+  }
+
+  private startWriter(): void {
+    if (this.writing !== null) return
+    // `finally` runs asynchronously, after `writing` is set, and restarts for appends that arrived meanwhile.
+    this.writing = this.drain().finally(() => {
+      this.writing = null
+      if (this.queue.length > 0) this.startWriter()
+    })
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      // Backpressure: appends wait while signing lags far behind, which bounds the uncovered tail
+      // (memory, and what a crash leaves unsigned) when writes outpace ML-DSA.
+      if (this.pending.length >= MAX_UNCOVERED_BATCHES * this.every) await this.runCheckpoints(false)
+      await this.commitGroup(this.queue.splice(0, MAX_GROUP))
+    }
+  }
+
+  private async commitGroup(group: PendingAppend[]): Promise<void> {
+    if (group.length === 1) return this.commitOne(group[0]!)
+    const built: { item: PendingAppend; event: StorageEvent }[] = []
+    const unbuildable: { item: PendingAppend; err: unknown }[] = []
+    const ops: LogBatchOperation[] = []
+    let seq = this.nextSeq
+    let prev = this.lastEventId
+    for (const item of group) {
+      try {
+        const { event, stored } = buildEvent(item.fields, { node_id: this.nodeId, seq, prev_event_id: prev })
+        built.push({ item, event })
+        ops.push(this.entryOp(seq, stored), ...item.ops)
+        seq++
+        prev = event.event_id
+      } catch (err) {
+        unbuildable.push({ item, err })
+      }
+    }
+    try {
+      if (built.length === 0) return
+      try {
+        await this.db.batch(ops)
+      } catch {
+        // One bad append must not fail the appends grouped with it: retry each alone, in order.
+        for (const { item } of built) await this.commitOne(item)
+        return
+      }
+      for (const { item, event } of built) {
+        this.advance(event)
+        item.resolve(event)
+      }
+    } finally {
+      // Settled after the group's commits, so no append settles before one queued ahead of it (flush relies on it).
+      for (const { item, err } of unbuildable) item.reject(err)
+    }
+  }
+
+  private async commitOne(item: PendingAppend): Promise<void> {
+    let built: { event: StorageEvent; stored: string }
+    try {
+      built = buildEvent(item.fields, {
+        node_id: this.nodeId,
+        seq: this.nextSeq,
+        prev_event_id: this.lastEventId,
+      })
+      await this.db.batch([this.entryOp(built.event.seq, built.stored), ...item.ops])
+    } catch (err) {
+      item.reject(
+        err instanceof InvalidInputError
+          ? err
+          : new LogWriteError(`append failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }),
+      )
+      return
+    }
+    this.advance(built.event)
+    item.resolve(built.event)
+  }
+
+  private entryOp(seq: number, stored: string): LogBatchOperation {
+    return { type: 'put', sublevel: this.events, key: seqKey(seq), value: stored }
+  }
+
+  private advance(event: StorageEvent): void {
+    this.nextSeq = event.seq + 1
+    this.lastEventId = event.event_id
+    this.pending.push(parseId(event.event_id))
+    if (this.pending.length >= this.every && !this.countTriggered) {
+      // Off the append path: the signature (~8 ms) runs after pending I/O callbacks.
+      this.countTriggered = true
+      setImmediate(() => {
+        this.countTriggered = false
+        void this.runCheckpoints(false)
+      })
+    }
+    if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null
+        void this.runCheckpoints(true)
+      }, this.delayMs)
+      this.timer.unref()
+    } else {
+      this.timer.refresh()
+    }
+  }
+
+  /** Queues a checkpoint run after the previous one; never rejects (a failure waits for `flush`). */
+  private runCheckpoints(all: boolean): Promise<void> {
+    const run = this.checkpointChain
+      .then(() => this.signPending(all))
+      .catch((err: unknown) => {
+        this.checkpointError ??= err
+      })
+    this.checkpointChain = run
+    return run
+  }
+
+  private async signPending(all: boolean): Promise<void> {
+    // A run signs what was committed when it started (all of it, or its full batches): appends keep
+    // arriving during the awaits, and chasing them would sign one small checkpoint per write group.
+    // Either way a run is finite, so a flush queued behind it returns under sustained load.
+    const full = this.pending.length - (this.pending.length % this.every)
+    const target = all ? this.nextSeq : this.coveredEnd + full
+    while (this.coveredEnd < target) {
+      const ids = this.pending.slice(0, Math.min(this.every, target - this.coveredEnd))
+      const cp = signCheckpoint(
+        {
+          node_id: this.nodeId,
+          checkpoint_seq: this.checkpointCount,
+          first_seq: this.coveredEnd,
+          prev_checkpoint_id: this.lastCheckpointId,
+        },
+        ids,
+        this.key,
+      )
+      try {
+        await this.ckpts.put(seqKey(cp.last_seq), JSON.stringify(cp))
+      } catch (err) {
+        throw new LogWriteError(`checkpoint ${cp.checkpoint_seq} write failed: ${(err as Error)?.message}`, {
+          cause: err,
+        })
+      }
+      this.pending.splice(0, ids.length)
+      this.coveredEnd = cp.last_seq + 1
+      this.checkpointCount++
+      this.lastCheckpointId = cp.checkpoint_id
+    }
+  }
+
+  private checkOps(extraOps: unknown): readonly LogBatchOperation[] {
+    if (!Array.isArray(extraOps)) throw new InvalidInputError('extraOps must be an array')
+    for (const op of extraOps) {
+      if (op === null || typeof op !== 'object' || (op.type !== 'put' && op.type !== 'del')) {
+        throw new InvalidInputError('each extra op must be a put or del batch operation')
+      }
+      if (op.sublevel === this.events || op.sublevel === this.ckpts) {
+        throw new InvalidInputError('extra ops may not write the log itself')
+      }
+    }
+    return extraOps.slice()
+  }
+}
+
+function noop(): void {}

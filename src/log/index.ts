@@ -1,0 +1,61 @@
+export {
+  batchTree,
+  CHECKPOINT_CONTEXT,
+  CHECKPOINT_SCHEMA,
+  type CheckpointBody,
+  type CheckResult,
+  type Coverage,
+  checkCheckpoint,
+  computeCheckpointId,
+  eventLeaf,
+  parseSignedCheckpoint,
+  publicKeyHash,
+  SIGNATURE_SCHEME,
+  type SignedCheckpoint,
+  signCheckpoint,
+  verifyCoverage,
+} from './checkpoint.js'
+export {
+  InsecureKeyFileError,
+  InvalidKeyFileError,
+  LogCorruptError,
+  LogIdentityMismatchError,
+  LogNotOpenError,
+  LogWriteError,
+} from './errors.js'
+export {
+  computeEventId,
+  EVENT_SCHEMA,
+  EVENT_TYPES,
+  type EventFields,
+  type EventType,
+  type JsonObject,
+  type JsonValue,
+  MAX_EVENT_BYTES,
+  normalizeEventFields,
+  type PqcSignatureRef,
+  parseStorageEvent,
+  type StorageEvent,
+  ZERO_ID,
+} from './event.js'
+export {
+  EventLog,
+  type EventLogComponents,
+  type EventLogOptions,
+  type LogHead,
+} from './event-log.js'
+export {
+  AUDIT_KEY_FILE,
+  type AuditKey,
+  generateAuditKey,
+  loadAuditPublicKey,
+  loadOrCreateAuditKey,
+} from './keys.js'
+export {
+  CHECKPOINT_SUBLEVEL,
+  LOG_SUBLEVEL,
+  type LogBatchOperation,
+  type RootDb,
+  seqKey,
+} from './log-store.js'
+export { type LogSource, type LogVerification, verifyLog } from './verify.js'

@@ -1,0 +1,35 @@
+import { sha3_256 } from '@noble/hashes/sha3.js'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { concatBytes } from '../../src/core/bytes.js'
+import { createSha3, sha3 } from '../../src/core/hash.js'
+
+// Both back ends of the seam (WebAssembly for short inputs, OpenSSL for long ones) against noble.
+describe('sha3 seam', () => {
+  it('matches @noble/hashes for every length around the short/long boundary', () => {
+    for (let n = 0; n <= 1100; n += n < 480 || n > 540 ? 37 : 1) {
+      const data = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff)
+      expect(sha3(data)).toEqual(sha3_256(data))
+    }
+  })
+
+  it('hashes several parts as their concatenation, and incrementally', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 700 }), { maxLength: 5 }), (parts) => {
+        const whole = sha3_256(concatBytes(parts))
+        expect(sha3(...parts)).toEqual(whole)
+        const h = createSha3()
+        for (const p of parts) h.update(p)
+        expect(h.digest()).toEqual(whole)
+      }),
+      { seed: 7, numRuns: 300 },
+    )
+  })
+
+  it('returns a fresh array each call (the short-input hasher is shared)', () => {
+    const a = sha3(new Uint8Array([1]))
+    const b = sha3(new Uint8Array([2]))
+    expect(a).not.toEqual(b)
+    expect(a).toEqual(sha3_256(new Uint8Array([1])))
+  })
+})

@@ -1,0 +1,86 @@
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateAuditKey, loadAuditPublicKey, loadOrCreateAuditKey } from '../../src/log/keys.js'
+
+let root: string
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'qfs-log-keys-'))
+})
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+describe('audit keys', () => {
+  it('derives the FIPS 204 key pair from a seed', () => {
+    const seed = new Uint8Array(32).fill(1)
+    const key = generateAuditKey(seed)
+    const direct = ml_dsa65.keygen(seed)
+    expect(key.scheme).toBe('ML-DSA-65')
+    expect(key.publicKey).toEqual(direct.publicKey)
+    expect(() => generateAuditKey(new Uint8Array(31))).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    )
+  })
+
+  it.skipIf(process.platform === 'win32')(
+    'creates audit-key.json once with mode 0600 and reuses it',
+    async () => {
+      const dir = join(root, 'node1', 'data')
+      const key = await loadOrCreateAuditKey(dir)
+      const file = join(dir, 'audit-key.json')
+      expect((await stat(file)).mode & 0o777).toBe(0o600)
+      const again = await loadOrCreateAuditKey(dir)
+      expect(again.publicKey).toEqual(key.publicKey)
+      expect(again.secretKey).toEqual(key.secretKey)
+      expect(await loadAuditPublicKey(dir)).toEqual(key.publicKey)
+      const stored = JSON.parse(await readFile(file, 'utf8'))
+      expect(Object.keys(stored).sort()).toEqual(['public_key', 'schema', 'scheme', 'seed'])
+      expect(generateAuditKey(new Uint8Array(Buffer.from(stored.seed, 'hex'))).publicKey).toEqual(
+        key.publicKey,
+      )
+    },
+  )
+
+  it('two concurrent first starts agree on one key', async () => {
+    const dir = join(root, 'race')
+    const [a, b] = await Promise.all([loadOrCreateAuditKey(dir), loadOrCreateAuditKey(dir)])
+    expect(a.publicKey).toEqual(b.publicKey)
+  })
+
+  it.skipIf(process.platform === 'win32')('refuses a key file readable by others', async () => {
+    const dir = join(root, 'open')
+    await loadOrCreateAuditKey(dir)
+    await chmod(join(dir, 'audit-key.json'), 0o644)
+    await expect(loadOrCreateAuditKey(dir)).rejects.toMatchObject({ code: 'INSECURE_KEY_FILE' })
+  })
+
+  it('a bad file is INVALID_KEY_FILE', async () => {
+    const valid = generateAuditKey(new Uint8Array(32).fill(2))
+    const good = {
+      schema: 'qfs-audit-key/1',
+      scheme: 'ML-DSA-65',
+      seed: '02'.repeat(32),
+      public_key: Buffer.from(valid.publicKey).toString('hex'),
+    }
+    const bad: [string, string][] = [
+      ['not json', '{'],
+      ['array', '[]'],
+      ['wrong scheme', JSON.stringify({ ...good, scheme: 'ML-DSA-44' })],
+      ['short seed', JSON.stringify({ ...good, seed: '02' })],
+      ['upper-case hex', JSON.stringify({ ...good, seed: 'AB'.repeat(32) })],
+      ['public key of another seed', JSON.stringify({ ...good, seed: '03'.repeat(32) })],
+    ]
+    for (const [name, text] of bad) {
+      const dir = join(root, `bad-${name.replaceAll(' ', '-')}`)
+      await loadOrCreateAuditKey(dir)
+      await writeFile(join(dir, 'audit-key.json'), text, { mode: 0o600 })
+      await expect(loadOrCreateAuditKey(dir), name).rejects.toMatchObject({ code: 'INVALID_KEY_FILE' })
+    }
+    await expect(loadAuditPublicKey(join(root, 'nowhere'))).rejects.toMatchObject({
+      code: 'INVALID_KEY_FILE',
+    })
+  })
+})
