@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerConformance } from './commands/conformance.js'
 import { registerDemo } from './commands/demo.js'
+import { registerInspect } from './commands/inspect.js'
 import { type CliIo, EXIT, processIo, reportError } from './io.js'
 
 export function buildProgram(io: CliIo): Command {
@@ -12,8 +13,17 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
   registerConformance(program, io)
   registerDemo(program, io)
-  for (const sub of program.commands) sub.exitOverride().showHelpAfterError()
+  registerInspect(program, io)
+  overrideExits(program)
   return program
+}
+
+/** Every (nested) command reports through `main` instead of calling process.exit. */
+function overrideExits(command: Command): void {
+  for (const sub of command.commands) {
+    sub.exitOverride().showHelpAfterError().configureOutput(command.configureOutput())
+    overrideExits(sub)
+  }
 }
 
 /** Runs the CLI and answers its exit status (never calls process.exit, so tests can drive it). */

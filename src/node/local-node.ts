@@ -4,6 +4,7 @@ import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import { NodeService } from '../engine/node-service.js'
 import { type AuditKey, EventLog, type EventLogOptions, loadOrCreateAuditKey } from '../log/index.js'
 import { openNodeDb, type RootDb, ShardStore } from '../store/index.js'
+import { ensureNodeId } from './identity.js'
 
 export interface LocalNodeInit {
   nodeId: string
@@ -36,6 +37,7 @@ export async function openLocalNode(init: LocalNodeInit): Promise<LocalNode> {
   if (db === undefined) {
     if (init.dir === undefined) throw new TypeError('openLocalNode needs dir or db')
     await mkdir(init.dir, { recursive: true, mode: 0o700 })
+    await ensureNodeId(init.dir, init.nodeId)
     db = (await openNodeDb(join(init.dir, 'db'))) as unknown as RootDb
   }
   if (auditKey === undefined) {

@@ -2,13 +2,14 @@ import { InvalidInputError } from '../core/errors.js'
 import type { StorageMetadata } from '../core/metadata.js'
 import type { VersionKind } from '../core/record.js'
 import type { StorageEvent } from '../log/index.js'
-import { decodeManifest, type ShardStore, toIndexEntry } from '../store/index.js'
+import { decodeManifest, type ShardStore, type StoreSublevels, toIndexEntry } from '../store/index.js'
 import { type IndexState, type NodeState, nodeState, type ShardState } from './state.js'
 
-/** The live state of a node, read from its store. */
-export async function liveNodeState(nodeId: string, store: ShardStore): Promise<NodeState> {
+/** The live state of a node, read from its store's key spaces (no write, so a stopped node's dir is safe). */
+export async function liveNodeState(nodeId: string, store: ShardStore | StoreSublevels): Promise<NodeState> {
+  const subs = 'sublevels' in store ? store.sublevels : store
   const index: IndexState[] = []
-  for await (const value of store.sublevels.index.values()) {
+  for await (const value of subs.index.values()) {
     const e = toIndexEntry(value)
     index.push({
       object_id: e.object_id,
@@ -22,7 +23,7 @@ export async function liveNodeState(nodeId: string, store: ShardStore): Promise<
     })
   }
   const shards: ShardState[] = []
-  for await (const value of store.sublevels.manifests.values()) {
+  for await (const value of subs.manifests.values()) {
     const m = decodeManifest(value)
     shards.push({
       shard_id: m.shardId,

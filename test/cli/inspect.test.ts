@@ -1,0 +1,109 @@
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
+import { openLogSublevels, seqKey } from '../../src/log/log-store.js'
+import { MiniNetwork } from '../../src/node/mini-network.js'
+import { blockKey, decodeManifest, openNodeDb, type RootDb, storeSublevels } from '../../src/store/index.js'
+import { testAuditKey } from '../engine/harness.js'
+import { bytesOf, meta } from '../engine/suite.js'
+import { runCli } from './run.js'
+
+const NODES = ['node-1', 'node-2', 'node-3', 'node-4']
+
+async function networkOnDisk(dir: string): Promise<MiniNetwork> {
+  return MiniNetwork.create({ nodeIds: NODES, dir })
+}
+
+async function withDb<T>(dir: string, fn: (db: RootDb) => Promise<T>): Promise<T> {
+  const db = (await openNodeDb(join(dir, 'db'))) as unknown as RootDb
+  try {
+    return await fn(db)
+  } finally {
+    await db.close()
+  }
+}
+
+describe('offline node inspection: log verify, replay, scrub', () => {
+  it('finds a clean node clean, names a tampered entry, and reads past a corrupt block', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qfs-inspect-'))
+    let net = await networkOnDisk(dir)
+    const oid = objectId('inspect', 'one')
+    const content = bytesOf('inspect', 3 * 262_144 + 10)
+    const put = await net.engine('node-1').putContent(oid, 1, content, meta(3))
+    expect(put.ok).toBe(true)
+    for (let v = 2; v <= 6; v++) {
+      expect(
+        (await net.engine('node-2').putContent(oid, v, bytesOf(`inspect-${v}`, 1000 * v), meta(3 + v))).ok,
+      ).toBe(true)
+    }
+    await net.close()
+
+    const node1 = join(dir, 'node-1')
+    const clean = await runCli(['log', 'verify', '--dir', node1, '--json'])
+    expect(clean.status).toBe(0)
+    expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, first_bad_seq: null })
+    const replay = await runCli(['replay', '--dir', node1])
+    expect(replay.status).toBe(0)
+    const report = JSON.parse(replay.stdout)
+    expect(report.equal).toBe(true)
+    expect(report.live_state_hash).toBe(report.replayed_state_hash)
+    expect((await runCli(['scrub', '--dir', node1])).status).toBe(0)
+
+    // Corrupt one block of shard 0 on one of its holders, directly on disk.
+    if (!put.ok) return
+    const shard = put.shard_ids[0]!
+    const holder = put.replica_sets[shard]![0]!
+    const holderDir = join(dir, holder)
+    await withDb(holderDir, async (db) => {
+      const subs = storeSublevels(db)
+      const m = decodeManifest((await subs.manifests.get(Buffer.from(shard, 'hex')))!)
+      await subs.blocks.put(blockKey(m.stagingId, 0), new Uint8Array(262_144).fill(7))
+    })
+    const scrub = await runCli(['scrub', '--dir', holderDir, '--json'])
+    expect(scrub.status).toBe(1)
+    expect(JSON.parse(scrub.stdout).corrupt).toEqual([
+      { shard_id: shard, object_id: oid, version: 1, blocks: [0] },
+    ])
+
+    // The read still succeeds: the holder refuses to serve the bad block and another replica does.
+    net = await networkOnDisk(dir)
+    const got = await net.engine(holder).getContent(oid, 1)
+    expect(got.ok).toBe(true)
+    if (got.ok) {
+      expect(Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
+      expect(got.proofs[0]!.served_by).not.toBe(holder)
+    }
+    await net.close()
+
+    // Tamper with one stored log entry: verify fails at exactly that entry.
+    const victim = join(dir, 'node-2')
+    const seq = await withDb(victim, async (db) => {
+      const { events } = openLogSublevels(db)
+      const key = seqKey(3)
+      const entry = JSON.parse((await events.get(key))!)
+      entry.content_size = (entry.content_size ?? 0) + 1
+      await events.put(key, JSON.stringify(entry))
+      return 3
+    })
+    const broken = await runCli(['log', 'verify', '--dir', victim])
+    expect(broken.status).toBe(1)
+    expect(broken.stdout).toContain(`BROKEN at entry ${seq}`)
+  }, 60_000)
+
+  it('refuses a directory that is not a node, and one whose node is running', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'qfs-inspect-empty-'))
+    const r = await runCli(['replay', '--dir', empty])
+    expect(r.status).toBe(3)
+    expect(r.stderr).toMatch(/^error \[NOT_A_NODE_DIR\]/)
+    const dir = await mkdtemp(join(tmpdir(), 'qfs-inspect-busy-'))
+    const net = await MiniNetwork.create({ nodeIds: NODES, dir, auditKey: testAuditKey })
+    try {
+      const busy = await runCli(['log', 'verify', '--dir', join(dir, 'node-1')])
+      expect(busy.stderr).toMatch(/^error \[DATA_DIR_IN_USE\]/)
+    } finally {
+      await net.close()
+    }
+  })
+})
