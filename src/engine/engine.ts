@@ -7,6 +7,7 @@ import type { VersionKind, VersionRecord } from '../core/record.js'
 import type { DeterministicTime } from '../core/time.js'
 import type { EventFields, EventLog } from '../log/index.js'
 import type { EpochView, Membership } from '../membership/types.js'
+import type { StorageEngineApi } from './api.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
 import { AegisContextMissingError, ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
@@ -71,7 +72,7 @@ export interface OpenedRead {
  * The StorageEngine of spec §5: any node coordinates reads and writes over a NodeTransport. The
  * methods answer the QFS interface shapes and never throw for a request's failure.
  */
-export class StorageEngine {
+export class StorageEngine implements StorageEngineApi {
   private readonly ctx: EngineContext
   private readonly membership: Membership
   private readonly log: EventLog
@@ -200,7 +201,7 @@ export class StorageEngine {
     objectId: string,
     version?: number,
     options: CallOptions = {},
-  ): Promise<OpenedRead | ReturnType<typeof failure>> {
+  ): Promise<OpenedRead | EngineFailure> {
     const fields: Partial<EventFields> = { event_type: 'READ' }
     try {
       parseId(objectId, 'object_id')

@@ -1,7 +1,7 @@
 import { MemoryLevel } from 'memory-level'
 import { utf8 } from '../../src/core/bytes.js'
 import { sha3 } from '../../src/core/hash.js'
-import type { StorageEngine } from '../../src/engine/engine.js'
+import type { StorageEngineApi } from '../../src/engine/api.js'
 import { type AuditKey, generateAuditKey } from '../../src/log/index.js'
 import { MiniNetwork } from '../../src/node/mini-network.js'
 import type { RootDb } from '../../src/store/index.js'
@@ -9,7 +9,7 @@ import type { RootDb } from '../../src/store/index.js'
 /** What the shared engine suite needs from a network, whatever carries its messages. */
 export interface EngineHarness {
   nodeIds: string[]
-  engine(nodeId: string): StorageEngine
+  engine(nodeId: string): StorageEngineApi
   setDown(nodeId: string, down: boolean): Promise<void>
   /** Only where the transport can alter served bytes (in-process). */
   tamper?: (
