@@ -16,6 +16,7 @@ import { proveShard, readVersion, resolveRecord } from './read.js'
 import {
   failure,
   fineCode,
+  type EngineFailure,
   type ListResponse,
   type ProofResponse,
   type ReadResponse,
