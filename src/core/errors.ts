@@ -131,6 +131,9 @@ const STORAGE_CODE_OF: Readonly<Record<string, StorageErrorCode>> = {
   UNEXPECTED_FRAME: 'SE_ERR_INVALID_INPUT',
   CONTENT_TOO_LARGE: 'SE_ERR_INVALID_INPUT',
   NOT_ELIGIBLE: 'SE_ERR_AEGIS_CONTEXT_MISSING',
+  // src/membership: no epoch snapshot in force, or one that failed verification.
+  NO_SNAPSHOT: 'SE_ERR_AEGIS_CONTEXT_MISSING',
+  SNAPSHOT_REJECTED: 'SE_ERR_AEGIS_CONTEXT_MISSING',
 }
 
 export function storageErrorCode(err: unknown): StorageErrorCode {

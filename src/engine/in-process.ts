@@ -42,7 +42,8 @@ export class InProcessTransport implements NodeTransport {
   }
 
   async openShard(nodeId: string, header: ShardHeader, options?: AbortOptions): Promise<ShardSink> {
-    const sink = await this.node(nodeId, options).openShard(structuredClone(header), options)
+    // `options.signal` bounds opening only; the writer lives until finish or abort, as over libp2p.
+    const sink = await this.node(nodeId, options).openShard(structuredClone(header))
     const check = () => this.node(nodeId)
     return {
       write: async (chunk) => {

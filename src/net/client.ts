@@ -1,0 +1,367 @@
+import { InvalidInputError, QfsError } from '../core/errors.js'
+import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
+import { IntegrityMismatchError } from '../engine/errors.js'
+import { MAX_PAGE } from '../engine/list.js'
+import {
+  type EngineFailure,
+  failure,
+  type ListResponse,
+  type ObjectSummary,
+  type ProofResponse,
+  type ReadResponse,
+  type StoreResponse,
+} from '../engine/responses.js'
+import {
+  type Dialer,
+  describeTarget,
+  exchangeFailure,
+  openExchange,
+  type PeerTarget,
+  withDeadline,
+} from './dial.js'
+import { FrameInvalidError, RemoteError } from './errors.js'
+import { type FrameStream, unexpected } from './frame-stream.js'
+import { encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
+import {
+  type ListRequest,
+  type ProofRequest,
+  parseFailure,
+  parseListHeader,
+  parseObjectSummary,
+  parseProofSuccess,
+  parseReadHeader,
+  parseReadTrailer,
+  parseStoreSuccess,
+  type ReadHeader,
+  type ReadRequest,
+  type ReadTrailer,
+  type WriteRequest,
+} from './messages-public.js'
+import { type Limits, PROTOCOLS, resolveLimits } from './protocols.js'
+import { ContentVerifier } from './verify.js'
+
+export interface StorageClientComponents {
+  libp2p: Dialer
+}
+
+export interface StorageClientInit {
+  limits?: Partial<Limits>
+  /** Parameters read headers' records are checked against (default DEFAULT_PARAMS). */
+  params?: ProtocolParams
+}
+
+export interface ClientOptions {
+  signal?: AbortSignal
+}
+
+export interface PutOptions extends ClientOptions {
+  /** Content bytes handed to the stream so far. */
+  onProgress?: (sent: number) => void
+}
+
+export interface ReadOptions extends ClientOptions {
+  /** Check every shard root and hash_commit against the header's record (default true). */
+  verify?: boolean
+}
+
+export type Content = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+
+/** An open read: the header now, the bytes as they stream, the trailer once they have. */
+export interface OpenedRead extends ReadHeader {
+  content: AsyncIterable<Uint8Array>
+  /** Resolves after `content` ends: the replicas that served, or the failure that cut it short. */
+  trailer: Promise<ReadTrailer | EngineFailure>
+  /** Stops a read whose content will not be consumed. */
+  cancel(): void
+}
+
+/**
+ * The public operations over libp2p, from any libp2p node to any QFS node (the SDK's and the CLI's
+ * transport). Remote failures come back as the QFS `{ok: false}` shapes; only a peer that cannot be
+ * reached or does not speak the protocol makes a call throw (NodeUnavailableError).
+ */
+export class StorageClient {
+  private readonly libp2p: Dialer
+  private readonly limits: Limits
+  private readonly params: ProtocolParams
+
+  constructor(components: StorageClientComponents, init: StorageClientInit = {}) {
+    this.libp2p = components.libp2p
+    this.limits = resolveLimits(init.limits)
+    this.params = init.params ?? DEFAULT_PARAMS
+  }
+
+  /** Stores a version; `content_size` may be left out when the content is one Uint8Array. */
+  async put(
+    peer: PeerTarget,
+    request: Omit<WriteRequest, 'content_size' | 'kind'> & { content_size?: number },
+    content: Content,
+    options: PutOptions = {},
+  ): Promise<StoreResponse> {
+    const size = request.content_size ?? (content instanceof Uint8Array ? content.length : undefined)
+    if (size === undefined) throw new TypeError('content_size is required for streamed content')
+    const chunks = content instanceof Uint8Array ? [content] : content
+    return this.write(peer, { ...request, content_size: size }, chunks, options)
+  }
+
+  /** Writes a DELETE_MARKER version: history stays, a read of the latest answers not found. */
+  delete(
+    peer: PeerTarget,
+    request: Omit<WriteRequest, 'content_size' | 'kind'>,
+    options: ClientOptions = {},
+  ): Promise<StoreResponse> {
+    return this.write(peer, { ...request, content_size: 0, kind: 'DELETE_MARKER' }, [], options)
+  }
+
+  private async write(
+    peer: PeerTarget,
+    request: WriteRequest,
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: PutOptions,
+  ): Promise<StoreResponse> {
+    const encoded = encodeRequest(request)
+    if (!Array.isArray(encoded)) return encoded
+    const who = describeTarget(peer)
+    const signal = options.signal
+    const fs = await this.open(peer, PROTOCOLS.write, signal)
+    try {
+      await fs.write(encoded, signal)
+      let sent = 0
+      try {
+        for await (const chunk of chunks) {
+          // The node answers before the end only when it refuses: stop sending and read why.
+          if (fs.pending > 0) break
+          if (!(chunk instanceof Uint8Array)) {
+            fs.abort(new Error('bad content chunk'))
+            return failure(new InvalidInputError('content chunks must be Uint8Array'), null)
+          }
+          if (chunk.length === 0) continue
+          await fs.writeData(chunk, signal)
+          sent += chunk.length
+          options.onProgress?.(sent)
+        }
+        if (fs.pending === 0) {
+          await fs.writeEnd(signal)
+          await fs.close(signal)
+        }
+      } catch (err) {
+        // A refusal may have reset the stream under us; its answer is still queued.
+        if (fs.pending === 0) throw err
+      }
+      const answer = await this.answer(fs, signal, (v) => parseStoreSuccess(v))
+      fs.done()
+      return answer
+    } catch (err) {
+      fs.abort(err as Error)
+      throw exchangeFailure(err, who)
+    }
+  }
+
+  /**
+   * Opens a read. Consume `content` (or `cancel()`): it yields the bytes as they arrive and, with
+   * `verify` (the default), throws INTEGRITY_MISMATCH at the first shard or at the end whose bytes
+   * do not match the header's record. A failure the node reports mid-stream is thrown as a RemoteError
+   * and also resolves `trailer` with the failure shape.
+   */
+  async read(
+    peer: PeerTarget,
+    request: ReadRequest,
+    options: ReadOptions = {},
+  ): Promise<OpenedRead | EngineFailure> {
+    const encoded = encodeRequest(request)
+    if (!Array.isArray(encoded)) return encoded
+    const who = describeTarget(peer)
+    const signal = options.signal
+    const fs = await this.open(peer, PROTOCOLS.read, signal)
+    let header: ReadHeader
+    try {
+      await fs.write(encoded, signal)
+      await fs.close(signal)
+      const first = await fs.read(signal)
+      const early = firstAnswer(first)
+      if (early !== undefined) {
+        fs.done()
+        return early
+      }
+      header = parseReadHeader((first as Extract<Frame, { type: 'json' }>).value, this.params)
+    } catch (err) {
+      fs.abort(err as Error)
+      throw exchangeFailure(err, who)
+    }
+    const verifier = options.verify === false ? undefined : new ContentVerifier(header.record)
+    let settle: (value: ReadTrailer | EngineFailure) => void = () => {}
+    const trailer = {
+      promise: new Promise<ReadTrailer | EngineFailure>((resolve) => (settle = resolve)),
+      resolve: (v: ReadTrailer | EngineFailure) => settle(v),
+    }
+    const eventId = header.storage_event_id
+    let done = false
+    async function* content(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) {
+          const frame = await fs.read(signal)
+          if (frame.type === 'data') {
+            for (const chunk of frame.chunks) {
+              verifier?.update(chunk)
+              yield chunk
+            }
+            continue
+          }
+          if (frame.type !== 'json') throw unexpected(frame, 'DATA or the trailer')
+          const end = parseReadTrailer(frame.value)
+          verifier?.finish()
+          done = true
+          fs.done()
+          trailer.resolve(end)
+          return
+        }
+      } catch (err) {
+        // The node's own verdict and our verification stand; anything else means it stopped serving.
+        const failed =
+          err instanceof RemoteError || err instanceof IntegrityMismatchError
+            ? err
+            : exchangeFailure(err, who)
+        trailer.resolve(failure(failed, eventId))
+        throw failed
+      } finally {
+        if (!done) {
+          fs.abort(new Error('read ended early'))
+          trailer.resolve(failure(new RemoteError('CANCELLED', 'SE_ERR_INTERNAL', 'read cancelled'), eventId))
+        }
+      }
+    }
+    return {
+      ...header,
+      content: content(),
+      trailer: trailer.promise,
+      cancel: () => {
+        if (done) return
+        done = true
+        fs.abort(new Error('read cancelled'))
+        trailer.resolve(failure(new RemoteError('CANCELLED', 'SE_ERR_INTERNAL', 'read cancelled'), eventId))
+      },
+    }
+  }
+
+  /** A whole read in memory, in the QFS read shape (`content_bytes`). */
+  async readAll(peer: PeerTarget, request: ReadRequest, options: ReadOptions = {}): Promise<ReadResponse> {
+    const opened = await this.read(peer, request, options)
+    if (!opened.ok) return opened
+    const parts: Uint8Array[] = []
+    try {
+      for await (const piece of opened.content) parts.push(piece)
+    } catch (err) {
+      if (err instanceof QfsError && err.code === 'NODE_UNAVAILABLE') throw err
+      return failure(err, opened.storage_event_id)
+    }
+    const end = await opened.trailer
+    if (!end.ok) return end
+    return {
+      ok: true,
+      object_id: opened.object_id,
+      version: opened.version,
+      kind: opened.kind,
+      content_bytes: Buffer.concat(parts),
+      hash_commit: opened.hash_commit,
+      metadata: opened.metadata,
+      proofs: end.proofs,
+      storage_event_id: opened.storage_event_id,
+    }
+  }
+
+  getProof(peer: PeerTarget, request: ProofRequest, options: ClientOptions = {}): Promise<ProofResponse> {
+    return this.call(peer, PROTOCOLS.getProof, request, options, async (_fs, _signal, first) =>
+      parseProofSuccess(first),
+    )
+  }
+
+  list(peer: PeerTarget, request: ListRequest = {}, options: ClientOptions = {}): Promise<ListResponse> {
+    return this.call(peer, PROTOCOLS.listObjects, request, options, async (fs, signal, first) => {
+      const header = parseListHeader(first)
+      const objects: ObjectSummary[] = []
+      for (;;) {
+        const frame = await fs.read(signal)
+        if (frame.type === 'end') return { ...header, objects }
+        if (frame.type !== 'json') throw unexpected(frame, 'an object summary or END')
+        if (objects.length === MAX_PAGE)
+          throw new FrameInvalidError(`more than ${MAX_PAGE} objects in one page`)
+        objects.push(parseObjectSummary(frame.value))
+      }
+    })
+  }
+
+  /** Request, then the first frame: a failure shape, or a success the caller parses (and continues). */
+  private async call<T>(
+    peer: PeerTarget,
+    protocol: string,
+    request: object,
+    options: ClientOptions,
+    success: (fs: FrameStream, signal: AbortSignal | undefined, first: JsonObject) => Promise<T>,
+  ): Promise<T | EngineFailure> {
+    const encoded = encodeRequest(request)
+    if (!Array.isArray(encoded)) return encoded
+    const who = describeTarget(peer)
+    // Each frame of the answer is bounded by the idle timeout; the caller's signal bounds the whole.
+    const signal = options.signal
+    const fs = await this.open(peer, protocol, signal)
+    try {
+      await fs.write(encoded, signal)
+      await fs.close(signal)
+      const answer = await this.answer(fs, signal, (first) => success(fs, signal, first))
+      fs.done()
+      return answer
+    } catch (err) {
+      fs.abort(err as Error)
+      throw exchangeFailure(err, who)
+    }
+  }
+
+  private async answer<T>(
+    fs: FrameStream,
+    signal: AbortSignal | undefined,
+    success: (first: JsonObject) => T | Promise<T>,
+  ): Promise<T | EngineFailure> {
+    const first = await fs.read(signal)
+    return firstAnswer(first) ?? (await success((first as Extract<Frame, { type: 'json' }>).value))
+  }
+
+  private open(peer: PeerTarget, protocol: string, signal: AbortSignal | undefined): Promise<FrameStream> {
+    return openExchange(
+      this.libp2p,
+      peer,
+      protocol,
+      this.limits,
+      withDeadline(signal, this.limits.requestTimeoutMs),
+      describeTarget(peer),
+    )
+  }
+}
+
+/**
+ * The request frame, built before any stream opens: a request that has no canonical JSON form (an
+ * undefined or non-finite value inside metadata, say) is the caller's INVALID_INPUT, not a node's
+ * failure. Fields set to undefined are left out.
+ */
+function encodeRequest(request: object): Uint8Array[] | EngineFailure {
+  try {
+    const fields: JsonObject = {}
+    for (const [key, value] of Object.entries(request)) if (value !== undefined) fields[key] = value
+    if (fields.filters !== null && typeof fields.filters === 'object' && !Array.isArray(fields.filters)) {
+      const filters: JsonObject = {}
+      for (const [key, value] of Object.entries(fields.filters)) if (value !== undefined) filters[key] = value
+      fields.filters = filters
+    }
+    return encodeJsonFrame(fields)
+  } catch (err) {
+    return failure(err instanceof QfsError ? err : new InvalidInputError('request has no JSON form'), null)
+  }
+}
+
+/** A failure in either wire form (ERROR frame or `{ok:false}` JSON), or undefined for a success frame. */
+function firstAnswer(frame: Frame): EngineFailure | undefined {
+  if (frame.type === 'error') {
+    return { ok: false, ...frame.error, storage_event_id: null }
+  }
+  if (frame.type !== 'json') throw unexpected(frame, 'a JSON answer')
+  return frame.value.ok === false ? parseFailure(frame.value) : undefined
+}

@@ -1,0 +1,91 @@
+import type { DialProtocolOptions, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
+import { QfsError } from '../core/errors.js'
+import { NodeUnavailableError } from '../engine/errors.js'
+import { RemoteError } from './errors.js'
+import { FrameStream } from './frame-stream.js'
+import type { Limits } from './protocols.js'
+
+/** What the transport and the client need of a libp2p node: opening a protocol stream. */
+export interface Dialer {
+  dialProtocol(
+    peer: PeerId | Multiaddr | Multiaddr[],
+    protocols: string | string[],
+    options?: DialProtocolOptions,
+  ): Promise<Stream>
+}
+
+export type PeerTarget = PeerId | Multiaddr | Multiaddr[]
+
+/**
+ * Opens one stream for one exchange. libp2p reuses the open connection to the peer when there is
+ * one (connection manager: one connection per peer pair), so this costs a stream, not a dial.
+ */
+export async function openExchange(
+  dialer: Dialer,
+  target: PeerTarget,
+  protocol: string,
+  limits: Limits,
+  signal: AbortSignal | undefined,
+  who: string,
+): Promise<FrameStream> {
+  try {
+    const stream = await dialer.dialProtocol(target, protocol, {
+      signal,
+      maxOutboundStreams: limits.maxOutboundStreams,
+    })
+    return new FrameStream(stream, { maxFrameBytes: limits.maxFrameBytes, idleMs: limits.idleTimeoutMs })
+  } catch (err) {
+    throw new NodeUnavailableError(
+      `cannot open ${protocol} to ${who}: ${(err as Error)?.message ?? String(err)}`,
+      {
+        cause: err,
+      },
+    )
+  }
+}
+
+/**
+ * A node id's dial target: its snapshot multiaddrs with `/p2p/<id>` (addresses naming another peer
+ * are dropped), or the bare peer id when the snapshot lists none (an existing connection or the
+ * peer store may still reach it).
+ */
+export function dialTarget(nodeId: string, addrs: readonly Multiaddr[]): PeerTarget {
+  let peerId: PeerId
+  try {
+    peerId = peerIdFromString(nodeId)
+  } catch (err) {
+    throw new NodeUnavailableError(`node id ${nodeId} is not a libp2p peer id`, { cause: err })
+  }
+  const out: Multiaddr[] = []
+  for (const addr of addrs) {
+    const named = addr.getComponents().findLast((c) => c.code === CODE_P2P)?.value
+    if (named === undefined) out.push(addr.encapsulate(`/p2p/${nodeId}`))
+    else if (named === nodeId) out.push(addr)
+  }
+  return out.length > 0 ? out : peerId
+}
+
+export function describeTarget(target: PeerTarget): string {
+  if (Array.isArray(target)) return target.map((a) => a.toString()).join(',')
+  return target.toString()
+}
+
+/**
+ * Who is to blame for a failed exchange: the remote's own ERROR frame stays a RemoteError (its code
+ * is a verdict, e.g. VERSION_CONFLICT); everything else (timeouts, resets, malformed answers) means
+ * the node could not serve, which the coordinator handles by trying another replica.
+ */
+export function exchangeFailure(err: unknown, who: string): QfsError {
+  if (err instanceof RemoteError || err instanceof NodeUnavailableError) return err
+  const reason =
+    err instanceof QfsError ? `${err.code}: ${err.message}` : ((err as Error)?.message ?? String(err))
+  return new NodeUnavailableError(`${who} did not answer properly (${reason})`, { cause: err })
+}
+
+/** The caller's signal bounded by a deadline. */
+export function withDeadline(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const deadline = AbortSignal.timeout(ms)
+  return signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+}

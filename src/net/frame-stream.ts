@@ -1,0 +1,403 @@
+import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { QfsError } from '../core/errors.js'
+import {
+  FrameInvalidError,
+  RemoteError,
+  StreamEndedError,
+  StreamTimeoutError,
+  UnexpectedFrameError,
+  type WireError,
+} from './errors.js'
+import {
+  encodeDataFrame,
+  encodeEndFrame,
+  encodeErrorFrame,
+  encodeJsonFrame,
+  type Frame,
+  FrameDecoder,
+  type JsonObject,
+  MAX_DATA_BYTES,
+} from './frames.js'
+
+export interface FrameStreamOptions {
+  maxFrameBytes: number
+  /** Longest wait for the next frame, or for the peer to take more bytes, before TIMEOUT. */
+  idleMs: number
+}
+
+// Decoded frames kept for a slow consumer before the stream is paused. With the muxer's window this
+// bounds what one stream holds in memory, whatever the size of the shard or object it carries.
+const HIGH_WATER_BYTES = 2 * MAX_DATA_BYTES
+const LOW_WATER_BYTES = MAX_DATA_BYTES
+// A paused yamux stream still receives what its window already allowed (16 MiB at most by default);
+// the stream must hold that rather than abort, so its read buffer limit is raised to cover it.
+const MIN_STREAM_READ_BUFFER = 20 * 1024 * 1024
+
+/**
+ * Frames over one libp2p v3 stream. Reading is push-based (message events decode straight into a
+ * queue) with backpressure: the stream is paused while more than HIGH_WATER_BYTES of frames wait to be
+ * read. Writing hands prefix and body to the stream as one list (no copy) and waits for `drain` only
+ * when the stream says it is full. Framing errors are reported after the whole frames before them.
+ */
+export class FrameStream {
+  readonly stream: Stream
+  private readonly decoder: FrameDecoder
+  private readonly idleMs: number
+  private readonly queue: Frame[] = []
+  private head = 0
+  private queuedBytes = 0
+  private decodeError: Error | undefined
+  /** An 'end' or 'close' was seen; input is over once the stream holds no undelivered bytes either. */
+  private endSeen = false
+  private disposed = false
+  private closeError: Error | undefined
+  private paused = false
+  private resuming = false
+  private wake: (() => void) | undefined
+  private readonly onMessage: (evt: StreamMessageEvent) => void
+  private readonly onEnd: () => void
+  private readonly onClose: (evt: StreamCloseEvent) => void
+
+  constructor(stream: Stream, options: FrameStreamOptions) {
+    this.stream = stream
+    this.decoder = new FrameDecoder(options.maxFrameBytes)
+    this.idleMs = options.idleMs
+    if (stream.maxReadBufferLength < MIN_STREAM_READ_BUFFER)
+      stream.maxReadBufferLength = MIN_STREAM_READ_BUFFER
+    this.onMessage = (evt) => this.receive(evt.data)
+    this.onEnd = () => {
+      this.endSeen = true
+      this.notify()
+    }
+    this.onClose = (evt) => {
+      if (evt.error !== undefined) this.closeError = evt.error
+      this.endSeen = true
+      this.notify()
+    }
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('end', this.onEnd)
+    stream.addEventListener('close', this.onClose)
+    if (stream.readableEnded || stream.status !== 'open') this.endSeen = true
+  }
+
+  /** The next frame; ERROR frames come back as frames (`readJson` turns them into RemoteErrors). */
+  async read(signal?: AbortSignal): Promise<Frame> {
+    for (;;) {
+      if (this.head < this.queue.length) return this.take()
+      if (this.decodeError !== undefined) throw this.decodeError
+      if (this.ended()) {
+        if (this.decoder.buffered > 0) throw new FrameInvalidError('stream ended inside a frame')
+        throw new StreamEndedError('stream ended before the exchange was complete', {
+          cause: this.closeError,
+        })
+      }
+      await this.waitForInput(signal)
+    }
+  }
+
+  /** A JSON frame; an ERROR frame becomes a RemoteError, any other frame UNEXPECTED_FRAME. */
+  async readJson(signal?: AbortSignal): Promise<JsonObject> {
+    const frame = await this.read(signal)
+    if (frame.type === 'json') return frame.value
+    throw unexpected(frame, 'a JSON frame')
+  }
+
+  /** An ERROR frame already received, without waiting (a peer that refused before we finished). */
+  pendingError(): RemoteError | undefined {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const f = this.queue[i]!
+      if (f.type === 'error') return remoteError(f.error)
+    }
+    return undefined
+  }
+
+  /** The peer closed its writing end and every frame it sent has been received. */
+  get inputEnded(): boolean {
+    return this.ended() && this.decoder.buffered === 0
+  }
+
+  /**
+   * Input is over when the stream said so and holds no bytes it has yet to hand us. The second part
+   * matters: multistream-select hands unread bytes back to the stream (`unshift`) after the stream
+   * may already have signalled its end, and a paused stream keeps bytes until resumed.
+   */
+  private ended(): boolean {
+    if (this.disposed) return true
+    if (this.stream.readBufferLength > 0) return false
+    return this.endSeen || this.stream.readableEnded || this.stream.status !== 'open'
+  }
+
+  /** Frames received and not yet read. */
+  get pending(): number {
+    return this.queue.length - this.head
+  }
+
+  /** Hands a frame to the stream; waits (for 'drain') only when the stream reports it is full. */
+  async write(parts: Uint8Array[], signal?: AbortSignal): Promise<void> {
+    try {
+      const ready = this.stream.send(parts.length === 1 ? parts[0]! : new Uint8ArrayList(...parts))
+      if (!ready) await drained(this.stream, this.idleSignal(signal))
+    } catch (err) {
+      throw this.writeFailure(err, signal)
+    }
+  }
+
+  writeJson(value: JsonObject, signal?: AbortSignal): Promise<void> {
+    return this.write(encodeJsonFrame(value), signal)
+  }
+
+  /** Bytes as DATA frames of at most 1 MiB each (views, never copies). */
+  async writeData(bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+    for (let off = 0; off < bytes.length; off += MAX_DATA_BYTES) {
+      await this.write(
+        encodeDataFrame(bytes.subarray(off, Math.min(off + MAX_DATA_BYTES, bytes.length))),
+        signal,
+      )
+    }
+  }
+
+  writeEnd(signal?: AbortSignal): Promise<void> {
+    return this.write(encodeEndFrame(), signal)
+  }
+
+  /** Closes our writing end once everything queued has gone out. */
+  async close(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.stream.close({ signal: this.idleSignal(signal) })
+    } catch (err) {
+      this.stream.abort(err as Error)
+      throw this.writeFailure(err, signal)
+    }
+  }
+
+  /**
+   * The end of a served exchange: closes our writing end, lets the peer finish (what it still sends
+   * is read and dropped, for at most the idle timeout), then releases the stream. Never throws.
+   */
+  async finish(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.stream.close({ signal: this.idleSignal(signal) })
+    } catch {
+      // The peer is gone or not reading: the reset below is all that is left to say.
+    }
+    await this.discardInput()
+    if (this.stream.status === 'open') this.abort(new StreamEndedError('peer kept the stream open'))
+    else this.dispose()
+  }
+
+  /**
+   * A served exchange that failed: an ERROR frame says why, then as `finish`. The stream is not
+   * reset right after the ERROR frame: a reset can overtake the peer's protocol negotiation and lose
+   * the frame, so the peer is given the idle timeout to close or reset it itself. Never throws.
+   */
+  async fail(error: WireError): Promise<void> {
+    try {
+      if (this.stream.writeStatus === 'writable')
+        this.stream.send(new Uint8ArrayList(...encodeErrorFrame(error)))
+    } catch {
+      // Closed under us.
+    }
+    await this.finish()
+  }
+
+  /**
+   * The end of an exchange we started, once its answer is read: if we never finished our side (the
+   * peer answered early, a refusal), reset the stream so the peer stops waiting for us.
+   */
+  done(): void {
+    if (this.stream.writeStatus === 'writable')
+      this.abort(new StreamEndedError('answered before the request was complete'))
+    else this.dispose()
+  }
+
+  private async discardInput(): Promise<void> {
+    const deadline = AbortSignal.timeout(this.idleMs)
+    try {
+      for (;;) await this.read(deadline)
+    } catch {
+      // Ended, timed out or malformed: nothing more to wait for either way.
+    }
+  }
+
+  abort(err: Error): void {
+    this.dispose()
+    try {
+      this.stream.abort(err)
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** Stops listening; frames not yet read are dropped. */
+  dispose(): void {
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('end', this.onEnd)
+    this.stream.removeEventListener('close', this.onClose)
+    this.queue.length = 0
+    this.head = 0
+    this.queuedBytes = 0
+    this.disposed = true
+    this.notify()
+  }
+
+  private receive(data: Uint8Array | Uint8ArrayList): void {
+    if (this.decodeError !== undefined) return
+    let frames: Frame[]
+    try {
+      frames = this.decoder.push(data)
+    } catch (err) {
+      this.decodeError = err as Error
+      this.notify()
+      return
+    }
+    // Frames before a framing error are delivered first; the error follows them.
+    if (this.decoder.error !== undefined) this.decodeError = this.decoder.error
+    for (const f of frames) {
+      this.queue.push(f)
+      this.queuedBytes += f.size
+    }
+    if (!this.resuming) this.applyBackpressure()
+    this.notify()
+  }
+
+  private applyBackpressure(): void {
+    if (this.paused || this.queuedBytes + this.decoder.buffered <= HIGH_WATER_BYTES) return
+    try {
+      this.stream.pause()
+      this.paused = true
+    } catch {
+      // Closing already: nothing more will arrive.
+    }
+  }
+
+  private take(): Frame {
+    const frame = this.queue[this.head]!
+    this.queue[this.head] = undefined as unknown as Frame
+    this.head++
+    if (this.head === this.queue.length) {
+      this.queue.length = 0
+      this.head = 0
+    } else if (this.head > 1024) {
+      this.queue.splice(0, this.head)
+      this.head = 0
+    }
+    this.queuedBytes -= frame.size
+    if (this.paused && this.queuedBytes <= LOW_WATER_BYTES) {
+      this.paused = false
+      // resume() hands over what the stream held (into receive) and only then tells the muxer to
+      // send window updates again; a pause() from inside that hand-over would be undone by it, so
+      // the pause is decided once resume() has returned.
+      this.resuming = true
+      try {
+        this.stream.resume()
+      } catch {
+        // Closing already.
+      } finally {
+        this.resuming = false
+      }
+      this.applyBackpressure()
+    }
+    return frame
+  }
+
+  private notify(): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+
+  private waitForInput(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        this.wake = undefined
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const onAbort = () => done(abortReason(signal!))
+      const timer = setTimeout(
+        () => done(new StreamTimeoutError(`no frame for ${this.idleMs} ms`)),
+        this.idleMs,
+      )
+      if (signal?.aborted === true) {
+        done(abortReason(signal))
+        return
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.wake = () => done()
+    })
+  }
+
+  private idleSignal(signal?: AbortSignal): AbortSignal {
+    const idle = AbortSignal.timeout(this.idleMs)
+    return signal === undefined ? idle : AbortSignal.any([signal, idle])
+  }
+
+  /** A failed send: the peer's own ERROR frame if it sent one, a timeout, or the stream's end. */
+  private writeFailure(err: unknown, signal?: AbortSignal): Error {
+    const remote = this.pendingError()
+    if (remote !== undefined) return remote
+    if (signal?.aborted === true) return abortReason(signal)
+    if (err instanceof QfsError) return err
+    if ((err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+      return new StreamTimeoutError(`peer took no data for ${this.idleMs} ms`, { cause: err })
+    }
+    return new StreamEndedError('stream closed while writing', { cause: err })
+  }
+}
+
+/**
+ * Waits for the stream's next 'drain' event. `stream.onDrain()` is not used: in @libp2p/utils 7.4
+ * its promise is created once and never renewed, so after the first drain it resolves at once and a
+ * fast writer would fill the stream's write buffer without bound.
+ */
+function drained(stream: Stream, signal: AbortSignal): Promise<void> {
+  if (!stream.writableNeedsDrain) return Promise.resolve()
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = () => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+    }
+    const onDrain = () => {
+      cleanup()
+      resolve()
+    }
+    const onClose = (evt: StreamCloseEvent) => {
+      cleanup()
+      reject(evt.error ?? new StreamEndedError('stream closed while waiting to write'))
+    }
+    const onAbort = () => {
+      cleanup()
+      reject(signal.reason)
+    }
+    if (signal.aborted) {
+      reject(signal.reason)
+      return
+    }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal.addEventListener('abort', onAbort)
+  })
+}
+
+export function remoteError(e: WireError): RemoteError {
+  return new RemoteError(e.code, e.error_code, e.error_detail)
+}
+
+/** What an out-of-place frame means: the peer's own error, or a protocol violation. */
+export function unexpected(frame: Frame, wanted: string): Error {
+  if (frame.type === 'error') return remoteError(frame.error)
+  return new UnexpectedFrameError(`expected ${wanted}, got a ${frame.type.toUpperCase()} frame`)
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  if (reason instanceof QfsError) return reason
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new StreamTimeoutError('the exchange outlived its deadline', { cause: reason })
+  }
+  return new StreamEndedError('the exchange was aborted', { cause: reason })
+}

@@ -1,0 +1,54 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type Identify, identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
+import { type Ping, ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+
+export interface QfsLibp2pServices {
+  identify: Identify
+  ping: Ping
+}
+
+export interface QfsLibp2pInit<S extends ServiceMap = Record<string, never>> {
+  /** The node's libp2p key: the peer id derived from it is the node id (`peerId.toString()`). */
+  privateKey: PrivateKey
+  /** Listen multiaddrs, e.g. `/ip4/0.0.0.0/tcp/4001` (`/tcp/0` picks a free port). */
+  listen: string[]
+  /** Addresses to announce instead of the listen addresses (a public address behind NAT). */
+  announce?: string[]
+  /** A metrics factory, e.g. `prometheusMetrics()` from @libp2p/prometheus-metrics. */
+  metrics?: Libp2pOptions['metrics']
+  /** Extra services (the storage protocol, for instance). */
+  services?: ServiceFactoryMap<S>
+  /** Start listening at once (default true). */
+  start?: boolean
+}
+
+/**
+ * The libp2p node of a QFS node (docs/protocol.md "Transport stack"): TCP, Noise XX, yamux,
+ * identify and ping, and nothing that dials on its own: no bootstrap list, no DHT, no mDNS, no
+ * relay, no AutoNAT or UPnP. Nodes find each other through the epoch snapshot's multiaddrs only.
+ */
+export async function createQfsLibp2p<S extends ServiceMap = Record<string, never>>(
+  init: QfsLibp2pInit<S>,
+): Promise<Libp2p<QfsLibp2pServices & S>> {
+  const services = {
+    ...(init.services ?? {}),
+    identify: identify(),
+    ping: ping(),
+  } as unknown as ServiceFactoryMap<QfsLibp2pServices & S>
+  return createLibp2p<QfsLibp2pServices & S>({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen, announce: init.announce ?? [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: [],
+    metrics: init.metrics,
+    nodeInfo: { name: 'qfs-node' },
+    services,
+    start: init.start ?? true,
+  })
+}

@@ -1,0 +1,84 @@
+import { MAX_FRAME_BYTES } from './frames.js'
+
+/**
+ * One libp2p protocol id per operation (docs/protocol.md "Protocols"): multistream-select picks the
+ * operation, so a stream carries exactly one exchange and needs no message-type field. Public ids are
+ * served by any node's StorageEngine (clients); `replica/*` ids by a node's NodeService to the other
+ * eligible nodes only.
+ */
+export const PROTOCOL_PREFIX = '/qfs/storage'
+export const PROTOCOL_VERSION = '1.0.0'
+
+function id(name: string): string {
+  return `${PROTOCOL_PREFIX}/${name}/${PROTOCOL_VERSION}`
+}
+
+export const PROTOCOLS = {
+  write: id('write'),
+  read: id('read'),
+  getProof: id('get_proof'),
+  listObjects: id('list_objects'),
+  replicaPush: id('replica/push'),
+  replicaCommit: id('replica/commit'),
+  replicaAbort: id('replica/abort'),
+  replicaRecord: id('replica/record'),
+  replicaManifest: id('replica/manifest'),
+  replicaFetch: id('replica/fetch'),
+  replicaProve: id('replica/prove'),
+  replicaList: id('replica/list'),
+} as const
+
+export type ProtocolName = keyof typeof PROTOCOLS
+
+/** Streams that carry content or shard bytes; the others are one small request and its answer. */
+export const DATA_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
+  'write',
+  'read',
+  'replicaPush',
+  'replicaFetch',
+])
+export const PUBLIC_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
+  'write',
+  'read',
+  'getProof',
+  'listObjects',
+])
+
+export interface Limits {
+  /** Largest frame accepted (type byte plus body); at most MAX_FRAME_BYTES. */
+  maxFrameBytes: number
+  /** Longest silence between two frames of one stream, or wait for the peer to take our bytes. */
+  idleTimeoutMs: number
+  /** Deadline of a small exchange: opening the stream, the request and its whole answer. */
+  requestTimeoutMs: number
+  /** Concurrent inbound streams per connection for each data protocol. */
+  maxInboundDataStreams: number
+  /** Concurrent inbound streams per connection for each small protocol. */
+  maxInboundSmallStreams: number
+  /** Concurrent outbound streams per connection for each protocol. */
+  maxOutboundStreams: number
+  /** Largest `content_size` a public write may announce. */
+  maxContentBytes: number
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFrameBytes: MAX_FRAME_BYTES,
+  idleTimeoutMs: 30_000,
+  requestTimeoutMs: 10_000,
+  maxInboundDataStreams: 64,
+  maxInboundSmallStreams: 256,
+  maxOutboundStreams: 256,
+  maxContentBytes: 64 * 1024 * 1024 * 1024,
+})
+
+/** Checks caller-supplied limits; a bad value is a programming error (TypeError), not wire input. */
+export function resolveLimits(partial: Partial<Limits> = {}): Limits {
+  const limits = { ...DEFAULT_LIMITS, ...partial }
+  for (const [key, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new TypeError(`limit ${key} must be a positive integer`)
+  }
+  if (limits.maxFrameBytes > MAX_FRAME_BYTES)
+    throw new TypeError(`maxFrameBytes must be at most ${MAX_FRAME_BYTES}`)
+  return limits
+}

@@ -1,0 +1,113 @@
+import type { StorageEngine } from '../engine/engine.js'
+import type { FrameStream } from './frame-stream.js'
+import { unexpected } from './frame-stream.js'
+import type { JsonObject } from './frames.js'
+import {
+  parseListObjectsRequest,
+  parseProofRequest,
+  parseReadRequest,
+  parseWriteRequest,
+} from './messages-public.js'
+import type { ProtocolName } from './protocols.js'
+import type { Exchange } from './serve-replica.js'
+
+export type PublicHandler = (engine: StorageEngine, ex: Exchange, maxContentBytes: number) => Promise<void>
+
+/**
+ * The public protocols (docs/protocol.md "Public protocols"), served by this node's StorageEngine as
+ * coordinator. The engine's own answers travel as JSON, `{ok: false}` failures included, because they
+ * carry the storage_event_id of the logged call; ERROR frames are for what fails before the engine.
+ */
+export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
+  write: serveWrite,
+  read: serveRead,
+  getProof: async (engine, { fs, signal }) => {
+    const r = parseProofRequest(await fs.readJson(signal))
+    const answer = await engine.getStorageProof(r.object_id, r.version, r.shard_id, {
+      signal,
+      epoch: r.epoch,
+      leafIndex: r.leaf_index,
+    })
+    await fs.writeJson(answer as unknown as JsonObject, signal)
+  },
+  listObjects: async (engine, { fs, signal }) => {
+    const r = parseListObjectsRequest(await fs.readJson(signal))
+    const answer = await engine.listObjects(r.filters ?? {}, { signal, epoch: r.epoch })
+    if (!answer.ok) {
+      await fs.writeJson(answer as unknown as JsonObject, signal)
+      return
+    }
+    await fs.writeJson(
+      { ok: true, next_cursor: answer.next_cursor, storage_event_id: answer.storage_event_id },
+      signal,
+    )
+    // One summary per frame, then END: a page never has to fit one frame.
+    for (const summary of answer.objects) await fs.writeJson(summary as unknown as JsonObject, signal)
+    await fs.writeEnd(signal)
+  },
+}
+
+/** The request, then the content as DATA frames and END, streamed through the engine as it arrives. */
+async function serveWrite(
+  engine: StorageEngine,
+  { fs, signal }: Exchange,
+  maxContentBytes: number,
+): Promise<void> {
+  const r = parseWriteRequest(await fs.readJson(signal), maxContentBytes)
+  const options = { signal, epoch: r.epoch, timestampTick: r.timestamp_tick }
+  let answer: unknown
+  if (r.kind === 'DELETE_MARKER') {
+    const frame = await fs.read(signal)
+    if (frame.type !== 'end') throw unexpected(frame, 'END (a delete marker has no content)')
+    answer = await engine.deleteContent(r.object_id, r.version, r.metadata, options)
+  } else {
+    answer = await engine.putContent(
+      r.object_id,
+      r.version,
+      { size: r.content_size, chunks: dataUntilEnd(fs, signal) },
+      r.metadata,
+      options,
+    )
+  }
+  await fs.writeJson(answer as JsonObject, signal)
+}
+
+/** The DATA bodies of a stream up to its END frame; anything else ends the content with an error. */
+async function* dataUntilEnd(fs: FrameStream, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  for (;;) {
+    const frame = await fs.read(signal)
+    if (frame.type === 'end') return
+    if (frame.type !== 'data') throw unexpected(frame, 'DATA or END')
+    yield* frame.chunks
+  }
+}
+
+/**
+ * Header (with the record, so the client can verify), the verified content as DATA frames, and the
+ * trailer. A failure after the header (a replica set that cannot serve, INTEGRITY_MISMATCH at the end)
+ * becomes an ERROR frame in place of the trailer.
+ */
+async function serveRead(engine: StorageEngine, { fs, signal }: Exchange): Promise<void> {
+  const r = parseReadRequest(await fs.readJson(signal))
+  const opened = await engine.readContent(r.object_id, r.version, { signal })
+  if (!('content' in opened)) {
+    await fs.writeJson(opened as unknown as JsonObject, signal)
+    return
+  }
+  await fs.writeJson(
+    {
+      ok: true,
+      object_id: opened.object_id,
+      version: opened.version,
+      kind: opened.kind,
+      hash_commit: opened.hash_commit,
+      content_size: opened.content_size,
+      metadata: opened.metadata as unknown as JsonObject,
+      record: opened.record as unknown as JsonObject,
+      storage_event_id: opened.storage_event_id,
+    },
+    signal,
+  )
+  for await (const block of opened.content) await fs.writeData(block, signal)
+  await fs.writeJson({ ok: true, proofs: opened.proofs as unknown as JsonObject[] }, signal)
+}

@@ -1,0 +1,151 @@
+import type {
+  ComponentLogger,
+  Connection,
+  Logger,
+  Startable,
+  Stream,
+  StreamCloseEvent,
+  StreamHandler,
+  StreamHandlerOptions,
+} from '@libp2p/interface'
+import { storageErrorCode } from '../core/errors.js'
+import type { StorageEngine } from '../engine/engine.js'
+import type { NodeService } from '../engine/node-service.js'
+import { NotEligibleError, StreamEndedError } from './errors.js'
+import { FrameStream } from './frame-stream.js'
+import { wireErrorOf } from './frames.js'
+import {
+  DATA_PROTOCOLS,
+  type Limits,
+  PROTOCOLS,
+  type ProtocolName,
+  PUBLIC_PROTOCOLS,
+  resolveLimits,
+} from './protocols.js'
+import { PUBLIC_HANDLERS } from './serve-public.js'
+import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
+
+/** The part of libp2p's registrar the service uses (a libp2p node itself fits). */
+export interface Registrar {
+  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
+  unhandle(protocol: string): Promise<void>
+}
+
+export interface StorageProtocolComponents {
+  registrar: Registrar
+  logger?: ComponentLogger
+}
+
+export interface StorageProtocolInit {
+  /** Serves the node-to-node `replica/*` protocols. */
+  node: NodeService
+  /** Serves the public protocols when given: any node can coordinate. */
+  engine?: StorageEngine
+  /**
+   * Whether a peer may use the node-to-node protocols (the epoch's eligible set). Defaults to
+   * allowing every peer: the composition root must pass the membership check in production.
+   */
+  isEligiblePeer?: (peerId: string) => boolean
+  limits?: Partial<Limits>
+}
+
+export interface StorageProtocolService extends Startable {
+  /** The protocol ids this service registers. */
+  readonly protocols: readonly string[]
+  readonly limits: Readonly<Limits>
+}
+
+/** js-libp2p service factory: `services: { storage: storageProtocol({ node, engine }) }`. */
+export function storageProtocol(
+  init: StorageProtocolInit,
+): (components: StorageProtocolComponents) => StorageProtocolService {
+  return (components) => new StorageProtocol(components, init)
+}
+
+class StorageProtocol implements StorageProtocolService {
+  readonly limits: Readonly<Limits>
+  readonly protocols: readonly string[]
+  private readonly registrar: Registrar
+  private readonly log: Logger | undefined
+  private readonly node: NodeService
+  private readonly engine: StorageEngine | undefined
+  private readonly isEligiblePeer: (peerId: string) => boolean
+  private readonly names: ProtocolName[]
+  private started = false
+
+  constructor(components: StorageProtocolComponents, init: StorageProtocolInit) {
+    this.registrar = components.registrar
+    this.log = components.logger?.forComponent('qfs:storage-protocol')
+    this.node = init.node
+    this.engine = init.engine
+    this.isEligiblePeer = init.isEligiblePeer ?? (() => true)
+    this.limits = Object.freeze(resolveLimits(init.limits))
+    this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
+      (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,
+    )
+    this.protocols = this.names.map((name) => PROTOCOLS[name])
+  }
+
+  readonly [Symbol.toStringTag] = 'qfs:storage-protocol'
+
+  isStarted(): boolean {
+    return this.started
+  }
+
+  async start(): Promise<void> {
+    for (const name of this.names) {
+      await this.registrar.handle(
+        PROTOCOLS[name],
+        (stream, connection) => this.serve(name, stream, connection),
+        {
+          maxInboundStreams: DATA_PROTOCOLS.has(name)
+            ? this.limits.maxInboundDataStreams
+            : this.limits.maxInboundSmallStreams,
+          maxOutboundStreams: this.limits.maxOutboundStreams,
+        },
+      )
+    }
+    this.started = true
+  }
+
+  async stop(): Promise<void> {
+    for (const name of this.names) await this.registrar.unhandle(PROTOCOLS[name])
+    this.started = false
+  }
+
+  /** Runs one exchange; every failure becomes an ERROR frame (then the stream ends), never a rejection. */
+  async serve(name: ProtocolName, stream: Stream, connection: Connection): Promise<void> {
+    const fs = new FrameStream(stream, {
+      maxFrameBytes: this.limits.maxFrameBytes,
+      idleMs: this.limits.idleTimeoutMs,
+    })
+    const failed = new AbortController()
+    const onClose = (evt: StreamCloseEvent) => {
+      if (evt.error !== undefined)
+        failed.abort(new StreamEndedError('the peer reset the stream', { cause: evt.error }))
+    }
+    stream.addEventListener('close', onClose)
+    // Data streams are bounded by their idle timeout between frames; small ones by one deadline.
+    const unbounded = DATA_PROTOCOLS.has(name) || PUBLIC_PROTOCOLS.has(name)
+    const signal = unbounded
+      ? failed.signal
+      : AbortSignal.any([failed.signal, AbortSignal.timeout(this.limits.requestTimeoutMs)])
+    const ex: Exchange = { fs, signal }
+    try {
+      if (!PUBLIC_PROTOCOLS.has(name)) {
+        const peer = connection.remotePeer.toString()
+        if (!this.isEligiblePeer(peer)) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
+        await REPLICA_HANDLERS[name]!(this.node, ex)
+      } else {
+        await PUBLIC_HANDLERS[name]!(this.engine!, ex, this.limits.maxContentBytes)
+      }
+      // A peer still sending after our answer (a write refused early) is read and dropped until it stops.
+      await fs.finish(signal)
+    } catch (err) {
+      this.log?.error('%s from %p failed - %e', PROTOCOLS[name], connection.remotePeer, err)
+      await fs.fail(wireErrorOf(err, storageErrorCode))
+    } finally {
+      stream.removeEventListener('close', onClose)
+    }
+  }
+}

@@ -1,0 +1,327 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { toHex } from '../core/bytes.js'
+import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
+import type { StorageProof } from '../core/proof.js'
+import { type VersionRecord, validateVersionRecord } from '../core/record.js'
+import { DEFAULT_PAGE } from '../engine/list.js'
+import type { NodeService } from '../engine/node-service.js'
+import type {
+  AbortOptions,
+  CommitRequest,
+  CommitResult,
+  NodeTransport,
+  RecordFilters,
+  ShardHeader,
+  ShardManifestInfo,
+  ShardSink,
+  StagedShardInfo,
+} from '../engine/transport.js'
+import { type Dialer, dialTarget, exchangeFailure, openExchange, withDeadline } from './dial.js'
+import { FrameInvalidError } from './errors.js'
+import { type FrameStream, unexpected } from './frame-stream.js'
+import { dataBytes, type JsonObject } from './frames.js'
+import {
+  filtersToJson,
+  MAX_ABORT_IDS,
+  parseAck,
+  parseCommitResult,
+  parseManifestReply,
+  parseProofReply,
+  parseRecordReply,
+  parseStagedShardInfo,
+} from './messages.js'
+import { type Limits, PROTOCOLS, resolveLimits } from './protocols.js'
+
+export interface Libp2pTransportComponents {
+  /** The local libp2p node (anything that can open a protocol stream). */
+  libp2p: Dialer
+  /** A node's multiaddrs from the epoch snapshot. */
+  resolve: (nodeId: string) => Multiaddr[]
+  /** This node's own service: calls addressed to its id never touch the network. */
+  local?: NodeService
+}
+
+export interface Libp2pTransportInit {
+  limits?: Partial<Limits>
+  /** Governed parameters records are checked against (default DEFAULT_PARAMS). */
+  params?: ProtocolParams
+}
+
+/**
+ * NodeTransport over libp2p (docs/protocol.md "replica/*"): one stream per call on the connection
+ * libp2p keeps per peer. A remote's ERROR frame becomes a RemoteError with the remote's code; a node
+ * that cannot be reached, times out or answers out of protocol is NodeUnavailableError.
+ */
+export class Libp2pTransport implements NodeTransport {
+  private readonly libp2p: Dialer
+  private readonly resolve: (nodeId: string) => Multiaddr[]
+  private readonly local: NodeService | undefined
+  private readonly limits: Limits
+  private readonly params: ProtocolParams
+  /** Leaf hashes a manifest may announce: a shard of the largest content at the governed block size. */
+  private readonly maxLeaves: number
+
+  constructor(components: Libp2pTransportComponents, init: Libp2pTransportInit = {}) {
+    this.libp2p = components.libp2p
+    this.resolve = components.resolve
+    this.local = components.local
+    this.limits = resolveLimits(init.limits)
+    this.params = init.params ?? DEFAULT_PARAMS
+    this.maxLeaves = Math.ceil(this.limits.maxContentBytes / this.params.blockSizeBytes)
+  }
+
+  private self(nodeId: string): NodeService | undefined {
+    return this.local !== undefined && this.local.nodeId === nodeId ? this.local : undefined
+  }
+
+  /** One request/answer exchange under the request deadline. */
+  private async call<T>(
+    nodeId: string,
+    protocol: string,
+    request: JsonObject,
+    options: AbortOptions | undefined,
+    answer: (fs: FrameStream, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const signal = withDeadline(options?.signal, this.limits.requestTimeoutMs)
+    const fs = await this.open(nodeId, protocol, signal)
+    try {
+      await fs.writeJson(request, signal)
+      await fs.close(signal)
+      const result = await answer(fs, signal)
+      fs.done()
+      return result
+    } catch (err) {
+      fs.abort(err as Error)
+      throw exchangeFailure(err, nodeId)
+    }
+  }
+
+  private open(nodeId: string, protocol: string, signal: AbortSignal | undefined): Promise<FrameStream> {
+    return openExchange(
+      this.libp2p,
+      dialTarget(nodeId, this.resolve(nodeId)),
+      protocol,
+      this.limits,
+      signal,
+      nodeId,
+    )
+  }
+
+  async openShard(nodeId: string, header: ShardHeader, options?: AbortOptions): Promise<ShardSink> {
+    options?.signal?.throwIfAborted()
+    // The caller's signal bounds the opening only: a shard stream lives as long as its bytes flow.
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.openShard(header)
+    const fs = await this.open(nodeId, PROTOCOLS.replicaPush, options?.signal)
+    try {
+      // Pipelined: the bytes follow the header at once; a refusal arrives as an ERROR frame.
+      await fs.writeJson(header as unknown as JsonObject, options?.signal)
+    } catch (err) {
+      fs.abort(err as Error)
+      throw exchangeFailure(err, nodeId)
+    }
+    return new RemoteShardSink(fs, nodeId, header.shard_id)
+  }
+
+  commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult> {
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.commitVersion(request)
+    return this.call(
+      nodeId,
+      PROTOCOLS.replicaCommit,
+      request as unknown as JsonObject,
+      options,
+      async (fs, signal) => {
+        const result = parseCommitResult(await fs.readJson(signal))
+        if (result.node_id !== nodeId) throw new FrameInvalidError(`commit answered for ${result.node_id}`)
+        return result
+      },
+    )
+  }
+
+  async abortStaging(nodeId: string, stagingIds: string[], options?: AbortOptions): Promise<void> {
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.abortStaging(stagingIds)
+    for (let i = 0; i < stagingIds.length; i += MAX_ABORT_IDS) {
+      const ids = stagingIds.slice(i, i + MAX_ABORT_IDS)
+      await this.call(nodeId, PROTOCOLS.replicaAbort, { staging_ids: ids }, options, async (fs, signal) =>
+        parseAck(await fs.readJson(signal)),
+      )
+    }
+  }
+
+  getRecord(
+    nodeId: string,
+    objectId: string,
+    version: number | 'latest',
+    options?: AbortOptions,
+  ): Promise<VersionRecord | undefined> {
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.getRecord(objectId, version)
+    return this.call(
+      nodeId,
+      PROTOCOLS.replicaRecord,
+      { object_id: objectId, version },
+      options,
+      async (fs, signal) => parseRecordReply(await fs.readJson(signal), this.params),
+    )
+  }
+
+  getManifest(
+    nodeId: string,
+    shardId: string,
+    options?: AbortOptions,
+  ): Promise<ShardManifestInfo | undefined> {
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.getManifest(shardId)
+    return this.call(
+      nodeId,
+      PROTOCOLS.replicaManifest,
+      { shard_id: shardId },
+      options,
+      async (fs, signal) => {
+        const head = parseManifestReply(await fs.readJson(signal))
+        if (head === undefined) return undefined
+        if (head.leaf_count > this.maxLeaves)
+          throw new FrameInvalidError(`manifest announces ${head.leaf_count} leaves`)
+        const leaves: string[] = []
+        let partial = new Uint8Array(0)
+        for (;;) {
+          const frame = await fs.read(signal)
+          if (frame.type === 'end') break
+          if (frame.type !== 'data') throw unexpected(frame, 'DATA or END')
+          const bytes = partial.length === 0 ? dataBytes(frame) : Buffer.concat([partial, ...frame.chunks])
+          const whole = bytes.length - (bytes.length % 32)
+          if (leaves.length + whole / 32 > head.leaf_count)
+            throw new FrameInvalidError('more leaf hashes than announced')
+          for (let off = 0; off < whole; off += 32) leaves.push(toHex(bytes.subarray(off, off + 32)))
+          partial = bytes.slice(whole)
+        }
+        if (partial.length !== 0 || leaves.length !== head.leaf_count) {
+          throw new FrameInvalidError(`manifest carried ${leaves.length} of ${head.leaf_count} leaf hashes`)
+        }
+        return { ...head, leaf_hashes: leaves }
+      },
+    )
+  }
+
+  async *fetchShard(
+    nodeId: string,
+    shardId: string,
+    fromBlock: number,
+    options?: AbortOptions,
+  ): AsyncIterable<Uint8Array> {
+    const self = this.self(nodeId)
+    if (self !== undefined) {
+      yield* self.fetchShard(shardId, fromBlock, options)
+      return
+    }
+    const signal = options?.signal
+    const fs = await this.open(
+      nodeId,
+      PROTOCOLS.replicaFetch,
+      withDeadline(signal, this.limits.requestTimeoutMs),
+    )
+    let complete = false
+    try {
+      try {
+        await fs.writeJson({ shard_id: shardId, from_block: fromBlock }, signal)
+        await fs.close(signal)
+      } catch (err) {
+        throw exchangeFailure(err, nodeId)
+      }
+      for (;;) {
+        let frame: Awaited<ReturnType<FrameStream['read']>>
+        try {
+          // Bounded per frame by the idle timeout, not overall: a shard takes as long as it takes.
+          frame = await fs.read(signal)
+          if (frame.type !== 'data' && frame.type !== 'end') throw unexpected(frame, 'DATA or END')
+        } catch (err) {
+          throw exchangeFailure(err, nodeId)
+        }
+        if (frame.type === 'end') break
+        // One block per frame: the reader checks it whole against its leaf hash.
+        yield dataBytes(frame)
+      }
+      complete = true
+    } finally {
+      // A reader that stops early (it has every block it needs) resets the stream.
+      if (complete) fs.done()
+      else fs.abort(new Error('fetch ended early'))
+    }
+  }
+
+  proveShard(
+    nodeId: string,
+    shardId: string,
+    leafIndex: number,
+    options?: AbortOptions,
+  ): Promise<StorageProof> {
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.proveShard(shardId, leafIndex)
+    return this.call(
+      nodeId,
+      PROTOCOLS.replicaProve,
+      { shard_id: shardId, leaf_index: leafIndex },
+      options,
+      async (fs, signal) => parseProofReply(await fs.readJson(signal)),
+    )
+  }
+
+  listRecords(nodeId: string, filters: RecordFilters, options?: AbortOptions): Promise<VersionRecord[]> {
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.listRecords(filters)
+    const limit = filters.limit ?? DEFAULT_PAGE
+    return this.call(nodeId, PROTOCOLS.replicaList, filtersToJson(filters), options, async (fs, signal) => {
+      const records: VersionRecord[] = []
+      for (;;) {
+        const frame = await fs.read(signal)
+        if (frame.type === 'end') return records
+        if (frame.type !== 'json') throw unexpected(frame, 'a record or END')
+        if (records.length === limit) throw new FrameInvalidError(`more than the ${limit} records asked for`)
+        records.push(validateVersionRecord(frame.value, this.params))
+      }
+    })
+  }
+}
+
+/** The coordinator's end of one replica/push stream. */
+class RemoteShardSink implements ShardSink {
+  constructor(
+    private readonly fs: FrameStream,
+    private readonly nodeId: string,
+    private readonly shardId: string,
+  ) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    try {
+      // The replica says nothing before END unless it refuses: stop at its first word.
+      if (this.fs.pending > 0) throw unexpected(await this.fs.read(), 'nothing before END')
+      if (chunk.length > 0) await this.fs.writeData(chunk)
+    } catch (err) {
+      this.fs.abort(err as Error)
+      throw exchangeFailure(err, this.nodeId)
+    }
+  }
+
+  async finish(): Promise<StagedShardInfo> {
+    try {
+      if (this.fs.pending > 0) throw unexpected(await this.fs.read(), 'nothing before END')
+      await this.fs.writeEnd()
+      await this.fs.close()
+      const staged = parseStagedShardInfo(await this.fs.readJson())
+      if (staged.node_id !== this.nodeId || staged.shard_id !== this.shardId) {
+        throw new FrameInvalidError('staged answer names another node or shard')
+      }
+      this.fs.done()
+      return staged
+    } catch (err) {
+      this.fs.abort(err as Error)
+      throw exchangeFailure(err, this.nodeId)
+    }
+  }
+
+  async abort(reason?: Error): Promise<void> {
+    this.fs.abort(reason ?? new Error('shard push aborted'))
+  }
+}

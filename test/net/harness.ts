@@ -1,0 +1,111 @@
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryLevel } from 'memory-level'
+import { toHex, utf8 } from '../../src/core/bytes.js'
+import { sha3 } from '../../src/core/hash.js'
+import { DeterministicTime } from '../../src/core/time.js'
+import { StorageEngine } from '../../src/engine/engine.js'
+import { StaticMembership } from '../../src/membership/static.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
+import { Libp2pTransport } from '../../src/net/transport.js'
+import { type LocalNode, openLocalNode } from '../../src/node/local-node.js'
+import type { RootDb } from '../../src/store/index.js'
+import type { EngineHarness } from '../engine/harness.js'
+import { testAuditKey } from '../engine/harness.js'
+
+export interface Libp2pNetwork extends EngineHarness {
+  libp2p: Map<string, Libp2p>
+  locals: Map<string, LocalNode>
+  services: Map<string, StorageProtocolService>
+  membership: StaticMembership
+  /** A libp2p node outside the eligible set (a client, or an intruder). */
+  outsider: Libp2p
+}
+
+/** A fixed key per index, so peer ids (node ids) are the same on every run. */
+export async function testPeerKey(index: number) {
+  return generateKeyPairFromSeed('Ed25519', sha3(utf8(`qfs-net-test-peer:${index}`)))
+}
+
+/**
+ * `count` real libp2p nodes on 127.0.0.1 in this process, each with its own LocalNode (memory-level),
+ * one StaticMembership of their peer ids and multiaddrs, and a StorageEngine per node over
+ * Libp2pTransport. "Down" unregisters a node's protocols and hangs up its connections: to its peers
+ * it is a node that no longer answers, and it can come back on the same address.
+ */
+export async function libp2pHarness(count = 5): Promise<Libp2pNetwork> {
+  const libp2p = new Map<string, Libp2p>()
+  for (let i = 0; i < count; i++) {
+    const node = await createQfsLibp2p({ privateKey: await testPeerKey(i), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    libp2p.set(node.peerId.toString(), node)
+  }
+  const outsider = await createQfsLibp2p({
+    privateKey: await testPeerKey(1000),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  })
+  const membership = new StaticMembership({
+    nodes: [...libp2p.entries()].map(([id, node]) => ({
+      node_id: id,
+      multiaddrs: node.getMultiaddrs().map((a) => a.toString()),
+      mldsa_public_key: toHex(testAuditKey(id).publicKey),
+    })),
+  })
+  const resolve = (id: string) =>
+    (membership.current().nodes.get(id)?.multiaddrs ?? []).map((a) => multiaddr(a))
+  const locals = new Map<string, LocalNode>()
+  const engines = new Map<string, StorageEngine>()
+  const services = new Map<string, StorageProtocolService>()
+  for (const [nodeId, node] of libp2p) {
+    const db = new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' })
+    await db.open()
+    const local = await openLocalNode({ nodeId, db: db as unknown as RootDb, auditKey: testAuditKey(nodeId) })
+    const transport = new Libp2pTransport(
+      { libp2p: node, resolve, local: local.service },
+      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 } },
+    )
+    const engine = new StorageEngine(
+      { nodeId, transport, membership, log: local.log, time: new DeterministicTime() },
+      { timeouts: { requestMs: 5_000, streamIdleMs: 5_000 } },
+    )
+    const service = storageProtocol({
+      node: local.service,
+      engine,
+      isEligiblePeer: (peer) => membership.current().eligible.has(peer),
+      limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 },
+    })({ registrar: node, logger: node.logger })
+    await service.start()
+    locals.set(nodeId, local)
+    engines.set(nodeId, engine)
+    services.set(nodeId, service)
+  }
+  return {
+    nodeIds: membership.current().eligible.nodes.slice(),
+    libp2p,
+    locals,
+    services,
+    membership,
+    outsider,
+    engine: (id) => engines.get(id)!,
+    setDown: async (id, down) => {
+      const service = services.get(id)!
+      if (down) {
+        await service.stop()
+        await Promise.all(
+          libp2p
+            .get(id)!
+            .getConnections()
+            .map((c) => c.close()),
+        )
+      } else {
+        await service.start()
+      }
+    },
+    logEntries: (id) => locals.get(id)!.log.head().entries,
+    close: async () => {
+      for (const node of [...libp2p.values(), outsider]) await node.stop()
+      for (const local of locals.values()) await local.close()
+    },
+  }
+}
