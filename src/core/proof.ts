@@ -62,12 +62,37 @@ const MAX_PATH = 32
 
 /** Builds the proof for one leaf; `INVALID_INPUT` when the block is not the tree's leaf at that index. */
 export function buildStorageProof(args: StorageProofArgs): StorageProof {
+  return storageProofOf({
+    objectId: args.objectId,
+    version: args.version,
+    shardId: args.shardId,
+    leafIndex: args.leafIndex,
+    leafCount: args.tree.leafCount,
+    block: args.block,
+    expectedLeaf: args.tree.leaf(args.leafIndex),
+    auditPath: args.tree.auditPath(args.leafIndex),
+    merkleRoot: args.tree.root,
+  })
+}
+
+/** The proof from parts a holder already has (its stored leaf hash and audit path), without a tree. */
+export function storageProofOf(args: {
+  objectId: string
+  version: number
+  shardId: string
+  leafIndex: number
+  leafCount: number
+  block: Uint8Array
+  expectedLeaf: Uint8Array
+  auditPath: readonly Uint8Array[]
+  merkleRoot: Uint8Array
+}): StorageProof {
   parseId(args.objectId, 'object_id')
   const version = validateVersion(args.version)
   parseId(args.shardId, 'shard_id')
   if (!(args.block instanceof Uint8Array)) throw new InvalidInputError('block must be a Uint8Array')
   const leaf = leafHash(args.block)
-  if (!equalBytes(leaf, args.tree.leaf(args.leafIndex))) {
+  if (!equalBytes(leaf, args.expectedLeaf)) {
     throw new InvalidInputError(`block is not leaf ${args.leafIndex} of the shard's tree`)
   }
   return {
@@ -75,11 +100,11 @@ export function buildStorageProof(args: StorageProofArgs): StorageProof {
     version,
     shard_id: args.shardId,
     leaf_index: args.leafIndex,
-    leaf_count: args.tree.leafCount,
+    leaf_count: args.leafCount,
     block: Buffer.from(args.block.buffer, args.block.byteOffset, args.block.byteLength).toString('base64'),
     leaf_hash: toHex(leaf),
-    audit_path: args.tree.auditPath(args.leafIndex).map(toHex),
-    merkle_root: toHex(args.tree.root),
+    audit_path: args.auditPath.map(toHex),
+    merkle_root: toHex(args.merkleRoot),
   }
 }
 

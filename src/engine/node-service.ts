@@ -1,12 +1,10 @@
 import { toHex } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
-import { MerkleTree } from '../core/merkle.js'
 import type { ProtocolParams } from '../core/params.js'
-import { buildStorageProof, type StorageProof } from '../core/proof.js'
+import { type StorageProof, storageProofOf } from '../core/proof.js'
 import { type VersionRecord, validateVersionRecord } from '../core/record.js'
 import type { EventLog } from '../log/index.js'
 import type { ShardStore } from '../store/index.js'
-import { ObjectNotFoundError } from './errors.js'
 import type {
   CommitRequest,
   CommitResult,
@@ -167,22 +165,10 @@ export class NodeService {
     return this.store.readShard(shardId, { fromBlock, signal: options.signal })
   }
 
-  /** Answers a challenge on one block of a shard this node holds. */
+  /** Answers a challenge on one block of a shard this node holds (the store checks the block first). */
   async proveShard(shardId: string, leafIndex: number): Promise<StorageProof> {
-    const manifest = await this.store.getManifest(shardId)
-    if (manifest === undefined)
-      throw new ObjectNotFoundError(`shard ${shardId} is not held by ${this.nodeId}`)
-    const block = await this.store.readBlock(shardId, leafIndex)
-    if (block === undefined)
-      throw new ObjectNotFoundError(`block ${leafIndex} of shard ${shardId} is missing`)
-    return buildStorageProof({
-      objectId: manifest.objectId,
-      version: manifest.version,
-      shardId,
-      tree: MerkleTree.fromLeafHashes(manifest.leafHashes),
-      leafIndex,
-      block,
-    })
+    const p = await this.store.proveBlock(shardId, leafIndex)
+    return storageProofOf({ ...p, expectedLeaf: p.leafHash })
   }
 
   async listRecords(filters: RecordFilters): Promise<VersionRecord[]> {
