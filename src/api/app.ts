@@ -1,0 +1,178 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify'
+import type { Registry } from 'prom-client'
+import { QfsError } from '../core/errors.js'
+import type { ListResponse } from '../engine/responses.js'
+import type { LogHead } from '../log/index.js'
+import type { StoreStats } from '../store/index.js'
+import { httpStatusOf, UnauthorizedError } from './errors.js'
+import {
+  errorSchema,
+  healthSchema,
+  listQuerySchema,
+  listResponseSchema,
+  readinessSchema,
+  statusSchema,
+} from './schemas.js'
+
+/** `/v1/status`: who the node is and what it holds. */
+export interface NodeStatus {
+  node_id: string
+  version: string
+  ready: boolean
+  epoch: number | null
+  snapshot_hash: string | null
+  multiaddrs: string[]
+  peers: number
+  store: StoreStats
+  log: LogHead
+  uptime_seconds: number
+}
+
+export interface Readiness {
+  store: boolean
+  libp2p: boolean
+  snapshot: boolean
+}
+
+/** What the API reads; the daemon supplies the running node, tests a stub. */
+export interface ApiDeps {
+  status(): Promise<NodeStatus>
+  readiness(): Readiness
+  /** The engine's listObjects (the QFS interface answer). */
+  listObjects(filters: unknown): Promise<ListResponse>
+  /** Prometheus registry holding libp2p's, prom-client's default and the node's metrics. */
+  registry: Registry
+  /** When set, every /v1 route needs `Authorization: Bearer <token>`. */
+  token?: string
+  logger?: FastifyBaseLogger
+}
+
+interface ListQuery {
+  limit?: number
+  after_object_id?: string
+  after_version?: number
+  prefix?: string
+  tag?: string
+  author?: string
+  tick_from?: number
+  tick_to?: number
+}
+
+/**
+ * The operator API (fastify 5): health, readiness, Prometheus metrics, and the /v1 JSON routes.
+ * Returned without listening, so tests drive it with `app.inject()`.
+ */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Request logs would be one line per scrape; failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Unknown query parameters are refused, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  }) as unknown as FastifyInstance
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err.validation !== undefined) return sendError(reply, 400, 'INVALID_INPUT', err.message)
+    if (err instanceof QfsError) {
+      const status = httpStatusOf(err.code)
+      if (status === 401) reply.header('www-authenticate', 'Bearer')
+      return sendError(reply, status, err.code, err.message)
+    }
+    // Fastify's own 4xx (bad content type, body too large) say what was wrong with the request.
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, err.statusCode, 'INVALID_INPUT', err.message)
+    }
+    request.log.error({ err }, 'operator API request failed')
+    return sendError(reply, 500, 'INTERNAL', 'internal error')
+  })
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  )
+
+  app.get('/healthz', { schema: { response: { 200: healthSchema } } }, async () => ({ status: 'ok' }))
+
+  app.get(
+    '/readyz',
+    { schema: { response: { 200: readinessSchema, 503: readinessSchema } } },
+    async (_req, reply) => {
+      const checks = deps.readiness()
+      const ready = checks.store && checks.libp2p && checks.snapshot
+      return reply.code(ready ? 200 : 503).send({ ready, checks })
+    },
+  )
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await deps.registry.metrics()
+    return reply.type(deps.registry.contentType).send(text)
+  })
+
+  app.register(
+    async (v1) => {
+      if (deps.token !== undefined) {
+        const expected = digest(`Bearer ${deps.token}`)
+        v1.addHook('onRequest', async (request) => {
+          const given = request.headers.authorization
+          // Digests first: equal lengths for timingSafeEqual, and no early exit on the first byte.
+          if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
+            throw new UnauthorizedError('a bearer token is required (Authorization: Bearer <api.token>)')
+          }
+        })
+      }
+      const errors = {
+        400: errorSchema,
+        401: errorSchema,
+        404: errorSchema,
+        500: errorSchema,
+        503: errorSchema,
+      }
+
+      v1.get('/status', { schema: { response: { 200: statusSchema, ...errors } } }, async () => deps.status())
+
+      v1.get<{ Querystring: ListQuery }>(
+        '/objects',
+        { schema: { querystring: listQuerySchema, response: { 200: listResponseSchema, ...errors } } },
+        async (request, reply) => {
+          const q = request.query
+          const filters = {
+            limit: q.limit,
+            after:
+              q.after_object_id === undefined
+                ? undefined
+                : { object_id: q.after_object_id, version: q.after_version },
+            prefix: q.prefix,
+            tag: q.tag,
+            author: q.author,
+            tick_from: q.tick_from,
+            tick_to: q.tick_to,
+          }
+          const answer = await deps.listObjects(filters)
+          if (answer.ok) return answer
+          return reply.code(httpStatusOf(answer.code)).send({
+            ok: false,
+            code: answer.code,
+            message: answer.error_detail,
+            error_code: answer.error_code,
+            storage_event_id: answer.storage_event_id,
+          })
+        },
+      )
+    },
+    { prefix: '/v1' },
+  )
+  return app
+}
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string) {
+  return reply.code(status).send({ ok: false, code, message })
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}

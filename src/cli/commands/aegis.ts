@@ -1,0 +1,255 @@
+import { readFile } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Command } from 'commander'
+import { InvalidInputError } from '../../core/errors.js'
+import { DEFAULT_PARAMS, type ProtocolParams, validateParams } from '../../core/params.js'
+import { DEFAULT_EPOCH_TICKS, epochStartTick } from '../../core/time.js'
+import {
+  createAuthorityKeyFile,
+  keyFingerprint,
+  readAuthorityKeyFile,
+  resolveTrustedKey,
+} from '../../daemon/authority-key.js'
+import { loadConfig } from '../../daemon/config.js'
+import { readRunInfo } from '../../daemon/data-dir.js'
+import { readSnapshotFile, writeSnapshotFile } from '../../daemon/snapshot-file.js'
+import { loadAuditPublicKey } from '../../log/keys.js'
+import { SnapshotRejectedError } from '../../membership/errors.js'
+import {
+  createSnapshot,
+  type EpochSnapshot,
+  epochViewOf,
+  signSnapshot,
+  verifySnapshot,
+} from '../../membership/snapshot.js'
+import type { NodeEntry } from '../../membership/types.js'
+import { readNodeId } from '../../node/identity.js'
+import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
+
+interface SignOptions {
+  key: string
+  nodes?: string
+  nodeDir?: string[]
+  epoch?: string
+  startTick?: string
+  prev?: string
+  params?: string
+  out: string
+  json?: boolean
+}
+
+/** The AEGIS authority's tools: a signing key, signed epoch snapshots, and their verification. */
+export function registerAegis(program: Command, io: CliIo): void {
+  const aegis = program.command('aegis').description('AEGIS authority: keys and signed epoch snapshots')
+
+  aegis
+    .command('keygen')
+    .description('create an ML-DSA-65 authority key (FILE, mode 600) and its public key (FILE.pub)')
+    .requiredOption('--out <file>', 'where to write the key; never overwritten')
+    .option('--json', 'print {key_file, public_key_file, public_key_hash}')
+    .action(async (opts: { out: string; json?: boolean }) => {
+      const { key, publicPath } = await createAuthorityKeyFile(opts.out)
+      const hash = keyFingerprint(key.publicKey)
+      if (opts.json === true)
+        printJson(io, { key_file: opts.out, public_key_file: publicPath, public_key_hash: hash })
+      else
+        io.stdout(`authority key ${opts.out} (mode 600)\npublic key   ${publicPath}\nkey hash     ${hash}\n`)
+    })
+
+  aegis
+    .command('sign')
+    .description('sign the epoch snapshot of the given nodes with the authority key')
+    .requiredOption('--key <file>', 'authority key file (aegis keygen)')
+    .option('--nodes <file>', 'JSON list of {node_id, multiaddrs, mldsa_public_key}')
+    .option(
+      '--node-dir <dir>',
+      'a node data directory to include (id, audit key, addresses), repeatable',
+      collect,
+    )
+    .option('--epoch <n>', 'epoch number (default: the previous epoch + 1)')
+    .option('--start-tick <n>', `first tick of the epoch (default epoch × ${DEFAULT_EPOCH_TICKS})`)
+    .option('--prev <snapshot>', 'the snapshot of the previous epoch, which this one follows')
+    .option(
+      '--params <file>',
+      'protocol parameters, snake_case JSON (default: the previous snapshot, else defaults)',
+    )
+    .requiredOption('--out <file>', 'where to write the signed snapshot')
+    .option('--json', 'print {epoch, snapshot_hash, nodes, out}')
+    .action(async (opts: SignOptions) => {
+      const key = await readAuthorityKeyFile(opts.key)
+      const prev = opts.prev === undefined ? undefined : await readPrevious(opts.prev)
+      const epoch =
+        opts.epoch !== undefined
+          ? count(opts.epoch, '--epoch')
+          : prev !== undefined
+            ? prev.epoch + 1
+            : undefined
+      if (epoch === undefined) throw new InvalidInputError('--epoch is required without --prev')
+      const startTick =
+        opts.startTick !== undefined
+          ? count(opts.startTick, '--start-tick')
+          : epochStartTick(epoch, DEFAULT_EPOCH_TICKS)
+      const nodes = [
+        ...(opts.nodes === undefined ? [] : await nodesFromFile(opts.nodes)),
+        ...(await Promise.all((opts.nodeDir ?? []).map(nodeFromDir))),
+      ]
+      if (nodes.length === 0) throw new InvalidInputError('no nodes: give --nodes FILE and/or --node-dir DIR')
+      const params =
+        opts.params !== undefined
+          ? await paramsFromFile(opts.params)
+          : prev !== undefined
+            ? epochViewOf(prev).params
+            : DEFAULT_PARAMS
+      const body = createSnapshot({
+        epoch,
+        startTick,
+        nodes,
+        params,
+        previous: prev,
+        authorityPublicKey: key.publicKey,
+      })
+      const snapshot = signSnapshot(body, key)
+      // The chain is checked here too, so a wrong --epoch or --start-tick fails before anyone loads the file.
+      const verdict = verifySnapshot(snapshot, [key.publicKey], prev)
+      if (!verdict.ok) throw new SnapshotRejectedError(verdict.code, verdict.detail)
+      await writeSnapshotFile(opts.out, snapshot)
+      const summary = { epoch, snapshot_hash: snapshot.snapshot_hash, nodes: nodes.length, out: opts.out }
+      if (opts.json === true) printJson(io, summary)
+      else
+        io.stdout(
+          `epoch ${epoch}: ${nodes.length} nodes, snapshot_hash ${snapshot.snapshot_hash}\nwritten to ${opts.out}\n`,
+        )
+    })
+
+  aegis
+    .command('verify')
+    .description('check a snapshot: structure, hash, a trusted signature, and the chain from --prev')
+    .argument('<snapshot>', 'snapshot file')
+    .requiredOption('--trust <key|file>', 'trusted authority public key (hex or file), repeatable', collect)
+    .option('--prev <snapshot>', 'the previous snapshot this one must follow')
+    .option('--json', 'print the verdict as JSON')
+    .action(async (file: string, opts: { trust: string[]; prev?: string; json?: boolean }) => {
+      const trusted = await Promise.all(opts.trust.map((t) => resolveTrustedKey(t, process.cwd())))
+      const snapshot = await readSnapshotFile(file)
+      if (snapshot === undefined) throw new InvalidInputError(`${file} does not exist`)
+      let previous: EpochSnapshot | undefined
+      if (opts.prev !== undefined) {
+        const p = verifySnapshot(await readSnapshotFile(opts.prev), trusted)
+        if (!p.ok) throw new SnapshotRejectedError(p.code, `--prev ${opts.prev}: ${p.detail}`)
+        previous = p.snapshot
+      }
+      const v = verifySnapshot(snapshot, trusted, previous)
+      if (opts.json === true) {
+        printJson(
+          io,
+          v.ok
+            ? {
+                ok: true,
+                epoch: v.snapshot.epoch,
+                snapshot_hash: v.snapshot.snapshot_hash,
+                nodes: v.snapshot.nodes.length,
+              }
+            : v,
+        )
+      } else if (v.ok) {
+        io.stdout(
+          `valid: epoch ${v.snapshot.epoch}, ${v.snapshot.nodes.length} nodes, snapshot_hash ${v.snapshot.snapshot_hash}, ` +
+            `authority ${keyFingerprint(v.snapshot.authority_public_key)}\n`,
+        )
+      } else {
+        io.stdout(`INVALID [${v.code}]: ${v.detail}\n`)
+      }
+      if (!v.ok) throw new CliExit(EXIT.CHECK_FAILED)
+    })
+}
+
+function count(text: string, what: string): number {
+  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new InvalidInputError(`${what} must be a non-negative integer`)
+  }
+  return Number(text)
+}
+
+/** The previous snapshot must be intact (signed by the authority it names). */
+async function readPrevious(path: string): Promise<EpochSnapshot> {
+  const value = await readSnapshotFile(path)
+  if (value === undefined) throw new InvalidInputError(`--prev ${path} does not exist`)
+  const authority = (value as { authority_public_key?: unknown }).authority_public_key
+  const v = verifySnapshot(value, typeof authority === 'string' ? [authority] : [])
+  if (!v.ok) throw new SnapshotRejectedError(v.code, `--prev ${path}: ${v.detail}`)
+  return v.snapshot
+}
+
+async function readJsonFile(path: string, what: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw new InvalidInputError(`cannot read ${what} ${path}: ${(err as Error).message}`)
+  }
+}
+
+async function nodesFromFile(path: string): Promise<NodeEntry[]> {
+  const value = await readJsonFile(path, '--nodes')
+  const list = Array.isArray(value) ? value : (value as { nodes?: unknown })?.nodes
+  if (!Array.isArray(list))
+    throw new InvalidInputError(`${path} must hold a list of nodes (or {"nodes": [...]})`)
+  return list.map((n, i) => {
+    const e = n as Partial<NodeEntry>
+    if (e === null || typeof e !== 'object' || !Array.isArray(e.multiaddrs)) {
+      throw new InvalidInputError(`${path}: node ${i} must be {node_id, multiaddrs, mldsa_public_key}`)
+    }
+    checkMultiaddrs(e.multiaddrs, `${path}: node ${i}`)
+    return {
+      node_id: e.node_id as string,
+      multiaddrs: e.multiaddrs,
+      mldsa_public_key: e.mldsa_public_key as string,
+    }
+  })
+}
+
+/**
+ * A node from its data directory: id (node.json), audit key, and addresses from run.json when it is
+ * running, else from its configuration (announce, or listen addresses with a fixed port).
+ */
+async function nodeFromDir(dir: string): Promise<NodeEntry> {
+  const nodeId = await readNodeId(dir)
+  const publicKey = Buffer.from(await loadAuditPublicKey(dir)).toString('hex')
+  const run = await readRunInfo(dir)
+  let addrs: string[]
+  if (run !== undefined) addrs = run.multiaddrs
+  else {
+    const config = await loadConfig({ dir, env: {} })
+    addrs =
+      config.announce.length > 0 ? config.announce : config.listen.filter((a) => !/\/tcp\/0(\/|$)/.test(a))
+  }
+  checkMultiaddrs(addrs, dir)
+  return { node_id: nodeId, multiaddrs: addrs, mldsa_public_key: publicKey }
+}
+
+function checkMultiaddrs(addrs: unknown[], where: string): asserts addrs is string[] {
+  for (const a of addrs) {
+    try {
+      if (typeof a !== 'string') throw new Error('not a string')
+      multiaddr(a)
+    } catch {
+      throw new InvalidInputError(`${where}: ${JSON.stringify(a)} is not a multiaddr`)
+    }
+  }
+}
+
+async function paramsFromFile(path: string): Promise<ProtocolParams> {
+  const p = (await readJsonFile(path, '--params')) as Record<string, unknown>
+  if (p === null || typeof p !== 'object' || Array.isArray(p))
+    throw new InvalidInputError(`${path} must be an object`)
+  const known = ['block_size_bytes', 'num_shards_per_object', 'replication_factor', 'schema_version']
+  for (const k of Object.keys(p))
+    if (!known.includes(k)) throw new InvalidInputError(`${path}: unknown parameter ${k}`)
+  return validateParams({
+    blockSizeBytes: p.block_size_bytes,
+    numShardsPerObject: p.num_shards_per_object,
+    replicationFactor: p.replication_factor,
+    schemaVersion: p.schema_version,
+  })
+}

@@ -1,0 +1,133 @@
+import type { Command } from 'commander'
+import { type ConfigFlags, LOG_LEVELS, type LogLevel, loadConfig, unknownEnv } from '../../daemon/config.js'
+import { startNode } from '../../daemon/daemon.js'
+import { createLogger } from '../../daemon/logger.js'
+import { type CliIo, EXIT } from '../io.js'
+
+interface StartOptions {
+  dir?: string
+  config?: string
+  listen?: string[]
+  announce?: string[]
+  apiHost?: string
+  apiPort?: string
+  apiToken?: string
+  snapshot?: string
+  trust?: string[]
+  logLevel?: string
+  allowNoSnapshot?: boolean
+  maxContentBytes?: string
+  requestTimeoutMs?: string
+  idleTimeoutMs?: string
+  shutdownTimeoutMs?: string
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
+
+export function registerStart(program: Command, io: CliIo): void {
+  program
+    .command('start')
+    .description(
+      'run the node in the foreground; prints {"event":"ready",...} once listening, stops on SIGINT/SIGTERM',
+    )
+    .option('--dir <dir>', 'node data directory (default $QFS_DIR)')
+    .option(
+      '--config <file>',
+      'configuration file (default $QFS_CONFIG, else <dir>/config.json when present)',
+    )
+    .option(
+      '--listen <multiaddr>',
+      'libp2p listen address, repeatable (default /ip4/127.0.0.1/tcp/0)',
+      collect,
+    )
+    .option(
+      '--announce <multiaddr>',
+      'address to announce instead of the listen addresses, repeatable',
+      collect,
+    )
+    .option('--api-host <host>', 'operator API host (default 127.0.0.1)')
+    .option('--api-port <port>', 'operator API port (default 0: any free port)')
+    .option('--api-token <token>', 'bearer token for /v1 (prefer $QFS_API_TOKEN: flags show in ps)')
+    .option('--snapshot <file>', 'epoch snapshot file (default <dir>/snapshot.json)')
+    .option('--trust <key|file>', 'trusted AEGIS authority public key (hex or file), repeatable', collect)
+    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
+    .option(
+      '--allow-no-snapshot',
+      'start without a valid snapshot (not ready until one is loaded with SIGHUP)',
+    )
+    .option('--max-content-bytes <n>', 'largest content a public write may announce')
+    .option('--request-timeout-ms <n>', 'deadline of one small exchange')
+    .option('--idle-timeout-ms <n>', 'longest silence inside a stream')
+    .option('--shutdown-timeout-ms <n>', 'how long a stop waits for operations in flight')
+    .action(async (opts: StartOptions) => {
+      const flags: ConfigFlags = {
+        listen: opts.listen,
+        announce: opts.announce,
+        'api.host': opts.apiHost,
+        'api.port': opts.apiPort,
+        'api.token': opts.apiToken,
+        snapshot: opts.snapshot,
+        trusted_authorities: opts.trust,
+        log_level: opts.logLevel,
+        allow_no_snapshot: opts.allowNoSnapshot,
+        'limits.max_content_bytes': opts.maxContentBytes,
+        'limits.request_timeout_ms': opts.requestTimeoutMs,
+        'limits.idle_timeout_ms': opts.idleTimeoutMs,
+        'limits.shutdown_timeout_ms': opts.shutdownTimeoutMs,
+      }
+      const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
+      await runForeground(config.logLevel, io, async (logger) => startNode(config, { logger }))
+    })
+}
+
+/**
+ * Starts, announces readiness on one stdout line, then waits for SIGINT/SIGTERM and stops
+ * gracefully. SIGHUP re-reads the snapshot file. A second SIGINT/SIGTERM during the stop exits at
+ * once (status 3), for an operator who will not wait.
+ */
+async function runForeground(
+  level: LogLevel,
+  io: CliIo,
+  start: (logger: ReturnType<typeof createLogger>) => ReturnType<typeof startNode>,
+): Promise<void> {
+  // Log lines go through the same stdout writer as the ready line, so lines never interleave.
+  const logger = createLogger(level, (line) => io.stdout(line))
+  const ignored = unknownEnv(process.env)
+  if (ignored.length > 0) logger.warn({ variables: ignored }, 'ignoring QFS_* variables that are no setting')
+  const node = await start(logger)
+  const onHangup = () => {
+    node
+      .reloadSnapshot()
+      .then((changed) =>
+        logger.info({ changed, epoch: node.membership.latest?.epoch ?? null }, 'snapshot reloaded'),
+      )
+      .catch((err: unknown) => logger.error({ err }, 'snapshot reload refused'))
+  }
+  process.on('SIGHUP', onHangup)
+  io.stdout(
+    `${JSON.stringify({ event: 'ready', node_id: node.nodeId, multiaddrs: node.multiaddrs(), api: node.apiUrl })}\n`,
+  )
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      resolve(sig)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+  const force = () => {
+    io.stderr('second signal: exiting without a clean stop\n')
+    process.exit(EXIT.FAILED)
+  }
+  process.once('SIGINT', force)
+  process.once('SIGTERM', force)
+  logger.info({ signal }, 'signal received: stopping')
+  try {
+    await node.stop()
+  } finally {
+    process.off('SIGINT', force)
+    process.off('SIGTERM', force)
+    process.off('SIGHUP', onHangup)
+  }
+}

@@ -1,0 +1,107 @@
+import type { Command } from 'commander'
+import type { NodeStatus } from '../../api/app.js'
+import { InvalidInputError, QfsError } from '../../core/errors.js'
+import { readRunInfo } from '../../daemon/data-dir.js'
+import { NotRunningError } from '../../daemon/errors.js'
+import { NodeUnavailableError } from '../../engine/errors.js'
+import { type CliIo, printJson } from '../io.js'
+
+interface StatusOptions {
+  api?: string
+  dir?: string
+  apiToken?: string
+  json?: boolean
+  timeoutMs: string
+}
+
+export function registerStatus(program: Command, io: CliIo): void {
+  program
+    .command('status')
+    .description("a running node's status from its operator API (/v1/status)")
+    .option('--api <url>', 'operator API URL, e.g. http://127.0.0.1:8080')
+    .option('--dir <dir>', 'node data directory: the API URL comes from its run.json (default $QFS_DIR)')
+    .option('--api-token <token>', 'bearer token (default $QFS_API_TOKEN)')
+    .option('--timeout-ms <n>', 'how long to wait for the answer', '5000')
+    .option('--json', 'print the status as JSON')
+    .action(async (opts: StatusOptions) => {
+      const status = await fetchStatus(
+        await apiUrlOf(opts),
+        opts.apiToken ?? process.env.QFS_API_TOKEN,
+        timeout(opts),
+      )
+      if (opts.json === true) printJson(io, status)
+      else io.stdout(formatStatus(status))
+    })
+}
+
+async function apiUrlOf(opts: StatusOptions): Promise<string> {
+  if (opts.api !== undefined && opts.dir !== undefined)
+    throw new InvalidInputError('give --api or --dir, not both')
+  if (opts.api !== undefined) {
+    let url: URL
+    try {
+      url = new URL(opts.api)
+    } catch {
+      throw new InvalidInputError(`--api ${opts.api} is not a URL`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new InvalidInputError('--api must be http(s)')
+    return opts.api.replace(/\/+$/, '')
+  }
+  const dir = opts.dir ?? process.env.QFS_DIR
+  if (dir === undefined || dir === '')
+    throw new InvalidInputError('give --api URL or --dir DIR (or set QFS_DIR)')
+  const run = await readRunInfo(dir)
+  if (run === undefined) throw new NotRunningError(`no node is running in ${dir} (no run.json)`)
+  return run.api
+}
+
+function timeout(opts: StatusOptions): number {
+  if (!/^\d{1,7}$/.test(opts.timeoutMs) || Number(opts.timeoutMs) < 1) {
+    throw new InvalidInputError('--timeout-ms must be a positive integer')
+  }
+  return Number(opts.timeoutMs)
+}
+
+async function fetchStatus(api: string, token: string | undefined, timeoutMs: number): Promise<NodeStatus> {
+  let res: Response
+  try {
+    res = await fetch(`${api}/v1/status`, {
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
+    throw new NodeUnavailableError(`no answer from ${api} (${cause})`, { cause: err })
+  }
+  let body: unknown
+  try {
+    body = await res.json()
+  } catch (err) {
+    throw new NodeUnavailableError(`${api} did not answer JSON (HTTP ${res.status})`, { cause: err })
+  }
+  if (!res.ok) {
+    const b = body as { code?: unknown; message?: unknown }
+    const code = typeof b?.code === 'string' ? b.code : `HTTP_${res.status}`
+    throw new QfsError(code, `${api}: ${typeof b?.message === 'string' ? b.message : `HTTP ${res.status}`}`)
+  }
+  return body as NodeStatus
+}
+
+export function formatStatus(s: NodeStatus): string {
+  const rows: [string, string][] = [
+    ['node', s.node_id],
+    ['version', s.version],
+    ['ready', s.ready ? 'yes' : 'no'],
+    ['epoch', s.epoch === null ? 'none (no snapshot loaded)' : `${s.epoch} (snapshot ${s.snapshot_hash})`],
+    ['peers', String(s.peers)],
+    [
+      'store',
+      `${s.store.objects} objects, ${s.store.versions} versions, ${s.store.shards} shards, ${s.store.bytes_stored} bytes`,
+    ],
+    ['log', `${s.log.entries} entries, ${s.log.checkpoints} checkpoints covering ${s.log.covered_entries}`],
+    ['uptime', `${s.uptime_seconds} s`],
+    ...s.multiaddrs.map((a): [string, string] => ['listen', a]),
+  ]
+  return rows.map(([k, v]) => `${k.padEnd(8)} ${v}\n`).join('')
+}

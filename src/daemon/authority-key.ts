@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto'
+import { open, readFile, writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { fromHex, toHex } from '../core/bytes.js'
+import { publicKeyHash } from '../log/checkpoint.js'
+import { InsecureKeyFileError, InvalidKeyFileError } from '../log/errors.js'
+import { generateAuditKey } from '../log/keys.js'
+import type { AuthorityKey } from '../membership/snapshot.js'
+
+export const AUTHORITY_KEY_SCHEMA = 'qfs-authority-key/1'
+const PUBLIC_KEY_RE = /^[0-9a-f]{3904}$/
+const SEED_RE = /^[0-9a-f]{64}$/
+
+/**
+ * An AEGIS authority key file: the 32-byte ML-DSA-65 seed (the whole secret) and the public key,
+ * JSON, mode 0600. `FILE.pub` beside it holds the public key hex that nodes list as trusted.
+ */
+export async function createAuthorityKeyFile(
+  path: string,
+): Promise<{ key: AuthorityKey; publicPath: string }> {
+  const seed = new Uint8Array(randomBytes(32))
+  const key = generateAuditKey(seed)
+  const body = {
+    schema: AUTHORITY_KEY_SCHEMA,
+    scheme: 'ML-DSA-65',
+    seed: toHex(seed),
+    public_key: toHex(key.publicKey),
+  }
+  // 'wx': an existing key is never overwritten (it may be the only copy of a network's authority).
+  let fh: Awaited<ReturnType<typeof open>>
+  try {
+    fh = await open(path, 'wx', 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new InvalidKeyFileError(`${path} already exists; refusing to overwrite a key`)
+    }
+    throw err
+  }
+  try {
+    await fh.writeFile(`${JSON.stringify(body, null, 2)}\n`)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  const publicPath = `${path}.pub`
+  await writeFile(publicPath, `${body.public_key}\n`, { mode: 0o644 })
+  return { key, publicPath }
+}
+
+/** The key pair from an authority key file; a file readable by others is `INSECURE_KEY_FILE`. */
+export async function readAuthorityKeyFile(path: string): Promise<AuthorityKey> {
+  const fh = await open(path, 'r')
+  let text: string
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw new InvalidKeyFileError(`${path} is not a regular file`)
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new InsecureKeyFileError(
+        `${path} has mode ${(st.mode & 0o777).toString(8)}; an authority key file must be 600 (chmod 600 ${path})`,
+      )
+    }
+    text = await fh.readFile('utf8')
+  } finally {
+    await fh.close()
+  }
+  const f = parseJsonObject(text, path)
+  if (f.schema !== AUTHORITY_KEY_SCHEMA)
+    throw new InvalidKeyFileError(`${path}: schema must be ${AUTHORITY_KEY_SCHEMA}`)
+  if (typeof f.seed !== 'string' || !SEED_RE.test(f.seed))
+    throw new InvalidKeyFileError(`${path}: seed must be 64 hex`)
+  const key = generateAuditKey(fromHex(f.seed))
+  if (f.public_key !== toHex(key.publicKey)) {
+    throw new InvalidKeyFileError(`${path}: public_key does not belong to the seed`)
+  }
+  return key
+}
+
+/**
+ * A trusted public key from its file: bare hex (`FILE.pub`), or any of our key files with a
+ * `public_key` field (the authority key file itself, a node's audit-key.json).
+ */
+export async function readPublicKeyFile(path: string): Promise<string> {
+  let text: string
+  try {
+    text = (await readFile(path, 'utf8')).trim()
+  } catch (err) {
+    throw new InvalidKeyFileError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
+  }
+  if (PUBLIC_KEY_RE.test(text)) return text
+  const f = parseJsonObject(text, path)
+  if (typeof f.public_key === 'string' && PUBLIC_KEY_RE.test(f.public_key)) return f.public_key
+  throw new InvalidKeyFileError(`${path} holds no ML-DSA-65 public key (3904 lower-case hex characters)`)
+}
+
+export function isPublicKeyHex(text: string): boolean {
+  return PUBLIC_KEY_RE.test(text)
+}
+
+/** A trusted key as given by an operator: the hex itself, or a file holding it (relative to `base`). */
+export async function resolveTrustedKey(entry: string, base: string): Promise<string> {
+  if (PUBLIC_KEY_RE.test(entry)) return entry
+  // Long hex that is not a key is a mistyped key, not a file name.
+  if (/^[0-9a-fA-F]{64,}$/.test(entry)) {
+    throw new InvalidKeyFileError('neither an ML-DSA-65 public key (3904 lower-case hex) nor a file')
+  }
+  return readPublicKeyFile(resolve(base, entry))
+}
+
+/** A key's name for people and logs: SHA3-256 of the public key, as checkpoints name audit keys. */
+export function keyFingerprint(publicKey: Uint8Array | string): string {
+  return publicKeyHash(typeof publicKey === 'string' ? fromHex(publicKey) : publicKey)
+}
+
+function parseJsonObject(text: string, path: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidKeyFileError(`${path} is not JSON`, { cause: err })
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidKeyFileError(`${path} is not a JSON object`)
+  }
+  return value as Record<string, unknown>
+}

@@ -1,0 +1,320 @@
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { dirname, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { resolveTrustedKey } from './authority-key.js'
+import { dataPaths } from './data-dir.js'
+import { type ConfigSource, InvalidConfigError } from './errors.js'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** A daemon's whole configuration, every field resolved (paths absolute, trusted keys as hex). */
+export interface NodeConfig {
+  dir: string
+  listen: string[]
+  announce: string[]
+  api: { host: string; port: number; token: string | undefined }
+  snapshot: string
+  trustedAuthorities: string[]
+  logLevel: LogLevel
+  allowNoSnapshot: boolean
+  limits: {
+    maxContentBytes: number
+    requestTimeoutMs: number
+    idleTimeoutMs: number
+    shutdownTimeoutMs: number
+  }
+}
+
+type Kind =
+  | 'multiaddrs'
+  | 'listen'
+  | 'host'
+  | 'port'
+  | 'token'
+  | 'path'
+  | 'keys'
+  | 'level'
+  | 'bool'
+  | 'bytes'
+  | 'ms'
+
+/** Every setting: its path in the file (snake_case, dotted for nesting), its variable and its flag. */
+const FIELDS = {
+  listen: { kind: 'listen', env: 'QFS_LISTEN', flag: '--listen' },
+  announce: { kind: 'multiaddrs', env: 'QFS_ANNOUNCE', flag: '--announce' },
+  'api.host': { kind: 'host', env: 'QFS_API_HOST', flag: '--api-host' },
+  'api.port': { kind: 'port', env: 'QFS_API_PORT', flag: '--api-port' },
+  'api.token': { kind: 'token', env: 'QFS_API_TOKEN', flag: '--api-token' },
+  snapshot: { kind: 'path', env: 'QFS_SNAPSHOT', flag: '--snapshot' },
+  trusted_authorities: { kind: 'keys', env: 'QFS_TRUSTED_AUTHORITIES', flag: '--trust' },
+  log_level: { kind: 'level', env: 'QFS_LOG_LEVEL', flag: '--log-level' },
+  allow_no_snapshot: { kind: 'bool', env: 'QFS_ALLOW_NO_SNAPSHOT', flag: '--allow-no-snapshot' },
+  'limits.max_content_bytes': { kind: 'bytes', env: 'QFS_MAX_CONTENT_BYTES', flag: '--max-content-bytes' },
+  'limits.request_timeout_ms': { kind: 'ms', env: 'QFS_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms' },
+  'limits.idle_timeout_ms': { kind: 'ms', env: 'QFS_IDLE_TIMEOUT_MS', flag: '--idle-timeout-ms' },
+  'limits.shutdown_timeout_ms': { kind: 'ms', env: 'QFS_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms' },
+} as const satisfies Record<string, { kind: Kind; env: string; flag: string }>
+
+export type ConfigField = keyof typeof FIELDS
+/** Values given on the command line, by field; lists as arrays, numbers as their text. */
+export type ConfigFlags = Partial<Record<ConfigField, string | string[] | boolean>>
+
+/** Variables that are not settings but choose where the settings are. */
+const LOCATION_ENV = new Set(['QFS_DIR', 'QFS_CONFIG'])
+
+export interface ConfigSources {
+  /** `--dir` (else `QFS_DIR`). */
+  dir?: string
+  /** `--config FILE` (else `QFS_CONFIG`, else `<dir>/config.json` when it exists). */
+  configFile?: string
+  env?: Readonly<Record<string, string | undefined>>
+  flags?: ConfigFlags
+  /** Base of relative paths given by env or flags (default process.cwd()). */
+  cwd?: string
+}
+
+interface Setting {
+  value: unknown
+  source: ConfigSource
+  /** Where, for messages: the file path, the variable or the flag. */
+  where: string
+  /** Base directory of relative paths in this value. */
+  base: string
+}
+
+const MAX_MS = 0x7fffffff
+
+/**
+ * The configuration from defaults, then the config file, then `QFS_*` variables, then flags, each
+ * later source overriding the earlier one field by field. Anything wrong is `INVALID_CONFIG` naming
+ * the field and where the bad value came from.
+ */
+export async function loadConfig(sources: ConfigSources): Promise<NodeConfig> {
+  const env = sources.env ?? {}
+  const cwd = sources.cwd ?? process.cwd()
+  const dirText = sources.dir ?? env.QFS_DIR
+  if (dirText === undefined || dirText === '') {
+    const source: ConfigSource =
+      sources.dir !== undefined ? 'flag' : env.QFS_DIR !== undefined ? 'env' : 'default'
+    throw new InvalidConfigError('dir', source, 'a data directory is required (--dir or QFS_DIR)')
+  }
+  const dir = resolve(cwd, dirText)
+  const settings = new Map<ConfigField, Setting>()
+  const file = await readConfigFile(sources.configFile ?? env.QFS_CONFIG, dir, cwd)
+  if (file !== undefined) {
+    for (const [field, value] of flattenFile(file.value, file.path)) {
+      settings.set(field, { value, source: 'file', where: `file ${file.path}`, base: dirname(file.path) })
+    }
+  }
+  for (const [name, text] of Object.entries(env)) {
+    const field = (Object.keys(FIELDS) as ConfigField[]).find((f) => FIELDS[f].env === name)
+    if (field === undefined || text === undefined) continue
+    settings.set(field, { value: text, source: 'env', where: `env ${name}`, base: cwd })
+  }
+  for (const [field, value] of Object.entries(sources.flags ?? {}) as [ConfigField, unknown][]) {
+    if (value === undefined) continue
+    if (!(field in FIELDS)) throw new InvalidConfigError(field, 'flag', 'unknown setting')
+    settings.set(field, { value, source: 'flag', where: `flag ${FIELDS[field].flag}`, base: cwd })
+  }
+  return resolveConfig(dir, settings)
+}
+
+/**
+ * `QFS_*` variables that are no setting (a typo, or another tool's such as the benchmarks'). They
+ * are ignored rather than refused, since the environment is shared with everything else a shell
+ * runs; the daemon logs them as a warning.
+ */
+export function unknownEnv(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = new Set([...LOCATION_ENV, ...Object.values(FIELDS).map((f) => f.env)])
+  return Object.keys(env)
+    .filter((name) => name.startsWith('QFS_') && !known.has(name))
+    .sort()
+}
+
+async function readConfigFile(
+  given: string | undefined,
+  dir: string,
+  cwd: string,
+): Promise<{ path: string; value: unknown } | undefined> {
+  const path = given === undefined ? dataPaths(dir).config : resolve(cwd, given)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if (given === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new InvalidConfigError('config', 'file', `cannot read: ${(err as Error).message}`, `file ${path}`)
+  }
+  try {
+    return { path, value: JSON.parse(text) }
+  } catch (err) {
+    throw new InvalidConfigError('config', 'file', `not JSON: ${(err as Error).message}`, `file ${path}`)
+  }
+}
+
+/** The file's nested object as field paths; unknown keys and misplaced objects are errors. */
+function flattenFile(value: unknown, path: string): [ConfigField, unknown][] {
+  const out: [ConfigField, unknown][] = []
+  const walk = (node: unknown, prefix: string) => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) {
+      throw new InvalidConfigError(
+        prefix === '' ? '(root)' : prefix,
+        'file',
+        'must be an object',
+        `file ${path}`,
+      )
+    }
+    for (const [key, v] of Object.entries(node)) {
+      const field = prefix === '' ? key : `${prefix}.${key}`
+      if (field in FIELDS) out.push([field as ConfigField, v])
+      else if ((Object.keys(FIELDS) as string[]).some((f) => f.startsWith(`${field}.`))) walk(v, field)
+      else throw new InvalidConfigError(field, 'file', 'unknown setting', `file ${path}`)
+    }
+  }
+  walk(value, '')
+  return out
+}
+
+async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): Promise<NodeConfig> {
+  const get = <T>(
+    field: ConfigField,
+    fallback: T,
+    parse: (s: Setting, fail: (p: string) => never) => T,
+  ): T => {
+    const s = settings.get(field)
+    if (s === undefined) return fallback
+    return parse(s, (problem) => {
+      throw new InvalidConfigError(field, s.source, problem, s.where)
+    })
+  }
+  const config: NodeConfig = {
+    dir,
+    listen: get('listen', ['/ip4/127.0.0.1/tcp/0'], (s, fail) => multiaddrs(s, fail, true)),
+    announce: get('announce', [], (s, fail) => multiaddrs(s, fail, false)),
+    api: {
+      host: get('api.host', '127.0.0.1', host),
+      port: get('api.port', 0, (s, fail) => integer(s, fail, 0, 65535)),
+      token: get<string | undefined>('api.token', undefined, token),
+    },
+    snapshot: get('snapshot', dataPaths(dir).snapshot, (s, fail) => resolve(s.base, text(s, fail))),
+    trustedAuthorities: await trusted(settings.get('trusted_authorities')),
+    logLevel: get('log_level', 'info', (s, fail) => {
+      const v = text(s, fail)
+      if (!(LOG_LEVELS as readonly string[]).includes(v)) fail(`must be one of ${LOG_LEVELS.join(', ')}`)
+      return v as LogLevel
+    }),
+    allowNoSnapshot: get('allow_no_snapshot', false, bool),
+    limits: {
+      maxContentBytes: get('limits.max_content_bytes', 64 * 1024 ** 3, (s, fail) =>
+        integer(s, fail, 1, Number.MAX_SAFE_INTEGER),
+      ),
+      requestTimeoutMs: get('limits.request_timeout_ms', 10_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
+      idleTimeoutMs: get('limits.idle_timeout_ms', 30_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
+      shutdownTimeoutMs: get('limits.shutdown_timeout_ms', 10_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
+    },
+  }
+  // The API answers about the node and lists its objects: off the loopback it must ask who is calling.
+  if (!isLoopback(config.api.host) && config.api.token === undefined) {
+    const s = settings.get('api.host')!
+    throw new InvalidConfigError(
+      'api.token',
+      s.source,
+      `required when api.host (${config.api.host}) is not loopback`,
+      s.where,
+    )
+  }
+  return config
+}
+
+function text(s: Setting, fail: (p: string) => never): string {
+  if (typeof s.value !== 'string' || s.value === '') fail('must be a non-empty string')
+  return s.value as string
+}
+
+/** A list: a JSON array in the file, comma-separated in a variable, repeated or comma-separated flags. */
+function list(s: Setting, fail: (p: string) => never): string[] {
+  const v = s.value
+  if (s.source === 'file') {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail('must be an array of strings')
+    return v as string[]
+  }
+  const parts = (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [x]))
+  if (!parts.every((x) => typeof x === 'string')) fail('must be a list of strings')
+  return (parts as string[]).map((x) => x.trim()).filter((x) => x !== '')
+}
+
+function multiaddrs(s: Setting, fail: (p: string) => never, listen: boolean): string[] {
+  const addrs = list(s, fail)
+  if (listen && addrs.length === 0) fail('at least one listen multiaddr is required')
+  for (const a of addrs) {
+    let names: string[]
+    try {
+      names = multiaddr(a)
+        .getComponents()
+        .map((c) => c.name)
+    } catch {
+      fail(`${JSON.stringify(a)} is not a multiaddr`)
+    }
+    if (listen && !names.includes('tcp')) fail(`${a} is not a TCP address (the node listens on TCP only)`)
+  }
+  return addrs
+}
+
+const HOSTNAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+
+function host(s: Setting, fail: (p: string) => never): string {
+  const v = text(s, fail)
+  if (isIP(v) === 0 && !HOSTNAME_RE.test(v)) fail(`${JSON.stringify(v)} is not an IP address or host name`)
+  return v
+}
+
+function token(s: Setting, fail: (p: string) => never): string {
+  const v = text(s, fail)
+  // Visible ASCII only: it travels in an HTTP header; 16+ characters so it is not guessable.
+  if (!/^[\x21-\x7e]{16,1024}$/.test(v)) fail('must be 16..1024 visible ASCII characters')
+  return v
+}
+
+function integer(s: Setting, fail: (p: string) => never, min: number, max: number): number {
+  let v = s.value
+  if (typeof v === 'string' && s.source !== 'file') v = /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    fail(`must be an integer in ${min}..${max}`)
+  }
+  return v as number
+}
+
+function bool(s: Setting, fail: (p: string) => never): boolean {
+  const v = s.value
+  if (typeof v === 'boolean') return v
+  if (s.source !== 'file' && typeof v === 'string') {
+    if (v === 'true' || v === '1') return true
+    if (v === 'false' || v === '0') return false
+  }
+  return fail(s.source === 'file' ? 'must be true or false' : 'must be true, false, 1 or 0')
+}
+
+/** Trusted authority keys: hex, or paths to files holding one (relative to where they were given). */
+async function trusted(s: Setting | undefined): Promise<string[]> {
+  if (s === undefined) return []
+  const fail = (problem: string, field = 'trusted_authorities'): never => {
+    throw new InvalidConfigError(field, s.source, problem, s.where)
+  }
+  const out = new Set<string>()
+  for (const [i, entry] of list(s, fail).entries()) {
+    try {
+      out.add(await resolveTrustedKey(entry, s.base))
+    } catch (err) {
+      fail((err as Error).message, `trusted_authorities[${i}]`)
+    }
+  }
+  return [...out]
+}
+
+/** 127.0.0.0/8, ::1 and localhost: an API there is reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '[::1]') return true
+  return isIP(host) === 4 && host.startsWith('127.')
+}

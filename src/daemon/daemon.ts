@@ -1,0 +1,375 @@
+import { performance } from 'node:perf_hooks'
+import type { Libp2p } from '@libp2p/interface'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
+import { buildApi, type NodeStatus, type Readiness } from '../api/app.js'
+import { equalBytes } from '../core/bytes.js'
+import { canonicalBytes } from '../core/canonical.js'
+import { DEFAULT_PARAMS, type ProtocolParams, paramsToJson } from '../core/params.js'
+import { DeterministicTime } from '../core/time.js'
+import { StorageEngine } from '../engine/engine.js'
+import { NoSnapshotError, SnapshotRejectedError } from '../membership/errors.js'
+import type { EpochSnapshot } from '../membership/snapshot.js'
+import { SnapshotMembership } from '../membership/snapshot-membership.js'
+import {
+  createQfsLibp2p,
+  type Dialer,
+  Libp2pTransport,
+  type StorageProtocolService,
+  storageProtocol,
+} from '../net/index.js'
+import { type LocalNode, openLocalNode } from '../node/local-node.js'
+import type { NodeConfig } from './config.js'
+import { readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
+import { AlreadyRunningError, ParamsChangedError, StartFailedError } from './errors.js'
+import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.js'
+import { createLogger, type Logger } from './logger.js'
+import { NodeMetrics } from './metrics.js'
+import { readSnapshotFile } from './snapshot-file.js'
+import { VERSION } from './version.js'
+
+export interface StartOptions {
+  /** Default: pino JSON lines on stdout at `config.logLevel`. */
+  logger?: Logger
+}
+
+/** A started node: every part, and the one way to end it. */
+export interface RunningNode {
+  readonly nodeId: string
+  readonly config: NodeConfig
+  readonly local: LocalNode
+  /** The node's coordinator (instrumented: its calls are counted in the metrics). */
+  readonly engine: StorageEngine
+  readonly libp2p: Libp2p
+  readonly membership: SnapshotMembership
+  readonly metrics: NodeMetrics
+  readonly logger: Logger
+  /** `http://host:port` of the operator API. */
+  readonly apiUrl: string
+  multiaddrs(): string[]
+  status(): Promise<NodeStatus>
+  readiness(): Readiness
+  /** Re-reads the snapshot file and adopts it when it is the next epoch; true when it changed. */
+  reloadSnapshot(): Promise<boolean>
+  /** Graceful: refuse new streams, let calls in flight finish (bounded), seal the log, close. */
+  stop(): Promise<void>
+}
+
+/**
+ * The composition root (docs/operations.md): the data directory's LocalNode, the membership from the
+ * signed snapshot, the engine over Libp2pTransport, the storage protocol service inside a libp2p node
+ * whose metrics share the API's Prometheus registry, the operator API, then `run.json`. Whatever
+ * started is closed again if a later step fails.
+ */
+export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
+  const logger = options.logger ?? createLogger(config.logLevel)
+  const identity = await readNodeIdentity(config.dir)
+  const nodeId = identity.nodeId
+  const log = logger.child({ node_id: nodeId })
+  const membership = new SnapshotMembership({ trustedKeys: config.trustedAuthorities })
+  await loadInitialSnapshot(config, membership, log)
+  const params = membership.latest === undefined ? DEFAULT_PARAMS : membership.current().params
+  if (membership.latest !== undefined && !membership.isEligible(nodeId)) {
+    log.warn(
+      { epoch: membership.latest.epoch },
+      'this node is not in the snapshot: it coordinates but holds no shards',
+    )
+  }
+
+  const cleanups: Array<() => Promise<void>> = []
+  const undo = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {})
+  }
+  try {
+    const local = await openLocal(nodeId, config.dir, params)
+    cleanups.push(() => local.close())
+
+    const registry = new Registry()
+    const metrics = new NodeMetrics(registry)
+    const inflight = new InFlight()
+    const tracker = { metrics, inflight }
+    const limits = {
+      maxContentBytes: config.limits.maxContentBytes,
+      requestTimeoutMs: config.limits.requestTimeoutMs,
+      idleTimeoutMs: config.limits.idleTimeoutMs,
+    }
+    // The engine needs a dialer before libp2p exists (libp2p needs the engine for its service).
+    let node: Libp2p<{ storage: StorageProtocolService }> | undefined
+    const dialer: Dialer = {
+      dialProtocol: (peer, protocols, opts) => node!.dialProtocol(peer, protocols, opts),
+    }
+    const transport = new Libp2pTransport(
+      { libp2p: dialer, resolve: (id) => addressesOf(membership, id), local: local.service },
+      { limits, params },
+    )
+    const engine = instrumentEngine(
+      new StorageEngine(
+        { nodeId, transport, membership, log: local.log, time: await clockOf(local, membership.latest) },
+        {
+          timeouts: { requestMs: config.limits.requestTimeoutMs, streamIdleMs: config.limits.idleTimeoutMs },
+        },
+      ),
+      tracker,
+    )
+    try {
+      node = await createQfsLibp2p({
+        privateKey: identity.privateKey,
+        listen: config.listen,
+        announce: config.announce,
+        metrics: prometheusMetrics({ registry }),
+        services: {
+          storage: storageProtocol({
+            node: instrumentNodeService(local.service, tracker),
+            engine,
+            isEligiblePeer: (peer) => {
+              if (membership.isEligible(peer)) return true
+              metrics.reject('replica', 'NOT_ELIGIBLE')
+              return false
+            },
+            limits,
+          }),
+        },
+      })
+    } catch (err) {
+      throw new StartFailedError(
+        `libp2p could not start on ${config.listen.join(', ')}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      )
+    }
+    const libp2p = node
+    cleanups.push(async () => libp2p.stop())
+    metrics.bind({
+      storeStats: () => local.store.stats(),
+      peerCount: () => libp2p.getPeers().length,
+      epoch: () => membership.latest?.epoch,
+      logEntries: () => local.log.head().entries,
+    })
+
+    const startedAt = performance.now()
+    let state: 'running' | 'stopping' | 'stopped' = 'running'
+    const multiaddrs = () => libp2p.getMultiaddrs().map((a) => a.toString())
+    const readiness = (): Readiness => ({
+      store: state === 'running',
+      libp2p: libp2p.status === 'started',
+      snapshot: membership.latest !== undefined,
+    })
+    const status = async (): Promise<NodeStatus> => {
+      const r = readiness()
+      return {
+        node_id: nodeId,
+        version: VERSION,
+        ready: r.store && r.libp2p && r.snapshot,
+        epoch: membership.latest?.epoch ?? null,
+        snapshot_hash: membership.latest?.snapshot_hash ?? null,
+        multiaddrs: multiaddrs(),
+        peers: libp2p.getPeers().length,
+        store: await local.store.stats(),
+        log: local.log.head(),
+        uptime_seconds: Math.round(performance.now() - startedAt) / 1000,
+      }
+    }
+
+    const api: FastifyInstance = buildApi({
+      status,
+      readiness,
+      listObjects: (filters) => engine.listObjects(filters),
+      registry,
+      token: config.api.token,
+      logger: log.child({ component: 'api' }) as FastifyBaseLogger,
+    })
+    let apiUrl: string
+    try {
+      await api.listen({ host: config.api.host, port: config.api.port })
+      const address = api.server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : config.api.port
+      apiUrl = `http://${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${port}`
+    } catch (err) {
+      await api.close().catch(() => {})
+      throw new StartFailedError(
+        `the operator API could not listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`,
+        { cause: err },
+      )
+    }
+    cleanups.push(() => api.close())
+    await writeRunInfo(config.dir, {
+      pid: process.pid,
+      node_id: nodeId,
+      multiaddrs: multiaddrs(),
+      api: apiUrl,
+    })
+    log.info(
+      { multiaddrs: multiaddrs(), api: apiUrl, epoch: membership.latest?.epoch ?? null },
+      'node started',
+    )
+
+    let stopping: Promise<void> | undefined
+    const stop = () => {
+      stopping ??= (async () => {
+        state = 'stopping'
+        log.info({ in_flight: inflight.size }, 'stopping')
+        let failure: unknown
+        const step = async (what: string, run: () => unknown) => {
+          try {
+            await run()
+          } catch (err) {
+            log.error({ err }, `stop: ${what} failed`)
+            failure ??= err
+          }
+        }
+        // New streams are refused from here; those already open run to their end, up to the bound.
+        await step('unregistering the storage protocols', () => libp2p.services.storage.stop())
+        if (!(await inflight.idle(config.limits.shutdownTimeoutMs))) {
+          log.warn({ in_flight: inflight.size }, 'shutdown timeout: closing with operations in flight')
+        }
+        await step('closing the API', () => api.close())
+        await step('stopping libp2p', () => libp2p.stop())
+        // Closing the log signs a checkpoint over every entry before the database closes.
+        await step('closing the store and log', () => local.close())
+        await step('removing run.json', () => removeRunInfo(config.dir))
+        state = 'stopped'
+        log.info('stopped')
+        if (failure !== undefined) throw failure
+      })()
+      return stopping
+    }
+
+    return {
+      nodeId,
+      config,
+      local,
+      engine,
+      libp2p,
+      membership,
+      metrics,
+      logger: log,
+      apiUrl,
+      multiaddrs,
+      status,
+      readiness,
+      reloadSnapshot: () => reloadSnapshot(config, membership, params, log),
+      stop,
+    }
+  } catch (err) {
+    await undo()
+    throw err
+  }
+}
+
+async function loadInitialSnapshot(
+  config: NodeConfig,
+  membership: SnapshotMembership,
+  log: Logger,
+): Promise<void> {
+  try {
+    const snapshot = await readSnapshotFile(config.snapshot)
+    if (snapshot === undefined) {
+      throw new NoSnapshotError(
+        `no epoch snapshot at ${config.snapshot}; write one with qfs-node aegis sign, or start with --allow-no-snapshot to wait for it`,
+      )
+    }
+    const view = membership.accept(snapshot)
+    log.info(
+      { epoch: view.epoch, snapshot_hash: view.snapshotHash, nodes: view.eligible.size },
+      'snapshot accepted',
+    )
+  } catch (err) {
+    const explained = explainRejection(err, config)
+    if (!config.allowNoSnapshot) throw explained
+    log.warn(
+      { reason: (explained as Error).message },
+      'starting without an epoch snapshot: not ready until one is loaded',
+    )
+  }
+}
+
+function explainRejection(err: unknown, config: NodeConfig): unknown {
+  if (!(err instanceof SnapshotRejectedError)) return err
+  const hint =
+    err.reason === 'UNTRUSTED_AUTHORITY' && config.trustedAuthorities.length === 0
+      ? ' (no trusted_authorities are configured: add --trust KEY)'
+      : ''
+  return new SnapshotRejectedError(err.reason, `${config.snapshot}: ${err.detail}${hint}`, { cause: err })
+}
+
+/** Adopts the snapshot file when it holds a new epoch; the parameters must stay those the store runs with. */
+async function reloadSnapshot(
+  config: NodeConfig,
+  membership: SnapshotMembership,
+  params: ProtocolParams,
+  log: Logger,
+): Promise<boolean> {
+  const snapshot = await readSnapshotFile(config.snapshot)
+  if (snapshot === undefined) return false
+  const s = snapshot as { epoch?: unknown; snapshot_hash?: unknown; params?: unknown }
+  // A snapshot already held (the one in force, or an older epoch) changes nothing.
+  const held = typeof s.epoch === 'number' ? membership.snapshotAt(s.epoch) : undefined
+  if (held !== undefined && held.snapshot_hash === s.snapshot_hash) return false
+  if (!sameParams(s.params, params)) {
+    throw new ParamsChangedError(
+      `${config.snapshot} changes the protocol parameters the store runs with; restart the node to adopt it`,
+    )
+  }
+  try {
+    const view = membership.accept(snapshot)
+    log.info({ epoch: view.epoch, snapshot_hash: view.snapshotHash }, 'snapshot accepted')
+    return true
+  } catch (err) {
+    throw explainRejection(err, config)
+  }
+}
+
+function sameParams(candidate: unknown, params: ProtocolParams): boolean {
+  try {
+    return equalBytes(canonicalBytes(candidate), canonicalBytes(paramsToJson(params)))
+  } catch {
+    return false
+  }
+}
+
+async function openLocal(nodeId: string, dir: string, params: ProtocolParams): Promise<LocalNode> {
+  try {
+    return await openLocalNode({ nodeId, dir, params })
+  } catch (err) {
+    const cause = (err as { cause?: { code?: unknown } }).cause
+    if (cause?.code === 'LEVEL_LOCKED') {
+      throw new AlreadyRunningError(`the database in ${dir} is in use: is a node already running there?`, {
+        cause: err,
+      })
+    }
+    throw err
+  }
+}
+
+/** The deterministic clock resumes where the log or the snapshot left it, never before. */
+async function clockOf(local: LocalNode, snapshot: EpochSnapshot | undefined): Promise<DeterministicTime> {
+  let tick = snapshot?.start_tick ?? 0
+  const head = local.log.head()
+  if (head.entries > 0) {
+    const last = await local.log.get(head.entries - 1)
+    if (last?.timestamp_tick != null && last.timestamp_tick > tick) tick = last.timestamp_tick
+  }
+  return new DeterministicTime({ tick })
+}
+
+/** A node's snapshot multiaddrs; ones that do not parse are skipped (the peer id alone may still reach it). */
+function addressesOf(membership: SnapshotMembership, nodeId: string): Multiaddr[] {
+  let entry: { multiaddrs: string[] } | undefined
+  try {
+    entry = membership.current().nodes.get(nodeId)
+  } catch {
+    return []
+  }
+  const out: Multiaddr[] = []
+  for (const a of entry?.multiaddrs ?? []) {
+    try {
+      out.push(multiaddr(a))
+    } catch {
+      // A signed but unusable address is the authority's mistake; the others still work.
+    }
+  }
+  return out
+}

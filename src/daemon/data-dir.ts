@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { toHex } from '../core/bytes.js'
+import { publicKeyHash } from '../log/checkpoint.js'
+import { InsecureKeyFileError } from '../log/errors.js'
+import { loadAuditPublicKey, loadOrCreateAuditKey } from '../log/keys.js'
+import { ensureNodeId, readNodeId } from '../node/identity.js'
+import { InvalidDataDirError } from './errors.js'
+
+export const RUN_SCHEMA = 'qfs-node-run/1'
+
+/** The files of a node's data directory (docs/operations.md "Data directory"). */
+export function dataPaths(dir: string) {
+  return {
+    dir,
+    node: join(dir, 'node.json'),
+    peerKey: join(dir, 'peer-key'),
+    auditKey: join(dir, 'audit-key.json'),
+    db: join(dir, 'db'),
+    config: join(dir, 'config.json'),
+    snapshot: join(dir, 'snapshot.json'),
+    run: join(dir, 'run.json'),
+  }
+}
+
+export interface NodeIdentity {
+  nodeId: string
+  privateKey: PrivateKey
+  /** SHA3-256 of the node's ML-DSA-65 audit public key, hex. */
+  auditPublicKeyHash: string
+  auditPublicKey: string
+}
+
+export interface InitResult extends NodeIdentity {
+  /** False when the directory already held a node (nothing was changed). */
+  created: boolean
+  dir: string
+}
+
+/**
+ * Creates a node's identity in `dir`: the libp2p Ed25519 key (its peer id is the node id), the
+ * ML-DSA-65 audit key, then `node.json`, written last so its presence means the rest is complete. An
+ * existing node is reported as it is, never overwritten; a crash half way is finished on the next run.
+ */
+export async function initDataDir(dir: string): Promise<InitResult> {
+  const paths = dataPaths(dir)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  if (await exists(paths.node)) return { ...(await readNodeIdentity(dir)), created: false, dir }
+  let privateKey = await readPeerKey(paths.peerKey)
+  if (privateKey === undefined) {
+    privateKey = await generateKeyPair('Ed25519')
+    await writeExclusive(paths.peerKey, privateKeyToProtobuf(privateKey), 0o600)
+    // Another init may have won the race on the same directory: use whatever key is on disk.
+    privateKey = (await readPeerKey(paths.peerKey))!
+  }
+  const auditKey = await loadOrCreateAuditKey(dir)
+  const nodeId = peerIdFromPrivateKey(privateKey).toString()
+  await ensureNodeId(dir, nodeId)
+  return {
+    nodeId,
+    privateKey,
+    auditPublicKey: toHex(auditKey.publicKey),
+    auditPublicKeyHash: publicKeyHash(auditKey.publicKey),
+    created: true,
+    dir,
+  }
+}
+
+/** The node's id and peer key, checked against each other; `NOT_A_NODE_DIR` without node.json. */
+export async function readNodeIdentity(dir: string): Promise<NodeIdentity> {
+  const paths = dataPaths(dir)
+  const nodeId = await readNodeId(dir)
+  const privateKey = await readPeerKey(paths.peerKey)
+  if (privateKey === undefined)
+    throw new InvalidDataDirError(`${paths.peerKey} is missing; node.json names ${nodeId}`)
+  const keyId = peerIdFromPrivateKey(privateKey).toString()
+  if (keyId !== nodeId)
+    throw new InvalidDataDirError(`${paths.peerKey} is the key of ${keyId}, node.json names ${nodeId}`)
+  const auditPublicKey = await loadAuditPublicKey(dir)
+  return {
+    nodeId,
+    privateKey,
+    auditPublicKey: toHex(auditPublicKey),
+    auditPublicKeyHash: publicKeyHash(auditPublicKey),
+  }
+}
+
+async function readPeerKey(path: string): Promise<PrivateKey | undefined> {
+  let fh: Awaited<ReturnType<typeof open>>
+  try {
+    fh = await open(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  let bytes: Buffer
+  try {
+    const st = await fh.stat()
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new InsecureKeyFileError(
+        `${path} has mode ${(st.mode & 0o777).toString(8)}; the peer key must be 600 (chmod 600 ${path})`,
+      )
+    }
+    bytes = await fh.readFile()
+  } finally {
+    await fh.close()
+  }
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch (err) {
+    throw new InvalidDataDirError(`${path} is not a protobuf libp2p private key`, { cause: err })
+  }
+}
+
+/** `run.json`: what a running daemon tells other programs (status, aegis sign --node-dir). */
+export interface RunInfo {
+  schema: typeof RUN_SCHEMA
+  pid: number
+  node_id: string
+  multiaddrs: string[]
+  api: string
+}
+
+export async function writeRunInfo(dir: string, info: Omit<RunInfo, 'schema'>): Promise<void> {
+  await writeAtomic(
+    dataPaths(dir).run,
+    `${JSON.stringify({ schema: RUN_SCHEMA, ...info }, null, 2)}\n`,
+    0o644,
+  )
+}
+
+/** The run file, or undefined when no daemon has announced itself in `dir`. */
+export async function readRunInfo(dir: string): Promise<RunInfo | undefined> {
+  const path = dataPaths(dir).run
+  const value = await readJson(path)
+  if (value === undefined) return undefined
+  const ok =
+    value.schema === RUN_SCHEMA &&
+    Number.isSafeInteger(value.pid) &&
+    typeof value.node_id === 'string' &&
+    Array.isArray(value.multiaddrs) &&
+    value.multiaddrs.every((a) => typeof a === 'string') &&
+    typeof value.api === 'string'
+  if (!ok) throw new InvalidDataDirError(`${path} is not a ${RUN_SCHEMA} file`)
+  return value as unknown as RunInfo
+}
+
+export async function removeRunInfo(dir: string): Promise<void> {
+  await rm(dataPaths(dir).run, { force: true })
+}
+
+async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidDataDirError(`${path} is not JSON`, { cause: err })
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidDataDirError(`${path} is not a JSON object`)
+  }
+  return value as Record<string, unknown>
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
+
+async function writeExclusive(path: string, bytes: Uint8Array, mode: number): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>>
+  try {
+    fh = await open(path, 'wx', mode)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return
+    throw err
+  }
+  try {
+    await fh.writeFile(bytes)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Write to a temporary name, then rename: readers see the old file or the new one, never half. */
+export async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
+  const tmp = `${path}.${process.pid}.${toHex(randomBytes(6))}.tmp`
+  await writeFile(tmp, text, { mode })
+  await rename(tmp, path)
+}

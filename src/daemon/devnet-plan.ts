@@ -1,0 +1,273 @@
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join, relative } from 'node:path'
+import { InvalidInputError } from '../core/errors.js'
+import {
+  type AuthorityKey,
+  computeSnapshotHash,
+  createSnapshot,
+  type EpochSnapshot,
+  signSnapshot,
+  verifySnapshot,
+} from '../membership/snapshot.js'
+import type { NodeEntry } from '../membership/types.js'
+import { createAuthorityKeyFile, readAuthorityKeyFile } from './authority-key.js'
+import { dataPaths, initDataDir, writeAtomic } from './data-dir.js'
+import { InvalidDataDirError } from './errors.js'
+import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js'
+
+export const DEVNET_STATE_SCHEMA = 'qfs-devnet-state/1'
+export const MAX_DEVNET_NODES = 64
+export const DEFAULT_DEVNET_NODES = 5
+
+/** The files of a devnet directory. */
+export function devnetPaths(dir: string) {
+  return {
+    dir,
+    state: join(dir, 'devnet-state.json'),
+    devnet: join(dir, 'devnet.json'),
+    authorityKey: join(dir, 'aegis-authority.json'),
+    authorityPublicKey: join(dir, 'aegis-authority.json.pub'),
+    node: (index: number) => join(dir, `node-${index}`),
+  }
+}
+
+/** What is remembered between runs: which directory is which node and on which loopback ports. */
+export interface DevnetState {
+  schema: typeof DEVNET_STATE_SCHEMA
+  nodes: Array<{ name: string; node_id: string; tcp_port: number; api_port: number }>
+}
+
+/** One node of a prepared devnet: ready to be started with `qfs-node start --dir <dir>`. */
+export interface PlannedNode {
+  index: number
+  name: string
+  dir: string
+  nodeId: string
+  tcpPort: number
+  apiPort: number
+  multiaddr: string
+  logPath: string
+}
+
+export interface DevnetPlan {
+  dir: string
+  nodes: PlannedNode[]
+  snapshot: EpochSnapshot
+  /** True when this run created the network (first run on the directory). */
+  created: boolean
+}
+
+export interface PrepareInit {
+  dir: string
+  /** Default: the remembered count, else 5. A different count than remembered is refused. */
+  nodes?: number
+  /** Node i (1-based) listens on `basePort + 2(i-1)` and serves its API one port above. */
+  basePort?: number
+  logLevel?: string
+}
+
+/**
+ * Creates or reuses everything a local network needs before any process starts: a data directory
+ * per node (`init`), the AEGIS authority key (0600), fixed loopback ports (chosen once, remembered in
+ * `devnet-state.json`), each node's `config.json` (listen address, API port, the trusted authority)
+ * and the signed epoch snapshot in every node's directory. A run with the same inputs changes
+ * nothing on disk; new ports make a new snapshot that follows the previous one (epoch + 1).
+ */
+export async function prepareDevnet(init: PrepareInit): Promise<DevnetPlan> {
+  const paths = devnetPaths(init.dir)
+  const previous = await readState(paths.state)
+  const count = init.nodes ?? previous?.nodes.length ?? DEFAULT_DEVNET_NODES
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_DEVNET_NODES) {
+    throw new InvalidInputError(`--nodes must be in 1..${MAX_DEVNET_NODES}`)
+  }
+  if (previous !== undefined && previous.nodes.length !== count) {
+    throw new InvalidInputError(
+      `${init.dir} holds a devnet of ${previous.nodes.length} nodes; use --nodes ${previous.nodes.length} or another --dir`,
+    )
+  }
+  if (init.basePort !== undefined) {
+    if (
+      !Number.isSafeInteger(init.basePort) ||
+      init.basePort < 1024 ||
+      init.basePort + 2 * count - 1 > 65535
+    ) {
+      throw new InvalidInputError(`--base-port must leave room for ${2 * count} ports in 1024..65535`)
+    }
+  }
+  const created = previous === undefined
+  const identities = []
+  for (let i = 1; i <= count; i++) {
+    const id = await initDataDir(paths.node(i))
+    const remembered = previous?.nodes[i - 1]
+    if (remembered !== undefined && remembered.node_id !== id.nodeId) {
+      throw new InvalidDataDirError(
+        `${paths.node(i)} holds ${id.nodeId}, ${paths.state} remembers ${remembered.node_id}`,
+      )
+    }
+    identities.push(id)
+  }
+  const ports = await choosePorts(count, init.basePort, previous)
+  const state: DevnetState = {
+    schema: DEVNET_STATE_SCHEMA,
+    nodes: identities.map((id, i) => ({
+      name: `node-${i + 1}`,
+      node_id: id.nodeId,
+      tcp_port: ports[i]!.tcp,
+      api_port: ports[i]!.api,
+    })),
+  }
+  await writeAtomic(paths.state, `${JSON.stringify(state, null, 2)}\n`, 0o644)
+
+  const authority = await authorityKey(paths.authorityKey)
+  const entries: NodeEntry[] = identities.map((id, i) => ({
+    node_id: id.nodeId,
+    multiaddrs: [loopbackAddr(ports[i]!.tcp)],
+    mldsa_public_key: id.auditPublicKey,
+  }))
+  const nodes: PlannedNode[] = identities.map((id, i) => ({
+    index: i + 1,
+    name: `node-${i + 1}`,
+    dir: paths.node(i + 1),
+    nodeId: id.nodeId,
+    tcpPort: ports[i]!.tcp,
+    apiPort: ports[i]!.api,
+    multiaddr: loopbackAddr(ports[i]!.tcp),
+    logPath: join(paths.node(i + 1), 'node.log'),
+  }))
+  const snapshot = await snapshotFor(nodes, entries, authority)
+  for (const node of nodes) {
+    await writeNodeConfig(node, paths.authorityPublicKey, init.logLevel ?? 'info')
+    await writeSnapshotFile(dataPaths(node.dir).snapshot, snapshot)
+  }
+  return { dir: init.dir, nodes, snapshot, created }
+}
+
+function loopbackAddr(port: number): string {
+  return `/ip4/127.0.0.1/tcp/${port}`
+}
+
+async function readState(path: string): Promise<DevnetState | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidDataDirError(`${path} is not JSON`, { cause: err })
+  }
+  const v = value as Partial<DevnetState> | null
+  const port = (p: unknown) => Number.isSafeInteger(p) && (p as number) >= 1 && (p as number) <= 65535
+  const ok =
+    v !== null &&
+    typeof v === 'object' &&
+    v.schema === DEVNET_STATE_SCHEMA &&
+    Array.isArray(v.nodes) &&
+    v.nodes.length >= 1 &&
+    v.nodes.length <= MAX_DEVNET_NODES &&
+    v.nodes.every(
+      (n, i) =>
+        n !== null &&
+        typeof n === 'object' &&
+        n.name === `node-${i + 1}` &&
+        typeof n.node_id === 'string' &&
+        port(n.tcp_port) &&
+        port(n.api_port),
+    )
+  if (!ok) throw new InvalidDataDirError(`${path} is not a ${DEVNET_STATE_SCHEMA} file`)
+  return v as DevnetState
+}
+
+/** Explicit ports from `basePort`; else the remembered ones; else free ones the kernel hands out now. */
+async function choosePorts(
+  count: number,
+  basePort: number | undefined,
+  previous: DevnetState | undefined,
+): Promise<Array<{ tcp: number; api: number }>> {
+  if (basePort !== undefined) {
+    return Array.from({ length: count }, (_, i) => ({ tcp: basePort + 2 * i, api: basePort + 2 * i + 1 }))
+  }
+  if (previous !== undefined) return previous.nodes.map((n) => ({ tcp: n.tcp_port, api: n.api_port }))
+  // All servers stay open until every port is known, so the kernel never hands out one twice.
+  const servers = await Promise.all(Array.from({ length: 2 * count }, () => listenOnFreePort()))
+  const ports = servers.map((s) => (s.address() as { port: number }).port)
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+  return Array.from({ length: count }, (_, i) => ({ tcp: ports[2 * i]!, api: ports[2 * i + 1]! }))
+}
+
+function listenOnFreePort(): Promise<ReturnType<typeof createServer>> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve(server))
+  })
+}
+
+async function authorityKey(path: string): Promise<AuthorityKey> {
+  try {
+    await stat(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    return (await createAuthorityKeyFile(path)).key
+  }
+  return readAuthorityKeyFile(path)
+}
+
+/**
+ * The snapshot every node already holds when it still lists exactly these nodes; otherwise a new one,
+ * signed, following the held one (epoch + 1) so a node that saw the old one accepts the new.
+ */
+async function snapshotFor(
+  nodes: PlannedNode[],
+  entries: NodeEntry[],
+  key: AuthorityKey,
+): Promise<EpochSnapshot> {
+  const held = await heldSnapshot(nodes[0]!.dir, key)
+  const body = createSnapshot({
+    epoch: held === undefined ? 1 : held.epoch,
+    startTick: held === undefined ? 0 : held.start_tick,
+    nodes: entries,
+    authorityPublicKey: key.publicKey,
+    previous: held === undefined || held.epoch === 1 ? undefined : { snapshot_hash: held.prev_snapshot_hash },
+  })
+  if (held !== undefined && computeSnapshotHash(body) === held.snapshot_hash) return held
+  if (held === undefined) return signSnapshot(body, key)
+  const next = createSnapshot({
+    epoch: held.epoch + 1,
+    startTick: held.start_tick + 1,
+    nodes: entries,
+    authorityPublicKey: key.publicKey,
+    previous: held,
+  })
+  return signSnapshot(next, key)
+}
+
+async function heldSnapshot(dir: string, key: AuthorityKey): Promise<EpochSnapshot | undefined> {
+  const value = await readSnapshotFile(dataPaths(dir).snapshot).catch(() => undefined)
+  if (value === undefined) return undefined
+  const verdict = verifySnapshot(value, [key.publicKey])
+  return verdict.ok ? verdict.snapshot : undefined
+}
+
+/**
+ * The node's `config.json`, owned by the devnet: its fixed loopback addresses and the devnet's
+ * authority as the one trusted key (by file, relative to the config file, so the directory can move).
+ */
+async function writeNodeConfig(
+  node: PlannedNode,
+  authorityPublicKey: string,
+  logLevel: string,
+): Promise<void> {
+  const config = {
+    listen: [node.multiaddr],
+    api: { host: '127.0.0.1', port: node.apiPort },
+    trusted_authorities: [relative(node.dir, authorityPublicKey)],
+    log_level: logLevel,
+  }
+  await writeFile(dataPaths(node.dir).config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 })
+}

@@ -1,0 +1,332 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { QfsError } from '../core/errors.js'
+import { writeAtomic } from './data-dir.js'
+import {
+  type DevnetPlan,
+  devnetPaths,
+  type PlannedNode,
+  type PrepareInit,
+  prepareDevnet,
+} from './devnet-plan.js'
+
+export type { DevnetPlan, PlannedNode, PrepareInit } from './devnet-plan.js'
+export { DEFAULT_DEVNET_NODES, devnetPaths, MAX_DEVNET_NODES, prepareDevnet } from './devnet-plan.js'
+
+/** A daemon of the devnet that exited or never said it was ready; carries the end of its log. */
+export class DevnetNodeFailedError extends QfsError {
+  static readonly code = 'DEVNET_NODE_FAILED'
+  readonly node: string
+  readonly logTail: string
+
+  constructor(node: string, message: string, logTail: string, options?: ErrorOptions) {
+    super(DevnetNodeFailedError.code, message, options)
+    this.node = node
+    this.logTail = logTail
+  }
+}
+
+/** One running node as `devnet.json` lists it. */
+export interface DevnetNodeInfo {
+  node_id: string
+  multiaddrs: string[]
+  api: string
+  pid: number
+  dir: string
+}
+
+export interface DevnetInit extends PrepareInit {
+  /** The CLI entry the daemons run (default: this package's bin/qfs-node.js). */
+  bin?: string
+  /** Longest wait for every daemon's ready line (default 60 s). */
+  startTimeoutMs?: number
+  /** Longest wait after SIGTERM before SIGKILL (default 15 s: above the daemon's own shutdown bound). */
+  stopTimeoutMs?: number
+  /** Called when a daemon exits after it was ready (the devnet restarts nothing). */
+  onExit?: (node: PlannedNode, code: number | null, signal: NodeJS.Signals | null) => void
+  /** Extra environment for the daemons. */
+  env?: Record<string, string>
+}
+
+const DEFAULT_BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
+const READY_LINE_LIMIT = 64 * 1024
+const LOG_TAIL_BYTES = 4096
+
+interface Child {
+  plan: PlannedNode
+  process: ChildProcess
+  log: WriteStream
+  info: DevnetNodeInfo | undefined
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
+}
+
+/**
+ * N real daemons on loopback, each a child process (`qfs-node start --dir D/node-<i>`) whose stdout
+ * and stderr go to `D/node-<i>/node.log`. `start` resolves once every daemon printed its ready line
+ * and `D/devnet.json` lists them all; a daemon that dies before that stops the others and fails the
+ * start with its log tail. Nothing is restarted automatically; `restart(i)` exists for tests.
+ */
+export class Devnet {
+  readonly plan: DevnetPlan
+  private readonly init: DevnetInit
+  private readonly children: Array<Child | undefined>
+  private stopping: Promise<void> | undefined
+
+  private constructor(plan: DevnetPlan, init: DevnetInit) {
+    this.plan = plan
+    this.init = init
+    this.children = plan.nodes.map(() => undefined)
+  }
+
+  /** Prepares the directory (see prepareDevnet) and starts every daemon. */
+  static async start(init: DevnetInit): Promise<Devnet> {
+    const devnet = await Devnet.prepare(init)
+    await devnet.launchAll()
+    return devnet
+  }
+
+  /** Prepares the directory without starting anything (`launchAll` starts the daemons). */
+  static async prepare(init: DevnetInit): Promise<Devnet> {
+    return new Devnet(await prepareDevnet(init), init)
+  }
+
+  /** Starts every daemon at once and writes `devnet.json` when all are ready; on failure stops them all. */
+  async launchAll(): Promise<DevnetNodeInfo[]> {
+    try {
+      await Promise.all(this.plan.nodes.map((node) => this.launch(node)))
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    await this.writeDevnetFile()
+    return this.nodes
+  }
+
+  /** The nodes as `devnet.json` lists them (the latest start of each). */
+  get nodes(): DevnetNodeInfo[] {
+    return this.children.map((c, i) => {
+      if (c?.info === undefined) throw new DevnetNodeFailedError(this.plan.nodes[i]!.name, 'not running', '')
+      return c.info
+    })
+  }
+
+  /** Whether node `index` (1-based) is running. */
+  running(index: number): boolean {
+    const c = this.children[index - 1]
+    return c !== undefined && c.exit === undefined
+  }
+
+  /** Sends `signal` to node `index` (1-based) and waits for it to exit. */
+  async kill(
+    index: number,
+    signal: NodeJS.Signals = 'SIGTERM',
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const child = this.child(index)
+    if (child.exit === undefined) child.process.kill(signal)
+    return child.exited
+  }
+
+  /** Starts node `index` (1-based) again on its directory and ports; resolves with its new info. */
+  async restart(index: number): Promise<DevnetNodeInfo> {
+    const child = this.child(index)
+    if (child.exit === undefined)
+      throw new DevnetNodeFailedError(child.plan.name, `${child.plan.name} is still running`, '')
+    await closeStream(child.log)
+    const info = await this.launch(child.plan)
+    await this.writeDevnetFile()
+    return info
+  }
+
+  /** SIGTERM to every daemon, SIGKILL to those still running after the bound; never throws. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const bound = this.init.stopTimeoutMs ?? 15_000
+      await Promise.all(
+        this.children.map(async (child) => {
+          if (child === undefined) return
+          if (child.exit === undefined) {
+            child.process.kill('SIGTERM')
+            let timer: NodeJS.Timeout | undefined
+            const timedOut = await Promise.race([
+              child.exited.then(() => false),
+              new Promise<boolean>((resolve) => {
+                timer = setTimeout(() => resolve(true), bound)
+              }),
+            ])
+            clearTimeout(timer)
+            if (timedOut && child.exit === undefined) {
+              child.process.kill('SIGKILL')
+              await child.exited
+            }
+          }
+          await closeStream(child.log)
+        }),
+      )
+    })()
+    return this.stopping
+  }
+
+  /** Kills every daemon at once without waiting: for a parent that is exiting. */
+  killAllNow(): void {
+    for (const child of this.children)
+      if (child !== undefined && child.exit === undefined) child.process.kill('SIGKILL')
+  }
+
+  private child(index: number): Child {
+    const child = this.children[index - 1]
+    if (child === undefined) throw new RangeError(`no devnet node ${index}`)
+    return child
+  }
+
+  private async writeDevnetFile(): Promise<void> {
+    await writeAtomic(
+      devnetPaths(this.plan.dir).devnet,
+      `${JSON.stringify({ nodes: this.nodes }, null, 2)}\n`,
+      0o644,
+    )
+  }
+
+  private async launch(plan: PlannedNode): Promise<DevnetNodeInfo> {
+    if (this.stopping !== undefined) throw new DevnetNodeFailedError(plan.name, 'the devnet is stopping', '')
+    const log = createWriteStream(plan.logPath, { flags: 'a', mode: 0o644 })
+    await new Promise<void>((resolve, reject) => {
+      log.once('open', () => resolve())
+      log.once('error', reject)
+    })
+    // Its own process group: a Ctrl-C at the terminal reaches the devnet only, which then stops the
+    // daemons in order instead of all of them racing to exit at once.
+    const proc = spawn(process.execPath, [this.init.bin ?? DEFAULT_BIN, 'start', '--dir', plan.dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, ...(this.init.env ?? {}) },
+    })
+    const child: Child = {
+      plan,
+      process: proc,
+      log,
+      info: undefined,
+      exit: undefined,
+      exited: new Promise((resolve) => {
+        // 'close', not 'exit': the log is closed once the daemon's output has been copied whole.
+        proc.once('close', (code, signal) => {
+          child.exit = { code, signal }
+          resolve(child.exit)
+        })
+      }),
+    }
+    this.children[plan.index - 1] = child
+    proc.stderr!.pipe(log, { end: false })
+    const ready = readyLine(proc, log)
+    const startTimeoutMs = this.init.startTimeoutMs ?? 60_000
+    let timer: NodeJS.Timeout | undefined
+    const outcome = await Promise.race([
+      ready,
+      child.exited.then((e) => ({ exited: e })),
+      new Promise<{ timeout: true }>((resolve) => {
+        timer = setTimeout(() => resolve({ timeout: true }), startTimeoutMs)
+      }),
+      new Promise<{ spawnError: Error }>((resolve) =>
+        proc.once('error', (err) => resolve({ spawnError: err })),
+      ),
+    ])
+    clearTimeout(timer)
+    if ('node_id' in outcome) {
+      if (outcome.node_id !== plan.nodeId) {
+        proc.kill('SIGKILL')
+        throw new DevnetNodeFailedError(
+          plan.name,
+          `${plan.name} started as ${outcome.node_id}, not ${plan.nodeId}`,
+          '',
+        )
+      }
+      child.info = { ...outcome, pid: proc.pid!, dir: plan.dir }
+      child.exited.then((e) => {
+        if (this.stopping === undefined) this.init.onExit?.(plan, e.code, e.signal)
+      })
+      return child.info
+    }
+    if ('timeout' in outcome) proc.kill('SIGKILL')
+    await Promise.race([child.exited, new Promise((r) => setTimeout(r, 2_000))])
+    const why =
+      'timeout' in outcome
+        ? `did not become ready within ${startTimeoutMs} ms`
+        : 'spawnError' in outcome
+          ? `could not be started: ${outcome.spawnError.message}`
+          : `exited during startup (${outcome.exited.signal ?? `code ${outcome.exited.code}`})`
+    await closeStream(log)
+    const tail = await logTail(plan.logPath)
+    throw new DevnetNodeFailedError(plan.name, `${plan.name} ${why}; see ${plan.logPath}`, tail)
+  }
+}
+
+/**
+ * Copies the daemon's stdout to its log and resolves with its `{"event":"ready"}` line. After the
+ * ready line, stdout is only copied.
+ */
+function readyLine(proc: ChildProcess, log: WriteStream): Promise<Omit<DevnetNodeInfo, 'pid' | 'dir'>> {
+  return new Promise((resolve) => {
+    let pending = ''
+    let found = false
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      log.write(chunk)
+      if (found) return
+      pending += chunk.toString('utf8')
+      let nl = pending.indexOf('\n')
+      while (nl !== -1) {
+        const line = pending.slice(0, nl)
+        pending = pending.slice(nl + 1)
+        const ready = parseReady(line)
+        if (ready !== undefined) {
+          found = true
+          pending = ''
+          resolve(ready)
+          return
+        }
+        nl = pending.indexOf('\n')
+      }
+      if (pending.length > READY_LINE_LIMIT) pending = ''
+    })
+  })
+}
+
+function parseReady(line: string): Omit<DevnetNodeInfo, 'pid' | 'dir'> | undefined {
+  if (!line.includes('"ready"')) return undefined
+  let v: unknown
+  try {
+    v = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  const o = v as Record<string, unknown> | null
+  if (o === null || typeof o !== 'object' || o.event !== 'ready') return undefined
+  if (typeof o.node_id !== 'string' || typeof o.api !== 'string') return undefined
+  if (!Array.isArray(o.multiaddrs) || !o.multiaddrs.every((a) => typeof a === 'string')) return undefined
+  return { node_id: o.node_id, multiaddrs: o.multiaddrs as string[], api: o.api }
+}
+
+/** The last few KiB of a log file, for an error message. */
+export async function logTail(path: string, bytes = LOG_TAIL_BYTES): Promise<string> {
+  try {
+    const fh = await open(path, 'r')
+    try {
+      const { size } = await fh.stat()
+      const start = Math.max(0, size - bytes)
+      const buf = Buffer.alloc(size - start)
+      await fh.read(buf, 0, buf.length, start)
+      const text = buf.toString('utf8')
+      return start > 0 ? text.slice(text.indexOf('\n') + 1) : text
+    } finally {
+      await fh.close()
+    }
+  } catch {
+    return ''
+  }
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  if (stream.closed) return Promise.resolve()
+  return new Promise((resolve) => stream.end(() => resolve()))
+}

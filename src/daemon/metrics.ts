@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { StoreStats } from '../store/index.js'
+
+/** What the gauges read at scrape time. */
+export interface MetricsSources {
+  storeStats(): Promise<StoreStats>
+  /** Peers with an open connection. */
+  peerCount(): number
+  /** The epoch of the snapshot in force, or undefined without one. */
+  epoch(): number | undefined
+  logEntries(): number
+}
+
+export type Outcome = 'ok' | 'error'
+
+/**
+ * The node's own Prometheus metrics, in the registry libp2p's metrics also use (so one `/metrics`
+ * answers both). Durations are wall-clock observations for operators; nothing reads them back.
+ */
+export class NodeMetrics {
+  readonly registry: Registry
+  private readonly requests: Counter<'op' | 'outcome'>
+  private readonly errors: Counter<'op' | 'code'>
+  private readonly duration: Histogram<'op'>
+  private sources: MetricsSources | undefined
+
+  constructor(registry: Registry) {
+    this.registry = registry
+    const registers = [registry]
+    // Gauges read their value at scrape time; before `bind` they stay at zero.
+    const gauge = (name: string, help: string, read: (src: MetricsSources) => Promise<number> | number) => {
+      const g: Gauge = new Gauge({
+        name,
+        help,
+        registers,
+        collect: async () => {
+          if (this.sources !== undefined) g.set(await read(this.sources))
+        },
+      })
+    }
+    gauge(
+      'qfs_stored_bytes',
+      'Bytes of committed shard data held by this node',
+      async (s) => (await s.storeStats()).bytes_stored,
+    )
+    gauge('qfs_shards', 'Committed shards held by this node', async (s) => (await s.storeStats()).shards)
+    gauge(
+      'qfs_objects',
+      'Objects this node keeps as a catalogue home',
+      async (s) => (await s.storeStats()).objects,
+    )
+    gauge(
+      'qfs_versions',
+      'Object versions this node keeps as a catalogue home',
+      async (s) => (await s.storeStats()).versions,
+    )
+    gauge('qfs_peers', 'Peers with an open libp2p connection', (s) => s.peerCount())
+    gauge('qfs_epoch', 'Epoch of the snapshot in force (-1 without one)', (s) => s.epoch() ?? -1)
+    gauge('qfs_log_entries', 'Entries in the node audit log', (s) => s.logEntries())
+    this.requests = new Counter({
+      name: 'qfs_requests_total',
+      help: 'Storage operations served, by operation and outcome',
+      labelNames: ['op', 'outcome'],
+      registers,
+    })
+    this.errors = new Counter({
+      name: 'qfs_request_errors_total',
+      help: 'Failed storage operations, by operation and error code',
+      labelNames: ['op', 'code'],
+      registers,
+    })
+    this.duration = new Histogram({
+      name: 'qfs_request_duration_seconds',
+      help: 'Duration of storage operations',
+      labelNames: ['op'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    })
+  }
+
+  /** Binds the gauges to the running node (they read nothing until then). */
+  bind(sources: MetricsSources): void {
+    this.sources = sources
+  }
+
+  observe(op: string, outcome: Outcome, seconds: number, code?: string): void {
+    this.requests.inc({ op, outcome })
+    if (outcome === 'error') this.errors.inc({ op, code: code ?? 'INTERNAL' })
+    this.duration.observe({ op }, seconds)
+  }
+
+  /** A failure that ends an exchange before any operation runs (an ineligible peer). */
+  reject(op: string, code: string): void {
+    this.requests.inc({ op, outcome: 'error' })
+    this.errors.inc({ op, code })
+  }
+}

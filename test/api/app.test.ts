@@ -1,0 +1,218 @@
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { describe, expect, it } from 'vitest'
+import { type ApiDeps, buildApi, type NodeStatus } from '../../src/api/app.js'
+import { QfsError } from '../../src/core/errors.js'
+import { NodeMetrics } from '../../src/daemon/metrics.js'
+import type { ListResponse } from '../../src/engine/responses.js'
+
+const ID = (c: string) => c.repeat(64)
+
+const STATUS: NodeStatus = {
+  node_id: '12D3KooWtest',
+  version: '0.1.0',
+  ready: true,
+  epoch: 3,
+  snapshot_hash: ID('a'),
+  multiaddrs: ['/ip4/127.0.0.1/tcp/4001'],
+  peers: 2,
+  store: { objects: 1, versions: 2, shards: 4, bytes_stored: 1000, staged: 0 },
+  log: {
+    entries: 5,
+    last_event_id: ID('b'),
+    covered_entries: 5,
+    checkpoints: 1,
+    last_checkpoint_id: ID('c'),
+  },
+  uptime_seconds: 12.5,
+}
+
+const LISTED: ListResponse = {
+  ok: true,
+  objects: [
+    {
+      object_id: ID('1'),
+      version: 1,
+      kind: 'STORE',
+      hash_commit: ID('2'),
+      content_size: 10,
+      created_at_tick: 7,
+      metadata: { author_node_id: 'n', created_at_tick: 7, tags: ['x'] } as never,
+    },
+  ],
+  next_cursor: { object_id: ID('1'), version: 1 },
+  storage_event_id: ID('3'),
+}
+
+function setup(overrides: Partial<ApiDeps> = {}) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const metrics = new NodeMetrics(registry)
+  const calls: unknown[] = []
+  const deps: ApiDeps = {
+    status: async () => ({ ...STATUS, extra: 'not in the schema' }) as NodeStatus,
+    readiness: () => ({ store: true, libp2p: true, snapshot: true }),
+    listObjects: async (filters) => {
+      calls.push(filters)
+      return LISTED
+    },
+    registry,
+    ...overrides,
+  }
+  return { app: buildApi(deps), calls, metrics }
+}
+
+describe('operator API', () => {
+  it('answers /healthz and /readyz from the readiness checks', async () => {
+    const { app } = setup()
+    const health = await app.inject('/healthz')
+    expect(health.statusCode).toBe(200)
+    expect(health.json()).toEqual({ status: 'ok' })
+    expect((await app.inject('/readyz')).json()).toEqual({
+      ready: true,
+      checks: { store: true, libp2p: true, snapshot: true },
+    })
+    const notReady = setup({ readiness: () => ({ store: true, libp2p: true, snapshot: false }) }).app
+    const r = await notReady.inject('/readyz')
+    expect(r.statusCode).toBe(503)
+    expect(r.json()).toMatchObject({ ready: false, checks: { snapshot: false } })
+  })
+
+  it('serves Prometheus text with the node metrics and the default ones', async () => {
+    const { app, metrics } = setup()
+    metrics.observe('write', 'ok', 0.02)
+    metrics.observe('write', 'error', 0.01, 'VERSION_CONFLICT')
+    metrics.bind({
+      storeStats: async () => STATUS.store,
+      peerCount: () => 2,
+      epoch: () => 3,
+      logEntries: () => 5,
+    })
+    const res = await app.inject('/metrics')
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toMatch(/^text\/plain/)
+    for (const name of [
+      'qfs_stored_bytes 1000',
+      'qfs_shards 4',
+      'qfs_objects 1',
+      'qfs_versions 2',
+      'qfs_peers 2',
+      'qfs_requests_total{op="write",outcome="ok"} 1',
+      'qfs_requests_total{op="write",outcome="error"} 1',
+      'qfs_request_errors_total{op="write",code="VERSION_CONFLICT"} 1',
+      'qfs_request_duration_seconds_bucket{le="0.05",op="write"} 2',
+      'process_cpu_user_seconds_total',
+    ]) {
+      expect(res.body).toContain(name)
+    }
+  })
+
+  it('answers /v1/status through its schema (unlisted fields are not sent)', async () => {
+    const { app } = setup()
+    const res = await app.inject('/v1/status')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual(STATUS)
+  })
+
+  it('turns /v1/objects query parameters into engine filters', async () => {
+    const { app, calls } = setup()
+    const res = await app.inject(
+      `/v1/objects?limit=5&after_object_id=${ID('d')}&after_version=2&prefix=ab&tag=t&author=me&tick_from=1&tick_to=9`,
+    )
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual(LISTED)
+    expect(calls).toEqual([
+      {
+        limit: 5,
+        after: { object_id: ID('d'), version: 2 },
+        prefix: 'ab',
+        tag: 't',
+        author: 'me',
+        tick_from: 1,
+        tick_to: 9,
+      },
+    ])
+  })
+
+  it.each([
+    'limit=0',
+    'limit=1001',
+    'limit=x',
+    'prefix=XY',
+    `after_object_id=${ID('d')}`,
+    'after_version=1',
+    'tick_from=-1',
+    'color=red',
+  ])('refuses /v1/objects?%s with 400 INVALID_INPUT', async (query) => {
+    const { app, calls } = setup()
+    const res = await app.inject(`/v1/objects?${query}`)
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({ ok: false, code: 'INVALID_INPUT' })
+    expect(calls).toEqual([])
+  })
+
+  it.each([
+    ['INVALID_INPUT', 'SE_ERR_INVALID_INPUT', 400],
+    ['NO_SNAPSHOT', 'SE_ERR_AEGIS_CONTEXT_MISSING', 503],
+    ['QUORUM_NOT_REACHED', 'SE_ERR_NO_ELIGIBLE_NODES', 503],
+    ['INTERNAL', 'SE_ERR_INTERNAL', 500],
+  ] as const)('maps an engine failure %s to HTTP %i', async (code, errorCode, status) => {
+    const { app } = setup({
+      listObjects: async () => ({
+        ok: false,
+        code,
+        error_code: errorCode,
+        error_detail: 'detail',
+        storage_event_id: ID('e'),
+      }),
+    })
+    const res = await app.inject('/v1/objects')
+    expect(res.statusCode).toBe(status)
+    expect(res.json()).toEqual({
+      ok: false,
+      code,
+      message: 'detail',
+      error_code: errorCode,
+      storage_event_id: ID('e'),
+    })
+  })
+
+  it('maps thrown errors through one table and never leaks an internal message', async () => {
+    const bad = setup({
+      status: async () => {
+        throw new QfsError('INVALID_WIDGET', 'widget out of range')
+      },
+    }).app
+    const r1 = await bad.inject('/v1/status')
+    expect(r1.statusCode).toBe(400)
+    expect(r1.json()).toEqual({ ok: false, code: 'INVALID_WIDGET', message: 'widget out of range' })
+    const broken = setup({
+      status: async () => {
+        throw new Error('secret path /etc/x')
+      },
+      logger: undefined,
+    }).app
+    const r2 = await broken.inject('/v1/status')
+    expect(r2.statusCode).toBe(500)
+    expect(r2.json()).toEqual({ ok: false, code: 'INTERNAL', message: 'internal error' })
+    const missing = await broken.inject('/v2/nothing?x=1')
+    expect(missing.statusCode).toBe(404)
+    expect(missing.json()).toEqual({ ok: false, code: 'NOT_FOUND', message: 'no route GET /v2/nothing' })
+  })
+
+  it('requires the bearer token on /v1 when one is configured, and only there', async () => {
+    const token = 'correct-horse-battery-staple'
+    const { app } = setup({ token })
+    const none = await app.inject('/v1/status')
+    expect(none.statusCode).toBe(401)
+    expect(none.headers['www-authenticate']).toBe('Bearer')
+    expect(none.json()).toMatchObject({ ok: false, code: 'UNAUTHORIZED' })
+    const wrong = await app.inject({ url: '/v1/objects', headers: { authorization: 'Bearer nope' } })
+    expect(wrong.statusCode).toBe(401)
+    const basic = await app.inject({ url: '/v1/status', headers: { authorization: `Basic ${token}` } })
+    expect(basic.statusCode).toBe(401)
+    const ok = await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${token}` } })
+    expect(ok.statusCode).toBe(200)
+    expect((await app.inject('/healthz')).statusCode).toBe(200)
+    expect((await app.inject('/metrics')).statusCode).toBe(200)
+  })
+})

@@ -1,0 +1,122 @@
+import { Registry } from 'prom-client'
+import { describe, expect, it } from 'vitest'
+import { InvalidInputError } from '../../src/core/errors.js'
+import { InFlight, instrumentEngine, instrumentNodeService } from '../../src/daemon/instrument.js'
+import { NodeMetrics } from '../../src/daemon/metrics.js'
+import type { StorageEngine } from '../../src/engine/engine.js'
+import type { NodeService } from '../../src/engine/node-service.js'
+
+function setup() {
+  const metrics = new NodeMetrics(new Registry())
+  const inflight = new InFlight()
+  const text = () => metrics.registry.metrics()
+  return { tracker: { metrics, inflight }, inflight, text }
+}
+
+describe('InFlight', () => {
+  it('is idle at once when empty, when the last operation ends, and not before', async () => {
+    const f = new InFlight()
+    expect(await f.idle(1)).toBe(true)
+    const end1 = f.begin()
+    const end2 = f.begin()
+    expect(await f.idle(5)).toBe(false)
+    const idle = f.idle(10_000)
+    end1()
+    end1()
+    expect(f.size).toBe(1)
+    end2()
+    expect(await idle).toBe(true)
+  })
+})
+
+describe('instrumentEngine', () => {
+  it('counts answers by outcome and failures by their code, and tracks streamed reads', async () => {
+    const { tracker, inflight, text } = setup()
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => (release = r))
+    const stub = {
+      async putContent() {
+        await gate
+        return { ok: true }
+      },
+      async listObjects() {
+        return { ok: false, code: 'INVALID_INPUT', error_code: 'SE_ERR_INVALID_INPUT' }
+      },
+      async getStorageProof() {
+        throw new InvalidInputError('thrown')
+      },
+      async readContent() {
+        return {
+          ok: true,
+          content: (async function* () {
+            yield new Uint8Array(1)
+            yield new Uint8Array(2)
+          })(),
+        }
+      },
+      other: 42,
+    } as unknown as StorageEngine
+    const engine = instrumentEngine(stub, tracker)
+    const put = engine.putContent('x', 1, new Uint8Array(0), {})
+    expect(inflight.size).toBe(1)
+    release()
+    await put
+    expect(inflight.size).toBe(0)
+    await engine.listObjects({})
+    await expect(engine.getStorageProof('x', 1, 'y')).rejects.toThrow('thrown')
+    const opened = (await engine.readContent('x')) as unknown as { content: AsyncIterable<Uint8Array> }
+    expect(inflight.size).toBe(0)
+    const it = opened.content[Symbol.asyncIterator]()
+    await it.next()
+    expect(inflight.size).toBe(1)
+    await it.return?.()
+    expect(inflight.size).toBe(0)
+    expect((engine as unknown as { other: number }).other).toBe(42)
+    const t = await text()
+    expect(t).toContain('qfs_requests_total{op="write",outcome="ok"} 1')
+    expect(t).toContain('qfs_requests_total{op="list_objects",outcome="error"} 1')
+    expect(t).toContain('qfs_request_errors_total{op="list_objects",code="INVALID_INPUT"} 1')
+    expect(t).toContain('qfs_request_errors_total{op="get_proof",code="INVALID_INPUT"} 1')
+    expect(t).toContain('qfs_requests_total{op="read",outcome="ok"} 1')
+    expect(t).toContain('qfs_requests_total{op="read_stream",outcome="ok"} 1')
+  })
+})
+
+describe('instrumentNodeService', () => {
+  it('ends a push at finish or abort and a fetch at its last block', async () => {
+    const { tracker, inflight, text } = setup()
+    const sink = { write: async () => {}, finish: async () => ({ ok: 1 }), abort: async () => {} }
+    const stub = {
+      nodeId: 'n1',
+      openShard: async () => sink,
+      async *fetchShard() {
+        yield new Uint8Array(1)
+        throw new InvalidInputError('bad block')
+      },
+      getRecord: async () => undefined,
+    } as unknown as NodeService
+    const service = instrumentNodeService(stub, tracker)
+    expect(service.nodeId).toBe('n1')
+    const s1 = await service.openShard({} as never)
+    expect(inflight.size).toBe(1)
+    await s1.write(new Uint8Array(1))
+    await s1.finish()
+    const s2 = await service.openShard({} as never)
+    await s2.abort(new InvalidInputError('gave up'))
+    expect(inflight.size).toBe(0)
+    const blocks: Uint8Array[] = []
+    await expect(
+      (async () => {
+        for await (const b of service.fetchShard('s', 0)) blocks.push(b)
+      })(),
+    ).rejects.toThrow('bad block')
+    expect(blocks).toHaveLength(1)
+    expect(inflight.size).toBe(0)
+    await service.getRecord('o', 'latest')
+    const t = await text()
+    expect(t).toContain('qfs_requests_total{op="replica_push",outcome="ok"} 1')
+    expect(t).toContain('qfs_request_errors_total{op="replica_push",code="INVALID_INPUT"} 1')
+    expect(t).toContain('qfs_request_errors_total{op="replica_fetch",code="INVALID_INPUT"} 1')
+    expect(t).toContain('qfs_requests_total{op="replica_record",outcome="ok"} 1')
+  })
+})

@@ -1,0 +1,261 @@
+import { sha3_256 } from '@noble/hashes/sha3.js'
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.js'
+import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { generateAuditKey } from '../../src/log/keys.js'
+import { NoSnapshotError, SnapshotRejectedError } from '../../src/membership/errors.js'
+import {
+  createSnapshot,
+  type EpochSnapshot,
+  GENESIS_PREV_HASH,
+  signSnapshot,
+  verifySnapshot,
+} from '../../src/membership/snapshot.js'
+import { SnapshotMembership } from '../../src/membership/snapshot-membership.js'
+import type { NodeEntry } from '../../src/membership/types.js'
+
+const keyA = generateAuditKey(new Uint8Array(32).fill(1))
+const keyB = generateAuditKey(new Uint8Array(32).fill(2))
+const A = toHex(keyA.publicKey)
+const B = toHex(keyB.publicKey)
+const nodeKey = (i: number) => toHex(generateAuditKey(new Uint8Array(32).fill(10 + i)).publicKey)
+
+function node(id: string, i: number): NodeEntry {
+  return { node_id: id, multiaddrs: [`/ip4/127.0.0.1/tcp/${4000 + i}`], mldsa_public_key: nodeKey(i) }
+}
+
+const NODES = ['n-c', 'n-a', 'n-b'].map(node)
+
+function make(
+  epoch: number,
+  opts: { nodes?: NodeEntry[]; prev?: EpochSnapshot; key?: typeof keyA; startTick?: number } = {},
+): EpochSnapshot {
+  const key = opts.key ?? keyA
+  const body = createSnapshot({
+    epoch,
+    startTick: opts.startTick ?? epoch * 100,
+    nodes: opts.nodes ?? NODES,
+    previous: opts.prev,
+    authorityPublicKey: key.publicKey,
+  })
+  return signSnapshot(body, key)
+}
+
+/** JCS of plain ASCII data: sorted keys, no whitespace (the oracle for the snapshot hash). */
+function sortedJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(sortedJson).join(',')}]`
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${sortedJson(o[k])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(v)
+}
+
+const clone = (s: EpochSnapshot): EpochSnapshot => JSON.parse(JSON.stringify(s))
+
+describe('qfs-epoch-snapshot/1', () => {
+  const s0 = make(0)
+
+  it('hashes the canonical JSON of everything but hash and signature, and signs domain || hash', () => {
+    const { snapshot_hash, signature, ...body } = s0
+    expect(snapshot_hash).toBe(toHex(sha3_256(new TextEncoder().encode(sortedJson(body)))))
+    const message = new Uint8Array([
+      ...new TextEncoder().encode('qfs-epoch-snapshot/1'),
+      ...Buffer.from(snapshot_hash, 'hex'),
+    ])
+    expect(ml_dsa65.verify(Buffer.from(signature, 'hex'), message, keyA.publicKey)).toBe(true)
+    expect(s0.prev_snapshot_hash).toBe(GENESIS_PREV_HASH)
+    expect(s0.params).toEqual({
+      block_size_bytes: 262144,
+      num_shards_per_object: 4,
+      replication_factor: 3,
+      schema_version: 1,
+    })
+    expect(verifySnapshot(s0, [A])).toEqual({ ok: true, snapshot: s0 })
+  })
+
+  it('sorts nodes by UTF-8 bytes, not UTF-16 units', () => {
+    // U+FF61 sorts before U+1F600 in UTF-8 (EF.. < F0..) but after it in UTF-16 (FF61 > D83D).
+    const s = make(0, { nodes: [node('\u{1F600}', 1), node('\uFF61', 2)] })
+    expect(s.nodes.map((n) => n.node_id)).toEqual(['\uFF61', '\u{1F600}'])
+    expect(verifySnapshot(s, [A]).ok).toBe(true)
+  })
+
+  it('refuses a signature that does not verify', () => {
+    const bad = clone(s0)
+    bad.signature = (bad.signature[0] === '0' ? '1' : '0') + bad.signature.slice(1)
+    expect(verifySnapshot(bad, [A])).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' })
+    // Signed by B while naming A as its authority.
+    const forged = clone(s0)
+    forged.signature = toHex(
+      ml_dsa65.sign(
+        new Uint8Array([
+          ...new TextEncoder().encode('qfs-epoch-snapshot/1'),
+          ...Buffer.from(forged.snapshot_hash, 'hex'),
+        ]),
+        keyB.secretKey,
+      ),
+    )
+    expect(verifySnapshot(forged, [A, B])).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' })
+  })
+
+  it('refuses an authority that is not trusted', () => {
+    expect(verifySnapshot(make(0, { key: keyB }), [A])).toMatchObject({
+      ok: false,
+      code: 'UNTRUSTED_AUTHORITY',
+    })
+    expect(verifySnapshot(s0, [])).toMatchObject({ ok: false, code: 'UNTRUSTED_AUTHORITY' })
+    expect(verifySnapshot(make(0, { key: keyB }), [keyA.publicKey, keyB.publicKey]).ok).toBe(true)
+  })
+
+  it('refuses a tampered node list, with or without a recomputed hash', () => {
+    const moved = clone(s0)
+    moved.nodes[0]!.multiaddrs = ['/ip4/10.0.0.9/tcp/4001']
+    expect(verifySnapshot(moved, [A])).toMatchObject({ ok: false, code: 'HASH_MISMATCH' })
+    const dropped = clone(s0)
+    dropped.nodes.pop()
+    expect(verifySnapshot(dropped, [A])).toMatchObject({ ok: false, code: 'HASH_MISMATCH' })
+    const { snapshot_hash: _h, signature: _s, ...body } = moved
+    moved.snapshot_hash = toHex(sha3_256(new TextEncoder().encode(sortedJson(body))))
+    expect(verifySnapshot(moved, [A])).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' })
+  })
+
+  it('checks the chain against the previous snapshot', () => {
+    const s1 = make(1, { prev: s0 })
+    expect(s1.prev_snapshot_hash).toBe(s0.snapshot_hash)
+    expect(verifySnapshot(s1, [A], s0).ok).toBe(true)
+    expect(verifySnapshot(make(2, { prev: s0 }), [A], s0)).toMatchObject({ ok: false, code: 'BROKEN_CHAIN' })
+    expect(verifySnapshot(make(1), [A], s0)).toMatchObject({ ok: false, code: 'BROKEN_CHAIN' })
+    expect(verifySnapshot(make(1, { prev: s0, startTick: 0 }), [A], s0)).toMatchObject({
+      ok: false,
+      code: 'BROKEN_CHAIN',
+    })
+    // Without a previous snapshot the chain is not checked: the first one is the trust anchor.
+    expect(verifySnapshot(make(7, { prev: s0 }), [A]).ok).toBe(true)
+  })
+
+  it.each([
+    ['null', () => null],
+    ['an array', () => []],
+    ['an unknown field', () => ({ ...clone(s0), extra: 1 })],
+    ['a missing field', () => ({ ...clone(s0), start_tick: undefined })],
+    ['another schema', () => ({ ...clone(s0), schema: 'qfs-epoch-snapshot/2' })],
+    ['a fractional epoch', () => ({ ...clone(s0), epoch: 1.5 })],
+    ['a short signature', () => ({ ...clone(s0), signature: 'ab' })],
+    ['an upper-case hash', () => ({ ...clone(s0), snapshot_hash: s0.snapshot_hash.toUpperCase() })],
+    ['unsorted nodes', () => ({ ...clone(s0), nodes: [...clone(s0).nodes].reverse() })],
+    ['a duplicate node', () => ({ ...clone(s0), nodes: [s0.nodes[0], s0.nodes[0]] })],
+    ['no nodes', () => ({ ...clone(s0), nodes: [] })],
+    ['a short node key', () => ({ ...clone(s0), nodes: [{ ...s0.nodes[0], mldsa_public_key: 'aa' }] })],
+    ['a bad multiaddr', () => ({ ...clone(s0), nodes: [{ ...s0.nodes[0], multiaddrs: ['tcp:1'] }] })],
+    ['out-of-range params', () => ({ ...clone(s0), params: { ...s0.params, replication_factor: 0 } })],
+    ['an unknown param', () => ({ ...clone(s0), params: { ...s0.params, speed: 1 } })],
+  ])('calls %s MALFORMED', (_name, value) => {
+    expect(verifySnapshot(value(), [A])).toMatchObject({ ok: false, code: 'MALFORMED' })
+  })
+
+  it('is total: any JSON value gets a verdict, never an exception', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const verdict = verifySnapshot(v, [A])
+        expect(verdict).toMatchObject({ ok: false, code: 'MALFORMED' })
+      }),
+      { seed: 20261125, numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(fc.constantFrom(...Object.keys(s0)), fc.jsonValue(), (key, value) => {
+        const changed = { ...clone(s0), [key]: value }
+        fc.pre(
+          JSON.stringify(changed[key as keyof EpochSnapshot]) !==
+            JSON.stringify(s0[key as keyof EpochSnapshot]),
+        )
+        expect(verifySnapshot(changed, [A]).ok).toBe(false)
+      }),
+      { seed: 7, numRuns: 200 },
+    )
+  })
+
+  it('refuses to create or sign an inconsistent snapshot', () => {
+    const body = createSnapshot({ epoch: 0, startTick: 0, nodes: NODES, authorityPublicKey: keyA.publicKey })
+    expect(() => signSnapshot(body, keyB)).toThrow(/authority_public_key/)
+    expect(() => createSnapshot({ epoch: -1, startTick: 0, nodes: NODES, authorityPublicKey: A })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    )
+  })
+})
+
+describe('SnapshotMembership', () => {
+  const s0 = make(0)
+  const s1 = make(1, { prev: s0, nodes: [...NODES, node('n-d', 4)], key: keyB })
+
+  it('answers NO_SNAPSHOT before the first snapshot', () => {
+    const m = new SnapshotMembership({ trustedKeys: [A, B] })
+    expect(() => m.current()).toThrow(NoSnapshotError)
+    expect(m.at(0)).toBeUndefined()
+    expect(m.isEligible('n-a')).toBe(false)
+  })
+
+  it('moves through two epochs and keeps the old one answerable', () => {
+    const m = new SnapshotMembership({ trustedKeys: [A, B] })
+    const v0 = m.accept(s0)
+    expect(v0).toMatchObject({
+      epoch: 0,
+      startTick: 0,
+      snapshotHash: s0.snapshot_hash,
+      params: DEFAULT_PARAMS,
+    })
+    expect(v0.eligible.nodes).toEqual(['n-a', 'n-b', 'n-c'])
+    expect(m.isEligible('n-d')).toBe(false)
+
+    const v1 = m.accept(s1)
+    expect(m.current()).toBe(v1)
+    expect(v1.eligible.nodes).toEqual(['n-a', 'n-b', 'n-c', 'n-d'])
+    expect(v1.nodes.get('n-d')?.multiaddrs).toEqual(['/ip4/127.0.0.1/tcp/4004'])
+    expect(m.isEligible('n-d')).toBe(true)
+    expect(m.at(0)).toBe(v0)
+    expect(m.snapshotAt(0)).toEqual(s0)
+    expect(m.latest).toEqual(s1)
+    // Placement over each epoch's own list.
+    const oid = 'ab'.repeat(32)
+    expect([...v0.eligible.catalogueHomes(oid, 3)].sort()).toEqual(['n-a', 'n-b', 'n-c'])
+    expect(v1.eligible.catalogueHomes(oid, 3)).toHaveLength(3)
+
+    // The same snapshot again changes nothing.
+    expect(m.accept(s0)).toBe(v0)
+    expect(m.accept(s1)).toBe(v1)
+    expect(m.current().epoch).toBe(1)
+  })
+
+  it('refuses a fork, a gap, an untrusted key and a bad signature with SNAPSHOT_REJECTED', () => {
+    const m = new SnapshotMembership({ trustedKeys: [A] })
+    m.accept(s0)
+    const reject = (s: unknown) => {
+      try {
+        m.accept(s)
+      } catch (err) {
+        expect(err).toBeInstanceOf(SnapshotRejectedError)
+        expect((err as SnapshotRejectedError).code).toBe('SNAPSHOT_REJECTED')
+        return (err as SnapshotRejectedError).reason
+      }
+      throw new Error('accepted')
+    }
+    expect(reject(make(0, { nodes: NODES.slice(0, 2) }))).toBe('BROKEN_CHAIN')
+    expect(reject(make(2, { prev: s0 }))).toBe('BROKEN_CHAIN')
+    expect(reject(s1)).toBe('UNTRUSTED_AUTHORITY')
+    const bad = clone(make(1, { prev: s0 }))
+    bad.signature = `${bad.signature.slice(0, 10)}${bad.signature[10] === 'f' ? 'e' : 'f'}${bad.signature.slice(11)}`
+    expect(reject(bad)).toBe('BAD_SIGNATURE')
+    expect(m.current().epoch).toBe(0)
+  })
+
+  it('refuses a trusted key that is not an ML-DSA-65 public key', () => {
+    expect(() => new SnapshotMembership({ trustedKeys: ['abcd'] })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    )
+  })
+})
