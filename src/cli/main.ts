@@ -1,7 +1,16 @@
 import { Command, CommanderError } from 'commander'
+import { registerAegis } from './commands/aegis.js'
 import { registerConformance } from './commands/conformance.js'
 import { registerDemo } from './commands/demo.js'
+import { registerDevnet } from './commands/devnet.js'
+import { registerGet } from './commands/get.js'
+import { registerInit } from './commands/init.js'
 import { registerInspect } from './commands/inspect.js'
+import { registerLs } from './commands/ls.js'
+import { registerProof } from './commands/proof.js'
+import { registerPut } from './commands/put.js'
+import { registerStart } from './commands/start.js'
+import { registerStatus } from './commands/status.js'
 import { type CliIo, EXIT, processIo, reportError } from './io.js'
 
 export function buildProgram(io: CliIo): Command {
@@ -10,10 +19,21 @@ export function buildProgram(io: CliIo): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride()
+    // Program options only before a command name: `put --version 3` is the command's own --version.
+    .enablePositionalOptions()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
   registerConformance(program, io)
   registerDemo(program, io)
+  registerDevnet(program, io)
   registerInspect(program, io)
+  registerInit(program, io)
+  registerStart(program, io)
+  registerStatus(program, io)
+  registerPut(program, io)
+  registerGet(program, io)
+  registerProof(program, io)
+  registerLs(program, io)
+  registerAegis(program, io)
   overrideExits(program)
   return program
 }

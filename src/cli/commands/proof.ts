@@ -1,0 +1,63 @@
+import type { Command } from 'commander'
+import { checkProofAnswer } from '../../sdk/checks.js'
+import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
+import {
+  failWith,
+  idArgument,
+  integerOption,
+  NODE_HELP,
+  nodeOption,
+  versionOption,
+  withClient,
+} from './client-common.js'
+
+interface ProofOptions {
+  node: string
+  version: string
+  shard: string
+  leaf?: string
+}
+
+/**
+ * A storage proof checked here, with the core alone: the expected Merkle root, leaf count and
+ * holders come from the version's record (its read header), never from the proof's answer.
+ */
+export function registerProof(program: Command, io: CliIo): void {
+  program
+    .command('proof')
+    .description('ask for a storage proof of one shard and verify it locally; prints {"verified", "proof"}')
+    .argument('<object_id>', '64 lower-case hex characters')
+    .requiredOption('--version <n>', 'the version')
+    .requiredOption('--shard <shard_id>', 'the shard (64 hex), one of the write answer shard_ids')
+    .requiredOption('--node <multiaddr>', NODE_HELP)
+    .option('--leaf <n>', "the block to prove (default: the epoch's challenge index)")
+    .addHelpText(
+      'after',
+      '\nExit status: 0 verified, 1 not verified, 2 bad arguments, 3 the node could not answer.',
+    )
+    .action(async (oidText: string, opts: ProofOptions) => {
+      const oid = idArgument(oidText, 'OBJECT_ID')
+      const version = versionOption(opts.version)
+      const shardId = idArgument(opts.shard, '--shard')
+      const leafIndex = opts.leaf === undefined ? undefined : integerOption(opts.leaf, '--leaf', 0)
+      const node = nodeOption(opts.node)
+      const result = await withClient(node, async (client) => {
+        const answer = await client.fetchStorageProof(oid, version, shardId, { leafIndex })
+        if (!answer.ok) {
+          // No holder could prove the block: the audit's answer is "not verified", not a usage error.
+          if (answer.code === 'PROOF_UNAVAILABLE') {
+            return { verified: false, proof: null, reason: answer.error_detail }
+          }
+          failWith(io, answer, true)
+        }
+        const record = await client.getRecord(oid, version)
+        if ('error_code' in record) failWith(io, record, true)
+        const verdict = checkProofAnswer(answer, record, { shardId, leafIndex })
+        return verdict.ok
+          ? { verified: true, proof: answer.proof }
+          : { verified: false, proof: answer.proof, reason: verdict.reason }
+      })
+      printJson(io, result)
+      if (!result.verified) throw new CliExit(EXIT.CHECK_FAILED)
+    })
+}

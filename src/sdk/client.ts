@@ -1,0 +1,414 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { toHex } from '../core/bytes.js'
+import { HashCommitBuilder } from '../core/commit.js'
+import { InvalidInputError } from '../core/errors.js'
+import { metadataSeed, normalizeMetadata } from '../core/metadata.js'
+import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
+import type { VersionKind, VersionRecord } from '../core/record.js'
+import type { StorageEngineApi } from '../engine/api.js'
+import type { CallOptions, OpenedRead, PutOptions } from '../engine/engine.js'
+import { IntegrityMismatchError } from '../engine/errors.js'
+import { DEFAULT_PAGE, validateFilters } from '../engine/list.js'
+import {
+  type EngineFailure,
+  failure,
+  type ListResponse,
+  type ProofResponse,
+  type ReadResponse,
+  type ShardReadInfo,
+  type StoreResponse,
+} from '../engine/responses.js'
+import type { ContentSource } from '../engine/write.js'
+import { StorageClient, type OpenedRead as WireRead } from '../net/client.js'
+import type { Dialer } from '../net/dial.js'
+import { createQfsLibp2p } from '../net/libp2p-node.js'
+import { DEFAULT_LIMITS } from '../net/protocols.js'
+import { parseNodeAddress } from './address.js'
+import { checkListing, checkProofAnswer, checkReadHeader, checkStoreAnswer } from './checks.js'
+import { toFailure } from './failures.js'
+import { type TransferProgress, verifiedContent } from './verified-read.js'
+
+export interface QfsClientTimeouts {
+  /** Opening a stream and a small exchange's whole answer (default 10 s). */
+  requestMs: number
+  /** Longest silence between two frames of a streaming read or write (default 30 s). */
+  idleMs: number
+}
+
+export interface QfsClientInit {
+  /** The coordinating node: a multiaddr that ends in `/p2p/<peer id>`. */
+  node: string | Multiaddr
+  /** A libp2p node to dial from; without one the client starts its own (no listen address) and owns it. */
+  libp2p?: Dialer
+  timeouts?: Partial<QfsClientTimeouts>
+  /** The governed parameters records are checked against (default DEFAULT_PARAMS). */
+  params?: ProtocolParams
+}
+
+export interface ReadCallOptions extends CallOptions {
+  /** Verified bytes so far, for progress bars. */
+  onProgress?: (p: TransferProgress) => void
+}
+
+/** The engine's opened read, plus `cancel()` for a read whose content will not be consumed. */
+export interface QfsOpenedRead extends OpenedRead {
+  cancel(): void
+}
+
+const RECORD_CACHE_SIZE = 256
+
+/**
+ * The StorageEngine of spec §5 as a client of one node over libp2p: the same methods and QFS
+ * response shapes as the in-process `StorageEngine`, so the AtlasAPIGateway and the shared engine
+ * tests take either. Nothing the node answers is trusted:
+ * - reads check every byte against the record in the read header (each shard's leaf hashes must
+ *   rebuild its Merkle root, the whole must hash to `hash_commit` with the record's metadata seed),
+ *   and the record must be the one asked for;
+ * - writes compute `hash_commit`, shard ids and the ATR fee of what was sent and compare the answer;
+ * - proofs are verified with the core against the record's root, shard id and leaf count.
+ * A failed check answers `SE_ERR_INTEGRITY_MISMATCH` (code `INTEGRITY_MISMATCH`).
+ *
+ * Methods never throw for a remote's failure. A node that cannot be reached, or stops answering
+ * properly, answers `{ ok: false, error_code: 'SE_ERR_INTERNAL', code: 'NODE_UNAVAILABLE' }` with
+ * `storage_event_id: null` (no node logged the call). Content streams both ways with bounded memory.
+ */
+export class QfsClient implements StorageEngineApi {
+  /** The coordinating node's id (its libp2p peer id). */
+  readonly nodeId: string
+  readonly node: Multiaddr
+  private readonly storage: StorageClient
+  private readonly owned: Libp2p | undefined
+  private readonly params: ProtocolParams
+  private readonly records = new Map<string, VersionRecord>()
+  private closed = false
+
+  private constructor(init: {
+    node: Multiaddr
+    nodeId: string
+    dialer: Dialer
+    owned?: Libp2p
+    timeouts: QfsClientTimeouts
+    params: ProtocolParams
+  }) {
+    this.node = init.node
+    this.nodeId = init.nodeId
+    this.owned = init.owned
+    this.params = init.params
+    this.storage = new StorageClient(
+      { libp2p: init.dialer },
+      {
+        limits: { requestTimeoutMs: init.timeouts.requestMs, idleTimeoutMs: init.timeouts.idleMs },
+        params: init.params,
+      },
+    )
+  }
+
+  /** Throws INVALID_INPUT for a node address that is not a multiaddr naming its peer. */
+  static async create(init: QfsClientInit): Promise<QfsClient> {
+    const address = parseNodeAddress(init.node)
+    const timeouts = {
+      requestMs: init.timeouts?.requestMs ?? DEFAULT_LIMITS.requestTimeoutMs,
+      idleMs: init.timeouts?.idleMs ?? DEFAULT_LIMITS.idleTimeoutMs,
+    }
+    let owned: Libp2p | undefined
+    if (init.libp2p === undefined) {
+      // A client is reachable by nobody: an ephemeral identity and no listen address.
+      owned = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+    }
+    return new QfsClient({
+      node: address.multiaddr,
+      nodeId: address.peerId,
+      dialer: init.libp2p ?? owned!,
+      owned,
+      timeouts,
+      params: init.params ?? DEFAULT_PARAMS,
+    })
+  }
+
+  /** Stops the libp2p node the client started; one handed in is left running. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.owned?.stop()
+  }
+
+  async putContent(
+    objectId: string,
+    version: number,
+    content: Uint8Array | ContentSource,
+    metadata: unknown,
+    options: PutOptions = {},
+  ): Promise<StoreResponse> {
+    const source = toSource(content)
+    if (source === undefined)
+      return failure(new InvalidInputError('content must be bytes or {size, chunks}'), null)
+    // The client commits to what it sends: hash_commit over the bytes as they go out.
+    const seed = seedOf(metadata)
+    const commit = seed === undefined ? undefined : new HashCommitBuilder()
+    async function* sending(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of source!.chunks) {
+        if (chunk instanceof Uint8Array) commit?.update(chunk)
+        yield chunk
+      }
+    }
+    try {
+      const answer = await this.storage.put(
+        this.node,
+        {
+          object_id: objectId,
+          version,
+          metadata,
+          content_size: source.size,
+          epoch: options.epoch,
+          timestamp_tick: options.timestampTick,
+        },
+        sending(),
+        {
+          signal: options.signal,
+          onProgress: (sent) => options.onProgress?.({ phase: 'stage', bytes: sent, total: source.size }),
+        },
+      )
+      if (!answer.ok) return answer
+      const kind: VersionKind = version === 1 ? 'STORE' : 'UPDATE'
+      const hashCommit =
+        commit === undefined ? undefined : toHex(commit.digest(this.params.schemaVersion, seed!))
+      return this.checked(answer, { objectId, version, kind, contentSize: source.size, hashCommit })
+    } catch (err) {
+      return toFailure(err, null)
+    }
+  }
+
+  async deleteContent(
+    objectId: string,
+    version: number,
+    metadata: unknown,
+    options: PutOptions = {},
+  ): Promise<StoreResponse> {
+    try {
+      const answer = await this.storage.delete(
+        this.node,
+        {
+          object_id: objectId,
+          version,
+          metadata,
+          epoch: options.epoch,
+          timestamp_tick: options.timestampTick,
+        },
+        { signal: options.signal },
+      )
+      if (!answer.ok) return answer
+      const seed = seedOf(metadata)
+      const hashCommit =
+        seed === undefined
+          ? undefined
+          : toHex(new HashCommitBuilder().digest(this.params.schemaVersion, seed))
+      return this.checked(answer, { objectId, version, kind: 'DELETE_MARKER', contentSize: 0, hashCommit })
+    } catch (err) {
+      return toFailure(err, null)
+    }
+  }
+
+  private checked(
+    answer: Extract<StoreResponse, { ok: true }>,
+    expected: Omit<Parameters<typeof checkStoreAnswer>[1], 'params'>,
+  ): StoreResponse {
+    const wrong = checkStoreAnswer(answer, { ...expected, params: this.params })
+    if (wrong === undefined) return answer
+    return toFailure(
+      new IntegrityMismatchError(`the node's store answer is wrong: ${wrong}`),
+      answer.storage_event_id,
+    )
+  }
+
+  async getContent(objectId: string, version?: number, options: ReadCallOptions = {}): Promise<ReadResponse> {
+    const opened = await this.readContent(objectId, version, options)
+    if (!('content' in opened)) return opened
+    const parts: Uint8Array[] = []
+    try {
+      for await (const piece of opened.content) parts.push(piece)
+    } catch (err) {
+      return toFailure(err, opened.storage_event_id)
+    }
+    return {
+      ok: true,
+      object_id: opened.object_id,
+      version: opened.version,
+      kind: opened.kind,
+      content_bytes: Buffer.concat(parts),
+      hash_commit: opened.hash_commit,
+      metadata: opened.metadata,
+      proofs: opened.proofs,
+      storage_event_id: opened.storage_event_id,
+    }
+  }
+
+  /**
+   * A streaming read. `content` yields bytes as they arrive and throws (a QfsError) at the first
+   * check that fails; bytes count as verified only once it has ended without throwing: a shard's
+   * root is checked when its last block arrives and `hash_commit` after the last byte, so a consumer
+   * that must never expose unverified bytes writes them aside first (the CLI writes FILE.partial).
+   * Consume `content` or call `cancel()`.
+   */
+  async readContent(
+    objectId: string,
+    version?: number,
+    options: ReadCallOptions = {},
+  ): Promise<QfsOpenedRead | EngineFailure> {
+    let opened: WireRead | EngineFailure
+    try {
+      // The SDK verifies on its own (below), so the wire client's copy of the check is not run twice.
+      opened = await this.storage.read(
+        this.node,
+        { object_id: objectId, version },
+        { signal: options.signal, verify: false },
+      )
+    } catch (err) {
+      return toFailure(err, null)
+    }
+    if (!opened.ok) return opened
+    const wire = opened
+    const wrong = checkReadHeader(wire, objectId, version)
+    if (wrong !== undefined) {
+      wire.cancel()
+      return toFailure(new IntegrityMismatchError(wrong), wire.storage_event_id)
+    }
+    this.remember(wire.record)
+    const proofs: ShardReadInfo[] = []
+    return {
+      object_id: wire.object_id,
+      version: wire.version,
+      kind: wire.kind,
+      hash_commit: wire.hash_commit,
+      content_size: wire.content_size,
+      metadata: wire.metadata,
+      storage_event_id: wire.storage_event_id,
+      record: wire.record,
+      content: verifiedContent(wire, proofs, options.onProgress),
+      proofs,
+      cancel: () => wire.cancel(),
+    }
+  }
+
+  /**
+   * The record of a version, from a read header (the one public answer that carries it), then
+   * cached: a decided record never changes. The read's data is not consumed.
+   */
+  async getRecord(
+    objectId: string,
+    version?: number,
+    options: CallOptions = {},
+  ): Promise<VersionRecord | EngineFailure> {
+    if (version !== undefined) {
+      const cached = this.records.get(`${objectId}/${version}`)
+      if (cached !== undefined) return cached
+    }
+    const opened = await this.readContent(objectId, version, options)
+    if (!('content' in opened)) return opened
+    opened.cancel()
+    return opened.record
+  }
+
+  /** The proof answer as the node sent it, unverified (auditors verify it themselves; see getStorageProof). */
+  async fetchStorageProof(
+    objectId: string,
+    version: number,
+    shardId: string,
+    options: CallOptions & { leafIndex?: number } = {},
+  ): Promise<ProofResponse> {
+    try {
+      return await this.storage.getProof(
+        this.node,
+        {
+          object_id: objectId,
+          version,
+          shard_id: shardId,
+          leaf_index: options.leafIndex,
+          epoch: options.epoch,
+        },
+        { signal: options.signal },
+      )
+    } catch (err) {
+      return toFailure(err, null)
+    }
+  }
+
+  /** A storage proof, returned ok only once it verifies against the version's record. */
+  async getStorageProof(
+    objectId: string,
+    version: number,
+    shardId: string,
+    options: CallOptions & { leafIndex?: number } = {},
+  ): Promise<ProofResponse> {
+    const answer = await this.fetchStorageProof(objectId, version, shardId, options)
+    if (!answer.ok) return answer
+    const record = await this.getRecord(objectId, version, { signal: options.signal })
+    if ('error_code' in record) return record
+    const verdict = checkProofAnswer(answer, record, { shardId, leafIndex: options.leafIndex })
+    if (verdict.ok) return answer
+    return toFailure(
+      new IntegrityMismatchError(`the proof does not verify against the record: ${verdict.reason}`),
+      answer.storage_event_id,
+    )
+  }
+
+  async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
+    if (filters !== null && (typeof filters !== 'object' || Array.isArray(filters))) {
+      return failure(new InvalidInputError('filters must be an object'), null)
+    }
+    let answer: ListResponse
+    try {
+      answer = await this.storage.list(
+        this.node,
+        { filters: (filters ?? {}) as Record<string, unknown>, epoch: options.epoch },
+        { signal: options.signal },
+      )
+    } catch (err) {
+      return toFailure(err, null)
+    }
+    if (!answer.ok) return answer
+    // The node accepted the filters, so they pass the engine's own check; the page must honour them.
+    let wrong: string | undefined
+    try {
+      const f = validateFilters(filters)
+      wrong = checkListing(answer, { ...f, limit: f.limit ?? DEFAULT_PAGE })
+    } catch {
+      wrong = 'the node accepted filters the engine refuses'
+    }
+    if (wrong === undefined) return answer
+    return toFailure(
+      new IntegrityMismatchError(`the node's listing is wrong: ${wrong}`),
+      answer.storage_event_id,
+    )
+  }
+
+  private remember(record: VersionRecord): void {
+    if (this.records.size >= RECORD_CACHE_SIZE) this.records.delete(this.records.keys().next().value!)
+    this.records.set(`${record.object_id}/${record.version}`, record)
+  }
+}
+
+function toSource(content: Uint8Array | ContentSource): ContentSource | undefined {
+  if (content instanceof Uint8Array) return { size: content.length, chunks: [content] }
+  if (
+    content === null ||
+    typeof content !== 'object' ||
+    !Number.isSafeInteger(content.size) ||
+    content.size < 0 ||
+    content.chunks === null ||
+    typeof content.chunks !== 'object'
+  ) {
+    return undefined
+  }
+  return content
+}
+
+/** The metadata seed when the metadata is valid; otherwise the node refuses it and there is nothing to check. */
+function seedOf(metadata: unknown): Uint8Array | undefined {
+  try {
+    return metadataSeed(normalizeMetadata(metadata))
+  } catch {
+    return undefined
+  }
+}

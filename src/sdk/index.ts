@@ -1,0 +1,29 @@
+export { type NodeAddress, parseNodeAddress } from './address.js'
+export {
+  checkListing,
+  checkProofAnswer,
+  checkReadHeader,
+  checkReadTrailer,
+  checkStoreAnswer,
+} from './checks.js'
+export {
+  QfsClient,
+  type QfsClientInit,
+  type QfsClientTimeouts,
+  type QfsOpenedRead,
+  type ReadCallOptions,
+} from './client.js'
+export { EngineNotSetError } from './errors.js'
+export { toFailure } from './failures.js'
+export {
+  AtlasAPIGateway,
+  type FeedItem,
+  type FeedQuery,
+  type FeedResponse,
+  type FeedSuccess,
+  type MetadataResponse,
+  type MetadataSuccess,
+  type PublishRequest,
+} from './gateway.js'
+export { type TransferProgress, verifiedContent } from './verified-read.js'
+export { type LatestVersion, latestVersion } from './versions.js'
