@@ -9,6 +9,7 @@ import { registerInspect } from './commands/inspect.js'
 import { registerLs } from './commands/ls.js'
 import { registerProof } from './commands/proof.js'
 import { registerPut } from './commands/put.js'
+import { registerQuickstart } from './commands/quickstart.js'
 import { registerStart } from './commands/start.js'
 import { registerStatus } from './commands/status.js'
 import { type CliIo, EXIT, processIo, reportError } from './io.js'
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo): Command {
   registerProof(program, io)
   registerLs(program, io)
   registerAegis(program, io)
+  registerQuickstart(program, io)
   overrideExits(program)
   return program
 }
