@@ -2,7 +2,7 @@ import { toHex } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import type { ProtocolParams } from '../core/params.js'
 import { type StorageProof, storageProofOf } from '../core/proof.js'
-import { type VersionRecord, validateVersionRecord } from '../core/record.js'
+import { recordDigest, type VersionRecord, validateVersionRecord } from '../core/record.js'
 import type { EventLog } from '../log/index.js'
 import type { ShardStore } from '../store/index.js'
 import type {
@@ -90,7 +90,9 @@ export class NodeService {
         shards: staged.map((s) => ({ shardId: s.shard_id, stagingId: s.staging_id })),
       })
       const shardIds = staged.map((s) => s.shard_id)
-      if (prepared.ops.length === 0) {
+      if (prepared.summary.idempotent) {
+        // Nothing new is held: only a retried transfer's duplicate blocks go, and no entry is logged.
+        if (prepared.ops.length > 0) await this.store.commit(prepared)
         return { node_id: this.nodeId, event_id: null, idempotent: true, home, shard_ids: shardIds }
       }
       const held = record.shards.filter((s) => shardIds.includes(s.shard_id))
@@ -111,6 +113,7 @@ export class NodeService {
           details: {
             kind: record.kind,
             home,
+            record_digest: recordDigest(record),
             metadata: record.metadata,
             catalogue_homes: record.catalogue_homes,
             shards: held.map((s) => ({

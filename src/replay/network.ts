@@ -39,7 +39,7 @@ function buildNetwork(states: readonly NodeState[]): NetworkState {
   for (const c of sorted) {
     for (const r of c.index) {
       if (!r.home) continue
-      const key = `${r.object_id}/${r.version}/${r.hash_commit}`
+      const key = `${r.object_id}/${r.version}/${r.record_digest}`
       const v = versions.get(key) ?? { entry: r, homes: new Set<string>() }
       v.homes.add(c.node_id)
       versions.set(key, v)

@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../core/errors.js'
 import type { StorageMetadata } from '../core/metadata.js'
-import type { VersionKind } from '../core/record.js'
+import { recordDigest, type VersionKind } from '../core/record.js'
 import type { StorageEvent } from '../log/index.js'
 import { decodeManifest, type ShardStore, type StoreSublevels, toIndexEntry } from '../store/index.js'
 import { type IndexState, type NodeState, nodeState, type ShardState } from './state.js'
@@ -16,6 +16,7 @@ export async function liveNodeState(nodeId: string, store: ShardStore | StoreSub
       version: e.version,
       kind: e.kind,
       hash_commit: e.hash_commit,
+      record_digest: recordDigest(e.record),
       content_size: e.record.content_size,
       home: e.home,
       catalogue_homes: e.record.catalogue_homes,
@@ -42,6 +43,7 @@ export async function liveNodeState(nodeId: string, store: ShardStore | StoreSub
 interface CommitDetails {
   kind: VersionKind
   home: boolean
+  record_digest: string
   metadata: StorageMetadata
   catalogue_homes: string[]
   shards: Array<{
@@ -59,6 +61,7 @@ export function commitDetails(event: StorageEvent): CommitDetails {
   if (
     d === null ||
     typeof d.home !== 'boolean' ||
+    typeof d.record_digest !== 'string' ||
     typeof d.kind !== 'string' ||
     d.metadata === null ||
     typeof d.metadata !== 'object' ||
@@ -94,6 +97,7 @@ export async function replayNodeLog(
       version: event.version!,
       kind: d.kind,
       hash_commit: event.hash_commit!,
+      record_digest: d.record_digest,
       content_size: event.content_size!,
       home: (prior?.home ?? false) || d.home,
       catalogue_homes: d.catalogue_homes,

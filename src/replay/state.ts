@@ -10,6 +10,8 @@ export interface IndexState {
   version: number
   kind: VersionKind
   hash_commit: string
+  /** recordDigest of the whole VersionRecord: the unit reads vote on. */
+  record_digest: string
   content_size: number
   home: boolean
   catalogue_homes: string[]

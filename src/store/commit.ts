@@ -3,6 +3,7 @@ import { InvalidInputError } from '../core/errors.js'
 import type { StorageMetadata } from '../core/metadata.js'
 import type { ProtocolParams } from '../core/params.js'
 import {
+  recordDigest,
   type ShardDescriptor,
   type VersionKind,
   type VersionRecord,
@@ -186,8 +187,10 @@ export async function prepareCommitOps(
   // The object index: the append-only rule for homes, the same-version rule for everyone.
   const existing = await readEntry(subs, objectId, version)
   let index: CommitSummary['index'] = 'unchanged'
-  if (existing !== undefined && existing.hash_commit !== record.hash_commit) {
-    throw new VersionConflictError(`version ${version} of ${objectId} already holds another hash_commit`)
+  // Idempotence is judged on the whole record, the unit readers vote on: the same bytes with another
+  // tick or epoch are another record, and two of them at different homes would split the vote.
+  if (existing !== undefined && recordDigest(existing.record) !== recordDigest(record)) {
+    throw new VersionConflictError(`version ${version} of ${objectId} already holds another record`)
   }
   if (role.home && existing?.home !== true) {
     const latest = await latestHomeVersion(subs, objectId)
