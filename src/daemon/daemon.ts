@@ -23,7 +23,12 @@ import {
 import { type LocalNode, openLocalNode } from '../node/local-node.js'
 import type { NodeConfig } from './config.js'
 import { readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
-import { AlreadyRunningError, ParamsChangedError, StartFailedError } from './errors.js'
+import {
+  AlreadyRunningError,
+  MembershipChangeUnsupportedError,
+  ParamsChangedError,
+  StartFailedError,
+} from './errors.js'
 import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
@@ -313,6 +318,14 @@ async function reloadSnapshot(
       `${config.snapshot} changes the protocol parameters the store runs with; restart the node to adopt it`,
     )
   }
+  if (membership.latest !== undefined && !sameNodeSet(snapshot, membership.current().eligible.nodes)) {
+    // Catalogue homes and replica sets follow the eligible list. Until the AEGIS handover moves
+    // records and shards to a new list, changing it would hide stored versions from readers and let
+    // new homes accept a second content for a version (docs/consistency.md, "Membership changes").
+    throw new MembershipChangeUnsupportedError(
+      `${config.snapshot} changes the eligible node set; this version of qfs-node supports new epochs with the same nodes only`,
+    )
+  }
   try {
     const view = membership.accept(snapshot)
     log.info({ epoch: view.epoch, snapshot_hash: view.snapshotHash }, 'snapshot accepted')
@@ -372,4 +385,11 @@ function addressesOf(membership: SnapshotMembership, nodeId: string): Multiaddr[
     }
   }
   return out
+}
+
+function sameNodeSet(snapshot: unknown, current: readonly string[]): boolean {
+  const nodes = (snapshot as { nodes?: unknown } | null)?.nodes
+  if (!Array.isArray(nodes)) return true // malformed: accept() refuses it with its own code
+  const ids = nodes.map((n) => (n as { node_id?: unknown })?.node_id)
+  return ids.length === current.length && ids.every((id) => typeof id === 'string' && current.includes(id))
 }

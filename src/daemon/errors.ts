@@ -48,6 +48,14 @@ export class ParamsChangedError extends QfsError {
   }
 }
 
+/** A new snapshot changes who is eligible: that needs the AEGIS handover of records and shards. */
+export class MembershipChangeUnsupportedError extends QfsError {
+  static readonly code = 'MEMBERSHIP_CHANGE_UNSUPPORTED'
+  constructor(message: string, options?: ErrorOptions) {
+    super(MembershipChangeUnsupportedError.code, message, options)
+  }
+}
+
 /** No daemon has announced itself in the data directory (no run.json). */
 export class NotRunningError extends QfsError {
   static readonly code = 'NOT_RUNNING'

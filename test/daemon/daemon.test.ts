@@ -11,9 +11,9 @@ import { type ConfigFlags, loadConfig } from '../../src/daemon/config.js'
 import { type RunningNode, startNode } from '../../src/daemon/daemon.js'
 import { dataPaths, type InitResult, initDataDir, readRunInfo } from '../../src/daemon/data-dir.js'
 import { createLogger } from '../../src/daemon/logger.js'
-import { writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
+import { readSnapshotFile, writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
 import { generateAuditKey } from '../../src/log/keys.js'
-import { createSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
+import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
 
 const authority = generateAuditKey(new Uint8Array(32).fill(7))
 const silent = createLogger('silent')
@@ -80,6 +80,33 @@ describe('daemon: three nodes on loopback', () => {
     })
     const run = await readRunInfo(ids[1]!.dir)
     expect(run).toMatchObject({ pid: process.pid, node_id: nodes[1]!.nodeId, api: nodes[1]!.apiUrl })
+  })
+
+  it('refuses a next epoch that changes the eligible node set (no handover yet)', async () => {
+    const current = await readSnapshotFile(nodes[0]!.config.snapshot)
+    const body = createSnapshot({
+      epoch: 1,
+      startTick: 86_400,
+      nodes: nodes.slice(0, 2).map((n, i) => ({
+        node_id: n.nodeId,
+        multiaddrs: n.multiaddrs(),
+        mldsa_public_key: ids[i]!.auditPublicKey,
+      })),
+      authorityPublicKey: authority.publicKey,
+      previous: current as EpochSnapshot,
+    })
+    const shrunk = signSnapshot(body, authority)
+    const path = join(root, 'shrunk.json')
+    await writeSnapshotFile(path, shrunk)
+    const n = nodes[0]!
+    const saved = n.config.snapshot
+    ;(n.config as { snapshot: string }).snapshot = path
+    try {
+      await expect(n.reloadSnapshot()).rejects.toMatchObject({ code: 'MEMBERSHIP_CHANGE_UNSUPPORTED' })
+      expect(n.membership.current().epoch).toBe(0)
+    } finally {
+      ;(n.config as { snapshot: string }).snapshot = saved
+    }
   })
 
   const oid = objectId('daemon-test', 'object-1')
