@@ -24,6 +24,10 @@ export interface NodeConfig {
     requestTimeoutMs: number
     idleTimeoutMs: number
     shutdownTimeoutMs: number
+    /** How often staged shards of abandoned writes are swept while the node runs. */
+    stagingSweepIntervalMs: number
+    /** A staged shard (or an idle staging stream) this old is removed by the sweep. */
+    stagingMaxAgeMs: number
   }
 }
 
@@ -55,6 +59,12 @@ const FIELDS = {
   'limits.request_timeout_ms': { kind: 'ms', env: 'QFS_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms' },
   'limits.idle_timeout_ms': { kind: 'ms', env: 'QFS_IDLE_TIMEOUT_MS', flag: '--idle-timeout-ms' },
   'limits.shutdown_timeout_ms': { kind: 'ms', env: 'QFS_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms' },
+  'limits.staging_sweep_interval_ms': {
+    kind: 'ms',
+    env: 'QFS_STAGING_SWEEP_INTERVAL_MS',
+    flag: '--staging-sweep-interval-ms',
+  },
+  'limits.staging_max_age_ms': { kind: 'ms', env: 'QFS_STAGING_MAX_AGE_MS', flag: '--staging-max-age-ms' },
 } as const satisfies Record<string, { kind: Kind; env: string; flag: string }>
 
 export type ConfigField = keyof typeof FIELDS
@@ -212,7 +222,27 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       requestTimeoutMs: get('limits.request_timeout_ms', 10_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
       idleTimeoutMs: get('limits.idle_timeout_ms', 30_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
       shutdownTimeoutMs: get('limits.shutdown_timeout_ms', 10_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
+      stagingSweepIntervalMs: get('limits.staging_sweep_interval_ms', 5 * 60_000, (s, fail) =>
+        integer(s, fail, 1, MAX_MS),
+      ),
+      stagingMaxAgeMs: get('limits.staging_max_age_ms', 15 * 60_000, (s, fail) =>
+        integer(s, fail, 1, MAX_MS),
+      ),
     },
+  }
+  // A staged shard waits for its commit while the write's other shards still stream; the idle
+  // timeout bounds each silence of such a write, so a shorter age could sweep a live write's shards.
+  if (config.limits.stagingMaxAgeMs < config.limits.idleTimeoutMs) {
+    const age = settings.get('limits.staging_max_age_ms')
+    const [field, s] = age
+      ? (['limits.staging_max_age_ms', age] as const)
+      : (['limits.idle_timeout_ms', settings.get('limits.idle_timeout_ms')!] as const)
+    throw new InvalidConfigError(
+      field,
+      s.source,
+      `limits.staging_max_age_ms (${config.limits.stagingMaxAgeMs}) must be at least limits.idle_timeout_ms (${config.limits.idleTimeoutMs})`,
+      s.where,
+    )
   }
   // The API answers about the node and lists its objects: off the loopback it must ask who is calling.
   if (!isLoopback(config.api.host) && config.api.token === undefined) {

@@ -33,6 +33,7 @@ import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
 import { readSnapshotFile } from './snapshot-file.js'
+import { startStagingSweeper } from './staging-sweeper.js'
 import { VERSION } from './version.js'
 
 export interface StartOptions {
@@ -206,6 +207,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       multiaddrs: multiaddrs(),
       api: apiUrl,
     })
+    const sweeper = startStagingSweeper({
+      store: local.store,
+      intervalMs: config.limits.stagingSweepIntervalMs,
+      olderThanMs: config.limits.stagingMaxAgeMs,
+      log,
+    })
     log.info(
       { multiaddrs: multiaddrs(), api: apiUrl, epoch: membership.latest?.epoch ?? null },
       'node started',
@@ -232,6 +239,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         }
         await step('closing the API', () => api.close())
         await step('stopping libp2p', () => libp2p.stop())
+        // After the streams: a sweep must not race the store's close.
+        await step('stopping the staging sweep', () => sweeper.stop())
         // Closing the log signs a checkpoint over every entry before the database closes.
         await step('closing the store and log', () => local.close())
         await step('removing run.json', () => removeRunInfo(config.dir))

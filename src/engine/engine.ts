@@ -11,12 +11,13 @@ import type { StorageEngineApi } from './api.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
 import { AegisContextMissingError, ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
+import { checkMetadataLimits } from './metadata-limits.js'
 import { replicaSets } from './node-service.js'
 import { proveShard, readVersion, resolveRecord } from './read.js'
 import {
+  type EngineFailure,
   failure,
   fineCode,
-  type EngineFailure,
   type ListResponse,
   type ProofResponse,
   type ReadResponse,
@@ -129,6 +130,7 @@ export class StorageEngine implements StorageEngineApi {
       const kind: VersionKind = marker ?? (v === 1 ? 'STORE' : 'UPDATE')
       fields.event_type = kind
       const meta = normalizeMetadata(metadata)
+      checkMetadataLimits(meta)
       const source = toSource(content)
       const view = this.view(options.epoch)
       const tick = this.tick(options.timestampTick ?? meta.created_at_tick)

@@ -1,3 +1,4 @@
+import { QfsError } from '../core/errors.js'
 import type { StorageProof } from '../core/proof.js'
 import type { VersionRecord } from '../core/record.js'
 import { NodeUnavailableError } from './errors.js'
@@ -33,6 +34,28 @@ export class InProcessTransport implements NodeTransport {
     else this.down.delete(nodeId)
   }
 
+  /**
+   * Over libp2p a node's own internal failure reaches the caller as an ERROR frame without its
+   * message (docs/protocol.md section 5); here it becomes NODE_UNAVAILABLE, with the raw error kept
+   * only as `cause`. Our typed errors and aborts pass through unchanged.
+   */
+  private async call<T>(
+    nodeId: string,
+    options: AbortOptions | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await run()
+    } catch (err) {
+      throw this.shield(nodeId, err, options)
+    }
+  }
+
+  private shield(nodeId: string, err: unknown, options?: AbortOptions): unknown {
+    if (err instanceof QfsError || options?.signal?.aborted === true) return err
+    return new NodeUnavailableError(`node ${nodeId} failed internally`, { cause: err })
+  }
+
   private node(nodeId: string, options?: AbortOptions): NodeService {
     options?.signal?.throwIfAborted()
     const service = this.nodes.get(nodeId)
@@ -43,27 +66,33 @@ export class InProcessTransport implements NodeTransport {
 
   async openShard(nodeId: string, header: ShardHeader, options?: AbortOptions): Promise<ShardSink> {
     // `options.signal` bounds opening only; the writer lives until finish or abort, as over libp2p.
-    const sink = await this.node(nodeId, options).openShard(structuredClone(header))
+    const sink = await this.call(nodeId, options, () =>
+      this.node(nodeId, options).openShard(structuredClone(header)),
+    )
     const check = () => this.node(nodeId)
     return {
-      write: async (chunk) => {
-        check()
-        await sink.write(chunk.slice())
-      },
-      finish: async () => {
-        check()
-        return sink.finish()
-      },
+      write: (chunk) =>
+        this.call(nodeId, undefined, async () => {
+          check()
+          await sink.write(chunk.slice())
+        }),
+      finish: () =>
+        this.call(nodeId, undefined, async () => {
+          check()
+          return sink.finish()
+        }),
       abort: (reason) => sink.abort(reason),
     }
   }
 
   async commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult> {
-    return this.node(nodeId, options).commitVersion(structuredClone(request))
+    return this.call(nodeId, options, () =>
+      this.node(nodeId, options).commitVersion(structuredClone(request)),
+    )
   }
 
   async abortStaging(nodeId: string, stagingIds: string[], options?: AbortOptions): Promise<void> {
-    await this.node(nodeId, options).abortStaging([...stagingIds])
+    await this.call(nodeId, options, () => this.node(nodeId, options).abortStaging([...stagingIds]))
   }
 
   async getRecord(
@@ -72,7 +101,7 @@ export class InProcessTransport implements NodeTransport {
     version: number | 'latest',
     options?: AbortOptions,
   ): Promise<VersionRecord | undefined> {
-    const r = await this.node(nodeId, options).getRecord(objectId, version)
+    const r = await this.call(nodeId, options, () => this.node(nodeId, options).getRecord(objectId, version))
     return r === undefined ? undefined : structuredClone(r)
   }
 
@@ -81,7 +110,7 @@ export class InProcessTransport implements NodeTransport {
     shardId: string,
     options?: AbortOptions,
   ): Promise<ShardManifestInfo | undefined> {
-    return this.node(nodeId, options).getManifest(shardId)
+    return this.call(nodeId, options, () => this.node(nodeId, options).getManifest(shardId))
   }
 
   async *fetchShard(
@@ -91,10 +120,14 @@ export class InProcessTransport implements NodeTransport {
     options?: AbortOptions,
   ): AsyncIterable<Uint8Array> {
     let index = fromBlock
-    for await (const block of this.node(nodeId, options).fetchShard(shardId, fromBlock, options)) {
-      this.node(nodeId, options)
-      yield this.tamper === undefined ? block : this.tamper(nodeId, shardId, index, block)
-      index++
+    try {
+      for await (const block of this.node(nodeId, options).fetchShard(shardId, fromBlock, options)) {
+        this.node(nodeId, options)
+        yield this.tamper === undefined ? block : this.tamper(nodeId, shardId, index, block)
+        index++
+      }
+    } catch (err) {
+      throw this.shield(nodeId, err, options)
     }
   }
 
@@ -104,7 +137,7 @@ export class InProcessTransport implements NodeTransport {
     leafIndex: number,
     options?: AbortOptions,
   ): Promise<StorageProof> {
-    return this.node(nodeId, options).proveShard(shardId, leafIndex)
+    return this.call(nodeId, options, () => this.node(nodeId, options).proveShard(shardId, leafIndex))
   }
 
   async listRecords(
@@ -112,6 +145,10 @@ export class InProcessTransport implements NodeTransport {
     filters: RecordFilters,
     options?: AbortOptions,
   ): Promise<VersionRecord[]> {
-    return structuredClone(await this.node(nodeId, options).listRecords(structuredClone(filters)))
+    return structuredClone(
+      await this.call(nodeId, options, () =>
+        this.node(nodeId, options).listRecords(structuredClone(filters)),
+      ),
+    )
   }
 }

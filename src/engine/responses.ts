@@ -85,9 +85,43 @@ export type ReadResponse = ReadSuccess | EngineFailure
 export type ProofResponse = ProofSuccess | EngineFailure
 export type ListResponse = ListSuccess | EngineFailure
 
-/** Internal errors never leak: only our own (QfsError) messages are shown. */
+/**
+ * Longest `error_detail` we answer or log, in UTF-16 code units: half the 1024 characters the wire
+ * (ERROR frames, Failure answers) and the log (`error_detail` of a StorageEvent) accept, so a detail
+ * always fits both with room to spare.
+ */
+export const MAX_DETAIL_CHARS = 512
+
+export const INTERNAL_DETAIL = 'internal error'
+
+// Fixed phrases for the SE_ERR_INTERNAL fine codes a caller can act on (docs/protocol.md section 5);
+// their messages may wrap library or OS text, so the messages themselves are never shown.
+const INTERNAL_PHRASES: Readonly<Record<string, string>> = {
+  NODE_UNAVAILABLE: 'a node could not be reached or did not answer',
+  TIMEOUT: 'the peer was silent for longer than the idle timeout',
+  STREAM_ENDED: 'the stream ended before the exchange was complete',
+}
+
+/**
+ * The detail shown for a failure (PROTOCOL.md: internal errors never leak): the message of one of
+ * our own errors with a client-facing `SE_ERR_*` class, at most MAX_DETAIL_CHARS long; a fixed
+ * phrase for anything internal (an `SE_ERR_INTERNAL` code, or not a QfsError at all).
+ */
 export function safeDetail(err: unknown): string {
-  return err instanceof QfsError ? err.message : 'internal error'
+  if (!(err instanceof QfsError)) return INTERNAL_DETAIL
+  if (storageErrorCode(err) === 'SE_ERR_INTERNAL') return INTERNAL_PHRASES[err.code] ?? INTERNAL_DETAIL
+  return boundedDetail(err.message)
+}
+
+// With the u flag a class of surrogates matches only unpaired ones (as in core/canonical.ts).
+const LONE_SURROGATE = /[\uD800-\uDFFF]/gu
+
+/** `text` cut to MAX_DETAIL_CHARS without splitting a surrogate pair; lone surrogates become U+FFFD (the log refuses them). */
+export function boundedDetail(text: string): string {
+  let end = Math.min(text.length, MAX_DETAIL_CHARS)
+  const last = text.charCodeAt(end - 1)
+  if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--
+  return text.slice(0, end).replace(LONE_SURROGATE, '\ufffd')
 }
 
 export function fineCode(err: unknown): string {

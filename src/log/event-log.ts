@@ -320,10 +320,11 @@ export class EventLog {
       })
       await this.db.batch([this.entryOp(built.event.seq, built.stored), ...item.ops])
     } catch (err) {
+      // The database's text (paths, LevelDB messages) stays in `cause`, for the logs only.
       item.reject(
         err instanceof InvalidInputError
           ? err
-          : new LogWriteError(`append failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }),
+          : new LogWriteError('append failed: the log batch could not be written', { cause: err }),
       )
       return
     }
@@ -390,9 +391,7 @@ export class EventLog {
       try {
         await this.ckpts.put(seqKey(cp.last_seq), JSON.stringify(cp))
       } catch (err) {
-        throw new LogWriteError(`checkpoint ${cp.checkpoint_seq} write failed: ${(err as Error)?.message}`, {
-          cause: err,
-        })
+        throw new LogWriteError(`checkpoint ${cp.checkpoint_seq} write failed`, { cause: err })
       }
       this.pending.splice(0, ids.length)
       this.coveredEnd = cp.last_seq + 1

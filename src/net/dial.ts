@@ -37,12 +37,8 @@ export async function openExchange(
     })
     return new FrameStream(stream, { maxFrameBytes: limits.maxFrameBytes, idleMs: limits.idleTimeoutMs })
   } catch (err) {
-    throw new NodeUnavailableError(
-      `cannot open ${protocol} to ${who}: ${(err as Error)?.message ?? String(err)}`,
-      {
-        cause: err,
-      },
-    )
+    // libp2p's text (addresses tried, OS errors) stays in `cause`, for the logs only.
+    throw new NodeUnavailableError(`cannot open ${protocol} to ${who}`, { cause: err })
   }
 }
 
@@ -79,8 +75,8 @@ export function describeTarget(target: PeerTarget): string {
  */
 export function exchangeFailure(err: unknown, who: string): QfsError {
   if (err instanceof RemoteError || err instanceof NodeUnavailableError) return err
-  const reason =
-    err instanceof QfsError ? `${err.code}: ${err.message}` : ((err as Error)?.message ?? String(err))
+  // Only our stable code in the message; libp2p's or the OS's text stays in `cause`, for the logs.
+  const reason = err instanceof QfsError ? err.code : 'INTERNAL'
   return new NodeUnavailableError(`${who} did not answer properly (${reason})`, { cause: err })
 }
 

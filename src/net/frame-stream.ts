@@ -22,6 +22,8 @@ import {
 
 export interface FrameStreamOptions {
   maxFrameBytes: number
+  /** Largest JSON frame received (default maxFrameBytes); servers bound requests with it. */
+  maxJsonFrameBytes?: number
   /** Longest wait for the next frame, or for the peer to take more bytes, before TIMEOUT. */
   idleMs: number
 }
@@ -61,7 +63,7 @@ export class FrameStream {
 
   constructor(stream: Stream, options: FrameStreamOptions) {
     this.stream = stream
-    this.decoder = new FrameDecoder(options.maxFrameBytes)
+    this.decoder = new FrameDecoder(options.maxFrameBytes, options.maxJsonFrameBytes ?? options.maxFrameBytes)
     this.idleMs = options.idleMs
     if (stream.maxReadBufferLength < MIN_STREAM_READ_BUFFER)
       stream.maxReadBufferLength = MIN_STREAM_READ_BUFFER

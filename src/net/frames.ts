@@ -2,6 +2,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { utf8 } from '../core/bytes.js'
 import { canonicalJson } from '../core/canonical.js'
 import { QfsError } from '../core/errors.js'
+import { safeDetail } from '../engine/responses.js'
 import {
   FrameInvalidError,
   FrameTooLargeError,
@@ -25,6 +26,20 @@ export const FRAME_ERROR = 0x04
 export const MAX_DATA_BYTES = 1_048_576
 /** Largest frame (type byte plus body); the default receive limit. */
 export const MAX_FRAME_BYTES = MAX_DATA_BYTES + 1
+/**
+ * Largest JSON frame a server accepts as a request (type byte plus body): 256 KiB of JSON. The
+ * largest request our nodes send is a `replica/abort` of 1024 staging ids (~35 KiB) or a
+ * `replica/commit` whose record carries the node-limited metadata (under ~40 KiB); answers, which
+ * carry base64 blocks (`replica/prove`, `get_proof`), stay under the general MAX_FRAME_BYTES.
+ */
+export const MAX_REQUEST_JSON_FRAME_BYTES = 256 * 1024 + 1
+/**
+ * Deepest nesting of `[` and `{` a JSON frame may have. The deepest message is 5 levels
+ * (`replica/commit`: request, record, shards, a shard, its replicas); 32 leaves room for growth and
+ * matches the log's bound on `details`. JSON.parse and the canonical check cost superlinear time in
+ * depth, so the bound is checked by a linear scan before either runs.
+ */
+export const MAX_JSON_DEPTH = 32
 /** Longest `code` in an ERROR frame and longest `error_detail` (characters). */
 export const MAX_ERROR_CODE_CHARS = 64
 export const MAX_ERROR_DETAIL_CHARS = 1024
@@ -128,8 +143,35 @@ export function decodeFrameContent(content: Uint8Array): Frame {
   }
 }
 
+/**
+ * Refuses JSON nested deeper than MAX_JSON_DEPTH in one pass over the bytes, tracking only whether
+ * it is inside a string and after a backslash. UTF-8 continuation and lead bytes are all >= 0x80, so
+ * they never look like the ASCII structural characters; malformed input is left to JSON.parse.
+ */
+export function checkJsonDepth(body: Uint8Array, maxDepth: number = MAX_JSON_DEPTH): void {
+  let depth = 0
+  let inString = false
+  let escaped = false
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i]!
+    if (inString) {
+      if (escaped) escaped = false
+      else if (b === 0x5c) escaped = true
+      else if (b === 0x22) inString = false
+    } else if (b === 0x22) {
+      inString = true
+    } else if (b === 0x5b || b === 0x7b) {
+      depth++
+      if (depth > maxDepth) throw new FrameInvalidError(`JSON frame nested deeper than ${maxDepth} levels`)
+    } else if (b === 0x5d || b === 0x7d) {
+      depth--
+    }
+  }
+}
+
 /** Strict JSON: valid UTF-8, an object at top level, and in RFC 8785 canonical form (one spelling). */
 export function decodeJson(body: Uint8Array): JsonObject {
+  checkJsonDepth(body)
   let text: string
   try {
     text = decoder.decode(body)
@@ -187,12 +229,8 @@ export function wireErrorOf(
     err instanceof QfsError && CODE_RE.test(err.code) && err.code.length <= MAX_ERROR_CODE_CHARS
       ? err.code
       : 'INTERNAL'
-  const detail = err instanceof QfsError ? err.message : 'internal error'
-  return {
-    code,
-    error_code: toStorageCode(err),
-    error_detail: detail.length > MAX_ERROR_DETAIL_CHARS ? detail.slice(0, MAX_ERROR_DETAIL_CHARS) : detail,
-  }
+  // The engine's rule: our own client-facing messages, bounded; a fixed phrase for anything internal.
+  return { code, error_code: toStorageCode(err), error_detail: safeDetail(err) }
 }
 
 /**
@@ -203,13 +241,26 @@ export function wireErrorOf(
 export class FrameDecoder {
   private readonly buffer = new Uint8ArrayList()
   private readonly maxFrameBytes: number
+  private readonly maxJsonFrameBytes: number
   private failed: Error | undefined
 
-  constructor(maxFrameBytes: number = MAX_FRAME_BYTES) {
+  /**
+   * `maxJsonFrameBytes` bounds JSON frames apart from the others (a server reading requests sets it
+   * to MAX_REQUEST_JSON_FRAME_BYTES); it is checked once the type byte is in, before the body is.
+   */
+  constructor(maxFrameBytes: number = MAX_FRAME_BYTES, maxJsonFrameBytes: number = maxFrameBytes) {
     if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_FRAME_BYTES) {
       throw new FrameInvalidError(`maxFrameBytes must be in 1..${MAX_FRAME_BYTES}`)
     }
+    if (
+      !Number.isSafeInteger(maxJsonFrameBytes) ||
+      maxJsonFrameBytes < 1 ||
+      maxJsonFrameBytes > maxFrameBytes
+    ) {
+      throw new FrameInvalidError('maxJsonFrameBytes must be in 1..maxFrameBytes')
+    }
     this.maxFrameBytes = maxFrameBytes
+    this.maxJsonFrameBytes = maxJsonFrameBytes
   }
 
   /** Bytes received but not yet part of a whole frame. */
@@ -262,6 +313,9 @@ export class FrameDecoder {
       scale *= 0x80
     }
     if (length === 0) throw new FrameInvalidError('empty frame: no type byte')
+    if (length > this.maxJsonFrameBytes && available > prefix && this.buffer.get(prefix) === FRAME_JSON) {
+      throw new FrameTooLargeError(`JSON frame of more than ${this.maxJsonFrameBytes} bytes announced`)
+    }
     if (available - prefix < length) return undefined
     if (this.buffer.get(prefix) === FRAME_DATA && length > 1) {
       // Views of the received chunks: the body is handed on without a copy.

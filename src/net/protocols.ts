@@ -1,4 +1,4 @@
-import { MAX_FRAME_BYTES } from './frames.js'
+import { MAX_FRAME_BYTES, MAX_REQUEST_JSON_FRAME_BYTES } from './frames.js'
 
 /**
  * One libp2p protocol id per operation (docs/protocol.md "Protocols"): multistream-select picks the
@@ -47,6 +47,8 @@ export const PUBLIC_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
 export interface Limits {
   /** Largest frame accepted (type byte plus body); at most MAX_FRAME_BYTES. */
   maxFrameBytes: number
+  /** Largest JSON request frame a server accepts; at most maxFrameBytes (answers use maxFrameBytes). */
+  maxRequestFrameBytes: number
   /** Longest silence between two frames of one stream, or wait for the peer to take our bytes. */
   idleTimeoutMs: number
   /** Deadline of a small exchange: opening the stream, the request and its whole answer. */
@@ -63,6 +65,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFrameBytes: MAX_FRAME_BYTES,
+  maxRequestFrameBytes: MAX_REQUEST_JSON_FRAME_BYTES,
   idleTimeoutMs: 30_000,
   requestTimeoutMs: 10_000,
   maxInboundDataStreams: 64,
@@ -80,5 +83,7 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   }
   if (limits.maxFrameBytes > MAX_FRAME_BYTES)
     throw new TypeError(`maxFrameBytes must be at most ${MAX_FRAME_BYTES}`)
+  // A node configured with smaller frames bounds its requests by that too.
+  limits.maxRequestFrameBytes = Math.min(limits.maxRequestFrameBytes, limits.maxFrameBytes)
   return limits
 }

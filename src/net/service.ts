@@ -117,6 +117,8 @@ class StorageProtocol implements StorageProtocolService {
   async serve(name: ProtocolName, stream: Stream, connection: Connection): Promise<void> {
     const fs = new FrameStream(stream, {
       maxFrameBytes: this.limits.maxFrameBytes,
+      // The only JSON a server reads is the request (docs/protocol.md section 3).
+      maxJsonFrameBytes: this.limits.maxRequestFrameBytes,
       idleMs: this.limits.idleTimeoutMs,
     })
     const failed = new AbortController()

@@ -68,8 +68,28 @@ describe('loadConfig', () => {
         requestTimeoutMs: 10_000,
         idleTimeoutMs: 30_000,
         shutdownTimeoutMs: 10_000,
+        stagingSweepIntervalMs: 300_000,
+        stagingMaxAgeMs: 900_000,
       },
     })
+  })
+
+  it('reads the staging sweep settings from every source', async () => {
+    const file = await withFile('sweep.json', { limits: { staging_sweep_interval_ms: 1000 } })
+    const c = await loadConfig({
+      dir,
+      configFile: file,
+      env: { QFS_STAGING_MAX_AGE_MS: '60000' },
+      cwd: root,
+    })
+    expect(c.limits).toMatchObject({ stagingSweepIntervalMs: 1000, stagingMaxAgeMs: 60_000 })
+    const f = await loadConfig({
+      dir,
+      env: {},
+      cwd: root,
+      flags: { 'limits.staging_sweep_interval_ms': '7', 'limits.staging_max_age_ms': '30000' },
+    })
+    expect(f.limits).toMatchObject({ stagingSweepIntervalMs: 7, stagingMaxAgeMs: 30_000 })
   })
 
   it('layers flags over env over file over defaults, field by field', async () => {
@@ -186,6 +206,24 @@ describe('loadConfig', () => {
       'file',
     ],
     ['an unknown limit', file({ limits: { max_peers: 3 } }), 'limits.max_peers', 'file'],
+    [
+      'a zero sweep interval',
+      file({ limits: { staging_sweep_interval_ms: 0 } }),
+      'limits.staging_sweep_interval_ms',
+      'file',
+    ],
+    [
+      'a staging age below the idle timeout',
+      file({ limits: { staging_max_age_ms: 1000 } }),
+      'limits.staging_max_age_ms',
+      'file',
+    ],
+    [
+      'an idle timeout above the default staging age',
+      env({ QFS_IDLE_TIMEOUT_MS: '1000000' }),
+      'limits.idle_timeout_ms',
+      'env',
+    ],
     [
       'a trusted key file that does not exist',
       file({ trusted_authorities: ['nope.pub'] }),

@@ -5,23 +5,34 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { EventLog, type StorageEvent } from '../../src/log/index.js'
+import { generateAuditKey } from '../../src/log/keys.js'
+import { liveNodeState, replayNodeLog } from '../../src/replay/index.js'
 import { decodeIndexKey, openNodeDb, type RootDb, stagingIdOfBlockKey } from '../../src/store/db.js'
 import { ShardStore } from '../../src/store/store.js'
 import { TEST_PARAMS } from './helpers.js'
+
+// The child's node id and audit key (fixtures/crash-child.mjs).
+const NODE_ID = 'node-a'
+const AUDIT_KEY = generateAuditKey(new Uint8Array(32).fill(5))
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const dist = join(root, 'dist')
 const child = fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url))
 
-/** The child runs the built output: refuse to test a dist/ that is missing or older than src/store. */
+/** The child runs the built output: refuse to test a dist/ that is missing or older than its sources. */
 async function assertDistFresh(): Promise<void> {
   const built = join(dist, 'store', 'store.js')
   if (!existsSync(built))
     throw new Error('dist/ is missing: run `npm run build` (npm test does) before this test')
-  for (const name of await readdir(join(root, 'src', 'store'))) {
-    const out = join(dist, 'store', name.replace(/\.ts$/, '.js'))
-    if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(root, 'src', 'store', name)).mtimeMs) {
-      throw new Error(`dist/store/${name} is stale: run \`npm run build\` before this test`)
+  const sources: string[] = ['engine/node-service.ts']
+  for (const folder of ['store', 'log']) {
+    for (const name of await readdir(join(root, 'src', folder))) sources.push(`${folder}/${name}`)
+  }
+  for (const source of sources) {
+    const out = join(dist, source.replace(/\.ts$/, '.js'))
+    if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(root, 'src', source)).mtimeMs) {
+      throw new Error(`dist/${source} is stale: run \`npm run build\` before this test`)
     }
   }
 }
@@ -97,17 +108,53 @@ async function checkConsistent(db: RootDb): Promise<{ removed: number; versions:
     expect(blocksPer.get(stagingId) ?? 0).toBe((await store.getManifest(shard))!.leafCount)
   }
   expect(await store.stats()).toEqual(await store.recomputeStats())
+  await checkLog(db, store)
   await store.close()
   return { removed, versions }
 }
 
-describe('crash consistency (child killed with SIGKILL)', () => {
+/**
+ * The log was committed in the same batches as the data: after the kill, every index entry has
+ * exactly one REPLICA_COMMIT entry and the reverse, the log alone rebuilds the live state, and the
+ * chain verifies once `open()` has signed the tail the kill left uncovered.
+ */
+async function checkLog(db: RootDb, store: ShardStore): Promise<void> {
+  const log = new EventLog({ db, nodeId: NODE_ID, key: AUDIT_KEY })
+  await log.open()
+  try {
+    const head = log.head()
+    expect(head.covered_entries).toBe(head.entries)
+    const commits = new Map<string, number>()
+    const events: StorageEvent[] = []
+    for await (const e of log.iterate()) {
+      events.push(e)
+      expect(e.event_type).toBe('REPLICA_COMMIT')
+      const key = `${e.object_id}/${e.version}`
+      commits.set(key, (commits.get(key) ?? 0) + 1)
+    }
+    const indexed: string[] = []
+    for await (const key of store.sublevels.index.keys()) {
+      const { objectId, version } = decodeIndexKey(key)
+      indexed.push(`${objectId}/${version}`)
+    }
+    expect([...commits.keys()].sort()).toEqual(indexed.sort())
+    expect([...commits.values()].every((n) => n === 1)).toBe(true)
+    expect(await replayNodeLog(NODE_ID, events)).toEqual(await liveNodeState(NODE_ID, store))
+    expect(await log.verify()).toMatchObject({ ok: true, entries: head.entries })
+  } finally {
+    await log.close()
+  }
+}
+
+describe('crash consistency of store and log (child killed with SIGKILL)', () => {
   let dir: string | undefined
   afterAll(async () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
   })
 
-  it('never leaves a half object or a staging leftover after open()', { timeout: 120_000 }, async () => {
+  it('never leaves a half object, a staging leftover or an unlogged commit after open()', {
+    timeout: 120_000,
+  }, async () => {
     await assertDistFresh()
     dir = await mkdtemp(join(tmpdir(), 'qfs-crash-'))
     const dbDir = join(dir, 'db')

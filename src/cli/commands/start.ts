@@ -20,6 +20,8 @@ interface StartOptions {
   requestTimeoutMs?: string
   idleTimeoutMs?: string
   shutdownTimeoutMs?: string
+  stagingSweepIntervalMs?: string
+  stagingMaxAgeMs?: string
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
@@ -59,6 +61,8 @@ export function registerStart(program: Command, io: CliIo): void {
     .option('--request-timeout-ms <n>', 'deadline of one small exchange')
     .option('--idle-timeout-ms <n>', 'longest silence inside a stream')
     .option('--shutdown-timeout-ms <n>', 'how long a stop waits for operations in flight')
+    .option('--staging-sweep-interval-ms <n>', 'how often staged shards of abandoned writes are swept')
+    .option('--staging-max-age-ms <n>', 'age at which an uncommitted staged shard is swept')
     .action(async (opts: StartOptions) => {
       const flags: ConfigFlags = {
         listen: opts.listen,
@@ -74,6 +78,8 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.request_timeout_ms': opts.requestTimeoutMs,
         'limits.idle_timeout_ms': opts.idleTimeoutMs,
         'limits.shutdown_timeout_ms': opts.shutdownTimeoutMs,
+        'limits.staging_sweep_interval_ms': opts.stagingSweepIntervalMs,
+        'limits.staging_max_age_ms': opts.stagingMaxAgeMs,
       }
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
       await runForeground(config.logLevel, io, async (logger) => startNode(config, { logger }))
