@@ -112,7 +112,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     )
     const engine = instrumentEngine(
       new StorageEngine(
-        { nodeId, transport, membership, log: local.log, time: await clockOf(local, membership.latest) },
+        { nodeId, transport, membership, log: local.log, time: clockOf(membership.latest) },
         {
           timeouts: { requestMs: config.limits.requestTimeoutMs, streamIdleMs: config.limits.idleTimeoutMs },
         },
@@ -367,14 +367,12 @@ async function openLocal(nodeId: string, dir: string, params: ProtocolParams): P
 }
 
 /** The deterministic clock resumes where the log or the snapshot left it, never before. */
-async function clockOf(local: LocalNode, snapshot: EpochSnapshot | undefined): Promise<DeterministicTime> {
-  let tick = snapshot?.start_tick ?? 0
-  const head = local.log.head()
-  if (head.entries > 0) {
-    const last = await local.log.get(head.entries - 1)
-    if (last?.timestamp_tick != null && last.timestamp_tick > tick) tick = last.timestamp_tick
-  }
-  return new DeterministicTime({ tick })
+/**
+ * The node's clock starts at the epoch it is in. Ticks in its log were stated by requests (a
+ * write's timestamp_tick), so they do not move it: one request must not pin the clock for good.
+ */
+function clockOf(snapshot: EpochSnapshot | undefined): DeterministicTime {
+  return new DeterministicTime({ tick: snapshot?.start_tick ?? 0 })
 }
 
 /** A node's snapshot multiaddrs; ones that do not parse are skipped (the peer id alone may still reach it). */

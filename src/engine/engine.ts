@@ -316,16 +316,20 @@ export class StorageEngine implements StorageEngineApi {
   }
 
   private view(epoch: number | undefined): EpochView {
-    if (epoch === undefined) return this.membership.current()
-    const view = this.membership.at(epoch)
+    const view = epoch === undefined ? this.membership.current() : this.membership.at(epoch)
     if (view === undefined) throw new AegisContextMissingError(`no eligibility snapshot for epoch ${epoch}`)
+    this.time.observe(view.startTick)
     return view
   }
 
+  /**
+   * A request's tick is the request's own statement, recorded as given; it never moves this node's
+   * clock, or one client could pin every later event at the end of time. The node's clock follows
+   * the epochs it is told about (`view`).
+   */
   private tick(requested: number): number {
     if (!Number.isSafeInteger(requested) || requested < 0)
       throw new InvalidInputError('timestamp_tick must be a tick')
-    this.time.observe(requested)
     return requested
   }
 

@@ -5,6 +5,7 @@ import { type StorageProof, storageProofOf } from '../core/proof.js'
 import { recordDigest, type VersionRecord, validateVersionRecord } from '../core/record.js'
 import type { EventLog } from '../log/index.js'
 import type { ShardStore } from '../store/index.js'
+import { checkMetadataLimits } from './metadata-limits.js'
 import type {
   CommitRequest,
   CommitResult,
@@ -79,6 +80,8 @@ export class NodeService {
 
   async commitVersion(request: CommitRequest): Promise<CommitResult> {
     const record = validateVersionRecord(request.record, this.params)
+    // A record from any coordinator meets the same node limits as a request here, before it is kept.
+    checkMetadataLimits(record.metadata)
     const home = record.catalogue_homes.includes(this.nodeId)
     const staged = this.checkStaged(record, request.staged)
     if (!home && staged.length === 0) {
