@@ -48,7 +48,26 @@ export interface DevnetInit extends PrepareInit {
   onExit?: (node: PlannedNode, code: number | null, signal: NodeJS.Signals | null) => void
   /** Extra environment for the daemons. */
   env?: Record<string, string>
+  /** Node.js options for the daemons (default DAEMON_NODE_ARGS). */
+  nodeArgs?: string[]
 }
+
+/**
+ * Runtime settings the daemons run with, measured on this project's workloads:
+ * - a 1 MiB V8 young generation, so the short-lived buffers of a transfer (each 64 KiB Noise
+ *   message, each block) are freed within milliseconds instead of piling up: a daemon's peak RSS
+ *   during a 64 MiB write drops from about 200-300 MiB to about 140-200 MiB at the same throughput;
+ * - a 128 MiB old generation, so what a small young generation promotes is collected before it
+ *   piles up: over 800 small writes the coordinator stays near 130 MiB instead of climbing to
+ *   240 MiB (its live heap is about 40 MiB).
+ * Together with DAEMON_ENV (fewer glibc malloc arenas) it is what an operator should run
+ * `qfs-node start` with on a small machine.
+ */
+export const DAEMON_NODE_ARGS: readonly string[] = Object.freeze([
+  '--max-semi-space-size=1',
+  '--max-old-space-size=128',
+])
+export const DAEMON_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' })
 
 const DEFAULT_BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
 const READY_LINE_LIMIT = 64 * 1024
@@ -198,10 +217,17 @@ export class Devnet {
     })
     // Its own process group: a Ctrl-C at the terminal reaches the devnet only, which then stops the
     // daemons in order instead of all of them racing to exit at once.
-    const proc = spawn(process.execPath, [this.init.bin ?? DEFAULT_BIN, 'start', '--dir', plan.dir], {
+    const args = [
+      ...(this.init.nodeArgs ?? DAEMON_NODE_ARGS),
+      this.init.bin ?? DEFAULT_BIN,
+      'start',
+      '--dir',
+      plan.dir,
+    ]
+    const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      env: { ...process.env, ...(this.init.env ?? {}) },
+      env: { ...DAEMON_ENV, ...process.env, ...(this.init.env ?? {}) },
     })
     const child: Child = {
       plan,

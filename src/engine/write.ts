@@ -43,6 +43,9 @@ export interface WriteOutcome {
   underReplicated: Record<string, string[]>
 }
 
+/** How far ahead of the bytes being sent a shard's replica streams are opened. */
+const PREOPEN_BYTES = 4 * 1024 * 1024
+
 interface OpenShard {
   index: number
   shardId: string
@@ -78,6 +81,13 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   const commit = new HashCommitBuilder()
   const allStaged = (): Array<{ node: string; id: string }> =>
     [...staged.values()].flat().map((s) => ({ node: s.node_id, id: s.staging_id }))
+  // Shard streams are opened ahead and finished behind (docs/consistency.md "Stage" is unchanged):
+  // a shard is opened once the bytes still to send before it fit PREOPEN_BYTES, and closed without
+  // waiting for its replicas' answers, which are gathered before the decide step. A small object then
+  // stages every shard in one round trip instead of two per shard, and a large one never waits
+  // between shards; replicas opened early never sit idle longer than PREOPEN_BYTES take to send.
+  const opened: Array<Promise<OpenShard>> = []
+  const closing: Array<Promise<void>> = []
   let current: OpenShard | undefined
   let bytes = 0
 
@@ -102,6 +112,11 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       sinks: sinks.map((s) => ({ node: s.node, sink: s.value, error: s.error })),
     }
   }
+  const openAhead = (): void => {
+    while (opened.length < plan.length && ranges[opened.length]!.start - bytes <= PREOPEN_BYTES) {
+      opened.push(open(opened.length))
+    }
+  }
   const close = async (shard: OpenShard): Promise<void> => {
     const tree = MerkleTree.fromLeafHashes(shard.leaves)
     const root = toHex(tree.root)
@@ -119,43 +134,56 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     }
     staged.set(shard.shardId, good)
   }
+  /** Moves to shard `index`, closing (in the background) every shard before it. */
+  const advance = async (index: number): Promise<OpenShard> => {
+    while (current === undefined || current.index < index) {
+      if (current !== undefined) closing.push(close(current))
+      const next = current === undefined ? 0 : current.index + 1
+      openAhead()
+      if (opened.length <= next) opened.push(open(next))
+      current = await opened[next]!
+    }
+    return current
+  }
 
   try {
+    openAhead()
     for await (const { shardIndex, block } of splitIntoBlocks(
       args.content.chunks,
       args.content.size,
       params,
     )) {
-      while (current === undefined || current.index < shardIndex) {
-        if (current !== undefined) await close(current)
-        current = await open(current === undefined ? 0 : current.index + 1)
-      }
+      const shard = await advance(shardIndex)
       commit.update(block)
-      current.leaves.push(leafHash(block))
-      await Promise.all(
-        current.sinks.map(async (s) => {
-          if (s.sink === undefined) return
-          try {
-            await s.sink.write(block)
-          } catch (err) {
-            s.error = err
-            s.sink = undefined
-          }
-        }),
-      )
+      shard.leaves.push(leafHash(block))
+      // Every replica is handed the block before any is awaited: the slowest paces the loop.
+      const writes = shard.sinks.map((s) => {
+        const sink = s.sink
+        if (sink === undefined) return undefined
+        return sink.write(block).catch((err: unknown) => {
+          s.error = err
+          s.sink = undefined
+        })
+      })
+      for (const w of writes) if (w !== undefined) await w
       bytes += block.length
+      openAhead()
       args.onProgress?.({ phase: 'stage', bytes, total: args.content.size })
     }
     // Trailing empty shards (and all four of an empty object) are staged too: holders keep their manifest.
-    while (current === undefined || current.index < plan.length - 1) {
-      if (current !== undefined) await close(current)
-      current = await open(current === undefined ? 0 : current.index + 1)
-    }
-    await close(current)
+    await advance(plan.length - 1)
+    closing.push(close(current!))
+    await Promise.all(closing)
   } catch (err) {
-    if (current !== undefined) {
-      await Promise.all(current.sinks.map((s) => s.sink?.abort(err as Error).catch(() => {})))
-    }
+    const pending = await Promise.allSettled(opened)
+    await Promise.allSettled(closing)
+    await Promise.all(
+      pending.map((o) =>
+        o.status === 'fulfilled' && !staged.has(o.value.shardId)
+          ? Promise.all(o.value.sinks.map((s) => s.sink?.abort(err as Error).catch(() => {})))
+          : undefined,
+      ),
+    )
     await abortAll(ctx, allStaged())
     throw err
   }

@@ -3,8 +3,17 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { type Ping, ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import { coalescingTcp } from './tcp-writev.js'
+
+/**
+ * Largest yamux receive window per stream (the library default is 16 MiB). What a window allows is
+ * what the peer may send before we consume it: held in the connection's buffers at the sender and
+ * in the paused stream at the receiver. 4 MiB still covers a loopback or LAN round trip many times
+ * over at the speeds one node reaches, and keeps a node with a dozen busy streams well inside its
+ * memory budget.
+ */
+export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
 
 export interface QfsLibp2pServices {
   identify: Identify
@@ -42,9 +51,9 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
   return createLibp2p<QfsLibp2pServices & S>({
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
-    transports: [tcp()],
+    transports: [coalescingTcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
     peerDiscovery: [],
     metrics: init.metrics,
     nodeInfo: { name: 'qfs-node' },
