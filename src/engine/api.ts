@@ -15,7 +15,12 @@ export interface StorageEngineApi {
     metadata: unknown,
     options?: PutOptions,
   ): Promise<StoreResponse>
-  deleteContent(objectId: string, version: number, metadata: unknown, options?: PutOptions): Promise<StoreResponse>
+  deleteContent(
+    objectId: string,
+    version: number,
+    metadata: unknown,
+    options?: PutOptions,
+  ): Promise<StoreResponse>
   getContent(objectId: string, version?: number, options?: CallOptions): Promise<ReadResponse>
   /** Streaming read: verified bytes flow as they arrive; the last step checks hash_commit. */
   readContent(objectId: string, version?: number, options?: CallOptions): Promise<OpenedRead | EngineFailure>

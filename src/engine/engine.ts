@@ -8,12 +8,13 @@ import type { DeterministicTime } from '../core/time.js'
 import type { EventFields, EventLog } from '../log/index.js'
 import type { EpochView, Membership } from '../membership/types.js'
 import type { StorageEngineApi } from './api.js'
+import { resolveRecord } from './catalogue.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
 import { AegisContextMissingError, ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { replicaSets } from './node-service.js'
-import { proveShard, readVersion, resolveRecord } from './read.js'
+import { proveShard, readVersion } from './read.js'
 import {
   type EngineFailure,
   failure,
@@ -135,7 +136,7 @@ export class StorageEngine implements StorageEngineApi {
       const view = this.view(options.epoch)
       const tick = this.tick(options.timestampTick ?? meta.created_at_tick)
       Object.assign(fields, { epoch: view.epoch, timestamp_tick: tick, content_size: source.size })
-      const { record, underReplicated } = await writeVersion(this.ctx, {
+      const { record, underReplicated, laggingHomes } = await writeVersion(this.ctx, {
         objectId,
         version: v,
         kind,
@@ -157,6 +158,7 @@ export class StorageEngine implements StorageEngineApi {
           metadata: meta,
           catalogue_homes: record.catalogue_homes,
           under_replicated: underReplicated,
+          lagging_homes: laggingHomes,
         },
       })
       return {

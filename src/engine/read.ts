@@ -1,69 +1,16 @@
 import { equalBytes, fromHex, toHex } from '../core/bytes.js'
 import { HashCommitBuilder } from '../core/commit.js'
-import { EmptyShardError } from '../core/errors.js'
+import { EmptyShardError, QfsError } from '../core/errors.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
 import { metadataSeed } from '../core/metadata.js'
 import { type StorageProof, verifyStorageProof } from '../core/proof.js'
-import { recordDigest, type ShardDescriptor, type VersionRecord } from '../core/record.js'
-import { type EngineContext, majority, replicaOrder, requestSignal, settle } from './context.js'
-import {
-  IntegrityMismatchError,
-  ObjectNotFoundError,
-  ProofUnavailableError,
-  QuorumNotReachedError,
-} from './errors.js'
+import type { ShardDescriptor, VersionRecord } from '../core/record.js'
+import { type EngineContext, replicaOrder, requestSignal } from './context.js'
+import { IntegrityMismatchError, ObjectNotFoundError, ProofUnavailableError } from './errors.js'
 import type { ShardReadInfo } from './responses.js'
 
 /** How far ahead of the bytes being read shards are requested from their replicas. */
 const READ_AHEAD_BYTES = 4 * 1024 * 1024
-
-/**
- * The record a majority of the object's homes agree on. Homes accept at most one record per
- * version, so at most one record can have a majority: this is what makes at most one content
- * readable for a given (object_id, version).
- */
-export async function resolveRecord(
-  ctx: EngineContext,
-  homes: readonly string[],
-  objectId: string,
-  version: number | 'latest',
-  signal?: AbortSignal,
-): Promise<VersionRecord> {
-  const q = majority(homes.length)
-  let wanted = version
-  if (wanted === 'latest') {
-    const answers = await settle(homes, (n) =>
-      ctx.transport.getRecord(n, objectId, 'latest', { signal: requestSignal(ctx, signal) }),
-    )
-    const versions = answers
-      .filter((a) => a.error === undefined)
-      .map((a) => a.value?.version ?? 0)
-      .sort((a, b) => b - a)
-    if (versions.length < q)
-      throw new QuorumNotReachedError(`${versions.length} of ${homes.length} homes answered`)
-    // Homes hold contiguous versions, so the q-th highest latest is held by at least q homes.
-    wanted = versions[q - 1]!
-    if (wanted === 0) throw new ObjectNotFoundError(`object ${objectId} has no version`)
-  }
-  const exact = wanted
-  const answers = await settle(homes, (n) =>
-    ctx.transport.getRecord(n, objectId, exact, { signal: requestSignal(ctx, signal) }),
-  )
-  const votes = new Map<string, { record: VersionRecord; count: number }>()
-  let reachable = 0
-  for (const a of answers) {
-    if (a.error !== undefined) continue
-    reachable++
-    if (a.value === undefined) continue
-    const digest = recordDigest(a.value)
-    const v = votes.get(digest) ?? { record: a.value, count: 0 }
-    v.count++
-    votes.set(digest, v)
-  }
-  for (const v of votes.values()) if (v.count >= q) return v.record
-  if (reachable < q) throw new QuorumNotReachedError(`${reachable} of ${homes.length} homes answered`)
-  throw new ObjectNotFoundError(`object ${objectId} version ${exact} is not stored`)
-}
 
 /**
  * The content of a version, block by block in shard-index order. Every block is checked against
@@ -218,7 +165,7 @@ class ShardReader {
         )
       } catch (err) {
         if (this.signal.aborted) throw err
-        failures.push(`${node}: ${(err as Error).message}`)
+        failures.push(`${node}: ${codeOf(err)}`)
       } finally {
         // Stops the replica's stream (a reader that has every block resets it, as before).
         stop.abort()
@@ -273,15 +220,27 @@ export async function proveShard(
       const proof = await ctx.transport.proveShard(node, shardId, index, {
         signal: requestSignal(ctx, signal),
       })
-      const verdict = verifyStorageProof(proof, { merkleRoot: shard.merkle_root, shardId, leafIndex: index })
+      const verdict = verifyStorageProof(proof, {
+        merkleRoot: shard.merkle_root,
+        shardId,
+        leafIndex: index,
+        leafCount: shard.leaf_count,
+        objectId: record.object_id,
+        version: record.version,
+      })
       if (verdict.ok) return { proof, shard, answeredBy: node }
       failures.push(`${node}: ${verdict.reason}`)
     } catch (err) {
       if (signal?.aborted === true) throw err
-      failures.push(`${node}: ${(err as Error).message}`)
+      failures.push(`${node}: ${codeOf(err)}`)
     }
   }
   throw new ProofUnavailableError(
     `no replica proved block ${index} of shard ${shardId} (${failures.join('; ')})`,
   )
+}
+
+/** What a failed replica is reported as: its code, never its message (which may carry internals). */
+function codeOf(err: unknown): string {
+  return err instanceof QfsError ? err.code : 'INTERNAL'
 }

@@ -1,14 +1,13 @@
 import { atrCost } from '../core/atr.js'
 import { toHex } from '../core/bytes.js'
 import { HashCommitBuilder } from '../core/commit.js'
-import { QfsError } from '../core/errors.js'
 import { shardId as computeShardId } from '../core/ids.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
 import { metadataSeed, type StorageMetadata } from '../core/metadata.js'
 import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record.js'
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
-import { InvalidVersionError } from '../store/errors.js'
+import { decide, preflight, refusal } from './catalogue.js'
 import { type EngineContext, majority, requestSignal, settle } from './context.js'
 import { QuorumNotReachedError } from './errors.js'
 import type { ShardSink, StagedShardInfo } from './transport.js'
@@ -41,6 +40,8 @@ export interface WriteArgs {
 export interface WriteOutcome {
   record: VersionRecord
   underReplicated: Record<string, string[]>
+  /** Homes that did not take the record: caught up by later reads and writes, or by repair. */
+  laggingHomes: string[]
 }
 
 /** How far ahead of the bytes being sent a shard's replica streams are opened. */
@@ -74,7 +75,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     }
   })
   const homes = view.eligible.catalogueHomes(objectId, rf)
-  await preflight(ctx, objectId, version, homes, args.signal)
+  const before = await preflight(ctx, objectId, version, homes, args.signal)
 
   const staged = new Map<string, StagedShardInfo[]>()
   const roots = new Map<string, { root: string; leafCount: number }>()
@@ -226,13 +227,13 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
 
   // Decide: the homes' append-only check is the one place where two racing writers meet.
   args.onProgress?.({ phase: 'decide', bytes, total: args.content.size })
-  const decided = await settle(homes, (node) =>
-    ctx.transport.commitVersion(
-      node,
-      { record, staged: stagedOn(node) },
-      { signal: requestSignal(ctx, args.signal) },
-    ),
-  )
+  let decided: Awaited<ReturnType<typeof decide>>
+  try {
+    decided = await decide(ctx, record, homes, stagedOn, before, args.signal)
+  } catch (err) {
+    await abortAll(ctx, allStaged())
+    throw err
+  }
   const accepted = decided.filter((d) => d.value !== undefined)
   if (accepted.length < majority(homes.length)) {
     await abortAll(
@@ -272,41 +273,12 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       )
     }
   }
-  return { record, underReplicated }
-}
-
-/** Fails fast, before any byte moves, when a majority of homes says the version leaves a gap. */
-async function preflight(
-  ctx: EngineContext,
-  objectId: string,
-  version: number,
-  homes: readonly string[],
-  signal?: AbortSignal,
-): Promise<void> {
-  if (version === 1) return
-  const answers = await settle(homes, (node) =>
-    ctx.transport.getRecord(node, objectId, 'latest', { signal: requestSignal(ctx, signal) }),
-  )
-  const latest = answers.filter((a) => a.error === undefined).map((a) => a.value?.version ?? 0)
-  if (
-    latest.length >= majority(homes.length) &&
-    latest.filter((v) => v + 1 < version).length >= majority(homes.length)
-  ) {
-    throw new InvalidVersionError(
-      `version ${version} leaves a gap: the object's latest version is ${Math.max(...latest)}`,
-    )
-  }
+  const laggingHomes = decided.filter((d) => d.value === undefined).map((d) => d.node)
+  return { record, underReplicated, laggingHomes }
 }
 
 async function abortAll(ctx: EngineContext, staged: Array<{ node: string; id: string }>): Promise<void> {
   const byNode = new Map<string, string[]>()
   for (const s of staged) byNode.set(s.node, [...(byNode.get(s.node) ?? []), s.id])
   await settle([...byNode.keys()], (node) => ctx.transport.abortStaging(node, byNode.get(node)!))
-}
-
-/** The homes' own verdict when they refused (VERSION_CONFLICT, INVALID_VERSION), else a quorum failure. */
-function refusal(errors: unknown[], accepted: number, total: number): Error {
-  const verdict = errors.find((e) => e instanceof QfsError && e.code !== 'NODE_UNAVAILABLE')
-  if (verdict instanceof QfsError) return verdict
-  return new QuorumNotReachedError(`${accepted} of ${total} catalogue homes accepted the record`)
 }

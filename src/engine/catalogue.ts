@@ -1,0 +1,204 @@
+import { QfsError, storageErrorCode } from '../core/errors.js'
+import { recordDigest, type VersionRecord } from '../core/record.js'
+import { InvalidVersionError, VersionConflictError } from '../store/errors.js'
+import { type EngineContext, majority, requestSignal, settle } from './context.js'
+import { ObjectNotFoundError, QuorumNotReachedError } from './errors.js'
+import type { CommitRequest, CommitResult } from './transport.js'
+
+/**
+ * The catalogue side of the engine: what an object's homes hold, deciding a version there, and
+ * bringing a home that missed versions up to date. Homes accept at most one record per version, so
+ * at most one record can have a majority: this is what makes at most one content readable for a
+ * given (object_id, version) (docs/consistency.md).
+ */
+
+/** Versions a lagging home is caught up by at most, per call; more is repair's job. */
+const MAX_CATCH_UP = 64
+
+/** The record a majority of `homes` agree on; homes that lack it are caught up in the background. */
+export async function resolveRecord(
+  ctx: EngineContext,
+  homes: readonly string[],
+  objectId: string,
+  version: number | 'latest',
+  signal?: AbortSignal,
+): Promise<VersionRecord> {
+  const q = majority(homes.length)
+  let wanted = version
+  if (wanted === 'latest') {
+    const answers = await settle(homes, (n) =>
+      ctx.transport.getRecord(n, objectId, 'latest', { signal: requestSignal(ctx, signal) }),
+    )
+    const versions = answers
+      .filter((a) => a.error === undefined)
+      .map((a) => a.value?.version ?? 0)
+      .sort((a, b) => b - a)
+    if (versions.length < q)
+      throw new QuorumNotReachedError(`${versions.length} of ${homes.length} homes answered`)
+    // Homes hold contiguous versions, so the q-th highest latest is held by at least q homes.
+    wanted = versions[q - 1]!
+    if (wanted === 0) throw new ObjectNotFoundError(`object ${objectId} has no version`)
+  }
+  const exact = wanted
+  const answers = await settle(homes, (n) =>
+    ctx.transport.getRecord(n, objectId, exact, { signal: requestSignal(ctx, signal) }),
+  )
+  const { winner, reachable, lacking } = tally(answers, q)
+  if (winner !== undefined) {
+    // Read repair: a reachable home without the decided record missed it; bring it up to date so
+    // one more failure does not leave the version without a majority.
+    for (const home of lacking) void catchUp(ctx, homes, home, objectId, exact + 1).catch(() => {})
+    return winner
+  }
+  if (reachable < q) throw new QuorumNotReachedError(`${reachable} of ${homes.length} homes answered`)
+  throw new ObjectNotFoundError(`object ${objectId} version ${exact} is not stored`)
+}
+
+/** The record at least `q` answers agree on, if any; who answered, and who answered "none". */
+function tally(
+  answers: Array<{ node: string; value?: VersionRecord; error?: unknown }>,
+  q: number,
+): { winner: VersionRecord | undefined; reachable: number; lacking: string[] } {
+  const votes = new Map<string, { record: VersionRecord; count: number }>()
+  let reachable = 0
+  const lacking: string[] = []
+  for (const a of answers) {
+    if (a.error !== undefined) continue
+    reachable++
+    if (a.value === undefined) {
+      lacking.push(a.node)
+      continue
+    }
+    const digest = recordDigest(a.value)
+    const v = votes.get(digest) ?? { record: a.value, count: 0 }
+    v.count++
+    votes.set(digest, v)
+  }
+  const winner = [...votes.values()].find((v) => v.count >= q)?.record
+  return { winner, reachable, lacking }
+}
+
+/** What the homes hold for a version about to be written, asked before any byte moves. */
+export interface Preflight {
+  /** Records the homes already hold for this version (any digest). */
+  existing: VersionRecord[]
+}
+
+/**
+ * Fails fast when a majority of homes says the version leaves a gap, and remembers what the homes
+ * already hold for the version, so a writer never pushes a second record onto a home that missed
+ * the first (which would split the vote).
+ */
+export async function preflight(
+  ctx: EngineContext,
+  objectId: string,
+  version: number,
+  homes: readonly string[],
+  signal?: AbortSignal,
+): Promise<Preflight> {
+  const [exact, latest] = await Promise.all([
+    settle(homes, (n) =>
+      ctx.transport.getRecord(n, objectId, version, { signal: requestSignal(ctx, signal) }),
+    ),
+    version === 1
+      ? Promise.resolve([])
+      : settle(homes, (n) =>
+          ctx.transport.getRecord(n, objectId, 'latest', { signal: requestSignal(ctx, signal) }),
+        ),
+  ])
+  const latestVersions = latest.filter((a) => a.error === undefined).map((a) => a.value?.version ?? 0)
+  const q = majority(homes.length)
+  if (latestVersions.length >= q && latestVersions.filter((v) => v + 1 < version).length >= q) {
+    throw new InvalidVersionError(
+      `version ${version} leaves a gap: the object's latest is ${Math.max(...latestVersions)}`,
+    )
+  }
+  return { existing: exact.flatMap((a) => (a.value === undefined ? [] : [a.value])) }
+}
+
+/**
+ * Decide: offer the record to every home and succeed with a majority. A home that refuses because
+ * it missed earlier versions is caught up with the decided records it lacks and asked again.
+ */
+export async function decide(
+  ctx: EngineContext,
+  record: VersionRecord,
+  homes: readonly string[],
+  staged: (node: string) => CommitRequest['staged'],
+  before: Preflight,
+  signal?: AbortSignal,
+): Promise<Array<{ node: string; value?: CommitResult; error?: unknown }>> {
+  const digest = recordDigest(record)
+  if (before.existing.some((r) => recordDigest(r) !== digest)) {
+    throw new VersionConflictError(
+      `version ${record.version} of ${record.object_id} already holds another record`,
+    )
+  }
+  const offer = (node: string) =>
+    ctx.transport.commitVersion(
+      node,
+      { record, staged: staged(node) },
+      { signal: requestSignal(ctx, signal) },
+    )
+  const first = await settle(homes, offer)
+  return Promise.all(
+    first.map(async (answer) => {
+      if (!(answer.error instanceof QfsError) || answer.error.code !== InvalidVersionError.code) return answer
+      try {
+        await catchUp(ctx, homes, answer.node, record.object_id, record.version, signal)
+        return { node: answer.node, value: await offer(answer.node) }
+      } catch (error) {
+        return { node: answer.node, error }
+      }
+    }),
+  )
+}
+
+/**
+ * Pushes to `home` the decided records of versions after its latest and before `upTo`, in order,
+ * each resolved by a majority first. Bounded: a home far behind is left to repair.
+ */
+export async function catchUp(
+  ctx: EngineContext,
+  homes: readonly string[],
+  home: string,
+  objectId: string,
+  upTo: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const latest =
+    (await ctx.transport.getRecord(home, objectId, 'latest', { signal: requestSignal(ctx, signal) }))
+      ?.version ?? 0
+  if (upTo - latest > MAX_CATCH_UP) return
+  for (let v = latest + 1; v < upTo; v++) {
+    const record = await resolveDecided(ctx, homes, objectId, v, signal)
+    await ctx.transport.commitVersion(home, { record, staged: [] }, { signal: requestSignal(ctx, signal) })
+  }
+}
+
+/** The decided record of one version, without read repair (catch-up must not recurse). */
+async function resolveDecided(
+  ctx: EngineContext,
+  homes: readonly string[],
+  objectId: string,
+  version: number,
+  signal?: AbortSignal,
+): Promise<VersionRecord> {
+  const answers = await settle(homes, (n) =>
+    ctx.transport.getRecord(n, objectId, version, { signal: requestSignal(ctx, signal) }),
+  )
+  const { winner } = tally(answers, majority(homes.length))
+  if (winner === undefined)
+    throw new ObjectNotFoundError(`version ${version} of ${objectId} has no majority to catch up from`)
+  return winner
+}
+
+/**
+ * The homes' own verdict when they refused (VERSION_CONFLICT, INVALID_VERSION, INVALID_INPUT), else a
+ * quorum failure: an unreachable, timed-out or internally failing home is no verdict on the record.
+ */
+export function refusal(errors: unknown[], accepted: number, total: number): Error {
+  const verdict = errors.find((e) => e instanceof QfsError && storageErrorCode(e) !== 'SE_ERR_INTERNAL')
+  if (verdict instanceof QfsError) return verdict
+  return new QuorumNotReachedError(`${accepted} of ${total} catalogue homes accepted the record`)
+}

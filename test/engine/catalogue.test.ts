@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
+import { EligibleSet } from '../../src/core/placement.js'
+import type { StorageEvent } from '../../src/log/index.js'
+import { inProcessHarness } from './harness.js'
+import { bytesOf, meta } from './suite.js'
+
+type Harness = Awaited<ReturnType<typeof inProcessHarness>>
+
+/** Until `probe` holds (background repair), or fail after ~2 s. */
+async function eventually(probe: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await probe()) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  throw new Error('condition not reached')
+}
+
+describe('catalogue homes: lagging homes, repeats and conflicts', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await inProcessHarness(5)
+  })
+  afterAll(async () => {
+    await h?.close()
+  })
+
+  const setup = (name: string) => {
+    const oid = objectId('catalogue', name)
+    const [h1, h2, h3] = new EligibleSet(h.nodeIds).catalogueHomes(oid, 3) as [string, string, string]
+    const coordinator = h.nodeIds.find((n) => ![h1, h2, h3].includes(n))!
+    return { oid, h1, h2, h3, e: h.engine(coordinator), coordinator }
+  }
+  const holds = async (node: string, oid: string, v: number) =>
+    (await h.net.node(node).service.getRecord(oid, v)) !== undefined
+
+  it('a read brings a home that missed a version up to date, so one more failure is survived', async () => {
+    const { oid, h1, h3, e } = setup('read-repair')
+    await h.setDown(h3, true)
+    const v1 = await e.putContent(oid, 1, bytesOf('rr-1', 4000), meta(1))
+    expect(v1.ok).toBe(true)
+    await h.setDown(h3, false)
+    expect(await holds(h3, oid, 1)).toBe(false)
+    expect((await e.getContent(oid, 1)).ok).toBe(true)
+    await eventually(() => holds(h3, oid, 1))
+    await h.setDown(h1, true)
+    try {
+      expect(await e.getContent(oid)).toMatchObject({ ok: true, version: 1 })
+      expect(await e.putContent(oid, 2, bytesOf('rr-2', 4000), meta(2))).toMatchObject({ ok: true })
+    } finally {
+      await h.setDown(h1, false)
+    }
+  })
+
+  it('a write catches a lagging home up before deciding, and logs who lagged', async () => {
+    const { oid, h3, e, coordinator } = setup('write-catch-up')
+    await h.setDown(h3, true)
+    const v1 = await e.putContent(oid, 1, bytesOf('wc-1', 3000), meta(1))
+    expect(v1.ok).toBe(true)
+    await h.setDown(h3, false)
+    const v2 = await e.putContent(oid, 2, bytesOf('wc-2', 3000), meta(2))
+    expect(v2.ok).toBe(true)
+    // h3 accepted v1 (pushed from the majority) and then v2 itself.
+    expect(await holds(h3, oid, 1)).toBe(true)
+    expect(await holds(h3, oid, 2)).toBe(true)
+    const events: StorageEvent[] = []
+    for await (const ev of h.net.node(coordinator).log.iterate()) events.push(ev)
+    const store = events.find((ev) => ev.object_id === oid && ev.event_type === 'STORE')!
+    expect(store.details).toMatchObject({ lagging_homes: [h3] })
+    const update = events.find((ev) => ev.object_id === oid && ev.event_type === 'UPDATE')!
+    expect(update.details).toMatchObject({ lagging_homes: [] })
+  })
+
+  it('a repeat with another record is refused before any home can take it', async () => {
+    const { oid, h1, h3, e } = setup('no-split')
+    const content = bytesOf('split', 5000)
+    await h.setDown(h3, true)
+    expect((await e.putContent(oid, 1, content, meta(5))).ok).toBe(true)
+    await h.setDown(h3, false)
+    await h.setDown(h1, true)
+    try {
+      // The same bytes at another tick are another record: refused, and h3 (which missed v1) never
+      // receives it, so the homes cannot end up split between two records.
+      const retry = await e.putContent(oid, 1, content, meta(5), { timestampTick: 6 })
+      expect(retry).toMatchObject({
+        ok: false,
+        error_code: 'SE_ERR_INVALID_VERSION',
+        code: 'VERSION_CONFLICT',
+      })
+      const atH3 = await h.net.node(h3).service.getRecord(oid, 1)
+      expect(atH3?.timestamp_tick ?? 5).toBe(5)
+      // The identical repeat is idempotent.
+      expect((await e.putContent(oid, 1, content, meta(5))).ok).toBe(true)
+    } finally {
+      await h.setDown(h1, false)
+    }
+    expect(await e.getContent(oid, 1)).toMatchObject({ ok: true })
+  })
+})
