@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { toHex, utf8 } from '../core/bytes.js'
 import { HashCommitBuilder } from '../core/commit.js'
 import { createSha3, sha3Hex } from '../core/hash.js'
-import { MerkleTree, leafHash, verifyInclusion } from '../core/merkle.js'
+import { leafHash, MerkleTree, verifyInclusion } from '../core/merkle.js'
 import { DEFAULT_PARAMS } from '../core/params.js'
 import { EligibleSet } from '../core/placement.js'
 import { buildStorageProof, verifyStorageProof } from '../core/proof.js'
@@ -109,7 +109,14 @@ function proofs(): Record<string, unknown> {
   // A whole storage proof also re-hashes its 256 KiB block.
   const block = new Uint8Array(randomBytes(DEFAULT_PARAMS.blockSizeBytes))
   const blockTree = MerkleTree.fromLeafHashes([...leaves.slice(0, 7), leafHash(block)])
-  const proof = buildStorageProof({ objectId: '0'.repeat(64), version: 1, shardId: '1'.repeat(64), tree: blockTree, leafIndex: 7, block })
+  const proof = buildStorageProof({
+    objectId: '0'.repeat(64),
+    version: 1,
+    shardId: '1'.repeat(64),
+    tree: blockTree,
+    leafIndex: 7,
+    block,
+  })
   const root = toHex(blockTree.root)
   n = 0
   t = performance.now()

@@ -85,7 +85,8 @@ export function compareUtf8(a: string, b: string): number {
 
 /** `int(bytes) mod m` for a big-endian unsigned integer; exact for any m up to 2^32. */
 export function bytesMod(bytes: Uint8Array, m: number): number {
-  if (!Number.isInteger(m) || m < 1 || m > 0xffffffff) throw new InvalidInputError(`modulus out of range: ${m}`)
+  if (!Number.isInteger(m) || m < 1 || m > 0xffffffff)
+    throw new InvalidInputError(`modulus out of range: ${m}`)
   let r = 0
   let i = 0
   // Horner's rule 16 bits at a time: r < 2^32, so r * 65536 + 65535 < 2^48 stays exact in a double.

@@ -33,7 +33,13 @@ export {
 export { DEFAULT_LIST_LIMIT, type ListFilters, type ListPage, MAX_LIST_LIMIT } from './listing.js'
 export { decodeManifest, type ShardManifest, type StagingMarker } from './manifest.js'
 export { Mutex } from './mutex.js'
-export { type ScrubCorruption, type ScrubOptions, type ScrubProgress, type ScrubReport, scrubStore } from './scrub.js'
+export {
+  type ScrubCorruption,
+  type ScrubOptions,
+  type ScrubProgress,
+  type ScrubReport,
+  scrubStore,
+} from './scrub.js'
 export type { ShardHeader, ShardWriter, StagedShard } from './staging.js'
 export {
   type BlockProof,

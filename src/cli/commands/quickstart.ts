@@ -7,7 +7,7 @@ import { checkCase, parseVectorFile } from '../../conformance/run.js'
 import { objectId } from '../../core/ids.js'
 import { Devnet } from '../../daemon/devnet.js'
 import { QfsClient } from '../../sdk/index.js'
-import { type CliIo, CliExit, EXIT } from '../io.js'
+import { CliExit, type CliIo, EXIT } from '../io.js'
 
 const VECTORS = fileURLToPath(new URL('../../../test/vectors/core-public.json', import.meta.url))
 const SAMPLE_BYTES = 3 * 1024 * 1024 + 12_345
@@ -64,13 +64,16 @@ export function registerQuickstart(program: Command, io: CliIo): void {
         if (!put.ok) return
         step(`3. stored ${SAMPLE_BYTES} bytes as ${oid.slice(0, 16)}… v${version} through node 1`)
         step(`   hash_commit ${put.hash_commit}`)
-        for (const id of put.shard_ids) step(`   shard ${id.slice(0, 16)}… on ${put.replica_sets[id]!.map((n) => n.slice(-6)).join(', ')}`)
+        for (const id of put.shard_ids)
+          step(`   shard ${id.slice(0, 16)}… on ${put.replica_sets[id]!.map((n) => n.slice(-6)).join(', ')}`)
 
         const got = await reader.getContent(oid, version)
         if (!got.ok) fail(`read: ${got.error_code} ${got.error_detail}`)
         if (!got.ok) return
         if (!Buffer.from(got.content_bytes).equals(Buffer.from(content))) fail('read-back bytes differ')
-        step(`4. read back through node ${list.length}: ${got.content_bytes.length} bytes, identical, hash_commit verified`)
+        step(
+          `4. read back through node ${list.length}: ${got.content_bytes.length} bytes, identical, hash_commit verified`,
+        )
 
         const shard = put.shard_ids[0]!
         const proof = await reader.getStorageProof(oid, version, shard)
