@@ -17,14 +17,26 @@ export interface Sha3Hasher {
 // call in this process. Bulk data stays on OpenSSL (~480 MB/s vs ~20 MB/s for pure JS).
 const SHORT_INPUT = 512
 const shortHasher = await createSHA3(256)
+const scratch = Buffer.allocUnsafe(SHORT_INPUT)
 
 /** `H(x)` of PROTOCOL.md for a whole input; several parts are hashed as their concatenation. */
 export function sha3(...parts: Uint8Array[]): Uint8Array {
   let total = 0
   for (const p of parts) total += p.length
   if (total <= SHORT_INPUT) {
+    // One update from a pooled Buffer: hash-wasm takes Buffers without wrapping them, and one call
+    // into WebAssembly costs less than one per part.
     shortHasher.init()
-    for (const p of parts) shortHasher.update(p)
+    if (parts.length === 1 && Buffer.isBuffer(parts[0])) {
+      shortHasher.update(parts[0])
+    } else {
+      let at = 0
+      for (const p of parts) {
+        scratch.set(p, at)
+        at += p.length
+      }
+      shortHasher.update(scratch.subarray(0, total))
+    }
     return shortHasher.digest('binary')
   }
   if (parts.length === 1) return asBytes(hash('sha3-256', parts[0]!, 'buffer'))

@@ -1,4 +1,4 @@
-import { bytesMod, compareBytes, concatBytes, isId, parseId, utf8 } from './bytes.js'
+import { bytesMod, compareBytes, concatBytes, decodeId, parseId, utf8 } from './bytes.js'
 import { isWellFormedText } from './canonical.js'
 import { InsufficientNodesError, InvalidInputError } from './errors.js'
 import { sha3 } from './hash.js'
@@ -50,10 +50,10 @@ export class EligibleSet {
 
   /** `start_index = int(H(shard_id)) mod len`, then `replicationFactor` nodes from there, wrapping. */
   place(shardId: string, replicationFactor: number): Placement {
-    // isId + Buffer view rather than parseId: this is the hot path, and parseId copies the bytes.
-    if (!isId(shardId)) throw new InvalidInputError('shard_id must be 64 lower-case hex characters')
+    const raw = decodeId(shardId)
+    if (raw === undefined) throw new InvalidInputError('shard_id must be 64 lower-case hex characters')
     this.checkFactor(replicationFactor)
-    return this.select(sha3(Buffer.from(shardId, 'hex')), replicationFactor)
+    return this.select(sha3(raw), replicationFactor)
   }
 
   /**
