@@ -25,6 +25,13 @@ if (major < 22 && existsSync(pinned)) {
     )
     process.exit(70)
   }
+  // A reader that goes away (a closed pipe, a parent killed by Ctrl-C first) must not crash a command
+  // that is still shutting nodes down: output is lost, the work goes on.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err) => {
+      if (err.code !== 'EPIPE') throw err
+    })
+  }
   const { main: run } = await import(main)
   process.exitCode = await run(process.argv.slice(2))
 }

@@ -63,8 +63,8 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
       'file-1',
       '--tag',
       'Photo',
-      '--json',
     ])
+    // JSON is the default output of put.
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     const put = JSON.parse(r.stdout)
@@ -98,6 +98,7 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
       'me',
       '--tick',
       '42',
+      '--text',
     ])
     expect(second.status).toBe(0)
     expect(second.stdout).toContain(`stored ${oid} v2 (UPDATE, ${v2.length} bytes)`)

@@ -29,6 +29,7 @@ interface PutOptions {
   author?: string
   tick: string
   json?: boolean
+  text?: boolean
 }
 
 const READ_CHUNK = 1024 * 1024
@@ -51,7 +52,8 @@ export function registerPut(program: Command, io: CliIo): void {
     .option('--version <n>', 'the version to write (default: the latest decided version + 1)')
     .option('--author <id>', "metadata author_node_id (default: the coordinating node's peer id)")
     .option('--tick <n>', 'metadata created_at_tick, a DeterministicTime tick', '0')
-    .option('--json', 'print the write answer as JSON')
+    .option('--json', 'print the write answer as JSON (the default)')
+    .option('--text', 'print a short human summary instead of JSON')
     .addHelpText('after', TICK_HELP)
     .action(async (file: string, opts: PutOptions) => {
       const node = nodeOption(opts.node)
@@ -80,8 +82,10 @@ export function registerPut(program: Command, io: CliIo): void {
           return attempt()
         return first
       })
-      if (!answer.ok) failWith(io, answer, opts.json === true)
-      if (opts.json === true) printJson(io, answer)
+      // The write's JSON is the default output: programs read it (object_id, shard_ids, node sets).
+      const json = opts.text !== true
+      if (!answer.ok) failWith(io, answer, json)
+      if (json) printJson(io, answer)
       else printStored(io, answer)
     })
 }
