@@ -41,7 +41,7 @@ export interface Readiness {
   snapshot: boolean
 }
 
-/** What the API reads; the daemon supplies the running node, tests a stub. */
+/** What the API reads; the daemon supplies the running node, tests their own. */
 export interface ApiDeps {
   status(): Promise<NodeStatus>
   readiness(): Readiness

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { open, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { fromHex, toHex } from '../core/bytes.js'
 import { publicKeyHash } from '../log/checkpoint.js'
-import { InsecureKeyFileError, InvalidKeyFileError } from '../log/errors.js'
+import { InvalidKeyFileError } from '../log/errors.js'
 import { generateAuditKey } from '../log/keys.js'
+import { publishSecretFile, readSecretFile } from '../log/secret-file.js'
 import type { AuthorityKey } from '../membership/snapshot.js'
 
 export const AUTHORITY_KEY_SCHEMA = 'qfs-authority-key/1'
@@ -26,21 +27,9 @@ export async function createAuthorityKeyFile(
     seed: toHex(seed),
     public_key: toHex(key.publicKey),
   }
-  // 'wx': an existing key is never overwritten (it may be the only copy of a network's authority).
-  let fh: Awaited<ReturnType<typeof open>>
-  try {
-    fh = await open(path, 'wx', 0o600)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new InvalidKeyFileError(`${path} already exists; refusing to overwrite a key`)
-    }
-    throw err
-  }
-  try {
-    await fh.writeFile(`${JSON.stringify(body, null, 2)}\n`)
-    await fh.sync()
-  } finally {
-    await fh.close()
+  // An existing key is never overwritten: it may be the only copy of a network's authority.
+  if (!(await publishSecretFile(path, `${JSON.stringify(body, null, 2)}\n`))) {
+    throw new InvalidKeyFileError(`${path} already exists; refusing to overwrite a key`)
   }
   const publicPath = `${path}.pub`
   await writeFile(publicPath, `${body.public_key}\n`, { mode: 0o644 })
@@ -49,20 +38,9 @@ export async function createAuthorityKeyFile(
 
 /** The key pair from an authority key file; a file readable by others is `INSECURE_KEY_FILE`. */
 export async function readAuthorityKeyFile(path: string): Promise<AuthorityKey> {
-  const fh = await open(path, 'r')
-  let text: string
-  try {
-    const st = await fh.stat()
-    if (!st.isFile()) throw new InvalidKeyFileError(`${path} is not a regular file`)
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new InsecureKeyFileError(
-        `${path} has mode ${(st.mode & 0o777).toString(8)}; an authority key file must be 600 (chmod 600 ${path})`,
-      )
-    }
-    text = await fh.readFile('utf8')
-  } finally {
-    await fh.close()
-  }
+  const bytes = await readSecretFile(path)
+  if (bytes === undefined) throw new InvalidKeyFileError(`${path} does not exist`)
+  const text = bytes.toString('utf8')
   const f = parseJsonObject(text, path)
   if (f.schema !== AUTHORITY_KEY_SCHEMA)
     throw new InvalidKeyFileError(`${path}: schema must be ${AUTHORITY_KEY_SCHEMA}`)

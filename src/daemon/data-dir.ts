@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toHex } from '../core/bytes.js'
 import { publicKeyHash } from '../log/checkpoint.js'
-import { InsecureKeyFileError } from '../log/errors.js'
 import { loadAuditPublicKey, loadOrCreateAuditKey } from '../log/keys.js'
+import { publishSecretFile, readSecretFile } from '../log/secret-file.js'
 import { ensureNodeId, readNodeId } from '../node/identity.js'
 import { InvalidDataDirError } from './errors.js'
 
@@ -53,7 +53,7 @@ export async function initDataDir(dir: string): Promise<InitResult> {
   let privateKey = await readPeerKey(paths.peerKey)
   if (privateKey === undefined) {
     privateKey = await generateKeyPair('Ed25519')
-    await writeExclusive(paths.peerKey, privateKeyToProtobuf(privateKey), 0o600)
+    await publishSecretFile(paths.peerKey, privateKeyToProtobuf(privateKey))
     // Another init may have won the race on the same directory: use whatever key is on disk.
     privateKey = (await readPeerKey(paths.peerKey))!
   }
@@ -90,25 +90,8 @@ export async function readNodeIdentity(dir: string): Promise<NodeIdentity> {
 }
 
 async function readPeerKey(path: string): Promise<PrivateKey | undefined> {
-  let fh: Awaited<ReturnType<typeof open>>
-  try {
-    fh = await open(path, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  let bytes: Buffer
-  try {
-    const st = await fh.stat()
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new InsecureKeyFileError(
-        `${path} has mode ${(st.mode & 0o777).toString(8)}; the peer key must be 600 (chmod 600 ${path})`,
-      )
-    }
-    bytes = await fh.readFile()
-  } finally {
-    await fh.close()
-  }
+  const bytes = await readSecretFile(path)
+  if (bytes === undefined) return undefined
   try {
     return privateKeyFromProtobuf(bytes)
   } catch (err) {
@@ -180,22 +163,6 @@ async function exists(path: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw err
-  }
-}
-
-async function writeExclusive(path: string, bytes: Uint8Array, mode: number): Promise<void> {
-  let fh: Awaited<ReturnType<typeof open>>
-  try {
-    fh = await open(path, 'wx', mode)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return
-    throw err
-  }
-  try {
-    await fh.writeFile(bytes)
-    await fh.sync()
-  } finally {
-    await fh.close()
   }
 }
 

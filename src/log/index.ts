@@ -58,4 +58,5 @@ export {
   type RootDb,
   seqKey,
 } from './log-store.js'
+export { publishSecretFile, readSecretFile } from './secret-file.js'
 export { type LogSource, type LogVerification, verifyLog } from './verify.js'

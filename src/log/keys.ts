@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { link, mkdir, open, unlink } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { equalBytes, fromHex, toHex } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
-import { InsecureKeyFileError, InvalidKeyFileError } from './errors.js'
+import { InvalidKeyFileError } from './errors.js'
+import { publishSecretFile, readSecretFile } from './secret-file.js'
 
 /** The node's checkpoint signing key (FIPS 204 ML-DSA-65, the standardized Dilithium3 class). */
 export interface AuditKey {
@@ -56,24 +57,11 @@ export async function loadOrCreateAuditKey(dir: string): Promise<AuditKey> {
     seed: toHex(seed),
     public_key: toHex(key.publicKey),
   }
-  const tmp = `${path}.${process.pid}.${toHex(randomBytes(6))}.tmp`
-  const fh = await open(tmp, 'wx', 0o600)
-  try {
-    await fh.writeFile(`${JSON.stringify(file, null, 2)}\n`)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await link(tmp, path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  if (!(await publishSecretFile(path, `${JSON.stringify(file, null, 2)}\n`))) {
     // Another process created the key first: use theirs so the node has exactly one key.
     const theirs = await readKeyFile(path, true)
     if (theirs === undefined) throw new InvalidKeyFileError(`${path} vanished while being created`)
     return keyFromFile(theirs, path)
-  } finally {
-    await unlink(tmp)
   }
   return key
 }
@@ -92,28 +80,16 @@ interface ParsedKeyFile {
 }
 
 async function readKeyFile(path: string, secret: boolean): Promise<ParsedKeyFile | undefined> {
-  let fh: Awaited<ReturnType<typeof open>>
-  try {
-    fh = await open(path, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  let text: string
-  try {
-    // Mode and content from one handle, so the file checked is the file read.
-    const st = await fh.stat()
-    if (!st.isFile()) throw new InvalidKeyFileError(`${path} is not a regular file`)
-    if (secret && process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new InsecureKeyFileError(
-        `${path} has mode ${(st.mode & 0o777).toString(8)}; a secret key file must be 600 (chmod 600 ${path})`,
-      )
+  let bytes: Buffer | undefined
+  if (secret) bytes = await readSecretFile(path)
+  else {
+    try {
+      bytes = await readFile(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
-    text = await fh.readFile('utf8')
-  } finally {
-    await fh.close()
   }
-  return parseKeyFile(text, path)
+  return bytes === undefined ? undefined : parseKeyFile(bytes.toString('utf8'), path)
 }
 
 function parseKeyFile(text: string, path: string): ParsedKeyFile {
