@@ -46,7 +46,8 @@ export interface ProofExpectation {
 
 export type ProofVerdict = { ok: true } | { ok: false; reason: string }
 
-const PROOF_KEYS = [
+/** The keys of a StorageProof, exactly (the wire and the verifier accept nothing else). */
+export const PROOF_KEYS = [
   'object_id',
   'version',
   'shard_id',

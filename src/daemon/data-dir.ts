@@ -136,7 +136,8 @@ export async function removeRunInfo(dir: string): Promise<void> {
   await rm(dataPaths(dir).run, { force: true })
 }
 
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
+/** A JSON object file of the data directory, or undefined when absent (`INVALID_DATA_DIR` if not an object). */
+export async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
   let text: string
   try {
     text = await readFile(path, 'utf8')

@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, relative } from 'node:path'
 import { InvalidInputError } from '../core/errors.js'
@@ -12,7 +12,7 @@ import {
 } from '../membership/snapshot.js'
 import type { NodeEntry } from '../membership/types.js'
 import { createAuthorityKeyFile, readAuthorityKeyFile } from './authority-key.js'
-import { dataPaths, initDataDir, writeAtomic } from './data-dir.js'
+import { dataPaths, initDataDir, readJson, writeAtomic } from './data-dir.js'
 import { InvalidDataDirError } from './errors.js'
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js'
 
@@ -148,19 +148,8 @@ function loopbackAddr(port: number): string {
 }
 
 async function readState(path: string): Promise<DevnetState | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    throw new InvalidDataDirError(`${path} is not JSON`, { cause: err })
-  }
+  const value = await readJson(path)
+  if (value === undefined) return undefined
   const v = value as Partial<DevnetState> | null
   const port = (p: unknown) => Number.isSafeInteger(p) && (p as number) >= 1 && (p as number) <= 65535
   const ok =

@@ -22,6 +22,7 @@ import {
   type ListResponse,
   type ProofResponse,
   type ReadResponse,
+  readSuccess,
   type ShardReadInfo,
   type StoreResponse,
   safeDetail,
@@ -185,17 +186,7 @@ export class StorageEngine implements StorageEngineApi {
     try {
       const parts: Uint8Array[] = []
       for await (const block of opened.content) parts.push(block)
-      return {
-        ok: true,
-        object_id: objectId,
-        version: opened.version,
-        kind: opened.kind,
-        content_bytes: Buffer.concat(parts),
-        hash_commit: opened.hash_commit,
-        metadata: opened.metadata,
-        proofs: opened.proofs,
-        storage_event_id: opened.storage_event_id,
-      }
+      return readSuccess(opened, parts)
     } catch (err) {
       return failure(err, opened.storage_event_id)
     }

@@ -137,3 +137,24 @@ export function failure(err: unknown, storageEventId: string | null): EngineFail
     storage_event_id: storageEventId,
   }
 }
+
+/** A buffered read's answer from an opened streaming read and the bytes it yielded. */
+export function readSuccess(
+  opened: Pick<
+    ReadSuccess,
+    'object_id' | 'version' | 'kind' | 'hash_commit' | 'metadata' | 'proofs' | 'storage_event_id'
+  >,
+  parts: Uint8Array[],
+): ReadSuccess {
+  return {
+    ok: true,
+    object_id: opened.object_id,
+    version: opened.version,
+    kind: opened.kind,
+    content_bytes: Buffer.concat(parts),
+    hash_commit: opened.hash_commit,
+    metadata: opened.metadata,
+    proofs: opened.proofs,
+    storage_event_id: opened.storage_event_id,
+  }
+}

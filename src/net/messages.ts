@@ -2,7 +2,7 @@ import { isId } from '../core/bytes.js'
 import { isWellFormedText } from '../core/canonical.js'
 import { InvalidInputError } from '../core/errors.js'
 import type { ProtocolParams } from '../core/params.js'
-import type { StorageProof } from '../core/proof.js'
+import { PROOF_KEYS, type StorageProof } from '../core/proof.js'
 import { type VersionRecord, validateVersionRecord } from '../core/record.js'
 import { validateFilters } from '../engine/list.js'
 import type {
@@ -236,17 +236,6 @@ export function parseProveRequest(value: unknown): { shard_id: string; leaf_inde
   return { shard_id: idField(p.shard_id, 'shard_id'), leaf_index: countField(p.leaf_index, 'leaf_index') }
 }
 
-const PROOF_KEYS = [
-  'object_id',
-  'version',
-  'shard_id',
-  'leaf_index',
-  'leaf_count',
-  'block',
-  'leaf_hash',
-  'audit_path',
-  'merkle_root',
-]
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** Shape only: whether it proves anything is verifyStorageProof's job, against the record's root. */

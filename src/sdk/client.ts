@@ -17,6 +17,7 @@ import {
   type ListResponse,
   type ProofResponse,
   type ReadResponse,
+  readSuccess,
   type ShardReadInfo,
   type StoreResponse,
 } from '../engine/responses.js'
@@ -231,17 +232,7 @@ export class QfsClient implements StorageEngineApi {
     } catch (err) {
       return toFailure(err, opened.storage_event_id)
     }
-    return {
-      ok: true,
-      object_id: opened.object_id,
-      version: opened.version,
-      kind: opened.kind,
-      content_bytes: Buffer.concat(parts),
-      hash_commit: opened.hash_commit,
-      metadata: opened.metadata,
-      proofs: opened.proofs,
-      storage_event_id: opened.storage_event_id,
-    }
+    return readSuccess(opened, parts)
   }
 
   /**
