@@ -39,7 +39,7 @@ const METADATA_KEYS = [
   'atr_fee_events',
   'aegis_telemetry_stub',
 ] as const
-const STUB_KEYS = ['node_id', 'proof_result', 'latency_band', 'at_epoch'] as const
+const TELEMETRY_KEYS = ['node_id', 'proof_result', 'latency_band', 'at_epoch'] as const
 const PROOF_RESULTS: readonly string[] = ['PASS', 'FAIL', 'NONE']
 
 /**
@@ -155,8 +155,8 @@ function normalizeFeeEvents(value: unknown): string[] {
 function normalizeStub(value: unknown): AegisTelemetryStub {
   const s = plainObject(value, 'aegis_telemetry_stub')
   const keys = Object.keys(s)
-  if (keys.length !== STUB_KEYS.length || !STUB_KEYS.every((k) => Object.hasOwn(s, k))) {
-    throw new InvalidMetadataError(`aegis_telemetry_stub must have exactly ${STUB_KEYS.join(', ')}`)
+  if (keys.length !== TELEMETRY_KEYS.length || !TELEMETRY_KEYS.every((k) => Object.hasOwn(s, k))) {
+    throw new InvalidMetadataError(`aegis_telemetry_stub must have exactly ${TELEMETRY_KEYS.join(', ')}`)
   }
   if (typeof s.node_id !== 'string')
     throw new InvalidMetadataError('aegis_telemetry_stub.node_id must be a string')

@@ -13,7 +13,7 @@ import type { StorageMetadata } from '../core/metadata.js'
  */
 export const MAX_FEE_EVENTS = 256
 /** As for node ids in events and snapshots (log/event.ts). */
-export const MAX_STUB_NODE_ID_BYTES = 128
+export const MAX_TELEMETRY_NODE_ID_BYTES = 128
 
 /** Throws INVALID_METADATA (SE_ERR_INVALID_INPUT) for metadata above this node's limits. */
 export function checkMetadataLimits(meta: StorageMetadata): void {
@@ -22,10 +22,10 @@ export function checkMetadataLimits(meta: StorageMetadata): void {
       `atr_fee_events has ${meta.atr_fee_events.length} distinct ids; this node accepts at most ${MAX_FEE_EVENTS} (node limit)`,
     )
   }
-  const stub = meta.aegis_telemetry_stub
-  if (stub !== null && utf8(stub.node_id).length > MAX_STUB_NODE_ID_BYTES) {
+  const telemetry = meta.aegis_telemetry_stub
+  if (telemetry !== null && utf8(telemetry.node_id).length > MAX_TELEMETRY_NODE_ID_BYTES) {
     throw new InvalidMetadataError(
-      `aegis_telemetry_stub.node_id is longer than ${MAX_STUB_NODE_ID_BYTES} UTF-8 bytes (node limit)`,
+      `aegis_telemetry_stub.node_id is longer than ${MAX_TELEMETRY_NODE_ID_BYTES} UTF-8 bytes (node limit)`,
     )
   }
 }

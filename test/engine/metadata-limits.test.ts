@@ -5,7 +5,7 @@ import { canonicalJson } from '../../src/core/canonical.js'
 import { sha3 } from '../../src/core/hash.js'
 import { objectId } from '../../src/core/ids.js'
 import { MAX_AUTHOR_BYTES, MAX_TAG_BYTES, MAX_TAGS, normalizeMetadata } from '../../src/core/metadata.js'
-import { MAX_FEE_EVENTS, MAX_STUB_NODE_ID_BYTES } from '../../src/engine/metadata-limits.js'
+import { MAX_FEE_EVENTS, MAX_TELEMETRY_NODE_ID_BYTES } from '../../src/engine/metadata-limits.js'
 import { MAX_EVENT_BYTES, type StorageEvent } from '../../src/log/index.js'
 import { MiniNetwork } from '../../src/node/mini-network.js'
 import { readCounters } from '../../src/store/counters.js'
@@ -40,7 +40,7 @@ function maximalMetadata() {
     openagi_score: 1_000_000,
     atr_fee_events: feeIds(MAX_FEE_EVENTS),
     aegis_telemetry_stub: {
-      node_id: CTRL.repeat(MAX_STUB_NODE_ID_BYTES),
+      node_id: CTRL.repeat(MAX_TELEMETRY_NODE_ID_BYTES),
       proof_result: 'NONE',
       latency_band: Number.MAX_SAFE_INTEGER,
       at_epoch: Number.MAX_SAFE_INTEGER,
@@ -101,7 +101,7 @@ describe('node limits on metadata', () => {
 
   it('refuses a telemetry stub node id longer than 128 bytes', async () => {
     const stub = {
-      node_id: 'n'.repeat(MAX_STUB_NODE_ID_BYTES + 1),
+      node_id: 'n'.repeat(MAX_TELEMETRY_NODE_ID_BYTES + 1),
       proof_result: 'PASS',
       latency_band: 1,
       at_epoch: 1,
