@@ -9,6 +9,7 @@ import {
   type ObjectSummary,
   type ProofResponse,
   type ReadResponse,
+  readSuccess,
   type StoreResponse,
 } from '../engine/responses.js'
 import {
@@ -256,17 +257,7 @@ export class StorageClient {
     }
     const end = await opened.trailer
     if (!end.ok) return end
-    return {
-      ok: true,
-      object_id: opened.object_id,
-      version: opened.version,
-      kind: opened.kind,
-      content_bytes: Buffer.concat(parts),
-      hash_commit: opened.hash_commit,
-      metadata: opened.metadata,
-      proofs: end.proofs,
-      storage_event_id: opened.storage_event_id,
-    }
+    return readSuccess({ ...opened, proofs: end.proofs }, parts)
   }
 
   getProof(peer: PeerTarget, request: ProofRequest, options: ClientOptions = {}): Promise<ProofResponse> {
