@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_INBOUND_LIMITS } from '../net/libp2p-node.js'
 import { resolveTrustedKey } from './authority-key.js'
 import { dataPaths } from './data-dir.js'
 import { type ConfigSource, InvalidConfigError } from './errors.js'
@@ -28,6 +29,10 @@ export interface NodeConfig {
     stagingSweepIntervalMs: number
     /** A staged shard (or an idle staging stream) this old is removed by the sweep. */
     stagingMaxAgeMs: number
+    /** New libp2p connections accepted per second from one remote host. */
+    inboundConnectionsPerHostPerSecond: number
+    /** libp2p connections in their upgrade (Noise, yamux) at once. */
+    maxPendingInboundConnections: number
   }
 }
 
@@ -43,6 +48,7 @@ type Kind =
   | 'bool'
   | 'bytes'
   | 'ms'
+  | 'count'
 
 /** Every setting: its path in the file (snake_case, dotted for nesting), its variable and its flag. */
 const FIELDS = {
@@ -65,6 +71,16 @@ const FIELDS = {
     flag: '--staging-sweep-interval-ms',
   },
   'limits.staging_max_age_ms': { kind: 'ms', env: 'QFS_STAGING_MAX_AGE_MS', flag: '--staging-max-age-ms' },
+  'limits.inbound_connections_per_host_per_second': {
+    kind: 'count',
+    env: 'QFS_INBOUND_CONNECTIONS_PER_HOST_PER_SECOND',
+    flag: '--inbound-connections-per-host-per-second',
+  },
+  'limits.max_pending_inbound_connections': {
+    kind: 'count',
+    env: 'QFS_MAX_PENDING_INBOUND_CONNECTIONS',
+    flag: '--max-pending-inbound-connections',
+  },
 } as const satisfies Record<string, { kind: Kind; env: string; flag: string }>
 
 export type ConfigField = keyof typeof FIELDS
@@ -95,6 +111,7 @@ interface Setting {
 }
 
 const MAX_MS = 0x7fffffff
+const MAX_CONNECTIONS = 1_000_000
 
 /**
  * The configuration from defaults, then the config file, then `QFS_*` variables, then flags, each
@@ -227,6 +244,16 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       ),
       stagingMaxAgeMs: get('limits.staging_max_age_ms', 15 * 60_000, (s, fail) =>
         integer(s, fail, 1, MAX_MS),
+      ),
+      inboundConnectionsPerHostPerSecond: get(
+        'limits.inbound_connections_per_host_per_second',
+        DEFAULT_INBOUND_LIMITS.perHostPerSecond,
+        (s, fail) => integer(s, fail, 1, MAX_CONNECTIONS),
+      ),
+      maxPendingInboundConnections: get(
+        'limits.max_pending_inbound_connections',
+        DEFAULT_INBOUND_LIMITS.maxPending,
+        (s, fail) => integer(s, fail, 1, MAX_CONNECTIONS),
       ),
     },
   }

@@ -124,6 +124,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         privateKey: identity.privateKey,
         listen: config.listen,
         announce: config.announce,
+        inbound: {
+          perHostPerSecond: config.limits.inboundConnectionsPerHostPerSecond,
+          maxPending: config.limits.maxPendingInboundConnections,
+        },
         metrics: prometheusMetrics({ registry }),
         services: {
           storage: storageProtocol({

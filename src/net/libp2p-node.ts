@@ -15,6 +15,24 @@ import { coalescingTcp } from './tcp-writev.js'
  */
 export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
 
+/**
+ * Inbound connection admission. libp2p's defaults (5 new connections per second per remote host,
+ * 10 upgrading at once) suit a public DHT peer; a storage node serves gateways and CLIs that open
+ * a fresh connection per command, often many from one host, and the default refuses the sixth
+ * within a second with a bare TCP reset.
+ */
+export interface InboundConnectionLimits {
+  /** New connections accepted per second from one remote host; more are reset. */
+  perHostPerSecond: number
+  /** Connections still in their Noise/yamux upgrade at once; more are reset. */
+  maxPending: number
+}
+
+export const DEFAULT_INBOUND_LIMITS: Readonly<InboundConnectionLimits> = Object.freeze({
+  perHostPerSecond: 100,
+  maxPending: 64,
+})
+
 export interface QfsLibp2pServices {
   identify: Identify
   ping: Ping
@@ -31,6 +49,8 @@ export interface QfsLibp2pInit<S extends ServiceMap = Record<string, never>> {
   metrics?: Libp2pOptions['metrics']
   /** Extra services (the storage protocol, for instance). */
   services?: ServiceFactoryMap<S>
+  /** Inbound admission (default DEFAULT_INBOUND_LIMITS). */
+  inbound?: InboundConnectionLimits
   /** Start listening at once (default true). */
   start?: boolean
 }
@@ -55,6 +75,10 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
     peerDiscovery: [],
+    connectionManager: {
+      inboundConnectionThreshold: (init.inbound ?? DEFAULT_INBOUND_LIMITS).perHostPerSecond,
+      maxIncomingPendingConnections: (init.inbound ?? DEFAULT_INBOUND_LIMITS).maxPending,
+    },
     metrics: init.metrics,
     nodeInfo: { name: 'qfs-node' },
     services,

@@ -70,8 +70,22 @@ describe('loadConfig', () => {
         shutdownTimeoutMs: 10_000,
         stagingSweepIntervalMs: 300_000,
         stagingMaxAgeMs: 900_000,
+        inboundConnectionsPerHostPerSecond: 100,
+        maxPendingInboundConnections: 64,
       },
     })
+  })
+
+  it('reads the inbound connection limits from the file, env and flags', async () => {
+    const file = await withFile('inbound.json', { limits: { max_pending_inbound_connections: 8 } })
+    const c = await loadConfig({
+      dir,
+      configFile: file,
+      env: { QFS_INBOUND_CONNECTIONS_PER_HOST_PER_SECOND: '20' },
+      cwd: root,
+      flags: { 'limits.max_pending_inbound_connections': '9' },
+    })
+    expect(c.limits).toMatchObject({ inboundConnectionsPerHostPerSecond: 20, maxPendingInboundConnections: 9 })
   })
 
   it('reads the staging sweep settings from every source', async () => {
@@ -211,6 +225,12 @@ describe('loadConfig', () => {
       file({ limits: { staging_sweep_interval_ms: 0 } }),
       'limits.staging_sweep_interval_ms',
       'file',
+    ],
+    [
+      'a zero inbound connection rate',
+      env({ QFS_INBOUND_CONNECTIONS_PER_HOST_PER_SECOND: '0' }),
+      'limits.inbound_connections_per_host_per_second',
+      'env',
     ],
     [
       'a staging age below the idle timeout',

@@ -22,6 +22,8 @@ interface StartOptions {
   shutdownTimeoutMs?: string
   stagingSweepIntervalMs?: string
   stagingMaxAgeMs?: string
+  inboundConnectionsPerHostPerSecond?: string
+  maxPendingInboundConnections?: string
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
@@ -63,6 +65,11 @@ export function registerStart(program: Command, io: CliIo): void {
     .option('--shutdown-timeout-ms <n>', 'how long a stop waits for operations in flight')
     .option('--staging-sweep-interval-ms <n>', 'how often staged shards of abandoned writes are swept')
     .option('--staging-max-age-ms <n>', 'age at which an uncommitted staged shard is swept')
+    .option(
+      '--inbound-connections-per-host-per-second <n>',
+      'new libp2p connections accepted per second from one host (default 100)',
+    )
+    .option('--max-pending-inbound-connections <n>', 'libp2p connections upgrading at once (default 64)')
     .action(async (opts: StartOptions) => {
       const flags: ConfigFlags = {
         listen: opts.listen,
@@ -80,6 +87,8 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.shutdown_timeout_ms': opts.shutdownTimeoutMs,
         'limits.staging_sweep_interval_ms': opts.stagingSweepIntervalMs,
         'limits.staging_max_age_ms': opts.stagingMaxAgeMs,
+        'limits.inbound_connections_per_host_per_second': opts.inboundConnectionsPerHostPerSecond,
+        'limits.max_pending_inbound_connections': opts.maxPendingInboundConnections,
       }
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
       await runForeground(config.logLevel, io, async (logger) => startNode(config, { logger }))
