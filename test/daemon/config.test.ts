@@ -85,7 +85,10 @@ describe('loadConfig', () => {
       cwd: root,
       flags: { 'limits.max_pending_inbound_connections': '9' },
     })
-    expect(c.limits).toMatchObject({ inboundConnectionsPerHostPerSecond: 20, maxPendingInboundConnections: 9 })
+    expect(c.limits).toMatchObject({
+      inboundConnectionsPerHostPerSecond: 20,
+      maxPendingInboundConnections: 9,
+    })
   })
 
   it('reads the staging sweep settings from every source', async () => {
