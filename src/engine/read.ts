@@ -111,7 +111,7 @@ class ShardReader {
     const attempt = AbortSignal.any([this.signal, stop.signal])
     const leaves = verifiedLeaves(ctx, node, shard, attempt)
     const iterator = ctx.transport
-      .fetchShard(node, shard.shard_id, 0, { signal: attempt })
+      .fetchShard(node, shard.shard_id, 0, { signal: attempt, blocks: shard.leaf_count })
       [Symbol.asyncIterator]()
     const head = iterator.next()
     // Both are settled by blocks(); until then a failure must not count as unhandled.
@@ -140,7 +140,7 @@ class ShardReader {
       try {
         const leaves = await (early?.leaves ?? verifiedLeaves(this.ctx, node, shard, attempt))
         iterator ??= this.ctx.transport
-          .fetchShard(node, shard.shard_id, next, { signal: attempt })
+          .fetchShard(node, shard.shard_id, next, { signal: attempt, blocks: shard.leaf_count - next })
           [Symbol.asyncIterator]()
         let step = await (early?.head ?? iterator.next())
         while (step.done !== true) {

@@ -5,6 +5,11 @@ export interface AbortOptions {
   signal?: AbortSignal
 }
 
+export interface FetchOptions extends AbortOptions {
+  /** Blocks the caller will read (to the shard's end); a transport may fetch a last block cheaper. */
+  blocks?: number
+}
+
 /** The first message of a shard push: which shard, how long. */
 export interface ShardHeader {
   object_id: string
@@ -93,7 +98,7 @@ export interface NodeTransport {
     nodeId: string,
     shardId: string,
     fromBlock: number,
-    options?: AbortOptions,
+    options?: FetchOptions,
   ): AsyncIterable<Uint8Array>
   proveShard(
     nodeId: string,

@@ -395,7 +395,7 @@ export function unexpected(frame: Frame, wanted: string): Error {
   return new UnexpectedFrameError(`expected ${wanted}, got a ${frame.type.toUpperCase()} frame`)
 }
 
-function abortReason(signal: AbortSignal): Error {
+export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason
   if (reason instanceof QfsError) return reason
   if (reason instanceof Error && reason.name === 'TimeoutError') {

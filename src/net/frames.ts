@@ -198,7 +198,7 @@ export function decodeJson(body: Uint8Array): JsonObject {
   return value as JsonObject
 }
 
-function checkWireError(input: unknown): WireError {
+export function checkWireError(input: unknown): WireError {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new FrameInvalidError('ERROR body must be an object')
   }

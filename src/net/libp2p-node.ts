@@ -1,7 +1,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
+import type { ComponentLogger, Libp2p, Logger, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { type Ping, ping } from '@libp2p/ping'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { coalescingTcp } from './tcp-writev.js'
@@ -32,6 +32,25 @@ export const DEFAULT_INBOUND_LIMITS: Readonly<InboundConnectionLimits> = Object.
   perHostPerSecond: 100,
   maxPending: 64,
 })
+
+/**
+ * libp2p's debug logging, off unless `DEBUG` names something (js-libp2p's own convention). Its
+ * default logger builds a `debug` instance (and asks whether stderr is a terminal) for every
+ * stream and connection even when nothing is enabled: measured as several percent of a node's CPU
+ * under small requests. Our own logs go through pino and are unaffected.
+ */
+export function libp2pLogger(env: Readonly<Record<string, string | undefined>>): ComponentLogger | undefined {
+  if (env.DEBUG !== undefined && env.DEBUG !== '') return undefined // libp2p's default, honouring DEBUG
+  return SILENT_LOGGER
+}
+
+const silent: Logger = Object.assign(() => {}, {
+  error: () => {},
+  trace: () => {},
+  enabled: false,
+  newScope: (): Logger => silent,
+})
+const SILENT_LOGGER: ComponentLogger = { forComponent: () => silent }
 
 export interface QfsLibp2pServices {
   identify: Identify
@@ -81,6 +100,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     },
     metrics: init.metrics,
     nodeInfo: { name: 'qfs-node' },
+    logger: libp2pLogger(process.env),
     services,
     start: init.start ?? true,
   })

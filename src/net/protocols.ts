@@ -26,17 +26,28 @@ export const PROTOCOLS = {
   replicaFetch: id('replica/fetch'),
   replicaProve: id('replica/prove'),
   replicaList: id('replica/list'),
+  replicaRpc: id('replica/rpc'),
 } as const
 
 export type ProtocolName = keyof typeof PROTOCOLS
 
-/** Streams that carry content or shard bytes; the others are one small request and its answer. */
+/**
+ * Streams not bounded by one request deadline: those that carry content or shard bytes, and the
+ * long-lived replica channel. The others are one small request and its answer.
+ */
 export const DATA_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
   'write',
   'read',
   'replicaPush',
   'replicaFetch',
+  'replicaRpc',
 ])
+
+/**
+ * A replica channel's server waits this many idle timeouts for the next request: longer than the
+ * client, which closes a quiet channel after one, so a request never meets a channel closing under it.
+ */
+export const RPC_SERVER_IDLE_FACTOR = 4
 export const PUBLIC_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
   'write',
   'read',

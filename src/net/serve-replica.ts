@@ -18,6 +18,7 @@ import {
   parseShardIdRequest,
 } from './messages.js'
 import type { ProtocolName } from './protocols.js'
+import { serveRpc } from './serve-rpc.js'
 
 /** One accepted stream: its frames, and a signal that fires if the stream fails or outlives its deadline. */
 export interface Exchange {
@@ -52,6 +53,7 @@ export const REPLICA_HANDLERS: Partial<Record<ProtocolName, ReplicaHandler>> = {
     const proof = await node.proveShard(request.shard_id, request.leaf_index)
     await fs.writeJson({ proof: proof as unknown as JsonObject }, signal)
   },
+  replicaRpc: (node, ex) => serveRpc(node, ex),
   replicaList: async (node, { fs, signal }) => {
     const filters = parseListRequest(await fs.readJson(signal))
     // One record per frame: a page of up to 1000 records need not fit one frame.

@@ -20,6 +20,7 @@ import {
   PROTOCOLS,
   type ProtocolName,
   PUBLIC_PROTOCOLS,
+  RPC_SERVER_IDLE_FACTOR,
   resolveLimits,
 } from './protocols.js'
 import { PUBLIC_HANDLERS } from './serve-public.js'
@@ -119,7 +120,10 @@ class StorageProtocol implements StorageProtocolService {
       maxFrameBytes: this.limits.maxFrameBytes,
       // The only JSON a server reads is the request (docs/protocol.md section 3).
       maxJsonFrameBytes: this.limits.maxRequestFrameBytes,
-      idleMs: this.limits.idleTimeoutMs,
+      idleMs:
+        name === 'replicaRpc'
+          ? this.limits.idleTimeoutMs * RPC_SERVER_IDLE_FACTOR
+          : this.limits.idleTimeoutMs,
     })
     const failed = new AbortController()
     const onClose = (evt: StreamCloseEvent) => {

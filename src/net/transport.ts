@@ -9,6 +9,7 @@ import type {
   AbortOptions,
   CommitRequest,
   CommitResult,
+  FetchOptions,
   NodeTransport,
   RecordFilters,
   ShardHeader,
@@ -21,6 +22,8 @@ import { FrameInvalidError } from './errors.js'
 import { type FrameStream, unexpected } from './frame-stream.js'
 import { dataBytes, type JsonObject } from './frames.js'
 import {
+  countField,
+  exact,
   filtersToJson,
   MAX_ABORT_IDS,
   parseAck,
@@ -31,6 +34,8 @@ import {
   parseStagedShardInfo,
 } from './messages.js'
 import { type Limits, PROTOCOLS, resolveLimits } from './protocols.js'
+import { type RpcAnswer, RpcChannels } from './rpc-client.js'
+import { MAX_INLINE_SHARD_BYTES, type RpcOp } from './rpc-messages.js'
 
 export interface Libp2pTransportComponents {
   /** The local libp2p node (anything that can open a protocol stream). */
@@ -48,9 +53,11 @@ export interface Libp2pTransportInit {
 }
 
 /**
- * NodeTransport over libp2p (docs/protocol.md "replica/*"): one stream per call on the connection
- * libp2p keeps per peer. A remote's ERROR frame becomes a RemoteError with the remote's code; a node
- * that cannot be reached, times out or answers out of protocol is NodeUnavailableError.
+ * NodeTransport over libp2p (docs/protocol.md "replica/*"). Small requests, and shards and blocks
+ * of at most MAX_INLINE_SHARD_BYTES, travel on the replica channel (one long-lived stream per peer);
+ * larger shards, manifests and listings get a stream each. A remote's ERROR (or `ok: false` answer)
+ * becomes a RemoteError with the remote's code; a node that cannot be reached, times out or answers
+ * out of protocol is NodeUnavailableError.
  */
 export class Libp2pTransport implements NodeTransport {
   private readonly libp2p: Dialer
@@ -60,6 +67,7 @@ export class Libp2pTransport implements NodeTransport {
   private readonly params: ProtocolParams
   /** Leaf hashes a manifest may announce: a shard of the largest content at the governed block size. */
   private readonly maxLeaves: number
+  private readonly rpc: RpcChannels
 
   constructor(components: Libp2pTransportComponents, init: Libp2pTransportInit = {}) {
     this.libp2p = components.libp2p
@@ -68,6 +76,15 @@ export class Libp2pTransport implements NodeTransport {
     this.limits = resolveLimits(init.limits)
     this.params = init.params ?? DEFAULT_PARAMS
     this.maxLeaves = Math.ceil(this.limits.maxContentBytes / this.params.blockSizeBytes)
+    this.rpc = new RpcChannels(
+      (nodeId, signal) => this.open(nodeId, PROTOCOLS.replicaRpc, signal),
+      this.limits,
+    )
+  }
+
+  /** Closes the replica channels (their requests still pending fail). */
+  close(): void {
+    this.rpc.close()
   }
 
   private self(nodeId: string): NodeService | undefined {
@@ -112,6 +129,7 @@ export class Libp2pTransport implements NodeTransport {
     // The caller's signal bounds the opening only: a shard stream lives as long as its bytes flow.
     const self = this.self(nodeId)
     if (self !== undefined) return self.openShard(header)
+    if (header.length <= MAX_INLINE_SHARD_BYTES) return new InlineShardSink(this.rpc, nodeId, header)
     const fs = await this.open(nodeId, PROTOCOLS.replicaPush, options?.signal)
     try {
       // Pipelined: the bytes follow the header at once; a refusal arrives as an ERROR frame.
@@ -126,17 +144,28 @@ export class Libp2pTransport implements NodeTransport {
   commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult> {
     const self = this.self(nodeId)
     if (self !== undefined) return self.commitVersion(request)
-    return this.call(
-      nodeId,
-      PROTOCOLS.replicaCommit,
-      request as unknown as JsonObject,
-      options,
-      async (fs, signal) => {
-        const result = parseCommitResult(await fs.readJson(signal))
-        if (result.node_id !== nodeId) throw new FrameInvalidError(`commit answered for ${result.node_id}`)
-        return result
-      },
-    )
+    return this.ask(nodeId, 'commit', request as unknown as JsonObject, options, ({ body }) => {
+      const result = parseCommitResult(body)
+      if (result.node_id !== nodeId) throw new FrameInvalidError(`commit answered for ${result.node_id}`)
+      return result
+    })
+  }
+
+  /** One request on the node's replica channel; an answer that does not parse means the node failed. */
+  private async ask<T>(
+    nodeId: string,
+    op: RpcOp,
+    body: JsonObject,
+    options: AbortOptions | undefined,
+    parse: (answer: RpcAnswer) => T,
+    data?: Uint8Array,
+  ): Promise<T> {
+    const answer = await this.rpc.request(nodeId, op, body, { signal: options?.signal, data })
+    try {
+      return parse(answer)
+    } catch (err) {
+      throw exchangeFailure(err, nodeId)
+    }
   }
 
   async abortStaging(nodeId: string, stagingIds: string[], options?: AbortOptions): Promise<void> {
@@ -144,9 +173,7 @@ export class Libp2pTransport implements NodeTransport {
     if (self !== undefined) return self.abortStaging(stagingIds)
     for (let i = 0; i < stagingIds.length; i += MAX_ABORT_IDS) {
       const ids = stagingIds.slice(i, i + MAX_ABORT_IDS)
-      await this.call(nodeId, PROTOCOLS.replicaAbort, { staging_ids: ids }, options, async (fs, signal) =>
-        parseAck(await fs.readJson(signal)),
-      )
+      await this.ask(nodeId, 'abort', { staging_ids: ids }, options, ({ body }) => parseAck(body))
     }
   }
 
@@ -158,12 +185,8 @@ export class Libp2pTransport implements NodeTransport {
   ): Promise<VersionRecord | undefined> {
     const self = this.self(nodeId)
     if (self !== undefined) return self.getRecord(objectId, version)
-    return this.call(
-      nodeId,
-      PROTOCOLS.replicaRecord,
-      { object_id: objectId, version },
-      options,
-      async (fs, signal) => parseRecordReply(await fs.readJson(signal), this.params),
+    return this.ask(nodeId, 'record', { object_id: objectId, version }, options, ({ body }) =>
+      parseRecordReply(body, this.params),
     )
   }
 
@@ -209,11 +232,28 @@ export class Libp2pTransport implements NodeTransport {
     nodeId: string,
     shardId: string,
     fromBlock: number,
-    options?: AbortOptions,
+    options?: FetchOptions,
   ): AsyncIterable<Uint8Array> {
     const self = this.self(nodeId)
     if (self !== undefined) {
       yield* self.fetchShard(shardId, fromBlock, options)
+      return
+    }
+    if (options?.blocks === 1 && this.params.blockSizeBytes <= MAX_INLINE_SHARD_BYTES) {
+      // A shard's last block (a small shard whole) is one request on the replica channel.
+      const block = await this.ask(
+        nodeId,
+        'fetch',
+        { shard_id: shardId, from_block: fromBlock },
+        options,
+        ({ body, data }) => {
+          const blocks = countField(exact(body, 'fetch answer', ['blocks']).blocks, 'blocks')
+          if (blocks !== (data === undefined ? 0 : 1))
+            throw new FrameInvalidError('fetch answer and its DATA disagree')
+          return data
+        },
+      )
+      if (block !== undefined) yield block
       return
     }
     const signal = options?.signal
@@ -259,12 +299,8 @@ export class Libp2pTransport implements NodeTransport {
   ): Promise<StorageProof> {
     const self = this.self(nodeId)
     if (self !== undefined) return self.proveShard(shardId, leafIndex)
-    return this.call(
-      nodeId,
-      PROTOCOLS.replicaProve,
-      { shard_id: shardId, leaf_index: leafIndex },
-      options,
-      async (fs, signal) => parseProofReply(await fs.readJson(signal)),
+    return this.ask(nodeId, 'prove', { shard_id: shardId, leaf_index: leafIndex }, options, ({ body }) =>
+      parseProofReply(body),
     )
   }
 
@@ -283,6 +319,51 @@ export class Libp2pTransport implements NodeTransport {
       }
     })
   }
+}
+
+/**
+ * A shard of at most MAX_INLINE_SHARD_BYTES, gathered and staged in one request on the replica
+ * channel when finished; nothing reaches the replica before, so an abort has nothing to undo.
+ */
+class InlineShardSink implements ShardSink {
+  private readonly bytes: Uint8Array
+  private filled = 0
+
+  constructor(
+    private readonly rpc: RpcChannels,
+    private readonly nodeId: string,
+    private readonly header: ShardHeader,
+  ) {
+    this.bytes = new Uint8Array(header.length)
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.filled + chunk.length > this.bytes.length)
+      throw new RangeError(`more than the ${this.bytes.length} bytes of shard ${this.header.shard_id}`)
+    this.bytes.set(chunk, this.filled)
+    this.filled += chunk.length
+  }
+
+  async finish(): Promise<StagedShardInfo> {
+    if (this.filled !== this.bytes.length)
+      throw new RangeError(
+        `shard ${this.header.shard_id} finished at ${this.filled} of ${this.bytes.length} bytes`,
+      )
+    const answer = await this.rpc.request(this.nodeId, 'stage', this.header as unknown as JsonObject, {
+      data: this.bytes,
+    })
+    try {
+      const staged = parseStagedShardInfo(answer.body)
+      if (staged.node_id !== this.nodeId || staged.shard_id !== this.header.shard_id) {
+        throw new FrameInvalidError('staged answer names another node or shard')
+      }
+      return staged
+    } catch (err) {
+      throw exchangeFailure(err, this.nodeId)
+    }
+  }
+
+  async abort(): Promise<void> {}
 }
 
 /** The coordinator's end of one replica/push stream. */

@@ -7,6 +7,7 @@ import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { StorageClient } from '../../src/net/client.js'
 import { RemoteError } from '../../src/net/errors.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
+import { PROTOCOLS } from '../../src/net/protocols.js'
 import { bytesOf, meta } from '../engine/suite.js'
 import { type Libp2pNetwork, libp2pHarness } from './harness.js'
 
@@ -56,13 +57,17 @@ describe('QFS storage over real libp2p nodes (TCP, Noise, yamux on 127.0.0.1)', 
     }
   })
 
-  it('keeps at most one connection per peer pair and one stream per finished operation', async () => {
+  it('keeps one connection per peer pair, one replica channel each way, and no stream of a finished operation', async () => {
     for (const [id, node] of net.libp2p) {
       const peers = node.getConnections().map((c) => c.remotePeer.toString())
       expect(peers).not.toContain(id)
       expect(new Set(peers).size).toBe(peers.length)
       for (const c of node.getConnections()) {
-        expect(c.streams.filter((s) => s.protocol?.startsWith('/qfs/storage/')).length).toBe(0)
+        const qfs = c.streams.filter((s) => s.protocol?.startsWith('/qfs/storage/'))
+        const channels = qfs.filter((s) => s.protocol === PROTOCOLS.replicaRpc)
+        expect(qfs.length - channels.length).toBe(0)
+        for (const direction of ['inbound', 'outbound'] as const)
+          expect(channels.filter((s) => s.direction === direction).length).toBeLessThanOrEqual(1)
       }
     }
   })

@@ -1,0 +1,175 @@
+import { exchangeFailure, withDeadline } from './dial.js'
+import { FrameInvalidError, StreamEndedError, StreamTimeoutError } from './errors.js'
+import { abortReason, type FrameStream, remoteError, unexpected } from './frame-stream.js'
+import { dataBytes, type JsonObject } from './frames.js'
+import type { Fields } from './messages.js'
+import { MAX_RPC_ID, parseRpcReply, type RpcOp } from './rpc-messages.js'
+
+export interface RpcAnswer {
+  body: Fields
+  data?: Uint8Array
+}
+
+export interface RpcCallOptions {
+  signal?: AbortSignal
+  /** Bytes sent as DATA frames right after the request (a stage request's shard). */
+  data?: Uint8Array
+}
+
+/**
+ * The calling end of the replica channels (docs/protocol.md "replica/rpc"): one channel per remote
+ * node, opened on first use and closed after `idleMs` without an answer to wait for. A channel that
+ * fails takes its pending requests with it (NODE_UNAVAILABLE, or the remote's ERROR code); the next
+ * request opens a new one. Each request is bounded by `requestTimeoutMs` (and the caller's signal).
+ */
+export class RpcChannels {
+  private readonly channels = new Map<string, RpcChannel>()
+
+  constructor(
+    private readonly open: (nodeId: string, signal: AbortSignal) => Promise<FrameStream>,
+    private readonly timeouts: { requestTimeoutMs: number; idleTimeoutMs: number },
+  ) {}
+
+  async request(nodeId: string, op: RpcOp, body: Fields, options: RpcCallOptions = {}): Promise<RpcAnswer> {
+    const signal = withDeadline(options.signal, this.timeouts.requestTimeoutMs)
+    let channel = this.channels.get(nodeId)
+    if (channel === undefined || channel.closed) {
+      const opened = new RpcChannel(this.open(nodeId, signal), () => {
+        if (this.channels.get(nodeId) === opened) this.channels.delete(nodeId)
+      })
+      channel = opened
+      this.channels.set(nodeId, channel)
+    }
+    try {
+      return await channel.request(op, body, options.data, signal)
+    } catch (err) {
+      throw exchangeFailure(err, nodeId)
+    }
+  }
+
+  /** Closes every channel; requests still pending fail. */
+  close(): void {
+    for (const channel of this.channels.values()) channel.fail(new StreamEndedError('transport closed'))
+    this.channels.clear()
+  }
+}
+
+interface Pending {
+  resolve: (answer: RpcAnswer) => void
+  reject: (err: Error) => void
+}
+
+class RpcChannel {
+  closed = false
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 0
+  private writes: Promise<void> = Promise.resolve()
+  private stream: FrameStream | undefined
+
+  constructor(
+    private readonly opening: Promise<FrameStream>,
+    private readonly onClosed: () => void,
+  ) {
+    opening.then(
+      (fs) => {
+        this.stream = fs
+        if (this.closed) fs.abort(new StreamEndedError('channel closed while opening'))
+        else void this.readAnswers(fs)
+      },
+      (err: unknown) => this.fail(err as Error),
+    )
+  }
+
+  request(op: RpcOp, body: Fields, data: Uint8Array | undefined, signal: AbortSignal): Promise<RpcAnswer> {
+    if (this.closed) return Promise.reject(new StreamEndedError('channel closed'))
+    if (signal.aborted) return Promise.reject(abortReason(signal))
+    const id = this.allocateId()
+    return new Promise<RpcAnswer>((resolve, reject) => {
+      const onAbort = () => {
+        // The answer may still come; it is dropped as an unknown id.
+        if (this.pending.delete(id)) reject(abortReason(signal))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.pending.set(id, {
+        resolve: (a) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(a)
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(e)
+        },
+      })
+      // Frames of one request leave together and in request order; a failed send fails the channel.
+      this.writes = this.writes
+        .then(async () => {
+          const fs = await this.opening
+          await fs.writeJson({ id, op, body } as JsonObject)
+          if (data !== undefined && data.length > 0) await fs.writeData(data)
+        })
+        .catch((err: unknown) => this.fail(err as Error))
+    })
+  }
+
+  /** Rejects everything pending and drops the stream. */
+  fail(err: Error): void {
+    if (!this.closed) {
+      this.closed = true
+      this.onClosed()
+    }
+    this.stream?.abort(err)
+    const pending = [...this.pending.values()]
+    this.pending.clear()
+    for (const p of pending) p.reject(err)
+  }
+
+  private allocateId(): number {
+    do this.nextId = this.nextId === MAX_RPC_ID ? 0 : this.nextId + 1
+    while (this.pending.has(this.nextId))
+    return this.nextId
+  }
+
+  private async readAnswers(fs: FrameStream): Promise<void> {
+    try {
+      for (;;) {
+        let frame: Awaited<ReturnType<FrameStream['read']>>
+        try {
+          frame = await fs.read()
+        } catch (err) {
+          // Silent for the idle timeout with nothing asked: a quiet channel, closed cleanly.
+          if (err instanceof StreamTimeoutError && this.pending.size === 0 && !this.closed) {
+            this.closeIdle(fs)
+            return
+          }
+          throw err
+        }
+        if (frame.type === 'error') throw remoteError(frame.error)
+        if (frame.type === 'end') throw new StreamEndedError('the node closed the channel')
+        if (frame.type !== 'json') throw unexpected(frame, 'an answer')
+        const reply = parseRpcReply(frame.value)
+        let data: Uint8Array | undefined
+        if (reply.ok && reply.data) {
+          const next = await fs.read()
+          if (next.type !== 'data') throw unexpected(next, 'the DATA of an answer')
+          data = dataBytes(next)
+        }
+        const waiting = this.pending.get(reply.id)
+        if (waiting === undefined) continue
+        this.pending.delete(reply.id)
+        if (reply.ok) waiting.resolve({ body: reply.body, data })
+        else waiting.reject(remoteError(reply.error))
+      }
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new FrameInvalidError('channel failed'))
+    }
+  }
+
+  private closeIdle(fs: FrameStream): void {
+    this.closed = true
+    this.onClosed()
+    void fs.close().then(
+      () => fs.done(),
+      () => fs.abort(new StreamEndedError('channel close failed')),
+    )
+  }
+}

@@ -1,0 +1,178 @@
+import { storageErrorCode } from '../core/errors.js'
+import type { NodeService } from '../engine/node-service.js'
+import { FrameInvalidError } from './errors.js'
+import type { FrameStream } from './frame-stream.js'
+import { unexpected } from './frame-stream.js'
+import { type JsonObject, wireErrorOf } from './frames.js'
+import {
+  countField,
+  type Fields,
+  parseAbortRequest,
+  parseCommitRequest,
+  parseFetchRequest,
+  parseProveRequest,
+  parseRecordRequest,
+  parseShardHeader,
+  plainObject,
+} from './messages.js'
+import {
+  MAX_INLINE_SHARD_BYTES,
+  MAX_RPC_IN_FLIGHT,
+  parseRpcRequest,
+  type RpcRequest,
+  requestIdOf,
+} from './rpc-messages.js'
+import type { Exchange } from './serve-replica.js'
+
+interface Answer {
+  body: Fields
+  data?: Uint8Array
+}
+
+/**
+ * The server end of a replica channel (docs/protocol.md "replica/rpc"). Requests are read in order
+ * and run concurrently, at most MAX_RPC_IN_FLIGHT at once (reading stops while that many run, which
+ * is the channel's backpressure); answers go out as each finishes, tagged with the request's id. A
+ * request that parses but fails is answered `ok: false` and the channel goes on; a frame that cannot
+ * be tied to a request, or stage bytes that do not match their header, fail the whole channel.
+ */
+export async function serveRpc(node: NodeService, { fs, signal }: Exchange): Promise<void> {
+  const replies = new ReplyWriter(fs, signal)
+  const inFlight = new Set<Promise<void>>()
+  try {
+    for (;;) {
+      while (inFlight.size >= MAX_RPC_IN_FLIGHT) await Promise.race(inFlight)
+      const frame = await fs.read(signal)
+      if (frame.type === 'end') return
+      if (frame.type !== 'json') throw unexpected(frame, 'a request or END')
+      const id = requestIdOf(frame.value)
+      if (id === undefined) throw new FrameInvalidError('a request without a usable id')
+      // Stage bytes follow their request at once; they are read here, in order, whatever the request.
+      const data = await readInlineBytes(fs, frame.value, signal)
+      let request: RpcRequest
+      try {
+        request = parseRpcRequest(frame.value)
+      } catch (err) {
+        await replies.failure(id, err)
+        continue
+      }
+      const run: Promise<void> = handle(node, request, data, signal)
+        .then(
+          (answer) => replies.success(id, answer),
+          (err: unknown) => replies.failure(id, err),
+        )
+        .catch(() => {
+          // The channel is gone; the read loop ends on its own.
+        })
+        .finally(() => inFlight.delete(run))
+      inFlight.add(run)
+    }
+  } finally {
+    // Requests already read are answered (or fail with the channel) before the stream is finished.
+    await Promise.allSettled(inFlight)
+  }
+}
+
+/** A stage request's bytes: DATA frames adding up to the header's length (none for an empty shard). */
+async function readInlineBytes(
+  fs: FrameStream,
+  value: JsonObject,
+  signal: AbortSignal,
+): Promise<Uint8Array | undefined> {
+  if (value.op !== 'stage') return undefined
+  let length: number
+  try {
+    length = countField(plainObject(value.body, 'body').length, 'length')
+  } catch (err) {
+    throw new FrameInvalidError('a stage request without a usable length', { cause: err })
+  }
+  if (length > MAX_INLINE_SHARD_BYTES) {
+    throw new FrameInvalidError(`an inline shard of ${length} bytes exceeds ${MAX_INLINE_SHARD_BYTES}`)
+  }
+  const out = new Uint8Array(length)
+  let filled = 0
+  while (filled < length) {
+    const frame = await fs.read(signal)
+    if (frame.type !== 'data') throw unexpected(frame, 'the shard bytes of a stage request')
+    for (const chunk of frame.chunks) {
+      if (filled + chunk.length > length) throw new FrameInvalidError('more shard bytes than announced')
+      out.set(chunk, filled)
+      filled += chunk.length
+    }
+  }
+  return out
+}
+
+async function handle(
+  node: NodeService,
+  request: RpcRequest,
+  data: Uint8Array | undefined,
+  signal: AbortSignal,
+): Promise<Answer> {
+  const body = request.body
+  switch (request.op) {
+    case 'record': {
+      const r = parseRecordRequest(body)
+      const record = await node.getRecord(r.object_id, r.version)
+      return { body: { record: (record ?? null) as unknown as JsonObject | null } }
+    }
+    case 'commit':
+      return { body: (await node.commitVersion(parseCommitRequest(body))) as unknown as Fields }
+    case 'abort':
+      await node.abortStaging(parseAbortRequest(body))
+      return { body: { ok: true } }
+    case 'prove': {
+      const r = parseProveRequest(body)
+      return { body: { proof: (await node.proveShard(r.shard_id, r.leaf_index)) as unknown as JsonObject } }
+    }
+    case 'stage': {
+      const header = parseShardHeader(body)
+      const sink = await node.openShard(header, { signal })
+      try {
+        if (data !== undefined && data.length > 0) await sink.write(data)
+        return { body: (await sink.finish()) as unknown as Fields }
+      } catch (err) {
+        await sink.abort(err as Error).catch(() => {})
+        throw err
+      }
+    }
+    case 'fetch': {
+      // One block: the caller asks here only for the last block of a shard (small shards whole).
+      const r = parseFetchRequest(body)
+      for await (const block of node.fetchShard(r.shard_id, r.from_block, { signal })) {
+        if (block.length > MAX_INLINE_SHARD_BYTES)
+          throw new FrameInvalidError(`a block of ${block.length} bytes is not fetched inline`)
+        return { body: { blocks: 1 }, data: block }
+      }
+      return { body: { blocks: 0 } }
+    }
+  }
+}
+
+/** Answers leave one at a time, so a reply and its DATA frame stay together on the stream. */
+class ReplyWriter {
+  private tail: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly fs: FrameStream,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  success(id: number, answer: Answer): Promise<void> {
+    const data = answer.data !== undefined && answer.data.length > 0 ? answer.data : undefined
+    return this.send({ id, ok: true, body: answer.body, data: data !== undefined }, data)
+  }
+
+  failure(id: number, err: unknown): Promise<void> {
+    return this.send({ id, ok: false, error: wireErrorOf(err, storageErrorCode) as unknown as JsonObject })
+  }
+
+  private send(value: JsonObject, data?: Uint8Array): Promise<void> {
+    const sent = this.tail.then(async () => {
+      await this.fs.writeJson(value, this.signal)
+      if (data !== undefined) await this.fs.writeData(data, this.signal)
+    })
+    this.tail = sent.catch(() => {})
+    return sent
+  }
+}
