@@ -75,7 +75,11 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     }
   })
   const homes = view.eligible.catalogueHomes(objectId, rf)
-  const before = await preflight(ctx, objectId, version, homes, args.signal)
+  // A small object stages while the homes are asked (one round trip less); a large one asks first,
+  // so a version that cannot be written moves none of its bytes.
+  const asked = preflight(ctx, objectId, version, homes, args.signal)
+  asked.catch(() => {}) // awaited below, after staging for a small object
+  if (args.content.size > PREOPEN_BYTES) await asked
 
   const staged = new Map<string, StagedShardInfo[]>()
   const roots = new Map<string, { root: string; leafCount: number }>()
@@ -185,6 +189,14 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
           : undefined,
       ),
     )
+    await abortAll(ctx, allStaged())
+    throw err
+  }
+
+  let before: Awaited<typeof asked>
+  try {
+    before = await asked
+  } catch (err) {
     await abortAll(ctx, allStaged())
     throw err
   }
