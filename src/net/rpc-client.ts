@@ -34,7 +34,9 @@ export class RpcChannels {
     const signal = withDeadline(options.signal, this.timeouts.requestTimeoutMs)
     let channel = this.channels.get(nodeId)
     if (channel === undefined || channel.closed) {
-      const opened = new RpcChannel(this.open(nodeId, signal), () => {
+      // Opened under the deadline alone: the channel is shared, so one caller's abort must not close it.
+      const opening = this.open(nodeId, AbortSignal.timeout(this.timeouts.requestTimeoutMs))
+      const opened = new RpcChannel(opening, () => {
         if (this.channels.get(nodeId) === opened) this.channels.delete(nodeId)
       })
       channel = opened
@@ -57,12 +59,16 @@ export class RpcChannels {
 interface Pending {
   resolve: (answer: RpcAnswer) => void
   reject: (err: Error) => void
+  /** The wait for an answer frame (`reads`) the request was sent during. */
+  sentDuring: number
 }
 
 class RpcChannel {
   closed = false
   private readonly pending = new Map<number, Pending>()
   private nextId = 0
+  /** Waits for an answer frame begun so far: an idle timeout blames only requests older than the wait. */
+  private reads = 0
   private writes: Promise<void> = Promise.resolve()
   private stream: FrameStream | undefined
 
@@ -99,6 +105,7 @@ class RpcChannel {
           signal.removeEventListener('abort', onAbort)
           reject(e)
         },
+        sentDuring: this.reads,
       })
       // Frames of one request leave together and in request order; a failed send fails the channel.
       this.writes = this.writes
@@ -133,13 +140,20 @@ class RpcChannel {
     try {
       for (;;) {
         let frame: Awaited<ReturnType<FrameStream['read']>>
+        this.reads++
         try {
           frame = await fs.read()
         } catch (err) {
-          // Silent for the idle timeout with nothing asked: a quiet channel, closed cleanly.
-          if (err instanceof StreamTimeoutError && this.pending.size === 0 && !this.closed) {
-            this.closeIdle(fs)
-            return
+          if (err instanceof StreamTimeoutError && !this.closed) {
+            // Silent for the idle timeout with nothing asked: a quiet channel, closed cleanly.
+            if (this.pending.size === 0) {
+              this.closeIdle(fs)
+              return
+            }
+            // The node is silent only towards requests that waited the whole timeout; one sent
+            // during this wait (on a channel that was quiet) gets a whole idle period of its own.
+            const reads = this.reads
+            if (![...this.pending.values()].some((p) => p.sentDuring < reads)) continue
           }
           throw err
         }
@@ -167,9 +181,13 @@ class RpcChannel {
   private closeIdle(fs: FrameStream): void {
     this.closed = true
     this.onClosed()
-    void fs.close().then(
-      () => fs.done(),
-      () => fs.abort(new StreamEndedError('channel close failed')),
-    )
+    // END first: the server reads it as the channel's end, not as a stream cut short.
+    void fs
+      .writeEnd()
+      .then(() => fs.close())
+      .then(
+        () => fs.done(),
+        () => fs.abort(new StreamEndedError('channel close failed')),
+      )
   }
 }
