@@ -1,0 +1,134 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { QfsError } from '../../src/core/errors.js'
+import {
+  MAX_RPC_ID,
+  parseRpcReply,
+  parseRpcRequest,
+  RPC_OPS,
+  requestIdOf,
+} from '../../src/net/rpc-messages.js'
+
+const SEED = 0x5eed_79c0
+const U32_MAX = 4_294_967_295
+const ERROR = { code: 'NOT_FOUND', error_code: 'SE_ERR_NOT_FOUND', error_detail: 'no such shard' }
+
+/** The code of what `fn` throws (undefined when it returns); anything but a QfsError fails the test. */
+function thrownCode(fn: () => unknown): string | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    if (!(err instanceof QfsError)) throw err
+    return err.code
+  }
+}
+
+const badIds: unknown[] = [-1, U32_MAX + 1, 1.5, '1', null, true, [1], { id: 1 }, 2 ** 53]
+
+/** JSON values shaped like envelopes often enough to get past the first checks. */
+const envelopeLike = fc.record(
+  {
+    id: fc.oneof(fc.integer({ min: -2, max: U32_MAX + 2 }), fc.jsonValue()),
+    op: fc.oneof(fc.constantFrom(...RPC_OPS, 'nope', ''), fc.jsonValue()),
+    ok: fc.oneof(fc.boolean(), fc.jsonValue()),
+    body: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), fc.jsonValue()),
+    data: fc.oneof(fc.boolean(), fc.jsonValue()),
+    error: fc.oneof(fc.constant(ERROR), fc.jsonValue()),
+    extra: fc.jsonValue(),
+  },
+  { requiredKeys: [] },
+)
+
+describe('replica/rpc envelope', () => {
+  it('reads every request with a u32 id, a known op and an object body, as sent', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: U32_MAX }),
+        fc.constantFrom(...RPC_OPS),
+        fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 4 }),
+        (id, op, body) => {
+          expect(parseRpcRequest({ id, op, body })).toEqual({ id, op, body })
+          expect(requestIdOf({ id, op: 'anything', body: 5, more: true })).toBe(id)
+        },
+      ),
+      { seed: SEED, numRuns: 200 },
+    )
+    expect(MAX_RPC_ID).toBe(U32_MAX)
+  })
+
+  it('refuses a request with a bad id, op, body or key set (INVALID_INPUT), and finds no id in it', () => {
+    const body = { object_id: 'ab'.repeat(32), version: 1 }
+    for (const id of badIds) {
+      expect(thrownCode(() => parseRpcRequest({ id, op: 'record', body }))).toBe('INVALID_INPUT')
+      expect(requestIdOf({ id, op: 'record', body })).toBeUndefined()
+    }
+    for (const bad of [
+      { id: 1, op: 'nope', body },
+      { id: 1, op: 'RECORD', body },
+      { id: 1, op: 7, body },
+      { id: 1, op: 'record', body: null },
+      { id: 1, op: 'record', body: [] },
+      { id: 1, op: 'record', body: 'x' },
+      { id: 1, op: 'record' },
+      { id: 1, body },
+      { id: 1, op: 'record', body, extra: 0 },
+    ]) {
+      expect(thrownCode(() => parseRpcRequest(bad))).toBe('INVALID_INPUT')
+      // The id is still usable: the failure is answered under it.
+      expect(requestIdOf(bad)).toBe(1)
+    }
+    for (const notObject of [null, 1, 'x', [], [{ id: 1 }], undefined]) {
+      expect(requestIdOf(notObject)).toBeUndefined()
+      expect(thrownCode(() => parseRpcRequest(notObject))).toBe('INVALID_INPUT')
+    }
+  })
+
+  it('reads both reply shapes', () => {
+    expect(parseRpcReply({ id: 0, ok: true, body: { blocks: 1 }, data: true })).toEqual({
+      id: 0,
+      ok: true,
+      body: { blocks: 1 },
+      data: true,
+    })
+    expect(parseRpcReply({ id: U32_MAX, ok: false, error: ERROR })).toEqual({
+      id: U32_MAX,
+      ok: false,
+      error: ERROR,
+    })
+  })
+
+  it('refuses a malformed reply with a typed error', () => {
+    const cases: Array<[unknown, string]> = [
+      [{ id: 1, ok: true, body: {} }, 'INVALID_INPUT'],
+      [{ id: 1, ok: true, body: {}, data: 'yes' }, 'INVALID_INPUT'],
+      [{ id: 1, ok: true, body: [], data: false }, 'INVALID_INPUT'],
+      [{ id: 1, ok: true, body: {}, data: false, error: ERROR }, 'INVALID_INPUT'],
+      [{ id: 1, ok: 'true', body: {}, data: false }, 'INVALID_INPUT'],
+      [{ id: 1, ok: false, error: ERROR, body: {} }, 'INVALID_INPUT'],
+      [{ id: 1, ok: false }, 'INVALID_INPUT'],
+      [{ id: 1, ok: false, error: { ...ERROR, code: 'lower' } }, 'FRAME_INVALID'],
+      [{ id: 1, ok: false, error: { ...ERROR, error_code: 'SE_ERR_NOPE' } }, 'FRAME_INVALID'],
+      [{ ok: true, body: {}, data: false }, 'INVALID_INPUT'],
+      [null, 'INVALID_INPUT'],
+      [[], 'INVALID_INPUT'],
+    ]
+    for (const [value, code] of cases) expect(thrownCode(() => parseRpcReply(value))).toBe(code)
+    for (const id of badIds) {
+      expect(thrownCode(() => parseRpcReply({ id, ok: true, body: {}, data: false }))).toBe('INVALID_INPUT')
+      expect(thrownCode(() => parseRpcReply({ id, ok: false, error: ERROR }))).toBe('INVALID_INPUT')
+    }
+  })
+
+  it('is total over JSON: every input parses or throws a typed error, and requestIdOf never throws', () => {
+    fc.assert(
+      fc.property(fc.oneof(envelopeLike, fc.jsonValue()), (value) => {
+        thrownCode(() => parseRpcRequest(value))
+        thrownCode(() => parseRpcReply(value))
+        const id = requestIdOf(value)
+        if (id !== undefined) expect(Number.isSafeInteger(id) && id >= 0 && id <= U32_MAX).toBe(true)
+      }),
+      { seed: SEED, numRuns: 1000 },
+    )
+  })
+})
