@@ -17,9 +17,9 @@ import {
   blockKey,
   blockRange,
   objectRange,
+  newStagingId,
   parseStagingId,
   type RootDb,
-  STAGING_ID_BYTES,
   type StoreSublevels,
   storeSublevels,
 } from './db.js'
@@ -129,12 +129,12 @@ export class ShardStore implements StagingHost {
     this.assertOpen()
     const h = validateShardHeader(header, this.params)
     options.signal?.throwIfAborted()
-    const stagingId = toHex(randomBytes(STAGING_ID_BYTES))
     const marker = await this.writeLock.run(async () => {
       this.assertOpen()
       const counters = await readCounters(this.sublevels)
       counters.staging_seq++
       counters.staged++
+      const stagingId = newStagingId(counters.staging_seq, randomBytes(8))
       const m = {
         stagingId,
         seq: counters.staging_seq,
@@ -153,7 +153,7 @@ export class ShardStore implements StagingHost {
         {
           type: 'put',
           sublevel: this.sublevels.staging,
-          key: parseStagingId(stagingId),
+          key: parseStagingId(m.stagingId),
           value: encodeMarker(m),
         },
         countersOp(this.sublevels, counters),
@@ -161,7 +161,7 @@ export class ShardStore implements StagingHost {
       return m
     })
     const writer = new ShardWriter(this, marker, h, options.signal)
-    this.streaming.set(stagingId, writer)
+    this.streaming.set(marker.stagingId, writer)
     return writer
   }
 

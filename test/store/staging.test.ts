@@ -92,6 +92,27 @@ describe('ShardWriter', () => {
     expect(await store.stats()).toEqual(before)
     await store.discardStaging(staged.map((s) => s.stagingId))
   })
+
+  it('names staged shards with ids that grow in byte order, so new blocks land at the end of the key space', async () => {
+    const built = buildVersion({
+      objectId: testObjectId('ordered'),
+      version: 1,
+      content: pseudoBytes(4, 9000),
+    })
+    const ids: string[] = []
+    for (let i = 0; i < 12; i++) {
+      const shard = built.shards[i % built.shards.length]!
+      ids.push((await store.stageShard(shard.header, shard.bytes)).stagingId)
+    }
+    // Lower-case hex of equal length sorts as the bytes do.
+    expect([...ids].sort()).toEqual(ids)
+    expect(new Set(ids).size).toBe(ids.length)
+    // The sequence half increases by one per shard; the random half differs.
+    const seqs = ids.map((id) => BigInt(`0x${id.slice(0, 16)}`))
+    expect(seqs.slice(1).map((q, i) => q - seqs[i]!)).toEqual(ids.slice(1).map(() => 1n))
+    expect(new Set(ids.map((id) => id.slice(16))).size).toBe(ids.length)
+    await store.discardStaging(ids)
+  })
 })
 
 describe('Mutex', () => {
