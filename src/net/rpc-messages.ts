@@ -18,6 +18,16 @@ export type RpcOp = (typeof RPC_OPS)[number]
 export const MAX_INLINE_SHARD_BYTES = 256 * 1024
 /** Requests a server runs at once on one channel; it stops reading while that many are in flight. */
 export const MAX_RPC_IN_FLIGHT = 64
+/**
+ * Inline shard bytes a server holds for one channel's requests in flight; it stops reading beyond.
+ * With MAX_INBOUND_RPC_CHANNELS this bounds what one peer can make a node hold to 16 MiB.
+ */
+export const MAX_RPC_INLINE_BYTES_IN_FLIGHT = 4 * 1024 * 1024
+/**
+ * Replica channels a node accepts per connection: one is what a peer keeps; more cover a reopen
+ * while an old one is still closing.
+ */
+export const MAX_INBOUND_RPC_CHANNELS = 4
 /** Request ids are u32; a client wraps around and never reuses one still in flight. */
 export const MAX_RPC_ID = 0xffff_ffff
 

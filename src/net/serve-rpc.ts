@@ -18,6 +18,7 @@ import {
 import {
   MAX_INLINE_SHARD_BYTES,
   MAX_RPC_IN_FLIGHT,
+  MAX_RPC_INLINE_BYTES_IN_FLIGHT,
   parseRpcRequest,
   type RpcRequest,
   requestIdOf,
@@ -31,17 +32,19 @@ interface Answer {
 
 /**
  * The server end of a replica channel (docs/protocol.md "replica/rpc"). Requests are read in order
- * and run concurrently, at most MAX_RPC_IN_FLIGHT at once (reading stops while that many run, which
- * is the channel's backpressure); answers go out as each finishes, tagged with the request's id. A
+ * and run concurrently, at most MAX_RPC_IN_FLIGHT at once and holding at most
+ * MAX_RPC_INLINE_BYTES_IN_FLIGHT of stage bytes (reading stops beyond, the channel's backpressure); answers go out as each finishes, tagged with the request's id. A
  * request that parses but fails is answered `ok: false` and the channel goes on; a frame that cannot
  * be tied to a request, or stage bytes that do not match their header, fail the whole channel.
  */
 export async function serveRpc(node: NodeService, { fs, signal }: Exchange): Promise<void> {
   const replies = new ReplyWriter(fs, signal)
   const inFlight = new Set<Promise<void>>()
+  let inlineBytes = 0
   try {
     for (;;) {
-      while (inFlight.size >= MAX_RPC_IN_FLIGHT) await Promise.race(inFlight)
+      while (inFlight.size >= MAX_RPC_IN_FLIGHT || inlineBytes >= MAX_RPC_INLINE_BYTES_IN_FLIGHT)
+        await Promise.race(inFlight)
       const frame = await fs.read(signal)
       if (frame.type === 'end') return
       if (frame.type !== 'json') throw unexpected(frame, 'a request or END')
@@ -56,6 +59,8 @@ export async function serveRpc(node: NodeService, { fs, signal }: Exchange): Pro
         await replies.failure(id, err)
         continue
       }
+      const held = data?.length ?? 0
+      inlineBytes += held
       const run: Promise<void> = handle(node, request, data, signal)
         .then(
           (answer) => replies.success(id, answer),
@@ -64,7 +69,10 @@ export async function serveRpc(node: NodeService, { fs, signal }: Exchange): Pro
         .catch(() => {
           // The channel is gone; the read loop ends on its own.
         })
-        .finally(() => inFlight.delete(run))
+        .finally(() => {
+          inlineBytes -= held
+          inFlight.delete(run)
+        })
       inFlight.add(run)
     }
   } finally {

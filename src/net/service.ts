@@ -23,6 +23,7 @@ import {
   RPC_SERVER_IDLE_FACTOR,
   resolveLimits,
 } from './protocols.js'
+import { MAX_INBOUND_RPC_CHANNELS } from './rpc-messages.js'
 import { PUBLIC_HANDLERS } from './serve-public.js'
 import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
 
@@ -99,9 +100,12 @@ class StorageProtocol implements StorageProtocolService {
         PROTOCOLS[name],
         (stream, connection) => this.serve(name, stream, connection),
         {
-          maxInboundStreams: DATA_PROTOCOLS.has(name)
-            ? this.limits.maxInboundDataStreams
-            : this.limits.maxInboundSmallStreams,
+          maxInboundStreams:
+            name === 'replicaRpc'
+              ? MAX_INBOUND_RPC_CHANNELS
+              : DATA_PROTOCOLS.has(name)
+                ? this.limits.maxInboundDataStreams
+                : this.limits.maxInboundSmallStreams,
           maxOutboundStreams: this.limits.maxOutboundStreams,
         },
       )

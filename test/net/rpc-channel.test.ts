@@ -25,7 +25,11 @@ import {
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS, resolveLimits } from '../../src/net/protocols.js'
 import { RpcChannels } from '../../src/net/rpc-client.js'
-import { MAX_INLINE_SHARD_BYTES, MAX_RPC_IN_FLIGHT } from '../../src/net/rpc-messages.js'
+import {
+  MAX_INLINE_SHARD_BYTES,
+  MAX_RPC_IN_FLIGHT,
+  MAX_RPC_INLINE_BYTES_IN_FLIGHT,
+} from '../../src/net/rpc-messages.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { MiniNetwork } from '../../src/node/mini-network.js'
@@ -55,17 +59,31 @@ function deferred<T = void>(): Deferred<T> {
   return { promise, resolve }
 }
 
-/** getRecord of a held object waits until the test lets it go; `entered` counts the calls that began. */
+/**
+ * getRecord and openShard (a stage) of a held object wait until the test lets them go; `entered`
+ * counts the calls that began.
+ */
 interface Hold {
   entered: number
   began: Deferred
   release: Deferred
 }
 
-/** The real NodeService of the server, with getRecord held for chosen objects. */
+/** The real NodeService of the server, with getRecord and openShard held for chosen objects. */
 function heldService(real: NodeService, holds: Map<string, Hold>): NodeService {
   return new Proxy(real, {
     get(target, prop) {
+      if (prop === 'openShard') {
+        return async (header: { object_id: string }, options?: { signal?: AbortSignal }) => {
+          const hold = holds.get(header.object_id)
+          if (hold !== undefined) {
+            hold.entered++
+            hold.began.resolve()
+            await hold.release.promise
+          }
+          return target.openShard(header as Parameters<NodeService['openShard']>[0], options)
+        }
+      }
       if (prop === 'getRecord') {
         return async (oid: string, version: number | 'latest') => {
           const hold = holds.get(oid)
@@ -344,6 +362,46 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       h.release.resolve()
       expect(await Promise.all(all)).toEqual(all.map(() => undefined))
       expect(h.entered).toBe(MAX_RPC_IN_FLIGHT + 6)
+    } finally {
+      unhold(held)
+      transport.close()
+    }
+  })
+
+  it('holds at most MAX_RPC_INLINE_BYTES_IN_FLIGHT of stage bytes per channel, then takes the rest', async () => {
+    const transport = transportFrom(client)
+    const held = objectId('rpc', 'held-bytes')
+    const h = hold(held)
+    const fits = MAX_RPC_INLINE_BYTES_IN_FLIGHT / MAX_INLINE_SHARD_BYTES
+    const header = {
+      object_id: held,
+      version: 1,
+      shard_index: 0,
+      shard_id: shardId(held, 1, 0),
+      length: MAX_INLINE_SHARD_BYTES,
+      block_size_bytes: BLOCK,
+    }
+    const bytes = bytesOf('held-bytes', MAX_INLINE_SHARD_BYTES)
+    try {
+      const stages = Array.from({ length: fits + 3 }, async () => {
+        const sink = await transport.openShard(serverId, header)
+        await sink.write(bytes)
+        return sink.finish()
+      })
+      await vi.waitFor(() => expect(h.entered).toBe(fits))
+      // A round trip on another channel: the three stages sent before it have arrived and wait.
+      const probe = transportFrom(client)
+      expect(await probe.getRecord(serverId, OBJ_A, 1)).toEqual(recordA)
+      probe.close()
+      expect(h.entered).toBe(fits)
+      h.release.resolve()
+      const staged = await Promise.all(stages)
+      expect(h.entered).toBe(fits + 3)
+      expect(new Set(staged.map((s) => s.merkle_root)).size).toBe(1)
+      await transport.abortStaging(
+        serverId,
+        staged.map((s) => s.staging_id),
+      )
     } finally {
       unhold(held)
       transport.close()
