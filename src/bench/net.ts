@@ -1,17 +1,10 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { objectId, shardId } from '../core/ids.js'
 import { DEFAULT_PARAMS } from '../core/params.js'
-import { EligibleSet } from '../core/placement.js'
-import { DAEMON_ENV, DAEMON_NODE_ARGS, Devnet } from '../daemon/devnet.js'
-import { createQfsLibp2p } from '../net/libp2p-node.js'
-import { QfsClient } from '../sdk/index.js'
-import { HeliaProcess, seededSha256 } from './helia-net.js'
-import { seededContent } from './helia-node.js'
-import { cpuMs, percentile, RssSampler, round } from './proc.js'
+import { DAEMON_ENV, DAEMON_NODE_ARGS } from '../daemon/devnet.js'
+import { type BulkStep, bulkSummary, HeliaNetwork, OursNetwork } from './net-systems.js'
+import { RssSampler, round } from './proc.js'
 import { writeReport } from './report.js'
 
 /**
@@ -31,9 +24,14 @@ import { writeReport } from './report.js'
  * Helia runs with LevelDB stores, TCP + Noise + yamux (our implementations), no discovery, no DHT, no
  * HTTP routers or gateways, bitswap as the only block broker (src/bench/helia-node.ts).
  *
+ * Both networks run at once and are measured in alternation, one object per round (see measure()),
+ * so the ratios compare the systems under the same machine conditions; each round's ratios are in
+ * `rounds`, and their medians in `ratios.*_median_round`.
+ *
  * Small objects: QFS_BENCH_NET_SMALL_OPS (default 300) puts of 4 KiB through node-1, then as many
  * gets through node-2, one at a time; latency is the SDK call as the client sees it.
- * RSS: every daemon's VmRSS (/proc/<pid>/status) sampled every 200 ms through the whole run.
+ * RSS: every daemon's and Helia node's VmRSS and RssAnon (/proc/<pid>/status) sampled every 200 ms
+ * through the whole run.
  */
 
 const MIB = 1024 * 1024
@@ -50,208 +48,99 @@ const TARGETS = {
   rss_mib_max: 200,
 }
 
-/** The first object name (per index) whose shards leave at least one node out of every replica set. */
-function chooseObject(
-  index: number,
-  nodes: string[],
-): { name: string; oid: string; nonHolder: string; holders: Set<string> } {
-  const eligible = new EligibleSet(nodes)
-  for (let attempt = 0; attempt < 10_000; attempt++) {
-    const name = `net-bench/${index}/${attempt}`
-    const oid = objectId('qfs-bench', name)
-    const holders = new Set<string>()
-    for (let s = 0; s < DEFAULT_PARAMS.numShardsPerObject; s++) {
-      for (const n of eligible.place(shardId(oid, 1, s), DEFAULT_PARAMS.replicationFactor).selected)
-        holders.add(n)
-    }
-    const nonHolder = eligible.nodes.find((n) => !holders.has(n))
-    if (nonHolder !== undefined) return { name, oid, nonHolder, holders }
-  }
-  throw new Error('no object name leaves a node out of its replica sets')
+/** Median of the values (mean of the two middle ones for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-function bytesOf(seed: string, size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let off = 0
-  for (const c of seededContent(seed, size)) {
-    out.set(c, off)
-    off += c.length
-  }
-  return out
+interface Measured {
+  ours: Record<string, unknown>
+  helia: Record<string, unknown>
+  rounds: Array<Record<string, unknown>>
+  writeRatios: number[]
+  readRatios: number[]
 }
 
-async function ours(work: string, rss: RssSampler): Promise<Record<string, unknown>> {
-  const devnet = await Devnet.start({ dir: join(work, 'devnet'), nodes: NODES, logLevel: 'warn' })
-  const infos = devnet.nodes
-  for (const [i, n] of infos.entries()) rss.watch(`qfs:node-${i + 1}`, n.pid)
-  const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
-  const clients = new Map<string, QfsClient>()
-  for (const n of infos) clients.set(n.node_id, await QfsClient.create({ node: n.multiaddrs[0]!, libp2p }))
-  const entry = infos[0]!.node_id
-  const ids = infos.map((n) => n.node_id)
-  const size = Math.floor((TOTAL_MIB * MIB) / OBJECTS)
-  const meta = { author_node_id: 'net-bench', created_at_tick: 1 }
-  const objects: Array<Record<string, unknown>> = []
-  let writeMs = 0
-  let readMs = 0
-  let writeCpu = 0
-  let readCpu = 0
-  const pids = infos.map((n) => n.pid)
+/**
+ * Both networks up at once, then object by object: ours writes and reads object j, Helia writes and
+ * reads object j, ours first in even rounds and Helia first in odd ones, so drift of the shared
+ * machine (other work, thermal, page cache) reaches both systems alike and neither always gets the
+ * fresher machine. Then the small objects (ours only). Both networks are stopped whatever happens.
+ */
+async function measure(work: string, rss: RssSampler): Promise<Measured> {
+  const oursNet = new OursNetwork(rss, NODES)
+  const heliaNet = new HeliaNetwork(rss)
   try {
-    for (let j = 0; j < OBJECTS; j++) {
-      const chosen = chooseObject(j, ids)
-      const bytes = bytesOf(`object-${j}`, size)
-      rss.phase = 'bulk_write'
-      let c = cpuMs(pids, true)
-      let t = performance.now()
-      const put = await clients.get(entry)!.putContent(chosen.oid, 1, bytes, meta)
-      const w = performance.now() - t
-      writeCpu += cpuMs(pids, true) - c
-      if (!put.ok) throw new Error(`put failed: ${JSON.stringify(put)}`)
-      rss.phase = 'bulk_read'
-      c = cpuMs(pids, true)
-      t = performance.now()
-      const opened = await clients.get(chosen.nonHolder)!.readContent(chosen.oid, 1)
-      if (!('content' in opened)) throw new Error(`read failed: ${JSON.stringify(opened)}`)
-      // The SDK checks every block against the record and the whole against hash_commit as it streams.
-      let got = 0
-      for await (const piece of opened.content) got += piece.length
-      const r = performance.now() - t
-      readCpu += cpuMs(pids, true) - c
-      if (got !== size || opened.hash_commit !== put.hash_commit)
-        throw new Error('read back the wrong content')
-      writeMs += w
-      readMs += r
-      objects.push({
-        object: chosen.name,
-        bytes: size,
-        write_via: `node-${ids.indexOf(entry) + 1}`,
-        write_via_holds_shards: put.shard_ids.filter((id) => put.replica_sets[id]!.includes(entry)).length,
-        read_via: `node-${ids.indexOf(chosen.nonHolder) + 1}`,
-        read_via_holds_shards: 0,
-        write_ms: round(w),
-        read_ms: round(r),
-      })
-    }
-    rss.phase = 'small_objects'
-    const small = await smallObjects(clients.get(entry)!, clients.get(ids[1]!)!)
-    return {
-      nodes: NODES,
-      replication_factor: DEFAULT_PARAMS.replicationFactor,
-      block_size_bytes: DEFAULT_PARAMS.blockSizeBytes,
-      objects,
-      write_mib_s: round((OBJECTS * size) / MIB / (writeMs / 1000), 2),
-      read_mib_s: round((OBJECTS * size) / MIB / (readMs / 1000), 2),
-      // All daemons and the client: a figure the other load on the machine does not move much.
-      write_cpu_ms_per_mib: round(writeCpu / ((OBJECTS * size) / MIB)),
-      read_cpu_ms_per_mib: round(readCpu / ((OBJECTS * size) / MIB)),
-      small_objects: small,
-    }
-  } finally {
-    for (const c of clients.values()) await c.close()
-    await libp2p.stop()
-    rss.sample()
-    await devnet.stop()
-    for (let i = 1; i <= NODES; i++) rss.unwatch(`qfs:node-${i}`)
-  }
-}
-
-async function smallObjects(writer: QfsClient, reader: QfsClient): Promise<Record<string, unknown>> {
-  const meta = { author_node_id: 'net-bench', created_at_tick: 1 }
-  const put: number[] = []
-  const get: number[] = []
-  const oids = Array.from({ length: SMALL_OPS }, (_, i) => objectId('qfs-bench', `small/${i}`))
-  const bytes = oids.map((_, i) => bytesOf(`small-${i}`, SMALL_BYTES))
-  for (const [i, oid] of oids.entries()) {
-    const t = performance.now()
-    const r = await writer.putContent(oid, 1, bytes[i]!, meta)
-    put.push(performance.now() - t)
-    if (!r.ok) throw new Error(`small put failed: ${JSON.stringify(r)}`)
-  }
-  for (const [i, oid] of oids.entries()) {
-    const t = performance.now()
-    const r = await reader.getContent(oid, 1)
-    get.push(performance.now() - t)
-    if (!r.ok || Buffer.compare(Buffer.from(r.content_bytes), Buffer.from(bytes[i]!)) !== 0) {
-      throw new Error(`small get failed: ${JSON.stringify(r).slice(0, 300)}`)
-    }
-  }
-  put.sort((a, b) => a - b)
-  get.sort((a, b) => a - b)
-  return {
-    operations: SMALL_OPS,
-    bytes: SMALL_BYTES,
-    put_via: 'node-1',
-    get_via: 'node-2',
-    put_p50_ms: round(percentile(put, 50), 2),
-    put_p99_ms: round(percentile(put, 99), 2),
-    get_p50_ms: round(percentile(get, 50), 2),
-    get_p99_ms: round(percentile(get, 99), 2),
-  }
-}
-
-async function helia(work: string, rss: RssSampler): Promise<Record<string, unknown>> {
-  const names = ['A', 'B', 'C', 'D']
-  const nodes: HeliaProcess[] = []
-  try {
-    for (const name of names) {
-      const dir = join(work, `helia-${name}`)
-      await mkdir(dir, { recursive: true })
-      const node = await HeliaProcess.spawn(dir)
-      nodes.push(node)
-      rss.watch(`helia:${name}`, node.process.pid!)
-    }
-    for (let i = 0; i < nodes.length; i++)
-      for (let j = i + 1; j < nodes.length; j++) await nodes[i]!.dial(nodes[j]!)
-    const [a, b, c, d] = nodes as [HeliaProcess, HeliaProcess, HeliaProcess, HeliaProcess]
+    await oursNet.start(work)
+    await heliaNet.start(work)
     const size = Math.floor((TOTAL_MIB * MIB) / OBJECTS)
-    const objects: Array<Record<string, unknown>> = []
-    let writeMs = 0
-    let readMs = 0
-    let writeCpu = 0
-    let readCpu = 0
-    const pids = nodes.map((n) => n.process.pid!)
+    const oursSteps: BulkStep[] = []
+    const heliaSteps: BulkStep[] = []
+    const rounds: Array<Record<string, unknown>> = []
+    const writeRatios: number[] = []
+    const readRatios: number[] = []
+    const mibS = (ms: number) => size / MIB / (ms / 1000)
     for (let j = 0; j < OBJECTS; j++) {
-      const seed = `object-${j}`
-      rss.phase = 'bulk_write'
-      let cpu = cpuMs(pids, false)
-      const added = await a.add(seed, size)
-      const t = performance.now()
-      const fetched = await Promise.all([b.fetch(added.cid), c.fetch(added.cid)])
-      const replicate = performance.now() - t
-      writeCpu += cpuMs(pids, false) - cpu
-      rss.phase = 'bulk_read'
-      cpu = cpuMs(pids, false)
-      const read = await d.fetch(added.cid)
-      readCpu += cpuMs(pids, false) - cpu
-      if (fetched.some((f) => f.bytes !== size) || read.bytes !== size)
-        throw new Error('helia fetched the wrong size')
-      const sha = seededSha256(seed, size)
-      for (const n of [b, c, d])
-        if (!(await n.verify(added.cid, sha))) throw new Error('helia holds other bytes')
-      writeMs += added.ms + replicate
-      readMs += read.ms
-      objects.push({
-        cid: added.cid,
+      const oursFirst = j % 2 === 0
+      let q: BulkStep
+      let h: BulkStep
+      if (oursFirst) {
+        q = await oursNet.bulk(j, size)
+        h = await heliaNet.bulk(j, size)
+      } else {
+        h = await heliaNet.bulk(j, size)
+        q = await oursNet.bulk(j, size)
+      }
+      oursSteps.push(q)
+      heliaSteps.push(h)
+      const writeRatio = mibS(q.write_ms) / mibS(h.write_ms)
+      const readRatio = mibS(q.read_ms) / mibS(h.read_ms)
+      writeRatios.push(writeRatio)
+      readRatios.push(readRatio)
+      rounds.push({
+        round: j,
         bytes: size,
-        add_ms: round(added.ms),
-        replicate_to_2_ms: round(replicate),
-        write_ms: round(added.ms + replicate),
-        read_ms: round(read.ms),
+        first: oursFirst ? 'ours' : 'helia',
+        ours: { write_mib_s: round(mibS(q.write_ms), 2), read_mib_s: round(mibS(q.read_ms), 2) },
+        helia: { write_mib_s: round(mibS(h.write_ms), 2), read_mib_s: round(mibS(h.read_ms), 2) },
+        ratios: { write: round(writeRatio, 2), read: round(readRatio, 2) },
       })
     }
+    const small = await oursNet.smallObjects(SMALL_OPS, SMALL_BYTES)
+    const oursBulk = bulkSummary(oursSteps, size)
+    const heliaBulk = bulkSummary(heliaSteps, size)
     return {
-      nodes: names.length,
-      chunker: 'fixed 262144 bytes (Helia default, same as our block size), raw leaves, CIDv1, balanced DAG',
-      objects,
-      write_mib_s: round((OBJECTS * size) / MIB / (writeMs / 1000), 2),
-      read_mib_s: round((OBJECTS * size) / MIB / (readMs / 1000), 2),
-      write_cpu_ms_per_mib: round(writeCpu / ((OBJECTS * size) / MIB)),
-      read_cpu_ms_per_mib: round(readCpu / ((OBJECTS * size) / MIB)),
+      ours: {
+        nodes: NODES,
+        replication_factor: DEFAULT_PARAMS.replicationFactor,
+        block_size_bytes: DEFAULT_PARAMS.blockSizeBytes,
+        objects: oursSteps.map((s) => s.object),
+        write_mib_s: oursBulk.write_mib_s,
+        read_mib_s: oursBulk.read_mib_s,
+        // All daemons and the client: a figure the other load on the machine does not move much.
+        write_cpu_ms_per_mib: oursBulk.write_cpu_ms_per_mib,
+        read_cpu_ms_per_mib: oursBulk.read_cpu_ms_per_mib,
+        small_objects: small,
+      },
+      helia: {
+        nodes: HeliaNetwork.NAMES.length,
+        chunker:
+          'fixed 262144 bytes (Helia default, same as our block size), raw leaves, CIDv1, balanced DAG',
+        objects: heliaSteps.map((s) => s.object),
+        ...heliaBulk,
+      },
+      rounds,
+      writeRatios,
+      readRatios,
     }
   } finally {
-    rss.sample()
-    for (const n of nodes) await n.stop()
+    try {
+      await oursNet.stop()
+    } finally {
+      await heliaNet.stop()
+    }
   }
 }
 
@@ -263,8 +152,7 @@ async function main(): Promise<void> {
   const rss = new RssSampler()
   rss.start()
   try {
-    const q = await ours(work, rss)
-    const h = await helia(work, rss)
+    const { ours: q, helia: h, rounds, writeRatios, readRatios } = await measure(work, rss)
     rss.stop()
     const qfsRss = rss.report('qfs:')
     const maxRss = Math.max(...Object.values(qfsRss).map((r) => r.max_mib))
@@ -319,7 +207,7 @@ async function main(): Promise<void> {
         helia:
           'add on A, then B and C fetch every block over bitswap at once (write = add + replication to 2 more nodes); read = a fourth node holding nothing fetches the file',
         processes:
-          'every node (5 of ours, 4 Helia) and the benchmark client are separate processes on 127.0.0.1; both systems run alone, one after the other',
+          'every node (5 of ours, 4 Helia) and the benchmark client are separate processes on 127.0.0.1; both networks run at once and are measured in alternation, object by object (round j: each system writes and reads object j, ours first in even rounds, Helia first in odd ones), so drift of the shared machine reaches both alike; the processes of the system not under test stay up and idle meanwhile (connected, holding what they stored); the small-object phase (ours only) runs last with the Helia nodes still up and idle',
         runtime: `our daemons run as the devnet starts them: node ${DAEMON_NODE_ARGS.join(' ')} with ${Object.entries(
           DAEMON_ENV,
         )
@@ -335,6 +223,10 @@ async function main(): Promise<void> {
       ratios: {
         write: round(writeRatio, 2),
         read: round(readRatio, 2),
+        // Per round the two systems run seconds apart, so each round's ratio is the one drift moves
+        // least; the median drops an outlier round.
+        write_median_round: round(median(writeRatios), 2),
+        read_median_round: round(median(readRatios), 2),
         // CPU spent per MiB moved, Helia's over ours (above 1: we spend less): less noisy than MiB/s
         // on a shared machine.
         write_cpu_efficiency: round(
@@ -343,6 +235,7 @@ async function main(): Promise<void> {
         ),
         read_cpu_efficiency: round((h.read_cpu_ms_per_mib as number) / (q.read_cpu_ms_per_mib as number), 2),
       },
+      rounds,
       rss_mib: { ours: qfsRss, helia: rss.report('helia:') },
       targets,
       all_targets_pass: Object.values(targets).every((t) => t.pass),

@@ -181,9 +181,10 @@ class RpcChannel {
   private closeIdle(fs: FrameStream): void {
     this.closed = true
     this.onClosed()
-    // END first: the server reads it as the channel's end, not as a stream cut short.
-    void fs
-      .writeEnd()
+    // END first, after any request still being written: the server reads it as the channel's end,
+    // not as a stream cut short.
+    void this.writes
+      .then(() => fs.writeEnd())
       .then(() => fs.close())
       .then(
         () => fs.done(),
