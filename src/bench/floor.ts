@@ -1,0 +1,126 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Stream } from '@libp2p/interface'
+import { u64 } from '../core/bytes.js'
+import { createQfsLibp2p } from '../net/libp2p-node.js'
+import { openNodeDb } from '../store/db.js'
+import { round } from './proc.js'
+import { writeReport } from './report.js'
+
+/**
+ * The floor under the network benchmark (evidence/bench/floor.json): what the building blocks a
+ * replicated write cannot avoid cost on this machine, measured alone in one process, so the
+ * targets of bench:net can be weighed against what any implementation on this stack would pay.
+ *
+ * - transport: bytes over one libp2p stream between two nodes of this process (TCP on 127.0.0.1,
+ *   Noise, yamux, the node's own configuration), CPU of both ends per MiB;
+ * - SHA3-256 (node:crypto) over 256 KiB blocks, the protocol's hash;
+ * - LevelDB puts of 256 KiB values under growing keys (the store's block layout), CPU per MiB
+ *   including LevelDB's background threads, until the database is closed.
+ *
+ * The floors combine them with the counts the protocol fixes: a replicated write moves each byte
+ * over 1 + (R - R/N) hops (client to coordinator, coordinator to the replicas it is not), hashes it
+ * twice at the coordinator (hash_commit and the leaf hashes), once at the client (hash_commit) and
+ * once at each replica, and stores it R times; a read through a non-holder moves it over 2 hops and
+ * hashes it twice at the coordinator and twice at the client.
+ */
+
+const MIB = 1024 * 1024
+const BLOCK = 256 * 1024
+const TOTAL_MIB = Number(process.env.QFS_BENCH_FLOOR_MIB ?? 256)
+const R = 3
+const N = 5
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start)
+  return (u.user + u.system) / 1000
+}
+
+async function transportCpuPerMib(): Promise<{ cpu_ms_per_mib: number; mib_s: number }> {
+  const a = await createQfsLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  })
+  const b = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+  const total = TOTAL_MIB * MIB
+  try {
+    let done: () => void = () => {}
+    const received = new Promise<void>((resolve) => {
+      done = resolve
+    })
+    await a.handle('/qfs/bench/floor/1.0.0', (stream: Stream) => {
+      let got = 0
+      stream.addEventListener('message', (evt) => {
+        got += evt.data.byteLength
+        if (got >= total) done()
+      })
+    })
+    const stream = await b.dialProtocol(a.getMultiaddrs()[0]!, '/qfs/bench/floor/1.0.0')
+    const chunk = randomBytes(BLOCK)
+    const cpu = process.cpuUsage()
+    const t = performance.now()
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      if (!stream.send(chunk))
+        await new Promise<void>((resolve) =>
+          stream.addEventListener('drain', () => resolve(), { once: true }),
+        )
+    }
+    await received
+    const ms = performance.now() - t
+    return { cpu_ms_per_mib: round(cpuMsSince(cpu) / TOTAL_MIB, 2), mib_s: round(TOTAL_MIB / (ms / 1000)) }
+  } finally {
+    await b.stop()
+    await a.stop()
+  }
+}
+
+function sha3MibPerSecond(): { mib_s: number; cpu_ms_per_mib: number } {
+  const block = randomBytes(BLOCK)
+  const cpu = process.cpuUsage()
+  for (let i = 0; i < (TOTAL_MIB * MIB) / BLOCK; i++) createHash('sha3-256').update(block).digest()
+  const ms = cpuMsSince(cpu)
+  return { mib_s: round(TOTAL_MIB / (ms / 1000)), cpu_ms_per_mib: round(ms / TOTAL_MIB, 2) }
+}
+
+async function leveldbCpuPerMib(): Promise<{ cpu_ms_per_mib: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'qfs-bench-floor-'))
+  try {
+    const db = await openNodeDb(join(dir, 'db'))
+    const values = Array.from({ length: 16 }, () => randomBytes(BLOCK))
+    const cpu = process.cpuUsage()
+    for (let i = 0; i < (TOTAL_MIB * MIB) / BLOCK; i++) await db.put(u64(i), values[i % values.length]!)
+    await db.close()
+    return { cpu_ms_per_mib: round(cpuMsSince(cpu) / TOTAL_MIB, 2) }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function main(): Promise<void> {
+  const transport = await transportCpuPerMib()
+  const sha3 = sha3MibPerSecond()
+  const leveldb = await leveldbCpuPerMib()
+  const writeHops = 1 + R - R / N
+  const writeHashes = 2 + 1 + R
+  const write =
+    writeHops * transport.cpu_ms_per_mib + writeHashes * sha3.cpu_ms_per_mib + R * leveldb.cpu_ms_per_mib
+  const read = 2 * transport.cpu_ms_per_mib + 4 * sha3.cpu_ms_per_mib
+  await writeReport('floor', {
+    method: {
+      bytes: `${TOTAL_MIB} MiB per measurement, 256 KiB at a time, one process (CPU is user + system of the whole process, LevelDB's threads included)`,
+      write_floor: `${writeHops} hops x transport + ${writeHashes} SHA3 passes + ${R} LevelDB copies (R = ${R}, N = ${N})`,
+      read_floor: '2 hops x transport + 4 SHA3 passes (LevelDB reads at the holder left out)',
+      use: 'CPU per MiB that a replicated write or read on this stack cannot go below; on a CPU-bound machine, throughput ratios against another system are bounded by the ratio of its CPU per MiB to these floors',
+    },
+    transport,
+    sha3_256: sha3,
+    leveldb_put: leveldb,
+    floors_cpu_ms_per_mib: { write: round(write, 1), read: round(read, 1) },
+  })
+}
+
+await main()
