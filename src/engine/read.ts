@@ -111,7 +111,11 @@ class ShardReader {
     const attempt = AbortSignal.any([this.signal, stop.signal])
     const leaves = verifiedLeaves(ctx, node, shard, attempt)
     const iterator = ctx.transport
-      .fetchShard(node, shard.shard_id, 0, { signal: attempt, blocks: shard.leaf_count })
+      .fetchShard(node, shard.shard_id, 0, {
+        signal: attempt,
+        blocks: shard.leaf_count,
+        blockSizeBytes: record.block_size_bytes,
+      })
       [Symbol.asyncIterator]()
     const head = iterator.next()
     // Both are settled by blocks(); until then a failure must not count as unhandled.
@@ -140,7 +144,11 @@ class ShardReader {
       try {
         const leaves = await (early?.leaves ?? verifiedLeaves(this.ctx, node, shard, attempt))
         iterator ??= this.ctx.transport
-          .fetchShard(node, shard.shard_id, next, { signal: attempt, blocks: shard.leaf_count - next })
+          .fetchShard(node, shard.shard_id, next, {
+            signal: attempt,
+            blocks: shard.leaf_count - next,
+            blockSizeBytes: record.block_size_bytes,
+          })
           [Symbol.asyncIterator]()
         let step = await (early?.head ?? iterator.next())
         while (step.done !== true) {

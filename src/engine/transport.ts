@@ -8,6 +8,8 @@ export interface AbortOptions {
 export interface FetchOptions extends AbortOptions {
   /** Blocks the caller will read (to the shard's end); a transport may fetch a last block cheaper. */
   blocks?: number
+  /** The block size of the shard's version (its record's), when the caller knows it. */
+  blockSizeBytes?: number
 }
 
 /** The first message of a shard push: which shard, how long. */

@@ -1,5 +1,12 @@
+import { NodeUnavailableError } from '../engine/errors.js'
 import { exchangeFailure, withDeadline } from './dial.js'
-import { FrameInvalidError, StreamEndedError, StreamTimeoutError } from './errors.js'
+import {
+  FrameInvalidError,
+  NotEligibleError,
+  type RemoteError,
+  StreamEndedError,
+  StreamTimeoutError,
+} from './errors.js'
 import { abortReason, type FrameStream, remoteError, unexpected } from './frame-stream.js'
 import { dataBytes, type JsonObject } from './frames.js'
 import type { Fields } from './messages.js'
@@ -110,6 +117,9 @@ class RpcChannel {
       // Frames of one request leave together and in request order; a failed send fails the channel.
       this.writes = this.writes
         .then(async () => {
+          // A request its caller gave up on while it queued is not sent: nothing of it is on the
+          // stream yet, and a late commit or stage would act after the coordinator moved on.
+          if (!this.pending.has(id)) return
           const fs = await this.opening
           await fs.writeJson({ id, op, body } as JsonObject)
           if (data !== undefined && data.length > 0) await fs.writeData(data)
@@ -157,7 +167,7 @@ class RpcChannel {
           }
           throw err
         }
-        if (frame.type === 'error') throw remoteError(frame.error)
+        if (frame.type === 'error') throw channelError(remoteError(frame.error))
         if (frame.type === 'end') throw new StreamEndedError('the node closed the channel')
         if (frame.type !== 'json') throw unexpected(frame, 'an answer')
         const reply = parseRpcReply(frame.value)
@@ -191,4 +201,15 @@ class RpcChannel {
         () => fs.abort(new StreamEndedError('channel close failed')),
       )
   }
+}
+
+/**
+ * What an ERROR frame on the channel means to each request waiting on it. The channel failed, not
+ * those requests: the node did not answer them (NODE_UNAVAILABLE, the remote's error kept as the
+ * cause), so no home's refusal is read into it. NOT_ELIGIBLE is the exception: it is the node's
+ * verdict on the caller itself, true of every request.
+ */
+function channelError(err: RemoteError): Error {
+  if (err.code === NotEligibleError.code) return err
+  return new NodeUnavailableError(`the replica channel failed (${err.code})`, { cause: err })
 }

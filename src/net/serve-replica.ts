@@ -24,6 +24,12 @@ import { serveRpc } from './serve-rpc.js'
 export interface Exchange {
   fs: FrameStream
   signal: AbortSignal
+  /** Fires when the node stops: a long-lived exchange (the replica channel) stops taking requests. */
+  draining?: AbortSignal
+  /** Deadline of one request inside a long-lived exchange, as the small protocols have per stream. */
+  requestTimeoutMs?: number
+  /** Whether the peer is still in the eligible set, asked again per request of a long-lived exchange. */
+  stillEligible?: () => boolean
 }
 
 export type ReplicaHandler = (node: NodeService, ex: Exchange) => Promise<void>

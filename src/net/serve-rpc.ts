@@ -1,9 +1,9 @@
 import { storageErrorCode } from '../core/errors.js'
 import type { NodeService } from '../engine/node-service.js'
-import { FrameInvalidError } from './errors.js'
+import { FrameInvalidError, NotEligibleError } from './errors.js'
 import type { FrameStream } from './frame-stream.js'
 import { unexpected } from './frame-stream.js'
-import { type JsonObject, wireErrorOf } from './frames.js'
+import { type Frame, type JsonObject, wireErrorOf } from './frames.js'
 import {
   countField,
   type Fields,
@@ -37,21 +37,29 @@ interface Answer {
  * request that parses but fails is answered `ok: false` and the channel goes on; a frame that cannot
  * be tied to a request, or stage bytes that do not match their header, fail the whole channel.
  */
-export async function serveRpc(node: NodeService, { fs, signal }: Exchange): Promise<void> {
-  const replies = new ReplyWriter(fs, signal)
+export async function serveRpc(node: NodeService, ex: Exchange): Promise<void> {
+  const { fs } = ex
+  // A reply that cannot be written fails the channel: the peer is not reading, and a reply cut
+  // between its JSON and its DATA frame would put the stream out of step.
+  const broken = new AbortController()
+  const signal = AbortSignal.any([ex.signal, broken.signal])
+  const replies = new ReplyWriter(fs, signal, (err) => broken.abort(err))
   const inFlight = new Set<Promise<void>>()
-  let inlineBytes = 0
+  // Stage bytes read and fetch blocks read for replies not yet written: what the channel holds.
+  let heldBytes = 0
   try {
     for (;;) {
-      while (inFlight.size >= MAX_RPC_IN_FLIGHT || inlineBytes >= MAX_RPC_INLINE_BYTES_IN_FLIGHT)
+      while (inFlight.size >= MAX_RPC_IN_FLIGHT || heldBytes >= MAX_RPC_INLINE_BYTES_IN_FLIGHT)
         await Promise.race(inFlight)
-      const frame = await fs.read(signal)
-      if (frame.type === 'end') return
+      signal.throwIfAborted()
+      const frame = await nextRequest(fs, signal, ex.draining)
+      if (frame === undefined || frame.type === 'end') return
       if (frame.type !== 'json') throw unexpected(frame, 'a request or END')
       const id = requestIdOf(frame.value)
       if (id === undefined) throw new FrameInvalidError('a request without a usable id')
       // Stage bytes follow their request at once; they are read here, in order, whatever the request.
       const data = await readInlineBytes(fs, frame.value, signal)
+      if (ex.stillEligible?.() === false) throw new NotEligibleError('the peer left the eligible set')
       let request: RpcRequest
       try {
         request = parseRpcRequest(frame.value)
@@ -59,18 +67,27 @@ export async function serveRpc(node: NodeService, { fs, signal }: Exchange): Pro
         await replies.failure(id, err)
         continue
       }
-      const held = data?.length ?? 0
-      inlineBytes += held
-      const run: Promise<void> = handle(node, request, data, signal)
+      let held = data?.length ?? 0
+      heldBytes += held
+      const deadline =
+        ex.requestTimeoutMs === undefined
+          ? signal
+          : AbortSignal.any([signal, AbortSignal.timeout(ex.requestTimeoutMs)])
+      const run: Promise<void> = handle(node, request, data, deadline)
         .then(
-          (answer) => replies.success(id, answer),
+          (answer) => {
+            const extra = answer.data?.length ?? 0
+            heldBytes += extra
+            held += extra
+            return replies.success(id, answer)
+          },
           (err: unknown) => replies.failure(id, err),
         )
         .catch(() => {
-          // The channel is gone; the read loop ends on its own.
+          // The reply writer failed the channel; the read loop ends on its signal.
         })
         .finally(() => {
-          inlineBytes -= held
+          heldBytes -= held
           inFlight.delete(run)
         })
       inFlight.add(run)
@@ -78,6 +95,26 @@ export async function serveRpc(node: NodeService, { fs, signal }: Exchange): Pro
   } finally {
     // Requests already read are answered (or fail with the channel) before the stream is finished.
     await Promise.allSettled(inFlight)
+  }
+}
+
+/**
+ * The next request frame, or undefined once the node is stopping: a stopping node reads no new
+ * request (those already read are answered) and ends the channel; the peer opens a new one elsewhere
+ * or sees the node gone. A frame is consumed only when it is returned.
+ */
+async function nextRequest(
+  fs: FrameStream,
+  signal: AbortSignal,
+  draining: AbortSignal | undefined,
+): Promise<Frame | undefined> {
+  if (draining === undefined) return fs.read(signal)
+  if (draining.aborted) return undefined
+  try {
+    return await fs.read(AbortSignal.any([signal, draining]))
+  } catch (err) {
+    if (draining.aborted && !signal.aborted) return undefined
+    throw err
   }
 }
 
@@ -164,6 +201,7 @@ class ReplyWriter {
   constructor(
     private readonly fs: FrameStream,
     private readonly signal: AbortSignal,
+    private readonly onFailure: (err: unknown) => void,
   ) {}
 
   success(id: number, answer: Answer): Promise<void> {
@@ -177,10 +215,11 @@ class ReplyWriter {
 
   private send(value: JsonObject, data?: Uint8Array): Promise<void> {
     const sent = this.tail.then(async () => {
+      this.signal.throwIfAborted()
       await this.fs.writeJson(value, this.signal)
       if (data !== undefined) await this.fs.writeData(data, this.signal)
     })
-    this.tail = sent.catch(() => {})
+    this.tail = sent.catch((err: unknown) => this.onFailure(err))
     return sent
   }
 }

@@ -74,6 +74,8 @@ class StorageProtocol implements StorageProtocolService {
   private readonly isEligiblePeer: (peerId: string) => boolean
   private readonly names: ProtocolName[]
   private started = false
+  /** Aborted by stop(): long-lived replica channels stop taking requests and end. */
+  private draining = new AbortController()
 
   constructor(components: StorageProtocolComponents, init: StorageProtocolInit) {
     this.registrar = components.registrar
@@ -110,11 +112,14 @@ class StorageProtocol implements StorageProtocolService {
         },
       )
     }
+    if (this.draining.signal.aborted) this.draining = new AbortController()
     this.started = true
   }
 
   async stop(): Promise<void> {
     for (const name of this.names) await this.registrar.unhandle(PROTOCOLS[name])
+    // Unhandling refuses new streams only; open replica channels would go on taking requests.
+    this.draining.abort()
     this.started = false
   }
 
@@ -140,10 +145,16 @@ class StorageProtocol implements StorageProtocolService {
     const signal = unbounded
       ? failed.signal
       : AbortSignal.any([failed.signal, AbortSignal.timeout(this.limits.requestTimeoutMs)])
-    const ex: Exchange = { fs, signal }
+    const peer = connection.remotePeer.toString()
+    const ex: Exchange = {
+      fs,
+      signal,
+      draining: this.draining.signal,
+      requestTimeoutMs: this.limits.requestTimeoutMs,
+      stillEligible: () => this.isEligiblePeer(peer),
+    }
     try {
       if (!PUBLIC_PROTOCOLS.has(name)) {
-        const peer = connection.remotePeer.toString()
         if (!this.isEligiblePeer(peer)) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
         await REPLICA_HANDLERS[name]!(this.node, ex)
       } else {

@@ -239,7 +239,8 @@ export class Libp2pTransport implements NodeTransport {
       yield* self.fetchShard(shardId, fromBlock, options)
       return
     }
-    if (options?.blocks === 1 && this.params.blockSizeBytes <= MAX_INLINE_SHARD_BYTES) {
+    const blockSize = options?.blockSizeBytes ?? this.params.blockSizeBytes
+    if (options?.blocks === 1 && blockSize <= MAX_INLINE_SHARD_BYTES) {
       // A shard's last block (a small shard whole) is one request on the replica channel.
       const block = await this.ask(
         nodeId,

@@ -814,15 +814,17 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       transport.close()
     })
 
-    it("keeps the remote's code for an ok:false answer and for an ERROR frame", async () => {
+    it("keeps the remote's code for an ok:false answer; a channel's ERROR frame is the node failing", async () => {
       const transport = transportFrom(client)
       expect(await settle(transport.getRecord(fakeId, asked('remote'), 1))).toMatchObject({
         code: 'NOT_FOUND',
         errorCode: 'SE_ERR_NOT_FOUND',
       })
+      // An ERROR frame fails the channel, not the request: no home's verdict may be read into it.
       const err = await settle(transport.getRecord(fakeId, asked('ERROR frame'), 1))
-      expect(err).toBeInstanceOf(RemoteError)
-      expect(err).toMatchObject({ code: 'TIMEOUT' })
+      expect(err).toBeInstanceOf(NodeUnavailableError)
+      expect((err as Error).cause).toBeInstanceOf(RemoteError)
+      expect((err as Error).cause).toMatchObject({ code: 'TIMEOUT' })
       transport.close()
     })
 
