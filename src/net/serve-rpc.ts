@@ -1,6 +1,7 @@
+import { setMaxListeners } from 'node:events'
 import { storageErrorCode } from '../core/errors.js'
 import type { NodeService } from '../engine/node-service.js'
-import { FrameInvalidError, NotEligibleError } from './errors.js'
+import { FrameInvalidError, NotEligibleError, StreamTimeoutError } from './errors.js'
 import type { FrameStream } from './frame-stream.js'
 import { unexpected } from './frame-stream.js'
 import { type Frame, type JsonObject, wireErrorOf } from './frames.js'
@@ -43,6 +44,11 @@ export async function serveRpc(node: NodeService, ex: Exchange): Promise<void> {
   // between its JSON and its DATA frame would put the stream out of step.
   const broken = new AbortController()
   const signal = AbortSignal.any([ex.signal, broken.signal])
+  // Up to MAX_RPC_IN_FLIGHT requests listen to the channel's signal at once.
+  setMaxListeners(Number.POSITIVE_INFINITY, signal)
+  // Reading new requests also stops when the node drains; one signal for the channel's life, not one
+  // per request (AbortSignal.any per request measurably slowed a node under small requests).
+  const reading = ex.draining === undefined ? signal : AbortSignal.any([signal, ex.draining])
   const replies = new ReplyWriter(fs, signal, (err) => broken.abort(err))
   const inFlight = new Set<Promise<void>>()
   // Stage bytes read and fetch blocks read for replies not yet written: what the channel holds.
@@ -52,7 +58,7 @@ export async function serveRpc(node: NodeService, ex: Exchange): Promise<void> {
       while (inFlight.size >= MAX_RPC_IN_FLIGHT || heldBytes >= MAX_RPC_INLINE_BYTES_IN_FLIGHT)
         await Promise.race(inFlight)
       signal.throwIfAborted()
-      const frame = await nextRequest(fs, signal, ex.draining)
+      const frame = await nextRequest(fs, reading, signal, ex.draining)
       if (frame === undefined || frame.type === 'end') return
       if (frame.type !== 'json') throw unexpected(frame, 'a request or END')
       const id = requestIdOf(frame.value)
@@ -69,11 +75,8 @@ export async function serveRpc(node: NodeService, ex: Exchange): Promise<void> {
       }
       let held = data?.length ?? 0
       heldBytes += held
-      const deadline =
-        ex.requestTimeoutMs === undefined
-          ? signal
-          : AbortSignal.any([signal, AbortSignal.timeout(ex.requestTimeoutMs)])
-      const run: Promise<void> = handle(node, request, data, deadline)
+      const deadline = requestDeadline(signal, ex.requestTimeoutMs)
+      const run: Promise<void> = handle(node, request, data, deadline.signal)
         .then(
           (answer) => {
             const extra = answer.data?.length ?? 0
@@ -87,6 +90,7 @@ export async function serveRpc(node: NodeService, ex: Exchange): Promise<void> {
           // The reply writer failed the channel; the read loop ends on its signal.
         })
         .finally(() => {
+          deadline.clear()
           heldBytes -= held
           inFlight.delete(run)
         })
@@ -105,16 +109,40 @@ export async function serveRpc(node: NodeService, ex: Exchange): Promise<void> {
  */
 async function nextRequest(
   fs: FrameStream,
+  reading: AbortSignal,
   signal: AbortSignal,
   draining: AbortSignal | undefined,
 ): Promise<Frame | undefined> {
-  if (draining === undefined) return fs.read(signal)
-  if (draining.aborted) return undefined
+  // A function, not a narrowed property: the read below may see the drain begin.
+  const drained = () => draining?.aborted === true
+  if (drained()) return undefined
   try {
-    return await fs.read(AbortSignal.any([signal, draining]))
+    return await fs.read(reading)
   } catch (err) {
-    if (draining.aborted && !signal.aborted) return undefined
+    if (drained() && !signal.aborted) return undefined
     throw err
+  }
+}
+
+/** One request's signal: the channel's, and its own deadline (a timer, cleared when it is answered). */
+function requestDeadline(
+  channel: AbortSignal,
+  ms: number | undefined,
+): { signal: AbortSignal; clear: () => void } {
+  if (ms === undefined) return { signal: channel, clear: () => {} }
+  const controller = new AbortController()
+  const onAbort = () => controller.abort(channel.reason)
+  channel.addEventListener('abort', onAbort, { once: true })
+  const timer = setTimeout(
+    () => controller.abort(new StreamTimeoutError(`the request outlived its ${ms} ms deadline`)),
+    ms,
+  )
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer)
+      channel.removeEventListener('abort', onAbort)
+    },
   }
 }
 
