@@ -242,6 +242,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           log.warn({ in_flight: inflight.size }, 'shutdown timeout: closing with operations in flight')
         }
         await step('closing the API', () => api.close())
+        // Our replica channels to other nodes end here, before libp2p hangs up under them.
+        await step('closing the replica channels', async () => transport.close())
         await step('stopping libp2p', () => libp2p.stop())
         // After the streams: a sweep must not race the store's close.
         await step('stopping the staging sweep', () => sweeper.stop())

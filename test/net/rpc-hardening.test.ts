@@ -49,6 +49,15 @@ describe('replica channel hardening', () => {
     return { server, client, service, rpcStreams }
   }
 
+  /** The client's transport to the server, and the server's node id. */
+  function clientOf(client: Libp2p, server: Libp2p) {
+    const transport = new Libp2pTransport(
+      { libp2p: client, resolve: () => server.getMultiaddrs() },
+      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 2_000 } },
+    )
+    return { transport, target: server.peerId.toString() }
+  }
+
   it('fails the channel when its replies cannot be written, and stops serving it', async () => {
     let fetches = 0
     const node = {
@@ -85,11 +94,7 @@ describe('replica channel hardening', () => {
   it('ends open channels when the node stops serving, and serves new ones once it is back', async () => {
     const node = { getRecord: async () => undefined } as unknown as NodeService
     const { server, client, service, rpcStreams } = await pair(node)
-    const transport = new Libp2pTransport(
-      { libp2p: client, resolve: () => server.getMultiaddrs() },
-      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 2_000 } },
-    )
-    const target = server.peerId.toString()
+    const { transport, target } = clientOf(client, server)
     try {
       expect(await transport.getRecord(target, OID, 1)).toBeUndefined()
       expect(rpcStreams()).toHaveLength(1)
@@ -108,11 +113,7 @@ describe('replica channel hardening', () => {
     let eligible = true
     const node = { getRecord: async () => undefined } as unknown as NodeService
     const { server, client } = await pair(node, () => eligible)
-    const transport = new Libp2pTransport(
-      { libp2p: client, resolve: () => server.getMultiaddrs() },
-      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 2_000 } },
-    )
-    const target = server.peerId.toString()
+    const { transport, target } = clientOf(client, server)
     try {
       expect(await transport.getRecord(target, OID, 1)).toBeUndefined()
       eligible = false
