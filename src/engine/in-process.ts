@@ -12,6 +12,8 @@ import type {
   ShardHeader,
   ShardManifestInfo,
   ShardSink,
+  StagedShardInfo,
+  WholeShardRequest,
 } from './transport.js'
 
 /**
@@ -83,6 +85,18 @@ export class InProcessTransport implements NodeTransport {
         }),
       abort: (reason) => sink.abort(reason),
     }
+  }
+
+  async stageShards(
+    nodeId: string,
+    shards: WholeShardRequest[],
+    options?: AbortOptions,
+  ): Promise<StagedShardInfo[]> {
+    return this.call(nodeId, options, () =>
+      this.node(nodeId, options).stageShards(
+        shards.map((s) => ({ header: structuredClone(s.header), bytes: s.bytes.slice() })),
+      ),
+    )
   }
 
   async commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult> {

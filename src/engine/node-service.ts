@@ -4,7 +4,7 @@ import type { ProtocolParams } from '../core/params.js'
 import { type StorageProof, storageProofOf } from '../core/proof.js'
 import { recordDigest, type VersionRecord, validateVersionRecord } from '../core/record.js'
 import type { EventLog } from '../log/index.js'
-import type { ShardStore } from '../store/index.js'
+import type { ShardStore, StagedShard, ShardHeader as StoreShardHeader } from '../store/index.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import type {
   CommitRequest,
@@ -14,6 +14,7 @@ import type {
   ShardManifestInfo,
   ShardSink,
   StagedShardInfo,
+  WholeShardRequest,
 } from './transport.js'
 
 export interface NodeServiceComponents {
@@ -42,39 +43,52 @@ export class NodeService {
   }
 
   async openShard(header: ShardHeader, options: { signal?: AbortSignal } = {}): Promise<ShardSink> {
+    const writer = await this.store.beginShard(this.storeHeader(header), options)
+    const info = (staged: StagedShard) => this.stagedInfo(staged)
+    return {
+      write: (chunk) => writer.write(chunk),
+      finish: async () => info(await writer.finish()),
+      abort: async () => {
+        await writer.abort()
+      },
+    }
+  }
+
+  /** Stages shards whose bytes are all at hand, all in one database write: every one or none. */
+  async stageShards(shards: readonly WholeShardRequest[]): Promise<StagedShardInfo[]> {
+    if (!Array.isArray(shards)) throw new InvalidInputError('shards must be a list')
+    const staged = await this.store.stageWhole(
+      shards.map((s) => ({ header: this.storeHeader(s?.header), bytes: s.bytes })),
+    )
+    return staged.map((s) => this.stagedInfo(s))
+  }
+
+  private storeHeader(header: ShardHeader): StoreShardHeader {
+    if (header === null || typeof header !== 'object')
+      throw new InvalidInputError('shard header must be an object')
     if (header.block_size_bytes !== this.params.blockSizeBytes) {
       throw new InvalidInputError(
         `block size ${header.block_size_bytes} is not the governed ${this.params.blockSizeBytes}`,
       )
     }
-    const writer = await this.store.beginShard(
-      {
-        objectId: header.object_id,
-        version: header.version,
-        shardIndex: header.shard_index,
-        shardId: header.shard_id,
-        length: header.length,
-        blockSizeBytes: header.block_size_bytes,
-      },
-      options,
-    )
-    const nodeId = this.nodeId
     return {
-      write: (chunk) => writer.write(chunk),
-      async finish(): Promise<StagedShardInfo> {
-        const staged = await writer.finish()
-        return {
-          node_id: nodeId,
-          staging_id: staged.stagingId,
-          shard_id: staged.shardId,
-          length: staged.length,
-          leaf_count: staged.leafCount,
-          merkle_root: staged.merkleRoot,
-        }
-      },
-      abort: async () => {
-        await writer.abort()
-      },
+      objectId: header.object_id,
+      version: header.version,
+      shardIndex: header.shard_index,
+      shardId: header.shard_id,
+      length: header.length,
+      blockSizeBytes: header.block_size_bytes,
+    }
+  }
+
+  private stagedInfo(staged: StagedShard): StagedShardInfo {
+    return {
+      node_id: this.nodeId,
+      staging_id: staged.stagingId,
+      shard_id: staged.shardId,
+      length: staged.length,
+      leaf_count: staged.leafCount,
+      merkle_root: staged.merkleRoot,
     }
   }
 

@@ -32,6 +32,12 @@ export interface StagedShardInfo {
   merkle_root: string
 }
 
+/** A shard whose bytes are all at hand (a small object's): staged in one request with its node's others. */
+export interface WholeShardRequest {
+  header: ShardHeader
+  bytes: Uint8Array
+}
+
 /** Push-style writer of one shard to one replica; the coordinator fans one source out to several. */
 export interface ShardSink {
   write(chunk: Uint8Array): Promise<void>
@@ -85,6 +91,11 @@ export interface RecordFilters {
  */
 export interface NodeTransport {
   openShard(nodeId: string, header: ShardHeader, options?: AbortOptions): Promise<ShardSink>
+  /**
+   * Stages shards held whole in memory on one node, all or none, answering in the order asked. A
+   * transport that splits them into several requests takes back what the others staged if one fails.
+   */
+  stageShards(nodeId: string, shards: WholeShardRequest[], options?: AbortOptions): Promise<StagedShardInfo[]>
   commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult>
   abortStaging(nodeId: string, stagingIds: string[], options?: AbortOptions): Promise<void>
   /** A version's record, or the node's latest for the object when `version` is 'latest'. */

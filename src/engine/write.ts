@@ -10,6 +10,7 @@ import type { EpochView } from '../membership/types.js'
 import { decide, preflight, refusal } from './catalogue.js'
 import { type EngineContext, majority, requestSignal, settle } from './context.js'
 import { QuorumNotReachedError } from './errors.js'
+import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { ShardSink, StagedShardInfo } from './transport.js'
 
 /** Content of a known size that arrives in pieces; it is read once and never held whole. */
@@ -151,46 +152,58 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     return current
   }
 
-  try {
-    openAhead()
-    for await (const { shardIndex, block } of splitIntoBlocks(
-      args.content.chunks,
-      args.content.size,
-      params,
-    )) {
-      const shard = await advance(shardIndex)
-      commit.update(block)
-      shard.leaves.push(leafHash(block))
-      // Every replica is handed the block before any is awaited: the slowest paces the loop.
-      const writes = shard.sinks.map((s) => {
-        const sink = s.sink
-        if (sink === undefined) return undefined
-        return sink.write(block).catch((err: unknown) => {
-          s.error = err
-          s.sink = undefined
-        })
-      })
-      for (const w of writes) if (w !== undefined) await w
-      bytes += block.length
-      openAhead()
-      args.onProgress?.({ phase: 'stage', bytes, total: args.content.size })
-    }
-    // Trailing empty shards (and all four of an empty object) are staged too: holders keep their manifest.
-    await advance(plan.length - 1)
-    closing.push(close(current!))
-    await Promise.all(closing)
-  } catch (err) {
-    const pending = await Promise.allSettled(opened)
-    await Promise.allSettled(closing)
-    await Promise.all(
-      pending.map((o) =>
-        o.status === 'fulfilled' && !staged.has(o.value.shardId)
-          ? Promise.all(o.value.sinks.map((s) => s.sink?.abort(err as Error).catch(() => {})))
-          : undefined,
-      ),
+  if (args.content.size <= WHOLE_STAGE_BYTES) {
+    const whole = await stageWhole(
+      ctx,
+      { objectId, version, content: args.content, params, plan, signal: args.signal },
+      commit,
     )
-    await abortAll(ctx, allStaged())
-    throw err
+    for (const [id, list] of whole.staged) staged.set(id, list)
+    for (const [id, root] of whole.roots) roots.set(id, root)
+    bytes = args.content.size
+    args.onProgress?.({ phase: 'stage', bytes, total: args.content.size })
+  } else {
+    try {
+      openAhead()
+      for await (const { shardIndex, block } of splitIntoBlocks(
+        args.content.chunks,
+        args.content.size,
+        params,
+      )) {
+        const shard = await advance(shardIndex)
+        commit.update(block)
+        shard.leaves.push(leafHash(block))
+        // Every replica is handed the block before any is awaited: the slowest paces the loop.
+        const writes = shard.sinks.map((s) => {
+          const sink = s.sink
+          if (sink === undefined) return undefined
+          return sink.write(block).catch((err: unknown) => {
+            s.error = err
+            s.sink = undefined
+          })
+        })
+        for (const w of writes) if (w !== undefined) await w
+        bytes += block.length
+        openAhead()
+        args.onProgress?.({ phase: 'stage', bytes, total: args.content.size })
+      }
+      // Trailing empty shards (and all four of an empty object) are staged too: holders keep their manifest.
+      await advance(plan.length - 1)
+      closing.push(close(current!))
+      await Promise.all(closing)
+    } catch (err) {
+      const pending = await Promise.allSettled(opened)
+      await Promise.allSettled(closing)
+      await Promise.all(
+        pending.map((o) =>
+          o.status === 'fulfilled' && !staged.has(o.value.shardId)
+            ? Promise.all(o.value.sinks.map((s) => s.sink?.abort(err as Error).catch(() => {})))
+            : undefined,
+        ),
+      )
+      await abortAll(ctx, allStaged())
+      throw err
+    }
   }
 
   let before: Awaited<typeof asked>

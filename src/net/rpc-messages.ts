@@ -1,7 +1,15 @@
 import { InvalidInputError } from '../core/errors.js'
+import type { ShardHeader, StagedShardInfo } from '../engine/transport.js'
 import type { WireError } from './errors.js'
 import { checkWireError } from './frames.js'
-import { countField, exact, type Fields, plainObject } from './messages.js'
+import {
+  countField,
+  exact,
+  type Fields,
+  parseShardHeader,
+  parseStagedShardInfo,
+  plainObject,
+} from './messages.js'
 
 /**
  * The replica channel (docs/protocol.md "replica/rpc"): one long-lived stream per pair of nodes that
@@ -14,8 +22,13 @@ import { countField, exact, type Fields, plainObject } from './messages.js'
 export const RPC_OPS = ['record', 'commit', 'abort', 'prove', 'stage', 'fetch'] as const
 export type RpcOp = (typeof RPC_OPS)[number]
 
-/** Largest shard staged inline (its bytes in one DATA frame after the request). */
+/** Most bytes one stage request carries (its shards' bytes, in DATA frames after the request). */
 export const MAX_INLINE_SHARD_BYTES = 256 * 1024
+/**
+ * Most shards one stage request carries. A node holds at most one shard per index of a version, so
+ * this is a bound on hostile requests, not on writes (NUM_SHARDS_PER_OBJECT is 4).
+ */
+export const MAX_STAGE_SHARDS = 16
 /** Requests a server runs at once on one channel; it stops reading while that many are in flight. */
 export const MAX_RPC_IN_FLIGHT = 64
 /**
@@ -76,4 +89,45 @@ export function parseRpcReply(value: unknown): RpcReply {
   if (s.ok !== true) throw new InvalidInputError('ok must be true or false')
   if (typeof s.data !== 'boolean') throw new InvalidInputError('data must be a boolean')
   return { id: rpcId(s.id), ok: true, body: plainObject(s.body, 'body'), data: s.data }
+}
+
+/**
+ * The byte count of each shard a stage request announces, read before its bytes so they can be
+ * consumed whatever else is wrong with the request. Throws when the bytes cannot be delimited.
+ */
+export function stageLengths(body: unknown): number[] {
+  const shards = plainObject(body, 'body').shards
+  if (!Array.isArray(shards) || shards.length === 0 || shards.length > MAX_STAGE_SHARDS)
+    throw new InvalidInputError(`shards must be a list of 1 to ${MAX_STAGE_SHARDS} shard headers`)
+  const lengths = shards.map((h, i) =>
+    countField(plainObject(h, `shards[${i}]`).length, `shards[${i}].length`),
+  )
+  const total = lengths.reduce((a, b) => a + b, 0)
+  if (total > MAX_INLINE_SHARD_BYTES)
+    throw new InvalidInputError(`a stage request of ${total} bytes exceeds ${MAX_INLINE_SHARD_BYTES}`)
+  return lengths
+}
+
+/** The headers of a stage request (`{shards: [header, ...]}`), in the order their bytes follow. */
+export function parseStageRequest(body: unknown): ShardHeader[] {
+  const r = exact(body, 'stage request', ['shards'])
+  stageLengths(r)
+  return (r.shards as unknown[]).map((h) => parseShardHeader(h))
+}
+
+/** A stage answer: one staged shard per header asked, in order, each naming `nodeId` and its shard. */
+export function parseStageReply(
+  body: unknown,
+  headers: readonly ShardHeader[],
+  nodeId: string,
+): StagedShardInfo[] {
+  const r = exact(body, 'stage answer', ['staged'])
+  if (!Array.isArray(r.staged) || r.staged.length !== headers.length)
+    throw new InvalidInputError(`staged must list the ${headers.length} shards asked for`)
+  return r.staged.map((s, i) => {
+    const staged = parseStagedShardInfo(s)
+    if (staged.node_id !== nodeId || staged.shard_id !== headers[i]!.shard_id)
+      throw new InvalidInputError('staged answer names another node or shard')
+    return staged
+  })
 }

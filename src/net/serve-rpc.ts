@@ -6,23 +6,22 @@ import type { FrameStream } from './frame-stream.js'
 import { unexpected } from './frame-stream.js'
 import { type Frame, type JsonObject, wireErrorOf } from './frames.js'
 import {
-  countField,
   type Fields,
   parseAbortRequest,
   parseCommitRequest,
   parseFetchRequest,
   parseProveRequest,
   parseRecordRequest,
-  parseShardHeader,
-  plainObject,
 } from './messages.js'
 import {
   MAX_INLINE_SHARD_BYTES,
   MAX_RPC_IN_FLIGHT,
   MAX_RPC_INLINE_BYTES_IN_FLIGHT,
   parseRpcRequest,
+  parseStageRequest,
   type RpcRequest,
   requestIdOf,
+  stageLengths,
 } from './rpc-messages.js'
 import type { Exchange } from './serve-replica.js'
 
@@ -146,7 +145,7 @@ function requestDeadline(
   }
 }
 
-/** A stage request's bytes: DATA frames adding up to the header's length (none for an empty shard). */
+/** A stage request's bytes: DATA frames adding up to its shards' lengths (none if all are empty). */
 async function readInlineBytes(
   fs: FrameStream,
   value: JsonObject,
@@ -155,12 +154,14 @@ async function readInlineBytes(
   if (value.op !== 'stage') return undefined
   let length: number
   try {
-    length = countField(plainObject(value.body, 'body').length, 'length')
+    length = stageLengths(value.body).reduce((a, b) => a + b, 0)
   } catch (err) {
-    throw new FrameInvalidError('a stage request without a usable length', { cause: err })
-  }
-  if (length > MAX_INLINE_SHARD_BYTES) {
-    throw new FrameInvalidError(`an inline shard of ${length} bytes exceeds ${MAX_INLINE_SHARD_BYTES}`)
+    throw new FrameInvalidError(
+      `a stage request whose bytes cannot be delimited: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
   const out = new Uint8Array(length)
   let filled = 0
@@ -199,15 +200,15 @@ async function handle(
       return { body: { proof: (await node.proveShard(r.shard_id, r.leaf_index)) as unknown as JsonObject } }
     }
     case 'stage': {
-      const header = parseShardHeader(body)
-      const sink = await node.openShard(header, { signal })
-      try {
-        if (data !== undefined && data.length > 0) await sink.write(data)
-        return { body: (await sink.finish()) as unknown as Fields }
-      } catch (err) {
-        await sink.abort(err as Error).catch(() => {})
-        throw err
-      }
+      const headers = parseStageRequest(body)
+      const bytes = data ?? new Uint8Array(0)
+      let offset = 0
+      const shards = headers.map((header) => {
+        const shard = { header, bytes: bytes.subarray(offset, offset + header.length) }
+        offset += header.length
+        return shard
+      })
+      return { body: { staged: (await node.stageShards(shards)) as unknown as JsonObject[] } }
     }
     case 'fetch': {
       // One block: the caller asks here only for the last block of a shard (small shards whole).

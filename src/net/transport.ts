@@ -1,5 +1,5 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { toHex } from '../core/bytes.js'
+import { concatBytes, toHex } from '../core/bytes.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { StorageProof } from '../core/proof.js'
 import { type VersionRecord, validateVersionRecord } from '../core/record.js'
@@ -16,6 +16,7 @@ import type {
   ShardManifestInfo,
   ShardSink,
   StagedShardInfo,
+  WholeShardRequest,
 } from '../engine/transport.js'
 import { type Dialer, dialTarget, exchangeFailure, openExchange, withDeadline } from './dial.js'
 import { FrameInvalidError } from './errors.js'
@@ -35,7 +36,7 @@ import {
 } from './messages.js'
 import { type Limits, PROTOCOLS, resolveLimits } from './protocols.js'
 import { type RpcAnswer, RpcChannels } from './rpc-client.js'
-import { MAX_INLINE_SHARD_BYTES, type RpcOp } from './rpc-messages.js'
+import { MAX_INLINE_SHARD_BYTES, MAX_STAGE_SHARDS, parseStageReply, type RpcOp } from './rpc-messages.js'
 
 export interface Libp2pTransportComponents {
   /** The local libp2p node (anything that can open a protocol stream). */
@@ -139,6 +140,75 @@ export class Libp2pTransport implements NodeTransport {
       throw exchangeFailure(err, nodeId)
     }
     return new RemoteShardSink(fs, nodeId, header.shard_id)
+  }
+
+  async stageShards(
+    nodeId: string,
+    shards: WholeShardRequest[],
+    options?: AbortOptions,
+  ): Promise<StagedShardInfo[]> {
+    options?.signal?.throwIfAborted()
+    const self = this.self(nodeId)
+    if (self !== undefined) return self.stageShards(shards)
+    // Requests of at most MAX_INLINE_SHARD_BYTES each; a larger shard streams on its own. Each
+    // request is all or none; if one fails, what the others staged is taken back.
+    const groups = stageGroups(shards)
+    const results = await Promise.allSettled(
+      groups.map((group) =>
+        group.length === 1 && group[0]!.bytes.length > MAX_INLINE_SHARD_BYTES
+          ? this.stageStreamed(nodeId, group[0]!, options)
+          : this.stageInline(nodeId, group, options),
+      ),
+    )
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed !== undefined) {
+      const staged = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))
+      if (staged.length > 0)
+        await this.abortStaging(
+          nodeId,
+          staged.map((s) => s.staging_id),
+        ).catch(() => {})
+      throw failed.reason
+    }
+    return results.flatMap((r) => (r as PromiseFulfilledResult<StagedShardInfo[]>).value)
+  }
+
+  private async stageInline(
+    nodeId: string,
+    group: WholeShardRequest[],
+    options?: AbortOptions,
+  ): Promise<StagedShardInfo[]> {
+    const headers = group.map((s) => s.header)
+    const data = group.length === 1 ? group[0]!.bytes : concatBytes(group.map((s) => s.bytes))
+    const answer = await this.rpc.request(
+      nodeId,
+      'stage',
+      { shards: headers as unknown as JsonObject[] },
+      {
+        data,
+        signal: options?.signal,
+      },
+    )
+    try {
+      return parseStageReply(answer.body, headers, nodeId)
+    } catch (err) {
+      throw exchangeFailure(err, nodeId)
+    }
+  }
+
+  private async stageStreamed(
+    nodeId: string,
+    shard: WholeShardRequest,
+    options?: AbortOptions,
+  ): Promise<StagedShardInfo[]> {
+    const sink = await this.openShard(nodeId, shard.header, options)
+    try {
+      await sink.write(shard.bytes)
+      return [await sink.finish()]
+    } catch (err) {
+      await sink.abort(err as Error).catch(() => {})
+      throw err
+    }
   }
 
   commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult> {
@@ -350,15 +420,14 @@ class InlineShardSink implements ShardSink {
       throw new RangeError(
         `shard ${this.header.shard_id} finished at ${this.filled} of ${this.bytes.length} bytes`,
       )
-    const answer = await this.rpc.request(this.nodeId, 'stage', this.header as unknown as JsonObject, {
-      data: this.bytes,
-    })
+    const answer = await this.rpc.request(
+      this.nodeId,
+      'stage',
+      { shards: [this.header as unknown as JsonObject] },
+      { data: this.bytes },
+    )
     try {
-      const staged = parseStagedShardInfo(answer.body)
-      if (staged.node_id !== this.nodeId || staged.shard_id !== this.header.shard_id) {
-        throw new FrameInvalidError('staged answer names another node or shard')
-      }
-      return staged
+      return parseStageReply(answer.body, [this.header], this.nodeId)[0]!
     } catch (err) {
       throw exchangeFailure(err, this.nodeId)
     }
@@ -406,4 +475,26 @@ class RemoteShardSink implements ShardSink {
   async abort(reason?: Error): Promise<void> {
     this.fs.abort(reason ?? new Error('shard push aborted'))
   }
+}
+
+/** Shards in order, cut into groups of at most MAX_INLINE_SHARD_BYTES and MAX_STAGE_SHARDS shards. */
+function stageGroups(shards: readonly WholeShardRequest[]): WholeShardRequest[][] {
+  const groups: WholeShardRequest[][] = []
+  let current: WholeShardRequest[] = []
+  let bytes = 0
+  for (const shard of shards) {
+    const size = shard.bytes.length
+    if (
+      current.length > 0 &&
+      (bytes + size > MAX_INLINE_SHARD_BYTES || current.length === MAX_STAGE_SHARDS)
+    ) {
+      groups.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(shard)
+    bytes += size
+  }
+  if (current.length > 0) groups.push(current)
+  return groups
 }

@@ -40,7 +40,7 @@ export {
   type ScrubReport,
   scrubStore,
 } from './scrub.js'
-export type { ShardHeader, ShardWriter, StagedShard } from './staging.js'
+export type { ShardHeader, ShardWriter, StagedShard, WholeShard } from './staging.js'
 export {
   type BlockProof,
   ShardStore,

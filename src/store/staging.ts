@@ -4,7 +4,7 @@ import { shardId as deriveShardId, validateVersion } from '../core/ids.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
 import { type ProtocolParams, validateParams } from '../core/params.js'
 import { blockCount } from '../core/shards.js'
-import { blockKey, parseStagingId, type StoreSublevels } from './db.js'
+import { blockKey, parseStagingId, type StoreBatchOp, type StoreSublevels } from './db.js'
 import { encodeMarker, type StagingMarker } from './manifest.js'
 
 /** What a replica is told before a shard's bytes arrive. */
@@ -72,6 +72,68 @@ export function validateShardHeader(input: unknown, params: ProtocolParams): Sha
   if (blockCount(length, blockSizeBytes) > MAX_LEAF_COUNT)
     throw new InvalidInputError('shard has too many blocks')
   return { objectId: h.objectId, version, shardIndex, shardId: h.shardId, length, blockSizeBytes }
+}
+
+/** A shard whose bytes are all at hand (a small object's), staged without a writer. */
+export interface WholeShard {
+  header: ShardHeader
+  bytes: Uint8Array
+}
+
+/**
+ * The marker and block puts that stage `shard` whole under `stagingId`: the marker is written in
+ * its final `staged` state, so the shard is staged by the one batch these go into or not at all.
+ */
+export function wholeShardOps(
+  sublevels: StoreSublevels,
+  shard: { header: ShardHeader; bytes: Uint8Array },
+  marker: Pick<StagingMarker, 'stagingId' | 'seq' | 'createdMs'>,
+): { ops: StoreBatchOp[]; staged: StagedShard } {
+  const h = shard.header
+  if (!(shard.bytes instanceof Uint8Array) || shard.bytes.length !== h.length) {
+    throw new InvalidInputError(`shard ${h.shardId} has other than its declared ${h.length} bytes`)
+  }
+  const ops: StoreBatchOp[] = []
+  const leaves: Uint8Array[] = []
+  for (let index = 0, off = 0; off < h.length; index++, off += h.blockSizeBytes) {
+    const block = shard.bytes.subarray(off, Math.min(off + h.blockSizeBytes, h.length))
+    leaves.push(leafHash(block))
+    ops.push({
+      type: 'put',
+      sublevel: sublevels.blocks,
+      key: blockKey(marker.stagingId, index),
+      value: block,
+    })
+  }
+  const merkleRoot = toHex(MerkleTree.fromLeafHashes(leaves).root)
+  const full: StagingMarker = {
+    ...marker,
+    state: 'staged',
+    objectId: h.objectId,
+    version: h.version,
+    shardIndex: h.shardIndex,
+    shardId: h.shardId,
+    length: h.length,
+    blockSizeBytes: h.blockSizeBytes,
+    merkleRoot,
+    leafHashes: leaves,
+  }
+  ops.push({
+    type: 'put',
+    sublevel: sublevels.staging,
+    key: parseStagingId(marker.stagingId),
+    value: encodeMarker(full),
+  })
+  return {
+    ops,
+    staged: {
+      stagingId: marker.stagingId,
+      shardId: h.shardId,
+      length: h.length,
+      leafCount: leaves.length,
+      merkleRoot,
+    },
+  }
 }
 
 type WriterState = 'open' | 'finished' | 'aborted'

@@ -20,6 +20,7 @@ import {
   objectRange,
   parseStagingId,
   type RootDb,
+  type StoreBatchOp,
   type StoreSublevels,
   storeSublevels,
 } from './db.js'
@@ -34,6 +35,8 @@ import {
   type StagedShard,
   type StagingHost,
   validateShardHeader,
+  type WholeShard,
+  wholeShardOps,
 } from './staging.js'
 
 export interface ShardStoreComponents {
@@ -163,6 +166,41 @@ export class ShardStore implements StagingHost {
     const writer = new ShardWriter(this, marker, h, options.signal)
     this.streaming.set(marker.stagingId, writer)
     return writer
+  }
+
+  /**
+   * Stages shards whose bytes are all at hand in one batch: all of them or none. A small object's
+   * shards cost one database write per node this way, where a writer per shard costs four.
+   */
+  async stageWhole(shards: readonly WholeShard[]): Promise<StagedShard[]> {
+    this.assertOpen()
+    if (!Array.isArray(shards)) throw new InvalidInputError('shards must be a list')
+    const headers = shards.map((s) => validateShardHeader(s?.header, this.params))
+    return this.writeLock.run(async () => {
+      this.assertOpen()
+      const counters = await readCounters(this.sublevels)
+      const ops: StoreBatchOp[] = []
+      const staged: StagedShard[] = []
+      for (let i = 0; i < shards.length; i++) {
+        counters.staging_seq++
+        counters.staged++
+        const built = wholeShardOps(
+          this.sublevels,
+          { header: headers[i]!, bytes: shards[i]!.bytes },
+          {
+            stagingId: newStagingId(counters.staging_seq, randomBytes(8)),
+            seq: counters.staging_seq,
+            createdMs: this.now(),
+          },
+        )
+        ops.push(...built.ops)
+        staged.push(built.staged)
+      }
+      if (staged.length === 0) return staged
+      ops.push(countersOp(this.sublevels, counters))
+      await this.db.batch(ops)
+      return staged
+    })
   }
 
   /** Stages a whole shard from bytes or a stream; on any failure nothing stays staged. */

@@ -254,6 +254,29 @@ export function describeEngine(name: string, makeHarness: () => Promise<EngineHa
       expectOk(back)
     })
 
+    it('stages a small object whole with one node down; the write records only that node as missing', async () => {
+      const down = h.nodeIds[1]!
+      const coordinator = h.nodeIds[0]!
+      await h.setDown(down, true)
+      try {
+        for (let i = 0; i < 6; i++) {
+          const oid = objectId('suite', `small-down-${i}`)
+          const content = bytesOf(`small-down-${i}`, 4096 + i)
+          const put = await h.engine(coordinator).putContent(oid, 1, content, meta(40 + i))
+          expectOk(put)
+          const missing = Object.entries(put.under_replicated)
+          const placed = Object.entries(put.replica_sets).filter(([, r]) => r.includes(down))
+          expect(missing.map(([id]) => id).sort()).toEqual(placed.map(([id]) => id).sort())
+          expect(missing.every(([, nodes]) => nodes.length === 1 && nodes[0] === down)).toBe(true)
+          const got = await h.engine(h.nodeIds[2]!).getContent(oid, 1)
+          expectOk(got)
+          expect(Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
+        }
+      } finally {
+        await h.setDown(down, false)
+      }
+    })
+
     it('never lets two racing writers make two contents readable for one version', async () => {
       for (let round = 0; round < 4; round++) {
         const oid = objectId('race', `r-${round}`)

@@ -29,6 +29,7 @@ import {
   MAX_INLINE_SHARD_BYTES,
   MAX_RPC_IN_FLIGHT,
   MAX_RPC_INLINE_BYTES_IN_FLIGHT,
+  MAX_STAGE_SHARDS,
 } from '../../src/net/rpc-messages.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
@@ -82,6 +83,17 @@ function heldService(real: NodeService, holds: Map<string, Hold>): NodeService {
             await hold.release.promise
           }
           return target.openShard(header as Parameters<NodeService['openShard']>[0], options)
+        }
+      }
+      if (prop === 'stageShards') {
+        return async (shards: Parameters<NodeService['stageShards']>[0]) => {
+          const hold = holds.get(shards[0]?.header.object_id ?? '')
+          if (hold !== undefined) {
+            hold.entered++
+            hold.began.resolve()
+            await hold.release.promise
+          }
+          return target.stageShards(shards)
         }
       }
       if (prop === 'getRecord') {
@@ -434,7 +446,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       await send({ id: 4, op: 'prove', body: 7 })
       await send({ id: 5, op: 'record' })
       // A stage whose header is refused: its bytes are still read, so the channel stays in step.
-      await send({ id: 6, op: 'stage', body: badHeader })
+      await send({ id: 6, op: 'stage', body: { shards: [badHeader] } })
       await fs.write(encodeDataFrame(Uint8Array.of(1, 2)))
       await fs.write(encodeDataFrame(Uint8Array.of(3)))
       await send({ id: 7, op: 'prove', body: { shard_id: shardId(OBJ_B, 9, 0), leaf_index: 0 } })
@@ -469,12 +481,26 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       id,
       op: 'stage',
       body: {
-        object_id: OBJ_A,
-        version: 9,
-        shard_index: 0,
-        shard_id: shardId(OBJ_A, 9, 0),
-        length,
-        block_size_bytes: BLOCK,
+        shards: [
+          {
+            object_id: OBJ_A,
+            version: 9,
+            shard_index: 0,
+            shard_id: shardId(OBJ_A, 9, 0),
+            length,
+            block_size_bytes: BLOCK,
+          },
+        ],
+      },
+    })
+    const stageOf = (id: number, lengths: number[]): JsonObject => ({
+      id,
+      op: 'stage',
+      body: {
+        shards: lengths.map((length) => ({
+          ...(stage(id, length).body as { shards: JsonObject[] }).shards[0]!,
+          length,
+        })),
       },
     })
     const channelFailures: Array<[string, Uint8Array[][], string]> = [
@@ -497,6 +523,24 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
         'FRAME_INVALID',
       ],
       ['a stage without a length', [encodeJsonFrame(stage(1, 'x'))], 'FRAME_INVALID'],
+      [
+        `a stage of ${MAX_STAGE_SHARDS + 1} shards`,
+        [
+          encodeJsonFrame(
+            stageOf(
+              1,
+              Array.from({ length: MAX_STAGE_SHARDS + 1 }, () => 0),
+            ),
+          ),
+        ],
+        'FRAME_INVALID',
+      ],
+      ['a stage of no shards', [encodeJsonFrame(stageOf(1, []))], 'FRAME_INVALID'],
+      [
+        'a stage whose shards together exceed the inline bound',
+        [encodeJsonFrame(stageOf(1, [MAX_INLINE_SHARD_BYTES, 1]))],
+        'FRAME_INVALID',
+      ],
       [
         'a stage with more bytes than its length',
         [encodeJsonFrame(stage(1, 3)), encodeDataFrame(Uint8Array.of(1, 2, 3, 4))],

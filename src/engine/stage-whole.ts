@@ -1,0 +1,104 @@
+import { concatBytes, toHex } from '../core/bytes.js'
+import type { HashCommitBuilder } from '../core/commit.js'
+import { leafHash, MerkleTree } from '../core/merkle.js'
+import type { ProtocolParams } from '../core/params.js'
+import { splitIntoBlocks } from '../core/shards.js'
+import { type EngineContext, requestSignal, settle } from './context.js'
+import type { ShardHeader, StagedShardInfo, WholeShardRequest } from './transport.js'
+
+/**
+ * Objects up to this size are staged whole: each node gets all of its shards in one request, which
+ * it stages in one database write. A 4 KiB object otherwise costs twelve shard stages (four shards,
+ * three replicas each), each a request and four database writes; the size keeps a node's request
+ * within what one replica-channel request carries.
+ */
+export const WHOLE_STAGE_BYTES = 256 * 1024
+
+/** One shard of the write plan: where it goes and how long it is. */
+export interface PlannedShard {
+  index: number
+  shardId: string
+  length: number
+  replicas: string[]
+}
+
+export interface WholeStageArgs {
+  objectId: string
+  version: number
+  content: { size: number; chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }
+  params: ProtocolParams
+  plan: readonly PlannedShard[]
+  signal?: AbortSignal
+}
+
+export interface StagedShards {
+  /** Replicas that staged each shard with the root the coordinator computed, by shard id. */
+  staged: Map<string, StagedShardInfo[]>
+  roots: Map<string, { root: string; leafCount: number }>
+}
+
+/**
+ * Stages a small object (at most WHOLE_STAGE_BYTES) on every replica of every shard, feeding
+ * `commit` with its blocks in order. The content is read whole first (it is small), so a source
+ * that fails stages nothing. A replica whose answer does not match the shard as sent is taken back
+ * and left out, as in the streamed path; a node that fails is left out of every shard it was asked for.
+ */
+export async function stageWhole(
+  ctx: EngineContext,
+  args: WholeStageArgs,
+  commit: HashCommitBuilder,
+): Promise<StagedShards> {
+  const { plan, params } = args
+  const blocks: Uint8Array[][] = plan.map(() => [])
+  const leaves: Uint8Array[][] = plan.map(() => [])
+  for await (const { shardIndex, block } of splitIntoBlocks(args.content.chunks, args.content.size, params)) {
+    commit.update(block)
+    blocks[shardIndex]!.push(block)
+    leaves[shardIndex]!.push(leafHash(block))
+  }
+  const roots = new Map<string, { root: string; leafCount: number }>()
+  const byNode = new Map<string, Array<{ shardId: string; request: WholeShardRequest }>>()
+  for (const p of plan) {
+    const tree = MerkleTree.fromLeafHashes(leaves[p.index]!)
+    roots.set(p.shardId, { root: toHex(tree.root), leafCount: tree.leafCount })
+    const header: ShardHeader = {
+      object_id: args.objectId,
+      version: args.version,
+      shard_index: p.index,
+      shard_id: p.shardId,
+      length: p.length,
+      block_size_bytes: params.blockSizeBytes,
+    }
+    const bytes = blocks[p.index]!.length === 1 ? blocks[p.index]![0]! : concatBytes(blocks[p.index]!)
+    for (const node of p.replicas) {
+      const list = byNode.get(node) ?? []
+      list.push({ shardId: p.shardId, request: { header, bytes } })
+      byNode.set(node, list)
+    }
+  }
+  const answers = await settle([...byNode.keys()], (node) =>
+    ctx.transport.stageShards(
+      node,
+      byNode.get(node)!.map((s) => s.request),
+      { signal: requestSignal(ctx, args.signal) },
+    ),
+  )
+  const staged = new Map<string, StagedShardInfo[]>(plan.map((p) => [p.shardId, []]))
+  for (const answer of answers) {
+    if (answer.value === undefined) continue
+    const wrong: string[] = []
+    for (const info of answer.value) {
+      const expected = roots.get(info.shard_id)
+      // A replica that hashed different bytes than we sent is not a replica of this shard.
+      if (
+        expected !== undefined &&
+        info.merkle_root === expected.root &&
+        info.leaf_count === expected.leafCount
+      )
+        staged.get(info.shard_id)!.push(info)
+      else wrong.push(info.staging_id)
+    }
+    if (wrong.length > 0) void ctx.transport.abortStaging(answer.node, wrong).catch(() => {})
+  }
+  return { staged, roots }
+}
