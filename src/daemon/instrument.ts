@@ -135,6 +135,7 @@ async function readContent(engine: StorageEngine, tracker: Tracker, args: unknow
 }
 
 const NODE_OPS: Record<string, string> = {
+  stageShards: 'replica_stage',
   commitVersion: 'replica_commit',
   abortStaging: 'replica_abort',
   getRecord: 'replica_record',

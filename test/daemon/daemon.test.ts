@@ -127,7 +127,8 @@ describe('daemon: three nodes on loopback', () => {
     const texts = await Promise.all(nodes.map(async (n) => (await fetch(`${n.apiUrl}/metrics`)).text()))
     expect(texts[0]).toContain('qfs_requests_total{op="write",outcome="ok"} 1')
     expect(texts[1]).toContain('qfs_requests_total{op="read",outcome="ok"} 1')
-    expect(texts.join('\n')).toMatch(/qfs_requests_total\{op="replica_push",outcome="ok"\} [1-9]/)
+    // 700 KB: four shards of 175 KB, each staged alone on the replica channel (replica_stage).
+    expect(texts.join('\n')).toMatch(/qfs_requests_total\{op="replica_stage",outcome="ok"\} [1-9]/)
     expect(texts[0]).toContain('libp2p_')
     expect(texts[0]).toMatch(/qfs_peers [1-9]/)
 
