@@ -131,6 +131,8 @@ const STORAGE_CODE_OF: Readonly<Record<string, StorageErrorCode>> = {
   UNEXPECTED_FRAME: 'SE_ERR_INVALID_INPUT',
   CONTENT_TOO_LARGE: 'SE_ERR_INVALID_INPUT',
   NOT_ELIGIBLE: 'SE_ERR_AEGIS_CONTEXT_MISSING',
+  // A coordinator at its cap of concurrent writes: like QUORUM_NOT_REACHED, no capacity now, retry is safe.
+  NODE_BUSY: 'SE_ERR_NO_ELIGIBLE_NODES',
   // src/membership: no epoch snapshot in force, or one that failed verification.
   NO_SNAPSHOT: 'SE_ERR_AEGIS_CONTEXT_MISSING',
   SNAPSHOT_REJECTED: 'SE_ERR_AEGIS_CONTEXT_MISSING',

@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_INBOUND_LIMITS } from '../net/libp2p-node.js'
+import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { resolveTrustedKey } from './authority-key.js'
 import { dataPaths } from './data-dir.js'
 import { type ConfigSource, InvalidConfigError } from './errors.js'
@@ -33,6 +34,11 @@ export interface NodeConfig {
     inboundConnectionsPerHostPerSecond: number
     /** libp2p connections in their upgrade (Noise, yamux) at once. */
     maxPendingInboundConnections: number
+    /** Public writes this node coordinates at once; more are refused with NODE_BUSY. */
+    maxConcurrentWrites: number
+    /** A public write delivers its content within max(this, content_size / writeMinBytesPerSecond). */
+    writeMinDeadlineMs: number
+    writeMinBytesPerSecond: number
   }
 }
 
@@ -81,6 +87,21 @@ const FIELDS = {
     env: 'QFS_MAX_PENDING_INBOUND_CONNECTIONS',
     flag: '--max-pending-inbound-connections',
   },
+  'limits.max_concurrent_writes': {
+    kind: 'count',
+    env: 'QFS_MAX_CONCURRENT_WRITES',
+    flag: '--max-concurrent-writes',
+  },
+  'limits.write_min_deadline_ms': {
+    kind: 'ms',
+    env: 'QFS_WRITE_MIN_DEADLINE_MS',
+    flag: '--write-min-deadline-ms',
+  },
+  'limits.write_min_bytes_per_second': {
+    kind: 'bytes',
+    env: 'QFS_WRITE_MIN_BYTES_PER_SECOND',
+    flag: '--write-min-bytes-per-second',
+  },
 } as const satisfies Record<string, { kind: Kind; env: string; flag: string }>
 
 export type ConfigField = keyof typeof FIELDS
@@ -112,6 +133,7 @@ interface Setting {
 
 const MAX_MS = 0x7fffffff
 const MAX_CONNECTIONS = 1_000_000
+const MAX_CONCURRENT_WRITES = 1_000_000
 
 /**
  * The configuration from defaults, then the config file, then `QFS_*` variables, then flags, each
@@ -254,6 +276,19 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
         'limits.max_pending_inbound_connections',
         DEFAULT_INBOUND_LIMITS.maxPending,
         (s, fail) => integer(s, fail, 1, MAX_CONNECTIONS),
+      ),
+      maxConcurrentWrites: get(
+        'limits.max_concurrent_writes',
+        DEFAULT_LIMITS.maxConcurrentWrites,
+        (s, fail) => integer(s, fail, 1, MAX_CONCURRENT_WRITES),
+      ),
+      writeMinDeadlineMs: get('limits.write_min_deadline_ms', DEFAULT_LIMITS.writeMinDeadlineMs, (s, fail) =>
+        integer(s, fail, 1, MAX_MS),
+      ),
+      writeMinBytesPerSecond: get(
+        'limits.write_min_bytes_per_second',
+        DEFAULT_LIMITS.writeMinBytesPerSecond,
+        (s, fail) => integer(s, fail, 1, Number.MAX_SAFE_INTEGER),
       ),
     },
   }

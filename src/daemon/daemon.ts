@@ -100,6 +100,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       maxContentBytes: config.limits.maxContentBytes,
       requestTimeoutMs: config.limits.requestTimeoutMs,
       idleTimeoutMs: config.limits.idleTimeoutMs,
+      maxConcurrentWrites: config.limits.maxConcurrentWrites,
+      writeMinDeadlineMs: config.limits.writeMinDeadlineMs,
+      writeMinBytesPerSecond: config.limits.writeMinBytesPerSecond,
     }
     // The engine needs a dialer before libp2p exists (libp2p needs the engine for its service).
     let node: Libp2p<{ storage: StorageProtocolService }> | undefined

@@ -43,6 +43,11 @@ export interface StorageEngineInit {
   timeouts?: Partial<EngineTimeouts>
   /** Replicas per shard that must confirm before a write is acknowledged (default: a majority). */
   writeQuorum?: number
+  /**
+   * Catalogue entries each node examines for one list_objects page (default and most
+   * MAX_LIST_SCAN_ENTRIES); a page may end short of `limit` with a `next_cursor` when it runs out.
+   */
+  listScanBudget?: number
 }
 
 export interface CallOptions {
@@ -82,6 +87,7 @@ export class StorageEngine implements StorageEngineApi {
   private readonly log: EventLog
   private readonly time: DeterministicTime
   private readonly writeQuorum: number | undefined
+  private readonly listScanBudget: number | undefined
 
   constructor(components: StorageEngineComponents, init: StorageEngineInit = {}) {
     this.ctx = {
@@ -93,6 +99,13 @@ export class StorageEngine implements StorageEngineApi {
     this.log = components.log
     this.time = components.time
     this.writeQuorum = init.writeQuorum
+    if (
+      init.listScanBudget !== undefined &&
+      (!Number.isSafeInteger(init.listScanBudget) || init.listScanBudget < 1)
+    ) {
+      throw new TypeError('listScanBudget must be a positive integer')
+    }
+    this.listScanBudget = init.listScanBudget
   }
 
   putContent(
@@ -296,7 +309,10 @@ export class StorageEngine implements StorageEngineApi {
     try {
       const f = validateFilters(filters)
       const view = this.view(options.epoch)
-      const page = await listVersions(this.ctx, view.eligible.nodes, f, options.signal)
+      const page = await listVersions(this.ctx, view.eligible.nodes, f, {
+        signal: options.signal,
+        scanBudget: this.listScanBudget,
+      })
       const event = await this.record({
         ...fields,
         epoch: view.epoch,

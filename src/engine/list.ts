@@ -1,6 +1,7 @@
 import { compareBytes, fromHex, isId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
+import { MAX_LIST_SCAN_ENTRIES, matchesFilters, validateListFilters } from '../store/listing.js'
 import { type EngineContext, majority, requestSignal, settle } from './context.js'
 import { QuorumNotReachedError } from './errors.js'
 import type { ObjectSummary } from './responses.js'
@@ -8,6 +9,29 @@ import type { RecordFilters } from './transport.js'
 
 export const DEFAULT_PAGE = 100
 export const MAX_PAGE = 1000
+export { MAX_LIST_SCAN_ENTRIES }
+
+/**
+ * What a coordinator asks a node to list (`replica/list`): the client's filters, and the entries the
+ * node may examine for them (docs/protocol.md 4.13). Absent, the node's own bound applies.
+ */
+export interface NodeListFilters extends RecordFilters {
+  scan_budget?: number
+}
+
+/** `replica/list`'s request: the list filters plus the coordinator's `scan_budget`. */
+export function validateNodeListFilters(input: unknown): NodeListFilters {
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    throw new InvalidInputError('filters must be an object')
+  const { scan_budget: budget, ...rest } = input as Record<string, unknown>
+  const out: NodeListFilters = validateFilters(rest)
+  if (budget !== undefined) {
+    if (!isCount(budget) || (budget as number) < 1)
+      throw new InvalidInputError('scan_budget must be a positive integer')
+    out.scan_budget = budget as number
+  }
+  return out
+}
 
 /** Checks list filters from any caller (CLI, wire, HTTP); `INVALID_INPUT` on anything else. */
 export function validateFilters(input: unknown): RecordFilters {
@@ -73,35 +97,63 @@ function compareKey(
   return compareBytes(fromHex(a.object_id), fromHex(b.object_id)) || a.version - b.version
 }
 
+export interface ListOptions {
+  signal?: AbortSignal
+  /** Entries each node may examine for this page (default MAX_LIST_SCAN_ENTRIES, the most a node does). */
+  scanBudget?: number
+}
+
+type Key = { object_id: string; version: number }
+
 /**
  * Asks every eligible node for the records it keeps as a home and merges them: a version is
  * listed when a majority of its homes report the same record, the rule reads use, so a listing
  * never shows what a read would refuse. Sorted by (object_id, version).
+ *
+ * Each node examines a bounded number of entries (MAX_LIST_SCAN_ENTRIES); one that stops early ends
+ * its answer with the entry it stopped at, which does not match the filters. Past the first such key
+ * (or the last key of a full page) a node may hold more, so the page ends there: it may be short, even
+ * empty, with a `next_cursor`, and is never presented as the end of the listing when it is not.
  */
 export async function listVersions(
   ctx: EngineContext,
   nodes: readonly string[],
   filters: RecordFilters,
-  signal?: AbortSignal,
-): Promise<{ objects: ObjectSummary[]; next_cursor: { object_id: string; version: number } | null }> {
+  options: ListOptions = {},
+): Promise<{ objects: ObjectSummary[]; next_cursor: Key | null }> {
   const limit = filters.limit ?? DEFAULT_PAGE
+  const asked: NodeListFilters = { ...filters, limit }
+  const budget = options.scanBudget ?? MAX_LIST_SCAN_ENTRIES
+  // Left out at the default, so a node of an earlier release (which knows no scan_budget) still answers.
+  if (budget !== MAX_LIST_SCAN_ENTRIES) asked.scan_budget = budget
+  // The nodes' own check, tag normal form included; it throws INVALID_INPUT before anyone is asked.
+  const checked = validateListFilters({ ...filters, limit, home_only: true })
   const answers = await settle(nodes, (n) =>
-    ctx.transport.listRecords(n, { ...filters, limit }, { signal: requestSignal(ctx, signal) }),
+    ctx.transport.listRecords(n, asked, { signal: requestSignal(ctx, options.signal) }),
   )
-  const pages = answers.filter((a) => a.value !== undefined).map((a) => a.value!)
+  const pages = answers.filter((a) => a.value !== undefined)
   if (pages.length === 0 && nodes.length > 0) throw new QuorumNotReachedError('no node answered the listing')
-  // A node whose page is full may hold more beyond its last key, so nothing past the smallest such
-  // key can be counted completely yet: it belongs to the next page.
-  let boundary: VersionRecord | undefined
-  for (const page of pages) {
-    if (page.length < limit) continue
-    const last = page[page.length - 1]!
+  const after = filters.after
+  const prefix = filters.prefix ?? ''
+  const inRange = (r: Key) =>
+    r.object_id.startsWith(prefix) && (after === undefined || compareKey(r, after) > 0)
+  // What this node may vote for: in range, matching, and kept by it as a home.
+  const counts = (r: VersionRecord, node: string) =>
+    inRange(r) && matchesFilters({ metadata: r.metadata, home: r.catalogue_homes.includes(node) }, checked)
+  // A node whose page is full, or that stopped early, may hold more beyond its last key, so nothing
+  // past the smallest such key can be counted completely yet: it belongs to the next page.
+  let boundary: Key | undefined
+  for (const { node, value: page } of pages) {
+    const last = page![page!.length - 1]
+    if (last === undefined || !inRange(last)) continue
+    if (page!.length < limit && counts(last, node)) continue
     if (boundary === undefined || compareKey(last, boundary) < 0) boundary = last
   }
   const votes = new Map<string, { record: VersionRecord; count: number }>()
-  for (const page of pages) {
-    for (const r of page) {
+  for (const { node, value: page } of pages) {
+    for (const r of page!) {
       if (boundary !== undefined && compareKey(r, boundary) > 0) continue
+      if (!counts(r, node)) continue
       const key = `${r.object_id}/${r.version}/${recordDigest(r)}`
       const v = votes.get(key) ?? { record: r, count: 0 }
       v.count++
@@ -113,13 +165,12 @@ export async function listVersions(
     .map((v) => v.record)
     .sort(compareKey)
   const objects = decided.slice(0, limit).map(summary)
-  const more = boundary !== undefined || decided.length > limit
-  const last = objects[objects.length - 1]
-  const cursor = last ?? boundary
+  // Everything up to the boundary is complete, so a page holding all of it resumes there, past
+  // the entries the nodes already examined; a page cut at `limit` resumes after its last object.
+  const cursor = decided.length > limit ? objects[objects.length - 1] : boundary
   return {
     objects,
-    next_cursor:
-      more && cursor !== undefined ? { object_id: cursor.object_id, version: cursor.version } : null,
+    next_cursor: cursor === undefined ? null : { object_id: cursor.object_id, version: cursor.version },
   }
 }
 

@@ -100,6 +100,7 @@ const INTERNAL_PHRASES: Readonly<Record<string, string>> = {
   NODE_UNAVAILABLE: 'a node could not be reached or did not answer',
   TIMEOUT: 'the peer was silent for longer than the idle timeout',
   STREAM_ENDED: 'the stream ended before the exchange was complete',
+  WRITE_TOO_SLOW: 'the content did not arrive within the write deadline (a minimum average rate)',
 }
 
 /**

@@ -53,6 +53,28 @@ export class ContentTooLargeError extends QfsError {
   }
 }
 
+/**
+ * This node already coordinates as many public writes as it takes at once (`limits.max_concurrent_writes`):
+ * not now, rather than never; the same write may be retried later or through another node.
+ */
+export class NodeBusyError extends QfsError {
+  static readonly code = 'NODE_BUSY'
+  constructor(message: string, options?: ErrorOptions) {
+    super(NodeBusyError.code, message, options)
+  }
+}
+
+/**
+ * A public write whose client did not deliver its content (DATA up to END) within the write's
+ * deadline, max(`limits.write_min_deadline_ms`, content_size / `limits.write_min_bytes_per_second`).
+ */
+export class WriteTooSlowError extends QfsError {
+  static readonly code = 'WRITE_TOO_SLOW'
+  constructor(message: string, options?: ErrorOptions) {
+    super(WriteTooSlowError.code, message, options)
+  }
+}
+
 /** The peer sent nothing for longer than the idle limit, or an exchange outlived its deadline. */
 export class StreamTimeoutError extends QfsError {
   static readonly code = 'TIMEOUT'

@@ -13,6 +13,7 @@ export {
   ContentTooLargeError,
   FrameInvalidError,
   FrameTooLargeError,
+  NodeBusyError,
   NotEligibleError,
   RemoteError,
   StreamEndedError,
@@ -20,6 +21,7 @@ export {
   UnexpectedFrameError,
   UnknownMessageError,
   type WireError,
+  WriteTooSlowError,
 } from './errors.js'
 export { FrameStream, type FrameStreamOptions } from './frame-stream.js'
 export {
@@ -65,3 +67,4 @@ export {
 } from './service.js'
 export { Libp2pTransport, type Libp2pTransportComponents, type Libp2pTransportInit } from './transport.js'
 export { ContentVerifier } from './verify.js'
+export { type AdmittedWrite, WriteAdmission, writeDeadlineMs } from './write-admission.js'

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../core/errors.js'
 import type { ProtocolParams } from '../core/params.js'
 import { PROOF_KEYS, type StorageProof } from '../core/proof.js'
 import { type VersionRecord, validateVersionRecord } from '../core/record.js'
-import { validateFilters } from '../engine/list.js'
+import { type NodeListFilters, validateNodeListFilters } from '../engine/list.js'
 import type {
   CommitRequest,
   CommitResult,
@@ -260,9 +260,12 @@ export function parseProofReply(value: unknown): StorageProof {
   return parseStorageProof(exact(value, 'proof reply', ['proof']).proof)
 }
 
-/** replica/list takes the list filters themselves (the serving node adds `home_only`). */
-export function parseListRequest(value: unknown): RecordFilters {
-  return validateFilters(plainObject(value, 'list request'))
+/**
+ * replica/list takes the list filters themselves (the serving node adds `home_only`), and the
+ * coordinator's optional `scan_budget` (docs/protocol.md 4.13).
+ */
+export function parseListRequest(value: unknown): NodeListFilters {
+  return validateNodeListFilters(plainObject(value, 'list request'))
 }
 
 /** Filters as a canonical JSON object: absent filters are left out, never sent as undefined. */

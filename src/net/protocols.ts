@@ -72,6 +72,15 @@ export interface Limits {
   maxOutboundStreams: number
   /** Largest `content_size` a public write may announce. */
   maxContentBytes: number
+  /** Public writes this node coordinates at once; one more is refused at once with NODE_BUSY. */
+  maxConcurrentWrites: number
+  /**
+   * A public write must deliver its content (DATA up to END) within
+   * max(writeMinDeadlineMs, content_size / writeMinBytesPerSecond), else WRITE_TOO_SLOW: the idle
+   * timeout alone lets a client trickling a byte now and then hold a write slot for hours.
+   */
+  writeMinDeadlineMs: number
+  writeMinBytesPerSecond: number
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -83,6 +92,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxInboundSmallStreams: 256,
   maxOutboundStreams: 256,
   maxContentBytes: 64 * 1024 * 1024 * 1024,
+  maxConcurrentWrites: 32,
+  writeMinDeadlineMs: 60_000,
+  writeMinBytesPerSecond: 64 * 1024,
 })
 
 /** Checks caller-supplied limits; a bad value is a programming error (TypeError), not wire input. */

@@ -10,8 +10,17 @@ import {
 } from './messages-public.js'
 import type { ProtocolName } from './protocols.js'
 import type { Exchange } from './serve-replica.js'
+import type { WriteAdmission } from './write-admission.js'
 
-export type PublicHandler = (engine: StorageEngine, ex: Exchange, maxContentBytes: number) => Promise<void>
+/** What the public handlers share across exchanges: this node's write policy. */
+export interface PublicPolicy {
+  /** Largest `content_size` a write may announce. */
+  maxContentBytes: number
+  /** Slots and deadlines of the writes this node coordinates. */
+  writes: WriteAdmission
+}
+
+export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: PublicPolicy) => Promise<void>
 
 /**
  * The public protocols (docs/protocol.md "Public protocols"), served by this node's StorageEngine as
@@ -47,36 +56,54 @@ export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
   },
 }
 
-/** The request, then the content as DATA frames and END, streamed through the engine as it arrives. */
+/**
+ * The request, then the content as DATA frames and END, streamed through the engine as it arrives.
+ * A write takes one of the node's write slots (NODE_BUSY, an ERROR frame, when none is free) and must
+ * deliver its content by its deadline, else the engine fails it with WRITE_TOO_SLOW and takes back
+ * what it staged (docs/protocol.md 4.2).
+ */
 async function serveWrite(
   engine: StorageEngine,
   { fs, signal }: Exchange,
-  maxContentBytes: number,
+  policy: PublicPolicy,
 ): Promise<void> {
-  const r = parseWriteRequest(await fs.readJson(signal), maxContentBytes)
-  const options = { signal, epoch: r.epoch, timestampTick: r.timestamp_tick }
-  let answer: unknown
-  if (r.kind === 'DELETE_MARKER') {
-    const frame = await fs.read(signal)
-    if (frame.type !== 'end') throw unexpected(frame, 'END (a delete marker has no content)')
-    answer = await engine.deleteContent(r.object_id, r.version, r.metadata, options)
-  } else {
-    answer = await engine.putContent(
-      r.object_id,
-      r.version,
-      { size: r.content_size, chunks: dataUntilEnd(fs, signal) },
-      r.metadata,
-      options,
-    )
+  const r = parseWriteRequest(await fs.readJson(signal), policy.maxContentBytes)
+  const write = policy.writes.admit(r.content_size, signal)
+  try {
+    const options = { signal: write.signal, epoch: r.epoch, timestampTick: r.timestamp_tick }
+    let answer: unknown
+    if (r.kind === 'DELETE_MARKER') {
+      const frame = await fs.read(write.signal)
+      if (frame.type !== 'end') throw unexpected(frame, 'END (a delete marker has no content)')
+      write.delivered()
+      answer = await engine.deleteContent(r.object_id, r.version, r.metadata, options)
+    } else {
+      answer = await engine.putContent(
+        r.object_id,
+        r.version,
+        { size: r.content_size, chunks: dataUntilEnd(fs, write.signal, write.delivered) },
+        r.metadata,
+        options,
+      )
+    }
+    await fs.writeJson(answer as JsonObject, signal)
+  } finally {
+    write.release()
   }
-  await fs.writeJson(answer as JsonObject, signal)
 }
 
 /** The DATA bodies of a stream up to its END frame; anything else ends the content with an error. */
-async function* dataUntilEnd(fs: FrameStream, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* dataUntilEnd(
+  fs: FrameStream,
+  signal: AbortSignal,
+  onEnd: () => void,
+): AsyncGenerator<Uint8Array> {
   for (;;) {
     const frame = await fs.read(signal)
-    if (frame.type === 'end') return
+    if (frame.type === 'end') {
+      onEnd()
+      return
+    }
     if (frame.type !== 'data') throw unexpected(frame, 'DATA or END')
     yield* frame.chunks
   }

@@ -26,6 +26,7 @@ import {
 import { MAX_INBOUND_RPC_CHANNELS } from './rpc-messages.js'
 import { PUBLIC_HANDLERS } from './serve-public.js'
 import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
+import { WriteAdmission } from './write-admission.js'
 
 /** The part of libp2p's registrar the service uses (a libp2p node itself fits). */
 export interface Registrar {
@@ -73,6 +74,8 @@ class StorageProtocol implements StorageProtocolService {
   private readonly engine: StorageEngine | undefined
   private readonly isEligiblePeer: (peerId: string) => boolean
   private readonly names: ProtocolName[]
+  /** Shared by every connection: the cap on concurrent public writes is per node. */
+  private readonly writes: WriteAdmission
   private started = false
   /** Aborted by stop(): long-lived replica channels stop taking requests and end. */
   private draining = new AbortController()
@@ -84,6 +87,7 @@ class StorageProtocol implements StorageProtocolService {
     this.engine = init.engine
     this.isEligiblePeer = init.isEligiblePeer ?? (() => true)
     this.limits = Object.freeze(resolveLimits(init.limits))
+    this.writes = new WriteAdmission(this.limits)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
       (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,
     )
@@ -158,7 +162,10 @@ class StorageProtocol implements StorageProtocolService {
         if (!this.isEligiblePeer(peer)) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
         await REPLICA_HANDLERS[name]!(this.node, ex)
       } else {
-        await PUBLIC_HANDLERS[name]!(this.engine!, ex, this.limits.maxContentBytes)
+        await PUBLIC_HANDLERS[name]!(this.engine!, ex, {
+          maxContentBytes: this.limits.maxContentBytes,
+          writes: this.writes,
+        })
       }
       // A peer still sending after our answer (a write refused early) is read and dropped until it stops.
       await fs.finish(signal)

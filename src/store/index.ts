@@ -30,7 +30,13 @@ export {
   VersionConflictError,
   WriteLockNotHeldError,
 } from './errors.js'
-export { DEFAULT_LIST_LIMIT, type ListFilters, type ListPage, MAX_LIST_LIMIT } from './listing.js'
+export {
+  DEFAULT_LIST_LIMIT,
+  type ListFilters,
+  type ListPage,
+  MAX_LIST_LIMIT,
+  MAX_LIST_SCAN_ENTRIES,
+} from './listing.js'
 export { decodeManifest, type ShardManifest, type StagingMarker } from './manifest.js'
 export { Mutex } from './mutex.js'
 export {

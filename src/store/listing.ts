@@ -1,6 +1,6 @@
 import { compareBytes, concatBytes, fromHex, isId, u64 } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
-import { normalizeTag } from '../core/metadata.js'
+import { normalizeTag, type StorageMetadata } from '../core/metadata.js'
 import { type IndexEntry, toIndexEntry } from './commit.js'
 import { indexKey, type StoreSublevels } from './db.js'
 
@@ -20,16 +20,32 @@ export interface ListFilters {
   tick_to?: number
   /** Only entries this node keeps as a catalogue home. */
   home_only?: boolean
+  /** Entries to examine before stopping (see MAX_LIST_SCAN_ENTRIES); at most that, a larger ask is cut to it. */
+  scan_budget?: number
 }
 
 export interface ListPage {
+  /**
+   * The matching entries in (object_id, version) order; when `budget_spent`, followed by the entry
+   * the scan stopped at, which does NOT match. That entry travels as the last element (not apart)
+   * because the node-to-node listing answers plain records: it is how a coordinator learns how far
+   * this node got (src/engine/list.ts, docs/protocol.md 4.13).
+   */
   entries: IndexEntry[]
-  /** The cursor for the next page, or null when the range is exhausted. */
+  /** The cursor for the next page (the last entry examined), or null when the range is exhausted. */
   next: { object_id: string; version: number } | null
+  /** The scan budget ran out before the page was full: the last entry is where the scan stopped. */
+  budget_spent: boolean
 }
 
 export const DEFAULT_LIST_LIMIT = 100
 export const MAX_LIST_LIMIT = 1000
+/**
+ * Catalogue entries one listing request examines before it stops at the next entry that does not
+ * match (so at most this plus `limit`). Without it a filter that matches nothing (a tag nobody uses,
+ * or a node that is home to few of the entries it holds) makes one request scan the whole index.
+ */
+export const MAX_LIST_SCAN_ENTRIES = 10_000
 const FILTER_KEYS = new Set([
   'after',
   'limit',
@@ -39,11 +55,12 @@ const FILTER_KEYS = new Set([
   'tick_from',
   'tick_to',
   'home_only',
+  'scan_budget',
 ])
 const HEX_PREFIX = /^[0-9a-f]{0,64}$/
 const U64_MAX = (1n << 64n) - 1n
 
-interface CheckedFilters {
+export interface CheckedFilters {
   after: Uint8Array | undefined
   limit: number
   prefix: string
@@ -52,6 +69,7 @@ interface CheckedFilters {
   tickFrom: number
   tickTo: number
   homeOnly: boolean
+  scanBudget: number
 }
 
 export function validateListFilters(input: unknown): CheckedFilters {
@@ -91,6 +109,9 @@ export function validateListFilters(input: unknown): CheckedFilters {
   }
   if (f.home_only !== undefined && typeof f.home_only !== 'boolean')
     throw new InvalidInputError('home_only must be a boolean')
+  const budget = f.scan_budget ?? MAX_LIST_SCAN_ENTRIES
+  if (typeof budget !== 'number' || !Number.isSafeInteger(budget) || budget < 1)
+    throw new InvalidInputError('scan_budget must be a positive integer')
   return {
     after,
     limit,
@@ -100,6 +121,7 @@ export function validateListFilters(input: unknown): CheckedFilters {
     tickFrom: tick('tick_from', 0),
     tickTo: tick('tick_to', Number.MAX_SAFE_INTEGER),
     homeOnly: f.home_only === true,
+    scanBudget: Math.min(budget, MAX_LIST_SCAN_ENTRIES),
   }
 }
 
@@ -113,7 +135,14 @@ function prefixRange(prefix: string): { gte: Uint8Array; lte: Uint8Array } {
   return { gte: concatBytes([low, u64(0)]), lte: concatBytes([high, u64(U64_MAX)]) }
 }
 
-function matches(e: IndexEntry, f: CheckedFilters): boolean {
+/**
+ * Whether an entry passes the filters other than its key range (`after` and `prefix` bound the scan
+ * itself). Shared with the coordinator, which checks node answers with it (src/engine/list.ts).
+ */
+export function matchesFilters(
+  e: { metadata: StorageMetadata; home: boolean },
+  f: Omit<CheckedFilters, 'after' | 'limit' | 'prefix' | 'scanBudget'>,
+): boolean {
   if (f.homeOnly && !e.home) return false
   if (f.author !== undefined && e.metadata.author_node_id !== f.author) return false
   const tick = e.metadata.created_at_tick
@@ -124,7 +153,11 @@ function matches(e: IndexEntry, f: CheckedFilters): boolean {
 
 /**
  * Entries in (object_id, version) order. The iterator seeks straight to the cursor (or the prefix),
- * so a page costs what it reads from there on, not a scan from the start of the index.
+ * so a page costs what it reads from there on, not a scan from the start of the index; and it reads
+ * at most `scanBudget` entries plus the matches after them: once the budget is spent the scan stops
+ * at the next entry that does not match, which ends the page and is its cursor. Stopping only on a
+ * non-match keeps the stop visible to whoever sees only the entries (a match there would look like
+ * an exhausted range's last entry).
  */
 export async function listEntries(subs: StoreSublevels, input: unknown): Promise<ListPage> {
   const f = validateListFilters(input)
@@ -134,9 +167,18 @@ export async function listEntries(subs: StoreSublevels, input: unknown): Promise
   else options.gte = range.gte
   const entries: IndexEntry[] = []
   let exhausted = true
+  let budgetSpent = false
+  let examined = 0
   for await (const value of subs.index.values(options)) {
     const entry = toIndexEntry(value)
-    if (!matches(entry, f)) continue
+    examined++
+    if (!matchesFilters(entry, f)) {
+      if (examined < f.scanBudget) continue
+      entries.push(entry)
+      budgetSpent = true
+      exhausted = false
+      break
+    }
     entries.push(entry)
     if (entries.length === f.limit) {
       exhausted = false
@@ -145,5 +187,5 @@ export async function listEntries(subs: StoreSublevels, input: unknown): Promise
   }
   const last = entries[entries.length - 1]
   const next = exhausted || last === undefined ? null : { object_id: last.object_id, version: last.version }
-  return { entries, next }
+  return { entries, next, budget_spent: budgetSpent }
 }

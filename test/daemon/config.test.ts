@@ -72,6 +72,9 @@ describe('loadConfig', () => {
         stagingMaxAgeMs: 900_000,
         inboundConnectionsPerHostPerSecond: 100,
         maxPendingInboundConnections: 64,
+        maxConcurrentWrites: 32,
+        writeMinDeadlineMs: 60_000,
+        writeMinBytesPerSecond: 65_536,
       },
     })
   })

@@ -30,7 +30,9 @@ type Cursor = { object_id: string; version: number }
 const OUTPUT_HELP = `
 Output: a table when stdout is a terminal, else one JSON object summary per line; with --json one
 document {"objects": [...], "next_cursor": ...}. Objects are sorted by (object_id, version). Without
---all, a next page is announced on stderr as the --after value to pass.`
+--all, a next page is announced on stderr as the --after value to pass. A page may hold fewer
+objects than --limit, even none, and still have a next page: nodes stop after examining a bounded
+number of entries, so a filter that matches little takes several pages.`
 
 export function registerLs(program: Command, io: CliIo): void {
   program

@@ -24,6 +24,9 @@ interface StartOptions {
   stagingMaxAgeMs?: string
   inboundConnectionsPerHostPerSecond?: string
   maxPendingInboundConnections?: string
+  maxConcurrentWrites?: string
+  writeMinDeadlineMs?: string
+  writeMinBytesPerSecond?: string
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
@@ -70,6 +73,18 @@ export function registerStart(program: Command, io: CliIo): void {
       'new libp2p connections accepted per second from one host (default 100)',
     )
     .option('--max-pending-inbound-connections <n>', 'libp2p connections upgrading at once (default 64)')
+    .option(
+      '--max-concurrent-writes <n>',
+      'public writes coordinated at once; more are refused with NODE_BUSY (default 32)',
+    )
+    .option(
+      '--write-min-deadline-ms <n>',
+      'a public write delivers its content within max(this, size / min rate) (default 60000)',
+    )
+    .option(
+      '--write-min-bytes-per-second <n>',
+      'minimum average content rate of a public write (default 65536)',
+    )
     .action(async (opts: StartOptions) => {
       const flags: ConfigFlags = {
         listen: opts.listen,
@@ -89,6 +104,9 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.staging_max_age_ms': opts.stagingMaxAgeMs,
         'limits.inbound_connections_per_host_per_second': opts.inboundConnectionsPerHostPerSecond,
         'limits.max_pending_inbound_connections': opts.maxPendingInboundConnections,
+        'limits.max_concurrent_writes': opts.maxConcurrentWrites,
+        'limits.write_min_deadline_ms': opts.writeMinDeadlineMs,
+        'limits.write_min_bytes_per_second': opts.writeMinBytesPerSecond,
       }
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
       await runForeground(config.logLevel, io, async (logger) => startNode(config, { logger }))

@@ -1,0 +1,129 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type ConfigSources, loadConfig } from '../../src/daemon/config.js'
+import { InvalidConfigError } from '../../src/daemon/errors.js'
+
+let root: string
+let dir: string
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'qfs-config-writes-'))
+  dir = join(root, 'node')
+})
+afterAll(async () => {
+  if (root !== undefined) await rm(root, { recursive: true, force: true })
+})
+
+async function fileWith(limits: Record<string, unknown>): Promise<string> {
+  const path = join(root, `limits-${Object.keys(limits).join('-')}-${Object.values(limits).join('-')}.json`)
+  await writeFile(path, JSON.stringify({ limits }))
+  return path
+}
+
+async function load(sources: Partial<ConfigSources>) {
+  return loadConfig({ dir, env: {}, cwd: root, ...sources })
+}
+
+describe('public write limits in the configuration', () => {
+  it('defaults to 32 concurrent writes, a 60 s minimum deadline and 64 KiB/s', async () => {
+    expect((await load({})).limits).toMatchObject({
+      maxConcurrentWrites: 32,
+      writeMinDeadlineMs: 60_000,
+      writeMinBytesPerSecond: 65_536,
+    })
+  })
+
+  it('reads each key from the file, then env, then flags, the later winning', async () => {
+    const file = await fileWith({
+      max_concurrent_writes: 4,
+      write_min_deadline_ms: 5000,
+      write_min_bytes_per_second: 1024,
+    })
+    expect((await load({ configFile: file })).limits).toMatchObject({
+      maxConcurrentWrites: 4,
+      writeMinDeadlineMs: 5000,
+      writeMinBytesPerSecond: 1024,
+    })
+    const fromEnv = await load({
+      configFile: file,
+      env: { QFS_MAX_CONCURRENT_WRITES: '5', QFS_WRITE_MIN_DEADLINE_MS: '6000' },
+    })
+    expect(fromEnv.limits).toMatchObject({
+      maxConcurrentWrites: 5,
+      writeMinDeadlineMs: 6000,
+      writeMinBytesPerSecond: 1024,
+    })
+    const fromFlags = await load({
+      configFile: file,
+      env: { QFS_MAX_CONCURRENT_WRITES: '5', QFS_WRITE_MIN_BYTES_PER_SECOND: '2048' },
+      flags: { 'limits.max_concurrent_writes': '1', 'limits.write_min_bytes_per_second': '4096' },
+    })
+    expect(fromFlags.limits).toMatchObject({
+      maxConcurrentWrites: 1,
+      writeMinDeadlineMs: 5000,
+      writeMinBytesPerSecond: 4096,
+    })
+  })
+
+  const bad: Array<[string, () => Promise<Partial<ConfigSources>>, string, string]> = [
+    [
+      'zero concurrent writes',
+      async () => ({ configFile: await fileWith({ max_concurrent_writes: 0 }) }),
+      'limits.max_concurrent_writes',
+      'file',
+    ],
+    [
+      'a fractional cap',
+      async () => ({ configFile: await fileWith({ max_concurrent_writes: 1.5 }) }),
+      'limits.max_concurrent_writes',
+      'file',
+    ],
+    [
+      'a cap as text in a file',
+      async () => ({ configFile: await fileWith({ max_concurrent_writes: '8' }) }),
+      'limits.max_concurrent_writes',
+      'file',
+    ],
+    [
+      'a cap above 1_000_000',
+      async () => ({ env: { QFS_MAX_CONCURRENT_WRITES: '1000001' } }),
+      'limits.max_concurrent_writes',
+      'env',
+    ],
+    [
+      'a deadline past 2^31-1 ms',
+      async () => ({ configFile: await fileWith({ write_min_deadline_ms: 2 ** 31 }) }),
+      'limits.write_min_deadline_ms',
+      'file',
+    ],
+    [
+      'a zero deadline',
+      async () => ({ flags: { 'limits.write_min_deadline_ms': '0' } }),
+      'limits.write_min_deadline_ms',
+      'flag',
+    ],
+    [
+      'a negative rate',
+      async () => ({ env: { QFS_WRITE_MIN_BYTES_PER_SECOND: '-1' } }),
+      'limits.write_min_bytes_per_second',
+      'env',
+    ],
+    [
+      'a non-numeric rate',
+      async () => ({ flags: { 'limits.write_min_bytes_per_second': '64k' } }),
+      'limits.write_min_bytes_per_second',
+      'flag',
+    ],
+  ]
+
+  it.each(bad)('refuses %s with INVALID_CONFIG naming the key', async (_what, sources, field, source) => {
+    const err = await load(await sources()).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(InvalidConfigError)
+    expect(err).toMatchObject({ code: 'INVALID_CONFIG', field, source })
+  })
+})

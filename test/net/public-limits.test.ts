@@ -1,0 +1,178 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
+import { DeterministicTime } from '../../src/core/time.js'
+import { StorageEngine } from '../../src/engine/engine.js'
+import { StorageClient } from '../../src/net/client.js'
+import type { Limits } from '../../src/net/protocols.js'
+import { storageProtocol } from '../../src/net/service.js'
+import { Libp2pTransport } from '../../src/net/transport.js'
+import { readCounters } from '../../src/store/counters.js'
+import { bytesOf, meta } from '../engine/suite.js'
+import { type Libp2pNetwork, libp2pHarness } from './harness.js'
+
+/** A promise and its resolver: a content source waits on it. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void
+  const wait = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { wait, open }
+}
+
+/** `head` bytes of `content`, then nothing until `held` opens, then the rest. */
+async function* stalled(content: Uint8Array, head: number, held: Promise<void>): AsyncGenerator<Uint8Array> {
+  yield content.subarray(0, head)
+  await held
+  yield content.subarray(head)
+}
+
+/**
+ * The public write limits on real libp2p nodes: a cap on the writes one node coordinates at once,
+ * and a deadline for a write's content; and a listing whose nodes stop early, over the wire.
+ */
+describe('public write limits and list scan budget over libp2p', () => {
+  let net: Libp2pNetwork
+  let client: StorageClient
+  let coordinator: string
+  const addrsOf = (id: string) =>
+    (net.membership.current().nodes.get(id)?.multiaddrs ?? []).map((a) => multiaddr(a))
+  const staged = () =>
+    Promise.all(
+      net.nodeIds.map(async (id) => (await readCounters(net.locals.get(id)!.store.sublevels)).staged),
+    )
+  const stagedTotal = async () => (await staged()).reduce((a, b) => a + b, 0)
+
+  /** Serves the coordinator's protocols again with other limits (as a restarted daemon would). */
+  async function reconfigure(limits: Partial<Limits>): Promise<void> {
+    await net.services.get(coordinator)!.stop()
+    const service = storageProtocol({
+      node: net.locals.get(coordinator)!.service,
+      engine: net.engine(coordinator) as StorageEngine,
+      isEligiblePeer: (peer) => net.membership.current().eligible.has(peer),
+      limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000, ...limits },
+    })({ registrar: net.libp2p.get(coordinator)!, logger: net.libp2p.get(coordinator)!.logger })
+    await service.start()
+    net.services.set(coordinator, service)
+  }
+
+  beforeAll(async () => {
+    net = await libp2pHarness(5)
+    coordinator = net.nodeIds[2]!
+    client = new StorageClient({ libp2p: net.outsider })
+  })
+  afterAll(async () => {
+    await net?.close()
+  })
+
+  it('with a cap of 1, refuses a second concurrent write with NODE_BUSY, completes the first, then takes writes again', async () => {
+    await reconfigure({ maxConcurrentWrites: 1 })
+    // 4 MiB: 1 MiB shards go over replica/push as they arrive, so the first write stages while it waits.
+    const size = 4 * 1024 * 1024
+    const content = bytesOf('cap-first', size)
+    const held = gate()
+    const first = client.put(
+      addrsOf(coordinator),
+      { object_id: objectId('limits', 'cap-first'), version: 1, metadata: meta(70), content_size: size },
+      stalled(content, 300 * 1024, held.wait),
+    )
+    try {
+      // The first write holds the slot once its shards are staging.
+      await vi.waitFor(async () => expect(await stagedTotal()).toBeGreaterThan(0), { timeout: 5_000 })
+      const second = await client.put(
+        addrsOf(coordinator),
+        { object_id: objectId('limits', 'cap-second'), version: 1, metadata: meta(71) },
+        bytesOf('cap-second', 1000),
+      )
+      expect(second).toMatchObject({
+        ok: false,
+        code: 'NODE_BUSY',
+        error_code: 'SE_ERR_NO_ELIGIBLE_NODES',
+        storage_event_id: null,
+      })
+    } finally {
+      held.open()
+    }
+    expect(await first).toMatchObject({ ok: true, content_size: size })
+    const third = await client.put(
+      addrsOf(coordinator),
+      { object_id: objectId('limits', 'cap-second'), version: 1, metadata: meta(72) },
+      bytesOf('cap-second', 1000),
+    )
+    expect(third).toMatchObject({ ok: true })
+    expect(await staged()).toEqual(net.nodeIds.map(() => 0))
+  })
+
+  it('fails a write whose client stops sending at its deadline, takes back what it staged and frees its slot', async () => {
+    // Deadline max(300 ms, size / 1 GiB/s) = 300 ms for this write; the idle timeout (5 s) never fires.
+    await reconfigure({ maxConcurrentWrites: 1, writeMinDeadlineMs: 300, writeMinBytesPerSecond: 2 ** 30 })
+    const size = 4 * 1024 * 1024
+    const held = gate()
+    const before = net.logEntries(coordinator)
+    const oid = objectId('limits', 'stalled')
+    const put = client.put(
+      addrsOf(coordinator),
+      { object_id: oid, version: 1, metadata: meta(73), content_size: size },
+      stalled(bytesOf('stalled', size), 300 * 1024, held.wait),
+    )
+    try {
+      // The coordinator logs the failed STORE when it gives up; only then does the client send more.
+      await vi.waitFor(() => expect(net.logEntries(coordinator)).toBeGreaterThan(before), { timeout: 4_000 })
+    } finally {
+      held.open()
+    }
+    expect(await put).toMatchObject({ ok: false, code: 'WRITE_TOO_SLOW', error_code: 'SE_ERR_INTERNAL' })
+    // Staged shards of the failed write are discarded on every replica (a push stream reset ends a
+    // replica's staging as it is noticed, so this waits for that, not for any sweep).
+    await vi.waitFor(async () => expect(await staged()).toEqual(net.nodeIds.map(() => 0)), {
+      timeout: 5_000,
+    })
+    expect((await net.engine(net.nodeIds[0]!).getContent(oid, 1)).ok).toBe(false)
+    // The slot was freed: a write that delivers in time is taken.
+    const next = await client.put(
+      addrsOf(coordinator),
+      { object_id: oid, version: 1, metadata: meta(74) },
+      bytesOf('prompt', 5000),
+    )
+    expect(next).toMatchObject({ ok: true })
+  })
+
+  it('pages a listing whose nodes stop at a scan budget of 1, over replica/list, to exactly the full listing', async () => {
+    const local = net.locals.get(coordinator)!
+    const transport = new Libp2pTransport(
+      {
+        libp2p: net.libp2p.get(coordinator)!,
+        resolve: (id) => addrsOf(id),
+        local: local.service,
+      },
+      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 } },
+    )
+    const budgeted = new StorageEngine(
+      {
+        nodeId: coordinator,
+        transport,
+        membership: net.membership,
+        log: local.log,
+        time: new DeterministicTime(),
+      },
+      { listScanBudget: 1 },
+    )
+    const nothing = await budgeted.listObjects({ tag: 'nobody' })
+    expect(nothing).toMatchObject({ ok: true, objects: [] })
+    expect(nothing.ok && nothing.next_cursor).not.toBeNull()
+    const full = await net.engine(coordinator).listObjects({ limit: 1000 })
+    if (!full.ok) throw new Error(JSON.stringify(full))
+    expect(full.next_cursor).toBeNull()
+    const keys: string[] = []
+    let after: { object_id: string; version: number } | undefined
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await budgeted.listObjects({ limit: 2, after })
+      if (!page.ok) throw new Error(JSON.stringify(page))
+      keys.push(...page.objects.map((o) => `${o.object_id}/${o.version}`))
+      if (page.next_cursor === null) break
+      after = page.next_cursor
+    }
+    expect(keys).toEqual(full.objects.map((o) => `${o.object_id}/${o.version}`))
+    expect(keys.length).toBeGreaterThanOrEqual(3)
+  })
+})
