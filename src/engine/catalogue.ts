@@ -40,23 +40,70 @@ export async function resolveRecord(
     if (wanted === 0) throw new ObjectNotFoundError(`object ${objectId} has no version`)
   }
   const exact = wanted
-  const answers = await settle(homes, (n) =>
+  const asked = askUntilAgreed(homes, q, (n) =>
     ctx.transport.getRecord(n, objectId, exact, { signal: requestSignal(ctx, signal) }),
   )
-  const { winner, reachable, lacking } = tally(answers, q)
-  if (winner !== undefined) {
-    // Read repair: a reachable home without the decided record missed it; bring it up to date so
-    // one more failure does not leave the version without a majority.
+  const agreed = await asked.agreed
+  // Read repair: a reachable home without the decided record missed it; bring it up to date so one
+  // more failure does not leave the version without a majority. It waits for the slower homes, the
+  // reader does not.
+  const repair = (answers: Answer[]) => {
+    const { winner, lacking } = tally(answers, q)
+    if (winner === undefined) return
     for (const home of lacking) void catchUp(ctx, homes, home, objectId, exact + 1).catch(() => {})
-    return winner
   }
+  if (agreed !== undefined) {
+    void asked.all.then(repair)
+    return agreed
+  }
+  const answers = await asked.all
+  repair(answers)
+  const { reachable } = tally(answers, q)
   if (reachable < q) throw new QuorumNotReachedError(`${reachable} of ${homes.length} homes answered`)
   throw new ObjectNotFoundError(`object ${objectId} version ${exact} is not stored`)
 }
 
+type Answer = { node: string; value?: VersionRecord; error?: unknown }
+
+/**
+ * Asks every home and settles `agreed` as soon as `q` of them answer the same record (at most one
+ * record can have a majority, since homes accept one per version), or with undefined once every home
+ * answered without a majority. Which homes answer first changes only how long a reader waits on a
+ * slow one, never the record it gets. `all` settles with every answer.
+ */
+function askUntilAgreed(
+  homes: readonly string[],
+  q: number,
+  ask: (node: string) => Promise<VersionRecord | undefined>,
+): { agreed: Promise<VersionRecord | undefined>; all: Promise<Answer[]> } {
+  const votes = new Map<string, number>()
+  let settleAgreed!: (record: VersionRecord | undefined) => void
+  const agreed = new Promise<VersionRecord | undefined>((resolve) => {
+    settleAgreed = resolve
+  })
+  const all = Promise.all(
+    homes.map(async (node): Promise<Answer> => {
+      try {
+        const value = await ask(node)
+        if (value !== undefined) {
+          const digest = recordDigest(value)
+          const count = (votes.get(digest) ?? 0) + 1
+          votes.set(digest, count)
+          if (count === q) settleAgreed(value)
+        }
+        return { node, value }
+      } catch (error) {
+        return { node, error }
+      }
+    }),
+  )
+  void all.then(() => settleAgreed(undefined))
+  return { agreed, all }
+}
+
 /** The record at least `q` answers agree on, if any; who answered, and who answered "none". */
 function tally(
-  answers: Array<{ node: string; value?: VersionRecord; error?: unknown }>,
+  answers: Answer[],
   q: number,
 ): { winner: VersionRecord | undefined; reachable: number; lacking: string[] } {
   const votes = new Map<string, { record: VersionRecord; count: number }>()

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import type { StorageEvent } from '../../src/log/index.js'
@@ -50,6 +50,34 @@ describe('catalogue homes: lagging homes, repeats and conflicts', () => {
     } finally {
       await h.setDown(h1, false)
     }
+  })
+
+  it('a read takes the record once two homes agree, not waiting on a slow third, whose answer still drives repair', async () => {
+    const { oid, h3, e } = setup('slow-home')
+    await h.setDown(h3, true)
+    expect((await e.putContent(oid, 1, bytesOf('slow-1', 2000), meta(1))).ok).toBe(true)
+    await h.setDown(h3, false)
+    let release!: () => void
+    const released = new Promise<void>((r) => {
+      release = r
+    })
+    const transport = h.net.transport
+    const real = transport.getRecord.bind(transport)
+    const spy = vi.spyOn(transport, 'getRecord').mockImplementation(async (node, o, v, options) => {
+      if (node === h3 && o === oid) await released
+      return real(node, o, v, options)
+    })
+    try {
+      const read = e.getContent(oid, 1)
+      const timer = new Promise((r) => setTimeout(() => r('still waiting'), 2_000))
+      const got = await Promise.race([read, timer])
+      expect(got).toMatchObject({ ok: true, version: 1 })
+      expect(await holds(h3, oid, 1)).toBe(false)
+    } finally {
+      release()
+    }
+    await eventually(() => holds(h3, oid, 1))
+    spy.mockRestore()
   })
 
   it('a write catches a lagging home up before deciding, and logs who lagged', async () => {
