@@ -17,6 +17,7 @@ import {
   createQfsLibp2p,
   type Dialer,
   Libp2pTransport,
+  PROTOCOLS,
   type StorageProtocolService,
   storageProtocol,
 } from '../net/index.js'
@@ -141,6 +142,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
               metrics.reject('replica', 'NOT_ELIGIBLE')
               return false
             },
+            onExchangeFailed: (protocol, code) => metrics.exchangeFailed(PROTOCOLS[protocol], code),
             limits,
           }),
         },

@@ -21,6 +21,7 @@ export class NodeMetrics {
   readonly registry: Registry
   private readonly requests: Counter<'op' | 'outcome'>
   private readonly errors: Counter<'op' | 'code'>
+  private readonly exchangeFailures: Counter<'protocol' | 'code'>
   private readonly duration: Histogram<'op'>
   private sources: MetricsSources | undefined
 
@@ -69,6 +70,12 @@ export class NodeMetrics {
       labelNames: ['op', 'code'],
       registers,
     })
+    this.exchangeFailures = new Counter({
+      name: 'qfs_exchange_failures_total',
+      help: 'Exchanges this node ended with an ERROR frame, by protocol and code (refusals before any operation ran, broken streams)',
+      labelNames: ['protocol', 'code'],
+      registers,
+    })
     this.duration = new Histogram({
       name: 'qfs_request_duration_seconds',
       help: 'Duration of storage operations',
@@ -87,6 +94,11 @@ export class NodeMetrics {
     this.requests.inc({ op, outcome })
     if (outcome === 'error') this.errors.inc({ op, code: code ?? 'INTERNAL' })
     this.duration.observe({ op }, seconds)
+  }
+
+  /** An exchange this node ended with an ERROR frame carrying `code`. */
+  exchangeFailed(protocol: string, code: string): void {
+    this.exchangeFailures.inc({ protocol, code })
   }
 
   /** A failure that ends an exchange before any operation runs (an ineligible peer). */

@@ -50,6 +50,12 @@ export interface StorageProtocolInit {
    */
   isEligiblePeer?: (peerId: string) => boolean
   limits?: Partial<Limits>
+  /**
+   * Called for every exchange this node ends with an ERROR frame, with the code sent: refusals
+   * before the engine ran (bad frames, NODE_BUSY, NOT_ELIGIBLE, ...) and streams that broke. What the
+   * engine answers as a Failure is counted by the engine's caller, not here.
+   */
+  onExchangeFailed?: (protocol: ProtocolName, code: string) => void
 }
 
 export interface StorageProtocolService extends Startable {
@@ -73,6 +79,7 @@ class StorageProtocol implements StorageProtocolService {
   private readonly node: NodeService
   private readonly engine: StorageEngine | undefined
   private readonly isEligiblePeer: (peerId: string) => boolean
+  private readonly onExchangeFailed: ((protocol: ProtocolName, code: string) => void) | undefined
   private readonly names: ProtocolName[]
   /** Shared by every connection: the cap on concurrent public writes is per node. */
   private readonly writes: WriteAdmission
@@ -86,6 +93,7 @@ class StorageProtocol implements StorageProtocolService {
     this.node = init.node
     this.engine = init.engine
     this.isEligiblePeer = init.isEligiblePeer ?? (() => true)
+    this.onExchangeFailed = init.onExchangeFailed
     this.limits = Object.freeze(resolveLimits(init.limits))
     this.writes = new WriteAdmission(this.limits)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
@@ -171,7 +179,9 @@ class StorageProtocol implements StorageProtocolService {
       await fs.finish(signal)
     } catch (err) {
       this.log?.error('%s from %p failed - %e', PROTOCOLS[name], connection.remotePeer, err)
-      await fs.fail(wireErrorOf(err, storageErrorCode))
+      const wire = wireErrorOf(err, storageErrorCode)
+      this.onExchangeFailed?.(name, wire.code)
+      await fs.fail(wire)
     } finally {
       stream.removeEventListener('close', onClose)
     }

@@ -1,6 +1,8 @@
 import { access, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateContent } from '../../src/conformance/content.js'
 import { toHex } from '../../src/core/bytes.js'
@@ -14,6 +16,8 @@ import { createLogger } from '../../src/daemon/logger.js'
 import { readSnapshotFile, writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
 import { generateAuditKey } from '../../src/log/keys.js'
 import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { PROTOCOLS } from '../../src/net/protocols.js'
 
 const authority = generateAuditKey(new Uint8Array(32).fill(7))
 const silent = createLogger('silent')
@@ -137,6 +141,23 @@ describe('daemon: three nodes on loopback', () => {
       ok: true,
       objects: [{ object_id: oid, version: 1, hash_commit: expected }],
     })
+  })
+
+  it('counts the exchanges it refuses by protocol and code in its metrics', async () => {
+    const client = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+    try {
+      const stream = await client.dialProtocol(multiaddr(nodes[0]!.multiaddrs()[0]!), PROTOCOLS.write)
+      // A frame of an unknown type where the write request belongs.
+      stream.send(Uint8Array.of(0x01, 0x09))
+      await stream.close().catch(() => {})
+      const metric =
+        'qfs_exchange_failures_total{protocol="/qfs/storage/write/1.0.0",code="UNKNOWN_MESSAGE"} 1'
+      await expect
+        .poll(async () => (await fetch(`${nodes[0]!.apiUrl}/metrics`)).text(), { timeout: 5_000 })
+        .toContain(metric)
+    } finally {
+      await client.stop()
+    }
   })
 
   it('keeps its data across a stop and a restart from the same directory', async () => {

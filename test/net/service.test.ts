@@ -56,7 +56,10 @@ beforeAll(async () => {
   outsider = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(2)))
 })
 
-async function serviceHandlers(idleTimeoutMs = 2_000): Promise<Map<string, StreamHandler>> {
+async function serviceHandlers(
+  idleTimeoutMs = 2_000,
+  onExchangeFailed?: (protocol: string, code: string) => void,
+): Promise<Map<string, StreamHandler>> {
   const handlers = new Map<string, StreamHandler>()
   const registrar: Registrar = {
     handle: async (protocol, handler) => {
@@ -70,6 +73,7 @@ async function serviceHandlers(idleTimeoutMs = 2_000): Promise<Map<string, Strea
     node: emptyNode,
     isEligiblePeer: (id) => id === peer.toString(),
     limits: { idleTimeoutMs, requestTimeoutMs: 5_000 },
+    onExchangeFailed,
   })({ registrar })
   await service.start()
   return handlers
@@ -173,6 +177,21 @@ describe('storage protocol service (stream pair, stubbed node)', () => {
       expect(errorCodeOf(frames)).toBe(code)
     })
   }
+
+  it('reports every exchange it ends with an ERROR frame, with the code sent, and none it answers', async () => {
+    const failed: Array<[string, string]> = []
+    const handlers = await serviceHandlers(2_000, (protocol, code) => failed.push([protocol, code]))
+    await exchange(handlers, PROTOCOLS.replicaRecord, json({ object_id: ID, version: 'latest' }))
+    expect(failed).toEqual([])
+    await exchange(handlers, PROTOCOLS.replicaRecord, Uint8Array.of(0x01, 0x09))
+    await exchange(handlers, PROTOCOLS.replicaProve, json({ shard_id: ID, leaf_index: 0 }))
+    await exchange(handlers, PROTOCOLS.replicaList, json({ limit: 1 }), { from: outsider })
+    expect(failed).toEqual([
+      ['replicaRecord', 'UNKNOWN_MESSAGE'],
+      ['replicaProve', 'NOT_FOUND'],
+      ['replicaList', 'NOT_ELIGIBLE'],
+    ])
+  })
 
   it('times out a silent peer with TIMEOUT', async () => {
     const handlers = await serviceHandlers(50)
