@@ -55,11 +55,20 @@ export class NodeService {
   }
 
   /** Stages shards whose bytes are all at hand, all in one database write: every one or none. */
-  async stageShards(shards: readonly WholeShardRequest[]): Promise<StagedShardInfo[]> {
+  async stageShards(
+    shards: readonly WholeShardRequest[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<StagedShardInfo[]> {
     if (!Array.isArray(shards)) throw new InvalidInputError('shards must be a list')
     const staged = await this.store.stageWhole(
       shards.map((s) => ({ header: this.storeHeader(s?.header), bytes: s.bytes })),
+      options,
     )
+    if (options.signal?.aborted === true) {
+      // Nobody is left to commit or abort them: take them back now rather than at the sweep.
+      await this.store.discardStaging(staged.map((s) => s.stagingId)).catch(() => {})
+      options.signal.throwIfAborted()
+    }
     return staged.map((s) => this.stagedInfo(s))
   }
 

@@ -9,8 +9,8 @@ import { MAX_FRAME_BYTES, MAX_REQUEST_JSON_FRAME_BYTES } from './frames.js'
 export const PROTOCOL_PREFIX = '/qfs/storage'
 export const PROTOCOL_VERSION = '1.0.0'
 
-function id(name: string): string {
-  return `${PROTOCOL_PREFIX}/${name}/${PROTOCOL_VERSION}`
+function id(name: string, version = PROTOCOL_VERSION): string {
+  return `${PROTOCOL_PREFIX}/${name}/${version}`
 }
 
 export const PROTOCOLS = {
@@ -25,8 +25,10 @@ export const PROTOCOLS = {
   replicaManifest: id('replica/manifest'),
   replicaFetch: id('replica/fetch'),
   replicaProve: id('replica/prove'),
-  replicaList: id('replica/list'),
-  replicaRpc: id('replica/rpc'),
+  // 1.1.0: a listing may end with the non-matching entry where the node's scan budget stopped.
+  replicaList: id('replica/list', '1.1.0'),
+  // 1.1.0: `stage` carries several shards ({shards: [...]}, answered {staged: [...]}).
+  replicaRpc: id('replica/rpc', '1.1.0'),
 } as const
 
 export type ProtocolName = keyof typeof PROTOCOLS
@@ -75,9 +77,9 @@ export interface Limits {
   /** Public writes this node coordinates at once; one more is refused at once with NODE_BUSY. */
   maxConcurrentWrites: number
   /**
-   * A public write must deliver its content (DATA up to END) within
-   * max(writeMinDeadlineMs, content_size / writeMinBytesPerSecond), else WRITE_TOO_SLOW: the idle
-   * timeout alone lets a client trickling a byte now and then hold a write slot for hours.
+   * Once a public write has kept the node waiting for its content longer than writeMinDeadlineMs
+   * plus 1 s per writeMinBytesPerSecond bytes it delivered, it fails with WRITE_TOO_SLOW: the idle
+   * timeout alone lets a client trickling a byte now and then hold a write slot for days.
    */
   writeMinDeadlineMs: number
   writeMinBytesPerSecond: number

@@ -10,7 +10,7 @@ import {
 } from './messages-public.js'
 import type { ProtocolName } from './protocols.js'
 import type { Exchange } from './serve-replica.js'
-import type { WriteAdmission } from './write-admission.js'
+import type { AdmittedWrite, WriteAdmission } from './write-admission.js'
 
 /** What the public handlers share across exchanges: this node's write policy. */
 export interface PublicPolicy {
@@ -68,20 +68,21 @@ async function serveWrite(
   policy: PublicPolicy,
 ): Promise<void> {
   const r = parseWriteRequest(await fs.readJson(signal), policy.maxContentBytes)
-  const write = policy.writes.admit(r.content_size, signal)
+  const write = policy.writes.admit(signal)
   try {
     const options = { signal: write.signal, epoch: r.epoch, timestampTick: r.timestamp_tick }
     let answer: unknown
     if (r.kind === 'DELETE_MARKER') {
+      write.beginWait()
       const frame = await fs.read(write.signal)
+      write.endWait(0)
       if (frame.type !== 'end') throw unexpected(frame, 'END (a delete marker has no content)')
-      write.delivered()
       answer = await engine.deleteContent(r.object_id, r.version, r.metadata, options)
     } else {
       answer = await engine.putContent(
         r.object_id,
         r.version,
-        { size: r.content_size, chunks: dataUntilEnd(fs, write.signal, write.delivered) },
+        { size: r.content_size, chunks: dataUntilEnd(fs, write) },
         r.metadata,
         options,
       )
@@ -92,19 +93,22 @@ async function serveWrite(
   }
 }
 
-/** The DATA bodies of a stream up to its END frame; anything else ends the content with an error. */
-async function* dataUntilEnd(
-  fs: FrameStream,
-  signal: AbortSignal,
-  onEnd: () => void,
-): AsyncGenerator<Uint8Array> {
+/**
+ * The DATA bodies of a stream up to its END frame; anything else ends the content with an error.
+ * Only the time spent here, waiting for the client, counts against the write's minimum rate.
+ */
+async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenerator<Uint8Array> {
   for (;;) {
-    const frame = await fs.read(signal)
+    write.beginWait()
+    const frame = await fs.read(write.signal)
     if (frame.type === 'end') {
-      onEnd()
+      write.endWait(0)
       return
     }
     if (frame.type !== 'data') throw unexpected(frame, 'DATA or END')
+    let bytes = 0
+    for (const chunk of frame.chunks) bytes += chunk.length
+    write.endWait(bytes)
     yield* frame.chunks
   }
 }

@@ -208,7 +208,7 @@ async function handle(
         offset += header.length
         return shard
       })
-      return { body: { staged: (await node.stageShards(shards)) as unknown as JsonObject[] } }
+      return { body: { staged: (await node.stageShards(shards, { signal })) as unknown as JsonObject[] } }
     }
     case 'fetch': {
       // One block: the caller asks here only for the last block of a shard (small shards whole).

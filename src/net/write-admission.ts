@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { NodeBusyError, WriteTooSlowError } from './errors.js'
 import type { Limits } from './protocols.js'
 
@@ -10,38 +11,45 @@ export type WriteLimits = Pick<
 >
 
 /**
- * How long a public write may take to deliver `contentSize` bytes: max(writeMinDeadlineMs,
- * ceil(contentSize * 1000 / writeMinBytesPerSecond)) ms (docs/protocol.md 4.2), computed exactly,
- * and no longer than a timer can wait.
+ * How long a write may have kept the node waiting for its content once it delivered `received`
+ * bytes: writeMinDeadlineMs + floor(received * 1000 / writeMinBytesPerSecond) ms (docs/protocol.md
+ * 4.2), computed exactly. A client gets a grace period, then must keep up the minimum rate.
  */
-export function writeDeadlineMs(contentSize: number, limits: WriteLimits): number {
-  const rate = BigInt(limits.writeMinBytesPerSecond)
-  const bySize = (BigInt(contentSize) * 1000n + rate - 1n) / rate
-  const ms = bySize > BigInt(limits.writeMinDeadlineMs) ? bySize : BigInt(limits.writeMinDeadlineMs)
-  return ms > BigInt(MAX_TIMER_MS) ? MAX_TIMER_MS : Number(ms)
+export function waitAllowanceMs(received: number, limits: WriteLimits): number {
+  const earned = (BigInt(received) * 1000n) / BigInt(limits.writeMinBytesPerSecond)
+  const ms = BigInt(limits.writeMinDeadlineMs) + earned
+  return ms > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ms)
 }
 
-/** One admitted write: its slot and its deadline. */
+/** One admitted write: its slot, and the clock of the time it keeps the node waiting. */
 export interface AdmittedWrite {
-  /** The exchange's signal, also aborted with WRITE_TOO_SLOW when the content is late. */
+  /** The exchange's signal, also aborted with WRITE_TOO_SLOW when the client falls behind. */
   readonly signal: AbortSignal
-  /** The content is all in (END read): the deadline no longer applies. */
-  delivered(): void
+  /** The node starts waiting for the client's next frame. */
+  beginWait(): void
+  /** The frame arrived with `bytes` of content; the wait since beginWait is counted. */
+  endWait(bytes: number): void
   /** Frees the slot and the timer; once is enough, more are ignored. */
   release(): void
 }
 
 /**
- * The public writes a node coordinates at once, and each one's deadline for its content. A write
- * holds staging on several replicas, streams and memory until it commits or fails; without a cap
- * only connections times their write streams (64 each) bound how many a node runs.
+ * The public writes a node coordinates at once, and how slow each one's client may be. A write holds
+ * staging on several replicas, streams and memory until it commits or fails; without a cap only
+ * connections times their write streams (64 each) bound how many a node runs. Only time the node
+ * spends waiting for the client counts against it (not time the write waits on replicas), and the
+ * allowance grows with what was delivered, so a client that trickles bytes loses its slot early
+ * rather than at the end of a deadline sized for the whole content.
  */
 export class WriteAdmission {
   private readonly limits: WriteLimits
+  private readonly now: () => number
   private active = 0
 
-  constructor(limits: WriteLimits) {
+  /** `now` is a monotonic clock in ms (an observation for a timeout, never protocol data). */
+  constructor(limits: WriteLimits, now: () => number = () => performance.now()) {
     this.limits = limits
+    this.now = now
   }
 
   /** Writes holding a slot now. */
@@ -49,8 +57,8 @@ export class WriteAdmission {
     return this.active
   }
 
-  /** A slot for a write announcing `contentSize` bytes, or NODE_BUSY at once when all are taken. */
-  admit(contentSize: number, signal: AbortSignal): AdmittedWrite {
+  /** A slot for a write, or NODE_BUSY at once when all are taken. */
+  admit(signal: AbortSignal): AdmittedWrite {
     const cap = this.limits.maxConcurrentWrites
     if (this.active >= cap) {
       throw new NodeBusyError(
@@ -58,26 +66,48 @@ export class WriteAdmission {
       )
     }
     this.active++
-    const ms = writeDeadlineMs(contentSize, this.limits)
+    const { limits, now } = this
     // A controller of our own rather than AbortSignal.any: its listener is removed on release, so a
     // long-lived exchange signal does not collect one per write.
     const controller = new AbortController()
     const onAbort = () => controller.abort(signal.reason)
     if (signal.aborted) controller.abort(signal.reason)
     else signal.addEventListener('abort', onAbort, { once: true })
-    const timer = setTimeout(() => {
-      controller.abort(
-        new WriteTooSlowError(`${contentSize} bytes of content were not delivered within ${ms} ms`),
-      )
-    }, ms)
+    let received = 0
+    let waitedMs = 0
+    let since: number | undefined
+    let timer: NodeJS.Timeout | undefined
     let released = false
+    const stopTimer = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+    }
     return {
       signal: controller.signal,
-      delivered: () => clearTimeout(timer),
+      beginWait: () => {
+        if (released || since !== undefined) return
+        since = now()
+        const left = waitAllowanceMs(received, limits) - waitedMs
+        const fail = () =>
+          controller.abort(
+            new WriteTooSlowError(
+              `the client delivered ${received} bytes in ${Math.round(waitedMs + now() - since!)} ms of waiting, below the node's minimum rate`,
+            ),
+          )
+        if (left <= 0) fail()
+        else timer = setTimeout(fail, Math.min(left, MAX_TIMER_MS))
+      },
+      endWait: (bytes) => {
+        if (since === undefined) return
+        stopTimer()
+        waitedMs += now() - since
+        since = undefined
+        received += bytes
+      },
       release: () => {
         if (released) return
         released = true
-        clearTimeout(timer)
+        stopTimer()
         signal.removeEventListener('abort', onAbort)
         this.active--
       },

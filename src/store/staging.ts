@@ -80,32 +80,42 @@ export interface WholeShard {
   bytes: Uint8Array
 }
 
+/** A whole shard cut into blocks and hashed: everything its stage needs but a staging id. */
+export interface HashedShard {
+  header: ShardHeader
+  blocks: Uint8Array[]
+  leaves: Uint8Array[]
+  merkleRoot: string
+}
+
+/** Cuts and hashes a whole shard (no I/O, no lock needed); its bytes must be its header's length. */
+export function hashWholeShard(header: ShardHeader, bytes: unknown): HashedShard {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== header.length) {
+    throw new InvalidInputError(`shard ${header.shardId} has other than its declared ${header.length} bytes`)
+  }
+  const blocks: Uint8Array[] = []
+  for (let off = 0; off < header.length; off += header.blockSizeBytes)
+    blocks.push(bytes.subarray(off, Math.min(off + header.blockSizeBytes, header.length)))
+  const leaves = blocks.map((b) => leafHash(b))
+  return { header, blocks, leaves, merkleRoot: toHex(MerkleTree.fromLeafHashes(leaves).root) }
+}
+
 /**
- * The marker and block puts that stage `shard` whole under `stagingId`: the marker is written in
+ * The marker and block puts that stage a hashed shard under `stagingId`: the marker is written in
  * its final `staged` state, so the shard is staged by the one batch these go into or not at all.
  */
 export function wholeShardOps(
   sublevels: StoreSublevels,
-  shard: { header: ShardHeader; bytes: Uint8Array },
+  shard: HashedShard,
   marker: Pick<StagingMarker, 'stagingId' | 'seq' | 'createdMs'>,
 ): { ops: StoreBatchOp[]; staged: StagedShard } {
   const h = shard.header
-  if (!(shard.bytes instanceof Uint8Array) || shard.bytes.length !== h.length) {
-    throw new InvalidInputError(`shard ${h.shardId} has other than its declared ${h.length} bytes`)
-  }
-  const ops: StoreBatchOp[] = []
-  const leaves: Uint8Array[] = []
-  for (let index = 0, off = 0; off < h.length; index++, off += h.blockSizeBytes) {
-    const block = shard.bytes.subarray(off, Math.min(off + h.blockSizeBytes, h.length))
-    leaves.push(leafHash(block))
-    ops.push({
-      type: 'put',
-      sublevel: sublevels.blocks,
-      key: blockKey(marker.stagingId, index),
-      value: block,
-    })
-  }
-  const merkleRoot = toHex(MerkleTree.fromLeafHashes(leaves).root)
+  const ops: StoreBatchOp[] = shard.blocks.map((block, index) => ({
+    type: 'put',
+    sublevel: sublevels.blocks,
+    key: blockKey(marker.stagingId, index),
+    value: block,
+  }))
   const full: StagingMarker = {
     ...marker,
     state: 'staged',
@@ -115,8 +125,8 @@ export function wholeShardOps(
     shardId: h.shardId,
     length: h.length,
     blockSizeBytes: h.blockSizeBytes,
-    merkleRoot,
-    leafHashes: leaves,
+    merkleRoot: shard.merkleRoot,
+    leafHashes: shard.leaves,
   }
   ops.push({
     type: 'put',
@@ -130,8 +140,8 @@ export function wholeShardOps(
       stagingId: marker.stagingId,
       shardId: h.shardId,
       length: h.length,
-      leafCount: leaves.length,
-      merkleRoot,
+      leafCount: shard.leaves.length,
+      merkleRoot: shard.merkleRoot,
     },
   }
 }

@@ -30,6 +30,7 @@ import { decodeManifest, decodeMarker, encodeMarker, type ShardManifest } from '
 import { Mutex } from './mutex.js'
 import { type ScrubOptions, type ScrubReport, scrubStore } from './scrub.js'
 import {
+  hashWholeShard,
   type ShardHeader,
   ShardWriter,
   type StagedShard,
@@ -170,34 +171,39 @@ export class ShardStore implements StagingHost {
 
   /**
    * Stages shards whose bytes are all at hand in one batch: all of them or none. A small object's
-   * shards cost one database write per node this way, where a writer per shard costs four.
+   * shards cost one database write per node this way, where a writer per shard costs four. A shard
+   * id may appear once. An aborted `signal` before the batch stages nothing.
    */
-  async stageWhole(shards: readonly WholeShard[]): Promise<StagedShard[]> {
+  async stageWhole(
+    shards: readonly WholeShard[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<StagedShard[]> {
     this.assertOpen()
     if (!Array.isArray(shards)) throw new InvalidInputError('shards must be a list')
-    const headers = shards.map((s) => validateShardHeader(s?.header, this.params))
+    // Hashing needs no lock: only the ids and the batch do.
+    const hashed = shards.map((s) => hashWholeShard(validateShardHeader(s?.header, this.params), s.bytes))
+    if (new Set(hashed.map((h) => h.header.shardId)).size !== hashed.length)
+      throw new InvalidInputError('a shard is listed twice')
     return this.writeLock.run(async () => {
       this.assertOpen()
+      options.signal?.throwIfAborted()
       const counters = await readCounters(this.sublevels)
       const ops: StoreBatchOp[] = []
       const staged: StagedShard[] = []
-      for (let i = 0; i < shards.length; i++) {
+      for (const shard of hashed) {
         counters.staging_seq++
         counters.staged++
-        const built = wholeShardOps(
-          this.sublevels,
-          { header: headers[i]!, bytes: shards[i]!.bytes },
-          {
-            stagingId: newStagingId(counters.staging_seq, randomBytes(8)),
-            seq: counters.staging_seq,
-            createdMs: this.now(),
-          },
-        )
+        const built = wholeShardOps(this.sublevels, shard, {
+          stagingId: newStagingId(counters.staging_seq, randomBytes(8)),
+          seq: counters.staging_seq,
+          createdMs: this.now(),
+        })
         ops.push(...built.ops)
         staged.push(built.staged)
       }
       if (staged.length === 0) return staged
       ops.push(countersOp(this.sublevels, counters))
+      options.signal?.throwIfAborted()
       await this.db.batch(ops)
       return staged
     })

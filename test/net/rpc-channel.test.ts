@@ -86,14 +86,15 @@ function heldService(real: NodeService, holds: Map<string, Hold>): NodeService {
         }
       }
       if (prop === 'stageShards') {
-        return async (shards: Parameters<NodeService['stageShards']>[0]) => {
+        return async (...args: Parameters<NodeService['stageShards']>) => {
+          const [shards] = args
           const hold = holds.get(shards[0]?.header.object_id ?? '')
           if (hold !== undefined) {
             hold.entered++
             hold.began.resolve()
             await hold.release.promise
           }
-          return target.stageShards(shards)
+          return target.stageShards(...args)
         }
       }
       if (prop === 'getRecord') {

@@ -1,40 +1,34 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DEFAULT_LIMITS, resolveLimits } from '../../src/net/protocols.js'
-import { WriteAdmission, writeDeadlineMs } from '../../src/net/write-admission.js'
+import { WriteAdmission, waitAllowanceMs } from '../../src/net/write-admission.js'
 
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-describe('writeDeadlineMs', () => {
-  it('is max(minimum, size at the minimum rate), rounded up to the millisecond (property)', () => {
+describe('waitAllowanceMs', () => {
+  it('is the grace plus what the delivered bytes earned at the minimum rate, rounded down (property)', () => {
     fc.assert(
       fc.property(
-        fc.nat({ max: Number.MAX_SAFE_INTEGER }),
-        fc.integer({ min: 1, max: MAX_TIMER_MS }),
+        fc.nat({ max: 2 ** 40 }),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         fc.integer({ min: 1, max: 2 ** 40 }),
-        (size, minMs, rate) => {
-          const ms = writeDeadlineMs(size, {
+        (received, graceMs, rate) => {
+          const ms = waitAllowanceMs(received, {
             maxConcurrentWrites: 1,
-            writeMinDeadlineMs: minMs,
+            writeMinDeadlineMs: graceMs,
             writeMinBytesPerSecond: rate,
           })
-          // Oracle in plain bigint: the smallest whole ms at which `rate` bytes/s has moved `size` bytes.
-          const need = BigInt(size) * 1000n
-          let bySize = need / BigInt(rate)
-          if (bySize * BigInt(rate) < need) bySize++
-          const want = bySize > BigInt(minMs) ? bySize : BigInt(minMs)
-          expect(ms).toBe(want > BigInt(MAX_TIMER_MS) ? MAX_TIMER_MS : Number(want))
+          // Oracle in plain bigint: the whole ms `received` bytes buy at `rate` bytes/s, plus the grace.
+          expect(BigInt(ms)).toBe(BigInt(graceMs) + (BigInt(received) * 1000n) / BigInt(rate))
         },
       ),
       { seed: 0x77d1, numRuns: 500 },
     )
   })
 
-  it('gives the defaults 60 s for small writes and 64 KiB/s beyond 3.75 MiB', () => {
-    expect(writeDeadlineMs(0, DEFAULT_LIMITS)).toBe(60_000)
-    expect(writeDeadlineMs(60 * 65_536, DEFAULT_LIMITS)).toBe(60_000)
-    expect(writeDeadlineMs(60 * 65_536 + 1, DEFAULT_LIMITS)).toBe(60_001)
-    expect(writeDeadlineMs(64 * 1024 ** 3, DEFAULT_LIMITS)).toBe(1_048_576_000)
+  it('gives the defaults 60 s of grace and 1 s more per 64 KiB delivered', () => {
+    expect(waitAllowanceMs(0, DEFAULT_LIMITS)).toBe(60_000)
+    expect(waitAllowanceMs(65_535, DEFAULT_LIMITS)).toBe(60_999)
+    expect(waitAllowanceMs(65_536, DEFAULT_LIMITS)).toBe(61_000)
+    expect(waitAllowanceMs(64 * 1024 ** 3, DEFAULT_LIMITS)).toBe(60_000 + 1_048_576_000)
   })
 
   it('refuses non-positive limits as a programming error', () => {
@@ -47,48 +41,89 @@ describe('WriteAdmission', () => {
   afterEach(() => {
     vi.useRealTimers()
   })
+  // 1 s of grace, then 1000 bytes per second of waiting.
   const limits = { maxConcurrentWrites: 2, writeMinDeadlineMs: 1_000, writeMinBytesPerSecond: 1_000 }
 
   it('takes at most the cap at once, refuses one more with NODE_BUSY, and frees a slot once per release', () => {
-    const admission = new WriteAdmission(limits)
+    const admission = new WriteAdmission(limits, () => Date.now())
     const signal = new AbortController().signal
-    const a = admission.admit(0, signal)
-    const b = admission.admit(0, signal)
-    expect(() => admission.admit(0, signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    const a = admission.admit(signal)
+    const b = admission.admit(signal)
+    expect(() => admission.admit(signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
     a.release()
     a.release()
     expect(admission.activeWrites).toBe(1)
-    const c = admission.admit(0, signal)
-    expect(() => admission.admit(0, signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    const c = admission.admit(signal)
+    expect(() => admission.admit(signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
     b.release()
     c.release()
     expect(admission.activeWrites).toBe(0)
   })
 
-  it('aborts a write with WRITE_TOO_SLOW at its deadline, not after its content is delivered', () => {
+  it('fails a client that sends nothing once the grace is spent waiting', () => {
     vi.useFakeTimers()
-    const admission = new WriteAdmission(limits)
-    const exchange = new AbortController()
-    // 5000 bytes at 1000 B/s: 5 s, above the 1 s minimum.
-    const late = admission.admit(5_000, exchange.signal)
-    const onTime = admission.admit(5_000, exchange.signal)
-    vi.advanceTimersByTime(4_999)
-    expect(late.signal.aborted).toBe(false)
-    onTime.delivered()
+    const write = new WriteAdmission(limits, () => Date.now()).admit(new AbortController().signal)
+    write.beginWait()
+    vi.advanceTimersByTime(999)
+    expect(write.signal.aborted).toBe(false)
     vi.advanceTimersByTime(1)
-    expect(late.signal.aborted).toBe(true)
-    expect(late.signal.reason).toMatchObject({ code: 'WRITE_TOO_SLOW' })
-    expect(onTime.signal.aborted).toBe(false)
-    late.release()
-    onTime.release()
+    expect(write.signal.reason).toMatchObject({ code: 'WRITE_TOO_SLOW' })
+    write.release()
   })
 
-  it('follows the exchange signal, and drops its listener on release', () => {
-    const admission = new WriteAdmission(limits)
+  it('keeps a client at the minimum rate going however long the content, and fails a trickler early', () => {
+    vi.useFakeTimers()
+    const admission = new WriteAdmission(limits, () => Date.now())
+    const signal = new AbortController().signal
+    const steady = admission.admit(signal)
+    const trickle = admission.admit(signal)
+    let trickleFailedAt: number | undefined
+    // Every 500 ms of waiting the steady client delivers 500 bytes (exactly the rate), the other 1 byte.
+    for (let step = 1; step <= 200; step++) {
+      steady.beginWait()
+      trickle.beginWait()
+      vi.advanceTimersByTime(500)
+      steady.endWait(500)
+      trickle.endWait(1)
+      if (trickle.signal.aborted && trickleFailedAt === undefined) trickleFailedAt = step * 500
+    }
+    expect(steady.signal.aborted).toBe(false)
+    // Allowed 1000 ms + 1 ms per byte: it falls behind at its third wait (1500 ms > 1000 + 2).
+    expect(trickleFailedAt).toBe(1_500)
+    expect(trickle.signal.reason).toMatchObject({ code: 'WRITE_TOO_SLOW' })
+    steady.release()
+    trickle.release()
+  })
+
+  it('counts only time spent waiting for the client, not time the node spends elsewhere', () => {
+    vi.useFakeTimers()
+    const write = new WriteAdmission(limits, () => Date.now()).admit(new AbortController().signal)
+    for (let i = 0; i < 10; i++) {
+      write.beginWait()
+      vi.advanceTimersByTime(90)
+      write.endWait(0)
+      // The node is busy with replicas for a long while between two reads of the client.
+      vi.advanceTimersByTime(60_000)
+    }
+    expect(write.signal.aborted).toBe(false)
+    write.beginWait()
+    vi.advanceTimersByTime(99)
+    expect(write.signal.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(write.signal.aborted).toBe(true)
+    write.release()
+  })
+
+  it('follows the exchange signal, and drops its listener and timer on release', () => {
+    vi.useFakeTimers()
+    const admission = new WriteAdmission(limits, () => Date.now())
     const exchange = new AbortController()
-    const released = admission.admit(0, exchange.signal)
+    const released = admission.admit(exchange.signal)
+    released.beginWait()
     released.release()
-    const live = admission.admit(0, exchange.signal)
+    vi.advanceTimersByTime(10_000)
+    expect(released.signal.aborted).toBe(false)
+    const live = admission.admit(exchange.signal)
     const reason = new Error('reset')
     exchange.abort(reason)
     expect(live.signal.reason).toBe(reason)

@@ -63,7 +63,7 @@ describe('ShardStore.stageWhole (LevelDB)', () => {
     expect(await store.stats()).toEqual(await store.recomputeStats())
   })
 
-  it('stages all or none: one shard with the wrong byte count or a bad header stages nothing', async () => {
+  it('stages all or none: a wrong byte count, a bad header, a shard listed twice or an abort stages nothing', async () => {
     const built = buildVersion({
       objectId: testObjectId('whole-bad'),
       version: 1,
@@ -89,14 +89,41 @@ describe('ShardStore.stageWhole (LevelDB)', () => {
         { header: b!.header, bytes: 'not bytes' },
       ],
       [{ header: a!.header, bytes: a!.bytes }, null],
+      [
+        { header: a!.header, bytes: a!.bytes },
+        { header: a!.header, bytes: a!.bytes },
+      ],
       'not a list',
     ]
     for (const shards of cases) {
       await expect(store.stageWhole(shards as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     }
+    const aborted = AbortSignal.abort(new Error('gone'))
+    await expect(
+      store.stageWhole([{ header: a!.header, bytes: a!.bytes }], { signal: aborted }),
+    ).rejects.toThrow('gone')
     expect(await store.stats()).toEqual(before.stats)
     expect(await count(store.sublevels.staging)).toBe(before.markers)
     expect(await count(store.sublevels.blocks)).toBe(before.blocks)
+  })
+
+  it('stages nothing when its caller gives up while it waits for the write lock', async () => {
+    const built = buildVersion({
+      objectId: testObjectId('whole-lock'),
+      version: 1,
+      content: pseudoBytes(4, 3000),
+    })
+    const before = await store.stats()
+    const unlock = await store.writeLock.acquire()
+    const controller = new AbortController()
+    const staging = store.stageWhole(
+      built.shards.map((s) => ({ header: s.header, bytes: s.bytes })),
+      { signal: controller.signal },
+    )
+    controller.abort(new Error('channel broke'))
+    unlock()
+    await expect(staging).rejects.toThrow('channel broke')
+    expect(await store.stats()).toEqual(before)
   })
 
   it('leaves markers a restart sweeps and a discard removes, blocks included, like a streamed stage', async () => {

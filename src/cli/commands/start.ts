@@ -79,11 +79,11 @@ export function registerStart(program: Command, io: CliIo): void {
     )
     .option(
       '--write-min-deadline-ms <n>',
-      'a public write delivers its content within max(this, size / min rate) (default 60000)',
+      'waiting a public write gets before its minimum rate applies (default 60000)',
     )
     .option(
       '--write-min-bytes-per-second <n>',
-      'minimum average content rate of a public write (default 65536)',
+      'bytes a public write must deliver per second the node waits for it (default 65536)',
     )
     .action(async (opts: StartOptions) => {
       const flags: ConfigFlags = {
