@@ -24,8 +24,9 @@ in every node's directory. Ports are chosen once (or from --base-port: node i li
 P+2(i-1), its API on the port above) and remembered in D/devnet-state.json, so running the
 command again on the same D brings back the same nodes on the same addresses with their data.
 Each node's config.json belongs to the devnet and is rewritten on every start. The daemons run
-with node --max-semi-space-size=1 --max-old-space-size=128 and MALLOC_ARENA_MAX=2, which bound
-their memory (see DAEMON_NODE_ARGS in src/daemon/devnet.ts).
+with node --max-semi-space-size=1 --max-old-space-size=128 --heap-growing-percent=100 and
+MALLOC_ARENA_MAX=2, which bound their memory without collecting too often (see DAEMON_NODE_ARGS in
+src/daemon/devnet.ts).
 
 Once every node is ready, D/devnet.json lists them: {"nodes": [{node_id, multiaddrs, api, pid, dir}]}.
 Each node's output goes to D/node-<i>/node.log, not to the terminal. The command stays in the
