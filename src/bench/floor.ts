@@ -8,6 +8,7 @@ import type { Stream } from '@libp2p/interface'
 import { u64 } from '../core/bytes.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { openNodeDb } from '../store/db.js'
+import { exchangeFloor } from './exchange-floor.js'
 import { round } from './proc.js'
 import { writeReport } from './report.js'
 
@@ -27,12 +28,17 @@ import { writeReport } from './report.js'
  * twice at the coordinator (hash_commit and the leaf hashes), once at the client (hash_commit) and
  * once at each replica, and stores it R times; a read through a non-holder moves it over 2 hops and
  * hashes it twice at the coordinator and twice at the client.
+ *
+ * And for small objects: one 4 KiB request/response between two processes (a child process echoes),
+ * over an open stream and over a fresh stream each time, CPU at each end and latency. A small put is
+ * a client request plus rounds of such exchanges between the coordinator and the other nodes.
  */
 
 const MIB = 1024 * 1024
 const BLOCK = 256 * 1024
 const TOTAL_MIB = Number(process.env.QFS_BENCH_FLOOR_MIB ?? 256)
 const R = 3
+const EXCHANGES = Number(process.env.QFS_BENCH_FLOOR_EXCHANGES ?? 2000)
 const N = 5
 
 function cpuMsSince(start: NodeJS.CpuUsage): number {
@@ -104,6 +110,7 @@ async function main(): Promise<void> {
   const transport = await transportCpuPerMib()
   const sha3 = sha3MibPerSecond()
   const leveldb = await leveldbCpuPerMib()
+  const exchange = await exchangeFloor(EXCHANGES)
   const writeHops = 1 + R - R / N
   const writeHashes = 2 + 1 + R
   const write =
@@ -120,6 +127,10 @@ async function main(): Promise<void> {
     sha3_256: sha3,
     leveldb_put: leveldb,
     floors_cpu_ms_per_mib: { write: round(write, 1), read: round(read, 1) },
+    exchange_4kib: {
+      method: `${EXCHANGES} exchanges after a warm-up, this process asking a child process (same libp2p configuration) that echoes; CPU of each process per exchange from process.cpuUsage and /proc/<pid>/stat (10 ms ticks, so the server figure is an average over the run)`,
+      ...exchange,
+    },
   })
 }
 
