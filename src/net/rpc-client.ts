@@ -141,8 +141,7 @@ class RpcChannel {
           // stream yet, and a late commit or stage would act after the coordinator moved on.
           if (!this.pending.has(id)) return
           const fs = await this.opening
-          await fs.writeJson({ id, op, body } as JsonObject)
-          if (data !== undefined && data.length > 0) await fs.writeData(data)
+          await fs.writeJsonWithData({ id, op, body } as JsonObject, data)
         })
         .catch((err: unknown) => this.fail(err as Error))
     })

@@ -245,8 +245,7 @@ class ReplyWriter {
   private send(value: JsonObject, data?: Uint8Array): Promise<void> {
     const sent = this.tail.then(async () => {
       this.signal.throwIfAborted()
-      await this.fs.writeJson(value, this.signal)
-      if (data !== undefined) await this.fs.writeData(data, this.signal)
+      await this.fs.writeJsonWithData(value, data, this.signal)
     })
     this.tail = sent.catch((err: unknown) => this.onFailure(err))
     return sent

@@ -131,11 +131,10 @@ describe('replica channel hardening', () => {
       open = resolve
     })
     const fs = {
-      writeJson: async (value: unknown) => {
+      writeJsonWithData: async (value: unknown) => {
         written.push(value)
         await gate
       },
-      writeData: async () => gate,
       read: () => new Promise(() => {}),
       abort: () => {},
     } as unknown as FrameStream
