@@ -24,10 +24,18 @@ export interface RpcCallOptions {
 }
 
 /**
- * The calling end of the replica channels (docs/protocol.md "replica/rpc"): one channel per remote
- * node, opened on first use and closed after `idleMs` without an answer to wait for. A channel that
- * fails takes its pending requests with it (NODE_UNAVAILABLE, or the remote's ERROR code); the next
- * request opens a new one. Each request is bounded by `requestTimeoutMs` (and the caller's signal).
+ * Requests that wait for the remote's single-writer lock. They travel on their own channel: a server
+ * reads a channel in order and stops at MAX_RPC_IN_FLIGHT, so behind 64 writes queued on the lock a
+ * record lookup or a fetch would wait for the writes, not for the node.
+ */
+const WRITE_LANE_OPS: ReadonlySet<RpcOp> = new Set(['stage', 'commit', 'abort'])
+
+/**
+ * The calling end of the replica channels (docs/protocol.md "replica/rpc"): two channels per remote
+ * node, one for requests that take its write lock and one for the others, each opened on first use
+ * and closed after `idleMs` without an answer to wait for. A channel that fails takes its pending
+ * requests with it (NODE_UNAVAILABLE, or the remote's ERROR code); the next request opens a new one.
+ * Each request is bounded by `requestTimeoutMs` (and the caller's signal).
  */
 export class RpcChannels {
   private readonly channels = new Map<string, RpcChannel>()
@@ -38,15 +46,16 @@ export class RpcChannels {
   ) {}
 
   async request(nodeId: string, op: RpcOp, body: Fields, options: RpcCallOptions = {}): Promise<RpcAnswer> {
-    let channel = this.channels.get(nodeId)
+    const key = `${WRITE_LANE_OPS.has(op) ? 'write' : 'read'}:${nodeId}`
+    let channel = this.channels.get(key)
     if (channel === undefined || channel.closed) {
       // Opened under the deadline alone: the channel is shared, so one caller's abort must not close it.
       const opening = this.open(nodeId, AbortSignal.timeout(this.timeouts.requestTimeoutMs))
       const opened = new RpcChannel(opening, () => {
-        if (this.channels.get(nodeId) === opened) this.channels.delete(nodeId)
+        if (this.channels.get(key) === opened) this.channels.delete(key)
       })
       channel = opened
-      this.channels.set(nodeId, channel)
+      this.channels.set(key, channel)
     }
     try {
       return await channel.request(op, body, options.data, options.signal, this.timeouts.requestTimeoutMs)

@@ -12,8 +12,8 @@ import {
 } from './messages.js'
 
 /**
- * The replica channel (docs/protocol.md "replica/rpc"): one long-lived stream per pair of nodes that
- * carries many small requests, each tagged with an id, answered in any order. It exists because a
+ * The replica channel (docs/protocol.md "replica/rpc"): long-lived streams between a pair of nodes that
+ * carry many small requests, each tagged with an id, answered in any order. It exists because a
  * libp2p stream is not free: opening one negotiates the protocol, updates the peer store and builds
  * a muxer stream at both ends, which cost more CPU than the small requests it carried (a 4 KiB write
  * made about twenty of them).

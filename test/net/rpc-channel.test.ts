@@ -235,7 +235,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
     await mini?.close()
   })
 
-  it('answers 50 mixed concurrent requests on one channel, each correctly', async () => {
+  it("answers 50 mixed concurrent requests on a peer's two channels (reads, writes), each correctly", async () => {
     const transport = transportFrom(client)
     const shards = recordA.shards.filter((s) => s.leaf_count > 0)
     const calls = Array.from({ length: 50 }, async (_, i) => {
@@ -258,7 +258,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
         }),
       ).toEqual({ ok: true })
     })
-    // The other operations ride the same channel meanwhile.
+    // The other operations ride the same channels meanwhile (commit and abort the write one).
     const missing = transport.getRecord(serverId, objectId('rpc', 'missing'), 'latest')
     const commit = transport.commitVersion(serverId, { record: recordA, staged: [] })
     const abort = transport.abortStaging(serverId, ['ab'.repeat(16)])
@@ -290,8 +290,8 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       ),
     ).toBe(true)
     expect(server.getConnections(client.peerId)).toHaveLength(1)
-    expect(rpcStreams(client, server, 'outbound')).toHaveLength(1)
-    expect(rpcStreams(server, client, 'inbound')).toHaveLength(1)
+    expect(rpcStreams(client, server, 'outbound')).toHaveLength(2)
+    expect(rpcStreams(server, client, 'inbound')).toHaveLength(2)
     // No replica stream of any other kind was opened for these.
     const others = client
       .getConnections(server.peerId)

@@ -91,6 +91,42 @@ describe('replica channel hardening', () => {
     await vi.waitFor(() => expect(stream.status).not.toBe('open'), { timeout: 5_000, interval: 50 })
   })
 
+  it('answers a record lookup while a hundred commits wait for the write lock (they use another channel)', async () => {
+    let release!: () => void
+    const lock = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let waiting = 0
+    let serverId = ''
+    const node = {
+      getRecord: async () => undefined,
+      commitVersion: async () => {
+        waiting++
+        await lock
+        return { node_id: serverId, event_id: null, idempotent: true, home: true, shard_ids: [] }
+      },
+    } as unknown as NodeService
+    const { server, client, rpcStreams } = await pair(node)
+    serverId = server.peerId.toString()
+    const { transport, target } = clientOf(client, server)
+    try {
+      const commits = Array.from({ length: 100 }, () =>
+        transport.commitVersion(target, { record: {} as never, staged: [] }).catch((e: unknown) => e),
+      )
+      // The server runs 64 of them and stops reading their channel.
+      await vi.waitFor(() => expect(waiting).toBe(64), { timeout: 5_000, interval: 20 })
+      expect(await transport.getRecord(target, OID, 1)).toBeUndefined()
+      expect(rpcStreams()).toHaveLength(2)
+      release()
+      const answers = await Promise.all(commits)
+      expect(answers.every((a) => (a as { idempotent?: boolean }).idempotent === true)).toBe(true)
+      expect(waiting).toBe(100)
+    } finally {
+      release()
+      transport.close()
+    }
+  })
+
   it('ends open channels when the node stops serving, and serves new ones once it is back', async () => {
     const node = { getRecord: async () => undefined } as unknown as NodeService
     const { server, client, service, rpcStreams } = await pair(node)
@@ -140,12 +176,12 @@ describe('replica channel hardening', () => {
     } as unknown as FrameStream
     const rpc = new RpcChannels(async () => fs, { requestTimeoutMs: 100, idleTimeoutMs: 10_000 })
     const first = rpc.request('n', 'record', { object_id: OID, version: 1 }).catch((e: unknown) => e)
-    const second = rpc.request('n', 'commit', { record: {}, staged: [] }).catch((e: unknown) => e)
+    const second = rpc.request('n', 'prove', { shard_id: SHARD, leaf_index: 0 }).catch((e: unknown) => e)
     expect(await first).toMatchObject({ code: 'NODE_UNAVAILABLE' })
     expect(await second).toMatchObject({ code: 'NODE_UNAVAILABLE' })
     open()
     await new Promise((resolve) => setTimeout(resolve, 50))
-    // The record request was on the stream already; the commit, given up on before, never goes.
+    // The record request was on the stream already; the proof request, given up on before, never goes.
     expect(written.map((w) => (w as { op: string }).op)).toEqual(['record'])
     rpc.close()
   })
