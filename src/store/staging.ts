@@ -118,13 +118,8 @@ export function wholeShardOps(
   }))
   const full: StagingMarker = {
     ...marker,
+    ...h,
     state: 'staged',
-    objectId: h.objectId,
-    version: h.version,
-    shardIndex: h.shardIndex,
-    shardId: h.shardId,
-    length: h.length,
-    blockSizeBytes: h.blockSizeBytes,
     merkleRoot: shard.merkleRoot,
     leafHashes: shard.leaves,
   }

@@ -11,7 +11,7 @@ import {
   readEntry,
   toIndexEntry,
 } from './commit.js'
-import { countersOp, readCounters, type StoreStats, scanStats } from './counters.js'
+import { type Counters, countersOp, readCounters, type StoreStats, scanStats } from './counters.js'
 import {
   blockIndexOf,
   blockKey,
@@ -26,7 +26,13 @@ import {
 } from './db.js'
 import { IntegrityMismatchError, NotFoundError, StoreClosedError, WriteLockNotHeldError } from './errors.js'
 import { type ListPage, listEntries } from './listing.js'
-import { decodeManifest, decodeMarker, encodeMarker, type ShardManifest } from './manifest.js'
+import {
+  decodeManifest,
+  decodeMarker,
+  encodeMarker,
+  type ShardManifest,
+  type StagingMarker,
+} from './manifest.js'
 import { Mutex } from './mutex.js'
 import { type ScrubOptions, type ScrubReport, scrubStore } from './scrub.js'
 import {
@@ -136,20 +142,10 @@ export class ShardStore implements StagingHost {
     const marker = await this.writeLock.run(async () => {
       this.assertOpen()
       const counters = await readCounters(this.sublevels)
-      counters.staging_seq++
-      counters.staged++
-      const stagingId = newStagingId(counters.staging_seq, randomBytes(8))
-      const m = {
-        stagingId,
-        seq: counters.staging_seq,
-        createdMs: this.now(),
-        state: 'writing' as const,
-        objectId: h.objectId,
-        version: h.version,
-        shardIndex: h.shardIndex,
-        shardId: h.shardId,
-        length: h.length,
-        blockSizeBytes: h.blockSizeBytes,
+      const m: StagingMarker = {
+        ...this.nextStaging(counters),
+        ...h,
+        state: 'writing',
         merkleRoot: null,
         leafHashes: [],
       }
@@ -191,13 +187,7 @@ export class ShardStore implements StagingHost {
       const ops: StoreBatchOp[] = []
       const staged: StagedShard[] = []
       for (const shard of hashed) {
-        counters.staging_seq++
-        counters.staged++
-        const built = wholeShardOps(this.sublevels, shard, {
-          stagingId: newStagingId(counters.staging_seq, randomBytes(8)),
-          seq: counters.staging_seq,
-          createdMs: this.now(),
-        })
+        const built = wholeShardOps(this.sublevels, shard, this.nextStaging(counters))
         ops.push(...built.ops)
         staged.push(built.staged)
       }
@@ -240,6 +230,17 @@ export class ShardStore implements StagingHost {
       const writer = this.streaming.get(id)
       if (writer !== undefined) await writer.abort()
       else await this.releaseStaging(id)
+    }
+  }
+
+  /** The next staging id, counted in `counters` (written by the caller's batch); under the write lock. */
+  private nextStaging(counters: Counters): Pick<StagingMarker, 'stagingId' | 'seq' | 'createdMs'> {
+    counters.staging_seq++
+    counters.staged++
+    return {
+      stagingId: newStagingId(counters.staging_seq, randomBytes(8)),
+      seq: counters.staging_seq,
+      createdMs: this.now(),
     }
   }
 
