@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { type ConfigFlags, LOG_LEVELS, type LogLevel, loadConfig, unknownEnv } from '../../daemon/config.js'
 import { startNode } from '../../daemon/daemon.js'
+import { applyDaemonHeapGrowth } from '../../daemon/heap-growth.js'
 import { createLogger } from '../../daemon/logger.js'
 import { type CliIo, EXIT } from '../io.js'
 
@@ -109,6 +110,7 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.write_min_bytes_per_second': opts.writeMinBytesPerSecond,
       }
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
+      applyDaemonHeapGrowth()
       await runForeground(config.logLevel, io, async (logger) => startNode(config, { logger }))
     })
 }
