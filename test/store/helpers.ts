@@ -194,3 +194,31 @@ export async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8A
   for await (const p of source) parts.push(p)
   return new Uint8Array(Buffer.concat(parts))
 }
+
+export const CATALOGUE_TAGS = ['alpha', 'beta', 'gamma']
+export const CATALOGUE_AUTHORS = ['author-1', 'author-2']
+
+/**
+ * Commits `objects` objects named `${name}-${o}` with 1 to 3 versions each, metadata-only (no
+ * shards): tags where (o + v + i) % tagEvery === 0, two authors, ticks spread over 0..49; every
+ * fifth object is kept only as a holder (home: false). The listing tests' catalogue.
+ */
+export async function seedCatalogue(
+  store: ShardStore,
+  init: { name: string; objects: number; contentBytes: number; tagEvery: number },
+): Promise<void> {
+  for (let o = 0; o < init.objects; o++) {
+    const objectId = testObjectId(`${init.name}-${o}`)
+    for (let v = 1; v <= 1 + (o % 3); v++) {
+      const built = buildVersion({
+        objectId,
+        version: v,
+        content: pseudoBytes(o * 10 + v, init.contentBytes),
+        tags: CATALOGUE_TAGS.filter((_, i) => (o + v + i) % init.tagEvery === 0),
+        author: CATALOGUE_AUTHORS[(o * v) % 2],
+        tick: (o * 7 + v * 3) % 50,
+      })
+      await commitLocked(store, built.record, { home: o % 5 !== 4, shards: [] })
+    }
+  }
+}

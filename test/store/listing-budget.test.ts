@@ -5,17 +5,10 @@ import type { IndexEntry } from '../../src/store/commit.js'
 import type { RootDb, StoreSublevels } from '../../src/store/db.js'
 import { type ListFilters, listEntries, MAX_LIST_SCAN_ENTRIES } from '../../src/store/listing.js'
 import { ShardStore } from '../../src/store/store.js'
-import {
-  buildVersion,
-  commitLocked,
-  memoryBackend,
-  pseudoBytes,
-  TEST_PARAMS,
-  testObjectId,
-} from './helpers.js'
+import { CATALOGUE_AUTHORS, CATALOGUE_TAGS, memoryBackend, seedCatalogue, TEST_PARAMS } from './helpers.js'
 
-const TAGS = ['alpha', 'beta', 'gamma']
-const AUTHORS = ['author-1', 'author-2']
+const TAGS = CATALOGUE_TAGS
+const AUTHORS = CATALOGUE_AUTHORS
 type Key = { object_id: string; version: number }
 
 const keyOf = (e: Key): Key => ({ object_id: e.object_id, version: e.version })
@@ -62,21 +55,7 @@ describe('listing scan budget (store)', () => {
     ;({ db, cleanup } = await memoryBackend.open())
     store = new ShardStore({ db }, { params: TEST_PARAMS })
     await store.open()
-    // 40 objects with 1..3 versions; every fifth object only as a holder (home: false).
-    for (let o = 0; o < 40; o++) {
-      const objectId = testObjectId(`budget-${o}`)
-      for (let v = 1; v <= 1 + (o % 3); v++) {
-        const built = buildVersion({
-          objectId,
-          version: v,
-          content: pseudoBytes(o * 10 + v, 16),
-          tags: TAGS.filter((_, i) => (o + v + i) % 3 === 0),
-          author: AUTHORS[(o * v) % 2],
-          tick: (o * 7 + v * 3) % 50,
-        })
-        await commitLocked(store, built.record, { home: o % 5 !== 4, shards: [] })
-      }
-    }
+    await seedCatalogue(store, { name: 'budget', objects: 40, contentBytes: 16, tagEvery: 3 })
     all.push(...(await store.listRecords({ limit: 1000 })).entries)
     all.sort(compareKey)
   })

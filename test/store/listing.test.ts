@@ -5,17 +5,10 @@ import type { IndexEntry } from '../../src/store/commit.js'
 import type { RootDb } from '../../src/store/db.js'
 import type { ListFilters } from '../../src/store/listing.js'
 import { ShardStore } from '../../src/store/store.js'
-import {
-  buildVersion,
-  commitLocked,
-  memoryBackend,
-  pseudoBytes,
-  TEST_PARAMS,
-  testObjectId,
-} from './helpers.js'
+import { CATALOGUE_AUTHORS, CATALOGUE_TAGS, memoryBackend, seedCatalogue, TEST_PARAMS } from './helpers.js'
 
-const TAGS = ['alpha', 'beta', 'gamma']
-const AUTHORS = ['author-1', 'author-2']
+const TAGS = CATALOGUE_TAGS
+const AUTHORS = CATALOGUE_AUTHORS
 
 /** Brute force: every entry, filtered one by one, sorted by (object_id bytes, version). */
 function oracle(all: readonly IndexEntry[], f: ListFilters): IndexEntry[] {
@@ -47,21 +40,7 @@ describe('listRecords', () => {
     ;({ db, cleanup } = await memoryBackend.open())
     store = new ShardStore({ db }, { params: TEST_PARAMS })
     await store.open()
-    // 24 objects with 1..3 versions; the last object only as a holder (home: false).
-    for (let o = 0; o < 24; o++) {
-      const objectId = testObjectId(`list-${o}`)
-      for (let v = 1; v <= 1 + (o % 3); v++) {
-        const built = buildVersion({
-          objectId,
-          version: v,
-          content: pseudoBytes(o * 10 + v, 20),
-          tags: TAGS.filter((_, i) => (o + v + i) % 2 === 0),
-          author: AUTHORS[(o * v) % 2],
-          tick: (o * 7 + v * 3) % 50,
-        })
-        await commitLocked(store, built.record, { home: o % 5 !== 4, shards: [] })
-      }
-    }
+    await seedCatalogue(store, { name: 'list', objects: 24, contentBytes: 20, tagEvery: 2 })
     for await (const [key] of store.sublevels.index.iterator()) expect(key.length).toBe(40)
     all.push(...(await store.listRecords({ limit: 1000 })).entries)
   })
