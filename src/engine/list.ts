@@ -124,7 +124,7 @@ export async function listVersions(
   const limit = filters.limit ?? DEFAULT_PAGE
   const asked: NodeListFilters = { ...filters, limit }
   const budget = options.scanBudget ?? MAX_LIST_SCAN_ENTRIES
-  // Left out at the default, so a node of an earlier release (which knows no scan_budget) still answers.
+  // Left out at the default: a node applies its own bound (the same) when none is sent.
   if (budget !== MAX_LIST_SCAN_ENTRIES) asked.scan_budget = budget
   // The nodes' own check, tag normal form included; it throws INVALID_INPUT before anyone is asked.
   const checked = validateListFilters({ ...filters, limit, home_only: true })
