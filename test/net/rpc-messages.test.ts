@@ -1,12 +1,18 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
+import { objectId, shardId } from '../../src/core/ids.js'
 import {
+  MAX_INLINE_SHARD_BYTES,
   MAX_RPC_ID,
+  MAX_STAGE_SHARDS,
   parseRpcReply,
   parseRpcRequest,
+  parseStageReply,
+  parseStageRequest,
   RPC_OPS,
   requestIdOf,
+  stageLengths,
 } from '../../src/net/rpc-messages.js'
 
 const SEED = 0x5eed_79c0
@@ -129,6 +135,80 @@ describe('replica/rpc envelope', () => {
         if (id !== undefined) expect(Number.isSafeInteger(id) && id >= 0 && id <= U32_MAX).toBe(true)
       }),
       { seed: SEED, numRuns: 1000 },
+    )
+  })
+})
+
+describe('stage request and answer', () => {
+  const OID = objectId('rpc-messages', 'stage')
+  const header = (index: number, length: number) => ({
+    object_id: OID,
+    version: 1,
+    shard_index: index,
+    shard_id: shardId(OID, 1, index),
+    length,
+    block_size_bytes: 262_144,
+  })
+
+  it('delimits exactly the bytes its headers announce, within the bounds, and nothing else (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: MAX_INLINE_SHARD_BYTES }), {
+          minLength: 0,
+          maxLength: MAX_STAGE_SHARDS + 2,
+        }),
+        (lengths) => {
+          const body = { shards: lengths.map((n, i) => header(i % 4, n)) }
+          const total = lengths.reduce((a, b) => a + b, 0)
+          const valid =
+            lengths.length >= 1 && lengths.length <= MAX_STAGE_SHARDS && total <= MAX_INLINE_SHARD_BYTES
+          if (valid) {
+            expect(stageLengths(body)).toEqual(lengths)
+            expect(parseStageRequest(body).map((h) => h.length)).toEqual(lengths)
+          } else {
+            expect(thrownCode(() => stageLengths(body))).toBe('INVALID_INPUT')
+            expect(thrownCode(() => parseStageRequest(body))).toBe('INVALID_INPUT')
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 300 },
+    )
+  })
+
+  it('takes an answer only if it lists the shards asked for, in order, from the node asked', () => {
+    const asked = [header(0, 10), header(2, 0)]
+    const staged = (node: string, id: string) => ({
+      node_id: node,
+      staging_id: 'ab'.repeat(16),
+      shard_id: id,
+      length: 10,
+      leaf_count: 1,
+      merkle_root: 'cd'.repeat(32),
+    })
+    const good = { staged: [staged('n1', asked[0]!.shard_id), staged('n1', asked[1]!.shard_id)] }
+    expect(parseStageReply(good, asked, 'n1').map((s) => s.shard_id)).toEqual(asked.map((h) => h.shard_id))
+    for (const bad of [
+      { staged: [...good.staged].reverse() },
+      { staged: good.staged.slice(0, 1) },
+      { staged: [staged('n2', asked[0]!.shard_id), staged('n2', asked[1]!.shard_id)] },
+      { staged: good.staged, extra: 1 },
+      { staged: 'no' },
+      null,
+    ])
+      expect(thrownCode(() => parseStageReply(bad, asked, 'n1'))).toBe('INVALID_INPUT')
+  })
+
+  it('is total over JSON: every body parses or throws a typed error', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.record({ shards: fc.array(fc.jsonValue(), { maxLength: 4 }) }), fc.jsonValue()),
+        (body) => {
+          thrownCode(() => stageLengths(body))
+          thrownCode(() => parseStageRequest(body))
+          thrownCode(() => parseStageReply(body, [header(0, 1)], 'n1'))
+        },
+      ),
+      { seed: SEED, numRuns: 500 },
     )
   })
 })
