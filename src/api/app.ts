@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client'
 import { QfsError } from '../core/errors.js'
 import type { ListResponse } from '../engine/responses.js'
 import type { LogHead } from '../log/index.js'
-import type { StoreStats } from '../store/index.js'
+import type { SpaceStatus, StoreStats } from '../store/index.js'
 import { httpStatusOf, UnauthorizedError } from './errors.js'
 import {
   errorSchema,
@@ -32,6 +32,8 @@ export interface NodeStatus {
   peers: number
   store: StoreStats
   log: LogHead
+  /** Room for shard data; null when the node runs without a space guard. */
+  space: SpaceStatus | null
   uptime_seconds: number
 }
 

@@ -50,6 +50,7 @@ export const statusSchema = {
     'peers',
     'store',
     'log',
+    'space',
     'uptime_seconds',
   ],
   properties: {
@@ -74,6 +75,16 @@ export const statusSchema = {
         covered_entries: count,
         checkpoints: count,
         last_checkpoint_id: id64,
+      },
+    },
+    space: {
+      type: ['object', 'null'],
+      required: ['free_bytes', 'reserve_bytes', 'capacity_bytes', 'accepting_writes'],
+      properties: {
+        free_bytes: count,
+        reserve_bytes: count,
+        capacity_bytes: { type: ['integer', 'null'], minimum: 0 },
+        accepting_writes: { type: 'boolean' },
       },
     },
     uptime_seconds: { type: 'number', minimum: 0 },

@@ -133,6 +133,8 @@ const STORAGE_CODE_OF: Readonly<Record<string, StorageErrorCode>> = {
   NOT_ELIGIBLE: 'SE_ERR_AEGIS_CONTEXT_MISSING',
   // A coordinator at its cap of concurrent writes: like QUORUM_NOT_REACHED, no capacity now, retry is safe.
   NODE_BUSY: 'SE_ERR_NO_ELIGIBLE_NODES',
+  // src/store: a node without room for more shard data; the write may fit on the network later.
+  STORAGE_FULL: 'SE_ERR_NO_ELIGIBLE_NODES',
   // src/membership: no epoch snapshot in force, or one that failed verification.
   NO_SNAPSHOT: 'SE_ERR_AEGIS_CONTEXT_MISSING',
   SNAPSHOT_REJECTED: 'SE_ERR_AEGIS_CONTEXT_MISSING',

@@ -40,7 +40,16 @@ export interface NodeConfig {
     writeMinDeadlineMs: number
     writeMinBytesPerSecond: number
   }
+  storage: {
+    /** Free bytes kept on the data directory's filesystem: shard data is refused below it. */
+    reserveBytes: number
+    /** Most shard bytes this node holds; null: as much as the disk allows. */
+    capacityBytes: number | null
+  }
 }
+
+/** Room for the audit log, checkpoints and LevelDB compactions once shard data is refused. */
+export const DEFAULT_STORAGE_RESERVE_BYTES = 256 * 1024 ** 2
 
 type Kind =
   | 'multiaddrs'
@@ -101,6 +110,16 @@ const FIELDS = {
     kind: 'bytes',
     env: 'QFS_WRITE_MIN_BYTES_PER_SECOND',
     flag: '--write-min-bytes-per-second',
+  },
+  'storage.reserve_bytes': {
+    kind: 'bytes',
+    env: 'QFS_STORAGE_RESERVE_BYTES',
+    flag: '--storage-reserve-bytes',
+  },
+  'storage.capacity_bytes': {
+    kind: 'bytes',
+    env: 'QFS_STORAGE_CAPACITY_BYTES',
+    flag: '--storage-capacity-bytes',
   },
 } as const satisfies Record<string, { kind: Kind; env: string; flag: string }>
 
@@ -289,6 +308,14 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
         'limits.write_min_bytes_per_second',
         DEFAULT_LIMITS.writeMinBytesPerSecond,
         (s, fail) => integer(s, fail, 1, Number.MAX_SAFE_INTEGER),
+      ),
+    },
+    storage: {
+      reserveBytes: get('storage.reserve_bytes', DEFAULT_STORAGE_RESERVE_BYTES, (s, fail) =>
+        integer(s, fail, 0, Number.MAX_SAFE_INTEGER),
+      ),
+      capacityBytes: get<number | null>('storage.capacity_bytes', null, (s, fail) =>
+        integer(s, fail, 1, Number.MAX_SAFE_INTEGER),
       ),
     },
   }

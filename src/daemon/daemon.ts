@@ -22,6 +22,7 @@ import {
   storageProtocol,
 } from '../net/index.js'
 import { type LocalNode, openLocalNode } from '../node/local-node.js'
+import { DiskSpaceGuard, filesystemFreeBytes, type SpaceGuard } from '../store/index.js'
 import type { NodeConfig } from './config.js'
 import { readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
 import {
@@ -90,7 +91,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     for (const c of cleanups.reverse()) await c().catch(() => {})
   }
   try {
-    const local = await openLocal(nodeId, config.dir, params)
+    const space = new DiskSpaceGuard({
+      freeBytes: filesystemFreeBytes(config.dir),
+      reserveBytes: config.storage.reserveBytes,
+      capacityBytes: config.storage.capacityBytes,
+    })
+    const local = await openLocal(nodeId, config.dir, params, space)
     cleanups.push(() => local.close())
 
     const registry = new Registry()
@@ -159,6 +165,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     cleanups.push(async () => libp2p.stop())
     metrics.bind({
       storeStats: () => local.store.stats(),
+      space: () => local.store.spaceStatus(),
       peerCount: () => libp2p.getPeers().length,
       epoch: () => membership.latest?.epoch,
       logEntries: () => local.log.head().entries,
@@ -184,6 +191,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         peers: libp2p.getPeers().length,
         store: await local.store.stats(),
         log: local.log.head(),
+        space: await local.store.spaceStatus(),
         uptime_seconds: Math.round(performance.now() - startedAt) / 1000,
       }
     }
@@ -363,9 +371,14 @@ function sameParams(candidate: unknown, params: ProtocolParams): boolean {
   }
 }
 
-async function openLocal(nodeId: string, dir: string, params: ProtocolParams): Promise<LocalNode> {
+async function openLocal(
+  nodeId: string,
+  dir: string,
+  params: ProtocolParams,
+  space: SpaceGuard,
+): Promise<LocalNode> {
   try {
-    return await openLocalNode({ nodeId, dir, params })
+    return await openLocalNode({ nodeId, dir, params, space })
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {

@@ -1,9 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import type { StoreStats } from '../store/index.js'
+import type { SpaceStatus, StoreStats } from '../store/index.js'
 
 /** What the gauges read at scrape time. */
 export interface MetricsSources {
   storeStats(): Promise<StoreStats>
+  /** Room for shard data, or null without a space guard. */
+  space(): Promise<SpaceStatus | null>
   /** Peers with an open connection. */
   peerCount(): number
   /** The epoch of the snapshot in force, or undefined without one. */
@@ -54,6 +56,16 @@ export class NodeMetrics {
       'qfs_versions',
       'Object versions this node keeps as a catalogue home',
       async (s) => (await s.storeStats()).versions,
+    )
+    gauge(
+      'qfs_storage_free_bytes',
+      'Free bytes on the data directory filesystem, as the node last read them (-1 without a space guard)',
+      async (s) => (await s.space())?.free_bytes ?? -1,
+    )
+    gauge(
+      'qfs_storage_accepting_writes',
+      'Whether the node has room for more shard data (1) or refuses stages with STORAGE_FULL (0)',
+      async (s) => ((await s.space())?.accepting_writes === false ? 0 : 1),
     )
     gauge('qfs_peers', 'Peers with an open libp2p connection', (s) => s.peerCount())
     gauge('qfs_epoch', 'Epoch of the snapshot in force (-1 without one)', (s) => s.epoch() ?? -1)

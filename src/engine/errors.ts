@@ -1,4 +1,5 @@
 import { QfsError } from '../core/errors.js'
+import { StorageFullError } from '../store/errors.js'
 
 /** Fewer replicas or homes answered than the write needs; a retry of the same write is safe. */
 export class QuorumNotReachedError extends QfsError {
@@ -45,4 +46,25 @@ export class NodeUnavailableError extends QfsError {
   constructor(message: string, options?: ErrorOptions) {
     super(NodeUnavailableError.code, message, options)
   }
+}
+
+/**
+ * Why a shard was staged on fewer replicas than the write needs. When every replica that failed
+ * said it is full, the network is out of room (STORAGE_FULL, not worth retrying at once); otherwise
+ * it is a quorum failure, and the detail counts the replicas' codes so an operator sees the cause.
+ */
+export function stageShortfall(
+  shardIndex: number,
+  staged: number,
+  asked: number,
+  errors: unknown[],
+): QfsError {
+  const codes = errors.map((e) => (e instanceof QfsError ? e.code : 'INTERNAL'))
+  const counts = new Map<string, number>()
+  for (const c of codes) counts.set(c, (counts.get(c) ?? 0) + 1)
+  const why = [...counts].map(([c, n]) => (n > 1 ? `${c} x${n}` : c)).join(', ')
+  const message = `shard ${shardIndex} reached ${staged} of ${asked} replicas${why === '' ? '' : ` (${why})`}`
+  if (codes.length > 0 && codes.every((c) => c === StorageFullError.code))
+    return new StorageFullError(message)
+  return new QuorumNotReachedError(message)
 }

@@ -35,6 +35,8 @@ export interface StagedShards {
   /** Replicas that staged each shard with the root the coordinator computed, by shard id. */
   staged: Map<string, StagedShardInfo[]>
   roots: Map<string, { root: string; leafCount: number }>
+  /** Why replicas failed to stage each shard, by shard id (a mismatched answer is not listed). */
+  refused: Map<string, unknown[]>
 }
 
 /**
@@ -84,8 +86,12 @@ export async function stageWhole(
     ),
   )
   const staged = new Map<string, StagedShardInfo[]>(plan.map((p) => [p.shardId, []]))
+  const refused = new Map<string, unknown[]>(plan.map((p) => [p.shardId, []]))
   for (const answer of answers) {
-    if (answer.value === undefined) continue
+    if (answer.value === undefined) {
+      for (const s of byNode.get(answer.node)!) refused.get(s.shardId)!.push(answer.error)
+      continue
+    }
     const wrong: string[] = []
     for (const info of answer.value) {
       const expected = roots.get(info.shard_id)
@@ -100,5 +106,5 @@ export async function stageWhole(
     }
     if (wrong.length > 0) void ctx.transport.abortStaging(answer.node, wrong).catch(() => {})
   }
-  return { staged, roots }
+  return { staged, roots, refused }
 }

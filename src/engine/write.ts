@@ -9,7 +9,7 @@ import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
 import { decide, preflight, refusal } from './catalogue.js'
 import { type EngineContext, majority, requestSignal, settle } from './context.js'
-import { QuorumNotReachedError } from './errors.js'
+import { QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { ShardSink, StagedShardInfo } from './transport.js'
 
@@ -84,6 +84,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
 
   const staged = new Map<string, StagedShardInfo[]>()
   const roots = new Map<string, { root: string; leafCount: number }>()
+  const refused = new Map<string, unknown[]>()
   const commit = new HashCommitBuilder()
   const allStaged = (): Array<{ node: string; id: string }> =>
     [...staged.values()].flat().map((s) => ({ node: s.node_id, id: s.staging_id }))
@@ -132,13 +133,18 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       (node) => shard.sinks.find((s) => s.node === node)!.sink!.finish(),
     )
     const good: StagedShardInfo[] = []
+    const errors = shard.sinks.filter((s) => s.sink === undefined).map((s) => s.error)
     for (const f of finished) {
-      if (f.value === undefined) continue
+      if (f.value === undefined) {
+        errors.push(f.error)
+        continue
+      }
       // A replica that hashed different bytes than we sent is not a replica of this shard.
       if (f.value.merkle_root === root && f.value.leaf_count === tree.leafCount) good.push(f.value)
       else void ctx.transport.abortStaging(f.node, [f.value.staging_id]).catch(() => {})
     }
     staged.set(shard.shardId, good)
+    refused.set(shard.shardId, errors)
   }
   /** Moves to shard `index`, closing (in the background) every shard before it. */
   const advance = async (index: number): Promise<OpenShard> => {
@@ -160,6 +166,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     )
     for (const [id, list] of whole.staged) staged.set(id, list)
     for (const [id, root] of whole.roots) roots.set(id, root)
+    for (const [id, errors] of whole.refused) refused.set(id, errors)
     bytes = args.content.size
     args.onProgress?.({ phase: 'stage', bytes, total: args.content.size })
   } else {
@@ -225,9 +232,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   for (const s of shards) {
     if (staged.get(s.shard_id)!.length < quorum) {
       await abortAll(ctx, allStaged())
-      throw new QuorumNotReachedError(
-        `shard ${s.shard_index} reached ${staged.get(s.shard_id)!.length} of ${rf} replicas`,
-      )
+      throw stageShortfall(s.shard_index, staged.get(s.shard_id)!.length, rf, refused.get(s.shard_id) ?? [])
     }
   }
   const record: VersionRecord = {

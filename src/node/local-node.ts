@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import { NodeService } from '../engine/node-service.js'
 import { type AuditKey, EventLog, type EventLogOptions, loadOrCreateAuditKey } from '../log/index.js'
-import { openNodeDb, type RootDb, ShardStore } from '../store/index.js'
+import { openNodeDb, type RootDb, ShardStore, type SpaceGuard } from '../store/index.js'
 import { ensureNodeId } from './identity.js'
 
 export interface LocalNodeInit {
@@ -16,6 +16,8 @@ export interface LocalNodeInit {
   auditKey?: AuditKey
   params?: ProtocolParams
   log?: EventLogOptions
+  /** Room for shard data (the daemon's disk and quota); none: the store never refuses for space. */
+  space?: SpaceGuard
 }
 
 /** One node's local parts, opened together so they always share one atomic LevelDB. */
@@ -44,7 +46,7 @@ export async function openLocalNode(init: LocalNodeInit): Promise<LocalNode> {
     if (init.dir === undefined) throw new TypeError('openLocalNode needs auditKey with db')
     auditKey = await loadOrCreateAuditKey(init.dir)
   }
-  const store = new ShardStore({ db }, { params })
+  const store = new ShardStore({ db, space: init.space }, { params })
   await store.open()
   const log = new EventLog({ db, nodeId: init.nodeId, key: auditKey }, init.log)
   await log.open()

@@ -5,7 +5,7 @@ import { StorageEngine, type StorageEngineInit } from '../engine/engine.js'
 import { InProcessTransport } from '../engine/in-process.js'
 import type { AuditKey } from '../log/index.js'
 import { StaticMembership } from '../membership/static.js'
-import type { RootDb } from '../store/index.js'
+import type { RootDb, SpaceGuard } from '../store/index.js'
 import { type LocalNode, openLocalNode } from './local-node.js'
 
 export interface MiniNetworkInit {
@@ -16,6 +16,8 @@ export interface MiniNetworkInit {
   auditKey?: (nodeId: string) => AuditKey
   params?: ProtocolParams
   engine?: StorageEngineInit
+  /** Each node's room for shard data; without it no node refuses for space. */
+  space?: (nodeId: string) => SpaceGuard
 }
 
 /**
@@ -42,6 +44,7 @@ export class MiniNetwork {
         db: init.openDb === undefined ? undefined : await init.openDb(nodeId),
         auditKey: init.auditKey?.(nodeId),
         params,
+        space: init.space?.(nodeId),
       })
       net.nodes.set(nodeId, node)
       net.transport.add(node.service)

@@ -62,3 +62,14 @@ export class WriteLockNotHeldError extends QfsError {
     super(WriteLockNotHeldError.code, message, options)
   }
 }
+
+/**
+ * This node has no room for more shard data: its disk is down to the reserve kept for the log and
+ * compactions, or its configured capacity is reached. Nothing was staged; other nodes may have room.
+ */
+export class StorageFullError extends QfsError {
+  static readonly code = 'STORAGE_FULL'
+  constructor(message: string, options?: ErrorOptions) {
+    super(StorageFullError.code, message, options)
+  }
+}

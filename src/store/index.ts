@@ -26,6 +26,7 @@ export {
   InvalidVersionError,
   NotFoundError,
   RootMismatchError,
+  StorageFullError,
   StoreClosedError,
   VersionConflictError,
   WriteLockNotHeldError,
@@ -46,6 +47,13 @@ export {
   type ScrubReport,
   scrubStore,
 } from './scrub.js'
+export {
+  DiskSpaceGuard,
+  type DiskSpaceInit,
+  filesystemFreeBytes,
+  type SpaceGuard,
+  type SpaceStatus,
+} from './space.js'
 export type { ShardHeader, ShardWriter, StagedShard, WholeShard } from './staging.js'
 export {
   type BlockProof,

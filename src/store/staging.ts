@@ -6,6 +6,7 @@ import { type ProtocolParams, validateParams } from '../core/params.js'
 import { blockCount } from '../core/shards.js'
 import { blockKey, parseStagingId, type StoreBatchOp, type StoreSublevels } from './db.js'
 import { encodeMarker, type StagingMarker } from './manifest.js'
+import { storageFullFrom } from './space.js'
 
 /** What a replica is told before a shard's bytes arrive. */
 export interface ShardHeader {
@@ -186,6 +187,11 @@ export class ShardWriter {
     return this.lastActivity
   }
 
+  /** Bytes the header declared: what the writer may still put on disk. */
+  get length(): number {
+    return this.header.length
+  }
+
   /** Bytes accepted so far. */
   get bytesReceived(): number {
     return this.received
@@ -274,7 +280,7 @@ export class ShardWriter {
       },
       (err: unknown) => {
         this.inflight.delete(put)
-        this.writeError ??= err
+        this.writeError ??= storageFullFrom(err)
         this.failAndDiscard()
       },
     )

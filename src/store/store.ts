@@ -35,6 +35,7 @@ import {
 } from './manifest.js'
 import { Mutex } from './mutex.js'
 import { type ScrubOptions, type ScrubReport, scrubStore } from './scrub.js'
+import { type SpaceGuard, type SpaceStatus, storageFullFrom } from './space.js'
 import {
   hashWholeShard,
   type ShardHeader,
@@ -51,6 +52,8 @@ export interface ShardStoreComponents {
   db: RootDb
   /** The node's single-writer lock, shared with the log; the store makes its own when absent. */
   writeLock?: Mutex
+  /** Room for new shard data, asked before every stage; without it the store never refuses for space. */
+  space?: SpaceGuard
 }
 
 export interface ShardStoreInit {
@@ -93,6 +96,7 @@ export class ShardStore implements StagingHost {
   private readonly db: RootDb
   private readonly params: ProtocolParams
   private readonly clock: () => number
+  private readonly space: SpaceGuard | undefined
   private readonly streaming = new Map<string, ShardWriter>()
   private readonly trees = new Map<string, MerkleTree>()
   private opened = false
@@ -100,6 +104,7 @@ export class ShardStore implements StagingHost {
   constructor(components: ShardStoreComponents, init: ShardStoreInit) {
     this.db = components.db
     this.writeLock = components.writeLock ?? new Mutex()
+    this.space = components.space
     this.params = init.params
     this.clock = init.now ?? Date.now
     this.sublevels = storeSublevels(this.db)
@@ -139,9 +144,11 @@ export class ShardStore implements StagingHost {
     this.assertOpen()
     const h = validateShardHeader(header, this.params)
     options.signal?.throwIfAborted()
+    await this.space?.refresh(h.length)
     const marker = await this.writeLock.run(async () => {
       this.assertOpen()
       const counters = await readCounters(this.sublevels)
+      this.space?.take(h.length, counters.bytes_stored, true)
       const m: StagingMarker = {
         ...this.nextStaging(counters),
         ...h,
@@ -149,15 +156,20 @@ export class ShardStore implements StagingHost {
         merkleRoot: null,
         leafHashes: [],
       }
-      await this.db.batch([
-        {
-          type: 'put',
-          sublevel: this.sublevels.staging,
-          key: parseStagingId(m.stagingId),
-          value: encodeMarker(m),
-        },
-        countersOp(this.sublevels, counters),
-      ])
+      try {
+        await this.db.batch([
+          {
+            type: 'put',
+            sublevel: this.sublevels.staging,
+            key: parseStagingId(m.stagingId),
+            value: encodeMarker(m),
+          },
+          countersOp(this.sublevels, counters),
+        ])
+      } catch (err) {
+        this.space?.give(h.length)
+        throw storageFullFrom(err)
+      }
       return m
     })
     const writer = new ShardWriter(this, marker, h, options.signal)
@@ -180,10 +192,13 @@ export class ShardStore implements StagingHost {
     const hashed = shards.map((s) => hashWholeShard(validateShardHeader(s?.header, this.params), s.bytes))
     if (new Set(hashed.map((h) => h.header.shardId)).size !== hashed.length)
       throw new InvalidInputError('a shard is listed twice')
+    const bytes = hashed.reduce((sum, h) => sum + h.header.length, 0)
+    await this.space?.refresh(bytes)
     return this.writeLock.run(async () => {
       this.assertOpen()
       options.signal?.throwIfAborted()
       const counters = await readCounters(this.sublevels)
+      this.space?.take(bytes, counters.bytes_stored, false)
       const ops: StoreBatchOp[] = []
       const staged: StagedShard[] = []
       for (const shard of hashed) {
@@ -194,7 +209,9 @@ export class ShardStore implements StagingHost {
       if (staged.length === 0) return staged
       ops.push(countersOp(this.sublevels, counters))
       options.signal?.throwIfAborted()
-      await this.db.batch(ops)
+      await this.db.batch(ops).catch((err: unknown) => {
+        throw storageFullFrom(err)
+      })
       return staged
     })
   }
@@ -249,7 +266,15 @@ export class ShardStore implements StagingHost {
   }
 
   writerDone(writer: ShardWriter): void {
-    this.streaming.delete(writer.stagingId)
+    if (this.streaming.delete(writer.stagingId)) this.space?.give(writer.length)
+  }
+
+  /** Free space and quota as the store sees them; null when the store has no space guard. */
+  async spaceStatus(): Promise<SpaceStatus | null> {
+    if (this.space === undefined) return null
+    // As for a 1-byte stage: a view that would refuse it is read again first.
+    await this.space.refresh(1)
+    return this.space.status((await readCounters(this.sublevels)).bytes_stored)
   }
 
   now(): number {

@@ -23,6 +23,7 @@ const STATUS: NodeStatus = {
     checkpoints: 1,
     last_checkpoint_id: ID('c'),
   },
+  space: { free_bytes: 5000, reserve_bytes: 100, capacity_bytes: null, accepting_writes: true },
   uptime_seconds: 12.5,
 }
 
@@ -83,6 +84,7 @@ describe('operator API', () => {
     metrics.observe('write', 'error', 0.01, 'VERSION_CONFLICT')
     metrics.bind({
       storeStats: async () => STATUS.store,
+      space: async () => STATUS.space,
       peerCount: () => 2,
       epoch: () => 3,
       logEntries: () => 5,
@@ -96,6 +98,8 @@ describe('operator API', () => {
       'qfs_objects 1',
       'qfs_versions 2',
       'qfs_peers 2',
+      'qfs_storage_free_bytes 5000',
+      'qfs_storage_accepting_writes 1',
       'qfs_requests_total{op="write",outcome="ok"} 1',
       'qfs_requests_total{op="write",outcome="error"} 1',
       'qfs_request_errors_total{op="write",code="VERSION_CONFLICT"} 1',

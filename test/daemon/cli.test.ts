@@ -246,6 +246,7 @@ describe('qfs-node status', () => {
       checkpoints: 2,
       last_checkpoint_id: 'ef'.repeat(32),
     },
+    space: { free_bytes: 700, reserve_bytes: 1000, capacity_bytes: 50, accepting_writes: false },
     uptime_seconds: 3,
   }
 
@@ -270,6 +271,9 @@ describe('qfs-node status', () => {
       expect(text.out).toContain('node     12D3KooWstatus\n')
       expect(text.out).toContain(`epoch    4 (snapshot ${'ab'.repeat(32)})\n`)
       expect(text.out).toContain('store    1 objects, 2 versions, 3 shards, 44 bytes\n')
+      expect(text.out).toContain(
+        'space    700 bytes free, 1000 kept in reserve, capacity 50 bytes; FULL: refusing new shards (STORAGE_FULL)\n',
+      )
       const denied = await run('status', '--api', api)
       expect(denied.status).toBe(3)
       expect(denied.err).toMatch(/^error \[UNAUTHORIZED\]/)

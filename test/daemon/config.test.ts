@@ -76,6 +76,7 @@ describe('loadConfig', () => {
         writeMinDeadlineMs: 60_000,
         writeMinBytesPerSecond: 65_536,
       },
+      storage: { reserveBytes: 256 * 1024 * 1024, capacityBytes: null },
     })
   })
 

@@ -4,7 +4,7 @@ import { sha3 } from '../../src/core/hash.js'
 import type { StorageEngineApi } from '../../src/engine/api.js'
 import { type AuditKey, generateAuditKey } from '../../src/log/index.js'
 import { MiniNetwork } from '../../src/node/mini-network.js'
-import type { RootDb } from '../../src/store/index.js'
+import type { RootDb, SpaceGuard } from '../../src/store/index.js'
 
 /** What the shared engine suite needs from a network, whatever carries its messages. */
 export interface EngineHarness {
@@ -30,7 +30,15 @@ export function testAuditKey(nodeId: string): AuditKey {
   return k
 }
 
-export async function inProcessHarness(count = 5): Promise<EngineHarness & { net: MiniNetwork }> {
+export interface HarnessOptions {
+  /** Each node's room for shard data. */
+  space?: (nodeId: string) => SpaceGuard
+}
+
+export async function inProcessHarness(
+  count = 5,
+  options: HarnessOptions = {},
+): Promise<EngineHarness & { net: MiniNetwork }> {
   const nodeIds = Array.from({ length: count }, (_, i) => `node-${i + 1}`)
   const net = await MiniNetwork.create({
     nodeIds,
@@ -41,6 +49,7 @@ export async function inProcessHarness(count = 5): Promise<EngineHarness & { net
     },
     auditKey: testAuditKey,
     engine: { timeouts: { requestMs: 5_000, streamIdleMs: 5_000 } },
+    space: options.space,
   })
   return {
     net,

@@ -12,7 +12,7 @@ import { type StorageProtocolService, storageProtocol } from '../../src/net/serv
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { type LocalNode, openLocalNode } from '../../src/node/local-node.js'
 import type { RootDb } from '../../src/store/index.js'
-import type { EngineHarness } from '../engine/harness.js'
+import type { EngineHarness, HarnessOptions } from '../engine/harness.js'
 import { testAuditKey } from '../engine/harness.js'
 
 export interface Libp2pNetwork extends EngineHarness {
@@ -35,7 +35,7 @@ export async function testPeerKey(index: number) {
  * Libp2pTransport. "Down" unregisters a node's protocols and hangs up its connections: to its peers
  * it is a node that no longer answers, and it can come back on the same address.
  */
-export async function libp2pHarness(count = 5): Promise<Libp2pNetwork> {
+export async function libp2pHarness(count = 5, options: HarnessOptions = {}): Promise<Libp2pNetwork> {
   const libp2p = new Map<string, Libp2p>()
   for (let i = 0; i < count; i++) {
     const node = await createQfsLibp2p({ privateKey: await testPeerKey(i), listen: ['/ip4/127.0.0.1/tcp/0'] })
@@ -60,7 +60,12 @@ export async function libp2pHarness(count = 5): Promise<Libp2pNetwork> {
   for (const [nodeId, node] of libp2p) {
     const db = new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' })
     await db.open()
-    const local = await openLocalNode({ nodeId, db: db as unknown as RootDb, auditKey: testAuditKey(nodeId) })
+    const local = await openLocalNode({
+      nodeId,
+      db: db as unknown as RootDb,
+      auditKey: testAuditKey(nodeId),
+      space: options.space?.(nodeId),
+    })
     const transport = new Libp2pTransport(
       { libp2p: node, resolve, local: local.service },
       { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 } },

@@ -28,6 +28,8 @@ interface StartOptions {
   maxConcurrentWrites?: string
   writeMinDeadlineMs?: string
   writeMinBytesPerSecond?: string
+  storageReserveBytes?: string
+  storageCapacityBytes?: string
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
@@ -86,6 +88,11 @@ export function registerStart(program: Command, io: CliIo): void {
       '--write-min-bytes-per-second <n>',
       'bytes a public write must deliver per second the node waits for it (default 65536)',
     )
+    .option(
+      '--storage-reserve-bytes <n>',
+      'free disk bytes kept for the log and LevelDB; shards are refused below it (default 268435456)',
+    )
+    .option('--storage-capacity-bytes <n>', 'most shard bytes this node holds (default: no quota)')
     .action(async (opts: StartOptions) => {
       const flags: ConfigFlags = {
         listen: opts.listen,
@@ -108,6 +115,8 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.max_concurrent_writes': opts.maxConcurrentWrites,
         'limits.write_min_deadline_ms': opts.writeMinDeadlineMs,
         'limits.write_min_bytes_per_second': opts.writeMinBytesPerSecond,
+        'storage.reserve_bytes': opts.storageReserveBytes,
+        'storage.capacity_bytes': opts.storageCapacityBytes,
       }
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
       applyDaemonHeapGrowth()

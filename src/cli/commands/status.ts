@@ -100,8 +100,15 @@ export function formatStatus(s: NodeStatus): string {
       `${s.store.objects} objects, ${s.store.versions} versions, ${s.store.shards} shards, ${s.store.bytes_stored} bytes`,
     ],
     ['log', `${s.log.entries} entries, ${s.log.checkpoints} checkpoints covering ${s.log.covered_entries}`],
+    ...(s.space === null ? [] : [['space', formatSpace(s.space)] as [string, string]]),
     ['uptime', `${s.uptime_seconds} s`],
     ...s.multiaddrs.map((a): [string, string] => ['listen', a]),
   ]
   return rows.map(([k, v]) => `${k.padEnd(8)} ${v}\n`).join('')
+}
+
+function formatSpace(s: NonNullable<NodeStatus['space']>): string {
+  const quota = s.capacity_bytes === null ? '' : `, capacity ${s.capacity_bytes} bytes`
+  const state = s.accepting_writes ? 'accepting writes' : 'FULL: refusing new shards (STORAGE_FULL)'
+  return `${s.free_bytes} bytes free, ${s.reserve_bytes} kept in reserve${quota}; ${state}`
 }

@@ -1,0 +1,270 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { InvalidInputError } from '../../src/core/errors.js'
+import { shardId } from '../../src/core/ids.js'
+import { StorageFullError } from '../../src/store/errors.js'
+import { DiskSpaceGuard, storageFullFrom } from '../../src/store/space.js'
+import { ShardStore } from '../../src/store/store.js'
+import { memoryBackend, pseudoBytes, TEST_PARAMS } from './helpers.js'
+
+/** A disk whose free space drops only when bytes land, as a filesystem's does. */
+function fakeDisk(free: number) {
+  const disk = { free, readings: 0 }
+  const guard = (reserveBytes: number, capacityBytes: number | null = null, now = () => 0) =>
+    new DiskSpaceGuard({
+      freeBytes: async () => {
+        disk.readings++
+        return disk.free
+      },
+      reserveBytes,
+      capacityBytes,
+      now,
+    })
+  return { disk, guard }
+}
+
+async function admit(g: DiskSpaceGuard, bytes: number, stored = 0, streaming = false): Promise<boolean> {
+  await g.refresh(bytes)
+  try {
+    g.take(bytes, stored, streaming)
+    return true
+  } catch (err) {
+    expect(err).toBeInstanceOf(StorageFullError)
+    expect((err as StorageFullError).code).toBe('STORAGE_FULL')
+    return false
+  }
+}
+
+describe('DiskSpaceGuard', () => {
+  it('admits up to the reserve and not a byte past it', async () => {
+    const { disk, guard } = fakeDisk(1000)
+    const g = guard(100)
+    expect(await admit(g, 901)).toBe(false)
+    expect(await admit(g, 900)).toBe(true)
+    disk.free -= 900
+    expect(await admit(g, 0)).toBe(true)
+    expect(await admit(g, 1)).toBe(false)
+  })
+
+  it('counts bytes taken since the last reading, so two stages cannot share the same free bytes', async () => {
+    const { disk, guard } = fakeDisk(1000)
+    const g = guard(0, null, () => 0)
+    expect(await admit(g, 600)).toBe(true)
+    // The first stage's bytes have not landed yet and the reading is fresh: the second must not fit.
+    await g.refresh(0)
+    expect(() => g.take(600, 0, false)).toThrow(StorageFullError)
+    expect(disk.readings).toBe(1)
+  })
+
+  it('re-reads before refusing, so space an operator freed is used at once', async () => {
+    const { disk, guard } = fakeDisk(100)
+    const g = guard(50)
+    expect(await admit(g, 80)).toBe(false)
+    disk.free = 10_000
+    expect(await admit(g, 80)).toBe(true)
+    expect(disk.readings).toBe(2)
+  })
+
+  it('re-reads a stale view and shares one reading among concurrent callers', async () => {
+    const { disk, guard } = fakeDisk(10_000)
+    let now = 0
+    const g = guard(0, null, () => now)
+    await Promise.all([g.refresh(1), g.refresh(1), g.refresh(1)])
+    expect(disk.readings).toBe(1)
+    await g.refresh(1)
+    expect(disk.readings).toBe(1)
+    now = 1000
+    await g.refresh(1)
+    expect(disk.readings).toBe(2)
+  })
+
+  it('keeps an open stream charged across readings until it is given back', async () => {
+    const { disk, guard } = fakeDisk(1000)
+    const g = guard(0)
+    expect(await admit(g, 700, 0, true)).toBe(true)
+    // 300 of the stream's bytes landed; a new reading still charges the whole stream.
+    disk.free = 700
+    expect(await admit(g, 301)).toBe(false)
+    g.give(700)
+    disk.free = 300
+    expect(await admit(g, 300)).toBe(true)
+  })
+
+  it('enforces the capacity over stored bytes plus open streams', async () => {
+    const { guard } = fakeDisk(1_000_000)
+    const g = guard(0, 1000)
+    expect(await admit(g, 400, 500, true)).toBe(true)
+    expect(await admit(g, 101, 500)).toBe(false)
+    expect(await admit(g, 100, 500)).toBe(true)
+    // The 100 committed: the store now holds 600.
+    expect(g.status(1000 - 400)).toMatchObject({ capacity_bytes: 1000, accepting_writes: false })
+    g.give(400)
+    expect(g.status(600)).toMatchObject({ accepting_writes: true })
+  })
+
+  it('reports its view in status', async () => {
+    const { guard } = fakeDisk(5000)
+    const g = guard(1000)
+    expect(g.status(0).accepting_writes).toBe(false) // nothing read yet: nothing admitted
+    await g.refresh(0)
+    expect(g.status(0)).toEqual({
+      free_bytes: 5000,
+      reserve_bytes: 1000,
+      capacity_bytes: null,
+      accepting_writes: true,
+    })
+  })
+
+  it('refuses bad settings and sizes with INVALID_INPUT', () => {
+    const { guard } = fakeDisk(0)
+    expect(() => guard(-1)).toThrow(InvalidInputError)
+    expect(() => guard(0, 1.5)).toThrow(InvalidInputError)
+    expect(() => guard(0).take(-1, 0, false)).toThrow(InvalidInputError)
+  })
+
+  it('never lets the disk fall below the reserve, whatever the order of stages and streams (property)', async () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('whole' as const), bytes: fc.integer({ min: 0, max: 400 }) }),
+      fc.record({ kind: fc.constant('open' as const), bytes: fc.integer({ min: 0, max: 400 }) }),
+      fc.record({
+        kind: fc.constant('land' as const),
+        pick: fc.nat(),
+        bytes: fc.integer({ min: 1, max: 200 }),
+      }),
+      fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('tick' as const) }),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        const reserve = 100
+        let now = 0
+        const { disk, guard } = fakeDisk(1000)
+        const g = guard(reserve, null, () => now)
+        const open: Array<{ declared: number; landed: number }> = []
+        for (const o of ops) {
+          if (o.kind === 'whole') {
+            if (await admit(g, o.bytes)) disk.free -= o.bytes
+          } else if (o.kind === 'open') {
+            if (await admit(g, o.bytes, 0, true)) open.push({ declared: o.bytes, landed: 0 })
+          } else if (o.kind === 'land' && open.length > 0) {
+            const s = open[o.pick % open.length]!
+            const n = Math.min(o.bytes, s.declared - s.landed)
+            s.landed += n
+            disk.free -= n
+          } else if (o.kind === 'end' && open.length > 0) {
+            // A stream ends finished or aborted; an aborted one's bytes are deleted again.
+            const [s] = open.splice(o.pick % open.length, 1)
+            if (s!.landed < s!.declared) disk.free += s!.landed
+            g.give(s!.declared)
+          } else if (o.kind === 'tick') {
+            now += 1000
+          }
+          // Whatever the open streams still send must fit above the reserve.
+          const owed = open.reduce((sum, s) => sum + s.declared - s.landed, 0)
+          expect(disk.free - owed).toBeGreaterThanOrEqual(reserve)
+        }
+      }),
+      { seed: 0x5eed, numRuns: 1000 },
+    )
+  })
+})
+
+describe('ShardStore with a space guard', () => {
+  async function storeWith(free: number, reserve: number) {
+    const backend = await memoryBackend.open()
+    const space = new DiskSpaceGuard({ freeBytes: async () => free, reserveBytes: reserve })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    return { store, space, cleanup: backend.cleanup }
+  }
+  const oid = 'ab'.repeat(32)
+  const header = (index: number, length: number) => ({
+    objectId: oid,
+    version: 1,
+    shardIndex: index,
+    shardId: shardId(oid, 1, index),
+    length,
+    blockSizeBytes: TEST_PARAMS.blockSizeBytes,
+  })
+
+  it('refuses a whole stage that does not fit and stages nothing', async () => {
+    const { store, cleanup } = await storeWith(5000, 1000)
+    try {
+      const shards = [0, 1, 2].map((i) => ({ header: header(i, 1500), bytes: pseudoBytes(i + 1, 1500) }))
+      await expect(store.stageWhole(shards)).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      expect((await store.stats()).staged).toBe(0)
+      const fits = await store.stageWhole(shards.slice(0, 2))
+      expect(fits).toHaveLength(2)
+      expect((await store.stats()).staged).toBe(2)
+      expect(await store.spaceStatus()).toMatchObject({ free_bytes: 2000, accepting_writes: true })
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('refuses a streamed shard up front and gives an aborted stream’s room back', async () => {
+    const { store, cleanup } = await storeWith(5000, 1000)
+    try {
+      await expect(store.beginShard(header(0, 4001))).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      expect((await store.stats()).staged).toBe(0)
+      const writer = await store.beginShard(header(0, 4000))
+      await writer.write(pseudoBytes(9, 1000))
+      expect(await store.spaceStatus()).toMatchObject({ accepting_writes: false })
+      await writer.abort()
+      expect(await store.spaceStatus()).toMatchObject({ free_bytes: 5000, accepting_writes: true })
+      expect((await store.stats()).staged).toBe(0)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('has no space status without a guard', async () => {
+    const backend = await memoryBackend.open()
+    const store = new ShardStore({ db: backend.db }, { params: TEST_PARAMS })
+    await store.open()
+    expect(await store.spaceStatus()).toBeNull()
+    await backend.cleanup()
+  })
+})
+
+describe('storageFullFrom', () => {
+  it('turns a full disk reported by LevelDB or the OS into STORAGE_FULL, and nothing else', () => {
+    // classic-level wraps LevelDB's status text; the OS text is what says the disk is full.
+    const leveldb = new Error('Write failed', {
+      cause: Object.assign(new Error('IO error: /d/db/000007.ldb: No space left on device'), {
+        code: 'LEVEL_IO_ERROR',
+      }),
+    })
+    expect(storageFullFrom(leveldb)).toMatchObject({ code: 'STORAGE_FULL', cause: leveldb })
+    const os = Object.assign(new Error('write failed'), { code: 'ENOSPC' })
+    expect(storageFullFrom(os)).toBeInstanceOf(StorageFullError)
+    const other = new Error('IO error: Permission denied')
+    expect(storageFullFrom(other)).toBe(other)
+    expect(storageFullFrom('No space left on device')).toBe('No space left on device')
+  })
+
+  it('is what a store answers when the database write itself fails for space', async () => {
+    const backend = await memoryBackend.open()
+    const store = new ShardStore({ db: backend.db }, { params: TEST_PARAMS })
+    await store.open()
+    const batch = backend.db.batch.bind(backend.db)
+    const full = () => Promise.reject(new Error('IO error: 000009.log: No space left on device'))
+    ;(backend.db as { batch: unknown }).batch = full
+    const oid = 'cd'.repeat(32)
+    const header = {
+      objectId: oid,
+      version: 1,
+      shardIndex: 0,
+      shardId: shardId(oid, 1, 0),
+      length: 10,
+      blockSizeBytes: TEST_PARAMS.blockSizeBytes,
+    }
+    await expect(store.stageWhole([{ header, bytes: pseudoBytes(3, 10) }])).rejects.toMatchObject({
+      code: 'STORAGE_FULL',
+    })
+    await expect(store.beginShard(header)).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+    ;(backend.db as { batch: unknown }).batch = batch
+    expect((await store.stats()).staged).toBe(0)
+    await backend.cleanup()
+  })
+})
