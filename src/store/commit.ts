@@ -112,18 +112,22 @@ export async function readEntry(
   return value === undefined ? undefined : toIndexEntry(value)
 }
 
-/** The highest version this node accepted as a home (0 if none); home versions are always 1..latest. */
-async function latestHomeVersion(subs: StoreSublevels, objectId: string): Promise<number> {
+/**
+ * What the object index already holds for `objectId`, in one reverse pass: whether any version is
+ * there, and the highest version this node accepted as a home (0 if none; home versions are always
+ * 1..latest).
+ */
+async function objectHistory(
+  subs: StoreSublevels,
+  objectId: string,
+): Promise<{ any: boolean; latestHome: number }> {
+  let any = false
   for await (const value of subs.index.values({ ...objectRange(objectId), reverse: true })) {
+    any = true
     const entry = toIndexEntry(value)
-    if (entry.home) return entry.version
+    if (entry.home) return { any, latestHome: entry.version }
   }
-  return 0
-}
-
-async function hasAnyVersion(subs: StoreSublevels, objectId: string): Promise<boolean> {
-  const keys = await subs.index.keys({ ...objectRange(objectId), limit: 1 }).all()
-  return keys.length > 0
+  return { any, latestHome: 0 }
 }
 
 function validateRole(input: unknown, record: VersionRecord): CommitRole {
@@ -192,8 +196,10 @@ export async function prepareCommitOps(
   if (existing !== undefined && recordDigest(existing.record) !== recordDigest(record)) {
     throw new VersionConflictError(`version ${version} of ${objectId} already holds another record`)
   }
+  const needsHistory = existing === undefined || (role.home && !existing.home)
+  const history = needsHistory ? await objectHistory(subs, objectId) : undefined
   if (role.home && existing?.home !== true) {
-    const latest = await latestHomeVersion(subs, objectId)
+    const latest = history!.latestHome
     if (version !== latest + 1) {
       throw new InvalidVersionError(
         `version ${version} of ${objectId} is not the next one (latest is ${latest})`,
@@ -202,7 +208,7 @@ export async function prepareCommitOps(
   }
   if (existing === undefined) {
     index = 'created'
-    if (!(await hasAnyVersion(subs, objectId))) counters.objects++
+    if (!history!.any) counters.objects++
     counters.versions++
   } else if (role.home && !existing.home) {
     index = 'home_added'
@@ -216,16 +222,22 @@ export async function prepareCommitOps(
   // The shards this node holds: staged bytes become a manifest when their root is the record's.
   const shards: ShardCommitSummary[] = []
   let bytesAdded = 0
-  for (const { shardId, stagingId } of role.shards) {
+  // Every marker and manifest in two reads, not two per shard: a small object's commit names several.
+  const markerKeys = role.shards.map((s) => parseStagingId(s.stagingId))
+  const [markers, manifests] = await Promise.all([
+    subs.staging.getMany(markerKeys),
+    subs.manifests.getMany(role.shards.map((s) => parseId(s.shardId, 'shard_id'))),
+  ])
+  for (const [i, { shardId, stagingId }] of role.shards.entries()) {
     const d = record.shards.find((x) => x.shard_id === shardId)!
-    const markerKey = parseStagingId(stagingId)
-    const markerValue = await subs.staging.get(markerKey)
+    const markerKey = markerKeys[i]!
+    const markerValue = markers[i]
     if (markerValue === undefined) throw new NotFoundError(`no staged shard ${stagingId}`)
     const marker = decodeMarker(markerValue)
     if (marker.state !== 'staged') throw new NotFoundError(`staged shard ${stagingId} is not finished`)
     if (marker.shardId !== shardId) throw new InvalidInputError(`staging ${stagingId} holds another shard`)
     checkStaged(marker, d, record)
-    const stored = await subs.manifests.get(parseId(shardId, 'shard_id'))
+    const stored = manifests[i]
     ops.push({ type: 'del', sublevel: subs.staging, key: markerKey })
     counters.staged = Math.max(0, counters.staged - 1)
     if (stored !== undefined) {
