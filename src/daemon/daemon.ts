@@ -24,7 +24,7 @@ import {
 import { type LocalNode, openLocalNode } from '../node/local-node.js'
 import { DiskSpaceGuard, filesystemFreeBytes, type SpaceGuard } from '../store/index.js'
 import type { NodeConfig } from './config.js'
-import { readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
+import { dataPaths, readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
 import {
   AlreadyRunningError,
   MembershipChangeUnsupportedError,
@@ -92,7 +92,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   }
   try {
     const space = new DiskSpaceGuard({
-      freeBytes: filesystemFreeBytes(config.dir),
+      // LevelDB lives in D/db, which an operator may mount apart from D.
+      freeBytes: filesystemFreeBytes(dataPaths(config.dir).db),
       reserveBytes: config.storage.reserveBytes,
       capacityBytes: config.storage.capacityBytes,
     })

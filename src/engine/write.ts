@@ -137,6 +137,11 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     for (const f of finished) {
       if (f.value === undefined) {
         errors.push(f.error)
+        // A replica whose finish failed may still hold what it staged (and its room); let it go now.
+        void shard.sinks
+          .find((s) => s.node === f.node)
+          ?.sink?.abort(f.error as Error)
+          .catch(() => {})
         continue
       }
       // A replica that hashed different bytes than we sent is not a replica of this shard.

@@ -240,6 +240,7 @@ export async function prepareCommitOps(
     const stored = manifests[i]
     ops.push({ type: 'del', sublevel: subs.staging, key: markerKey })
     counters.staged = Math.max(0, counters.staged - 1)
+    counters.staged_bytes = Math.max(0, counters.staged_bytes - marker.length)
     if (stored !== undefined) {
       const manifest = decodeManifest(stored)
       if (manifest.merkleRoot !== d.merkle_root) {

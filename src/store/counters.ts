@@ -15,10 +15,22 @@ export interface StoreStats {
 /** The persisted counters: the stats plus the last staging sequence number handed out. */
 export interface Counters extends StoreStats {
   staging_seq: number
+  /** Declared bytes of the staged shards (`staged`), streaming or waiting for their commit. */
+  staged_bytes: number
 }
 
 const COUNTERS_KEY = 'counters'
-const FIELDS = ['objects', 'versions', 'shards', 'bytes_stored', 'staged', 'staging_seq'] as const
+const FIELDS = [
+  'objects',
+  'versions',
+  'shards',
+  'bytes_stored',
+  'staged',
+  'staging_seq',
+  'staged_bytes',
+] as const
+/** Added after the first release; absent in older databases, whose open() resets it with `staged`. */
+const OPTIONAL = new Set<string>(['staged_bytes'])
 
 export const ZERO_COUNTERS: Readonly<Counters> = Object.freeze({
   objects: 0,
@@ -27,6 +39,7 @@ export const ZERO_COUNTERS: Readonly<Counters> = Object.freeze({
   bytes_stored: 0,
   staged: 0,
   staging_seq: 0,
+  staged_bytes: 0,
 })
 
 /**
@@ -42,6 +55,7 @@ export async function readCounters(subs: StoreSublevels): Promise<Counters> {
   const out = { ...ZERO_COUNTERS }
   for (const f of FIELDS) {
     const n = v[f]
+    if (n === undefined && OPTIONAL.has(f)) continue
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
       throw new IntegrityMismatchError(`stored counter ${f} unreadable`)
     }

@@ -7,21 +7,22 @@ import { StorageFullError } from './errors.js'
  * space refuses a write up front (`STORAGE_FULL`) instead of failing inside LevelDB, where a full
  * disk also fails the audit-log entries that reads, commits and checkpoints must write.
  *
- * `refresh` may do I/O and runs outside the store's write lock; `take` and `give` are synchronous
- * and run under it, so concurrent stagings never both count the same free bytes.
+ * `admit` runs under the store's write lock, so two stages never count the same free bytes.
  */
 export interface SpaceGuard {
-  /** Re-reads the free space if the view is stale, or if it would refuse `bytes` (a refusal is never based on an old reading). */
-  refresh(bytes: number): Promise<void>
-  /** Takes room for `bytes` of shard data, the store already holding `storedBytes`; throws StorageFullError. */
-  take(bytes: number, storedBytes: number, streaming: boolean): void
-  /** A streamed stage ended (finished or aborted): its bytes are on disk or gone. */
-  give(bytes: number): void
-  status(storedBytes: number): SpaceStatus
+  /**
+   * Takes room for `bytes` more shard data, the node already holding `heldBytes` (committed and
+   * staged), or throws StorageFullError. Reads the free space again when the reading is stale and
+   * before any refusal. The bytes count as not yet on disk until `landed`.
+   */
+  admit(bytes: number, heldBytes: number): Promise<void>
+  /** Admitted bytes are now on disk, or will never be (a batch written or failed, a stream ended). */
+  landed(bytes: number): void
+  status(heldBytes: number): Promise<SpaceStatus>
 }
 
 export interface SpaceStatus {
-  /** Free bytes on the data directory's filesystem at the last reading, minus what was taken since. */
+  /** Free bytes on the database's filesystem at the last reading, minus what was admitted since. */
   free_bytes: number
   reserve_bytes: number
   /** The operator's quota for shard data, or null for none. */
@@ -31,11 +32,11 @@ export interface SpaceStatus {
 }
 
 export interface DiskSpaceInit {
-  /** Free bytes available to this process on the data directory's filesystem. */
+  /** Free bytes available to this process on the database's filesystem. */
   freeBytes: () => Promise<number>
   /** Bytes always left free, for the log, checkpoints and LevelDB compactions. */
   reserveBytes: number
-  /** Most shard bytes this node holds (committed plus streams in flight); null for no quota. */
+  /** Most shard bytes this node holds (committed plus staged); null for no quota. */
   capacityBytes?: number | null
   /** How long a reading stays fresh. Default 1 s. */
   maxAgeMs?: number
@@ -50,9 +51,10 @@ function nonNegative(value: number, name: string): number {
 }
 
 /**
- * Free space from the filesystem, kept conservative between readings: every byte taken since the
- * last reading counts as used, and so does the whole declared length of every stream still open
- * (some of it may already be on disk and counted twice: that errs towards refusing early).
+ * Free space from the filesystem, kept conservative between readings: every byte admitted since the
+ * last reading counts as used, and so does every admitted byte not yet on disk (an open stream
+ * counts whole until it ends; some of it may be on disk and counted twice, which errs towards
+ * refusing early). The quota needs no reading: the store's counters give what it holds.
  */
 export class DiskSpaceGuard implements SpaceGuard {
   private readonly freeBytes: () => Promise<number>
@@ -62,10 +64,12 @@ export class DiskSpaceGuard implements SpaceGuard {
   private readonly now: () => number
   private lastFree = 0
   private readAt: number | undefined
-  /** Bytes taken since the last reading. */
+  /** Bytes admitted since the last reading. */
   private charged = 0
-  /** Declared bytes of streamed stages still open. */
-  private streaming = 0
+  /** Bytes admitted and not yet landed. */
+  private unlanded = 0
+  /** Bytes landed so far (to see what landed while a reading was taken). */
+  private landedTotal = 0
   private reading: Promise<void> | undefined
 
   constructor(init: DiskSpaceInit) {
@@ -76,44 +80,47 @@ export class DiskSpaceGuard implements SpaceGuard {
     this.now = init.now ?? Date.now
   }
 
-  async refresh(bytes: number): Promise<void> {
-    const stale = this.readAt === undefined || this.now() - this.readAt >= this.maxAgeMs
-    if (!stale && this.fits(bytes)) return
-    // Concurrent callers share one reading.
-    this.reading ??= this.read().finally(() => {
-      this.reading = undefined
-    })
-    await this.reading
-  }
-
-  take(bytes: number, storedBytes: number, streaming: boolean): void {
+  async admit(bytes: number, heldBytes: number): Promise<void> {
     nonNegative(bytes, 'bytes')
-    if (this.capacity !== null && storedBytes + this.streaming + bytes > this.capacity) {
+    if (this.capacity !== null && heldBytes + bytes > this.capacity) {
       throw new StorageFullError(
-        `capacity reached: ${storedBytes} stored and ${this.streaming} arriving of ${this.capacity} bytes; ${bytes} more refused`,
+        `capacity reached: ${heldBytes} of ${this.capacity} bytes held; ${bytes} more refused`,
       )
     }
+    let fresh = false
+    if (this.stale()) {
+      await this.read()
+      fresh = true
+    }
+    if (!this.fits(bytes) && !fresh) await this.read()
     if (!this.fits(bytes)) {
       throw new StorageFullError(
         `disk nearly full: ${this.available()} bytes free, ${this.reserve} kept in reserve; ${bytes} more refused`,
       )
     }
     this.charged += bytes
-    if (streaming) this.streaming += bytes
+    this.unlanded += bytes
   }
 
-  give(bytes: number): void {
-    this.streaming = Math.max(0, this.streaming - bytes)
+  landed(bytes: number): void {
+    this.unlanded = Math.max(0, this.unlanded - bytes)
+    this.landedTotal += bytes
   }
 
-  status(storedBytes: number): SpaceStatus {
-    const roomy = this.capacity === null || storedBytes + this.streaming + 1 <= this.capacity
+  async status(heldBytes: number): Promise<SpaceStatus> {
+    // As for a 1-byte stage: a stale view, or one that would refuse it, is read again first.
+    if (this.stale() || !this.fits(1)) await this.read()
+    const roomy = this.capacity === null || heldBytes + 1 <= this.capacity
     return {
       free_bytes: this.available(),
       reserve_bytes: this.reserve,
       capacity_bytes: this.capacity,
       accepting_writes: roomy && this.fits(1),
     }
+  }
+
+  private stale(): boolean {
+    return this.readAt === undefined || this.now() - this.readAt >= this.maxAgeMs
   }
 
   private available(): number {
@@ -124,14 +131,21 @@ export class DiskSpaceGuard implements SpaceGuard {
     return this.readAt !== undefined && this.available() - bytes >= this.reserve
   }
 
-  private async read(): Promise<void> {
-    const before = this.charged
-    const free = nonNegative(await this.freeBytes(), 'free bytes')
-    this.lastFree = free
-    this.readAt = this.now()
-    // Open streams may still write all they declared, and what was taken during the reading may not
-    // be in it: both stay charged.
-    this.charged = this.streaming + (this.charged - before)
+  /** Concurrent callers share one reading. */
+  private read(): Promise<void> {
+    this.reading ??= (async () => {
+      const landedBefore = this.landedTotal
+      try {
+        const free = nonNegative(await this.freeBytes(), 'free bytes')
+        this.lastFree = free
+        this.readAt = this.now()
+        // What is admitted but not on disk is not in the reading; what landed while it was taken may not be.
+        this.charged = this.unlanded + (this.landedTotal - landedBefore)
+      } finally {
+        this.reading = undefined
+      }
+    })()
+    return this.reading
   }
 }
 

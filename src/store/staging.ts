@@ -303,7 +303,11 @@ export class ShardWriter {
       merkleRoot: root,
       leafHashes: this.leaves,
     }
-    await this.host.sublevels.staging.put(parseStagingId(this.stagingId), encodeMarker(marker))
+    await this.host.sublevels.staging
+      .put(parseStagingId(this.stagingId), encodeMarker(marker))
+      .catch((err: unknown) => {
+        throw storageFullFrom(err)
+      })
     this.assertWritable()
     this.state = 'finished'
     this.signal?.removeEventListener('abort', this.onAbort)

@@ -123,7 +123,9 @@ export class ShardStore implements StagingHost {
         if (await this.removeStaging(toHex(key))) n++
       }
       const counters = await readCounters(this.sublevels)
-      if (counters.staged !== 0) await this.db.batch([countersOp(this.sublevels, { ...counters, staged: 0 })])
+      if (counters.staged !== 0 || counters.staged_bytes !== 0) {
+        await this.db.batch([countersOp(this.sublevels, { ...counters, staged: 0, staged_bytes: 0 })])
+      }
       return n
     })
     this.opened = true
@@ -144,13 +146,12 @@ export class ShardStore implements StagingHost {
     this.assertOpen()
     const h = validateShardHeader(header, this.params)
     options.signal?.throwIfAborted()
-    await this.space?.refresh(h.length)
     const marker = await this.writeLock.run(async () => {
       this.assertOpen()
       const counters = await readCounters(this.sublevels)
-      this.space?.take(h.length, counters.bytes_stored, true)
+      await this.space?.admit(h.length, counters.bytes_stored + counters.staged_bytes)
       const m: StagingMarker = {
-        ...this.nextStaging(counters),
+        ...this.nextStaging(counters, h.length),
         ...h,
         state: 'writing',
         merkleRoot: null,
@@ -167,7 +168,7 @@ export class ShardStore implements StagingHost {
           countersOp(this.sublevels, counters),
         ])
       } catch (err) {
-        this.space?.give(h.length)
+        this.space?.landed(h.length)
         throw storageFullFrom(err)
       }
       return m
@@ -193,26 +194,29 @@ export class ShardStore implements StagingHost {
     if (new Set(hashed.map((h) => h.header.shardId)).size !== hashed.length)
       throw new InvalidInputError('a shard is listed twice')
     const bytes = hashed.reduce((sum, h) => sum + h.header.length, 0)
-    await this.space?.refresh(bytes)
     return this.writeLock.run(async () => {
       this.assertOpen()
       options.signal?.throwIfAborted()
       const counters = await readCounters(this.sublevels)
-      this.space?.take(bytes, counters.bytes_stored, false)
+      await this.space?.admit(bytes, counters.bytes_stored + counters.staged_bytes)
       const ops: StoreBatchOp[] = []
       const staged: StagedShard[] = []
       for (const shard of hashed) {
-        const built = wholeShardOps(this.sublevels, shard, this.nextStaging(counters))
+        const built = wholeShardOps(this.sublevels, shard, this.nextStaging(counters, shard.header.length))
         ops.push(...built.ops)
         staged.push(built.staged)
       }
-      if (staged.length === 0) return staged
-      ops.push(countersOp(this.sublevels, counters))
-      options.signal?.throwIfAborted()
-      await this.db.batch(ops).catch((err: unknown) => {
-        throw storageFullFrom(err)
-      })
-      return staged
+      try {
+        if (staged.length === 0) return staged
+        ops.push(countersOp(this.sublevels, counters))
+        options.signal?.throwIfAborted()
+        await this.db.batch(ops).catch((err: unknown) => {
+          throw storageFullFrom(err)
+        })
+        return staged
+      } finally {
+        this.space?.landed(bytes)
+      }
     })
   }
 
@@ -251,9 +255,13 @@ export class ShardStore implements StagingHost {
   }
 
   /** The next staging id, counted in `counters` (written by the caller's batch); under the write lock. */
-  private nextStaging(counters: Counters): Pick<StagingMarker, 'stagingId' | 'seq' | 'createdMs'> {
+  private nextStaging(
+    counters: Counters,
+    length: number,
+  ): Pick<StagingMarker, 'stagingId' | 'seq' | 'createdMs'> {
     counters.staging_seq++
     counters.staged++
+    counters.staged_bytes += length
     return {
       stagingId: newStagingId(counters.staging_seq, randomBytes(8)),
       seq: counters.staging_seq,
@@ -266,15 +274,14 @@ export class ShardStore implements StagingHost {
   }
 
   writerDone(writer: ShardWriter): void {
-    if (this.streaming.delete(writer.stagingId)) this.space?.give(writer.length)
+    if (this.streaming.delete(writer.stagingId)) this.space?.landed(writer.length)
   }
 
   /** Free space and quota as the store sees them; null when the store has no space guard. */
   async spaceStatus(): Promise<SpaceStatus | null> {
     if (this.space === undefined) return null
-    // As for a 1-byte stage: a view that would refuse it is read again first.
-    await this.space.refresh(1)
-    return this.space.status((await readCounters(this.sublevels)).bytes_stored)
+    const counters = await readCounters(this.sublevels)
+    return this.space.status(counters.bytes_stored + counters.staged_bytes)
   }
 
   now(): number {
@@ -315,10 +322,12 @@ export class ShardStore implements StagingHost {
   // Blocks first, the marker last: a crash in between leaves the marker, so `open()` finishes the job.
   private async removeStaging(stagingId: string): Promise<boolean> {
     const key = parseStagingId(stagingId)
-    if ((await this.sublevels.staging.get(key)) === undefined) return false
+    const value = await this.sublevels.staging.get(key)
+    if (value === undefined) return false
     await this.sublevels.blocks.clear(blockRange(stagingId))
     const counters = await readCounters(this.sublevels)
     counters.staged = Math.max(0, counters.staged - 1)
+    counters.staged_bytes = Math.max(0, counters.staged_bytes - decodeMarker(value).length)
     await this.db.batch([
       { type: 'del', sublevel: this.sublevels.staging, key },
       countersOp(this.sublevels, counters),
@@ -457,7 +466,7 @@ export class ShardStore implements StagingHost {
   /** From the persisted counters (one read, no scan). */
   async stats(): Promise<StoreStats> {
     this.assertOpen()
-    const { staging_seq: _, ...stats } = await readCounters(this.sublevels)
+    const { staging_seq: _, staged_bytes: __, ...stats } = await readCounters(this.sublevels)
     return stats
   }
 

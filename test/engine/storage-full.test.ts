@@ -72,4 +72,26 @@ describe.each(harnesses)('a network out of room (%s)', (_name, make) => {
       await h.close()
     }
   }, 60_000)
+
+  it('holds the quota under concurrent writes: staged shards count until they commit', async () => {
+    const h = await make()
+    try {
+      const puts = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          h
+            .engine(h.nodeIds[i % h.nodeIds.length]!)
+            .putContent(objectId('full', `c${i}`), 1, bytesOf(`c-${i}`, 16 * 1024), meta(i + 1)),
+        ),
+      )
+      // 8 x 16 KiB x 3 replicas is 384 KiB against 5 x 24 KiB: most writes must be refused.
+      expect(puts.some((p) => !p.ok && p.code === 'STORAGE_FULL')).toBe(true)
+      for (const id of h.nodeIds) {
+        const stats = await h.store(id).stats()
+        expect(stats.bytes_stored).toBeLessThanOrEqual(CAPACITY)
+        expect(stats.staged).toBe(0)
+      }
+    } finally {
+      await h.close()
+    }
+  }, 60_000)
 })

@@ -23,10 +23,9 @@ function fakeDisk(free: number) {
   return { disk, guard }
 }
 
-async function admit(g: DiskSpaceGuard, bytes: number, stored = 0, streaming = false): Promise<boolean> {
-  await g.refresh(bytes)
+async function admit(g: DiskSpaceGuard, bytes: number, held = 0): Promise<boolean> {
   try {
-    g.take(bytes, stored, streaming)
+    await g.admit(bytes, held)
     return true
   } catch (err) {
     expect(err).toBeInstanceOf(StorageFullError)
@@ -42,18 +41,21 @@ describe('DiskSpaceGuard', () => {
     expect(await admit(g, 901)).toBe(false)
     expect(await admit(g, 900)).toBe(true)
     disk.free -= 900
+    g.landed(900)
     expect(await admit(g, 0)).toBe(true)
     expect(await admit(g, 1)).toBe(false)
   })
 
-  it('counts bytes taken since the last reading, so two stages cannot share the same free bytes', async () => {
+  it('counts admitted bytes not yet on disk, so two stages cannot share the same free bytes', async () => {
     const { disk, guard } = fakeDisk(1000)
-    const g = guard(0, null, () => 0)
+    const g = guard(0)
     expect(await admit(g, 600)).toBe(true)
-    // The first stage's bytes have not landed yet and the reading is fresh: the second must not fit.
-    await g.refresh(0)
-    expect(() => g.take(600, 0, false)).toThrow(StorageFullError)
-    expect(disk.readings).toBe(1)
+    // The first stage has not landed: even a fresh reading must not hand its bytes out again.
+    expect(await admit(g, 600)).toBe(false)
+    expect(disk.readings).toBe(2)
+    disk.free -= 600
+    g.landed(600)
+    expect(await admit(g, 400)).toBe(true)
   })
 
   it('re-reads before refusing, so space an operator freed is used at once', async () => {
@@ -65,67 +67,72 @@ describe('DiskSpaceGuard', () => {
     expect(disk.readings).toBe(2)
   })
 
-  it('re-reads a stale view and shares one reading among concurrent callers', async () => {
+  it('reads once a second while stages fit, and shares one reading among concurrent callers', async () => {
     const { disk, guard } = fakeDisk(10_000)
     let now = 0
     const g = guard(0, null, () => now)
-    await Promise.all([g.refresh(1), g.refresh(1), g.refresh(1)])
+    await Promise.all([g.admit(1, 0), g.status(0), g.status(0)])
     expect(disk.readings).toBe(1)
-    await g.refresh(1)
+    await g.admit(1, 0)
     expect(disk.readings).toBe(1)
     now = 1000
-    await g.refresh(1)
+    await g.admit(1, 0)
     expect(disk.readings).toBe(2)
   })
 
-  it('keeps an open stream charged across readings until it is given back', async () => {
-    const { disk, guard } = fakeDisk(1000)
-    const g = guard(0)
-    expect(await admit(g, 700, 0, true)).toBe(true)
-    // 300 of the stream's bytes landed; a new reading still charges the whole stream.
-    disk.free = 700
-    expect(await admit(g, 301)).toBe(false)
-    g.give(700)
-    disk.free = 300
-    expect(await admit(g, 300)).toBe(true)
+  it('keeps bytes that landed during a reading charged', async () => {
+    let release: (free: number) => void = () => {}
+    let free = 1000
+    let now = 0
+    const g = new DiskSpaceGuard({
+      freeBytes: () => new Promise<number>((r) => (release = r)),
+      reserveBytes: 0,
+      now: () => now,
+    })
+    const first = g.admit(300, 0)
+    release(free)
+    await first
+    // A second reading starts; the stage lands before the filesystem answers with the old figure.
+    now = 1000
+    const reading = g.status(0)
+    const stale = free
+    g.landed(300)
+    free -= 300
+    release(stale)
+    expect((await reading).free_bytes).toBe(700)
   })
 
-  it('enforces the capacity over stored bytes plus open streams', async () => {
+  it('enforces the capacity over what the node holds, committed and staged', async () => {
     const { guard } = fakeDisk(1_000_000)
     const g = guard(0, 1000)
-    expect(await admit(g, 400, 500, true)).toBe(true)
-    expect(await admit(g, 101, 500)).toBe(false)
-    expect(await admit(g, 100, 500)).toBe(true)
-    // The 100 committed: the store now holds 600.
-    expect(g.status(1000 - 400)).toMatchObject({ capacity_bytes: 1000, accepting_writes: false })
-    g.give(400)
-    expect(g.status(600)).toMatchObject({ accepting_writes: true })
+    expect(await admit(g, 400, 500)).toBe(true)
+    expect(await admit(g, 101, 900)).toBe(false)
+    expect(await admit(g, 100, 900)).toBe(true)
+    expect(await g.status(1000)).toMatchObject({ capacity_bytes: 1000, accepting_writes: false })
+    expect(await g.status(999)).toMatchObject({ accepting_writes: true })
   })
 
   it('reports its view in status', async () => {
     const { guard } = fakeDisk(5000)
-    const g = guard(1000)
-    expect(g.status(0).accepting_writes).toBe(false) // nothing read yet: nothing admitted
-    await g.refresh(0)
-    expect(g.status(0)).toEqual({
+    expect(await guard(1000).status(0)).toEqual({
       free_bytes: 5000,
       reserve_bytes: 1000,
       capacity_bytes: null,
       accepting_writes: true,
     })
+    expect((await guard(5000).status(0)).accepting_writes).toBe(false)
   })
 
-  it('refuses bad settings and sizes with INVALID_INPUT', () => {
+  it('refuses bad settings and sizes with INVALID_INPUT', async () => {
     const { guard } = fakeDisk(0)
     expect(() => guard(-1)).toThrow(InvalidInputError)
     expect(() => guard(0, 1.5)).toThrow(InvalidInputError)
-    expect(() => guard(0).take(-1, 0, false)).toThrow(InvalidInputError)
+    await expect(guard(0).admit(-1, 0)).rejects.toThrow(InvalidInputError)
   })
 
-  it('never lets the disk fall below the reserve, whatever the order of stages and streams (property)', async () => {
+  it('never lets the disk fall below the reserve, whatever the order of stages, landings and readings (property)', async () => {
     const op = fc.oneof(
-      fc.record({ kind: fc.constant('whole' as const), bytes: fc.integer({ min: 0, max: 400 }) }),
-      fc.record({ kind: fc.constant('open' as const), bytes: fc.integer({ min: 0, max: 400 }) }),
+      fc.record({ kind: fc.constant('admit' as const), bytes: fc.integer({ min: 0, max: 400 }) }),
       fc.record({
         kind: fc.constant('land' as const),
         pick: fc.nat(),
@@ -140,26 +147,25 @@ describe('DiskSpaceGuard', () => {
         let now = 0
         const { disk, guard } = fakeDisk(1000)
         const g = guard(reserve, null, () => now)
+        // A stage (a batch or a stream) admitted and not yet ended, and how much of it is on disk.
         const open: Array<{ declared: number; landed: number }> = []
         for (const o of ops) {
-          if (o.kind === 'whole') {
-            if (await admit(g, o.bytes)) disk.free -= o.bytes
-          } else if (o.kind === 'open') {
-            if (await admit(g, o.bytes, 0, true)) open.push({ declared: o.bytes, landed: 0 })
+          if (o.kind === 'admit') {
+            if (await admit(g, o.bytes)) open.push({ declared: o.bytes, landed: 0 })
           } else if (o.kind === 'land' && open.length > 0) {
             const s = open[o.pick % open.length]!
             const n = Math.min(o.bytes, s.declared - s.landed)
             s.landed += n
             disk.free -= n
           } else if (o.kind === 'end' && open.length > 0) {
-            // A stream ends finished or aborted; an aborted one's bytes are deleted again.
+            // A stage ends written or failed; a failed one's bytes are deleted again.
             const [s] = open.splice(o.pick % open.length, 1)
             if (s!.landed < s!.declared) disk.free += s!.landed
-            g.give(s!.declared)
+            g.landed(s!.declared)
           } else if (o.kind === 'tick') {
             now += 1000
           }
-          // Whatever the open streams still send must fit above the reserve.
+          // Whatever the open stages may still write must fit above the reserve.
           const owed = open.reduce((sum, s) => sum + s.declared - s.landed, 0)
           expect(disk.free - owed).toBeGreaterThanOrEqual(reserve)
         }
@@ -215,6 +221,30 @@ describe('ShardStore with a space guard', () => {
       expect((await store.stats()).staged).toBe(0)
     } finally {
       await cleanup()
+    }
+  })
+
+  it('counts staged shards against the capacity until they are committed or taken back', async () => {
+    const backend = await memoryBackend.open()
+    const space = new DiskSpaceGuard({ freeBytes: async () => 2 ** 40, reserveBytes: 0, capacityBytes: 4000 })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      const first = await store.stageWhole(
+        [0, 1].map((i) => ({ header: header(i, 1500), bytes: pseudoBytes(i + 1, 1500) })),
+      )
+      // Nothing is committed yet, but 3000 bytes are staged: 1500 more would pass 4000.
+      await expect(
+        store.stageWhole([{ header: header(2, 1500), bytes: pseudoBytes(3, 1500) }]),
+      ).rejects.toMatchObject({
+        code: 'STORAGE_FULL',
+      })
+      await store.discardStaging(first.map((s) => s.stagingId))
+      const again = await store.stageWhole([{ header: header(2, 1500), bytes: pseudoBytes(3, 1500) }])
+      expect(again).toHaveLength(1)
+      expect(await store.spaceStatus()).toMatchObject({ capacity_bytes: 4000, accepting_writes: true })
+    } finally {
+      await backend.cleanup()
     }
   })
 
