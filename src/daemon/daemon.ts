@@ -227,6 +227,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     })
     const sweeper = startStagingSweeper({
       store: local.store,
+      rollForward: (refs) => engine.rollForwardStaged(refs),
       intervalMs: config.limits.stagingSweepIntervalMs,
       olderThanMs: config.limits.stagingMaxAgeMs,
       log,

@@ -105,7 +105,7 @@ function askUntilAgreed(
 function tally(
   answers: Answer[],
   q: number,
-): { winner: VersionRecord | undefined; reachable: number; lacking: string[] } {
+): { winner: VersionRecord | undefined; reachable: number; lacking: string[]; mostVotes: number } {
   const votes = new Map<string, { record: VersionRecord; count: number }>()
   let reachable = 0
   const lacking: string[] = []
@@ -122,7 +122,28 @@ function tally(
     votes.set(digest, v)
   }
   const winner = [...votes.values()].find((v) => v.count >= q)?.record
-  return { winner, reachable, lacking }
+  const mostVotes = Math.max(0, ...[...votes.values()].map((v) => v.count))
+  return { winner, reachable, lacking, mostVotes }
+}
+
+/**
+ * What the homes decided for one version: its record; `null` when no record can have a majority
+ * even if every home that did not answer held one; `undefined` when too few answered to tell.
+ */
+export async function decidedRecord(
+  ctx: EngineContext,
+  homes: readonly string[],
+  objectId: string,
+  version: number,
+  signal?: AbortSignal,
+): Promise<VersionRecord | null | undefined> {
+  const answers = await settle(homes, (n) =>
+    ctx.transport.getRecord(n, objectId, version, { signal: requestSignal(ctx, signal) }),
+  )
+  const q = majority(homes.length)
+  const { winner, reachable, mostVotes } = tally(answers, q)
+  if (winner !== undefined) return winner
+  return mostVotes + (homes.length - reachable) < q ? null : undefined
 }
 
 /** What the homes hold for a version about to be written, asked before any byte moves. */

@@ -7,6 +7,7 @@ import type { VersionKind, VersionRecord } from '../core/record.js'
 import type { DeterministicTime } from '../core/time.js'
 import type { EventFields, EventLog } from '../log/index.js'
 import type { EpochView, Membership } from '../membership/types.js'
+import type { StagedShardRef } from '../store/index.js'
 import type { StorageEngineApi } from './api.js'
 import { resolveRecord } from './catalogue.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
@@ -27,6 +28,7 @@ import {
   type StoreResponse,
   safeDetail,
 } from './responses.js'
+import { type RollForwardResult, rollForwardStaged } from './roll-forward.js'
 import type { NodeTransport } from './transport.js'
 import { type ContentSource, type WriteProgress, writeVersion } from './write.js'
 
@@ -322,6 +324,18 @@ export class StorageEngine implements StorageEngineApi {
     } catch (err) {
       return failure(err, await this.recordFailure(fields, err))
     }
+  }
+
+  /**
+   * Commits the stale staged shards of this node that a decided record still needs (a coordinator
+   * that stopped between decide and commit) and says which no record needs; background work for the
+   * staging sweep, not a StorageEngine operation, so it logs no event of its own (each commit does).
+   */
+  async rollForwardStaged(
+    refs: readonly StagedShardRef[],
+    options: CallOptions = {},
+  ): Promise<RollForwardResult> {
+    return rollForwardStaged(this.ctx, this.view(options.epoch), refs, options.signal)
   }
 
   private view(epoch: number | undefined): EpochView {

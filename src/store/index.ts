@@ -60,6 +60,7 @@ export {
   ShardStore,
   type ShardStoreComponents,
   type ShardStoreInit,
+  type StagedShardRef,
   type SweepOptions,
 } from './store.js'
 

@@ -77,6 +77,20 @@ export interface BlockProof {
 export interface SweepOptions {
   /** Remove staged shards whose marker is at least this old (default 15 minutes). */
   olderThanMs?: number
+  /** Staging ids to leave in place however old (their fate is not known yet). */
+  keep?: ReadonlySet<string>
+}
+
+/** A fully staged shard still waiting for its commit: what a roll-forward needs to decide its fate. */
+export interface StagedShardRef {
+  stagingId: string
+  objectId: string
+  version: number
+  shardId: string
+  length: number
+  merkleRoot: string
+  /** Local time the shard was staged. */
+  createdMs: number
 }
 
 const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000
@@ -312,11 +326,40 @@ export class ShardStore implements StagingHost {
       const stale: string[] = []
       for await (const value of this.sublevels.staging.values()) {
         const marker = decodeMarker(value)
+        if (options.keep?.has(marker.stagingId)) continue
         if (!this.streaming.has(marker.stagingId) && marker.createdMs <= cutoff) stale.push(marker.stagingId)
       }
       for (const id of stale) if (await this.removeStaging(id)) removed++
       return { removed }
     })
+  }
+
+  /**
+   * Fully staged shards at least `olderThanMs` old that no stream is writing: the coordinator never
+   * committed or aborted them. Whether a decided version still needs them is the engine's question.
+   */
+  async staleStaged(olderThanMs: number): Promise<StagedShardRef[]> {
+    this.assertOpen()
+    if (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0) {
+      throw new InvalidInputError('olderThanMs must be a non-negative integer')
+    }
+    const cutoff = this.now() - olderThanMs
+    const out: StagedShardRef[] = []
+    for await (const value of this.sublevels.staging.values()) {
+      const m = decodeMarker(value)
+      if (m.state !== 'staged' || m.merkleRoot === null || this.streaming.has(m.stagingId)) continue
+      if (m.createdMs > cutoff) continue
+      out.push({
+        stagingId: m.stagingId,
+        objectId: m.objectId,
+        version: m.version,
+        shardId: m.shardId,
+        length: m.length,
+        merkleRoot: m.merkleRoot,
+        createdMs: m.createdMs,
+      })
+    }
+    return out
   }
 
   // Blocks first, the marker last: a crash in between leaves the marker, so `open()` finishes the job.

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
+import type { VersionRecord } from '../../src/core/record.js'
+import { decidedRecord } from '../../src/engine/catalogue.js'
+import { NodeUnavailableError } from '../../src/engine/errors.js'
+import type { NodeTransport } from '../../src/engine/transport.js'
 import type { StorageEvent } from '../../src/log/index.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
@@ -123,5 +127,51 @@ describe('catalogue homes: lagging homes, repeats and conflicts', () => {
       await h.setDown(h1, false)
     }
     expect(await e.getContent(oid, 1)).toMatchObject({ ok: true })
+  })
+})
+
+describe('decidedRecord', () => {
+  // Stand-in records: decidedRecord only compares them by digest.
+  const R = { object_id: 'r', version: 1 } as unknown as VersionRecord
+  const S = { object_id: 's', version: 1 } as unknown as VersionRecord
+  type Answer = 'R' | 'S' | 'none' | 'error'
+  const homes = ['h1', 'h2', 'h3']
+
+  /** Brute force: could any filling-in of the homes that did not answer give some record two votes? */
+  function oracle(answers: Answer[]): 'R' | 'S' | null | undefined {
+    for (const x of ['R', 'S'] as const) if (answers.filter((a) => a === x).length >= 2) return x
+    const fills: Answer[][] = [[]]
+    for (const a of answers) {
+      const next: Answer[][] = []
+      for (const f of fills)
+        for (const v of a === 'error' ? (['R', 'S', 'T'] as Answer[]) : [a]) next.push([...f, v])
+      fills.splice(0, fills.length, ...next)
+    }
+    const possible = fills.some((f) => ['R', 'S', 'T'].some((x) => f.filter((a) => a === x).length >= 2))
+    return possible ? undefined : null
+  }
+
+  const patterns: Answer[][] = []
+  for (const a of ['R', 'S', 'none', 'error'] as Answer[])
+    for (const b of ['R', 'S', 'none', 'error'] as Answer[])
+      for (const c of ['R', 'S', 'none', 'error'] as Answer[]) patterns.push([a, b, c])
+
+  it.each(patterns)('answers %s %s %s as the brute-force oracle does', async (...answers) => {
+    const byHome = new Map(homes.map((h, i) => [h, answers[i]!]))
+    const transport = {
+      getRecord: async (node: string) => {
+        const a = byHome.get(node)
+        if (a === 'error') throw new NodeUnavailableError('away')
+        return a === 'R' ? R : a === 'S' ? S : undefined
+      },
+    } as unknown as NodeTransport
+    const got = await decidedRecord(
+      { nodeId: 'x', transport, timeouts: { requestMs: 1000, streamIdleMs: 1000 } },
+      homes,
+      'ab'.repeat(32),
+      1,
+    )
+    const want = oracle(answers)
+    expect(got === R ? 'R' : got === S ? 'S' : got).toBe(want)
   })
 })
