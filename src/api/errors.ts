@@ -25,6 +25,9 @@ const UNAVAILABLE = new Set([
   'NODE_UNAVAILABLE',
   'INSUFFICIENT_NODES',
   'NO_ELIGIBLE_NODES',
+  'STORAGE_FULL',
+  'SHARD_UNAVAILABLE',
+  'NODE_BUSY',
 ])
 
 /** The one table from error codes to HTTP statuses; programs switch on `code`, never on messages. */

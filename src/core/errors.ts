@@ -135,6 +135,8 @@ const STORAGE_CODE_OF: Readonly<Record<string, StorageErrorCode>> = {
   NODE_BUSY: 'SE_ERR_NO_ELIGIBLE_NODES',
   // src/store: a node without room for more shard data; the write may fit on the network later.
   STORAGE_FULL: 'SE_ERR_NO_ELIGIBLE_NODES',
+  // src/engine: every replica of a shard down or without it (none served bad bytes); retry later.
+  SHARD_UNAVAILABLE: 'SE_ERR_NO_ELIGIBLE_NODES',
   // src/membership: no epoch snapshot in force, or one that failed verification.
   NO_SNAPSHOT: 'SE_ERR_AEGIS_CONTEXT_MISSING',
   SNAPSHOT_REJECTED: 'SE_ERR_AEGIS_CONTEXT_MISSING',

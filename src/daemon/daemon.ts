@@ -103,7 +103,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const registry = new Registry()
     const metrics = new NodeMetrics(registry)
     const inflight = new InFlight()
-    const tracker = { metrics, inflight }
+    const tracker = { metrics, inflight, log }
     const limits = {
       maxContentBytes: config.limits.maxContentBytes,
       requestTimeoutMs: config.limits.requestTimeoutMs,

@@ -3,6 +3,7 @@ import type { StorageEngine } from '../engine/engine.js'
 import type { NodeService } from '../engine/node-service.js'
 import { fineCode } from '../engine/responses.js'
 import type { ShardSink } from '../engine/transport.js'
+import type { Logger } from './logger.js'
 import type { NodeMetrics } from './metrics.js'
 
 /**
@@ -47,6 +48,8 @@ export class InFlight {
 interface Tracker {
   metrics: NodeMetrics
   inflight: InFlight
+  /** Where an acknowledged but under-replicated write is reported; the response alone is easy to miss. */
+  log?: Pick<Logger, 'warn'>
 }
 
 /** One operation's measurement: `done` records it once, whatever path ends it. */
@@ -66,6 +69,19 @@ function start(t: Tracker, op: string): (err?: unknown, code?: string) => void {
       code ?? (failed ? fineCode(err) : undefined),
     )
   }
+}
+
+function reportUnderReplicated(
+  t: Tracker,
+  answer: { under_replicated?: Record<string, string[]>; object_id?: unknown; version?: unknown },
+): void {
+  const missing = answer.under_replicated ?? {}
+  if (Object.keys(missing).length === 0) return
+  t.metrics.underReplicated(missing)
+  t.log?.warn(
+    { object_id: answer.object_id, version: answer.version, under_replicated: missing },
+    'write acknowledged with missing replicas (repair input)',
+  )
 }
 
 const ENGINE_OPS: Record<string, string> = {
@@ -91,8 +107,13 @@ export function instrumentEngine(engine: StorageEngine, tracker: Tracker): Stora
       return async (...args: unknown[]) => {
         const done = start(tracker, op)
         try {
-          const answer = (await value.apply(target, args)) as { ok: boolean; code?: string }
+          const answer = (await value.apply(target, args)) as {
+            ok: boolean
+            code?: string
+            under_replicated?: Record<string, string[]>
+          }
           done(undefined, answer.ok ? undefined : (answer.code ?? 'INTERNAL'))
+          if (answer.ok && answer.under_replicated !== undefined) reportUnderReplicated(tracker, answer)
           return answer
         } catch (err) {
           done(err)

@@ -25,6 +25,7 @@ export class NodeMetrics {
   private readonly errors: Counter<'op' | 'code'>
   private readonly exchangeFailures: Counter<'protocol' | 'code'>
   private readonly duration: Histogram<'op'>
+  private readonly underReplicatedCount: Counter<'node'>
   private sources: MetricsSources | undefined
 
   constructor(registry: Registry) {
@@ -88,6 +89,12 @@ export class NodeMetrics {
       labelNames: ['protocol', 'code'],
       registers,
     })
+    this.underReplicatedCount = new Counter({
+      name: 'qfs_under_replicated_shards_total',
+      help: 'Shard replicas missing when this node acknowledged a write, by the node that missed them (repair input)',
+      labelNames: ['node'],
+      registers,
+    })
     this.duration = new Histogram({
       name: 'qfs_request_duration_seconds',
       help: 'Duration of storage operations',
@@ -111,6 +118,12 @@ export class NodeMetrics {
   /** An exchange this node ended with an ERROR frame carrying `code`. */
   exchangeFailed(protocol: string, code: string): void {
     this.exchangeFailures.inc({ protocol, code })
+  }
+
+  /** A write this node acknowledged without these replicas (`under_replicated`: shard id to nodes). */
+  underReplicated(missing: Readonly<Record<string, readonly string[]>>): void {
+    for (const nodes of Object.values(missing))
+      for (const node of nodes) this.underReplicatedCount.inc({ node })
   }
 
   /** A failure that ends an exchange before any operation runs (an ineligible peer). */

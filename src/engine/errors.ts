@@ -9,6 +9,17 @@ export class QuorumNotReachedError extends QfsError {
   }
 }
 
+/**
+ * No replica of a shard could serve it, and none served bad bytes: they are down, slow, or do not
+ * hold it (yet: a version whose commit is still under way, or rolled forward later). Retry later.
+ */
+export class ShardUnavailableError extends QfsError {
+  static readonly code = 'SHARD_UNAVAILABLE'
+  constructor(message: string, options?: ErrorOptions) {
+    super(ShardUnavailableError.code, message, options)
+  }
+}
+
 /** Bytes a replica served do not match the commitments the reader holds. */
 export class IntegrityMismatchError extends QfsError {
   static readonly code = 'INTEGRITY_MISMATCH'

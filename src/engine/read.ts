@@ -6,7 +6,12 @@ import { metadataSeed } from '../core/metadata.js'
 import { type StorageProof, verifyStorageProof } from '../core/proof.js'
 import type { ShardDescriptor, VersionRecord } from '../core/record.js'
 import { type EngineContext, replicaOrder, requestSignal } from './context.js'
-import { IntegrityMismatchError, ObjectNotFoundError, ProofUnavailableError } from './errors.js'
+import {
+  IntegrityMismatchError,
+  ObjectNotFoundError,
+  ProofUnavailableError,
+  ShardUnavailableError,
+} from './errors.js'
 import type { ShardReadInfo } from './responses.js'
 
 /** How far ahead of the bytes being read shards are requested from their replicas. */
@@ -136,6 +141,7 @@ class ShardReader {
     if (shard.length === 0) return
     let next = 0
     const failures: string[] = []
+    let corrupt = false
     for (const node of replicaOrder(shard.replicas, this.ctx.nodeId)) {
       const early = this.first?.node === node && next === 0 ? this.first : undefined
       const stop = early?.stop ?? new AbortController()
@@ -174,15 +180,16 @@ class ShardReader {
       } catch (err) {
         if (this.signal.aborted) throw err
         failures.push(`${node}: ${codeOf(err)}`)
+        if (isCorruption(err)) corrupt = true
       } finally {
         // Stops the replica's stream (a reader that has every block resets it, as before).
         stop.abort()
         await iterator?.return?.()?.catch(() => {})
       }
     }
-    throw new IntegrityMismatchError(
-      `no replica could serve shard ${shard.shard_index} of ${record.object_id} v${record.version} (${failures.join('; ')})`,
-    )
+    const why = `no replica could serve shard ${shard.shard_index} of ${record.object_id} v${record.version} (${failures.join('; ')})`
+    // Bad bytes somewhere is the finding that matters; otherwise the shard is only out of reach.
+    throw corrupt ? new IntegrityMismatchError(why) : new ShardUnavailableError(why)
   }
 }
 
@@ -249,6 +256,11 @@ export async function proveShard(
 }
 
 /** What a failed replica is reported as: its code, never its message (which may carry internals). */
+function isCorruption(err: unknown): boolean {
+  const code = codeOf(err)
+  return code === IntegrityMismatchError.code || code === 'ROOT_MISMATCH'
+}
+
 function codeOf(err: unknown): string {
   return err instanceof QfsError ? err.code : 'INTERNAL'
 }

@@ -30,6 +30,28 @@ describe('InFlight', () => {
 })
 
 describe('instrumentEngine', () => {
+  it('reports a write acknowledged with missing replicas in a counter per node and a warning', async () => {
+    const { tracker, text } = setup()
+    const warnings: unknown[] = []
+    const stub = {
+      async putContent() {
+        return { ok: true, object_id: 'o', version: 2, under_replicated: { s1: ['n3'], s2: ['n3', 'n4'] } }
+      },
+      async deleteContent() {
+        return { ok: true, under_replicated: {} }
+      },
+    } as unknown as StorageEngine
+    const engine = instrumentEngine(stub, { ...tracker, log: { warn: (o: unknown) => warnings.push(o) } })
+    await engine.putContent('o', 2, new Uint8Array(0), {})
+    await engine.deleteContent('o', 3, {})
+    const body = await text()
+    expect(body).toContain('qfs_under_replicated_shards_total{node="n3"} 2')
+    expect(body).toContain('qfs_under_replicated_shards_total{node="n4"} 1')
+    expect(warnings).toEqual([
+      { object_id: 'o', version: 2, under_replicated: { s1: ['n3'], s2: ['n3', 'n4'] } },
+    ])
+  })
+
   it('counts answers by outcome and failures by their code, and tracks streamed reads', async () => {
     const { tracker, inflight, text } = setup()
     let release: () => void = () => {}

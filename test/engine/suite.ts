@@ -254,6 +254,36 @@ export function describeEngine(name: string, makeHarness: () => Promise<EngineHa
       expectOk(back)
     })
 
+    it('reads a shard whose every replica is away as SHARD_UNAVAILABLE, not as corruption', async () => {
+      // An object whose two nodes outside shard 0's replicas are both catalogue homes: with those
+      // two up the record resolves, and every copy of shard 0 is out of reach.
+      let oid = ''
+      let outside: string[] = []
+      for (
+        let i = 0;
+        outside.length !== 2 || outside.some((n) => !eligible.catalogueHomes(oid, 3).includes(n));
+        i++
+      ) {
+        oid = objectId('suite', `unreachable-${i}`)
+        const replicas = eligible.place(shardId(oid, 1, 0), 3).selected
+        outside = h.nodeIds.filter((n) => !replicas.includes(n))
+      }
+      const content = bytesOf('unreachable', 5000)
+      expectOk(await h.engine(outside[0]!).putContent(oid, 1, content, meta(30)))
+      const away = h.nodeIds.filter((n) => !outside.includes(n))
+      for (const n of away) await h.setDown(n, true)
+      try {
+        expect(await h.engine(outside[1]!).getContent(oid, 1)).toMatchObject({
+          ok: false,
+          code: 'SHARD_UNAVAILABLE',
+          error_code: 'SE_ERR_NO_ELIGIBLE_NODES',
+        })
+      } finally {
+        for (const n of away) await h.setDown(n, false)
+      }
+      expectOk(await h.engine(outside[1]!).getContent(oid, 1))
+    })
+
     it('stages a small object whole with one node down; the write records only that node as missing', async () => {
       const down = h.nodeIds[1]!
       const coordinator = h.nodeIds[0]!
