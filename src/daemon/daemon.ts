@@ -27,6 +27,7 @@ import type { NodeConfig } from './config.js'
 import { dataPaths, readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
 import {
   AlreadyRunningError,
+  DatabaseUnreadableError,
   MembershipChangeUnsupportedError,
   ParamsChangedError,
   StartFailedError,
@@ -388,11 +389,30 @@ async function openLocal(
         cause: err,
       })
     }
+    const level = levelFailure(err)
+    if (level !== undefined) {
+      // abstract-level says only "Database failed to open"; the reason is in its cause.
+      throw new DatabaseUnreadableError(
+        `the database in ${dataPaths(dir).db} cannot be read (${level}): restore the data directory from a backup, or start this node on an empty one and let its peers' replicas serve its objects`,
+        { cause: err },
+      )
+    }
     throw err
   }
 }
 
-/** The deterministic clock resumes where the log or the snapshot left it, never before. */
+/** The innermost LevelDB message of a LEVEL_* failure (the one that says what is wrong), if it is one. */
+function levelFailure(err: unknown): string | undefined {
+  let code: string | undefined
+  let message = ''
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const c = (e as { code?: unknown }).code
+    if (typeof c === 'string' && c.startsWith('LEVEL_')) code = c
+    message = e.message
+  }
+  return code === undefined ? undefined : `${code}: ${message}`
+}
+
 /**
  * The node's clock starts at the epoch it is in. Ticks in its log were stated by requests (a
  * write's timestamp_tick), so they do not move it: one request must not pin the clock for good.

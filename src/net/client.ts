@@ -20,7 +20,7 @@ import {
   type PeerTarget,
   withDeadline,
 } from './dial.js'
-import { FrameInvalidError, RemoteError } from './errors.js'
+import { FrameInvalidError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
 import { type FrameStream, unexpected } from './frame-stream.js'
 import { encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
 import {
@@ -125,6 +125,7 @@ export class StorageClient {
     const who = describeTarget(peer)
     const signal = options.signal
     const fs = await this.open(peer, PROTOCOLS.write, signal)
+    let delivered = false
     try {
       await fs.write(encoded, signal)
       let sent = 0
@@ -144,6 +145,7 @@ export class StorageClient {
         if (fs.pending === 0) {
           await fs.writeEnd(signal)
           await fs.close(signal)
+          delivered = true
         }
       } catch (err) {
         // A refusal may have reset the stream under us; its answer is still queued.
@@ -154,6 +156,13 @@ export class StorageClient {
       return answer
     } catch (err) {
       fs.abort(err as Error)
+      // Past END the node may have decided the version before it failed: say so, not "unavailable".
+      if (delivered && !(err instanceof RemoteError) && signal?.aborted !== true) {
+        throw new WriteOutcomeUnknownError(
+          `${who} received the whole content, then stopped answering: the write may have taken effect; sending the identical write again is safe (it completes or confirms it)`,
+          { cause: err },
+        )
+      }
       throw exchangeFailure(err, who)
     }
   }

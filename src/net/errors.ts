@@ -92,6 +92,18 @@ export class StreamEndedError extends QfsError {
 }
 
 /**
+ * A write whose whole content reached the node, which then stopped answering (it crashed, or the
+ * connection broke): the version may or may not have been written. Sending the identical write again
+ * (same bytes, metadata and tick) is safe: it completes the write or confirms it.
+ */
+export class WriteOutcomeUnknownError extends QfsError {
+  static readonly code = 'WRITE_OUTCOME_UNKNOWN'
+  constructor(message: string, options?: ErrorOptions) {
+    super(WriteOutcomeUnknownError.code, message, options)
+  }
+}
+
+/**
  * An error the remote node reported in an ERROR frame. `code` is the remote's own fine code
  * (VERSION_CONFLICT, NOT_FOUND, ...) so the coordinator's decisions survive the wire.
  */

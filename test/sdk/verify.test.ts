@@ -221,6 +221,28 @@ describe('QfsClient checks what a lying coordinator serves', () => {
     expect(await client.putContent(w.oid, 1, w.content, meta(7))).toMatchObject(MISMATCH)
   })
 
+  it('says a write whose node stopped answering after the whole content may have taken effect', async () => {
+    const w = fixture('write-unknown', 3000)
+    stub.behaviour.store = () => {
+      throw new Error('the node died after reading the content')
+    }
+    const lost = await client.putContent(w.oid, 1, w.content, meta(7))
+    expect(lost).toMatchObject({ ok: false, code: 'WRITE_OUTCOME_UNKNOWN', error_code: 'SE_ERR_INTERNAL' })
+    expect((lost as { error_detail: string }).error_detail).toMatch(/identical write again is safe/)
+    // A node that refuses (answers) is no unknown outcome: its refusal comes through as it is.
+    stub.behaviour.store = () => ({
+      ok: false,
+      error_code: 'SE_ERR_INVALID_VERSION',
+      code: 'VERSION_CONFLICT',
+      error_detail: 'taken',
+      storage_event_id: null,
+    })
+    expect(await client.putContent(w.oid, 1, w.content, meta(7))).toMatchObject({
+      ok: false,
+      code: 'VERSION_CONFLICT',
+    })
+  })
+
   it('checks a listing page is sorted and within its filters', async () => {
     const a = fixture('list-a', 10)
     const b = fixture('list-b', 10)
