@@ -10,6 +10,7 @@ import { canonicalBytes } from '../core/canonical.js'
 import { DEFAULT_PARAMS, type ProtocolParams, paramsToJson } from '../core/params.js'
 import { DeterministicTime } from '../core/time.js'
 import { StorageEngine } from '../engine/engine.js'
+import { RecentFailures } from '../engine/peer-health.js'
 import { NoSnapshotError, SnapshotRejectedError } from '../membership/errors.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { SnapshotMembership } from '../membership/snapshot-membership.js'
@@ -124,7 +125,19 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     )
     const engine = instrumentEngine(
       new StorageEngine(
-        { nodeId, transport, membership, log: local.log, time: clockOf(membership.latest) },
+        {
+          nodeId,
+          transport,
+          membership,
+          log: local.log,
+          time: clockOf(membership.latest),
+          health: new RecentFailures({
+            onFailure: (peer, code) => {
+              metrics.replicaFailed(peer, code)
+              if (CORRUPTION.has(code)) log.warn({ peer, code }, 'a replica served data that does not verify')
+            },
+          }),
+        },
         {
           timeouts: { requestMs: config.limits.requestTimeoutMs, streamIdleMs: config.limits.idleTimeoutMs },
         },
@@ -400,6 +413,9 @@ async function openLocal(
     throw err
   }
 }
+
+/** Replica failures that mean bad data, not absence: each is logged as well as counted. */
+const CORRUPTION = new Set(['INTEGRITY_MISMATCH', 'ROOT_MISMATCH', 'PROOF_INVALID'])
 
 /** The innermost LevelDB message of a LEVEL_* failure (the one that says what is wrong), if it is one. */
 function levelFailure(err: unknown): string | undefined {

@@ -26,6 +26,7 @@ export class NodeMetrics {
   private readonly exchangeFailures: Counter<'protocol' | 'code'>
   private readonly duration: Histogram<'op'>
   private readonly underReplicatedCount: Counter<'node'>
+  private readonly replicaFailures: Counter<'node' | 'code'>
   private sources: MetricsSources | undefined
 
   constructor(registry: Registry) {
@@ -95,6 +96,12 @@ export class NodeMetrics {
       labelNames: ['node'],
       registers,
     })
+    this.replicaFailures = new Counter({
+      name: 'qfs_replica_failures_total',
+      help: 'Replicas this node read from or asked for a proof that failed, by node and code (INTEGRITY_MISMATCH: it served bytes that do not verify)',
+      labelNames: ['node', 'code'],
+      registers,
+    })
     this.duration = new Histogram({
       name: 'qfs_request_duration_seconds',
       help: 'Duration of storage operations',
@@ -124,6 +131,11 @@ export class NodeMetrics {
   underReplicated(missing: Readonly<Record<string, readonly string[]>>): void {
     for (const nodes of Object.values(missing))
       for (const node of nodes) this.underReplicatedCount.inc({ node })
+  }
+
+  /** A replica failed a read or a proof this node coordinated. */
+  replicaFailed(node: string, code: string): void {
+    this.replicaFailures.inc({ node, code })
   }
 
   /** A failure that ends an exchange before any operation runs (an ineligible peer). */

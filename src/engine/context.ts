@@ -1,3 +1,4 @@
+import type { PeerHealth } from './peer-health.js'
 import type { NodeTransport } from './transport.js'
 
 export interface EngineTimeouts {
@@ -14,6 +15,8 @@ export interface EngineContext {
   readonly nodeId: string
   readonly transport: NodeTransport
   readonly timeouts: EngineTimeouts
+  /** Recent failures of peers: which replica a read tries first (never what it reads). */
+  readonly health?: PeerHealth
 }
 
 /** More than half: two decisions that each need a majority always share a node. */
@@ -28,11 +31,17 @@ export function requestSignal(ctx: EngineContext, signal?: AbortSignal): AbortSi
 }
 
 /**
- * The order in which a reader tries replicas: itself first (no network), then the placement order.
- * Fixed by the record, never by which node answered fastest.
+ * The order in which a reader tries replicas: itself first (no network), then the placement order,
+ * with peers that lately failed to answer moved to the end (still in placement order). Never by
+ * which node answered fastest; every replica holds the same verified bytes.
  */
-export function replicaOrder(replicas: readonly string[], self: string): string[] {
-  return replicas.includes(self) ? [self, ...replicas.filter((n) => n !== self)] : [...replicas]
+export function replicaOrder(replicas: readonly string[], self: string, health?: PeerHealth): string[] {
+  const others = replicas.filter((n) => n !== self)
+  const ordered =
+    health === undefined
+      ? others
+      : [...others.filter((n) => !health.suspect(n)), ...others.filter((n) => health.suspect(n))]
+  return replicas.includes(self) ? [self, ...ordered] : ordered
 }
 
 export async function settle<T>(

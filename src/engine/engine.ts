@@ -15,6 +15,7 @@ import { AegisContextMissingError, ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { replicaSets } from './node-service.js'
+import { type PeerHealth, RecentFailures } from './peer-health.js'
 import { proveShard, readVersion } from './read.js'
 import {
   type EngineFailure,
@@ -39,6 +40,8 @@ export interface StorageEngineComponents {
   /** The coordinating node's own log: every public call it serves leaves one event there. */
   log: EventLog
   time: DeterministicTime
+  /** Recent failures of peers, which order reads try replicas in; default: remembered for 30 s. */
+  health?: PeerHealth
 }
 
 export interface StorageEngineInit {
@@ -96,6 +99,7 @@ export class StorageEngine implements StorageEngineApi {
       nodeId: components.nodeId,
       transport: components.transport,
       timeouts: { ...DEFAULT_TIMEOUTS, ...init.timeouts },
+      health: components.health ?? new RecentFailures(),
     }
     this.membership = components.membership
     this.log = components.log

@@ -111,7 +111,7 @@ class ShardReader {
     this.signal =
       signal === undefined ? this.controller.signal : AbortSignal.any([signal, this.controller.signal])
     if (shard.length === 0) return
-    const node = replicaOrder(shard.replicas, ctx.nodeId)[0]!
+    const node = replicaOrder(shard.replicas, ctx.nodeId, ctx.health)[0]!
     const stop = new AbortController()
     const attempt = AbortSignal.any([this.signal, stop.signal])
     const leaves = verifiedLeaves(ctx, node, shard, attempt)
@@ -142,7 +142,7 @@ class ShardReader {
     let next = 0
     const failures: string[] = []
     let corrupt = false
-    for (const node of replicaOrder(shard.replicas, this.ctx.nodeId)) {
+    for (const node of replicaOrder(shard.replicas, this.ctx.nodeId, this.ctx.health)) {
       const early = this.first?.node === node && next === 0 ? this.first : undefined
       const stop = early?.stop ?? new AbortController()
       const attempt = AbortSignal.any([this.signal, stop.signal])
@@ -171,7 +171,10 @@ class ShardReader {
           this.info.served_by = node
           next++
           yield block
-          if (next === shard.leaf_count) return
+          if (next === shard.leaf_count) {
+            this.ctx.health?.answered(node)
+            return
+          }
           step = await iterator.next()
         }
         throw new IntegrityMismatchError(
@@ -180,6 +183,7 @@ class ShardReader {
       } catch (err) {
         if (this.signal.aborted) throw err
         failures.push(`${node}: ${codeOf(err)}`)
+        this.ctx.health?.failed(node, codeOf(err))
         if (isCorruption(err)) corrupt = true
       } finally {
         // Stops the replica's stream (a reader that has every block resets it, as before).
@@ -230,7 +234,7 @@ export async function proveShard(
   if (shard.leaf_count === 0) throw new EmptyShardError(`shard ${shardId} is empty and cannot be challenged`)
   const index = leafIndex(shard)
   const failures: string[] = []
-  for (const node of replicaOrder(shard.replicas, ctx.nodeId)) {
+  for (const node of replicaOrder(shard.replicas, ctx.nodeId, ctx.health)) {
     try {
       const proof = await ctx.transport.proveShard(node, shardId, index, {
         signal: requestSignal(ctx, signal),
@@ -243,11 +247,16 @@ export async function proveShard(
         objectId: record.object_id,
         version: record.version,
       })
-      if (verdict.ok) return { proof, shard, answeredBy: node }
+      if (verdict.ok) {
+        ctx.health?.answered(node)
+        return { proof, shard, answeredBy: node }
+      }
       failures.push(`${node}: ${verdict.reason}`)
+      ctx.health?.failed(node, 'PROOF_INVALID')
     } catch (err) {
       if (signal?.aborted === true) throw err
       failures.push(`${node}: ${codeOf(err)}`)
+      ctx.health?.failed(node, codeOf(err))
     }
   }
   throw new ProofUnavailableError(

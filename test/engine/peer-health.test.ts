@@ -1,0 +1,106 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { objectId, shardId } from '../../src/core/ids.js'
+import { EligibleSet } from '../../src/core/placement.js'
+import { replicaOrder } from '../../src/engine/context.js'
+import { type PeerHealth, RecentFailures } from '../../src/engine/peer-health.js'
+import { inProcessHarness } from './harness.js'
+import { bytesOf, meta } from './suite.js'
+
+describe('RecentFailures', () => {
+  it('suspects a peer that was away until the time passes or it answers; bad data is reported, not suspected', () => {
+    let now = 0
+    const seen: string[] = []
+    const h = new RecentFailures({
+      suspectMs: 100,
+      now: () => now,
+      onFailure: (n, c) => seen.push(`${n}:${c}`),
+    })
+    h.failed('a', 'TIMEOUT')
+    h.failed('b', 'INTEGRITY_MISMATCH')
+    h.failed('c', 'NODE_UNAVAILABLE')
+    expect([h.suspect('a'), h.suspect('b'), h.suspect('c')]).toEqual([true, false, true])
+    h.answered('c')
+    expect(h.suspect('c')).toBe(false)
+    now = 99
+    expect(h.suspect('a')).toBe(true)
+    now = 100
+    expect(h.suspect('a')).toBe(false)
+    expect(seen).toEqual(['a:TIMEOUT', 'b:INTEGRITY_MISMATCH', 'c:NODE_UNAVAILABLE'])
+  })
+})
+
+describe('replicaOrder', () => {
+  it('keeps self first, then healthy peers and then suspects, each in placement order (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5'), { minLength: 1, maxLength: 5 }),
+        fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5'),
+        fc.subarray(['n1', 'n2', 'n3', 'n4', 'n5']),
+        (replicas: string[], self: string, suspects: string[]) => {
+          const health: PeerHealth = {
+            failed: () => {},
+            answered: () => {},
+            suspect: (n) => suspects.includes(n),
+          }
+          const order = replicaOrder(replicas, self, health)
+          expect([...order].sort()).toEqual([...replicas].sort())
+          if (replicas.includes(self)) expect(order[0]).toBe(self)
+          const rest = order.filter((n) => n !== self)
+          const firstSuspect = rest.findIndex((n) => suspects.includes(n))
+          if (firstSuspect >= 0)
+            expect(rest.slice(firstSuspect).every((n) => suspects.includes(n))).toBe(true)
+          const inPlacement = (xs: string[]) =>
+            xs.every((n, i) => i === 0 || replicas.indexOf(xs[i - 1]!) < replicas.indexOf(n))
+          expect(inPlacement(rest.filter((n) => suspects.includes(n)))).toBe(true)
+          expect(inPlacement(rest.filter((n) => !suspects.includes(n)))).toBe(true)
+          // Without health the order is the placement order.
+          expect(replicaOrder(replicas, self).filter((n) => n !== self)).toEqual(
+            replicas.filter((n) => n !== self),
+          )
+        },
+      ),
+      { seed: 0x4ea1, numRuns: 300 },
+    )
+  })
+})
+
+describe('reads after a replica failed', () => {
+  it('ask a replica that was away last, so one absent node costs one failed attempt, not one per read', async () => {
+    const h = await inProcessHarness(5)
+    try {
+      const eligible = new EligibleSet(h.nodeIds)
+      const oid = objectId('health', 'reorder')
+      const content = bytesOf('health', 3000)
+      const writer = h.nodeIds[0]!
+      expect((await h.engine(writer).putContent(oid, 1, content, meta(1))).ok).toBe(true)
+      // A reader outside shard 0's replicas, whose first choice for it is then a peer.
+      const replicas = eligible.place(shardId(oid, 1, 0), 3).selected
+      const reader = h.nodeIds.find((n) => !replicas.includes(n))!
+      const first = replicas[0]!
+      const asked: string[][] = []
+      const fetch = h.net.transport.fetchShard.bind(h.net.transport)
+      h.net.transport.fetchShard = (node, ...rest) => {
+        asked.at(-1)!.push(node)
+        return fetch(node, ...rest)
+      }
+      await h.setDown(first, true)
+      try {
+        for (let i = 0; i < 3; i++) {
+          asked.push([])
+          const got = await h.engine(reader).getContent(oid, 1)
+          expect(got.ok).toBe(true)
+          if (got.ok) expect(Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
+        }
+      } finally {
+        await h.setDown(first, false)
+      }
+      // The first read tried the away node (shard 0 lists it first); the next two never did.
+      expect(asked[0]).toContain(first)
+      expect(asked[1]).not.toContain(first)
+      expect(asked[2]).not.toContain(first)
+    } finally {
+      await h.close()
+    }
+  })
+})
