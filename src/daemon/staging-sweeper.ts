@@ -43,9 +43,10 @@ export function startStagingSweeper(init: StagingSweeperInit): StagingSweeper {
   const sweep = (): Promise<number> => {
     running ??= (async () => {
       try {
-        const keep = new Set<string>()
+        let removeStaged: Set<string> | undefined
         if (init.rollForward !== undefined) {
           const stale = await init.store.staleStaged(init.olderThanMs)
+          removeStaged = new Set()
           if (stale.length > 0) {
             // Without an answer (no snapshot in force, say) every stale shard's fate is unknown.
             const r = await Promise.resolve()
@@ -55,25 +56,24 @@ export function startStagingSweeper(init: StagingSweeperInit): StagingSweeper {
                 return { committed: [], unneeded: [], undecided: stale.map((s) => s.stagingId) }
               })
             const now = (init.now ?? Date.now)()
-            const young = new Set(
-              stale.filter((s) => now - s.createdMs < UNDECIDED_STAGING_MAX_AGE_MS).map((s) => s.stagingId),
+            const expired = new Set(
+              stale.filter((s) => now - s.createdMs >= UNDECIDED_STAGING_MAX_AGE_MS).map((s) => s.stagingId),
             )
-            for (const id of r.undecided) if (young.has(id)) keep.add(id)
+            for (const id of r.unneeded) removeStaged.add(id)
+            for (const id of r.undecided) if (expired.has(id)) removeStaged.add(id)
             if (r.committed.length > 0) {
               init.log.warn(
                 { committed: r.committed.length },
                 'staging sweep committed staged shards a decided version needed (its coordinator stopped before committing)',
               )
             }
-            if (keep.size > 0) {
-              init.log.info(
-                { kept: keep.size },
-                'staging sweep kept staged shards whose version is not decided yet',
-              )
+            const kept = r.undecided.length - r.undecided.filter((id) => expired.has(id)).length
+            if (kept > 0) {
+              init.log.info({ kept }, 'staging sweep kept staged shards whose version is not decided yet')
             }
           }
         }
-        const { removed } = await init.store.sweepStaging({ olderThanMs: init.olderThanMs, keep })
+        const { removed } = await init.store.sweepStaging({ olderThanMs: init.olderThanMs, removeStaged })
         if (removed > 0) init.log.info({ removed }, 'staging sweep removed abandoned staged shards')
         return removed
       } catch (err) {

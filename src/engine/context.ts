@@ -37,10 +37,9 @@ export function requestSignal(ctx: EngineContext, signal?: AbortSignal): AbortSi
  */
 export function replicaOrder(replicas: readonly string[], self: string, health?: PeerHealth): string[] {
   const others = replicas.filter((n) => n !== self)
-  const ordered =
-    health === undefined
-      ? others
-      : [...others.filter((n) => !health.suspect(n)), ...others.filter((n) => health.suspect(n))]
+  // Asked once per peer: a suspicion that expires between two looks must not drop a replica.
+  const away = new Set(health === undefined ? [] : others.filter((n) => health.suspect(n)))
+  const ordered = [...others.filter((n) => !away.has(n)), ...others.filter((n) => away.has(n))]
   return replicas.includes(self) ? [self, ...ordered] : ordered
 }
 

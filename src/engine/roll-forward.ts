@@ -35,7 +35,16 @@ export async function rollForwardStaged(
     byVersion.set(key, [...(byVersion.get(key) ?? []), ref])
   }
   // One version at a time, in a fixed order: a sweep is background work and must not flood the homes.
-  for (const key of [...byVersion.keys()].sort()) {
+  const keys = [...byVersion.entries()]
+    .sort(([, a], [, b]) =>
+      a[0]!.objectId === b[0]!.objectId
+        ? a[0]!.version - b[0]!.version
+        : a[0]!.objectId < b[0]!.objectId
+          ? -1
+          : 1,
+    )
+    .map(([key]) => key)
+  for (const key of keys) {
     const group = byVersion.get(key)!
     const { objectId, version } = group[0]!
     const homes = view.eligible.catalogueHomes(objectId, view.params.replicationFactor)
@@ -49,7 +58,13 @@ export async function rollForwardStaged(
       result.undecided.push(...group.map((r) => r.stagingId))
       continue
     }
-    const needed = record === null ? [] : group.filter((r) => namesStaged(record, r, ctx.nodeId))
+    // One staging per shard: a write sent twice (a retry after an unknown outcome) can leave two.
+    const needed: StagedShardRef[] = []
+    if (record !== null) {
+      for (const r of [...group].sort((a, b) => (a.stagingId < b.stagingId ? -1 : 1))) {
+        if (namesStaged(record, r, ctx.nodeId) && !needed.some((n) => n.shardId === r.shardId)) needed.push(r)
+      }
+    }
     result.unneeded.push(...group.filter((r) => !needed.includes(r)).map((r) => r.stagingId))
     if (record === null || needed.length === 0) continue
     try {

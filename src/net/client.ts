@@ -143,9 +143,10 @@ export class StorageClient {
           options.onProgress?.(sent)
         }
         if (fs.pending === 0) {
+          // Every byte is sent: from here a failure cannot tell whether the node went on to write.
+          delivered = true
           await fs.writeEnd(signal)
           await fs.close(signal)
-          delivered = true
         }
       } catch (err) {
         // A refusal may have reset the stream under us; its answer is still queued.

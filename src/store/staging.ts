@@ -299,6 +299,9 @@ export class ShardWriter {
     const root = toHex(MerkleTree.fromLeafHashes(this.leaves).root)
     const marker: StagingMarker = {
       ...this.marker,
+      // A staged shard's age counts from when it is complete: a long write's early shards must not
+      // reach the sweep's age while later ones still stream.
+      createdMs: this.host.now(),
       state: 'staged',
       merkleRoot: root,
       leafHashes: this.leaves,

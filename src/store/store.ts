@@ -77,8 +77,12 @@ export interface BlockProof {
 export interface SweepOptions {
   /** Remove staged shards whose marker is at least this old (default 15 minutes). */
   olderThanMs?: number
-  /** Staging ids to leave in place however old (their fate is not known yet). */
-  keep?: ReadonlySet<string>
+  /**
+   * When given, the finished staged shards to remove, whatever their age; no other finished staged
+   * shard is touched (the roll-forward judged these; one that grew old meanwhile was not asked about).
+   * Unfinished markers and idle streams still go by age.
+   */
+  removeStaged?: ReadonlySet<string>
 }
 
 /** A fully staged shard still waiting for its commit: what a roll-forward needs to decide its fate. */
@@ -326,8 +330,10 @@ export class ShardStore implements StagingHost {
       const stale: string[] = []
       for await (const value of this.sublevels.staging.values()) {
         const marker = decodeMarker(value)
-        if (options.keep?.has(marker.stagingId)) continue
-        if (!this.streaming.has(marker.stagingId) && marker.createdMs <= cutoff) stale.push(marker.stagingId)
+        if (this.streaming.has(marker.stagingId)) continue
+        const judged = options.removeStaged !== undefined && marker.state === 'staged'
+        if (judged ? options.removeStaged!.has(marker.stagingId) : marker.createdMs <= cutoff)
+          stale.push(marker.stagingId)
       }
       for (const id of stale) if (await this.removeStaging(id)) removed++
       return { removed }

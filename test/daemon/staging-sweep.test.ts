@@ -79,7 +79,7 @@ describe('startStagingSweeper with roll-forward', () => {
 
   async function sweepWith(rollForward: (refs: readonly StagedShardRef[]) => Promise<RollForwardResult>) {
     const lines: string[] = []
-    const kept: Array<ReadonlySet<string> | undefined> = []
+    const removed: Array<ReadonlySet<string> | undefined> = []
     const asked: string[][] = []
     const stale = [
       ref('fresh-undecided', 10 * DAY - 1000),
@@ -91,7 +91,7 @@ describe('startStagingSweeper with roll-forward', () => {
       store: {
         staleStaged: async () => stale,
         sweepStaging: async (options) => {
-          kept.push(options?.keep)
+          removed.push(options?.removeStaged)
           return { removed: 0 }
         },
       },
@@ -106,25 +106,26 @@ describe('startStagingSweeper with roll-forward', () => {
     })
     await sweeper.sweepNow()
     await sweeper.stop()
-    return { lines, kept: kept[0], asked: asked[0] }
+    return { lines, removed: [...(removed[0] ?? [])].sort(), asked: asked[0] }
   }
 
-  it('keeps only undecided shards younger than a day; committed and unneeded ones are left to the sweep', async () => {
-    const { lines, kept, asked } = await sweepWith(async () => ({
+  it('removes only what the roll-forward judged unneeded, and undecided shards a day old', async () => {
+    const { lines, removed, asked } = await sweepWith(async () => ({
       committed: ['needed'],
       unneeded: ['unneeded'],
       undecided: ['fresh-undecided', 'old-undecided'],
     }))
     expect(asked).toEqual(['fresh-undecided', 'old-undecided', 'needed', 'unneeded'])
-    expect([...(kept ?? [])]).toEqual(['fresh-undecided'])
+    expect(removed).toEqual(['old-undecided', 'unneeded'])
     expect(lines.some((l) => JSON.parse(l).committed === 1)).toBe(true)
   })
 
   it('treats a failed roll-forward as undecided for all, and logs it', async () => {
-    const { lines, kept } = await sweepWith(async () => {
+    const { lines, removed } = await sweepWith(async () => {
       throw new Error('no snapshot')
     })
-    expect([...(kept ?? [])]).toEqual(['fresh-undecided'])
+    // The fixture's other shards are ten days old: undecided for that long, they go too.
+    expect(removed).toEqual(['needed', 'old-undecided', 'unneeded'])
     expect(lines.some((l) => JSON.parse(l).msg === 'staging roll-forward failed')).toBe(true)
   })
 })

@@ -109,6 +109,34 @@ describe.each(harnesses)(
       }
     }, 60_000)
 
+    it('commits one staging per shard when the same write was sent twice (a retry after an unknown outcome)', async () => {
+      const h = await make()
+      try {
+        restore = coordinatorsDieAfterDecide(h.transport)
+        const oid = objectId('roll', 'twice')
+        const content = bytesOf('roll-twice', 4096)
+        await engineOf(h, h.nodeIds[0]!).putContent(oid, 1, content, meta(7))
+        await engineOf(h, h.nodeIds[1]!).putContent(oid, 1, content, meta(7))
+        restore()
+        restore = undefined
+        let doubled = 0
+        for (const id of h.nodeIds) {
+          const stale = await h.store(id).staleStaged(0)
+          if (new Set(stale.map((s) => s.shardId)).size < stale.length) doubled++
+          const r = await engineOf(h, id).rollForwardStaged(stale)
+          expect(r.undecided).toEqual([])
+          // Each shard once committed; its other copies are unneeded, for the sweep to remove.
+          expect(r.committed.length).toBe(new Set(stale.map((s) => s.shardId)).size)
+          expect(r.committed.length + r.unneeded.length).toBe(stale.length)
+        }
+        expect(doubled).toBeGreaterThan(0)
+        const got = await engineOf(h, h.nodeIds[4]!).getContent(oid, 1)
+        expect(got.ok).toBe(true)
+      } finally {
+        await h.close()
+      }
+    }, 60_000)
+
     it('calls a staged shard of a version nobody decided unneeded, and keeps it undecided while homes are away', async () => {
       const h = await make()
       try {

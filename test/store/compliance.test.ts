@@ -341,6 +341,48 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     await restarted.close()
   })
 
+  it('sweepStaging with removeStaged removes exactly the finished shards listed; unfinished ones still go by age', async () => {
+    let clock = 5_000_000
+    await store.close()
+    store = new ShardStore({ db }, { params: TEST_PARAMS, now: () => clock })
+    await store.open()
+    const built = buildVersion({
+      objectId: testObjectId('judged'),
+      version: 1,
+      content: pseudoBytes(23, 8000),
+    })
+    const [s0, s1, s2, s3] = built.shards
+    const [judged] = await stageAll(store, { record: built.record, shards: [s0!] })
+    const [unjudged] = await stageAll(store, { record: built.record, shards: [s1!] })
+    const idle = await store.beginShard(s2!.header)
+    await idle.write(s2!.bytes.subarray(0, 100))
+    const slow = await store.beginShard(s3!.header)
+    await slow.write(s3!.bytes.subarray(0, 100))
+    clock += 60_000
+    // A shard's age counts from when it is complete: this one started a minute ago, finished now.
+    await slow.write(s3!.bytes.subarray(100, 200))
+    clock += 1
+    await slow.write(s3!.bytes.subarray(200))
+    await slow.finish()
+    // Both finished shards are old; only the listed one goes. The idle stream goes by age.
+    const stale = await store.staleStaged(30_000)
+    expect(stale.map((r) => r.stagingId).sort()).toEqual([judged!.stagingId, unjudged!.stagingId].sort())
+    expect(stale.find((r) => r.stagingId === judged!.stagingId)).toMatchObject({
+      objectId: built.record.object_id,
+      version: 1,
+      shardId: s0!.header.shardId,
+      merkleRoot: built.record.shards[0]!.merkle_root,
+    })
+    const removed = await store.sweepStaging({
+      olderThanMs: 30_000,
+      removeStaged: new Set([judged!.stagingId]),
+    })
+    expect(removed).toEqual({ removed: 2 })
+    expect((await store.staleStaged(30_000)).map((r) => r.stagingId)).toEqual([unjudged!.stagingId])
+    expect(await store.staleStaged(0)).toHaveLength(2)
+    await expectCountersExact()
+  })
+
   it('scrub reports exactly the block written over or removed in the database', async () => {
     const a = buildVersion({ objectId: testObjectId('scrub-a'), version: 1, content: pseudoBytes(18, 9000) })
     const b = buildVersion({ objectId: testObjectId('scrub-b'), version: 1, content: pseudoBytes(19, 5000) })
