@@ -55,13 +55,12 @@ export {
   type SpaceStatus,
 } from './space.js'
 export type { ShardHeader, ShardWriter, StagedShard, WholeShard } from './staging.js'
+export type { StagedShardRef, SweepOptions } from './staging-sweep.js'
 export {
   type BlockProof,
   ShardStore,
   type ShardStoreComponents,
   type ShardStoreInit,
-  type StagedShardRef,
-  type SweepOptions,
 } from './store.js'
 
 import type { ShardStoreComponents, ShardStoreInit } from './store.js'

@@ -15,7 +15,6 @@ import { type Counters, countersOp, readCounters, type StoreStats, scanStats } f
 import {
   blockIndexOf,
   blockKey,
-  blockRange,
   newStagingId,
   objectRange,
   parseStagingId,
@@ -26,13 +25,7 @@ import {
 } from './db.js'
 import { IntegrityMismatchError, NotFoundError, StoreClosedError, WriteLockNotHeldError } from './errors.js'
 import { type ListPage, listEntries } from './listing.js'
-import {
-  decodeManifest,
-  decodeMarker,
-  encodeMarker,
-  type ShardManifest,
-  type StagingMarker,
-} from './manifest.js'
+import { decodeManifest, encodeMarker, type ShardManifest, type StagingMarker } from './manifest.js'
 import { Mutex } from './mutex.js'
 import { type ScrubOptions, type ScrubReport, scrubStore } from './scrub.js'
 import { type SpaceGuard, type SpaceStatus, storageFullFrom } from './space.js'
@@ -46,6 +39,14 @@ import {
   type WholeShard,
   wholeShardOps,
 } from './staging.js'
+import {
+  checkAge,
+  finishedStaged,
+  removeStagingEntry,
+  type StagedShardRef,
+  type SweepOptions,
+  sweepable,
+} from './staging-sweep.js'
 
 export interface ShardStoreComponents {
   /** The node's root database, already open; the store keeps to its own sublevels. */
@@ -74,40 +75,9 @@ export interface BlockProof {
   merkleRoot: Uint8Array
 }
 
-export interface SweepOptions {
-  /** Remove staged shards whose marker is at least this old (default 15 minutes). */
-  olderThanMs?: number
-  /**
-   * When given, the finished staged shards to remove, whatever their age; no other finished staged
-   * shard is touched (the roll-forward judged these; one that grew old meanwhile was not asked about).
-   * Unfinished markers and idle streams still go by age.
-   */
-  removeStaged?: ReadonlySet<string>
-}
-
-/** A fully staged shard still waiting for its commit: what a roll-forward needs to decide its fate. */
-export interface StagedShardRef {
-  stagingId: string
-  objectId: string
-  version: number
-  shardId: string
-  length: number
-  merkleRoot: string
-  /** Local time the shard was staged. */
-  createdMs: number
-}
-
 const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000
 const TREE_CACHE_SIZE = 32
 
-/**
- * A node's shards and object index over one abstract-level database (LevelDB or memory).
- *
- * Concurrency: everything that changes the index, manifests or counters runs under `writeLock`.
- * `beginShard`, writer aborts, `open` and `sweepStaging` take it themselves; `prepareCommit` does
- * NOT: its caller holds the lock from `prepareCommit` until its root batch (the store's ops plus its
- * own log entry) is written, so never call a self-locking method while holding it.
- */
 export class ShardStore implements StagingHost {
   readonly sublevels: StoreSublevels
   readonly writeLock: Mutex
@@ -138,7 +108,7 @@ export class ShardStore implements StagingHost {
     const removed = await this.writeLock.run(async () => {
       let n = 0
       for await (const key of this.sublevels.staging.keys()) {
-        if (await this.removeStaging(toHex(key))) n++
+        if (await removeStagingEntry(this.db, this.sublevels, toHex(key))) n++
       }
       const counters = await readCounters(this.sublevels)
       if (counters.staged !== 0 || counters.staged_bytes !== 0) {
@@ -288,7 +258,7 @@ export class ShardStore implements StagingHost {
   }
 
   async releaseStaging(stagingId: string): Promise<void> {
-    await this.writeLock.run(() => this.removeStaging(stagingId))
+    await this.writeLock.run(() => removeStagingEntry(this.db, this.sublevels, stagingId))
   }
 
   writerDone(writer: ShardWriter): void {
@@ -313,11 +283,7 @@ export class ShardStore implements StagingHost {
    */
   async sweepStaging(options: SweepOptions = {}): Promise<{ removed: number }> {
     this.assertOpen()
-    const age = options.olderThanMs ?? DEFAULT_SWEEP_AGE_MS
-    if (!Number.isSafeInteger(age) || age < 0) {
-      throw new InvalidInputError('olderThanMs must be a non-negative integer')
-    }
-    const cutoff = this.now() - age
+    const cutoff = this.now() - checkAge(options.olderThanMs ?? DEFAULT_SWEEP_AGE_MS)
     let removed = 0
     // Writers abort outside the lock: their abort takes it.
     for (const writer of [...this.streaming.values()]) {
@@ -327,15 +293,8 @@ export class ShardStore implements StagingHost {
       }
     }
     return this.writeLock.run(async () => {
-      const stale: string[] = []
-      for await (const value of this.sublevels.staging.values()) {
-        const marker = decodeMarker(value)
-        if (this.streaming.has(marker.stagingId)) continue
-        const judged = options.removeStaged !== undefined && marker.state === 'staged'
-        if (judged ? options.removeStaged!.has(marker.stagingId) : marker.createdMs <= cutoff)
-          stale.push(marker.stagingId)
-      }
-      for (const id of stale) if (await this.removeStaging(id)) removed++
+      const stale = await sweepable(this.sublevels, this.isStreaming, cutoff, options.removeStaged)
+      for (const id of stale) if (await removeStagingEntry(this.db, this.sublevels, id)) removed++
       return { removed }
     })
   }
@@ -346,43 +305,10 @@ export class ShardStore implements StagingHost {
    */
   async staleStaged(olderThanMs: number): Promise<StagedShardRef[]> {
     this.assertOpen()
-    if (!Number.isSafeInteger(olderThanMs) || olderThanMs < 0) {
-      throw new InvalidInputError('olderThanMs must be a non-negative integer')
-    }
-    const cutoff = this.now() - olderThanMs
-    const out: StagedShardRef[] = []
-    for await (const value of this.sublevels.staging.values()) {
-      const m = decodeMarker(value)
-      if (m.state !== 'staged' || m.merkleRoot === null || this.streaming.has(m.stagingId)) continue
-      if (m.createdMs > cutoff) continue
-      out.push({
-        stagingId: m.stagingId,
-        objectId: m.objectId,
-        version: m.version,
-        shardId: m.shardId,
-        length: m.length,
-        merkleRoot: m.merkleRoot,
-        createdMs: m.createdMs,
-      })
-    }
-    return out
+    return finishedStaged(this.sublevels, this.isStreaming, this.now() - checkAge(olderThanMs))
   }
 
-  // Blocks first, the marker last: a crash in between leaves the marker, so `open()` finishes the job.
-  private async removeStaging(stagingId: string): Promise<boolean> {
-    const key = parseStagingId(stagingId)
-    const value = await this.sublevels.staging.get(key)
-    if (value === undefined) return false
-    await this.sublevels.blocks.clear(blockRange(stagingId))
-    const counters = await readCounters(this.sublevels)
-    counters.staged = Math.max(0, counters.staged - 1)
-    counters.staged_bytes = Math.max(0, counters.staged_bytes - decodeMarker(value).length)
-    await this.db.batch([
-      { type: 'del', sublevel: this.sublevels.staging, key },
-      countersOp(this.sublevels, counters),
-    ])
-    return true
-  }
+  private readonly isStreaming = (stagingId: string): boolean => this.streaming.has(stagingId)
 
   /**
    * Validates `record` for this node's `role` and returns the ops that commit it (index entry,
