@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../core/errors.js'
 import { countersOp, readCounters } from './counters.js'
 import { blockRange, parseStagingId, type RootDb, type StoreSublevels } from './db.js'
-import { decodeMarker } from './manifest.js'
+import { decodeMarker, type StagingMarker } from './manifest.js'
 
 /**
  * The staging area's housekeeping scans: which staged shards a sweep may remove, which finished
@@ -109,4 +109,25 @@ export async function removeStagingEntry(
   counters.staged_bytes = Math.max(0, counters.staged_bytes - decodeMarker(value).length)
   await db.batch([{ type: 'del', sublevel: subs.staging, key }, countersOp(subs, counters)])
   return true
+}
+
+/**
+ * At open: removes every unfinished staging (a stream a crash cut off) and every finished one whose
+ * blocks are not all there, and returns the finished ones kept.
+ */
+export async function keepFinishedStaging(
+  db: RootDb,
+  subs: StoreSublevels,
+): Promise<{ removed: number; kept: StagingMarker[] }> {
+  const kept: StagingMarker[] = []
+  const doomed: string[] = []
+  for await (const value of subs.staging.values()) {
+    const m = decodeMarker(value)
+    const blocks = m.state === 'staged' ? (await subs.blocks.keys(blockRange(m.stagingId)).all()).length : -1
+    if (blocks === m.leafHashes.length) kept.push(m)
+    else doomed.push(m.stagingId)
+  }
+  let removed = 0
+  for (const id of doomed) if (await removeStagingEntry(db, subs, id)) removed++
+  return { removed, kept }
 }

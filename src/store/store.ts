@@ -42,6 +42,7 @@ import {
 import {
   checkAge,
   finishedStaged,
+  keepFinishedStaging,
   removeStagingEntry,
   type StagedShardRef,
   type SweepOptions,
@@ -99,20 +100,22 @@ export class ShardStore implements StagingHost {
   }
 
   /**
-   * Call after the database is open. Every staging marker still present belongs to a stream that
-   * crashed or a version never committed: its blocks and marker go. Returns how many were removed.
+   * Call after the database is open. A stream cut off by a crash (an unfinished marker) goes, blocks
+   * and marker. A finished staged shard stays: its write may have been decided before the crash
+   * without this node's commit, and the staging sweep's roll-forward asks the homes before it goes
+   * (docs/consistency.md "Roll forward"). Returns how many were removed.
    */
   async open(): Promise<{ removed: number }> {
     if (this.db.status !== 'open') throw new StoreClosedError('database is not open')
     if (this.opened) return { removed: 0 }
     const removed = await this.writeLock.run(async () => {
-      let n = 0
-      for await (const key of this.sublevels.staging.keys()) {
-        if (await removeStagingEntry(this.db, this.sublevels, toHex(key))) n++
-      }
+      const { removed: n, kept } = await keepFinishedStaging(this.db, this.sublevels)
       const counters = await readCounters(this.sublevels)
-      if (counters.staged !== 0 || counters.staged_bytes !== 0) {
-        await this.db.batch([countersOp(this.sublevels, { ...counters, staged: 0, staged_bytes: 0 })])
+      const bytes = kept.reduce((sum, m) => sum + m.length, 0)
+      if (counters.staged !== kept.length || counters.staged_bytes !== bytes) {
+        await this.db.batch([
+          countersOp(this.sublevels, { ...counters, staged: kept.length, staged_bytes: bytes }),
+        ])
       }
       return n
     })

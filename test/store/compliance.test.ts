@@ -303,7 +303,7 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     await expectCountersExact()
   })
 
-  it('open() removes every staging leftover; sweepStaging removes old staged shards and idle streams', async () => {
+  it('open() removes cut-off streams and keeps finished staged shards; sweepStaging removes old ones and idle streams', async () => {
     let clock = 1_000_000
     const now = () => clock
     await store.close()
@@ -331,13 +331,22 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
       code: 'NOT_FOUND',
     })
     expect(await store.sweepStaging({ olderThanMs: 30_000 })).toEqual({ removed: 0 })
-    // A restart: a new store over the same database finds one stream cut off and one shard never committed.
+    // A restart: a new store over the same database finds one stream cut off (removed) and one
+    // finished shard never committed (kept for the roll-forward to judge).
     const restarted = new ShardStore({ db }, { params: TEST_PARAMS, now })
-    expect(await restarted.open()).toEqual({ removed: 2 })
+    expect(await restarted.open()).toEqual({ removed: 1 })
+    expect(fresh).toHaveLength(1)
+    expect((await restarted.staleStaged(0)).map((r) => r.stagingId)).toEqual([fresh[0]!.stagingId])
+    expect(await restarted.stats()).toEqual(await restarted.recomputeStats())
+    expect((await restarted.stats()).staged).toBe(1)
+    expect(
+      await restarted.sweepStaging({ olderThanMs: 0, removeStaged: new Set([fresh[0]!.stagingId]) }),
+    ).toEqual({
+      removed: 1,
+    })
     expect(await restarted.sublevels.staging.keys().all()).toEqual([])
     expect(await restarted.sublevels.blocks.keys().all()).toEqual([])
     expect(await restarted.stats()).toEqual(await restarted.recomputeStats())
-    expect(fresh).toHaveLength(1)
     await restarted.close()
   })
 

@@ -126,7 +126,7 @@ describe('ShardStore.stageWhole (LevelDB)', () => {
     expect(await store.stats()).toEqual(before)
   })
 
-  it('leaves markers a restart sweeps and a discard removes, blocks included, like a streamed stage', async () => {
+  it('leaves markers a restart keeps and a sweep or a discard removes, blocks included, like a streamed stage', async () => {
     const built = buildVersion({
       objectId: testObjectId('whole-sweep'),
       version: 1,
@@ -141,10 +141,15 @@ describe('ShardStore.stageWhole (LevelDB)', () => {
     expect((await store.stats()).staged).toBe(built.shards.length)
     await store.discardStaging([first[0]!.stagingId])
     expect(await count(store.sublevels.staging)).toBe(markers + built.shards.length - 1)
-    // A node that stops with shards staged: its next open removes them, blocks and all.
+    // A node that stops with shards staged keeps them (a decided write may still need them: the
+    // sweep's roll-forward asks); a sweep that judged them unneeded removes them, blocks and all.
     await store.close()
     store = new ShardStore({ db }, { params: TEST_PARAMS })
-    expect(await store.open()).toEqual({ removed: built.shards.length - 1 })
+    expect(await store.open()).toEqual({ removed: 0 })
+    expect(await count(store.sublevels.staging)).toBe(markers + built.shards.length - 1)
+    expect(await store.stats()).toEqual(await store.recomputeStats())
+    const left = new Set(first.slice(1).map((s) => s.stagingId))
+    expect(await store.sweepStaging({ olderThanMs: 0, removeStaged: left })).toEqual({ removed: left.size })
     expect(await count(store.sublevels.staging)).toBe(markers)
     expect(await count(store.sublevels.blocks)).toBe(blocks)
     expect(await store.stats()).toEqual(await store.recomputeStats())
