@@ -133,7 +133,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           time: clockOf(membership.latest),
           health: new RecentFailures({
             onFailure: (peer, code) => {
-              metrics.replicaFailed(peer, code)
+              metrics.peerFailed(peer, code)
               if (CORRUPTION.has(code)) log.warn({ peer, code }, 'a replica served data that does not verify')
             },
           }),

@@ -97,8 +97,8 @@ export class NodeMetrics {
       registers,
     })
     this.replicaFailures = new Counter({
-      name: 'qfs_replica_failures_total',
-      help: 'Replicas this node read from or asked for a proof that failed, by node and code (INTEGRITY_MISMATCH: it served bytes that do not verify)',
+      name: 'qfs_peer_failures_total',
+      help: 'Exchanges with peers this node coordinated (reads, proofs, record lookups, stages, commits, listings) that failed, by peer and code (INTEGRITY_MISMATCH: it served bytes that do not verify)',
       labelNames: ['node', 'code'],
       registers,
     })
@@ -133,8 +133,8 @@ export class NodeMetrics {
       for (const node of nodes) this.underReplicatedCount.inc({ node })
   }
 
-  /** A replica failed a read or a proof this node coordinated. */
-  replicaFailed(node: string, code: string): void {
+  /** A peer failed an exchange this node coordinated. */
+  peerFailed(node: string, code: string): void {
     this.replicaFailures.inc({ node, code })
   }
 

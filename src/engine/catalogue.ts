@@ -1,7 +1,7 @@
 import { QfsError, storageErrorCode } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
 import { InvalidVersionError, VersionConflictError } from '../store/errors.js'
-import { type EngineContext, majority, requestSignal, settle } from './context.js'
+import { ask, type EngineContext, majority, settle } from './context.js'
 import { ObjectNotFoundError, QuorumNotReachedError } from './errors.js'
 import type { CommitRequest, CommitResult } from './transport.js'
 
@@ -27,7 +27,7 @@ export async function resolveRecord(
   let wanted = version
   if (wanted === 'latest') {
     const answers = await settle(homes, (n) =>
-      ctx.transport.getRecord(n, objectId, 'latest', { signal: requestSignal(ctx, signal) }),
+      ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
     )
     const versions = answers
       .filter((a) => a.error === undefined)
@@ -41,7 +41,7 @@ export async function resolveRecord(
   }
   const exact = wanted
   const asked = askUntilAgreed(homes, q, (n) =>
-    ctx.transport.getRecord(n, objectId, exact, { signal: requestSignal(ctx, signal) }),
+    ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, exact, { signal: s })),
   )
   const agreed = await asked.agreed
   // Read repair: a reachable home without the decided record missed it; bring it up to date so one
@@ -138,7 +138,7 @@ export async function decidedRecord(
   signal?: AbortSignal,
 ): Promise<VersionRecord | null | undefined> {
   const answers = await settle(homes, (n) =>
-    ctx.transport.getRecord(n, objectId, version, { signal: requestSignal(ctx, signal) }),
+    ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
   )
   const q = majority(homes.length)
   const { winner, reachable, mostVotes } = tally(answers, q)
@@ -166,12 +166,12 @@ export async function preflight(
 ): Promise<Preflight> {
   const [exact, latest] = await Promise.all([
     settle(homes, (n) =>
-      ctx.transport.getRecord(n, objectId, version, { signal: requestSignal(ctx, signal) }),
+      ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
     ),
     version === 1
       ? Promise.resolve([])
       : settle(homes, (n) =>
-          ctx.transport.getRecord(n, objectId, 'latest', { signal: requestSignal(ctx, signal) }),
+          ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
         ),
   ])
   const latestVersions = latest.filter((a) => a.error === undefined).map((a) => a.value?.version ?? 0)
@@ -203,10 +203,8 @@ export async function decide(
     )
   }
   const offer = (node: string) =>
-    ctx.transport.commitVersion(
-      node,
-      { record, staged: staged(node) },
-      { signal: requestSignal(ctx, signal) },
+    ask(ctx, node, signal, (s) =>
+      ctx.transport.commitVersion(node, { record, staged: staged(node) }, { signal: s }),
     )
   const first = await settle(homes, offer)
   return Promise.all(
@@ -235,12 +233,14 @@ export async function catchUp(
   signal?: AbortSignal,
 ): Promise<void> {
   const latest =
-    (await ctx.transport.getRecord(home, objectId, 'latest', { signal: requestSignal(ctx, signal) }))
+    (await ask(ctx, home, signal, (s) => ctx.transport.getRecord(home, objectId, 'latest', { signal: s })))
       ?.version ?? 0
   if (upTo - latest > MAX_CATCH_UP) return
   for (let v = latest + 1; v < upTo; v++) {
     const record = await resolveDecided(ctx, homes, objectId, v, signal)
-    await ctx.transport.commitVersion(home, { record, staged: [] }, { signal: requestSignal(ctx, signal) })
+    await ask(ctx, home, signal, (s) =>
+      ctx.transport.commitVersion(home, { record, staged: [] }, { signal: s }),
+    )
   }
 }
 
@@ -253,7 +253,7 @@ async function resolveDecided(
   signal?: AbortSignal,
 ): Promise<VersionRecord> {
   const answers = await settle(homes, (n) =>
-    ctx.transport.getRecord(n, objectId, version, { signal: requestSignal(ctx, signal) }),
+    ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
   )
   const { winner } = tally(answers, majority(homes.length))
   if (winner === undefined)

@@ -1,3 +1,4 @@
+import { QfsError } from '../core/errors.js'
 import type { PeerHealth } from './peer-health.js'
 import type { NodeTransport } from './transport.js'
 
@@ -24,9 +25,21 @@ export function majority(n: number): number {
   return (n - (n % 2)) / 2 + 1
 }
 
-/** A deadline for one exchange, tied to the caller's signal when there is one. */
-export function requestSignal(ctx: EngineContext, signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(ctx.timeouts.requestMs)
+/**
+ * Deadline of one exchange with a peer that lately failed to answer: once a node is known to be
+ * away (frozen, partitioned), each call that must still ask it waits this long, not the full
+ * request timeout. An answer clears the suspicion; it lapses by itself after SUSPECT_MS.
+ */
+export const SUSPECT_REQUEST_MS = 2000
+
+/**
+ * A deadline for one exchange, tied to the caller's signal when there is one; shorter for a `node`
+ * that lately failed to answer.
+ */
+export function requestSignal(ctx: EngineContext, signal?: AbortSignal, node?: string): AbortSignal {
+  const suspect = node !== undefined && ctx.health?.suspect(node) === true
+  const ms = suspect ? Math.min(ctx.timeouts.requestMs, SUSPECT_REQUEST_MS) : ctx.timeouts.requestMs
+  const timeout = AbortSignal.timeout(ms)
   return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
 }
 
@@ -51,4 +64,22 @@ export async function settle<T>(
   return results.map((r, i) =>
     r.status === 'fulfilled' ? { node: nodes[i]!, value: r.value } : { node: nodes[i]!, error: r.reason },
   )
+}
+
+/** One exchange with `node` under its deadline; the outcome feeds the health record. */
+export async function ask<T>(
+  ctx: EngineContext,
+  node: string,
+  signal: AbortSignal | undefined,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  try {
+    const value = await call(requestSignal(ctx, signal, node))
+    ctx.health?.answered(node)
+    return value
+  } catch (err) {
+    // The caller giving up says nothing about the peer.
+    if (signal?.aborted !== true) ctx.health?.failed(node, err instanceof QfsError ? err.code : 'INTERNAL')
+    throw err
+  }
 }

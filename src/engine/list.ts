@@ -2,7 +2,7 @@ import { compareBytes, fromHex, isId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
 import { MAX_LIST_SCAN_ENTRIES, matchesFilters, validateListFilters } from '../store/listing.js'
-import { type EngineContext, majority, requestSignal, settle } from './context.js'
+import { ask, type EngineContext, majority, settle } from './context.js'
 import { QuorumNotReachedError } from './errors.js'
 import type { ObjectSummary } from './responses.js'
 import type { RecordFilters } from './transport.js'
@@ -129,7 +129,7 @@ export async function listVersions(
   // The nodes' own check, tag normal form included; it throws INVALID_INPUT before anyone is asked.
   const checked = validateListFilters({ ...filters, limit, home_only: true })
   const answers = await settle(nodes, (n) =>
-    ctx.transport.listRecords(n, asked, { signal: requestSignal(ctx, options.signal) }),
+    ask(ctx, n, options.signal, (signal) => ctx.transport.listRecords(n, asked, { signal })),
   )
   const pages = answers.filter((a) => a.value !== undefined)
   if (pages.length === 0 && nodes.length > 0) throw new QuorumNotReachedError('no node answered the listing')

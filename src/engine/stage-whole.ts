@@ -3,7 +3,7 @@ import type { HashCommitBuilder } from '../core/commit.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
 import type { ProtocolParams } from '../core/params.js'
 import { splitIntoBlocks } from '../core/shards.js'
-import { type EngineContext, requestSignal, settle } from './context.js'
+import { ask, type EngineContext, settle } from './context.js'
 import type { ShardHeader, StagedShardInfo, WholeShardRequest } from './transport.js'
 
 /**
@@ -79,10 +79,12 @@ export async function stageWhole(
     }
   }
   const answers = await settle([...byNode.keys()], (node) =>
-    ctx.transport.stageShards(
-      node,
-      byNode.get(node)!.map((s) => s.request),
-      { signal: requestSignal(ctx, args.signal) },
+    ask(ctx, node, args.signal, (signal) =>
+      ctx.transport.stageShards(
+        node,
+        byNode.get(node)!.map((s) => s.request),
+        { signal },
+      ),
     ),
   )
   const staged = new Map<string, StagedShardInfo[]>(plan.map((p) => [p.shardId, []]))

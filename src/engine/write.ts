@@ -8,7 +8,7 @@ import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
 import { decide, preflight, refusal } from './catalogue.js'
-import { type EngineContext, majority, requestSignal, settle } from './context.js'
+import { ask, type EngineContext, majority, requestSignal, settle } from './context.js'
 import { QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { ShardSink, StagedShardInfo } from './transport.js'
@@ -109,7 +109,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       block_size_bytes: params.blockSizeBytes,
     }
     const sinks = await settle(p.replicas, (node) =>
-      ctx.transport.openShard(node, header, { signal: requestSignal(ctx, args.signal) }),
+      ctx.transport.openShard(node, header, { signal: requestSignal(ctx, args.signal, node) }),
     )
     return {
       index,
@@ -287,10 +287,8 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     (n) => !homes.includes(n) && stagedOn(n).length > 0,
   )
   const committed = await settle(holders, (node) =>
-    ctx.transport.commitVersion(
-      node,
-      { record, staged: stagedOn(node) },
-      { signal: requestSignal(ctx, args.signal) },
+    ask(ctx, node, args.signal, (signal) =>
+      ctx.transport.commitVersion(node, { record, staged: stagedOn(node) }, { signal }),
     ),
   )
   const done = new Set<string>() // `${shard_id}/${node}`

@@ -33,6 +33,8 @@ export function testAuditKey(nodeId: string): AuditKey {
 export interface HarnessOptions {
   /** Each node's room for shard data. */
   space?: (nodeId: string) => SpaceGuard
+  /** The engines' request deadline (default 5 s). */
+  requestMs?: number
 }
 
 export async function inProcessHarness(
@@ -48,7 +50,7 @@ export async function inProcessHarness(
       return db as unknown as RootDb
     },
     auditKey: testAuditKey,
-    engine: { timeouts: { requestMs: 5_000, streamIdleMs: 5_000 } },
+    engine: { timeouts: { requestMs: options.requestMs ?? 5_000, streamIdleMs: 5_000 } },
     space: options.space,
   })
   return {
