@@ -62,8 +62,15 @@ export function startStagingSweeper(init: StagingSweeperInit): StagingSweeper {
             for (const id of r.unneeded) removeStaged.add(id)
             for (const id of r.undecided) if (expired.has(id)) removeStaged.add(id)
             if (r.committed.length > 0) {
+              // Which writes were rolled forward: an operator may want to tell their clients.
+              const committed = new Set(r.committed)
+              const versions = [
+                ...new Set(
+                  stale.filter((s) => committed.has(s.stagingId)).map((s) => `${s.objectId} v${s.version}`),
+                ),
+              ]
               init.log.warn(
-                { committed: r.committed.length },
+                { committed: r.committed.length, versions: versions.slice(0, 20) },
                 'staging sweep committed staged shards a decided version needed (its coordinator stopped before committing)',
               )
             }

@@ -117,7 +117,8 @@ describe('startStagingSweeper with roll-forward', () => {
     }))
     expect(asked).toEqual(['fresh-undecided', 'old-undecided', 'needed', 'unneeded'])
     expect(removed).toEqual(['old-undecided', 'unneeded'])
-    expect(lines.some((l) => JSON.parse(l).committed === 1)).toBe(true)
+    const warned = lines.map((l) => JSON.parse(l)).find((l) => l.committed === 1)
+    expect(warned?.versions).toEqual([`${'ab'.repeat(32)} v1`])
   })
 
   it('treats a failed roll-forward as undecided for all, and logs it', async () => {
