@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ConfigSources, DEFAULT_STORAGE_RESERVE_BYTES, loadConfig } from '../../src/daemon/config.js'
-import { InvalidConfigError } from '../../src/daemon/errors.js'
+import { type ConfigRefusal, itRefuses } from './config-refusals.js'
 
 let root: string
 
@@ -47,7 +47,7 @@ describe('storage space in the configuration', () => {
     expect(fromFlags.storage).toEqual({ reserveBytes: 4096, capacityBytes: 3_000_000 })
   })
 
-  const bad: Array<[string, () => Promise<Partial<ConfigSources>>, string, string]> = [
+  const bad: ConfigRefusal[] = [
     [
       'a zero capacity',
       async () => ({ configFile: await fileWith({ capacity_bytes: 0 }) }),
@@ -80,12 +80,5 @@ describe('storage space in the configuration', () => {
     ],
   ]
 
-  it.each(bad)('refuses %s with INVALID_CONFIG naming the key', async (_what, sources, field, source) => {
-    const err = await load(await sources()).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    expect(err).toBeInstanceOf(InvalidConfigError)
-    expect(err).toMatchObject({ code: 'INVALID_CONFIG', field, source })
-  })
+  itRefuses(bad, load)
 })

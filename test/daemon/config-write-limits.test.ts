@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ConfigSources, loadConfig } from '../../src/daemon/config.js'
-import { InvalidConfigError } from '../../src/daemon/errors.js'
+import { type ConfigRefusal, itRefuses } from './config-refusals.js'
 
 let root: string
 let dir: string
@@ -67,7 +67,7 @@ describe('public write limits in the configuration', () => {
     })
   })
 
-  const bad: Array<[string, () => Promise<Partial<ConfigSources>>, string, string]> = [
+  const bad: ConfigRefusal[] = [
     [
       'zero concurrent writes',
       async () => ({ configFile: await fileWith({ max_concurrent_writes: 0 }) }),
@@ -118,12 +118,5 @@ describe('public write limits in the configuration', () => {
     ],
   ]
 
-  it.each(bad)('refuses %s with INVALID_CONFIG naming the key', async (_what, sources, field, source) => {
-    const err = await load(await sources()).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    expect(err).toBeInstanceOf(InvalidConfigError)
-    expect(err).toMatchObject({ code: 'INVALID_CONFIG', field, source })
-  })
+  itRefuses(bad, load)
 })
