@@ -79,6 +79,14 @@ export interface BlockProof {
 const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000
 const TREE_CACHE_SIZE = 32
 
+/**
+ * A node's shards and object index over one abstract-level database (LevelDB or memory).
+ *
+ * Concurrency: everything that changes the index, manifests or counters runs under `writeLock`.
+ * `beginShard`, writer aborts, `open` and `sweepStaging` take it themselves; `prepareCommit` does
+ * NOT: its caller holds the lock from `prepareCommit` until its root batch (the store's ops plus its
+ * own log entry) is written, so never call a self-locking method while holding it.
+ */
 export class ShardStore implements StagingHost {
   readonly sublevels: StoreSublevels
   readonly writeLock: Mutex
