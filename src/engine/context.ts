@@ -66,6 +66,11 @@ export async function settle<T>(
   )
 }
 
+/** A failure's fine code, never its message (which may carry internals). */
+export function codeOf(err: unknown): string {
+  return err instanceof QfsError ? err.code : 'INTERNAL'
+}
+
 /** One exchange with `node` under its deadline; the outcome feeds the health record. */
 export async function ask<T>(
   ctx: EngineContext,
@@ -79,7 +84,7 @@ export async function ask<T>(
     return value
   } catch (err) {
     // The caller giving up says nothing about the peer.
-    if (signal?.aborted !== true) ctx.health?.failed(node, err instanceof QfsError ? err.code : 'INTERNAL')
+    if (signal?.aborted !== true) ctx.health?.failed(node, codeOf(err))
     throw err
   }
 }

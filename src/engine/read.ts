@@ -1,11 +1,11 @@
 import { equalBytes, fromHex, toHex } from '../core/bytes.js'
 import { HashCommitBuilder } from '../core/commit.js'
-import { EmptyShardError, QfsError } from '../core/errors.js'
+import { EmptyShardError } from '../core/errors.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
 import { metadataSeed } from '../core/metadata.js'
 import { type StorageProof, verifyStorageProof } from '../core/proof.js'
 import type { ShardDescriptor, VersionRecord } from '../core/record.js'
-import { type EngineContext, replicaOrder, requestSignal } from './context.js'
+import { codeOf, type EngineContext, replicaOrder, requestSignal } from './context.js'
 import {
   IntegrityMismatchError,
   ObjectNotFoundError,
@@ -264,12 +264,8 @@ export async function proveShard(
   )
 }
 
-/** What a failed replica is reported as: its code, never its message (which may carry internals). */
+/** Bad bytes served (a block or leaves that do not verify), as opposed to a replica that is away. */
 function isCorruption(err: unknown): boolean {
   const code = codeOf(err)
   return code === IntegrityMismatchError.code || code === 'ROOT_MISMATCH'
-}
-
-function codeOf(err: unknown): string {
-  return err instanceof QfsError ? err.code : 'INTERNAL'
 }

@@ -8,7 +8,7 @@ import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
 import { decide, preflight, refusal } from './catalogue.js'
-import { ask, type EngineContext, majority, requestSignal, settle } from './context.js'
+import { ask, codeOf, type EngineContext, majority, settle } from './context.js'
 import { QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { ShardSink, StagedShardInfo } from './transport.js'
@@ -109,7 +109,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       block_size_bytes: params.blockSizeBytes,
     }
     const sinks = await settle(p.replicas, (node) =>
-      ctx.transport.openShard(node, header, { signal: requestSignal(ctx, args.signal, node) }),
+      ask(ctx, node, args.signal, (signal) => ctx.transport.openShard(node, header, { signal })),
     )
     return {
       index,
@@ -132,6 +132,10 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       shard.sinks.filter((s) => s.sink !== undefined).map((s) => s.node),
       (node) => shard.sinks.find((s) => s.node === node)!.sink!.finish(),
     )
+    for (const f of finished) {
+      if (f.value !== undefined) ctx.health?.answered(f.node)
+      else ctx.health?.failed(f.node, codeOf(f.error))
+    }
     const good: StagedShardInfo[] = []
     const errors = shard.sinks.filter((s) => s.sink === undefined).map((s) => s.error)
     for (const f of finished) {
@@ -192,6 +196,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
           return sink.write(block).catch((err: unknown) => {
             s.error = err
             s.sink = undefined
+            ctx.health?.failed(s.node, codeOf(err))
           })
         })
         for (const w of writes) if (w !== undefined) await w

@@ -2,7 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
+import { DeterministicTime } from '../../src/core/time.js'
 import { replicaOrder, SUSPECT_REQUEST_MS } from '../../src/engine/context.js'
+import { StorageEngine } from '../../src/engine/engine.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { type PeerHealth, RecentFailures } from '../../src/engine/peer-health.js'
 import { inProcessHarness } from './harness.js'
@@ -162,4 +164,49 @@ describe('writes while a catalogue home is frozen', () => {
       await h.close()
     }
   }, 60_000)
+})
+
+describe('large writes', () => {
+  it('mark a replica that cannot take its shard stream as suspect, as small writes do', async () => {
+    const h = await inProcessHarness(5)
+    try {
+      const eligible = new EligibleSet(h.nodeIds)
+      const down = h.nodeIds[3]!
+      const coordinator = h.nodeIds[0]!
+      // An object the down node holds a shard of but is no catalogue home of: only the shard streams
+      // (not the record lookups) can tell the coordinator it is away.
+      let oid = ''
+      for (let i = 0; ; i++) {
+        oid = objectId('health', `stream-${i}`)
+        const holds = [0, 1, 2, 3].some((k) => eligible.place(shardId(oid, 1, k), 3).selected.includes(down))
+        if (holds && !eligible.catalogueHomes(oid, 3).includes(down)) break
+      }
+      const health = new RecentFailures()
+      const engine = new StorageEngine(
+        {
+          nodeId: coordinator,
+          transport: h.net.transport,
+          membership: h.net.membership,
+          log: h.net.node(coordinator).log,
+          time: new DeterministicTime(),
+          health,
+        },
+        { timeouts: { requestMs: 5000, streamIdleMs: 5000 } },
+      )
+      await h.setDown(down, true)
+      try {
+        const put = await engine.putContent(oid, 1, bytesOf('stream', 600_000), meta(1))
+        expect(put).toMatchObject({ ok: true })
+        expect(
+          Object.values((put as { under_replicated: Record<string, string[]> }).under_replicated).flat(),
+        ).toContain(down)
+        expect(health.suspect(down)).toBe(true)
+        expect(h.nodeIds.filter((n) => n !== down).some((n) => health.suspect(n))).toBe(false)
+      } finally {
+        await h.setDown(down, false)
+      }
+    } finally {
+      await h.close()
+    }
+  })
 })
