@@ -133,7 +133,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           time: clockOf(membership.latest),
           health: new RecentFailures({
             onFailure: (peer, code) => {
-              metrics.peerFailed(peer, code)
+              // A peer's codes come off the wire: only known ones become label values.
+              metrics.peerFailed(peer, PEER_FAILURE_CODES.has(code) ? code : 'OTHER')
               if (CORRUPTION.has(code)) log.warn({ peer, code }, 'a replica served data that does not verify')
             },
           }),
@@ -413,6 +414,24 @@ async function openLocal(
     throw err
   }
 }
+
+/** The codes `qfs_peer_failures_total` keeps as labels; any other is `OTHER` (bounded series). */
+const PEER_FAILURE_CODES = new Set([
+  'NODE_UNAVAILABLE',
+  'TIMEOUT',
+  'STREAM_ENDED',
+  'NOT_FOUND',
+  'INTEGRITY_MISMATCH',
+  'ROOT_MISMATCH',
+  'PROOF_INVALID',
+  'VERSION_CONFLICT',
+  'INVALID_VERSION',
+  'INVALID_INPUT',
+  'STORAGE_FULL',
+  'NOT_ELIGIBLE',
+  'EMPTY_SHARD',
+  'INTERNAL',
+])
 
 /** Replica failures that mean bad data, not absence: each is logged as well as counted. */
 const CORRUPTION = new Set(['INTEGRITY_MISMATCH', 'ROOT_MISMATCH', 'PROOF_INVALID'])

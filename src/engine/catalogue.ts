@@ -58,8 +58,12 @@ export async function resolveRecord(
   }
   const answers = await asked.all
   repair(answers)
-  const { reachable } = tally(answers, q)
-  if (reachable < q) throw new QuorumNotReachedError(`${reachable} of ${homes.length} homes answered`)
+  const { reachable, mostVotes } = tally(answers, q)
+  // Not found only when no record can have a majority even if every silent home held it: a home
+  // that is down may be one of the version's majority.
+  if (mostVotes + (homes.length - reachable) >= q) {
+    throw new QuorumNotReachedError(`${reachable} of ${homes.length} homes answered, without a majority`)
+  }
   throw new ObjectNotFoundError(`object ${objectId} version ${exact} is not stored`)
 }
 

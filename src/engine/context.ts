@@ -26,20 +26,13 @@ export function majority(n: number): number {
 }
 
 /**
- * Deadline of one exchange with a peer that lately failed to answer: once a node is known to be
- * away (frozen, partitioned), each call that must still ask it waits this long, not the full
- * request timeout. An answer clears the suspicion; it lapses by itself after SUSPECT_MS.
+ * A deadline for one exchange, tied to the caller's signal when there is one. The same for every
+ * peer: a shorter one for peers that lately failed was tried and dropped, because a slow but
+ * healthy node cut off early stays suspect from its own cut-offs, and record lookups cut short can
+ * answer an older version (docs/consistency.md).
  */
-export const SUSPECT_REQUEST_MS = 2000
-
-/**
- * A deadline for one exchange, tied to the caller's signal when there is one; shorter for a `node`
- * that lately failed to answer.
- */
-export function requestSignal(ctx: EngineContext, signal?: AbortSignal, node?: string): AbortSignal {
-  const suspect = node !== undefined && ctx.health?.suspect(node) === true
-  const ms = suspect ? Math.min(ctx.timeouts.requestMs, SUSPECT_REQUEST_MS) : ctx.timeouts.requestMs
-  const timeout = AbortSignal.timeout(ms)
+export function requestSignal(ctx: EngineContext, signal?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(ctx.timeouts.requestMs)
   return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
 }
 
@@ -79,7 +72,7 @@ export async function ask<T>(
   call: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   try {
-    const value = await call(requestSignal(ctx, signal, node))
+    const value = await call(requestSignal(ctx, signal))
     ctx.health?.answered(node)
     return value
   } catch (err) {

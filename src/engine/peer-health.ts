@@ -1,8 +1,8 @@
 /**
- * What this node has lately seen of its peers, used only to choose which replica a read asks first.
- * A replica that timed out or could not be reached is tried last for a while, so one frozen node
- * costs one timeout, not one per read. The record, the placement and every byte are unchanged by it:
- * it never decides what is read, only in which order equal copies are tried (docs/consistency.md).
+ * What this node has lately seen of its peers, used only to choose which replica a read asks first
+ * (and for metrics). A replica that timed out or could not be reached is tried last for a while, so
+ * one frozen node costs one timeout, not one per read. The record, the placement, deadlines and every
+ * byte are unchanged by it: only the order in which equal copies are tried (docs/consistency.md).
  */
 export interface PeerHealth {
   /** An exchange with `node` failed with this fine code. */
@@ -40,7 +40,9 @@ export class RecentFailures implements PeerHealth {
   }
 
   failed(node: string, code: string): void {
+    // Any other failure is the peer's own answer (a refusal, bad data): it is there.
     if (UNAVAILABLE.has(code)) this.until.set(node, this.now() + this.suspectMs)
+    else this.until.delete(node)
     this.onFailure?.(node, code)
   }
 

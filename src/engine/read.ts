@@ -208,7 +208,7 @@ async function verifiedLeaves(
   // no replica needs to be asked (every shard of an object under 4 blocks, one stream fewer each).
   if (shard.leaf_count === 1) return [fromHex(shard.merkle_root, 'merkle root')]
   const manifest = await ctx.transport.getManifest(node, shard.shard_id, {
-    signal: requestSignal(ctx, signal, node),
+    signal: requestSignal(ctx, signal),
   })
   if (manifest === undefined) throw new ObjectNotFoundError(`${node} does not hold shard ${shard.shard_id}`)
   const leaves = manifest.leaf_hashes.map((h) => fromHex(h, 'leaf hash'))
@@ -237,7 +237,7 @@ export async function proveShard(
   for (const node of replicaOrder(shard.replicas, ctx.nodeId, ctx.health)) {
     try {
       const proof = await ctx.transport.proveShard(node, shardId, index, {
-        signal: requestSignal(ctx, signal, node),
+        signal: requestSignal(ctx, signal),
       })
       const verdict = verifyStorageProof(proof, {
         merkleRoot: shard.merkle_root,

@@ -8,7 +8,7 @@ import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
 import { decide, preflight, refusal } from './catalogue.js'
-import { ask, codeOf, type EngineContext, majority, settle } from './context.js'
+import { ask, codeOf, type EngineContext, majority, requestSignal, settle } from './context.js'
 import { QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { ShardSink, StagedShardInfo } from './transport.js'
@@ -109,7 +109,14 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       block_size_bytes: params.blockSizeBytes,
     }
     const sinks = await settle(p.replicas, (node) =>
-      ask(ctx, node, args.signal, (signal) => ctx.transport.openShard(node, header, { signal })),
+      // Only a failure is reported here: opening a small shard does not reach the peer yet, so
+      // success says nothing of it; the finish does.
+      ctx.transport
+        .openShard(node, header, { signal: requestSignal(ctx, args.signal) })
+        .catch((err: unknown) => {
+          if (args.signal?.aborted !== true) ctx.health?.failed(node, codeOf(err))
+          throw err
+        }),
     )
     return {
       index,

@@ -56,6 +56,21 @@ describe('catalogue homes: lagging homes, repeats and conflicts', () => {
     }
   })
 
+  it('a decided version whose other holder is down reads as QUORUM_NOT_REACHED, never NOT_FOUND', async () => {
+    const { oid, h2, h3, e } = setup('holder-down')
+    await h.setDown(h3, true)
+    expect((await e.putContent(oid, 1, bytesOf('hd-1', 3000), meta(1))).ok).toBe(true)
+    await h.setDown(h3, false)
+    // h1 and h2 decided v1, h3 missed it; with h2 away, one home says v1 and one says nothing.
+    await h.setDown(h2, true)
+    try {
+      expect(await e.getContent(oid, 1)).toMatchObject({ ok: false, code: 'QUORUM_NOT_REACHED' })
+    } finally {
+      await h.setDown(h2, false)
+    }
+    expect((await e.getContent(oid, 1)).ok).toBe(true)
+  })
+
   it('a read takes the record once two homes agree, not waiting on a slow third, whose answer still drives repair', async () => {
     const { oid, h3, e } = setup('slow-home')
     await h.setDown(h3, true)
