@@ -100,6 +100,8 @@ class ShardReader {
       }
     | undefined
   private consumed = false
+  /** Fixed at construction: the replica asked ahead is the one `blocks()` starts with. */
+  private readonly order: string[]
 
   constructor(
     private readonly ctx: EngineContext,
@@ -110,8 +112,9 @@ class ShardReader {
   ) {
     this.signal =
       signal === undefined ? this.controller.signal : AbortSignal.any([signal, this.controller.signal])
+    this.order = replicaOrder(shard.replicas, ctx.nodeId, ctx.health)
     if (shard.length === 0) return
-    const node = replicaOrder(shard.replicas, ctx.nodeId, ctx.health)[0]!
+    const node = this.order[0]!
     const stop = new AbortController()
     const attempt = AbortSignal.any([this.signal, stop.signal])
     const leaves = verifiedLeaves(ctx, node, shard, attempt)
@@ -142,7 +145,7 @@ class ShardReader {
     let next = 0
     const failures: string[] = []
     let corrupt = false
-    for (const node of replicaOrder(shard.replicas, this.ctx.nodeId, this.ctx.health)) {
+    for (const node of this.order) {
       const early = this.first?.node === node && next === 0 ? this.first : undefined
       const stop = early?.stop ?? new AbortController()
       const attempt = AbortSignal.any([this.signal, stop.signal])
