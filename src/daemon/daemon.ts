@@ -431,6 +431,18 @@ const PEER_FAILURE_CODES = new Set([
   'NOT_ELIGIBLE',
   'EMPTY_SHARD',
   'INTERNAL',
+  'STORE_CLOSED',
+  'LOG_WRITE_FAILED',
+  'NODE_BUSY',
+  'QUORUM_NOT_REACHED',
+  'PROOF_UNAVAILABLE',
+  'SHARD_UNAVAILABLE',
+  'WRITE_TOO_SLOW',
+  'CONTENT_TOO_LARGE',
+  'FRAME_INVALID',
+  'FRAME_TOO_LARGE',
+  'UNKNOWN_MESSAGE',
+  'UNEXPECTED_FRAME',
 ])
 
 /** Replica failures that mean bad data, not absence: each is logged as well as counted. */

@@ -37,7 +37,16 @@ export async function resolveRecord(
       throw new QuorumNotReachedError(`${versions.length} of ${homes.length} homes answered`)
     // Homes hold contiguous versions, so the q-th highest latest is held by at least q homes.
     wanted = versions[q - 1]!
-    if (wanted === 0) throw new ObjectNotFoundError(`object ${objectId} has no version`)
+    if (wanted === 0) {
+      // Silent homes that may hold versions could complete a majority: that is no "no version".
+      const holding = versions.filter((v) => v > 0).length
+      if (holding + (homes.length - versions.length) >= q) {
+        throw new QuorumNotReachedError(
+          `${versions.length} of ${homes.length} homes answered, without a majority`,
+        )
+      }
+      throw new ObjectNotFoundError(`object ${objectId} has no version`)
+    }
   }
   const exact = wanted
   const asked = askUntilAgreed(homes, q, (n) =>

@@ -14,7 +14,7 @@ export interface PeerHealth {
 }
 
 /** Codes that say a node is away rather than wrong. */
-const UNAVAILABLE = new Set(['NODE_UNAVAILABLE', 'TIMEOUT', 'STREAM_ENDED'])
+const UNAVAILABLE = new Set(['NODE_UNAVAILABLE', 'TIMEOUT', 'STREAM_ENDED', 'STORE_CLOSED'])
 
 /** How long a peer that failed to answer is tried last. */
 export const SUSPECT_MS = 30_000
@@ -40,9 +40,9 @@ export class RecentFailures implements PeerHealth {
   }
 
   failed(node: string, code: string): void {
-    // Any other failure is the peer's own answer (a refusal, bad data): it is there.
+    // Any other failure but our own INTERNAL is the peer's answer (a refusal, bad data): it is there.
     if (UNAVAILABLE.has(code)) this.until.set(node, this.now() + this.suspectMs)
-    else this.until.delete(node)
+    else if (code !== 'INTERNAL') this.until.delete(node)
     this.onFailure?.(node, code)
   }
 

@@ -34,6 +34,12 @@ describe('RecentFailures', () => {
     expect(h.suspect('d')).toBe(true)
     h.failed('d', 'VERSION_CONFLICT')
     expect(h.suspect('d')).toBe(false)
+    // Our own INTERNAL says nothing of the peer either way; a closed store is away.
+    h.failed('d', 'TIMEOUT')
+    h.failed('d', 'INTERNAL')
+    expect(h.suspect('d')).toBe(true)
+    h.failed('e', 'STORE_CLOSED')
+    expect(h.suspect('e')).toBe(true)
   })
 })
 
