@@ -201,9 +201,9 @@ async function openShard(service: NodeService, tracker: Tracker, args: unknown[]
   }
   return {
     write: (chunk) => sink.write(chunk),
-    async finish() {
+    async finish(options) {
       try {
-        const staged = await sink.finish()
+        const staged = await sink.finish(options)
         done()
         return staged
       } catch (err) {

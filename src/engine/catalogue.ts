@@ -1,7 +1,7 @@
 import { QfsError, storageErrorCode } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
 import { InvalidVersionError, VersionConflictError } from '../store/errors.js'
-import { ask, type EngineContext, majority, settle } from './context.js'
+import { ask, type EngineContext, majority, type Settled, settle, settleAsking } from './context.js'
 import { ObjectNotFoundError, QuorumNotReachedError } from './errors.js'
 import type { CommitRequest, CommitResult } from './transport.js'
 
@@ -26,8 +26,18 @@ export async function resolveRecord(
   const q = majority(homes.length)
   let wanted = version
   if (wanted === 'latest') {
-    const answers = await settle(homes, (n) =>
-      ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
+    // A home that lately failed is not waited for once the others settle the question: at least a
+    // majority answered and they agree on the highest version, so no later version can have a
+    // majority that includes the silent homes. When they disagree, it may tip it: wait for it.
+    const agreeOnLatest = (answers: ReadonlyArray<Settled<VersionRecord | undefined>>) => {
+      const latest = answers.filter((a) => a.error === undefined).map((a) => a.value?.version ?? 0)
+      return latest.length >= q && latest.every((v) => v === latest[0])
+    }
+    const answers = await settleAsking<VersionRecord | undefined>(
+      ctx,
+      homes,
+      { signal, enough: agreeOnLatest },
+      (n, sig) => ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
     )
     const versions = answers
       .filter((a) => a.error === undefined)
@@ -177,18 +187,25 @@ export async function preflight(
   homes: readonly string[],
   signal?: AbortSignal,
 ): Promise<Preflight> {
+  const q = majority(homes.length)
+  // The homes' own check at decide is what keeps one record per version; this is to fail fast and to
+  // avoid splitting a vote, so a home that lately failed is not waited for once a majority answered.
+  const options = {
+    signal,
+    enough: (answers: ReadonlyArray<Settled<unknown>>) =>
+      answers.filter((a) => a.error === undefined).length >= q,
+  }
   const [exact, latest] = await Promise.all([
-    settle(homes, (n) =>
-      ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
+    settleAsking<VersionRecord | undefined>(ctx, homes, options, (n, sig) =>
+      ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
     ),
     version === 1
       ? Promise.resolve([])
-      : settle(homes, (n) =>
-          ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
+      : settleAsking<VersionRecord | undefined>(ctx, homes, options, (n, sig) =>
+          ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
         ),
   ])
   const latestVersions = latest.filter((a) => a.error === undefined).map((a) => a.value?.version ?? 0)
-  const q = majority(homes.length)
   if (latestVersions.length >= q && latestVersions.filter((v) => v + 1 < version).length >= q) {
     throw new InvalidVersionError(
       `version ${version} leaves a gap: the object's latest is ${Math.max(...latestVersions)}`,
@@ -215,11 +232,19 @@ export async function decide(
       `version ${record.version} of ${record.object_id} already holds another record`,
     )
   }
-  const offer = (node: string) =>
-    ask(ctx, node, signal, (s) =>
+  const offer = (node: string, sig = signal) =>
+    ask(ctx, node, sig, (s) =>
       ctx.transport.commitVersion(node, { record, staged: staged(node) }, { signal: s }),
     )
-  const first = await settle(homes, offer)
+  // A home that lately failed is not waited for once a majority took the record: it is caught up
+  // later like any lagging home.
+  const q = majority(homes.length)
+  const first = await settleAsking<CommitResult>(
+    ctx,
+    homes,
+    { signal, enough: (answers) => answers.filter((a) => a.value !== undefined).length >= q },
+    offer,
+  )
   return Promise.all(
     first.map(async (answer) => {
       if (!(answer.error instanceof QfsError) || answer.error.code !== InvalidVersionError.code) return answer

@@ -1,4 +1,5 @@
 import { QfsError } from '../core/errors.js'
+import { CutShortError } from './errors.js'
 import type { PeerHealth } from './peer-health.js'
 import type { NodeTransport } from './transport.js'
 
@@ -7,9 +8,20 @@ export interface EngineTimeouts {
   requestMs: number
   /** Longest pause allowed while streaming a shard to or from a replica. */
   streamIdleMs: number
+  /**
+   * How long a phase still waits for a peer that lately failed to answer, once every other peer has
+   * answered and the phase has what it needs without it (`settleAsking`).
+   */
+  suspectGraceMs?: number
 }
 
-export const DEFAULT_TIMEOUTS: EngineTimeouts = { requestMs: 10_000, streamIdleMs: 30_000 }
+export const DEFAULT_SUSPECT_GRACE_MS = 1_000
+
+export const DEFAULT_TIMEOUTS: EngineTimeouts = {
+  requestMs: 10_000,
+  streamIdleMs: 30_000,
+  suspectGraceMs: DEFAULT_SUSPECT_GRACE_MS,
+}
 
 /** What the coordinator's write, read and list paths share. */
 export interface EngineContext {
@@ -49,10 +61,17 @@ export function replicaOrder(replicas: readonly string[], self: string, health?:
   return replicas.includes(self) ? [self, ...ordered] : ordered
 }
 
+/** One peer's part in a phase: its answer or why it has none. */
+export interface Settled<T> {
+  node: string
+  value?: T
+  error?: unknown
+}
+
 export async function settle<T>(
   nodes: readonly string[],
   call: (node: string) => Promise<T>,
-): Promise<Array<{ node: string; value?: T; error?: unknown }>> {
+): Promise<Array<Settled<T>>> {
   const results = await Promise.allSettled(nodes.map((n) => call(n)))
   return results.map((r, i) =>
     r.status === 'fulfilled' ? { node: nodes[i]!, value: r.value } : { node: nodes[i]!, error: r.reason },
@@ -80,4 +99,64 @@ export async function ask<T>(
     if (signal?.aborted !== true) ctx.health?.failed(node, codeOf(err))
     throw err
   }
+}
+
+export interface SettleAskingOptions<T> {
+  /** The caller's own signal (giving up on the whole operation). */
+  signal?: AbortSignal
+  /** Whether these answers give the phase what it needs without the peers still out. */
+  enough: (answers: ReadonlyArray<Settled<NoInfer<T>>>) => boolean
+}
+
+/**
+ * `settle` for one phase of a write or a lookup, where a frozen peer must not hold the phase for a
+ * whole request deadline once the phase can do without it. Every peer is asked. Peers that lately
+ * failed to answer (health.suspect, looked at once) are waited for as long as any other peer is
+ * still out or `enough` does not hold; from then on they get `suspectGraceMs` more and are cut off
+ * with CUT_SHORT. A cut-off is no evidence about the peer: it is not reported to health, so a slow
+ * but healthy peer's suspicion ends on time and the next phase waits its full deadline again. With
+ * no suspect peer this is exactly `settle`, and the deadline of each exchange is unchanged (`ask`).
+ *
+ * `call` gets the signal to hand to `ask` (or to abort the exchange with), which carries the cut-off.
+ */
+export async function settleAsking<T>(
+  ctx: EngineContext,
+  nodes: readonly string[],
+  options: SettleAskingOptions<T>,
+  call: (node: string, signal: AbortSignal | undefined) => Promise<T>,
+): Promise<Array<Settled<T>>> {
+  const { signal, enough } = options
+  const away = new Set(nodes.filter((n) => ctx.health?.suspect(n) === true))
+  if (away.size === 0) return settle(nodes, (n) => call(n, signal))
+  const results: Array<Settled<T> | undefined> = nodes.map(() => undefined)
+  const cuts = nodes.map(() => new AbortController())
+  let grace: ReturnType<typeof setTimeout> | undefined
+  const cutOff = () => {
+    for (const [i, node] of nodes.entries()) {
+      if (results[i] === undefined)
+        cuts[i]!.abort(new CutShortError(`${node} was cut short: suspect, not needed`))
+    }
+  }
+  const check = () => {
+    if (grace !== undefined) return
+    if (nodes.some((n, i) => results[i] === undefined && !away.has(n))) return
+    const answered = results.filter((r) => r !== undefined)
+    if (answered.length === nodes.length || !enough(answered)) return
+    grace = setTimeout(cutOff, ctx.timeouts.suspectGraceMs ?? DEFAULT_SUSPECT_GRACE_MS)
+  }
+  check()
+  await Promise.all(
+    nodes.map(async (node, i) => {
+      const cut = cuts[i]!.signal
+      try {
+        const value = await call(node, signal === undefined ? cut : AbortSignal.any([signal, cut]))
+        results[i] = { node, value }
+      } catch (error) {
+        results[i] = { node, error: cut.aborted && signal?.aborted !== true ? cut.reason : error }
+      }
+      check()
+    }),
+  )
+  clearTimeout(grace)
+  return results as Array<Settled<T>>
 }

@@ -51,6 +51,18 @@ export class AegisContextMissingError extends QfsError {
   }
 }
 
+/**
+ * A peer that lately failed to answer was no longer waited for, because its phase already had what
+ * it needs (engine/context.ts `settleAsking`). Only ever a replica's or home's part in a phase; the
+ * operation itself never fails with it alone.
+ */
+export class CutShortError extends QfsError {
+  static readonly code = 'CUT_SHORT'
+  constructor(message: string, options?: ErrorOptions) {
+    super(CutShortError.code, message, options)
+  }
+}
+
 /** A node is not reachable or did not answer in time (transport-level). */
 export class NodeUnavailableError extends QfsError {
   static readonly code = 'NODE_UNAVAILABLE'

@@ -78,8 +78,9 @@ export class InProcessTransport implements NodeTransport {
           check()
           await sink.write(chunk.slice())
         }),
-      finish: () =>
-        this.call(nodeId, undefined, async () => {
+      finish: (options) =>
+        this.call(nodeId, options, async () => {
+          options?.signal?.throwIfAborted()
           check()
           return sink.finish()
         }),

@@ -16,6 +16,8 @@ export interface PeerHealth {
 /** Codes that say a node is away rather than wrong. */
 const UNAVAILABLE = new Set(['NODE_UNAVAILABLE', 'TIMEOUT', 'STREAM_ENDED', 'STORE_CLOSED'])
 
+const CUT_SHORT = 'CUT_SHORT'
+
 /** How long a peer that failed to answer is tried last. */
 export const SUSPECT_MS = 30_000
 
@@ -40,6 +42,8 @@ export class RecentFailures implements PeerHealth {
   }
 
   failed(node: string, code: string): void {
+    // A peer we stopped waiting for (settleAsking) told us nothing: it neither renews nor ends a suspicion.
+    if (code === CUT_SHORT) return
     // Any other failure but our own INTERNAL is the peer's answer (a refusal, bad data): it is there.
     if (UNAVAILABLE.has(code)) this.until.set(node, this.now() + this.suspectMs)
     else if (code !== 'INTERNAL') this.until.delete(node)

@@ -3,7 +3,7 @@ import type { HashCommitBuilder } from '../core/commit.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
 import type { ProtocolParams } from '../core/params.js'
 import { splitIntoBlocks } from '../core/shards.js'
-import { ask, type EngineContext, settle } from './context.js'
+import { ask, type EngineContext, settleAsking } from './context.js'
 import type { ShardHeader, StagedShardInfo, WholeShardRequest } from './transport.js'
 
 /**
@@ -28,6 +28,8 @@ export interface WholeStageArgs {
   content: { size: number; chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }
   params: ProtocolParams
   plan: readonly PlannedShard[]
+  /** Replicas each shard needs; peers that lately failed are not waited for past it (`settleAsking`). */
+  quorum: number
   signal?: AbortSignal
 }
 
@@ -78,14 +80,32 @@ export async function stageWhole(
       byNode.set(node, list)
     }
   }
-  const answers = await settle([...byNode.keys()], (node) =>
-    ask(ctx, node, args.signal, (signal) =>
-      ctx.transport.stageShards(
-        node,
-        byNode.get(node)!.map((s) => s.request),
-        { signal },
+  const matches = (info: StagedShardInfo) => {
+    const expected = roots.get(info.shard_id)
+    return (
+      expected !== undefined && info.merkle_root === expected.root && info.leaf_count === expected.leafCount
+    )
+  }
+  const enough = (answers: ReadonlyArray<{ value?: StagedShardInfo[] }>) => {
+    const good = new Map<string, number>()
+    for (const a of answers)
+      for (const info of a.value ?? []) {
+        if (matches(info)) good.set(info.shard_id, (good.get(info.shard_id) ?? 0) + 1)
+      }
+    return plan.every((p) => (good.get(p.shardId) ?? 0) >= args.quorum)
+  }
+  const answers = await settleAsking<StagedShardInfo[]>(
+    ctx,
+    [...byNode.keys()],
+    { signal: args.signal, enough },
+    (node, signal) =>
+      ask(ctx, node, signal, (s) =>
+        ctx.transport.stageShards(
+          node,
+          byNode.get(node)!.map((r) => r.request),
+          { signal: s },
+        ),
       ),
-    ),
   )
   const staged = new Map<string, StagedShardInfo[]>(plan.map((p) => [p.shardId, []]))
   const refused = new Map<string, unknown[]>(plan.map((p) => [p.shardId, []]))
@@ -96,14 +116,8 @@ export async function stageWhole(
     }
     const wrong: string[] = []
     for (const info of answer.value) {
-      const expected = roots.get(info.shard_id)
       // A replica that hashed different bytes than we sent is not a replica of this shard.
-      if (
-        expected !== undefined &&
-        info.merkle_root === expected.root &&
-        info.leaf_count === expected.leafCount
-      )
-        staged.get(info.shard_id)!.push(info)
+      if (matches(info)) staged.get(info.shard_id)!.push(info)
       else wrong.push(info.staging_id)
     }
     if (wrong.length > 0) void ctx.transport.abortStaging(answer.node, wrong).catch(() => {})

@@ -41,7 +41,8 @@ export interface WholeShardRequest {
 /** Push-style writer of one shard to one replica; the coordinator fans one source out to several. */
 export interface ShardSink {
   write(chunk: Uint8Array): Promise<void>
-  finish(): Promise<StagedShardInfo>
+  /** `options.signal` gives up on the replica's answer (the stream is aborted). */
+  finish(options?: AbortOptions): Promise<StagedShardInfo>
   abort(reason?: Error): Promise<void>
 }
 

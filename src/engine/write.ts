@@ -8,10 +8,10 @@ import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
 import { decide, preflight, refusal } from './catalogue.js'
-import { ask, codeOf, type EngineContext, majority, requestSignal, settle } from './context.js'
-import { QuorumNotReachedError, stageShortfall } from './errors.js'
+import { ask, codeOf, type EngineContext, majority, requestSignal, settle, settleAsking } from './context.js'
+import { CutShortError, QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
-import type { ShardSink, StagedShardInfo } from './transport.js'
+import type { CommitResult, ShardSink, StagedShardInfo } from './transport.js'
 
 /** Content of a known size that arrives in pieces; it is read once and never held whole. */
 export interface ContentSource {
@@ -108,15 +108,22 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       length: p.length,
       block_size_bytes: params.blockSizeBytes,
     }
-    const sinks = await settle(p.replicas, (node) =>
-      // Only a failure is reported here: opening a small shard does not reach the peer yet, so
-      // success says nothing of it; the finish does.
-      ctx.transport
-        .openShard(node, header, { signal: requestSignal(ctx, args.signal) })
-        .catch((err: unknown) => {
-          if (args.signal?.aborted !== true) ctx.health?.failed(node, codeOf(err))
-          throw err
-        }),
+    const sinks = await settleAsking<ShardSink>(
+      ctx,
+      p.replicas,
+      {
+        signal: args.signal,
+        enough: (opened) => opened.filter((o) => o.value !== undefined).length >= quorum,
+      },
+      (node, signal) =>
+        // Only a failure is reported here: opening a small shard does not reach the peer yet, so
+        // success says nothing of it; the finish does.
+        ctx.transport
+          .openShard(node, header, { signal: requestSignal(ctx, signal) })
+          .catch((err: unknown) => {
+            if (signal?.aborted !== true) ctx.health?.failed(node, codeOf(err))
+            throw err
+          }),
     )
     return {
       index,
@@ -135,13 +142,20 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     const tree = MerkleTree.fromLeafHashes(shard.leaves)
     const root = toHex(tree.root)
     roots.set(shard.shardId, { root, leafCount: tree.leafCount })
-    const finished = await settle(
+    const matches = (info: StagedShardInfo) => info.merkle_root === root && info.leaf_count === tree.leafCount
+    const finished = await settleAsking<StagedShardInfo>(
+      ctx,
       shard.sinks.filter((s) => s.sink !== undefined).map((s) => s.node),
-      (node) => shard.sinks.find((s) => s.node === node)!.sink!.finish(),
+      {
+        signal: args.signal,
+        enough: (answers) =>
+          answers.filter((a) => a.value !== undefined && matches(a.value)).length >= quorum,
+      },
+      (node, signal) => shard.sinks.find((s) => s.node === node)!.sink!.finish({ signal }),
     )
     for (const f of finished) {
       if (f.value !== undefined) ctx.health?.answered(f.node)
-      else ctx.health?.failed(f.node, codeOf(f.error))
+      else if (!(f.error instanceof CutShortError)) ctx.health?.failed(f.node, codeOf(f.error))
     }
     const good: StagedShardInfo[] = []
     const errors = shard.sinks.filter((s) => s.sink === undefined).map((s) => s.error)
@@ -156,7 +170,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
         continue
       }
       // A replica that hashed different bytes than we sent is not a replica of this shard.
-      if (f.value.merkle_root === root && f.value.leaf_count === tree.leafCount) good.push(f.value)
+      if (matches(f.value)) good.push(f.value)
       else void ctx.transport.abortStaging(f.node, [f.value.staging_id]).catch(() => {})
     }
     staged.set(shard.shardId, good)
@@ -177,7 +191,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   if (args.content.size <= WHOLE_STAGE_BYTES) {
     const whole = await stageWhole(
       ctx,
-      { objectId, version, content: args.content, params, plan, signal: args.signal },
+      { objectId, version, content: args.content, params, plan, quorum, signal: args.signal },
       commit,
     )
     for (const [id, list] of whole.staged) staged.set(id, list)
@@ -298,15 +312,23 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   const holders = [...new Set(shards.flatMap((s) => s.replicas))].filter(
     (n) => !homes.includes(n) && stagedOn(n).length > 0,
   )
-  const committed = await settle(holders, (node) =>
-    ask(ctx, node, args.signal, (signal) =>
-      ctx.transport.commitVersion(node, { record, staged: stagedOn(node) }, { signal }),
-    ),
-  )
-  const done = new Set<string>() // `${shard_id}/${node}`
-  for (const r of [...accepted, ...committed]) {
-    for (const id of r.value?.shard_ids ?? []) done.add(`${id}/${r.node}`)
+  const committedOn = (answers: ReadonlyArray<{ node: string; value?: { shard_ids: string[] } }>) => {
+    const done = new Set<string>() // `${shard_id}/${node}`
+    for (const r of answers) for (const id of r.value?.shard_ids ?? []) done.add(`${id}/${r.node}`)
+    return done
   }
+  const durable = (done: Set<string>) =>
+    shards.every((s) => s.replicas.filter((n) => done.has(`${s.shard_id}/${n}`)).length >= quorum)
+  const committed = await settleAsking<CommitResult>(
+    ctx,
+    holders,
+    { signal: args.signal, enough: (answers) => durable(committedOn([...accepted, ...answers])) },
+    (node, signal) =>
+      ask(ctx, node, signal, (s) =>
+        ctx.transport.commitVersion(node, { record, staged: stagedOn(node) }, { signal: s }),
+      ),
+  )
+  const done = committedOn([...accepted, ...committed])
   const underReplicated: Record<string, string[]> = {}
   for (const s of shards) {
     const missing = s.replicas.filter((n) => !done.has(`${s.shard_id}/${n}`))

@@ -204,7 +204,7 @@ export class Libp2pTransport implements NodeTransport {
     const sink = await this.openShard(nodeId, shard.header, options)
     try {
       await sink.write(shard.bytes)
-      return [await sink.finish()]
+      return [await sink.finish(options)]
     } catch (err) {
       await sink.abort(err as Error).catch(() => {})
       throw err
@@ -415,7 +415,7 @@ class InlineShardSink implements ShardSink {
     this.filled += chunk.length
   }
 
-  async finish(): Promise<StagedShardInfo> {
+  async finish(options?: AbortOptions): Promise<StagedShardInfo> {
     if (this.filled !== this.bytes.length)
       throw new RangeError(
         `shard ${this.header.shard_id} finished at ${this.filled} of ${this.bytes.length} bytes`,
@@ -424,7 +424,7 @@ class InlineShardSink implements ShardSink {
       this.nodeId,
       'stage',
       { shards: [this.header as unknown as JsonObject] },
-      { data: this.bytes },
+      { data: this.bytes, signal: options?.signal },
     )
     try {
       return parseStageReply(answer.body, [this.header], this.nodeId)[0]!
@@ -455,8 +455,12 @@ class RemoteShardSink implements ShardSink {
     }
   }
 
-  async finish(): Promise<StagedShardInfo> {
+  async finish(options?: AbortOptions): Promise<StagedShardInfo> {
+    const signal = options?.signal
+    const onAbort = () => this.fs.abort(signal?.reason as Error)
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
+      signal?.throwIfAborted()
       if (this.fs.pending > 0) throw unexpected(await this.fs.read(), 'nothing before END')
       await this.fs.writeEnd()
       await this.fs.close()
@@ -469,6 +473,8 @@ class RemoteShardSink implements ShardSink {
     } catch (err) {
       this.fs.abort(err as Error)
       throw exchangeFailure(err, this.nodeId)
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
     }
   }
 
