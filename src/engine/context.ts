@@ -15,7 +15,7 @@ export interface EngineTimeouts {
   suspectGraceMs?: number
 }
 
-export const DEFAULT_SUSPECT_GRACE_MS = 1_000
+export const DEFAULT_SUSPECT_GRACE_MS = 500
 
 export const DEFAULT_TIMEOUTS: EngineTimeouts = {
   requestMs: 10_000,
