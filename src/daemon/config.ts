@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_SUSPECT_GRACE_MS } from '../engine/context.js'
 import { DEFAULT_INBOUND_LIMITS } from '../net/libp2p-node.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { resolveTrustedKey } from './authority-key.js'
@@ -25,6 +26,8 @@ export interface NodeConfig {
     maxContentBytes: number
     requestTimeoutMs: number
     idleTimeoutMs: number
+    /** How long a write or lookup still waits for a peer that lately failed, once it can do without it. */
+    suspectGraceMs: number
     shutdownTimeoutMs: number
     /** How often staged shards of abandoned writes are swept while the node runs. */
     stagingSweepIntervalMs: number
@@ -79,6 +82,7 @@ const FIELDS = {
   'limits.max_content_bytes': { kind: 'bytes', env: 'QFS_MAX_CONTENT_BYTES', flag: '--max-content-bytes' },
   'limits.request_timeout_ms': { kind: 'ms', env: 'QFS_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms' },
   'limits.idle_timeout_ms': { kind: 'ms', env: 'QFS_IDLE_TIMEOUT_MS', flag: '--idle-timeout-ms' },
+  'limits.suspect_grace_ms': { kind: 'ms', env: 'QFS_SUSPECT_GRACE_MS', flag: '--suspect-grace-ms' },
   'limits.shutdown_timeout_ms': { kind: 'ms', env: 'QFS_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms' },
   'limits.staging_sweep_interval_ms': {
     kind: 'ms',
@@ -279,6 +283,9 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       ),
       requestTimeoutMs: get('limits.request_timeout_ms', 10_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
       idleTimeoutMs: get('limits.idle_timeout_ms', 30_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
+      suspectGraceMs: get('limits.suspect_grace_ms', DEFAULT_SUSPECT_GRACE_MS, (s, fail) =>
+        integer(s, fail, 0, MAX_MS),
+      ),
       shutdownTimeoutMs: get('limits.shutdown_timeout_ms', 10_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
       stagingSweepIntervalMs: get('limits.staging_sweep_interval_ms', 5 * 60_000, (s, fail) =>
         integer(s, fail, 1, MAX_MS),

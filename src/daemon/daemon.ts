@@ -19,6 +19,7 @@ import {
   type Dialer,
   Libp2pTransport,
   PROTOCOLS,
+  replicaPreopenBytes,
   type StorageProtocolService,
   storageProtocol,
 } from '../net/index.js'
@@ -140,7 +141,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           }),
         },
         {
-          timeouts: { requestMs: config.limits.requestTimeoutMs, streamIdleMs: config.limits.idleTimeoutMs },
+          timeouts: {
+            requestMs: config.limits.requestTimeoutMs,
+            streamIdleMs: config.limits.idleTimeoutMs,
+            suspectGraceMs: config.limits.suspectGraceMs,
+          },
+          preopenBytes: replicaPreopenBytes(config.limits, params.blockSizeBytes),
         },
       ),
       tracker,

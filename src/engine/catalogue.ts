@@ -237,12 +237,17 @@ export async function decide(
       ctx.transport.commitVersion(node, { record, staged: staged(node) }, { signal: s }),
     )
   // A home that lately failed is not waited for once a majority took the record: it is caught up
-  // later like any lagging home.
+  // later like any lagging home. A home that staged shards of this write is: its answer commits them,
+  // and the write's durability may rest on it.
   const q = majority(homes.length)
   const first = await settleAsking<CommitResult>(
     ctx,
     homes,
-    { signal, enough: (answers) => answers.filter((a) => a.value !== undefined).length >= q },
+    {
+      signal,
+      enough: (answers) => answers.filter((a) => a.value !== undefined).length >= q,
+      keep: (node) => staged(node).length > 0,
+    },
     offer,
   )
   return Promise.all(
@@ -290,10 +295,15 @@ async function resolveDecided(
   version: number,
   signal?: AbortSignal,
 ): Promise<VersionRecord> {
-  const answers = await settle(homes, (n) =>
-    ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
+  const q = majority(homes.length)
+  // Once one record has a majority no other can: a home that lately failed is not waited for then.
+  const answers = await settleAsking<VersionRecord | undefined>(
+    ctx,
+    homes,
+    { signal, enough: (got) => tally([...got], q).winner !== undefined },
+    (n, sig) => ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
   )
-  const { winner } = tally(answers, majority(homes.length))
+  const { winner } = tally(answers, q)
   if (winner === undefined)
     throw new ObjectNotFoundError(`version ${version} of ${objectId} has no majority to catch up from`)
   return winner

@@ -106,6 +106,8 @@ export interface SettleAskingOptions<T> {
   signal?: AbortSignal
   /** Whether these answers give the phase what it needs without the peers still out. */
   enough: (answers: ReadonlyArray<Settled<NoInfer<T>>>) => boolean
+  /** Peers never cut off, suspect or not: their answer does more than the phase's `enough` counts. */
+  keep?: (node: string) => boolean
 }
 
 /**
@@ -125,8 +127,8 @@ export async function settleAsking<T>(
   options: SettleAskingOptions<T>,
   call: (node: string, signal: AbortSignal | undefined) => Promise<T>,
 ): Promise<Array<Settled<T>>> {
-  const { signal, enough } = options
-  const away = new Set(nodes.filter((n) => ctx.health?.suspect(n) === true))
+  const { signal, enough, keep } = options
+  const away = new Set(nodes.filter((n) => keep?.(n) !== true && ctx.health?.suspect(n) === true))
   if (away.size === 0) return settle(nodes, (n) => call(n, signal))
   const results: Array<Settled<T> | undefined> = nodes.map(() => undefined)
   const cuts = nodes.map(() => new AbortController())

@@ -49,6 +49,12 @@ export interface StorageEngineInit {
   /** Replicas per shard that must confirm before a write is acknowledged (default: a majority). */
   writeQuorum?: number
   /**
+   * How far ahead of the bytes being sent a write opens shard streams (default 4 MiB). Each opened
+   * replica waits for its first block for at most its idle timeout, so a daemon derives it from the
+   * slowest client it accepts (net/write-admission.ts `replicaPreopenBytes`).
+   */
+  preopenBytes?: number
+  /**
    * Catalogue entries each node examines for one list_objects page (default and most
    * MAX_LIST_SCAN_ENTRIES); a page may end short of `limit` with a `next_cursor` when it runs out.
    */
@@ -92,6 +98,7 @@ export class StorageEngine implements StorageEngineApi {
   private readonly log: EventLog
   private readonly time: DeterministicTime
   private readonly writeQuorum: number | undefined
+  private readonly preopenBytes: number | undefined
   private readonly listScanBudget: number | undefined
 
   constructor(components: StorageEngineComponents, init: StorageEngineInit = {}) {
@@ -105,6 +112,13 @@ export class StorageEngine implements StorageEngineApi {
     this.log = components.log
     this.time = components.time
     this.writeQuorum = init.writeQuorum
+    if (
+      init.preopenBytes !== undefined &&
+      (!Number.isSafeInteger(init.preopenBytes) || init.preopenBytes < 0)
+    ) {
+      throw new TypeError('preopenBytes must be a non-negative integer')
+    }
+    this.preopenBytes = init.preopenBytes
     if (
       init.listScanBudget !== undefined &&
       (!Number.isSafeInteger(init.listScanBudget) || init.listScanBudget < 1)
@@ -165,6 +179,7 @@ export class StorageEngine implements StorageEngineApi {
         view,
         tick,
         writeQuorum: this.writeQuorum,
+        preopenBytes: this.preopenBytes,
         signal: options.signal,
         onProgress: options.onProgress,
       })

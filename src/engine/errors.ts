@@ -87,7 +87,9 @@ export function stageShortfall(
   for (const c of codes) counts.set(c, (counts.get(c) ?? 0) + 1)
   const why = [...counts].map(([c, n]) => (n > 1 ? `${c} x${n}` : c)).join(', ')
   const message = `shard ${shardIndex} reached ${staged} of ${asked} replicas${why === '' ? '' : ` (${why})`}`
-  if (codes.length > 0 && codes.every((c) => c === StorageFullError.code))
+  // A replica cut off (CUT_SHORT) was only not waited for; the others decide the class.
+  const refusals = codes.filter((c) => c !== CutShortError.code)
+  if (refusals.length > 0 && refusals.every((c) => c === StorageFullError.code))
     return new StorageFullError(message)
   return new QuorumNotReachedError(message)
 }

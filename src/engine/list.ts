@@ -2,7 +2,7 @@ import { compareBytes, fromHex, isId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
 import { MAX_LIST_SCAN_ENTRIES, matchesFilters, validateListFilters } from '../store/listing.js'
-import { ask, type EngineContext, majority, settleAsking } from './context.js'
+import { ask, type EngineContext, majority, settle } from './context.js'
 import { QuorumNotReachedError } from './errors.js'
 import type { ObjectSummary } from './responses.js'
 import type { RecordFilters } from './transport.js'
@@ -128,13 +128,10 @@ export async function listVersions(
   if (budget !== MAX_LIST_SCAN_ENTRIES) asked.scan_budget = budget
   // The nodes' own check, tag normal form included; it throws INVALID_INPUT before anyone is asked.
   const checked = validateListFilters({ ...filters, limit, home_only: true })
-  // A listing goes by the answers it gets (docs/consistency.md), so a node that lately failed to
-  // answer is not waited for once every other node answered.
-  const answers = await settleAsking<VersionRecord[]>(
-    ctx,
-    nodes,
-    { signal: options.signal, enough: (got) => got.some((a) => a.error === undefined) },
-    (n, sig) => ask(ctx, n, sig, (signal) => ctx.transport.listRecords(n, asked, { signal })),
+  // Every node is waited for, suspect or not: a slow home cut off could leave out a decided version
+  // while the page claims to be complete (docs/consistency.md).
+  const answers = await settle(nodes, (n) =>
+    ask(ctx, n, options.signal, (signal) => ctx.transport.listRecords(n, asked, { signal })),
   )
   const pages = answers.filter((a) => a.value !== undefined)
   if (pages.length === 0 && nodes.length > 0) throw new QuorumNotReachedError('no node answered the listing')

@@ -4,6 +4,7 @@ import { leafHash, MerkleTree } from '../core/merkle.js'
 import type { ProtocolParams } from '../core/params.js'
 import { splitIntoBlocks } from '../core/shards.js'
 import { ask, type EngineContext, settleAsking } from './context.js'
+import { CutShortError } from './errors.js'
 import type { ShardHeader, StagedShardInfo, WholeShardRequest } from './transport.js'
 
 /**
@@ -111,6 +112,8 @@ export async function stageWhole(
   const refused = new Map<string, unknown[]>(plan.map((p) => [p.shardId, []]))
   for (const answer of answers) {
     if (answer.value === undefined) {
+      // A cut-off is no refusal: every shard had enough without it, so it never explains a shortfall.
+      if (answer.error instanceof CutShortError) continue
       for (const s of byNode.get(answer.node)!) refused.get(s.shardId)!.push(answer.error)
       continue
     }

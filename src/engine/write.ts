@@ -34,6 +34,8 @@ export interface WriteArgs {
   view: EpochView
   tick: number
   writeQuorum?: number
+  /** How far ahead of the bytes being sent shard streams are opened (default DEFAULT_PREOPEN_BYTES). */
+  preopenBytes?: number
   signal?: AbortSignal
   onProgress?: (p: WriteProgress) => void
 }
@@ -45,8 +47,16 @@ export interface WriteOutcome {
   laggingHomes: string[]
 }
 
-/** How far ahead of the bytes being sent a shard's replica streams are opened. */
-const PREOPEN_BYTES = 4 * 1024 * 1024
+/**
+ * How far ahead of the bytes being sent a shard's replica streams are opened, unless the engine is
+ * told otherwise. A replica waits that long for the stream's first block and gives up after its idle
+ * timeout, so a daemon sizes it by the slowest client it accepts (net/write-admission.ts
+ * `replicaPreopenBytes`).
+ */
+export const DEFAULT_PREOPEN_BYTES = 4 * 1024 * 1024
+
+/** Above this size a write asks the homes before moving any byte; below, it stages meanwhile. */
+const ASK_FIRST_BYTES = 4 * 1024 * 1024
 
 interface OpenShard {
   index: number
@@ -80,7 +90,8 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   // so a version that cannot be written moves none of its bytes.
   const asked = preflight(ctx, objectId, version, homes, args.signal)
   asked.catch(() => {}) // awaited below, after staging for a small object
-  if (args.content.size > PREOPEN_BYTES) await asked
+  if (args.content.size > ASK_FIRST_BYTES) await asked
+  const preopen = args.preopenBytes ?? DEFAULT_PREOPEN_BYTES
 
   const staged = new Map<string, StagedShardInfo[]>()
   const roots = new Map<string, { root: string; leafCount: number }>()
@@ -89,10 +100,11 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   const allStaged = (): Array<{ node: string; id: string }> =>
     [...staged.values()].flat().map((s) => ({ node: s.node_id, id: s.staging_id }))
   // Shard streams are opened ahead and finished behind (docs/consistency.md "Stage" is unchanged):
-  // a shard is opened once the bytes still to send before it fit PREOPEN_BYTES, and closed without
+  // a shard is opened once the bytes still to send before it fit `preopen`, and closed without
   // waiting for its replicas' answers, which are gathered before the decide step. A small object then
   // stages every shard in one round trip instead of two per shard, and a large one never waits
-  // between shards; replicas opened early never sit idle longer than PREOPEN_BYTES take to send.
+  // between shards; replicas opened early never sit idle longer than `preopen` bytes take to send.
+  // Shard 0 is opened with the first block, not before: a client may pause before its first byte.
   const opened: Array<Promise<OpenShard>> = []
   const closing: Array<Promise<void>> = []
   let current: OpenShard | undefined
@@ -134,7 +146,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     }
   }
   const openAhead = (): void => {
-    while (opened.length < plan.length && ranges[opened.length]!.start - bytes <= PREOPEN_BYTES) {
+    while (opened.length < plan.length && ranges[opened.length]!.start - bytes <= preopen) {
       opened.push(open(opened.length))
     }
   }
@@ -153,15 +165,18 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       },
       (node, signal) => shard.sinks.find((s) => s.node === node)!.sink!.finish({ signal }),
     )
+    // Neither a cut-off nor the caller giving up is news about the replica.
+    const mute = (error: unknown) => error instanceof CutShortError || args.signal?.aborted === true
     for (const f of finished) {
       if (f.value !== undefined) ctx.health?.answered(f.node)
-      else if (!(f.error instanceof CutShortError)) ctx.health?.failed(f.node, codeOf(f.error))
+      else if (!mute(f.error)) ctx.health?.failed(f.node, codeOf(f.error))
     }
     const good: StagedShardInfo[] = []
     const errors = shard.sinks.filter((s) => s.sink === undefined).map((s) => s.error)
     for (const f of finished) {
       if (f.value === undefined) {
-        errors.push(f.error)
+        // A cut-off is no refusal: the shard had enough without it, so it never explains a shortfall.
+        if (!(f.error instanceof CutShortError)) errors.push(f.error)
         // A replica whose finish failed may still hold what it staged (and its room); let it go now.
         void shard.sinks
           .find((s) => s.node === f.node)
@@ -201,7 +216,6 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     args.onProgress?.({ phase: 'stage', bytes, total: args.content.size })
   } else {
     try {
-      openAhead()
       for await (const { shardIndex, block } of splitIntoBlocks(
         args.content.chunks,
         args.content.size,

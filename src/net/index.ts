@@ -67,4 +67,9 @@ export {
 } from './service.js'
 export { Libp2pTransport, type Libp2pTransportComponents, type Libp2pTransportInit } from './transport.js'
 export { ContentVerifier } from './verify.js'
-export { type AdmittedWrite, WriteAdmission, waitAllowanceMs } from './write-admission.js'
+export {
+  type AdmittedWrite,
+  replicaPreopenBytes,
+  WriteAdmission,
+  waitAllowanceMs,
+} from './write-admission.js'

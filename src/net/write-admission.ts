@@ -114,3 +114,23 @@ export class WriteAdmission {
     }
   }
 }
+
+/** The most a coordinator opens replica streams ahead of the bytes it is sending (docs/protocol.md 4.2). */
+export const MAX_REPLICA_PREOPEN_BYTES = 4 * 1024 * 1024
+
+/**
+ * How far ahead of the bytes being sent a coordinator may open a shard's replica streams. An opened
+ * stream waits for its first block, and a replica gives up on a stream that brings nothing for its
+ * idle timeout; a client at the slowest rate a node accepts must still deliver the window and one
+ * block within half of it: (ahead + block) * 1000 / writeMinBytesPerSecond <= idleTimeoutMs / 2.
+ * Zero when even one block takes longer: each shard is then opened only once its bytes are at hand.
+ */
+export function replicaPreopenBytes(
+  limits: Pick<Limits, 'writeMinBytesPerSecond' | 'idleTimeoutMs'>,
+  blockSizeBytes: number,
+): number {
+  const fits =
+    (BigInt(limits.writeMinBytesPerSecond) * BigInt(limits.idleTimeoutMs)) / 2000n - BigInt(blockSizeBytes)
+  if (fits <= 0n) return 0
+  return fits > BigInt(MAX_REPLICA_PREOPEN_BYTES) ? MAX_REPLICA_PREOPEN_BYTES : Number(fits)
+}

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ConfigSources, loadConfig } from '../../src/daemon/config.js'
+import { DEFAULT_SUSPECT_GRACE_MS } from '../../src/engine/context.js'
 import { type ConfigRefusal, itRefuses } from './config-refusals.js'
 
 let root: string
@@ -67,7 +68,40 @@ describe('public write limits in the configuration', () => {
     })
   })
 
+  it('waits half a second for a suspect peer by default; 0 stops at once; file, env and flag in order', async () => {
+    expect((await load({})).limits.suspectGraceMs).toBe(DEFAULT_SUSPECT_GRACE_MS)
+    const file = await fileWith({ suspect_grace_ms: 0 })
+    expect((await load({ configFile: file })).limits.suspectGraceMs).toBe(0)
+    expect(
+      (await load({ configFile: file, env: { QFS_SUSPECT_GRACE_MS: '250' } })).limits.suspectGraceMs,
+    ).toBe(250)
+    const flagged = await load({
+      configFile: file,
+      env: { QFS_SUSPECT_GRACE_MS: '250' },
+      flags: { 'limits.suspect_grace_ms': '2000' },
+    })
+    expect(flagged.limits.suspectGraceMs).toBe(2000)
+  })
+
   const bad: ConfigRefusal[] = [
+    [
+      'a negative suspect grace',
+      async () => ({ env: { QFS_SUSPECT_GRACE_MS: '-1' } }),
+      'limits.suspect_grace_ms',
+      'env',
+    ],
+    [
+      'a fractional suspect grace',
+      async () => ({ configFile: await fileWith({ suspect_grace_ms: 0.5 }) }),
+      'limits.suspect_grace_ms',
+      'file',
+    ],
+    [
+      'a suspect grace past 2^31-1 ms',
+      async () => ({ flags: { 'limits.suspect_grace_ms': String(2 ** 31) } }),
+      'limits.suspect_grace_ms',
+      'flag',
+    ],
     [
       'zero concurrent writes',
       async () => ({ configFile: await fileWith({ max_concurrent_writes: 0 }) }),

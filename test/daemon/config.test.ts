@@ -67,6 +67,7 @@ describe('loadConfig', () => {
         maxContentBytes: 64 * 1024 ** 3,
         requestTimeoutMs: 10_000,
         idleTimeoutMs: 30_000,
+        suspectGraceMs: 500,
         shutdownTimeoutMs: 10_000,
         stagingSweepIntervalMs: 300_000,
         stagingMaxAgeMs: 900_000,

@@ -40,6 +40,11 @@ describe('RecentFailures', () => {
     expect(h.suspect('d')).toBe(true)
     h.failed('e', 'STORE_CLOSED')
     expect(h.suspect('e')).toBe(true)
+    // A peer we only stopped waiting for told us nothing: no suspicion set or ended, nothing counted.
+    h.failed('e', 'CUT_SHORT')
+    h.failed('f', 'CUT_SHORT')
+    expect([h.suspect('e'), h.suspect('f')]).toEqual([true, false])
+    expect(seen.filter((s) => s.endsWith(':CUT_SHORT'))).toEqual([])
   })
 })
 

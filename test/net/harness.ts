@@ -35,7 +35,15 @@ export async function testPeerKey(index: number) {
  * Libp2pTransport. "Down" unregisters a node's protocols and hangs up its connections: to its peers
  * it is a node that no longer answers, and it can come back on the same address.
  */
-export async function libp2pHarness(count = 5, options: HarnessOptions = {}): Promise<Libp2pNetwork> {
+export interface Libp2pHarnessOptions extends HarnessOptions {
+  /** Every node's idle timeout on streams (default 5 s), as transport, server and engine. */
+  idleTimeoutMs?: number
+  /** Passed to every engine (default: the engine's own). */
+  preopenBytes?: number
+}
+
+export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {}): Promise<Libp2pNetwork> {
+  const idleTimeoutMs = options.idleTimeoutMs ?? 5_000
   const libp2p = new Map<string, Libp2p>()
   for (let i = 0; i < count; i++) {
     const node = await createQfsLibp2p({ privateKey: await testPeerKey(i), listen: ['/ip4/127.0.0.1/tcp/0'] })
@@ -68,17 +76,17 @@ export async function libp2pHarness(count = 5, options: HarnessOptions = {}): Pr
     })
     const transport = new Libp2pTransport(
       { libp2p: node, resolve, local: local.service },
-      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 } },
+      { limits: { idleTimeoutMs, requestTimeoutMs: 5_000 } },
     )
     const engine = new StorageEngine(
       { nodeId, transport, membership, log: local.log, time: new DeterministicTime() },
-      { timeouts: { requestMs: 5_000, streamIdleMs: 5_000 } },
+      { timeouts: { requestMs: 5_000, streamIdleMs: idleTimeoutMs }, preopenBytes: options.preopenBytes },
     )
     const service = storageProtocol({
       node: local.service,
       engine,
       isEligiblePeer: (peer) => membership.current().eligible.has(peer),
-      limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 },
+      limits: { idleTimeoutMs, requestTimeoutMs: 5_000 },
     })({ registrar: node, logger: node.logger })
     await service.start()
     locals.set(nodeId, local)

@@ -1,0 +1,74 @@
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
+import { replicaPreopenBytes } from '../../src/net/write-admission.js'
+import { bytesOf, meta } from '../engine/suite.js'
+import { type Libp2pNetwork, libp2pHarness } from './harness.js'
+
+const KIB = 1024
+const BLOCK = 256 * KIB
+const IDLE_MS = 400
+/** The slowest client the nodes below accept (their write_min_bytes_per_second). */
+const MIN_RATE = 1024 * KIB
+
+/** `content` in 64 KiB pieces at `bytesPerSecond`, paced from the first piece. */
+async function* paced(content: Uint8Array, bytesPerSecond: number): AsyncIterable<Uint8Array> {
+  const piece = 64 * KIB
+  const start = performance.now()
+  for (let at = 0; at < content.length; at += piece) {
+    const due = start + (at * 1000) / bytesPerSecond
+    const wait = due - performance.now()
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    yield content.subarray(at, at + piece)
+  }
+}
+
+describe('replicaPreopenBytes', () => {
+  it('keeps a pre-opened replica stream waiting at most half an idle timeout for its first block at the minimum rate (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1024 * 1024 * KIB }),
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        fc.constantFrom(64 * KIB, BLOCK, 1024 * KIB),
+        (rate, idle, block) => {
+          const ahead = replicaPreopenBytes({ writeMinBytesPerSecond: rate, idleTimeoutMs: idle }, block)
+          expect(Number.isSafeInteger(ahead) && ahead >= 0 && ahead <= 4 * 1024 * KIB).toBe(true)
+          // Bytes a slowest-rate client sends before the stream's first block: the window plus one block.
+          if (ahead > 0) expect(BigInt(ahead + block) * 2000n <= BigInt(rate) * BigInt(idle)).toBe(true)
+          // Not needlessly small: one byte more would break the bound, unless the cap is reached.
+          if (ahead < 4 * 1024 * KIB)
+            expect(BigInt(ahead + 1 + block) * 2000n > BigInt(rate) * BigInt(idle)).toBe(true)
+        },
+      ),
+      { seed: 0x51a0, numRuns: 500 },
+    )
+  })
+})
+
+describe('a writer slower than the pre-open window allows, yet above the minimum rate', () => {
+  let net: Libp2pNetwork
+  beforeAll(async () => {
+    net = await libp2pHarness(5, {
+      idleTimeoutMs: IDLE_MS,
+      preopenBytes: replicaPreopenBytes({ writeMinBytesPerSecond: MIN_RATE, idleTimeoutMs: IDLE_MS }, BLOCK),
+    })
+  })
+  afterAll(async () => {
+    await net?.close()
+  })
+
+  it('is stored on every replica: no replica stream waits out its idle timeout for bytes not yet sent', async () => {
+    // 3 MiB in four 768 KiB shards streamed to their replicas; at 2 MiB/s the last shard starts about
+    // 1.1 s in, nearly three idle timeouts after the write began.
+    const size = 3 * 1024 * KIB
+    const content = bytesOf('slow-writer', size)
+    const oid = objectId('slow', 'writer')
+    const put = await net
+      .engine(net.nodeIds[0]!)
+      .putContent(oid, 1, { size, chunks: paced(content, 2 * MIN_RATE) }, meta(1))
+    if (!put.ok) throw new Error(JSON.stringify(put))
+    expect(put.under_replicated).toEqual({})
+    const got = await net.engine(net.nodeIds[2]!).getContent(oid, 1)
+    expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
+  }, 30_000)
+})
