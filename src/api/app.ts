@@ -34,6 +34,8 @@ export interface NodeStatus {
   log: LogHead
   /** Room for shard data; null when the node runs without a space guard. */
   space: SpaceStatus | null
+  /** Peers that lately failed to answer (a request or a probe): tried last, not waited for when not needed. */
+  suspect_peers: string[]
   uptime_seconds: number
 }
 

@@ -51,6 +51,7 @@ export const statusSchema = {
     'store',
     'log',
     'space',
+    'suspect_peers',
     'uptime_seconds',
   ],
   properties: {
@@ -87,6 +88,7 @@ export const statusSchema = {
         accepting_writes: { type: 'boolean' },
       },
     },
+    suspect_peers: { type: 'array', items: { type: 'string' } },
     uptime_seconds: { type: 'number', minimum: 0 },
   },
 } as const

@@ -28,6 +28,8 @@ export interface NodeConfig {
     idleTimeoutMs: number
     /** How long a write or lookup still waits for a peer that lately failed, once it can do without it. */
     suspectGraceMs: number
+    /** How often connected peers are pinged to find a frozen one before a request does; 0: never. */
+    probeIntervalMs: number
     shutdownTimeoutMs: number
     /** How often staged shards of abandoned writes are swept while the node runs. */
     stagingSweepIntervalMs: number
@@ -83,6 +85,7 @@ const FIELDS = {
   'limits.request_timeout_ms': { kind: 'ms', env: 'QFS_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms' },
   'limits.idle_timeout_ms': { kind: 'ms', env: 'QFS_IDLE_TIMEOUT_MS', flag: '--idle-timeout-ms' },
   'limits.suspect_grace_ms': { kind: 'ms', env: 'QFS_SUSPECT_GRACE_MS', flag: '--suspect-grace-ms' },
+  'limits.probe_interval_ms': { kind: 'ms', env: 'QFS_PROBE_INTERVAL_MS', flag: '--probe-interval-ms' },
   'limits.shutdown_timeout_ms': { kind: 'ms', env: 'QFS_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms' },
   'limits.staging_sweep_interval_ms': {
     kind: 'ms',
@@ -286,6 +289,7 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       suspectGraceMs: get('limits.suspect_grace_ms', DEFAULT_SUSPECT_GRACE_MS, (s, fail) =>
         integer(s, fail, 0, MAX_MS),
       ),
+      probeIntervalMs: get('limits.probe_interval_ms', 5_000, (s, fail) => integer(s, fail, 0, MAX_MS)),
       shutdownTimeoutMs: get('limits.shutdown_timeout_ms', 10_000, (s, fail) => integer(s, fail, 1, MAX_MS)),
       stagingSweepIntervalMs: get('limits.staging_sweep_interval_ms', 5 * 60_000, (s, fail) =>
         integer(s, fail, 1, MAX_MS),

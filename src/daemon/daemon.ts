@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
@@ -19,6 +20,7 @@ import {
   type Dialer,
   Libp2pTransport,
   PROTOCOLS,
+  type QfsLibp2pServices,
   replicaPreopenBytes,
   type StorageProtocolService,
   storageProtocol,
@@ -37,6 +39,7 @@ import {
 import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
+import { PROBE_TIMEOUT_MS, startPeerProber } from './peer-prober.js'
 import { readSnapshotFile } from './snapshot-file.js'
 import { startStagingSweeper } from './staging-sweeper.js'
 import { VERSION } from './version.js'
@@ -116,7 +119,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       writeMinBytesPerSecond: config.limits.writeMinBytesPerSecond,
     }
     // The engine needs a dialer before libp2p exists (libp2p needs the engine for its service).
-    let node: Libp2p<{ storage: StorageProtocolService }> | undefined
+    let node: Libp2p<{ storage: StorageProtocolService; ping: QfsLibp2pServices['ping'] }> | undefined
     const dialer: Dialer = {
       dialProtocol: (peer, protocols, opts) => node!.dialProtocol(peer, protocols, opts),
     }
@@ -124,6 +127,13 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       { libp2p: dialer, resolve: (id) => addressesOf(membership, id), local: local.service },
       { limits, params },
     )
+    const health = new RecentFailures({
+      onFailure: (peer, code) => {
+        // A peer's codes come off the wire: only known ones become label values.
+        metrics.peerFailed(peer, PEER_FAILURE_CODES.has(code) ? code : 'OTHER')
+        if (CORRUPTION.has(code)) log.warn({ peer, code }, 'a replica served data that does not verify')
+      },
+    })
     const engine = instrumentEngine(
       new StorageEngine(
         {
@@ -132,13 +142,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           membership,
           log: local.log,
           time: clockOf(membership.latest),
-          health: new RecentFailures({
-            onFailure: (peer, code) => {
-              // A peer's codes come off the wire: only known ones become label values.
-              metrics.peerFailed(peer, PEER_FAILURE_CODES.has(code) ? code : 'OTHER')
-              if (CORRUPTION.has(code)) log.warn({ peer, code }, 'a replica served data that does not verify')
-            },
-          }),
+          health,
         },
         {
           timeouts: {
@@ -189,6 +193,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       storeStats: () => local.store.stats(),
       space: () => local.store.spaceStatus(),
       peerCount: () => libp2p.getPeers().length,
+      suspectCount: () => health.suspects().length,
       epoch: () => membership.latest?.epoch,
       logEntries: () => local.log.head().entries,
     })
@@ -214,6 +219,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         store: await local.store.stats(),
         log: local.log.head(),
         space: await local.store.spaceStatus(),
+        suspect_peers: health.suspects(),
         uptime_seconds: Math.round(performance.now() - startedAt) / 1000,
       }
     }
@@ -246,6 +252,22 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       multiaddrs: multiaddrs(),
       api: apiUrl,
     })
+    const prober =
+      config.limits.probeIntervalMs > 0
+        ? startPeerProber({
+            // Connected peers only: a frozen peer costs a whole deadline over a connection it keeps
+            // open; one that is gone refuses a dial at once.
+            peers: () =>
+              [...new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))].filter(
+                (p) => p !== nodeId && membership.isEligible(p),
+              ),
+            ping: (peer, signal) => libp2p.services.ping.ping(peerIdFromString(peer), { signal }),
+            health,
+            intervalMs: config.limits.probeIntervalMs,
+            timeoutMs: Math.min(PROBE_TIMEOUT_MS, config.limits.requestTimeoutMs),
+          })
+        : undefined
+    if (prober !== undefined) cleanups.push(() => prober.stop())
     const sweeper = startStagingSweeper({
       store: local.store,
       rollForward: (refs) => engine.rollForwardStaged(refs),

@@ -8,6 +8,8 @@ export interface MetricsSources {
   space(): Promise<SpaceStatus | null>
   /** Peers with an open connection. */
   peerCount(): number
+  /** Peers suspect now (engine/peer-health.ts). */
+  suspectCount(): number
   /** The epoch of the snapshot in force, or undefined without one. */
   epoch(): number | undefined
   logEntries(): number
@@ -70,6 +72,11 @@ export class NodeMetrics {
       async (s) => ((await s.space())?.accepting_writes === false ? 0 : 1),
     )
     gauge('qfs_peers', 'Peers with an open libp2p connection', (s) => s.peerCount())
+    gauge(
+      'qfs_suspect_peers',
+      'Peers that lately failed to answer a request or a probe (tried last by reads, not waited for when not needed)',
+      (s) => s.suspectCount(),
+    )
     gauge('qfs_epoch', 'Epoch of the snapshot in force (-1 without one)', (s) => s.epoch() ?? -1)
     gauge('qfs_log_entries', 'Entries in the node audit log', (s) => s.logEntries())
     this.requests = new Counter({
@@ -98,7 +105,7 @@ export class NodeMetrics {
     })
     this.replicaFailures = new Counter({
       name: 'qfs_peer_failures_total',
-      help: 'Exchanges with peers this node coordinated (reads, proofs, record lookups, stages, commits, listings) that failed, by peer and code (INTEGRITY_MISMATCH: it served bytes that do not verify)',
+      help: 'Exchanges with peers this node coordinated (reads, proofs, record lookups, stages, commits, listings) and probes that failed, by peer and code (INTEGRITY_MISMATCH: it served bytes that do not verify)',
       labelNames: ['node', 'code'],
       registers,
     })

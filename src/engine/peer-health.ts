@@ -54,6 +54,11 @@ export class RecentFailures implements PeerHealth {
     this.until.delete(node)
   }
 
+  /** The peers suspect now, sorted (for the operator's status). */
+  suspects(): string[] {
+    return [...this.until.keys()].filter((n) => this.suspect(n)).sort()
+  }
+
   suspect(node: string): boolean {
     const until = this.until.get(node)
     if (until === undefined) return false

@@ -24,6 +24,7 @@ const STATUS: NodeStatus = {
     last_checkpoint_id: ID('c'),
   },
   space: { free_bytes: 5000, reserve_bytes: 100, capacity_bytes: null, accepting_writes: true },
+  suspect_peers: [],
   uptime_seconds: 12.5,
 }
 
@@ -86,6 +87,7 @@ describe('operator API', () => {
       storeStats: async () => STATUS.store,
       space: async () => STATUS.space,
       peerCount: () => 2,
+      suspectCount: () => 1,
       epoch: () => 3,
       logEntries: () => 5,
     })
@@ -98,6 +100,7 @@ describe('operator API', () => {
       'qfs_objects 1',
       'qfs_versions 2',
       'qfs_peers 2',
+      'qfs_suspect_peers 1',
       'qfs_storage_free_bytes 5000',
       'qfs_storage_accepting_writes 1',
       'qfs_requests_total{op="write",outcome="ok"} 1',

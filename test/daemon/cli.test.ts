@@ -247,6 +247,7 @@ describe('qfs-node status', () => {
       last_checkpoint_id: 'ef'.repeat(32),
     },
     space: { free_bytes: 700, reserve_bytes: 1000, capacity_bytes: 50, accepting_writes: false },
+    suspect_peers: [],
     uptime_seconds: 3,
   }
 

@@ -83,7 +83,25 @@ describe('public write limits in the configuration', () => {
     expect(flagged.limits.suspectGraceMs).toBe(2000)
   })
 
+  it('probes peers every 5 s by default; 0 turns probing off', async () => {
+    expect((await load({})).limits.probeIntervalMs).toBe(5_000)
+    expect((await load({ env: { QFS_PROBE_INTERVAL_MS: '0' } })).limits.probeIntervalMs).toBe(0)
+    expect((await load({ flags: { 'limits.probe_interval_ms': '250' } })).limits.probeIntervalMs).toBe(250)
+  })
+
   const bad: ConfigRefusal[] = [
+    [
+      'a negative probe interval',
+      async () => ({ flags: { 'limits.probe_interval_ms': '-5' } }),
+      'limits.probe_interval_ms',
+      'flag',
+    ],
+    [
+      'a probe interval as text in a file',
+      async () => ({ configFile: await fileWith({ probe_interval_ms: '5000' }) }),
+      'limits.probe_interval_ms',
+      'file',
+    ],
     [
       'a negative suspect grace',
       async () => ({ env: { QFS_SUSPECT_GRACE_MS: '-1' } }),

@@ -68,6 +68,7 @@ describe('loadConfig', () => {
         requestTimeoutMs: 10_000,
         idleTimeoutMs: 30_000,
         suspectGraceMs: 500,
+        probeIntervalMs: 5_000,
         shutdownTimeoutMs: 10_000,
         stagingSweepIntervalMs: 300_000,
         stagingMaxAgeMs: 900_000,

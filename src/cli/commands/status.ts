@@ -94,7 +94,11 @@ export function formatStatus(s: NodeStatus): string {
     ['version', s.version],
     ['ready', s.ready ? 'yes' : 'no'],
     ['epoch', s.epoch === null ? 'none (no snapshot loaded)' : `${s.epoch} (snapshot ${s.snapshot_hash})`],
-    ['peers', String(s.peers)],
+    [
+      'peers',
+      // An older node has no suspect list.
+      `${s.peers}${(s.suspect_peers ?? []).length === 0 ? '' : ` (suspect: ${s.suspect_peers.join(', ')})`}`,
+    ],
     [
       'store',
       `${s.store.objects} objects, ${s.store.versions} versions, ${s.store.shards} shards, ${s.store.bytes_stored} bytes`,

@@ -1,0 +1,98 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { startPeerProber } from '../../src/daemon/peer-prober.js'
+import { RecentFailures } from '../../src/engine/peer-health.js'
+
+/** A peer's ping: answers after `ms`, never (frozen), or fails at once (gone). */
+type Behaviour = { answerAfter: number } | 'frozen' | 'gone'
+
+function pinger(behaviour: Record<string, Behaviour>, calls: string[]) {
+  return (peer: string, signal: AbortSignal) =>
+    new Promise<number>((resolve, reject) => {
+      calls.push(peer)
+      const b = behaviour[peer]!
+      if (b === 'gone') return reject(new Error('connection refused'))
+      signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })
+      if (b !== 'frozen') setTimeout(() => resolve(b.answerAfter), b.answerAfter)
+    })
+}
+
+describe('PeerProber', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('makes a frozen or gone peer suspect before any request meets it; an answer clears nothing', async () => {
+    let now = 0
+    const seen: string[] = []
+    const health = new RecentFailures({ now: () => now, onFailure: (n, c) => seen.push(`${n}:${c}`) })
+    const calls: string[] = []
+    const behaviour: Record<string, Behaviour> = { a: { answerAfter: 3 }, f: 'frozen', g: 'gone' }
+    // A suspicion a real request set: a probe answered by libp2p alone must not end it.
+    health.failed('a', 'TIMEOUT')
+    seen.length = 0
+    const prober = startPeerProber({
+      peers: () => ['a', 'f', 'g'],
+      ping: pinger(behaviour, calls),
+      health,
+      intervalMs: 5_000,
+      timeoutMs: 2_000,
+    })
+    try {
+      await vi.advanceTimersByTimeAsync(5_000)
+      // g refused at once; f has not answered yet and its probe is not over.
+      expect(seen).toEqual(['g:NODE_UNAVAILABLE'])
+      await vi.advanceTimersByTimeAsync(2_000)
+      expect(seen).toEqual(['g:NODE_UNAVAILABLE', 'f:TIMEOUT'])
+      expect(health.suspects()).toEqual(['a', 'f', 'g'])
+      expect(calls).toEqual(['a', 'f', 'g'])
+      // Every interval probes again, and a frozen peer stays suspect for as long as it stays frozen.
+      now = 29_000
+      await vi.advanceTimersByTimeAsync(5_000)
+      expect(calls.filter((c) => c === 'f')).toHaveLength(2)
+      now = 45_000
+      // a answered every probe, yet only its own suspicion's end (30 s) let it go.
+      expect(health.suspects()).toEqual(['f', 'g'])
+    } finally {
+      await prober.stop()
+    }
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('does not probe a peer again while its probe is out, and reports nothing for its own stop', async () => {
+    const seen: string[] = []
+    const health = new RecentFailures({ onFailure: (n, c) => seen.push(`${n}:${c}`) })
+    const calls: string[] = []
+    const prober = startPeerProber({
+      peers: () => ['f'],
+      ping: pinger({ f: 'frozen' }, calls),
+      health,
+      intervalMs: 100,
+      timeoutMs: 1_000,
+    })
+    await vi.advanceTimersByTimeAsync(950)
+    expect(calls).toEqual(['f'])
+    await prober.stop()
+    expect(seen).toEqual([])
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('probes the peers watched at each tick', async () => {
+    let peers = ['a']
+    const calls: string[] = []
+    const prober = startPeerProber({
+      peers: () => peers,
+      ping: pinger({ a: { answerAfter: 1 }, b: { answerAfter: 1 } }, calls),
+      health: new RecentFailures(),
+      intervalMs: 100,
+      onAnswer: (peer, rtt) => calls.push(`${peer}=${rtt}`),
+    })
+    await vi.advanceTimersByTimeAsync(100)
+    peers = ['b']
+    await vi.advanceTimersByTimeAsync(101)
+    await prober.stop()
+    expect(calls).toEqual(['a', 'a=1', 'b', 'b=1'])
+  })
+})
