@@ -186,12 +186,14 @@ export async function preflight(
   version: number,
   homes: readonly string[],
   signal?: AbortSignal,
+  cutBefore?: Set<string>,
 ): Promise<Preflight> {
   const q = majority(homes.length)
   // The homes' own check at decide is what keeps one record per version; this is to fail fast and to
   // avoid splitting a vote, so a home that lately failed is not waited for once a majority answered.
   const options = {
     signal,
+    cutBefore,
     enough: (answers: ReadonlyArray<Settled<unknown>>) =>
       answers.filter((a) => a.error === undefined).length >= q,
   }
@@ -225,6 +227,7 @@ export async function decide(
   staged: (node: string) => CommitRequest['staged'],
   before: Preflight,
   signal?: AbortSignal,
+  cutBefore?: Set<string>,
 ): Promise<Array<{ node: string; value?: CommitResult; error?: unknown }>> {
   const digest = recordDigest(record)
   if (before.existing.some((r) => recordDigest(r) !== digest)) {
@@ -247,6 +250,7 @@ export async function decide(
       signal,
       enough: (answers) => answers.filter((a) => a.value !== undefined).length >= q,
       keep: (node) => staged(node).length > 0,
+      cutBefore,
     },
     offer,
   )

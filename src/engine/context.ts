@@ -108,6 +108,11 @@ export interface SettleAskingOptions<T> {
   enough: (answers: ReadonlyArray<Settled<NoInfer<T>>>) => boolean
   /** Peers never cut off, suspect or not: their answer does more than the phase's `enough` counts. */
   keep?: (node: string) => boolean
+  /**
+   * Peers an earlier phase of the same operation cut off: they get no grace again (they just had
+   * one and did not answer). Peers cut off here are added.
+   */
+  cutBefore?: Set<string>
 }
 
 /**
@@ -127,7 +132,7 @@ export async function settleAsking<T>(
   options: SettleAskingOptions<T>,
   call: (node: string, signal: AbortSignal | undefined) => Promise<T>,
 ): Promise<Array<Settled<T>>> {
-  const { signal, enough, keep } = options
+  const { signal, enough, keep, cutBefore } = options
   const away = new Set(nodes.filter((n) => keep?.(n) !== true && ctx.health?.suspect(n) === true))
   if (away.size === 0) return settle(nodes, (n) => call(n, signal))
   const results: Array<Settled<T> | undefined> = nodes.map(() => undefined)
@@ -135,8 +140,9 @@ export async function settleAsking<T>(
   let grace: ReturnType<typeof setTimeout> | undefined
   const cutOff = () => {
     for (const [i, node] of nodes.entries()) {
-      if (results[i] === undefined)
-        cuts[i]!.abort(new CutShortError(`${node} was cut short: suspect, not needed`))
+      if (results[i] !== undefined) continue
+      cutBefore?.add(node)
+      cuts[i]!.abort(new CutShortError(`${node} was cut short: suspect, not needed`))
     }
   }
   const check = () => {
@@ -144,7 +150,8 @@ export async function settleAsking<T>(
     if (nodes.some((n, i) => results[i] === undefined && !away.has(n))) return
     const answered = results.filter((r) => r !== undefined)
     if (answered.length === nodes.length || !enough(answered)) return
-    grace = setTimeout(cutOff, ctx.timeouts.suspectGraceMs ?? DEFAULT_SUSPECT_GRACE_MS)
+    const again = nodes.every((n, i) => results[i] !== undefined || cutBefore?.has(n) === true)
+    grace = setTimeout(cutOff, again ? 0 : (ctx.timeouts.suspectGraceMs ?? DEFAULT_SUSPECT_GRACE_MS))
   }
   check()
   await Promise.all(

@@ -32,6 +32,8 @@ export interface WholeStageArgs {
   /** Replicas each shard needs; peers that lately failed are not waited for past it (`settleAsking`). */
   quorum: number
   signal?: AbortSignal
+  /** Peers this write already cut off (`settleAsking`). */
+  cutBefore?: Set<string>
 }
 
 export interface StagedShards {
@@ -98,7 +100,7 @@ export async function stageWhole(
   const answers = await settleAsking<StagedShardInfo[]>(
     ctx,
     [...byNode.keys()],
-    { signal: args.signal, enough },
+    { signal: args.signal, enough, cutBefore: args.cutBefore },
     (node, signal) =>
       ask(ctx, node, signal, (s) =>
         ctx.transport.stageShards(

@@ -88,7 +88,9 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   const homes = view.eligible.catalogueHomes(objectId, rf)
   // A small object stages while the homes are asked (one round trip less); a large one asks first,
   // so a version that cannot be written moves none of its bytes.
-  const asked = preflight(ctx, objectId, version, homes, args.signal)
+  // Peers cut off in one phase get no second grace in the next (context.ts `settleAsking`).
+  const cutBefore = new Set<string>()
+  const asked = preflight(ctx, objectId, version, homes, args.signal, cutBefore)
   asked.catch(() => {}) // awaited below, after staging for a small object
   if (args.content.size > ASK_FIRST_BYTES) await asked
   const preopen = args.preopenBytes ?? DEFAULT_PREOPEN_BYTES
@@ -126,6 +128,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       {
         signal: args.signal,
         enough: (opened) => opened.filter((o) => o.value !== undefined).length >= quorum,
+        cutBefore,
       },
       (node, signal) =>
         // Only a failure is reported here: opening a small shard does not reach the peer yet, so
@@ -162,6 +165,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
         signal: args.signal,
         enough: (answers) =>
           answers.filter((a) => a.value !== undefined && matches(a.value)).length >= quorum,
+        cutBefore,
       },
       (node, signal) => shard.sinks.find((s) => s.node === node)!.sink!.finish({ signal }),
     )
@@ -206,7 +210,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   if (args.content.size <= WHOLE_STAGE_BYTES) {
     const whole = await stageWhole(
       ctx,
-      { objectId, version, content: args.content, params, plan, quorum, signal: args.signal },
+      { objectId, version, content: args.content, params, plan, quorum, signal: args.signal, cutBefore },
       commit,
     )
     for (const [id, list] of whole.staged) staged.set(id, list)
@@ -304,7 +308,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   args.onProgress?.({ phase: 'decide', bytes, total: args.content.size })
   let decided: Awaited<ReturnType<typeof decide>>
   try {
-    decided = await decide(ctx, record, homes, stagedOn, before, args.signal)
+    decided = await decide(ctx, record, homes, stagedOn, before, args.signal, cutBefore)
   } catch (err) {
     await abortAll(ctx, allStaged())
     throw err
@@ -336,7 +340,11 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   const committed = await settleAsking<CommitResult>(
     ctx,
     holders,
-    { signal: args.signal, enough: (answers) => durable(committedOn([...accepted, ...answers])) },
+    {
+      signal: args.signal,
+      enough: (answers) => durable(committedOn([...accepted, ...answers])),
+      cutBefore,
+    },
     (node, signal) =>
       ask(ctx, node, signal, (s) =>
         ctx.transport.commitVersion(node, { record, staged: stagedOn(node) }, { signal: s }),

@@ -728,6 +728,34 @@ describe('the grace of a suspect peer', () => {
       await vi.advanceTimersByTimeAsync(200)
       expect((await answered).map((r) => r.value)).toEqual([1, 2])
       expect(vi.getTimerCount()).toBe(0)
+      // A peer an earlier phase of the operation cut off gets no grace again; one cut here is noted.
+      const cutBefore = new Set<string>()
+      const first = settleAsking<number>(
+        ctx,
+        ['a', 's'],
+        { enough: () => true, cutBefore },
+        (node, signal) => (node === 'a' ? Promise.resolve(1) : frozen<number>(signal)),
+      )
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect((await first)[1]!.error).toBeInstanceOf(CutShortError)
+      expect([...cutBefore]).toEqual(['s'])
+      const startedAgain = Date.now()
+      let cutAgainAt: number | undefined
+      const again = settleAsking<number>(
+        ctx,
+        ['a', 's'],
+        { enough: () => true, cutBefore },
+        (node, signal) =>
+          node === 'a'
+            ? Promise.resolve(1)
+            : frozen<number>(signal).catch((e: unknown) => {
+                cutAgainAt = Date.now() - startedAgain
+                throw e
+              }),
+      )
+      await vi.advanceTimersByTimeAsync(0)
+      expect((await again)[1]!.error).toBeInstanceOf(CutShortError)
+      expect(cutAgainAt).toBe(0)
     } finally {
       vi.useRealTimers()
     }
