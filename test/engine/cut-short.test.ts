@@ -3,28 +3,14 @@ import { describe, expect, it, vi } from 'vitest'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import type { VersionRecord } from '../../src/core/record.js'
-import { DeterministicTime } from '../../src/core/time.js'
 import { resolveRecord } from '../../src/engine/catalogue.js'
 import { type EngineContext, type Settled, settleAsking } from '../../src/engine/context.js'
-import { StorageEngine } from '../../src/engine/engine.js'
 import { CutShortError, NodeUnavailableError } from '../../src/engine/errors.js'
-import type { InProcessTransport } from '../../src/engine/in-process.js'
 import { type PeerHealth, RecentFailures } from '../../src/engine/peer-health.js'
-import type { NodeTransport, ShardSink, StagedShardInfo } from '../../src/engine/transport.js'
+import type { NodeTransport, ShardSink } from '../../src/engine/transport.js'
+import { coordinatorEngine, freeze, frozen, frozenPeer, intercept, spyHealth } from './cut-short-helpers.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
-
-/** A health record that remembers every report, over a fixed set of suspects. */
-function spyHealth(suspects: Iterable<string>): PeerHealth & { reports: string[] } {
-  const away = new Set(suspects)
-  const reports: string[] = []
-  return {
-    reports,
-    failed: (n, c) => reports.push(`${n}:${c}`),
-    answered: (n) => reports.push(`${n}:ok`),
-    suspect: (n) => away.has(n),
-  }
-}
 
 function contextWith(health: PeerHealth, transport = {} as NodeTransport): EngineContext {
   return {
@@ -33,15 +19,6 @@ function contextWith(health: PeerHealth, transport = {} as NodeTransport): Engin
     health,
     timeouts: { requestMs: 60_000, streamIdleMs: 60_000, suspectGraceMs: 0 },
   }
-}
-
-/** A promise that settles only when `signal` aborts, with its reason: a frozen peer. */
-function frozen<T>(signal: AbortSignal | undefined): Promise<T> {
-  return new Promise<T>((_, reject) => {
-    if (signal === undefined) return
-    if (signal.aborted) reject(signal.reason)
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-  })
 }
 
 describe('settleAsking', () => {
@@ -182,54 +159,6 @@ describe('a record lookup of the latest with a suspect home', () => {
   })
 })
 
-/**
- * A frozen peer as the libp2p transport reports it: the exchange fails when its signal aborts, with
- * the abort reason wrapped as NODE_UNAVAILABLE (net/dial.ts `exchangeFailure`), whatever the reason.
- */
-function frozenPeer<T>(node: string, signal: AbortSignal): Promise<T> {
-  return frozen<T>(signal).catch((reason: unknown) => {
-    throw new NodeUnavailableError(`${node} did not answer properly`, { cause: reason })
-  })
-}
-
-/** Makes every exchange with `node` hang until its deadline or cut-off, as a SIGSTOPped daemon does. */
-function freeze(transport: InProcessTransport, node: string): () => void {
-  const t = transport as unknown as Record<string, (...args: unknown[]) => unknown>
-  const saved = new Map<string, (...args: unknown[]) => unknown>()
-  const withOptions: Record<string, number> = {
-    stageShards: 2,
-    commitVersion: 2,
-    abortStaging: 2,
-    getRecord: 3,
-    getManifest: 2,
-    listRecords: 2,
-  }
-  for (const [name, at] of Object.entries(withOptions)) {
-    const original = t[name]!.bind(transport)
-    saved.set(name, t[name]!)
-    t[name] = (...args: unknown[]) => {
-      if (args[0] !== node) return original(...args)
-      const signal = (args[at] as { signal?: AbortSignal } | undefined)?.signal
-      return frozenPeer(node, signal ?? AbortSignal.timeout(200))
-    }
-  }
-  // Opening a small shard reaches no peer over libp2p (it travels whole at finish): only the finish hangs.
-  saved.set('openShard', t.openShard!)
-  const open = t.openShard!.bind(transport)
-  t.openShard = (...args: unknown[]) => {
-    if (args[0] !== node) return open(...args)
-    return Promise.resolve({
-      write: async () => {},
-      finish: (options?: { signal?: AbortSignal }) =>
-        frozenPeer(node, options?.signal ?? AbortSignal.timeout(200)),
-      abort: async () => {},
-    })
-  }
-  return () => {
-    for (const [name, fn] of saved) t[name] = fn
-  }
-}
-
 describe('writes with a suspect frozen peer', () => {
   it('complete without waiting its deadline; the cut-off neither renews nor clears its suspicion', async () => {
     const h = await inProcessHarness(5)
@@ -260,17 +189,11 @@ describe('writes with a suspect frozen peer', () => {
         suspect: (n) => health.suspect(n),
       }
       // A deadline no test waits out: the writes below finish only if the frozen peer is cut off.
-      const engine = new StorageEngine(
-        {
-          nodeId: coordinator,
-          transport: h.net.transport,
-          membership: h.net.membership,
-          log: h.net.node(coordinator).log,
-          time: new DeterministicTime(),
-          health: spy,
-        },
-        { timeouts: { requestMs: 600_000, streamIdleMs: 600_000, suspectGraceMs: 5 } },
-      )
+      const engine = coordinatorEngine(h, coordinator, spy, {
+        requestMs: 600_000,
+        streamIdleMs: 600_000,
+        suspectGraceMs: 5,
+      })
       health.failed(away, 'TIMEOUT')
       const thaw = freeze(h.net.transport, away)
       const cases = [
@@ -316,17 +239,11 @@ describe('writes with a suspect frozen peer', () => {
         if (homes.includes(away) && homes.includes(down)) break
       }
       const health = spyHealth([away])
-      const engine = new StorageEngine(
-        {
-          nodeId: coordinator,
-          transport: h.net.transport,
-          membership: h.net.membership,
-          log: h.net.node(coordinator).log,
-          time: new DeterministicTime(),
-          health,
-        },
-        { timeouts: { requestMs: 300, streamIdleMs: 300, suspectGraceMs: 1 } },
-      )
+      const engine = coordinatorEngine(h, coordinator, health, {
+        requestMs: 300,
+        streamIdleMs: 300,
+        suspectGraceMs: 1,
+      })
       await h.setDown(down, true)
       const thaw = freeze(h.net.transport, away)
       try {
@@ -344,307 +261,6 @@ describe('writes with a suspect frozen peer', () => {
   })
 })
 
-/** Replaces one transport method for calls to `node`; returns the undo. */
-function intercept(
-  transport: InProcessTransport,
-  name: 'stageShards' | 'commitVersion' | 'openShard' | 'getRecord',
-  node: string,
-  fn: (original: (...a: unknown[]) => Promise<unknown>, ...args: unknown[]) => Promise<unknown>,
-): () => void {
-  const t = transport as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
-  const saved = t[name]!
-  const original = saved.bind(transport)
-  t[name] = (...args: unknown[]) => (args[0] === node ? fn(original, ...args) : original(...args))
-  return () => {
-    t[name] = saved
-  }
-}
-
-/** A live but slow peer: it answers after `ms`, unless its exchange is aborted first. */
-function slowly(node: string, ms: number, optionsAt = 2) {
-  return async (original: (...a: unknown[]) => Promise<unknown>, ...args: unknown[]) => {
-    const signal =
-      (args[optionsAt] as { signal?: AbortSignal } | undefined)?.signal ?? AbortSignal.timeout(5_000)
-    await Promise.race([new Promise((r) => setTimeout(r, ms)), frozenPeer(node, signal)])
-    return original(...args)
-  }
-}
-
-const unreachable = (node: string) => async () => {
-  throw new NodeUnavailableError(`${node} is unreachable`)
-}
-
-describe('each write phase waits for a slow suspect peer when another peer failed and it is needed', () => {
-  type H = Awaited<ReturnType<typeof inProcessHarness>>
-  function engineWith(h: H, health: PeerHealth) {
-    const coordinator = h.nodeIds[0]!
-    return new StorageEngine(
-      {
-        nodeId: coordinator,
-        transport: h.net.transport,
-        membership: h.net.membership,
-        log: h.net.node(coordinator).log,
-        time: new DeterministicTime(),
-        health,
-      },
-      { timeouts: { requestMs: 5_000, streamIdleMs: 5_000, suspectGraceMs: 5 } },
-    )
-  }
-  /** The first object whose placement satisfies `fits`, and the nodes it picked. */
-  function pick(
-    h: H,
-    label: string,
-    fits: (homes: string[], replicas: string[][]) => [string, string] | undefined,
-  ) {
-    const eligible = new EligibleSet(h.nodeIds)
-    for (let i = 0; ; i++) {
-      const oid = objectId('cut-phase', `${label}-${i}`)
-      const homes = eligible.catalogueHomes(oid, 3)
-      const replicas = [0, 1, 2, 3].map((k) => eligible.place(shardId(oid, 1, k), 3).selected)
-      const got = fits(homes, replicas)
-      if (got !== undefined) return { oid, failing: got[0], slow: got[1] }
-    }
-  }
-  async function put(h: H, oid: string, slow: string, undo: Array<() => void>) {
-    const health = spyHealth([slow])
-    try {
-      const content = bytesOf(oid, 4096)
-      const result = await engineWith(h, health).putContent(oid, 1, content, meta(1))
-      if (!result.ok) throw new Error(JSON.stringify(result))
-      const got = await h.engine(h.nodeIds[0]!).getContent(oid, 1)
-      expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
-    } finally {
-      for (const u of undo) u()
-    }
-  }
-  const coordinatorOf = (h: H) => h.nodeIds[0]!
-
-  it('stage: a shard with one replica refusing waits for the slow suspect one', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const c = coordinatorOf(h)
-      const { oid, failing, slow } = pick(h, 'stage', (_homes, replicas) => {
-        const r = replicas.find((set) => set.filter((n) => n !== c).length === 3)
-        return r === undefined ? undefined : [r[0]!, r[1]!]
-      })
-      await put(h, oid, slow, [
-        intercept(h.net.transport, 'stageShards', failing, unreachable(failing)),
-        intercept(h.net.transport, 'stageShards', slow, slowly(slow, 100)),
-      ])
-    } finally {
-      await h.close()
-    }
-  })
-
-  it('stage: a shard with one replica answering another root waits for the slow suspect one', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const c = coordinatorOf(h)
-      const { oid, failing, slow } = pick(h, 'stage-root', (_homes, replicas) => {
-        const r = replicas.find((set) => set.filter((n) => n !== c).length === 3)
-        return r === undefined ? undefined : [r[0]!, r[1]!]
-      })
-      await put(h, oid, slow, [
-        intercept(h.net.transport, 'stageShards', failing, async (original, ...args) => {
-          const staged = (await original(...args)) as StagedShardInfo[]
-          return staged.map((i) => ({ ...i, merkle_root: '00'.repeat(32) }))
-        }),
-        intercept(h.net.transport, 'stageShards', slow, slowly(slow, 100)),
-      ])
-    } finally {
-      await h.close()
-    }
-  })
-
-  /** Shard 0 of a streamed object with two replicas other than the coordinator. */
-  const streamedPick = (h: H, label: string) =>
-    pick(h, label, (_homes, replicas) => {
-      const others = replicas[0]!.filter((n) => n !== coordinatorOf(h))
-      return others.length >= 2 ? [others[0]!, others[1]!] : undefined
-    })
-  async function putStreamed(h: H, oid: string, slow: string, undo: Array<() => void>) {
-    const health = spyHealth([slow])
-    try {
-      const content = bytesOf(oid, 600_000)
-      const result = await engineWith(h, health).putContent(oid, 1, content, meta(1))
-      return { result, health }
-    } finally {
-      for (const u of undo) u()
-    }
-  }
-  /** A sink whose finish is replaced. */
-  const finishing =
-    (finish: (sink: ShardSink, options?: { signal?: AbortSignal }) => Promise<StagedShardInfo>) =>
-    async (original: (...a: unknown[]) => Promise<unknown>, ...args: unknown[]) => {
-      const sink = (await original(...args)) as ShardSink
-      return {
-        write: (chunk: Uint8Array) => sink.write(chunk),
-        abort: (reason?: Error) => sink.abort(reason),
-        finish: (options?: { signal?: AbortSignal }) => finish(sink, options),
-      } satisfies ShardSink
-    }
-
-  it('open: a shard with one replica unreachable waits for the slow suspect one to open', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const { oid, failing, slow } = streamedPick(h, 'open')
-      const { result } = await putStreamed(h, oid, slow, [
-        intercept(h.net.transport, 'openShard', failing, unreachable(failing)),
-        intercept(h.net.transport, 'openShard', slow, slowly(slow, 100)),
-      ])
-      expect(result).toMatchObject({ ok: true })
-    } finally {
-      await h.close()
-    }
-  })
-
-  it('open: a slow suspect replica cut off at open is not reported to the health record', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const { oid, slow } = streamedPick(h, 'open-cut')
-      const { result, health } = await putStreamed(h, oid, slow, [
-        intercept(h.net.transport, 'openShard', slow, slowly(slow, 1_000)),
-      ])
-      expect(result).toMatchObject({ ok: true })
-      expect(health.reports.filter((r) => r.startsWith(`${slow}:`) && !r.endsWith(':ok'))).toEqual([])
-    } finally {
-      await h.close()
-    }
-  })
-
-  it('finish: a shard with one replica failing its finish waits for the slow suspect one', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const { oid, failing, slow } = streamedPick(h, 'finish')
-      const { result } = await putStreamed(h, oid, slow, [
-        intercept(
-          h.net.transport,
-          'openShard',
-          failing,
-          finishing(async () => {
-            throw new NodeUnavailableError(`${failing} failed`)
-          }),
-        ),
-        intercept(
-          h.net.transport,
-          'openShard',
-          slow,
-          finishing(async (sink, options) => {
-            await Promise.race([new Promise((r) => setTimeout(r, 100)), frozenPeer(slow, options!.signal!)])
-            return sink.finish()
-          }),
-        ),
-      ])
-      expect(result).toMatchObject({ ok: true })
-    } finally {
-      await h.close()
-    }
-  })
-
-  it('preflight: with one home unreachable, a large write waits for the slow suspect home before moving bytes', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const c = coordinatorOf(h)
-      const { oid, failing, slow } = pick(h, 'preflight', (homes) => {
-        const [f, s] = homes.filter((n) => n !== c)
-        return f !== undefined && s !== undefined ? [f, s] : undefined
-      })
-      expect((await h.engine(c).putContent(oid, 1, bytesOf('v1', 10), meta(1))).ok).toBe(true)
-      let opened = 0
-      const t = h.net.transport as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
-      const undo = [
-        intercept(h.net.transport, 'getRecord', failing, unreachable(failing)),
-        intercept(h.net.transport, 'getRecord', slow, slowly(slow, 100, 3)),
-      ]
-      const open = t.openShard!
-      t.openShard = (...args: unknown[]) => {
-        opened++
-        return open.apply(h.net.transport, args)
-      }
-      undo.push(() => {
-        t.openShard = open
-      })
-      try {
-        // Version 3 after 1 leaves a gap: the two homes that answer say so before any shard opens.
-        const put = await engineWith(h, spyHealth([slow])).putContent(
-          oid,
-          3,
-          bytesOf('gap', 5 * 1024 * 1024),
-          meta(3),
-        )
-        expect(put).toMatchObject({ ok: false, error_code: 'SE_ERR_INVALID_VERSION' })
-        expect(opened).toBe(0)
-      } finally {
-        for (const u of undo) u()
-      }
-    } finally {
-      await h.close()
-    }
-  })
-
-  it('decide: with one home refusing, the slow suspect home (holding nothing of the write) is waited for', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const c = coordinatorOf(h)
-      const { oid, failing, slow } = pick(h, 'decide', (homes, replicas) => {
-        const holds = (n: string) => replicas.some((set) => set.includes(n))
-        const [f, s] = homes.filter((n) => n !== c && !holds(n))
-        return f !== undefined && s !== undefined ? [f, s] : undefined
-      })
-      await put(h, oid, slow, [
-        intercept(h.net.transport, 'commitVersion', failing, unreachable(failing)),
-        intercept(h.net.transport, 'commitVersion', slow, slowly(slow, 100)),
-      ])
-    } finally {
-      await h.close()
-    }
-  })
-
-  it('decide: a suspect home that staged shards of the write is never cut off', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const c = coordinatorOf(h)
-      // A home holding a shard with a holder outside the homes that cannot commit: without the slow
-      // home's commit (carried by its decide answer) that shard has one copy.
-      const { oid, failing, slow } = pick(h, 'decide-staged', (homes, replicas) => {
-        for (const set of replicas) {
-          const holder = set.find((n) => !homes.includes(n) && n !== c)
-          const home = set.find((n) => homes.includes(n) && n !== c)
-          const third = set.find((n) => n !== holder && n !== home)
-          if (holder !== undefined && home !== undefined && third === c) return [holder, home]
-        }
-        return undefined
-      })
-      await put(h, oid, slow, [
-        intercept(h.net.transport, 'commitVersion', failing, unreachable(failing)),
-        intercept(h.net.transport, 'commitVersion', slow, slowly(slow, 100)),
-      ])
-    } finally {
-      await h.close()
-    }
-  })
-
-  it('commit: with one holder failing, the slow suspect holder is waited for', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const c = coordinatorOf(h)
-      const { oid, failing, slow } = pick(h, 'commit', (homes, replicas) => {
-        for (const set of replicas) {
-          const holders = set.filter((n) => !homes.includes(n) && n !== c)
-          if (holders.length === 2) return [holders[0]!, holders[1]!]
-        }
-        return undefined
-      })
-      await put(h, oid, slow, [
-        intercept(h.net.transport, 'commitVersion', failing, unreachable(failing)),
-        intercept(h.net.transport, 'commitVersion', slow, slowly(slow, 100)),
-      ])
-    } finally {
-      await h.close()
-    }
-  })
-})
-
 describe('a caller that gives up during a shard finish', () => {
   it('is not blamed on the replicas', async () => {
     const h = await inProcessHarness(5)
@@ -654,17 +270,7 @@ describe('a caller that gives up during a shard finish', () => {
       const oid = objectId('cut', 'caller-abort')
       const x = eligible.place(shardId(oid, 1, 0), 3).selected.find((n) => n !== coordinator)!
       const health = spyHealth([])
-      const engine = new StorageEngine(
-        {
-          nodeId: coordinator,
-          transport: h.net.transport,
-          membership: h.net.membership,
-          log: h.net.node(coordinator).log,
-          time: new DeterministicTime(),
-          health,
-        },
-        { timeouts: { requestMs: 5_000, streamIdleMs: 5_000 } },
-      )
+      const engine = coordinatorEngine(h, coordinator, health, { requestMs: 5_000, streamIdleMs: 5_000 })
       const client = new AbortController()
       const undo = intercept(h.net.transport, 'openShard', x, async (original, ...args) => {
         const sink = (await original(...args)) as ShardSink

@@ -2,10 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
-import { DeterministicTime } from '../../src/core/time.js'
 import { replicaOrder } from '../../src/engine/context.js'
-import { StorageEngine } from '../../src/engine/engine.js'
 import { type PeerHealth, RecentFailures } from '../../src/engine/peer-health.js'
+import { coordinatorEngine } from './cut-short-helpers.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
@@ -140,17 +139,7 @@ describe('large writes', () => {
         if (holds && !eligible.catalogueHomes(oid, 3).includes(down)) break
       }
       const health = new RecentFailures()
-      const engine = new StorageEngine(
-        {
-          nodeId: coordinator,
-          transport: h.net.transport,
-          membership: h.net.membership,
-          log: h.net.node(coordinator).log,
-          time: new DeterministicTime(),
-          health,
-        },
-        { timeouts: { requestMs: 5000, streamIdleMs: 5000 } },
-      )
+      const engine = coordinatorEngine(h, coordinator, health, { requestMs: 5000, streamIdleMs: 5000 })
       await h.setDown(down, true)
       try {
         const put = await engine.putContent(oid, 1, bytesOf('stream', 600_000), meta(1))
