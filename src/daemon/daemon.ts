@@ -295,6 +295,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           }
         }
         // New streams are refused from here; those already open run to their end, up to the bound.
+        await step('stopping the peer probes', async () => prober?.stop())
         await step('unregistering the storage protocols', () => libp2p.services.storage.stop())
         if (!(await inflight.idle(config.limits.shutdownTimeoutMs))) {
           log.warn({ in_flight: inflight.size }, 'shutdown timeout: closing with operations in flight')

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { PeerHealth } from '../engine/peer-health.js'
 
 /**
@@ -17,6 +18,8 @@ export interface PeerProberInit {
   timeoutMs?: number
   /** Each answered probe, for metrics (an observation, never protocol data). */
   onAnswer?: (peer: string, rttMs: number) => void
+  /** A monotonic clock in ms (default performance.now): tells a late deadline from a silent peer. */
+  now?: () => number
 }
 
 export interface PeerProber {
@@ -30,13 +33,17 @@ export interface PeerProber {
  * Finds a frozen peer before a request has to. Without it the first request that meets a frozen
  * peer waits its whole deadline (10 s), and so does every other request already in flight to it;
  * a peer that fails a probe is suspect at once, so reads try it last and writes stop waiting for it
- * once they can do without it (engine/context.ts). A probe that fails reports TIMEOUT or
- * NODE_UNAVAILABLE to the health record; one that succeeds reports nothing, because a ping is
- * answered by libp2p alone and says nothing of the peer's store: only a real answer ends a suspicion.
- * A peer whose previous probe is still out is not probed again.
+ * once they can do without it (engine/context.ts). Only a probe the peer left unanswered to its
+ * deadline is reported (TIMEOUT): any other failure may be ours (a stream limit, our own stop), and
+ * a deadline that fired late means this node's own event loop stalled, so the answer may be waiting
+ * unread; the deadline also aborts only after the I/O already received is read. A probe that
+ * succeeds reports nothing, because a ping is answered by libp2p alone and says nothing of the
+ * peer's store: only a real answer ends a suspicion. A peer whose probe is still out is not probed
+ * again.
  */
 export function startPeerProber(init: PeerProberInit): PeerProber {
   const timeoutMs = init.timeoutMs ?? PROBE_TIMEOUT_MS
+  const now = init.now ?? (() => performance.now())
   const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>()
   let stopped = false
 
@@ -44,19 +51,26 @@ export function startPeerProber(init: PeerProberInit): PeerProber {
     const running = inFlight.get(peer)
     if (running !== undefined) return running.done
     const controller = new AbortController()
-    const timer = setTimeout(() => controller.abort(), timeoutMs)
+    const started = now()
+    let silent = false
+    let immediate: ReturnType<typeof setImmediate> | undefined
+    const timer = setTimeout(() => {
+      // Late by half the deadline or more: this node was stalled, not (necessarily) the peer.
+      silent = now() - started < timeoutMs * 1.5
+      // After this turn's I/O: an answer that arrived while the timer was due still counts.
+      immediate = setImmediate(() => controller.abort())
+    }, timeoutMs)
     const done = init
       .ping(peer, controller.signal)
       .then(
         (rtt) => init.onAnswer?.(peer, rtt),
         () => {
-          // Our own stop is no news about the peer.
-          if (stopped) return
-          init.health.failed(peer, controller.signal.aborted ? 'TIMEOUT' : 'NODE_UNAVAILABLE')
+          if (!stopped && silent && controller.signal.aborted) init.health.failed(peer, 'TIMEOUT')
         },
       )
       .finally(() => {
         clearTimeout(timer)
+        if (immediate !== undefined) clearImmediate(immediate)
         inFlight.delete(peer)
       })
     inFlight.set(peer, { controller, done })

@@ -17,6 +17,12 @@ export interface EngineTimeouts {
 
 export const DEFAULT_SUSPECT_GRACE_MS = 500
 
+/**
+ * The grace of a peer the operation already cut off once. Not zero: the deadline's timer runs before
+ * the event loop reads I/O, so an answer already received would be cut off with it.
+ */
+export const CUT_AGAIN_MS = 50
+
 export const DEFAULT_TIMEOUTS: EngineTimeouts = {
   requestMs: 10_000,
   streamIdleMs: 30_000,
@@ -109,8 +115,9 @@ export interface SettleAskingOptions<T> {
   /** Peers never cut off, suspect or not: their answer does more than the phase's `enough` counts. */
   keep?: (node: string) => boolean
   /**
-   * Peers an earlier phase of the same operation cut off: they get no grace again (they just had
-   * one and did not answer). Peers cut off here are added.
+   * Peers the same operation cut off before (an earlier or a concurrent phase, a sibling shard): they
+   * just had a grace and did not answer, so they get only CUT_AGAIN_MS. Peers cut off here are
+   * added; a peer that answers here is removed (it is alive, and gets the full grace again).
    */
   cutBefore?: Set<string>
 }
@@ -151,7 +158,8 @@ export async function settleAsking<T>(
     const answered = results.filter((r) => r !== undefined)
     if (answered.length === nodes.length || !enough(answered)) return
     const again = nodes.every((n, i) => results[i] !== undefined || cutBefore?.has(n) === true)
-    grace = setTimeout(cutOff, again ? 0 : (ctx.timeouts.suspectGraceMs ?? DEFAULT_SUSPECT_GRACE_MS))
+    const full = ctx.timeouts.suspectGraceMs ?? DEFAULT_SUSPECT_GRACE_MS
+    grace = setTimeout(cutOff, again ? Math.min(full, CUT_AGAIN_MS) : full)
   }
   check()
   await Promise.all(
@@ -160,6 +168,7 @@ export async function settleAsking<T>(
       try {
         const value = await call(node, signal === undefined ? cut : AbortSignal.any([signal, cut]))
         results[i] = { node, value }
+        cutBefore?.delete(node)
       } catch (error) {
         results[i] = { node, error: cut.aborted && signal?.aborted !== true ? cut.reason : error }
       }

@@ -85,7 +85,10 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
   const services = {
     ...(init.services ?? {}),
     identify: identify(),
-    ping: ping(),
+    // Two outbound pings per connection: libp2p's connection monitor pings every connection and
+    // aborts it when a ping fails, and the node's own probes (daemon/peer-prober.ts) ping too; with
+    // the default of one, either could fail on the other's stream.
+    ping: ping({ maxOutboundStreams: 2, maxInboundStreams: 4 }),
   } as unknown as ServiceFactoryMap<QfsLibp2pServices & S>
   return createLibp2p<QfsLibp2pServices & S>({
     privateKey: init.privateKey,

@@ -4,7 +4,7 @@ import { objectId, shardId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import type { VersionRecord } from '../../src/core/record.js'
 import { resolveRecord } from '../../src/engine/catalogue.js'
-import { type EngineContext, type Settled, settleAsking } from '../../src/engine/context.js'
+import { CUT_AGAIN_MS, type EngineContext, type Settled, settleAsking } from '../../src/engine/context.js'
 import { CutShortError, NodeUnavailableError } from '../../src/engine/errors.js'
 import { type PeerHealth, RecentFailures } from '../../src/engine/peer-health.js'
 import type { NodeTransport, ShardSink } from '../../src/engine/transport.js'
@@ -334,7 +334,7 @@ describe('the grace of a suspect peer', () => {
       await vi.advanceTimersByTimeAsync(200)
       expect((await answered).map((r) => r.value)).toEqual([1, 2])
       expect(vi.getTimerCount()).toBe(0)
-      // A peer an earlier phase of the operation cut off gets no grace again; one cut here is noted.
+      // A peer the operation already cut off gets only CUT_AGAIN_MS; one cut here is noted.
       const cutBefore = new Set<string>()
       const first = settleAsking<number>(
         ctx,
@@ -359,9 +359,19 @@ describe('the grace of a suspect peer', () => {
                 throw e
               }),
       )
-      await vi.advanceTimersByTimeAsync(0)
+      await vi.advanceTimersByTimeAsync(CUT_AGAIN_MS)
       expect((await again)[1]!.error).toBeInstanceOf(CutShortError)
-      expect(cutAgainAt).toBe(0)
+      expect(cutAgainAt).toBe(CUT_AGAIN_MS)
+      // Once it answers, it is alive: the operation gives it the full grace again.
+      const answers = settleAsking<number>(
+        ctx,
+        ['a', 's'],
+        { enough: () => true, cutBefore },
+        async (node) => (node === 'a' ? 1 : new Promise((r) => setTimeout(() => r(2), 10))),
+      )
+      await vi.advanceTimersByTimeAsync(10)
+      expect((await answers).map((r) => r.value)).toEqual([1, 2])
+      expect([...cutBefore]).toEqual([])
     } finally {
       vi.useRealTimers()
     }
