@@ -129,8 +129,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     )
     const health = new RecentFailures({
       onFailure: (peer, code) => {
-        // A peer's codes come off the wire: only known ones become label values.
-        metrics.peerFailed(peer, PEER_FAILURE_CODES.has(code) ? code : 'OTHER')
+        metrics.peerFailed(peer, code)
         if (CORRUPTION.has(code)) log.warn({ peer, code }, 'a replica served data that does not verify')
       },
     })
@@ -443,36 +442,6 @@ async function openLocal(
     throw err
   }
 }
-
-/** The codes `qfs_peer_failures_total` keeps as labels; any other is `OTHER` (bounded series). */
-const PEER_FAILURE_CODES = new Set([
-  'NODE_UNAVAILABLE',
-  'TIMEOUT',
-  'STREAM_ENDED',
-  'NOT_FOUND',
-  'INTEGRITY_MISMATCH',
-  'ROOT_MISMATCH',
-  'PROOF_INVALID',
-  'VERSION_CONFLICT',
-  'INVALID_VERSION',
-  'INVALID_INPUT',
-  'STORAGE_FULL',
-  'NOT_ELIGIBLE',
-  'EMPTY_SHARD',
-  'INTERNAL',
-  'STORE_CLOSED',
-  'LOG_WRITE_FAILED',
-  'NODE_BUSY',
-  'QUORUM_NOT_REACHED',
-  'PROOF_UNAVAILABLE',
-  'SHARD_UNAVAILABLE',
-  'WRITE_TOO_SLOW',
-  'CONTENT_TOO_LARGE',
-  'FRAME_INVALID',
-  'FRAME_TOO_LARGE',
-  'UNKNOWN_MESSAGE',
-  'UNEXPECTED_FRAME',
-])
 
 /** Replica failures that mean bad data, not absence: each is logged as well as counted. */
 const CORRUPTION = new Set(['INTEGRITY_MISMATCH', 'ROOT_MISMATCH', 'PROOF_INVALID'])

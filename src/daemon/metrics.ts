@@ -2,6 +2,51 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { SpaceStatus, StoreStats } from '../store/index.js'
 
 /** What the gauges read at scrape time. */
+/**
+ * The error codes metrics keep as label values; any other is `OTHER`. Codes can come off the wire
+ * (a peer's ERROR frame), so the set is fixed to keep the number of series bounded.
+ */
+export const METRIC_ERROR_CODES: ReadonlySet<string> = new Set([
+  'AEGIS_CONTEXT_MISSING',
+  'CONTENT_TOO_LARGE',
+  'EMPTY_SHARD',
+  'FRAME_INVALID',
+  'FRAME_TOO_LARGE',
+  'INSUFFICIENT_NODES',
+  'INTEGRITY_MISMATCH',
+  'INTERNAL',
+  'INVALID_INPUT',
+  'INVALID_METADATA',
+  'INVALID_NUMBER',
+  'INVALID_VERSION',
+  'LOG_WRITE_FAILED',
+  'NODE_BUSY',
+  'NODE_UNAVAILABLE',
+  'NOT_ELIGIBLE',
+  'NOT_FOUND',
+  'NO_SNAPSHOT',
+  'OVERFLOW',
+  'PROOF_INVALID',
+  'PROOF_UNAVAILABLE',
+  'QUORUM_NOT_REACHED',
+  'ROOT_MISMATCH',
+  'SHARD_UNAVAILABLE',
+  'SNAPSHOT_REJECTED',
+  'STORAGE_FULL',
+  'STORE_CLOSED',
+  'STREAM_ENDED',
+  'TIMEOUT',
+  'UNEXPECTED_FRAME',
+  'UNKNOWN_MESSAGE',
+  'VERSION_CONFLICT',
+  'WRITE_OUTCOME_UNKNOWN',
+  'WRITE_TOO_SLOW',
+])
+
+function codeLabel(code: string): string {
+  return METRIC_ERROR_CODES.has(code) ? code : 'OTHER'
+}
+
 export interface MetricsSources {
   storeStats(): Promise<StoreStats>
   /** Room for shard data, or null without a space guard. */
@@ -125,13 +170,13 @@ export class NodeMetrics {
 
   observe(op: string, outcome: Outcome, seconds: number, code?: string): void {
     this.requests.inc({ op, outcome })
-    if (outcome === 'error') this.errors.inc({ op, code: code ?? 'INTERNAL' })
+    if (outcome === 'error') this.errors.inc({ op, code: codeLabel(code ?? 'INTERNAL') })
     this.duration.observe({ op }, seconds)
   }
 
   /** An exchange this node ended with an ERROR frame carrying `code`. */
   exchangeFailed(protocol: string, code: string): void {
-    this.exchangeFailures.inc({ protocol, code })
+    this.exchangeFailures.inc({ protocol, code: codeLabel(code) })
   }
 
   /** A write this node acknowledged without these replicas (`under_replicated`: shard id to nodes). */
@@ -142,12 +187,12 @@ export class NodeMetrics {
 
   /** A peer failed an exchange this node coordinated. */
   peerFailed(node: string, code: string): void {
-    this.replicaFailures.inc({ node, code })
+    this.replicaFailures.inc({ node, code: codeLabel(code) })
   }
 
   /** A failure that ends an exchange before any operation runs (an ineligible peer). */
   reject(op: string, code: string): void {
     this.requests.inc({ op, outcome: 'error' })
-    this.errors.inc({ op, code })
+    this.errors.inc({ op, code: codeLabel(code) })
   }
 }

@@ -26,6 +26,12 @@ export interface FrameStreamOptions {
   maxJsonFrameBytes?: number
   /** Longest wait for the next frame, or for the peer to take more bytes, before TIMEOUT. */
   idleMs: number
+  /**
+   * A server never takes a client's ERROR frame as its own verdict: the frame ends the exchange as
+   * STREAM_ENDED (docs/protocol.md section 3). Otherwise a client would choose the codes a node
+   * answers, logs and counts in its metrics. Clients keep the remote's code (the default).
+   */
+  peerErrorsEnd?: boolean
 }
 
 // Decoded frames kept for a slow consumer before the stream is paused. With the muxer's window this
@@ -46,6 +52,7 @@ export class FrameStream {
   readonly stream: Stream
   private readonly decoder: FrameDecoder
   private readonly idleMs: number
+  private readonly peerErrorsEnd: boolean
   private readonly queue: Frame[] = []
   private head = 0
   private queuedBytes = 0
@@ -65,6 +72,7 @@ export class FrameStream {
     this.stream = stream
     this.decoder = new FrameDecoder(options.maxFrameBytes, options.maxJsonFrameBytes ?? options.maxFrameBytes)
     this.idleMs = options.idleMs
+    this.peerErrorsEnd = options.peerErrorsEnd === true
     if (stream.maxReadBufferLength < MIN_STREAM_READ_BUFFER)
       stream.maxReadBufferLength = MIN_STREAM_READ_BUFFER
     this.onMessage = (evt) => this.receive(evt.data)
@@ -86,7 +94,12 @@ export class FrameStream {
   /** The next frame; ERROR frames come back as frames (`readJson` turns them into RemoteErrors). */
   async read(signal?: AbortSignal): Promise<Frame> {
     for (;;) {
-      if (this.head < this.queue.length) return this.take()
+      if (this.head < this.queue.length) {
+        const frame = this.take()
+        if (frame.type === 'error' && this.peerErrorsEnd)
+          throw new StreamEndedError('the peer ended the exchange with an ERROR frame')
+        return frame
+      }
       if (this.decodeError !== undefined) throw this.decodeError
       if (this.ended()) {
         if (this.decoder.buffered > 0) throw new FrameInvalidError('stream ended inside a frame')

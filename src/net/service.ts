@@ -145,6 +145,7 @@ class StorageProtocol implements StorageProtocolService {
         name === 'replicaRpc'
           ? this.limits.idleTimeoutMs * RPC_SERVER_IDLE_FACTOR
           : this.limits.idleTimeoutMs,
+      peerErrorsEnd: true,
     })
     const failed = new AbortController()
     const onClose = (evt: StreamCloseEvent) => {

@@ -83,6 +83,12 @@ describe('operator API', () => {
     const { app, metrics } = setup()
     metrics.observe('write', 'ok', 0.02)
     metrics.observe('write', 'error', 0.01, 'VERSION_CONFLICT')
+    // Codes that came off the wire are kept only if they are ours: the series stay bounded.
+    for (let i = 0; i < 50; i++) {
+      metrics.observe('read', 'error', 0.01, `PEER_CODE_${i}`)
+      metrics.exchangeFailed('read', `PEER_CODE_${i}`)
+      metrics.peerFailed('node-x', `PEER_CODE_${i}`)
+    }
     metrics.bind({
       storeStats: async () => STATUS.store,
       space: async () => STATUS.space,
@@ -106,11 +112,15 @@ describe('operator API', () => {
       'qfs_requests_total{op="write",outcome="ok"} 1',
       'qfs_requests_total{op="write",outcome="error"} 1',
       'qfs_request_errors_total{op="write",code="VERSION_CONFLICT"} 1',
+      'qfs_request_errors_total{op="read",code="OTHER"} 50',
+      'qfs_exchange_failures_total{protocol="read",code="OTHER"} 50',
+      'qfs_peer_failures_total{node="node-x",code="OTHER"} 50',
       'qfs_request_duration_seconds_bucket{le="0.05",op="write"} 2',
       'process_cpu_user_seconds_total',
     ]) {
       expect(res.body).toContain(name)
     }
+    expect(res.body).not.toContain('PEER_CODE')
   })
 
   it('answers /v1/status through its schema (unlisted fields are not sent)', async () => {

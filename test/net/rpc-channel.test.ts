@@ -511,11 +511,11 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       ['a fractional id', [encodeJsonFrame({ id: 1.5, op: 'record', body: {} })], 'FRAME_INVALID'],
       ['a string id', [encodeJsonFrame({ id: '1', op: 'record', body: {} })], 'FRAME_INVALID'],
       ['DATA where a request is expected', [encodeDataFrame(Uint8Array.of(1))], 'UNEXPECTED_FRAME'],
-      // The client's own ERROR ends the channel with the client's reason.
+      // The client's own ERROR ends the channel, but its code is not taken as the node's own.
       [
         'an ERROR frame from the client',
         [encodeErrorFrame({ code: 'CLIENT_GAVE_UP', error_code: 'SE_ERR_INTERNAL', error_detail: 'x' })],
-        'CLIENT_GAVE_UP',
+        'STREAM_ENDED',
       ],
       ['a frame of an unknown type', [[Uint8Array.of(0x02, 0x09, 0x00)]], 'UNKNOWN_MESSAGE'],
       [

@@ -10,6 +10,7 @@ import { FrameStream } from '../../src/net/frame-stream.js'
 import {
   encodeDataFrame,
   encodeEndFrame,
+  encodeErrorFrame,
   encodeJsonFrame,
   type Frame,
   frameBytes,
@@ -168,6 +169,14 @@ describe('storage protocol service (stream pair, stubbed node)', () => {
     ['a request with a bad id', json({ object_id: 'AB', version: 1 }), 'INVALID_INPUT'],
     ['a truncated frame', Uint8Array.of(0x10, 0x01, 0x7b), 'FRAME_INVALID'],
     ['nothing at all', new Uint8Array(0), 'STREAM_ENDED'],
+    // A client's ERROR frame is never taken as the node's own verdict: it could pick any code.
+    [
+      'an ERROR frame with a code of its choosing',
+      frameBytes(
+        encodeErrorFrame({ code: 'ATTACKER_CHOSEN', error_code: 'SE_ERR_INTERNAL', error_detail: 'x' }),
+      ),
+      'STREAM_ENDED',
+    ],
   ]
   for (const [name, bytes, code] of hostile) {
     it(`answers ${name} with an ERROR frame (${code})`, async () => {
@@ -191,6 +200,18 @@ describe('storage protocol service (stream pair, stubbed node)', () => {
       ['replicaProve', 'NOT_FOUND'],
       ['replicaList', 'NOT_ELIGIBLE'],
     ])
+  })
+
+  it("ends a replica channel on the client's ERROR frame with STREAM_ENDED, not the client's code", async () => {
+    const handlers = await serviceHandlers()
+    const { frames } = await exchange(
+      handlers,
+      PROTOCOLS.replicaRpc,
+      frameBytes(
+        encodeErrorFrame({ code: 'ATTACKER_CHOSEN', error_code: 'SE_ERR_INTERNAL', error_detail: 'x' }),
+      ),
+    )
+    expect(errorCodeOf(frames)).toBe('STREAM_ENDED')
   })
 
   it('times out a silent peer with TIMEOUT', async () => {
