@@ -14,6 +14,14 @@ import {
 } from './errors.js'
 import type { ShardReadInfo } from './responses.js'
 
+/**
+ * The reason a read's own fetches are stopped with: one instance made once. An abort reason made
+ * per call would capture its stack, and with it the readers and their buffers; Node 22 keeps some
+ * aborted composite signals (AbortSignal.any with a timeout among its sources) reachable, and their
+ * reasons with them (nodejs/node#54614), so a per-call reason kept every stopped read's buffers alive.
+ */
+const READ_STOPPED = new Error('read stopped')
+
 /** How far ahead of the bytes being read shards are requested from their replicas. */
 const READ_AHEAD_BYTES = 4 * 1024 * 1024
 
@@ -134,7 +142,10 @@ class ShardReader {
 
   /** Stops whatever is still in flight (a read that ended early, or a shard never read). */
   cancel(): void {
-    this.controller.abort()
+    this.controller.abort(READ_STOPPED)
+    // A shard asked for ahead but never read: no blocks() will release its replica stream or the
+    // local store's iterator, which would otherwise stay open (with their buffers) for good.
+    if (!this.consumed) void this.first?.iterator.return?.(undefined)?.catch(() => {})
   }
 
   async *blocks(): AsyncGenerator<Uint8Array> {
@@ -190,7 +201,7 @@ class ShardReader {
         if (isCorruption(err)) corrupt = true
       } finally {
         // Stops the replica's stream (a reader that has every block resets it, as before).
-        stop.abort()
+        stop.abort(READ_STOPPED)
         await iterator?.return?.()?.catch(() => {})
       }
     }

@@ -53,6 +53,9 @@ export interface Libp2pTransportInit {
   params?: ProtocolParams
 }
 
+/** One reason for every fetch stopped early: a per-call Error would keep its stack's receivers alive (see engine/read.ts READ_STOPPED). */
+const FETCH_ENDED_EARLY = new Error('fetch ended early')
+
 /**
  * NodeTransport over libp2p (docs/protocol.md "replica/*"). Small requests, and shards and blocks
  * of at most MAX_INLINE_SHARD_BYTES, travel on the replica channel (one long-lived stream per peer);
@@ -358,7 +361,7 @@ export class Libp2pTransport implements NodeTransport {
     } finally {
       // A reader that stops early (it has every block it needs) resets the stream.
       if (complete) fs.done()
-      else fs.abort(new Error('fetch ended early'))
+      else fs.abort(FETCH_ENDED_EARLY)
     }
   }
 
