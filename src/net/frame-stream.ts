@@ -244,7 +244,31 @@ export class FrameStream {
     else this.dispose()
   }
 
+  /**
+   * For an exchange that reads nothing after its request (a read): stop taking the peer's bytes, so
+   * the muxer stops granting it window and a peer that keeps sending anyway is held to what the
+   * window already allowed, not to what it cares to send while a long answer goes out. Input is read
+   * again, and dropped, when the exchange finishes.
+   */
+  holdInput(): void {
+    if (this.paused) return
+    try {
+      this.stream.pause()
+      this.paused = true
+    } catch {
+      // Closing already.
+    }
+  }
+
   private async discardInput(): Promise<void> {
+    if (this.paused && this.head >= this.queue.length) {
+      this.paused = false
+      try {
+        this.stream.resume()
+      } catch {
+        // Closing already.
+      }
+    }
     const deadline = AbortSignal.timeout(this.idleMs)
     try {
       for (;;) await this.read(deadline)

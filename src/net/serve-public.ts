@@ -120,6 +120,8 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
  */
 async function serveRead(engine: StorageEngine, { fs, signal }: Exchange): Promise<void> {
   const r = parseReadRequest(await fs.readJson(signal))
+  // Nothing more is read from the client until the end: bytes it sends anyway wait in the window.
+  fs.holdInput()
   const opened = await engine.readContent(r.object_id, r.version, { signal })
   if (!('content' in opened)) {
     await fs.writeJson(opened as unknown as JsonObject, signal)
