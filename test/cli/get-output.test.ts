@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -92,6 +93,29 @@ describe('qfs-node get -o FILE', () => {
     expect(good.status).toBe(0)
     expect(Buffer.from(await readFile(out)).equals(f.content)).toBe(true)
     expect(await readdir(dir)).toEqual(['mine.bin'])
+  })
+
+  it('refuses --force over anything but a file (a FIFO, a directory), before reading anything', async () => {
+    const dir = await caseDir()
+    const fifo = join(dir, 'pipe')
+    execFileSync('mkfifo', [fifo])
+    const sub = join(dir, 'sub')
+    await mkdir(sub)
+    let asked = 0
+    stub.behaviour.read = () => {
+      asked++
+      return honest
+    }
+    for (const out of [fifo, sub]) {
+      const r = await get(out, '--force')
+      expect(r.status).toBe(2)
+      expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: .*not a regular file/)
+    }
+    stub.behaviour.read = () => honest
+    expect(asked).toBe(0)
+    expect((await lstat(fifo)).isFIFO()).toBe(true)
+    expect((await lstat(sub)).isDirectory()).toBe(true)
+    expect((await readdir(dir)).sort()).toEqual(['pipe', 'sub'])
   })
 
   it('never writes or removes FILE.partial or any other file it did not create', async () => {

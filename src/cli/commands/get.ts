@@ -53,6 +53,7 @@ export function registerGet(program: Command, io: CliIo): void {
       const force = opts.force === true
       // Before anything is dialled: the common case of an existing FILE costs no transfer.
       if (!force && (await exists(opts.output))) throw outputExists(opts.output)
+      if (force) await checkReplaceable(opts.output)
       const summary = await withClient(node, async (client) => {
         let bar: Progress | undefined
         const opened = await client.readContent(oid, version, { onProgress: (p) => bar?.update(p.bytes) })
@@ -99,6 +100,21 @@ function outputExists(path: string): InvalidArgumentError {
   return new InvalidArgumentError(`${path} already exists: pass --force to replace it`)
 }
 
+/**
+ * `--force` replaces a file (or a symbolic link, not what it points to), never anything else: run as
+ * root, renaming over `/dev/null` or a FIFO would replace the device or pipe with a regular file.
+ */
+async function checkReplaceable(path: string): Promise<void> {
+  let kind: Awaited<ReturnType<typeof lstat>>
+  try {
+    kind = await lstat(path)
+  } catch {
+    return // Nothing there (or unreadable: the rename will say).
+  }
+  if (!kind.isFile() && !kind.isSymbolicLink())
+    throw new InvalidArgumentError(`${path} is not a regular file: --force replaces only files`)
+}
+
 /** Any directory entry counts, a dangling symbolic link included. */
 async function exists(path: string): Promise<boolean> {
   try {
@@ -140,7 +156,10 @@ async function writeTemp(output: string, content: AsyncIterable<Uint8Array>): Pr
  * a check just before the rename is the best left.
  */
 async function publish(temp: string, output: string, force: boolean): Promise<void> {
-  if (force) return rename(temp, output)
+  if (force) {
+    await checkReplaceable(output)
+    return rename(temp, output)
+  }
   try {
     await link(temp, output)
   } catch (err) {
