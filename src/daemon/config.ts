@@ -41,6 +41,8 @@ export interface NodeConfig {
     maxPendingInboundConnections: number
     /** Public writes this node coordinates at once; more are refused with NODE_BUSY. */
     maxConcurrentWrites: number
+    /** Public reads this node serves at once; more are refused with NODE_BUSY. */
+    maxConcurrentReads: number
     /** A public write delivers its content within max(this, content_size / writeMinBytesPerSecond). */
     writeMinDeadlineMs: number
     writeMinBytesPerSecond: number
@@ -102,6 +104,11 @@ const FIELDS = {
     kind: 'count',
     env: 'QFS_MAX_PENDING_INBOUND_CONNECTIONS',
     flag: '--max-pending-inbound-connections',
+  },
+  'limits.max_concurrent_reads': {
+    kind: 'count',
+    env: 'QFS_MAX_CONCURRENT_READS',
+    flag: '--max-concurrent-reads',
   },
   'limits.max_concurrent_writes': {
     kind: 'count',
@@ -306,6 +313,9 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
         'limits.max_pending_inbound_connections',
         DEFAULT_INBOUND_LIMITS.maxPending,
         (s, fail) => integer(s, fail, 1, MAX_CONNECTIONS),
+      ),
+      maxConcurrentReads: get('limits.max_concurrent_reads', DEFAULT_LIMITS.maxConcurrentReads, (s, fail) =>
+        integer(s, fail, 1, MAX_CONCURRENT_WRITES),
       ),
       maxConcurrentWrites: get(
         'limits.max_concurrent_writes',

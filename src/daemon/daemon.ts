@@ -115,6 +115,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       requestTimeoutMs: config.limits.requestTimeoutMs,
       idleTimeoutMs: config.limits.idleTimeoutMs,
       maxConcurrentWrites: config.limits.maxConcurrentWrites,
+      maxConcurrentReads: config.limits.maxConcurrentReads,
       writeMinDeadlineMs: config.limits.writeMinDeadlineMs,
       writeMinBytesPerSecond: config.limits.writeMinBytesPerSecond,
     }

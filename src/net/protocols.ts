@@ -77,6 +77,12 @@ export interface Limits {
   /** Public writes this node coordinates at once; one more is refused at once with NODE_BUSY. */
   maxConcurrentWrites: number
   /**
+   * Public reads this node serves at once; one more is refused at once with NODE_BUSY. A read holds
+   * its read-ahead and send buffers (a few MiB) until its client takes the bytes or the idle timeout
+   * ends it, so without a cap a client that opens reads and never reads them sets the node's memory.
+   */
+  maxConcurrentReads: number
+  /**
    * Once a public write has kept the node waiting for its content longer than writeMinDeadlineMs
    * plus 1 s per writeMinBytesPerSecond bytes it delivered, it fails with WRITE_TOO_SLOW: the idle
    * timeout alone lets a client trickling a byte now and then hold a write slot for days.
@@ -95,6 +101,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxOutboundStreams: 256,
   maxContentBytes: 64 * 1024 * 1024 * 1024,
   maxConcurrentWrites: 32,
+  maxConcurrentReads: 32,
   writeMinDeadlineMs: 60_000,
   writeMinBytesPerSecond: 64 * 1024,
 })

@@ -1,4 +1,5 @@
 import type { StorageEngine } from '../engine/engine.js'
+import { NodeBusyError } from './errors.js'
 import type { FrameStream } from './frame-stream.js'
 import { unexpected } from './frame-stream.js'
 import type { JsonObject } from './frames.js'
@@ -18,6 +19,34 @@ export interface PublicPolicy {
   maxContentBytes: number
   /** Slots and deadlines of the writes this node coordinates. */
   writes: WriteAdmission
+  /** Slots of the reads this node serves. */
+  reads: ReadSlots
+}
+
+/** The public reads a node serves at once (Limits.maxConcurrentReads). */
+export class ReadSlots {
+  private active = 0
+  constructor(private readonly cap: number) {}
+
+  /** Runs `serve` in a slot, or throws NODE_BUSY at once when all are taken. */
+  async run<T>(serve: () => Promise<T>): Promise<T> {
+    if (this.active >= this.cap) {
+      throw new NodeBusyError(
+        `this node already serves ${this.cap} reads; retry later or read through another node`,
+      )
+    }
+    this.active++
+    try {
+      return await serve()
+    } finally {
+      this.active--
+    }
+  }
+
+  /** Reads holding a slot now. */
+  get activeReads(): number {
+    return this.active
+  }
 }
 
 export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: PublicPolicy) => Promise<void>
@@ -118,7 +147,11 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
  * trailer. A failure after the header (a replica set that cannot serve, INTEGRITY_MISMATCH at the end)
  * becomes an ERROR frame in place of the trailer.
  */
-async function serveRead(engine: StorageEngine, { fs, signal }: Exchange): Promise<void> {
+async function serveRead(engine: StorageEngine, ex: Exchange, policy: PublicPolicy): Promise<void> {
+  await policy.reads.run(() => serveOneRead(engine, ex))
+}
+
+async function serveOneRead(engine: StorageEngine, { fs, signal }: Exchange): Promise<void> {
   const r = parseReadRequest(await fs.readJson(signal))
   // Nothing more is read from the client until the end: bytes it sends anyway wait in the window.
   fs.holdInput()

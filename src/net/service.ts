@@ -24,7 +24,7 @@ import {
   resolveLimits,
 } from './protocols.js'
 import { MAX_INBOUND_RPC_CHANNELS } from './rpc-messages.js'
-import { PUBLIC_HANDLERS } from './serve-public.js'
+import { PUBLIC_HANDLERS, ReadSlots } from './serve-public.js'
 import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
 import { WriteAdmission } from './write-admission.js'
 
@@ -83,6 +83,7 @@ class StorageProtocol implements StorageProtocolService {
   private readonly names: ProtocolName[]
   /** Shared by every connection: the cap on concurrent public writes is per node. */
   private readonly writes: WriteAdmission
+  private readonly reads: ReadSlots
   private started = false
   /** Aborted by stop(): long-lived replica channels stop taking requests and end. */
   private draining = new AbortController()
@@ -96,6 +97,7 @@ class StorageProtocol implements StorageProtocolService {
     this.onExchangeFailed = init.onExchangeFailed
     this.limits = Object.freeze(resolveLimits(init.limits))
     this.writes = new WriteAdmission(this.limits)
+    this.reads = new ReadSlots(this.limits.maxConcurrentReads)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
       (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,
     )
@@ -174,6 +176,7 @@ class StorageProtocol implements StorageProtocolService {
         await PUBLIC_HANDLERS[name]!(this.engine!, ex, {
           maxContentBytes: this.limits.maxContentBytes,
           writes: this.writes,
+          reads: this.reads,
         })
       }
       // A peer still sending after our answer (a write refused early) is read and dropped until it stops.

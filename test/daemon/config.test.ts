@@ -75,6 +75,7 @@ describe('loadConfig', () => {
         inboundConnectionsPerHostPerSecond: 100,
         maxPendingInboundConnections: 64,
         maxConcurrentWrites: 32,
+        maxConcurrentReads: 32,
         writeMinDeadlineMs: 60_000,
         writeMinBytesPerSecond: 65_536,
       },

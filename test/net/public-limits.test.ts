@@ -103,6 +103,35 @@ describe('public write limits and list scan budget over libp2p', () => {
     expect(await staged()).toEqual(net.nodeIds.map(() => 0))
   })
 
+  it('with a read cap of 1, refuses a second concurrent read with NODE_BUSY, then serves reads again', async () => {
+    await reconfigure({ maxConcurrentReads: 1 })
+    // More than the stream windows hold: the first read keeps its slot while its client reads nothing.
+    const size = 12 * 1024 * 1024
+    const oid = objectId('limits', 'read-cap')
+    const content = bytesOf('read-cap', size)
+    const stored = await client.put(
+      addrsOf(coordinator),
+      { object_id: oid, version: 1, metadata: meta(80), content_size: size },
+      content,
+    )
+    expect(stored).toMatchObject({ ok: true })
+    const first = await client.read(addrsOf(coordinator), { object_id: oid, version: 1 })
+    if (!('content' in first)) throw new Error(JSON.stringify(first))
+    const second = await client.read(addrsOf(coordinator), { object_id: oid, version: 1 })
+    expect(second).toMatchObject({ ok: false, code: 'NODE_BUSY', error_code: 'SE_ERR_NO_ELIGIBLE_NODES' })
+    let got = 0
+    for await (const piece of first.content) got += piece.length
+    expect(got).toBe(size)
+    // The slot is free once the first exchange has ended.
+    await vi.waitFor(
+      async () =>
+        expect(await client.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })).toMatchObject({
+          ok: true,
+        }),
+      { timeout: 5_000 },
+    )
+  })
+
   it('fails a write whose client stops sending at its deadline, takes back what it staged and frees its slot', async () => {
     // Deadline max(300 ms, size / 1 GiB/s) = 300 ms for this write; the idle timeout (5 s) never fires.
     await reconfigure({ maxConcurrentWrites: 1, writeMinDeadlineMs: 300, writeMinBytesPerSecond: 2 ** 30 })
