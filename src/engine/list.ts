@@ -45,7 +45,13 @@ export function validateFilters(input: unknown): RecordFilters {
     switch (key) {
       case 'after': {
         const a = f.after as Record<string, unknown>
-        if (typeof a !== 'object' || !isId(a.object_id) || !isCount(a.version)) {
+        if (
+          typeof a !== 'object' ||
+          !isId(a.object_id) ||
+          !isCount(a.version) ||
+          Object.keys(a).some((k) => k !== 'object_id' && k !== 'version')
+        ) {
+          // Exact, like every other request object; version 0 is the position before version 1.
           throw new InvalidInputError('after must be {object_id, version}')
         }
         out.after = { object_id: a.object_id, version: a.version as number }

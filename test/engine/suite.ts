@@ -204,6 +204,13 @@ export function describeEngine(name: string, makeHarness: () => Promise<EngineHa
         ok: false,
         error_code: 'SE_ERR_INVALID_INPUT',
       })
+      // The cursor is exact too: a key it does not know is refused, not ignored.
+      const cursor = { object_id: objectId('suite', 'list-cursor'), version: 1 }
+      expectOk(await e.listObjects({ after: cursor, limit: 1 }))
+      expect(await e.listObjects({ after: { ...cursor, extra: true }, limit: 1 })).toMatchObject({
+        ok: false,
+        error_code: 'SE_ERR_INVALID_INPUT',
+      })
     })
 
     it('refuses bad input with SE_ERR_INVALID_INPUT and logs one event per call', async () => {
