@@ -50,7 +50,10 @@ export function reportError(io: CliIo, err: unknown): number {
   }
   const e = err as NodeJS.ErrnoException
   if (e !== null && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
-    io.stderr(`error [${e.code}]: ${e.message}\n`)
+    // The operating system's errno names (ENOENT, EISDIR, ...) are not our codes: one stable code,
+    // with the OS's own words kept in the message.
+    const code = /^E[A-Z0-9]+$/.test(e.code) && typeof e.syscall === 'string' ? 'IO_ERROR' : e.code
+    io.stderr(`error [${code}]: ${e.message}\n`)
     return EXIT.FAILED
   }
   io.stderr(`error [INTERNAL]: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)

@@ -118,6 +118,14 @@ describe('qfs-node get -o FILE', () => {
     expect((await readdir(dir)).sort()).toEqual(['pipe', 'sub'])
   })
 
+  it('reports a FILE in a directory that does not exist as IO_ERROR, with the OS reason', async () => {
+    const dir = await caseDir()
+    const r = await get(join(dir, 'missing', 'out.bin'))
+    expect(r.status).toBe(3)
+    expect(r.stderr).toMatch(/^error \[IO_ERROR\]: ENOENT: /)
+    expect(await readdir(dir)).toEqual([])
+  })
+
   it('never writes or removes FILE.partial or any other file it did not create', async () => {
     const dir = await caseDir()
     const out = join(dir, 'data.bin')
