@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -80,6 +82,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown query parameters are refused, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
+    // What Node's HTTP parser refuses before any route (headers or URL too large, a malformed
+    // request) gets our error shape too.
+    clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -171,6 +176,23 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     { prefix: '/v1' },
   )
   return app
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'INVALID_INPUT', 'request headers or URL too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'TIMEOUT', 'the request did not arrive in time']
+        : [400, 'INVALID_INPUT', 'malformed HTTP request']
+  const body = JSON.stringify({ ok: false, code, message })
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
 }
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string) {

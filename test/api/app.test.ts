@@ -1,3 +1,4 @@
+import { type AddressInfo, connect } from 'node:net'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { type ApiDeps, buildApi, type NodeStatus } from '../../src/api/app.js'
@@ -231,5 +232,42 @@ describe('operator API', () => {
     expect(ok.statusCode).toBe(200)
     expect((await app.inject('/healthz')).statusCode).toBe(200)
     expect((await app.inject('/metrics')).statusCode).toBe(200)
+  })
+})
+
+describe('requests Node refuses before any route', () => {
+  /** Sends raw bytes to a listening API and returns the status line and body of its answer. */
+  async function raw(bytes: string): Promise<{ status: number; body: unknown }> {
+    const { app } = setup()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    try {
+      const address = app.server.address() as AddressInfo
+      const text = await new Promise<string>((resolve, reject) => {
+        const socket = connect(address.port, '127.0.0.1', () => socket.end(bytes))
+        let got = ''
+        socket.on('data', (d) => {
+          got += d.toString('latin1')
+        })
+        socket.on('close', () => resolve(got))
+        socket.on('error', reject)
+      })
+      const [head, body] = text.split('\r\n\r\n')
+      return { status: Number(head!.split(' ')[1]), body: JSON.parse(body!) }
+    } finally {
+      await app.close()
+    }
+  }
+
+  it('answer with our error shape: a URL too large, a malformed request', async () => {
+    const big = await raw(`GET /v1/objects?prefix=${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    expect(big).toEqual({
+      status: 431,
+      body: { ok: false, code: 'INVALID_INPUT', message: expect.any(String) },
+    })
+    const bad = await raw('NOT HTTP AT ALL\r\n\r\n')
+    expect(bad).toEqual({
+      status: 400,
+      body: { ok: false, code: 'INVALID_INPUT', message: expect.any(String) },
+    })
   })
 })
