@@ -43,10 +43,6 @@ export class ReadSlots {
     }
   }
 
-  /** Reads holding a slot now. */
-  get activeReads(): number {
-    return this.active
-  }
 }
 
 export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: PublicPolicy) => Promise<void>
