@@ -42,7 +42,6 @@ export class ReadSlots {
       this.active--
     }
   }
-
 }
 
 export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: PublicPolicy) => Promise<void>
