@@ -15,10 +15,72 @@ const canonicalize: Serialize = typeof loaded === 'function' ? loaded : loaded.d
  * of a sparse array: a hash over such output would not be the hash another implementation computes.
  */
 export function canonicalJson(value: unknown): string {
+  // Every frame sent and received goes through here (a received one is re-encoded to check its
+  // spelling), so the common case is one walk that validates and serializes together, building no
+  // error paths. Anything it does not take (bad input, very deep nesting) goes the careful way:
+  // the validator names the offending path, and the package serializes what passes.
+  const text = encodeFast(value, 0)
+  if (text !== undefined) return text
   assertJsonValue(value, '$', new Set())
-  const text = canonicalize(value)
-  if (typeof text !== 'string') throw new InvalidInputError('value has no JSON form')
-  return text
+  const slow = canonicalize(value)
+  if (typeof slow !== 'string') throw new InvalidInputError('value has no JSON form')
+  return slow
+}
+
+/** Nesting the fast walk takes; deeper (or cyclic) values go the careful way. */
+const FAST_MAX_DEPTH = 64
+
+/**
+ * RFC 8785 for values that are plainly JSON data, or undefined for anything else. Strings and numbers
+ * take ECMAScript's JSON.stringify form, which is what JCS specifies; keys sort by UTF-16 code units,
+ * which is what Array.prototype.sort does with no comparator.
+ */
+function encodeFast(value: unknown, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return isWellFormedText(value) ? JSON.stringify(value) : undefined
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : undefined
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'object':
+      break
+    default:
+      return undefined
+  }
+  if (value === null) return 'null'
+  if (depth >= FAST_MAX_DEPTH) return undefined
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) {
+      if (!Object.hasOwn(value, i)) return undefined
+      const item = encodeFast(value[i], depth + 1)
+      if (item === undefined) return undefined
+      out += i === 0 ? item : `,${item}`
+    }
+    return `${out}]`
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return undefined
+  if (Object.getOwnPropertySymbols(value).length > 0) return undefined
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record)
+  // A parsed canonical frame (the re-encode of every received one) already has its keys in order.
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      keys.sort()
+      break
+    }
+  }
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    if (!isWellFormedText(key)) return undefined
+    const item = encodeFast(record[key], depth + 1)
+    if (item === undefined) return undefined
+    out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${item}`
+  }
+  return `${out}}`
 }
 
 /** The UTF-8 bytes of `canonicalJson(value)`: what every protocol hash over JSON takes. */

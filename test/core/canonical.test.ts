@@ -1,3 +1,5 @@
+import canonicalize from 'canonicalize'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { canonicalBytes, canonicalJson, isWellFormedText } from '../../src/core/canonical.js'
 import { errorCode } from '../helpers/core-vectors.js'
@@ -84,4 +86,37 @@ describe('canonicalJson (RFC 8785)', () => {
     expect(isWellFormedText('a\ud83db')).toBe(false)
     expect(isWellFormedText('\ude00')).toBe(false)
   })
+
+  // canonicalJson serializes the common case in one walk of its own; the package (RFC 8785's
+  // reference behaviour for JSON data) is the oracle, and the errors must still name the path.
+  it('agrees with the canonicalize package on arbitrary JSON data, nested or deep', () => {
+    const serialize = canonicalize as unknown as (value: unknown) => string
+    const deep = (depth: number, leaf: unknown): unknown =>
+      depth === 0 ? leaf : depth % 2 === 0 ? [deep(depth - 1, leaf)] : { k: deep(depth - 1, leaf), a: depth }
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 90 }), (value, depth) => {
+        expect(canonicalJson(value)).toBe(serialize(value))
+        const nested = deep(depth, value)
+        expect(canonicalJson(nested)).toBe(serialize(nested))
+      }),
+      { seed: 8785, numRuns: 300 },
+    )
+  })
+
+  it('names where a bad value sits, at any depth', () => {
+    const message = (value: unknown) => {
+      try {
+        canonicalJson(value)
+      } catch (err) {
+        return (err as Error).message
+      }
+      return 'no error'
+    }
+    expect(message({ a: [1, { b: undefined }] })).toBe('$.a[1].b: undefined is not JSON')
+    expect(message({ z: 1, a: { x: 'ok', y: Number.NaN } })).toBe('$.a.y: non-finite number')
+    let deep: unknown = { bad: 1n }
+    for (let i = 0; i < 70; i++) deep = [deep]
+    expect(message(deep)).toBe(`$${'[0]'.repeat(70)}.bad: bigint is not JSON`)
+  })
 })
+
