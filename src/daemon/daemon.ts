@@ -164,7 +164,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           perHostPerSecond: config.limits.inboundConnectionsPerHostPerSecond,
           maxPending: config.limits.maxPendingInboundConnections,
         },
-        metrics: prometheusMetrics({ registry }),
+        // prom-client samples event-loop delay with a timer, 10 ms apart by default: a hundred
+        // wake-ups a second of an idle node, which on a small shared machine is CPU taken from its
+        // peers. Every 100 ms still catches the stalls an operator looks for.
+        metrics: prometheusMetrics({ registry, defaultMetrics: { eventLoopMonitoringPrecision: 100 } }),
         services: {
           storage: storageProtocol({
             node: instrumentNodeService(local.service, tracker),

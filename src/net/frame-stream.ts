@@ -14,6 +14,7 @@ import {
   encodeEndFrame,
   encodeErrorFrame,
   encodeJsonFrame,
+  encodeKeepAliveFrame,
   type Frame,
   FrameDecoder,
   type JsonObject,
@@ -32,6 +33,11 @@ export interface FrameStreamOptions {
    * answers, logs and counts in its metrics. Clients keep the remote's code (the default).
    */
   peerErrorsEnd?: boolean
+  /**
+   * KEEPALIVE frames are taken (and dropped) rather than refused: only a replica/push server, whose
+   * coordinator may wait on a slow client between blocks. Like any bytes, they restart the idle wait.
+   */
+  acceptKeepAlive?: boolean
 }
 
 // Decoded frames kept for a slow consumer before the stream is paused. With the muxer's window this
@@ -70,7 +76,11 @@ export class FrameStream {
 
   constructor(stream: Stream, options: FrameStreamOptions) {
     this.stream = stream
-    this.decoder = new FrameDecoder(options.maxFrameBytes, options.maxJsonFrameBytes ?? options.maxFrameBytes)
+    this.decoder = new FrameDecoder(
+      options.maxFrameBytes,
+      options.maxJsonFrameBytes ?? options.maxFrameBytes,
+      options.acceptKeepAlive === true,
+    )
     this.idleMs = options.idleMs
     this.peerErrorsEnd = options.peerErrorsEnd === true
     if (stream.maxReadBufferLength < MIN_STREAM_READ_BUFFER)
@@ -188,6 +198,11 @@ export class FrameStream {
         signal,
       )
     }
+  }
+
+  /** A KEEPALIVE frame, for a peer that accepts them (`acceptKeepAlive`). */
+  writeKeepAlive(signal?: AbortSignal): Promise<void> {
+    return this.write(encodeKeepAliveFrame(), signal)
   }
 
   writeEnd(signal?: AbortSignal): Promise<void> {

@@ -21,6 +21,12 @@ export const FRAME_JSON = 0x01
 export const FRAME_DATA = 0x02
 export const FRAME_END = 0x03
 export const FRAME_ERROR = 0x04
+/**
+ * An empty frame a coordinator sends on a replica/push stream while it waits for its client's bytes,
+ * so the replica does not take the wait for a vanished sender (docs/protocol.md 4.4). Only a decoder
+ * told to accept it does; anywhere else it is an unknown frame type, as before.
+ */
+export const FRAME_KEEPALIVE = 0x05
 
 /** Largest DATA body: one frame carries at most 1 MiB of content or block bytes. */
 export const MAX_DATA_BYTES = 1_048_576
@@ -104,6 +110,10 @@ export function encodeJsonFrame(value: JsonObject): Uint8Array[] {
 
 export function encodeEndFrame(): Uint8Array[] {
   return [header(FRAME_END, 0)]
+}
+
+export function encodeKeepAliveFrame(): Uint8Array[] {
+  return [header(FRAME_KEEPALIVE, 0)]
 }
 
 export function encodeErrorFrame(error: WireError): Uint8Array[] {
@@ -242,13 +252,23 @@ export class FrameDecoder {
   private readonly buffer = new Uint8ArrayList()
   private readonly maxFrameBytes: number
   private readonly maxJsonFrameBytes: number
+  private readonly acceptKeepAlive: boolean
+  /** A frame other than KEEPALIVE was decoded: the request is in, so keep-alives may follow. */
+  private started = false
   private failed: Error | undefined
 
   /**
    * `maxJsonFrameBytes` bounds JSON frames apart from the others (a server reading requests sets it
    * to MAX_REQUEST_JSON_FRAME_BYTES); it is checked once the type byte is in, before the body is.
+   * With `acceptKeepAlive`, KEEPALIVE frames after the first frame (the request) are consumed and
+   * yield nothing; before it, they are as unknown as anywhere else: a stream must say what it is
+   * before it may be kept open.
    */
-  constructor(maxFrameBytes: number = MAX_FRAME_BYTES, maxJsonFrameBytes: number = maxFrameBytes) {
+  constructor(
+    maxFrameBytes: number = MAX_FRAME_BYTES,
+    maxJsonFrameBytes: number = maxFrameBytes,
+    acceptKeepAlive = false,
+  ) {
     if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_FRAME_BYTES) {
       throw new FrameInvalidError(`maxFrameBytes must be in 1..${MAX_FRAME_BYTES}`)
     }
@@ -261,6 +281,7 @@ export class FrameDecoder {
     }
     this.maxFrameBytes = maxFrameBytes
     this.maxJsonFrameBytes = maxJsonFrameBytes
+    this.acceptKeepAlive = acceptKeepAlive
   }
 
   /** Bytes received but not yet part of a whole frame. */
@@ -277,6 +298,8 @@ export class FrameDecoder {
       for (;;) {
         const frame = this.next()
         if (frame === undefined) break
+        if (frame === null) continue
+        this.started = true
         frames.push(frame)
       }
     } catch (err) {
@@ -292,7 +315,8 @@ export class FrameDecoder {
     return this.failed
   }
 
-  private next(): Frame | undefined {
+  /** The next whole frame, undefined when more bytes are needed, null for a KEEPALIVE consumed. */
+  private next(): Frame | null | undefined {
     const available = this.buffer.byteLength
     let length = 0
     let scale = 1
@@ -317,6 +341,11 @@ export class FrameDecoder {
       throw new FrameTooLargeError(`JSON frame of more than ${this.maxJsonFrameBytes} bytes announced`)
     }
     if (available - prefix < length) return undefined
+    if (this.acceptKeepAlive && this.started && this.buffer.get(prefix) === FRAME_KEEPALIVE) {
+      if (length !== 1) throw new FrameInvalidError('a KEEPALIVE frame has no body')
+      this.buffer.consume(prefix + length)
+      return null
+    }
     if (this.buffer.get(prefix) === FRAME_DATA && length > 1) {
       // Views of the received chunks: the body is handed on without a copy.
       const chunks = [...this.buffer.sublist(prefix + 1, prefix + length)]

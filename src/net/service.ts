@@ -148,6 +148,7 @@ class StorageProtocol implements StorageProtocolService {
           ? this.limits.idleTimeoutMs * RPC_SERVER_IDLE_FACTOR
           : this.limits.idleTimeoutMs,
       peerErrorsEnd: true,
+      acceptKeepAlive: name === 'replicaPush',
     })
     const failed = new AbortController()
     const onClose = (evt: StreamCloseEvent) => {

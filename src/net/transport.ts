@@ -32,11 +32,11 @@ import {
   parseManifestReply,
   parseProofReply,
   parseRecordReply,
-  parseStagedShardInfo,
 } from './messages.js'
 import { type Limits, PROTOCOLS, resolveLimits } from './protocols.js'
 import { type RpcAnswer, RpcChannels } from './rpc-client.js'
 import { MAX_INLINE_SHARD_BYTES, MAX_STAGE_SHARDS, parseStageReply, type RpcOp } from './rpc-messages.js'
+import { InlineShardSink, RemoteShardSink } from './shard-sinks.js'
 
 export interface Libp2pTransportComponents {
   /** The local libp2p node (anything that can open a protocol stream). */
@@ -142,7 +142,7 @@ export class Libp2pTransport implements NodeTransport {
       fs.abort(err as Error)
       throw exchangeFailure(err, nodeId)
     }
-    return new RemoteShardSink(fs, nodeId, header.shard_id)
+    return new RemoteShardSink(fs, nodeId, header.shard_id, Math.floor(this.limits.idleTimeoutMs / 4))
   }
 
   async stageShards(
@@ -392,97 +392,6 @@ export class Libp2pTransport implements NodeTransport {
         records.push(validateVersionRecord(frame.value, this.params))
       }
     })
-  }
-}
-
-/**
- * A shard of at most MAX_INLINE_SHARD_BYTES, gathered and staged in one request on the replica
- * channel when finished; nothing reaches the replica before, so an abort has nothing to undo.
- */
-class InlineShardSink implements ShardSink {
-  private readonly bytes: Uint8Array
-  private filled = 0
-
-  constructor(
-    private readonly rpc: RpcChannels,
-    private readonly nodeId: string,
-    private readonly header: ShardHeader,
-  ) {
-    this.bytes = new Uint8Array(header.length)
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.filled + chunk.length > this.bytes.length)
-      throw new RangeError(`more than the ${this.bytes.length} bytes of shard ${this.header.shard_id}`)
-    this.bytes.set(chunk, this.filled)
-    this.filled += chunk.length
-  }
-
-  async finish(options?: AbortOptions): Promise<StagedShardInfo> {
-    if (this.filled !== this.bytes.length)
-      throw new RangeError(
-        `shard ${this.header.shard_id} finished at ${this.filled} of ${this.bytes.length} bytes`,
-      )
-    const answer = await this.rpc.request(
-      this.nodeId,
-      'stage',
-      { shards: [this.header as unknown as JsonObject] },
-      { data: this.bytes, signal: options?.signal },
-    )
-    try {
-      return parseStageReply(answer.body, [this.header], this.nodeId)[0]!
-    } catch (err) {
-      throw exchangeFailure(err, this.nodeId)
-    }
-  }
-
-  async abort(): Promise<void> {}
-}
-
-/** The coordinator's end of one replica/push stream. */
-class RemoteShardSink implements ShardSink {
-  constructor(
-    private readonly fs: FrameStream,
-    private readonly nodeId: string,
-    private readonly shardId: string,
-  ) {}
-
-  async write(chunk: Uint8Array): Promise<void> {
-    try {
-      // The replica says nothing before END unless it refuses: stop at its first word.
-      if (this.fs.pending > 0) throw unexpected(await this.fs.read(), 'nothing before END')
-      if (chunk.length > 0) await this.fs.writeData(chunk)
-    } catch (err) {
-      this.fs.abort(err as Error)
-      throw exchangeFailure(err, this.nodeId)
-    }
-  }
-
-  async finish(options?: AbortOptions): Promise<StagedShardInfo> {
-    const signal = options?.signal
-    const onAbort = () => this.fs.abort(signal?.reason as Error)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      signal?.throwIfAborted()
-      if (this.fs.pending > 0) throw unexpected(await this.fs.read(), 'nothing before END')
-      await this.fs.writeEnd()
-      await this.fs.close()
-      const staged = parseStagedShardInfo(await this.fs.readJson())
-      if (staged.node_id !== this.nodeId || staged.shard_id !== this.shardId) {
-        throw new FrameInvalidError('staged answer names another node or shard')
-      }
-      this.fs.done()
-      return staged
-    } catch (err) {
-      this.fs.abort(err as Error)
-      throw exchangeFailure(err, this.nodeId)
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
-  }
-
-  async abort(reason?: Error): Promise<void> {
-    this.fs.abort(reason ?? new Error('shard push aborted'))
   }
 }
 

@@ -119,4 +119,3 @@ describe('canonicalJson (RFC 8785)', () => {
     expect(message(deep)).toBe(`$${'[0]'.repeat(70)}.bad: bigint is not JSON`)
   })
 })
-

@@ -7,11 +7,13 @@ import {
   encodeEndFrame,
   encodeErrorFrame,
   encodeJsonFrame,
+  encodeKeepAliveFrame,
   encodeVarint,
   FRAME_DATA,
   FRAME_END,
   FRAME_ERROR,
   FRAME_JSON,
+  FRAME_KEEPALIVE,
   type Frame,
   FrameDecoder,
   frameBytes,
@@ -274,5 +276,38 @@ describe('hostile frames', () => {
       ),
       { seed: SEED, numRuns: 2000 },
     )
+  })
+})
+
+describe('KEEPALIVE frames (replica/push only)', () => {
+  const keepAlive = frameBytes(encodeKeepAliveFrame())
+  const end = frameBytes(encodeEndFrame())
+  const data = frameBytes(encodeDataFrame(Uint8Array.of(7, 8, 9)))
+
+  it('are two bytes on the wire: length 1, type 0x05', () => {
+    expect([...keepAlive]).toEqual([0x01, FRAME_KEEPALIVE])
+  })
+
+  it('are dropped by a decoder that accepts them, wherever they fall and however the bytes are cut', () => {
+    const stream = Uint8Array.from([...data, ...keepAlive, ...keepAlive, ...data, ...keepAlive, ...end])
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const decoder = new FrameDecoder(MAX_FRAME_BYTES, MAX_FRAME_BYTES, true)
+      const frames = [...decoder.push(stream.subarray(0, cut)), ...decoder.push(stream.subarray(cut))]
+      expect(frames.map((f) => f.type)).toEqual(['data', 'data', 'end'])
+      expect(decoder.buffered).toBe(0)
+    }
+  })
+
+  it('are an unknown frame type to every other decoder and before the first frame, and carry no body', () => {
+    // After a good frame the decoder hands that frame over and keeps the error for the next push.
+    const other = new FrameDecoder()
+    expect(other.push(Uint8Array.from([...data, ...keepAlive])).map((f) => f.type)).toEqual(['data'])
+    expect((other.error as QfsError | undefined)?.code).toBe('UNKNOWN_MESSAGE')
+    expect(codeOf(() => new FrameDecoder(MAX_FRAME_BYTES, MAX_FRAME_BYTES, true).push(keepAlive))).toBe(
+      'UNKNOWN_MESSAGE',
+    )
+    const accepting = new FrameDecoder(MAX_FRAME_BYTES, MAX_FRAME_BYTES, true)
+    accepting.push(Uint8Array.from([...data, ...raw(FRAME_KEEPALIVE, Uint8Array.of(0))]))
+    expect((accepting.error as QfsError | undefined)?.code).toBe('FRAME_INVALID')
   })
 })

@@ -45,7 +45,24 @@ describe('replicaPreopenBytes', () => {
   })
 })
 
-describe('a writer slower than the pre-open window allows, yet above the minimum rate', () => {
+/**
+ * `content` as a client that sends fast, then stalls inside a block for `stallMs`, sending 1 KiB
+ * every 100 ms (so its coordinator hears from it), then sends the rest: the coordinator has no whole
+ * block for any replica during the stall.
+ */
+async function* bursty(content: Uint8Array, stallAt: number, stallMs: number): AsyncIterable<Uint8Array> {
+  yield content.subarray(0, stallAt)
+  let at = stallAt
+  const until = performance.now() + stallMs
+  while (performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 100))
+    yield content.subarray(at, at + KIB)
+    at += KIB
+  }
+  yield content.subarray(at)
+}
+
+describe('replica streams of a slow client (idle timeout 400 ms)', () => {
   let net: Libp2pNetwork
   beforeAll(async () => {
     net = await libp2pHarness(5, {
@@ -69,6 +86,21 @@ describe('a writer slower than the pre-open window allows, yet above the minimum
     if (!put.ok) throw new Error(JSON.stringify(put))
     expect(put.under_replicated).toEqual({})
     const got = await net.engine(net.nodeIds[2]!).getContent(oid, 1)
+    expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
+  }, 30_000)
+
+  it('keeps every replica stream, in progress or opened ahead, through a stall of four idle timeouts inside a block', async () => {
+    // Four 512 KiB shards, each streamed (over the inline size) and all opened ahead; the stall falls
+    // in shard 0's second block, so no replica gets a block for 1.6 s. KEEPALIVE frames carry them.
+    const size = 2 * 1024 * KIB
+    const content = bytesOf('bursty-writer', size)
+    const oid = objectId('slow', 'bursty')
+    const put = await net
+      .engine(net.nodeIds[1]!)
+      .putContent(oid, 1, { size, chunks: bursty(content, BLOCK + 64 * KIB, 4 * IDLE_MS) }, meta(1))
+    if (!put.ok) throw new Error(JSON.stringify(put))
+    expect(put.under_replicated).toEqual({})
+    const got = await net.engine(net.nodeIds[3]!).getContent(oid, 1)
     expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
   }, 30_000)
 })
