@@ -50,6 +50,11 @@ export const DATA_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
  * client, which closes a quiet channel after one, so a request never meets a channel closing under it.
  */
 export const RPC_SERVER_IDLE_FACTOR = 4
+/**
+ * How long a server waits, after refusing a peer outside the eligible set, for that peer to close
+ * its end (it gets the ERROR frame first; docs/protocol.md section 3) before resetting the stream.
+ */
+export const REFUSAL_DRAIN_MS = 1_000
 export const PUBLIC_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
   'write',
   'read',

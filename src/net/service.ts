@@ -20,6 +20,7 @@ import {
   PROTOCOLS,
   type ProtocolName,
   PUBLIC_PROTOCOLS,
+  REFUSAL_DRAIN_MS,
   RPC_SERVER_IDLE_FACTOR,
   resolveLimits,
 } from './protocols.js'
@@ -139,12 +140,17 @@ class StorageProtocol implements StorageProtocolService {
 
   /** Runs one exchange; every failure becomes an ERROR frame (then the stream ends), never a rejection. */
   async serve(name: ProtocolName, stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    const outsider = !PUBLIC_PROTOCOLS.has(name) && !this.isEligiblePeer(peer)
     const fs = new FrameStream(stream, {
       maxFrameBytes: this.limits.maxFrameBytes,
       // The only JSON a server reads is the request (docs/protocol.md section 3).
       maxJsonFrameBytes: this.limits.maxRequestFrameBytes,
-      idleMs:
-        name === 'replicaRpc'
+      // An outsider is refused before anything is read; it gets a moment to read the refusal, not a
+      // replica channel's long idle wait, so it cannot hold the stream (a slot of 4 per connection).
+      idleMs: outsider
+        ? Math.min(this.limits.idleTimeoutMs, REFUSAL_DRAIN_MS)
+        : name === 'replicaRpc'
           ? this.limits.idleTimeoutMs * RPC_SERVER_IDLE_FACTOR
           : this.limits.idleTimeoutMs,
       peerErrorsEnd: true,
@@ -161,7 +167,6 @@ class StorageProtocol implements StorageProtocolService {
     const signal = unbounded
       ? failed.signal
       : AbortSignal.any([failed.signal, AbortSignal.timeout(this.limits.requestTimeoutMs)])
-    const peer = connection.remotePeer.toString()
     const ex: Exchange = {
       fs,
       signal,
@@ -171,7 +176,7 @@ class StorageProtocol implements StorageProtocolService {
     }
     try {
       if (!PUBLIC_PROTOCOLS.has(name)) {
-        if (!this.isEligiblePeer(peer)) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
+        if (outsider) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
         await REPLICA_HANDLERS[name]!(this.node, ex)
       } else {
         await PUBLIC_HANDLERS[name]!(this.engine!, ex, {

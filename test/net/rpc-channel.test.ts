@@ -630,6 +630,23 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
     }
   })
 
+  it("lets an outsider that never closes its end hold a refused channel for a moment, not the channel's idle wait", async () => {
+    // This server's channels wait 4 s (4 x its 1 s idle timeout) for a next request; a refusal waits
+    // REFUSAL_DRAIN_MS (1 s) at most for the outsider to close, then resets the stream.
+    const fs = await rawChannel(intruder)
+    const started = performance.now()
+    await fs.write(encodeJsonFrame({ id: 1, op: 'record', body: { object_id: OBJ_B, version: 1 } }))
+    expect(await fs.read(AbortSignal.timeout(5_000))).toMatchObject({
+      type: 'error',
+      error: { code: 'NOT_ELIGIBLE' },
+    })
+    while (rpcStreams(server, intruder, 'inbound').length > 0 && performance.now() - started < 10_000)
+      await new Promise((r) => setTimeout(r, 50))
+    expect(rpcStreams(server, intruder, 'inbound')).toHaveLength(0)
+    expect(performance.now() - started).toBeLessThan(3_000)
+    fs.abort(new Error('test done'))
+  })
+
   describe('the calling end', () => {
     it('fails pending requests when the channel is reset, and opens a new one for the next', async () => {
       const transport = transportFrom(client)
