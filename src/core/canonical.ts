@@ -50,6 +50,8 @@ function encodeFast(value: unknown, depth: number): string | undefined {
   }
   if (value === null) return 'null'
   if (depth >= FAST_MAX_DEPTH) return undefined
+  // The package would serialize what a toJSON method returns, which no other implementation sees.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined
   if (Array.isArray(value)) {
     let out = '['
     for (let i = 0; i < value.length; i++) {
@@ -115,16 +117,22 @@ function assertJsonValue(value: unknown, path: string, ancestors: Set<object>): 
   if (value === null) return
   if (ancestors.has(value)) throw new InvalidInputError(`${path}: cyclic value`)
   ancestors.add(value)
-  if (Array.isArray(value)) {
+  const array = Array.isArray(value)
+  if (!array) {
+    const proto = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null)
+      throw new InvalidInputError(`${path}: not a plain object`)
+    if (Object.getOwnPropertySymbols(value).length > 0) throw new InvalidInputError(`${path}: symbol key`)
+  }
+  // Own, inherited or non-enumerable alike: JSON.stringify and the package would call it.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    throw new InvalidInputError(`${path}: has a toJSON method`)
+  if (array) {
     for (let i = 0; i < value.length; i++) {
       if (!Object.hasOwn(value, i)) throw new InvalidInputError(`${path}[${i}]: hole in array`)
       assertJsonValue(value[i], `${path}[${i}]`, ancestors)
     }
   } else {
-    const proto = Object.getPrototypeOf(value)
-    if (proto !== Object.prototype && proto !== null)
-      throw new InvalidInputError(`${path}: not a plain object`)
-    if (Object.getOwnPropertySymbols(value).length > 0) throw new InvalidInputError(`${path}: symbol key`)
     for (const [key, v] of Object.entries(value)) {
       if (!isWellFormedText(key)) throw new InvalidInputError(`${path}: key with a lone surrogate`)
       assertJsonValue(v, `${path}.${key}`, ancestors)

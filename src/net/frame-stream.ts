@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { QfsError } from '../core/errors.js'
@@ -38,6 +39,11 @@ export interface FrameStreamOptions {
    * coordinator may wait on a slow client between blocks. Like any bytes, they restart the idle wait.
    */
   acceptKeepAlive?: boolean
+  /**
+   * With `acceptKeepAlive`: how long keep-alives alone may keep a read waiting. Past it with no other
+   * frame, the read fails TIMEOUT as an idle one would (default: no limit).
+   */
+  keepAliveLimitMs?: number
 }
 
 // Decoded frames kept for a slow consumer before the stream is paused. With the muxer's window this
@@ -59,6 +65,9 @@ export class FrameStream {
   private readonly decoder: FrameDecoder
   private readonly idleMs: number
   private readonly peerErrorsEnd: boolean
+  private readonly keepAliveLimitMs: number
+  /** When the last frame other than a keep-alive was received (or the stream was taken over). */
+  private lastFrameMs = performance.now()
   private readonly queue: Frame[] = []
   private head = 0
   private queuedBytes = 0
@@ -83,6 +92,7 @@ export class FrameStream {
     )
     this.idleMs = options.idleMs
     this.peerErrorsEnd = options.peerErrorsEnd === true
+    this.keepAliveLimitMs = options.keepAliveLimitMs ?? Number.POSITIVE_INFINITY
     if (stream.maxReadBufferLength < MIN_STREAM_READ_BUFFER)
       stream.maxReadBufferLength = MIN_STREAM_READ_BUFFER
     this.onMessage = (evt) => this.receive(evt.data)
@@ -117,6 +127,9 @@ export class FrameStream {
           cause: this.closeError,
         })
       }
+      // Bytes woke us, but no frame: keep-alives (or part of a frame) restart the idle wait only so long.
+      if (performance.now() - this.lastFrameMs > this.keepAliveLimitMs)
+        throw new StreamTimeoutError(`no frame but keep-alives for ${this.keepAliveLimitMs} ms`)
       await this.waitForInput(signal)
     }
   }
@@ -200,9 +213,15 @@ export class FrameStream {
     }
   }
 
-  /** A KEEPALIVE frame, for a peer that accepts them (`acceptKeepAlive`). */
-  writeKeepAlive(signal?: AbortSignal): Promise<void> {
-    return this.write(encodeKeepAliveFrame(), signal)
+  /**
+   * A KEEPALIVE frame, for a peer that accepts them (`acceptKeepAlive`), handed over only if the
+   * stream takes bytes now: one waiting for 'drain' has bytes in flight anyway, and a keep-alive must
+   * never wait (and time out) behind them. False when skipped; throws if the stream cannot send.
+   */
+  sendKeepAlive(): boolean {
+    if (this.stream.writableNeedsDrain) return false
+    this.stream.send(encodeKeepAliveFrame()[0]!)
+    return true
   }
 
   writeEnd(signal?: AbortSignal): Promise<void> {
@@ -329,6 +348,7 @@ export class FrameStream {
       this.queue.push(f)
       this.queuedBytes += f.size
     }
+    if (frames.length > 0) this.lastFrameMs = performance.now()
     if (!this.resuming) this.applyBackpressure()
     this.notify()
   }

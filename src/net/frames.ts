@@ -23,7 +23,7 @@ export const FRAME_END = 0x03
 export const FRAME_ERROR = 0x04
 /**
  * An empty frame a coordinator sends on a replica/push stream while it waits for its client's bytes,
- * so the replica does not take the wait for a vanished sender (docs/protocol.md 4.4). Only a decoder
+ * so the replica does not take the wait for a vanished sender (docs/protocol.md 2, 4.6). Only a decoder
  * told to accept it does; anywhere else it is an unknown frame type, as before.
  */
 export const FRAME_KEEPALIVE = 0x05

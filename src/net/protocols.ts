@@ -55,6 +55,12 @@ export const RPC_SERVER_IDLE_FACTOR = 4
  * its end (it gets the ERROR frame first; docs/protocol.md section 3) before resetting the stream.
  */
 export const REFUSAL_DRAIN_MS = 1_000
+/**
+ * A replica/push stream may be kept open by KEEPALIVE frames alone for this many idle timeouts
+ * (15 min by default, the staging sweep's age) and then fails TIMEOUT: the coordinator's wait on its
+ * client is bounded, and a stream that no longer brings blocks must not hold a slot for good.
+ */
+export const PUSH_KEEPALIVE_IDLE_FACTOR = 30
 export const PUBLIC_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
   'write',
   'read',

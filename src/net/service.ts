@@ -20,6 +20,7 @@ import {
   PROTOCOLS,
   type ProtocolName,
   PUBLIC_PROTOCOLS,
+  PUSH_KEEPALIVE_IDLE_FACTOR,
   REFUSAL_DRAIN_MS,
   RPC_SERVER_IDLE_FACTOR,
   resolveLimits,
@@ -155,6 +156,7 @@ class StorageProtocol implements StorageProtocolService {
           : this.limits.idleTimeoutMs,
       peerErrorsEnd: true,
       acceptKeepAlive: name === 'replicaPush',
+      keepAliveLimitMs: this.limits.idleTimeoutMs * PUSH_KEEPALIVE_IDLE_FACTOR,
     })
     const failed = new AbortController()
     const onClose = (evt: StreamCloseEvent) => {

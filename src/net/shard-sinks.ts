@@ -57,7 +57,8 @@ export class InlineShardSink implements ShardSink {
  * opened ahead hears nothing until its shard starts, while the coordinator may wait on a slow or
  * bursty client far longer than the replica's idle timeout; so whenever nothing went out for
  * `keepAliveMs` (a quarter of the idle timeout), a KEEPALIVE frame does: the replica never hears
- * nothing for half its idle timeout while the write is alive (docs/protocol.md 4.4).
+ * nothing for more than about half its idle timeout while the write is alive (docs/protocol.md
+ * 4.2, 4.6).
  */
 export class RemoteShardSink implements ShardSink {
   private lastSentMs = performance.now()
@@ -78,9 +79,12 @@ export class RemoteShardSink implements ShardSink {
 
   private sendKeepAlive(keepAliveMs: number): void {
     if (this.writing || performance.now() - this.lastSentMs < keepAliveMs) return
-    this.lastSentMs = performance.now()
-    // A stream that failed shows it at the next block or the finish; the keep-alive just stops.
-    this.fs.writeKeepAlive().catch(() => this.stopKeepAlive())
+    try {
+      if (this.fs.sendKeepAlive()) this.lastSentMs = performance.now()
+    } catch {
+      // A stream that cannot send shows it at the next block or the finish; the keep-alive just stops.
+      this.stopKeepAlive()
+    }
   }
 
   private stopKeepAlive(): void {

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { objectId, shardId } from '../../src/core/ids.js'
+import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import { type Frame, MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { PROTOCOLS, PUSH_KEEPALIVE_IDLE_FACTOR } from '../../src/net/protocols.js'
+import { type Libp2pNetwork, libp2pHarness } from './harness.js'
+
+const IDLE_MS = 100
+const LIMIT_MS = IDLE_MS * PUSH_KEEPALIVE_IDLE_FACTOR
+
+/** The frames a stream delivers until it ends; how it ended is not needed here. */
+async function answers(fs: FrameStream): Promise<Frame[]> {
+  const frames: Frame[] = []
+  for (;;) {
+    try {
+      frames.push(await fs.read(AbortSignal.timeout(10_000)))
+    } catch {
+      return frames
+    }
+  }
+}
+
+/**
+ * The replica/push server's side of keep-alives (docs/protocol.md 2, 4.6), against a real node with
+ * a 100 ms idle timeout: an eligible peer writes the frames by hand.
+ */
+describe('replica/push KEEPALIVE frames at the server', () => {
+  let net: Libp2pNetwork
+  beforeAll(async () => {
+    net = await libp2pHarness(3, { idleTimeoutMs: IDLE_MS })
+  })
+  afterAll(async () => {
+    await net?.close()
+  })
+
+  const push = async (): Promise<FrameStream> => {
+    const [from, to] = [net.libp2p.get(net.nodeIds[0]!)!, net.libp2p.get(net.nodeIds[1]!)!]
+    const stream = await from.dialProtocol(to.getMultiaddrs(), PROTOCOLS.replicaPush)
+    return new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 10_000 })
+  }
+  const header = (name: string) => {
+    const oid = objectId('keepalive', name)
+    return {
+      object_id: oid,
+      version: 1,
+      shard_index: 0,
+      shard_id: shardId(oid, 1, 0),
+      length: 2 * DEFAULT_PARAMS.blockSizeBytes,
+      block_size_bytes: DEFAULT_PARAMS.blockSizeBytes,
+    }
+  }
+
+  it(`keep a push open past its idle timeout, up to ${PUSH_KEEPALIVE_IDLE_FACTOR} idle timeouts without a block, then end it (TIMEOUT)`, async () => {
+    const fs = await push()
+    await fs.writeJson(header('held'))
+    const started = performance.now()
+    const ended = answers(fs)
+    let done = false
+    void ended.then(() => {
+      done = true
+    })
+    while (!done && performance.now() - started < LIMIT_MS + 5_000) {
+      fs.sendKeepAlive()
+      await new Promise((r) => setTimeout(r, IDLE_MS / 4))
+    }
+    const frames = await ended
+    const elapsed = performance.now() - started
+    expect(frames).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'TIMEOUT' }) }),
+    ])
+    // Alive far beyond one idle timeout, and ended about when the limit says.
+    expect(elapsed).toBeGreaterThanOrEqual(LIMIT_MS)
+    expect(elapsed).toBeLessThan(LIMIT_MS + 2_000)
+    fs.abort(new Error('test done'))
+  }, 15_000)
+
+  it('are refused before the header (UNKNOWN_MESSAGE), as on every other stream', async () => {
+    const fs = await push()
+    fs.sendKeepAlive()
+    const frames = await answers(fs)
+    expect(frames).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'UNKNOWN_MESSAGE' }) }),
+    ])
+    fs.abort(new Error('test done'))
+  })
+})
