@@ -1,4 +1,5 @@
 import { QfsError } from '../core/errors.js'
+import { underDeadline } from './deadline.js'
 import { CutShortError } from './errors.js'
 import type { PeerHealth } from './peer-health.js'
 import type { NodeTransport } from './transport.js'
@@ -49,9 +50,12 @@ export function majority(n: number): number {
  * healthy node cut off early stays suspect from its own cut-offs, and record lookups cut short can
  * answer an older version (docs/consistency.md).
  */
-export function requestSignal(ctx: EngineContext, signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(ctx.timeouts.requestMs)
-  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+export function underRequestDeadline<T>(
+  ctx: EngineContext,
+  signal: AbortSignal | undefined,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return underDeadline(signal, ctx.timeouts.requestMs, run)
 }
 
 /**
@@ -97,7 +101,7 @@ export async function ask<T>(
   call: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   try {
-    const value = await call(requestSignal(ctx, signal))
+    const value = await underRequestDeadline(ctx, signal, call)
     ctx.health?.answered(node)
     return value
   } catch (err) {

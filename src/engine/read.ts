@@ -5,7 +5,7 @@ import { leafHash, MerkleTree } from '../core/merkle.js'
 import { metadataSeed } from '../core/metadata.js'
 import { type StorageProof, verifyStorageProof } from '../core/proof.js'
 import type { ShardDescriptor, VersionRecord } from '../core/record.js'
-import { codeOf, type EngineContext, replicaOrder, requestSignal } from './context.js'
+import { codeOf, type EngineContext, replicaOrder, underRequestDeadline } from './context.js'
 import {
   IntegrityMismatchError,
   ObjectNotFoundError,
@@ -221,9 +221,9 @@ async function verifiedLeaves(
   // RFC 9162: the root of a one-leaf tree is that leaf's hash, so the record already names it and
   // no replica needs to be asked (every shard of an object under 4 blocks, one stream fewer each).
   if (shard.leaf_count === 1) return [fromHex(shard.merkle_root, 'merkle root')]
-  const manifest = await ctx.transport.getManifest(node, shard.shard_id, {
-    signal: requestSignal(ctx, signal),
-  })
+  const manifest = await underRequestDeadline(ctx, signal, (s) =>
+    ctx.transport.getManifest(node, shard.shard_id, { signal: s }),
+  )
   if (manifest === undefined) throw new ObjectNotFoundError(`${node} does not hold shard ${shard.shard_id}`)
   const leaves = manifest.leaf_hashes.map((h) => fromHex(h, 'leaf hash'))
   const root = MerkleTree.fromLeafHashes(leaves).root
@@ -250,9 +250,9 @@ export async function proveShard(
   const failures: string[] = []
   for (const node of replicaOrder(shard.replicas, ctx.nodeId, ctx.health)) {
     try {
-      const proof = await ctx.transport.proveShard(node, shardId, index, {
-        signal: requestSignal(ctx, signal),
-      })
+      const proof = await underRequestDeadline(ctx, signal, (s) =>
+        ctx.transport.proveShard(node, shardId, index, { signal: s }),
+      )
       const verdict = verifyStorageProof(proof, {
         merkleRoot: shard.merkle_root,
         shardId,

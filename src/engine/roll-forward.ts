@@ -2,7 +2,7 @@ import type { VersionRecord } from '../core/record.js'
 import type { EpochView } from '../membership/types.js'
 import type { StagedShardRef } from '../store/index.js'
 import { catchUp, decidedRecord } from './catalogue.js'
-import { type EngineContext, requestSignal } from './context.js'
+import { type EngineContext, underRequestDeadline } from './context.js'
 
 /** What became of stale staged shards, by staging id. */
 export interface RollForwardResult {
@@ -72,10 +72,9 @@ export async function rollForwardStaged(
       if (record.catalogue_homes.includes(ctx.nodeId)) {
         await catchUp(ctx, homes, ctx.nodeId, objectId, version, signal)
       }
-      await ctx.transport.commitVersion(
-        ctx.nodeId,
-        { record, staged: needed.map((r) => ({ shard_id: r.shardId, staging_id: r.stagingId })) },
-        { signal: requestSignal(ctx, signal) },
+      const staged = needed.map((r) => ({ shard_id: r.shardId, staging_id: r.stagingId }))
+      await underRequestDeadline(ctx, signal, (s) =>
+        ctx.transport.commitVersion(ctx.nodeId, { record, staged }, { signal: s }),
       )
       result.committed.push(...needed.map((r) => r.stagingId))
     } catch {

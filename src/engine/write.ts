@@ -8,7 +8,15 @@ import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
 import { decide, preflight, refusal } from './catalogue.js'
-import { ask, codeOf, type EngineContext, majority, requestSignal, settle, settleAsking } from './context.js'
+import {
+  ask,
+  codeOf,
+  type EngineContext,
+  majority,
+  settle,
+  settleAsking,
+  underRequestDeadline,
+} from './context.js'
 import { CutShortError, QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { CommitResult, ShardSink, StagedShardInfo } from './transport.js'
@@ -133,12 +141,12 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       (node, signal) =>
         // Only a failure is reported here: opening a small shard does not reach the peer yet, so
         // success says nothing of it; the finish does.
-        ctx.transport
-          .openShard(node, header, { signal: requestSignal(ctx, signal) })
-          .catch((err: unknown) => {
+        underRequestDeadline(ctx, signal, (s) => ctx.transport.openShard(node, header, { signal: s })).catch(
+          (err: unknown) => {
             if (signal?.aborted !== true) ctx.health?.failed(node, codeOf(err))
             throw err
-          }),
+          },
+        ),
     )
     return {
       index,

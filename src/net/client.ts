@@ -1,5 +1,6 @@
 import { InvalidInputError, QfsError } from '../core/errors.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
+import { underDeadline } from '../engine/deadline.js'
 import { IntegrityMismatchError } from '../engine/errors.js'
 import { MAX_PAGE } from '../engine/list.js'
 import {
@@ -12,14 +13,7 @@ import {
   readSuccess,
   type StoreResponse,
 } from '../engine/responses.js'
-import {
-  type Dialer,
-  describeTarget,
-  exchangeFailure,
-  openExchange,
-  type PeerTarget,
-  withDeadline,
-} from './dial.js'
+import { type Dialer, describeTarget, exchangeFailure, openExchange, type PeerTarget } from './dial.js'
 import { FrameInvalidError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
 import { type FrameStream, unexpected } from './frame-stream.js'
 import { encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
@@ -327,13 +321,8 @@ export class StorageClient {
   }
 
   private open(peer: PeerTarget, protocol: string, signal: AbortSignal | undefined): Promise<FrameStream> {
-    return openExchange(
-      this.libp2p,
-      peer,
-      protocol,
-      this.limits,
-      withDeadline(signal, this.limits.requestTimeoutMs),
-      describeTarget(peer),
+    return underDeadline(signal, this.limits.requestTimeoutMs, (opening) =>
+      openExchange(this.libp2p, peer, protocol, this.limits, opening, describeTarget(peer)),
     )
   }
 }

@@ -79,9 +79,3 @@ export function exchangeFailure(err: unknown, who: string): QfsError {
   const reason = err instanceof QfsError ? err.code : 'INTERNAL'
   return new NodeUnavailableError(`${who} did not answer properly (${reason})`, { cause: err })
 }
-
-/** The caller's signal bounded by a deadline. */
-export function withDeadline(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const deadline = AbortSignal.timeout(ms)
-  return signal === undefined ? deadline : AbortSignal.any([signal, deadline])
-}

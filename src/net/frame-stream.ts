@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { QfsError } from '../core/errors.js'
+import { underDeadline } from '../engine/deadline.js'
 import {
   FrameInvalidError,
   RemoteError,
@@ -175,7 +176,7 @@ export class FrameStream {
   async write(parts: Uint8Array[], signal?: AbortSignal): Promise<void> {
     try {
       const ready = this.stream.send(parts.length === 1 ? parts[0]! : new Uint8ArrayList(...parts))
-      if (!ready) await drained(this.stream, this.idleSignal(signal))
+      if (!ready) await underDeadline(signal, this.idleMs, (idle) => drained(this.stream, idle))
     } catch (err) {
       throw this.writeFailure(err, signal)
     }
@@ -231,7 +232,7 @@ export class FrameStream {
   /** Closes our writing end once everything queued has gone out. */
   async close(signal?: AbortSignal): Promise<void> {
     try {
-      await this.stream.close({ signal: this.idleSignal(signal) })
+      await underDeadline(signal, this.idleMs, (idle) => this.stream.close({ signal: idle }))
     } catch (err) {
       this.stream.abort(err as Error)
       throw this.writeFailure(err, signal)
@@ -244,7 +245,7 @@ export class FrameStream {
    */
   async finish(signal?: AbortSignal): Promise<void> {
     try {
-      await this.stream.close({ signal: this.idleSignal(signal) })
+      await underDeadline(signal, this.idleMs, (idle) => this.stream.close({ signal: idle }))
     } catch {
       // The peer is gone or not reading: the reset below is all that is left to say.
     }
@@ -303,9 +304,10 @@ export class FrameStream {
         // Closing already.
       }
     }
-    const deadline = AbortSignal.timeout(this.idleMs)
     try {
-      for (;;) await this.read(deadline)
+      await underDeadline(undefined, this.idleMs, async (idle) => {
+        for (;;) await this.read(idle)
+      })
     } catch {
       // Ended, timed out or malformed: nothing more to wait for either way.
     }
@@ -420,11 +422,6 @@ export class FrameStream {
       signal?.addEventListener('abort', onAbort, { once: true })
       this.wake = () => done()
     })
-  }
-
-  private idleSignal(signal?: AbortSignal): AbortSignal {
-    const idle = AbortSignal.timeout(this.idleMs)
-    return signal === undefined ? idle : AbortSignal.any([signal, idle])
   }
 
   /** A failed send: the peer's own ERROR frame if it sent one, a timeout, or the stream's end. */

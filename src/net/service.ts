@@ -9,6 +9,7 @@ import type {
   StreamHandlerOptions,
 } from '@libp2p/interface'
 import { storageErrorCode } from '../core/errors.js'
+import { deadline } from '../engine/deadline.js'
 import type { StorageEngine } from '../engine/engine.js'
 import type { NodeService } from '../engine/node-service.js'
 import { NotEligibleError, StreamEndedError } from './errors.js'
@@ -165,10 +166,10 @@ class StorageProtocol implements StorageProtocolService {
     }
     stream.addEventListener('close', onClose)
     // Data streams are bounded by their idle timeout between frames; small ones by one deadline.
+    // (A deadline of our own, cleared below: see engine/deadline.ts for why not AbortSignal.any.)
     const unbounded = DATA_PROTOCOLS.has(name) || PUBLIC_PROTOCOLS.has(name)
-    const signal = unbounded
-      ? failed.signal
-      : AbortSignal.any([failed.signal, AbortSignal.timeout(this.limits.requestTimeoutMs)])
+    const bounded = unbounded ? undefined : deadline(failed.signal, this.limits.requestTimeoutMs)
+    const signal = bounded?.signal ?? failed.signal
     const ex: Exchange = {
       fs,
       signal,
@@ -195,6 +196,7 @@ class StorageProtocol implements StorageProtocolService {
       this.onExchangeFailed?.(name, wire.code)
       await fs.fail(wire)
     } finally {
+      bounded?.clear()
       stream.removeEventListener('close', onClose)
     }
   }

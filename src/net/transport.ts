@@ -3,6 +3,7 @@ import { concatBytes, toHex } from '../core/bytes.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { StorageProof } from '../core/proof.js'
 import { type VersionRecord, validateVersionRecord } from '../core/record.js'
+import { underDeadline } from '../engine/deadline.js'
 import { DEFAULT_PAGE } from '../engine/list.js'
 import type { NodeService } from '../engine/node-service.js'
 import type {
@@ -18,7 +19,7 @@ import type {
   StagedShardInfo,
   WholeShardRequest,
 } from '../engine/transport.js'
-import { type Dialer, dialTarget, exchangeFailure, openExchange, withDeadline } from './dial.js'
+import { type Dialer, dialTarget, exchangeFailure, openExchange } from './dial.js'
 import { FrameInvalidError } from './errors.js'
 import { type FrameStream, unexpected } from './frame-stream.js'
 import { dataBytes, type JsonObject } from './frames.js'
@@ -103,18 +104,19 @@ export class Libp2pTransport implements NodeTransport {
     options: AbortOptions | undefined,
     answer: (fs: FrameStream, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const signal = withDeadline(options?.signal, this.limits.requestTimeoutMs)
-    const fs = await this.open(nodeId, protocol, signal)
-    try {
-      await fs.writeJson(request, signal)
-      await fs.close(signal)
-      const result = await answer(fs, signal)
-      fs.done()
-      return result
-    } catch (err) {
-      fs.abort(err as Error)
-      throw exchangeFailure(err, nodeId)
-    }
+    return underDeadline(options?.signal, this.limits.requestTimeoutMs, async (signal) => {
+      const fs = await this.open(nodeId, protocol, signal)
+      try {
+        await fs.writeJson(request, signal)
+        await fs.close(signal)
+        const result = await answer(fs, signal)
+        fs.done()
+        return result
+      } catch (err) {
+        fs.abort(err as Error)
+        throw exchangeFailure(err, nodeId)
+      }
+    })
   }
 
   private open(nodeId: string, protocol: string, signal: AbortSignal | undefined): Promise<FrameStream> {
@@ -331,10 +333,8 @@ export class Libp2pTransport implements NodeTransport {
       return
     }
     const signal = options?.signal
-    const fs = await this.open(
-      nodeId,
-      PROTOCOLS.replicaFetch,
-      withDeadline(signal, this.limits.requestTimeoutMs),
+    const fs = await underDeadline(signal, this.limits.requestTimeoutMs, (opening) =>
+      this.open(nodeId, PROTOCOLS.replicaFetch, opening),
     )
     let complete = false
     try {
