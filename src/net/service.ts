@@ -29,7 +29,7 @@ import {
 import { MAX_INBOUND_RPC_CHANNELS } from './rpc-messages.js'
 import { PUBLIC_HANDLERS, ReadSlots } from './serve-public.js'
 import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
-import { WriteAdmission } from './write-admission.js'
+import { stallLimit, WriteAdmission } from './write-admission.js'
 
 /** The part of libp2p's registrar the service uses (a libp2p node itself fits). */
 export interface Registrar {
@@ -99,7 +99,7 @@ class StorageProtocol implements StorageProtocolService {
     this.isEligiblePeer = init.isEligiblePeer ?? (() => true)
     this.onExchangeFailed = init.onExchangeFailed
     this.limits = Object.freeze(resolveLimits(init.limits))
-    this.writes = new WriteAdmission(this.limits)
+    this.writes = new WriteAdmission({ ...this.limits, stall: stallLimit(this.limits.idleTimeoutMs) })
     this.reads = new ReadSlots(this.limits.maxConcurrentReads)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
       (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { NodeBusyError, WriteTooSlowError } from './errors.js'
-import type { Limits } from './protocols.js'
+import { MAX_DATA_BYTES } from './frames.js'
+import { type Limits, PUSH_KEEPALIVE_IDLE_FACTOR } from './protocols.js'
 
 /** setTimeout's longest delay (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 0x7fffffff
@@ -8,7 +9,14 @@ const MAX_TIMER_MS = 0x7fffffff
 export type WriteLimits = Pick<
   Limits,
   'maxConcurrentWrites' | 'writeMinDeadlineMs' | 'writeMinBytesPerSecond'
->
+> & {
+  /**
+   * The most waiting a write may spend on any `bytes` of its content, however much allowance it
+   * earned: its replicas hear of it only by whole blocks and keep-alives, and give up on a push that
+   * brings no block for 30 idle timeouts (docs/protocol.md 4.2, `stallLimit`).
+   */
+  stall?: { bytes: number; ms: number }
+}
 
 /**
  * How long a write may have kept the node waiting for its content once it delivered `received`
@@ -75,6 +83,9 @@ export class WriteAdmission {
     else signal.addEventListener('abort', onAbort, { once: true })
     let received = 0
     let waitedMs = 0
+    // The stall rule's window: content delivered up to its start, and waiting spent since.
+    let windowStart = 0
+    let windowWaitedMs = 0
     let since: number | undefined
     let timer: NodeJS.Timeout | undefined
     let released = false
@@ -87,22 +98,33 @@ export class WriteAdmission {
       beginWait: () => {
         if (released || since !== undefined) return
         since = now()
-        const left = waitAllowanceMs(received, limits) - waitedMs
+        const rateLeft = waitAllowanceMs(received, limits) - waitedMs
+        const stallLeft = limits.stall === undefined ? rateLeft : limits.stall.ms - windowWaitedMs
         const fail = () =>
           controller.abort(
             new WriteTooSlowError(
-              `the client delivered ${received} bytes in ${Math.round(waitedMs + now() - since!)} ms of waiting, below the node's minimum rate`,
+              stallLeft < rateLeft
+                ? `the client delivered less than ${limits.stall!.bytes} bytes in ${limits.stall!.ms} ms of waiting`
+                : `the client delivered ${received} bytes in ${Math.round(waitedMs + now() - since!)} ms of waiting, below the node's minimum rate`,
             ),
           )
+        const left = Math.min(rateLeft, stallLeft)
         if (left <= 0) fail()
         else timer = setTimeout(fail, Math.min(left, MAX_TIMER_MS))
       },
       endWait: (bytes) => {
         if (since === undefined) return
         stopTimer()
-        waitedMs += now() - since
+        const waited = now() - since
+        waitedMs += waited
+        windowWaitedMs += waited
         since = undefined
         received += bytes
+        const window = limits.stall?.bytes
+        if (window !== undefined && received - windowStart >= window) {
+          windowStart = received - ((received - windowStart) % window)
+          windowWaitedMs = 0
+        }
       },
       release: () => {
         if (released) return
@@ -133,4 +155,27 @@ export function replicaPreopenBytes(
     (BigInt(limits.writeMinBytesPerSecond) * BigInt(limits.idleTimeoutMs)) / 2000n - BigInt(blockSizeBytes)
   if (fits <= 0n) return 0
   return fits > BigInt(MAX_REPLICA_PREOPEN_BYTES) ? MAX_REPLICA_PREOPEN_BYTES : Number(fits)
+}
+
+/** The stall rule's window: a write's every 256 KiB of content must come within `stallLimit`. */
+export const STALL_WINDOW_BYTES = 256 * 1024
+
+/**
+ * Windows a replica stream may wait through before its next block, at worst: one opened ahead waits
+ * for the pre-open window (at most MAX_REPLICA_PREOPEN_BYTES) and a block (at most a DATA frame),
+ * and those bytes touch at most two windows more than they fill.
+ */
+export const STALL_WINDOWS = Math.ceil((MAX_REPLICA_PREOPEN_BYTES + MAX_DATA_BYTES) / STALL_WINDOW_BYTES) + 2
+
+/**
+ * The stall rule of a node with `idleTimeoutMs`: replicas end a push that brings nothing but
+ * keep-alives for PUSH_KEEPALIVE_IDLE_FACTOR idle timeouts, so a write may wait that long divided by
+ * STALL_WINDOWS (41 s at the defaults) for any 256 KiB of its content, whatever allowance it earned.
+ * A client at the minimum rate (64 KiB/s) sends 256 KiB in 4 s.
+ */
+export function stallLimit(idleTimeoutMs: number): { bytes: number; ms: number } {
+  return {
+    bytes: STALL_WINDOW_BYTES,
+    ms: Math.floor((idleTimeoutMs * PUSH_KEEPALIVE_IDLE_FACTOR) / STALL_WINDOWS),
+  }
 }

@@ -1,7 +1,14 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DEFAULT_LIMITS, resolveLimits } from '../../src/net/protocols.js'
-import { WriteAdmission, waitAllowanceMs } from '../../src/net/write-admission.js'
+import { MAX_DATA_BYTES } from '../../src/net/frames.js'
+import { DEFAULT_LIMITS, PUSH_KEEPALIVE_IDLE_FACTOR, resolveLimits } from '../../src/net/protocols.js'
+import {
+  MAX_REPLICA_PREOPEN_BYTES,
+  STALL_WINDOW_BYTES,
+  stallLimit,
+  WriteAdmission,
+  waitAllowanceMs,
+} from '../../src/net/write-admission.js'
 
 describe('waitAllowanceMs', () => {
   it('is the grace plus what the delivered bytes earned at the minimum rate, rounded down (property)', () => {
@@ -129,5 +136,58 @@ describe('WriteAdmission', () => {
     expect(live.signal.reason).toBe(reason)
     expect(released.signal.aborted).toBe(false)
     live.release()
+  })
+
+  it('fails a client that earned allowance but then stalls inside a window, whatever it earned (stall rule)', () => {
+    vi.useFakeTimers()
+    // Generous on rate (a day of grace), strict on stalls: 1000 bytes per 500 ms of waiting.
+    const stalling = { ...limits, writeMinDeadlineMs: 86_400_000, stall: { bytes: 1_000, ms: 500 } }
+    const write = new WriteAdmission(stalling, () => Date.now()).admit(new AbortController().signal)
+    // 999 bytes with 400 ms of waiting, spread over many frames: still inside the first window.
+    for (let i = 0; i < 999; i++) {
+      write.beginWait()
+      vi.advanceTimersByTime(i < 400 ? 1 : 0)
+      write.endWait(1)
+    }
+    expect(write.signal.aborted).toBe(false)
+    // The byte that completes the window (450 ms in) opens a new one with its own 500 ms.
+    write.beginWait()
+    vi.advanceTimersByTime(50)
+    write.endWait(1)
+    write.beginWait()
+    vi.advanceTimersByTime(499)
+    expect(write.signal.aborted).toBe(false)
+    write.endWait(10)
+    // Time not spent waiting for the client never counts, here either: 1 ms of this window is left.
+    vi.advanceTimersByTime(60_000)
+    write.beginWait()
+    expect(write.signal.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(write.signal.aborted).toBe(true)
+    expect(write.signal.reason).toMatchObject({ code: 'WRITE_TOO_SLOW' })
+    expect((write.signal.reason as Error).message).toContain('less than 1000 bytes in 500 ms')
+    write.release()
+  })
+
+  it("keeps a stalled write's replica streams within their keep-alive limit (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 0, max: MAX_REPLICA_PREOPEN_BYTES }),
+        fc.integer({ min: 1, max: MAX_DATA_BYTES }),
+        fc.integer({ min: 0, max: STALL_WINDOW_BYTES - 1 }),
+        (idle, preopen, block, offset) => {
+          const stall = stallLimit(idle)
+          expect(stall.bytes).toBe(STALL_WINDOW_BYTES)
+          // A stream waits for the bytes before its next block: at most the pre-open window and one
+          // block, starting `offset` into a window; each window it touches costs at most stall.ms.
+          const touched = Math.ceil((offset + preopen + block) / STALL_WINDOW_BYTES) + 1
+          expect(BigInt(touched) * BigInt(stall.ms)).toBeLessThanOrEqual(
+            BigInt(idle) * BigInt(PUSH_KEEPALIVE_IDLE_FACTOR),
+          )
+        },
+      ),
+      { seed: 0x5a11, numRuns: 500 },
+    )
   })
 })
