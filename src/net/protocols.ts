@@ -79,6 +79,12 @@ export interface Limits {
   requestTimeoutMs: number
   /** Concurrent inbound streams per connection for each data protocol. */
   maxInboundDataStreams: number
+  /**
+   * Concurrent inbound `replica/push` streams, and `replica/fetch` streams, per peer across all its
+   * connections (NODE_BUSY beyond): the per-connection cap alone lets one key open connections
+   * until the node runs out of memory. A coordinator at its write cap pushes at most 32 x 4 shards.
+   */
+  maxDataStreamsPerPeer: number
   /** Concurrent inbound streams per connection for each small protocol. */
   maxInboundSmallStreams: number
   /** Concurrent outbound streams per connection for each protocol. */
@@ -108,6 +114,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   idleTimeoutMs: 30_000,
   requestTimeoutMs: 10_000,
   maxInboundDataStreams: 64,
+  maxDataStreamsPerPeer: 128,
   maxInboundSmallStreams: 256,
   maxOutboundStreams: 256,
   maxContentBytes: 64 * 1024 * 1024 * 1024,

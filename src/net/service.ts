@@ -12,7 +12,7 @@ import { storageErrorCode } from '../core/errors.js'
 import { deadline } from '../engine/deadline.js'
 import type { StorageEngine } from '../engine/engine.js'
 import type { NodeService } from '../engine/node-service.js'
-import { NotEligibleError, StreamEndedError } from './errors.js'
+import { NodeBusyError, NotEligibleError, StreamEndedError } from './errors.js'
 import { FrameStream } from './frame-stream.js'
 import { wireErrorOf } from './frames.js'
 import {
@@ -87,6 +87,8 @@ class StorageProtocol implements StorageProtocolService {
   /** Shared by every connection: the cap on concurrent public writes is per node. */
   private readonly writes: WriteAdmission
   private readonly reads: ReadSlots
+  /** Open replica/push and replica/fetch exchanges, by protocol and peer (`maxDataStreamsPerPeer`). */
+  private readonly peerStreams = new Map<string, number>()
   private started = false
   /** Aborted by stop(): long-lived replica channels stop taking requests and end. */
   private draining = new AbortController()
@@ -177,9 +179,18 @@ class StorageProtocol implements StorageProtocolService {
       requestTimeoutMs: this.limits.requestTimeoutMs,
       stillEligible: () => this.isEligiblePeer(peer),
     }
+    const counted = name === 'replicaPush' || name === 'replicaFetch' ? `${name} ${peer}` : undefined
+    let holds = false
     try {
       if (!PUBLIC_PROTOCOLS.has(name)) {
         if (outsider) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
+        if (counted !== undefined) {
+          const open = this.peerStreams.get(counted) ?? 0
+          if (open >= this.limits.maxDataStreamsPerPeer)
+            throw new NodeBusyError(`peer ${peer} already has ${open} ${PROTOCOLS[name]} streams open here`)
+          this.peerStreams.set(counted, open + 1)
+          holds = true
+        }
         await REPLICA_HANDLERS[name]!(this.node, ex)
       } else {
         await PUBLIC_HANDLERS[name]!(this.engine!, ex, {
@@ -196,6 +207,11 @@ class StorageProtocol implements StorageProtocolService {
       this.onExchangeFailed?.(name, wire.code)
       await fs.fail(wire)
     } finally {
+      if (holds) {
+        const left = this.peerStreams.get(counted!)! - 1
+        if (left === 0) this.peerStreams.delete(counted!)
+        else this.peerStreams.set(counted!, left)
+      }
       bounded?.clear()
       stream.removeEventListener('close', onClose)
     }

@@ -8,6 +8,7 @@ import { DeterministicTime } from '../../src/core/time.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { StaticMembership } from '../../src/membership/static.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import type { Limits } from '../../src/net/protocols.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { type LocalNode, openLocalNode } from '../../src/node/local-node.js'
@@ -40,6 +41,8 @@ export interface Libp2pHarnessOptions extends HarnessOptions {
   idleTimeoutMs?: number
   /** Passed to every engine (default: the engine's own). */
   preopenBytes?: number
+  /** More limits for every node's protocol service. */
+  serviceLimits?: Partial<Limits>
 }
 
 export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {}): Promise<Libp2pNetwork> {
@@ -86,7 +89,7 @@ export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {
       node: local.service,
       engine,
       isEligiblePeer: (peer) => membership.current().eligible.has(peer),
-      limits: { idleTimeoutMs, requestTimeoutMs: 5_000 },
+      limits: { idleTimeoutMs, requestTimeoutMs: 5_000, ...options.serviceLimits },
     })({ registrar: node, logger: node.logger })
     await service.start()
     locals.set(nodeId, local)

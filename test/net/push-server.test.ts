@@ -22,13 +22,13 @@ async function answers(fs: FrameStream): Promise<Frame[]> {
 }
 
 /**
- * The replica/push server's side of keep-alives (docs/protocol.md 2, 4.6), against a real node with
- * a 100 ms idle timeout: an eligible peer writes the frames by hand.
+ * The replica/push server (docs/protocol.md 2, 4.6), against a real node with a 100 ms idle timeout
+ * and at most 2 push streams per peer: an eligible peer writes the frames by hand.
  */
-describe('replica/push KEEPALIVE frames at the server', () => {
+describe('replica/push at the server: keep-alives and streams per peer', () => {
   let net: Libp2pNetwork
   beforeAll(async () => {
-    net = await libp2pHarness(3, { idleTimeoutMs: IDLE_MS })
+    net = await libp2pHarness(3, { idleTimeoutMs: IDLE_MS, serviceLimits: { maxDataStreamsPerPeer: 2 } })
   })
   afterAll(async () => {
     await net?.close()
@@ -83,5 +83,38 @@ describe('replica/push KEEPALIVE frames at the server', () => {
       expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'UNKNOWN_MESSAGE' }) }),
     ])
     fs.abort(new Error('test done'))
+  })
+
+  it('takes at most maxDataStreamsPerPeer pushes from one peer at once (NODE_BUSY beyond), and frees a slot as one ends', async () => {
+    // Held open by keep-alives (the idle timeout is 100 ms) for as long as the test needs them.
+    const held = async (name: string) => {
+      const fs = await push()
+      await fs.writeJson(header(name))
+      const timer = setInterval(() => fs.sendKeepAlive(), IDLE_MS / 4)
+      return { fs, stop: () => clearInterval(timer) }
+    }
+    const first = await held('one')
+    const second = await held('two')
+    // Both are being served (each waits for its DATA) before the third asks.
+    await new Promise((r) => setTimeout(r, 50))
+    const third = await push()
+    await third.writeJson(header('three'))
+    expect(await answers(third)).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'NODE_BUSY' }) }),
+    ])
+    third.abort(new Error('test done'))
+    first.stop()
+    first.fs.abort(new Error('test done'))
+    // The reset ends the first exchange at the server; its slot goes back.
+    await new Promise((r) => setTimeout(r, 200))
+    const fourth = await push()
+    await fourth.writeJson(header('four'))
+    // Served: it waits for DATA until its idle timeout, not refused at once.
+    expect(await answers(fourth)).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'TIMEOUT' }) }),
+    ])
+    second.stop()
+    second.fs.abort(new Error('test done'))
+    fourth.abort(new Error('test done'))
   })
 })
