@@ -90,6 +90,11 @@ export class OursNetwork {
     this.nodeCount = nodeCount
   }
 
+  /** The daemons' process ids. */
+  get processIds(): readonly number[] {
+    return this.pids
+  }
+
   async start(work: string): Promise<void> {
     this.devnet = await Devnet.start({ dir: join(work, 'devnet'), nodes: this.nodeCount, logLevel: 'warn' })
     const infos = this.devnet.nodes
@@ -208,6 +213,11 @@ export class HeliaNetwork {
 
   constructor(rss: RssSampler) {
     this.rss = rss
+  }
+
+  /** The Helia nodes' process ids. */
+  get processIds(): readonly number[] {
+    return this.nodes.map((n) => n.process.pid!)
   }
 
   async start(work: string): Promise<void> {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { DEFAULT_PARAMS } from '../core/params.js'
 import { DAEMON_ENV, DAEMON_NODE_ARGS } from '../daemon/devnet.js'
 import { type BulkStep, bulkSummary, HeliaNetwork, OursNetwork } from './net-systems.js'
-import { RssSampler, round } from './proc.js'
+import { RssSampler, round, waitForQuiet } from './proc.js'
 import { writeReport } from './report.js'
 
 /**
@@ -86,12 +86,19 @@ async function measure(work: string, rss: RssSampler): Promise<Measured> {
       const oursFirst = j % 2 === 0
       let q: BulkStep
       let h: BulkStep
+      // Each system starts on a quiet machine: neither pays for work the other left running.
+      const all = [...oursNet.processIds, ...heliaNet.processIds]
+      const settled: Array<{ waited_ms: number; quiet: boolean }> = []
+      const quietThen = async <T>(step: () => Promise<T>): Promise<T> => {
+        settled.push(await waitForQuiet(all))
+        return step()
+      }
       if (oursFirst) {
-        q = await oursNet.bulk(j, size)
-        h = await heliaNet.bulk(j, size)
+        q = await quietThen(() => oursNet.bulk(j, size))
+        h = await quietThen(() => heliaNet.bulk(j, size))
       } else {
-        h = await heliaNet.bulk(j, size)
-        q = await oursNet.bulk(j, size)
+        h = await quietThen(() => heliaNet.bulk(j, size))
+        q = await quietThen(() => oursNet.bulk(j, size))
       }
       oursSteps.push(q)
       heliaSteps.push(h)
@@ -106,6 +113,7 @@ async function measure(work: string, rss: RssSampler): Promise<Measured> {
         ours: { write_mib_s: round(mibS(q.write_ms), 2), read_mib_s: round(mibS(q.read_ms), 2) },
         helia: { write_mib_s: round(mibS(h.write_ms), 2), read_mib_s: round(mibS(h.read_ms), 2) },
         ratios: { write: round(writeRatio, 2), read: round(readRatio, 2) },
+        settle_before_each_system: settled,
       })
     }
     const small = await oursNet.smallObjects(SMALL_OPS, SMALL_BYTES)
@@ -207,7 +215,7 @@ async function main(): Promise<void> {
         helia:
           'add on A, then B and C fetch every block over bitswap at once (write = add + replication to 2 more nodes); read = a fourth node holding nothing fetches the file',
         processes:
-          'every node (5 of ours, 4 Helia) and the benchmark client are separate processes on 127.0.0.1; both networks run at once and are measured in alternation, object by object (round j: each system writes and reads object j, ours first in even rounds, Helia first in odd ones), so drift of the shared machine reaches both alike; the processes of the system not under test stay up and idle meanwhile (connected, holding what they stored); the small-object phase (ours only) runs last with the Helia nodes still up and idle',
+          'every node (5 of ours, 4 Helia) and the benchmark client are separate processes on 127.0.0.1; both networks run at once and are measured in alternation, object by object (round j: each system writes and reads object j, ours first in even rounds, Helia first in odd ones), so drift of the shared machine reaches both alike; the processes of the system not under test stay up and idle meanwhile (connected, holding what they stored), and before the step of each system the benchmark waits until all 9 processes together use under 15% of a core over 500 ms (at most 20 s; the waits of each round are in `settle_before_each_system`), so neither system pays for work the other left running; the small-object phase (ours only) runs last with the Helia nodes still up and idle',
         runtime: `our daemons run as the devnet starts them: node ${DAEMON_NODE_ARGS.join(' ')} with ${Object.entries(
           DAEMON_ENV,
         )

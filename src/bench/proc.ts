@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
 
 /**
  * What the benchmarks read of processes on Linux: resident memory and CPU time from /proc. These are
@@ -129,5 +130,28 @@ export function residentMiB(pid: number): { rss: number; anon: number } | undefi
     return { rss: Number(rss[1]) / 1024, anon: Number(anon[1]) / 1024 }
   } catch {
     return undefined
+  }
+}
+
+/**
+ * Waits until `pids` together use less than `maxCores` of CPU over a `windowMs` window (work left
+ * over from the step before: compactions, collections, connection upkeep), for at most `maxWaitMs`.
+ * Returns how long it waited, and whether they went quiet.
+ */
+export async function waitForQuiet(
+  pids: readonly number[],
+  options: { windowMs?: number; maxCores?: number; maxWaitMs?: number } = {},
+): Promise<{ waited_ms: number; quiet: boolean }> {
+  const windowMs = options.windowMs ?? 500
+  const maxCores = options.maxCores ?? 0.15
+  const maxWaitMs = options.maxWaitMs ?? 20_000
+  const start = performance.now()
+  for (;;) {
+    const before = cpuMs(pids, false)
+    await new Promise((r) => setTimeout(r, windowMs))
+    const used = (cpuMs(pids, false) - before) / windowMs
+    const waited = Math.round(performance.now() - start)
+    if (used < maxCores) return { waited_ms: waited, quiet: true }
+    if (waited >= maxWaitMs) return { waited_ms: waited, quiet: false }
   }
 }
