@@ -350,7 +350,8 @@ export class FrameStream {
       this.queue.push(f)
       this.queuedBytes += f.size
     }
-    if (frames.length > 0) this.lastFrameMs = performance.now()
+    if (frames.length > 0 && this.keepAliveLimitMs !== Number.POSITIVE_INFINITY)
+      this.lastFrameMs = performance.now()
     if (!this.resuming) this.applyBackpressure()
     this.notify()
   }
