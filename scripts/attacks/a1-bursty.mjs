@@ -5,13 +5,28 @@
 // Usage: npx node scripts/attacks/a1-bursty.mjs [scenario...]   env IDLE (2000), REQ (request timeout ms),
 //   GRACE (write_min_deadline_ms), WMIN (write_min_bytes_per_second)
 import { createHash } from 'node:crypto'
-import { startDevnet, QfsClient, objectId, randomBytes, meta, sleep, log, storeStatus, status, offlineCheck, metrics , fresh } from './lib.mjs'
+import {
+  fresh,
+  log,
+  meta,
+  metrics,
+  objectId,
+  offlineCheck,
+  QfsClient,
+  randomBytes,
+  sleep,
+  startDevnet,
+  status,
+  storeStatus,
+} from './lib.mjs'
+
 const IDLE = Number(process.env.IDLE ?? 2000)
 const limits = { idle_timeout_ms: IDLE }
 if (process.env.REQ) limits.request_timeout_ms = Number(process.env.REQ)
 if (process.env.GRACE) limits.write_min_deadline_ms = Number(process.env.GRACE)
 if (process.env.WMIN) limits.write_min_bytes_per_second = Number(process.env.WMIN)
-const KiB = 1024, MiB = 1024 * 1024
+const KiB = 1024,
+  MiB = 1024 * 1024
 // name: [size, fast, stallMs, trickle, tickMs]
 const SCEN = {
   // stall of 5 idle timeouts in the middle of shard 0's 7th block
@@ -50,10 +65,22 @@ for (const name of wanted) {
       }
       return
     }
-    while (o < fast) { const n = Math.min(piece, fast - o); yield body.subarray(o, o + n); o += n }
+    while (o < fast) {
+      const n = Math.min(piece, fast - o)
+      yield body.subarray(o, o + n)
+      o += n
+    }
     const until = Date.now() + stallMs
-    while (Date.now() < until) { await sleep(tickMs); yield body.subarray(o, o + trickle); o += trickle }
-    while (o < size) { const n = Math.min(piece, size - o); yield body.subarray(o, o + n); o += n }
+    while (Date.now() < until) {
+      await sleep(tickMs)
+      yield body.subarray(o, o + trickle)
+      o += trickle
+    }
+    while (o < size) {
+      const n = Math.min(piece, size - o)
+      yield body.subarray(o, o + n)
+      o += n
+    }
   }
   const c = await QfsClient.create({ node: nodes[0].multiaddrs[0] })
   const t = Date.now()
@@ -62,14 +89,27 @@ for (const name of wanted) {
   await c.close()
   const reads = []
   let roots
-  for (const [i, n] of nodes.entries()) {
+  for (const [_i, n] of nodes.entries()) {
     const rc = await QfsClient.create({ node: n.multiaddrs[0] })
     const r = await rc.getContent(oid, 1)
-    reads.push(r.ok ? (createHash('sha256').update(r.content_bytes).digest('hex') === createHash('sha256').update(body).digest('hex') ? 'ok' : 'BAD') : r.code)
+    reads.push(
+      r.ok
+        ? createHash('sha256').update(r.content_bytes).digest('hex') ===
+          createHash('sha256').update(body).digest('hex')
+          ? 'ok'
+          : 'BAD'
+        : r.code,
+    )
     if (r.ok) roots = r.proofs
     await rc.close()
   }
-  if (put.ok && roots) for (const p of roots) allShards.push({ shard_id: p.shard_id, merkle_root: p.merkle_root, replicas: put.replica_sets[p.shard_id] })
+  if (put.ok && roots)
+    for (const p of roots)
+      allShards.push({
+        shard_id: p.shard_id,
+        merkle_root: p.merkle_root,
+        replicas: put.replica_sets[p.shard_id],
+      })
   const line = `${name}: put ${put.ok ? 'ok' : `${put.code} ${put.message}`} in ${took} ms under_replicated=${JSON.stringify(put.under_replicated ?? null)} reads=${reads.join(',')}`
   log(line)
   results.push(line)
@@ -77,8 +117,17 @@ for (const name of wanted) {
 await sleep(IDLE * 2)
 const staged = []
 for (const n of nodes) staged.push((await storeStatus(n)).staged)
-log('staged per node after', staged.join(','), 'rssAnon MiB', nodes.map((n) => (status(n.pid).anon / 1024).toFixed(0)).join(','))
-for (const n of nodes.slice(0, 2)) log(n.node_id.slice(-4), (await metrics(n, /^qfs_(exchange_failures|request_errors|peer_failures|under_repl)/)).join(' | '))
+log(
+  'staged per node after',
+  staged.join(','),
+  'rssAnon MiB',
+  nodes.map((n) => (status(n.pid).anon / 1024).toFixed(0)).join(','),
+)
+for (const n of nodes.slice(0, 2))
+  log(
+    n.node_id.slice(-4),
+    (await metrics(n, /^qfs_(exchange_failures|request_errors|peer_failures|under_repl)/)).join(' | '),
+  )
 await devnet.stop()
 const off = await offlineCheck(nodes, allShards)
 log('offline: missing', JSON.stringify(off.missing), 'staging markers', JSON.stringify(off.staged))

@@ -4,15 +4,32 @@
 // Usage: npx node scripts/attacks/a8-honest-leak.mjs   env BATCHES (3), OPS (100), SIZE (300000)
 import { readFileSync } from 'node:fs'
 import { DAEMON_NODE_ARGS } from '../../dist/daemon/devnet.js'
-import { startDevnet, QfsClient, objectId, randomBytes, meta, sleep, log, metrics, fresh } from './lib.mjs'
+import { fresh, log, meta, metrics, objectId, QfsClient, randomBytes, sleep, startDevnet } from './lib.mjs'
+
 const BATCHES = Number(process.env.BATCHES ?? 3)
 const OPS = Number(process.env.OPS ?? 100)
 const SIZE = Number(process.env.SIZE ?? 300000)
-const nodeArgs = [...DAEMON_NODE_ARGS, '--expose-gc', '--import', new URL('./trace-any.mjs', import.meta.url).pathname]
-const devnet = await startDevnet(fresh(process.env.DIR ?? '/tmp/qfs-adv2-a8'), {}, { logLevel: 'warn', nodeArgs })
+const nodeArgs = [
+  ...DAEMON_NODE_ARGS,
+  '--expose-gc',
+  '--import',
+  new URL('./trace-any.mjs', import.meta.url).pathname,
+]
+const devnet = await startDevnet(
+  fresh(process.env.DIR ?? '/tmp/qfs-adv2-a8'),
+  {},
+  { logLevel: 'warn', nodeArgs },
+)
 process.on('exit', () => devnet.killAllNow())
 const clients = await Promise.all(devnet.nodes.map((n) => QfsClient.create({ node: n.multiaddrs[0] })))
-const heap = async () => (await Promise.all(devnet.nodes.map(async (n) => (Number((await metrics(n, /^nodejs_heap_size_used_bytes /))[0]?.split(' ')[1]) / 1048576).toFixed(0)))).join(',')
+const heap = async () =>
+  (
+    await Promise.all(
+      devnet.nodes.map(async (n) =>
+        (Number((await metrics(n, /^nodejs_heap_size_used_bytes /))[0]?.split(' ')[1]) / 1048576).toFixed(0),
+      ),
+    )
+  ).join(',')
 async function table(tag) {
   for (const n of devnet.nodes) process.kill(n.pid, 'SIGUSR2')
   await sleep(1500)

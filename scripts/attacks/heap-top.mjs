@@ -1,23 +1,40 @@
 // Top object kinds of a V8 heap snapshot by count and self size, and for NAME (argv[3]) who retains them.
 // Usage: npx node --max-old-space-size=4096 scripts/attacks/heap-top.mjs <file.heapsnapshot> [NAME]
 import { readFileSync } from 'node:fs'
+
 const snap = JSON.parse(readFileSync(process.argv[2], 'utf8'))
-const { node_fields: nf, edge_fields: ef, node_types: [types], edge_types: [etypes] } = snap.snapshot.meta
-const N = nf.length, E = ef.length
-const nodes = snap.nodes, edges = snap.edges, strings = snap.strings
-const iType = nf.indexOf('type'), iName = nf.indexOf('name'), iSize = nf.indexOf('self_size'), iEdges = nf.indexOf('edge_count')
-const eType = ef.indexOf('type'), eName = ef.indexOf('name_or_index'), eTo = ef.indexOf('to_node')
+const {
+  node_fields: nf,
+  edge_fields: ef,
+  node_types: [types],
+  edge_types: [etypes],
+} = snap.snapshot.meta
+const N = nf.length,
+  E = ef.length
+const nodes = snap.nodes,
+  edges = snap.edges,
+  strings = snap.strings
+const iType = nf.indexOf('type'),
+  iName = nf.indexOf('name'),
+  iSize = nf.indexOf('self_size'),
+  iEdges = nf.indexOf('edge_count')
+const eType = ef.indexOf('type'),
+  eName = ef.indexOf('name_or_index'),
+  eTo = ef.indexOf('to_node')
 const agg = new Map()
 for (let i = 0; i < nodes.length; i += N) {
   const k = `${types[nodes[i + iType]]}:${strings[nodes[i + iName]].slice(0, 60)}`
   const a = agg.get(k) ?? [0, 0]
-  a[0]++; a[1] += nodes[i + iSize]
+  a[0]++
+  a[1] += nodes[i + iSize]
   agg.set(k, a)
 }
 console.log('top by self size:')
-for (const [k, [c, s]] of [...agg].sort((x, y) => y[1][1] - x[1][1]).slice(0, 25)) console.log(`${(s / 1048576).toFixed(1)} MiB  ${c}  ${k}`)
+for (const [k, [c, s]] of [...agg].sort((x, y) => y[1][1] - x[1][1]).slice(0, 25))
+  console.log(`${(s / 1048576).toFixed(1)} MiB  ${c}  ${k}`)
 console.log('top by count:')
-for (const [k, [c, s]] of [...agg].sort((x, y) => y[1][0] - x[1][0]).slice(0, 25)) console.log(`${c}  ${(s / 1048576).toFixed(1)} MiB  ${k}`)
+for (const [k, [c, s]] of [...agg].sort((x, y) => y[1][0] - x[1][0]).slice(0, 25))
+  console.log(`${c}  ${(s / 1048576).toFixed(1)} MiB  ${k}`)
 const want = process.argv[3]
 if (want) {
   // retainers: edges pointing at nodes named `want`, grouped by (retainer name, edge name)
@@ -42,19 +59,27 @@ if (want) {
 if (want && process.env.PATH_TO) {
   const count = nodes.length / N
   const first = new Uint32Array(count + 1)
-  for (let i = 0, e = 0; i < count; i++) { first[i] = e; e += nodes[i * N + iEdges] * E }
+  for (let i = 0, e = 0; i < count; i++) {
+    first[i] = e
+    e += nodes[i * N + iEdges] * E
+  }
   first[count] = edges.length
-  const prev = new Int32Array(count).fill(-1), prevEdge = new Int32Array(count).fill(-1)
+  const prev = new Int32Array(count).fill(-1),
+    prevEdge = new Int32Array(count).fill(-1)
   const queue = new Uint32Array(count)
-  let qh = 0, qt = 0
-  queue[qt++] = 0; prev[0] = 0
+  let qh = 0,
+    qt = 0
+  queue[qt++] = 0
+  prev[0] = 0
   while (qh < qt) {
     const i = queue[qh++]
     for (let e = first[i]; e < first[i + 1]; e += E) {
       if (etypes[edges[e + eType]] === 'weak') continue
       const to = edges[e + eTo] / N
       if (prev[to] !== -1) continue
-      prev[to] = i; prevEdge[to] = e; queue[qt++] = to
+      prev[to] = i
+      prevEdge[to] = e
+      queue[qt++] = to
     }
   }
   const label = (i) => `${types[nodes[i * N + iType]]}:${strings[nodes[i * N + iName]].slice(0, 40)}`
@@ -65,7 +90,9 @@ if (want && process.env.PATH_TO) {
     for (let k = i; k !== 0 && prev[k] !== -1 && path.length < 40; k = prev[k]) {
       const e = prevEdge[k]
       const et = etypes[edges[e + eType]]
-      path.push(`${label(prev[k])} -${et === 'element' || et === 'hidden' ? `[${edges[e + eName]}]` : strings[edges[e + eName]]}->`)
+      path.push(
+        `${label(prev[k])} -${et === 'element' || et === 'hidden' ? `[${edges[e + eName]}]` : strings[edges[e + eName]]}->`,
+      )
     }
     const key = path.reverse().join(' ')
     seen.set(key, (seen.get(key) ?? 0) + 1)
