@@ -82,7 +82,9 @@ export interface Limits {
   /**
    * Concurrent inbound `replica/push` streams, and `replica/fetch` streams, per peer across all its
    * connections (NODE_BUSY beyond): the per-connection cap alone lets one key open connections
-   * until the node runs out of memory. A coordinator at its write cap pushes at most 32 x 4 shards.
+   * until the node runs out of memory. A coordinator at its default caps pushes (32 writes) or
+   * fetches (32 reads, every shard asked at once) at most 32 x 4 streams to one node; twice that
+   * leaves room for exchanges still finishing and for peers configured with higher caps.
    */
   maxDataStreamsPerPeer: number
   /** Concurrent inbound streams per connection for each small protocol. */
@@ -114,7 +116,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   idleTimeoutMs: 30_000,
   requestTimeoutMs: 10_000,
   maxInboundDataStreams: 64,
-  maxDataStreamsPerPeer: 128,
+  maxDataStreamsPerPeer: 256,
   maxInboundSmallStreams: 256,
   maxOutboundStreams: 256,
   maxContentBytes: 64 * 1024 * 1024 * 1024,
