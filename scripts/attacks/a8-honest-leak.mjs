@@ -3,24 +3,12 @@
 // the 5 coordinators, then each node's table (after a forced GC) and V8 heap are printed.
 // Usage: npx node scripts/attacks/a8-honest-leak.mjs   env BATCHES (3), OPS (100), SIZE (300000)
 import { readFileSync } from 'node:fs'
-import { DAEMON_NODE_ARGS } from '../../dist/daemon/devnet.js'
-import { fresh, log, meta, metrics, objectId, QfsClient, randomBytes, sleep, startDevnet } from './lib.mjs'
+import { log, meta, metrics, objectId, QfsClient, randomBytes, sleep, startTracedDevnet } from './lib.mjs'
 
 const BATCHES = Number(process.env.BATCHES ?? 3)
 const OPS = Number(process.env.OPS ?? 100)
 const SIZE = Number(process.env.SIZE ?? 300000)
-const nodeArgs = [
-  ...DAEMON_NODE_ARGS,
-  '--expose-gc',
-  '--import',
-  new URL('./trace-any.mjs', import.meta.url).pathname,
-]
-const devnet = await startDevnet(
-  fresh(process.env.DIR ?? '/tmp/qfs-adv2-a8'),
-  {},
-  { logLevel: 'warn', nodeArgs },
-)
-process.on('exit', () => devnet.killAllNow())
+const devnet = await startTracedDevnet(process.env.DIR ?? '/tmp/qfs-adv2-a8')
 const clients = await Promise.all(devnet.nodes.map((n) => QfsClient.create({ node: n.multiaddrs[0] })))
 const heap = async () =>
   (

@@ -4,10 +4,8 @@
 // Usage: npx node scripts/attacks/a9-read-reset.mjs   env CONNS (4), K (8), SECS (20), MODE (first|now|paused)
 import { readFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DAEMON_NODE_ARGS } from '../../dist/daemon/devnet.js'
 import {
   alive,
-  fresh,
   jsonFrame,
   log,
   meta,
@@ -18,7 +16,7 @@ import {
   QfsClient,
   randomBytes,
   sleep,
-  startDevnet,
+  startTracedDevnet,
   status,
 } from './lib.mjs'
 
@@ -26,18 +24,7 @@ const CONNS = Number(process.env.CONNS ?? 4),
   K = Number(process.env.K ?? 8),
   SECS = Number(process.env.SECS ?? 20),
   MODE = process.env.MODE ?? 'first'
-const nodeArgs = [
-  ...DAEMON_NODE_ARGS,
-  '--expose-gc',
-  '--import',
-  new URL('./trace-any.mjs', import.meta.url).pathname,
-]
-const devnet = await startDevnet(
-  fresh(process.env.DIR ?? '/tmp/qfs-adv2-a9'),
-  {},
-  { logLevel: 'warn', nodeArgs },
-)
-process.on('exit', () => devnet.killAllNow())
+const devnet = await startTracedDevnet(process.env.DIR ?? '/tmp/qfs-adv2-a9')
 const n1 = devnet.nodes[0]
 const oid = objectId('adv2r', 'obj')
 const c = await QfsClient.create({ node: n1.multiaddrs[0] })

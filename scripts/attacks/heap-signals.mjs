@@ -1,26 +1,10 @@
 // Heap snapshot: the AbortSignals pinned in Node's gcPersistentSignals, their reasons and one retained example.
 // Usage: npx node --max-old-space-size=6000 scripts/attacks/heap-signals.mjs <file.heapsnapshot>
-import { readFileSync } from 'node:fs'
+import { loadSnapshot } from './heap-snapshot.mjs'
 
-const snap = JSON.parse(readFileSync(process.argv[2], 'utf8'))
-const {
-  node_fields: nf,
-  edge_fields: ef,
-  node_types: [types],
-  edge_types: [etypes],
-} = snap.snapshot.meta
-const N = nf.length,
-  E = ef.length,
-  nodes = snap.nodes,
-  edges = snap.edges,
-  strings = snap.strings
-const iType = nf.indexOf('type'),
-  iName = nf.indexOf('name'),
-  iEdges = nf.indexOf('edge_count'),
-  _iId = nf.indexOf('id')
-const eType = ef.indexOf('type'),
-  eName = ef.indexOf('name_or_index'),
-  eTo = ef.indexOf('to_node')
+const { nodes, edges, strings, types, etypes, N, E, iType, iName, iEdges, eType, eName, eTo } = loadSnapshot(
+  process.argv[2],
+)
 const count = nodes.length / N
 const first = new Uint32Array(count + 1)
 for (let i = 0, e = 0; i < count; i++) {

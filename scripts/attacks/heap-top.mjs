@@ -1,26 +1,9 @@
 // Top object kinds of a V8 heap snapshot by count and self size, and for NAME (argv[3]) who retains them.
 // Usage: npx node --max-old-space-size=4096 scripts/attacks/heap-top.mjs <file.heapsnapshot> [NAME]
-import { readFileSync } from 'node:fs'
+import { loadSnapshot } from './heap-snapshot.mjs'
 
-const snap = JSON.parse(readFileSync(process.argv[2], 'utf8'))
-const {
-  node_fields: nf,
-  edge_fields: ef,
-  node_types: [types],
-  edge_types: [etypes],
-} = snap.snapshot.meta
-const N = nf.length,
-  E = ef.length
-const nodes = snap.nodes,
-  edges = snap.edges,
-  strings = snap.strings
-const iType = nf.indexOf('type'),
-  iName = nf.indexOf('name'),
-  iSize = nf.indexOf('self_size'),
-  iEdges = nf.indexOf('edge_count')
-const eType = ef.indexOf('type'),
-  eName = ef.indexOf('name_or_index'),
-  eTo = ef.indexOf('to_node')
+const { nodes, edges, strings, types, etypes, N, E, iType, iName, iSize, iEdges, eType, eName, eTo } =
+  loadSnapshot(process.argv[2])
 const agg = new Map()
 for (let i = 0; i < nodes.length; i += N) {
   const k = `${types[nodes[i + iType]]}:${strings[nodes[i + iName]].slice(0, 60)}`

@@ -1,10 +1,11 @@
-// Shared helpers for scratch/adv2: raw libp2p peers (fresh or with a devnet node's key), push frames,
+// Shared helpers for scripts/attacks: raw libp2p peers (fresh or with a devnet node's key), push frames,
 // daemon probes (/proc, /metrics, /v1/status) and an offline replica check on stopped node dbs.
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { shardId } from '../../dist/core/ids.js'
+import { DAEMON_NODE_ARGS } from '../../dist/daemon/devnet.js'
 import {
   encodeDataFrame,
   encodeEndFrame,
@@ -16,6 +17,8 @@ import {
 import { createQfsLibp2p } from '../../dist/net/libp2p-node.js'
 
 export { log, meta, objectId, QfsClient, randomBytes, sleep, startDevnet } from './devnet.mjs'
+
+import { startDevnet as startPlainDevnet } from './devnet.mjs'
 
 export const P = (op, v = '1.0.0') => `/qfs/storage/${op}/${v}`
 export const KA = Buffer.from(frameBytes(encodeKeepAliveFrame()))
@@ -163,4 +166,20 @@ export async function offlineCheck(nodes, shards) {
 export function fresh(dir) {
   rmSync(dir, { recursive: true, force: true })
   return dir
+}
+
+/**
+ * A devnet whose daemons run as the devnet starts them, plus --expose-gc and trace-any.mjs (which
+ * records every AbortSignal.any result), stopped when this process exits.
+ */
+export async function startTracedDevnet(dir) {
+  const nodeArgs = [
+    ...DAEMON_NODE_ARGS,
+    '--expose-gc',
+    '--import',
+    new URL('./trace-any.mjs', import.meta.url).pathname,
+  ]
+  const devnet = await startPlainDevnet(fresh(dir), {}, { logLevel: 'warn', nodeArgs })
+  process.on('exit', () => devnet.killAllNow())
+  return devnet
 }
