@@ -203,18 +203,8 @@ for (const test of tests) {
       s.send(jsonFrame(pushHeader(oid(), 4 * BLOCK)))
       streams.push(s)
     }
-    let sent = 0
-    let stop = false
-    const pumps = streams.map(async (s) => {
-      while (!stop && s.ended === undefined) {
-        if (!s.send(buf))
-          await new Promise((r) => {
-            s.stream.addEventListener('drain', r, { once: true })
-            setTimeout(r, 1000)
-          })
-        sent += buf.length
-      }
-    })
+    const flood = { sent: 0, stop: false }
+    const pumps = streams.map((s) => pump(s, buf, flood))
     const t = performance.now()
     const c = await cpu(Math.min(FLOOD_S, 10) * 1000)
     const w = await honestWrite('flood')
@@ -222,7 +212,7 @@ for (const test of tests) {
     await sleep(Math.max(0, FLOOD_S * 1000 - (performance.now() - t)))
     const secs = (performance.now() - t) / 1000
     log(
-      `flood (${N} stream): ${(sent / secs / 1048576).toFixed(1)} MiB/s of KEEPALIVE = ${(sent / 2 / secs / 1e6).toFixed(2)} M frames/s; n1 cpu ${c.toFixed(1)}%, ${l}; honest write via n2: ${w}; stream state ${streams.map((s) => s.ended ?? 'open').join(',')} ${streams[0].frames.join(',')}`,
+      `flood (${N} stream): ${(flood.sent / secs / 1048576).toFixed(1)} MiB/s of KEEPALIVE = ${(flood.sent / 2 / secs / 1e6).toFixed(2)} M frames/s; n1 cpu ${c.toFixed(1)}%, ${l}; honest write via n2: ${w}; stream state ${streams.map((s) => s.ended ?? 'open').join(',')} ${streams[0].frames.join(',')}`,
     )
     if (process.env.FLOOD_TO_END) {
       while (streams.some((s) => s.ended === undefined) && performance.now() - t < 40 * IDLE) await sleep(500)
@@ -230,7 +220,7 @@ for (const test of tests) {
         `flood: ended after ${((performance.now() - t) / 1000).toFixed(1)} s: ${streams.map((s) => `${s.frames.join(',')}|${s.ended}`).join(' ')}`,
       )
     }
-    stop = true
+    flood.stop = true
     for (const s of streams) s.stream.abort(new Error('done'))
     await Promise.all(pumps)
   }
@@ -239,29 +229,19 @@ for (const test of tests) {
     const s = await open(peers[0], n1, PUSH)
     s.send(jsonFrame(pushHeader(oid(), 2 ** 36)))
     const buf = dataFrame(Buffer.alloc(1 << 20, 9))
-    let sent = 0
-    let stop = false
-    const pump = (async () => {
-      while (!stop && s.ended === undefined) {
-        if (!s.send(buf))
-          await new Promise((r) => {
-            s.stream.addEventListener('drain', r, { once: true })
-            setTimeout(r, 1000)
-          })
-        sent += buf.length
-      }
-    })()
+    const flood = { sent: 0, stop: false }
+    const pumping = pump(s, buf, flood)
     const t = performance.now()
     const c = await cpu(10000)
     const secs = (performance.now() - t) / 1000
     const l = await lag()
     const w = await honestWrite('dflood')
     log(
-      `dflood: ${(sent / secs / 1048576).toFixed(1)} MiB/s of DATA; n1 cpu ${c.toFixed(1)}%, ${l}; honest write via n2: ${w}`,
+      `dflood: ${(flood.sent / secs / 1048576).toFixed(1)} MiB/s of DATA; n1 cpu ${c.toFixed(1)}%, ${l}; honest write via n2: ${w}`,
     )
-    stop = true
+    flood.stop = true
     s.stream.abort(new Error('done'))
-    await pump
+    await pumping
     await sleep(1000)
   }
   if (test === 'reserve') {
@@ -295,3 +275,15 @@ for (const test of tests) {
 for (const p of peers) await p.stop()
 await devnet.stop()
 process.exit(0)
+
+/** Sends `frame` on `s` as fast as it takes it, until `flood.stop` or the stream ends; counts bytes in `flood.sent`. */
+async function pump(s, frame, flood) {
+  while (!flood.stop && s.ended === undefined) {
+    if (!s.send(frame))
+      await new Promise((r) => {
+        s.stream.addEventListener('drain', r, { once: true })
+        setTimeout(r, 1000)
+      })
+    flood.sent += frame.length
+  }
+}
