@@ -2,6 +2,9 @@ import { createHash, hash } from 'node:crypto'
 import { createSHA3 } from 'hash-wasm'
 import { toHex } from './bytes.js'
 
+/** Bytes of a SHA3-256 digest. */
+export const SHA3_BYTES = 32
+
 /**
  * The one seam between the protocol and a SHA3-256 implementation. The node uses OpenSSL through
  * `node:crypto` (about 17x faster than pure JS on bulk data); a browser build can alias this module

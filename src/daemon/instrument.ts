@@ -200,7 +200,7 @@ async function openShard(service: NodeService, tracker: Tracker, args: unknown[]
     throw err
   }
   return {
-    write: (chunk) => sink.write(chunk),
+    write: (chunk, leaf) => sink.write(chunk, leaf),
     async finish(options) {
       try {
         const staged = await sink.finish(options)

@@ -40,7 +40,12 @@ export interface WholeShardRequest {
 
 /** Push-style writer of one shard to one replica; the coordinator fans one source out to several. */
 export interface ShardSink {
-  write(chunk: Uint8Array): Promise<void>
+  /**
+   * `leaf`, when given, is the leaf hash of `chunk`, a whole block the caller hashed itself. Only a
+   * sink that stages in this same process may use it (to skip hashing the block again); a sink that
+   * sends the bytes to another node ignores it, since that node hashes what it receives.
+   */
+  write(chunk: Uint8Array, leaf?: Uint8Array): Promise<void>
   /** `options.signal` gives up on the replica's answer (the stream is aborted). */
   finish(options?: AbortOptions): Promise<StagedShardInfo>
   abort(reason?: Error): Promise<void>

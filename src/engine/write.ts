@@ -235,12 +235,13 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
       )) {
         const shard = await advance(shardIndex)
         commit.update(block)
-        shard.leaves.push(leafHash(block))
+        const leaf = leafHash(block)
+        shard.leaves.push(leaf)
         // Every replica is handed the block before any is awaited: the slowest paces the loop.
         const writes = shard.sinks.map((s) => {
           const sink = s.sink
           if (sink === undefined) return undefined
-          return sink.write(block).catch((err: unknown) => {
+          return sink.write(block, leaf).catch((err: unknown) => {
             s.error = err
             s.sink = undefined
             ctx.health?.failed(s.node, codeOf(err))

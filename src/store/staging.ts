@@ -1,5 +1,6 @@
 import { isId, toHex } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
+import { SHA3_BYTES } from '../core/hash.js'
 import { shardId as deriveShardId, validateVersion } from '../core/ids.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
 import { type ProtocolParams, validateParams } from '../core/params.js'
@@ -197,9 +198,14 @@ export class ShardWriter {
     return this.received
   }
 
-  /** More bytes than the header's `length` is `INVALID_INPUT`, and the writer accepts nothing after. */
-  write(chunk: Uint8Array): Promise<void> {
-    return this.enqueue(() => this.writeNow(chunk))
+  /**
+   * More bytes than the header's `length` is `INVALID_INPUT`, and the writer accepts nothing after.
+   * `leaf` is the chunk's leaf hash when the chunk is exactly the next whole block and the caller,
+   * in this process, already hashed it (a coordinator staging its own replica): the block is then
+   * not hashed again. Bytes from a peer never come with one.
+   */
+  write(chunk: Uint8Array, leaf?: Uint8Array): Promise<void> {
+    return this.enqueue(() => this.writeNow(chunk, leaf))
   }
 
   /** Fewer bytes than the header's `length` is `INVALID_INPUT` (the writer stays open for more). */
@@ -238,7 +244,7 @@ export class ShardWriter {
     if (this.writeError !== undefined) throw this.writeError
   }
 
-  private async writeNow(chunk: Uint8Array): Promise<void> {
+  private async writeNow(chunk: Uint8Array, leaf?: Uint8Array): Promise<void> {
     this.assertWritable()
     if (!(chunk instanceof Uint8Array)) throw new InvalidInputError('a shard chunk must be a Uint8Array')
     if (chunk.length > this.header.length - this.received) {
@@ -248,6 +254,18 @@ export class ShardWriter {
     }
     this.lastActivity = this.host.now()
     const size = this.header.blockSizeBytes
+    if (leaf !== undefined) {
+      const expected = Math.min(size, this.header.length - this.nextBlock * size)
+      if (this.filled !== 0 || chunk.length !== expected || leaf.length !== SHA3_BYTES) {
+        this.failAndDiscard()
+        throw new InvalidInputError('a leaf hash comes only with the next whole block')
+      }
+      this.block = chunk
+      this.filled = chunk.length
+      this.received += chunk.length
+      await this.flushBlock(leaf)
+      return
+    }
     let off = 0
     while (off < chunk.length) {
       this.block ??= new Uint8Array(Math.min(size, this.header.length - this.nextBlock * size))
@@ -268,12 +286,12 @@ export class ShardWriter {
     this.abort().catch(() => {})
   }
 
-  private async flushBlock(): Promise<void> {
+  private async flushBlock(leaf?: Uint8Array): Promise<void> {
     const block = this.block!
     const index = this.nextBlock++
     this.block = null
     this.filled = 0
-    this.leaves.push(leafHash(block))
+    this.leaves.push(leaf ?? leafHash(block))
     const put: Promise<void> = this.host.sublevels.blocks.put(blockKey(this.stagingId, index), block).then(
       () => {
         this.inflight.delete(put)

@@ -420,6 +420,15 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     await expect(collect(store.readShard(target.shard_id))).rejects.toMatchObject({
       code: 'INTEGRITY_MISMATCH',
     })
+    // Unhashed, as a node serves a peer that checks every block itself: the changed block comes
+    // out as stored, and a lost one is still an error.
+    const served: Uint8Array[] = []
+    for await (const block of store.readShard(target.shard_id, { hashBlocks: false })) served.push(block)
+    expect(served).toHaveLength(m.leafCount)
+    expect(equalBytes(served[1]!, pseudoBytes(99, 1024))).toBe(true)
+    await expect(collect(store.readShard(lost.shardId, { hashBlocks: false }))).rejects.toMatchObject({
+      code: 'INTEGRITY_MISMATCH',
+    })
     await expect(store.proveBlock(target.shard_id, 1)).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' })
     await expect(store.proveBlock(lost.shardId, 0)).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' })
     expect(await store.readBlock(lost.shardId, 0)).toBeUndefined()

@@ -68,6 +68,51 @@ describe('ShardWriter', () => {
     expect(await store.stats()).toEqual(await store.recomputeStats())
   })
 
+  it('takes whole blocks with the leaf hashes their writer computed, and refuses a leaf with anything else', async () => {
+    const built = buildVersion({
+      objectId: testObjectId('with-leaves'),
+      version: 1,
+      content: pseudoBytes(5, 9000),
+    })
+    const shard = built.shards[0]!
+    const blocks: Uint8Array[] = []
+    for (let off = 0; off < shard.bytes.length; off += 1024)
+      blocks.push(shard.bytes.subarray(off, off + 1024))
+    expect(blocks.at(-1)!.length).toBeLessThan(1024)
+    const writer = await store.beginShard(shard.header)
+    // Leaves from the RFC 9162 oracle, not the store's own function: the staged root must be theirs.
+    for (const block of blocks) await writer.write(block, oracleLeafHash(block))
+    const staged = await writer.finish()
+    expect(staged.merkleRoot).toBe(toHex(oracleRoot(blocks.map(oracleLeafHash))))
+    expect(staged.merkleRoot).toBe(built.record.shards[0]!.merkle_root)
+    await commitLocked(store, built.record, { home: true, shards: [staged] })
+    expect(equalBytes(await collect(store.readShard(shard.header.shardId)), shard.bytes)).toBe(true)
+
+    // A leaf with part of a block, with a block after a part, or of the wrong size: refused, and
+    // the writer is discarded (nothing staged stays behind).
+    const other = buildVersion({
+      objectId: testObjectId('with-leaves-bad'),
+      version: 1,
+      content: pseudoBytes(6, 9000),
+    })
+    const bytes = other.shards[0]!.bytes
+    const cases: Array<(w: Awaited<ReturnType<typeof store.beginShard>>) => Promise<void>> = [
+      (w) => w.write(bytes.subarray(0, 1000), oracleLeafHash(bytes.subarray(0, 1000))),
+      async (w) => {
+        await w.write(bytes.subarray(0, 10))
+        await w.write(bytes.subarray(10, 1034), oracleLeafHash(bytes.subarray(10, 1034)))
+      },
+      (w) => w.write(bytes.subarray(0, 1024), new Uint8Array(31)),
+    ]
+    for (const bad of cases) {
+      const w = await store.beginShard(other.shards[0]!.header)
+      await expect(bad(w)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+      await expect(w.finish()).rejects.toBeDefined()
+      await w.abort()
+    }
+    expect(await store.stats()).toEqual(await store.recomputeStats())
+  })
+
   it('stageShard takes bytes, iterables and async iterables', async () => {
     const built = buildVersion({
       objectId: testObjectId('sources'),
