@@ -43,21 +43,22 @@ export function bulkSummary(steps: readonly BulkStep[], size: number): Record<st
   }
 }
 
-/** The first object name (per index) whose shards leave at least one node out of every replica set. */
-function chooseObject(index: number, nodes: string[]): { name: string; oid: string; nonHolder: string } {
+/**
+ * The first object name (per label) whose shards leave `reader` out of every replica set, so every
+ * object is read through the same node, as Helia's are through D.
+ */
+function chooseObject(label: string, nodes: string[], reader: string): { name: string; oid: string } {
   const eligible = new EligibleSet(nodes)
   for (let attempt = 0; attempt < 10_000; attempt++) {
-    const name = `net-bench/${index}/${attempt}`
+    const name = `net-bench/${label}/${attempt}`
     const oid = objectId('qfs-bench', name)
-    const holders = new Set<string>()
-    for (let s = 0; s < DEFAULT_PARAMS.numShardsPerObject; s++) {
-      for (const n of eligible.place(shardId(oid, 1, s), DEFAULT_PARAMS.replicationFactor).selected)
-        holders.add(n)
+    let held = false
+    for (let s = 0; s < DEFAULT_PARAMS.numShardsPerObject && !held; s++) {
+      held = eligible.place(shardId(oid, 1, s), DEFAULT_PARAMS.replicationFactor).selected.includes(reader)
     }
-    const nonHolder = eligible.nodes.find((n) => !holders.has(n))
-    if (nonHolder !== undefined) return { name, oid, nonHolder }
+    if (!held) return { name, oid }
   }
-  throw new Error('no object name leaves a node out of its replica sets')
+  throw new Error(`no object name leaves ${reader} out of its replica sets`)
 }
 
 function bytesOf(seed: string, size: number): Uint8Array {
@@ -106,11 +107,15 @@ export class OursNetwork {
       this.clients.set(n.node_id, await QfsClient.create({ node: n.multiaddrs[0]!, libp2p: this.libp2p }))
   }
 
-  /** Object `index` written through node-1 (a fixed entry point) and read through a node holding none of it. */
-  async bulk(index: number, size: number): Promise<BulkStep> {
+  /**
+   * Object `label` written through node-1 (a fixed entry point) and read through the last node, which
+   * holds none of it.
+   */
+  async bulk(label: string, size: number): Promise<BulkStep> {
     const entry = this.ids[0]!
-    const chosen = chooseObject(index, this.ids)
-    const bytes = bytesOf(`object-${index}`, size)
+    const reader = this.ids.at(-1)!
+    const chosen = chooseObject(label, this.ids, reader)
+    const bytes = bytesOf(`object-${label}`, size)
     this.rss.phase = 'bulk_write'
     let c = cpuMs(this.pids, true)
     let t = performance.now()
@@ -121,7 +126,7 @@ export class OursNetwork {
     this.rss.phase = 'bulk_read'
     c = cpuMs(this.pids, true)
     t = performance.now()
-    const opened = await this.client(chosen.nonHolder).readContent(chosen.oid, 1)
+    const opened = await this.client(reader).readContent(chosen.oid, 1)
     if (!('content' in opened)) throw new Error(`read failed: ${JSON.stringify(opened)}`)
     // The SDK checks every block against the record and the whole against hash_commit as it streams.
     let got = 0
@@ -139,7 +144,7 @@ export class OursNetwork {
         bytes: size,
         write_via: `node-${this.ids.indexOf(entry) + 1}`,
         write_via_holds_shards: put.shard_ids.filter((id) => put.replica_sets[id]!.includes(entry)).length,
-        read_via: `node-${this.ids.indexOf(chosen.nonHolder) + 1}`,
+        read_via: `node-${this.ids.indexOf(reader) + 1}`,
         read_via_holds_shards: 0,
         write_ms: round(w),
         read_ms: round(r),
@@ -233,10 +238,10 @@ export class HeliaNetwork {
   }
 
   /** Write = add on A, then B and C fetch the whole DAG at once; read = D, holding nothing, fetches it. */
-  async bulk(index: number, size: number): Promise<BulkStep> {
+  async bulk(label: string, size: number): Promise<BulkStep> {
     const [a, b, c, d] = this.nodes as [HeliaProcess, HeliaProcess, HeliaProcess, HeliaProcess]
     const pids = this.nodes.map((n) => n.process.pid!)
-    const seed = `object-${index}`
+    const seed = `object-${label}`
     this.rss.phase = 'bulk_write'
     let cpu = cpuMs(pids, false)
     const added = await a.add(seed, size)

@@ -15,9 +15,9 @@ import { writeReport } from './report.js'
  * every process from a seed) as QFS_BENCH_NET_OBJECTS (default 4) objects.
  * - Ours, write: each object through the SDK to node-1 (a fixed entry point, as a client would),
  *   which hashes, places and pushes every shard to its 3 replicas and acknowledges once decided and
- *   committed. Ours, read: through a node that holds none of the object's shards, so every byte
+ *   committed. Ours, read: through node-5, which holds none of the object's shards, so every byte
  *   crosses the network twice (replica to coordinator to client) and is verified on both hops. The
- *   object names are chosen so such a node exists (placement depends only on the ids).
+ *   object names are chosen so node-5 holds none (placement depends only on the ids).
  * - Helia, write with replication 3: `addByteStream` on node A (the bytes already in A's memory), then
  *   B and C fetch the whole DAG over bitswap at the same time (each keeps every block); the figure is
  *   size / (add + both fetches). Helia, read: a fourth node D holding nothing fetches the whole file.
@@ -27,6 +27,9 @@ import { writeReport } from './report.js'
  * Both networks run at once and are measured in alternation, one object per round (see measure()),
  * so the ratios compare the systems under the same machine conditions; each round's ratios are in
  * `rounds`, and their medians in `ratios.*_median_round`.
+ *
+ * Warm-up: QFS_BENCH_NET_WARMUP_MIB (default 64, 0 for none) MiB as 4 objects, written and read by
+ * each system before the rounds through the same nodes, and left out of the figures.
  *
  * Small objects: QFS_BENCH_NET_SMALL_OPS (default 300) puts of 4 KiB through node-1, then as many
  * gets through node-2, one at a time; latency is the SDK call as the client sees it.
@@ -38,6 +41,8 @@ const MIB = 1024 * 1024
 const TOTAL_MIB = Number(process.env.QFS_BENCH_NET_MIB ?? 256)
 const OBJECTS = Number(process.env.QFS_BENCH_NET_OBJECTS ?? 4)
 const SMALL_OPS = Number(process.env.QFS_BENCH_NET_SMALL_OPS ?? 300)
+const WARMUP_MIB = Number(process.env.QFS_BENCH_NET_WARMUP_MIB ?? 64)
+const WARMUP_OBJECTS = 4
 const SMALL_BYTES = 4096
 const NODES = 5
 const TARGETS = {
@@ -58,6 +63,7 @@ function median(values: readonly number[]): number {
 interface Measured {
   ours: Record<string, unknown>
   helia: Record<string, unknown>
+  warmup: Record<string, Array<Record<string, number>>>
   rounds: Array<Record<string, unknown>>
   writeRatios: number[]
   readRatios: number[]
@@ -76,6 +82,28 @@ async function measure(work: string, rss: RssSampler): Promise<Measured> {
     await oursNet.start(work)
     await heliaNet.start(work)
     const size = Math.floor((TOTAL_MIB * MIB) / OBJECTS)
+    // Warm-up objects through the same nodes as the measured ones, left out of every figure, so both
+    // systems are measured as running nodes whose connections have carried data. A fresh TCP
+    // connection starts with a 128 KiB receive buffer that Linux grows as it carries data; until
+    // then Noise messages arrive cut in pieces and writes go out small (a daemon's first 64 MiB read
+    // cost its node about 1.7x the CPU per MiB of its fifth).
+    const warmup: Record<string, Array<Record<string, number>>> = { ours: [], helia: [] }
+    const all = [...oursNet.processIds, ...heliaNet.processIds]
+    const warm = Math.floor((WARMUP_MIB * MIB) / WARMUP_OBJECTS)
+    for (let k = 0; WARMUP_MIB > 0 && k < WARMUP_OBJECTS; k++) {
+      for (const [name, net] of [
+        ['ours', oursNet],
+        ['helia', heliaNet],
+      ] as const) {
+        await waitForQuiet(all)
+        const step = await net.bulk(`warmup-${k}`, warm)
+        warmup[name]!.push({
+          bytes: warm,
+          write_mib_s: round(warm / MIB / (step.write_ms / 1000), 2),
+          read_mib_s: round(warm / MIB / (step.read_ms / 1000), 2),
+        })
+      }
+    }
     const oursSteps: BulkStep[] = []
     const heliaSteps: BulkStep[] = []
     const rounds: Array<Record<string, unknown>> = []
@@ -94,11 +122,11 @@ async function measure(work: string, rss: RssSampler): Promise<Measured> {
         return step()
       }
       if (oursFirst) {
-        q = await quietThen(() => oursNet.bulk(j, size))
-        h = await quietThen(() => heliaNet.bulk(j, size))
+        q = await quietThen(() => oursNet.bulk(String(j), size))
+        h = await quietThen(() => heliaNet.bulk(String(j), size))
       } else {
-        h = await quietThen(() => heliaNet.bulk(j, size))
-        q = await quietThen(() => oursNet.bulk(j, size))
+        h = await quietThen(() => heliaNet.bulk(String(j), size))
+        q = await quietThen(() => oursNet.bulk(String(j), size))
       }
       oursSteps.push(q)
       heliaSteps.push(h)
@@ -139,6 +167,7 @@ async function measure(work: string, rss: RssSampler): Promise<Measured> {
         objects: heliaSteps.map((s) => s.object),
         ...heliaBulk,
       },
+      warmup,
       rounds,
       writeRatios,
       readRatios,
@@ -156,11 +185,14 @@ async function main(): Promise<void> {
   if (!Number.isSafeInteger(TOTAL_MIB) || TOTAL_MIB < 1 || !Number.isSafeInteger(OBJECTS) || OBJECTS < 1) {
     throw new Error('QFS_BENCH_NET_MIB and QFS_BENCH_NET_OBJECTS must be positive integers')
   }
+  if (!Number.isSafeInteger(WARMUP_MIB) || WARMUP_MIB < 0) {
+    throw new Error('QFS_BENCH_NET_WARMUP_MIB must be a count of MiB (0: no warm-up)')
+  }
   const work = await mkdtemp(join(tmpdir(), 'qfs-bench-net-'))
   const rss = new RssSampler()
   rss.start()
   try {
-    const { ours: q, helia: h, rounds, writeRatios, readRatios } = await measure(work, rss)
+    const { ours: q, helia: h, warmup, rounds, writeRatios, readRatios } = await measure(work, rss)
     rss.stop()
     const qfsRss = rss.report('qfs:')
     const maxRss = Math.max(...Object.values(qfsRss).map((r) => r.max_mib))
@@ -211,7 +243,8 @@ async function main(): Promise<void> {
     await writeReport('net', {
       method: {
         content: `${TOTAL_MIB} MiB of AES-256-CTR keystream as ${OBJECTS} objects, the same bytes for both systems`,
-        ours: 'write through node-1 with the SDK (replication 3, acknowledged after decide and commit); read with the SDK through a node holding none of the object (object names chosen so one exists)',
+        ours: 'write through node-1 with the SDK (replication 3, acknowledged after decide and commit); read with the SDK through node-5, which holds none of the object (object names chosen so it holds none, as Helia reads through D)',
+        warmup: `before the rounds, each system writes and reads ${WARMUP_MIB} MiB as ${WARMUP_OBJECTS} objects (in alternation, as the rounds) through the same nodes as the measured ones, left out of every figure (their speeds are in \`warmup\`): both are measured as running nodes whose connections have carried data, since a fresh TCP connection's receive buffer starts at 128 KiB and grows only as it carries data`,
         helia:
           'add on A, then B and C fetch every block over bitswap at once (write = add + replication to 2 more nodes); read = a fourth node holding nothing fetches the file',
         processes:
@@ -243,6 +276,7 @@ async function main(): Promise<void> {
         ),
         read_cpu_efficiency: round((h.read_cpu_ms_per_mib as number) / (q.read_cpu_ms_per_mib as number), 2),
       },
+      warmup,
       rounds,
       rss_mib: { ours: qfsRss, helia: rss.report('helia:') },
       targets,
