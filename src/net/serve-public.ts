@@ -8,6 +8,7 @@ import {
   parseProofRequest,
   parseReadRequest,
   parseWriteRequest,
+  type ReadRequest,
 } from './messages-public.js'
 import type { ProtocolName } from './protocols.js'
 import type { Exchange } from './serve-replica.js'
@@ -140,16 +141,22 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
 /**
  * Header (with the record, so the client can verify), the verified content as DATA frames, and the
  * trailer. A failure after the header (a replica set that cannot serve, INTEGRITY_MISMATCH at the end)
- * becomes an ERROR frame in place of the trailer.
+ * becomes an ERROR frame in place of the trailer. The read takes its slot once its request is in: a
+ * client that opens streams and says nothing holds streams, which its connections bound, but no
+ * slot another reader needs.
  */
 async function serveRead(engine: StorageEngine, ex: Exchange, policy: PublicPolicy): Promise<void> {
-  await policy.reads.run(() => serveOneRead(engine, ex))
+  const r = parseReadRequest(await ex.fs.readJson(ex.signal))
+  // Nothing more is read from the client until the end: bytes it sends anyway wait in the window.
+  ex.fs.holdInput()
+  await policy.reads.run(() => serveOneRead(engine, ex, r))
 }
 
-async function serveOneRead(engine: StorageEngine, { fs, signal }: Exchange): Promise<void> {
-  const r = parseReadRequest(await fs.readJson(signal))
-  // Nothing more is read from the client until the end: bytes it sends anyway wait in the window.
-  fs.holdInput()
+async function serveOneRead(
+  engine: StorageEngine,
+  { fs, signal }: Exchange,
+  r: ReadRequest,
+): Promise<void> {
   const opened = await engine.readContent(r.object_id, r.version, { signal })
   if (!('content' in opened)) {
     await fs.writeJson(opened as unknown as JsonObject, signal)

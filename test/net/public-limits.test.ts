@@ -4,7 +4,7 @@ import { objectId } from '../../src/core/ids.js'
 import { DeterministicTime } from '../../src/core/time.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { StorageClient } from '../../src/net/client.js'
-import type { Limits } from '../../src/net/protocols.js'
+import { type Limits, PROTOCOLS } from '../../src/net/protocols.js'
 import { storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { readCounters } from '../../src/store/counters.js'
@@ -130,6 +130,29 @@ describe('public write limits and list scan budget over libp2p', () => {
         }),
       { timeout: 5_000 },
     )
+  })
+
+  it('with a read cap of 1, a stream that sends no request holds no slot', async () => {
+    await reconfigure({ maxConcurrentReads: 1 })
+    const oid = objectId('limits', 'silent-reader')
+    const content = bytesOf('silent-reader', 3000)
+    const stored = await client.put(
+      addrsOf(coordinator),
+      { object_id: oid, version: 1, metadata: meta(81), content_size: content.length },
+      content,
+    )
+    expect(stored).toMatchObject({ ok: true })
+    // Three read streams that never send their request, opened by the same peer as the reader.
+    const silent = await Promise.all(
+      [0, 1, 2].map(() => net.outsider.dialProtocol(addrsOf(coordinator), PROTOCOLS.read)),
+    )
+    try {
+      const got = await client.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
+      expect(got).toMatchObject({ ok: true })
+      if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
+    } finally {
+      for (const s of silent) s.abort(new Error('test over'))
+    }
   })
 
   it('fails a write whose client stops sending at its deadline, takes back what it staged and frees its slot', async () => {
