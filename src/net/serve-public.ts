@@ -152,11 +152,7 @@ async function serveRead(engine: StorageEngine, ex: Exchange, policy: PublicPoli
   await policy.reads.run(() => serveOneRead(engine, ex, r))
 }
 
-async function serveOneRead(
-  engine: StorageEngine,
-  { fs, signal }: Exchange,
-  r: ReadRequest,
-): Promise<void> {
+async function serveOneRead(engine: StorageEngine, { fs, signal }: Exchange, r: ReadRequest): Promise<void> {
   const opened = await engine.readContent(r.object_id, r.version, { signal })
   if (!('content' in opened)) {
     await fs.writeJson(opened as unknown as JsonObject, signal)
