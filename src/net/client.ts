@@ -55,7 +55,7 @@ export interface PutOptions extends ClientOptions {
 }
 
 export interface ReadOptions extends ClientOptions {
-  /** Check the content against the header's record: its size and `hash_commit` (default true). */
+  /** Check every shard root and hash_commit against the header's record (default true). */
   verify?: boolean
 }
 
@@ -164,8 +164,8 @@ export class StorageClient {
 
   /**
    * Opens a read. Consume `content` (or `cancel()`): it yields the bytes as they arrive and, with
-   * `verify` (the default), throws INTEGRITY_MISMATCH at the end if the bytes do not match the
-   * header's record (or as soon as more arrive than it has). A failure the node reports mid-stream is thrown as a RemoteError
+   * `verify` (the default), throws INTEGRITY_MISMATCH at the first shard or at the end whose bytes
+   * do not match the header's record. A failure the node reports mid-stream is thrown as a RemoteError
    * and also resolves `trailer` with the failure shape.
    */
   async read(

@@ -1,32 +1,35 @@
 import { toHex } from '../core/bytes.js'
 import { HashCommitBuilder } from '../core/commit.js'
+import { createSha3, type Sha3Hasher } from '../core/hash.js'
+import { MerkleTree } from '../core/merkle.js'
 import { metadataSeed } from '../core/metadata.js'
 import type { VersionRecord } from '../core/record.js'
 import { IntegrityMismatchError } from '../engine/errors.js'
 
+const LEAF_PREFIX = Uint8Array.of(0x00)
+
 /**
- * Checks content as it streams in against the version record of the read header: exactly
- * `content_size` bytes that hash, with the record's schema version and metadata seed, to
- * `hash_commit`. Pieces may arrive cut anywhere; nothing is copied or held.
- *
- * The shards' Merkle roots are not rebuilt here. They are the serving node's check: it tests every
- * block against leaf hashes it verified against the record's roots, which is what lets it skip a
- * bad replica and go on from the same block. Repeating that on the client bought nothing: the
- * record arrives from the same node as the bytes, so a node that lies can send roots to match
- * whatever it serves, while `hash_commit` is what the writer computed over the content and what a
- * client can know independently (its own put answer, an index). It cost the client a second SHA3
- * pass over every byte.
+ * Checks content as it streams in against a version record, trusting nobody who served it: each
+ * shard's blocks must rebuild the record's Merkle root (RFC 9162 leaves `H(0x00 || block)`), and the
+ * whole content must hash to `hash_commit`. Pieces may arrive cut anywhere; nothing is copied or held
+ * beyond one leaf hash per block of the current shard.
  */
 export class ContentVerifier {
   private readonly record: VersionRecord
   private readonly commit = new HashCommitBuilder()
+  private shard = -1
+  private shardRemaining = 0
+  private blockRemaining = 0
+  private leaf: Sha3Hasher | undefined
+  private leaves: Uint8Array[] = []
   private received = 0
 
   constructor(record: VersionRecord) {
     this.record = record
+    this.nextShard()
   }
 
-  /** Bytes taken so far. */
+  /** Bytes checked so far. */
   get bytes(): number {
     return this.received
   }
@@ -37,6 +40,23 @@ export class ContentVerifier {
     }
     this.commit.update(piece)
     this.received += piece.length
+    let off = 0
+    while (off < piece.length) {
+      if (this.leaf === undefined) {
+        this.leaf = createSha3().update(LEAF_PREFIX)
+        this.blockRemaining = Math.min(this.record.block_size_bytes, this.shardRemaining)
+      }
+      const take = Math.min(this.blockRemaining, piece.length - off)
+      this.leaf.update(piece.subarray(off, off + take))
+      off += take
+      this.blockRemaining -= take
+      this.shardRemaining -= take
+      if (this.blockRemaining === 0) {
+        this.leaves.push(this.leaf.digest())
+        this.leaf = undefined
+        if (this.shardRemaining === 0) this.closeShard()
+      }
+    }
   }
 
   /** Throws INTEGRITY_MISMATCH unless exactly the record's content arrived. */
@@ -52,5 +72,23 @@ export class ContentVerifier {
         `content hashes to ${digest}, the record commits to ${this.record.hash_commit}`,
       )
     }
+  }
+
+  private closeShard(): void {
+    const shard = this.record.shards[this.shard]!
+    const root = toHex(MerkleTree.fromLeafHashes(this.leaves).root)
+    if (root !== shard.merkle_root || this.leaves.length !== shard.leaf_count) {
+      throw new IntegrityMismatchError(`shard ${shard.shard_index} does not rebuild the record's Merkle root`)
+    }
+    this.leaves = []
+    this.nextShard()
+  }
+
+  /** Moves to the next shard that has bytes (empty shards have no leaves to check). */
+  private nextShard(): void {
+    do {
+      this.shard++
+    } while (this.shard < this.record.shards.length && this.record.shards[this.shard]!.length === 0)
+    this.shardRemaining = this.shard < this.record.shards.length ? this.record.shards[this.shard]!.length : 0
   }
 }

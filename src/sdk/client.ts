@@ -64,9 +64,9 @@ const RECORD_CACHE_SIZE = 256
  * The StorageEngine of spec §5 as a client of one node over libp2p: the same methods and QFS
  * response shapes as the in-process `StorageEngine`, so the AtlasAPIGateway and the shared engine
  * tests take either. Nothing the node answers is trusted:
- * - reads check every byte against the record in the read header (the whole must hash to
- *   `hash_commit` with the record's metadata seed; the node checked each block against the record's
- *   Merkle roots, see ContentVerifier), and the record must be the one asked for;
+ * - reads check every byte against the record in the read header (each shard's leaf hashes must
+ *   rebuild its Merkle root, the whole must hash to `hash_commit` with the record's metadata seed),
+ *   and the record must be the one asked for;
  * - writes compute `hash_commit`, shard ids and the ATR fee of what was sent and compare the answer;
  * - proofs are verified with the core against the record's root, shard id and leaf count.
  * A failed check answers `SE_ERR_INTEGRITY_MISMATCH` (code `INTEGRITY_MISMATCH`).
@@ -237,9 +237,9 @@ export class QfsClient implements StorageEngineApi {
 
   /**
    * A streaming read. `content` yields bytes as they arrive and throws (a QfsError) at the first
-   * check that fails; bytes count as verified only once it has ended without throwing: `hash_commit`
-   * is checked after the last byte, so a consumer that must never expose unverified bytes writes them
-   * aside first (the CLI writes FILE.partial).
+   * check that fails; bytes count as verified only once it has ended without throwing: a shard's
+   * root is checked when its last block arrives and `hash_commit` after the last byte, so a consumer
+   * that must never expose unverified bytes writes them aside first (the CLI writes FILE.partial).
    * Consume `content` or call `cancel()`.
    */
   async readContent(

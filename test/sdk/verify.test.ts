@@ -136,8 +136,7 @@ describe('QfsClient checks what a lying coordinator serves', () => {
     expect(await client.getContent(f.oid, 2)).toMatchObject(MISMATCH)
   })
 
-  it("refuses a record whose roots are not the served shards' or whose hash_commit the bytes miss", async () => {
-    // The trailer names each shard's root as its replica served it; the record must agree.
+  it("refuses bytes that do not rebuild the record's roots or hash_commit", async () => {
     const root = withRecord(honestRead(f), (r) => {
       ;(r.shards as JsonObject[])[2]!.merkle_root = 'cd'.repeat(32)
     })

@@ -27,8 +27,8 @@ interface GetOptions {
 /**
  * Verified bytes only ever reach FILE whole, and `get` never overwrites or deletes a file it did not
  * create: the content streams into a temporary file of a fresh random name in FILE's directory,
- * opened with `wx` (so it is ours), which becomes FILE only once hash_commit has checked out after
- * the last byte, and is removed on any failure. An existing FILE is refused unless `--force`.
+ * opened with `wx` (so it is ours), which becomes FILE only once the last shard root and hash_commit
+ * have checked out, and is removed on any failure. An existing FILE is refused unless `--force`.
  */
 export function registerGet(program: Command, io: CliIo): void {
   program
