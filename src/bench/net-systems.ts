@@ -44,21 +44,53 @@ export function bulkSummary(steps: readonly BulkStep[], size: number): Record<st
 }
 
 /**
- * The first object name (per label) whose shards leave `reader` out of every replica set, so every
- * object is read through the same node, as Helia's are through D.
+ * Shards of an object whose replica sets leave the reader out and include the writer this many
+ * times: 3 of 4, the mean when each shard's 3 replicas fall among the 4 nodes other than the reader.
+ * Fixed, so that the writer's share of its own replicas (cheaper than remote ones) is the same in
+ * every object and every run, whatever ids the nodes drew.
  */
-function chooseObject(label: string, nodes: string[], reader: string): { name: string; oid: string } {
-  const eligible = new EligibleSet(nodes)
+const WRITER_HOLDS_SHARDS = 3
+
+/** How many of `oid`'s shards each node holds (version 1). */
+function shardsHeld(eligible: EligibleSet, oid: string): Map<string, number> {
+  const held = new Map<string, number>()
+  for (let s = 0; s < DEFAULT_PARAMS.numShardsPerObject; s++) {
+    for (const n of eligible.place(shardId(oid, 1, s), DEFAULT_PARAMS.replicationFactor).selected)
+      held.set(n, (held.get(n) ?? 0) + 1)
+  }
+  return held
+}
+
+/**
+ * The first object name (per label) that the reader holds no shard of and the writer holds exactly
+ * WRITER_HOLDS_SHARDS of, so every object is read through the same node (as Helia's are through D)
+ * and written with the same share of local replicas.
+ */
+function chooseObject(
+  label: string,
+  eligible: EligibleSet,
+  writer: string,
+  reader: string,
+): { name: string; oid: string } | undefined {
   for (let attempt = 0; attempt < 10_000; attempt++) {
     const name = `net-bench/${label}/${attempt}`
     const oid = objectId('qfs-bench', name)
-    let held = false
-    for (let s = 0; s < DEFAULT_PARAMS.numShardsPerObject && !held; s++) {
-      held = eligible.place(shardId(oid, 1, s), DEFAULT_PARAMS.replicationFactor).selected.includes(reader)
-    }
-    if (!held) return { name, oid }
+    const held = shardsHeld(eligible, oid)
+    if (!held.has(reader) && held.get(writer) === WRITER_HOLDS_SHARDS) return { name, oid }
   }
-  throw new Error(`no object name leaves ${reader} out of its replica sets`)
+  return undefined
+}
+
+/**
+ * The reader of this run: the last node (in devnet order) for which object names exist that it
+ * holds none of and the writer holds WRITER_HOLDS_SHARDS of. Placement may make a given node always
+ * share every replica set with the writer's, so not every node qualifies in every run.
+ */
+function chooseReader(eligible: EligibleSet, nodes: readonly string[], writer: string): string {
+  for (const reader of [...nodes].reverse()) {
+    if (reader !== writer && chooseObject('probe', eligible, writer, reader) !== undefined) return reader
+  }
+  throw new Error('no node can read objects it holds none of with the writer holding 3 of 4 shards')
 }
 
 function bytesOf(seed: string, size: number): Uint8Array {
@@ -85,6 +117,9 @@ export class OursNetwork {
   private readonly clients = new Map<string, QfsClient>()
   private ids: string[] = []
   private pids: number[] = []
+  private eligible: EligibleSet | undefined
+  /** The node every object is read through, chosen at start (chooseReader). */
+  private reader = ''
 
   constructor(rss: RssSampler, nodeCount: number) {
     this.rss = rss
@@ -102,28 +137,31 @@ export class OursNetwork {
     for (const [i, n] of infos.entries()) this.rss.watch(`qfs:node-${i + 1}`, n.pid)
     this.ids = infos.map((n) => n.node_id)
     this.pids = infos.map((n) => n.pid)
+    this.eligible = new EligibleSet(this.ids)
+    this.reader = chooseReader(this.eligible, this.ids, this.ids[0]!)
     this.libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
     for (const n of infos)
       this.clients.set(n.node_id, await QfsClient.create({ node: n.multiaddrs[0]!, libp2p: this.libp2p }))
   }
 
   /**
-   * Object `label` written through node-1 (a fixed entry point) and read through the last node, which
-   * holds none of it.
+   * Object `label` written through node-1 (a fixed entry point, holding 3 of its 4 shards) and read
+   * through this run's reader, which holds none of it.
    */
-  async bulk(label: string, size: number): Promise<BulkStep> {
+  async bulk(label: string, size: number, phase = 'bulk'): Promise<BulkStep> {
     const entry = this.ids[0]!
-    const reader = this.ids.at(-1)!
-    const chosen = chooseObject(label, this.ids, reader)
+    const reader = this.reader
+    const chosen = chooseObject(label, this.eligible!, entry, reader)
+    if (chosen === undefined) throw new Error(`no object name for ${label} fits the reader and writer`)
     const bytes = bytesOf(`object-${label}`, size)
-    this.rss.phase = 'bulk_write'
+    this.rss.phase = `${phase}_write`
     let c = cpuMs(this.pids, true)
     let t = performance.now()
     const put = await this.client(entry).putContent(chosen.oid, 1, bytes, META)
     const w = performance.now() - t
     const writeCpu = cpuMs(this.pids, true) - c
     if (!put.ok) throw new Error(`put failed: ${JSON.stringify(put)}`)
-    this.rss.phase = 'bulk_read'
+    this.rss.phase = `${phase}_read`
     c = cpuMs(this.pids, true)
     t = performance.now()
     const opened = await this.client(reader).readContent(chosen.oid, 1)
@@ -238,18 +276,18 @@ export class HeliaNetwork {
   }
 
   /** Write = add on A, then B and C fetch the whole DAG at once; read = D, holding nothing, fetches it. */
-  async bulk(label: string, size: number): Promise<BulkStep> {
+  async bulk(label: string, size: number, phase = 'bulk'): Promise<BulkStep> {
     const [a, b, c, d] = this.nodes as [HeliaProcess, HeliaProcess, HeliaProcess, HeliaProcess]
     const pids = this.nodes.map((n) => n.process.pid!)
     const seed = `object-${label}`
-    this.rss.phase = 'bulk_write'
+    this.rss.phase = `${phase}_write`
     let cpu = cpuMs(pids, false)
     const added = await a.add(seed, size)
     const t = performance.now()
     const fetched = await Promise.all([b.fetch(added.cid), c.fetch(added.cid)])
     const replicate = performance.now() - t
     const writeCpu = cpuMs(pids, false) - cpu
-    this.rss.phase = 'bulk_read'
+    this.rss.phase = `${phase}_read`
     cpu = cpuMs(pids, false)
     const read = await d.fetch(added.cid)
     const readCpu = cpuMs(pids, false) - cpu

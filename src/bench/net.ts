@@ -15,9 +15,10 @@ import { writeReport } from './report.js'
  * every process from a seed) as QFS_BENCH_NET_OBJECTS (default 4) objects.
  * - Ours, write: each object through the SDK to node-1 (a fixed entry point, as a client would),
  *   which hashes, places and pushes every shard to its 3 replicas and acknowledges once decided and
- *   committed. Ours, read: through node-5, which holds none of the object's shards, so every byte
- *   crosses the network twice (replica to coordinator to client) and is verified on both hops. The
- *   object names are chosen so node-5 holds none (placement depends only on the ids).
+ *   committed. Ours, read: through one node per run that holds none of the object's shards, so every
+ *   byte crosses the network twice (replica to coordinator to client) and is verified on both hops.
+ *   The object names are chosen so that reader holds none and node-1 exactly 3 of the 4 (placement
+ *   depends only on the ids).
  * - Helia, write with replication 3: `addByteStream` on node A (the bytes already in A's memory), then
  *   B and C fetch the whole DAG over bitswap at the same time (each keeps every block); the figure is
  *   size / (add + both fetches). Helia, read: a fourth node D holding nothing fetches the whole file.
@@ -29,7 +30,8 @@ import { writeReport } from './report.js'
  * `rounds`, and their medians in `ratios.*_median_round`.
  *
  * Warm-up: QFS_BENCH_NET_WARMUP_MIB (default 64, 0 for none) MiB as 4 objects, written and read by
- * each system before the rounds through the same nodes, and left out of the figures.
+ * each system before the rounds through the same nodes, and left out of the throughput and CPU
+ * figures.
  *
  * Small objects: QFS_BENCH_NET_SMALL_OPS (default 300) puts of 4 KiB through node-1, then as many
  * gets through node-2, one at a time; latency is the SDK call as the client sees it.
@@ -82,21 +84,22 @@ async function measure(work: string, rss: RssSampler): Promise<Measured> {
     await oursNet.start(work)
     await heliaNet.start(work)
     const size = Math.floor((TOTAL_MIB * MIB) / OBJECTS)
-    // Warm-up objects through the same nodes as the measured ones, left out of every figure, so both
-    // systems are measured as running nodes whose connections have carried data. A fresh TCP
-    // connection starts with a 128 KiB receive buffer that Linux grows as it carries data; until
-    // then Noise messages arrive cut in pieces and writes go out small (a daemon's first 64 MiB read
-    // cost its node about 1.7x the CPU per MiB of its fifth).
+    // Warm-up objects through the same nodes as the measured ones, left out of the throughput and
+    // CPU figures, so both systems are measured as running nodes whose connections have carried
+    // data. A fresh TCP connection starts with a 128 KiB receive buffer that Linux grows as it
+    // carries data; until then Noise messages arrive cut in pieces and writes go out small (a
+    // daemon's first 64 MiB read cost its node about 1.7x the CPU per MiB of its fifth).
     const warmup: Record<string, Array<Record<string, number>>> = { ours: [], helia: [] }
     const all = [...oursNet.processIds, ...heliaNet.processIds]
     const warm = Math.floor((WARMUP_MIB * MIB) / WARMUP_OBJECTS)
     for (let k = 0; WARMUP_MIB > 0 && k < WARMUP_OBJECTS; k++) {
-      for (const [name, net] of [
+      const order = [
         ['ours', oursNet],
         ['helia', heliaNet],
-      ] as const) {
+      ] as const
+      for (const [name, net] of k % 2 === 0 ? order : [...order].reverse()) {
         await waitForQuiet(all)
-        const step = await net.bulk(`warmup-${k}`, warm)
+        const step = await net.bulk(`warmup-${k}`, warm, 'warmup')
         warmup[name]!.push({
           bytes: warm,
           write_mib_s: round(warm / MIB / (step.write_ms / 1000), 2),
@@ -243,8 +246,8 @@ async function main(): Promise<void> {
     await writeReport('net', {
       method: {
         content: `${TOTAL_MIB} MiB of AES-256-CTR keystream as ${OBJECTS} objects, the same bytes for both systems`,
-        ours: 'write through node-1 with the SDK (replication 3, acknowledged after decide and commit); read with the SDK through node-5, which holds none of the object (object names chosen so it holds none, as Helia reads through D)',
-        warmup: `before the rounds, each system writes and reads ${WARMUP_MIB} MiB as ${WARMUP_OBJECTS} objects (in alternation, as the rounds) through the same nodes as the measured ones, left out of every figure (their speeds are in \`warmup\`): both are measured as running nodes whose connections have carried data, since a fresh TCP connection's receive buffer starts at 128 KiB and grows only as it carries data`,
+        ours: 'write through node-1 with the SDK (replication 3, acknowledged after decide and commit); read with the SDK through one node per run, which holds none of the objects (as Helia reads through D). Object names are chosen so that the reader holds none of the 4 shards and node-1 exactly 3 (the mean when the replicas fall among the other 4 nodes), so the writer stages the same share locally in every object and run; `objects` lists both nodes',
+        warmup: `before the rounds, each system writes and reads ${WARMUP_MIB} MiB as ${WARMUP_OBJECTS} objects (in alternation, as the rounds) through the same nodes as the measured ones, left out of the throughput and CPU figures (their speeds are in \`warmup\`; memory is sampled throughout, as the target asks, with the warm-up as phases of its own): both are measured as running nodes whose connections have carried data, since a fresh TCP connection's receive buffer starts at 128 KiB and grows only as it carries data`,
         helia:
           'add on A, then B and C fetch every block over bitswap at once (write = add + replication to 2 more nodes); read = a fourth node holding nothing fetches the file',
         processes:

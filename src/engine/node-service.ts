@@ -193,8 +193,8 @@ export class NodeService {
   ): AsyncIterable<Uint8Array> {
     // Every caller checks each block against leaf hashes it verified against the record's root
     // (docs/protocol.md 4.11) and fails over on a changed one, so hashing here as well only added a
-    // SHA3 pass over every byte a read moves. A lost block is still an error here, and `scrub`
-    // finds rot on the node itself.
+    // SHA3 pass over every byte a read moves. A lost block is still an error here; a changed one is
+    // not noticed by this node while it serves (its readers skip it), only by `qfs-node scrub`.
     return this.store.readShard(shardId, { fromBlock, signal: options.signal, hashBlocks: false })
   }
 

@@ -265,7 +265,6 @@ export class QfsClient implements StorageEngineApi {
       wire.cancel()
       return toFailure(new IntegrityMismatchError(wrong), wire.storage_event_id)
     }
-    this.remember(wire.record)
     const proofs: ShardReadInfo[] = []
     return {
       object_id: wire.object_id,
@@ -276,15 +275,16 @@ export class QfsClient implements StorageEngineApi {
       metadata: wire.metadata,
       storage_event_id: wire.storage_event_id,
       record: wire.record,
-      content: verifiedContent(wire, proofs, options.onProgress),
+      content: this.rememberOnceVerified(verifiedContent(wire, proofs, options.onProgress), wire.record),
       proofs,
       cancel: () => wire.cancel(),
     }
   }
 
   /**
-   * The record of a version, from a read header (the one public answer that carries it), then
-   * cached: a decided record never changes. The read's data is not consumed.
+   * The record of a version: the one a verified read of it carried (cached, since a decided record
+   * never changes), else the record a read header carries, unchecked against the content (the read's
+   * data is not consumed, so its roots are the node's word).
    */
   async getRecord(
     objectId: string,
@@ -325,7 +325,10 @@ export class QfsClient implements StorageEngineApi {
     }
   }
 
-  /** A storage proof, returned ok only once it verifies against the version's record. */
+  /**
+   * A storage proof, returned ok only once it verifies against the version's record (see getRecord:
+   * the record of a verified read when this client made one).
+   */
   async getStorageProof(
     objectId: string,
     version: number,
@@ -372,6 +375,18 @@ export class QfsClient implements StorageEngineApi {
       new IntegrityMismatchError(`the node's listing is wrong: ${wrong}`),
       answer.storage_event_id,
     )
+  }
+
+  /**
+   * The content as it streams, then the record cached once every byte checked out against it: a
+   * record whose roots no verified read tied to the content never backs a later proof check.
+   */
+  private async *rememberOnceVerified(
+    content: AsyncGenerator<Uint8Array>,
+    record: VersionRecord,
+  ): AsyncGenerator<Uint8Array> {
+    yield* content
+    this.remember(record)
   }
 
   private remember(record: VersionRecord): void {

@@ -256,11 +256,19 @@ export class ShardWriter {
     const size = this.header.blockSizeBytes
     if (leaf !== undefined) {
       const expected = Math.min(size, this.header.length - this.nextBlock * size)
-      if (this.filled !== 0 || chunk.length !== expected || leaf.length !== SHA3_BYTES) {
+      if (
+        this.filled !== 0 ||
+        chunk.length === 0 ||
+        chunk.length !== expected ||
+        !(leaf instanceof Uint8Array) ||
+        leaf.length !== SHA3_BYTES
+      ) {
         this.failAndDiscard()
         throw new InvalidInputError('a leaf hash comes only with the next whole block')
       }
-      this.block = chunk
+      // A copy, as for any chunk: the caller's buffer is not ours to keep (memory-level stores
+      // the very view it is given).
+      this.block = chunk.slice()
       this.filled = chunk.length
       this.received += chunk.length
       await this.flushBlock(leaf)

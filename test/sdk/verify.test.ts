@@ -169,6 +169,26 @@ describe('QfsClient checks what a lying coordinator serves', () => {
     expect(await client.getContent(f.oid, 1)).toMatchObject(MISMATCH)
   })
 
+  it('keeps the record of a read for later proof checks only once the read verified', async () => {
+    const c = fixture('cached-record', 3 * BLOCK)
+    // Roots that the bytes (and the trailer) do not meet: the read fails, and its record is not kept.
+    const forged = withRecord(honestRead(c), (r) => {
+      ;(r.shards as JsonObject[])[1]!.merkle_root = 'ab'.repeat(32)
+    })
+    serveRead(forged)
+    expect(await client.getContent(c.oid, 1)).toMatchObject(MISMATCH)
+    serveRead(honestRead(c))
+    const fresh = await client.getRecord(c.oid, 1)
+    expect(fresh).toMatchObject({ shards: c.record.shards.map((s) => ({ merkle_root: s.merkle_root })) })
+    // After a verified read, the record is the client's own: a node answering another one later is
+    // not asked.
+    expect((await client.getContent(c.oid, 1)).ok).toBe(true)
+    serveRead(forged)
+    expect(await client.getRecord(c.oid, 1)).toMatchObject({
+      shards: c.record.shards.map((s) => ({ merkle_root: s.merkle_root })),
+    })
+  })
+
   it('verifies storage proofs against the record before answering ok', async () => {
     serveRead(honestRead(f))
     const shard = f.record.shards[1]!

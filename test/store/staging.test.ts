@@ -85,17 +85,27 @@ describe('ShardWriter', () => {
     const staged = await writer.finish()
     expect(staged.merkleRoot).toBe(toHex(oracleRoot(blocks.map(oracleLeafHash))))
     expect(staged.merkleRoot).toBe(built.record.shards[0]!.merkle_root)
+    // The writer kept copies: changing the caller's buffers afterwards changes nothing stored.
+    for (const block of blocks) block.fill(0xee)
     await commitLocked(store, built.record, { home: true, shards: [staged] })
-    expect(equalBytes(await collect(store.readShard(shard.header.shardId)), shard.bytes)).toBe(true)
+    const expected = buildVersion({
+      objectId: testObjectId('with-leaves'),
+      version: 1,
+      content: pseudoBytes(5, 9000),
+    })
+    expect(equalBytes(await collect(store.readShard(shard.header.shardId)), expected.shards[0]!.bytes)).toBe(
+      true,
+    )
 
     // A leaf with part of a block, with a block after a part, or of the wrong size: refused, and
     // the writer is discarded (nothing staged stays behind).
     const other = buildVersion({
       objectId: testObjectId('with-leaves-bad'),
       version: 1,
-      content: pseudoBytes(6, 9000),
+      content: pseudoBytes(6, 8192),
     })
     const bytes = other.shards[0]!.bytes
+    expect(bytes.length).toBe(2048)
     const cases: Array<(w: Awaited<ReturnType<typeof store.beginShard>>) => Promise<void>> = [
       (w) => w.write(bytes.subarray(0, 1000), oracleLeafHash(bytes.subarray(0, 1000))),
       async (w) => {
@@ -103,6 +113,11 @@ describe('ShardWriter', () => {
         await w.write(bytes.subarray(10, 1034), oracleLeafHash(bytes.subarray(10, 1034)))
       },
       (w) => w.write(bytes.subarray(0, 1024), new Uint8Array(31)),
+      // After the last block the next "block" is empty: no leaf may come with it.
+      async (w) => {
+        for (let off = 0; off < bytes.length; off += 1024) await w.write(bytes.subarray(off, off + 1024))
+        await w.write(new Uint8Array(0), oracleLeafHash(new Uint8Array(0)))
+      },
     ]
     for (const bad of cases) {
       const w = await store.beginShard(other.shards[0]!.header)
