@@ -118,6 +118,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       maxConcurrentReads: config.limits.maxConcurrentReads,
       writeMinDeadlineMs: config.limits.writeMinDeadlineMs,
       writeMinBytesPerSecond: config.limits.writeMinBytesPerSecond,
+      readMinDeadlineMs: config.limits.readMinDeadlineMs,
+      readMinBytesPerSecond: config.limits.readMinBytesPerSecond,
     }
     // The engine needs a dialer before libp2p exists (libp2p needs the engine for its service).
     let node: Libp2p<{ storage: StorageProtocolService; ping: QfsLibp2pServices['ping'] }> | undefined

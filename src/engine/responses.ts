@@ -101,6 +101,7 @@ const INTERNAL_PHRASES: Readonly<Record<string, string>> = {
   TIMEOUT: 'the peer was silent for longer than the idle timeout',
   STREAM_ENDED: 'the stream ended before the exchange was complete',
   WRITE_TOO_SLOW: 'the content did not arrive within the write deadline (a minimum average rate)',
+  READ_TOO_SLOW: 'the client did not take the content within the read deadline (a minimum average rate)',
   WRITE_OUTCOME_UNKNOWN:
     'the node received the whole content, then stopped answering: the write may have taken effect; sending the identical write again is safe (it completes or confirms it)',
 }

@@ -65,13 +65,28 @@ export class NodeBusyError extends QfsError {
 }
 
 /**
- * A public write whose client did not deliver its content (DATA up to END) within the write's
- * deadline, max(`limits.write_min_deadline_ms`, content_size / `limits.write_min_bytes_per_second`).
+ * A public write whose client did not deliver its content (DATA up to END) fast enough: once the node
+ * has waited for it longer than `limits.write_min_deadline_ms` plus 1 s per
+ * `limits.write_min_bytes_per_second` bytes it delivered, or longer than the stall window for any
+ * 256 KiB (docs/protocol.md 4.2).
  */
 export class WriteTooSlowError extends QfsError {
   static readonly code = 'WRITE_TOO_SLOW'
   constructor(message: string, options?: ErrorOptions) {
     super(WriteTooSlowError.code, message, options)
+  }
+}
+
+/**
+ * A public read whose client did not take the content fast enough: once the node has waited for it
+ * to take bytes longer than `limits.read_min_deadline_ms` plus 1 s per
+ * `limits.read_min_bytes_per_second` bytes it took (docs/protocol.md 4.3). The exchange ends without
+ * a frame: a client that takes no bytes would not read one.
+ */
+export class ReadTooSlowError extends QfsError {
+  static readonly code = 'READ_TOO_SLOW'
+  constructor(message: string, options?: ErrorOptions) {
+    super(ReadTooSlowError.code, message, options)
   }
 }
 

@@ -15,6 +15,7 @@ export {
   FrameTooLargeError,
   NodeBusyError,
   NotEligibleError,
+  ReadTooSlowError,
   RemoteError,
   StreamEndedError,
   StreamTimeoutError,
@@ -58,6 +59,7 @@ export {
   PROTOCOLS,
   type ProtocolName,
 } from './protocols.js'
+export { type AdmittedRead, ReadAdmission, type ReadLimits } from './read-admission.js'
 export {
   type Registrar,
   type StorageProtocolComponents,

@@ -97,8 +97,9 @@ export interface Limits {
   maxConcurrentWrites: number
   /**
    * Public reads this node serves at once; one more is refused at once with NODE_BUSY. A read holds
-   * its read-ahead and send buffers (a few MiB) until its client takes the bytes or the idle timeout
-   * ends it, so without a cap a client that opens reads and never reads them sets the node's memory.
+   * its read-ahead and send buffers (a few MiB) until its client takes the bytes or the read's
+   * minimum rate ends it, so without a cap a client that opens reads and never reads them sets the
+   * node's memory.
    */
   maxConcurrentReads: number
   /**
@@ -108,6 +109,14 @@ export interface Limits {
    */
   writeMinDeadlineMs: number
   writeMinBytesPerSecond: number
+  /**
+   * Once a public read has kept the node waiting for its client to take the content longer than
+   * readMinDeadlineMs plus 1 s per readMinBytesPerSecond bytes it took, it fails with READ_TOO_SLOW
+   * and frees its slot: the idle timeout alone bounds each wait only, so a client granting window
+   * now and then (or never) would hold a read slot for as long as it likes.
+   */
+  readMinDeadlineMs: number
+  readMinBytesPerSecond: number
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -124,6 +133,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConcurrentReads: 32,
   writeMinDeadlineMs: 60_000,
   writeMinBytesPerSecond: 64 * 1024,
+  readMinDeadlineMs: 60_000,
+  readMinBytesPerSecond: 64 * 1024,
 })
 
 /** Checks caller-supplied limits; a bad value is a programming error (TypeError), not wire input. */

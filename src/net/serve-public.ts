@@ -1,5 +1,5 @@
 import type { StorageEngine } from '../engine/engine.js'
-import { NodeBusyError } from './errors.js'
+import { ReadTooSlowError } from './errors.js'
 import type { FrameStream } from './frame-stream.js'
 import { unexpected } from './frame-stream.js'
 import type { JsonObject } from './frames.js'
@@ -11,38 +11,18 @@ import {
   type ReadRequest,
 } from './messages-public.js'
 import type { ProtocolName } from './protocols.js'
+import type { AdmittedRead, ReadAdmission } from './read-admission.js'
 import type { Exchange } from './serve-replica.js'
 import type { AdmittedWrite, WriteAdmission } from './write-admission.js'
 
-/** What the public handlers share across exchanges: this node's write policy. */
+/** What the public handlers share across exchanges: this node's read and write policy. */
 export interface PublicPolicy {
   /** Largest `content_size` a write may announce. */
   maxContentBytes: number
   /** Slots and deadlines of the writes this node coordinates. */
   writes: WriteAdmission
-  /** Slots of the reads this node serves. */
-  reads: ReadSlots
-}
-
-/** The public reads a node serves at once (Limits.maxConcurrentReads). */
-export class ReadSlots {
-  private active = 0
-  constructor(private readonly cap: number) {}
-
-  /** Runs `serve` in a slot, or throws NODE_BUSY at once when all are taken. */
-  async run<T>(serve: () => Promise<T>): Promise<T> {
-    if (this.active >= this.cap) {
-      throw new NodeBusyError(
-        `this node already serves ${this.cap} reads; retry later or read through another node`,
-      )
-    }
-    this.active++
-    try {
-      return await serve()
-    } finally {
-      this.active--
-    }
-  }
+  /** Slots and deadlines of the reads this node serves. */
+  reads: ReadAdmission
 }
 
 export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: PublicPolicy) => Promise<void>
@@ -143,35 +123,63 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
  * trailer. A failure after the header (a replica set that cannot serve, INTEGRITY_MISMATCH at the end)
  * becomes an ERROR frame in place of the trailer. The read takes its slot once its request is in: a
  * client that opens streams and says nothing holds streams, which its connections bound, but no
- * slot another reader needs.
+ * slot another reader needs. Then its client must keep taking the bytes (docs/protocol.md 4.3), else
+ * the read fails READ_TOO_SLOW and its slot is free at once.
  */
 async function serveRead(engine: StorageEngine, ex: Exchange, policy: PublicPolicy): Promise<void> {
   const r = parseReadRequest(await ex.fs.readJson(ex.signal))
   // Nothing more is read from the client until the end: bytes it sends anyway wait in the window.
   ex.fs.holdInput()
-  await policy.reads.run(() => serveOneRead(engine, ex, r))
+  const read = policy.reads.admit(ex.signal)
+  try {
+    await serveOneRead(engine, ex.fs, read, r)
+  } catch (err) {
+    // A client that takes no bytes would not take an ERROR frame either: the stream is reset now, so
+    // its send buffers go with the slot rather than after another idle timeout.
+    if (read.signal.reason instanceof ReadTooSlowError) ex.fs.abort(read.signal.reason)
+    throw err
+  } finally {
+    read.release()
+  }
 }
 
-async function serveOneRead(engine: StorageEngine, { fs, signal }: Exchange, r: ReadRequest): Promise<void> {
+/**
+ * One read under its admission: the engine runs under the admitted signal (so READ_TOO_SLOW stops its
+ * fetches), and each write to the client counts its wait, if the stream makes it wait, against the
+ * read's minimum rate. A write the stream takes at once counts (almost) nothing.
+ */
+async function serveOneRead(
+  engine: StorageEngine,
+  fs: FrameStream,
+  read: AdmittedRead,
+  r: ReadRequest,
+): Promise<void> {
+  const { signal } = read
+  const send = async (bytes: number, write: () => Promise<void>): Promise<void> => {
+    read.beginWait()
+    await write()
+    read.endWait(bytes)
+  }
   const opened = await engine.readContent(r.object_id, r.version, { signal })
   if (!('content' in opened)) {
-    await fs.writeJson(opened as unknown as JsonObject, signal)
+    await send(0, () => fs.writeJson(opened as unknown as JsonObject, signal))
     return
   }
-  await fs.writeJson(
-    {
-      ok: true,
-      object_id: opened.object_id,
-      version: opened.version,
-      kind: opened.kind,
-      hash_commit: opened.hash_commit,
-      content_size: opened.content_size,
-      metadata: opened.metadata as unknown as JsonObject,
-      record: opened.record as unknown as JsonObject,
-      storage_event_id: opened.storage_event_id,
-    },
-    signal,
-  )
-  for await (const block of opened.content) await fs.writeData(block, signal)
-  await fs.writeJson({ ok: true, proofs: opened.proofs as unknown as JsonObject[] }, signal)
+  const header: JsonObject = {
+    ok: true,
+    object_id: opened.object_id,
+    version: opened.version,
+    kind: opened.kind,
+    hash_commit: opened.hash_commit,
+    content_size: opened.content_size,
+    metadata: opened.metadata as unknown as JsonObject,
+    record: opened.record as unknown as JsonObject,
+    storage_event_id: opened.storage_event_id,
+  }
+  // The content's fetches start with its first block: a header the client never takes opens none.
+  await send(0, () => fs.writeJson(header, signal))
+  // Leaving the loop early (a failed write) closes the content, which stops its replica fetches.
+  for await (const block of opened.content) await send(block.length, () => fs.writeData(block, signal))
+  const trailer = { ok: true, proofs: opened.proofs as unknown as JsonObject[] }
+  await send(0, () => fs.writeJson(trailer, signal))
 }

@@ -26,8 +26,9 @@ import {
   RPC_SERVER_IDLE_FACTOR,
   resolveLimits,
 } from './protocols.js'
+import { ReadAdmission } from './read-admission.js'
 import { MAX_INBOUND_RPC_CHANNELS } from './rpc-messages.js'
-import { PUBLIC_HANDLERS, ReadSlots } from './serve-public.js'
+import { PUBLIC_HANDLERS } from './serve-public.js'
 import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
 import { stallLimit, WriteAdmission } from './write-admission.js'
 
@@ -86,7 +87,8 @@ class StorageProtocol implements StorageProtocolService {
   private readonly names: ProtocolName[]
   /** Shared by every connection: the cap on concurrent public writes is per node. */
   private readonly writes: WriteAdmission
-  private readonly reads: ReadSlots
+  /** Likewise for public reads (`maxConcurrentReads`, and the read's minimum rate). */
+  private readonly reads: ReadAdmission
   /** Open replica/push and replica/fetch exchanges, by protocol and peer (`maxDataStreamsPerPeer`). */
   private readonly peerStreams = new Map<string, number>()
   private started = false
@@ -102,7 +104,7 @@ class StorageProtocol implements StorageProtocolService {
     this.onExchangeFailed = init.onExchangeFailed
     this.limits = Object.freeze(resolveLimits(init.limits))
     this.writes = new WriteAdmission({ ...this.limits, stall: stallLimit(this.limits.idleTimeoutMs) })
-    this.reads = new ReadSlots(this.limits.maxConcurrentReads)
+    this.reads = new ReadAdmission(this.limits)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
       (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,
     )

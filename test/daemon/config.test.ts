@@ -78,6 +78,8 @@ describe('loadConfig', () => {
         maxConcurrentReads: 32,
         writeMinDeadlineMs: 60_000,
         writeMinBytesPerSecond: 65_536,
+        readMinDeadlineMs: 60_000,
+        readMinBytesPerSecond: 65_536,
       },
       storage: { reserveBytes: 256 * 1024 * 1024, capacityBytes: null },
     })

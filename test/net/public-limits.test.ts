@@ -42,15 +42,20 @@ describe('public write limits and list scan budget over libp2p', () => {
       net.nodeIds.map(async (id) => (await readCounters(net.locals.get(id)!.store.sublevels)).staged),
     )
   const stagedTotal = async () => (await staged()).reduce((a, b) => a + b, 0)
+  /** What the coordinator's service answered with an ERROR frame since the last reconfigure. */
+  let exchangeFailures: string[] = []
 
   /** Serves the coordinator's protocols again with other limits (as a restarted daemon would). */
   async function reconfigure(limits: Partial<Limits>): Promise<void> {
     await net.services.get(coordinator)!.stop()
+    const failures: string[] = []
+    exchangeFailures = failures
     const service = storageProtocol({
       node: net.locals.get(coordinator)!.service,
       engine: net.engine(coordinator) as StorageEngine,
       isEligiblePeer: (peer) => net.membership.current().eligible.has(peer),
       limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000, ...limits },
+      onExchangeFailed: (protocol, code) => failures.push(`${protocol} ${code}`),
     })({ registrar: net.libp2p.get(coordinator)!, logger: net.libp2p.get(coordinator)!.logger })
     await service.start()
     net.services.set(coordinator, service)
@@ -153,6 +158,74 @@ describe('public write limits and list scan budget over libp2p', () => {
     } finally {
       for (const s of silent) s.abort(new Error('test over'))
     }
+  })
+
+  /** A 12 MiB object, more than the stream windows hold, stored once for the read-rate tests. */
+  let bigObject: { oid: string; content: Uint8Array } | undefined
+  async function storedBigObject(): Promise<{ oid: string; content: Uint8Array }> {
+    if (bigObject !== undefined) return bigObject
+    const oid = objectId('limits', 'read-rate')
+    const content = bytesOf('read-rate', 12 * 1024 * 1024)
+    const stored = await client.put(
+      addrsOf(coordinator),
+      { object_id: oid, version: 1, metadata: meta(82), content_size: content.length },
+      content,
+    )
+    expect(stored).toMatchObject({ ok: true })
+    bigObject = { oid, content }
+    return bigObject
+  }
+  // 300 ms of grace, then 1 GiB per second of waiting: a client that stops taking bytes loses its
+  // slot about 300 ms after the windows fill, long before the 5 s idle timeout would end the stream.
+  const readRate = { maxConcurrentReads: 1, readMinDeadlineMs: 300, readMinBytesPerSecond: 2 ** 30 }
+
+  it('with a read cap of 1, a client that takes nothing loses its slot to READ_TOO_SLOW before the idle timeout', async () => {
+    const { oid, content } = await storedBigObject()
+    await reconfigure(readRate)
+    const stuck = await client.read(addrsOf(coordinator), { object_id: oid, version: 1 })
+    if (!('content' in stuck)) throw new Error(JSON.stringify(stuck))
+    try {
+      // Until the rule ends the stuck read, this is NODE_BUSY; without the rule, for the idle timeout.
+      await vi.waitFor(
+        async () => {
+          const got = await client.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
+          expect(got).toMatchObject({ ok: true })
+          if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
+        },
+        { timeout: 3_000, interval: 100 },
+      )
+      expect(exchangeFailures).toContain('read READ_TOO_SLOW')
+      // The stuck exchange was reset at once, not left to its idle timeouts.
+      const readStreams = () =>
+        net.outsider
+          .getConnections()
+          .flatMap((c) => c.streams)
+          .filter((st) => st.protocol === PROTOCOLS.read).length
+      await vi.waitFor(() => expect(readStreams()).toBe(0), { timeout: 2_000 })
+      let got = 0
+      await expect(
+        (async () => {
+          for await (const piece of stuck.content) got += piece.length
+        })(),
+      ).rejects.toMatchObject({ code: 'NODE_UNAVAILABLE' })
+      expect(got).toBeLessThan(content.length)
+    } finally {
+      stuck.cancel()
+    }
+  })
+
+  it('never fails a client that reads at full speed, above the minimum rate', async () => {
+    const { oid, content } = await storedBigObject()
+    // The same grace, and a rate a full-speed client is far above even on a loaded machine (this
+    // process runs the client, the coordinator and its replicas: its reads here wait ~150 ms in all,
+    // which 1 GiB/s would not cover, 12 MiB earning 12 ms). 12 MiB at 4 MiB/s earns 3 s of waiting.
+    await reconfigure({ ...readRate, readMinBytesPerSecond: 4 * 1024 * 1024 })
+    for (let i = 0; i < 3; i++) {
+      const got = await client.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
+      expect(got).toMatchObject({ ok: true })
+      if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
+    }
+    expect(exchangeFailures).toEqual([])
   })
 
   it('fails a write whose client stops sending at its deadline, takes back what it staged and frees its slot', async () => {

@@ -1,0 +1,146 @@
+import { performance } from 'node:perf_hooks'
+import type { QfsError } from '../core/errors.js'
+import { NodeBusyError } from './errors.js'
+
+/** setTimeout's longest delay (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 0x7fffffff
+
+/**
+ * What an admission enforces on the public exchanges it admits (writes, reads: docs/protocol.md 4.2,
+ * 4.3), and how it names its refusals.
+ */
+export interface AdmissionRule {
+  /** Exchanges admitted at once; one more is refused at once with NODE_BUSY. */
+  slots: number
+  /** The NODE_BUSY detail once every slot is taken. */
+  busy: string
+  /** The waiting an exchange gets before the minimum rate applies, in ms. */
+  graceMs: number
+  /** Bytes the client must move per further second the node spends waiting for it. */
+  minBytesPerSecond: number
+  /**
+   * The most waiting allowed for any `bytes` of the exchange, however much allowance it earned
+   * (writes: their replicas hear of them only by whole blocks, docs/protocol.md 4.2).
+   */
+  stall?: { bytes: number; ms: number }
+  /** What the client does with the bytes, in details: `delivered` (a write), `took` (a read). */
+  verb: string
+  /** The error an exchange that falls behind is aborted with, from a detail saying how. */
+  tooSlow: (detail: string) => QfsError
+}
+
+/**
+ * How long an exchange may have kept the node waiting once `moved` bytes went through:
+ * graceMs + floor(moved * 1000 / minBytesPerSecond) ms, computed exactly. A client gets a grace
+ * period, then must keep up the minimum rate.
+ */
+export function minRateAllowanceMs(
+  moved: number,
+  rule: Pick<AdmissionRule, 'graceMs' | 'minBytesPerSecond'>,
+): number {
+  const earned = (BigInt(moved) * 1000n) / BigInt(rule.minBytesPerSecond)
+  const ms = BigInt(rule.graceMs) + earned
+  return ms > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ms)
+}
+
+/** One admitted exchange: its slot, and the clock of the time it keeps the node waiting. */
+export interface Admitted {
+  /** The exchange's signal, also aborted with the rule's too-slow error when the client falls behind. */
+  readonly signal: AbortSignal
+  /** The node starts waiting for the client (for its next frame, or to take our bytes). */
+  beginWait(): void
+  /** The wait is over and `bytes` of content went through; the wait since beginWait is counted. */
+  endWait(bytes: number): void
+  /** Frees the slot and the timer; once is enough, more are ignored. */
+  release(): void
+}
+
+/**
+ * Slots for the public exchanges of one kind that a node runs at once, and how slow each one's
+ * client may be. Only time the node spends waiting for the client counts against it (not time it
+ * spends on replicas), and the allowance grows with the bytes that went through, so a client that
+ * trickles loses its slot as soon as it falls behind rather than at the end of a deadline sized for
+ * the whole content.
+ */
+export class Admission {
+  private readonly rule: AdmissionRule
+  private readonly now: () => number
+  private active = 0
+
+  /** `now` is a monotonic clock in ms (an observation for a timeout, never protocol data). */
+  constructor(rule: AdmissionRule, now: () => number = () => performance.now()) {
+    this.rule = rule
+    this.now = now
+  }
+
+  /** Exchanges holding a slot now. */
+  protected get admitted(): number {
+    return this.active
+  }
+
+  /** A slot for an exchange, or NODE_BUSY at once when all are taken. */
+  admit(signal: AbortSignal): Admitted {
+    if (this.active >= this.rule.slots) throw new NodeBusyError(this.rule.busy)
+    this.active++
+    const { rule, now } = this
+    // A controller of our own rather than AbortSignal.any: its listener is removed on release, so a
+    // long-lived exchange signal does not collect one per exchange.
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(signal.reason)
+    if (signal.aborted) controller.abort(signal.reason)
+    else signal.addEventListener('abort', onAbort, { once: true })
+    let moved = 0
+    let waitedMs = 0
+    // The stall rule's window: bytes moved up to its start, and waiting spent since.
+    let windowStart = 0
+    let windowWaitedMs = 0
+    let since: number | undefined
+    let timer: NodeJS.Timeout | undefined
+    let released = false
+    const stopTimer = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+    }
+    return {
+      signal: controller.signal,
+      beginWait: () => {
+        if (released || since !== undefined) return
+        since = now()
+        const rateLeft = minRateAllowanceMs(moved, rule) - waitedMs
+        const stallLeft = rule.stall === undefined ? rateLeft : rule.stall.ms - windowWaitedMs
+        const fail = () =>
+          controller.abort(
+            rule.tooSlow(
+              stallLeft < rateLeft
+                ? `the client ${rule.verb} less than ${rule.stall!.bytes} bytes in ${rule.stall!.ms} ms of waiting`
+                : `the client ${rule.verb} ${moved} bytes in ${Math.round(waitedMs + now() - since!)} ms of waiting, below the node's minimum rate`,
+            ),
+          )
+        const left = Math.min(rateLeft, stallLeft)
+        if (left <= 0) fail()
+        else timer = setTimeout(fail, Math.min(left, MAX_TIMER_MS))
+      },
+      endWait: (bytes) => {
+        if (since === undefined) return
+        stopTimer()
+        const waited = now() - since
+        waitedMs += waited
+        windowWaitedMs += waited
+        since = undefined
+        moved += bytes
+        const window = rule.stall?.bytes
+        if (window !== undefined && moved - windowStart >= window) {
+          windowStart = moved - ((moved - windowStart) % window)
+          windowWaitedMs = 0
+        }
+      },
+      release: () => {
+        if (released) return
+        released = true
+        stopTimer()
+        signal.removeEventListener('abort', onAbort)
+        this.active--
+      },
+    }
+  }
+}

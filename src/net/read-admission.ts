@@ -1,0 +1,42 @@
+import { Admission, type Admitted } from './admission.js'
+import { ReadTooSlowError } from './errors.js'
+import type { Limits } from './protocols.js'
+
+export type ReadLimits = Pick<Limits, 'maxConcurrentReads' | 'readMinDeadlineMs' | 'readMinBytesPerSecond'>
+
+/**
+ * One admitted read: its slot, and the clock of the time it keeps the node waiting for its client to
+ * take bytes. Its signal is also aborted with READ_TOO_SLOW when the client falls behind.
+ */
+export type AdmittedRead = Admitted
+
+/**
+ * The public reads a node serves at once, and how slow each one's client may be in taking the
+ * content (docs/protocol.md 4.3). A read holds a slot, its read-ahead and send buffers while its
+ * server writes wait for the client's flow control; the idle timeout bounds each such wait only, so
+ * a client granting window every 29 s, or never once the windows are full, would keep its slot for as
+ * long as it likes. Only time the node spends waiting for the client to take bytes counts (not time
+ * spent fetching from replicas). No stall window: no replica waits on a read's client.
+ */
+export class ReadAdmission extends Admission {
+  /** `now` is a monotonic clock in ms (an observation for a timeout, never protocol data). */
+  constructor(limits: ReadLimits, now?: () => number) {
+    const cap = limits.maxConcurrentReads
+    super(
+      {
+        slots: cap,
+        busy: `this node already serves ${cap} reads; retry later or read through another node`,
+        graceMs: limits.readMinDeadlineMs,
+        minBytesPerSecond: limits.readMinBytesPerSecond,
+        verb: 'took',
+        tooSlow: (detail) => new ReadTooSlowError(detail),
+      },
+      now,
+    )
+  }
+
+  /** Reads holding a slot now. */
+  get activeReads(): number {
+    return this.admitted
+  }
+}

@@ -1,0 +1,181 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { StorageEngine } from '../../src/engine/engine.js'
+import type { FrameStream } from '../../src/net/frame-stream.js'
+import { ReadAdmission } from '../../src/net/read-admission.js'
+import { PUBLIC_HANDLERS, type PublicPolicy } from '../../src/net/serve-public.js'
+import { WriteAdmission } from '../../src/net/write-admission.js'
+
+const ID = 'ab'.repeat(32)
+const BLOCK = 1_000
+
+/**
+ * A client as the server's FrameStream sees it: each write is taken after `takeMs(n)` ms (the n-th
+ * write; never when undefined), as a real one waits for drain; a wait ends early, rejected with the
+ * signal's reason, when the exchange is aborted (FrameStream.write does the same).
+ */
+function client(takeMs: (n: number) => number | undefined) {
+  const seen = { writes: 0, dataBytes: 0, reset: undefined as Error | undefined }
+  const write = (signal: AbortSignal | undefined, bytes: number): Promise<void> => {
+    const ms = takeMs(seen.writes++)
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted === true) return reject(signal.reason)
+      if (ms === 0) {
+        // Taken at once: the stream had room, no wait.
+        seen.dataBytes += bytes
+        return resolve()
+      }
+      const timer =
+        ms === undefined
+          ? undefined
+          : setTimeout(() => {
+              seen.dataBytes += bytes
+              resolve()
+            }, ms)
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer)
+        reject(signal.reason)
+      })
+    })
+  }
+  const fs = {
+    readJson: async () => ({ object_id: ID }),
+    holdInput: () => {},
+    writeJson: (_value: unknown, signal?: AbortSignal) => write(signal, 0),
+    writeData: (bytes: Uint8Array, signal?: AbortSignal) => write(signal, bytes.length),
+    abort: (err: Error) => {
+      seen.reset = err
+    },
+  } as unknown as FrameStream
+  return { fs, seen }
+}
+
+/** An engine serving `blocks` blocks, `fetchMs` apart, and telling what became of its read. */
+function engine(blocks: number, fetchMs = 0) {
+  const read = { started: false, closed: false, signal: undefined as AbortSignal | undefined }
+  async function* content(): AsyncGenerator<Uint8Array> {
+    read.started = true
+    try {
+      for (let i = 0; i < blocks; i++) {
+        if (fetchMs > 0) await new Promise((resolve) => setTimeout(resolve, fetchMs))
+        yield new Uint8Array(BLOCK)
+      }
+    } finally {
+      read.closed = true
+    }
+  }
+  const stub = {
+    readContent: async (_id: string, _version: number | undefined, options: { signal?: AbortSignal }) => {
+      read.signal = options.signal
+      return {
+        ok: true,
+        object_id: ID,
+        version: 1,
+        kind: 'STORE',
+        hash_commit: ID,
+        content_size: blocks * BLOCK,
+        metadata: {},
+        record: {},
+        storage_event_id: ID,
+        content: content(),
+        proofs: [],
+      }
+    },
+  } as unknown as StorageEngine
+  return { stub, read }
+}
+
+// 1 s of grace, then 1000 bytes (one block) per second of waiting; one read at a time.
+function policy(): PublicPolicy & { reads: ReadAdmission } {
+  return {
+    maxContentBytes: 1,
+    writes: new WriteAdmission({ maxConcurrentWrites: 1, writeMinDeadlineMs: 1, writeMinBytesPerSecond: 1 }),
+    reads: new ReadAdmission(
+      { maxConcurrentReads: 1, readMinDeadlineMs: 1_000, readMinBytesPerSecond: 1_000 },
+      () => Date.now(),
+    ),
+  }
+}
+
+function serve(e: StorageEngine, fs: FrameStream, p: PublicPolicy): Promise<unknown> {
+  const exchange = new AbortController()
+  return PUBLIC_HANDLERS.read!(e, { fs, signal: exchange.signal }, p).then(
+    () => 'served',
+    (err: unknown) => err,
+  )
+}
+
+describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('fails a client that stops taking DATA: READ_TOO_SLOW, the stream reset, the engine read closed, the slot free', async () => {
+    vi.useFakeTimers()
+    const p = policy()
+    const { stub, read } = engine(100)
+    // Header and 3 blocks taken at once (3 s earned), then nothing.
+    const { fs, seen } = client((n) => (n <= 3 ? 0 : undefined))
+    const outcome = serve(stub, fs, p)
+    await vi.advanceTimersByTimeAsync(3_999)
+    expect(p.reads.activeReads).toBe(1)
+    expect(read.signal?.aborted).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await outcome).toMatchObject({ code: 'READ_TOO_SLOW' })
+    expect(seen.dataBytes).toBe(3 * BLOCK)
+    expect(seen.reset).toMatchObject({ code: 'READ_TOO_SLOW' })
+    expect(read.signal?.reason).toMatchObject({ code: 'READ_TOO_SLOW' })
+    expect(read.closed).toBe(true)
+    expect(p.reads.activeReads).toBe(0)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('fails a client that never takes the header, before the content is opened', async () => {
+    vi.useFakeTimers()
+    const p = policy()
+    const { stub, read } = engine(100)
+    const { fs } = client(() => undefined)
+    const outcome = serve(stub, fs, p)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(await outcome).toMatchObject({ code: 'READ_TOO_SLOW' })
+    expect(read.started).toBe(false)
+    expect(p.reads.activeReads).toBe(0)
+  })
+
+  it('fails a client that takes everything but the trailer', async () => {
+    vi.useFakeTimers()
+    const p = policy()
+    const { stub } = engine(2)
+    const { fs, seen } = client((n) => (n <= 2 ? 0 : undefined))
+    const outcome = serve(stub, fs, p)
+    await vi.advanceTimersByTimeAsync(3_000)
+    expect(await outcome).toMatchObject({ code: 'READ_TOO_SLOW' })
+    expect(seen.dataBytes).toBe(2 * BLOCK)
+  })
+
+  it('serves a client above the minimum rate however long the read, and a slow engine costs the client nothing', async () => {
+    vi.useFakeTimers()
+    const p = policy()
+    // 60 blocks, each 10 s in the fetching; the client makes the node wait 900 ms for each block
+    // (1000 bytes: above the rate), and takes header and trailer at once.
+    const { stub, read } = engine(60, 10_000)
+    const { fs, seen } = client((n) => (n === 0 || n > 60 ? 0 : 900))
+    const outcome = serve(stub, fs, p)
+    await vi.advanceTimersByTimeAsync(60 * 10_900 + 900)
+    expect(await outcome).toBe('served')
+    expect(seen.dataBytes).toBe(60 * BLOCK)
+    expect(seen.reset).toBeUndefined()
+    expect(read.closed).toBe(true)
+    expect(p.reads.activeReads).toBe(0)
+  })
+
+  it('refuses a read with NODE_BUSY while the slot is held, before the engine is asked', async () => {
+    vi.useFakeTimers()
+    const p = policy()
+    const held = p.reads.admit(new AbortController().signal)
+    const { stub, read } = engine(1)
+    expect(await serve(stub, client(() => 0).fs, p)).toMatchObject({ code: 'NODE_BUSY' })
+    expect(read.signal).toBeUndefined()
+    held.release()
+    expect(await serve(stub, client(() => 0).fs, p)).toBe('served')
+  })
+})
