@@ -46,6 +46,9 @@ export interface NodeConfig {
     /** A public write delivers its content within max(this, content_size / writeMinBytesPerSecond). */
     writeMinDeadlineMs: number
     writeMinBytesPerSecond: number
+    /** A public read's client takes the content at readMinBytesPerSecond after this grace of waiting. */
+    readMinDeadlineMs: number
+    readMinBytesPerSecond: number
   }
   storage: {
     /** Free bytes kept on the data directory's filesystem: shard data is refused below it. */
@@ -125,6 +128,16 @@ const FIELDS = {
     env: 'QFS_WRITE_MIN_BYTES_PER_SECOND',
     flag: '--write-min-bytes-per-second',
   },
+  'limits.read_min_deadline_ms': {
+    kind: 'ms',
+    env: 'QFS_READ_MIN_DEADLINE_MS',
+    flag: '--read-min-deadline-ms',
+  },
+  'limits.read_min_bytes_per_second': {
+    kind: 'bytes',
+    env: 'QFS_READ_MIN_BYTES_PER_SECOND',
+    flag: '--read-min-bytes-per-second',
+  },
   'storage.reserve_bytes': {
     kind: 'bytes',
     env: 'QFS_STORAGE_RESERVE_BYTES',
@@ -138,6 +151,11 @@ const FIELDS = {
 } as const satisfies Record<string, { kind: Kind; env: string; flag: string }>
 
 export type ConfigField = keyof typeof FIELDS
+
+/** Every setting's command-line flag (`qfs-node start` takes each one). */
+export function configFlags(): Array<{ field: ConfigField; flag: string }> {
+  return Object.entries(FIELDS).map(([field, spec]) => ({ field: field as ConfigField, flag: spec.flag }))
+}
 /** Values given on the command line, by field; lists as arrays, numbers as their text. */
 export type ConfigFlags = Partial<Record<ConfigField, string | string[] | boolean>>
 
@@ -328,6 +346,14 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       writeMinBytesPerSecond: get(
         'limits.write_min_bytes_per_second',
         DEFAULT_LIMITS.writeMinBytesPerSecond,
+        (s, fail) => integer(s, fail, 1, Number.MAX_SAFE_INTEGER),
+      ),
+      readMinDeadlineMs: get('limits.read_min_deadline_ms', DEFAULT_LIMITS.readMinDeadlineMs, (s, fail) =>
+        integer(s, fail, 1, MAX_MS),
+      ),
+      readMinBytesPerSecond: get(
+        'limits.read_min_bytes_per_second',
+        DEFAULT_LIMITS.readMinBytesPerSecond,
         (s, fail) => integer(s, fail, 1, Number.MAX_SAFE_INTEGER),
       ),
     },

@@ -20,14 +20,19 @@ interface StartOptions {
   maxContentBytes?: string
   requestTimeoutMs?: string
   idleTimeoutMs?: string
+  suspectGraceMs?: string
+  probeIntervalMs?: string
   shutdownTimeoutMs?: string
   stagingSweepIntervalMs?: string
   stagingMaxAgeMs?: string
   inboundConnectionsPerHostPerSecond?: string
   maxPendingInboundConnections?: string
   maxConcurrentWrites?: string
+  maxConcurrentReads?: string
   writeMinDeadlineMs?: string
   writeMinBytesPerSecond?: string
+  readMinDeadlineMs?: string
+  readMinBytesPerSecond?: string
   storageReserveBytes?: string
   storageCapacityBytes?: string
 }
@@ -68,6 +73,14 @@ export function registerStart(program: Command, io: CliIo): void {
     .option('--max-content-bytes <n>', 'largest content a public write may announce')
     .option('--request-timeout-ms <n>', 'deadline of one small exchange')
     .option('--idle-timeout-ms <n>', 'longest silence inside a stream')
+    .option(
+      '--suspect-grace-ms <n>',
+      'how long a write or lookup still waits for a peer that lately failed to answer (default 500)',
+    )
+    .option(
+      '--probe-interval-ms <n>',
+      'how often eligible peers are pinged; 0 turns probing off (default 5000)',
+    )
     .option('--shutdown-timeout-ms <n>', 'how long a stop waits for operations in flight')
     .option('--staging-sweep-interval-ms <n>', 'how often staged shards of abandoned writes are swept')
     .option('--staging-max-age-ms <n>', 'age at which an uncommitted staged shard is swept')
@@ -81,12 +94,24 @@ export function registerStart(program: Command, io: CliIo): void {
       'public writes coordinated at once; more are refused with NODE_BUSY (default 32)',
     )
     .option(
+      '--max-concurrent-reads <n>',
+      'public reads served at once; more are refused with NODE_BUSY (default 32)',
+    )
+    .option(
       '--write-min-deadline-ms <n>',
       'waiting a public write gets before its minimum rate applies (default 60000)',
     )
     .option(
       '--write-min-bytes-per-second <n>',
       'bytes a public write must deliver per second the node waits for it (default 65536)',
+    )
+    .option(
+      '--read-min-deadline-ms <n>',
+      'waiting for its client a public read gets before its minimum rate applies (default 60000)',
+    )
+    .option(
+      '--read-min-bytes-per-second <n>',
+      'bytes the client of a public read must take per second the node waits for it (default 65536)',
     )
     .option(
       '--storage-reserve-bytes <n>',
@@ -107,14 +132,19 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.max_content_bytes': opts.maxContentBytes,
         'limits.request_timeout_ms': opts.requestTimeoutMs,
         'limits.idle_timeout_ms': opts.idleTimeoutMs,
+        'limits.suspect_grace_ms': opts.suspectGraceMs,
+        'limits.probe_interval_ms': opts.probeIntervalMs,
         'limits.shutdown_timeout_ms': opts.shutdownTimeoutMs,
         'limits.staging_sweep_interval_ms': opts.stagingSweepIntervalMs,
         'limits.staging_max_age_ms': opts.stagingMaxAgeMs,
         'limits.inbound_connections_per_host_per_second': opts.inboundConnectionsPerHostPerSecond,
         'limits.max_pending_inbound_connections': opts.maxPendingInboundConnections,
         'limits.max_concurrent_writes': opts.maxConcurrentWrites,
+        'limits.max_concurrent_reads': opts.maxConcurrentReads,
         'limits.write_min_deadline_ms': opts.writeMinDeadlineMs,
         'limits.write_min_bytes_per_second': opts.writeMinBytesPerSecond,
+        'limits.read_min_deadline_ms': opts.readMinDeadlineMs,
+        'limits.read_min_bytes_per_second': opts.readMinBytesPerSecond,
         'storage.reserve_bytes': opts.storageReserveBytes,
         'storage.capacity_bytes': opts.storageCapacityBytes,
       }
