@@ -29,7 +29,7 @@ import { writeReport } from './report.js'
  * so the ratios compare the systems under the same machine conditions; each round's ratios are in
  * `rounds`, and their medians in `ratios.*_median_round`.
  *
- * Warm-up: QFS_BENCH_NET_WARMUP_MIB (default 64, 0 for none) MiB as 4 objects, written and read by
+ * Warm-up: QFS_BENCH_NET_WARMUP_MIB (default 128, 0 for none) MiB as 4 objects, written and read by
  * each system before the rounds through the same nodes, and left out of the throughput and CPU
  * figures.
  *
@@ -43,7 +43,7 @@ const MIB = 1024 * 1024
 const TOTAL_MIB = Number(process.env.QFS_BENCH_NET_MIB ?? 256)
 const OBJECTS = Number(process.env.QFS_BENCH_NET_OBJECTS ?? 4)
 const SMALL_OPS = Number(process.env.QFS_BENCH_NET_SMALL_OPS ?? 300)
-const WARMUP_MIB = Number(process.env.QFS_BENCH_NET_WARMUP_MIB ?? 64)
+const WARMUP_MIB = Number(process.env.QFS_BENCH_NET_WARMUP_MIB ?? 128)
 const WARMUP_OBJECTS = 4
 const SMALL_BYTES = 4096
 const NODES = 5
