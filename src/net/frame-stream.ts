@@ -22,6 +22,7 @@ import {
   type JsonObject,
   MAX_DATA_BYTES,
 } from './frames.js'
+import { MAX_KEEPALIVES_PER_SECOND } from './protocols.js'
 
 export interface FrameStreamOptions {
   maxFrameBytes: number
@@ -69,6 +70,10 @@ export class FrameStream {
   private readonly keepAliveLimitMs: number
   /** When the last frame other than a keep-alive was received (or the stream was taken over). */
   private lastFrameMs = performance.now()
+  /** The keep-alive rate rule's current window: its start, and the keep-alives counted before it. */
+  private keepAliveWindowMs = performance.now()
+  private keepAlivesBeforeWindow = 0
+  private keepAlivesSeen = 0
   private readonly queue: Frame[] = []
   private head = 0
   private queuedBytes = 0
@@ -346,6 +351,7 @@ export class FrameStream {
     }
     // Frames before a framing error are delivered first; the error follows them.
     if (this.decoder.error !== undefined) this.decodeError = this.decoder.error
+    else this.checkKeepAliveRate()
     for (const f of frames) {
       this.queue.push(f)
       this.queuedBytes += f.size
@@ -354,6 +360,25 @@ export class FrameStream {
       this.lastFrameMs = performance.now()
     if (!this.resuming) this.applyBackpressure()
     this.notify()
+  }
+
+  /** A peer that floods keep-alives has the stream fail FRAME_INVALID (MAX_KEEPALIVES_PER_SECOND). */
+  private checkKeepAliveRate(): void {
+    const total = this.decoder.keepAlives
+    const before = this.keepAlivesSeen
+    this.keepAlivesSeen = total
+    // The clock is read only once a window's budget is spent: a window that began long ago then
+    // makes way for one that begins with these bytes.
+    if (total === before || total - this.keepAlivesBeforeWindow <= MAX_KEEPALIVES_PER_SECOND) return
+    const now = performance.now()
+    if (now - this.keepAliveWindowMs >= 1000) {
+      this.keepAliveWindowMs = now
+      this.keepAlivesBeforeWindow = before
+      if (total - before <= MAX_KEEPALIVES_PER_SECOND) return
+    }
+    this.decodeError = new FrameInvalidError(
+      `more than ${MAX_KEEPALIVES_PER_SECOND} KEEPALIVE frames within a second`,
+    )
   }
 
   private applyBackpressure(): void {

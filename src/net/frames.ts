@@ -255,6 +255,7 @@ export class FrameDecoder {
   private readonly acceptKeepAlive: boolean
   /** A frame other than KEEPALIVE was decoded: the request is in, so keep-alives may follow. */
   private started = false
+  private keepAlivesTaken = 0
   private failed: Error | undefined
 
   /**
@@ -282,6 +283,11 @@ export class FrameDecoder {
     this.maxFrameBytes = maxFrameBytes
     this.maxJsonFrameBytes = maxJsonFrameBytes
     this.acceptKeepAlive = acceptKeepAlive
+  }
+
+  /** KEEPALIVE frames consumed so far. */
+  get keepAlives(): number {
+    return this.keepAlivesTaken
   }
 
   /** Bytes received but not yet part of a whole frame. */
@@ -344,6 +350,7 @@ export class FrameDecoder {
     if (this.acceptKeepAlive && this.started && this.buffer.get(prefix) === FRAME_KEEPALIVE) {
       if (length !== 1) throw new FrameInvalidError('a KEEPALIVE frame has no body')
       this.buffer.consume(prefix + length)
+      this.keepAlivesTaken++
       return null
     }
     if (this.buffer.get(prefix) === FRAME_DATA && length > 1) {

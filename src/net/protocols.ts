@@ -61,6 +61,18 @@ export const REFUSAL_DRAIN_MS = 1_000
  * client is bounded, and a stream that no longer brings blocks must not hold a slot for good.
  */
 export const PUSH_KEEPALIVE_IDLE_FACTOR = 30
+/**
+ * The shortest period at which a coordinator sends KEEPALIVE frames on a push (a quarter of its idle
+ * timeout, never less than this).
+ */
+export const MIN_KEEPALIVE_PERIOD_MS = 50
+/**
+ * More KEEPALIVE frames than this within one second end a push with FRAME_INVALID: a coordinator
+ * sends at most one per MIN_KEEPALIVE_PERIOD_MS (20 a second), and only while the stream takes
+ * bytes at once, so more is a flood (each costs the replica a decode and nothing else bounds them
+ * short of the 30 idle timeouts).
+ */
+export const MAX_KEEPALIVES_PER_SECOND = 64
 export const PUBLIC_PROTOCOLS: ReadonlySet<ProtocolName> = new Set([
   'write',
   'read',

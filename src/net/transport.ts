@@ -34,7 +34,7 @@ import {
   parseProofReply,
   parseRecordReply,
 } from './messages.js'
-import { type Limits, PROTOCOLS, resolveLimits } from './protocols.js'
+import { type Limits, MIN_KEEPALIVE_PERIOD_MS, PROTOCOLS, resolveLimits } from './protocols.js'
 import { type RpcAnswer, RpcChannels } from './rpc-client.js'
 import { MAX_INLINE_SHARD_BYTES, MAX_STAGE_SHARDS, parseStageReply, type RpcOp } from './rpc-messages.js'
 import { InlineShardSink, RemoteShardSink } from './shard-sinks.js'
@@ -144,7 +144,8 @@ export class Libp2pTransport implements NodeTransport {
       fs.abort(err as Error)
       throw exchangeFailure(err, nodeId)
     }
-    return new RemoteShardSink(fs, nodeId, header.shard_id, Math.floor(this.limits.idleTimeoutMs / 4))
+    const keepAliveMs = Math.max(MIN_KEEPALIVE_PERIOD_MS, Math.floor(this.limits.idleTimeoutMs / 4))
+    return new RemoteShardSink(fs, nodeId, header.shard_id, keepAliveMs)
   }
 
   async stageShards(

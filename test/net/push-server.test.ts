@@ -3,7 +3,7 @@ import { objectId, shardId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
 import { type Frame, MAX_FRAME_BYTES } from '../../src/net/frames.js'
-import { PROTOCOLS, PUSH_KEEPALIVE_IDLE_FACTOR } from '../../src/net/protocols.js'
+import { MAX_KEEPALIVES_PER_SECOND, PROTOCOLS, PUSH_KEEPALIVE_IDLE_FACTOR } from '../../src/net/protocols.js'
 import { type Libp2pNetwork, libp2pHarness } from './harness.js'
 
 const IDLE_MS = 100
@@ -74,6 +74,36 @@ describe('replica/push at the server: keep-alives and streams per peer', () => {
     expect(elapsed).toBeLessThan(LIMIT_MS + 2_000)
     fs.abort(new Error('test done'))
   }, 15_000)
+
+  it(`end a push that sends more than ${MAX_KEEPALIVES_PER_SECOND} in a second (FRAME_INVALID)`, async () => {
+    const fs = await push()
+    await fs.writeJson(header('flood'))
+    const started = performance.now()
+    const ended = answers(fs)
+    let done = false
+    void ended.then(() => {
+      done = true
+    })
+    // Under the rate for a second and a half, two every 40 ms (50 a second; the idle timeout is
+    // 100 ms), then a burst.
+    while (performance.now() - started < 1_500) {
+      fs.sendKeepAlive()
+      fs.sendKeepAlive()
+      await new Promise((r) => setTimeout(r, 40))
+    }
+    expect(done).toBe(false)
+    for (let k = 0; k < 100_000 && !done; k++) {
+      fs.sendKeepAlive()
+      if (k % 100 === 99) await new Promise((r) => setTimeout(r, 1))
+    }
+    const frames = await ended
+    expect(frames).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'FRAME_INVALID' }) }),
+    ])
+    // The burst ended it, well before the keep-alive time limit would have.
+    expect(performance.now() - started).toBeLessThan(LIMIT_MS)
+    fs.abort(new Error('test done'))
+  })
 
   it('are refused before the header (UNKNOWN_MESSAGE), as on every other stream', async () => {
     const fs = await push()
