@@ -464,21 +464,30 @@ export class FrameStream {
 }
 
 /**
- * Waits for the stream's next 'drain' event. `stream.onDrain()` is not used: in @libp2p/utils 7.4
- * its promise is created once and never renewed, so after the first drain it resolves at once and a
- * fast writer would fill the stream's write buffer without bound.
+ * Waits until the stream has sent everything it was handed: its write buffer is empty and it needs
+ * no drain. Not merely the next 'drain' event: the stream fires one on every flow-control window
+ * update, however small (13 bytes), and on every drain of the connection, so a writer that moved on
+ * at each one appended a frame to the write buffer per window update, and a reader that granted a
+ * few bytes at a time had the node buffer a whole object (an adversarial session: 255 of 256 MiB).
+ * `stream.onDrain()` is not used either: in @libp2p/utils 7.4 its promise is created once and never
+ * renewed. The state is checked after the stream's own microtask that resumes sending on 'drain'.
  */
 function drained(stream: Stream, signal: AbortSignal): Promise<void> {
-  if (!stream.writableNeedsDrain) return Promise.resolve()
+  const sent = () => !stream.writableNeedsDrain && stream.writeBufferLength === 0
+  if (sent()) return Promise.resolve()
   return new Promise<void>((resolve, reject) => {
     const cleanup = () => {
-      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('drain', onProgress)
+      stream.removeEventListener('idle', onProgress)
       stream.removeEventListener('close', onClose)
       signal.removeEventListener('abort', onAbort)
     }
-    const onDrain = () => {
-      cleanup()
-      resolve()
+    const onProgress = () => {
+      queueMicrotask(() => {
+        if (!sent() || signal.aborted) return
+        cleanup()
+        resolve()
+      })
     }
     const onClose = (evt: StreamCloseEvent) => {
       cleanup()
@@ -492,7 +501,8 @@ function drained(stream: Stream, signal: AbortSignal): Promise<void> {
       reject(signal.reason)
       return
     }
-    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('drain', onProgress)
+    stream.addEventListener('idle', onProgress)
     stream.addEventListener('close', onClose)
     signal.addEventListener('abort', onAbort)
   })
