@@ -140,6 +140,16 @@ export class FrameStream {
     }
   }
 
+  /**
+   * Waits until a frame (or the stream's end, or a framing error) is there to read, taking nothing:
+   * the next `read` returns or throws at once. A timeout or an abort of `signal` rejects.
+   */
+  async awaitFrame(signal?: AbortSignal): Promise<void> {
+    while (this.head >= this.queue.length && this.decodeError === undefined && !this.ended()) {
+      await this.waitForInput(signal)
+    }
+  }
+
   /** A JSON frame; an ERROR frame becomes a RemoteError, any other frame UNEXPECTED_FRAME. */
   async readJson(signal?: AbortSignal): Promise<JsonObject> {
     const frame = await this.read(signal)

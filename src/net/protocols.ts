@@ -99,6 +99,13 @@ export interface Limits {
    * leaves room for exchanges still finishing and for peers configured with higher caps.
    */
   maxDataStreamsPerPeer: number
+  /**
+   * Public streams a node lets wait for their request at once, across all peers; one more is
+   * refused at once with NODE_BUSY. Each waiting stream costs the node about 14 KB of heap, and
+   * nothing else bounded them but each connection's stream limits: 14 key-less connections of
+   * silent streams (about 7,000) ran a node out of heap in an adversarial session.
+   */
+  maxStreamsAwaitingRequest: number
   /** Concurrent inbound streams per connection for each small protocol. */
   maxInboundSmallStreams: number
   /** Concurrent outbound streams per connection for each protocol. */
@@ -138,6 +145,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   requestTimeoutMs: 10_000,
   maxInboundDataStreams: 64,
   maxDataStreamsPerPeer: 256,
+  maxStreamsAwaitingRequest: 512,
   maxInboundSmallStreams: 256,
   maxOutboundStreams: 256,
   maxContentBytes: 64 * 1024 * 1024 * 1024,

@@ -12,7 +12,7 @@ import { storageErrorCode } from '../core/errors.js'
 import { deadline } from '../engine/deadline.js'
 import type { StorageEngine } from '../engine/engine.js'
 import type { NodeService } from '../engine/node-service.js'
-import { NodeBusyError, NotEligibleError, StreamEndedError } from './errors.js'
+import { NodeBusyError, NotEligibleError, StreamEndedError, StreamTimeoutError } from './errors.js'
 import { FrameStream } from './frame-stream.js'
 import { wireErrorOf } from './frames.js'
 import {
@@ -91,6 +91,8 @@ class StorageProtocol implements StorageProtocolService {
   private readonly reads: ReadAdmission
   /** Open replica/push and replica/fetch exchanges, by protocol and peer (`maxDataStreamsPerPeer`). */
   private readonly peerStreams = new Map<string, number>()
+  /** Public streams opened and still waiting for their request (awaitRequest). */
+  private awaitingRequest = 0
   private started = false
   /** Aborted by stop(): long-lived replica channels stop taking requests and end. */
   private draining = new AbortController()
@@ -144,6 +146,29 @@ class StorageProtocol implements StorageProtocolService {
     this.started = false
   }
 
+  /**
+   * A public stream's request must arrive within the request timeout of the stream's opening, and at
+   * most `maxStreamsAwaitingRequest` streams wait for theirs at once (NODE_BUSY beyond): the idle
+   * timeout alone let a client hold a stream for good by sending its request a byte every 20 s.
+   */
+  private async awaitRequest(ex: Exchange): Promise<void> {
+    if (this.awaitingRequest >= this.limits.maxStreamsAwaitingRequest) {
+      throw new NodeBusyError(`${this.awaitingRequest} public streams are already waiting for their request`)
+    }
+    this.awaitingRequest++
+    const ms = this.limits.requestTimeoutMs
+    const bounded = deadline(ex.signal, ms)
+    try {
+      await ex.fs.awaitFrame(bounded.signal)
+    } catch (err) {
+      if (ex.signal.aborted || !bounded.signal.aborted) throw err
+      throw new StreamTimeoutError(`no request within ${ms} ms of the stream's opening`)
+    } finally {
+      bounded.clear()
+      this.awaitingRequest--
+    }
+  }
+
   /** Runs one exchange; every failure becomes an ERROR frame (then the stream ends), never a rejection. */
   async serve(name: ProtocolName, stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
@@ -195,6 +220,7 @@ class StorageProtocol implements StorageProtocolService {
         }
         await REPLICA_HANDLERS[name]!(this.node, ex)
       } else {
+        await this.awaitRequest(ex)
         await PUBLIC_HANDLERS[name]!(this.engine!, ex, {
           maxContentBytes: this.limits.maxContentBytes,
           writes: this.writes,

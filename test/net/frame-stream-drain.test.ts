@@ -2,6 +2,7 @@ import type { Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { describe, expect, it } from 'vitest'
 import { FrameStream } from '../../src/net/frame-stream.js'
+import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
 
 /**
  * The part of a libp2p stream a writer sees: `send` appends to a write buffer that a muxer empties
@@ -37,7 +38,10 @@ const tick = () => new Promise((r) => setTimeout(r, 0))
 describe('FrameStream.write against a peer that grants little window', () => {
   it('returns only once the stream sent what it was handed, not at the first drain', async () => {
     const stream = new MuxedStream()
-    const fs = new FrameStream(stream as unknown as Stream, { idleMs: 10_000 })
+    const fs = new FrameStream(stream as unknown as Stream, {
+      idleMs: 10_000,
+      maxFrameBytes: MAX_FRAME_BYTES,
+    })
     let done = false
     const write = fs.writeData(new Uint8Array(256 * 1024)).then(() => {
       done = true
@@ -58,7 +62,7 @@ describe('FrameStream.write against a peer that grants little window', () => {
 
   it('fails with TIMEOUT when the peer never takes the frame within the idle timeout', async () => {
     const stream = new MuxedStream()
-    const fs = new FrameStream(stream as unknown as Stream, { idleMs: 200 })
+    const fs = new FrameStream(stream as unknown as Stream, { idleMs: 200, maxFrameBytes: MAX_FRAME_BYTES })
     const write = fs.writeData(new Uint8Array(1024))
     const trickle = setInterval(() => stream.grant(1), 20)
     try {

@@ -4,12 +4,26 @@ import { objectId } from '../../src/core/ids.js'
 import { DeterministicTime } from '../../src/core/time.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { StorageClient } from '../../src/net/client.js'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import { type Frame, MAX_FRAME_BYTES } from '../../src/net/frames.js'
 import { type Limits, PROTOCOLS } from '../../src/net/protocols.js'
 import { storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { readCounters } from '../../src/store/counters.js'
 import { bytesOf, meta } from '../engine/suite.js'
 import { type Libp2pNetwork, libp2pHarness } from './harness.js'
+
+/** The frames a stream delivers until it ends; how it ended is not needed here. */
+async function answers(fs: FrameStream): Promise<Frame[]> {
+  const frames: Frame[] = []
+  for (;;) {
+    try {
+      frames.push(await fs.read(AbortSignal.timeout(10_000)))
+    } catch {
+      return frames
+    }
+  }
+}
 
 /** A promise and its resolver: a content source waits on it. */
 function gate(): { wait: Promise<void>; open: () => void } {
@@ -135,6 +149,34 @@ describe('public write limits and list scan budget over libp2p', () => {
         }),
       { timeout: 5_000 },
     )
+  })
+
+  it('ends a public stream whose request does not come within the request timeout, and lets only so many wait', async () => {
+    await reconfigure({ requestTimeoutMs: 300, maxStreamsAwaitingRequest: 2 })
+    const open = async (protocol: string) => {
+      const stream = await net.outsider.dialProtocol(addrsOf(coordinator), protocol)
+      const fs = new FrameStream(stream, { idleMs: 10_000, maxFrameBytes: MAX_FRAME_BYTES })
+      return { fs, frames: answers(fs) }
+    }
+    const started = performance.now()
+    const waiting = [await open(PROTOCOLS.read), await open(PROTOCOLS.write)]
+    await new Promise((r) => setTimeout(r, 50))
+    // A third silent stream, while two wait: refused at once.
+    const third = await open(PROTOCOLS.listObjects)
+    expect(await third.frames).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'NODE_BUSY' }) }),
+    ])
+    expect(performance.now() - started).toBeLessThan(300)
+    // The two waiting ones end TIMEOUT after the request timeout, long before the 5 s idle timeout.
+    for (const w of waiting) {
+      expect(await w.frames).toEqual([
+        expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'TIMEOUT' }) }),
+      ])
+    }
+    expect(performance.now() - started).toBeLessThan(3_000)
+    for (const w of [...waiting, third]) w.fs.abort(new Error('test over'))
+    // Nothing is left waiting: requests that come are served.
+    expect(await client.list(addrsOf(coordinator), { filters: {} })).toMatchObject({ ok: true })
   })
 
   it('with a read cap of 1, a stream that sends no request holds no slot', async () => {
