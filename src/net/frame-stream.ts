@@ -258,13 +258,13 @@ export class FrameStream {
    * The end of a served exchange: closes our writing end, lets the peer finish (what it still sends
    * is read and dropped, for at most the idle timeout), then releases the stream. Never throws.
    */
-  async finish(signal?: AbortSignal): Promise<void> {
+  async finish(signal?: AbortSignal, drainMs = this.idleMs): Promise<void> {
     try {
-      await underDeadline(signal, this.idleMs, (idle) => this.stream.close({ signal: idle }))
+      await underDeadline(signal, drainMs, (idle) => this.stream.close({ signal: idle }))
     } catch {
       // The peer is gone or not reading: the reset below is all that is left to say.
     }
-    await this.discardInput()
+    await this.discardInput(drainMs)
     if (this.stream.status === 'open') this.abort(new StreamEndedError('peer kept the stream open'))
     else this.dispose()
   }
@@ -272,16 +272,17 @@ export class FrameStream {
   /**
    * A served exchange that failed: an ERROR frame says why, then as `finish`. The stream is not
    * reset right after the ERROR frame: a reset can overtake the peer's protocol negotiation and lose
-   * the frame, so the peer is given the idle timeout to close or reset it itself. Never throws.
+   * the frame, so the peer is given the idle timeout (or `drainMs`) to close or reset it itself.
+   * Never throws.
    */
-  async fail(error: WireError): Promise<void> {
+  async fail(error: WireError, drainMs = this.idleMs): Promise<void> {
     try {
       if (this.stream.writeStatus === 'writable')
         this.stream.send(new Uint8ArrayList(...encodeErrorFrame(error)))
     } catch {
       // Closed under us.
     }
-    await this.finish()
+    await this.finish(undefined, drainMs)
   }
 
   /**
@@ -310,7 +311,7 @@ export class FrameStream {
     }
   }
 
-  private async discardInput(): Promise<void> {
+  private async discardInput(drainMs: number): Promise<void> {
     if (this.paused && this.head >= this.queue.length) {
       this.paused = false
       try {
@@ -320,7 +321,7 @@ export class FrameStream {
       }
     }
     try {
-      await underDeadline(undefined, this.idleMs, async (idle) => {
+      await underDeadline(undefined, drainMs, async (idle) => {
         for (;;) await this.read(idle)
       })
     } catch {

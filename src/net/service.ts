@@ -208,6 +208,7 @@ class StorageProtocol implements StorageProtocolService {
     }
     const counted = name === 'replicaPush' || name === 'replicaFetch' ? `${name} ${peer}` : undefined
     let holds = false
+    let awaitingRequest = false
     try {
       if (!PUBLIC_PROTOCOLS.has(name)) {
         if (outsider) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
@@ -220,7 +221,9 @@ class StorageProtocol implements StorageProtocolService {
         }
         await REPLICA_HANDLERS[name]!(this.node, ex)
       } else {
+        awaitingRequest = true
         await this.awaitRequest(ex)
+        awaitingRequest = false
         await PUBLIC_HANDLERS[name]!(this.engine!, ex, {
           maxContentBytes: this.limits.maxContentBytes,
           writes: this.writes,
@@ -233,7 +236,16 @@ class StorageProtocol implements StorageProtocolService {
       this.log?.error('%s from %p failed - %e', PROTOCOLS[name], connection.remotePeer, err)
       const wire = wireErrorOf(err, storageErrorCode)
       this.onExchangeFailed?.(name, wire.code)
-      await fs.fail(wire)
+      // A stream refused before its request (or that never sent one) is not given the idle timeout to
+      // read why: silent ones would stay open that long after their refusal and pile up faster than
+      // they end (each holds heap). One that never sent a request gets a moment; one refused because
+      // too many already wait is reset at once, since it comes while the node is being flooded.
+      const drainMs = !awaitingRequest
+        ? undefined
+        : wire.code === 'NODE_BUSY'
+          ? 0
+          : Math.min(this.limits.idleTimeoutMs, REFUSAL_DRAIN_MS)
+      await fs.fail(wire, drainMs)
     } finally {
       if (holds) {
         const left = this.peerStreams.get(counted!)! - 1
