@@ -165,8 +165,9 @@ describe('public write limits and list scan budget over libp2p', () => {
     // NODE_BUSY frame, and the reset may overtake the frame or even the protocol negotiation.
     const third = await open(PROTOCOLS.listObjects).then(
       async (o) => {
+        const frames = await o.frames
         o.fs.abort(new Error('test over'))
-        return o.frames
+        return frames
       },
       () => [],
     )
