@@ -5,25 +5,14 @@ import { DeterministicTime } from '../../src/core/time.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { StorageClient } from '../../src/net/client.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
-import { type Frame, MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
 import { type Limits, PROTOCOLS } from '../../src/net/protocols.js'
 import { storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { readCounters } from '../../src/store/counters.js'
 import { bytesOf, meta } from '../engine/suite.js'
+import { answers } from './answers.js'
 import { type Libp2pNetwork, libp2pHarness } from './harness.js'
-
-/** The frames a stream delivers until it ends; how it ended is not needed here. */
-async function answers(fs: FrameStream): Promise<Frame[]> {
-  const frames: Frame[] = []
-  for (;;) {
-    try {
-      frames.push(await fs.read(AbortSignal.timeout(10_000)))
-    } catch {
-      return frames
-    }
-  }
-}
 
 /** A promise and its resolver: a content source waits on it. */
 function gate(): { wait: Promise<void>; open: () => void } {

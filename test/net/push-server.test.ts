@@ -2,24 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
-import { type Frame, MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
 import { MAX_KEEPALIVES_PER_SECOND, PROTOCOLS, PUSH_KEEPALIVE_IDLE_FACTOR } from '../../src/net/protocols.js'
+import { answers } from './answers.js'
 import { type Libp2pNetwork, libp2pHarness } from './harness.js'
 
 const IDLE_MS = 100
 const LIMIT_MS = IDLE_MS * PUSH_KEEPALIVE_IDLE_FACTOR
-
-/** The frames a stream delivers until it ends; how it ended is not needed here. */
-async function answers(fs: FrameStream): Promise<Frame[]> {
-  const frames: Frame[] = []
-  for (;;) {
-    try {
-      frames.push(await fs.read(AbortSignal.timeout(10_000)))
-    } catch {
-      return frames
-    }
-  }
-}
 
 /**
  * The replica/push server (docs/protocol.md 2, 4.6), against a real node with a 100 ms idle timeout
