@@ -16,6 +16,16 @@ import { coalescingTcp } from './tcp-writev.js'
 export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
 
 /**
+ * Streams a peer may open on a new connection before this side has set the connection up (libp2p
+ * holds them until its stream listener is attached, and aborts the whole connection beyond the
+ * limit). The library default of 10 made a new client that starts ten calls at once lose all of
+ * them, identify's stream counting too. Every stream is still subject to the per-protocol caps
+ * once the connection is up; 128 covers a client's burst up to a node's public read and write caps
+ * together (32 + 32 by default) twice over.
+ */
+export const MAX_EARLY_STREAMS = 128
+
+/**
  * Inbound connection admission. libp2p's defaults (5 new connections per second per remote host,
  * 10 upgrading at once) suit a public DHT peer; a storage node serves gateways and CLIs that open
  * a fresh connection per command, often many from one host, and the default refuses the sixth
@@ -95,7 +105,12 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [coalescingTcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
+    streamMuxers: [
+      yamux({
+        maxEarlyStreams: MAX_EARLY_STREAMS,
+        streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES },
+      }),
+    ],
     peerDiscovery: [],
     connectionManager: {
       inboundConnectionThreshold: (init.inbound ?? DEFAULT_INBOUND_LIMITS).perHostPerSecond,

@@ -47,4 +47,34 @@ describe('inbound connection admission', () => {
     expect(got).toBeGreaterThanOrEqual(3)
     expect(got).toBeLessThan(8)
   })
+
+  it('serves a new client that opens 40 streams at once on its first connection', async () => {
+    const target = await server()
+    const protocol = '/qfs-test/echo/1.0.0'
+    await target.handle(
+      protocol,
+      async (stream) => {
+        for await (const chunk of stream) stream.send(chunk.subarray())
+        await stream.close()
+      },
+      { maxInboundStreams: 64 },
+    )
+    const client = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+    started.push(client)
+    const addr = target.getMultiaddrs()[0]!
+    // No connection exists yet: every stream below is opened while the first one is being set up.
+    const echoes = await Promise.allSettled(
+      Array.from({ length: 40 }, async (_, i) => {
+        const stream = await client.dialProtocol(addr, protocol, { signal: AbortSignal.timeout(10_000) })
+        stream.send(Uint8Array.of(i))
+        await stream.close()
+        const got: number[] = []
+        for await (const chunk of stream) got.push(...chunk.subarray())
+        return got
+      }),
+    )
+    expect(echoes.map((e) => (e.status === 'fulfilled' ? e.value : String(e.reason)))).toEqual(
+      Array.from({ length: 40 }, (_, i) => [i]),
+    )
+  })
 })
