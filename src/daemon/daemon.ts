@@ -199,6 +199,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       space: () => local.store.spaceStatus(),
       peerCount: () => libp2p.getPeers().length,
       suspectCount: () => health.suspects().length,
+      slotsInUse: () => libp2p.services.storage.slotsInUse(),
       epoch: () => membership.latest?.epoch,
       logEntries: () => local.log.head().entries,
     })

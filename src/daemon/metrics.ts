@@ -56,6 +56,8 @@ export interface MetricsSources {
   peerCount(): number
   /** Peers suspect now (engine/peer-health.ts). */
   suspectCount(): number
+  /** Public reads and writes holding a slot now. */
+  slotsInUse(): { reads: number; writes: number }
   /** The epoch of the snapshot in force, or undefined without one. */
   epoch(): number | undefined
   logEntries(): number
@@ -122,6 +124,16 @@ export class NodeMetrics {
       'qfs_suspect_peers',
       'Peers that lately failed to answer a request or a probe (tried last by reads, not waited for when not needed)',
       (s) => s.suspectCount(),
+    )
+    gauge(
+      'qfs_public_reads_active',
+      'Public reads holding one of the node slots (limits.max_concurrent_reads)',
+      (s) => s.slotsInUse().reads,
+    )
+    gauge(
+      'qfs_public_writes_active',
+      'Public writes holding one of the node slots (limits.max_concurrent_writes)',
+      (s) => s.slotsInUse().writes,
     )
     gauge('qfs_epoch', 'Epoch of the snapshot in force (-1 without one)', (s) => s.epoch() ?? -1)
     gauge('qfs_log_entries', 'Entries in the node audit log', (s) => s.logEntries())

@@ -6,6 +6,14 @@ import { NodeBusyError } from './errors.js'
 const MAX_TIMER_MS = 0x7fffffff
 
 /**
+ * Fair share when every slot is taken (docs/protocol.md 4.2, 4.3): an exchange yields its slot to a
+ * newcomer from another address only while its client moved fewer bytes than this many times the
+ * minimum rate per second the node waited for it (1 MiB/s at the default 64 KiB/s): a client that
+ * keeps up a useful rate never yields.
+ */
+export const YIELD_BELOW_RATE_FACTOR = 16
+
+/**
  * What an admission enforces on the public exchanges it admits (writes, reads: docs/protocol.md 4.2,
  * 4.3), and how it names its refusals.
  */
@@ -23,6 +31,11 @@ export interface AdmissionRule {
    * (writes: their replicas hear of them only by whole blocks, docs/protocol.md 4.2).
    */
   stall?: { bytes: number; ms: number }
+  /**
+   * The waiting an exchange must have cost the node, in all, before it can yield its slot to a
+   * client from another address (`Admission.yielding`): a fair hearing first.
+   */
+  yieldAfterMs: number
   /** What the client does with the bytes, in details: `delivered` (a write), `took` (a read). */
   verb: string
   /** The error an exchange that falls behind is aborted with, from a detail saying how. */
@@ -55,6 +68,16 @@ export interface Admitted {
   release(): void
 }
 
+/** What the admission knows of one exchange holding a slot. */
+interface Holder {
+  source: string
+  /** Waiting counted so far, including the wait in progress. */
+  waited(): number
+  moved(): number
+  /** Ends the exchange with the rule's too-slow error and frees its slot now. */
+  evict(detail: string): void
+}
+
 /**
  * Slots for the public exchanges of one kind that a node runs at once, and how slow each one's
  * client may be. Only time the node spends waiting for the client counts against it (not time it
@@ -66,6 +89,10 @@ export class Admission {
   private readonly rule: AdmissionRule
   private readonly now: () => number
   private active = 0
+  /** The exchanges holding a slot, in the order they were admitted. */
+  private readonly holders = new Set<Holder>()
+  /** Slots held per source address. */
+  private readonly bySource = new Map<string, number>()
 
   /** `now` is a monotonic clock in ms (an observation for a timeout, never protocol data). */
   constructor(rule: AdmissionRule, now: () => number = () => performance.now()) {
@@ -78,10 +105,20 @@ export class Admission {
     return this.active
   }
 
-  /** A slot for an exchange, or NODE_BUSY at once when all are taken. */
-  admit(signal: AbortSignal): Admitted {
-    if (this.active >= this.rule.slots) throw new NodeBusyError(this.rule.busy)
+  /**
+   * A slot for an exchange from `source` (the client's network address), or NODE_BUSY at once when
+   * all are taken and no holder owes this client its slot (`yielding`).
+   */
+  admit(signal: AbortSignal, source = ''): Admitted {
+    if (this.active >= this.rule.slots) {
+      const owing = this.yielding(source)
+      if (owing === undefined) throw new NodeBusyError(this.rule.busy)
+      owing.evict(
+        `the client ${this.rule.verb} ${owing.moved()} bytes in ${Math.round(owing.waited())} ms of waiting; its slot went to a client from another address while every slot was taken`,
+      )
+    }
     this.active++
+    this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1)
     const { rule, now } = this
     // A controller of our own rather than AbortSignal.any: its listener is removed on release, so a
     // long-lived exchange signal does not collect one per exchange.
@@ -101,6 +138,27 @@ export class Admission {
       if (timer !== undefined) clearTimeout(timer)
       timer = undefined
     }
+    const release = () => {
+      if (released) return
+      released = true
+      stopTimer()
+      signal.removeEventListener('abort', onAbort)
+      this.holders.delete(holder)
+      const left = (this.bySource.get(source) ?? 1) - 1
+      if (left === 0) this.bySource.delete(source)
+      else this.bySource.set(source, left)
+      this.active--
+    }
+    const holder: Holder = {
+      source,
+      waited: () => waitedMs + (since === undefined ? 0 : now() - since),
+      moved: () => moved,
+      evict: (detail) => {
+        controller.abort(rule.tooSlow(detail))
+        release()
+      },
+    }
+    this.holders.add(holder)
     return {
       signal: controller.signal,
       beginWait: () => {
@@ -134,13 +192,35 @@ export class Admission {
           windowWaitedMs = 0
         }
       },
-      release: () => {
-        if (released) return
-        released = true
-        stopTimer()
-        signal.removeEventListener('abort', onAbort)
-        this.active--
-      },
+      release,
     }
+  }
+
+  /**
+   * The holder that should give its slot to a newcomer from `source`, if any: one whose address holds
+   * at least two slots more than `source` does (so the move makes the shares more even, never just
+   * swaps them), that kept the node waiting the rule's `yieldAfterMs` in all, and whose client moved less
+   * than YIELD_BELOW_RATE_FACTOR times the minimum rate per second of it. Of those, the one that
+   * kept the node waiting longest (the earliest admitted on a tie). Addresses rather than peer ids,
+   * since a client mints peer ids for free; a single busy gateway is never held back by this, only
+   * made to share once others come.
+   */
+  private yielding(source: string): Holder | undefined {
+    const mine = this.bySource.get(source) ?? 0
+    const rate = BigInt(this.rule.minBytesPerSecond) * BigInt(YIELD_BELOW_RATE_FACTOR)
+    let best: Holder | undefined
+    let bestWaited = -1
+    for (const h of this.holders) {
+      if ((this.bySource.get(h.source) ?? 0) < mine + 2) continue
+      const waited = Math.floor(h.waited())
+      if (waited < this.rule.yieldAfterMs) continue
+      // moved / (waited / 1000) < rate, in integers.
+      if (BigInt(h.moved()) * 1000n >= rate * BigInt(waited)) continue
+      if (waited > bestWaited) {
+        best = h
+        bestWaited = waited
+      }
+    }
+    return best
   }
 }

@@ -3,6 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
 import type { ComponentLogger, Libp2p, Logger, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { type Ping, ping } from '@libp2p/ping'
+import type { TCPSocketOptions } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { coalescingTcp } from './tcp-writev.js'
 
@@ -82,6 +83,11 @@ export interface QfsLibp2pInit<S extends ServiceMap = Record<string, never>> {
   inbound?: InboundConnectionLimits
   /** Start listening at once (default true). */
   start?: boolean
+  /**
+   * The source address of outbound TCP connections (default: the operating system's choice). A
+   * node shares its public slots out by the address a client connects from (net/admission.ts).
+   */
+  localAddress?: string
 }
 
 /**
@@ -103,7 +109,14 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
   return createLibp2p<QfsLibp2pServices & S>({
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
-    transports: [coalescingTcp()],
+    transports: [
+      // `localAddress` reaches net.connect; @libp2p/tcp's option type names only some socket options.
+      coalescingTcp(
+        init.localAddress === undefined
+          ? undefined
+          : { dialOpts: { localAddress: init.localAddress } as TCPSocketOptions },
+      ),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [
       yamux({

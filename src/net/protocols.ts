@@ -136,6 +136,14 @@ export interface Limits {
    */
   readMinDeadlineMs: number
   readMinBytesPerSecond: number
+  /**
+   * When every read (or write) slot is taken, a newcomer from another network address may take the
+   * slot of an exchange that has kept the node waiting this long in all while its client moved less
+   * than 16 times the minimum rate, provided that exchange's address holds at least two slots more
+   * than the newcomer's (net/admission.ts `yielding`). Without it, one address reopening slow reads
+   * kept most slots although the minimum rate failed every one of them.
+   */
+  yieldAfterWaitMs: number
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -155,6 +163,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   writeMinBytesPerSecond: 64 * 1024,
   readMinDeadlineMs: 60_000,
   readMinBytesPerSecond: 64 * 1024,
+  yieldAfterWaitMs: 10_000,
 })
 
 /** Checks caller-supplied limits; a bad value is a programming error (TypeError), not wire input. */

@@ -1,8 +1,9 @@
 import { Admission, type Admitted } from './admission.js'
 import { ReadTooSlowError } from './errors.js'
-import type { Limits } from './protocols.js'
+import { DEFAULT_LIMITS, type Limits } from './protocols.js'
 
-export type ReadLimits = Pick<Limits, 'maxConcurrentReads' | 'readMinDeadlineMs' | 'readMinBytesPerSecond'>
+export type ReadLimits = Pick<Limits, 'maxConcurrentReads' | 'readMinDeadlineMs' | 'readMinBytesPerSecond'> &
+  Partial<Pick<Limits, 'yieldAfterWaitMs'>>
 
 /**
  * One admitted read: its slot, and the clock of the time it keeps the node waiting for its client to
@@ -28,6 +29,11 @@ export class ReadAdmission extends Admission {
         busy: `this node already serves ${cap} reads; retry later or read through another node`,
         graceMs: limits.readMinDeadlineMs,
         minBytesPerSecond: limits.readMinBytesPerSecond,
+        // A client has had its hearing once it used up the grace, if that is shorter.
+        yieldAfterMs: Math.min(
+          limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
+          limits.readMinDeadlineMs,
+        ),
         verb: 'took',
         tooSlow: (detail) => new ReadTooSlowError(detail),
       },

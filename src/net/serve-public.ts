@@ -69,11 +69,11 @@ export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
  */
 async function serveWrite(
   engine: StorageEngine,
-  { fs, signal }: Exchange,
+  { fs, signal, source }: Exchange,
   policy: PublicPolicy,
 ): Promise<void> {
   const r = parseWriteRequest(await fs.readJson(signal), policy.maxContentBytes)
-  const write = policy.writes.admit(signal)
+  const write = policy.writes.admit(signal, source)
   try {
     const options = { signal: write.signal, epoch: r.epoch, timestampTick: r.timestamp_tick }
     let answer: unknown
@@ -130,7 +130,7 @@ async function serveRead(engine: StorageEngine, ex: Exchange, policy: PublicPoli
   const r = parseReadRequest(await ex.fs.readJson(ex.signal))
   // Nothing more is read from the client until the end: bytes it sends anyway wait in the window.
   ex.fs.holdInput()
-  const read = policy.reads.admit(ex.signal)
+  const read = policy.reads.admit(ex.signal, ex.source)
   try {
     await serveOneRead(engine, ex.fs, read, r)
   } catch (err) {

@@ -30,6 +30,8 @@ export interface Exchange {
   requestTimeoutMs?: number
   /** Whether the peer is still in the eligible set, asked again per request of a long-lived exchange. */
   stillEligible?: () => boolean
+  /** The client's network address (its IP), by which public slots are shared out under contention. */
+  source?: string
 }
 
 export type ReplicaHandler = (node: NodeService, ex: Exchange) => Promise<void>

@@ -66,6 +66,8 @@ export interface StorageProtocolService extends Startable {
   /** The protocol ids this service registers. */
   readonly protocols: readonly string[]
   readonly limits: Readonly<Limits>
+  /** Public reads and writes holding a slot now (docs/protocol.md 4.2, 4.3). */
+  slotsInUse(): { reads: number; writes: number }
 }
 
 /** js-libp2p service factory: `services: { storage: storageProtocol({ node, engine }) }`. */
@@ -114,6 +116,11 @@ class StorageProtocol implements StorageProtocolService {
   }
 
   readonly [Symbol.toStringTag] = 'qfs:storage-protocol'
+
+  /** Public reads and writes holding a slot now (docs/protocol.md 4.2, 4.3). */
+  slotsInUse(): { reads: number; writes: number } {
+    return { reads: this.reads.activeReads, writes: this.writes.activeWrites }
+  }
 
   isStarted(): boolean {
     return this.started
@@ -205,6 +212,7 @@ class StorageProtocol implements StorageProtocolService {
       draining: this.draining.signal,
       requestTimeoutMs: this.limits.requestTimeoutMs,
       stillEligible: () => this.isEligiblePeer(peer),
+      source: sourceAddress(connection),
     }
     const counted = name === 'replicaPush' || name === 'replicaFetch' ? `${name} ${peer}` : undefined
     let holds = false
@@ -256,4 +264,13 @@ class StorageProtocol implements StorageProtocolService {
       stream.removeEventListener('close', onClose)
     }
   }
+}
+
+/**
+ * The host part of a connection's remote address (an IP for TCP), or the whole address when it has
+ * no host component. Peer ids cost nothing to mint; addresses do.
+ */
+export function sourceAddress(connection: Pick<Connection, 'remoteAddr'>): string {
+  const first = connection.remoteAddr.getComponents()[0]
+  return first?.value ?? connection.remoteAddr.toString()
 }

@@ -1,19 +1,20 @@
 import { Admission, type Admitted, minRateAllowanceMs } from './admission.js'
 import { WriteTooSlowError } from './errors.js'
 import { MAX_DATA_BYTES } from './frames.js'
-import { type Limits, PUSH_KEEPALIVE_IDLE_FACTOR } from './protocols.js'
+import { DEFAULT_LIMITS, type Limits, PUSH_KEEPALIVE_IDLE_FACTOR } from './protocols.js'
 
 export type WriteLimits = Pick<
   Limits,
   'maxConcurrentWrites' | 'writeMinDeadlineMs' | 'writeMinBytesPerSecond'
-> & {
-  /**
-   * The most waiting a write may spend on any `bytes` of its content, however much allowance it
-   * earned: its replicas hear of it only by whole blocks and keep-alives, and give up on a push that
-   * brings no block for 30 idle timeouts (docs/protocol.md 4.2, `stallLimit`).
-   */
-  stall?: { bytes: number; ms: number }
-}
+> &
+  Partial<Pick<Limits, 'yieldAfterWaitMs'>> & {
+    /**
+     * The most waiting a write may spend on any `bytes` of its content, however much allowance it
+     * earned: its replicas hear of it only by whole blocks and keep-alives, and give up on a push that
+     * brings no block for 30 idle timeouts (docs/protocol.md 4.2, `stallLimit`).
+     */
+    stall?: { bytes: number; ms: number }
+  }
 
 /**
  * How long a write may have kept the node waiting for its content once it delivered `received`
@@ -50,6 +51,11 @@ export class WriteAdmission extends Admission {
         graceMs: limits.writeMinDeadlineMs,
         minBytesPerSecond: limits.writeMinBytesPerSecond,
         stall: limits.stall,
+        // A client has had its hearing once it used up the grace, if that is shorter.
+        yieldAfterMs: Math.min(
+          limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
+          limits.writeMinDeadlineMs,
+        ),
         verb: 'delivered',
         tooSlow: (detail) => new WriteTooSlowError(detail),
       },

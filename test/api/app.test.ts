@@ -95,6 +95,7 @@ describe('operator API', () => {
       space: async () => STATUS.space,
       peerCount: () => 2,
       suspectCount: () => 1,
+      slotsInUse: () => ({ reads: 7, writes: 6 }),
       epoch: () => 3,
       logEntries: () => 5,
     })
@@ -108,6 +109,8 @@ describe('operator API', () => {
       'qfs_versions 2',
       'qfs_peers 2',
       'qfs_suspect_peers 1',
+      'qfs_public_reads_active 7',
+      'qfs_public_writes_active 6',
       'qfs_storage_free_bytes 5000',
       'qfs_storage_accepting_writes 1',
       'qfs_requests_total{op="write",outcome="ok"} 1',

@@ -2,6 +2,7 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { utf8 } from '../../src/core/bytes.js'
@@ -148,7 +149,10 @@ describe('a server applies both bounds to requests', () => {
 
   async function exchange(protocol: string, bytes: Uint8Array): Promise<Frame[]> {
     const [client, server] = await streamPair()
-    const handled = handlers.get(protocol)!(server as Stream, { remotePeer: peer } as Connection)
+    const handled = handlers.get(protocol)!(
+      server as Stream,
+      { remotePeer: peer, remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/1') } as Connection,
+    )
     const fs = new FrameStream(client, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 5_000 })
     client.send(bytes)
     await client.close()

@@ -1,3 +1,4 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
@@ -6,6 +7,7 @@ import { StorageEngine } from '../../src/engine/engine.js'
 import { StorageClient } from '../../src/net/client.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
 import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { type Limits, PROTOCOLS } from '../../src/net/protocols.js'
 import { storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
@@ -250,6 +252,54 @@ describe('public write limits and list scan budget over libp2p', () => {
       expect(got).toBeLessThan(content.length)
     } finally {
       stuck.cancel()
+    }
+  })
+
+  it('with every read slot held by one address, a client from another address takes the slot of a read that keeps the node waiting', async () => {
+    const { oid, content } = await storedBigObject()
+    // An hour of grace, so the minimum rate ends nothing here; at 1 GiB/s minimum, any read waiting
+    // on its client is below 16 times it, so a read yields once it waited 300 ms in all.
+    await reconfigure({
+      maxConcurrentReads: 2,
+      readMinDeadlineMs: 3_600_000,
+      readMinBytesPerSecond: 2 ** 30,
+      yieldAfterWaitMs: 300,
+    })
+    const stuck = [0, 1].map(() => client.read(addrsOf(coordinator), { object_id: oid, version: 1 }))
+    const held = await Promise.all(stuck)
+    const other = await createQfsLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: [],
+      localAddress: '127.0.0.2',
+    })
+    try {
+      for (const r of held) if (!('content' in r)) throw new Error(JSON.stringify(r))
+      // The same address gets no slot of its own reads: a single client is never held back by them.
+      expect(await client.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })).toMatchObject({
+        ok: false,
+        code: 'NODE_BUSY',
+      })
+      const otherClient = new StorageClient({ libp2p: other })
+      // Without the rule this is NODE_BUSY until the stuck reads' 5 s idle timeout.
+      await vi.waitFor(
+        async () => {
+          const got = await otherClient.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
+          expect(got).toMatchObject({ ok: true })
+          if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
+        },
+        { timeout: 3_000, interval: 100 },
+      )
+      expect(exchangeFailures.filter((f) => f === 'read READ_TOO_SLOW')).toHaveLength(1)
+      // The coordinator saw the second client come from its own address.
+      const seen = net.libp2p
+        .get(coordinator)!
+        .getConnections(other.peerId)
+        .map((c) => c.remoteAddr.toString())
+      expect(seen.length).toBeGreaterThan(0)
+      for (const addr of seen) expect(addr).toMatch(/^\/ip4\/127\.0\.0\.2\//)
+    } finally {
+      for (const r of held) if ('content' in r) r.cancel()
+      await other.stop()
     }
   })
 

@@ -2,6 +2,7 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
@@ -90,7 +91,7 @@ async function exchange(
   const [client, server] = await streamPair()
   const handled = handlers.get(protocol)!(
     server as Stream,
-    { remotePeer: options.from ?? peer } as Connection,
+    { remotePeer: options.from ?? peer, remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/1') } as Connection,
   )
   const fs = new FrameStream(client, { maxFrameBytes: 1_048_577, idleMs: 5_000 })
   if (bytes.length > 0) client.send(bytes)
