@@ -37,6 +37,7 @@ import {
   StartFailedError,
 } from './errors.js'
 import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.js'
+import { withForgetfulGroups } from './libp2p-metrics.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
 import { PROBE_TIMEOUT_MS, startPeerProber } from './peer-prober.js'
@@ -169,7 +170,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         // prom-client samples event-loop delay with a timer, 10 ms apart by default: a hundred
         // wake-ups a second of an idle node, which on a small shared machine is CPU taken from its
         // peers. Every 100 ms still catches the stalls an operator looks for.
-        metrics: prometheusMetrics({ registry, defaultMetrics: { eventLoopMonitoringPrecision: 100 } }),
+        metrics: withForgetfulGroups(
+          prometheusMetrics({ registry, defaultMetrics: { eventLoopMonitoringPrecision: 100 } }),
+        ),
         services: {
           storage: storageProtocol({
             node: instrumentNodeService(local.service, tracker),
