@@ -30,6 +30,7 @@ import { ReadAdmission } from './read-admission.js'
 import { MAX_INBOUND_RPC_CHANNELS } from './rpc-messages.js'
 import { PUBLIC_HANDLERS } from './serve-public.js'
 import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
+import { sourceOf } from './source-address.js'
 import { stallLimit, WriteAdmission } from './write-admission.js'
 
 /** The part of libp2p's registrar the service uses (a libp2p node itself fits). */
@@ -212,7 +213,7 @@ class StorageProtocol implements StorageProtocolService {
       draining: this.draining.signal,
       requestTimeoutMs: this.limits.requestTimeoutMs,
       stillEligible: () => this.isEligiblePeer(peer),
-      source: sourceAddress(connection),
+      source: sourceOf(connection.remoteAddr),
     }
     const counted = name === 'replicaPush' || name === 'replicaFetch' ? `${name} ${peer}` : undefined
     let holds = false
@@ -264,13 +265,4 @@ class StorageProtocol implements StorageProtocolService {
       stream.removeEventListener('close', onClose)
     }
   }
-}
-
-/**
- * The host part of a connection's remote address (an IP for TCP), or the whole address when it has
- * no host component. Peer ids cost nothing to mint; addresses do.
- */
-export function sourceAddress(connection: Pick<Connection, 'remoteAddr'>): string {
-  const first = connection.remoteAddr.getComponents()[0]
-  return first?.value ?? connection.remoteAddr.toString()
 }

@@ -1,0 +1,40 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * The network source a connection's public slots are shared by (net/admission.ts): its IPv4
+ * address; for IPv6 its /64 prefix, the block one host or subscriber is usually given, so a client
+ * cannot multiply its share by cycling through its own prefix (an IPv4-mapped address counts as the
+ * IPv4 address); any other address whole. Peer ids cost nothing to mint; addresses do.
+ */
+export function sourceOf(addr: Multiaddr): string {
+  const first = addr.getComponents()[0]
+  if (first?.value === undefined) return addr.toString()
+  if (first.name === 'ip4') return first.value
+  if (first.name !== 'ip6') return first.value
+  const groups = ip6Groups(first.value)
+  if (groups === undefined) return first.value
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
+    return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.')
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`
+}
+
+/** The eight 16-bit groups of an IPv6 address, or undefined if it is not one. */
+function ip6Groups(text: string): number[] | undefined {
+  let canonical: string
+  try {
+    // The WHATWG URL parser validates and writes the address in its compressed form, with an IPv4
+    // tail turned into two hex groups and no zone: what is left is hex groups around at most one `::`.
+    canonical = new URL(`http://[${text.split('%')[0]}]/`).hostname.slice(1, -1)
+  } catch {
+    return undefined
+  }
+  const [head, tail] = canonical.split('::') as [string, string | undefined]
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16)))
+  const front = parse(head)
+  if (tail === undefined) return front.length === 8 ? front : undefined
+  const back = parse(tail)
+  return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back]
+}
