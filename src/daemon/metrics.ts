@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { SlotUse } from '../net/service.js'
 import type { SpaceStatus, StoreStats } from '../store/index.js'
 
 /** What the gauges read at scrape time. */
@@ -56,8 +57,8 @@ export interface MetricsSources {
   peerCount(): number
   /** Peers suspect now (engine/peer-health.ts). */
   suspectCount(): number
-  /** Public reads and writes holding a slot now. */
-  slotsInUse(): { reads: number; writes: number }
+  /** Public reads and writes holding a slot now, and the yields so far. */
+  slotsInUse(): SlotUse
   /** The epoch of the snapshot in force, or undefined without one. */
   epoch(): number | undefined
   logEntries(): number
@@ -135,6 +136,25 @@ export class NodeMetrics {
       'Public writes holding one of the node slots (limits.max_concurrent_writes)',
       (s) => s.slotsInUse().writes,
     )
+    // A counter kept by the admissions; each scrape adds what they counted since the last.
+    const yieldsSeen = { read: 0, write: 0 }
+    const yields: Counter<'kind'> = new Counter({
+      name: 'qfs_slot_yields_total',
+      help: 'Public reads and writes that gave their slot to a client from another address while every slot was taken',
+      labelNames: ['kind'],
+      registers,
+      collect: () => {
+        if (this.sources === undefined) return
+        const use = this.sources.slotsInUse()
+        for (const [kind, total] of [
+          ['read', use.readYields],
+          ['write', use.writeYields],
+        ] as const) {
+          yields.inc({ kind }, total - yieldsSeen[kind])
+          yieldsSeen[kind] = total
+        }
+      },
+    })
     gauge('qfs_epoch', 'Epoch of the snapshot in force (-1 without one)', (s) => s.epoch() ?? -1)
     gauge('qfs_log_entries', 'Entries in the node audit log', (s) => s.logEntries())
     this.requests = new Counter({

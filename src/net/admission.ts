@@ -1,17 +1,10 @@
 import { performance } from 'node:perf_hooks'
 import type { QfsError } from '../core/errors.js'
 import { NodeBusyError } from './errors.js'
+import { type ShareMember, SlotShare } from './slot-share.js'
 
 /** setTimeout's longest delay (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 0x7fffffff
-
-/**
- * Fair share when every slot is taken (docs/protocol.md 4.2, 4.3): an exchange yields its slot to a
- * newcomer from another address only while its client moved fewer bytes than this many times the
- * minimum rate per second the node waited for it (1 MiB/s at the default 64 KiB/s): a client that
- * keeps up a useful rate never yields.
- */
-export const YIELD_BELOW_RATE_FACTOR = 16
 
 /**
  * What an admission enforces on the public exchanges it admits (writes, reads: docs/protocol.md 4.2,
@@ -68,12 +61,8 @@ export interface Admitted {
   release(): void
 }
 
-/** What the admission knows of one exchange holding a slot. */
-interface Holder {
-  source: string
-  /** Waiting counted so far, including the wait in progress. */
-  waited(): number
-  moved(): number
+/** One exchange holding a slot, as the admission's share sees it. */
+interface Member extends ShareMember {
   /** Ends the exchange with the rule's too-slow error and frees its slot now. */
   evict(detail: string): void
 }
@@ -89,15 +78,17 @@ export class Admission {
   private readonly rule: AdmissionRule
   private readonly now: () => number
   private active = 0
-  /** The exchanges holding a slot, in the order they were admitted. */
-  private readonly holders = new Set<Holder>()
-  /** Slots held per source address. */
-  private readonly bySource = new Map<string, number>()
+  private yielded = 0
+  private readonly share: SlotShare<Member>
 
   /** `now` is a monotonic clock in ms (an observation for a timeout, never protocol data). */
   constructor(rule: AdmissionRule, now: () => number = () => performance.now()) {
     this.rule = rule
     this.now = now
+    this.share = new SlotShare<Member>(
+      { yieldAfterMs: rule.yieldAfterMs, minBytesPerSecond: rule.minBytesPerSecond },
+      now,
+    )
   }
 
   /** Exchanges holding a slot now. */
@@ -105,21 +96,26 @@ export class Admission {
     return this.active
   }
 
+  /** Exchanges that gave their slot to a client from another address, since the node started. */
+  get yields(): number {
+    return this.yielded
+  }
+
   /**
-   * A slot for an exchange from `source` (the client's network address), or NODE_BUSY at once when
-   * all are taken and no holder owes this client its slot (`yielding`).
+   * A slot for an exchange from `source` (the client's network address, net/source-address.ts), or
+   * NODE_BUSY at once when all are taken and no other address owes this one a slot (slot-share.ts).
    */
   admit(signal: AbortSignal, source = ''): Admitted {
     if (this.active >= this.rule.slots) {
-      const owing = this.yielding(source)
+      const owing = this.share.victimFor(source)
       if (owing === undefined) throw new NodeBusyError(this.rule.busy)
-      owing.evict(
-        `the client ${this.rule.verb} ${owing.moved()} bytes in ${Math.round(owing.waited())} ms of waiting; its slot went to a client from another address while every slot was taken`,
+      this.yielded++
+      owing.member.evict(
+        `its address's exchanges ${this.rule.verb} ${owing.moved} bytes in ${owing.waited} ms of waiting lately; this one's slot went to a client from another address while every slot was taken`,
       )
     }
     this.active++
-    this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1)
-    const { rule, now } = this
+    const { rule, now, share } = this
     // A controller of our own rather than AbortSignal.any: its listener is removed on release, so a
     // long-lived exchange signal does not collect one per exchange.
     const controller = new AbortController()
@@ -143,22 +139,21 @@ export class Admission {
       released = true
       stopTimer()
       signal.removeEventListener('abort', onAbort)
-      this.holders.delete(holder)
-      const left = (this.bySource.get(source) ?? 1) - 1
-      if (left === 0) this.bySource.delete(source)
-      else this.bySource.set(source, left)
+      // A wait cut short by the end of the exchange still cost the node: its address keeps it.
+      if (since !== undefined) share.waitEnded(source, now() - since, 0)
+      since = undefined
+      share.leave(source, member)
       this.active--
     }
-    const holder: Holder = {
-      source,
-      waited: () => waitedMs + (since === undefined ? 0 : now() - since),
+    const member: Member = {
       moved: () => moved,
+      waitingSince: () => since,
       evict: (detail) => {
         controller.abort(rule.tooSlow(detail))
         release()
       },
     }
-    this.holders.add(holder)
+    share.join(source, member)
     return {
       signal: controller.signal,
       beginWait: () => {
@@ -186,6 +181,7 @@ export class Admission {
         windowWaitedMs += waited
         since = undefined
         moved += bytes
+        share.waitEnded(source, waited, bytes)
         const window = rule.stall?.bytes
         if (window !== undefined && moved - windowStart >= window) {
           windowStart = moved - ((moved - windowStart) % window)
@@ -194,33 +190,5 @@ export class Admission {
       },
       release,
     }
-  }
-
-  /**
-   * The holder that should give its slot to a newcomer from `source`, if any: one whose address holds
-   * at least two slots more than `source` does (so the move makes the shares more even, never just
-   * swaps them), that kept the node waiting the rule's `yieldAfterMs` in all, and whose client moved less
-   * than YIELD_BELOW_RATE_FACTOR times the minimum rate per second of it. Of those, the one that
-   * kept the node waiting longest (the earliest admitted on a tie). Addresses rather than peer ids,
-   * since a client mints peer ids for free; a single busy gateway is never held back by this, only
-   * made to share once others come.
-   */
-  private yielding(source: string): Holder | undefined {
-    const mine = this.bySource.get(source) ?? 0
-    const rate = BigInt(this.rule.minBytesPerSecond) * BigInt(YIELD_BELOW_RATE_FACTOR)
-    let best: Holder | undefined
-    let bestWaited = -1
-    for (const h of this.holders) {
-      if ((this.bySource.get(h.source) ?? 0) < mine + 2) continue
-      const waited = Math.floor(h.waited())
-      if (waited < this.rule.yieldAfterMs) continue
-      // moved / (waited / 1000) < rate, in integers.
-      if (BigInt(h.moved()) * 1000n >= rate * BigInt(waited)) continue
-      if (waited > bestWaited) {
-        best = h
-        bestWaited = waited
-      }
-    }
-    return best
   }
 }

@@ -136,7 +136,12 @@ async function serveRead(engine: StorageEngine, ex: Exchange, policy: PublicPoli
   } catch (err) {
     // A client that takes no bytes would not take an ERROR frame either: the stream is reset now, so
     // its send buffers go with the slot rather than after another idle timeout.
-    if (read.signal.reason instanceof ReadTooSlowError) ex.fs.abort(read.signal.reason)
+    if (read.signal.reason instanceof ReadTooSlowError) {
+      ex.fs.abort(read.signal.reason)
+      // Whatever the read was doing when it fell behind or yielded (fetching from a replica, or
+      // writing to the client), that is why it ended, and what the node counts.
+      throw read.signal.reason
+    }
     throw err
   } finally {
     read.release()

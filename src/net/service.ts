@@ -67,8 +67,16 @@ export interface StorageProtocolService extends Startable {
   /** The protocol ids this service registers. */
   readonly protocols: readonly string[]
   readonly limits: Readonly<Limits>
-  /** Public reads and writes holding a slot now (docs/protocol.md 4.2, 4.3). */
-  slotsInUse(): { reads: number; writes: number }
+  /** Public reads and writes holding a slot now, and how many yielded one (docs/protocol.md 4.3). */
+  slotsInUse(): SlotUse
+}
+
+/** Public slots in use, and the exchanges that gave theirs to a client from another address. */
+export interface SlotUse {
+  reads: number
+  writes: number
+  readYields: number
+  writeYields: number
 }
 
 /** js-libp2p service factory: `services: { storage: storageProtocol({ node, engine }) }`. */
@@ -118,9 +126,13 @@ class StorageProtocol implements StorageProtocolService {
 
   readonly [Symbol.toStringTag] = 'qfs:storage-protocol'
 
-  /** Public reads and writes holding a slot now (docs/protocol.md 4.2, 4.3). */
-  slotsInUse(): { reads: number; writes: number } {
-    return { reads: this.reads.activeReads, writes: this.writes.activeWrites }
+  slotsInUse(): SlotUse {
+    return {
+      reads: this.reads.activeReads,
+      writes: this.writes.activeWrites,
+      readYields: this.reads.yields,
+      writeYields: this.writes.yields,
+    }
   }
 
   isStarted(): boolean {

@@ -1,13 +1,16 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
- * The network source a connection's public slots are shared by (net/admission.ts): its IPv4
- * address; for IPv6 its /64 prefix, the block one host or subscriber is usually given, so a client
- * cannot multiply its share by cycling through its own prefix (an IPv4-mapped address counts as the
- * IPv4 address); any other address whole. Peer ids cost nothing to mint; addresses do.
+ * The network source a connection's public slots are shared by (net/slot-share.ts): its IPv4
+ * address; for IPv6 its /48 prefix (an IPv4-mapped address counts as the IPv4 address); any other
+ * address whole. Peer ids cost nothing to mint; IPv4 addresses do, but a single IPv6 /64 is what one
+ * host is given and a /48 comes free from a tunnel broker (65,536 /64s), so IPv6 clients are judged
+ * by the /48 a site is usually given: a client cannot multiply its share across its prefixes, at the
+ * cost of clients of one site sharing one share while slots are short.
  */
 export function sourceOf(addr: Multiaddr): string {
-  const first = addr.getComponents()[0]
+  // A zone (`/ip6zone/eth0/ip6/fe80::1`) names an interface, not a host: the address after it counts.
+  const first = addr.getComponents().find((c) => c.name !== 'ip6zone')
   if (first?.value === undefined) return addr.toString()
   if (first.name === 'ip4') return first.value
   if (first.name !== 'ip6') return first.value
@@ -16,9 +19,9 @@ export function sourceOf(addr: Multiaddr): string {
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
     return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff].join('.')
   return `${groups
-    .slice(0, 4)
+    .slice(0, 3)
     .map((g) => g.toString(16))
-    .join(':')}::/64`
+    .join(':')}::/48`
 }
 
 /** The eight 16-bit groups of an IPv6 address, or undefined if it is not one. */

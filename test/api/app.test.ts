@@ -95,7 +95,7 @@ describe('operator API', () => {
       space: async () => STATUS.space,
       peerCount: () => 2,
       suspectCount: () => 1,
-      slotsInUse: () => ({ reads: 7, writes: 6 }),
+      slotsInUse: () => ({ reads: 7, writes: 6, readYields: 3, writeYields: 0 }),
       epoch: () => 3,
       logEntries: () => 5,
     })
@@ -111,6 +111,8 @@ describe('operator API', () => {
       'qfs_suspect_peers 1',
       'qfs_public_reads_active 7',
       'qfs_public_writes_active 6',
+      'qfs_slot_yields_total{kind="read"} 3',
+      'qfs_slot_yields_total{kind="write"} 0',
       'qfs_storage_free_bytes 5000',
       'qfs_storage_accepting_writes 1',
       'qfs_requests_total{op="write",outcome="ok"} 1',

@@ -2,19 +2,20 @@ import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Admitted } from '../../src/net/admission.js'
 import { ReadTooSlowError, WriteTooSlowError } from '../../src/net/errors.js'
-import { DEFAULT_LIMITS } from '../../src/net/protocols.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
+import { SHARE_HISTORY_MS } from '../../src/net/slot-share.js'
 import { WriteAdmission } from '../../src/net/write-admission.js'
 
 /**
- * Fair share of public slots under contention (docs/protocol.md 4.2, 4.3): when every slot is taken,
- * a newcomer from another address takes the slot of a slow exchange whose address holds at least
- * two slots more than its own.
+ * Fair share of public slots under contention (docs/protocol.md 4.3): when every slot is taken, a
+ * newcomer from another address takes a slot of an address holding at least two slots more, whose
+ * exchanges together have been slow lately.
  */
 
-// 64 KiB/s minimum rate, so an exchange yields only below 16 x 64 KiB = 1 MiB per second of waiting.
+// 64 KiB/s minimum rate, so an address yields only below 16 x 64 KiB = 1 MiB per second of waiting.
 const RATE = 65_536
 const YIELD_RATE = 16 * RATE
+const MiB = 1024 * 1024
 const limits = {
   maxConcurrentReads: 4,
   readMinDeadlineMs: 3_600_000,
@@ -36,10 +37,10 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-/** Holds a read that has kept the node waiting `waitedMs` while its client took `bytes`. */
-function waited(read: Admitted, waitedMs: number, bytes: number): void {
+/** The node waits `ms` on `read`'s client, which then takes `bytes`. */
+function waited(read: Admitted, ms: number, bytes: number): void {
   read.beginWait()
-  clock += waitedMs
+  clock += ms
   read.endWait(bytes)
 }
 
@@ -47,58 +48,95 @@ const yieldedReason = expect.objectContaining({
   code: 'READ_TOO_SLOW',
   message: expect.stringContaining('went to a client from another address'),
 })
+const busy = expect.objectContaining({ code: 'NODE_BUSY' })
 
 describe('sharing read slots between addresses', () => {
   it('never holds back a single address: a gateway alone keeps every slot, however slow', () => {
     const admission = new ReadAdmission(limits, now)
     const held = [0, 1, 2, 3].map(() => admission.admit(open(), 'gateway'))
     for (const r of held) waited(r, 60_000, 0)
-    expect(() => admission.admit(open(), 'gateway')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    for (const r of held) r.beginWait()
+    expect(() => admission.admit(open(), 'gateway')).toThrow(busy)
     expect(held.every((r) => !r.signal.aborted)).toBe(true)
     for (const r of held) r.release()
   })
 
-  it('gives a newcomer from another address the slot of the read that kept the node waiting longest', () => {
-    const admission = new ReadAdmission(limits, now)
-    const held = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
-    waited(held[0]!, 11_000, 0)
-    waited(held[1]!, 30_000, 1_000)
-    waited(held[2]!, 12_000, 0)
+  it('takes the slot of the waiting read that moved the fewest bytes, of the address holding the most', () => {
+    const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 6 }, now)
+    const a = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
+    const c = [0, 1].map(() => admission.admit(open(), 'c'))
+    waited(a[0]!, 5_000, 1_000)
+    waited(a[1]!, 5_000, 10)
+    for (const r of [...a, ...c]) r.beginWait()
+    waited(c[0]!, 30_000, 0) // 'c' is slow too, but holds fewer slots
+    c[0]!.beginWait()
+    // a[2] and a[3] moved nothing, a[3] was admitted last.
     const newcomer = admission.admit(open(), 'b')
-    expect(held[1]!.signal.reason).toBeInstanceOf(ReadTooSlowError)
-    expect(held[1]!.signal.reason).toEqual(yieldedReason)
-    expect([held[0], held[2], held[3]].every((r) => !r!.signal.aborted)).toBe(true)
-    expect(admission.activeReads).toBe(4)
+    expect(a[3]!.signal.reason).toBeInstanceOf(ReadTooSlowError)
+    expect(a[3]!.signal.reason).toEqual(yieldedReason)
+    expect([...a.slice(0, 3), ...c].every((r) => !r!.signal.aborted)).toBe(true)
+    expect(admission.activeReads).toBe(6)
     // The yielded read's own release, when its exchange ends, frees nothing more.
-    held[1]!.release()
-    expect(admission.activeReads).toBe(4)
-    for (const r of [...held, newcomer]) r.release()
+    a[3]!.release()
+    expect(admission.activeReads).toBe(6)
+    for (const r of [...a, ...c, newcomer]) r.release()
     expect(admission.activeReads).toBe(0)
   })
 
-  it('counts a wait still in progress', () => {
+  it('judges an address, not an exchange: reopening its reads does not restart its hearing', () => {
     const admission = new ReadAdmission(limits, now)
-    const held = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
-    held[3]!.beginWait() // a client that never took its header
-    clock += 10_000
+    let held = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
+    // Each read waits 1 s and is replaced, never reaching a hearing of its own; the address's
+    // reads together keep the node waiting 4 s a round.
+    for (let round = 0; round < 2; round++) {
+      for (const r of held) r.beginWait()
+      clock += 1_000
+      for (const r of held) r.release()
+      held = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
+    }
+    for (const r of held) r.beginWait()
+    clock += 499 // 8 s + 4 x 499 ms: short of 10 s
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    clock += 1 // 10 s in all
     const newcomer = admission.admit(open(), 'b')
     expect(held[3]!.signal.reason).toEqual(yieldedReason)
     for (const r of [...held, newcomer]) r.release()
   })
 
-  it('spares a read whose client keeps up 1 MiB per second of waiting, and one not yet waited on long', () => {
+  it('spares an address that keeps up 1 MiB per second of waiting, and one the node is not waiting on', () => {
     const admission = new ReadAdmission(limits, now)
     const held = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
-    waited(held[0]!, 20_000, 20 * YIELD_RATE) // exactly the yield rate: kept up
-    waited(held[1]!, 9_999, 0) // slow, but not yet a fair hearing
-    waited(held[2]!, 40_000, 40 * YIELD_RATE + 1)
-    expect(() => admission.admit(open(), 'b')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
-    expect(held.every((r) => !r.signal.aborted)).toBe(true)
-    waited(held[1]!, 1, 0) // 10 s in all now
+    for (const r of held) waited(r, 5_000, 5 * YIELD_RATE) // exactly the yield rate: kept up
+    for (const r of held) r.beginWait()
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    // A byte short over the next wait makes it yield, but only a read the node is waiting on.
+    for (const r of held) r.endWait(0)
+    clock += 1
+    waited(held[0]!, 1, 0)
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    held[2]!.beginWait()
     expect(admission.admit(open(), 'b').signal.aborted).toBe(false)
-    expect(held[1]!.signal.reason).toEqual(yieldedReason)
+    expect(held[2]!.signal.reason).toEqual(yieldedReason)
     for (const r of held) r.release()
     expect(admission.activeReads).toBe(1)
+  })
+
+  it('lets a fast start fade: a client cannot bank bytes against a slow hour', () => {
+    const admission = new ReadAdmission(limits, now)
+    const held = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
+    waited(held[0]!, 1_000, 200 * MiB)
+    // 60 s of waiting in all with 200 MiB: 3.3 MiB/s, spared.
+    for (let s = 1; s < 60; s += 10) waited(held[1]!, Math.min(10_000, 60_000 - s * 1_000), 0)
+    held[1]!.beginWait()
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    held[1]!.endWait(0)
+    // 60 s more of waiting: without the history's halving 200 MiB over 120 s would be 1.67 MiB/s;
+    // with it the history keeps 50 MiB over 52.5 s, under 1 MiB/s.
+    for (let i = 0; i < 6; i++) waited(held[1]!, 10_000, 0)
+    held[1]!.beginWait()
+    admission.admit(open(), 'b').release()
+    expect(held[1]!.signal.reason).toEqual(yieldedReason)
+    for (const r of held) r.release()
   })
 
   it('moves a slot only when shares grow more even: 2 against 1 stays, 3 against 1 gives one', () => {
@@ -106,22 +144,22 @@ describe('sharing read slots between addresses', () => {
     const a = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
     const b = admission.admit(open(), 'b')
     for (const r of [...a, b]) waited(r, 60_000, 0)
-    expect(() => admission.admit(open(), 'b')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    for (const r of [...a, b]) r.beginWait()
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
     // A third address holds nothing: 'a' holds two more than it.
     const c = admission.admit(open(), 'c')
-    expect(a[0]!.signal.reason).toEqual(yieldedReason)
+    expect(a[1]!.signal.reason).toEqual(yieldedReason)
     expect(b.signal.aborted).toBe(false)
     for (const r of [...a, b, c]) r.release()
   })
-})
 
-describe('a shorter grace', () => {
-  it('gives a read its hearing for the grace instead', () => {
+  it('gives an address its hearing for the grace instead, when the grace is shorter', () => {
     const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 2, readMinDeadlineMs: 2_000 }, now)
     const held = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
     waited(held[0]!, 1_999, 0)
-    expect(() => admission.admit(open(), 'b')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
-    waited(held[0]!, 1, 0)
+    held[0]!.beginWait()
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    clock += 1
     const newcomer = admission.admit(open(), 'b')
     expect(held[0]!.signal.reason).toEqual(yieldedReason)
     for (const r of [...held, newcomer]) r.release()
@@ -129,124 +167,164 @@ describe('a shorter grace', () => {
 })
 
 describe('sharing write slots', () => {
-  it('yields a write slot the same way, with WRITE_TOO_SLOW', () => {
+  it('yields a write slot the same way, with WRITE_TOO_SLOW; a write whose content is all in never yields', () => {
     const admission = new WriteAdmission(
-      { maxConcurrentWrites: 2, writeMinDeadlineMs: 3_600_000, writeMinBytesPerSecond: RATE },
+      {
+        maxConcurrentWrites: 2,
+        writeMinDeadlineMs: 3_600_000,
+        writeMinBytesPerSecond: RATE,
+        yieldAfterWaitMs: 10_000,
+      },
       now,
     )
-    const fast = admission.admit(open(), 'a')
+    const done = admission.admit(open(), 'a')
     const trickling = admission.admit(open(), 'a')
-    waited(trickling, DEFAULT_LIMITS.yieldAfterWaitMs, 1024)
-    expect(() => admission.admit(open(), 'a')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    waited(done, 10_000, 1024) // then END: the node waits on it no more
+    trickling.beginWait()
+    expect(() => admission.admit(open(), 'a')).toThrow(busy)
     const other = admission.admit(open(), 'b')
     expect(trickling.signal.reason).toBeInstanceOf(WriteTooSlowError)
-    expect(String(trickling.signal.reason.message)).toContain('delivered 1024 bytes')
-    expect(fast.signal.aborted).toBe(false)
-    for (const w of [fast, other, trickling]) w.release()
+    expect(String(trickling.signal.reason.message)).toContain('delivered 1024 bytes in 10000 ms')
+    expect(done.signal.aborted).toBe(false)
+    for (const w of [done, other, trickling]) w.release()
     expect(admission.activeWrites).toBe(0)
   })
 })
 
 /** An independent model of the rule, with plain arrays and bigint. */
-interface Model {
+interface ModelExchange {
   id: number
   source: string
-  waited: number
   since: number | undefined
   moved: number
 }
 
-function modelVictim(holders: Model[], source: string, t: number): number | 'busy' {
-  const count = (s: string) => holders.filter((h) => h.source === s).length
-  let best: Model | undefined
-  let bestWaited = -1
-  for (const h of holders) {
-    if (count(h.source) - count(source) < 2) continue
-    const w = h.waited + (h.since === undefined ? 0 : t - h.since)
-    if (w < limits.yieldAfterWaitMs) continue
-    if (BigInt(h.moved) * 1000n >= BigInt(YIELD_RATE) * BigInt(w)) continue
-    if (w > bestWaited) {
-      best = h
-      bestWaited = w
-    }
-  }
-  return best === undefined ? 'busy' : best.id
+interface ModelSource {
+  waited: number
+  moved: number
 }
 
+class Model {
+  live: ModelExchange[] = []
+  history = new Map<string, ModelSource>()
+  record(source: string, ms: number, bytes: number): void {
+    const h = this.history.get(source) ?? { waited: 0, moved: 0 }
+    h.waited += ms
+    h.moved += bytes
+    while (h.waited > SHARE_HISTORY_MS) {
+      h.waited = Math.floor(h.waited / 2)
+      h.moved = Math.floor(h.moved / 2)
+    }
+    this.history.set(source, h)
+  }
+  victim(source: string, t: number): number | 'busy' {
+    const count = (s: string) => this.live.filter((e) => e.source === s).length
+    const candidates: Array<{ s: string; n: number; waited: bigint; moved: bigint }> = []
+    for (const s of new Set(this.live.map((e) => e.source))) {
+      if (count(s) < count(source) + 2) continue
+      const mine = this.live.filter((e) => e.source === s)
+      if (mine.every((e) => e.since === undefined)) continue
+      const h = this.history.get(s) ?? { waited: 0, moved: 0 }
+      const waited = BigInt(
+        h.waited + mine.reduce((w, e) => w + (e.since === undefined ? 0 : t - e.since), 0),
+      )
+      if (waited < BigInt(limits.yieldAfterWaitMs)) continue
+      if (BigInt(h.moved) * 1000n >= BigInt(YIELD_RATE) * waited) continue
+      candidates.push({ s, n: mine.length, waited, moved: BigInt(h.moved) })
+    }
+    if (candidates.length === 0) return 'busy'
+    // Most slots, then the slower (moved / waited, cross-multiplied), then the lower address.
+    const rank = (x: (typeof candidates)[0], y: (typeof candidates)[0]) =>
+      y.n - x.n || Number(x.moved * y.waited - y.moved * x.waited) || (x.s < y.s ? -1 : 1)
+    candidates.sort(rank)
+    const pick = this.live
+      .filter((e) => e.source === candidates[0]!.s && e.since !== undefined)
+      .sort((x, y) => x.moved - y.moved || y.id - x.id)
+    return pick[0]!.id
+  }
+}
+
+// Weighted so that runs fill the slots and wait long enough for the rule to act, not only refuse.
 const op = fc.oneof(
-  fc.record({ kind: fc.constant('admit' as const), source: fc.constantFrom('a', 'b', 'c') }),
-  fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }),
-  fc.record({ kind: fc.constant('begin' as const), pick: fc.nat() }),
-  fc.record({
-    kind: fc.constant('end' as const),
-    pick: fc.nat(),
-    bytes: fc.oneof(fc.constant(0), fc.nat({ max: 64 * YIELD_RATE })),
-  }),
-  fc.record({ kind: fc.constant('tick' as const), ms: fc.nat({ max: 15_000 }) }),
+  {
+    arbitrary: fc.record({ kind: fc.constant('admit' as const), source: fc.constantFrom('a', 'b', 'c') }),
+    weight: 4,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant('begin' as const), pick: fc.nat() }), weight: 4 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('end' as const),
+      pick: fc.nat(),
+      bytes: fc.oneof(fc.constant(0), fc.nat({ max: 2 * YIELD_RATE }), fc.constant(0)),
+    }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.nat({ max: 15_000 }) }), weight: 2 },
 )
 
 describe('yielding (property against a model)', () => {
   it('admits, refuses and evicts exactly as the model says, and never holds more than the cap', () => {
+    let evictions = 0
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      fc.property(fc.array(op, { minLength: 20, maxLength: 80, size: 'max' }), (ops) => {
         clock = 0
         const admission = new ReadAdmission(limits, now)
-        const live: Array<{ model: Model; read: Admitted }> = []
+        const model = new Model()
+        const reads = new Map<number, Admitted>()
         let next = 0
         for (const o of ops) {
           if (o.kind === 'tick') clock += o.ms
           else if (o.kind === 'admit') {
-            const full = live.length >= limits.maxConcurrentReads
-            const expected = full
-              ? modelVictim(
-                  live.map((l) => l.model),
-                  o.source,
-                  clock,
-                )
-              : undefined
+            const full = model.live.length >= limits.maxConcurrentReads
+            const expected = full ? model.victim(o.source, clock) : undefined
             let read: Admitted
             try {
               read = admission.admit(open(), o.source)
             } catch (err) {
-              expect(err).toEqual(expect.objectContaining({ code: 'NODE_BUSY' }))
+              expect(err).toEqual(busy)
               expect(expected).toBe('busy')
               continue
             }
             if (full) {
-              const victim = live.findIndex((l) => l.model.id === expected)
-              expect(victim).toBeGreaterThanOrEqual(0)
-              expect(live[victim]!.read.signal.reason).toEqual(yieldedReason)
-              live.splice(victim, 1)
+              const victim = model.live.find((e) => e.id === expected)!
+              expect(victim).toBeDefined()
+              expect(reads.get(victim.id)!.signal.reason).toEqual(yieldedReason)
+              if (victim.since !== undefined) model.record(victim.source, clock - victim.since, 0)
+              model.live.splice(model.live.indexOf(victim), 1)
+              evictions++
             }
-            for (const l of live) expect(l.read.signal.aborted).toBe(false)
-            live.push({
-              model: { id: next++, source: o.source, waited: 0, since: undefined, moved: 0 },
-              read,
-            })
-          } else if (live.length > 0) {
-            const l = live[o.pick % live.length]!
+            for (const e of model.live) expect(reads.get(e.id)!.signal.aborted).toBe(false)
+            model.live.push({ id: next, source: o.source, since: undefined, moved: 0 })
+            reads.set(next++, read)
+          } else if (model.live.length > 0) {
+            const e = model.live[o.pick % model.live.length]!
+            const read = reads.get(e.id)!
             if (o.kind === 'release') {
-              l.read.release()
-              live.splice(live.indexOf(l), 1)
+              read.release()
+              if (e.since !== undefined) model.record(e.source, clock - e.since, 0)
+              model.live.splice(model.live.indexOf(e), 1)
             } else if (o.kind === 'begin') {
-              l.read.beginWait()
-              l.model.since ??= clock
+              read.beginWait()
+              e.since ??= clock
             } else {
-              l.read.endWait(o.bytes)
-              if (l.model.since !== undefined) {
-                l.model.waited += clock - l.model.since
-                l.model.since = undefined
-                l.model.moved += o.bytes
+              read.endWait(o.bytes)
+              if (e.since !== undefined) {
+                model.record(e.source, clock - e.since, o.bytes)
+                e.since = undefined
+                e.moved += o.bytes
               }
             }
           }
-          expect(admission.activeReads).toBe(live.length)
+          expect(admission.activeReads).toBe(model.live.length)
           expect(admission.activeReads).toBeLessThanOrEqual(limits.maxConcurrentReads)
         }
-        for (const l of live) l.read.release()
+        for (const read of reads.values()) read.release()
         expect(admission.activeReads).toBe(0)
       }),
       { seed: 0x5ba4e, numRuns: 400 },
     )
+    // The runs reach the rule, not only its refusals.
+    expect(evictions).toBeGreaterThan(50)
   })
 })

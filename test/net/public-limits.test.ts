@@ -303,6 +303,48 @@ describe('public write limits and list scan budget over libp2p', () => {
     }
   })
 
+  it('judges the address: a client reopening its stuck reads before their own hearing still yields its slots', async () => {
+    const { oid, content } = await storedBigObject()
+    await reconfigure({
+      maxConcurrentReads: 2,
+      readMinDeadlineMs: 3_600_000,
+      readMinBytesPerSecond: 2 ** 30,
+      yieldAfterWaitMs: 500,
+    })
+    let stop = false
+    // Two stuck reads from 127.0.0.1, each dropped and reopened after 300 ms: no read of its own
+    // ever waits 500 ms, and with per-read hearings every other client got NODE_BUSY.
+    const hog = async () => {
+      while (!stop) {
+        const r = await client.read(addrsOf(coordinator), { object_id: oid, version: 1 })
+        await new Promise((done) => setTimeout(done, 'content' in r ? 300 : 20))
+        if ('content' in r) r.cancel()
+      }
+    }
+    const hogs = [hog(), hog()]
+    const other = await createQfsLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: [],
+      localAddress: '127.0.0.2',
+    })
+    const outcomes: string[] = []
+    try {
+      await new Promise((done) => setTimeout(done, 200))
+      const otherClient = new StorageClient({ libp2p: other })
+      for (let i = 0; i < 4; i++) {
+        const got = await otherClient.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
+        outcomes.push(got.ok ? 'ok' : String(got.code))
+        if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
+        await new Promise((done) => setTimeout(done, 100))
+      }
+    } finally {
+      stop = true
+      await Promise.all(hogs)
+      await other.stop()
+    }
+    expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThanOrEqual(2)
+  })
+
   it('never fails a client that reads at full speed, above the minimum rate', async () => {
     const { oid, content } = await storedBigObject()
     // The same grace, and a rate a full-speed client is far above even on a loaded machine (this

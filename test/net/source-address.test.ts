@@ -25,7 +25,7 @@ describe('sourceOf', () => {
     expect(sourceOf(multiaddr('/ip4/203.0.113.7/tcp/4001'))).toBe('203.0.113.7')
   })
 
-  it('is the /64 prefix of an IPv6 address however it is written (property)', () => {
+  it('is the /48 prefix of an IPv6 address however it is written (property)', () => {
     fc.assert(
       fc.property(ip6, fc.boolean(), (groups, compress) => {
         // An IPv4-mapped address is the IPv4 case below.
@@ -34,21 +34,21 @@ describe('sourceOf', () => {
           ? compressed(groups)
           : groups.map((g) => g.toString(16).padStart(4, '0')).join(':')
         expect(sourceOf(multiaddr(`/ip6/${text}/tcp/1`))).toBe(
-          `${groups.slice(0, 4).map(hex).join(':')}::/64`,
+          `${groups.slice(0, 3).map(hex).join(':')}::/48`,
         )
       }),
       { seed: 0x1964, numRuns: 500 },
     )
   })
 
-  it('puts two addresses together exactly when their first 64 bits agree (property)', () => {
+  it('puts two addresses together exactly when their first 48 bits agree (property)', () => {
     fc.assert(
       fc.property(ip6, ip6, (a, b) => {
         fc.pre(a[5] !== 0xffff && b[5] !== 0xffff)
-        const same = a.slice(0, 4).every((g, i) => g === b[i])
+        const same = a.slice(0, 3).every((g, i) => g === b[i])
         const of = (g: number[]) => sourceOf(multiaddr(`/ip6/${g.map(hex).join(':')}/tcp/1`))
         expect(of(a) === of(b)).toBe(same)
-        const sibling = [...a.slice(0, 4), ...b.slice(4)]
+        const sibling = [...a.slice(0, 3), ...b.slice(3)]
         expect(of(sibling)).toBe(of(a))
       }),
       { seed: 0x64, numRuns: 300 },
@@ -57,6 +57,10 @@ describe('sourceOf', () => {
 
   it('counts an IPv4-mapped IPv6 address as its IPv4 address', () => {
     expect(sourceOf(multiaddr('/ip6/::ffff:198.51.100.9/tcp/1'))).toBe('198.51.100.9')
+  })
+
+  it('skips an IPv6 zone: the address after it counts', () => {
+    expect(sourceOf(multiaddr('/ip6zone/eth0/ip6/fe80::1:2:3:4/tcp/1'))).toBe('fe80:0:0::/48')
   })
 
   it('keeps any other address whole', () => {

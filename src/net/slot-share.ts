@@ -1,0 +1,164 @@
+/**
+ * Fair share when every slot is taken (docs/protocol.md 4.3, *Sharing slots under contention*): an
+ * address yields a slot only while its exchanges, together, moved fewer bytes than this many times
+ * the minimum rate per second the node waited on them (1 MiB/s at the default 64 KiB/s): a client
+ * that keeps up a useful rate never yields.
+ */
+export const YIELD_BELOW_RATE_FACTOR = 16
+
+/**
+ * How much waiting an address's history keeps: past it, the history's waiting and bytes are both
+ * halved, so the rate it shows is its recent one, and a client cannot bank a fast start against a
+ * slow hour.
+ */
+export const SHARE_HISTORY_MS = 60_000
+
+/** Addresses holding no slot whose history is kept, so one that drops all its slots and comes back is still known. */
+export const IDLE_SOURCES_KEPT = 4096
+
+export interface ShareRule {
+  /** Waiting an address's exchanges must have cost the node, in all, before any of them yields. */
+  yieldAfterMs: number
+  /** The minimum rate, in bytes per second of waiting, that YIELD_BELOW_RATE_FACTOR multiplies. */
+  minBytesPerSecond: number
+}
+
+/** One exchange holding a slot, as the share sees it. */
+export interface ShareMember {
+  /** Bytes this exchange moved so far. */
+  moved(): number
+  /** When the wait in progress began, if the node is waiting for this exchange's client now. */
+  waitingSince(): number | undefined
+}
+
+/** What an address's exchanges have cost the node: slots now, and recent waiting and bytes. */
+interface SourceRecord<M> {
+  key: string
+  members: Map<M, number>
+  /** Waiting its exchanges completed (ended ones included), in ms, and the bytes they moved. */
+  waited: number
+  moved: number
+}
+
+let admissionOrder = 0
+
+/**
+ * The slots of one kind of exchange by the address they come from, with each address's recent
+ * history, and which exchange should give its slot to a newcomer when all are taken. Addresses,
+ * not exchanges, are judged: one that reopens its exchanges keeps its history, so it cannot dodge the
+ * hearing by starting afresh.
+ */
+export class SlotShare<M extends ShareMember> {
+  private readonly rule: ShareRule
+  private readonly now: () => number
+  private readonly sources = new Map<string, SourceRecord<M>>()
+
+  constructor(rule: ShareRule, now: () => number) {
+    this.rule = rule
+    this.now = now
+  }
+
+  /** Slots `key` holds now. */
+  slotsOf(key: string): number {
+    return this.sources.get(key)?.members.size ?? 0
+  }
+
+  /** `member` now holds a slot for `key`. */
+  join(key: string, member: M): void {
+    let record = this.sources.get(key)
+    if (record === undefined) {
+      record = { key, members: new Map(), waited: 0, moved: 0 }
+      this.sources.set(key, record)
+    }
+    record.members.set(member, admissionOrder++)
+  }
+
+  /** A wait of `member`'s that ended: `waited` ms, `bytes` moved. */
+  waitEnded(key: string, waited: number, bytes: number): void {
+    const record = this.sources.get(key)
+    if (record === undefined) return
+    record.waited += waited
+    record.moved += bytes
+    while (record.waited > SHARE_HISTORY_MS) {
+      record.waited = Math.floor(record.waited / 2)
+      record.moved = Math.floor(record.moved / 2)
+    }
+  }
+
+  /** `member` gave up its slot; a wait still in progress counts (call `waitEnded` first). */
+  leave(key: string, member: M): void {
+    const record = this.sources.get(key)
+    if (record === undefined) return
+    record.members.delete(member)
+    if (record.members.size > 0) return
+    // Most recently emptied last, so the oldest idle histories are the ones let go.
+    this.sources.delete(key)
+    this.sources.set(key, record)
+    if (this.sources.size <= IDLE_SOURCES_KEPT) return
+    for (const [k, r] of this.sources) {
+      if (this.sources.size <= IDLE_SOURCES_KEPT) break
+      if (r.members.size === 0) this.sources.delete(k)
+    }
+  }
+
+  /**
+   * The exchange that should give its slot to a newcomer from `key`, if any. Its address holds at
+   * least two slots more than `key` does (so shares grow more even and never just swap; a single
+   * client is never held back), its exchanges together kept the node waiting `yieldAfterMs` at
+   * under YIELD_BELOW_RATE_FACTOR times the minimum rate, and the node is waiting on it now (a write
+   * whose content is all in, or a read busy with its replicas, is not the client's doing). Of such
+   * addresses the one holding the most slots (then the slower, then the first by key); within it, the
+   * waiting exchange that moved the fewest bytes (the least work lost; then the latest admitted).
+   */
+  victimFor(key: string): { member: M; moved: number; waited: number } | undefined {
+    const mine = this.slotsOf(key)
+    const t = this.now()
+    const rate = BigInt(this.rule.minBytesPerSecond) * BigInt(YIELD_BELOW_RATE_FACTOR)
+    let best: { record: SourceRecord<M>; waited: number } | undefined
+    for (const record of this.sources.values()) {
+      if (record.members.size < mine + 2) continue
+      let waited = record.waited
+      let waiting = false
+      for (const m of record.members.keys()) {
+        const since = m.waitingSince()
+        if (since === undefined) continue
+        waiting = true
+        waited += t - since
+      }
+      waited = Math.floor(waited)
+      if (!waiting || waited < this.rule.yieldAfterMs) continue
+      // moved / (waited / 1000) < rate, in integers.
+      if (BigInt(record.moved) * 1000n >= rate * BigInt(waited)) continue
+      if (best === undefined || before({ record, waited }, best)) best = { record, waited }
+    }
+    if (best === undefined) return undefined
+    let victim: M | undefined
+    let victimOrder = -1
+    for (const [m, order] of best.record.members) {
+      if (m.waitingSince() === undefined) continue
+      if (
+        victim === undefined ||
+        m.moved() < victim.moved() ||
+        (m.moved() === victim.moved() && order > victimOrder)
+      ) {
+        victim = m
+        victimOrder = order
+      }
+    }
+    return victim === undefined
+      ? undefined
+      : { member: victim, moved: best.record.moved, waited: best.waited }
+  }
+}
+
+/** Whether address `x` should yield before `y`: more slots, then a lower rate, then the lower key. */
+function before<M>(
+  x: { record: SourceRecord<M>; waited: number },
+  y: { record: SourceRecord<M>; waited: number },
+): boolean {
+  if (x.record.members.size !== y.record.members.size) return x.record.members.size > y.record.members.size
+  const xRate = BigInt(x.record.moved) * BigInt(y.waited)
+  const yRate = BigInt(y.record.moved) * BigInt(x.waited)
+  if (xRate !== yRate) return xRate < yRate
+  return x.record.key < y.record.key
+}
