@@ -153,6 +153,7 @@ export class NodeService {
         },
         prepared.ops,
       )
+      this.store.committed(prepared)
       return { node_id: this.nodeId, event_id: event.event_id, idempotent: false, home, shard_ids: shardIds }
     })
   }

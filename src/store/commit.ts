@@ -9,7 +9,7 @@ import {
   type VersionRecord,
   validateVersionRecord,
 } from '../core/record.js'
-import { countersOp, readCounters } from './counters.js'
+import { type Counters, countersOp, readCounters } from './counters.js'
 import {
   blockKey,
   indexKey,
@@ -79,6 +79,8 @@ export interface CommitSummary {
 export interface PreparedCommit {
   ops: StoreBatchOp[]
   summary: CommitSummary
+  /** The counters `ops` write, once that batch is in (undefined when `ops` is empty). */
+  counters?: Counters
 }
 
 interface StoredEntry {
@@ -113,21 +115,41 @@ export async function readEntry(
 }
 
 /**
- * What the object index already holds for `objectId`, in one reverse pass: whether any version is
- * there, and the highest version this node accepted as a home (0 if none; home versions are always
- * 1..latest).
+ * The highest home version of an object (0 if none; home versions are always 1..latest), walking
+ * down from `top`, the entry `entries` (the object's index, highest version first) just gave.
  */
-async function objectHistory(
-  subs: StoreSublevels,
-  objectId: string,
-): Promise<{ any: boolean; latestHome: number }> {
-  let any = false
-  for await (const value of subs.index.values({ ...objectRange(objectId), reverse: true })) {
-    any = true
-    const entry = toIndexEntry(value)
-    if (entry.home) return { any, latestHome: entry.version }
+async function latestHome(
+  top: IndexEntry | undefined,
+  entries: { next(): Promise<unknown> },
+): Promise<number> {
+  let entry = top
+  while (entry !== undefined) {
+    if (entry.home) return entry.version
+    const value = await entries.next()
+    entry = value === undefined ? undefined : toIndexEntry(value)
   }
-  return { any, latestHome: 0 }
+  return 0
+}
+
+/**
+ * The staging markers and manifests of a commit's shards in one database read: both sublevels are
+ * of one root, which is asked for all the keys at once (one thread-pool round trip, not two).
+ */
+async function markersAndManifests(
+  subs: StoreSublevels,
+  markerKeys: readonly Uint8Array[],
+  shards: CommitRole['shards'],
+): Promise<{ markers: Array<Uint8Array | undefined>; manifests: Array<Uint8Array | undefined> }> {
+  if (shards.length === 0) return { markers: [], manifests: [] }
+  const keys = [
+    ...markerKeys.map((k) => subs.staging.prefixKey(k, 'view')),
+    ...shards.map((s) => subs.manifests.prefixKey(parseId(s.shardId, 'shard_id'), 'view')),
+  ]
+  const values = (await subs.staging.db.getMany(keys, {
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+  })) as Array<Uint8Array | undefined>
+  return { markers: values.slice(0, shards.length), manifests: values.slice(shards.length) }
 }
 
 function validateRole(input: unknown, record: VersionRecord): CommitRole {
@@ -181,34 +203,46 @@ export async function prepareCommitOps(
   params: ProtocolParams,
   recordInput: unknown,
   roleInput: unknown,
+  /** The persisted counters, when the caller knows them (a copy: they are updated in place). */
+  known?: Counters,
 ): Promise<PreparedCommit> {
   const record = validateVersionRecord(recordInput, params)
   const role = validateRole(roleInput, record)
   const { object_id: objectId, version } = record
-  const counters = await readCounters(subs)
+  const counters = known ?? (await readCounters(subs))
   const ops: StoreBatchOp[] = []
 
-  // The object index: the append-only rule for homes, the same-version rule for everyone.
-  const existing = await readEntry(subs, objectId, version)
-  let index: CommitSummary['index'] = 'unchanged'
-  // Idempotence is judged on the whole record, the unit readers vote on: the same bytes with another
-  // tick or epoch are another record, and two of them at different homes would split the vote.
-  if (existing !== undefined && recordDigest(existing.record) !== recordDigest(record)) {
-    throw new VersionConflictError(`version ${version} of ${objectId} already holds another record`)
-  }
-  const needsHistory = existing === undefined || (role.home && !existing.home)
-  const history = needsHistory ? await objectHistory(subs, objectId) : undefined
-  if (role.home && existing?.home !== true) {
-    const latest = history!.latestHome
-    if (version !== latest + 1) {
-      throw new InvalidVersionError(
-        `version ${version} of ${objectId} is not the next one (latest is ${latest})`,
-      )
+  // The object index: the append-only rule for homes, the same-version rule for everyone. Read from
+  // the object's highest version down: for a new version (above every one kept, the usual case)
+  // that one read says there is no entry yet, whether the object has any, and its latest home.
+  const entries = subs.index.values({ ...objectRange(objectId), reverse: true })
+  let existing: IndexEntry | undefined
+  let latest = 0
+  let any: boolean
+  try {
+    const first = await entries.next()
+    const top = first === undefined ? undefined : toIndexEntry(first)
+    any = top !== undefined
+    if (top !== undefined && top.version >= version)
+      existing = top.version === version ? top : await readEntry(subs, objectId, version)
+    // Idempotence is judged on the whole record, the unit readers vote on: the same bytes with
+    // another tick or epoch are another record, and two of them at different homes would split the vote.
+    if (existing !== undefined && recordDigest(existing.record) !== recordDigest(record)) {
+      throw new VersionConflictError(`version ${version} of ${objectId} already holds another record`)
     }
+    if (role.home && existing?.home !== true) latest = await latestHome(top, entries)
+  } finally {
+    await entries.close()
+  }
+  let index: CommitSummary['index'] = 'unchanged'
+  if (role.home && existing?.home !== true && version !== latest + 1) {
+    throw new InvalidVersionError(
+      `version ${version} of ${objectId} is not the next one (latest is ${latest})`,
+    )
   }
   if (existing === undefined) {
     index = 'created'
-    if (!history!.any) counters.objects++
+    if (!any) counters.objects++
     counters.versions++
   } else if (role.home && !existing.home) {
     index = 'home_added'
@@ -222,12 +256,9 @@ export async function prepareCommitOps(
   // The shards this node holds: staged bytes become a manifest when their root is the record's.
   const shards: ShardCommitSummary[] = []
   let bytesAdded = 0
-  // Every marker and manifest in two reads, not two per shard: a small object's commit names several.
+  // Every marker and manifest in one read, not two per shard: a small object's commit names several.
   const markerKeys = role.shards.map((s) => parseStagingId(s.stagingId))
-  const [markers, manifests] = await Promise.all([
-    subs.staging.getMany(markerKeys),
-    subs.manifests.getMany(role.shards.map((s) => parseId(s.shardId, 'shard_id'))),
-  ])
+  const { markers, manifests } = await markersAndManifests(subs, markerKeys, role.shards)
   for (const [i, { shardId, stagingId }] of role.shards.entries()) {
     const d = record.shards.find((x) => x.shard_id === shardId)!
     const markerKey = markerKeys[i]!
@@ -290,7 +321,7 @@ export async function prepareCommitOps(
     shards,
     bytes_added: bytesAdded,
   }
-  return { ops, summary }
+  return ops.length > 0 ? { ops, summary, counters } : { ops, summary }
 }
 
 function shardSummary(d: ShardDescriptor): Omit<ShardCommitSummary, 'idempotent'> {

@@ -97,6 +97,14 @@ export class ShardStore implements StagingHost {
   private readonly streaming = new Map<string, ShardWriter>()
   private readonly trees = new Map<string, MerkleTree>()
   private opened = false
+  /**
+   * The persisted counters as the last batch this store wrote them (or the last read), kept so a
+   * stage or commit does not read them back from the database each time (a thread-pool round trip
+   * per write on every node). Set only once a batch that wrote them is known to be in, and cleared
+   * before any batch that changes them, so it is either the database's value or undefined (read
+   * again). Touched only under the write lock; the store is the only writer of its counters.
+   */
+  private knownCounters: Counters | undefined
 
   constructor(components: ShardStoreComponents, init: ShardStoreInit) {
     this.db = components.db
@@ -117,6 +125,7 @@ export class ShardStore implements StagingHost {
     if (this.db.status !== 'open') throw new StoreClosedError('database is not open')
     if (this.opened) return { removed: 0 }
     const removed = await this.writeLock.run(async () => {
+      this.knownCounters = undefined
       const { removed: n, kept } = await keepFinishedStaging(this.db, this.sublevels)
       const counters = await readCounters(this.sublevels)
       const bytes = kept.reduce((sum, m) => sum + m.length, 0)
@@ -135,6 +144,7 @@ export class ShardStore implements StagingHost {
   async close(): Promise<void> {
     this.opened = false
     this.trees.clear()
+    this.knownCounters = undefined
   }
 
   assertOpen(): void {
@@ -147,7 +157,7 @@ export class ShardStore implements StagingHost {
     options.signal?.throwIfAborted()
     const marker = await this.writeLock.run(async () => {
       this.assertOpen()
-      const counters = await readCounters(this.sublevels)
+      const counters = await this.lockedCounters()
       await this.space?.admit(h.length, counters.bytes_stored + counters.staged_bytes)
       const m: StagingMarker = {
         ...this.nextStaging(counters, h.length),
@@ -157,15 +167,17 @@ export class ShardStore implements StagingHost {
         leafHashes: [],
       }
       try {
-        await this.db.batch([
-          {
-            type: 'put',
-            sublevel: this.sublevels.staging,
-            key: parseStagingId(m.stagingId),
-            value: encodeMarker(m),
-          },
-          countersOp(this.sublevels, counters),
-        ])
+        await this.batchCounted(
+          [
+            {
+              type: 'put',
+              sublevel: this.sublevels.staging,
+              key: parseStagingId(m.stagingId),
+              value: encodeMarker(m),
+            },
+          ],
+          counters,
+        )
       } catch (err) {
         this.space?.landed(h.length)
         throw storageFullFrom(err)
@@ -196,7 +208,7 @@ export class ShardStore implements StagingHost {
     return this.writeLock.run(async () => {
       this.assertOpen()
       options.signal?.throwIfAborted()
-      const counters = await readCounters(this.sublevels)
+      const counters = await this.lockedCounters()
       await this.space?.admit(bytes, counters.bytes_stored + counters.staged_bytes)
       const ops: StoreBatchOp[] = []
       const staged: StagedShard[] = []
@@ -207,9 +219,8 @@ export class ShardStore implements StagingHost {
       }
       try {
         if (staged.length === 0) return staged
-        ops.push(countersOp(this.sublevels, counters))
         options.signal?.throwIfAborted()
-        await this.db.batch(ops).catch((err: unknown) => {
+        await this.batchCounted(ops, counters).catch((err: unknown) => {
           throw storageFullFrom(err)
         })
         return staged
@@ -269,7 +280,23 @@ export class ShardStore implements StagingHost {
   }
 
   async releaseStaging(stagingId: string): Promise<void> {
-    await this.writeLock.run(() => removeStagingEntry(this.db, this.sublevels, stagingId))
+    await this.writeLock.run(() => {
+      this.knownCounters = undefined
+      return removeStagingEntry(this.db, this.sublevels, stagingId)
+    })
+  }
+
+  /** The persisted counters (a copy the caller may change); under the write lock. */
+  private async lockedCounters(): Promise<Counters> {
+    this.knownCounters ??= await readCounters(this.sublevels)
+    return { ...this.knownCounters }
+  }
+
+  /** Writes `ops` and `counters` in one batch; under the write lock. */
+  private async batchCounted(ops: StoreBatchOp[], counters: Counters): Promise<void> {
+    this.knownCounters = undefined
+    await this.db.batch([...ops, countersOp(this.sublevels, counters)])
+    this.knownCounters = { ...counters }
   }
 
   writerDone(writer: ShardWriter): void {
@@ -304,6 +331,7 @@ export class ShardStore implements StagingHost {
       }
     }
     return this.writeLock.run(async () => {
+      this.knownCounters = undefined
       const stale = await sweepable(this.sublevels, this.isStreaming, cutoff, options.removeStaged)
       for (const id of stale) if (await removeStagingEntry(this.db, this.sublevels, id)) removed++
       return { removed }
@@ -329,13 +357,32 @@ export class ShardStore implements StagingHost {
   async prepareCommit(record: unknown, role: CommitRole): Promise<PreparedCommit> {
     this.assertOpen()
     if (!this.writeLock.locked) throw new WriteLockNotHeldError()
-    return prepareCommitOps(this.sublevels, this.params, record, role)
+    const prepared = await prepareCommitOps(
+      this.sublevels,
+      this.params,
+      record,
+      role,
+      await this.lockedCounters(),
+    )
+    // Its batch is the caller's to write: the counters are unknown until `committed` says it is in.
+    if (prepared.counters !== undefined) this.knownCounters = undefined
+    return prepared
+  }
+
+  /**
+   * Tells the store that `prepared`'s ops were written (the caller's batch succeeded), so it need
+   * not read its counters back; the caller still holds `writeLock`. Not calling it costs one read.
+   */
+  committed(prepared: PreparedCommit): void {
+    if (prepared.counters !== undefined) this.knownCounters = { ...prepared.counters }
   }
 
   /** Writes a prepared commit alone (no log entry); the caller still holds `writeLock`. */
   async commit(prepared: PreparedCommit, extraOps: PreparedCommit['ops'] = []): Promise<void> {
     this.assertOpen()
-    if (prepared.ops.length + extraOps.length > 0) await this.db.batch([...prepared.ops, ...extraOps])
+    if (prepared.ops.length + extraOps.length === 0) return
+    await this.db.batch([...prepared.ops, ...extraOps])
+    this.committed(prepared)
   }
 
   async getManifest(shardId: string): Promise<ShardManifest | undefined> {
