@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -36,6 +37,13 @@ async function* stalled(content: Uint8Array, head: number, held: Promise<void>):
  * The public write limits on real libp2p nodes: a cap on the writes one node coordinates at once,
  * and a deadline for a write's content; and a listing whose nodes stop early, over the wire.
  */
+/** Whether this host can use 127.0.0.2 as a source address (Linux routes all of 127/8; macOS does not by default). */
+const SECOND_LOOPBACK = await new Promise<boolean>((resolve) => {
+  const server = createServer()
+  server.once('error', () => resolve(false))
+  server.listen(0, '127.0.0.2', () => server.close(() => resolve(true)))
+})
+
 describe('public write limits and list scan budget over libp2p', () => {
   let net: Libp2pNetwork
   let client: StorageClient
@@ -255,95 +263,104 @@ describe('public write limits and list scan budget over libp2p', () => {
     }
   })
 
-  it('with every read slot held by one address, a client from another address takes the slot of a read that keeps the node waiting', async () => {
-    const { oid, content } = await storedBigObject()
-    // An hour of grace, so the minimum rate ends nothing here; at 1 GiB/s minimum, any read waiting
-    // on its client is below 16 times it, so a read yields once it waited 300 ms in all.
-    await reconfigure({
-      maxConcurrentReads: 2,
-      readMinDeadlineMs: 3_600_000,
-      readMinBytesPerSecond: 2 ** 30,
-      yieldAfterWaitMs: 300,
-    })
-    const stuck = [0, 1].map(() => client.read(addrsOf(coordinator), { object_id: oid, version: 1 }))
-    const held = await Promise.all(stuck)
-    const other = await createQfsLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: [],
-      localAddress: '127.0.0.2',
-    })
-    try {
-      for (const r of held) if (!('content' in r)) throw new Error(JSON.stringify(r))
-      // The same address gets no slot of its own reads: a single client is never held back by them.
-      expect(await client.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })).toMatchObject({
-        ok: false,
-        code: 'NODE_BUSY',
+  it.skipIf(!SECOND_LOOPBACK)(
+    'with every read slot held by one address, a client from another address takes the slot of a read that keeps the node waiting',
+    async () => {
+      const { oid, content } = await storedBigObject()
+      // An hour of grace, so the minimum rate ends nothing here; at 1 GiB/s minimum, any read waiting
+      // on its client is below 16 times it, so a read yields once it waited 300 ms in all.
+      await reconfigure({
+        maxConcurrentReads: 2,
+        readMinDeadlineMs: 3_600_000,
+        readMinBytesPerSecond: 2 ** 30,
+        yieldAfterWaitMs: 300,
       })
-      const otherClient = new StorageClient({ libp2p: other })
-      // Without the rule this is NODE_BUSY until the stuck reads' 5 s idle timeout.
-      await vi.waitFor(
-        async () => {
-          const got = await otherClient.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
-          expect(got).toMatchObject({ ok: true })
-          if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
-        },
-        { timeout: 3_000, interval: 100 },
-      )
-      expect(exchangeFailures.filter((f) => f === 'read READ_TOO_SLOW')).toHaveLength(1)
-      // The coordinator saw the second client come from its own address.
-      const seen = net.libp2p
-        .get(coordinator)!
-        .getConnections(other.peerId)
-        .map((c) => c.remoteAddr.toString())
-      expect(seen.length).toBeGreaterThan(0)
-      for (const addr of seen) expect(addr).toMatch(/^\/ip4\/127\.0\.0\.2\//)
-    } finally {
-      for (const r of held) if ('content' in r) r.cancel()
-      await other.stop()
-    }
-  })
+      const stuck = [0, 1].map(() => client.read(addrsOf(coordinator), { object_id: oid, version: 1 }))
+      const held = await Promise.all(stuck)
+      const other = await createQfsLibp2p({
+        privateKey: await generateKeyPair('Ed25519'),
+        listen: [],
+        localAddress: '127.0.0.2',
+      })
+      try {
+        for (const r of held) if (!('content' in r)) throw new Error(JSON.stringify(r))
+        // The same address gets no slot of its own reads: a single client is never held back by them.
+        expect(await client.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })).toMatchObject({
+          ok: false,
+          code: 'NODE_BUSY',
+        })
+        const otherClient = new StorageClient({ libp2p: other })
+        // Without the rule this is NODE_BUSY until the stuck reads' 5 s idle timeout.
+        await vi.waitFor(
+          async () => {
+            const got = await otherClient.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
+            expect(got).toMatchObject({ ok: true })
+            if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
+          },
+          { timeout: 3_000, interval: 100 },
+        )
+        expect(exchangeFailures.filter((f) => f === 'read READ_TOO_SLOW')).toHaveLength(1)
+        // The coordinator saw the second client come from its own address.
+        const seen = net.libp2p
+          .get(coordinator)!
+          .getConnections(other.peerId)
+          .map((c) => c.remoteAddr.toString())
+        expect(seen.length).toBeGreaterThan(0)
+        for (const addr of seen) expect(addr).toMatch(/^\/ip4\/127\.0\.0\.2\//)
+      } finally {
+        for (const r of held) if ('content' in r) r.cancel()
+        await other.stop()
+      }
+    },
+  )
 
-  it('judges the address: a client reopening its stuck reads before their own hearing still yields its slots', async () => {
-    const { oid, content } = await storedBigObject()
-    await reconfigure({
-      maxConcurrentReads: 2,
-      readMinDeadlineMs: 3_600_000,
-      readMinBytesPerSecond: 2 ** 30,
-      yieldAfterWaitMs: 500,
-    })
-    let stop = false
-    // Two stuck reads from 127.0.0.1, each dropped and reopened after 300 ms: no read of its own
-    // ever waits 500 ms, and with per-read hearings every other client got NODE_BUSY.
-    const hog = async () => {
-      while (!stop) {
-        const r = await client.read(addrsOf(coordinator), { object_id: oid, version: 1 })
-        await new Promise((done) => setTimeout(done, 'content' in r ? 300 : 20))
-        if ('content' in r) r.cancel()
+  it.skipIf(!SECOND_LOOPBACK)(
+    'judges the address: a client reopening its stuck reads before their own hearing still yields its slots',
+    async () => {
+      const { oid, content } = await storedBigObject()
+      await reconfigure({
+        maxConcurrentReads: 2,
+        readMinDeadlineMs: 3_600_000,
+        readMinBytesPerSecond: 2 ** 30,
+        yieldAfterWaitMs: 500,
+      })
+      let stop = false
+      // Two stuck reads from 127.0.0.1, each dropped and reopened after 300 ms: no read of its own
+      // ever waits 500 ms, and with per-read hearings every other client got NODE_BUSY.
+      const hog = async () => {
+        while (!stop) {
+          const r = await client.read(addrsOf(coordinator), { object_id: oid, version: 1 })
+          await new Promise((done) => setTimeout(done, 'content' in r ? 300 : 20))
+          if ('content' in r) r.cancel()
+        }
       }
-    }
-    const hogs = [hog(), hog()]
-    const other = await createQfsLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: [],
-      localAddress: '127.0.0.2',
-    })
-    const outcomes: string[] = []
-    try {
-      await new Promise((done) => setTimeout(done, 200))
-      const otherClient = new StorageClient({ libp2p: other })
-      for (let i = 0; i < 4; i++) {
-        const got = await otherClient.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
-        outcomes.push(got.ok ? 'ok' : String(got.code))
-        if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
-        await new Promise((done) => setTimeout(done, 100))
+      const hogs = [hog(), hog()]
+      const other = await createQfsLibp2p({
+        privateKey: await generateKeyPair('Ed25519'),
+        listen: [],
+        localAddress: '127.0.0.2',
+      })
+      const outcomes: string[] = []
+      try {
+        await new Promise((done) => setTimeout(done, 200))
+        const otherClient = new StorageClient({ libp2p: other })
+        // Served three times within 5 s: a try is refused only while neither stuck read of
+        // 127.0.0.1 is being waited on (one just reopened is still being sent its first windows).
+        const until = performance.now() + 5_000
+        while (outcomes.filter((o) => o === 'ok').length < 3 && performance.now() < until) {
+          const got = await otherClient.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
+          outcomes.push(got.ok ? 'ok' : String(got.code))
+          if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
+          await new Promise((done) => setTimeout(done, 50))
+        }
+      } finally {
+        stop = true
+        await Promise.all(hogs)
+        await other.stop()
       }
-    } finally {
-      stop = true
-      await Promise.all(hogs)
-      await other.stop()
-    }
-    expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThanOrEqual(2)
-  })
+      expect(outcomes.filter((o) => o === 'ok').length).toBe(3)
+    },
+  )
 
   it('never fails a client that reads at full speed, above the minimum rate', async () => {
     const { oid, content } = await storedBigObject()
