@@ -147,6 +147,7 @@ export class Admission {
     }
     const member: Member = {
       moved: () => moved,
+      waited: () => waitedMs + (since === undefined ? 0 : now() - since),
       waitingSince: () => since,
       evict: (detail) => {
         controller.abort(rule.tooSlow(detail))
@@ -154,10 +155,25 @@ export class Admission {
       },
     }
     share.join(source, member)
+    // Once the exchange is ended (too slow, yielded, reset, or the node's own deadline), what follows
+    // is the node cleaning up, not the client keeping it waiting: the wait stops counting, and an
+    // ended exchange is no longer one the node waits on, so it cannot be chosen to yield.
+    controller.signal.addEventListener(
+      'abort',
+      () => {
+        if (since === undefined) return
+        stopTimer()
+        const waited = now() - since
+        waitedMs += waited
+        since = undefined
+        share.waitEnded(source, waited, 0)
+      },
+      { once: true },
+    )
     return {
       signal: controller.signal,
       beginWait: () => {
-        if (released || since !== undefined) return
+        if (released || since !== undefined || controller.signal.aborted) return
         since = now()
         const rateLeft = minRateAllowanceMs(moved, rule) - waitedMs
         const stallLeft = rule.stall === undefined ? rateLeft : rule.stall.ms - windowWaitedMs

@@ -137,11 +137,11 @@ export interface Limits {
   readMinDeadlineMs: number
   readMinBytesPerSecond: number
   /**
-   * When every read (or write) slot is taken, a newcomer from another network address may take the
-   * slot of an exchange that has kept the node waiting this long in all while its client moved less
-   * than 16 times the minimum rate, provided that exchange's address holds at least two slots more
-   * than the newcomer's (net/admission.ts `yielding`). Without it, one address reopening slow reads
-   * kept most slots although the minimum rate failed every one of them.
+   * When every read (or write) slot is taken, a newcomer from another network address may take a
+   * slot of an address whose exchanges have lately kept the node waiting this long in all (or the
+   * minimum rate's grace, if shorter) while they moved less than 16 times the minimum rate, provided
+   * that address holds at least two slots more than the newcomer's (net/slot-share.ts). Without it,
+   * one address reopening slow reads kept most slots although the minimum rate failed every one.
    */
   yieldAfterWaitMs: number
 }

@@ -27,6 +27,8 @@ export interface ShareRule {
 export interface ShareMember {
   /** Bytes this exchange moved so far. */
   moved(): number
+  /** Waiting this exchange cost the node so far, the wait in progress included, in ms. */
+  waited(): number
   /** When the wait in progress began, if the node is waiting for this exchange's client now. */
   waitingSince(): number | undefined
 }
@@ -34,13 +36,13 @@ export interface ShareMember {
 /** What an address's exchanges have cost the node: slots now, and recent waiting and bytes. */
 interface SourceRecord<M> {
   key: string
-  members: Map<M, number>
+  members: Set<M>
   /** Waiting its exchanges completed (ended ones included), in ms, and the bytes they moved. */
   waited: number
   moved: number
+  /** When `waited` and `moved` were last brought up to date (the clock's ms). */
+  updatedAt: number
 }
-
-let admissionOrder = 0
 
 /**
  * The slots of one kind of exchange by the address they come from, with each address's recent
@@ -52,6 +54,8 @@ export class SlotShare<M extends ShareMember> {
   private readonly rule: ShareRule
   private readonly now: () => number
   private readonly sources = new Map<string, SourceRecord<M>>()
+  /** The records holding two slots or more: the only ones a newcomer can take from. */
+  private readonly crowded = new Set<SourceRecord<M>>()
 
   constructor(rule: ShareRule, now: () => number) {
     this.rule = rule
@@ -67,16 +71,18 @@ export class SlotShare<M extends ShareMember> {
   join(key: string, member: M): void {
     let record = this.sources.get(key)
     if (record === undefined) {
-      record = { key, members: new Map(), waited: 0, moved: 0 }
+      record = { key, members: new Set(), waited: 0, moved: 0, updatedAt: this.now() }
       this.sources.set(key, record)
     }
-    record.members.set(member, admissionOrder++)
+    record.members.add(member)
+    if (record.members.size >= 2) this.crowded.add(record)
   }
 
   /** A wait of `member`'s that ended: `waited` ms, `bytes` moved. */
   waitEnded(key: string, waited: number, bytes: number): void {
     const record = this.sources.get(key)
     if (record === undefined) return
+    this.age(record)
     record.waited += waited
     record.moved += bytes
     while (record.waited > SHARE_HISTORY_MS) {
@@ -85,11 +91,27 @@ export class SlotShare<M extends ShareMember> {
     }
   }
 
+  /**
+   * Halves a record's history once per SHARE_HISTORY_MS of the clock since it was last brought up
+   * to date, so an address that stalled and then went quiet (or kept only fast exchanges, which
+   * rarely wait) gets a fresh hearing in time rather than only after moving its old waiting away.
+   */
+  private age(record: SourceRecord<M>): void {
+    const t = this.now()
+    const halvings = Math.floor((t - record.updatedAt) / SHARE_HISTORY_MS)
+    if (halvings <= 0) return
+    record.updatedAt += halvings * SHARE_HISTORY_MS
+    const shift = Math.min(halvings, 53)
+    record.waited = Math.floor(record.waited / 2 ** shift)
+    record.moved = Math.floor(record.moved / 2 ** shift)
+  }
+
   /** `member` gave up its slot; a wait still in progress counts (call `waitEnded` first). */
   leave(key: string, member: M): void {
     const record = this.sources.get(key)
     if (record === undefined) return
     record.members.delete(member)
+    if (record.members.size < 2) this.crowded.delete(record)
     if (record.members.size > 0) return
     // Most recently emptied last, so the oldest idle histories are the ones let go.
     this.sources.delete(key)
@@ -107,19 +129,22 @@ export class SlotShare<M extends ShareMember> {
    * client is never held back), its exchanges together kept the node waiting `yieldAfterMs` at
    * under YIELD_BELOW_RATE_FACTOR times the minimum rate, and the node is waiting on it now (a write
    * whose content is all in, or a read busy with its replicas, is not the client's doing). Of such
-   * addresses the one holding the most slots (then the slower, then the first by key); within it, the
-   * waiting exchange that moved the fewest bytes (the least work lost; then the latest admitted).
+   * addresses the one holding the most slots (then the slower, then the first by key as a string);
+   * within it, of the exchanges the node is waiting on, the one whose own client was slowest (fewest
+   * bytes per ms of its own waiting; then the one waiting longest now), so a stuck client behind a
+   * gateway yields before the gateway's healthy reads.
    */
   victimFor(key: string): { member: M; moved: number; waited: number } | undefined {
     const mine = this.slotsOf(key)
     const t = this.now()
     const rate = BigInt(this.rule.minBytesPerSecond) * BigInt(YIELD_BELOW_RATE_FACTOR)
     let best: { record: SourceRecord<M>; waited: number } | undefined
-    for (const record of this.sources.values()) {
+    for (const record of this.crowded) {
       if (record.members.size < mine + 2) continue
+      this.age(record)
       let waited = record.waited
       let waiting = false
-      for (const m of record.members.keys()) {
+      for (const m of record.members) {
         const since = m.waitingSince()
         if (since === undefined) continue
         waiting = true
@@ -133,22 +158,24 @@ export class SlotShare<M extends ShareMember> {
     }
     if (best === undefined) return undefined
     let victim: M | undefined
-    let victimOrder = -1
-    for (const [m, order] of best.record.members) {
-      if (m.waitingSince() === undefined) continue
-      if (
-        victim === undefined ||
-        m.moved() < victim.moved() ||
-        (m.moved() === victim.moved() && order > victimOrder)
-      ) {
-        victim = m
-        victimOrder = order
-      }
+    for (const m of best.record.members) {
+      if (m.waitingSince() !== undefined && (victim === undefined || slower(m, victim))) victim = m
     }
     return victim === undefined
       ? undefined
       : { member: victim, moved: best.record.moved, waited: best.waited }
   }
+}
+
+/**
+ * Whether exchange `x`'s client was slower than `y`'s: fewer bytes per ms of its own waiting
+ * (floored ms, cross-multiplied), then the earlier current wait.
+ */
+function slower(x: ShareMember, y: ShareMember): boolean {
+  const xRate = BigInt(x.moved()) * BigInt(Math.floor(y.waited()))
+  const yRate = BigInt(y.moved()) * BigInt(Math.floor(x.waited()))
+  if (xRate !== yRate) return xRate < yRate
+  return (x.waitingSince() ?? 0) < (y.waitingSince() ?? 0)
 }
 
 /** Whether address `x` should yield before `y`: more slots, then a lower rate, then the lower key. */

@@ -3,7 +3,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Admitted } from '../../src/net/admission.js'
 import { ReadTooSlowError, WriteTooSlowError } from '../../src/net/errors.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
-import { SHARE_HISTORY_MS } from '../../src/net/slot-share.js'
 import { WriteAdmission } from '../../src/net/write-admission.js'
 
 /**
@@ -61,26 +60,73 @@ describe('sharing read slots between addresses', () => {
     for (const r of held) r.release()
   })
 
-  it('takes the slot of the waiting read that moved the fewest bytes, of the address holding the most', () => {
+  it('takes a slot of the address holding the most, from its slowest waiting read: a stuck client behind a gateway yields first', () => {
     const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 6 }, now)
     const a = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
     const c = [0, 1].map(() => admission.admit(open(), 'c'))
-    waited(a[0]!, 5_000, 1_000)
-    waited(a[1]!, 5_000, 10)
-    for (const r of [...a, ...c]) r.beginWait()
-    waited(c[0]!, 30_000, 0) // 'c' is slow too, but holds fewer slots
-    c[0]!.beginWait()
-    // a[2] and a[3] moved nothing, a[3] was admitted last.
+    a[0]!.beginWait() // took its header, then nothing for 50 s
+    c[0]!.beginWait() // 'c' is as stuck, but holds fewer slots
+    clock += 50_000
+    waited(a[1]!, 100, 4 * MiB) // healthy reads of the same gateway
+    waited(a[2]!, 100, 2 * MiB)
+    for (const r of [a[1]!, a[2]!, a[3]!]) r.beginWait() // a[3] is fresh: 0 bytes, like a[0]
+    clock += 5
     const newcomer = admission.admit(open(), 'b')
-    expect(a[3]!.signal.reason).toBeInstanceOf(ReadTooSlowError)
-    expect(a[3]!.signal.reason).toEqual(yieldedReason)
-    expect([...a.slice(0, 3), ...c].every((r) => !r!.signal.aborted)).toBe(true)
+    expect(a[0]!.signal.reason).toBeInstanceOf(ReadTooSlowError)
+    expect(a[0]!.signal.reason).toEqual(yieldedReason)
+    expect([...a.slice(1), ...c].every((r) => !r!.signal.aborted)).toBe(true)
     expect(admission.activeReads).toBe(6)
+    expect(admission.yields).toBe(1)
     // The yielded read's own release, when its exchange ends, frees nothing more.
-    a[3]!.release()
+    a[0]!.release()
     expect(admission.activeReads).toBe(6)
     for (const r of [...a, ...c, newcomer]) r.release()
     expect(admission.activeReads).toBe(0)
+  })
+
+  it('judges a read by its own rate: a transfer that stalled yields before a fresh fast one', () => {
+    const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 2 }, now)
+    const [stalled, fresh] = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    waited(stalled!, 1_000, 100 * MiB)
+    stalled!.beginWait()
+    clock += 600_000
+    waited(fresh!, 105, MiB)
+    fresh!.beginWait()
+    clock += 1
+    admission.admit(open(), 'b').release()
+    expect(stalled!.signal.reason).toEqual(yieldedReason)
+    expect(fresh!.signal.aborted).toBe(false)
+    for (const r of [stalled!, fresh!]) r.release()
+  })
+
+  it('forgets in time: an address that stalled, then went quiet for an hour, gets a fresh hearing', () => {
+    const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 2 }, now)
+    const before = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    waited(before[0]!, 59_000, 0)
+    for (const r of before) r.release()
+    clock += 3_600_000
+    const back = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    waited(back[0]!, 10, 4 * MiB)
+    back[0]!.beginWait()
+    clock += 1
+    // Without aging, 59 s of waiting for 4 MiB would make 'a' yield at once.
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    for (const r of back) r.release()
+  })
+
+  it('stops counting an exchange that ended: its cleanup is not waiting, and it cannot be chosen', () => {
+    const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 2 }, now)
+    const ending = new AbortController()
+    const gone = admission.admit(ending.signal, 'a')
+    const other = admission.admit(open(), 'a')
+    waited(other, 1, 0)
+    gone.beginWait()
+    clock += 20_000
+    ending.abort(new Error('the client reset the stream')) // released later, once cleaned up
+    clock += 60_000
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    expect(admission.yields).toBe(0)
+    for (const r of [gone, other]) r.release()
   })
 
   it('judges an address, not an exchange: reopening its reads does not restart its hearing', () => {
@@ -99,7 +145,7 @@ describe('sharing read slots between addresses', () => {
     expect(() => admission.admit(open(), 'b')).toThrow(busy)
     clock += 1 // 10 s in all
     const newcomer = admission.admit(open(), 'b')
-    expect(held[3]!.signal.reason).toEqual(yieldedReason)
+    expect(held[0]!.signal.reason).toEqual(yieldedReason)
     for (const r of [...held, newcomer]) r.release()
   })
 
@@ -148,7 +194,7 @@ describe('sharing read slots between addresses', () => {
     expect(() => admission.admit(open(), 'b')).toThrow(busy)
     // A third address holds nothing: 'a' holds two more than it.
     const c = admission.admit(open(), 'c')
-    expect(a[1]!.signal.reason).toEqual(yieldedReason)
+    expect(a[0]!.signal.reason).toEqual(yieldedReason)
     expect(b.signal.aborted).toBe(false)
     for (const r of [...a, b, c]) r.release()
   })
@@ -191,40 +237,61 @@ describe('sharing write slots', () => {
   })
 })
 
-/** An independent model of the rule, with plain arrays and bigint. */
+/**
+ * An independent model of the rule (docs/protocol.md 4.3), with plain arrays and bigint; its
+ * constants are the documented ones, not the implementation's.
+ */
+const HISTORY_MS = 60_000
+
 interface ModelExchange {
   id: number
   source: string
   since: number | undefined
+  /** Waiting completed by this exchange, and the bytes it moved. */
+  waited: number
   moved: number
 }
 
 interface ModelSource {
   waited: number
   moved: number
+  /** The clock its history was last aged to. */
+  agedTo: number
 }
 
 class Model {
   live: ModelExchange[] = []
   history = new Map<string, ModelSource>()
-  record(source: string, ms: number, bytes: number): void {
-    const h = this.history.get(source) ?? { waited: 0, moved: 0 }
-    h.waited += ms
-    h.moved += bytes
-    while (h.waited > SHARE_HISTORY_MS) {
+  joined(source: string, t: number): void {
+    if (!this.history.has(source)) this.history.set(source, { waited: 0, moved: 0, agedTo: t })
+  }
+  /** Halved once per full HISTORY_MS of clock since it was last aged. */
+  aged(source: string, t: number): ModelSource {
+    const h = this.history.get(source)!
+    while (t - h.agedTo >= HISTORY_MS) {
+      h.agedTo += HISTORY_MS
       h.waited = Math.floor(h.waited / 2)
       h.moved = Math.floor(h.moved / 2)
     }
-    this.history.set(source, h)
+    return h
+  }
+  record(source: string, t: number, ms: number, bytes: number): void {
+    const h = this.aged(source, t)
+    h.waited += ms
+    h.moved += bytes
+    while (h.waited > HISTORY_MS) {
+      h.waited = Math.floor(h.waited / 2)
+      h.moved = Math.floor(h.moved / 2)
+    }
   }
   victim(source: string, t: number): number | 'busy' {
     const count = (s: string) => this.live.filter((e) => e.source === s).length
     const candidates: Array<{ s: string; n: number; waited: bigint; moved: bigint }> = []
     for (const s of new Set(this.live.map((e) => e.source))) {
       if (count(s) < count(source) + 2) continue
+      const h = this.aged(s, t)
       const mine = this.live.filter((e) => e.source === s)
       if (mine.every((e) => e.since === undefined)) continue
-      const h = this.history.get(s) ?? { waited: 0, moved: 0 }
       const waited = BigInt(
         h.waited + mine.reduce((w, e) => w + (e.since === undefined ? 0 : t - e.since), 0),
       )
@@ -237,9 +304,12 @@ class Model {
     const rank = (x: (typeof candidates)[0], y: (typeof candidates)[0]) =>
       y.n - x.n || Number(x.moved * y.waited - y.moved * x.waited) || (x.s < y.s ? -1 : 1)
     candidates.sort(rank)
+    // Within it: the slowest client by its own waiting, then the longest waiting now, then the
+    // earliest admitted (a stable sort over admission order).
+    const own = (e: ModelExchange) => BigInt(e.waited + (e.since === undefined ? 0 : t - e.since))
     const pick = this.live
       .filter((e) => e.source === candidates[0]!.s && e.since !== undefined)
-      .sort((x, y) => x.moved - y.moved || y.id - x.id)
+      .sort((x, y) => Number(BigInt(x.moved) * own(y) - BigInt(y.moved) * own(x)) || x.since! - y.since!)
     return pick[0]!.id
   }
 }
@@ -290,19 +360,20 @@ describe('yielding (property against a model)', () => {
               const victim = model.live.find((e) => e.id === expected)!
               expect(victim).toBeDefined()
               expect(reads.get(victim.id)!.signal.reason).toEqual(yieldedReason)
-              if (victim.since !== undefined) model.record(victim.source, clock - victim.since, 0)
+              if (victim.since !== undefined) model.record(victim.source, clock, clock - victim.since, 0)
               model.live.splice(model.live.indexOf(victim), 1)
               evictions++
             }
             for (const e of model.live) expect(reads.get(e.id)!.signal.aborted).toBe(false)
-            model.live.push({ id: next, source: o.source, since: undefined, moved: 0 })
+            model.joined(o.source, clock)
+            model.live.push({ id: next, source: o.source, since: undefined, waited: 0, moved: 0 })
             reads.set(next++, read)
           } else if (model.live.length > 0) {
             const e = model.live[o.pick % model.live.length]!
             const read = reads.get(e.id)!
             if (o.kind === 'release') {
               read.release()
-              if (e.since !== undefined) model.record(e.source, clock - e.since, 0)
+              if (e.since !== undefined) model.record(e.source, clock, clock - e.since, 0)
               model.live.splice(model.live.indexOf(e), 1)
             } else if (o.kind === 'begin') {
               read.beginWait()
@@ -310,7 +381,8 @@ describe('yielding (property against a model)', () => {
             } else {
               read.endWait(o.bytes)
               if (e.since !== undefined) {
-                model.record(e.source, clock - e.since, o.bytes)
+                model.record(e.source, clock, clock - e.since, o.bytes)
+                e.waited += clock - e.since
                 e.since = undefined
                 e.moved += o.bytes
               }
