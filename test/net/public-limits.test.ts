@@ -263,25 +263,29 @@ describe('public write limits and list scan budget over libp2p', () => {
     }
   })
 
+  /**
+   * Two read slots; an hour of grace, so the minimum rate ends nothing; at 1 GiB/s minimum, any read
+   * waiting on its client is below 16 times it, so an address yields once it waited `yieldMs` in all.
+   */
+  const reconfigureSharing = (yieldMs: number) =>
+    reconfigure({
+      maxConcurrentReads: 2,
+      readMinDeadlineMs: 3_600_000,
+      readMinBytesPerSecond: 2 ** 30,
+      yieldAfterWaitMs: yieldMs,
+    })
+  /** A client node whose connections come from 127.0.0.2: another address to the coordinator. */
+  const secondHost = async () =>
+    createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [], localAddress: '127.0.0.2' })
+
   it.skipIf(!SECOND_LOOPBACK)(
     'with every read slot held by one address, a client from another address takes the slot of a read that keeps the node waiting',
     async () => {
       const { oid, content } = await storedBigObject()
-      // An hour of grace, so the minimum rate ends nothing here; at 1 GiB/s minimum, any read waiting
-      // on its client is below 16 times it, so a read yields once it waited 300 ms in all.
-      await reconfigure({
-        maxConcurrentReads: 2,
-        readMinDeadlineMs: 3_600_000,
-        readMinBytesPerSecond: 2 ** 30,
-        yieldAfterWaitMs: 300,
-      })
+      await reconfigureSharing(300)
       const stuck = [0, 1].map(() => client.read(addrsOf(coordinator), { object_id: oid, version: 1 }))
       const held = await Promise.all(stuck)
-      const other = await createQfsLibp2p({
-        privateKey: await generateKeyPair('Ed25519'),
-        listen: [],
-        localAddress: '127.0.0.2',
-      })
+      const other = await secondHost()
       try {
         for (const r of held) if (!('content' in r)) throw new Error(JSON.stringify(r))
         // The same address gets no slot of its own reads: a single client is never held back by them.
@@ -318,12 +322,7 @@ describe('public write limits and list scan budget over libp2p', () => {
     'judges the address: a client reopening its stuck reads before their own hearing still yields its slots',
     async () => {
       const { oid, content } = await storedBigObject()
-      await reconfigure({
-        maxConcurrentReads: 2,
-        readMinDeadlineMs: 3_600_000,
-        readMinBytesPerSecond: 2 ** 30,
-        yieldAfterWaitMs: 500,
-      })
+      await reconfigureSharing(500)
       let stop = false
       // Two stuck reads from 127.0.0.1, each dropped and reopened after 300 ms: no read of its own
       // ever waits 500 ms, and with per-read hearings every other client got NODE_BUSY.
@@ -335,11 +334,7 @@ describe('public write limits and list scan budget over libp2p', () => {
         }
       }
       const hogs = [hog(), hog()]
-      const other = await createQfsLibp2p({
-        privateKey: await generateKeyPair('Ed25519'),
-        listen: [],
-        localAddress: '127.0.0.2',
-      })
+      const other = await secondHost()
       const outcomes: string[] = []
       try {
         await new Promise((done) => setTimeout(done, 200))
