@@ -8,8 +8,9 @@ export const YIELD_BELOW_RATE_FACTOR = 16
 
 /**
  * How much waiting an address's history keeps: past it, the history's waiting and bytes are both
- * halved, so the rate it shows is its recent one, and a client cannot bank a fast start against a
- * slow hour.
+ * halved, and halved again for every SHARE_HISTORY_MS of the clock since it was last brought up to
+ * date, so the rate it shows is its recent one: a client cannot bank a fast start against a slow
+ * hour, and one that stalled and went quiet gets a fresh hearing in time.
  */
 export const SHARE_HISTORY_MS = 60_000
 
