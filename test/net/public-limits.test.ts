@@ -357,6 +357,56 @@ describe('public write limits and list scan budget over libp2p', () => {
     },
   )
 
+  it.skipIf(!SECOND_LOOPBACK)(
+    'a stalled write yields its slot the same way: WRITE_TOO_SLOW, and what it staged is taken back',
+    async () => {
+      await reconfigure({
+        maxConcurrentWrites: 2,
+        writeMinDeadlineMs: 3_600_000,
+        writeMinBytesPerSecond: 2 ** 30,
+        yieldAfterWaitMs: 300,
+      })
+      const size = 4 * 1024 * 1024
+      const gates = [gate(), gate()]
+      // Two writes from 127.0.0.1 that send 300 KiB, then nothing until their gate opens.
+      const puts = gates.map((g, i) =>
+        client.put(
+          addrsOf(coordinator),
+          {
+            object_id: objectId('limits', `yield-w${i}`),
+            version: 1,
+            metadata: meta(90 + i),
+            content_size: size,
+          },
+          stalled(bytesOf(`yield-w${i}`, size), 300 * 1024, g.wait),
+        ),
+      )
+      const other = await secondHost()
+      try {
+        await vi.waitFor(async () => expect(await stagedTotal()).toBeGreaterThan(0), { timeout: 3_000 })
+        const otherClient = new StorageClient({ libp2p: other })
+        await vi.waitFor(
+          async () => {
+            const got = await otherClient.put(
+              addrsOf(coordinator),
+              { object_id: objectId('limits', 'yield-newcomer'), version: 1, metadata: meta(99) },
+              bytesOf('yield-newcomer', 5000),
+            )
+            expect(got).toMatchObject({ ok: true })
+          },
+          { timeout: 3_000, interval: 100 },
+        )
+      } finally {
+        for (const g of gates) g.open()
+        await other.stop()
+      }
+      const results = await Promise.all(puts)
+      expect(results.filter((r) => !r.ok && r.code === 'WRITE_TOO_SLOW')).toHaveLength(1)
+      expect(results.filter((r) => r.ok)).toHaveLength(1)
+      await vi.waitFor(async () => expect(await stagedTotal()).toBe(0), { timeout: 3_000 })
+    },
+  )
+
   it('never fails a client that reads at full speed, above the minimum rate', async () => {
     const { oid, content } = await storedBigObject()
     // The same grace, and a rate a full-speed client is far above even on a loaded machine (this
