@@ -72,7 +72,8 @@ interface Member extends ShareMember {
  * client may be. Only time the node spends waiting for the client counts against it (not time it
  * spends on replicas), and the allowance grows with the bytes that went through, so a client that
  * trickles loses its slot as soon as it falls behind rather than at the end of a deadline sized for
- * the whole content.
+ * the whole content. When every slot is taken, a slot may move from a slow address to a client from
+ * another one (slot-share.ts).
  */
 export class Admission {
   private readonly rule: AdmissionRule
