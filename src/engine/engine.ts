@@ -11,6 +11,7 @@ import type { StagedShardRef } from '../store/index.js'
 import type { StorageEngineApi } from './api.js'
 import { resolveRecord } from './catalogue.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
+import { DecidedRecords } from './decided-records.js'
 import { AegisContextMissingError, ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
 import { checkMetadataLimits } from './metadata-limits.js'
@@ -59,6 +60,11 @@ export interface StorageEngineInit {
    * MAX_LIST_SCAN_ENTRIES); a page may end short of `limit` with a `next_cursor` when it runs out.
    */
   listScanBudget?: number
+  /**
+   * Decided records a node keeps so a read of a version it resolved lately skips the homes (default
+   * DECIDED_RECORDS_KEPT; 0 asks the homes on every read).
+   */
+  decidedRecordsKept?: number
 }
 
 export interface CallOptions {
@@ -100,6 +106,7 @@ export class StorageEngine implements StorageEngineApi {
   private readonly writeQuorum: number | undefined
   private readonly preopenBytes: number | undefined
   private readonly listScanBudget: number | undefined
+  private readonly decided: DecidedRecords
 
   constructor(components: StorageEngineComponents, init: StorageEngineInit = {}) {
     this.ctx = {
@@ -126,6 +133,7 @@ export class StorageEngine implements StorageEngineApi {
       throw new TypeError('listScanBudget must be a positive integer')
     }
     this.listScanBudget = init.listScanBudget
+    this.decided = new DecidedRecords(init.decidedRecordsKept)
   }
 
   putContent(
@@ -375,10 +383,17 @@ export class StorageEngine implements StorageEngineApi {
     return requested
   }
 
-  private lookup(objectId: string, version: number | 'latest', options: CallOptions) {
+  /** The decided record of a version (or of the latest), from the homes or as this node last resolved it. */
+  private async lookup(objectId: string, version: number | 'latest', options: CallOptions) {
     const view = this.membership.current()
+    if (version !== 'latest') {
+      const known = this.decided.get(view.epoch, objectId, version)
+      if (known !== undefined) return known
+    }
     const homes = view.eligible.catalogueHomes(objectId, view.params.replicationFactor)
-    return resolveRecord(this.ctx, homes, objectId, version, options.signal)
+    const record = await resolveRecord(this.ctx, homes, objectId, version, options.signal)
+    this.decided.remember(view.epoch, record)
+    return record
   }
 
   private async record(fields: Partial<EventFields>): Promise<string> {
