@@ -1,7 +1,7 @@
 import type { VersionRecord } from '../core/record.js'
 
-/** Records a node keeps by default (each a few KiB at most: metadata, four shard descriptors). */
-export const DECIDED_RECORDS_KEPT = 4096
+/** Records a node keeps by default: each is at most about 6 KiB in memory (32 tags, four shard descriptors), so 6 MiB at worst on a heap sized for 128 MiB. */
+export const DECIDED_RECORDS_KEPT = 1024
 
 /**
  * Records this node resolved from a majority of an object's homes, kept so a read of the same
