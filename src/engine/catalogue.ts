@@ -15,13 +15,17 @@ import type { CommitRequest, CommitResult } from './transport.js'
 /** Versions a lagging home is caught up by at most, per call; more is repair's job. */
 const MAX_CATCH_UP = 64
 
-/** The record a majority of `homes` agree on; homes that lack it are caught up in the background. */
+/**
+ * The record a majority of `homes` agree on; homes that lack it are caught up in the background.
+ * `onUnanimous` is called later with that record if every home answered it (nothing left to repair).
+ */
 export async function resolveRecord(
   ctx: EngineContext,
   homes: readonly string[],
   objectId: string,
   version: number | 'latest',
   signal?: AbortSignal,
+  onUnanimous?: (record: VersionRecord) => void,
 ): Promise<VersionRecord> {
   const q = majority(homes.length)
   let wanted = version
@@ -67,9 +71,10 @@ export async function resolveRecord(
   // more failure does not leave the version without a majority. It waits for the slower homes, the
   // reader does not.
   const repair = (answers: Answer[]) => {
-    const { winner, lacking } = tally(answers, q)
+    const { winner, lacking, reachable, mostVotes } = tally(answers, q)
     if (winner === undefined) return
     for (const home of lacking) void catchUp(ctx, homes, home, objectId, exact + 1).catch(() => {})
+    if (reachable === homes.length && mostVotes === homes.length) onUnanimous?.(winner)
   }
   if (agreed !== undefined) {
     void asked.all.then(repair)

@@ -391,9 +391,12 @@ export class StorageEngine implements StorageEngineApi {
       if (known !== undefined) return known
     }
     const homes = view.eligible.catalogueHomes(objectId, view.params.replicationFactor)
-    const record = await resolveRecord(this.ctx, homes, objectId, version, options.signal)
-    this.decided.remember(view.epoch, record)
-    return record
+    // Kept only once every home answered it: a home that lacks it is caught up by the reads that
+    // still ask, which a kept record would stop.
+    return resolveRecord(this.ctx, homes, objectId, version, options.signal, (record) => {
+      if (record.object_id === objectId && (version === 'latest' || record.version === version))
+        this.decided.remember(view.epoch, record)
+    })
   }
 
   private async record(fields: Partial<EventFields>): Promise<string> {
