@@ -386,6 +386,8 @@ export class StorageEngine implements StorageEngineApi {
   /** The decided record of a version (or of the latest), from the homes or as this node last resolved it. */
   private async lookup(objectId: string, version: number | 'latest', options: CallOptions) {
     const view = this.membership.current()
+    // A call already given up fails as it would asking the homes, not with a kept record.
+    options.signal?.throwIfAborted()
     if (version !== 'latest') {
       const known = this.decided.get(view.epoch, objectId, version)
       if (known !== undefined) return known

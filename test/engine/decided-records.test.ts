@@ -170,4 +170,15 @@ describe('reads of a version this node resolved before', () => {
     ;(again.metadata.tags as string[]).push('not written either')
     expect(await h.engine(reader).getContent(oid, 1)).toMatchObject({ ok: true })
   })
+
+  it('fail a call given up before its lookup, as asking the homes would, even for a kept record', async () => {
+    const { oid, reader } = setup('given-up')
+    expect((await h.engine(reader).putContent(oid, 1, bytesOf('given-up', 3000), meta(6))).ok).toBe(true)
+    expect((await h.engine(reader).getContent(oid, 1)).ok).toBe(true)
+    await settle()
+    const gone = new AbortController()
+    gone.abort(new Error('the client went away'))
+    const opened = await h.engine(reader).readContent(oid, 1, { signal: gone.signal })
+    expect(opened).toMatchObject({ ok: false })
+  })
 })
