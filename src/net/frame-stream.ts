@@ -322,10 +322,35 @@ export class FrameStream {
     }
     try {
       await underDeadline(undefined, drainMs, async (idle) => {
-        for (;;) await this.read(idle)
+        for (;;) {
+          try {
+            await this.read(idle)
+          } catch (err) {
+            if (this.decodeError === undefined || err !== this.decodeError) throw err
+            // A framing error loses the frame boundaries, not the stream: what the peer still sends
+            // is dropped unparsed (`receive`) until it ends, so our ERROR frame is not overtaken by
+            // a reset here either.
+            this.resumeDropping()
+            while (!this.ended()) await this.waitForInput(idle)
+            return
+          }
+        }
       })
     } catch {
-      // Ended, timed out or malformed: nothing more to wait for either way.
+      // Ended or timed out: nothing more to wait for either way.
+    }
+  }
+
+  private resumeDropping(): void {
+    this.queue.length = 0
+    this.head = 0
+    this.queuedBytes = 0
+    if (!this.paused) return
+    this.paused = false
+    try {
+      this.stream.resume()
+    } catch {
+      // Closing already.
     }
   }
 

@@ -215,6 +215,42 @@ describe('storage protocol service (stream pair, stubbed node)', () => {
     expect(errorCodeOf(frames)).toBe('STREAM_ENDED')
   })
 
+  // docs/protocol.md section 3: after its ERROR frame the server drops what the client still sends
+  // until the client ends, even when the error lost the frame boundaries; a reset at once may
+  // overtake the client's protocol negotiation and the frame with it.
+  const framingErrors: Array<[string, Uint8Array, string]> = [
+    ['non-canonical JSON', Uint8Array.of(0x04, 0x01, ...utf8('{ }')), 'FRAME_INVALID'],
+    ['an oversized frame', Uint8Array.of(0x82, 0x80, 0x40), 'FRAME_TOO_LARGE'],
+    ['an unknown frame type', Uint8Array.of(0x01, 0x09), 'UNKNOWN_MESSAGE'],
+    ['DATA before the request', frameBytes(encodeDataFrame(Uint8Array.of(1))), 'UNEXPECTED_FRAME'],
+  ]
+  for (const [name, bytes, code] of framingErrors) {
+    it(`keeps the stream after ${name} until the client ends it, dropping what it sends`, async () => {
+      const handlers = await serviceHandlers(5_000)
+      const [client, server] = await streamPair()
+      let settled = false
+      const handled = handlers.get(PROTOCOLS.replicaRecord)!(
+        server as Stream,
+        { remotePeer: peer, remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/1') } as Connection,
+      )
+      void Promise.resolve(handled).then(() => {
+        settled = true
+      })
+      const fs = new FrameStream(client, { maxFrameBytes: 1_048_577, idleMs: 5_000 })
+      client.send(bytes)
+      const frame = await fs.read()
+      expect(frame).toMatchObject({ type: 'error', error: { code } })
+      // More garbage after the refusal is taken and dropped, and the stream is still not reset.
+      client.send(Uint8Array.of(0xff, 0xff, 0xff, 0x01, 0x02))
+      await new Promise((r) => setTimeout(r, 150))
+      expect(settled).toBe(false)
+      expect(server.status).toBe('open')
+      await client.close()
+      await handled
+      expect(settled).toBe(true)
+    })
+  }
+
   it('times out a silent peer with TIMEOUT', async () => {
     const handlers = await serviceHandlers(50)
     const { frames } = await exchange(handlers, PROTOCOLS.replicaRecord, new Uint8Array(0), { close: false })
