@@ -98,7 +98,7 @@ export const INTERNAL_DETAIL = 'internal error'
 // their messages may wrap library or OS text, so the messages themselves are never shown.
 const INTERNAL_PHRASES: Readonly<Record<string, string>> = {
   NODE_UNAVAILABLE: 'a node could not be reached or did not answer',
-  TIMEOUT: 'the peer was silent for longer than the idle timeout',
+  TIMEOUT: 'the peer was silent for longer than its deadline (request deadline or idle timeout)',
   STREAM_ENDED: 'the stream ended before the exchange was complete',
   WRITE_TOO_SLOW: 'the content did not arrive within the write deadline (a minimum average rate)',
   READ_TOO_SLOW: 'the client did not take the content within the read deadline (a minimum average rate)',
