@@ -6,7 +6,7 @@ import { DEFAULT_SUSPECT_GRACE_MS } from '../engine/context.js'
 import { DEFAULT_INBOUND_LIMITS } from '../net/libp2p-node.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { resolveTrustedKey } from './authority-key.js'
-import { dataPaths } from './data-dir.js'
+import { dataPaths, refuseNonDirectory } from './data-dir.js'
 import { type ConfigSource, InvalidConfigError } from './errors.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -201,6 +201,8 @@ export async function loadConfig(sources: ConfigSources): Promise<NodeConfig> {
     throw new InvalidConfigError('dir', source, 'a data directory is required (--dir or QFS_DIR)')
   }
   const dir = resolve(cwd, dirText)
+  // A file given as the directory would otherwise surface as the config file's ENOTDIR.
+  await refuseNonDirectory(dir)
   const settings = new Map<ConfigField, Setting>()
   const file = await readConfigFile(sources.configFile ?? env.QFS_CONFIG, dir, cwd)
   if (file !== undefined) {
@@ -215,7 +217,7 @@ export async function loadConfig(sources: ConfigSources): Promise<NodeConfig> {
   }
   for (const [field, value] of Object.entries(sources.flags ?? {}) as [ConfigField, unknown][]) {
     if (value === undefined) continue
-    if (!(field in FIELDS)) throw new InvalidConfigError(field, 'flag', 'unknown setting')
+    if (!isField(field)) throw new InvalidConfigError(field, 'flag', 'unknown setting')
     settings.set(field, { value, source: 'flag', where: `flag ${FIELDS[field].flag}`, base: cwd })
   }
   return resolveConfig(dir, settings)
@@ -231,6 +233,14 @@ export function unknownEnv(env: Readonly<Record<string, string | undefined>>): s
   return Object.keys(env)
     .filter((name) => name.startsWith('QFS_') && !known.has(name))
     .sort()
+}
+
+/**
+ * Own names only: `in` would also find what every object inherits (`constructor`, `toString`,
+ * `__proto__`), and accept those keys as settings.
+ */
+function isField(name: string): name is ConfigField {
+  return Object.hasOwn(FIELDS, name)
 }
 
 async function readConfigFile(
@@ -267,7 +277,7 @@ function flattenFile(value: unknown, path: string): [ConfigField, unknown][] {
     }
     for (const [key, v] of Object.entries(node)) {
       const field = prefix === '' ? key : `${prefix}.${key}`
-      if (field in FIELDS) out.push([field as ConfigField, v])
+      if (isField(field)) out.push([field, v])
       else if ((Object.keys(FIELDS) as string[]).some((f) => f.startsWith(`${field}.`))) walk(v, field)
       else throw new InvalidConfigError(field, 'file', 'unknown setting', `file ${path}`)
     }

@@ -157,6 +157,21 @@ export async function readJson(path: string): Promise<Record<string, unknown> | 
   return value as Record<string, unknown>
 }
 
+/**
+ * `INVALID_DATA_DIR` when `dir` is a file (or lies under one); a directory that does not exist yet
+ * passes, since `init` creates it and every other command reports it missing in its own words.
+ */
+export async function refuseNonDirectory(dir: string): Promise<void> {
+  try {
+    if ((await stat(dir)).isDirectory()) return
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return
+    if (code !== 'ENOTDIR') throw err
+  }
+  throw new InvalidDataDirError(`the data directory ${dir} is not a directory`)
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path)
