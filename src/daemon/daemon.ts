@@ -38,6 +38,7 @@ import {
 } from './errors.js'
 import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.js'
 import { withForgetfulGroups } from './libp2p-metrics.js'
+import { listenFailureMessage } from './listen-failure.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
 import { PROBE_TIMEOUT_MS, startPeerProber } from './peer-prober.js'
@@ -188,12 +189,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         },
       })
     } catch (err) {
-      throw new StartFailedError(
-        `libp2p could not start on ${config.listen.join(', ')}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      )
+      throw new StartFailedError(listenFailureMessage(err, config.listen), { cause: err })
     }
     const libp2p = node
     cleanups.push(async () => libp2p.stop())
@@ -355,9 +351,11 @@ async function loadInitialSnapshot(
   try {
     const snapshot = await readSnapshotFile(config.snapshot)
     if (snapshot === undefined) {
-      throw new NoSnapshotError(
-        `no epoch snapshot at ${config.snapshot}; write one with qfs-node aegis sign, or start with --allow-no-snapshot to wait for it`,
-      )
+      // With --allow-no-snapshot this is the warning's reason: advise the next step, not the flag.
+      const next = config.allowNoSnapshot
+        ? 'write one with qfs-node aegis sign, then send SIGHUP to load it'
+        : 'write one with qfs-node aegis sign, or start with --allow-no-snapshot to wait for it'
+      throw new NoSnapshotError(`no epoch snapshot at ${config.snapshot}; ${next}`)
     }
     const view = membership.accept(snapshot)
     log.info(
