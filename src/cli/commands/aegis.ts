@@ -19,12 +19,14 @@ import {
   createSnapshot,
   type EpochSnapshot,
   epochViewOf,
+  type SnapshotVerdict,
   signSnapshot,
   verifySnapshot,
 } from '../../membership/snapshot.js'
 import type { NodeEntry } from '../../membership/types.js'
 import { readNodeId } from '../../node/identity.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
+import { InvalidArgumentError } from './client-common.js'
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
 
@@ -115,6 +117,12 @@ export function registerAegis(program: Command, io: CliIo): void {
       const verdict = verifySnapshot(snapshot, [key.publicKey], prev)
       if (!verdict.ok) throw new SnapshotRejectedError(verdict.code, verdict.detail)
       await writeSnapshotFile(opts.out, snapshot)
+      // Signed all the same (a network may be built up epoch by epoch), but no write can be placed in it.
+      if (nodes.length < params.replicationFactor) {
+        io.stderr(
+          `warning: the snapshot lists ${nodes.length} node${nodes.length === 1 ? '' : 's'}, fewer than replication_factor ${params.replicationFactor}: every write will fail with INSUFFICIENT_NODES\n`,
+        )
+      }
       const summary = { epoch, snapshot_hash: snapshot.snapshot_hash, nodes: nodes.length, out: opts.out }
       if (opts.json === true) printJson(io, summary)
       else
@@ -132,15 +140,15 @@ export function registerAegis(program: Command, io: CliIo): void {
     .option('--json', 'print the verdict as JSON')
     .action(async (file: string, opts: { trust: string[]; prev?: string; json?: boolean }) => {
       const trusted = await Promise.all(opts.trust.map((t) => resolveTrustedKey(t, process.cwd())))
-      const snapshot = await readSnapshotFile(file)
-      if (snapshot === undefined) throw new InvalidInputError(`${file} does not exist`)
+      const snapshot = await readSnapshotToVerify(file)
       let previous: EpochSnapshot | undefined
       if (opts.prev !== undefined) {
         const p = verifySnapshot(await readSnapshotFile(opts.prev), trusted)
         if (!p.ok) throw new SnapshotRejectedError(p.code, `--prev ${opts.prev}: ${p.detail}`)
         previous = p.snapshot
       }
-      const v = verifySnapshot(snapshot, trusted, previous)
+      // Text that is not JSON gets the verdict form too: it is a refused snapshot, like `{}`.
+      const v = snapshot.ok ? verifySnapshot(snapshot.value, trusted, previous) : snapshot
       if (opts.json === true) {
         printJson(
           io,
@@ -170,6 +178,20 @@ function count(text: string, what: string): number {
     throw new InvalidInputError(`${what} must be a non-negative integer`)
   }
   return Number(text)
+}
+
+/** The JSON of the snapshot to verify, or the MALFORMED verdict when it is not JSON. */
+async function readSnapshotToVerify(
+  path: string,
+): Promise<{ ok: true; value: unknown } | Extract<SnapshotVerdict, { ok: false }>> {
+  try {
+    const value = await readSnapshotFile(path)
+    if (value === undefined) throw new InvalidInputError(`${path} does not exist`)
+    return { ok: true, value }
+  } catch (err) {
+    if (!(err instanceof SnapshotRejectedError)) throw err
+    return { ok: false, code: err.reason, detail: err.detail }
+  }
 }
 
 /** The previous snapshot must be intact (signed by the authority it names). */
@@ -225,6 +247,17 @@ async function nodeFromDir(dir: string): Promise<NodeEntry> {
       config.announce.length > 0 ? config.announce : config.listen.filter((a) => !/\/tcp\/0(\/|$)/.test(a))
   }
   checkMultiaddrs(addrs, dir)
+  // A node listed without an address is one no peer can dial: every shard placed on it is lost.
+  if (addrs.length === 0) {
+    const why =
+      run !== undefined
+        ? 'its run.json lists none'
+        : 'it has no run.json, and its configuration has no announce and listens on port 0 only'
+    throw new InvalidArgumentError(
+      `--node-dir ${dir}: node ${nodeId} has no address a peer could dial (${why}); ` +
+        'start it once so its run.json names its addresses, or set `listen` with a fixed port, or `announce`, in its config',
+    )
+  }
   return { node_id: nodeId, multiaddrs: addrs, mldsa_public_key: publicKey }
 }
 
@@ -246,10 +279,24 @@ async function paramsFromFile(path: string): Promise<ProtocolParams> {
   const known = ['block_size_bytes', 'num_shards_per_object', 'replication_factor', 'schema_version']
   for (const k of Object.keys(p))
     if (!known.includes(k)) throw new InvalidInputError(`${path}: unknown parameter ${k}`)
-  return validateParams({
-    blockSizeBytes: p.block_size_bytes,
-    numShardsPerObject: p.num_shards_per_object,
-    replicationFactor: p.replication_factor,
-    schemaVersion: p.schema_version,
-  })
+  try {
+    return validateParams({
+      blockSizeBytes: p.block_size_bytes,
+      numShardsPerObject: p.num_shards_per_object,
+      replicationFactor: p.replication_factor,
+      schemaVersion: p.schema_version,
+    })
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err
+    // validateParams names the fields as the code does; the file has them in snake_case.
+    const message = err.message.replace(/^[a-zA-Z]+/, (name) => SNAKE_PARAMS.get(name) ?? name)
+    throw new InvalidInputError(`${path}: ${message}`, { cause: err })
+  }
 }
+
+const SNAKE_PARAMS: ReadonlyMap<string, string> = new Map([
+  ['blockSizeBytes', 'block_size_bytes'],
+  ['numShardsPerObject', 'num_shards_per_object'],
+  ['replicationFactor', 'replication_factor'],
+  ['schemaVersion', 'schema_version'],
+])
