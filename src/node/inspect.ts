@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { QfsError } from '../core/errors.js'
 import { type LogVerification, loadAuditPublicKey, verifyLog } from '../log/index.js'
@@ -15,15 +16,25 @@ export class DataDirInUseError extends QfsError {
   }
 }
 
+/** The data directory holds no database: the node never started, so there is nothing to inspect. */
+export class NoDatabaseError extends QfsError {
+  static readonly code = 'NO_DATABASE'
+  constructor(message: string, options?: ErrorOptions) {
+    super(NoDatabaseError.code, message, options)
+  }
+}
+
 /**
  * Offline inspection of a stopped node's data directory. Nothing here writes: a tampered or crashed
  * directory is examined as it is, not repaired first.
  */
 async function withNodeDb<T>(dir: string, fn: (db: RootDb, nodeId: string) => Promise<T>): Promise<T> {
   const nodeId = await readNodeId(dir)
+  const path = join(dir, 'db')
+  await requireDatabase(dir, path)
   let db: RootDb
   try {
-    db = (await openNodeDb(join(dir, 'db'))) as unknown as RootDb
+    db = (await openNodeDb(path)) as unknown as RootDb
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {
@@ -35,6 +46,26 @@ async function withNodeDb<T>(dir: string, fn: (db: RootDb, nodeId: string) => Pr
     return await fn(db, nodeId)
   } finally {
     await db.close()
+  }
+}
+
+/**
+ * LevelDB creates a database it does not find, so opening is left to directories that hold one
+ * (its CURRENT file names the live manifest): an offline check must not create `D/db`.
+ */
+async function requireDatabase(dir: string, path: string): Promise<void> {
+  try {
+    await stat(join(path, 'CURRENT'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    const dbDirExists = await stat(path).then(
+      () => true,
+      () => false,
+    )
+    const why = dbDirExists
+      ? `${path} holds no LevelDB database (no CURRENT file)`
+      : `${path} does not exist: the node has never been started`
+    throw new NoDatabaseError(`${dir} has no database to inspect: ${why}`, { cause: err })
   }
 }
 

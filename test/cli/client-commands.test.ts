@@ -261,6 +261,19 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
     }
   })
 
+  it('answers exit 2 when the node refuses the version asked for (a gap, or one decided otherwise)', async () => {
+    const small = join(dir, 'small.bin')
+    await writeFile(small, 'not the content of version 1\n')
+    const put = (version: string) =>
+      runCli(['put', small, '--node', addr(0), '--namespace', 'cli', '--id', 'file-1', '--version', version])
+    const gap = await put('9')
+    expect(gap.stderr).toMatch(/^error \[INVALID_VERSION\]: /)
+    expect(gap.status).toBe(2)
+    const taken = await put('1')
+    expect(taken.stderr).toMatch(/^error \[VERSION_CONFLICT\]: /)
+    expect(taken.status).toBe(2)
+  })
+
   it('answers exit 3 when the node cannot be reached', async () => {
     const peer = peerIdFromPrivateKey(await testPeerKey(4000)).toString()
     const nobody = `/ip4/127.0.0.1/tcp/1/p2p/${peer}`

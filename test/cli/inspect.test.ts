@@ -1,8 +1,10 @@
-import { mkdtemp } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
+import { initDataDir } from '../../src/daemon/data-dir.js'
 import { openLogSublevels, seqKey } from '../../src/log/log-store.js'
 import { MiniNetwork } from '../../src/node/mini-network.js'
 import { blockKey, decodeManifest, openNodeDb, type RootDb, storeSublevels } from '../../src/store/index.js'
@@ -105,5 +107,26 @@ describe('offline node inspection: log verify, replay, scrub', () => {
     } finally {
       await net.close()
     }
+  })
+
+  it('answers NO_DATABASE for a never-started node and creates nothing in its directory', async () => {
+    const { dir } = await initDataDir(await mkdtemp(join(tmpdir(), 'qfs-inspect-fresh-')))
+    const before = (await readdir(dir)).sort()
+    for (const command of [['log', 'verify'], ['replay'], ['scrub']]) {
+      const r = await runCli([...command, '--dir', dir])
+      expect(r.status).toBe(3)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toBe(
+        `error [NO_DATABASE]: ${dir} has no database to inspect: ${join(dir, 'db')} does not exist: the node has never been started\n`,
+      )
+    }
+    expect((await readdir(dir)).sort()).toEqual(before)
+    expect(existsSync(join(dir, 'db'))).toBe(false)
+    // An empty db directory (no CURRENT) is no database either, and stays empty.
+    await mkdir(join(dir, 'db'))
+    const empty = await runCli(['log', 'verify', '--dir', dir])
+    expect(empty.stderr).toMatch(/^error \[NO_DATABASE\]: .*holds no LevelDB database \(no CURRENT file\)\n$/)
+    expect(await readdir(join(dir, 'db'))).toEqual([])
+    await rm(dir, { recursive: true, force: true })
   })
 })

@@ -67,13 +67,14 @@ export async function withClient<T>(node: NodeAddress, run: (client: QfsClient) 
 }
 
 /**
- * Exit status of a failure answer: the node's refusal of our input is a usage error (2), content or a
- * proof that does not verify is a failed check (1), an unreachable node or any other failure means
- * the command could not complete (3).
+ * Exit status of a failure answer: the node's refusal of our input is a usage error (2): a malformed
+ * request (SE_ERR_INVALID_INPUT) or a version the object cannot take, a gap or one already decided
+ * otherwise (SE_ERR_INVALID_VERSION). Content or a proof that does not verify is a failed check (1);
+ * an unreachable node or any other failure means the command could not complete (3).
  */
 export function failureStatus(f: EngineFailure): number {
   if (f.code === 'NODE_UNAVAILABLE') return EXIT.FAILED
-  if (f.error_code === 'SE_ERR_INVALID_INPUT') return EXIT.USAGE
+  if (f.error_code === 'SE_ERR_INVALID_INPUT' || f.error_code === 'SE_ERR_INVALID_VERSION') return EXIT.USAGE
   if (f.error_code === 'SE_ERR_INTEGRITY_MISMATCH') return EXIT.CHECK_FAILED
   return EXIT.FAILED
 }

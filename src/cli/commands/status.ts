@@ -53,7 +53,23 @@ async function apiUrlOf(opts: StatusOptions): Promise<string> {
     throw new InvalidInputError('give --api URL or --dir DIR (or set QFS_DIR)')
   const run = await readRunInfo(dir)
   if (run === undefined) throw new NotRunningError(`no node is running in ${dir} (no run.json)`)
+  // A node killed without its clean stop leaves run.json behind: its API would only refuse the call.
+  if (!processAlive(run.pid)) {
+    throw new NotRunningError(
+      `no node is running in ${dir} (stale run.json: pid ${run.pid} is not alive; the node stopped without removing it)`,
+    )
+  }
   return run.api
+}
+
+/** Signal 0 checks that a process exists; EPERM means it does, under another user. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 function timeout(opts: StatusOptions): number {
@@ -71,8 +87,7 @@ async function fetchStatus(api: string, token: string | undefined, timeoutMs: nu
       signal: AbortSignal.timeout(timeoutMs),
     })
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
-    throw new NodeUnavailableError(`no answer from ${api} (${cause})`, { cause: err })
+    throw new NodeUnavailableError(`no answer from ${api} (${fetchFailure(err, timeoutMs)})`, { cause: err })
   }
   let body: unknown
   try {
@@ -86,6 +101,22 @@ async function fetchStatus(api: string, token: string | undefined, timeoutMs: nu
     throw new QfsError(code, `${api}: ${typeof b?.message === 'string' ? b.message : `HTTP ${res.status}`}`)
   }
   return body as NodeStatus
+}
+
+/**
+ * Why fetch failed: it throws a bare `TypeError: fetch failed` and keeps the reason in its cause
+ * (the socket's errno, or undici's own words such as "bad port").
+ */
+function fetchFailure(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: unknown; cause?: { code?: unknown; message?: unknown } }
+  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`
+  const code = e?.cause?.code
+  if (typeof code === 'string') return code
+  const message = e?.cause?.message
+  // Fetch refuses the ports of the WHATWG "bad port" list (1, 22, 25, ...) before connecting.
+  if (message === 'bad port') return 'bad port: fetch refuses to connect to this port; use another API port'
+  if (typeof message === 'string' && message !== '') return message
+  return err instanceof Error ? err.message : String(err)
 }
 
 export function formatStatus(s: NodeStatus): string {
