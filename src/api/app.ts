@@ -125,11 +125,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(
     async (v1) => {
       if (deps.token !== undefined) {
-        const expected = digest(`Bearer ${deps.token}`)
+        const expected = digest(deps.token)
         v1.addHook('onRequest', async (request) => {
-          const given = request.headers.authorization
+          const given = bearerToken(request.headers.authorization)
           // Digests first: equal lengths for timingSafeEqual, and no early exit on the first byte.
-          if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
+          if (given === undefined || !timingSafeEqual(digest(given), expected)) {
             throw new UnauthorizedError('a bearer token is required (Authorization: Bearer <api.token>)')
           }
         })
@@ -197,6 +197,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.code(status).send({ ok: false, code, message })
+}
+
+/**
+ * The token of `Authorization: Bearer <token>`. The scheme name is case-insensitive (RFC 7235
+ * section 2.1, RFC 6750 section 2.1), so `bearer` and `BEARER` are the same scheme.
+ */
+function bearerToken(header: string | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined
+  const m = /^([^ ]+) +([^ ]+) *$/.exec(header)
+  return m !== null && m[1]!.toLowerCase() === 'bearer' ? m[2] : undefined
 }
 
 function digest(text: string): Buffer {

@@ -28,6 +28,7 @@ import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { parseNodeAddress } from './address.js'
 import { checkListing, checkProofAnswer, checkReadHeader, checkStoreAnswer } from './checks.js'
+import { ClientClosedError } from './errors.js'
 import { toFailure } from './failures.js'
 import { type TransferProgress, verifiedContent } from './verified-read.js'
 
@@ -106,8 +107,11 @@ export class QfsClient implements StorageEngineApi {
     )
   }
 
-  /** Throws INVALID_INPUT for a node address that is not a multiaddr naming its peer. */
+  /** Throws INVALID_INPUT for a missing init or a node address that is not a multiaddr naming its peer. */
   static async create(init: QfsClientInit): Promise<QfsClient> {
+    if (init === null || typeof init !== 'object') {
+      throw new InvalidInputError('QfsClient.create takes {node: "<multiaddr>/p2p/<peer id>", ...}')
+    }
     const address = parseNodeAddress(init.node)
     const timeouts = {
       requestMs: init.timeouts?.requestMs ?? DEFAULT_LIMITS.requestTimeoutMs,
@@ -128,11 +132,27 @@ export class QfsClient implements StorageEngineApi {
     })
   }
 
-  /** Stops the libp2p node the client started; one handed in is left running. */
+  /**
+   * Stops the libp2p node the client started; one handed in is left running. Every call after this
+   * answers CLIENT_CLOSED without dialling.
+   */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     await this.owned?.stop()
+  }
+
+  /** The answer of any call once the client is closed. */
+  private closedAnswer(): EngineFailure | undefined {
+    if (!this.closed) return undefined
+    const err = new ClientClosedError()
+    return {
+      ok: false,
+      error_code: 'SE_ERR_INTERNAL',
+      error_detail: err.message,
+      code: err.code,
+      storage_event_id: null,
+    }
   }
 
   async putContent(
@@ -142,6 +162,8 @@ export class QfsClient implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
+    const closed = this.closedAnswer()
+    if (closed !== undefined) return closed
     const source = toSource(content)
     if (source === undefined)
       return failure(new InvalidInputError('content must be bytes or {size, chunks}'), null)
@@ -187,6 +209,8 @@ export class QfsClient implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
+    const closed = this.closedAnswer()
+    if (closed !== undefined) return closed
     try {
       const answer = await this.storage.delete(
         this.node,
@@ -247,6 +271,8 @@ export class QfsClient implements StorageEngineApi {
     version?: number,
     options: ReadCallOptions = {},
   ): Promise<QfsOpenedRead | EngineFailure> {
+    const closed = this.closedAnswer()
+    if (closed !== undefined) return closed
     let opened: WireRead | EngineFailure
     try {
       // The SDK verifies on its own (below), so the wire client's copy of the check is not run twice.
@@ -291,6 +317,8 @@ export class QfsClient implements StorageEngineApi {
     version?: number,
     options: CallOptions = {},
   ): Promise<VersionRecord | EngineFailure> {
+    const closed = this.closedAnswer()
+    if (closed !== undefined) return closed
     if (version !== undefined) {
       const cached = this.records.get(`${objectId}/${version}`)
       if (cached !== undefined) return cached
@@ -308,6 +336,8 @@ export class QfsClient implements StorageEngineApi {
     shardId: string,
     options: CallOptions & { leafIndex?: number } = {},
   ): Promise<ProofResponse> {
+    const closed = this.closedAnswer()
+    if (closed !== undefined) return closed
     try {
       return await this.storage.getProof(
         this.node,
@@ -348,6 +378,8 @@ export class QfsClient implements StorageEngineApi {
   }
 
   async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
+    const closed = this.closedAnswer()
+    if (closed !== undefined) return closed
     if (filters !== null && (typeof filters !== 'object' || Array.isArray(filters))) {
       return failure(new InvalidInputError('filters must be an object'), null)
     }

@@ -10,3 +10,18 @@ export class EngineNotSetError extends QfsError {
     super(EngineNotSetError.code, message, options)
   }
 }
+
+/**
+ * A call on a QfsClient after `close()`. Like a node that cannot be reached it is answered, not
+ * thrown (`{ok: false, error_code: 'SE_ERR_INTERNAL', code: 'CLIENT_CLOSED'}`), but it says that the
+ * caller closed the client, so no retry against the node can help.
+ */
+export class ClientClosedError extends QfsError {
+  static readonly code = 'CLIENT_CLOSED'
+  constructor(
+    message = 'the client is closed: create a new QfsClient to talk to the node',
+    options?: ErrorOptions,
+  ) {
+    super(ClientClosedError.code, message, options)
+  }
+}

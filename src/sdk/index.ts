@@ -1,3 +1,5 @@
+// The ids a client names objects and shards by (PROTOCOL.md "Identifiers").
+export { objectId, shardId } from '../core/ids.js'
 export { type NodeAddress, parseNodeAddress } from './address.js'
 export {
   checkListing,
@@ -13,7 +15,7 @@ export {
   type QfsOpenedRead,
   type ReadCallOptions,
 } from './client.js'
-export { EngineNotSetError } from './errors.js'
+export { ClientClosedError, EngineNotSetError } from './errors.js'
 export { toFailure } from './failures.js'
 export {
   AtlasAPIGateway,

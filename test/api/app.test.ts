@@ -238,6 +238,21 @@ describe('operator API', () => {
     expect((await app.inject('/healthz')).statusCode).toBe(200)
     expect((await app.inject('/metrics')).statusCode).toBe(200)
   })
+
+  it('takes the Bearer scheme in any case (RFC 7235: schemes are case-insensitive), the token exactly', async () => {
+    const token = 'correct-horse-battery-staple'
+    const { app } = setup({ token })
+    const status = (authorization: string) =>
+      app.inject({ url: '/v1/status', headers: { authorization } }).then((r) => r.statusCode)
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      expect(await status(`${scheme} ${token}`), scheme).toBe(200)
+    }
+    // The token itself is compared as it is: case matters there.
+    expect(await status(`bearer ${token.toUpperCase()}`)).toBe(401)
+    for (const wrong of [token, `Bearer${token}`, `Bearerx ${token}`, `Bearer ${token} extra`, 'Bearer ']) {
+      expect(await status(wrong), wrong).toBe(401)
+    }
+  })
 })
 
 describe('requests Node refuses before any route', () => {
