@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { QfsError } from '../core/errors.js'
+import { InvalidInputError, QfsError } from '../core/errors.js'
+import { DEFAULT_PARAMS } from '../core/params.js'
 import { writeAtomic } from './data-dir.js'
 import {
   type DevnetPlan,
@@ -14,6 +15,12 @@ import {
 
 export type { DevnetPlan, PlannedNode, PrepareInit } from './devnet-plan.js'
 export { DEFAULT_DEVNET_NODES, devnetPaths, MAX_DEVNET_NODES, prepareDevnet } from './devnet-plan.js'
+
+/**
+ * The fewest nodes a devnet runs: every shard goes to replication_factor distinct nodes, so with
+ * fewer every write fails with INSUFFICIENT_NODES (`devnet` and `quickstart` refuse less).
+ */
+export const MIN_DEVNET_NODES = DEFAULT_PARAMS.replicationFactor
 
 /** A daemon of the devnet that exited or never said it was ready; carries the end of its log. */
 export class DevnetNodeFailedError extends QfsError {
@@ -113,9 +120,15 @@ export class Devnet {
     return devnet
   }
 
-  /** Prepares the directory without starting anything (`launchAll` starts the daemons). */
+  /**
+   * Prepares the directory without starting anything (`launchAll` starts the daemons). Fewer than
+   * MIN_DEVNET_NODES nodes (asked for, or remembered by the directory) is refused.
+   */
   static async prepare(init: DevnetInit): Promise<Devnet> {
-    return new Devnet(await prepareDevnet(init), init)
+    if (init.nodes !== undefined && init.nodes < MIN_DEVNET_NODES) throw tooFewNodes(init.nodes)
+    const plan = await prepareDevnet(init)
+    if (plan.nodes.length < MIN_DEVNET_NODES) throw tooFewNodes(plan.nodes.length)
+    return new Devnet(plan, init)
   }
 
   /** Starts every daemon at once and writes `devnet.json` when all are ready; on failure stops them all. */
@@ -222,19 +235,26 @@ export class Devnet {
       log.once('error', reject)
     })
     // Its own process group: a Ctrl-C at the terminal reaches the devnet only, which then stops the
-    // daemons in order instead of all of them racing to exit at once.
+    // daemons in order instead of all of them racing to exit at once. That also means nothing the
+    // terminal does reaches a daemon once the devnet is gone, so each daemon gets a pipe on stdin
+    // that this process never writes to: when this process ends, however it ends (SIGKILL included),
+    // the kernel closes the pipe and `--stop-on-stdin-eof` stops the daemon gracefully.
     const args = [
       ...(this.init.nodeArgs ?? DAEMON_NODE_ARGS),
       this.init.bin ?? DEFAULT_BIN,
       'start',
       '--dir',
       plan.dir,
+      '--stop-on-stdin-eof',
     ]
     const proc = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       env: { ...DAEMON_ENV, ...process.env, ...(this.init.env ?? {}) },
     })
+    // Nothing is written, so only a daemon that already exited could fail the pipe; that is reported
+    // by its exit, not here.
+    proc.stdin!.on('error', () => {})
     const child: Child = {
       plan,
       process: proc,
@@ -244,6 +264,7 @@ export class Devnet {
       exited: new Promise((resolve) => {
         // 'close', not 'exit': the log is closed once the daemon's output has been copied whole.
         proc.once('close', (code, signal) => {
+          proc.stdin!.destroy()
           child.exit = { code, signal }
           resolve(child.exit)
         })
@@ -356,6 +377,12 @@ export async function logTail(path: string, bytes = LOG_TAIL_BYTES): Promise<str
   } catch {
     return ''
   }
+}
+
+function tooFewNodes(count: number): InvalidInputError {
+  return new InvalidInputError(
+    `a devnet needs at least ${MIN_DEVNET_NODES} nodes (the replication factor), not ${count}`,
+  )
 }
 
 function closeStream(stream: WriteStream): Promise<void> {

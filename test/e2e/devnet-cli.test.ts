@@ -85,7 +85,7 @@ describe('qfs-node devnet', () => {
 
   it('starts, writes devnet.json and the signed snapshot, stops on SIGINT with status 0, and comes back the same', async () => {
     const net = join(dir, 'net')
-    const first = devnet(['--nodes', '2', '--dir', net, '--json', '--log-level', 'warn'])
+    const first = devnet(['--nodes', '3', '--dir', net, '--json', '--log-level', 'warn'])
     const ready = await first.event('ready')
     const nodes = ready.nodes as Array<{
       node_id: string
@@ -94,11 +94,11 @@ describe('qfs-node devnet', () => {
       pid: number
       dir: string
     }>
-    expect(nodes).toHaveLength(2)
+    expect(nodes).toHaveLength(3)
     const listed = JSON.parse(await readFile(join(net, 'devnet.json'), 'utf8')) as { nodes: typeof nodes }
     expect(listed.nodes).toEqual(nodes)
     expect((await stat(join(net, 'aegis-authority.json'))).mode & 0o777).toBe(0o600)
-    // Each node holds the snapshot the devnet authority signed, listing both nodes at their addresses.
+    // Each node holds the snapshot the devnet authority signed, listing every node at its address.
     const authority = await readPublicKeyFile(join(net, 'aegis-authority.json.pub'))
     for (const n of nodes) {
       const snapshot = JSON.parse(await readFile(join(n.dir, 'snapshot.json'), 'utf8'))
@@ -137,7 +137,7 @@ describe('qfs-node devnet', () => {
       const net = join(dir, 'broken')
       const run = devnet([
         '--nodes',
-        '2',
+        '3',
         '--dir',
         net,
         '--base-port',
@@ -156,4 +156,54 @@ describe('qfs-node devnet', () => {
       blocker.close()
     }
   }, 60_000)
+
+  it('refuses fewer nodes than the replication factor (3), creating nothing', async () => {
+    for (const nodes of ['0', '1', '2']) {
+      const net = join(dir, `few-${nodes}`)
+      const run = devnet(['--nodes', nodes, '--dir', net])
+      expect(await run.exited).toBe(2)
+      expect(run.stderr()).toBe('error [INVALID_ARGUMENT]: --nodes must be an integer in 3..64\n')
+      expect(existsSync(net)).toBe(false)
+    }
+  })
+
+  it('leaves no daemon behind when it is killed outright (SIGKILL), and stops on SIGHUP', async () => {
+    const net = join(dir, 'killed')
+    const first = devnet(['--nodes', '3', '--dir', net, '--json', '--log-level', 'info'])
+    const nodes = (await first.event('ready')).nodes as Array<{ pid: number; dir: string }>
+    first.child.kill('SIGKILL')
+    await first.exited
+    // Each daemon sees its stdin pipe close and stops itself gracefully: run.json goes only in a clean
+    // stop. (What it logs meanwhile is lost: the devnet that copied its output to node.log is gone.)
+    await allGone(nodes.map((n) => n.pid))
+    for (const n of nodes) expect(existsSync(join(n.dir, 'run.json'))).toBe(false)
+
+    // The directory is intact: the same nodes come back, and a closed terminal (SIGHUP) stops them.
+    const again = devnet(['--dir', net, '--json', '--log-level', 'warn'])
+    const back = (await again.event('ready')).nodes as typeof nodes
+    expect(back.map((n) => n.dir)).toEqual(nodes.map((n) => n.dir))
+    again.child.kill('SIGHUP')
+    expect(await again.exited).toBe(0)
+    expect(await again.event('stopped')).toMatchObject({ signal: 'SIGHUP' })
+    for (const n of back) expect(() => process.kill(n.pid, 0)).toThrow()
+    for (const n of back) expect(existsSync(join(n.dir, 'run.json'))).toBe(false)
+  }, 60_000)
 })
+
+/** Waits (at most 10 s) for every process of `pids` to be gone; kills and names the survivors. */
+async function allGone(pids: number[]): Promise<void> {
+  const alive = () =>
+    pids.filter((pid) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    })
+  for (let i = 0; i < 200 && alive().length > 0; i++) await new Promise((r) => setTimeout(r, 50))
+  const survivors = alive()
+  for (const pid of survivors) process.kill(pid, 'SIGKILL')
+  if (survivors.length > 0)
+    throw new Error(`daemons ${survivors.join(', ')} still ran 10 s after their devnet was killed`)
+}

@@ -1,9 +1,16 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { InvalidInputError } from '../../core/errors.js'
 import { LOG_LEVELS } from '../../daemon/config.js'
-import { Devnet, DevnetNodeFailedError, devnetPaths } from '../../daemon/devnet.js'
+import {
+  Devnet,
+  DevnetNodeFailedError,
+  devnetPaths,
+  MAX_DEVNET_NODES,
+  MIN_DEVNET_NODES,
+} from '../../daemon/devnet.js'
+import { watchInterrupts } from '../interrupt.js'
 import type { CliIo } from '../io.js'
+import { InvalidArgumentError } from './client-common.js'
 
 interface DevnetOptions {
   nodes?: string
@@ -30,9 +37,12 @@ src/daemon/devnet.ts).
 
 Once every node is ready, D/devnet.json lists them: {"nodes": [{node_id, multiaddrs, api, pid, dir}]}.
 Each node's output goes to D/node-<i>/node.log, not to the terminal. The command stays in the
-foreground and restarts nothing; Ctrl-C (SIGINT) or SIGTERM stops every node gracefully (SIGTERM,
-then SIGKILL after --stop-timeout-ms) and exits 0. If a node dies during startup, the others are
-stopped and the command exits 3 with the end of that node's log.
+foreground and restarts nothing; Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops
+every node gracefully (SIGTERM, then SIGKILL after --stop-timeout-ms) and exits 0. Each daemon runs
+with a pipe from this command on its stdin and --stop-on-stdin-eof, so if this command dies without
+stopping them (SIGKILL), every daemon stops itself gracefully. If a node dies during startup, the
+others are stopped and the command exits 3 with the end of that node's log. A devnet has at least
+${MIN_DEVNET_NODES} nodes, the replication factor: with fewer, every write would fail.
 
 Examples:
   qfs-node devnet --nodes 5 --dir ./devnet
@@ -42,7 +52,7 @@ Examples:
 function count(text: string | undefined, name: string, min: number, max: number): number | undefined {
   if (text === undefined) return undefined
   if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new InvalidInputError(`${name} must be an integer in ${min}..${max}`)
+    throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`)
   }
   return Number(text)
 }
@@ -52,7 +62,10 @@ export function registerDevnet(program: Command, io: CliIo): void {
     .command('devnet')
     .description('run a local network of N daemons on loopback until Ctrl-C')
     .requiredOption('--dir <path>', 'the devnet directory (created on first run)')
-    .option('--nodes <n>', 'number of nodes (default 5, or as many as D already holds)')
+    .option(
+      '--nodes <n>',
+      `number of nodes, ${MIN_DEVNET_NODES}..${MAX_DEVNET_NODES} (default 5, or as many as D already holds)`,
+    )
     .option('--base-port <port>', 'first of 2N consecutive loopback ports (default: free ports, chosen once)')
     .option('--json', 'print one JSON line per event (ready, exit, stopped) instead of text')
     .option('--log-level <level>', `the nodes' log level (${LOG_LEVELS.join(', ')})`, 'info')
@@ -64,7 +77,7 @@ export function registerDevnet(program: Command, io: CliIo): void {
 
 async function runDevnet(opts: DevnetOptions, io: CliIo): Promise<void> {
   if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
-    throw new InvalidInputError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+    throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
   }
   const dir = resolve(opts.dir)
   const say = (event: Record<string, unknown>, text: string) => {
@@ -73,7 +86,7 @@ async function runDevnet(opts: DevnetOptions, io: CliIo): Promise<void> {
   }
   const devnet = await Devnet.prepare({
     dir,
-    nodes: count(opts.nodes, '--nodes', 1, 64),
+    nodes: count(opts.nodes, '--nodes', MIN_DEVNET_NODES, MAX_DEVNET_NODES),
     basePort: count(opts.basePort, '--base-port', 1024, 65535),
     logLevel: opts.logLevel,
     startTimeoutMs: count(opts.startTimeoutMs, '--start-timeout-ms', 1, 0x7fffffff),
@@ -85,14 +98,10 @@ async function runDevnet(opts: DevnetOptions, io: CliIo): Promise<void> {
       )
     },
   })
-  let signalled: (signal: NodeJS.Signals) => void = () => {}
-  const stopRequested = new Promise<NodeJS.Signals>((r) => {
-    signalled = r
-  })
-  const onSignal = (signal: NodeJS.Signals) => signalled(signal)
+  // Caught until the end: a repeated Ctrl-C never cuts the graceful stop short.
+  const interrupts = watchInterrupts()
+  const stopRequested = interrupts.signalled
   const onExit = () => devnet.killAllNow()
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
   process.on('exit', onExit)
   try {
     const started = devnet.launchAll()
@@ -128,8 +137,7 @@ async function runDevnet(opts: DevnetOptions, io: CliIo): Promise<void> {
     }
     throw err
   } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    interrupts.dispose()
     process.off('exit', onExit)
   }
 }
