@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 
 // Runs the compiled CLI (`npm test` builds first), exactly as an operator or a supervisor would.
@@ -19,6 +20,41 @@ async function cli(...argv: string[]): Promise<void> {
   if (status !== 0) throw new Error(`qfs-node ${argv.join(' ')} -> ${status}: ${err}`)
 }
 
+/** A free loopback TCP port (free when asked; the node binds it a moment later). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  )
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/**
+ * A node directory listening on a fixed loopback port (an address a snapshot can name before the
+ * node runs), an authority key in `root`, and the epoch-0 snapshot naming the node.
+ */
+async function signedNode(root: string, dir: string): Promise<void> {
+  await cli('init', '--dir', dir)
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify({ listen: [`/ip4/127.0.0.1/tcp/${await freePort()}`] }),
+  )
+  await cli('aegis', 'keygen', '--out', join(root, 'authority.json'))
+  await cli(
+    'aegis',
+    'sign',
+    '--key',
+    join(root, 'authority.json'),
+    '--node-dir',
+    dir,
+    '--epoch',
+    '0',
+    '--out',
+    join(dir, 'snapshot.json'),
+  )
+}
+
 describe('qfs-node start as a child process', () => {
   let root: string
   let dir: string
@@ -30,20 +66,7 @@ describe('qfs-node start as a child process', () => {
     })
     root = await mkdtemp(join(tmpdir(), 'qfs-start-'))
     dir = join(root, 'node')
-    await cli('init', '--dir', dir)
-    await cli('aegis', 'keygen', '--out', join(root, 'authority.json'))
-    await cli(
-      'aegis',
-      'sign',
-      '--key',
-      join(root, 'authority.json'),
-      '--node-dir',
-      dir,
-      '--epoch',
-      '0',
-      '--out',
-      join(dir, 'snapshot.json'),
-    )
+    await signedNode(root, dir)
   })
 
   afterAll(async () => {
@@ -126,5 +149,127 @@ describe('qfs-node start as a child process', () => {
       expect.arrayContaining(['node started', 'snapshot reloaded', 'stopped']),
     )
     expect(logs.filter((l) => l.level === 'error')).toEqual([])
+  })
+})
+
+interface Started {
+  proc: ChildProcess
+  /** The parsed stdout lines so far (the ready line and the JSON log). */
+  lines: Array<Record<string, unknown>>
+  stderr: () => string
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Resolves with the first stdout line (seen or to come) that `match` accepts; rejects at exit. */
+  line(match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>
+}
+
+/** `qfs-node start` with a pipe on stdin, as a supervisor (the devnet) runs it. */
+function startChild(args: string[]): Started {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('QFS_')))
+  const proc = spawn(process.execPath, [BIN, 'start', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  proc.stdin!.on('error', () => {})
+  let stderr = ''
+  proc.stderr!.on('data', (d) => void (stderr += d))
+  const lines: Array<Record<string, unknown>> = []
+  const waiters: Array<() => void> = []
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    lines.push(JSON.parse(text) as Record<string, unknown>)
+    for (const w of waiters.splice(0)) w()
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('close', (code, signal) => resolve({ code, signal })),
+  )
+  let done = false
+  void exited.then(() => {
+    done = true
+    for (const w of waiters.splice(0)) w()
+  })
+  const line = async (match: (l: Record<string, unknown>) => boolean) => {
+    for (;;) {
+      const found = lines.find(match)
+      if (found !== undefined) return found
+      if (done) throw new Error(`exited without the line: ${JSON.stringify(lines)} ${stderr}`)
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+  return { proc, lines, stderr: () => stderr, exited, line }
+}
+
+const msg = (text: string) => (l: Record<string, unknown>) => l.msg === text
+const isReady = (l: Record<string, unknown>) => l.event === 'ready'
+
+/** Signals around the edges of a node's life, and the supervisor's stdin pipe (docs/operations.md). */
+describe('qfs-node start: signals and the supervisor pipe', () => {
+  let root: string
+  let dir: string
+  let trust: string
+  let running: Started | undefined
+
+  beforeAll(async () => {
+    await access(DIST_MAIN).catch(() => {
+      throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+    })
+    root = await mkdtemp(join(tmpdir(), 'qfs-start-sig-'))
+    dir = join(root, 'node')
+    trust = join(root, 'authority.json.pub')
+    await signedNode(root, dir)
+  })
+
+  afterEach(() => {
+    if (running !== undefined && running.proc.exitCode === null && running.proc.signalCode === null)
+      running.proc.kill('SIGKILL')
+    running = undefined
+  })
+
+  afterAll(async () => {
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  })
+
+  it('with --stop-on-stdin-eof stops gracefully when its stdin reaches end of file', async () => {
+    running = startChild(['--dir', dir, '--trust', trust, '--stop-on-stdin-eof'])
+    await running.line(isReady)
+    running.proc.stdin!.end()
+    expect(await running.exited).toEqual({ code: 0, signal: null })
+    await running.line(msg('stdin closed (the supervisor is gone): stopping'))
+    await running.line(msg('stopped'))
+    expect(running.stderr()).toBe('')
+    await expect(access(join(dir, 'run.json'))).rejects.toThrow()
+  })
+
+  it('without the flag runs on when its stdin closes', async () => {
+    running = startChild(['--dir', dir, '--trust', trust])
+    const ready = await running.line(isReady)
+    running.proc.stdin!.end()
+    // A round trip through the node after the close: a SIGHUP reload, then the API.
+    running.proc.kill('SIGHUP')
+    await running.line(msg('snapshot reloaded'))
+    expect(running.proc.exitCode).toBe(null)
+    const status = (await (await fetch(`${ready.api}/v1/status`)).json()) as { ready: boolean }
+    expect(status.ready).toBe(true)
+    running.proc.kill('SIGTERM')
+    expect(await running.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it('survives a SIGHUP before the ready line and re-reads the snapshot once running', async () => {
+    running = startChild(['--dir', dir, '--trust', trust])
+    await running.line(msg('starting'))
+    running.proc.kill('SIGHUP')
+    await running.line(isReady)
+    const reloaded = await running.line(msg('snapshot reloaded'))
+    expect(running.lines.indexOf(reloaded)).toBeGreaterThan(running.lines.findIndex(isReady))
+    expect(running.proc.exitCode).toBe(null)
+    running.proc.kill('SIGTERM')
+    expect(await running.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it('exits 0 at once on a signal after "stopped" (the stop is done), not by the signal', async () => {
+    running = startChild(['--dir', dir, '--trust', trust])
+    await running.line(isReady)
+    running.proc.kill('SIGTERM')
+    await running.line(msg('stopped'))
+    running.proc.kill('SIGTERM')
+    running.proc.kill('SIGHUP')
+    expect(await running.exited).toEqual({ code: 0, signal: null })
+    expect(running.stderr()).toBe('')
+    await expect(access(join(dir, 'run.json'))).rejects.toThrow()
   })
 })

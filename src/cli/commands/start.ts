@@ -35,6 +35,7 @@ interface StartOptions {
   readMinBytesPerSecond?: string
   storageReserveBytes?: string
   storageCapacityBytes?: string
+  stopOnStdinEof?: boolean
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
@@ -43,7 +44,7 @@ export function registerStart(program: Command, io: CliIo): void {
   program
     .command('start')
     .description(
-      'run the node in the foreground; prints {"event":"ready",...} once listening, stops on SIGINT/SIGTERM',
+      'run the node in the foreground; prints {"event":"ready",...} once listening, stops on SIGINT/SIGTERM, SIGHUP reloads the snapshot',
     )
     .option('--dir <dir>', 'node data directory (default $QFS_DIR)')
     .option(
@@ -118,6 +119,10 @@ export function registerStart(program: Command, io: CliIo): void {
       'free disk bytes kept for the log and LevelDB; shards are refused below it (default 268435456)',
     )
     .option('--storage-capacity-bytes <n>', 'most shard bytes this node holds (default: no quota)')
+    .option(
+      '--stop-on-stdin-eof',
+      'stop gracefully (as on SIGTERM) when stdin reaches end of file: for a supervisor holding a pipe (the devnet)',
+    )
     .action(async (opts: StartOptions) => {
       const flags: ConfigFlags = {
         listen: opts.listen,
@@ -150,58 +155,139 @@ export function registerStart(program: Command, io: CliIo): void {
       }
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
       applyDaemonHeapGrowth()
-      await runForeground(config.logLevel, io, async (logger) => startNode(config, { logger }))
+      await runForeground(config.logLevel, io, opts.stopOnStdinEof === true, async (logger) =>
+        startNode(config, { logger }),
+      )
     })
 }
 
 /**
- * Starts, announces readiness on one stdout line, then waits for SIGINT/SIGTERM and stops
- * gracefully. SIGHUP re-reads the snapshot file. A second SIGINT/SIGTERM during the stop exits at
- * once (status 3), for an operator who will not wait.
+ * A repeat of the first stop signal within this many milliseconds is the same Ctrl-C (or the same
+ * `systemctl stop`) delivered twice, not an operator who will not wait: npm, npx and the Node 20
+ * re-exec wrapper (bin/qfs-node.js) forward a SIGINT the terminal also sent to their whole process
+ * group, and systemd signals every process of the unit's control group.
+ */
+export const REPEAT_ECHO_MS = 500
+
+/** Where the foreground node is in its life, for what a signal means. */
+export type ForegroundPhase = 'starting' | 'running' | 'stopping' | 'stopped'
+
+/**
+ * What SIGINT or SIGTERM does (docs/operations.md "Stopping"): before the ready line the default
+ * action (no handler yet); once running, a graceful stop; during the stop, exit at once with status 3
+ * (an echo of the first signal is ignored, see REPEAT_ECHO_MS); once stopped cleanly, exit at once
+ * with status 0, since nothing is left to lose.
+ */
+export function stopSignalAction(
+  phase: Exclude<ForegroundPhase, 'starting'>,
+  first: { signal: NodeJS.Signals; atMs: number } | undefined,
+  signal: NodeJS.Signals,
+  nowMs: number,
+): 'stop' | 'ignore' | 'exit-failed' | 'exit-ok' {
+  if (phase === 'running') return 'stop'
+  if (phase === 'stopped') return 'exit-ok'
+  if (first !== undefined && first.signal === signal && nowMs - first.atMs < REPEAT_ECHO_MS) return 'ignore'
+  return 'exit-failed'
+}
+
+/**
+ * Starts, announces readiness on one stdout line, then waits for SIGINT/SIGTERM (or, when
+ * `stopOnStdinEof`, the end of stdin: a supervisor holding the other end of a pipe has gone) and
+ * stops gracefully. SIGHUP re-reads the snapshot file; one that arrives before the ready line is
+ * applied once the node runs, and one during or after the stop is ignored. The handlers stay
+ * installed until the process exits, so no signal ever meets the default action once caught.
  */
 async function runForeground(
   level: LogLevel,
   io: CliIo,
+  stopOnStdinEof: boolean,
   start: (logger: ReturnType<typeof createLogger>) => ReturnType<typeof startNode>,
 ): Promise<void> {
   // Log lines go through the same stdout writer as the ready line, so lines never interleave.
   const logger = createLogger(level, (line) => io.stdout(line))
-  const ignored = unknownEnv(process.env)
-  if (ignored.length > 0) logger.warn({ variables: ignored }, 'ignoring QFS_* variables that are no setting')
-  const node = await start(logger)
-  const onHangup = () => {
-    node
+  let phase: ForegroundPhase = 'starting'
+  let node: Awaited<ReturnType<typeof startNode>> | undefined
+  let reloadPending = false
+  const reload = (running: NonNullable<typeof node>) =>
+    running
       .reloadSnapshot()
       .then((changed) =>
-        logger.info({ changed, epoch: node.membership.latest?.epoch ?? null }, 'snapshot reloaded'),
+        logger.info({ changed, epoch: running.membership.latest?.epoch ?? null }, 'snapshot reloaded'),
       )
       .catch((err: unknown) => logger.error({ err }, 'snapshot reload refused'))
+  const onHangup = () => {
+    if (phase === 'running' && node !== undefined) void reload(node)
+    else if (phase === 'starting') {
+      reloadPending = true
+      logger.info('SIGHUP before ready: the snapshot is re-read once the node runs')
+    } else logger.info({ phase }, 'SIGHUP ignored: the node is stopping')
   }
   process.on('SIGHUP', onHangup)
-  io.stdout(
-    `${JSON.stringify({ event: 'ready', node_id: node.nodeId, multiaddrs: node.multiaddrs(), api: node.apiUrl })}\n`,
-  )
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      resolve(sig)
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+
+  let requestStop: (reason: NodeJS.Signals | 'stdin') => void = () => {}
+  const stopRequested = new Promise<NodeJS.Signals | 'stdin'>((resolve) => {
+    requestStop = resolve
   })
-  const force = () => {
-    io.stderr('second signal: exiting without a clean stop\n')
-    process.exit(EXIT.FAILED)
-  }
-  process.once('SIGINT', force)
-  process.once('SIGTERM', force)
-  logger.info({ signal }, 'signal received: stopping')
+  const stdin = stopOnStdinEof ? watchStdinEof(() => requestStop('stdin')) : undefined
+
+  const ignored = unknownEnv(process.env)
+  if (ignored.length > 0) logger.warn({ variables: ignored }, 'ignoring QFS_* variables that are no setting')
+  logger.info({ pid: process.pid, stop_on_stdin_eof: stopOnStdinEof }, 'starting')
   try {
-    await node.stop()
-  } finally {
-    process.off('SIGINT', force)
-    process.off('SIGTERM', force)
+    node = await start(logger)
+  } catch (err) {
     process.off('SIGHUP', onHangup)
+    stdin?.release()
+    throw err
+  }
+  const running = node
+  phase = 'running'
+  let first: { signal: NodeJS.Signals; atMs: number } | undefined
+  const onStopSignal = (signal: NodeJS.Signals) => {
+    const now = performance.now()
+    const action = stopSignalAction(phase as Exclude<ForegroundPhase, 'starting'>, first, signal, now)
+    if (action === 'stop') {
+      first = { signal, atMs: now }
+      requestStop(signal)
+    } else if (action === 'ignore') logger.info({ signal }, 'repeated signal ignored: already stopping')
+    else if (action === 'exit-ok') process.exit(EXIT.OK)
+    else {
+      io.stderr('second signal: exiting without a clean stop\n')
+      process.exit(EXIT.FAILED)
+    }
+  }
+  process.on('SIGINT', onStopSignal)
+  process.on('SIGTERM', onStopSignal)
+  io.stdout(
+    `${JSON.stringify({ event: 'ready', node_id: running.nodeId, multiaddrs: running.multiaddrs(), api: running.apiUrl })}\n`,
+  )
+  if (reloadPending) void reload(running)
+  const reason = await stopRequested
+  phase = 'stopping'
+  stdin?.release()
+  if (reason === 'stdin') logger.info('stdin closed (the supervisor is gone): stopping')
+  else logger.info({ signal: reason }, 'signal received: stopping')
+  await running.stop()
+  phase = 'stopped'
+}
+
+/**
+ * Calls `onEnd` once stdin reaches end of file (or fails): what a supervisor that spawned the node
+ * with a pipe on stdin and never writes to it causes by exiting, however it exits (SIGKILL included).
+ * Whatever is written to the pipe is read and dropped.
+ */
+function watchStdinEof(onEnd: () => void): { release(): void } {
+  const stdin = process.stdin
+  const end = () => onEnd()
+  stdin.on('data', () => {})
+  stdin.once('end', end)
+  stdin.once('error', end)
+  stdin.resume()
+  return {
+    // Once stopping, stdin must not keep the process alive.
+    release: () => {
+      stdin.off('end', end)
+      stdin.destroy()
+    },
   }
 }
