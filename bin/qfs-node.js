@@ -3,6 +3,7 @@
 // Node 22; on an older system Node, re-run on the Node 22 the project pins (the `node` dev dependency).
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -12,10 +13,18 @@ if (major < 22 && existsSync(pinned)) {
   const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   })
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
+  // What is sent to this process is meant for the command (SIGHUP: `kill -HUP $!` reloads a node).
+  const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  const forward = (signal) => child.kill(signal)
+  for (const signal of forwarded) process.on(signal, forward)
   child.on('exit', (code, signal) => {
-    if (signal !== null) process.kill(process.pid, signal)
-    else process.exit(code ?? 1)
+    if (signal === null) process.exit(code ?? 1)
+    // End the way the command ended, so a shell or supervisor sees the signal: without the forwarders
+    // the signal takes its default action here too. Should it be ignored here (nohup, a background
+    // job), the status still says it: 128 + its number, as a shell reports it.
+    for (const s of forwarded) process.off(s, forward)
+    process.exitCode = 128 + (constants.signals[signal] ?? 0)
+    process.kill(process.pid, signal)
   })
 } else {
   const main = `${root}dist/cli/main.js`
@@ -25,11 +34,12 @@ if (major < 22 && existsSync(pinned)) {
     )
     process.exit(70)
   }
-  // A reader that goes away (a closed pipe, a parent killed by Ctrl-C first) must not crash a command
-  // that is still shutting nodes down: output is lost, the work goes on.
+  // A reader that goes away (a closed pipe, a parent killed by Ctrl-C first, a terminal that was
+  // closed: EIO) must not crash a command that is still shutting nodes down: output is lost, the work
+  // goes on.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err) => {
-      if (err.code !== 'EPIPE') throw err
+      if (err.code !== 'EPIPE' && err.code !== 'EIO') throw err
     })
   }
   const { main: run } = await import(main)
