@@ -1,9 +1,14 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Stream } from '@libp2p/interface'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { PROTOCOLS } from '../../src/net/protocols.js'
 import { fixture, honestRead, type StubNode, stubNode } from '../sdk/stub.js'
 import { runCli } from './run.js'
 
@@ -118,12 +123,48 @@ describe('qfs-node get -o FILE', () => {
     expect((await readdir(dir)).sort()).toEqual(['pipe', 'sub'])
   })
 
-  it('reports a FILE in a directory that does not exist as IO_ERROR, with the OS reason', async () => {
+  it('reports a FILE in a directory that does not exist as IO_ERROR naming FILE, before reading anything', async () => {
     const dir = await caseDir()
-    const r = await get(join(dir, 'missing', 'out.bin'))
+    const out = join(dir, 'missing', 'out.bin')
+    let asked = 0
+    stub.behaviour.read = () => {
+      asked++
+      return honest
+    }
+    const r = await get(out)
+    stub.behaviour.read = () => honest
     expect(r.status).toBe(3)
-    expect(r.stderr).toMatch(/^error \[IO_ERROR\]: ENOENT: /)
+    expect(r.stderr).toBe(`error [IO_ERROR]: cannot write ${out}: ENOENT (no such file or directory)\n`)
+    expect(asked).toBe(0)
     expect(await readdir(dir)).toEqual([])
+  })
+
+  it('refuses -o - (standard output cannot wait for the content to verify), before reading anything', async () => {
+    const dir = await caseDir()
+    let asked = 0
+    stub.behaviour.read = () => {
+      asked++
+      return honest
+    }
+    // From inside the case directory: a regression writes its file "-" there, not in the checkout.
+    const cwd = process.cwd()
+    process.chdir(dir)
+    let r: Awaited<ReturnType<typeof runCli>>
+    try {
+      r = await runCli(['get', f.oid, '--version', '1', '--node', stub.address, '-o', '-'])
+    } finally {
+      process.chdir(cwd)
+    }
+    stub.behaviour.read = () => honest
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: -o -: .*never standard output.*\.\/-/)
+    expect(r.stdout).toBe('')
+    expect(asked).toBe(0)
+    expect(await readdir(dir)).toEqual([])
+    // A file that is really named "-" is written when given as a path.
+    const named = await get(join(dir, '-'))
+    expect(named.status).toBe(0)
+    expect(await readdir(dir)).toEqual(['-'])
   })
 
   it('never writes or removes FILE.partial or any other file it did not create', async () => {
@@ -156,4 +197,112 @@ describe('qfs-node get -o FILE', () => {
     expect(await readFile(out, 'utf8')).toBe('theirs')
     expect(await readdir(dir)).toEqual(['late.bin'])
   })
+})
+
+/**
+ * An interrupted `get -o FILE` (Ctrl-C, SIGTERM, a closed terminal) removes its temporary file and
+ * exits 128 + the signal's number. Run as a child process (the compiled CLI), against a node that
+ * sends part of the content and then stalls, so the signal always lands mid-transfer.
+ */
+describe('qfs-node get -o FILE, interrupted', () => {
+  const BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
+  const f = fixture('cli-get-interrupted', 2 * MIB + 11)
+  const honest = honestRead(f)
+  let root: string
+  let n = 0
+
+  beforeAll(async () => {
+    await access(fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))).catch(() => {
+      throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+    })
+    root = await mkdtemp(join(tmpdir(), 'qfs-get-int-'))
+  })
+  afterAll(async () => {
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  })
+
+  /** A stub whose read sends the header and the first pieces, then nothing until `close`. */
+  async function stallingNode(): Promise<{ stub: StubNode; sent: Promise<void>; close(): Promise<void> }> {
+    const stub = await stubNode(2300 + n)
+    let sentPieces: () => void = () => {}
+    const sent = new Promise<void>((resolve) => {
+      sentPieces = resolve
+    })
+    let release: () => void = () => {}
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    await stub.node.unhandle(PROTOCOLS.read)
+    await stub.node.handle(PROTOCOLS.read, async (stream: Stream) => {
+      const fs = new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 60_000 })
+      try {
+        await fs.readJson()
+        await fs.writeJson(honest.header)
+        for (const piece of honest.data.slice(0, 6)) await fs.writeData(piece)
+        sentPieces()
+        await released
+      } catch {
+        // The client went away: what this test causes.
+      }
+      fs.abort(new Error('stalled read over'))
+    })
+    return {
+      stub,
+      sent,
+      close: async () => {
+        release()
+        await stub.close()
+      },
+    }
+  }
+
+  async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+    for (let i = 0; i < 400; i++) {
+      const v = await probe()
+      if (v !== undefined) return v
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    throw new Error(`timed out waiting for ${what}`)
+  }
+
+  for (const [signal, status] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    it(`on ${signal} removes its temporary file, writes no FILE and exits ${status}`, async () => {
+      const dir = join(root, `case-${n++}`)
+      await mkdir(dir)
+      const node = await stallingNode()
+      try {
+        const out = join(dir, 'big.bin')
+        const child = spawn(
+          process.execPath,
+          [BIN, 'get', f.oid, '--version', '1', '--node', node.stub.address, '-o', out],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        )
+        let stderr = ''
+        child.stderr!.on('data', (d) => void (stderr += d))
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+          child.once('exit', (code, sig) => resolve({ code, signal: sig })),
+        )
+        await node.sent
+        // Mid-transfer: the hidden temporary file holds part of the content.
+        const partial = await waitFor(async () => {
+          for (const name of await readdir(dir)) {
+            if (/^\.big\.bin\.[0-9a-f]{16}\.partial$/.test(name) && (await stat(join(dir, name))).size > 0)
+              return name
+          }
+          return undefined
+        }, 'a non-empty .partial file')
+        expect(partial).toBeDefined()
+        child.kill(signal)
+        expect(await exited).toEqual({ code: status, signal: null })
+        expect(stderr).toBe(`interrupted (${signal}): nothing written to ${out}\n`)
+        expect(await readdir(dir)).toEqual([])
+      } finally {
+        await node.close()
+      }
+    })
+  }
 })

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { type FileHandle, link, lstat, open, rename, rm, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { getSystemErrorMessage } from 'node:util'
 import type { Command } from 'commander'
 import { QfsError } from '../../core/errors.js'
 import { toFailure } from '../../sdk/failures.js'
-import { type CliIo, printJson } from '../io.js'
+import { interruptedExit, watchInterrupts } from '../interrupt.js'
+import { CliExit, type CliIo, printJson } from '../io.js'
 import { createProgress, type Progress } from '../progress.js'
 import {
   failWith,
@@ -27,8 +29,11 @@ interface GetOptions {
 /**
  * Verified bytes only ever reach FILE whole, and `get` never overwrites or deletes a file it did not
  * create: the content streams into a temporary file of a fresh random name in FILE's directory,
- * opened with `wx` (so it is ours), which becomes FILE only once the last shard root and hash_commit
- * have checked out, and is removed on any failure. An existing FILE is refused unless `--force`.
+ * opened with `wx` (so it is ours) before anything is dialled (a FILE that cannot be written costs no
+ * transfer), which becomes FILE only once the last shard root and hash_commit have checked out, and
+ * is removed on any failure and on SIGINT, SIGTERM or SIGHUP (the command then exits 130, 143 or
+ * 129). An existing FILE is refused unless `--force`. `-o -` is refused: standard output cannot be
+ * withheld until the content has verified.
  */
 export function registerGet(program: Command, io: CliIo): void {
   program
@@ -40,60 +45,128 @@ export function registerGet(program: Command, io: CliIo): void {
     .requiredOption('--node <multiaddr>', NODE_HELP)
     .requiredOption(
       '-o, --output <file>',
-      'where to write the content (via a temporary file beside it, renamed once verified)',
+      'the file to write the content to (via a temporary file beside it, renamed once verified; not stdout)',
     )
     .option('--version <n>', 'the version to read (default: the latest)')
     .option('--force', 'replace FILE if it already exists')
     .option('--json', 'print a JSON summary of the read')
+    .addHelpText(
+      'after',
+      '\nCtrl-C (SIGINT), SIGTERM or SIGHUP stops the read, removes the temporary file and exits 130, 143 or 129.\n',
+    )
     .action(async (oidText: string, opts: GetOptions) => {
       const oid = idArgument(oidText, 'OBJECT_ID')
       const node = nodeOption(opts.node)
       const version = opts.version === undefined ? undefined : versionOption(opts.version)
+      if (opts.output === '-') {
+        throw new InvalidArgumentError(
+          '-o -: get writes only a file, never standard output (no byte leaves before the whole content verified); for a file named "-", give ./-',
+        )
+      }
+      const output = opts.output
       const json = opts.json === true
       const force = opts.force === true
       // Before anything is dialled: the common case of an existing FILE costs no transfer.
-      if (!force && (await exists(opts.output))) throw outputExists(opts.output)
-      if (force) await checkReplaceable(opts.output)
-      const summary = await withClient(node, async (client) => {
-        let bar: Progress | undefined
-        const opened = await client.readContent(oid, version, { onProgress: (p) => bar?.update(p.bytes) })
-        if (!('content' in opened)) failWith(io, opened, json)
-        bar = createProgress(io, { label: `get v${opened.version}`, total: opened.content_size })
-        let temp: string | undefined
-        try {
-          temp = await writeTemp(opts.output, opened.content)
-          await publish(temp, opts.output, force)
-          temp = undefined
-        } catch (err) {
-          opened.cancel()
-          if (temp !== undefined) await rm(temp, { force: true })
-          if (err instanceof QfsError && !(err instanceof InvalidArgumentError)) {
-            failWith(io, toFailure(err, opened.storage_event_id), json)
+      if (!force && (await exists(output))) throw outputExists(output)
+      if (force) await checkReplaceable(output)
+      const interrupts = watchInterrupts()
+      let temp: TempFile | undefined
+      try {
+        temp = await createTemp(output)
+        const file = temp
+        const summary = await withClient(node, async (client) => {
+          let bar: Progress | undefined
+          const opened = await client.readContent(oid, version, {
+            signal: interrupts.abort,
+            onProgress: (p) => bar?.update(p.bytes),
+          })
+          if (interrupts.received !== undefined) {
+            if ('content' in opened) opened.cancel()
+            throw interrupted(io, interrupts.received, output)
           }
-          throw err
-        } finally {
-          bar.finish()
+          if (!('content' in opened)) failWith(io, opened, json)
+          bar = createProgress(io, { label: `get v${opened.version}`, total: opened.content_size })
+          const cancel = () => opened.cancel()
+          interrupts.abort.addEventListener('abort', cancel)
+          try {
+            await writeContent(file, output, opened.content)
+            if (interrupts.received !== undefined) throw interrupted(io, interrupts.received, output)
+            await publish(file.path, output, force)
+            file.published = true
+          } catch (err) {
+            opened.cancel()
+            if (interrupts.received !== undefined && !(err instanceof CliExit)) {
+              throw interrupted(io, interrupts.received, output)
+            }
+            if (
+              err instanceof QfsError &&
+              !(err instanceof InvalidArgumentError || err instanceof OutputWriteError)
+            ) {
+              failWith(io, toFailure(err, opened.storage_event_id), json)
+            }
+            throw err
+          } finally {
+            interrupts.abort.removeEventListener('abort', cancel)
+            bar.finish()
+          }
+          return {
+            object_id: opened.object_id,
+            version: opened.version,
+            kind: opened.kind,
+            hash_commit: opened.hash_commit,
+            content_size: opened.content_size,
+            metadata: opened.metadata,
+            file: output,
+            proofs: opened.proofs,
+            storage_event_id: opened.storage_event_id,
+          }
+        })
+        if (json) printJson(io, summary)
+        else {
+          io.stdout(
+            `wrote ${summary.content_size} bytes of ${summary.object_id} v${summary.version} to ${summary.file}\n` +
+              `hash_commit ${summary.hash_commit} verified\n`,
+          )
         }
-        return {
-          object_id: opened.object_id,
-          version: opened.version,
-          kind: opened.kind,
-          hash_commit: opened.hash_commit,
-          content_size: opened.content_size,
-          metadata: opened.metadata,
-          file: opts.output,
-          proofs: opened.proofs,
-          storage_event_id: opened.storage_event_id,
+      } catch (err) {
+        // A signal that cut a failing step short (a refused dial, a cancelled stream) is the reason.
+        if (interrupts.received !== undefined && !(err instanceof CliExit)) {
+          throw interrupted(io, interrupts.received, output)
         }
-      })
-      if (json) printJson(io, summary)
-      else {
-        io.stdout(
-          `wrote ${summary.content_size} bytes of ${summary.object_id} v${summary.version} to ${summary.file}\n` +
-            `hash_commit ${summary.hash_commit} verified\n`,
-        )
+        throw err
+      } finally {
+        if (temp !== undefined && !temp.published) {
+          await temp.handle.close().catch(() => {})
+          await rm(temp.path, { force: true })
+        }
+        interrupts.dispose()
       }
     })
+}
+
+function interrupted(io: CliIo, signal: NodeJS.Signals, output: string): CliExit {
+  io.stderr(`interrupted (${signal}): nothing written to ${output}\n`)
+  return interruptedExit(signal)
+}
+
+/** The operating system refused to write FILE (or the temporary file beside it): named as the user gave it. */
+export class OutputWriteError extends QfsError {
+  static readonly code = 'IO_ERROR'
+  constructor(output: string, cause: NodeJS.ErrnoException) {
+    const reason =
+      typeof cause.errno === 'number' && typeof cause.code === 'string'
+        ? `${cause.code} (${getSystemErrorMessage(cause.errno)})`
+        : cause.message
+    super(OutputWriteError.code, `cannot write ${output}: ${reason}`, { cause })
+  }
+}
+
+/** Errors of the file system (they carry a syscall) name FILE; anything else passes unchanged. */
+function asOutputError(output: string, err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException
+  if (e !== null && typeof e === 'object' && typeof e.syscall === 'string' && typeof e.code === 'string')
+    return new OutputWriteError(output, e)
+  return err
 }
 
 function outputExists(path: string): InvalidArgumentError {
@@ -126,28 +199,50 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/**
- * Streams `content` into a new file beside `output` and returns its path once the content has
- * verified and is on disk. The file is removed here if it was created and the stream failed; a
- * name that exists already fails the `wx` open, so nobody else's file is ever written or removed.
- */
-async function writeTemp(output: string, content: AsyncIterable<Uint8Array>): Promise<string> {
-  const temp = join(dirname(output), `.${basename(output)}.${randomBytes(8).toString('hex')}.partial`)
-  const handle: FileHandle = await open(temp, 'wx')
-  const discard = async (err: unknown): Promise<never> => {
-    await handle.close().catch(() => {})
-    await rm(temp, { force: true })
-    throw err
-  }
+/** The temporary file beside FILE, created by us (`wx`) and not yet given FILE's name. */
+interface TempFile {
+  path: string
+  handle: FileHandle
+  published: boolean
+}
+
+/** A name that exists already fails the `wx` open, so nobody else's file is ever written or removed. */
+async function createTemp(output: string): Promise<TempFile> {
+  const path = join(dirname(output), `.${basename(output)}.${randomBytes(8).toString('hex')}.partial`)
   try {
-    await handle.writeFile(content)
-    // On disk before it gets FILE's name: a crash after the rename never leaves a short FILE.
-    await handle.sync()
-    await handle.close()
+    return { path, handle: await open(path, 'wx'), published: false }
   } catch (err) {
-    return discard(err)
+    throw asOutputError(output, err)
   }
-  return temp
+}
+
+/**
+ * Streams `content` into the temporary file and closes it once the content has verified and is on
+ * disk. A failure of the content (a check, the network) passes unchanged; one of the file system
+ * names FILE. The caller removes the file on failure.
+ */
+async function writeContent(
+  temp: TempFile,
+  output: string,
+  content: AsyncIterable<Uint8Array>,
+): Promise<void> {
+  let contentFailed = false
+  const source = (async function* () {
+    try {
+      yield* content
+    } catch (err) {
+      contentFailed = true
+      throw err
+    }
+  })()
+  try {
+    await temp.handle.writeFile(source)
+    // On disk before it gets FILE's name: a crash after the rename never leaves a short FILE.
+    await temp.handle.sync()
+    await temp.handle.close()
+  } catch (err) {
+    throw contentFailed ? err : asOutputError(output, err)
+  }
 }
 
 /**
@@ -156,6 +251,14 @@ async function writeTemp(output: string, content: AsyncIterable<Uint8Array>): Pr
  * a check just before the rename is the best left.
  */
 async function publish(temp: string, output: string, force: boolean): Promise<void> {
+  try {
+    await giveName(temp, output, force)
+  } catch (err) {
+    throw asOutputError(output, err)
+  }
+}
+
+async function giveName(temp: string, output: string, force: boolean): Promise<void> {
   if (force) {
     await checkReplaceable(output)
     return rename(temp, output)
