@@ -341,10 +341,8 @@ export class FrameStream {
     }
   }
 
+  /** A stream paused for backpressure is resumed, so that what the peer sends is taken and dropped. */
   private resumeDropping(): void {
-    this.queue.length = 0
-    this.head = 0
-    this.queuedBytes = 0
     if (!this.paused) return
     this.paused = false
     try {
