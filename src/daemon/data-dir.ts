@@ -132,6 +132,20 @@ export async function readRunInfo(dir: string): Promise<RunInfo | undefined> {
   return value as unknown as RunInfo
 }
 
+/**
+ * Signal 0 checks that a process exists; EPERM means it does, under another user. Pids below 1 name
+ * process groups (`kill(0)` is our own), never a daemon.
+ */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid < 1) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 export async function removeRunInfo(dir: string): Promise<void> {
   await rm(dataPaths(dir).run, { force: true })
 }

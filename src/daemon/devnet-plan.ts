@@ -12,8 +12,8 @@ import {
 } from '../membership/snapshot.js'
 import type { NodeEntry } from '../membership/types.js'
 import { createAuthorityKeyFile, readAuthorityKeyFile } from './authority-key.js'
-import { dataPaths, initDataDir, readJson, writeAtomic } from './data-dir.js'
-import { InvalidDataDirError } from './errors.js'
+import { dataPaths, initDataDir, processAlive, readJson, readRunInfo, writeAtomic } from './data-dir.js'
+import { AlreadyRunningError, InvalidDataDirError } from './errors.js'
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js'
 
 export const DEVNET_STATE_SCHEMA = 'qfs-devnet-state/1'
@@ -77,6 +77,7 @@ export interface PrepareInit {
 export async function prepareDevnet(init: PrepareInit): Promise<DevnetPlan> {
   const paths = devnetPaths(init.dir)
   const previous = await readState(paths.state)
+  await refuseBusyDirectory(init.dir)
   const count = init.nodes ?? previous?.nodes.length ?? DEFAULT_DEVNET_NODES
   if (!Number.isSafeInteger(count) || count < 1 || count > MAX_DEVNET_NODES) {
     throw new InvalidInputError(`--nodes must be in 1..${MAX_DEVNET_NODES}`)
@@ -141,6 +142,48 @@ export async function prepareDevnet(init: PrepareInit): Promise<DevnetPlan> {
     await writeSnapshotFile(dataPaths(node.dir).snapshot, snapshot)
   }
   return { dir: init.dir, nodes, snapshot, created }
+}
+
+/**
+ * Refuses, before anything is written, a directory a devnet must not take over: a node's own data
+ * directory (node.json in D itself: node-1..N would be created inside it), and a devnet whose
+ * daemons still run (a run.json in D/node-<i> whose pid is alive, the check `status` makes). A second
+ * devnet there would rewrite the live nodes' config.json and snapshot.json, then fail on their ports.
+ * A run.json left by a daemon that was killed names a dead pid and does not count.
+ */
+async function refuseBusyDirectory(dir: string): Promise<void> {
+  if (await exists(dataPaths(dir).node)) {
+    const run = await readRunInfo(dir).catch(() => undefined)
+    const running = run !== undefined && processAlive(run.pid) ? ` (a node runs there, pid ${run.pid})` : ''
+    throw new InvalidInputError(
+      `${dir} is a node's data directory${running}, not a devnet directory: give the devnet a directory of its own`,
+    )
+  }
+  const live: string[] = []
+  for (let i = 1; i <= MAX_DEVNET_NODES; i++) {
+    const nodeDir = devnetPaths(dir).node(i)
+    if (!(await exists(nodeDir))) break
+    // A run.json that does not parse proves nothing; the daemon's start replaces it.
+    const run = await readRunInfo(nodeDir).catch(() => undefined)
+    if (run !== undefined && processAlive(run.pid)) live.push(`node-${i} pid ${run.pid}`)
+  }
+  if (live.length > 0) {
+    throw new AlreadyRunningError(
+      `a devnet is already running in ${dir} (${live.join(', ')}): stop it first (Ctrl-C where it runs) or give another --dir; if no qfs-node has these pids, a crash left their run.json behind: delete it`,
+    )
+  }
+}
+
+/** Whether `path` exists; under a file (ENOTDIR) it does not, and later steps report that in their words. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false
+    throw err
+  }
 }
 
 function loopbackAddr(port: number): string {

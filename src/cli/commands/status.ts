@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { NodeStatus } from '../../api/app.js'
 import { InvalidInputError, QfsError } from '../../core/errors.js'
-import { readRunInfo } from '../../daemon/data-dir.js'
+import { processAlive, readRunInfo } from '../../daemon/data-dir.js'
 import { NotRunningError } from '../../daemon/errors.js'
 import { NodeUnavailableError } from '../../engine/errors.js'
 import { type CliIo, printJson } from '../io.js'
@@ -60,16 +60,6 @@ async function apiUrlOf(opts: StatusOptions): Promise<string> {
     )
   }
   return run.api
-}
-
-/** Signal 0 checks that a process exists; EPERM means it does, under another user. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 function timeout(opts: StatusOptions): number {
