@@ -3,6 +3,7 @@ import { QfsError } from '../../core/errors.js'
 import type { EngineFailure } from '../../engine/responses.js'
 import { type NodeAddress, parseNodeAddress } from '../../sdk/address.js'
 import { QfsClient } from '../../sdk/client.js'
+import { failureCause } from '../../sdk/failures.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
 
 /**
@@ -18,14 +19,31 @@ export class InvalidArgumentError extends QfsError {
   }
 }
 
-export const NODE_HELP = "the coordinating node's multiaddr, ending in /p2p/<peer id>"
+export const NODE_HELP =
+  "the coordinating node's multiaddr: /ip4|/ip6|/dns|/dns4|/dns6/<host>/tcp/<port>/p2p/<peer id>"
 
+/** Where a TCP address may point: the client's libp2p has the TCP transport only. */
+const TCP_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
+
+/**
+ * `--node`: a multiaddr naming its peer, over a transport the client has. /udp, /quic-v1, /ws, a
+ * relay circuit and the like are refused here (exit 2), since a dial could only fail.
+ */
 export function nodeOption(text: string): NodeAddress {
+  let node: NodeAddress
   try {
-    return parseNodeAddress(text)
+    node = parseNodeAddress(text)
   } catch (err) {
     throw new InvalidArgumentError(`--node: ${(err as Error).message}`, { cause: err })
   }
+  const names = node.multiaddr.getComponents().map((c) => c.name)
+  const tcp = names.length === 3 && TCP_HOSTS.has(names[0]!) && names[1] === 'tcp' && names[2] === 'p2p'
+  if (!tcp) {
+    throw new InvalidArgumentError(
+      `--node: ${text}: only /tcp addresses are supported (/ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/<port>, then /p2p/<peer id>)`,
+    )
+  }
+  return node
 }
 
 /** A decimal integer in [min, max] with no sign, exponent or leading zeros. */
@@ -79,9 +97,83 @@ export function failureStatus(f: EngineFailure): number {
   return EXIT.FAILED
 }
 
-/** Reports a failure answer (`error [CODE]: detail`, and the answer itself on stdout with --json) and stops. */
+/**
+ * Reports a failure answer (`error [CODE]: detail`, and the answer itself on stdout with --json) and
+ * stops. An unreachable node's answer says only that; the line adds the local cause in parentheses.
+ */
 export function failWith(io: CliIo, f: EngineFailure, json: boolean): never {
   if (json) printJson(io, f)
-  io.stderr(`error [${f.code}]: ${f.error_detail}\n`)
+  const why = f.code === 'NODE_UNAVAILABLE' ? unavailableReason(failureCause(f)) : undefined
+  io.stderr(`error [${f.code}]: ${f.error_detail}${why === undefined ? '' : ` (${why})`}\n`)
   throw new CliExit(failureStatus(f))
+}
+
+const ERRNO_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EAI_AGAIN: 'host name lookup failed',
+}
+
+const PEER_MISMATCH = /identity key (\S+) does not match expected remote identity key (\S+)/
+
+/**
+ * Why a node could not be reached, in words for the operator on this machine: the answer's
+ * error_detail stays the same for every cause (it is also what a node would send), while the
+ * local error chain (libp2p's and the OS's errors) tells a wrong peer id from a closed port.
+ */
+export function unavailableReason(cause: unknown): string | undefined {
+  const chain = errorChain(cause)
+  if (chain.length === 0) return undefined
+  for (const e of chain) {
+    // Noise checks the key the node proves against the /p2p/ id dialled: another node answers there.
+    const m = PEER_MISMATCH.exec(e.message)
+    if (m !== null) return `peer id mismatch: the node at that address is ${m[1]}, not ${m[2]}`
+    if (e.name === 'UnexpectedPeerError') return 'peer id mismatch: another node answers at that address'
+  }
+  for (const e of chain) {
+    if (e.name === 'NoValidAddressesError') return 'only /tcp addresses are supported'
+    if (e.code === 'ENOTFOUND')
+      return `host name not found${e.hostname === undefined ? '' : `: ${e.hostname}`}`
+    const known = e.code === undefined ? undefined : ERRNO_REASONS[e.code]
+    if (known !== undefined) return known
+    if (e.name === 'UnsupportedProtocolError') return 'the peer does not speak the QFS protocol'
+    if (e.name === 'TimeoutError') return 'no answer in time'
+  }
+  // Otherwise the innermost error as it is: on this machine its words help more than they leak.
+  const root = chain[chain.length - 1]!
+  const text = root.code !== undefined && /^[A-Z][A-Z0-9_]*$/.test(root.code) ? root.code : root.name
+  return root.message === '' ? text : `${text}: ${root.message.slice(0, 200)}`
+}
+
+interface ChainedError {
+  name: string
+  message: string
+  code: string | undefined
+  hostname: string | undefined
+}
+
+/** `err`, its `cause`s and an AggregateError's `errors`, outermost first (bounded: chains may loop). */
+function errorChain(err: unknown): ChainedError[] {
+  const seen = new Set<unknown>()
+  const out: ChainedError[] = []
+  const queue: unknown[] = [err]
+  while (queue.length > 0 && out.length < 32) {
+    const e = queue.shift()
+    if (e === null || typeof e !== 'object' || seen.has(e)) continue
+    seen.add(e)
+    const o = e as { name?: unknown; message?: unknown; code?: unknown; hostname?: unknown }
+    out.push({
+      name: typeof o.name === 'string' ? o.name : 'Error',
+      message: typeof o.message === 'string' ? o.message : '',
+      code: typeof o.code === 'string' ? o.code : undefined,
+      hostname: typeof o.hostname === 'string' ? o.hostname : undefined,
+    })
+    const { cause, errors } = e as { cause?: unknown; errors?: unknown }
+    if (cause !== undefined) queue.push(cause)
+    if (Array.isArray(errors)) queue.push(...errors)
+  }
+  return out
 }
