@@ -53,40 +53,77 @@ export async function readAuthorityKeyFile(path: string): Promise<AuthorityKey> 
   return key
 }
 
+/** Where a warning about a trusted key goes by default: stderr, before any logger exists. */
+export function warnOnStderr(message: string): void {
+  process.stderr.write(`warning: ${message}\n`)
+}
+
 /**
  * A trusted public key from its file: bare hex (`FILE.pub`), or any of our key files with a
- * `public_key` field (the authority key file itself, a node's audit-key.json).
+ * `public_key` field (the authority key file itself, a node's audit-key.json). A file that also
+ * holds the secret (a `seed`) is accepted with a warning: trusting it invites copying the
+ * authority's secret key to every node, where the public key alone is what a node needs.
  */
-export async function readPublicKeyFile(path: string): Promise<string> {
+export async function readPublicKeyFile(
+  path: string,
+  warn: (message: string) => void = warnOnStderr,
+): Promise<string> {
   let text: string
   try {
-    text = (await readFile(path, 'utf8')).trim()
+    text = await readKeyText(path)
   } catch (err) {
-    throw new InvalidKeyFileError(
-      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      {
-        cause: err,
-      },
-    )
+    throw new InvalidKeyFileError(`cannot read ${path}: ${errnoOf(err)}`, { cause: err })
   }
-  if (PUBLIC_KEY_RE.test(text)) return text
-  const f = parseJsonObject(text, path)
-  if (typeof f.public_key === 'string' && PUBLIC_KEY_RE.test(f.public_key)) return f.public_key
-  throw new InvalidKeyFileError(`${path} holds no ML-DSA-65 public key (3904 lower-case hex characters)`)
+  return publicKeyIn(text, path, warn)
 }
 
 export function isPublicKeyHex(text: string): boolean {
   return PUBLIC_KEY_RE.test(text)
 }
 
-/** A trusted key as given by an operator: the hex itself, or a file holding it (relative to `base`). */
-export async function resolveTrustedKey(entry: string, base: string): Promise<string> {
+/**
+ * A trusted key as given by an operator: the hex itself, or a file holding it (relative to `base`).
+ * An entry that is neither says so, rather than only that no file has that name.
+ */
+export async function resolveTrustedKey(
+  entry: string,
+  base: string,
+  warn: (message: string) => void = warnOnStderr,
+): Promise<string> {
   if (PUBLIC_KEY_RE.test(entry)) return entry
+  const neither = `${JSON.stringify(entry.length > 80 ? `${entry.slice(0, 77)}...` : entry)} is neither a hex ML-DSA-65 public key (3904 lower-case hex characters) nor a readable file`
   // Long hex that is not a key is a mistyped key, not a file name.
-  if (/^[0-9a-fA-F]{64,}$/.test(entry)) {
-    throw new InvalidKeyFileError('neither an ML-DSA-65 public key (3904 lower-case hex) nor a file')
+  if (/^[0-9a-fA-F]{64,}$/.test(entry)) throw new InvalidKeyFileError(neither)
+  const path = resolve(base, entry)
+  let text: string
+  try {
+    text = await readKeyText(path)
+  } catch (err) {
+    throw new InvalidKeyFileError(`${neither} (${path}: ${errnoOf(err)})`, { cause: err })
   }
-  return readPublicKeyFile(resolve(base, entry))
+  return publicKeyIn(text, path, warn)
+}
+
+async function readKeyText(path: string): Promise<string> {
+  return (await readFile(path, 'utf8')).trim()
+}
+
+function errnoOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message
+}
+
+function publicKeyIn(text: string, path: string, warn: (message: string) => void): string {
+  if (PUBLIC_KEY_RE.test(text)) return text
+  const f = parseJsonObject(text, path)
+  if (typeof f.public_key === 'string' && PUBLIC_KEY_RE.test(f.public_key)) {
+    if (Object.hasOwn(f, 'seed')) {
+      warn(
+        `${path} holds a secret key (its seed), not only the public key: trust the public key alone (its hex, or the .pub file beside an authority key); the secret key should not be copied to nodes`,
+      )
+    }
+    return f.public_key
+  }
+  throw new InvalidKeyFileError(`${path} holds no ML-DSA-65 public key (3904 lower-case hex characters)`)
 }
 
 /** A key's name for people and logs: SHA3-256 of the public key, as checkpoints name audit keys. */
