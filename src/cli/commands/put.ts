@@ -34,11 +34,14 @@ interface PutOptions {
 
 const READ_CHUNK = 1024 * 1024
 
-const TICK_HELP = `
+const PUT_HELP = `
 created_at_tick is a DeterministicTime tick, never the wall clock: the CLI has no network clock to
 read, so it is what --tick says, 0 by default. A tick that does not depend on when the command ran
 keeps hash_commit a function of the file and the arguments alone, so re-running a put that failed
-half-way is the same write again (idempotent), not a conflicting one.`
+half-way is the same write again (idempotent), not a conflicting one.
+
+An empty --namespace or --id is refused (exit 2): it is most often a shell variable that is not
+set. The protocol itself allows empty strings in objectId(namespace, id); the SDK takes them.`
 
 export function registerPut(program: Command, io: CliIo): void {
   program
@@ -46,17 +49,19 @@ export function registerPut(program: Command, io: CliIo): void {
     .description('store FILE as a version of the object objectId(NAMESPACE, ID), streamed from disk')
     .argument('<file>', 'the file to store')
     .requiredOption('--node <multiaddr>', NODE_HELP)
-    .requiredOption('--namespace <namespace>', 'object namespace')
-    .requiredOption('--id <client-id>', 'client-side id of the object within its namespace')
+    .requiredOption('--namespace <namespace>', 'object namespace (not empty)')
+    .requiredOption('--id <client-id>', 'client-side id of the object within its namespace (not empty)')
     .option('--tag <tag>', 'a metadata tag (repeat for more)', collect, [])
     .option('--version <n>', 'the version to write (default: the latest decided version + 1)')
     .option('--author <id>', "metadata author_node_id (default: the coordinating node's peer id)")
     .option('--tick <n>', 'metadata created_at_tick, a DeterministicTime tick', '0')
     .option('--json', 'print the write answer as JSON (the default)')
     .option('--text', 'print a short human summary instead of JSON')
-    .addHelpText('after', TICK_HELP)
+    .addHelpText('after', PUT_HELP)
     .action(async (file: string, opts: PutOptions) => {
       const node = nodeOption(opts.node)
+      nonEmpty(opts.namespace, '--namespace')
+      nonEmpty(opts.id, '--id')
       const explicit = opts.version === undefined ? undefined : versionOption(opts.version)
       const tick = integerOption(opts.tick, '--tick', 0)
       const size = await fileSize(file)
@@ -88,6 +93,15 @@ export function registerPut(program: Command, io: CliIo): void {
       if (json) printJson(io, answer)
       else printStored(io, answer)
     })
+}
+
+/** Only the CLI refuses an empty name (PUT_HELP says so); objectId() takes one. */
+function nonEmpty(text: string, flag: string): void {
+  if (text === '') {
+    throw new InvalidArgumentError(
+      `${flag} is empty (an unset shell variable?): put refuses an empty name, although objectId() allows one`,
+    )
+  }
 }
 
 async function fileSize(file: string): Promise<number> {
