@@ -35,8 +35,9 @@ export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: Public
 export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
   write: serveWrite,
   read: serveRead,
-  getProof: async (engine, { fs, signal }) => {
-    const r = parseProofRequest(await fs.readJson(signal))
+  getProof: async (engine, ex) => {
+    const { fs, signal } = ex
+    const r = await readRequest(ex, parseProofRequest)
     const answer = await engine.getStorageProof(r.object_id, r.version, r.shard_id, {
       signal,
       epoch: r.epoch,
@@ -44,8 +45,9 @@ export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
     })
     await fs.writeJson(answer as unknown as JsonObject, signal)
   },
-  listObjects: async (engine, { fs, signal }) => {
-    const r = parseListObjectsRequest(await fs.readJson(signal))
+  listObjects: async (engine, ex) => {
+    const { fs, signal } = ex
+    const r = await readRequest(ex, parseListObjectsRequest)
     const answer = await engine.listObjects(r.filters ?? {}, { signal, epoch: r.epoch })
     if (!answer.ok) {
       await fs.writeJson(answer as unknown as JsonObject, signal)
@@ -61,18 +63,22 @@ export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
   },
 }
 
+/** The request frame, parsed; the exchange is told it was accepted (service.ts drains refusals briefly). */
+async function readRequest<T>(ex: Exchange, parse: (value: unknown) => T): Promise<T> {
+  const request = parse(await ex.fs.readJson(ex.signal))
+  ex.onRequest?.()
+  return request
+}
+
 /**
  * The request, then the content as DATA frames and END, streamed through the engine as it arrives.
  * A write takes one of the node's write slots (NODE_BUSY, an ERROR frame, when none is free) and must
  * deliver its content by its deadline, else the engine fails it with WRITE_TOO_SLOW and takes back
  * what it staged (docs/protocol.md 4.2).
  */
-async function serveWrite(
-  engine: StorageEngine,
-  { fs, signal, source }: Exchange,
-  policy: PublicPolicy,
-): Promise<void> {
-  const r = parseWriteRequest(await fs.readJson(signal), policy.maxContentBytes)
+async function serveWrite(engine: StorageEngine, ex: Exchange, policy: PublicPolicy): Promise<void> {
+  const { fs, signal, source } = ex
+  const r = await readRequest(ex, (value) => parseWriteRequest(value, policy.maxContentBytes))
   const write = policy.writes.admit(signal, source)
   try {
     const options = { signal: write.signal, epoch: r.epoch, timestampTick: r.timestamp_tick }
@@ -127,7 +133,7 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
  * the read fails READ_TOO_SLOW and its slot is free at once.
  */
 async function serveRead(engine: StorageEngine, ex: Exchange, policy: PublicPolicy): Promise<void> {
-  const r = parseReadRequest(await ex.fs.readJson(ex.signal))
+  const r = await readRequest(ex, parseReadRequest)
   // Nothing more is read from the client until the end: bytes it sends anyway wait in the window.
   ex.fs.holdInput()
   const read = policy.reads.admit(ex.signal, ex.source)

@@ -32,6 +32,8 @@ export interface Exchange {
   stillEligible?: () => boolean
   /** The client's network address (its IP), by which public slots are shared out under contention. */
   source?: string
+  /** Told once a public request has been read and parsed: a refusal before that drains only briefly. */
+  onRequest?: () => void
 }
 
 export type ReplicaHandler = (node: NodeService, ex: Exchange) => Promise<void>

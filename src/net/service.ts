@@ -229,7 +229,11 @@ class StorageProtocol implements StorageProtocolService {
     }
     const counted = name === 'replicaPush' || name === 'replicaFetch' ? `${name} ${peer}` : undefined
     let holds = false
+    // True from a public stream's opening until its handler accepted the request (framing and shape).
     let awaitingRequest = false
+    ex.onRequest = () => {
+      awaitingRequest = false
+    }
     try {
       if (!PUBLIC_PROTOCOLS.has(name)) {
         if (outsider) throw new NotEligibleError(`peer ${peer} is not in the eligible set`)
@@ -244,7 +248,6 @@ class StorageProtocol implements StorageProtocolService {
       } else {
         awaitingRequest = true
         await this.awaitRequest(ex)
-        awaitingRequest = false
         await PUBLIC_HANDLERS[name]!(this.engine!, ex, {
           maxContentBytes: this.limits.maxContentBytes,
           writes: this.writes,
@@ -257,10 +260,11 @@ class StorageProtocol implements StorageProtocolService {
       this.log?.error('%s from %p failed - %e', PROTOCOLS[name], connection.remotePeer, err)
       const wire = wireErrorOf(err, storageErrorCode)
       this.onExchangeFailed?.(name, wire.code)
-      // A stream refused before its request (or that never sent one) is not given the idle timeout to
-      // read why: silent ones would stay open that long after their refusal and pile up faster than
-      // they end (each holds heap). One that never sent a request gets a moment; one refused because
-      // too many already wait is reset at once, since it comes while the node is being flooded.
+      // A stream refused before its request was accepted (one that never sent one, or sent a malformed
+      // one) is not given the idle timeout to read why: such streams cost their sender two bytes,
+      // would stay open that long after their refusal and pile up faster than they end (each holds
+      // heap). They get a moment; one refused because too many already wait is reset at once, since it
+      // comes while the node is being flooded.
       const drainMs = !awaitingRequest
         ? undefined
         : wire.code === 'NODE_BUSY'

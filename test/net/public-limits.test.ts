@@ -7,7 +7,7 @@ import { DeterministicTime } from '../../src/core/time.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { StorageClient } from '../../src/net/client.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
-import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { encodeJsonFrame, frameBytes, MAX_FRAME_BYTES } from '../../src/net/frames.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { type Limits, PROTOCOLS } from '../../src/net/protocols.js'
 import { storageProtocol } from '../../src/net/service.js'
@@ -184,6 +184,34 @@ describe('public write limits and list scan budget over libp2p', () => {
     for (const w of waiting) w.fs.abort(new Error('test over'))
     // Nothing is left waiting: requests that come are served.
     expect(await client.list(addrsOf(coordinator), { filters: {} })).toMatchObject({ ok: true })
+  })
+
+  it('gives a malformed public request only a moment after its ERROR frame, not the idle timeout', async () => {
+    await reconfigure({})
+    const refused = async (protocol: string, bytes: Uint8Array) => {
+      const stream = await net.outsider.dialProtocol(addrsOf(coordinator), protocol)
+      const fs = new FrameStream(stream, { idleMs: 10_000, maxFrameBytes: MAX_FRAME_BYTES })
+      const closed = new Promise<number>((resolve) =>
+        stream.addEventListener('close', () => resolve(performance.now()), { once: true }),
+      )
+      const started = performance.now()
+      stream.send(bytes) // and the client never closes its side
+      const frames = await answers(fs)
+      return { frames, ms: (await closed) - started }
+    }
+    const nonCanonical = Uint8Array.of(0x04, 0x01, ...new TextEncoder().encode('{ }'))
+    const wrongShape = frameBytes(encodeJsonFrame({ object_id: 'ab'.repeat(32), extra: 1 }))
+    for (const [protocol, bytes, code] of [
+      [PROTOCOLS.read, nonCanonical, 'FRAME_INVALID'],
+      [PROTOCOLS.write, wrongShape, 'INVALID_INPUT'],
+    ] as const) {
+      const { frames, ms } = await refused(protocol, bytes)
+      expect(frames).toEqual([
+        expect.objectContaining({ type: 'error', error: expect.objectContaining({ code }) }),
+      ])
+      // The stream ends about REFUSAL_DRAIN_MS (1 s) after the refusal, well before the 5 s idle timeout.
+      expect(ms).toBeLessThan(3_000)
+    }
   })
 
   it('with a read cap of 1, a stream that sends no request holds no slot', async () => {
