@@ -33,6 +33,16 @@ export function validateNodeListFilters(input: unknown): NodeListFilters {
   return out
 }
 
+const FILTER_NAMES: ReadonlySet<string> = new Set([
+  'after',
+  'limit',
+  'prefix',
+  'tag',
+  'author',
+  'tick_from',
+  'tick_to',
+])
+
 /** Checks list filters from any caller (CLI, wire, HTTP); `INVALID_INPUT` on anything else. */
 export function validateFilters(input: unknown): RecordFilters {
   if (input === undefined || input === null) return {}
@@ -41,6 +51,8 @@ export function validateFilters(input: unknown): RecordFilters {
   const f = input as Record<string, unknown>
   const out: RecordFilters = {}
   for (const key of Object.keys(f)) {
+    if (!FILTER_NAMES.has(key)) throw new InvalidInputError(`unknown filter ${key}`)
+    // A known filter set to null counts as absent (JSON has no undefined).
     if (f[key] === undefined || f[key] === null) continue
     switch (key) {
       case 'after': {
