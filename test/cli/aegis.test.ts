@@ -38,7 +38,7 @@ describe('aegis sign --node-dir', () => {
     expect(r.stderr.split('\n')).toHaveLength(2)
     expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: /)
     expect(r.stderr).toContain(`--node-dir ${dir}: node ${nodeId} has no address a peer could dial`)
-    expect(r.stderr).toContain('start it once')
+    expect(r.stderr).toContain('--allow-no-snapshot')
     expect(r.stderr).toContain('`listen` with a fixed port')
     expect(r.stderr).toContain('`announce`')
     expect(existsSync(out)).toBe(false)

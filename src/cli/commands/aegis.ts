@@ -255,7 +255,7 @@ async function nodeFromDir(dir: string): Promise<NodeEntry> {
         : 'it has no run.json, and its configuration has no announce and listens on port 0 only'
     throw new InvalidArgumentError(
       `--node-dir ${dir}: node ${nodeId} has no address a peer could dial (${why}); ` +
-        'start it once so its run.json names its addresses, or set `listen` with a fixed port, or `announce`, in its config',
+        'set `listen` with a fixed port, or `announce`, in its config; or sign while it runs (`qfs-node start --dir D --allow-no-snapshot`: its run.json then names its addresses)',
     )
   }
   return { node_id: nodeId, multiaddrs: addrs, mldsa_public_key: publicKey }
