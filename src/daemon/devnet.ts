@@ -234,6 +234,12 @@ export class Devnet {
       log.once('open', () => resolve())
       log.once('error', reject)
     })
+    // Looked at again after the wait: `stop()` takes its list of children at once, so a daemon
+    // spawned after it began would be left running.
+    if (this.stopping !== undefined) {
+      log.end()
+      throw new DevnetNodeFailedError(plan.name, 'the devnet is stopping', '')
+    }
     // Its own process group: a Ctrl-C at the terminal reaches the devnet only, which then stops the
     // daemons in order instead of all of them racing to exit at once. That also means nothing the
     // terminal does reaches a daemon once the devnet is gone, so each daemon gets a pipe on stdin
