@@ -174,18 +174,20 @@ export type ForegroundPhase = 'starting' | 'running' | 'stopping' | 'stopped'
 
 /**
  * What SIGINT or SIGTERM does (docs/operations.md "Stopping"): before the ready line the default
- * action (no handler yet); once running, a graceful stop; during the stop, exit at once with status 3
- * (an echo of the first signal is ignored, see REPEAT_ECHO_MS); once stopped cleanly, exit at once
- * with status 0, since nothing is left to lose.
+ * action (no handler yet); once running, a graceful stop; during a stop that no signal began (stdin
+ * closed), the first signal only joins it ('first'); during the stop, a second signal exits at once
+ * with status 3 (an echo of the first is ignored, see REPEAT_ECHO_MS); once stopped cleanly, exit at
+ * once with status 0, since nothing is left to lose.
  */
 export function stopSignalAction(
   phase: Exclude<ForegroundPhase, 'starting'>,
   first: { signal: NodeJS.Signals; atMs: number } | undefined,
   signal: NodeJS.Signals,
   nowMs: number,
-): 'stop' | 'ignore' | 'exit-failed' | 'exit-ok' {
+): 'stop' | 'first' | 'ignore' | 'exit-failed' | 'exit-ok' {
   if (phase === 'running') return 'stop'
   if (phase === 'stopped') return 'exit-ok'
+  if (first === undefined) return 'first'
   if (first !== undefined && first.signal === signal && nowMs - first.atMs < REPEAT_ECHO_MS) return 'ignore'
   return 'exit-failed'
 }
@@ -249,6 +251,9 @@ async function runForeground(
     if (action === 'stop') {
       first = { signal, atMs: now }
       requestStop(signal)
+    } else if (action === 'first') {
+      first = { signal, atMs: now }
+      logger.info({ signal }, 'signal received: already stopping')
     } else if (action === 'ignore') logger.info({ signal }, 'repeated signal ignored: already stopping')
     else if (action === 'exit-ok') process.exit(EXIT.OK)
     else {
