@@ -10,8 +10,10 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const major = Number(process.versions.node.split('.')[0])
 const pinned = `${root}node_modules/node/bin/node`
 if (major < 22 && existsSync(pinned)) {
+  // An IPC channel the command watches: should this wrapper die without passing a signal on (kill
+  // -9 of the pid the user sees), the command is told by the channel's end and stops as on SIGTERM.
   const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
   })
   // What is sent to this process is meant for the command (SIGHUP: `kill -HUP $!` reloads a node).
   const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP']
@@ -42,6 +44,15 @@ if (major < 22 && existsSync(pinned)) {
       if (err.code !== 'EPIPE' && err.code !== 'EIO') throw err
     })
   }
-  const { main: run } = await import(main)
+  // Run by the wrapper above: its channel ending means the wrapper is gone, so stop as on SIGTERM
+  // (the command's own handlers clean up). The channel must not keep the process alive by itself.
+  if (process.channel !== undefined) {
+    process.channel.unref()
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'))
+  }
+  const { main: run, endByInterrupt } = await import(main)
   process.exitCode = await run(process.argv.slice(2))
+  // A command interrupted by a signal cleaned up; end by that signal, so a shell sees it (a loop of
+  // commands stops at Ctrl-C) rather than an exit status it reads as handled.
+  endByInterrupt()
 }

@@ -13,9 +13,29 @@ export function interruptedStatus(signal: NodeJS.Signals): number {
   return 128 + constants.signals[signal]
 }
 
-/** The exit of a command that cleaned up after `signal`. */
+let interruptedBy: NodeJS.Signals | undefined
+
+/**
+ * The exit of a command that cleaned up after `signal`. Its status is what a shell shows for that
+ * signal; the process entry point then ends by the signal itself (`endByInterrupt`).
+ */
 export function interruptedExit(signal: NodeJS.Signals): CliExit {
+  interruptedBy = signal
   return new CliExit(interruptedStatus(signal))
+}
+
+/**
+ * Ends the process by the signal that interrupted its command, once the command has cleaned up: a
+ * shell then sees a process that signal ended, and a loop of commands stops at Ctrl-C, where an exit
+ * status of 130 reads as "the command handled it" and the loop goes on. Only the process entry point
+ * (bin/qfs-node.js) calls it, never a caller of `main` in process. Nothing happens when no command
+ * was interrupted.
+ */
+export function endByInterrupt(): void {
+  const signal = interruptedBy
+  if (signal === undefined) return
+  process.removeAllListeners(signal)
+  process.kill(process.pid, signal)
 }
 
 export interface InterruptWatch {

@@ -14,6 +14,8 @@ import { registerStart } from './commands/start.js'
 import { registerStatus } from './commands/status.js'
 import { type CliIo, EXIT, processIo, reportError } from './io.js'
 
+export { endByInterrupt } from './interrupt.js'
+
 export function buildProgram(io: CliIo): Command {
   const program = new Command('qfs-node')
     .description('QFS V13 storage node: content-addressed, deterministic, replicated storage over libp2p')

@@ -98,6 +98,23 @@ describe.skipIf(!reexecs)('bin/qfs-node.js under the system Node 20', () => {
     })
   }
 
+  it('stops the command when the wrapper dies without passing a signal on (SIGKILL)', async () => {
+    const run = await waiting()
+    run.wrapper.kill('SIGKILL')
+    expect(await run.exited).toEqual({ code: null, signal: 'SIGKILL' })
+    // The command's IPC channel ends with the wrapper: it stops as on SIGTERM, long before its 60 s wait.
+    for (let i = 0; i < 200; i++) {
+      try {
+        process.kill(run.command, 0)
+      } catch {
+        return
+      }
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    process.kill(run.command, 'SIGKILL')
+    throw new Error('the command outlived its wrapper by 5 s')
+  })
+
   it('passes the exit status of a command that ends by itself', async () => {
     const wrapper = spawn(SYSTEM_NODE, [BIN, 'get', 'not-an-id', '--node', 'x', '-o', 'y'], {
       stdio: 'ignore',
