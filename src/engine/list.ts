@@ -1,7 +1,12 @@
 import { compareBytes, fromHex, isId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
-import { MAX_LIST_SCAN_ENTRIES, matchesFilters, validateListFilters } from '../store/listing.js'
+import {
+  MAX_LIST_SCAN_ENTRIES,
+  matchesFilters,
+  PUBLIC_FILTER_KEYS,
+  validateListFilters,
+} from '../store/listing.js'
 import { ask, type EngineContext, majority, settle } from './context.js'
 import { QuorumNotReachedError } from './errors.js'
 import type { ObjectSummary } from './responses.js'
@@ -33,16 +38,6 @@ export function validateNodeListFilters(input: unknown): NodeListFilters {
   return out
 }
 
-const FILTER_NAMES: ReadonlySet<string> = new Set([
-  'after',
-  'limit',
-  'prefix',
-  'tag',
-  'author',
-  'tick_from',
-  'tick_to',
-])
-
 /** Checks list filters from any caller (CLI, wire, HTTP); `INVALID_INPUT` on anything else. */
 export function validateFilters(input: unknown): RecordFilters {
   if (input === undefined || input === null) return {}
@@ -51,7 +46,7 @@ export function validateFilters(input: unknown): RecordFilters {
   const f = input as Record<string, unknown>
   const out: RecordFilters = {}
   for (const key of Object.keys(f)) {
-    if (!FILTER_NAMES.has(key)) throw new InvalidInputError(`unknown filter ${key}`)
+    if (!PUBLIC_FILTER_KEYS.has(key)) throw new InvalidInputError(`unknown filter ${key}`)
     // A known filter set to null counts as absent (JSON has no undefined).
     if (f[key] === undefined || f[key] === null) continue
     switch (key) {

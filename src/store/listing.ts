@@ -46,7 +46,8 @@ export const MAX_LIST_LIMIT = 1000
  * or a node that is home to few of the entries it holds) makes one request scan the whole index.
  */
 export const MAX_LIST_SCAN_ENTRIES = 10_000
-const FILTER_KEYS = new Set([
+/** The filters a client may give (docs/protocol.md 4.5). */
+export const PUBLIC_FILTER_KEYS: ReadonlySet<string> = new Set([
   'after',
   'limit',
   'prefix',
@@ -54,9 +55,9 @@ const FILTER_KEYS = new Set([
   'author',
   'tick_from',
   'tick_to',
-  'home_only',
-  'scan_budget',
 ])
+/** Those and the ones only a coordinator sends to the homes it asks. */
+const FILTER_KEYS = new Set([...PUBLIC_FILTER_KEYS, 'home_only', 'scan_budget'])
 const HEX_PREFIX = /^[0-9a-f]{0,64}$/
 const U64_MAX = (1n << 64n) - 1n
 
