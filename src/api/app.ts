@@ -9,7 +9,7 @@ import Fastify, {
   LogController,
 } from 'fastify'
 import type { Registry } from 'prom-client'
-import { QfsError } from '../core/errors.js'
+import { InvalidInputError, QfsError } from '../core/errors.js'
 import type { ListResponse } from '../engine/responses.js'
 import type { LogHead } from '../log/index.js'
 import type { SpaceStatus, StoreStats } from '../store/index.js'
@@ -146,7 +146,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
       v1.get<{ Querystring: ListQuery }>(
         '/objects',
-        { schema: { querystring: listQuerySchema, response: { 200: listResponseSchema, ...errors } } },
+        {
+          schema: { querystring: listQuerySchema, response: { 200: listResponseSchema, ...errors } },
+          preValidation: async (request) => refuseNonDecimal(request.query as Record<string, unknown>),
+        },
         async (request, reply) => {
           const q = request.query
           const filters = {
@@ -193,6 +196,22 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     )
   }
   socket.destroy()
+}
+
+/** The integer query parameters of /v1/objects. */
+const INTEGER_QUERY_KEYS = ['limit', 'after_version', 'tick_from', 'tick_to'] as const
+const DECIMAL = /^(0|[1-9][0-9]*)$/
+
+/**
+ * Integers in a query are plain decimal text, as the CLI takes them: the schema's coercion alone
+ * would read `1e3` as 1000 and `0010` as 10, which the CLI refuses.
+ */
+function refuseNonDecimal(query: Record<string, unknown>): void {
+  for (const key of INTEGER_QUERY_KEYS) {
+    const value = query[key]
+    if (value === undefined || (typeof value === 'string' && DECIMAL.test(value))) continue
+    throw new InvalidInputError(`${key} must be a decimal integer without sign, exponent or leading zeros`)
+  }
 }
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string) {

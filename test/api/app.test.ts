@@ -165,6 +165,14 @@ describe('operator API', () => {
     'after_version=1',
     'tick_from=-1',
     'color=red',
+    // Integers as the CLI takes them: no exponent, fraction, sign or leading zeros.
+    'limit=1e3',
+    'limit=0010',
+    'limit=5.0',
+    'limit=+5',
+    'tick_to=1e2',
+    `after_object_id=${ID('d')}&after_version=01`,
+    'limit=5&limit=6',
   ])('refuses /v1/objects?%s with 400 INVALID_INPUT', async (query) => {
     const { app, calls } = setup()
     const res = await app.inject(`/v1/objects?${query}`)
