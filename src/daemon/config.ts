@@ -455,7 +455,8 @@ function token(s: Setting, fail: (p: string) => never): string {
 
 function integer(s: Setting, fail: (p: string) => never, min: number, max: number): number {
   let v = s.value
-  if (typeof v === 'string' && s.source !== 'file') v = /^\d{1,16}$/.test(v) ? Number(v) : Number.NaN
+  // Plain decimal, as the CLI's own integer arguments: `0080` and `3e4` are refused, not read.
+  if (typeof v === 'string' && s.source !== 'file') v = /^(0|[1-9]\d{0,15})$/.test(v) ? Number(v) : Number.NaN
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
     fail(`must be an integer in ${min}..${max}`)
   }

@@ -270,6 +270,9 @@ describe('loadConfig', () => {
     ],
     ['a non-numeric port', env({ QFS_API_PORT: 'abc' }), 'api.port', 'env'],
     ['a negative port', env({ QFS_API_PORT: '-1' }), 'api.port', 'env'],
+    // Integers as the CLI's own arguments take them: plain decimal, no leading zeros.
+    ['a port with leading zeros', env({ QFS_API_PORT: '0080' }), 'api.port', 'env'],
+    ['a count in exponent form', env({ QFS_IDLE_TIMEOUT_MS: '3e4' }), 'limits.idle_timeout_ms', 'env'],
     ['a bad log level', env({ QFS_LOG_LEVEL: 'x' }), 'log_level', 'env'],
     ['a bad boolean', env({ QFS_ALLOW_NO_SNAPSHOT: 'yes' }), 'allow_no_snapshot', 'env'],
     ['a bad listen address', env({ QFS_LISTEN: 'garbage' }), 'listen', 'env'],
