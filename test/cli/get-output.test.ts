@@ -56,6 +56,20 @@ describe('qfs-node get -o FILE', () => {
   const get = (out: string, ...extra: string[]) =>
     runCli(['get', f.oid, '--version', '1', '--node', stub.address, '-o', out, ...extra])
 
+  /** Runs `work` and says how many reads the node was asked for meanwhile (a refusal asks none). */
+  async function countingReads<T>(work: () => Promise<T>): Promise<{ value: T; asked: number }> {
+    let asked = 0
+    stub.behaviour.read = () => {
+      asked++
+      return honest
+    }
+    try {
+      return { value: await work(), asked }
+    } finally {
+      stub.behaviour.read = () => honest
+    }
+  }
+
   it('writes FILE and leaves nothing else behind', async () => {
     const dir = await caseDir()
     const out = join(dir, 'out.bin')
@@ -69,13 +83,7 @@ describe('qfs-node get -o FILE', () => {
     const dir = await caseDir()
     const out = join(dir, 'mine.txt')
     await writeFile(out, 'precious')
-    let asked = 0
-    stub.behaviour.read = () => {
-      asked++
-      return honest
-    }
-    const r = await get(out)
-    stub.behaviour.read = () => honest
+    const { value: r, asked } = await countingReads(() => get(out))
     expect(r.status).toBe(2)
     expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: .*already exists.*--force/)
     expect(asked).toBe(0)
@@ -106,17 +114,13 @@ describe('qfs-node get -o FILE', () => {
     execFileSync('mkfifo', [fifo])
     const sub = join(dir, 'sub')
     await mkdir(sub)
-    let asked = 0
-    stub.behaviour.read = () => {
-      asked++
-      return honest
-    }
-    for (const out of [fifo, sub]) {
-      const r = await get(out, '--force')
-      expect(r.status).toBe(2)
-      expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: .*not a regular file/)
-    }
-    stub.behaviour.read = () => honest
+    const { asked } = await countingReads(async () => {
+      for (const out of [fifo, sub]) {
+        const r = await get(out, '--force')
+        expect(r.status).toBe(2)
+        expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: .*not a regular file/)
+      }
+    })
     expect(asked).toBe(0)
     expect((await lstat(fifo)).isFIFO()).toBe(true)
     expect((await lstat(sub)).isDirectory()).toBe(true)
@@ -126,13 +130,7 @@ describe('qfs-node get -o FILE', () => {
   it('reports a FILE in a directory that does not exist as IO_ERROR naming FILE, before reading anything', async () => {
     const dir = await caseDir()
     const out = join(dir, 'missing', 'out.bin')
-    let asked = 0
-    stub.behaviour.read = () => {
-      asked++
-      return honest
-    }
-    const r = await get(out)
-    stub.behaviour.read = () => honest
+    const { value: r, asked } = await countingReads(() => get(out))
     expect(r.status).toBe(3)
     expect(r.stderr).toBe(`error [IO_ERROR]: cannot write ${out}: ENOENT (no such file or directory)\n`)
     expect(asked).toBe(0)
@@ -141,21 +139,12 @@ describe('qfs-node get -o FILE', () => {
 
   it('refuses -o - (standard output cannot wait for the content to verify), before reading anything', async () => {
     const dir = await caseDir()
-    let asked = 0
-    stub.behaviour.read = () => {
-      asked++
-      return honest
-    }
     // From inside the case directory: a regression writes its file "-" there, not in the checkout.
     const cwd = process.cwd()
     process.chdir(dir)
-    let r: Awaited<ReturnType<typeof runCli>>
-    try {
-      r = await runCli(['get', f.oid, '--version', '1', '--node', stub.address, '-o', '-'])
-    } finally {
-      process.chdir(cwd)
-    }
-    stub.behaviour.read = () => honest
+    const { value: r, asked } = await countingReads(() =>
+      runCli(['get', f.oid, '--version', '1', '--node', stub.address, '-o', '-']),
+    ).finally(() => process.chdir(cwd))
     expect(r.status).toBe(2)
     expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: -o -: .*never standard output.*\.\/-/)
     expect(r.stdout).toBe('')
