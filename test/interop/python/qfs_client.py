@@ -127,6 +127,19 @@ class QfsClient:
         v.check_write_answer(ans, req, hc.finish(f.SCHEMA_VERSION, seed))
         return ans
 
+    async def _ask_header(self, fs, req: dict, what: str, keys: set[str]) -> dict:
+        """Sends a request, closes our side and reads the answer's header: a Failure is raised
+        (4.1), a success must carry exactly `keys`."""
+        await self._request(fs, req)
+        await fs.close_write()
+        header = await fs.expect_json(what)
+        if header.get("ok") is False:
+            await self._finish(fs)
+            raise_if_failure(header)
+        if set(header) != keys or header["ok"] is not True:
+            raise ProtocolViolation(f"{what} keys {sorted(header)}")
+        return header
+
     # ------------------------------------------------------------ read (4.3)
     async def read(self, object_id: str, version: int | None, sink: BinaryIO | None, header_only: bool = False) -> dict:
         """Streams the content into sink, verified; returns {"header", "trailer"}.
@@ -137,15 +150,8 @@ class QfsClient:
         if version is not None:
             req["version"] = version
         try:
-            await self._request(fs, req)
-            await fs.close_write()
-            header = await fs.expect_json("read header")
-            if header.get("ok") is False:
-                await self._finish(fs)
-                raise_if_failure(header)
             keys = {"ok", "object_id", "version", "kind", "hash_commit", "content_size", "metadata", "record", "storage_event_id"}
-            if set(header) != keys or header["ok"] is not True:
-                raise ProtocolViolation(f"read header keys {sorted(header)}")
+            header = await self._ask_header(fs, req, "read header", keys)
             if header_only:
                 fs.reset()  # section 3: a client that has what it needs resets
                 return {"header": header}
@@ -196,14 +202,7 @@ class QfsClient:
         if epoch is not None:
             req["epoch"] = epoch
         try:
-            await self._request(fs, req)
-            await fs.close_write()
-            header = await fs.expect_json("list header")
-            if header.get("ok") is False:
-                await self._finish(fs)
-                raise_if_failure(header)
-            if set(header) != {"ok", "next_cursor", "storage_event_id"} or header["ok"] is not True:
-                raise ProtocolViolation(f"list header keys {sorted(header)}")
+            header = await self._ask_header(fs, req, "list header", {"ok", "next_cursor", "storage_event_id"})
             objects = []
             while True:
                 fr = await fs.next_frame()
