@@ -46,11 +46,19 @@ describe('offline node inspection: log verify, replay, scrub', () => {
     const clean = await runCli(['log', 'verify', '--dir', node1, '--json'])
     expect(clean.status).toBe(0)
     expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, first_bad_seq: null })
-    const replay = await runCli(['replay', '--dir', node1])
+    const replay = await runCli(['replay', '--dir', node1, '--json'])
     expect(replay.status).toBe(0)
     const report = JSON.parse(replay.stdout)
     expect(report.equal).toBe(true)
     expect(report.live_state_hash).toBe(report.replayed_state_hash)
+    // node-1 holds the versions its placement gave it; the text form states the same figures.
+    const text = await runCli(['replay', '--dir', node1])
+    expect(text.status).toBe(0)
+    const m = report.live
+    expect(text.stdout).toBe(
+      `state of node-1 rebuilt from its log equals its store: ${m.objects} objects, ${m.versions} versions, ${m.shards} shards, ${m.bytes_stored} bytes (state ${report.live_state_hash})\n`,
+    )
+    expect(m.versions).toBeGreaterThan(0)
     expect((await runCli(['scrub', '--dir', node1])).status).toBe(0)
 
     // Corrupt one block of shard 0 on one of its holders, directly on disk.
@@ -92,6 +100,18 @@ describe('offline node inspection: log verify, replay, scrub', () => {
     const broken = await runCli(['log', 'verify', '--dir', victim])
     expect(broken.status).toBe(1)
     expect(broken.stdout).toContain(`BROKEN at entry ${seq}`)
+
+    // A store that lost an index entry its log still records: replay names both sides.
+    await withDb(node1, async (db) => {
+      const { index } = storeSublevels(db)
+      for await (const key of index.keys({ limit: 1 })) await index.del(key)
+    })
+    const differs = await runCli(['replay', '--dir', node1])
+    expect(differs.status).toBe(1)
+    const lines = differs.stdout.split('\n')
+    expect(lines[0]).toBe('state of node-1 rebuilt from its log DIFFERS from its store')
+    expect(lines[1]).toContain(`${m.versions - 1} versions`)
+    expect(lines[2]).toContain(`${m.versions} versions`)
   }, 60_000)
 
   it('refuses a directory that is not a node, and one whose node is running', async () => {

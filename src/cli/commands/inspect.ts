@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { replayNodeDir, scrubNodeDir, verifyNodeDir } from '../../node/inspect.js'
+import { type ReplayReport, replayNodeDir, scrubNodeDir, verifyNodeDir } from '../../node/inspect.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
 
 /** Offline checks of a stopped node's data directory: its log, its state against its log, its blocks. */
@@ -23,9 +23,11 @@ export function registerInspect(program: Command, io: CliIo): void {
     .command('replay')
     .description("rebuild the node's object index and metrics from its log and compare with its store")
     .requiredOption('--dir <dir>', 'node data directory (the node must be stopped)')
-    .action(async (opts: { dir: string }) => {
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { dir: string; json?: boolean }) => {
       const r = await replayNodeDir(opts.dir)
-      printJson(io, r)
+      if (opts.json === true) printJson(io, r)
+      else io.stdout(replayText(r))
       if (!r.equal) throw new CliExit(EXIT.CHECK_FAILED)
     })
 
@@ -48,4 +50,20 @@ export function registerInspect(program: Command, io: CliIo): void {
       }
       if (report.corrupt.length > 0) throw new CliExit(EXIT.CHECK_FAILED)
     })
+}
+
+function metricsText(m: ReplayReport['live']): string {
+  return `${m.objects} objects, ${m.versions} versions, ${m.shards} shards, ${m.bytes_stored} bytes`
+}
+
+/** The text form names both sides whenever they differ, so an operator sees which one lost what. */
+function replayText(r: ReplayReport): string {
+  if (r.equal) {
+    return `state of ${r.node_id} rebuilt from its log equals its store: ${metricsText(r.live)} (state ${r.live_state_hash})\n`
+  }
+  return (
+    `state of ${r.node_id} rebuilt from its log DIFFERS from its store\n` +
+    `  store: ${metricsText(r.live)} (state ${r.live_state_hash})\n` +
+    `  log:   ${metricsText(r.replayed)} (state ${r.replayed_state_hash})\n`
+  )
 }
