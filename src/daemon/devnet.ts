@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { InvalidInputError, QfsError } from '../core/errors.js'
 import { DEFAULT_PARAMS } from '../core/params.js'
@@ -133,6 +133,9 @@ export class Devnet {
 
   /** Starts every daemon at once and writes `devnet.json` when all are ready; on failure stops them all. */
   async launchAll(): Promise<DevnetNodeInfo[]> {
+    // A devnet that was killed (SIGKILL) could not remove its list; nobody may dial its dead pids
+    // while this one starts. prepareDevnet already refused the directory if a devnet runs in it.
+    await rm(devnetPaths(this.plan.dir).devnet, { force: true })
     try {
       await Promise.all(this.plan.nodes.map((node) => this.launch(node)))
     } catch (err) {
@@ -178,7 +181,10 @@ export class Devnet {
     return info
   }
 
-  /** SIGTERM to every daemon, SIGKILL to those still running after the bound; never throws. */
+  /**
+   * SIGTERM to every daemon, SIGKILL to those still running after the bound, then removes
+   * `devnet.json`; never throws.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const bound = this.init.stopTimeoutMs ?? 15_000
@@ -203,6 +209,8 @@ export class Devnet {
           await closeStream(child.log)
         }),
       )
+      // The list names running daemons only: a stopped devnet leaves none to read.
+      await rm(devnetPaths(this.plan.dir).devnet, { force: true }).catch(() => {})
     })()
     return this.stopping
   }

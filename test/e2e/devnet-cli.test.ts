@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -117,6 +117,8 @@ describe('qfs-node devnet', () => {
     expect(await first.exited).toBe(0)
     expect(await first.event('stopped')).toMatchObject({ signal: 'SIGINT' })
     for (const n of nodes) expect(() => process.kill(n.pid, 0)).toThrow()
+    // The list names running daemons only; a stopped devnet leaves no stale one behind.
+    expect(existsSync(join(net, 'devnet.json'))).toBe(false)
 
     const again = devnet(['--dir', net, '--json', '--log-level', 'warn'])
     const back = (await again.event('ready')).nodes as typeof nodes
@@ -135,6 +137,9 @@ describe('qfs-node devnet', () => {
     )
     try {
       const net = join(dir, 'broken')
+      // The list a killed devnet left behind: no start, failed or not, may leave it to be read.
+      await mkdir(net)
+      await writeFile(join(net, 'devnet.json'), '{"nodes": [{"node_id": "stale"}]}\n')
       const run = devnet([
         '--nodes',
         '3',
@@ -152,6 +157,7 @@ describe('qfs-node devnet', () => {
       expect(run.stderr()).toContain('last lines')
       // Node 1 started and was stopped again: its run file is gone.
       expect(existsSync(join(net, 'node-1', 'run.json'))).toBe(false)
+      expect(existsSync(join(net, 'devnet.json'))).toBe(false)
     } finally {
       blocker.close()
     }

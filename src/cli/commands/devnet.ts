@@ -35,7 +35,8 @@ with node --max-semi-space-size=1 --max-old-space-size=128 --heap-growing-percen
 MALLOC_ARENA_MAX=2, which bound their memory without collecting too often (see DAEMON_NODE_ARGS in
 src/daemon/devnet.ts).
 
-Once every node is ready, D/devnet.json lists them: {"nodes": [{node_id, multiaddrs, api, pid, dir}]}.
+Once every node is ready, D/devnet.json lists them: {"nodes": [{node_id, multiaddrs, api, pid, dir}]};
+it is removed when the devnet stops.
 Each node's output goes to D/node-<i>/node.log, not to the terminal. The command stays in the
 foreground and restarts nothing; Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops
 every node gracefully (SIGTERM, then SIGKILL after --stop-timeout-ms) and exits 0. Each daemon runs
