@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -48,7 +48,7 @@ export interface InitResult extends NodeIdentity {
  */
 export async function initDataDir(dir: string): Promise<InitResult> {
   const paths = dataPaths(dir)
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await makeDirectories(dir, 0o700)
   if (await exists(paths.node)) return { ...(await readNodeIdentity(dir)), created: false, dir }
   let privateKey = await readPeerKey(paths.peerKey)
   if (privateKey === undefined) {
@@ -184,6 +184,30 @@ export async function refuseNonDirectory(dir: string): Promise<void> {
     if (code !== 'ENOTDIR') throw err
   }
   throw new InvalidDataDirError(`the data directory ${dir} is not a directory`)
+}
+
+/**
+ * `mkdir -p` made level by level. Node's recursive mkdir never returns where the kernel answers
+ * ENOENT under a parent that exists (procfs, sysfs: `init --dir /proc/x` hung); here each missing
+ * level is made once and a refusal is the filesystem's own error. A file on the way is
+ * `INVALID_DATA_DIR`, as for every other command.
+ */
+async function makeDirectories(dir: string, mode: number): Promise<void> {
+  await refuseNonDirectory(dir)
+  const missing: string[] = []
+  for (let level = resolve(dir); !(await exists(level)); level = dirname(level)) {
+    missing.push(level)
+    if (dirname(level) === level) break
+  }
+  for (const level of missing.reverse()) {
+    try {
+      await mkdir(level, { mode })
+    } catch (err) {
+      // Another init made it meanwhile; that it is a directory is checked below.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+  }
+  await refuseNonDirectory(dir)
 }
 
 async function exists(path: string): Promise<boolean> {

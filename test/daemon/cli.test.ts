@@ -81,6 +81,31 @@ describe('qfs-node init', () => {
   })
 })
 
+describe('qfs-node init on paths it cannot use', () => {
+  it('makes every missing level, private, and refuses a file on the way', async () => {
+    const dir = join(root, 'deep', 'er', 'node')
+    expect((await run('init', '--dir', dir)).status).toBe(0)
+    for (const level of [join(root, 'deep'), join(root, 'deep', 'er'), dir]) {
+      expect((await stat(level)).mode & 0o777).toBe(0o700)
+    }
+    const file = join(root, 'plain-file')
+    await writeFile(file, 'x')
+    for (const target of [file, join(file, 'below')]) {
+      const r = await run('init', '--dir', target)
+      expect(r.status).toBe(3)
+      expect(r.err).toBe(`error [INVALID_DATA_DIR]: the data directory ${target} is not a directory\n`)
+    }
+  })
+
+  // Node's recursive mkdir loops forever where mkdir answers ENOENT under an existing parent.
+  it.runIf(process.platform === 'linux')('answers at once under /proc instead of hanging', async () => {
+    const target = `/proc/qfs-init-${process.pid}`
+    const r = await run('init', '--dir', target)
+    expect(r.status).toBe(3)
+    expect(r.err).toBe(`error [IO_ERROR]: ENOENT: no such file or directory, mkdir '${target}'\n`)
+  })
+})
+
 describe('qfs-node aegis', () => {
   const key = () => join(root, 'authority.json')
 
