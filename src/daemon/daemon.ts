@@ -6,13 +6,10 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import { buildApi, type NodeStatus, type Readiness } from '../api/app.js'
-import { equalBytes } from '../core/bytes.js'
-import { canonicalBytes } from '../core/canonical.js'
-import { DEFAULT_PARAMS, type ProtocolParams, paramsToJson } from '../core/params.js'
+import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import { DeterministicTime } from '../core/time.js'
 import { StorageEngine } from '../engine/engine.js'
 import { RecentFailures } from '../engine/peer-health.js'
-import { NoSnapshotError, SnapshotRejectedError } from '../membership/errors.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { SnapshotMembership } from '../membership/snapshot-membership.js'
 import {
@@ -29,20 +26,14 @@ import { type LocalNode, openLocalNode } from '../node/local-node.js'
 import { DiskSpaceGuard, filesystemFreeBytes, type SpaceGuard } from '../store/index.js'
 import type { NodeConfig } from './config.js'
 import { dataPaths, readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
-import {
-  AlreadyRunningError,
-  DatabaseUnreadableError,
-  MembershipChangeUnsupportedError,
-  ParamsChangedError,
-  StartFailedError,
-} from './errors.js'
+import { AlreadyRunningError, DatabaseUnreadableError, StartFailedError } from './errors.js'
 import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.js'
 import { withForgetfulGroups } from './libp2p-metrics.js'
 import { listenFailureMessage } from './listen-failure.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
 import { PROBE_TIMEOUT_MS, startPeerProber } from './peer-prober.js'
-import { readSnapshotFile } from './snapshot-file.js'
+import { loadInitialSnapshot, reloadSnapshot } from './snapshot-adoption.js'
 import { startStagingSweeper } from './staging-sweeper.js'
 import { VERSION } from './version.js'
 
@@ -343,87 +334,6 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   }
 }
 
-async function loadInitialSnapshot(
-  config: NodeConfig,
-  membership: SnapshotMembership,
-  log: Logger,
-): Promise<void> {
-  try {
-    const snapshot = await readSnapshotFile(config.snapshot)
-    if (snapshot === undefined) {
-      // With --allow-no-snapshot this is the warning's reason: advise the next step, not the flag.
-      const next = config.allowNoSnapshot
-        ? 'write one with qfs-node aegis sign, then send SIGHUP to load it'
-        : 'write one with qfs-node aegis sign, or start with --allow-no-snapshot to wait for it'
-      throw new NoSnapshotError(`no epoch snapshot at ${config.snapshot}; ${next}`)
-    }
-    const view = membership.accept(snapshot)
-    log.info(
-      { epoch: view.epoch, snapshot_hash: view.snapshotHash, nodes: view.eligible.size },
-      'snapshot accepted',
-    )
-  } catch (err) {
-    const explained = explainRejection(err, config)
-    if (!config.allowNoSnapshot) throw explained
-    log.warn(
-      { reason: (explained as Error).message },
-      'starting without an epoch snapshot: not ready until one is loaded',
-    )
-  }
-}
-
-function explainRejection(err: unknown, config: NodeConfig): unknown {
-  if (!(err instanceof SnapshotRejectedError)) return err
-  const hint =
-    err.reason === 'UNTRUSTED_AUTHORITY' && config.trustedAuthorities.length === 0
-      ? ' (no trusted_authorities are configured: add --trust KEY)'
-      : ''
-  return new SnapshotRejectedError(err.reason, `${config.snapshot}: ${err.detail}${hint}`, { cause: err })
-}
-
-/** Adopts the snapshot file when it holds a new epoch; the parameters must stay those the store runs with. */
-async function reloadSnapshot(
-  config: NodeConfig,
-  membership: SnapshotMembership,
-  params: ProtocolParams,
-  log: Logger,
-): Promise<boolean> {
-  const snapshot = await readSnapshotFile(config.snapshot)
-  if (snapshot === undefined) return false
-  const s = snapshot as { epoch?: unknown; snapshot_hash?: unknown; params?: unknown }
-  // A snapshot already held (the one in force, or an older epoch) changes nothing.
-  const held = typeof s.epoch === 'number' ? membership.snapshotAt(s.epoch) : undefined
-  if (held !== undefined && held.snapshot_hash === s.snapshot_hash) return false
-  if (!sameParams(s.params, params)) {
-    throw new ParamsChangedError(
-      `${config.snapshot} changes the protocol parameters the store runs with; restart the node to adopt it`,
-    )
-  }
-  if (membership.latest !== undefined && !sameNodeSet(snapshot, membership.current().eligible.nodes)) {
-    // Catalogue homes and replica sets follow the eligible list. Until the AEGIS handover moves
-    // records and shards to a new list, changing it would hide stored versions from readers and let
-    // new homes accept a second content for a version (docs/consistency.md, "Membership changes").
-    throw new MembershipChangeUnsupportedError(
-      `${config.snapshot} changes the eligible node set; this version of qfs-node supports new epochs with the same nodes only`,
-    )
-  }
-  try {
-    const view = membership.accept(snapshot)
-    log.info({ epoch: view.epoch, snapshot_hash: view.snapshotHash }, 'snapshot accepted')
-    return true
-  } catch (err) {
-    throw explainRejection(err, config)
-  }
-}
-
-function sameParams(candidate: unknown, params: ProtocolParams): boolean {
-  try {
-    return equalBytes(canonicalBytes(candidate), canonicalBytes(paramsToJson(params)))
-  } catch {
-    return false
-  }
-}
-
 async function openLocal(
   nodeId: string,
   dir: string,
@@ -491,11 +401,4 @@ function addressesOf(membership: SnapshotMembership, nodeId: string): Multiaddr[
     }
   }
   return out
-}
-
-function sameNodeSet(snapshot: unknown, current: readonly string[]): boolean {
-  const nodes = (snapshot as { nodes?: unknown } | null)?.nodes
-  if (!Array.isArray(nodes)) return true // malformed: accept() refuses it with its own code
-  const ids = nodes.map((n) => (n as { node_id?: unknown })?.node_id)
-  return ids.length === current.length && ids.every((id) => typeof id === 'string' && current.includes(id))
 }

@@ -15,7 +15,8 @@ import {
 } from '../engine/responses.js'
 import { type Dialer, describeTarget, exchangeFailure, openExchange, type PeerTarget } from './dial.js'
 import { FrameInvalidError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
-import { type FrameStream, unexpected } from './frame-stream.js'
+import { unexpected } from './frame-reader.js'
+import type { FrameStream } from './frame-stream.js'
 import { encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
 import {
   type ListRequest,

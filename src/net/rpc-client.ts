@@ -7,7 +7,8 @@ import {
   StreamEndedError,
   StreamTimeoutError,
 } from './errors.js'
-import { abortReason, type FrameStream, remoteError, unexpected } from './frame-stream.js'
+import { abortReason, remoteError, unexpected } from './frame-reader.js'
+import type { FrameStream } from './frame-stream.js'
 import { dataBytes, type JsonObject } from './frames.js'
 import type { Fields } from './messages.js'
 import { MAX_RPC_ID, parseRpcReply, type RpcOp } from './rpc-messages.js'

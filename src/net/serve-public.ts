@@ -1,7 +1,7 @@
 import type { StorageEngine } from '../engine/engine.js'
 import { ReadTooSlowError } from './errors.js'
+import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
-import { unexpected } from './frame-stream.js'
 import type { JsonObject } from './frames.js'
 import {
   parseListObjectsRequest,

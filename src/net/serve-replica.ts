@@ -2,8 +2,8 @@ import { fromHex } from '../core/bytes.js'
 import type { NodeService } from '../engine/node-service.js'
 import type { ShardSink } from '../engine/transport.js'
 import { FrameTooLargeError } from './errors.js'
+import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
-import { unexpected } from './frame-stream.js'
 import { type JsonObject, MAX_DATA_BYTES } from './frames.js'
 import {
   LEAF_HASHES_PER_FRAME,

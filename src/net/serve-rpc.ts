@@ -2,8 +2,8 @@ import { setMaxListeners } from 'node:events'
 import { storageErrorCode } from '../core/errors.js'
 import type { NodeService } from '../engine/node-service.js'
 import { FrameInvalidError, NotEligibleError, StreamTimeoutError } from './errors.js'
+import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
-import { unexpected } from './frame-stream.js'
 import { type Frame, type JsonObject, wireErrorOf } from './frames.js'
 import {
   type Fields,

@@ -21,7 +21,8 @@ import type {
 } from '../engine/transport.js'
 import { type Dialer, dialTarget, exchangeFailure, openExchange } from './dial.js'
 import { FrameInvalidError } from './errors.js'
-import { type FrameStream, unexpected } from './frame-stream.js'
+import { unexpected } from './frame-reader.js'
+import type { FrameStream } from './frame-stream.js'
 import { dataBytes, type JsonObject } from './frames.js'
 import {
   countField,

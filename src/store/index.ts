@@ -40,6 +40,7 @@ export {
 } from './listing.js'
 export { decodeManifest, type ShardManifest, type StagingMarker } from './manifest.js'
 export { Mutex } from './mutex.js'
+export type { BlockProof } from './reader.js'
 export {
   type ScrubCorruption,
   type ScrubOptions,
@@ -57,7 +58,6 @@ export {
 export type { ShardHeader, ShardWriter, StagedShard, WholeShard } from './staging.js'
 export type { StagedShardRef, SweepOptions } from './staging-sweep.js'
 export {
-  type BlockProof,
   ShardStore,
   type ShardStoreComponents,
   type ShardStoreInit,

@@ -1,33 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { equalBytes, fromHex, parseId, toHex } from '../core/bytes.js'
-import { EmptyShardError, InvalidInputError } from '../core/errors.js'
-import { leafHash, MerkleTree } from '../core/merkle.js'
+import { InvalidInputError } from '../core/errors.js'
 import type { ProtocolParams } from '../core/params.js'
-import {
-  type CommitRole,
-  type IndexEntry,
-  type PreparedCommit,
-  prepareCommitOps,
-  readEntry,
-  toIndexEntry,
-} from './commit.js'
-import { type Counters, countersOp, readCounters, type StoreStats, scanStats } from './counters.js'
-import {
-  blockIndexOf,
-  blockKey,
-  newStagingId,
-  objectRange,
-  parseStagingId,
-  type RootDb,
-  type StoreBatchOp,
-  type StoreSublevels,
-  storeSublevels,
-} from './db.js'
-import { IntegrityMismatchError, NotFoundError, StoreClosedError, WriteLockNotHeldError } from './errors.js'
-import { type ListPage, listEntries } from './listing.js'
-import { decodeManifest, encodeMarker, type ShardManifest, type StagingMarker } from './manifest.js'
+import { type CommitRole, type PreparedCommit, prepareCommitOps } from './commit.js'
+import { type Counters, countersOp, readCounters } from './counters.js'
+import { newStagingId, parseStagingId, type RootDb, type StoreBatchOp, storeSublevels } from './db.js'
+import { StoreClosedError, WriteLockNotHeldError } from './errors.js'
+import { encodeMarker, type StagingMarker } from './manifest.js'
 import { Mutex } from './mutex.js'
-import { type ScrubOptions, type ScrubReport, scrubStore } from './scrub.js'
+import { StoreReader } from './reader.js'
 import { type SpaceGuard, type SpaceStatus, storageFullFrom } from './space.js'
 import {
   hashWholeShard,
@@ -64,38 +44,24 @@ export interface ShardStoreInit {
   now?: () => number
 }
 
-export interface BlockProof {
-  objectId: string
-  version: number
-  shardId: string
-  leafIndex: number
-  leafCount: number
-  block: Uint8Array
-  leafHash: Uint8Array
-  auditPath: Uint8Array[]
-  merkleRoot: Uint8Array
-}
-
 const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000
-const TREE_CACHE_SIZE = 32
 
 /**
- * A node's shards and object index over one abstract-level database (LevelDB or memory).
+ * A node's shards and object index over one abstract-level database (LevelDB or memory): staging and
+ * commits here, the reads of what is committed in StoreReader.
  *
  * Concurrency: everything that changes the index, manifests or counters runs under `writeLock`.
  * `beginShard`, writer aborts, `open` and `sweepStaging` take it themselves; `prepareCommit` does
  * NOT: its caller holds the lock from `prepareCommit` until its root batch (the store's ops plus its
  * own log entry) is written, so never call a self-locking method while holding it.
  */
-export class ShardStore implements StagingHost {
-  readonly sublevels: StoreSublevels
+export class ShardStore extends StoreReader implements StagingHost {
   readonly writeLock: Mutex
   private readonly db: RootDb
   private readonly params: ProtocolParams
   private readonly clock: () => number
   private readonly space: SpaceGuard | undefined
   private readonly streaming = new Map<string, ShardWriter>()
-  private readonly trees = new Map<string, MerkleTree>()
   private opened = false
   /**
    * The persisted counters as the last batch this store wrote them (or the last read), kept so a
@@ -107,12 +73,12 @@ export class ShardStore implements StagingHost {
   private knownCounters: Counters | undefined
 
   constructor(components: ShardStoreComponents, init: ShardStoreInit) {
+    super(storeSublevels(components.db))
     this.db = components.db
     this.writeLock = components.writeLock ?? new Mutex()
     this.space = components.space
     this.params = init.params
     this.clock = init.now ?? Date.now
-    this.sublevels = storeSublevels(this.db)
   }
 
   /**
@@ -143,11 +109,11 @@ export class ShardStore implements StagingHost {
   /** Stops serving; the database stays open (it belongs to the caller). Writers fail from now on. */
   async close(): Promise<void> {
     this.opened = false
-    this.trees.clear()
+    this.forgetTrees()
     this.knownCounters = undefined
   }
 
-  assertOpen(): void {
+  override assertOpen(): void {
     if (!this.opened || this.db.status !== 'open') throw new StoreClosedError()
   }
 
@@ -383,142 +349,5 @@ export class ShardStore implements StagingHost {
     if (prepared.ops.length + extraOps.length === 0) return
     await this.db.batch([...prepared.ops, ...extraOps])
     this.committed(prepared)
-  }
-
-  async getManifest(shardId: string): Promise<ShardManifest | undefined> {
-    this.assertOpen()
-    const value = await this.sublevels.manifests.get(parseId(shardId, 'shard_id'))
-    return value === undefined ? undefined : decodeManifest(value)
-  }
-
-  /** One committed block as stored (undefined for an unknown shard or a lost block). */
-  async readBlock(shardId: string, index: number): Promise<Uint8Array | undefined> {
-    const m = await this.getManifest(shardId)
-    if (m === undefined) return undefined
-    checkBlockIndex(index, m)
-    return this.sublevels.blocks.get(blockKey(m.stagingId, index))
-  }
-
-  /**
-   * Streams a committed shard block by block (never buffered whole). A lost block is
-   * `INTEGRITY_MISMATCH`; so is a changed one unless `hashBlocks` is false, for a consumer that
-   * checks every block against leaf hashes of its own anyway (a reader on another node).
-   */
-  async *readShard(
-    shardId: string,
-    options: { fromBlock?: number; signal?: AbortSignal; hashBlocks?: boolean } = {},
-  ): AsyncGenerator<Uint8Array> {
-    const m = await this.getManifest(shardId)
-    if (m === undefined) throw new NotFoundError(`shard ${shardId} is not stored here`)
-    const from = options.fromBlock ?? 0
-    if (m.leafCount === 0 && from === 0) return
-    checkBlockIndex(from, m)
-    const hashBlocks = options.hashBlocks ?? true
-    let expected = from
-    const range = { gte: blockKey(m.stagingId, from), lte: blockKey(m.stagingId, m.leafCount - 1) }
-    for await (const [key, block] of this.sublevels.blocks.iterator(range)) {
-      options.signal?.throwIfAborted()
-      const index = blockIndexOf(key)
-      if (index !== expected || (hashBlocks && !equalBytes(leafHash(block), m.leafHashes[index]!))) {
-        throw new IntegrityMismatchError(`shard ${shardId}: block ${expected} is missing or corrupt`)
-      }
-      expected++
-      yield block
-    }
-    if (expected !== m.leafCount)
-      throw new IntegrityMismatchError(`shard ${shardId}: block ${expected} is missing`)
-  }
-
-  /** The block at `leafIndex` with its audit path, from the manifest's leaves and one block read. */
-  async proveBlock(shardId: string, leafIndex: number): Promise<BlockProof> {
-    const m = await this.getManifest(shardId)
-    if (m === undefined) throw new NotFoundError(`shard ${shardId} is not stored here`)
-    if (m.leafCount === 0) throw new EmptyShardError(`shard ${shardId} is empty`)
-    checkBlockIndex(leafIndex, m)
-    const block = await this.sublevels.blocks.get(blockKey(m.stagingId, leafIndex))
-    const leaf = m.leafHashes[leafIndex]!
-    if (block === undefined || !equalBytes(leafHash(block), leaf)) {
-      throw new IntegrityMismatchError(`shard ${shardId}: block ${leafIndex} is missing or corrupt`)
-    }
-    const tree = this.treeOf(m)
-    return {
-      objectId: m.objectId,
-      version: m.version,
-      shardId: m.shardId,
-      leafIndex,
-      leafCount: m.leafCount,
-      block,
-      leafHash: leaf,
-      auditPath: tree.auditPath(leafIndex),
-      merkleRoot: fromHex(m.merkleRoot),
-    }
-  }
-
-  // Manifests never change once written, so a tree built from one stays valid.
-  private treeOf(m: ShardManifest): MerkleTree {
-    let tree = this.trees.get(m.shardId)
-    if (tree === undefined) {
-      tree = MerkleTree.fromLeafHashes(m.leafHashes)
-      if (toHex(tree.root) !== m.merkleRoot)
-        throw new IntegrityMismatchError(`shard ${m.shardId}: manifest leaves disagree with its root`)
-      if (this.trees.size >= TREE_CACHE_SIZE) this.trees.delete(this.trees.keys().next().value!)
-    } else {
-      this.trees.delete(m.shardId)
-    }
-    this.trees.set(m.shardId, tree)
-    return tree
-  }
-
-  async getRecord(objectId: string, version: number): Promise<IndexEntry | undefined> {
-    this.assertOpen()
-    if (!Number.isSafeInteger(version) || version < 1)
-      throw new InvalidInputError('version must be a safe integer >= 1')
-    return readEntry(this.sublevels, objectId, version)
-  }
-
-  /** Every version this node keeps of an object, ascending (a delete marker is one of them). */
-  async getVersions(objectId: string): Promise<IndexEntry[]> {
-    this.assertOpen()
-    const out: IndexEntry[] = []
-    for await (const value of this.sublevels.index.values(objectRange(objectId)))
-      out.push(toIndexEntry(value))
-    return out
-  }
-
-  async latestVersion(objectId: string): Promise<number | undefined> {
-    this.assertOpen()
-    const keys = await this.sublevels.index
-      .values({ ...objectRange(objectId), reverse: true, limit: 1 })
-      .all()
-    return keys.length === 0 ? undefined : toIndexEntry(keys[0]).version
-  }
-
-  async listRecords(filters: unknown = {}): Promise<ListPage> {
-    this.assertOpen()
-    return listEntries(this.sublevels, filters)
-  }
-
-  /** From the persisted counters (one read, no scan). */
-  async stats(): Promise<StoreStats> {
-    this.assertOpen()
-    const { staging_seq: _, staged_bytes: __, ...stats } = await readCounters(this.sublevels)
-    return stats
-  }
-
-  /** The same figures by scanning everything; what the counters must always equal. */
-  async recomputeStats(): Promise<StoreStats> {
-    this.assertOpen()
-    return scanStats(this.sublevels)
-  }
-
-  async scrub(options: ScrubOptions = {}): Promise<ScrubReport> {
-    this.assertOpen()
-    return scrubStore(this.sublevels, options)
-  }
-}
-
-function checkBlockIndex(index: number, m: ShardManifest): void {
-  if (!Number.isInteger(index) || index < 0 || index >= m.leafCount) {
-    throw new InvalidInputError(`block index ${index} outside 0..${m.leafCount - 1}`)
   }
 }
