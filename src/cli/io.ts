@@ -60,6 +60,14 @@ export function reportError(io: CliIo, err: unknown): number {
   return EXIT.FAILED
 }
 
+/**
+ * JSON on stdout, with DEL and the C1 controls escaped too (JSON.stringify escapes C0 only): text a
+ * node chose may reach a terminal this way, and U+009B starts an escape sequence on some.
+ */
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout(`${JSON.stringify(value, null, 2)}\n`)
+  const text = JSON.stringify(value, null, 2).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+  io.stdout(`${text}\n`)
 }

@@ -14,7 +14,7 @@ import {
   type StoreResponse,
 } from '../engine/responses.js'
 import { type Dialer, describeTarget, exchangeFailure, openExchange, type PeerTarget } from './dial.js'
-import { FrameInvalidError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
+import { FrameInvalidError, FrameTooLargeError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
 import { encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
@@ -44,7 +44,17 @@ export interface StorageClientInit {
   limits?: Partial<Limits>
   /** Parameters read headers' records are checked against (default DEFAULT_PARAMS). */
   params?: ProtocolParams
+  /** Most frame bytes one list page may carry (default MAX_LIST_PAGE_BYTES). */
+  maxListPageBytes?: number
 }
+
+/**
+ * Most bytes of summary frames in one `list_objects` page. A page is held whole, and each of its
+ * 1000 summaries may be a frame of up to 1 MiB of valid metadata (the core bounds no list in it), so
+ * without this a node could make a client hold a gigabyte for one page. Within this node's metadata
+ * limits (docs/protocol.md 4.1) a summary is under 32 KiB, a full page under 32 MiB.
+ */
+export const MAX_LIST_PAGE_BYTES = 64 * 1024 * 1024
 
 export interface ClientOptions {
   signal?: AbortSignal
@@ -80,11 +90,13 @@ export class StorageClient {
   private readonly libp2p: Dialer
   private readonly limits: Limits
   private readonly params: ProtocolParams
+  private readonly maxListPageBytes: number
 
   constructor(components: StorageClientComponents, init: StorageClientInit = {}) {
     this.libp2p = components.libp2p
     this.limits = resolveLimits(init.limits)
     this.params = init.params ?? DEFAULT_PARAMS
+    this.maxListPageBytes = init.maxListPageBytes ?? MAX_LIST_PAGE_BYTES
   }
 
   /** Stores a version; `content_size` may be left out when the content is one Uint8Array. */
@@ -275,12 +287,16 @@ export class StorageClient {
     return this.call(peer, PROTOCOLS.listObjects, request, options, async (fs, signal, first) => {
       const header = parseListHeader(first)
       const objects: ObjectSummary[] = []
+      let bytes = 0
       for (;;) {
         const frame = await fs.read(signal)
         if (frame.type === 'end') return { ...header, objects }
         if (frame.type !== 'json') throw unexpected(frame, 'an object summary or END')
         if (objects.length === MAX_PAGE)
           throw new FrameInvalidError(`more than ${MAX_PAGE} objects in one page`)
+        bytes += frame.size
+        if (bytes > this.maxListPageBytes)
+          throw new FrameTooLargeError(`more than ${this.maxListPageBytes} bytes of objects in one page`)
         objects.push(parseObjectSummary(frame.value))
       }
     })
@@ -297,7 +313,8 @@ export class StorageClient {
     const encoded = encodeRequest(request)
     if (!Array.isArray(encoded)) return encoded
     const who = describeTarget(peer)
-    // Each frame of the answer is bounded by the idle timeout; the caller's signal bounds the whole.
+    // Each frame of the answer must arrive whole within the idle timeout; the caller's signal bounds
+    // the whole.
     const signal = options.signal
     const fs = await this.open(peer, protocol, signal)
     try {

@@ -41,6 +41,13 @@ export class FrameReader {
   private readonly keepAliveLimitMs: number
   /** When the last frame other than a keep-alive was received (or the stream was taken over). */
   private lastFrameMs = performance.now()
+  /**
+   * When the last whole frame, keep-alives included, was received. The idle wait runs from here (or
+   * from when the reader began waiting, if later), not from the last bytes: a peer sending a frame a
+   * byte at a time, each within the idle timeout, would otherwise hold the stream for as long as it
+   * liked.
+   */
+  private lastProgressMs = 0
   /** The keep-alive rate rule's current window: its start, and the keep-alives counted before it. */
   private keepAliveWindowMs = performance.now()
   private keepAlivesBeforeWindow = 0
@@ -90,6 +97,7 @@ export class FrameReader {
 
   /** The next frame; ERROR frames come back as frames (`readJson` turns them into RemoteErrors). */
   async read(signal?: AbortSignal): Promise<Frame> {
+    const began = performance.now()
     for (;;) {
       if (this.head < this.queue.length) {
         const frame = this.take()
@@ -107,7 +115,7 @@ export class FrameReader {
       // Bytes woke us, but no frame: keep-alives (or part of a frame) restart the idle wait only so long.
       if (performance.now() - this.lastFrameMs > this.keepAliveLimitMs)
         throw new StreamTimeoutError(`no frame but keep-alives for ${this.keepAliveLimitMs} ms`)
-      await this.waitForInput(signal)
+      await this.waitForFrame(began, signal)
     }
   }
 
@@ -116,9 +124,19 @@ export class FrameReader {
    * the next `read` returns or throws at once. A timeout or an abort of `signal` rejects.
    */
   async awaitFrame(signal?: AbortSignal): Promise<void> {
+    const began = performance.now()
     while (this.head >= this.queue.length && this.decodeError === undefined && !this.ended()) {
-      await this.waitForInput(signal)
+      await this.waitForFrame(began, signal)
     }
+  }
+
+  /** Waits for more input, within the idle timeout of the last whole frame or of `began`. */
+  private waitForFrame(began: number, signal?: AbortSignal): Promise<void> {
+    const quietMs = performance.now() - Math.max(began, this.lastProgressMs)
+    if (quietMs >= this.idleMs) {
+      return Promise.reject(new StreamTimeoutError(`no frame for ${this.idleMs} ms`))
+    }
+    return this.waitForInput(signal, this.idleMs - quietMs)
   }
 
   /** An ERROR frame already received, without waiting (a peer that refused before we finished). */
@@ -233,7 +251,7 @@ export class FrameReader {
     }
     // Frames before a framing error are delivered first; the error follows them.
     if (this.decoder.error !== undefined) this.decodeError = this.decoder.error
-    else this.checkKeepAliveRate()
+    else if (this.checkKeepAliveRate() || frames.length > 0) this.lastProgressMs = performance.now()
     for (const f of frames) {
       this.queue.push(f)
       this.queuedBytes += f.size
@@ -244,23 +262,28 @@ export class FrameReader {
     this.notify()
   }
 
-  /** A peer that floods keep-alives has the stream fail FRAME_INVALID (MAX_KEEPALIVES_PER_SECOND). */
-  private checkKeepAliveRate(): void {
+  /**
+   * A peer that floods keep-alives has the stream fail FRAME_INVALID (MAX_KEEPALIVES_PER_SECOND).
+   * True when keep-alives within the rate arrived with these bytes.
+   */
+  private checkKeepAliveRate(): boolean {
     const total = this.decoder.keepAlives
     const before = this.keepAlivesSeen
     this.keepAlivesSeen = total
+    if (total === before) return false
     // The clock is read only once a window's budget is spent: a window that began long ago then
     // makes way for one that begins with these bytes.
-    if (total === before || total - this.keepAlivesBeforeWindow <= MAX_KEEPALIVES_PER_SECOND) return
+    if (total - this.keepAlivesBeforeWindow <= MAX_KEEPALIVES_PER_SECOND) return true
     const now = performance.now()
     if (now - this.keepAliveWindowMs >= 1000) {
       this.keepAliveWindowMs = now
       this.keepAlivesBeforeWindow = before
-      if (total - before <= MAX_KEEPALIVES_PER_SECOND) return
+      if (total - before <= MAX_KEEPALIVES_PER_SECOND) return true
     }
     this.decodeError = new FrameInvalidError(
       `more than ${MAX_KEEPALIVES_PER_SECOND} KEEPALIVE frames within a second`,
     )
+    return false
   }
 
   private applyBackpressure(): void {
@@ -309,7 +332,7 @@ export class FrameReader {
     wake?.()
   }
 
-  private waitForInput(signal?: AbortSignal): Promise<void> {
+  private waitForInput(signal?: AbortSignal, timeoutMs = this.idleMs): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
         clearTimeout(timer)
@@ -321,7 +344,7 @@ export class FrameReader {
       const onAbort = () => done(abortReason(signal!))
       const timer = setTimeout(
         () => done(new StreamTimeoutError(`no frame for ${this.idleMs} ms`)),
-        this.idleMs,
+        timeoutMs,
       )
       if (signal?.aborted === true) {
         done(abortReason(signal))

@@ -29,7 +29,7 @@ export interface FrameStreamOptions {
   peerErrorsEnd?: boolean
   /**
    * KEEPALIVE frames are taken (and dropped) rather than refused: only a replica/push server, whose
-   * coordinator may wait on a slow client between blocks. Like any bytes, they restart the idle wait.
+   * coordinator may wait on a slow client between blocks. Like any whole frame, they restart the idle wait.
    */
   acceptKeepAlive?: boolean
   /**

@@ -1,6 +1,7 @@
 import { atrCost } from '../core/atr.js'
 import { canonicalJson } from '../core/canonical.js'
 import { shardId as deriveShardId } from '../core/ids.js'
+import { normalizeTag } from '../core/metadata.js'
 import type { ProtocolParams } from '../core/params.js'
 import { type ProofVerdict, verifyStorageProof } from '../core/proof.js'
 import type { VersionKind, VersionRecord } from '../core/record.js'
@@ -151,15 +152,22 @@ export interface ListExpectation {
   limit: number
   prefix?: string
   after?: { object_id: string; version: number }
+  /** As the caller gave it: compared in its normal form, as the node does (docs/protocol.md 4.5). */
+  tag?: string
   author?: string
   tick_from?: number
   tick_to?: number
 }
 
-/** A page is sorted by (object_id, version), within its filters and its limit. */
+/**
+ * A page is sorted by (object_id, version), within its filters and its limit; its cursor lies within
+ * the prefix, past the request's `after` and not behind the page (docs/protocol.md 4.5: paging always
+ * advances, and a cursor outside the prefix would lead a client that follows it nowhere, for good).
+ */
 export function checkListing(answer: ListSuccess, f: ListExpectation): string | undefined {
   if (answer.objects.length > f.limit)
     return `page of ${answer.objects.length} objects exceeds limit ${f.limit}`
+  const tag = f.tag === undefined ? undefined : normalizeTag(f.tag)
   let prev = f.after
   for (const o of answer.objects) {
     // Ids are 64 lower-case hex characters: string order is byte order.
@@ -174,20 +182,25 @@ export function checkListing(answer: ListSuccess, f: ListExpectation): string | 
       return `${o.object_id} is outside the prefix`
     if (f.author !== undefined && o.metadata.author_node_id !== f.author)
       return `${o.object_id} has another author`
+    if (tag !== undefined && !o.metadata.tags.includes(tag)) return `${o.object_id} lacks the tag`
     if (o.created_at_tick !== o.metadata.created_at_tick) return `${o.object_id} has two creation ticks`
     if (f.tick_from !== undefined && o.created_at_tick < f.tick_from)
       return `${o.object_id} is before tick_from`
     if (f.tick_to !== undefined && o.created_at_tick > f.tick_to) return `${o.object_id} is after tick_to`
   }
   const cursor = answer.next_cursor
+  if (cursor === null) return undefined
   const last = answer.objects[answer.objects.length - 1]
-  if (
-    cursor !== null &&
-    last !== undefined &&
-    (cursor.object_id < last.object_id ||
-      (cursor.object_id === last.object_id && cursor.version < last.version))
-  ) {
-    return 'next_cursor is behind the page'
-  }
+  if (last !== undefined && keyBefore(cursor, last)) return 'next_cursor is behind the page'
+  if (f.after !== undefined && !keyBefore(f.after, cursor)) return 'next_cursor does not advance past after'
+  if (f.prefix !== undefined && !cursor.object_id.startsWith(f.prefix))
+    return 'next_cursor is outside the prefix'
   return undefined
+}
+
+function keyBefore(
+  a: { object_id: string; version: number },
+  b: { object_id: string; version: number },
+): boolean {
+  return a.object_id < b.object_id || (a.object_id === b.object_id && a.version < b.version)
 }

@@ -33,9 +33,12 @@ import { toFailure } from './failures.js'
 import { type TransferProgress, verifiedContent } from './verified-read.js'
 
 export interface QfsClientTimeouts {
-  /** Opening a stream and a small exchange's whole answer (default 10 s). */
+  /** Opening a stream: dialling and protocol negotiation (default 10 s). */
   requestMs: number
-  /** Longest silence between two frames of a streaming read or write (default 30 s). */
+  /**
+   * Longest wait for each frame of an answer, whole (a header, a proof, a summary, a block of a
+   * read), and for the node to take the bytes of a write (default 30 s).
+   */
   idleMs: number
 }
 

@@ -104,8 +104,17 @@ export function failureStatus(f: EngineFailure): number {
 export function failWith(io: CliIo, f: EngineFailure, json: boolean): never {
   if (json) printJson(io, f)
   const why = f.code === 'NODE_UNAVAILABLE' ? unavailableReason(failureCause(f)) : undefined
-  io.stderr(`error [${f.code}]: ${f.error_detail}${why === undefined ? '' : ` (${why})`}\n`)
+  io.stderr(`${printable(`error [${f.code}]: ${f.error_detail}${why === undefined ? '' : ` (${why})`}`)}\n`)
   throw new CliExit(failureStatus(f))
+}
+
+/**
+ * Text a node chose (an error's code and detail, metadata) as it may reach a terminal: control
+ * characters (C0, DEL, C1) become `\uXXXX`. Raw, an ESC would start an escape sequence that rewrites
+ * the screen or the window title, and a newline would print a line of the node's making.
+ */
+export function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 const ERRNO_REASONS: Readonly<Record<string, string>> = {

@@ -1,0 +1,113 @@
+import type { Stream } from '@libp2p/interface'
+import { describe, expect, it } from 'vitest'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import {
+  encodeJsonFrame,
+  encodeKeepAliveFrame,
+  frameBytes,
+  MAX_FRAME_BYTES,
+} from '../../src/net/frames.js'
+
+/** The receiving side of a stream as a FrameStream sees it: 'message' events carry the peer's bytes. */
+class InboundStream extends EventTarget {
+  maxReadBufferLength = 4 * 1024 * 1024
+  readBufferLength = 0
+  readableEnded = false
+  status = 'open'
+  pause(): void {}
+  resume(): void {}
+  deliver(bytes: Uint8Array): void {
+    this.dispatchEvent(Object.assign(new Event('message'), { data: bytes }))
+  }
+}
+
+// Real time, short: the reader takes its clock from node:perf_hooks, which fake timers do not replace.
+const IDLE_MS = 200
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function reader(acceptKeepAlive = false): { stream: InboundStream; fs: FrameStream } {
+  const stream = new InboundStream()
+  const fs = new FrameStream(stream as unknown as Stream, {
+    idleMs: IDLE_MS,
+    maxFrameBytes: MAX_FRAME_BYTES,
+    acceptKeepAlive,
+  })
+  return { stream, fs }
+}
+
+/** A settled-or-not view of a promise, checked after fake time moves. */
+function watch<T>(p: Promise<T>): { state: () => 'pending' | 'resolved' | 'rejected'; error: () => unknown } {
+  let state: 'pending' | 'resolved' | 'rejected' = 'pending'
+  let error: unknown
+  p.then(
+    () => {
+      state = 'resolved'
+    },
+    (err: unknown) => {
+      state = 'rejected'
+      error = err
+    },
+  )
+  return { state: () => state, error: () => error }
+}
+
+describe('the idle wait of a frame stream runs from the last whole frame', () => {
+  it('times out a peer that trickles one frame a byte at a time, each byte within the idle timeout', async () => {
+    const { stream, fs } = reader()
+    const frame = frameBytes(encodeJsonFrame({ answer: 'x'.repeat(64) }))
+    const read = watch(fs.read())
+    // A byte every half idle period: each one restarted the whole wait before.
+    for (let i = 0; i < frame.length - 1 && read.state() === 'pending'; i++) {
+      stream.deliver(frame.subarray(i, i + 1))
+      await sleep(IDLE_MS / 2)
+    }
+    expect(read.state()).toBe('rejected')
+    expect(read.error()).toMatchObject({ code: 'TIMEOUT' })
+    fs.dispose()
+  })
+
+  it('still waits the whole idle period for a frame sent in pieces within it', async () => {
+    const { stream, fs } = reader()
+    const frame = frameBytes(encodeJsonFrame({ answer: 'y' }))
+    const read = watch(fs.read())
+    await sleep(IDLE_MS / 2)
+    stream.deliver(frame.subarray(0, 3))
+    await sleep(IDLE_MS / 4)
+    stream.deliver(frame.subarray(3))
+    await sleep(0)
+    expect(read.state()).toBe('resolved')
+    fs.dispose()
+  })
+
+  it('counts the wait from the read, not from a frame received long before it', async () => {
+    const { stream, fs } = reader()
+    stream.deliver(frameBytes(encodeJsonFrame({ n: 1 })))
+    await fs.read()
+    // The consumer was busy for three idle periods; the peer is not at fault for that.
+    await sleep(3 * IDLE_MS)
+    const read = watch(fs.read())
+    await sleep(IDLE_MS / 2)
+    stream.deliver(frameBytes(encodeJsonFrame({ n: 2 })))
+    await sleep(0)
+    expect(read.state()).toBe('resolved')
+    fs.dispose()
+  })
+
+  it('lets keep-alives restart the wait, as a whole frame does', async () => {
+    const { stream, fs } = reader(true)
+    // Keep-alives may follow only once the stream said what it is (its first frame).
+    stream.deliver(frameBytes(encodeJsonFrame({ request: 'push' })))
+    await fs.read()
+    const read = watch(fs.read())
+    const keepAlive = encodeKeepAliveFrame()[0]!
+    for (let i = 0; i < 5; i++) {
+      await sleep(IDLE_MS / 2)
+      stream.deliver(keepAlive)
+    }
+    expect(read.state()).toBe('pending')
+    stream.deliver(frameBytes(encodeJsonFrame({ done: true })))
+    await sleep(0)
+    expect(read.state()).toBe('resolved')
+    fs.dispose()
+  })
+})
