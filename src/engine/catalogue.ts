@@ -235,7 +235,11 @@ export async function decide(
   cutBefore?: Set<string>,
 ): Promise<Array<{ node: string; value?: CommitResult; error?: unknown }>> {
   const digest = recordDigest(record)
-  if (before.existing.some((r) => recordDigest(r) !== digest)) {
+  // Another record some home holds would split the vote if offered to the rest. Ours, once some home
+  // holds it, cannot split it further (a home takes one record per version): offering it again only
+  // lets a home that took none complete it, as after two racing writers split the homes.
+  const held = before.existing.map(recordDigest)
+  if (held.some((d) => d !== digest) && !held.includes(digest)) {
     throw new VersionConflictError(
       `version ${record.version} of ${record.object_id} already holds another record`,
     )

@@ -1,6 +1,6 @@
 import { DeterministicTime } from '../../src/core/time.js'
 import type { EngineTimeouts } from '../../src/engine/context.js'
-import { StorageEngine } from '../../src/engine/engine.js'
+import { StorageEngine, type StorageEngineInit } from '../../src/engine/engine.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import type { InProcessTransport } from '../../src/engine/in-process.js'
 import type { PeerHealth } from '../../src/engine/peer-health.js'
@@ -17,6 +17,16 @@ export function coordinatorEngine(
   health: PeerHealth,
   timeouts: EngineTimeouts,
 ): StorageEngine {
+  return engineWith(h, nodeId, health, { timeouts })
+}
+
+/** An engine on `nodeId` of the harness with its own health record and settings. */
+export function engineWith(
+  h: Harness,
+  nodeId: string,
+  health: PeerHealth,
+  init: StorageEngineInit,
+): StorageEngine {
   return new StorageEngine(
     {
       nodeId,
@@ -26,7 +36,7 @@ export function coordinatorEngine(
       time: new DeterministicTime(),
       health,
     },
-    { timeouts },
+    init,
   )
 }
 
