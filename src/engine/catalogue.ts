@@ -16,6 +16,12 @@ import type { CommitRequest, CommitResult } from './transport.js'
 const MAX_CATCH_UP = 64
 
 /**
+ * Undecided versions a read of the latest steps back over at most, below the highest version a
+ * majority of the homes hold (racing writers can leave such a version split, docs/consistency.md).
+ */
+export const MAX_LATEST_STEPS_BACK = 16
+
+/**
  * The record a majority of `homes` agree on; homes that lack it are caught up in the background.
  * `onUnanimous` is called later with that record if every home answered it (nothing left to repair).
  */
@@ -62,7 +68,34 @@ export async function resolveRecord(
       throw new ObjectNotFoundError(`object ${objectId} has no version`)
     }
   }
-  const exact = wanted
+  if (version !== 'latest') return resolveExact(ctx, homes, objectId, wanted, signal, onUnanimous)
+  // The highest version a majority holds may be split between racing writers' records: no content
+  // is readable there, so the latest readable one is below it.
+  const lowest = Math.max(1, wanted - MAX_LATEST_STEPS_BACK)
+  for (let v = wanted; ; v--) {
+    try {
+      return await resolveExact(ctx, homes, objectId, v, signal, onUnanimous)
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError) || v === 1) throw err
+      if (v === lowest) {
+        throw new ObjectNotFoundError(
+          `object ${objectId} has no decided version among versions ${lowest}..${wanted}`,
+        )
+      }
+    }
+  }
+}
+
+/** The record of `exact` a majority of `homes` agree on (resolveRecord). */
+async function resolveExact(
+  ctx: EngineContext,
+  homes: readonly string[],
+  objectId: string,
+  exact: number,
+  signal?: AbortSignal,
+  onUnanimous?: (record: VersionRecord) => void,
+): Promise<VersionRecord> {
+  const q = majority(homes.length)
   const asked = askUntilAgreed(homes, q, (n) =>
     ask(ctx, n, signal, (s) => ctx.transport.getRecord(n, objectId, exact, { signal: s })),
   )
