@@ -6,6 +6,7 @@ import type { ProtocolParams } from '../core/params.js'
 import { type ProofVerdict, verifyStorageProof } from '../core/proof.js'
 import type { VersionKind, VersionRecord } from '../core/record.js'
 import type { ListSuccess, ProofSuccess, ShardReadInfo, StoreSuccess } from '../engine/responses.js'
+import { MAX_DATA_BYTES } from '../net/frames.js'
 
 /**
  * What a client can check of a coordinator's answers with the core alone. Each check returns the
@@ -86,6 +87,11 @@ export function checkReadHeader(
   }
   if (canonicalJson(header.metadata) !== canonicalJson(header.record.metadata)) {
     return "the header's metadata is not the record's"
+  }
+  // A block is verified once whole, so its size is what a reader holds unverified: no node of this
+  // protocol can serve a block over one DATA frame (docs/protocol.md, "block size").
+  if (header.record.block_size_bytes > MAX_DATA_BYTES) {
+    return `the record's blocks of ${header.record.block_size_bytes} bytes exceed the protocol's ${MAX_DATA_BYTES}`
   }
   return undefined
 }

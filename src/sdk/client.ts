@@ -24,6 +24,7 @@ import {
 import type { ContentSource } from '../engine/write.js'
 import { StorageClient, type OpenedRead as WireRead } from '../net/client.js'
 import type { Dialer } from '../net/dial.js'
+import { ContentTooLargeError } from '../net/errors.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { parseNodeAddress } from './address.js'
@@ -56,6 +57,21 @@ export interface ReadCallOptions extends CallOptions {
   /** Verified bytes so far, for progress bars. */
   onProgress?: (p: TransferProgress) => void
 }
+
+export interface GetContentOptions extends ReadCallOptions {
+  /**
+   * Largest content `getContent` holds in memory (default MAX_BUFFERED_CONTENT_BYTES); a version
+   * announcing more is refused before any byte is read (`CONTENT_TOO_LARGE`). Stream larger ones
+   * with `readContent`.
+   */
+  maxBytes?: number
+}
+
+/**
+ * `getContent`'s default bound. The size a read announces is the serving node's word until the last
+ * byte verifies, so without a bound a node could make the client buffer until it runs out of memory.
+ */
+export const MAX_BUFFERED_CONTENT_BYTES = 1024 * 1024 * 1024
 
 /** The engine's opened read, plus `cancel()` for a read whose content will not be consumed. */
 export interface QfsOpenedRead extends OpenedRead {
@@ -250,9 +266,26 @@ export class QfsClient implements StorageEngineApi {
     )
   }
 
-  async getContent(objectId: string, version?: number, options: ReadCallOptions = {}): Promise<ReadResponse> {
+  async getContent(
+    objectId: string,
+    version?: number,
+    options: GetContentOptions = {},
+  ): Promise<ReadResponse> {
+    const maxBytes = options.maxBytes ?? MAX_BUFFERED_CONTENT_BYTES
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      return toFailure(new InvalidInputError('maxBytes must be a non-negative integer'), null)
+    }
     const opened = await this.readContent(objectId, version, options)
     if (!('content' in opened)) return opened
+    if (opened.content_size > maxBytes) {
+      opened.cancel()
+      return toFailure(
+        new ContentTooLargeError(
+          `version ${opened.version} is ${opened.content_size} bytes, over this call's maxBytes ${maxBytes}: read it with readContent`,
+        ),
+        opened.storage_event_id,
+      )
+    }
     const parts: Uint8Array[] = []
     try {
       for await (const piece of opened.content) parts.push(piece)

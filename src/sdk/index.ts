@@ -9,6 +9,8 @@ export {
   checkStoreAnswer,
 } from './checks.js'
 export {
+  type GetContentOptions,
+  MAX_BUFFERED_CONTENT_BYTES,
   QfsClient,
   type QfsClientInit,
   type QfsClientTimeouts,

@@ -3,10 +3,16 @@ import { objectId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import type { EngineFailure } from '../../src/engine/responses.js'
 import { MAX_LIST_PAGE_BYTES, StorageClient } from '../../src/net/client.js'
-import { encodeJsonFrame, encodeVarint, FRAME_DATA, type JsonObject } from '../../src/net/frames.js'
+import {
+  encodeJsonFrame,
+  encodeVarint,
+  FRAME_DATA,
+  type JsonObject,
+  MAX_DATA_BYTES,
+} from '../../src/net/frames.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
-import { QfsClient } from '../../src/sdk/client.js'
+import { MAX_BUFFERED_CONTENT_BYTES, QfsClient } from '../../src/sdk/client.js'
 import { failureCause } from '../../src/sdk/failures.js'
 import { latestVersion } from '../../src/sdk/versions.js'
 import { testPeerKey } from '../net/harness.js'
@@ -172,11 +178,9 @@ describe('QfsClient against a hostile node', () => {
       })
     }
 
-    it('refuses a self-consistent record of the largest size once the bytes stop short', async () => {
-      // 2^53 - 1 bytes in 1 TiB blocks: a record validateVersionRecord accepts.
-      const size = 2 ** 53 - 1
-      const blockSize = 2 ** 40
-      const script = withRecord(honest, (r, h) => {
+    /** A record validateVersionRecord accepts: `size` bytes in blocks of `blockSize`. */
+    const sized = (size: number, blockSize: number) =>
+      withRecord(honest, (r, h) => {
         r.content_size = size
         h.content_size = size
         r.block_size_bytes = blockSize
@@ -186,8 +190,42 @@ describe('QfsClient against a hostile node', () => {
           s.leaf_count = Math.ceil((s.length as number) / blockSize)
         })
       })
-      await serveRead({ ...script, data: [f.content] })
+
+    it('refuses blocks larger than one DATA frame before reading a byte: a block is held until whole', async () => {
+      // 2^53 - 1 bytes in 1 TiB blocks: the reader would buffer a terabyte before its first check.
+      await serveRead({ ...sized(2 ** 53 - 1, 2 ** 40), data: [f.content] })
+      const got = await client.readContent(f.oid, 1)
+      expect(got).toMatchObject(MISMATCH)
+      expect((got as EngineFailure).error_detail).toContain('exceed the protocol')
+      await serveRead({ ...sized(f.content.length, MAX_DATA_BYTES + 1), data: [f.content] })
       expect(await client.getContent(f.oid, 1)).toMatchObject(MISMATCH)
+    })
+
+    it('getContent refuses to buffer more than maxBytes (1 GiB by default), before any byte', async () => {
+      await serveRead({ ...sized(2 ** 53 - 1, MAX_DATA_BYTES), data: [f.content] })
+      const huge = await client.getContent(f.oid, 1)
+      expect(huge).toMatchObject({ ok: false, code: 'CONTENT_TOO_LARGE', error_code: 'SE_ERR_INVALID_INPUT' })
+      expect((huge as EngineFailure).error_detail).toContain(`maxBytes ${MAX_BUFFERED_CONTENT_BYTES}`)
+      // The same answer streamed is the caller's to bound: it fails once the bytes stop short.
+      await serveRead({ ...sized(2 ** 53 - 1, MAX_DATA_BYTES), data: [f.content] })
+      const streamed = await client.readContent(f.oid, 1)
+      if (!('content' in streamed)) throw new Error('the header should be accepted')
+      await expect(
+        (async () => {
+          for await (const _ of streamed.content);
+        })(),
+      ).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' })
+      await serveRead(honest)
+      const short = await client.getContent(f.oid, 1, { maxBytes: f.content.length - 1 })
+      expect(short).toMatchObject({ ok: false, code: 'CONTENT_TOO_LARGE' })
+      await serveRead(honest)
+      expect(await client.getContent(f.oid, 1, { maxBytes: f.content.length })).toMatchObject({ ok: true })
+      for (const maxBytes of [-1, 1.5, Number.NaN]) {
+        expect(await client.getContent(f.oid, 1, { maxBytes })).toMatchObject({
+          ok: false,
+          code: 'INVALID_INPUT',
+        })
+      }
     })
   })
 
