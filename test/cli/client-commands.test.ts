@@ -156,6 +156,28 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
     expect(verifyStorageProof(proof, { merkleRoot: proof.merkle_root, shardId: shardId(oid, 2, 0) })).toEqual(
       { ok: true },
     )
+    // --omit-block: the same verified proof, its block replaced by the block's length.
+    const brief = await runCli([
+      'proof',
+      oid,
+      '--version',
+      '2',
+      '--shard',
+      shardId(oid, 2, 0),
+      '--node',
+      addr(0),
+      '--leaf',
+      '2',
+      '--omit-block',
+    ])
+    expect(brief.status).toBe(0)
+    const short = JSON.parse(brief.stdout)
+    const { block, ...rest } = proof
+    expect(short).toEqual({
+      verified: true,
+      proof: { ...rest, block_bytes: Buffer.from(block, 'base64').length },
+    })
+    expect(short.proof.block_bytes).toBeGreaterThan(0)
     const outside = await runCli([
       'proof',
       oid,
