@@ -70,30 +70,34 @@ export function buildStorageProof(args: StorageProofArgs): StorageProof {
     leafIndex: args.leafIndex,
     leafCount: args.tree.leafCount,
     block: args.block,
-    expectedLeaf: args.tree.leaf(args.leafIndex),
+    leafHash: args.tree.leaf(args.leafIndex),
     auditPath: args.tree.auditPath(args.leafIndex),
     merkleRoot: args.tree.root,
   })
 }
 
-/** The proof from parts a holder already has (its stored leaf hash and audit path), without a tree. */
-export function storageProofOf(args: {
+/** What a holder has for one block's proof: the block, its stored leaf hash and audit path, the root. */
+export interface ProofParts {
   objectId: string
   version: number
   shardId: string
   leafIndex: number
   leafCount: number
   block: Uint8Array
-  expectedLeaf: Uint8Array
+  /** The leaf the shard's tree holds at `leafIndex`; the block must hash to it. */
+  leafHash: Uint8Array
   auditPath: readonly Uint8Array[]
   merkleRoot: Uint8Array
-}): StorageProof {
+}
+
+/** The proof from parts a holder already has (its stored leaf hash and audit path), without a tree. */
+export function storageProofOf(args: ProofParts): StorageProof {
   parseId(args.objectId, 'object_id')
   const version = validateVersion(args.version)
   parseId(args.shardId, 'shard_id')
   if (!(args.block instanceof Uint8Array)) throw new InvalidInputError('block must be a Uint8Array')
   const leaf = leafHash(args.block)
-  if (!equalBytes(leaf, args.expectedLeaf)) {
+  if (!equalBytes(leaf, args.leafHash)) {
     throw new InvalidInputError(`block is not leaf ${args.leafIndex} of the shard's tree`)
   }
   return {

@@ -202,7 +202,7 @@ export class NodeService {
   /** Answers a challenge on one block of a shard this node holds (the store checks the block first). */
   async proveShard(shardId: string, leafIndex: number): Promise<StorageProof> {
     const p = await this.store.proveBlock(shardId, leafIndex)
-    return storageProofOf({ ...p, expectedLeaf: p.leafHash })
+    return storageProofOf(p)
   }
 
   async listRecords(filters: RecordFilters): Promise<VersionRecord[]> {

@@ -6,6 +6,7 @@
 import { equalBytes, fromHex, parseId, toHex } from '../core/bytes.js'
 import { EmptyShardError, InvalidInputError } from '../core/errors.js'
 import { leafHash, MerkleTree } from '../core/merkle.js'
+import type { ProofParts } from '../core/proof.js'
 import { type IndexEntry, readEntry, toIndexEntry } from './commit.js'
 import { readCounters, type StoreStats, scanStats } from './counters.js'
 import { blockIndexOf, blockKey, objectRange, type StoreSublevels } from './db.js'
@@ -14,17 +15,8 @@ import { type ListPage, listEntries } from './listing.js'
 import { decodeManifest, type ShardManifest } from './manifest.js'
 import { type ScrubOptions, type ScrubReport, scrubStore } from './scrub.js'
 
-export interface BlockProof {
-  objectId: string
-  version: number
-  shardId: string
-  leafIndex: number
-  leafCount: number
-  block: Uint8Array
-  leafHash: Uint8Array
-  auditPath: Uint8Array[]
-  merkleRoot: Uint8Array
-}
+/** A stored block with what proves it (core/proof.ts `storageProofOf` makes the wire proof). */
+export type BlockProof = ProofParts
 
 const TREE_CACHE_SIZE = 32
 
