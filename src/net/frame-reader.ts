@@ -42,12 +42,13 @@ export class FrameReader {
   /** When the last frame other than a keep-alive was received (or the stream was taken over). */
   private lastFrameMs = performance.now()
   /**
-   * When the last whole frame, keep-alives included, was received. The idle wait runs from here (or
-   * from when the reader began waiting, if later), not from the last bytes: a peer sending a frame a
-   * byte at a time, each within the idle timeout, would otherwise hold the stream for as long as it
-   * liked.
+   * Where the idle wait runs from (or from when the reader began waiting, if later): the end of the
+   * last whole frame, keep-alives included, or the first byte of the frame now arriving, whichever
+   * came last. Each frame thus gets a whole idle period from its first byte, but bytes of a frame
+   * do not restart it: a peer sending a frame a byte at a time, each within the idle timeout, would
+   * otherwise hold the stream for as long as it liked.
    */
-  private lastProgressMs = 0
+  private quietSinceMs = 0
   /** The keep-alive rate rule's current window: its start, and the keep-alives counted before it. */
   private keepAliveWindowMs = performance.now()
   private keepAlivesBeforeWindow = 0
@@ -130,9 +131,9 @@ export class FrameReader {
     }
   }
 
-  /** Waits for more input, within the idle timeout of the last whole frame or of `began`. */
+  /** Waits for more input, within the idle timeout of `quietSinceMs` or of `began`. */
   private waitForFrame(began: number, signal?: AbortSignal): Promise<void> {
-    const quietMs = performance.now() - Math.max(began, this.lastProgressMs)
+    const quietMs = performance.now() - Math.max(began, this.quietSinceMs)
     if (quietMs >= this.idleMs) {
       return Promise.reject(new StreamTimeoutError(`no frame for ${this.idleMs} ms`))
     }
@@ -241,6 +242,7 @@ export class FrameReader {
 
   private receive(data: Uint8Array | Uint8ArrayList): void {
     if (this.decodeError !== undefined) return
+    const inFrame = this.decoder.buffered > 0
     let frames: Frame[]
     try {
       frames = this.decoder.push(data)
@@ -251,7 +253,8 @@ export class FrameReader {
     }
     // Frames before a framing error are delivered first; the error follows them.
     if (this.decoder.error !== undefined) this.decodeError = this.decoder.error
-    else if (this.checkKeepAliveRate() || frames.length > 0) this.lastProgressMs = performance.now()
+    else if (this.checkKeepAliveRate() || frames.length > 0 || (!inFrame && this.decoder.buffered > 0))
+      this.quietSinceMs = performance.now()
     for (const f of frames) {
       this.queue.push(f)
       this.queuedBytes += f.size

@@ -22,7 +22,7 @@ class InboundStream extends EventTarget {
 }
 
 // Real time, short: the reader takes its clock from node:perf_hooks, which fake timers do not replace.
-const IDLE_MS = 200
+const IDLE_MS = 600
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function reader(acceptKeepAlive = false): { stream: InboundStream; fs: FrameStream } {
@@ -35,7 +35,7 @@ function reader(acceptKeepAlive = false): { stream: InboundStream; fs: FrameStre
   return { stream, fs }
 }
 
-/** A settled-or-not view of a promise, checked after fake time moves. */
+/** A settled-or-not view of a promise, checked after time moves. */
 function watch<T>(p: Promise<T>): { state: () => 'pending' | 'resolved' | 'rejected'; error: () => unknown } {
   let state: 'pending' | 'resolved' | 'rejected' = 'pending'
   let error: unknown
@@ -51,7 +51,7 @@ function watch<T>(p: Promise<T>): { state: () => 'pending' | 'resolved' | 'rejec
   return { state: () => state, error: () => error }
 }
 
-describe('the idle wait of a frame stream runs from the last whole frame', () => {
+describe('the idle wait of a frame stream: a whole period for each frame from its first byte', () => {
   it('times out a peer that trickles one frame a byte at a time, each byte within the idle timeout', async () => {
     const { stream, fs } = reader()
     const frame = frameBytes(encodeJsonFrame({ answer: 'x'.repeat(64) }))
@@ -79,12 +79,26 @@ describe('the idle wait of a frame stream runs from the last whole frame', () =>
     fs.dispose()
   })
 
+  it('gives a frame that begins late in the wait a whole idle period from its first byte', async () => {
+    const { stream, fs } = reader()
+    const frame = frameBytes(encodeJsonFrame({ answer: 'z'.repeat(64) }))
+    const read = watch(fs.read())
+    // A sender pausing before a frame (a coordinator between keep-alives) leaves it time to arrive.
+    await sleep(IDLE_MS * 0.7)
+    stream.deliver(frame.subarray(0, 1))
+    await sleep(IDLE_MS * 0.6)
+    stream.deliver(frame.subarray(1))
+    await sleep(0)
+    expect(read.state()).toBe('resolved')
+    fs.dispose()
+  })
+
   it('counts the wait from the read, not from a frame received long before it', async () => {
     const { stream, fs } = reader()
     stream.deliver(frameBytes(encodeJsonFrame({ n: 1 })))
     await fs.read()
-    // The consumer was busy for three idle periods; the peer is not at fault for that.
-    await sleep(3 * IDLE_MS)
+    // The consumer was busy for one and a half idle periods; the peer is not at fault for that.
+    await sleep(1.5 * IDLE_MS)
     const read = watch(fs.read())
     await sleep(IDLE_MS / 2)
     stream.deliver(frameBytes(encodeJsonFrame({ n: 2 })))
