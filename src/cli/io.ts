@@ -61,13 +61,17 @@ export function reportError(io: CliIo, err: unknown): number {
 }
 
 /**
- * JSON on stdout, with DEL and the C1 controls escaped too (JSON.stringify escapes C0 only): text a
- * node chose may reach a terminal this way, and U+009B starts an escape sequence on some.
+ * JSON text with DEL and the C1 controls escaped too (JSON.stringify escapes C0 only): text a node
+ * chose may reach a terminal this way, and U+009B starts an escape sequence on some.
  */
-export function printJson(io: CliIo, value: unknown): void {
-  const text = JSON.stringify(value, null, 2).replace(
+export function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(
     /[\u007f-\u009f]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   )
-  io.stdout(`${text}\n`)
+}
+
+/** A JSON document on stdout (jsonText, indented). */
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout(`${jsonText(value, 2)}\n`)
 }

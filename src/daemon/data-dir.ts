@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -203,11 +203,25 @@ async function makeDirectories(dir: string, mode: number): Promise<void> {
     try {
       await mkdir(level, { mode })
     } catch (err) {
-      // Another init made it meanwhile; that it is a directory is checked below.
+      // Another init made it meanwhile, or a dangling symbolic link is in the way: checked below.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
   }
-  await refuseNonDirectory(dir)
+  try {
+    if ((await stat(dir)).isDirectory()) return
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err
+  }
+  const dangling = await lstat(dir).then(
+    (s) => s.isSymbolicLink(),
+    () => false,
+  )
+  throw new InvalidDataDirError(
+    dangling
+      ? `the data directory ${dir} is a symbolic link to a path that does not exist`
+      : `the data directory ${dir} is not a directory`,
+  )
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -209,7 +209,7 @@ export class Devnet {
           await closeStream(child.log)
         }),
       )
-      // The list names running daemons only: a stopped devnet leaves none to read.
+      // The list is for a running devnet's users: a stopped devnet leaves none to read.
       await rm(devnetPaths(this.plan.dir).devnet, { force: true }).catch(() => {})
     })()
     return this.stopping

@@ -121,7 +121,7 @@ describe('client commands against a hostile node', () => {
     expect(rows[1]).toContain('evil\\u001b]0;owned')
   })
 
-  it('ls --json: the same metadata comes out as JSON with every control character escaped', async () => {
+  it('ls --json and ls as JSON lines: the same metadata comes out with every control character escaped', async () => {
     const metadata = { ...(f.metadata as unknown as JsonObject), author_node_id: `evil${ESCAPES}` }
     await servePage(null, [summary({ metadata })])
     const listed = await runCli(['ls', '--node', node.address, '--json'])
@@ -129,6 +129,12 @@ describe('client commands against a hostile node', () => {
     // JSON.stringify escapes C0 only; DEL and C1 (U+009B is a CSI on some terminals) are escaped too.
     expect(CONTROL.test(listed.stdout.replaceAll('\n', ''))).toBe(false)
     expect(JSON.parse(listed.stdout).objects[0].metadata.author_node_id).toBe(`evil${ESCAPES}`)
+    // Without --json and without a terminal: one JSON line per object, escaped the same way.
+    await servePage(null, [summary({ metadata })])
+    const lines = await runCli(['ls', '--node', node.address])
+    expect(lines.status).toBe(0)
+    expect(CONTROL.test(lines.stdout.replace(/\n$/, ''))).toBe(false)
+    expect(JSON.parse(lines.stdout).metadata.author_node_id).toBe(`evil${ESCAPES}`)
   })
 
   it('ls: entries without the tag asked for, or a cursor that repeats, are exit 1', async () => {

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
@@ -95,6 +95,16 @@ describe('qfs-node init on paths it cannot use', () => {
       expect(r.status).toBe(3)
       expect(r.err).toBe(`error [INVALID_DATA_DIR]: the data directory ${target} is not a directory\n`)
     }
+  })
+
+  it('names a dangling symbolic link given as the directory', async () => {
+    const link = join(root, 'dangling')
+    await symlink(join(root, 'nowhere', 'at-all'), link)
+    const r = await run('init', '--dir', link)
+    expect(r.status).toBe(3)
+    expect(r.err).toBe(
+      `error [INVALID_DATA_DIR]: the data directory ${link} is a symbolic link to a path that does not exist\n`,
+    )
   })
 
   // Node's recursive mkdir loops forever where mkdir answers ENOENT under an existing parent.

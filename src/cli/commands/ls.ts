@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { ObjectSummary } from '../../engine/responses.js'
-import { type CliIo, printJson } from '../io.js'
+import { type CliIo, jsonText, printJson } from '../io.js'
 import {
   failWith,
   InvalidArgumentError,
@@ -71,7 +71,7 @@ export function registerLs(program: Command, io: CliIo): void {
           const page = await client.listObjects({ ...filters, after }, {})
           if (!page.ok) failWith(io, page, json)
           if (json || table) collected.push(...page.objects)
-          else for (const o of page.objects) io.stdout(`${JSON.stringify(o)}\n`)
+          else for (const o of page.objects) io.stdout(`${jsonText(o)}\n`)
           const cursor = page.next_cursor
           // The SDK refused a page whose cursor does not advance past `after` (checkListing).
           if (cursor === null || opts.all !== true) return cursor

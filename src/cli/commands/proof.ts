@@ -35,7 +35,7 @@ export function registerProof(program: Command, io: CliIo): void {
     .option('--leaf <n>', "the block to prove (default: the epoch's challenge index)")
     .option(
       '--omit-block',
-      'print the proof without its block (base64, up to 350 KB), with block_bytes instead; it is verified all the same',
+      'print the proof without its block (base64: 350 KB for a 256 KiB block), with block_bytes instead; it is verified all the same',
     )
     .addHelpText(
       'after',
