@@ -80,6 +80,8 @@ export interface PutOptions extends CallOptions {
 }
 
 export interface OpenedRead {
+  /** As every success answer says: `if (!opened.ok)` tells it from a failure in plain JavaScript too. */
+  ok: true
   object_id: string
   version: number
   kind: VersionKind
@@ -259,6 +261,7 @@ export class StorageEngine implements StorageEngineApi {
         replica_sets: replicaSets(record),
       })
       return {
+        ok: true,
         object_id: objectId,
         version: record.version,
         kind: record.kind,

@@ -103,7 +103,7 @@ const INTERNAL_PHRASES: Readonly<Record<string, string>> = {
   WRITE_TOO_SLOW: 'the content did not arrive within the write deadline (a minimum average rate)',
   READ_TOO_SLOW: 'the client did not take the content within the read deadline (a minimum average rate)',
   WRITE_OUTCOME_UNKNOWN:
-    'the node received the whole content, then stopped answering: the write may have taken effect; sending the identical write again is safe (it completes or confirms it)',
+    'the node received the whole content, then the exchange ended before its answer (the node stopped answering, or the caller gave up): the write may have taken effect; sending the identical write again is safe (it completes or confirms it)',
 }
 
 /**

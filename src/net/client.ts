@@ -164,10 +164,11 @@ export class StorageClient {
       return answer
     } catch (err) {
       fs.abort(err as Error)
-      // Past END the node may have decided the version before it failed: say so, not "unavailable".
-      if (delivered && !(err instanceof RemoteError) && signal?.aborted !== true) {
+      // Past END the node may have decided the version before it failed, or before the caller gave
+      // up waiting: say so, not "unavailable".
+      if (delivered && !(err instanceof RemoteError)) {
         throw new WriteOutcomeUnknownError(
-          `${who} received the whole content, then stopped answering: the write may have taken effect; sending the identical write again is safe (it completes or confirms it)`,
+          `${who} received the whole content, then the exchange ended before its answer: the write may have taken effect; sending the identical write again is safe (it completes or confirms it)`,
           { cause: err },
         )
       }

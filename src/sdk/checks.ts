@@ -88,8 +88,8 @@ export function checkReadHeader(
   if (canonicalJson(header.metadata) !== canonicalJson(header.record.metadata)) {
     return "the header's metadata is not the record's"
   }
-  // A block is verified once whole, so its size is what a reader holds unverified: no node of this
-  // protocol can serve a block over one DATA frame (docs/protocol.md, "block size").
+  // No node of this protocol version can serve a block over one DATA frame (docs/protocol.md, "block
+  // size"): such a record is a lie told before any byte, so it is refused before any byte.
   if (header.record.block_size_bytes > MAX_DATA_BYTES) {
     return `the record's blocks of ${header.record.block_size_bytes} bytes exceed the protocol's ${MAX_DATA_BYTES}`
   }

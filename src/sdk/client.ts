@@ -54,7 +54,7 @@ export interface QfsClientInit {
 }
 
 export interface ReadCallOptions extends CallOptions {
-  /** Verified bytes so far, for progress bars. */
+  /** Bytes received and fed to the checks so far (verified only once the read ends), for progress bars. */
   onProgress?: (p: TransferProgress) => void
 }
 
@@ -329,6 +329,7 @@ export class QfsClient implements StorageEngineApi {
     }
     const proofs: ShardReadInfo[] = []
     return {
+      ok: true,
       object_id: wire.object_id,
       version: wire.version,
       kind: wire.kind,

@@ -1,5 +1,22 @@
 // The ids a client names objects and shards by (PROTOCOL.md "Identifiers").
 export { objectId, shardId } from '../core/ids.js'
+export { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
+// The answer shapes of the StorageEngine interface, for callers typing what they hold.
+export type { StorageEngineApi } from '../engine/api.js'
+export type {
+  EngineFailure,
+  ListResponse,
+  ListSuccess,
+  ObjectSummary,
+  ProofResponse,
+  ProofSuccess,
+  ReadResponse,
+  ReadSuccess,
+  ShardReadInfo,
+  StoreResponse,
+  StoreSuccess,
+} from '../engine/responses.js'
+export type { ContentSource } from '../engine/write.js'
 export { type NodeAddress, parseNodeAddress } from './address.js'
 export {
   checkListing,
@@ -18,7 +35,7 @@ export {
   type ReadCallOptions,
 } from './client.js'
 export { ClientClosedError, EngineNotSetError } from './errors.js'
-export { toFailure } from './failures.js'
+export { failureCause, toFailure } from './failures.js'
 export {
   AtlasAPIGateway,
   type FeedItem,

@@ -191,8 +191,8 @@ describe('QfsClient against a hostile node', () => {
         })
       })
 
-    it('refuses blocks larger than one DATA frame before reading a byte: a block is held until whole', async () => {
-      // 2^53 - 1 bytes in 1 TiB blocks: the reader would buffer a terabyte before its first check.
+    it('refuses blocks larger than one DATA frame (no node can serve them) before reading a byte', async () => {
+      // 2^53 - 1 bytes in 1 TiB blocks: a record validateVersionRecord accepts.
       await serveRead({ ...sized(2 ** 53 - 1, 2 ** 40), data: [f.content] })
       const got = await client.readContent(f.oid, 1)
       expect(got).toMatchObject(MISMATCH)

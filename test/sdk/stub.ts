@@ -144,7 +144,7 @@ export interface StubBehaviour {
   read?: (request: JsonObject) => ReadScript
   proof?: (request: JsonObject) => JsonObject
   /** Answer of a write, given its request, after the content was read to its END. */
-  store?: (request: JsonObject, received: number) => JsonObject
+  store?: (request: JsonObject, received: number) => JsonObject | Promise<JsonObject>
   /** A list page: the header's fields and the summaries. */
   list?: (request: JsonObject) => { next_cursor: JsonObject | null; objects: JsonObject[] }
 }
@@ -201,7 +201,7 @@ export async function stubNode(index = 2000): Promise<StubNode> {
         if (frame.type === 'end') break
         if (frame.type === 'data') for (const c of frame.chunks) received += c.length
       }
-      await fs.writeJson(behaviour.store!(request, received))
+      await fs.writeJson(await behaviour.store!(request, received))
     }),
   )
   await node.handle(

@@ -249,6 +249,17 @@ describe('QfsClient checks what a lying coordinator serves', () => {
     const lost = await client.putContent(w.oid, 1, w.content, meta(7))
     expect(lost).toMatchObject({ ok: false, code: 'WRITE_OUTCOME_UNKNOWN', error_code: 'SE_ERR_INTERNAL' })
     expect((lost as { error_detail: string }).error_detail).toMatch(/identical write again is safe/)
+    // The caller giving up after the last byte leaves the outcome just as open; before it, nothing.
+    stub.behaviour.store = () => new Promise((resolve) => setTimeout(() => resolve(honestStore(w)), 1_500))
+    const gaveUp = await client.putContent(w.oid, 1, w.content, meta(7), { signal: AbortSignal.timeout(300) })
+    expect(gaveUp).toMatchObject({ ok: false, code: 'WRITE_OUTCOME_UNKNOWN' })
+    expect((gaveUp as { error_detail: string }).error_detail).toMatch(/or the caller gave up/)
+    const early = new AbortController()
+    early.abort()
+    expect(await client.putContent(w.oid, 1, w.content, meta(7), { signal: early.signal })).toMatchObject({
+      ok: false,
+      code: 'NODE_UNAVAILABLE',
+    })
     // A node that refuses (answers) is no unknown outcome: its refusal comes through as it is.
     stub.behaviour.store = () => ({
       ok: false,
