@@ -75,6 +75,16 @@ export interface CallOptions {
   timestampTick?: number
 }
 
+export interface ReadContentOptions extends CallOptions {
+  /**
+   * Check the whole content against `hash_commit` too (default true). Every block is checked against
+   * the record's roots either way, which is what failing over between replicas needs. False only
+   * where the reader the bytes go to checks `hash_commit` itself, as a public read's client must
+   * (docs/protocol.md 4.3): the same second pass over every byte twice would buy nothing.
+   */
+  checkCommit?: boolean
+}
+
 export interface PutOptions extends CallOptions {
   onProgress?: (p: WriteProgress) => void
 }
@@ -91,7 +101,10 @@ export interface OpenedRead {
   storage_event_id: string
   /** The majority-agreed record: remote clients verify shard roots and hash_commit against it. */
   record: VersionRecord
-  /** Verified content; throws INTEGRITY_MISMATCH at the end if the whole does not match hash_commit. */
+  /**
+   * Verified content: throws INTEGRITY_MISMATCH at a block that does not verify, and at the end if
+   * the whole does not match hash_commit (unless told not to check it: ReadContentOptions).
+   */
   content: AsyncIterable<Uint8Array>
   proofs: ShardReadInfo[]
 }
@@ -240,7 +253,7 @@ export class StorageEngine implements StorageEngineApi {
   async readContent(
     objectId: string,
     version?: number,
-    options: CallOptions = {},
+    options: ReadContentOptions = {},
   ): Promise<OpenedRead | EngineFailure> {
     const fields: Partial<EventFields> = { event_type: 'READ' }
     try {
@@ -270,7 +283,7 @@ export class StorageEngine implements StorageEngineApi {
         metadata: record.metadata,
         storage_event_id: event,
         record,
-        content: readVersion(this.ctx, record, proofs, options.signal),
+        content: readVersion(this.ctx, record, proofs, options.signal, options.checkCommit !== false),
         proofs,
       }
     } catch (err) {

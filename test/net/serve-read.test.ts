@@ -51,7 +51,12 @@ function client(takeMs: (n: number) => number | undefined) {
 
 /** An engine serving `blocks` blocks, `fetchMs` apart, and telling what became of its read. */
 function engine(blocks: number, fetchMs = 0) {
-  const read = { started: false, closed: false, signal: undefined as AbortSignal | undefined }
+  const read = {
+    started: false,
+    closed: false,
+    signal: undefined as AbortSignal | undefined,
+    checkCommit: undefined as boolean | undefined,
+  }
   async function* content(): AsyncGenerator<Uint8Array> {
     read.started = true
     try {
@@ -64,8 +69,13 @@ function engine(blocks: number, fetchMs = 0) {
     }
   }
   const stub = {
-    readContent: async (_id: string, _version: number | undefined, options: { signal?: AbortSignal }) => {
+    readContent: async (
+      _id: string,
+      _version: number | undefined,
+      options: { signal?: AbortSignal; checkCommit?: boolean },
+    ) => {
       read.signal = options.signal
+      read.checkCommit = options.checkCommit
       return {
         ok: true,
         object_id: ID,
@@ -107,6 +117,13 @@ function serve(e: StorageEngine, fs: FrameStream, p: PublicPolicy): Promise<unkn
 describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
   afterEach(() => {
     vi.useRealTimers()
+  })
+
+  it('leaves the whole-content hash_commit check to the client, which must make it anyway', async () => {
+    const { stub, read } = engine(2)
+    const { fs } = client(() => 0)
+    expect(await serve(stub, fs, policy())).toBe('served')
+    expect(read.checkCommit).toBe(false)
   })
 
   it('fails a client that stops taking DATA: READ_TOO_SLOW, the stream reset, the engine read closed, the slot free', async () => {
