@@ -138,7 +138,7 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
       expect(out.verified).toBe(true)
       expect(out.proof.shard_id).toBe(shard)
     }
-    const chosen = await runCli([
+    const chosenArgs = [
       'proof',
       oid,
       '--version',
@@ -149,7 +149,8 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
       addr(0),
       '--leaf',
       '2',
-    ])
+    ]
+    const chosen = await runCli(chosenArgs)
     expect(chosen.status).toBe(0)
     const { proof } = JSON.parse(chosen.stdout)
     expect(proof.leaf_index).toBe(2)
@@ -157,19 +158,7 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
       { ok: true },
     )
     // --omit-block: the same verified proof, its block replaced by the block's length.
-    const brief = await runCli([
-      'proof',
-      oid,
-      '--version',
-      '2',
-      '--shard',
-      shardId(oid, 2, 0),
-      '--node',
-      addr(0),
-      '--leaf',
-      '2',
-      '--omit-block',
-    ])
+    const brief = await runCli([...chosenArgs, '--omit-block'])
     expect(brief.status).toBe(0)
     const short = JSON.parse(brief.stdout)
     const { block, ...rest } = proof

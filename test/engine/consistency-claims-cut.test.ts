@@ -13,7 +13,7 @@ import { bytesOf, meta } from './suite.js'
 
 /**
  * The statements of docs/consistency.md about peers cut off once a phase can do without them
- * (`settleAsking`) that no other test pinned (scratch/review-claims/REPORT.md).
+ * (`settleAsking`) that no other test pinned.
  */
 
 let h: Harness | undefined

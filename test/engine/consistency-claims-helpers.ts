@@ -144,3 +144,9 @@ export async function eventually(probe: () => Promise<boolean> | boolean): Promi
   }
   throw new Error('condition not reached')
 }
+
+export function expectOk<T extends { ok: boolean }>(r: T): asserts r is Extract<T, { ok: true }> {
+  if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`)
+}
+
+export const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))

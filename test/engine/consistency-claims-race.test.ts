@@ -2,11 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import {
   engineOn,
+  expectOk,
   findObject,
   gate,
   type Harness,
   orderDecides,
   recordAt,
+  same,
   stagedOn,
   wrapAll,
 } from './consistency-claims-helpers.js'
@@ -15,15 +17,9 @@ import { bytesOf, meta } from './suite.js'
 
 /**
  * The statements of docs/consistency.md about racing writers and the roll-forward that no other test
- * pinned (scratch/review-claims/REPORT.md). Each test orders or injects its faults in the in-process
+ * pinned. Each test orders or injects its faults in the in-process
  * transport of a fresh network.
  */
-
-function expectOk<T extends { ok: boolean }>(r: T): asserts r is Extract<T, { ok: true }> {
-  if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`)
-}
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
 
 let h: Harness
 const undo: Array<() => void> = []

@@ -9,21 +9,24 @@ import type { VersionRecord } from '../../src/core/record.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { EventLog } from '../../src/log/index.js'
 import { collect, memoryDb, NODE, storeFields, TEST_KEY } from '../log/fixtures.js'
-import { engineOn, findObject, type Harness, recordAt, wrapAll } from './consistency-claims-helpers.js'
+import {
+  engineOn,
+  expectOk,
+  findObject,
+  type Harness,
+  recordAt,
+  same,
+  wrapAll,
+} from './consistency-claims-helpers.js'
 import { slowly, spyHealth } from './cut-short-helpers.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
 /**
  * The statements of docs/consistency.md "What a reader sees" and of docs/protocol.md 4.2/4.3 that no
- * other test pinned (scratch/review-claims/REPORT.md).
+ * other test pinned.
  */
 
-function expectOk<T extends { ok: boolean }>(r: T): asserts r is Extract<T, { ok: true }> {
-  if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`)
-}
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
 const BLOCK = DEFAULT_PARAMS.blockSizeBytes
 
 let h: Harness | undefined

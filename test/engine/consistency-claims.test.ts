@@ -8,10 +8,12 @@ import type { StorageEvent } from '../../src/log/index.js'
 import {
   engineOn,
   eventually,
+  expectOk,
   findObject,
   gate,
   type Harness,
   recordAt,
+  same,
   stagedOn,
   wrapAll,
 } from './consistency-claims-helpers.js'
@@ -20,15 +22,9 @@ import { bytesOf, meta } from './suite.js'
 
 /**
  * The statements of docs/consistency.md about a write (stage, decide, commit, acknowledge) that
- * no other test pinned (scratch/review-claims/REPORT.md). Each
+ * no other test pinned. Each
  * test injects its faults into the in-process transport of a fresh network.
  */
-
-function expectOk<T extends { ok: boolean }>(r: T): asserts r is Extract<T, { ok: true }> {
-  if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`)
-}
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
 
 let h: Harness
 const undo: Array<() => void> = []

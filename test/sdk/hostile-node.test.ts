@@ -268,38 +268,35 @@ describe('QfsClient against a hostile node', () => {
       expect(await client.getContent(f.oid, 1)).toMatchObject({ ...UNAVAILABLE, storage_event_id: EVENT_ID })
     })
 
+    /** A read, a proof and a listing at once, each ending NODE_UNAVAILABLE for a TIMEOUT. */
+    const expectAllTimeOut = async () => {
+      const shard = f.record.shards[0]!.shard_id
+      for (const got of await Promise.all([
+        client.getContent(f.oid, 1),
+        client.fetchStorageProof(f.oid, 1, shard),
+        client.listObjects({}),
+      ])) {
+        expect(got).toMatchObject(UNAVAILABLE)
+        expect(causeCodes(got)).toEqual(['NODE_UNAVAILABLE', 'TIMEOUT'])
+      }
+    }
+
     it('times out on a node that answers nothing, for a read, a proof and a listing', async () => {
       const silent = async () => {
         await new Promise((resolve) => setTimeout(resolve, 5_000))
       }
       for (const protocol of [PROTOCOLS.read, PROTOCOLS.getProof, PROTOCOLS.listObjects])
         await node.answer(protocol, silent)
-      const shard = f.record.shards[0]!.shard_id
-      for (const got of await Promise.all([
-        client.getContent(f.oid, 1),
-        client.fetchStorageProof(f.oid, 1, shard),
-        client.listObjects({}),
-      ])) {
-        expect(got).toMatchObject(UNAVAILABLE)
-        expect(causeCodes(got)).toEqual(['NODE_UNAVAILABLE', 'TIMEOUT'])
-      }
+      await expectAllTimeOut()
     })
 
     it('times out on a node that trickles a frame a byte at a time, each byte within the idle timeout', async () => {
       // Each byte restarts a wait for "any bytes"; a frame that never completes must still end the call.
       const header = jsonFrameBytes(honest.header)
-      const shard = f.record.shards[0]!.shard_id
       await node.answer(PROTOCOLS.read, (_fs, stream) => trickle(stream, header, 300))
       await node.answer(PROTOCOLS.getProof, (_fs, stream) => trickle(stream, header, 300))
       await node.answer(PROTOCOLS.listObjects, (_fs, stream) => trickle(stream, header, 300))
-      for (const got of await Promise.all([
-        client.getContent(f.oid, 1),
-        client.fetchStorageProof(f.oid, 1, shard),
-        client.listObjects({}),
-      ])) {
-        expect(got).toMatchObject(UNAVAILABLE)
-        expect(causeCodes(got)).toEqual(['NODE_UNAVAILABLE', 'TIMEOUT'])
-      }
+      await expectAllTimeOut()
     })
 
     it('times out on a node that trickles the content between whole frames', async () => {
