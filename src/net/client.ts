@@ -145,11 +145,15 @@ export class StorageClient {
             return failure(new InvalidInputError('content chunks must be Uint8Array'), null)
           }
           if (chunk.length === 0) continue
+          // A stream with room takes bytes without looking at the signal: the caller's abort must
+          // stop the content here, or the rest and END would still go out.
+          signal?.throwIfAborted()
           await fs.writeData(chunk, signal)
           sent += chunk.length
           options.onProgress?.(sent)
         }
         if (fs.pending === 0) {
+          signal?.throwIfAborted()
           // Every byte is sent: from here a failure cannot tell whether the node went on to write.
           delivered = true
           await fs.writeEnd(signal)

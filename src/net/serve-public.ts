@@ -126,8 +126,8 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
 
 /**
  * Header (with the record, so the client can verify), the verified content as DATA frames, and the
- * trailer. A failure after the header (a replica set that cannot serve, INTEGRITY_MISMATCH at the end)
- * becomes an ERROR frame in place of the trailer. The read takes its slot once its request is in: a
+ * trailer. A failure after the header (a replica set that cannot serve, a block that does not verify)
+ * becomes an ERROR frame in place of the trailer; the whole against hash_commit is the client's check. The read takes its slot once its request is in: a
  * client that opens streams and says nothing holds streams, which its connections bound, but no
  * slot another reader needs. Then its client must keep taking the bytes (docs/protocol.md 4.3), else
  * the read fails READ_TOO_SLOW and its slot is free at once.

@@ -250,8 +250,13 @@ describe('QfsClient checks what a lying coordinator serves', () => {
     expect(lost).toMatchObject({ ok: false, code: 'WRITE_OUTCOME_UNKNOWN', error_code: 'SE_ERR_INTERNAL' })
     expect((lost as { error_detail: string }).error_detail).toMatch(/identical write again is safe/)
     // The caller giving up after the last byte leaves the outcome just as open; before it, nothing.
-    stub.behaviour.store = () => new Promise((resolve) => setTimeout(() => resolve(honestStore(w)), 1_500))
-    const gaveUp = await client.putContent(w.oid, 1, w.content, meta(7), { signal: AbortSignal.timeout(300) })
+    // The stub has the whole content (END) when it is asked for its answer: the caller gives up then.
+    const giveUp = new AbortController()
+    stub.behaviour.store = () => {
+      giveUp.abort()
+      return new Promise((resolve) => setTimeout(() => resolve(honestStore(w)), 1_000))
+    }
+    const gaveUp = await client.putContent(w.oid, 1, w.content, meta(7), { signal: giveUp.signal })
     expect(gaveUp).toMatchObject({ ok: false, code: 'WRITE_OUTCOME_UNKNOWN' })
     expect((gaveUp as { error_detail: string }).error_detail).toMatch(/or the caller gave up/)
     const early = new AbortController()
