@@ -110,7 +110,7 @@ export function failWith(io: CliIo, f: EngineFailure, json: boolean): never {
 
 /**
  * Text a node chose (an error's code and detail, metadata) as it may reach a terminal: control
- * characters (C0, DEL, C1) become `\uXXXX`. Raw, an ESC would start an escape sequence that rewrites
+ * characters (C0, DEL, C1) become JSON-style escapes (ESC is `\u001b`). Raw, an ESC would start an escape sequence that rewrites
  * the screen or the window title, and a newline would print a line of the node's making.
  */
 export function printable(text: string): string {
