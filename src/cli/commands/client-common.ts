@@ -110,8 +110,9 @@ export function failWith(io: CliIo, f: EngineFailure, json: boolean): never {
 
 /**
  * Text a node chose (an error's code and detail, metadata) as it may reach a terminal: control
- * characters (C0, DEL, C1) become JSON-style escapes (ESC is `\u001b`). Raw, an ESC would start an escape sequence that rewrites
- * the screen or the window title, and a newline would print a line of the node's making.
+ * characters (C0, DEL, C1) become JSON-style escapes (ESC is `\u001b`). Raw, an ESC would start an
+ * escape sequence that rewrites the screen or the window title, and a newline would print a line of
+ * the node's making.
  */
 export function printable(text: string): string {
   return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
