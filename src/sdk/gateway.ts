@@ -159,7 +159,11 @@ export class AtlasAPIGateway {
    * A version's summary and metadata, from the catalogue alone (no content moves). Without a
    * version, the latest; as for reads, a latest that is a delete marker is SE_ERR_NOT_FOUND.
    */
-  async queryMetadata(objectId: string, version?: number): Promise<MetadataResponse> {
+  async queryMetadata(
+    objectId: string,
+    version?: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<MetadataResponse> {
     const engine = this.require()
     try {
       parseId(objectId, 'object_id')
@@ -168,7 +172,7 @@ export class AtlasAPIGateway {
       return failure(err, null)
     }
     if (version === undefined) {
-      const latest = await latestVersion(engine, objectId)
+      const latest = await latestVersion(engine, objectId, { signal: options.signal })
       if (!latest.ok) return latest
       if (latest.latest === null) {
         return failure(new ObjectNotFoundError(`object ${objectId} has no version`), latest.storage_event_id)
@@ -181,11 +185,14 @@ export class AtlasAPIGateway {
       }
       return { ok: true, ...latest.latest, storage_event_id: latest.storage_event_id }
     }
-    const page = await engine.listObjects({
-      prefix: objectId,
-      limit: 1,
-      after: version > 1 ? { object_id: objectId, version: version - 1 } : undefined,
-    })
+    const page = await engine.listObjects(
+      {
+        prefix: objectId,
+        limit: 1,
+        after: version > 1 ? { object_id: objectId, version: version - 1 } : undefined,
+      },
+      { signal: options.signal },
+    )
     if (!page.ok) return page
     const found = page.objects[0]
     if (found === undefined || found.object_id !== objectId || found.version !== version) {
@@ -201,7 +208,7 @@ export class AtlasAPIGateway {
   getContent(
     objectId: string,
     version?: number,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; maxBytes?: number } = {},
   ): Promise<ReadResponse> {
     return this.require().getContent(objectId, version, options)
   }

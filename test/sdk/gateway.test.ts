@@ -227,8 +227,43 @@ function describeGateway(name: string, makeHarness: () => Promise<EngineHarness>
         error_code: 'SE_ERR_INVALID_INPUT',
       })
     })
+
+    it("passes the caller's signal on: an aborted metadata query is a failure", async () => {
+      const oid = objectId('atlas-posts', 'alice/post-1')
+      const stop = new AbortController()
+      stop.abort()
+      for (const version of [undefined, 1]) {
+        expect(await gateway.queryMetadata(oid, version, { signal: stop.signal })).toMatchObject({
+          ok: false,
+        })
+        expect(await gateway.queryMetadata(oid, version)).toMatchObject({ ok: true })
+      }
+    })
   })
 }
 
 describeGateway('the in-process StorageEngine', () => inProcessHarness(5))
 describeGateway('QfsClient over libp2p', () => clientHarness(5))
+
+describe('AtlasAPIGateway over a QfsClient: content bounds', () => {
+  it("passes getContent's maxBytes to the client, which refuses more before any byte", async () => {
+    const h = await clientHarness(5)
+    try {
+      const gateway = new AtlasAPIGateway(h.engine(h.nodeIds[0]!))
+      const put = await gateway.publishUserContent({
+        namespace: 'atlas-bounds',
+        clientId: 'big',
+        content: bytesOf('bounds', 10_000),
+        metadata: post('bob', 7),
+      })
+      expectOk(put)
+      expect(await gateway.getContent(put.object_id, 1, { maxBytes: 9_999 })).toMatchObject({
+        ok: false,
+        code: 'CONTENT_TOO_LARGE',
+      })
+      expect(await gateway.getContent(put.object_id, 1, { maxBytes: 10_000 })).toMatchObject({ ok: true })
+    } finally {
+      await h.close()
+    }
+  })
+})
