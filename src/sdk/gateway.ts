@@ -13,7 +13,7 @@ import {
 } from '../engine/responses.js'
 import type { ContentSource } from '../engine/write.js'
 import { EngineNotSetError } from './errors.js'
-import { latestVersion } from './versions.js'
+import { latestVersion, writeNextVersion } from './versions.js'
 
 export interface PublishRequest {
   namespace: string
@@ -92,9 +92,9 @@ export class AtlasAPIGateway {
   }
 
   /**
-   * Stores user content as the next version of `objectId(namespace, clientId)`: the latest decided
-   * version + 1. A writer that raced us to that version makes the engine answer
-   * SE_ERR_INVALID_VERSION; bytes are then published once more at the new latest + 1.
+   * Stores user content as the next version of `objectId(namespace, clientId)` (writeNextVersion:
+   * the latest decided version + 1, tried again above a version a racing writer took or split).
+   * Bytes are sent again when needed; a stream is read once, so it gets one attempt.
    */
   async publishUserContent(request: PublishRequest): Promise<StoreResponse> {
     const engine = this.require()
@@ -107,16 +107,12 @@ export class AtlasAPIGateway {
       return failure(err, null)
     }
     const options = { signal: request.signal, onProgress: request.onProgress }
-    const retriable = request.content instanceof Uint8Array
-    for (let attempt = 0; ; attempt++) {
-      const latest = await latestVersion(engine, oid, options)
-      if (!latest.ok) return latest
-      const version = (latest.latest?.version ?? 0) + 1
-      const answer = await engine.putContent(oid, version, request.content, request.metadata, options)
-      if (answer.ok || answer.error_code !== 'SE_ERR_INVALID_VERSION' || !retriable || attempt === 1) {
-        return answer
-      }
-    }
+    return writeNextVersion(
+      engine,
+      oid,
+      (version) => engine.putContent(oid, version, request.content, request.metadata, options),
+      { signal: request.signal, retries: request.content instanceof Uint8Array ? undefined : 0 },
+    )
   }
 
   /** One page of the feed in the engine's order (see the class comment), optionally with contents. */

@@ -47,4 +47,4 @@ export {
   type PublishRequest,
 } from './gateway.js'
 export { type TransferProgress, verifiedContent } from './verified-read.js'
-export { type LatestVersion, latestVersion } from './versions.js'
+export { type LatestVersion, latestVersion, writeNextVersion } from './versions.js'

@@ -5,6 +5,7 @@ import { objectId } from '../../src/core/ids.js'
 import { metadataSeed, normalizeMetadata } from '../../src/core/metadata.js'
 import type { StorageEngineApi } from '../../src/engine/api.js'
 import { AtlasAPIGateway } from '../../src/sdk/gateway.js'
+import { findObject, orderDecides } from '../engine/consistency-claims-helpers.js'
 import { type EngineHarness, inProcessHarness } from '../engine/harness.js'
 import { bytesOf } from '../engine/suite.js'
 import { clientHarness } from './harness.js'
@@ -263,6 +264,50 @@ describe('AtlasAPIGateway over a QfsClient: content bounds', () => {
       })
       expect(await gateway.getContent(put.object_id, 1, { maxBytes: 10_000 })).toMatchObject({ ok: true })
     } finally {
+      await h.close()
+    }
+  })
+})
+
+describe('AtlasAPIGateway after racing writers split a version', () => {
+  it('publishes above the split version, which the latest decided one stays below', async () => {
+    const h = await inProcessHarness(5)
+    const undo: Array<() => void> = []
+    try {
+      const p = findObject(h.nodeIds, 'gw-split', () => true, 2)
+      const writers = h.nodeIds.slice(0, 3)
+      expectOk(await h.engine(writers[0]!).putContent(p.oid, 1, bytesOf('gw-split-1', 3000), post('w', 1)))
+      // Three writers of version 2, each home taking a different one first: no record can decide.
+      undo.push(
+        orderDecides(
+          h.net.transport,
+          { oid: p.oid, version: 2, homes: p.homes },
+          p.homes.map((home, i) => ({ tick: 11 + i, homes: [home] })),
+        ),
+      )
+      const raced = await Promise.all(
+        writers.map((w, i) =>
+          h.engine(w).putContent(p.oid, 2, bytesOf(`gw-split-${w}`, 5000), post('w', 11 + i)),
+        ),
+      )
+      for (const u of undo.splice(0).reverse()) u()
+      for (const r of raced) expect(r).toMatchObject({ ok: false, code: 'VERSION_CONFLICT' })
+      const gateway = new AtlasAPIGateway(h.engine(h.nodeIds[4]!))
+      expect(await gateway.queryMetadata(p.oid)).toMatchObject({ ok: true, version: 1 })
+      const published = await gateway.publishUserContent({
+        namespace: 'claims',
+        clientId: 'gw-split-0',
+        content: bytesOf('gw-split-3', 2000),
+        metadata: post('gw', 30),
+      })
+      expectOk(published)
+      expect(published).toMatchObject({ object_id: p.oid, version: 3 })
+      const back = await gateway.getContent(p.oid)
+      expectOk(back)
+      expect(back.version).toBe(3)
+      expect(Buffer.from(back.content_bytes).equals(bytesOf('gw-split-3', 2000))).toBe(true)
+    } finally {
+      for (const u of undo.splice(0).reverse()) u()
       await h.close()
     }
   })

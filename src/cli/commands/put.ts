@@ -6,7 +6,7 @@ import { normalizeMetadata } from '../../core/metadata.js'
 import type { StoreResponse, StoreSuccess } from '../../engine/responses.js'
 import type { ContentSource } from '../../engine/write.js'
 import type { QfsClient } from '../../sdk/client.js'
-import { latestVersion } from '../../sdk/versions.js'
+import { writeNextVersion } from '../../sdk/versions.js'
 import { type CliIo, printJson } from '../io.js'
 import { createProgress } from '../progress.js'
 import {
@@ -52,7 +52,10 @@ export function registerPut(program: Command, io: CliIo): void {
     .requiredOption('--namespace <namespace>', 'object namespace (not empty)')
     .requiredOption('--id <client-id>', 'client-side id of the object within its namespace (not empty)')
     .option('--tag <tag>', 'a metadata tag (repeat for more)', collect, [])
-    .option('--version <n>', 'the version to write (default: the latest decided version + 1)')
+    .option(
+      '--version <n>',
+      'the version to write (default: the latest decided version + 1, or above a version racing writers took or split)',
+    )
     .option('--author <id>', "metadata author_node_id (default: the coordinating node's peer id)")
     .option('--tick <n>', 'metadata created_at_tick, a DeterministicTime tick', '0')
     .option('--json', 'print the write answer as JSON (the default)')
@@ -72,20 +75,11 @@ export function registerPut(program: Command, io: CliIo): void {
         tags: opts.tag,
       })
       const answer = await withClient(node, async (client) => {
-        const attempt = async (): Promise<StoreResponse> => {
-          let version = explicit
-          if (version === undefined) {
-            const latest = await latestVersion(client, oid)
-            if (!latest.ok) return latest
-            version = (latest.latest?.version ?? 0) + 1
-          }
-          return store(io, client, oid, version, file, size, metadata)
-        }
-        const first = await attempt()
-        // Another writer took the version we computed: the file is read again for the next one.
-        if (!first.ok && explicit === undefined && first.error_code === 'SE_ERR_INVALID_VERSION')
-          return attempt()
-        return first
+        if (explicit !== undefined) return store(io, client, oid, explicit, file, size, metadata)
+        // A version another writer took or split: the file is read again for the next one.
+        return writeNextVersion(client, oid, (version) =>
+          store(io, client, oid, version, file, size, metadata),
+        )
       })
       // The write's JSON is the default output: programs read it (object_id, shard_ids, node sets).
       const json = opts.text !== true
