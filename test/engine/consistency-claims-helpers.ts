@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from 'vitest'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import type { StorageEngine, StorageEngineInit } from '../../src/engine/engine.js'
@@ -5,6 +6,7 @@ import type { InProcessTransport } from '../../src/engine/in-process.js'
 import { type PeerHealth, RecentFailures } from '../../src/engine/peer-health.js'
 import type { CommitRequest } from '../../src/engine/transport.js'
 import { engineWith, type Harness } from './cut-short-helpers.js'
+import { inProcessHarness } from './harness.js'
 
 export type { Harness }
 
@@ -150,3 +152,20 @@ export function expectOk<T extends { ok: boolean }>(r: T): asserts r is Extract<
 }
 
 export const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
+
+/**
+ * A fresh in-process network of `nodes` for each test of the file, handed to `use`; the faults a test
+ * pushes on `undo` are taken back after it, last first, before the network closes.
+ */
+export function networkPerTest(use: (h: Harness) => void, undo: Array<() => void>, nodes = 5): void {
+  let current: Harness | undefined
+  beforeEach(async () => {
+    current = await inProcessHarness(nodes)
+    use(current)
+  })
+  afterEach(async () => {
+    for (const u of undo.splice(0).reverse()) u()
+    await current?.close()
+    current = undefined
+  })
+}

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import {
   engineOn,
@@ -6,13 +6,13 @@ import {
   findObject,
   gate,
   type Harness,
+  networkPerTest,
   orderDecides,
   recordAt,
   same,
   stagedOn,
   wrapAll,
 } from './consistency-claims-helpers.js'
-import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
 /**
@@ -23,13 +23,9 @@ import { bytesOf, meta } from './suite.js'
 
 let h: Harness
 const undo: Array<() => void> = []
-beforeEach(async () => {
-  h = await inProcessHarness(5)
-})
-afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) u()
-  await h.close()
-})
+networkPerTest((net) => {
+  h = net
+}, undo)
 
 describe('racing writers', () => {
   it('a home that took the loser’s record first keeps it and the loser’s shards; the winner is under-replicated there, and a read through that node skips its copy', async () => {

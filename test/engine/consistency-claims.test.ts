@@ -1,5 +1,5 @@
 import { sha3_256 } from '@noble/hashes/sha3.js'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import type { StoreSuccess } from '../../src/engine/responses.js'
@@ -12,12 +12,12 @@ import {
   findObject,
   gate,
   type Harness,
+  networkPerTest,
   recordAt,
   same,
   stagedOn,
   wrapAll,
 } from './consistency-claims-helpers.js'
-import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
 /**
@@ -28,13 +28,9 @@ import { bytesOf, meta } from './suite.js'
 
 let h: Harness
 const undo: Array<() => void> = []
-beforeEach(async () => {
-  h = await inProcessHarness(5)
-})
-afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) u()
-  await h.close()
-})
+networkPerTest((net) => {
+  h = net
+}, undo)
 
 describe('a write: stage, decide, commit', () => {
   it('keeps staged bytes out of every read, listing and proof; the version exists once a majority of homes took it, and only then do holders commit', async () => {
