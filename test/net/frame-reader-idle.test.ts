@@ -1,12 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import { describe, expect, it } from 'vitest'
 import { FrameStream } from '../../src/net/frame-stream.js'
-import {
-  encodeJsonFrame,
-  encodeKeepAliveFrame,
-  frameBytes,
-  MAX_FRAME_BYTES,
-} from '../../src/net/frames.js'
+import { encodeJsonFrame, encodeKeepAliveFrame, frameBytes, MAX_FRAME_BYTES } from '../../src/net/frames.js'
 
 /** The receiving side of a stream as a FrameStream sees it: 'message' events carry the peer's bytes. */
 class InboundStream extends EventTarget {
