@@ -10,7 +10,7 @@ import { CHECKPOINT_CONTEXT } from '../log/checkpoint.js'
 import type { EventFields } from '../log/event.js'
 import { EventLog } from '../log/event-log.js'
 import { generateAuditKey } from '../log/keys.js'
-import type { LogBatchOperation } from '../log/log-store.js'
+import type { LogBatchOperation, RootDb } from '../log/log-store.js'
 
 /**
  * EQM log throughput: STORE entries appended to a classic-level database for a sustained period
@@ -73,7 +73,7 @@ interface RunResult {
 
 async function run(
   log: EventLog,
-  index: ReturnType<Level['sublevel']>,
+  index: ReturnType<RootDb['sublevel']>,
   inFlight: number,
 ): Promise<RunResult> {
   let next = 0
@@ -133,7 +133,8 @@ async function main(): Promise<void> {
       ['concurrent', IN_FLIGHT],
       ['sequential', 1],
     ] as const) {
-      const db = new Level<string, string>(join(dir, name))
+      // As the node opens it (local-node.ts): the log takes the database untyped.
+      const db = new Level<string, string>(join(dir, name)) as unknown as RootDb
       await db.open()
       const log = new EventLog(
         { db, nodeId: 'bench-node', key: generateAuditKey(new Uint8Array(32).fill(6)) },

@@ -54,6 +54,11 @@ export interface NodeConfig {
     reserveBytes: number
     /** Most shard bytes this node holds; null: as much as the disk allows. */
     capacityBytes: number | null
+    /**
+     * Whether what an acknowledgement promises (a commit, a home's record, a write's entry) is synced
+     * to disk before it is answered; off, it survives a process crash but not a power loss.
+     */
+    sync: boolean
   }
 }
 
@@ -147,6 +152,7 @@ const FIELDS = {
     env: 'QFS_STORAGE_CAPACITY_BYTES',
     flag: '--storage-capacity-bytes',
   },
+  'storage.sync': { kind: 'bool', env: 'QFS_STORAGE_SYNC', flag: '--storage-sync' },
 } as const satisfies Record<string, { kind: Kind; env: string; flag: string }>
 
 export type ConfigField = keyof typeof FIELDS
@@ -364,6 +370,7 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       capacityBytes: get<number | null>('storage.capacity_bytes', null, (s, fail) =>
         integer(s, fail, 1, Number.MAX_SAFE_INTEGER),
       ),
+      sync: get('storage.sync', true, bool),
     },
   }
   // A staged shard waits for its commit while the write's other shards still stream; the idle

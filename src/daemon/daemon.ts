@@ -96,7 +96,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       reserveBytes: config.storage.reserveBytes,
       capacityBytes: config.storage.capacityBytes,
     })
-    const local = await openLocal(nodeId, config.dir, params, space)
+    const local = await openLocal(nodeId, config.dir, params, space, config.storage.sync)
     cleanups.push(() => local.close())
 
     const registry = new Registry()
@@ -339,9 +339,10 @@ async function openLocal(
   dir: string,
   params: ProtocolParams,
   space: SpaceGuard,
+  sync: boolean,
 ): Promise<LocalNode> {
   try {
-    return await openLocalNode({ nodeId, dir, params, space })
+    return await openLocalNode({ nodeId, dir, params, space, log: { sync } })
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {

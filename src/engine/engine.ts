@@ -206,19 +206,22 @@ export class StorageEngine implements StorageEngineApi {
         signal: options.signal,
         onProgress: options.onProgress,
       })
-      const event = await this.record({
-        ...fields,
-        hash_commit: record.hash_commit,
-        shard_ids: record.shards.map((s) => s.shard_id),
-        replica_sets: replicaSets(record),
-        atr_cost: record.atr_cost,
-        details: {
-          metadata: meta,
-          catalogue_homes: record.catalogue_homes,
-          under_replicated: underReplicated,
-          lagging_homes: laggingHomes,
+      const event = await this.record(
+        {
+          ...fields,
+          hash_commit: record.hash_commit,
+          shard_ids: record.shards.map((s) => s.shard_id),
+          replica_sets: replicaSets(record),
+          atr_cost: record.atr_cost,
+          details: {
+            metadata: meta,
+            catalogue_homes: record.catalogue_homes,
+            under_replicated: underReplicated,
+            lagging_homes: laggingHomes,
+          },
         },
-      })
+        true,
+      )
       return {
         ok: true,
         object_id: objectId,
@@ -417,9 +420,12 @@ export class StorageEngine implements StorageEngineApi {
     })
   }
 
-  private async record(fields: Partial<EventFields>): Promise<string> {
+  /** `durable`: the entry is on disk before the call answers (an acknowledged write and its fee). */
+  private async record(fields: Partial<EventFields>, durable = false): Promise<string> {
     const event = await this.log.append(
       completeFields(fields, this.time.now(), this.membership.current().epoch),
+      [],
+      { durable },
     )
     return event.event_id
   }

@@ -152,6 +152,8 @@ export class NodeService {
           },
         },
         prepared.ops,
+        // On disk before the answer: the coordinator counts this commit toward what it acknowledges.
+        { durable: true },
       )
       this.store.committed(prepared)
       return { node_id: this.nodeId, event_id: event.event_id, idempotent: false, home, shard_ids: shardIds }

@@ -1,3 +1,4 @@
+import type { AbstractBatchOptions } from 'abstract-level'
 import { parseId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { type Coverage, publicKeyHash, type SignedCheckpoint, signCheckpoint } from './checkpoint.js'
@@ -44,6 +45,19 @@ export interface EventLogOptions {
    * of CPU, so under a trickle of small writes a shorter delay signs nearly every entry alone.
    */
   checkpointDelayMs?: number
+  /**
+   * Whether an append marked `durable` reaches the disk (fsync) before it resolves. Default true:
+   * such appends carry what an acknowledgement promises (a holder's commit, a home's record, a
+   * coordinator's write entry), and LevelDB alone leaves a batch in the page cache, where a power loss
+   * or kernel crash takes it. Off, they survive a process crash only (a test, a disposable network).
+   */
+  sync?: boolean
+}
+
+/** What one append asks of the disk. */
+export interface AppendOptions {
+  /** The entry and its ops are on disk when the append resolves (when the log syncs at all). */
+  durable?: boolean
 }
 
 export interface LogHead {
@@ -57,6 +71,7 @@ export interface LogHead {
 interface PendingAppend {
   fields: NormalizedFields
   ops: readonly LogBatchOperation[]
+  durable: boolean
   resolve: (event: StorageEvent) => void
   reject: (err: unknown) => void
 }
@@ -80,6 +95,7 @@ export class EventLog {
   private readonly keyHash: string
   private readonly every: number
   private readonly delayMs: number
+  private readonly sync: boolean
   private readonly events: TextSublevel
   private readonly ckpts: TextSublevel
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new'
@@ -112,6 +128,7 @@ export class EventLog {
     this.keyHash = publicKeyHash(this.key.publicKey)
     this.every = options.checkpointEvery ?? 256
     this.delayMs = options.checkpointDelayMs ?? 1000
+    this.sync = options.sync ?? true
     if (!Number.isSafeInteger(this.every) || this.every < 1)
       throw new InvalidInputError('checkpointEvery must be >= 1')
     if (!Number.isSafeInteger(this.delayMs) || this.delayMs < 1 || this.delayMs > 0x7fffffff) {
@@ -170,14 +187,19 @@ export class EventLog {
 
   /**
    * Appends one entry, committed in one atomic batch with `extraOps` (ops on other sublevels of the
-   * same root). Resolves once written; a failed batch rejects and leaves the head where it was.
+   * same root). Resolves once written (and synced, if `durable`); a failed batch rejects and leaves
+   * the head where it was.
    */
-  async append(fields: EventFields, extraOps: readonly LogBatchOperation[] = []): Promise<StorageEvent> {
+  async append(
+    fields: EventFields,
+    extraOps: readonly LogBatchOperation[] = [],
+    options: AppendOptions = {},
+  ): Promise<StorageEvent> {
     if (this.state !== 'open') throw new LogNotOpenError('append on a log that is not open')
     const normalized = normalizeEventFields(fields)
     const ops = this.checkOps(extraOps)
     const appended = new Promise<StorageEvent>((resolve, reject) => {
-      this.queue.push({ fields: normalized, ops, resolve, reject })
+      this.queue.push({ fields: normalized, ops, durable: options.durable === true, resolve, reject })
       this.startWriter()
     })
     this.lastAppend = appended.then(noop, noop)
@@ -297,7 +319,8 @@ export class EventLog {
     try {
       if (built.length === 0) return
       try {
-        await this.db.batch(ops)
+        // One sync covers the group: a durable append pays for it once, whatever queued beside it.
+        await this.db.batch(ops, this.batchOptions(built.map((b) => b.item)))
       } catch {
         // One bad append must not fail the appends grouped with it: retry each alone, in order.
         for (const { item } of built) await this.commitOne(item)
@@ -313,6 +336,13 @@ export class EventLog {
     }
   }
 
+  /** `sync` is classic-level's (abstract-level has no such option; memory-level ignores it). */
+  private batchOptions(
+    items: readonly PendingAppend[],
+  ): AbstractBatchOptions<unknown, unknown> & { sync: boolean } {
+    return { sync: this.sync && items.some((i) => i.durable) }
+  }
+
   private async commitOne(item: PendingAppend): Promise<void> {
     let built: { event: StorageEvent; stored: string }
     try {
@@ -321,7 +351,10 @@ export class EventLog {
         seq: this.nextSeq,
         prev_event_id: this.lastEventId,
       })
-      await this.db.batch([this.entryOp(built.event.seq, built.stored), ...item.ops])
+      await this.db.batch(
+        [this.entryOp(built.event.seq, built.stored), ...item.ops],
+        this.batchOptions([item]),
+      )
     } catch (err) {
       // The database's text (paths, LevelDB messages) stays in `cause`, for the logs only.
       item.reject(

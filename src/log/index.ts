@@ -39,6 +39,7 @@ export {
   ZERO_ID,
 } from './event.js'
 export {
+  type AppendOptions,
   EventLog,
   type EventLogComponents,
   type EventLogOptions,

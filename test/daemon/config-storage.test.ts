@@ -31,20 +31,34 @@ describe('storage space in the configuration', () => {
     expect((await load({})).storage).toEqual({
       reserveBytes: DEFAULT_STORAGE_RESERVE_BYTES,
       capacityBytes: null,
+      sync: true,
     })
   })
 
   it('reads both keys from the file, then env, then flags, the later winning', async () => {
     const file = await fileWith({ reserve_bytes: 0, capacity_bytes: 1_000_000 })
-    expect((await load({ configFile: file })).storage).toEqual({ reserveBytes: 0, capacityBytes: 1_000_000 })
+    expect((await load({ configFile: file })).storage).toEqual({
+      reserveBytes: 0,
+      capacityBytes: 1_000_000,
+      sync: true,
+    })
     const fromEnv = await load({ configFile: file, env: { QFS_STORAGE_CAPACITY_BYTES: '2000000' } })
-    expect(fromEnv.storage).toEqual({ reserveBytes: 0, capacityBytes: 2_000_000 })
+    expect(fromEnv.storage).toEqual({ reserveBytes: 0, capacityBytes: 2_000_000, sync: true })
     const fromFlags = await load({
       configFile: file,
       env: { QFS_STORAGE_CAPACITY_BYTES: '2000000' },
       flags: { 'storage.capacity_bytes': '3000000', 'storage.reserve_bytes': '4096' },
     })
-    expect(fromFlags.storage).toEqual({ reserveBytes: 4096, capacityBytes: 3_000_000 })
+    expect(fromFlags.storage).toEqual({ reserveBytes: 4096, capacityBytes: 3_000_000, sync: true })
+  })
+
+  it('syncs acknowledged state unless told not to, by file, env or flag, the later winning', async () => {
+    const off = await fileWith({ sync: false })
+    expect((await load({ configFile: off })).storage.sync).toBe(false)
+    expect((await load({ configFile: off, env: { QFS_STORAGE_SYNC: 'true' } })).storage.sync).toBe(true)
+    expect((await load({ env: { QFS_STORAGE_SYNC: '0' } })).storage.sync).toBe(false)
+    const flagged = await load({ env: { QFS_STORAGE_SYNC: '0' }, flags: { 'storage.sync': '1' } })
+    expect(flagged.storage.sync).toBe(true)
   })
 
   const bad: ConfigRefusal[] = [
@@ -76,6 +90,18 @@ describe('storage space in the configuration', () => {
       'a capacity past 2^53',
       async () => ({ env: { QFS_STORAGE_CAPACITY_BYTES: '9007199254740993' } }),
       'storage.capacity_bytes',
+      'env',
+    ],
+    [
+      'a sync that is a string in the file',
+      async () => ({ configFile: await fileWith({ sync: 'false' }) }),
+      'storage.sync',
+      'file',
+    ],
+    [
+      'a sync that is neither true nor false',
+      async () => ({ env: { QFS_STORAGE_SYNC: 'no' } }),
+      'storage.sync',
       'env',
     ],
   ]

@@ -35,6 +35,7 @@ interface StartOptions {
   readMinBytesPerSecond?: string
   storageReserveBytes?: string
   storageCapacityBytes?: string
+  storageSync?: string
   stopOnStdinEof?: boolean
 }
 
@@ -120,6 +121,10 @@ export function registerStart(program: Command, io: CliIo): void {
     )
     .option('--storage-capacity-bytes <n>', 'most shard bytes this node holds (default: no quota)')
     .option(
+      '--storage-sync <true|false>',
+      'sync acknowledged commits and write entries to disk before answering (default true)',
+    )
+    .option(
       '--stop-on-stdin-eof',
       'stop gracefully (as on SIGTERM) when stdin reaches end of file: for a supervisor holding a pipe (the devnet)',
     )
@@ -152,6 +157,7 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.read_min_bytes_per_second': opts.readMinBytesPerSecond,
         'storage.reserve_bytes': opts.storageReserveBytes,
         'storage.capacity_bytes': opts.storageCapacityBytes,
+        'storage.sync': opts.storageSync,
       }
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
       applyDaemonHeapGrowth()
