@@ -66,12 +66,17 @@ export async function loadOrCreateAuditKey(dir: string): Promise<AuditKey> {
   return key
 }
 
-/** The public key recorded in `<dir>/audit-key.json` (what an auditor needs); `INVALID_KEY_FILE` if absent or bad. */
+/**
+ * The public key recorded in `<dir>/audit-key.json`; `INVALID_KEY_FILE` if absent, bad, or not the
+ * key of the seed beside it (the check the node's start makes: a public key that the node would
+ * refuse to sign with must not be what its log is checked against). The file's mode is not checked,
+ * so an auditor's copy need not be private.
+ */
 export async function loadAuditPublicKey(dir: string): Promise<Uint8Array> {
   const path = join(dir, AUDIT_KEY_FILE)
   const file = await readKeyFile(path, false)
   if (file === undefined) throw new InvalidKeyFileError(`${path} does not exist`)
-  return file.publicKey
+  return keyFromFile(file, path).publicKey
 }
 
 interface ParsedKeyFile {

@@ -1,8 +1,12 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fromHex } from '../core/bytes.js'
 import { QfsError } from '../core/errors.js'
-import { type LogVerification, loadAuditPublicKey, verifyLog } from '../log/index.js'
-import { openLogSublevels, rawValues, readEvents } from '../log/log-store.js'
+import { loadAuditPublicKey } from '../log/keys.js'
+import { openLogSublevels, readEvents, seqKey, type TextSublevel } from '../log/log-store.js'
+import { type LogVerification, MisplacedValue, verifyLog } from '../log/verify.js'
+import { SnapshotRejectedError } from '../membership/errors.js'
+import { verifySnapshot } from '../membership/snapshot.js'
 import { liveNodeState, replayNodeLog, stateHash } from '../replay/index.js'
 import type { NodeState } from '../replay/state.js'
 import { openNodeDb, type RootDb, type ScrubReport, scrubStore, storeSublevels } from '../store/index.js'
@@ -69,20 +73,114 @@ async function requireDatabase(dir: string, path: string): Promise<void> {
   }
 }
 
-const END = Number.MAX_SAFE_INTEGER
+/** Where `log verify` takes the public key it checks checkpoint signatures against. */
+export type AuditKeySource =
+  /** `D/audit-key.json`, the directory under audit: its public key must belong to its seed. */
+  | { kind: 'key-file' }
+  /** A key the auditor holds (registered for the node, seen before). */
+  | { kind: 'public-key'; publicKey: Uint8Array }
+  /** The node's `mldsa_public_key` in a signed epoch snapshot, signed by one of `trustedKeys` (hex). */
+  | { kind: 'snapshot'; snapshot: unknown; trustedKeys: readonly string[] }
 
-/** Walks the whole log: hash links, checkpoint signatures, coverage; names the first bad entry. */
-export function verifyNodeDir(dir: string): Promise<LogVerification & { node_id: string }> {
+export type NodeLogVerification = LogVerification & {
+  node_id: string
+  /** Where the key behind `public_key_hash` came from. */
+  key_source: AuditKeySource['kind']
+}
+
+/** The epoch snapshot given to check a log against does not list the node. */
+export class NodeNotInSnapshotError extends QfsError {
+  static readonly code = 'NODE_NOT_IN_SNAPSHOT'
+  constructor(message: string, options?: ErrorOptions) {
+    super(NodeNotInSnapshotError.code, message, options)
+  }
+}
+
+/**
+ * Walks the whole log: hash links, checkpoint signatures, coverage; names the first bad entry. The
+ * key comes from `keySource` (the key file in `dir` by default, which whoever can write `dir` can
+ * also replace: an expected key from outside the directory is what makes the verdict independent
+ * of it). Every key of the log's sublevels is read, as the node's start reads them. With
+ * `expectedHead` (a checkpoint id seen before) the log must still hold that checkpoint.
+ */
+export function verifyNodeDir(
+  dir: string,
+  keySource: AuditKeySource = { kind: 'key-file' },
+  options: { expectedHead?: string } = {},
+): Promise<NodeLogVerification> {
   return withNodeDb(dir, async (db, nodeId) => {
+    const publicKey = await auditPublicKeyOf(dir, nodeId, keySource)
     const { events, ckpts } = openLogSublevels(db)
     const verdict = await verifyLog({
-      events: rawValues(events, END),
-      checkpoints: rawValues(ckpts, END),
-      publicKey: await loadAuditPublicKey(dir),
+      events: storedValues(events, 'seq'),
+      checkpoints: storedValues(ckpts, 'last_seq'),
+      publicKey,
       nodeId,
+      expectedHead: options.expectedHead,
     })
-    return { node_id: nodeId, ...verdict }
+    return { node_id: nodeId, key_source: keySource.kind, ...verdict }
   })
+}
+
+async function auditPublicKeyOf(dir: string, nodeId: string, source: AuditKeySource): Promise<Uint8Array> {
+  switch (source.kind) {
+    case 'key-file':
+      return loadAuditPublicKey(dir)
+    case 'public-key':
+      return source.publicKey
+    case 'snapshot': {
+      const v = verifySnapshot(source.snapshot, source.trustedKeys)
+      if (!v.ok) throw new SnapshotRejectedError(v.code, v.detail)
+      const entry = v.snapshot.nodes.find((n) => n.node_id === nodeId)
+      if (entry === undefined) {
+        throw new NodeNotInSnapshotError(
+          `the epoch ${v.snapshot.epoch} snapshot does not list node ${nodeId}, so it names no key for its log`,
+        )
+      }
+      return fromHex(entry.mldsa_public_key, 'mldsa_public_key')
+    }
+  }
+}
+
+const SEQ_KEY = /^[0-9]{16}$/
+
+/**
+ * Every value of a log sublevel in key order, parsed as JSON (null when it does not parse; verifyLog
+ * names it), or a `MisplacedValue` when its key is not the seq key of what it holds (`seq` of an
+ * entry, `last_seq` of a checkpoint): the node reads entries by key, so a value filed elsewhere is
+ * as good as missing.
+ */
+async function* storedValues(sublevel: TextSublevel, seqField: 'seq' | 'last_seq'): AsyncGenerator<unknown> {
+  for await (const [key, value] of sublevel.iterator()) {
+    let parsed: unknown = null
+    try {
+      parsed = JSON.parse(value)
+    } catch {
+      // Not JSON: a bad value at this position.
+    }
+    if (!SEQ_KEY.test(key)) {
+      yield new MisplacedValue(key, `stored key ${keyText(key)} is not a seq key`)
+      continue
+    }
+    const seq =
+      parsed !== null && typeof parsed === 'object'
+        ? (parsed as Record<string, unknown>)[seqField]
+        : undefined
+    if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 && seqKey(seq) !== key) {
+      yield new MisplacedValue(key, `stored key ${key} holds ${seqField} ${seq}`)
+      continue
+    }
+    yield parsed
+  }
+}
+
+/** A stored key as quoted text, bounded and with no control character left raw (it may reach a terminal). */
+function keyText(key: string): string {
+  const short = key.length > 64 ? `${key.slice(0, 64)}...` : key
+  return JSON.stringify(short).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 export interface ReplayReport {

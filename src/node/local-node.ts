@@ -34,36 +34,53 @@ export interface LocalNode {
 
 export async function openLocalNode(init: LocalNodeInit): Promise<LocalNode> {
   const params = init.params ?? DEFAULT_PARAMS
-  let db = init.db
-  let auditKey = init.auditKey
-  if (db === undefined) {
-    if (init.dir === undefined) throw new TypeError('openLocalNode needs dir or db')
-    await mkdir(init.dir, { recursive: true, mode: 0o700 })
-    await ensureNodeId(init.dir, init.nodeId)
-    db = (await openNodeDb(join(init.dir, 'db'))) as unknown as RootDb
+  if (init.db !== undefined) return openParts(init, init.db, params)
+  if (init.dir === undefined) throw new TypeError('openLocalNode needs dir or db')
+  await mkdir(init.dir, { recursive: true, mode: 0o700 })
+  await ensureNodeId(init.dir, init.nodeId)
+  const db = (await openNodeDb(join(init.dir, 'db'))) as unknown as RootDb
+  try {
+    return await openParts(init, db, params)
+  } catch (err) {
+    // The database was opened here, so it is closed here: LevelDB locks its directory until then,
+    // and a retry or an offline check in this process would meet DATA_DIR_IN_USE instead of `err`.
+    await db.close().catch(() => {})
+    throw err
   }
+}
+
+/** Opens the store and the log over `db`; on failure, what was opened here is closed again (not `db`). */
+async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams): Promise<LocalNode> {
+  let auditKey = init.auditKey
   if (auditKey === undefined) {
     if (init.dir === undefined) throw new TypeError('openLocalNode needs auditKey with db')
     auditKey = await loadOrCreateAuditKey(init.dir)
   }
   const store = new ShardStore({ db, space: init.space }, { params })
-  await store.open()
-  const log = new EventLog({ db, nodeId: init.nodeId, key: auditKey }, init.log)
-  await log.open()
-  const service = new NodeService({ nodeId: init.nodeId, store, log, params })
-  const root = db
+  let log: EventLog | undefined
+  try {
+    await store.open()
+    log = new EventLog({ db, nodeId: init.nodeId, key: auditKey }, init.log)
+    await log.open()
+  } catch (err) {
+    await log?.close().catch(() => {})
+    await store.close()
+    throw err
+  }
+  const opened = log
+  const service = new NodeService({ nodeId: init.nodeId, store, log: opened, params })
   return {
     nodeId: init.nodeId,
-    db: root,
+    db,
     store,
-    log,
+    log: opened,
     service,
     auditKey,
     params,
     async close() {
-      await log.close()
+      await opened.close()
       await store.close()
-      await root.close()
+      await db.close()
     },
   }
 }

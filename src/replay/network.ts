@@ -1,4 +1,5 @@
 import { compareUtf8 } from '../core/bytes.js'
+import { InvalidInputError } from '../core/errors.js'
 import type { StorageMetadata } from '../core/metadata.js'
 import type { VersionKind } from '../core/record.js'
 import { majority } from '../engine/context.js'
@@ -38,7 +39,8 @@ function buildNetwork(states: readonly NodeState[]): NetworkState {
   const versions = new Map<string, { entry: NodeState['index'][number]; homes: Set<string> }>()
   for (const c of sorted) {
     for (const r of c.index) {
-      if (!r.home) continue
+      // A home is a node the record itself names; a commit that claims `home` elsewhere does not vote.
+      if (!r.home || !r.catalogue_homes.includes(c.node_id)) continue
       const key = `${r.object_id}/${r.version}/${r.record_digest}`
       const v = versions.get(key) ?? { entry: r, homes: new Set<string>() }
       v.homes.add(c.node_id)
@@ -89,10 +91,19 @@ function buildNetwork(states: readonly NodeState[]): NetworkState {
   return { catalogue, nodes }
 }
 
-/** The catalogue from the logs of all nodes (each log in its own order; logs in any order). */
+/**
+ * The catalogue from the logs of all nodes (each log in its own order; logs in any order). Each log
+ * must hold entries of the node it is given for (`LOG_IDENTITY_MISMATCH`), and one log per node
+ * (`INVALID_INPUT`), so no node's records count twice.
+ */
 export async function replayNetwork(
   logs: ReadonlyArray<{ nodeId: string; events: AsyncIterable<StorageEvent> | Iterable<StorageEvent> }>,
 ): Promise<NetworkState> {
+  const seen = new Set<string>()
+  for (const { nodeId } of logs) {
+    if (seen.has(nodeId)) throw new InvalidInputError(`two logs are given for node ${nodeId}`)
+    seen.add(nodeId)
+  }
   const states: NodeState[] = []
   for (const { nodeId, events } of logs) states.push(await replayNodeLog(nodeId, events))
   return buildNetwork(states)

@@ -1,6 +1,9 @@
-import { InvalidInputError } from '../core/errors.js'
-import type { StorageMetadata } from '../core/metadata.js'
+import { isId } from '../core/bytes.js'
+import { canonicalJson } from '../core/canonical.js'
+import { normalizeMetadata, type StorageMetadata } from '../core/metadata.js'
 import { recordDigest, type VersionKind } from '../core/record.js'
+import { LogCorruptError, LogIdentityMismatchError } from '../log/errors.js'
+import { validateNodeId } from '../log/event.js'
 import type { StorageEvent } from '../log/index.js'
 import { decodeManifest, type ShardStore, type StoreSublevels, toIndexEntry } from '../store/index.js'
 import { type IndexState, type NodeState, nodeState, type ShardState } from './state.js'
@@ -46,35 +49,95 @@ interface CommitDetails {
   record_digest: string
   metadata: StorageMetadata
   catalogue_homes: string[]
-  shards: Array<{
-    shard_index: number
-    shard_id: string
-    length: number
-    leaf_count: number
-    merkle_root: string
-  }>
+  shards: CommitShard[]
 }
 
-/** The REPLICA_COMMIT details a replay reads; anything else in a commit entry is a corrupt log. */
+interface CommitShard {
+  shard_index: number
+  shard_id: string
+  length: number
+  leaf_count: number
+  merkle_root: string
+}
+
+const KINDS: readonly string[] = ['STORE', 'UPDATE', 'DELETE_MARKER']
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+}
+
+/**
+ * The REPLICA_COMMIT details a replay reads, every field checked: a node writes them from a record
+ * it validated, so anything else is a damaged log (`LOG_CORRUPT` naming the entry), never a crash
+ * later or `INVALID_INPUT` (which would blame the command's arguments).
+ */
 export function commitDetails(event: StorageEvent): CommitDetails {
-  const d = event.details as unknown as CommitDetails | null
+  const corrupt = (what: string) =>
+    new LogCorruptError(`REPLICA_COMMIT entry ${event.seq} (node ${event.node_id}): ${what}`)
   if (
-    d === null ||
-    typeof d.home !== 'boolean' ||
-    typeof d.record_digest !== 'string' ||
-    typeof d.kind !== 'string' ||
-    d.metadata === null ||
-    typeof d.metadata !== 'object' ||
-    !Array.isArray(d.shards) ||
-    !Array.isArray(d.catalogue_homes) ||
-    event.object_id === null ||
-    event.version === null ||
-    event.hash_commit === null ||
-    event.content_size === null
+    !isId(event.object_id) ||
+    !isId(event.hash_commit) ||
+    !isCount(event.version) ||
+    !isCount(event.content_size)
   ) {
-    throw new InvalidInputError(`REPLICA_COMMIT entry ${event.seq} lacks the fields replay needs`)
+    throw corrupt('object_id, version, hash_commit and content_size must be set')
   }
-  return d
+  const d = event.details
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) throw corrupt('details must be an object')
+  if (typeof d.kind !== 'string' || !KINDS.includes(d.kind))
+    throw corrupt('details.kind must be STORE, UPDATE or DELETE_MARKER')
+  if (typeof d.home !== 'boolean') throw corrupt('details.home must be a boolean')
+  if (!isId(d.record_digest)) throw corrupt('details.record_digest must be 64 lower-case hex characters')
+  let metadata: StorageMetadata
+  try {
+    metadata = normalizeMetadata(d.metadata)
+  } catch (err) {
+    throw corrupt(`details.metadata: ${(err as Error).message}`)
+  }
+  // The node logs the normalized form; metadata that normalizes to something else was altered.
+  if (canonicalJson(metadata) !== canonicalJson(d.metadata))
+    throw corrupt('details.metadata is not normalized')
+  if (!Array.isArray(d.catalogue_homes)) throw corrupt('details.catalogue_homes must be an array')
+  const homes = d.catalogue_homes.map((h, i) => {
+    try {
+      return validateNodeId(h)
+    } catch {
+      throw corrupt(`details.catalogue_homes[${i}] is not a node id`)
+    }
+  })
+  if (!Array.isArray(d.shards)) throw corrupt('details.shards must be an array')
+  const shards = d.shards.map((s, i) => commitShard(s, `details.shards[${i}]`, corrupt))
+  return {
+    kind: d.kind as VersionKind,
+    home: d.home,
+    record_digest: d.record_digest,
+    metadata,
+    catalogue_homes: homes,
+    shards,
+  }
+}
+
+function commitShard(value: unknown, path: string, corrupt: (what: string) => LogCorruptError): CommitShard {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw corrupt(`${path} must be an object`)
+  const s = value as Record<string, unknown>
+  const count = (key: string): number => {
+    const n = s[key]
+    if (!isCount(n)) throw corrupt(`${path}.${key} must be a non-negative safe integer`)
+    return n
+  }
+  const id = (key: string): string => {
+    const v = s[key]
+    if (!isId(v)) throw corrupt(`${path}.${key} must be 64 lower-case hex characters`)
+    return v
+  }
+  return {
+    shard_index: count('shard_index'),
+    shard_id: id('shard_id'),
+    length: count('length'),
+    leaf_count: count('leaf_count'),
+    merkle_root: id('merkle_root'),
+  }
 }
 
 /**
@@ -88,6 +151,12 @@ export async function replayNodeLog(
   const index = new Map<string, IndexState>()
   const shards = new Map<string, ShardState>()
   for await (const event of events) {
+    // A log counts for the node that wrote it: filed under another id it would vote as a second node.
+    if (event.node_id !== nodeId) {
+      throw new LogIdentityMismatchError(
+        `the log replayed as node ${nodeId} holds entry ${event.seq} of node ${event.node_id}`,
+      )
+    }
     if (event.event_type !== 'REPLICA_COMMIT') continue
     const d = commitDetails(event)
     const key = `${event.object_id}/${event.version}`

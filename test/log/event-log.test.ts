@@ -56,7 +56,15 @@ describe('EventLog chain', () => {
       expect(e.prev_event_id).toBe(i === 0 ? ZERO_ID : stored[i - 1]!.event_id)
     })
     const v = await log.verify()
-    expect(v).toEqual({ ok: true, entries: 200, checkpoints: 4, first_bad_seq: null, reason: null })
+    expect(v).toMatchObject({
+      ok: true,
+      code: null,
+      entries: 200,
+      checkpoints: 4,
+      first_bad_seq: null,
+      reason: null,
+    })
+    expect(v).toMatchObject({ head_seq: 199, head_event_id: stored[199]!.event_id })
   })
 })
 

@@ -65,6 +65,7 @@ describe('audit keys', () => {
       seed: '02'.repeat(32),
       public_key: Buffer.from(valid.publicKey).toString('hex'),
     }
+    const other = generateAuditKey(new Uint8Array(32).fill(4))
     const bad: [string, string][] = [
       ['not json', '{'],
       ['array', '[]'],
@@ -72,12 +73,18 @@ describe('audit keys', () => {
       ['short seed', JSON.stringify({ ...good, seed: '02' })],
       ['upper-case hex', JSON.stringify({ ...good, seed: 'AB'.repeat(32) })],
       ['public key of another seed', JSON.stringify({ ...good, seed: '03'.repeat(32) })],
+      [
+        'another public key beside the seed',
+        JSON.stringify({ ...good, public_key: Buffer.from(other.publicKey).toString('hex') }),
+      ],
     ]
     for (const [name, text] of bad) {
       const dir = join(root, `bad-${name.replaceAll(' ', '-')}`)
       await loadOrCreateAuditKey(dir)
       await writeFile(join(dir, 'audit-key.json'), text, { mode: 0o600 })
       await expect(loadOrCreateAuditKey(dir), name).rejects.toMatchObject({ code: 'INVALID_KEY_FILE' })
+      // What an auditor reads refuses the same files the node's start refuses.
+      await expect(loadAuditPublicKey(dir), name).rejects.toMatchObject({ code: 'INVALID_KEY_FILE' })
     }
     await expect(loadAuditPublicKey(join(root, 'nowhere'))).rejects.toMatchObject({
       code: 'INVALID_KEY_FILE',

@@ -1,9 +1,11 @@
+import { sha3_256 } from '@noble/hashes/sha3.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import type { SignedCheckpoint } from '../../src/log/checkpoint.js'
+import { type SignedCheckpoint, signCheckpoint } from '../../src/log/checkpoint.js'
 import { computeEventId, type StorageEvent } from '../../src/log/event.js'
 import { EventLog } from '../../src/log/event-log.js'
 import { CHECKPOINT_SUBLEVEL, LOG_SUBLEVEL, seqKey } from '../../src/log/log-store.js'
-import { verifyLog } from '../../src/log/verify.js'
+import { type LogVerification, MisplacedValue, verifyLog } from '../../src/log/verify.js'
 import {
   collect,
   hexOf,
@@ -68,10 +70,15 @@ describe('verifyLog', () => {
   it('accepts the honest log, from arrays and from the live db', async () => {
     expect(await verifyArrays(events, checkpoints)).toEqual({
       ok: true,
+      code: null,
       entries: N,
       checkpoints: 5,
       first_bad_seq: null,
       reason: null,
+      public_key_hash: bytesToHex(sha3_256(TEST_KEY.publicKey)),
+      last_checkpoint_id: checkpoints[4]!.checkpoint_id,
+      head_seq: N - 1,
+      head_event_id: events[N - 1]!.event_id,
     })
     expect(await log.verify()).toMatchObject({ ok: true, entries: N, checkpoints: 5 })
   })
@@ -179,6 +186,150 @@ describe('verifyLog', () => {
     const bad = exported.map((e) => ({ ...e }))
     bad[13] = { ...bad[13]!, pqc_signature: { ...bad[13]!.pqc_signature!, audit_path: [hexOf(1), hexOf(2)] } }
     expect((await verifyArrays(bad, checkpoints)).first_bad_seq).toBe(13)
+  })
+})
+
+describe('verifyLog verdict codes and signed head', () => {
+  const codeOf = (v: LogVerification) => [v.code, v.first_bad_seq]
+  const tamperedEntry = (seq: number, edit: (e: StorageEvent) => void) =>
+    events.map((e) => {
+      if (e.seq !== seq) return e
+      const copy = structuredClone(e)
+      edit(copy)
+      return copy
+    })
+
+  it('an uncovered tail that hashes and links is UNCOVERED_TAIL, with every entry counted', async () => {
+    // Entries 16..19 exist, their checkpoint does not (a crash before the timer).
+    const v = await verifyArrays(events, checkpoints.slice(0, 4))
+    expect(v).toMatchObject({
+      ok: false,
+      code: 'UNCOVERED_TAIL',
+      first_bad_seq: 16,
+      entries: N,
+      checkpoints: 4,
+    })
+    expect(v).toMatchObject({ last_checkpoint_id: checkpoints[3]!.checkpoint_id, head_seq: 15 })
+    // A log with no checkpoint at all: the whole log is the tail.
+    expect(codeOf(await verifyArrays(events.slice(0, 3), []))).toEqual(['UNCOVERED_TAIL', 0])
+    expect(await verifyArrays(events.slice(0, 3), [])).toMatchObject({
+      last_checkpoint_id: null,
+      head_seq: null,
+    })
+  })
+
+  it('a tampered tail is named for what is wrong, not as a mere uncovered tail', async () => {
+    const cps = checkpoints.slice(0, 4)
+    const changed = tamperedEntry(17, (e) => {
+      e.content_size = (e.content_size ?? 0) + 1
+    })
+    expect(codeOf(await verifyArrays(changed, cps))).toEqual(['BAD_ENTRY', 17])
+    // Re-hashed after the change: its own id is right, so the next entry's link breaks.
+    const rehashed = tamperedEntry(17, (e) => {
+      e.content_size = (e.content_size ?? 0) + 1
+      e.event_id = computeEventId(e)
+    })
+    expect(codeOf(await verifyArrays(rehashed, cps))).toEqual(['BAD_LINK', 18])
+    expect(codeOf(await verifyArrays([...events.slice(0, 17), ...events.slice(18)], cps))).toEqual([
+      'BAD_SEQ',
+      17,
+    ])
+    const claimed = tamperedEntry(18, (e) => {
+      e.pqc_signature = { scheme: 'ML-DSA-65', checkpoint_id: hexOf(95), leaf_index: 2, audit_path: [] }
+    })
+    expect(codeOf(await verifyArrays(claimed, cps))).toEqual(['BAD_ENTRY', 18])
+  })
+
+  it('names each kind of damage by its code', async () => {
+    const linked = tamperedEntry(9, (e) => {
+      e.content_size = 1
+      e.event_id = computeEventId(e)
+    })
+    const foreign = tamperedEntry(5, (e) => {
+      e.node_id = 'node-z'
+      e.event_id = computeEventId(e)
+    })
+    const flipped = checkpoints.map((c, i) => (i === 2 ? { ...c, signature: flipHex(c.signature, 100) } : c))
+    // Signed with the right key over other entries: only the batch root gives it away.
+    const resigned = signCheckpoint(
+      { node_id: NODE, checkpoint_seq: 2, first_seq: 8, prev_checkpoint_id: checkpoints[1]!.checkpoint_id },
+      [1, 2, 3, 4].map((i) => new Uint8Array(Buffer.from(hexOf(i), 'hex'))),
+      TEST_KEY,
+    )
+    const rooted = checkpoints.map((c, i) => (i === 2 ? resigned : c))
+    const unhashed = checkpoints.map((c, i) => (i === 2 ? { ...c, batch_root: hexOf(1) } : c))
+    const cases: Array<[string, Promise<LogVerification>, [string, number]]> = [
+      [
+        'changed field',
+        verifyArrays(
+          tamperedEntry(3, (e) => void (e.epoch = 99)),
+          checkpoints,
+        ),
+        ['BAD_ENTRY', 3],
+      ],
+      ['not an entry', verifyArrays([...events.slice(0, 6), 'junk'], checkpoints), ['BAD_ENTRY', 6]],
+      ['re-hashed entry', verifyArrays(linked, checkpoints), ['BAD_LINK', 10]],
+      ['entry of another node', verifyArrays(foreign, checkpoints), ['WRONG_NODE', 5]],
+      ['another key', verifyArrays(events, checkpoints, OTHER_KEY.publicKey), ['WRONG_KEY', 0]],
+      ['flipped signature', verifyArrays(events, flipped), ['BAD_SIGNATURE', 8]],
+      ['batch root', verifyArrays(events, rooted), ['BAD_CHECKPOINT', 8]],
+      ['checkpoint id', verifyArrays(events, unhashed), ['BAD_CHECKPOINT', 8]],
+      [
+        'entries cut below a checkpoint',
+        verifyArrays(events.slice(0, 18), checkpoints),
+        ['CHECKPOINT_PAST_END', 18],
+      ],
+      ['an extra checkpoint', verifyArrays(events.slice(0, 16), checkpoints), ['CHECKPOINT_PAST_END', 16]],
+      [
+        'misplaced entry',
+        verifyArrays([...events.slice(0, 4), new MisplacedValue('x', 'stray')], checkpoints),
+        ['STRAY_KEY', 4],
+      ],
+      [
+        'misplaced checkpoint',
+        verifyArrays(events, [...checkpoints.slice(0, 1), new MisplacedValue('x', 'stray')]),
+        ['STRAY_KEY', 4],
+      ],
+      [
+        'misplaced checkpoint at the end',
+        verifyArrays(events, [...checkpoints, new MisplacedValue('x', 'stray')]),
+        ['STRAY_KEY', N],
+      ],
+    ]
+    for (const [name, verdict, expected] of cases) {
+      const v = await verdict
+      expect(codeOf(v), `${name}: ${v.reason}`).toEqual(expected)
+      expect(v.ok).toBe(false)
+    }
+  })
+
+  it('states the key it checked against, hashed as an auditor would (noble SHA3-256)', async () => {
+    const v = await verifyArrays(events, checkpoints, OTHER_KEY.publicKey)
+    expect(v.public_key_hash).toBe(bytesToHex(sha3_256(OTHER_KEY.publicKey)))
+    expect(v.public_key_hash).not.toBe(checkpoints[0]!.public_key_hash)
+  })
+
+  it('a cut-back log verifies with its older head; a head seen before exposes the cut', async () => {
+    const cut = await verifyArrays(events.slice(0, 12), checkpoints.slice(0, 3))
+    expect(cut).toMatchObject({ ok: true, code: null, entries: 12, checkpoints: 3 })
+    expect(cut).toMatchObject({
+      last_checkpoint_id: checkpoints[2]!.checkpoint_id,
+      head_seq: 11,
+      head_event_id: events[11]!.event_id,
+    })
+    const seen = checkpoints[4]!.checkpoint_id
+    const withHead = (evs: unknown[], cps: unknown[], expectedHead: string) =>
+      verifyLog({ events: evs, checkpoints: cps, publicKey: TEST_KEY.publicKey, expectedHead })
+    expect(await withHead(events.slice(0, 12), checkpoints.slice(0, 3), seen)).toMatchObject({
+      ok: false,
+      code: 'HEAD_NOT_FOUND',
+      first_bad_seq: null,
+    })
+    // The full log holds the head, and so does it with a tail beyond it.
+    expect(await withHead(events, checkpoints, seen)).toMatchObject({ ok: true })
+    expect((await withHead(events, checkpoints, checkpoints[1]!.checkpoint_id)).ok).toBe(true)
+    // A cut log with an uncovered tail: the missing head is the graver answer.
+    expect((await withHead(events, checkpoints.slice(0, 3), seen)).code).toBe('HEAD_NOT_FOUND')
   })
 })
 

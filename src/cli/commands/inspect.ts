@@ -1,6 +1,17 @@
 import type { Command } from 'commander'
-import { type ReplayReport, replayNodeDir, scrubNodeDir, verifyNodeDir } from '../../node/inspect.js'
+import { fromHex, isId } from '../../core/bytes.js'
+import { resolveTrustedKey } from '../../daemon/authority-key.js'
+import { readSnapshotFile } from '../../daemon/snapshot-file.js'
+import {
+  type AuditKeySource,
+  type NodeLogVerification,
+  type ReplayReport,
+  replayNodeDir,
+  scrubNodeDir,
+  verifyNodeDir,
+} from '../../node/inspect.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
+import { InvalidArgumentError } from './client-common.js'
 
 /** Offline checks of a stopped node's data directory: its log, its state against its log, its blocks. */
 export function registerInspect(program: Command, io: CliIo): void {
@@ -9,13 +20,28 @@ export function registerInspect(program: Command, io: CliIo): void {
     .command('verify')
     .description('walk the log: every hash link, checkpoint signature and coverage; name the first bad entry')
     .requiredOption('--dir <dir>', 'node data directory (the node must be stopped)')
+    .option(
+      '--public-key <hex>',
+      "the node's ML-DSA-65 audit public key to check signatures against, instead of DIR/audit-key.json",
+    )
+    .option(
+      '--snapshot <file>',
+      "check signatures against the node's mldsa_public_key in this epoch snapshot",
+    )
+    .option(
+      '--trust <key|file>',
+      'with --snapshot: trusted authority public key (hex or file), repeatable',
+      collect,
+    )
+    .option('--head <checkpoint_id>', 'a last_checkpoint_id seen before: fail unless the log still holds it')
     .option('--json', 'print the verdict as JSON')
-    .action(async (opts: { dir: string; json?: boolean }) => {
-      const v = await verifyNodeDir(opts.dir)
+    .action(async (opts: VerifyOptions) => {
+      if (opts.head !== undefined && !isId(opts.head)) {
+        throw new InvalidArgumentError('--head must be a checkpoint id: 64 lower-case hex characters')
+      }
+      const v = await verifyNodeDir(opts.dir, await keySourceOf(opts), { expectedHead: opts.head })
       if (opts.json === true) printJson(io, v)
-      else if (v.ok)
-        io.stdout(`log of ${v.node_id} intact: ${v.entries} entries, ${v.checkpoints} signed checkpoints\n`)
-      else io.stdout(`log of ${v.node_id} BROKEN at entry ${v.first_bad_seq}: ${v.reason}\n`)
+      else io.stdout(verdictText(v))
       if (!v.ok) throw new CliExit(EXIT.CHECK_FAILED)
     })
 
@@ -50,6 +76,66 @@ export function registerInspect(program: Command, io: CliIo): void {
       }
       if (report.corrupt.length > 0) throw new CliExit(EXIT.CHECK_FAILED)
     })
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
+const PUBLIC_KEY_HEX = /^[0-9a-f]{3904}$/
+
+interface VerifyOptions {
+  dir: string
+  publicKey?: string
+  snapshot?: string
+  trust?: string[]
+  head?: string
+  json?: boolean
+}
+
+/** The key `log verify` checks against: the directory's own key file unless the auditor names one. */
+async function keySourceOf(opts: VerifyOptions): Promise<AuditKeySource> {
+  if (opts.publicKey !== undefined && opts.snapshot !== undefined) {
+    throw new InvalidArgumentError('give --public-key or --snapshot, not both')
+  }
+  if (opts.trust !== undefined && opts.snapshot === undefined) {
+    throw new InvalidArgumentError('--trust names the authority of a --snapshot; give the snapshot too')
+  }
+  if (opts.publicKey !== undefined) {
+    if (!PUBLIC_KEY_HEX.test(opts.publicKey)) {
+      throw new InvalidArgumentError(
+        '--public-key must be an ML-DSA-65 public key: 3904 lower-case hex characters',
+      )
+    }
+    return { kind: 'public-key', publicKey: fromHex(opts.publicKey, 'public key') }
+  }
+  if (opts.snapshot !== undefined) {
+    // An unsigned or self-signed snapshot would let whoever wrote it pick the key: it must be signed
+    // by an authority the auditor trusts, as `aegis verify` requires.
+    if (opts.trust === undefined) {
+      throw new InvalidArgumentError(
+        '--snapshot needs --trust: the authority key the snapshot must be signed with',
+      )
+    }
+    const trustedKeys = await Promise.all(opts.trust.map((t) => resolveTrustedKey(t, process.cwd())))
+    const snapshot = await readSnapshotFile(opts.snapshot)
+    if (snapshot === undefined) throw new InvalidArgumentError(`--snapshot ${opts.snapshot} does not exist`)
+    return { kind: 'snapshot', snapshot, trustedKeys }
+  }
+  return { kind: 'key-file' }
+}
+
+/** The verdict's first line answers; the second names the signed head and the key, for comparison with earlier ones. */
+function verdictText(v: NodeLogVerification): string {
+  const first = v.ok
+    ? `log of ${v.node_id} intact: ${v.entries} entries, ${v.checkpoints} signed checkpoints\n`
+    : v.code === 'UNCOVERED_TAIL'
+      ? `log of ${v.node_id} has an UNSIGNED TAIL from entry ${v.first_bad_seq} [${v.code}]: ${v.reason}\n`
+      : v.first_bad_seq === null
+        ? `log of ${v.node_id} CUT BACK [${v.code}]: ${v.reason}\n`
+        : `log of ${v.node_id} BROKEN at entry ${v.first_bad_seq} [${v.code}]: ${v.reason}\n`
+  const head =
+    v.last_checkpoint_id === null
+      ? 'signed head: none'
+      : `signed head: entry ${v.head_seq} (${v.head_event_id}), checkpoint ${v.checkpoints - 1} (${v.last_checkpoint_id})`
+  return `${first}  ${head}\n  key: ${v.public_key_hash} (from ${v.key_source})\n`
 }
 
 function metricsText(m: ReplayReport['live']): string {
