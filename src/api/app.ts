@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify'
 import type { Registry } from 'prom-client'
 import { InvalidInputError, QfsError } from '../core/errors.js'
+import { filterText } from '../engine/list.js'
 import type { ListResponse } from '../engine/responses.js'
 import type { LogHead } from '../log/index.js'
 import type { SpaceStatus, StoreStats } from '../store/index.js'
@@ -85,6 +86,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     // What Node's HTTP parser refuses before any route (headers or URL too large, a malformed
     // request) gets our error shape too.
     clientErrorHandler: answerClientError,
+    // What fastify's router refuses before any route or error handler (a path that does not
+    // percent-decode, `/%`) gets it too, rather than fastify's own body.
+    frameworkErrors: (err, request, reply) => {
+      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+        return sendError(reply, err.statusCode, 'INVALID_INPUT', err.message)
+      }
+      request.log.error({ err }, 'operator API request failed')
+      return sendError(reply, 500, 'INTERNAL', 'internal error')
+    },
   }) as unknown as FastifyInstance
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -148,7 +158,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         '/objects',
         {
           schema: { querystring: listQuerySchema, response: { 200: listResponseSchema, ...errors } },
-          preValidation: async (request) => refuseNonDecimal(request.query as Record<string, unknown>),
+          preValidation: async (request) => {
+            const query = request.query as Record<string, unknown>
+            refuseNonDecimal(query)
+            // The engine's own bound, in its unit (UTF-16 code units; ajv's maxLength counts code
+            // points): a filter this API takes, the engine takes too.
+            for (const key of TEXT_QUERY_KEYS) {
+              if (typeof query[key] === 'string') filterText(key, query[key])
+            }
+          },
         },
         async (request, reply) => {
           const q = request.query
@@ -197,6 +215,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   }
   socket.destroy()
 }
+
+/** The text query parameters of /v1/objects that the engine bounds in length. */
+const TEXT_QUERY_KEYS = ['tag', 'author'] as const
 
 /** The integer query parameters of /v1/objects. */
 const INTEGER_QUERY_KEYS = ['limit', 'after_version', 'tick_from', 'tick_to'] as const

@@ -2,6 +2,7 @@
  * JSON schemas of the operator API: fastify validates requests against them and serializes answers
  * through them (a field missing from a schema is not sent), and OpenAPI can be generated from them.
  */
+import { MAX_FILTER_TEXT_UNITS } from '../engine/list.js'
 
 const id64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const
 const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const
@@ -101,8 +102,10 @@ export const listQuerySchema = {
     after_object_id: id64,
     after_version: count,
     prefix: { type: 'string', pattern: '^[0-9a-f]{0,64}$' },
-    tag: { type: 'string', minLength: 1, maxLength: 256 },
-    author: { type: 'string', minLength: 1, maxLength: 256 },
+    // ajv counts code points; app.ts checks the engine's bound in UTF-16 code units first, which is
+    // never looser (a code point is one or two units).
+    tag: { type: 'string', minLength: 1, maxLength: MAX_FILTER_TEXT_UNITS },
+    author: { type: 'string', minLength: 1, maxLength: MAX_FILTER_TEXT_UNITS },
     tick_from: count,
     tick_to: count,
   },

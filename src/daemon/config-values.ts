@@ -35,6 +35,15 @@ function list(s: Setting, fail: (p: string) => never): string[] {
   return (parts as string[]).map((x) => x.trim()).filter((x) => x !== '')
 }
 
+/** The first component of an address the TCP transport takes: an IP address or a DNS name. */
+const TCP_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
+
+/**
+ * Addresses the node listens on (`listen`) or tells its peers to dial (`announce`). The node and its
+ * peers have the TCP transport only, so both are `/<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>`,
+ * optionally with the node's `/p2p/<id>`: a `/ws`, `/tls` or `/p2p-circuit` address would pass
+ * here and fail only once the store is open (no transport for it) or when a peer dials it.
+ */
 export function multiaddrs(s: Setting, fail: (p: string) => never, listen: boolean): string[] {
   const addrs = list(s, fail)
   if (listen && addrs.length === 0) fail('at least one listen multiaddr is required')
@@ -47,7 +56,15 @@ export function multiaddrs(s: Setting, fail: (p: string) => never, listen: boole
     } catch {
       fail(`${JSON.stringify(a)} is not a multiaddr`)
     }
-    if (listen && !names.includes('tcp')) fail(`${a} is not a TCP address (the node listens on TCP only)`)
+    const tcp =
+      (names.length === 2 || (names.length === 3 && names[2] === 'p2p')) &&
+      TCP_HOSTS.has(names[0]!) &&
+      names[1] === 'tcp'
+    if (!tcp) {
+      fail(
+        `${a} is not a TCP address (the node has the TCP transport only: /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>, optionally /p2p/<id>)`,
+      )
+    }
   }
   return addrs
 }

@@ -200,7 +200,7 @@ export async function loadConfig(sources: ConfigSources): Promise<NodeConfig> {
   // A file given as the directory would otherwise surface as the config file's ENOTDIR.
   await refuseNonDirectory(dir)
   const settings = new Map<ConfigField, Setting>()
-  const file = await readConfigFile(sources.configFile ?? env.QFS_CONFIG, dir, cwd)
+  const file = await readConfigFile(configLocation(sources.configFile, env.QFS_CONFIG), dir, cwd)
   if (file !== undefined) {
     for (const [field, value] of flattenFile(file.value, file.path)) {
       settings.set(field, { value, source: 'file', where: `file ${file.path}`, base: dirname(file.path) })
@@ -239,18 +239,37 @@ function isField(name: string): name is ConfigField {
   return Object.hasOwn(FIELDS, name)
 }
 
+/**
+ * The file `--config` names, else `$QFS_CONFIG`: an empty variable is unset, as `QFS_DIR` is (a
+ * shell's `QFS_CONFIG=`); an empty flag is refused rather than read as the working directory.
+ * Undefined: `D/config.json`, if it exists.
+ */
+function configLocation(flag: string | undefined, variable: string | undefined) {
+  if (flag === '') throw new InvalidConfigError('config', 'flag', 'must be a file path', 'flag --config')
+  if (flag !== undefined) return { text: flag, source: 'flag' as const, where: 'flag --config' }
+  if (variable === undefined || variable === '') return undefined
+  return { text: variable, source: 'env' as const, where: 'env QFS_CONFIG' }
+}
+
 async function readConfigFile(
-  given: string | undefined,
+  given: ReturnType<typeof configLocation>,
   dir: string,
   cwd: string,
 ): Promise<{ path: string; value: unknown } | undefined> {
-  const path = given === undefined ? dataPaths(dir).config : resolve(cwd, given)
+  const path = given === undefined ? dataPaths(dir).config : resolve(cwd, given.text)
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
     if (given === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new InvalidConfigError('config', 'file', `cannot read: ${(err as Error).message}`, `file ${path}`)
+    // Unreadable is a problem of where the file was named: the flag or the variable says.
+    const where = given === undefined ? `file ${path}` : `${given.where}, file ${path}`
+    throw new InvalidConfigError(
+      'config',
+      given?.source ?? 'file',
+      `cannot read: ${(err as Error).message}`,
+      where,
+    )
   }
   try {
     return { path, value: JSON.parse(text) }
@@ -273,6 +292,13 @@ function flattenFile(value: unknown, path: string): [ConfigField, unknown][] {
     }
     for (const [key, v] of Object.entries(node)) {
       const field = prefix === '' ? key : `${prefix}.${key}`
+      // One spelling per setting: `"limits.idle_timeout_ms"` beside `{"limits": {...}}` would give
+      // it twice, the later key silently winning.
+      if (key.includes('.')) {
+        const nested = field.split('.').reduceRight((inner, k) => `{${JSON.stringify(k)}: ${inner}}`, '...')
+        const problem = `a file key holds no dot: nest it, ${nested}`
+        throw new InvalidConfigError(field, 'file', problem, `file ${path}`)
+      }
       if (isField(field)) out.push([field, v])
       else if ((Object.keys(FIELDS) as string[]).some((f) => f.startsWith(`${field}.`))) walk(v, field)
       else throw new InvalidConfigError(field, 'file', 'unknown setting', `file ${path}`)

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { StorageEngine } from '../engine/engine.js'
+import type { ReadContentOptions, StorageEngine } from '../engine/engine.js'
 import type { NodeService } from '../engine/node-service.js'
 import { fineCode } from '../engine/responses.js'
 import type { ShardSink } from '../engine/transport.js'
@@ -139,6 +139,7 @@ async function readContent(engine: StorageEngine, tracker: Tracker, args: unknow
   }
   // The header is out; the read is over when its bytes are (or when nobody ever pulls them).
   done()
+  const signal = (args[2] as ReadContentOptions | undefined)?.signal
   const inner = opened.content
   const content = (async function* () {
     const streamed = start(tracker, 'read_stream')
@@ -149,7 +150,11 @@ async function readContent(engine: StorageEngine, tracker: Tracker, args: unknow
       streamed(err)
       throw err
     } finally {
-      streamed()
+      // Left before its end. Under an aborted signal the read was ended (READ_TOO_SLOW, a reset, a
+      // send that failed: net/serve-public.ts aborts the read's signal with why), and it failed for
+      // that reason. With the signal live the consumer chose to stop, having what it wanted.
+      if (signal?.aborted === true) streamed(signal.reason)
+      else streamed()
     }
   })()
   return { ...opened, content }

@@ -14,6 +14,8 @@ import type { RecordFilters } from './transport.js'
 
 export const DEFAULT_PAGE = 100
 export const MAX_PAGE = 1000
+/** Longest `tag` or `author` filter, in UTF-16 code units (docs/protocol.md 4.5), as JavaScript counts. */
+export const MAX_FILTER_TEXT_UNITS = 256
 export { MAX_LIST_SCAN_ENTRIES }
 
 /**
@@ -78,14 +80,7 @@ export function validateFilters(input: unknown): RecordFilters {
         break
       case 'tag':
       case 'author':
-        if (
-          typeof f[key] !== 'string' ||
-          (f[key] as string).length === 0 ||
-          (f[key] as string).length > 256
-        ) {
-          throw new InvalidInputError(`${key} must be a non-empty string`)
-        }
-        out[key] = f[key] as string
+        out[key] = filterText(key, f[key])
         break
       case 'tick_from':
       case 'tick_to':
@@ -97,6 +92,16 @@ export function validateFilters(input: unknown): RecordFilters {
     }
   }
   return out
+}
+
+/** A `tag` or `author` filter: a string of 1..MAX_FILTER_TEXT_UNITS UTF-16 code units. */
+export function filterText(key: 'tag' | 'author', text: unknown): string {
+  const bound = `1..${MAX_FILTER_TEXT_UNITS} UTF-16 code units`
+  if (typeof text !== 'string') throw new InvalidInputError(`${key} must be a string of ${bound}`)
+  if (text.length === 0 || text.length > MAX_FILTER_TEXT_UNITS) {
+    throw new InvalidInputError(`${key} must be ${bound} long, not ${text.length}`)
+  }
+  return text
 }
 
 function isCount(v: unknown): boolean {

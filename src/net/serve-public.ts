@@ -165,34 +165,51 @@ async function serveOneRead(
   read: AdmittedRead,
   r: ReadRequest,
 ): Promise<void> {
-  const { signal } = read
+  // The engine's signal is the admitted one, and a send that fails aborts it too, with why the read
+  // ended (the admission's reason when it has one: READ_TOO_SLOW, a reset; else the send's error).
+  // Content left before its end under an aborted signal is a failed read, counted for that reason
+  // (daemon/instrument.ts), not one whose consumer had all it wanted.
+  const ended = new AbortController()
+  const follow = () => ended.abort(read.signal.reason)
+  if (read.signal.aborted) follow()
+  else read.signal.addEventListener('abort', follow, { once: true })
+  const { signal } = ended
   const send = async (bytes: number, write: () => Promise<void>): Promise<void> => {
     read.beginWait()
-    await write()
+    try {
+      await write()
+    } catch (err) {
+      ended.abort(read.signal.aborted ? read.signal.reason : err)
+      throw err
+    }
     read.endWait(bytes)
   }
-  // The client checks hash_commit over every byte (docs/protocol.md 4.3); the blocks this node sends
-  // are checked against the record's roots on their way in, which is what its failover needs.
-  const opened = await engine.readContent(r.object_id, r.version, { signal, checkCommit: false })
-  if (!('content' in opened)) {
-    await send(0, () => fs.writeJson(opened as unknown as JsonObject, signal))
-    return
+  try {
+    // The client checks hash_commit over every byte (docs/protocol.md 4.3); the blocks this node sends
+    // are checked against the record's roots on their way in, which is what its failover needs.
+    const opened = await engine.readContent(r.object_id, r.version, { signal, checkCommit: false })
+    if (!('content' in opened)) {
+      await send(0, () => fs.writeJson(opened as unknown as JsonObject, signal))
+      return
+    }
+    const header: JsonObject = {
+      ok: true,
+      object_id: opened.object_id,
+      version: opened.version,
+      kind: opened.kind,
+      hash_commit: opened.hash_commit,
+      content_size: opened.content_size,
+      metadata: opened.metadata as unknown as JsonObject,
+      record: opened.record as unknown as JsonObject,
+      storage_event_id: opened.storage_event_id,
+    }
+    // The content's fetches start with its first block: a header the client never takes opens none.
+    await send(0, () => fs.writeJson(header, signal))
+    // Leaving the loop early (a failed write) closes the content, which stops its replica fetches.
+    for await (const block of opened.content) await send(block.length, () => fs.writeData(block, signal))
+    const trailer = { ok: true, proofs: opened.proofs as unknown as JsonObject[] }
+    await send(0, () => fs.writeJson(trailer, signal))
+  } finally {
+    read.signal.removeEventListener('abort', follow)
   }
-  const header: JsonObject = {
-    ok: true,
-    object_id: opened.object_id,
-    version: opened.version,
-    kind: opened.kind,
-    hash_commit: opened.hash_commit,
-    content_size: opened.content_size,
-    metadata: opened.metadata as unknown as JsonObject,
-    record: opened.record as unknown as JsonObject,
-    storage_event_id: opened.storage_event_id,
-  }
-  // The content's fetches start with its first block: a header the client never takes opens none.
-  await send(0, () => fs.writeJson(header, signal))
-  // Leaving the loop early (a failed write) closes the content, which stops its replica fetches.
-  for await (const block of opened.content) await send(block.length, () => fs.writeData(block, signal))
-  const trailer = { ok: true, proofs: opened.proofs as unknown as JsonObject[] }
-  await send(0, () => fs.writeJson(trailer, signal))
 }

@@ -181,6 +181,30 @@ describe('operator API', () => {
     expect(calls).toEqual([])
   })
 
+  it.each(['tag', 'author'])(
+    'bounds %s in UTF-16 code units as the engine does: 256 taken, 257 refused before the engine',
+    async (key) => {
+      const { app, calls } = setup()
+      const get = (text: string) => app.inject(`/v1/objects?${key}=${encodeURIComponent(text)}`)
+      // 128 astral characters are 256 units; 129 are 258 units but only 129 code points.
+      for (const text of ['x'.repeat(256), '\u{1F600}'.repeat(128)]) {
+        expect((await get(text)).statusCode).toBe(200)
+      }
+      expect(calls).toEqual([{ [key]: 'x'.repeat(256) }, { [key]: '\u{1F600}'.repeat(128) }])
+      for (const text of ['x'.repeat(257), '\u{1F600}'.repeat(129), '\u{1F600}'.repeat(200), '']) {
+        const res = await get(text)
+        expect(res.statusCode).toBe(400)
+        // The engine's words, and no error_code: refused here, not by an engine call.
+        expect(res.json()).toEqual({
+          ok: false,
+          code: 'INVALID_INPUT',
+          message: `${key} must be 1..256 UTF-16 code units long, not ${text.length}`,
+        })
+      }
+      expect(calls).toHaveLength(2)
+    },
+  )
+
   it.each([
     ['INVALID_INPUT', 'SE_ERR_INVALID_INPUT', 400],
     ['NO_SNAPSHOT', 'SE_ERR_AEGIS_CONTEXT_MISSING', 503],
@@ -298,4 +322,15 @@ describe('requests Node refuses before any route', () => {
       body: { ok: false, code: 'INVALID_INPUT', message: expect.any(String) },
     })
   })
+
+  it.each(['/%', '/v1/%zz', '/v1/objects%', '/v1/objects%?limit=1'])(
+    "answer a path that does not percent-decode (GET %s) with 400 in our error shape, not fastify's",
+    async (path) => {
+      const answer = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+      expect(answer).toEqual({
+        status: 400,
+        body: { ok: false, code: 'INVALID_INPUT', message: expect.stringContaining('not a valid url') },
+      })
+    },
+  )
 })

@@ -81,7 +81,7 @@ describe('loadConfig', () => {
         readMinDeadlineMs: 60_000,
         readMinBytesPerSecond: 65_536,
       },
-      storage: { reserveBytes: 256 * 1024 * 1024, capacityBytes: null },
+      storage: { reserveBytes: 256 * 1024 * 1024, capacityBytes: null, sync: true },
     })
   })
 
@@ -299,7 +299,8 @@ describe('loadConfig', () => {
 
   it('refuses a --config file that does not exist and a missing directory', async () => {
     const e1 = await configError({ configFile: join(root, 'absent.json') })
-    expect([e1.field, e1.source]).toEqual(['config', 'file'])
+    // Named by the flag: config-file.test.ts has the variable and the message.
+    expect([e1.field, e1.source]).toEqual(['config', 'flag'])
     const e2 = await configError({ dir: undefined })
     expect(e2.field).toBe('dir')
   })

@@ -5,6 +5,7 @@ import { InFlight, instrumentEngine, instrumentNodeService } from '../../src/dae
 import { NodeMetrics } from '../../src/daemon/metrics.js'
 import type { StorageEngine } from '../../src/engine/engine.js'
 import type { NodeService } from '../../src/engine/node-service.js'
+import { ReadTooSlowError } from '../../src/net/errors.js'
 
 function setup() {
   const metrics = new NodeMetrics(new Registry())
@@ -101,6 +102,69 @@ describe('instrumentEngine', () => {
     expect(t).toContain('qfs_request_errors_total{op="get_proof",code="INVALID_INPUT"} 1')
     expect(t).toContain('qfs_requests_total{op="read",outcome="ok"} 1')
     expect(t).toContain('qfs_requests_total{op="read_stream",outcome="ok"} 1')
+  })
+})
+
+describe('instrumentEngine: how a streamed read ended', () => {
+  function reader(blocks: number) {
+    const stub = {
+      async readContent() {
+        return {
+          ok: true,
+          content: (async function* () {
+            for (let i = 0; i < blocks; i++) yield new Uint8Array(1)
+          })(),
+        }
+      },
+    } as unknown as StorageEngine
+    return stub
+  }
+  async function open(engine: StorageEngine, signal?: AbortSignal) {
+    const opened = (await engine.readContent('x', 1, { signal })) as unknown as {
+      content: AsyncIterable<Uint8Array>
+    }
+    return opened.content[Symbol.asyncIterator]()
+  }
+
+  it('counts content left early under an aborted signal as a failed read_stream, by the reason', async () => {
+    const { tracker, inflight, text } = setup()
+    const engine = instrumentEngine(reader(3), tracker)
+    const controller = new AbortController()
+    const it = await open(engine, controller.signal)
+    await it.next()
+    // The consumer's send failed (READ_TOO_SLOW): it aborts the read, then leaves the content.
+    controller.abort(new ReadTooSlowError('the client took 1 bytes in 300 ms of waiting'))
+    await it.return?.()
+    expect(inflight.size).toBe(0)
+    const t = await text()
+    expect(t).toContain('qfs_requests_total{op="read",outcome="ok"} 1')
+    expect(t).toContain('qfs_requests_total{op="read_stream",outcome="error"} 1')
+    expect(t).toContain('qfs_request_errors_total{op="read_stream",code="READ_TOO_SLOW"} 1')
+    expect(t).not.toContain('qfs_requests_total{op="read_stream",outcome="ok"}')
+  })
+
+  it('counts content taken to its end as ok, even if its signal is aborted afterwards', async () => {
+    const { tracker, text } = setup()
+    const engine = instrumentEngine(reader(2), tracker)
+    const controller = new AbortController()
+    const it = await open(engine, controller.signal)
+    while (!(await it.next()).done) {}
+    controller.abort(new ReadTooSlowError('the trailer was not taken'))
+    await it.return?.()
+    const t = await text()
+    expect(t).toContain('qfs_requests_total{op="read_stream",outcome="ok"} 1')
+    expect(t).not.toContain('qfs_requests_total{op="read_stream",outcome="error"}')
+  })
+
+  it('counts content an in-process consumer stops taking, its signal live, as ok (it had what it wanted)', async () => {
+    const { tracker, text } = setup()
+    const engine = instrumentEngine(reader(3), tracker)
+    const it = await open(engine, new AbortController().signal)
+    await it.next()
+    await it.return?.()
+    const t = await text()
+    expect(t).toContain('qfs_requests_total{op="read_stream",outcome="ok"} 1')
+    expect(t).not.toContain('qfs_requests_total{op="read_stream",outcome="error"}')
   })
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
-import { validateFilters } from '../../src/engine/list.js'
+import { MAX_FILTER_TEXT_UNITS, validateFilters } from '../../src/engine/list.js'
 
 /** docs/protocol.md 4.5: which filters a listing takes, and what null means. */
 function codeOf(run: () => unknown): string | undefined {
@@ -27,5 +27,30 @@ describe('list filters', () => {
       expect(validateFilters({ [key]: null })).toEqual({})
     }
     expect(validateFilters({ limit: 5, tag: null })).toEqual({ limit: 5 })
+  })
+
+  /** The refusal's message, or undefined when the filters are taken. */
+  function refusal(filters: unknown): string | undefined {
+    try {
+      validateFilters(filters)
+      return undefined
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'INVALID_INPUT' })
+      return (err as Error).message
+    }
+  }
+
+  it.each(['tag', 'author'])('bounds %s at 1..256 UTF-16 code units and says so', (key) => {
+    expect(MAX_FILTER_TEXT_UNITS).toBe(256)
+    // 256 units taken: in BMP characters, and as 128 astral ones (two units each).
+    expect(validateFilters({ [key]: 'x'.repeat(256) })).toEqual({ [key]: 'x'.repeat(256) })
+    expect(validateFilters({ [key]: '\u{1F600}'.repeat(128) })).toEqual({ [key]: '\u{1F600}'.repeat(128) })
+    // 257 units refused, 129 astral characters among them (129 code points only): the unit is UTF-16's.
+    expect(refusal({ [key]: 'x'.repeat(257) })).toBe(`${key} must be 1..256 UTF-16 code units long, not 257`)
+    expect(refusal({ [key]: '\u{1F600}'.repeat(129) })).toBe(
+      `${key} must be 1..256 UTF-16 code units long, not 258`,
+    )
+    expect(refusal({ [key]: '' })).toBe(`${key} must be 1..256 UTF-16 code units long, not 0`)
+    expect(refusal({ [key]: 7 })).toBe(`${key} must be a string of 1..256 UTF-16 code units`)
   })
 })

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { StorageEngine } from '../../src/engine/engine.js'
+import { StreamTimeoutError } from '../../src/net/errors.js'
 import type { FrameStream } from '../../src/net/frame-stream.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
 import { PUBLIC_HANDLERS, type PublicPolicy } from '../../src/net/serve-public.js'
@@ -182,6 +183,28 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
     expect(seen.dataBytes).toBe(60 * BLOCK)
     expect(seen.reset).toBeUndefined()
     expect(read.closed).toBe(true)
+    expect(p.reads.activeReads).toBe(0)
+  })
+
+  it('ends the engine read with the error of a send that failed on its own (no admission reason), so it counts as failed', async () => {
+    const p = policy()
+    const { stub, read } = engine(100)
+    const { fs, seen } = client(() => 0)
+    // The header and two blocks go through; the third send times out in the stream itself.
+    let sends = 0
+    const failing = new StreamTimeoutError('peer took no data for 30000 ms')
+    const base = fs.writeData.bind(fs)
+    fs.writeData = async (bytes, signal) => {
+      if (++sends === 3) throw failing
+      return base(bytes, signal)
+    }
+    expect(await serve(stub, fs, p)).toBe(failing)
+    expect(seen.dataBytes).toBe(2 * BLOCK)
+    // The content was left early under an aborted signal, whose reason is why the read ended
+    // (daemon/instrument.ts counts it so); before, the signal stayed live and the read counted ok.
+    expect(read.closed).toBe(true)
+    expect(read.signal?.aborted).toBe(true)
+    expect(read.signal?.reason).toBe(failing)
     expect(p.reads.activeReads).toBe(0)
   })
 
