@@ -12,6 +12,7 @@ import { StorageEngine } from '../engine/engine.js'
 import { RecentFailures } from '../engine/peer-health.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { SnapshotMembership } from '../membership/snapshot-membership.js'
+import type { Membership } from '../membership/types.js'
 import {
   createQfsLibp2p,
   type Dialer,
@@ -96,7 +97,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       reserveBytes: config.storage.reserveBytes,
       capacityBytes: config.storage.capacityBytes,
     })
-    const local = await openLocal(nodeId, config.dir, params, space, config.storage.sync)
+    const local = await openLocal(nodeId, config.dir, params, space, config.storage.sync, membership)
     cleanups.push(() => local.close())
 
     const registry = new Registry()
@@ -340,9 +341,10 @@ async function openLocal(
   params: ProtocolParams,
   space: SpaceGuard,
   sync: boolean,
+  membership: Membership,
 ): Promise<LocalNode> {
   try {
-    return await openLocalNode({ nodeId, dir, params, space, log: { sync } })
+    return await openLocalNode({ nodeId, dir, params, space, log: { sync }, membership })
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {

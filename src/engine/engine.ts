@@ -360,6 +360,7 @@ export class StorageEngine implements StorageEngineApi {
       const page = await listVersions(this.ctx, view.eligible.nodes, f, {
         signal: options.signal,
         scanBudget: this.listScanBudget,
+        membership: this.membership,
       })
       const event = await this.record({
         ...fields,

@@ -1,6 +1,7 @@
 import { compareBytes, fromHex, isId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
+import type { Membership } from '../membership/types.js'
 import {
   MAX_LIST_SCAN_ENTRIES,
   matchesFilters,
@@ -9,6 +10,7 @@ import {
 } from '../store/listing.js'
 import { ask, type EngineContext, majority, settle } from './context.js'
 import { QuorumNotReachedError } from './errors.js'
+import { placementProblem } from './record-placement.js'
 import type { ObjectSummary } from './responses.js'
 import type { RecordFilters } from './transport.js'
 
@@ -119,6 +121,11 @@ export interface ListOptions {
   signal?: AbortSignal
   /** Entries each node may examine for this page (default MAX_LIST_SCAN_ENTRIES, the most a node does). */
   scanBudget?: number
+  /**
+   * The epochs records are placed in: a record whose homes or replicas are not its epoch's placement
+   * gets no vote, whichever node reports it (record-placement.ts).
+   */
+  membership?: Membership
 }
 
 type Key = { object_id: string; version: number }
@@ -170,11 +177,17 @@ export async function listVersions(
     if (boundary === undefined || compareKey(last, boundary) < 0) boundary = last
   }
   const votes = new Map<string, { record: VersionRecord; count: number }>()
+  const misplaced = new Set<string>()
   for (const { node, value: page } of pages) {
     for (const r of page!) {
       if (boundary !== undefined && compareKey(r, boundary) > 0) continue
       if (!counts(r, node)) continue
       const key = `${r.object_id}/${r.version}/${recordDigest(r)}`
+      if (misplaced.has(key)) continue
+      if (!votes.has(key) && options.membership !== undefined && placementProblem(r, options.membership)) {
+        misplaced.add(key)
+        continue
+      }
       const v = votes.get(key) ?? { record: r, count: 0 }
       v.count++
       votes.set(key, v)

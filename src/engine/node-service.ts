@@ -4,8 +4,11 @@ import type { ProtocolParams } from '../core/params.js'
 import { type StorageProof, storageProofOf } from '../core/proof.js'
 import { recordDigest, type VersionRecord, validateVersionRecord } from '../core/record.js'
 import type { EventLog } from '../log/index.js'
+import type { Membership } from '../membership/types.js'
 import type { ShardStore, StagedShard, ShardHeader as StoreShardHeader } from '../store/index.js'
+import { AegisContextMissingError } from './errors.js'
 import { checkMetadataLimits } from './metadata-limits.js'
+import { placementProblem } from './record-placement.js'
 import type {
   CommitRequest,
   CommitResult,
@@ -22,6 +25,12 @@ export interface NodeServiceComponents {
   store: ShardStore
   log: EventLog
   params: ProtocolParams
+  /**
+   * The epochs a committed record must be placed in: its homes and replicas are checked against
+   * them. Absent only for a store used on its own (a tool, a test of the store), where nothing comes
+   * from peers.
+   */
+  membership?: Membership
 }
 
 /**
@@ -34,12 +43,14 @@ export class NodeService {
   private readonly store: ShardStore
   private readonly log: EventLog
   private readonly params: ProtocolParams
+  private readonly membership?: Membership
 
   constructor(components: NodeServiceComponents) {
     this.nodeId = components.nodeId
     this.store = components.store
     this.log = components.log
     this.params = components.params
+    this.membership = components.membership
   }
 
   async openShard(header: ShardHeader, options: { signal?: AbortSignal } = {}): Promise<ShardSink> {
@@ -105,6 +116,7 @@ export class NodeService {
     const record = validateVersionRecord(request.record, this.params)
     // A record from any coordinator meets the same node limits as a request here, before it is kept.
     checkMetadataLimits(record.metadata)
+    this.checkPlacement(record)
     const home = record.catalogue_homes.includes(this.nodeId)
     const staged = this.checkStaged(record, request.staged)
     if (!home && staged.length === 0) {
@@ -210,6 +222,15 @@ export class NodeService {
   async listRecords(filters: RecordFilters): Promise<VersionRecord[]> {
     const page = await this.store.listRecords({ ...filters, home_only: true })
     return page.entries.map((e) => e.record)
+  }
+
+  /** A record whose homes or replicas are not its epoch's placement is kept by no node. */
+  private checkPlacement(record: VersionRecord): void {
+    if (this.membership === undefined) return
+    const problem = placementProblem(record, this.membership)
+    if (problem === undefined) return
+    if (problem.epochUnknown) throw new AegisContextMissingError(problem.reason)
+    throw new InvalidInputError(problem.reason)
   }
 
   private checkStaged(record: VersionRecord, staged: CommitRequest['staged']): CommitRequest['staged'] {

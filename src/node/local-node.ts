@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import { NodeService } from '../engine/node-service.js'
 import { type AuditKey, EventLog, type EventLogOptions, loadOrCreateAuditKey } from '../log/index.js'
+import type { Membership } from '../membership/types.js'
 import { openNodeDb, type RootDb, ShardStore, type SpaceGuard } from '../store/index.js'
 import { ensureNodeId } from './identity.js'
 
@@ -18,6 +19,8 @@ export interface LocalNodeInit {
   log?: EventLogOptions
   /** Room for shard data (the daemon's disk and quota); none: the store never refuses for space. */
   space?: SpaceGuard
+  /** The epochs committed records must be placed in (NodeService); none: a store used on its own. */
+  membership?: Membership
 }
 
 /** One node's local parts, opened together so they always share one atomic LevelDB. */
@@ -68,7 +71,13 @@ async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams
     throw err
   }
   const opened = log
-  const service = new NodeService({ nodeId: init.nodeId, store, log: opened, params })
+  const service = new NodeService({
+    nodeId: init.nodeId,
+    store,
+    log: opened,
+    params,
+    membership: init.membership,
+  })
   return {
     nodeId: init.nodeId,
     db,

@@ -45,6 +45,7 @@ export class MiniNetwork {
         auditKey: init.auditKey?.(nodeId),
         params,
         space: init.space?.(nodeId),
+        membership: net.membership,
       })
       net.nodes.set(nodeId, node)
       net.transport.add(node.service)

@@ -76,6 +76,7 @@ export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {
       db: db as unknown as RootDb,
       auditKey: testAuditKey(nodeId),
       space: options.space?.(nodeId),
+      membership,
     })
     const transport = new Libp2pTransport(
       { libp2p: node, resolve, local: local.service },
