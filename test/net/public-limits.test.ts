@@ -151,7 +151,8 @@ describe('public write limits and list scan budget over libp2p', () => {
   })
 
   it('ends a public stream whose request does not come within the request timeout, and lets only so many wait', async () => {
-    await reconfigure({ requestTimeoutMs: 300, maxStreamsAwaitingRequest: 2 })
+    // The request timeout is long enough that "at once" and "after the timeout" stay apart on a busy machine.
+    await reconfigure({ requestTimeoutMs: 1_500, maxStreamsAwaitingRequest: 2 })
     const open = async (protocol: string) => {
       const stream = await net.outsider.dialProtocol(addrsOf(coordinator), protocol)
       const fs = new FrameStream(stream, { idleMs: 10_000, maxFrameBytes: MAX_FRAME_BYTES })
@@ -170,7 +171,7 @@ describe('public write limits and list scan budget over libp2p', () => {
       },
       () => [],
     )
-    expect(performance.now() - started).toBeLessThan(300)
+    expect(performance.now() - started).toBeLessThan(1_500)
     expect(third.map((f) => (f.type === 'error' ? f.error.code : f.type))).toEqual(
       third.length === 0 ? [] : ['NODE_BUSY'],
     )
@@ -180,7 +181,7 @@ describe('public write limits and list scan budget over libp2p', () => {
         expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'TIMEOUT' }) }),
       ])
     }
-    expect(performance.now() - started).toBeLessThan(3_000)
+    expect(performance.now() - started).toBeLessThan(4_500)
     for (const w of waiting) w.fs.abort(new Error('test over'))
     // Nothing is left waiting: requests that come are served.
     expect(await client.list(addrsOf(coordinator), { filters: {} })).toMatchObject({ ok: true })
@@ -367,10 +368,11 @@ describe('public write limits and list scan budget over libp2p', () => {
       try {
         await new Promise((done) => setTimeout(done, 200))
         const otherClient = new StorageClient({ libp2p: other })
-        // Served three times within 5 s: a try is refused only while neither stuck read of
+        // Served three times within 100 tries: a try is refused only while neither stuck read of
         // 127.0.0.1 is being waited on (one just reopened is still being sent its first windows).
-        const until = performance.now() + 5_000
-        while (outcomes.filter((o) => o === 'ok').length < 3 && performance.now() < until) {
+        // Counted in tries, not seconds, so a busy machine only makes it slower (the hearing kept
+        // per exchange, which this pins, served none of 58).
+        while (outcomes.filter((o) => o === 'ok').length < 3 && outcomes.length < 100) {
           const got = await otherClient.readAll(addrsOf(coordinator), { object_id: oid, version: 1 })
           outcomes.push(got.ok ? 'ok' : String(got.code))
           if (got.ok) expect(Buffer.from(got.content_bytes).equals(content)).toBe(true)
