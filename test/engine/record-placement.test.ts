@@ -21,33 +21,42 @@ function strangers(nodeIds: readonly string[], o: { homes: string[]; replicas: s
   return nodeIds.filter((n) => !o.homes.includes(n) && !o.replicas.some((r) => r.includes(n)))
 }
 
+/**
+ * A decided version 1 on a 7-node network, and a made-up record of it that names two nodes which
+ * are neither its homes nor its holders as homes (with one real home, for the majority).
+ */
+async function decidedThenForgedHomes(label: string) {
+  h = await inProcessHarness(7)
+  const p = findObject(h.nodeIds, label, (o) => strangers(h!.nodeIds, o).length >= 2)
+  expectOk(await h.engine(p.homes[0]!).putContent(p.oid, 1, bytesOf('real', 3000), meta(1)))
+  const outsiders = strangers(h.nodeIds, p).slice(0, 2)
+  const forged = forgeRecord({
+    oid: p.oid,
+    version: 1,
+    content: bytesOf('fake', 3000),
+    replicas: p.replicas,
+    homes: [outsiders[0]!, outsiders[1]!, p.homes[0]!],
+  })
+  return { net: h, p, outsiders, forged }
+}
+
 function codeOf(err: unknown): string | undefined {
   return (err as { code?: string }).code
 }
 
 describe('records are kept only as their epoch places them', () => {
   it('refuses a record naming other homes, at the nodes it names, and lists the decided version once', async () => {
-    h = await inProcessHarness(7)
-    const p = findObject(h.nodeIds, 'forged-homes', (o) => strangers(h!.nodeIds, o).length >= 2)
-    expectOk(await h.engine(p.homes[0]!).putContent(p.oid, 1, bytesOf('real', 3000), meta(1)))
-    const outsiders = strangers(h.nodeIds, p).slice(0, 2)
-    const forged = forgeRecord({
-      oid: p.oid,
-      version: 1,
-      content: bytesOf('fake', 3000),
-      replicas: p.replicas,
-      homes: [outsiders[0]!, outsiders[1]!, p.homes[0]!],
-    })
+    const { net, p, outsiders, forged } = await decidedThenForgedHomes('forged-homes')
     for (const n of outsiders) {
-      const refused = await h.net.transport.commitVersion(n, { record: forged.record, staged: [] }).then(
+      const refused = await net.net.transport.commitVersion(n, { record: forged.record, staged: [] }).then(
         () => undefined,
         (err: unknown) => err,
       )
       expect(codeOf(refused)).toBe('INVALID_INPUT')
       expect((refused as Error).message).toMatch(/catalogue_homes/)
-      expect(await h.net.node(n).store.getRecord(p.oid, 1)).toBeUndefined()
+      expect(await net.net.node(n).store.getRecord(p.oid, 1)).toBeUndefined()
     }
-    const listed = await engineOn(h, h.nodeIds[0]!).listObjects({ prefix: p.oid })
+    const listed = await engineOn(net, net.nodeIds[0]!).listObjects({ prefix: p.oid })
     expectOk(listed)
     expect(listed.objects.filter((o) => o.version === 1)).toHaveLength(1)
   })
@@ -96,25 +105,15 @@ describe('records are kept only as their epoch places them', () => {
   })
 
   it('gives no listing vote to a record a store kept with made-up homes (kept before this check)', async () => {
-    h = await inProcessHarness(7)
-    const p = findObject(h.nodeIds, 'stored-forgery', (o) => strangers(h!.nodeIds, o).length >= 2)
-    expectOk(await h.engine(p.homes[0]!).putContent(p.oid, 1, bytesOf('real', 3000), meta(1)))
-    const outsiders = strangers(h.nodeIds, p).slice(0, 2)
-    const forged = forgeRecord({
-      oid: p.oid,
-      version: 1,
-      content: bytesOf('fake', 3000),
-      replicas: p.replicas,
-      homes: [outsiders[0]!, outsiders[1]!, p.homes[0]!],
-    })
+    const { net, p, outsiders, forged } = await decidedThenForgedHomes('stored-forgery')
     // Straight into the stores, past the node service: what a node upgraded from an older version may hold.
     for (const n of outsiders) {
-      const store = h.net.node(n).store
+      const store = net.net.node(n).store
       await store.writeLock.run(async () =>
         store.commit(await store.prepareCommit(forged.record, { home: true, shards: [] })),
       )
     }
-    const listed = await engineOn(h, h.nodeIds[0]!).listObjects({ prefix: p.oid })
+    const listed = await engineOn(net, net.nodeIds[0]!).listObjects({ prefix: p.oid })
     expectOk(listed)
     const v1 = listed.objects.filter((o) => o.version === 1)
     expect(v1).toHaveLength(1)
