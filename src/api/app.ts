@@ -46,6 +46,13 @@ export interface Readiness {
   store: boolean
   libp2p: boolean
   snapshot: boolean
+  /** The snapshot in force lists this node: the eligible nodes refuse a node they do not list. */
+  eligible: boolean
+}
+
+/** Ready to serve: every check holds. */
+export function isReady(checks: Readiness): boolean {
+  return checks.store && checks.libp2p && checks.snapshot && checks.eligible
 }
 
 /** What the API reads; the daemon supplies the running node, tests their own. */
@@ -122,7 +129,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     { schema: { response: { 200: readinessSchema, 503: readinessSchema } } },
     async (_req, reply) => {
       const checks = deps.readiness()
-      const ready = checks.store && checks.libp2p && checks.snapshot
+      const ready = isReady(checks)
       return reply.code(ready ? 200 : 503).send({ ready, checks })
     },
   )

@@ -33,8 +33,13 @@ export const readinessSchema = {
     ready: { type: 'boolean' },
     checks: {
       type: 'object',
-      required: ['store', 'libp2p', 'snapshot'],
-      properties: { store: { type: 'boolean' }, libp2p: { type: 'boolean' }, snapshot: { type: 'boolean' } },
+      required: ['store', 'libp2p', 'snapshot', 'eligible'],
+      properties: {
+        store: { type: 'boolean' },
+        libp2p: { type: 'boolean' },
+        snapshot: { type: 'boolean' },
+        eligible: { type: 'boolean' },
+      },
     },
   },
 } as const

@@ -5,7 +5,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
-import { buildApi, type NodeStatus, type Readiness } from '../api/app.js'
+import { buildApi, isReady, type NodeStatus, type Readiness } from '../api/app.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import { DeterministicTime } from '../core/time.js'
 import { StorageEngine } from '../engine/engine.js'
@@ -80,9 +80,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   await loadInitialSnapshot(config, membership, log)
   const params = membership.latest === undefined ? DEFAULT_PARAMS : membership.current().params
   if (membership.latest !== undefined && !membership.isEligible(nodeId)) {
+    // Every replica exchange it opens comes from its own peer id, which the eligible nodes refuse
+    // (NOT_ELIGIBLE): it can neither hold shards nor coordinate a write or a read.
     log.warn(
       { epoch: membership.latest.epoch },
-      'this node is not in the snapshot: it coordinates but holds no shards',
+      'this node is not in the snapshot: the eligible nodes refuse its replica exchanges, so it serves no writes or reads, and /readyz says not ready (eligible: false)',
     )
   }
 
@@ -202,13 +204,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       store: state === 'running',
       libp2p: libp2p.status === 'started',
       snapshot: membership.latest !== undefined,
+      eligible: membership.isEligible(nodeId),
     })
     const status = async (): Promise<NodeStatus> => {
       const r = readiness()
       return {
         node_id: nodeId,
         version: VERSION,
-        ready: r.store && r.libp2p && r.snapshot,
+        ready: isReady(r),
         epoch: membership.latest?.epoch ?? null,
         snapshot_hash: membership.latest?.snapshot_hash ?? null,
         multiaddrs: multiaddrs(),

@@ -23,6 +23,8 @@ export function dataPaths(dir: string) {
     db: join(dir, 'db'),
     config: join(dir, 'config.json'),
     snapshot: join(dir, 'snapshot.json'),
+    /** The last snapshot adopted (epoch, hash, eligible set): what a restart compares against. */
+    snapshotHead: join(dir, 'snapshot-head.json'),
     run: join(dir, 'run.json'),
   }
 }

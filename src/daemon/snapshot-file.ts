@@ -1,16 +1,28 @@
 import { readFile } from 'node:fs/promises'
-import { SnapshotRejectedError } from '../membership/errors.js'
+import { InvalidInputError } from '../core/errors.js'
+import { SnapshotRejectedError, SnapshotUnreadableError } from '../membership/errors.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
-import { writeAtomic } from './data-dir.js'
+import { parseSnapshotHead, type SnapshotHead } from '../membership/snapshot-head.js'
+import { dataPaths, readJson, writeAtomic } from './data-dir.js'
+import { InvalidDataDirError } from './errors.js'
 
-/** The JSON of a snapshot file, or undefined when there is none; unparsable text is MALFORMED. */
+/**
+ * The JSON of a snapshot file, or undefined when there is none; unparsable text is MALFORMED, and a
+ * file that cannot be read (a directory in its place, no permission) is SNAPSHOT_UNREADABLE.
+ */
 export async function readSnapshotFile(path: string): Promise<unknown | undefined> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    throw new SnapshotUnreadableError(
+      `the snapshot file ${path} cannot be read (${code ?? (err as Error).message})`,
+      {
+        cause: err,
+      },
+    )
   }
   try {
     return JSON.parse(text)
@@ -21,4 +33,28 @@ export async function readSnapshotFile(path: string): Promise<unknown | undefine
 
 export async function writeSnapshotFile(path: string, snapshot: EpochSnapshot): Promise<void> {
   await writeAtomic(path, `${JSON.stringify(snapshot, null, 2)}\n`, 0o644)
+}
+
+/**
+ * `D/snapshot-head.json`, the last snapshot the node adopted; undefined in a directory that never
+ * adopted one (or one made by a version that kept none). A damaged file is `INVALID_DATA_DIR`.
+ */
+export async function readSnapshotHead(dir: string): Promise<SnapshotHead | undefined> {
+  const path = dataPaths(dir).snapshotHead
+  const value = await readJson(path)
+  if (value === undefined) return undefined
+  try {
+    return parseSnapshotHead(value)
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err
+    throw new InvalidDataDirError(
+      `${path} is not a snapshot head (${err.message}); remove it to adopt the snapshot file as a new anchor`,
+      { cause: err },
+    )
+  }
+}
+
+/** Written before the snapshot is adopted, atomically: a crash leaves the old head or the new one. */
+export async function writeSnapshotHead(dir: string, head: SnapshotHead): Promise<void> {
+  await writeAtomic(dataPaths(dir).snapshotHead, `${JSON.stringify(head, null, 2)}\n`, 0o644)
 }

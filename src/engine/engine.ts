@@ -110,7 +110,7 @@ export interface OpenedRead {
 }
 
 /**
- * The StorageEngine of spec §5: any node coordinates reads and writes over a NodeTransport. The
+ * The StorageEngine of spec §5: any eligible node coordinates reads and writes over a NodeTransport. The
  * methods answer the QFS interface shapes and never throw for a request's failure.
  */
 export class StorageEngine implements StorageEngineApi {

@@ -28,3 +28,19 @@ export class SnapshotRejectedError extends QfsError {
     this.detail = detail
   }
 }
+
+/** The snapshot file exists but cannot be read (a directory in its place, no permission). */
+export class SnapshotUnreadableError extends QfsError {
+  static readonly code = 'SNAPSHOT_UNREADABLE'
+  constructor(message: string, options?: ErrorOptions) {
+    super(SnapshotUnreadableError.code, message, options)
+  }
+}
+
+/** A verified snapshot whose parameters this node cannot serve (a block too large for a proof frame). */
+export class ParamsUnsupportedError extends QfsError {
+  static readonly code = 'PARAMS_UNSUPPORTED'
+  constructor(message: string, options?: ErrorOptions) {
+    super(ParamsUnsupportedError.code, message, options)
+  }
+}

@@ -1,7 +1,7 @@
 import { toHex } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { NoSnapshotError, SnapshotRejectedError } from './errors.js'
-import { type EpochSnapshot, epochViewOf, verifySnapshot } from './snapshot.js'
+import { chainVerdict, type EpochSnapshot, epochViewOf, verifySnapshot } from './snapshot.js'
 import type { EpochView, Membership } from './types.js'
 
 const PUBLIC_KEY_RE = /^[0-9a-f]{3904}$/
@@ -31,33 +31,40 @@ export class SnapshotMembership implements Membership {
 
   /** Verifies and adopts a snapshot; the same snapshot again is a no-op. `SNAPSHOT_REJECTED` otherwise. */
   accept(snapshot: unknown): EpochView {
-    const held = this.heldCopy(snapshot)
+    const checked = this.check(snapshot)
+    const held = this.views.get(checked.epoch)
     if (held !== undefined) return held
-    const verdict = verifySnapshot(snapshot, this.trustedKeys, this.head)
-    if (!verdict.ok) throw new SnapshotRejectedError(verdict.code, verdict.detail)
-    const view = epochViewOf(verdict.snapshot)
-    this.snapshots.set(view.epoch, verdict.snapshot)
+    const view = epochViewOf(checked)
+    this.snapshots.set(view.epoch, checked)
     this.views.set(view.epoch, view)
-    this.head = verdict.snapshot
+    this.head = checked
     return view
   }
 
-  private heldCopy(snapshot: unknown): EpochView | undefined {
-    if (snapshot === null || typeof snapshot !== 'object') return undefined
-    const { epoch, snapshot_hash: hash } = snapshot as Record<string, unknown>
-    if (typeof epoch !== 'number') return undefined
-    const held = this.snapshots.get(epoch)
-    if (held === undefined) return undefined
-    // Same epoch, another hash: a fork of the chain, never silently replaced.
-    if (held.snapshot_hash !== hash) {
-      throw new SnapshotRejectedError(
-        'BROKEN_CHAIN',
-        `epoch ${epoch} is already held with another snapshot_hash`,
-      )
-    }
+  /**
+   * What `accept` would adopt, without adopting it: the snapshot verified (structure, hash, a
+   * trusted signature) and either held already or the direct successor of the snapshot in force.
+   * `SNAPSHOT_REJECTED` otherwise. Callers compare what it changes only after this, so a forged
+   * file is refused as forged, never as a change.
+   */
+  check(snapshot: unknown): EpochSnapshot {
     const verdict = verifySnapshot(snapshot, this.trustedKeys)
     if (!verdict.ok) throw new SnapshotRejectedError(verdict.code, verdict.detail)
-    return this.views.get(epoch)
+    const held = this.snapshots.get(verdict.snapshot.epoch)
+    if (held !== undefined) {
+      // Same epoch, another hash: a fork of the chain, never silently replaced.
+      if (held.snapshot_hash !== verdict.snapshot.snapshot_hash) {
+        throw new SnapshotRejectedError(
+          'BROKEN_CHAIN',
+          `epoch ${held.epoch} is already held with another snapshot_hash`,
+        )
+      }
+      return held
+    }
+    if (this.head === undefined) return verdict.snapshot
+    const chained = chainVerdict(verdict.snapshot, this.head)
+    if (!chained.ok) throw new SnapshotRejectedError(chained.code, chained.detail)
+    return chained.snapshot
   }
 
   /** The snapshot in force; `NO_SNAPSHOT` before the first one is accepted. */

@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { compareUtf8, concatBytes, fromHex, isId, toHex, utf8 } from '../core/bytes.js'
 import { canonicalBytes, isWellFormedText } from '../core/canonical.js'
@@ -183,27 +184,33 @@ export function verifySnapshot(
       code: 'BAD_SIGNATURE',
       detail: 'the signature does not verify under the authority key',
     }
-  if (previous !== undefined) {
-    if (s.epoch !== previous.epoch + 1) {
-      return {
-        ok: false,
-        code: 'BROKEN_CHAIN',
-        detail: `epoch ${s.epoch} does not follow epoch ${previous.epoch}`,
-      }
+  return previous === undefined ? { ok: true, snapshot: s } : chainVerdict(s, previous)
+}
+
+/**
+ * Whether a verified snapshot is the direct successor of `previous`: `epoch = previous.epoch + 1`,
+ * `prev_snapshot_hash = previous.snapshot_hash`, a later start tick (`BROKEN_CHAIN` otherwise).
+ */
+export function chainVerdict(s: EpochSnapshot, previous: EpochSnapshot): SnapshotVerdict {
+  if (s.epoch !== previous.epoch + 1) {
+    return {
+      ok: false,
+      code: 'BROKEN_CHAIN',
+      detail: `epoch ${s.epoch} does not follow epoch ${previous.epoch}`,
     }
-    if (s.prev_snapshot_hash !== previous.snapshot_hash) {
-      return {
-        ok: false,
-        code: 'BROKEN_CHAIN',
-        detail: `prev_snapshot_hash is not epoch ${previous.epoch}'s hash`,
-      }
+  }
+  if (s.prev_snapshot_hash !== previous.snapshot_hash) {
+    return {
+      ok: false,
+      code: 'BROKEN_CHAIN',
+      detail: `prev_snapshot_hash is not epoch ${previous.epoch}'s hash`,
     }
-    if (s.start_tick <= previous.start_tick) {
-      return {
-        ok: false,
-        code: 'BROKEN_CHAIN',
-        detail: `start_tick ${s.start_tick} is not after ${previous.start_tick}`,
-      }
+  }
+  if (s.start_tick <= previous.start_tick) {
+    return {
+      ok: false,
+      code: 'BROKEN_CHAIN',
+      detail: `start_tick ${s.start_tick} is not after ${previous.start_tick}`,
     }
   }
   return { ok: true, snapshot: s }
@@ -271,6 +278,10 @@ function parseNode(value: unknown, path: string): NodeEntry {
   ) {
     throw new Malformed(`${path}.node_id must be a well-formed string of 1..${MAX_NODE_ID_BYTES} UTF-8 bytes`)
   }
+  // docs/protocol.md 1: node id = peer id. Any other id is placed on but can never be dialled.
+  if (!isPeerIdText(id)) {
+    throw new Malformed(`${path}.node_id ${JSON.stringify(id)} is not a libp2p peer id in its standard form`)
+  }
   const addrs = o.multiaddrs
   if (!Array.isArray(addrs) || addrs.length > MAX_MULTIADDRS) {
     throw new Malformed(`${path}.multiaddrs must be an array of at most ${MAX_MULTIADDRS} multiaddrs`)
@@ -289,6 +300,15 @@ function parseNode(value: unknown, path: string): NodeEntry {
     node_id: id,
     multiaddrs: [...(addrs as string[])],
     mldsa_public_key: publicKeyHex(o.mldsa_public_key, `${path}.mldsa_public_key`),
+  }
+}
+
+/** True when `text` is a libp2p peer id written as `peerId.toString()` writes it (base58btc). */
+export function isPeerIdText(text: string): boolean {
+  try {
+    return peerIdFromString(text).toString() === text
+  } catch {
+    return false
   }
 }
 

@@ -53,7 +53,7 @@ function setup(overrides: Partial<ApiDeps> = {}) {
   const calls: unknown[] = []
   const deps: ApiDeps = {
     status: async () => ({ ...STATUS, extra: 'not in the schema' }) as NodeStatus,
-    readiness: () => ({ store: true, libp2p: true, snapshot: true }),
+    readiness: () => ({ store: true, libp2p: true, snapshot: true, eligible: true }),
     listObjects: async (filters) => {
       calls.push(filters)
       return LISTED
@@ -72,12 +72,24 @@ describe('operator API', () => {
     expect(health.json()).toEqual({ status: 'ok' })
     expect((await app.inject('/readyz')).json()).toEqual({
       ready: true,
-      checks: { store: true, libp2p: true, snapshot: true },
+      checks: { store: true, libp2p: true, snapshot: true, eligible: true },
     })
-    const notReady = setup({ readiness: () => ({ store: true, libp2p: true, snapshot: false }) }).app
+    const notReady = setup({
+      readiness: () => ({ store: true, libp2p: true, snapshot: false, eligible: false }),
+    }).app
     const r = await notReady.inject('/readyz')
     expect(r.statusCode).toBe(503)
     expect(r.json()).toMatchObject({ ready: false, checks: { snapshot: false } })
+    // A node the snapshot does not list is refused by every eligible node: not ready, and it says why.
+    const outsider = setup({
+      readiness: () => ({ store: true, libp2p: true, snapshot: true, eligible: false }),
+    }).app
+    const o = await outsider.inject('/readyz')
+    expect(o.statusCode).toBe(503)
+    expect(o.json()).toEqual({
+      ready: false,
+      checks: { store: true, libp2p: true, snapshot: true, eligible: false },
+    })
   })
 
   it('serves Prometheus text with the node metrics and the default ones', async () => {

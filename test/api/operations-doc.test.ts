@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { statusSchema } from '../../src/api/schemas.js'
+import { readinessSchema, statusSchema } from '../../src/api/schemas.js'
 import { NodeMetrics } from '../../src/daemon/metrics.js'
 
 const ops = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
@@ -19,6 +19,14 @@ describe('docs/operations.md Operator API', () => {
     const fields = Object.keys(statusSchema.properties)
     expect(fields).toContain('suspect_peers')
     expect(fields.filter((f) => !new RegExp(`\\b${f}\\b`).test(row!))).toEqual([])
+  })
+
+  it('names every /readyz check in its row', () => {
+    const row = rows.find((l) => l.startsWith('| `GET /readyz`'))
+    expect(row).toBeDefined()
+    const checks = Object.keys(readinessSchema.properties.checks.properties)
+    expect(checks).toContain('eligible')
+    expect(checks.filter((c) => !row!.includes(`"${c}"`))).toEqual([])
   })
 
   it('lists every qfs_* metric the node registers in the metrics table', async () => {

@@ -1,5 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { sha3_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -39,9 +41,17 @@ async function appendUnsigned(nodeDir: string, detail: string): Promise<StorageE
   })
 }
 
+/** Four fixed libp2p peer ids: a snapshot lists nodes by peer id (docs/protocol.md 1). */
+const PEERS = await Promise.all(
+  [0x11, 0x12, 0x13, 0x14].map(async (b) =>
+    peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(b))).toString(),
+  ),
+)
+
 describe('qfs-node log verify: the key it checks against', () => {
   it('an expected key (--public-key, --snapshot) catches a history re-signed with another key', async () => {
-    const nodeDir = join(await networkWithHistory('verify-key', 3), 'node-1')
+    const [first, second] = PEERS as [string, string]
+    const nodeDir = join(await networkWithHistory('verify-key', 3, PEERS), first)
     const real = await keyFileOf(nodeDir)
     const realHash = bytesToHex(sha3_256(Buffer.from(real.public_key, 'hex')))
     const authority = generateAuditKey(new Uint8Array(32).fill(0xa1))
@@ -56,7 +66,7 @@ describe('qfs-node log verify: the key it checks against', () => {
       await writeFile(path, JSON.stringify(signSnapshot(body, authority)))
       return path
     }
-    const snapshot = await snapshotOf([['node-1', real.public_key]], 'snapshot.json')
+    const snapshot = await snapshotOf([[first, real.public_key]], 'snapshot.json')
     const trust = ['--trust', toHex(authority.publicKey)]
 
     // The honest log passes whichever way the key is given, and the verdict says which key and whence.
@@ -80,7 +90,7 @@ describe('qfs-node log verify: the key it checks against', () => {
       for await (const v of events.values()) old.push(JSON.parse(v))
       await events.clear()
       await ckpts.clear()
-      const log = new EventLog({ db, nodeId: 'node-1', key: attacker }, { checkpointDelayMs: 3_600_000 })
+      const log = new EventLog({ db, nodeId: first, key: attacker }, { checkpointDelayMs: 3_600_000 })
       await log.open()
       for (const e of old.slice(1)) {
         const { schema, node_id, seq, prev_event_id, event_id, pqc_signature, ...fields } = e
@@ -119,14 +129,14 @@ describe('qfs-node log verify: the key it checks against', () => {
       verdict: { ok: false, code: 'WRONG_KEY', key_source: 'snapshot', public_key_hash: realHash },
     })
     const text = await runCli(['log', 'verify', '--dir', nodeDir, '--public-key', real.public_key])
-    expect(text.stdout).toMatch(/^log of node-1 BROKEN at entry 0 \[WRONG_KEY\]: /)
+    expect(text.stdout.startsWith(`log of ${first} BROKEN at entry 0 [WRONG_KEY]: `)).toBe(true)
     expect(text.stdout).toContain(`key: ${realHash} (from public-key)`)
 
     // A snapshot that does not vouch for a key is an error, not a verdict.
     const untrusted = await verify(nodeDir, '--snapshot', snapshot, '--trust', attackerHex)
     expect(untrusted.status).toBe(3)
     expect(untrusted.stderr).toMatch(/^error \[SNAPSHOT_REJECTED\]: UNTRUSTED_AUTHORITY/)
-    const other = await snapshotOf([['node-2', real.public_key]], 'other.json')
+    const other = await snapshotOf([[second, real.public_key]], 'other.json')
     const missing = await verify(nodeDir, '--snapshot', other, ...trust)
     expect(missing.status).toBe(3)
     expect(missing.stderr).toMatch(/^error \[NODE_NOT_IN_SNAPSHOT\]: /)

@@ -14,15 +14,22 @@ export async function removeNetworks(): Promise<void> {
   await Promise.all(created.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 }
 
-/** A stopped 4-node network on disk (each node's audit key in its directory) after a few writes. */
-export async function networkWithHistory(label: string, writes = 3): Promise<string> {
+/**
+ * A stopped 4-node network on disk (each node's audit key in its directory, `dir/<node id>`) after a
+ * few writes. `nodeIds` must be peer ids where a signed snapshot lists the nodes.
+ */
+export async function networkWithHistory(
+  label: string,
+  writes = 3,
+  nodeIds: readonly string[] = NODES,
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `qfs-${label}-`))
   created.push(dir)
-  const net = await MiniNetwork.create({ nodeIds: NODES, dir })
+  const net = await MiniNetwork.create({ nodeIds, dir })
   try {
     for (let v = 1; v <= writes; v++) {
       const r = await net
-        .engine(NODES[v % NODES.length]!)
+        .engine(nodeIds[v % nodeIds.length]!)
         .putContent(objectId('node-dirs', label), v, bytesOf(`${label}-${v}`, 3000 * v), meta(v))
       if (!r.ok) throw new Error(`write failed: ${JSON.stringify(r)}`)
     }

@@ -152,7 +152,16 @@ describe('qfs-node aegis', () => {
     const extraKey = toHex(generateAuditKey(new Uint8Array(32).fill(9)).publicKey)
     await writeFile(
       extra,
-      JSON.stringify({ nodes: [{ node_id: 'zz-extra', multiaddrs: [], mldsa_public_key: extraKey }] }),
+      JSON.stringify({
+        // A peer id of no running node (Ed25519 seed 0x01 x 32): a node listed by hand.
+        nodes: [
+          {
+            node_id: '12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5',
+            multiaddrs: [],
+            mldsa_public_key: extraKey,
+          },
+        ],
+      }),
     )
 
     const s0 = join(root, 's0.json')
@@ -289,7 +298,7 @@ describe('qfs-node status', () => {
   it('reads /v1/status from --api or from the run.json of --dir', async () => {
     const app = buildApi({
       status: async () => status,
-      readiness: () => ({ store: true, libp2p: true, snapshot: true }),
+      readiness: () => ({ store: true, libp2p: true, snapshot: true, eligible: true }),
       listObjects: async () => {
         throw new Error('unused')
       },

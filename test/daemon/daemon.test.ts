@@ -54,7 +54,7 @@ describe('daemon: three nodes on loopback', () => {
   })
 
   it('is not ready before a snapshot, and is after one is loaded', async () => {
-    expect(nodes[0]!.readiness()).toEqual({ store: true, libp2p: true, snapshot: false })
+    expect(nodes[0]!.readiness()).toEqual({ store: true, libp2p: true, snapshot: false, eligible: false })
     const ready = await fetch(`${nodes[0]!.apiUrl}/readyz`)
     expect(ready.status).toBe(503)
 
@@ -73,7 +73,7 @@ describe('daemon: three nodes on loopback', () => {
       await writeSnapshotFile(n.config.snapshot, snapshot)
       expect(await n.reloadSnapshot()).toBe(true)
       expect(await n.reloadSnapshot()).toBe(false)
-      expect(n.readiness()).toEqual({ store: true, libp2p: true, snapshot: true })
+      expect(n.readiness()).toEqual({ store: true, libp2p: true, snapshot: true, eligible: true })
     }
     const status = await (await fetch(`${nodes[1]!.apiUrl}/v1/status`)).json()
     expect(status).toMatchObject({

@@ -1,3 +1,5 @@
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { sha3_256 } from '@noble/hashes/sha3.js'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import fc from 'fast-check'
@@ -26,7 +28,15 @@ function node(id: string, i: number): NodeEntry {
   return { node_id: id, multiaddrs: [`/ip4/127.0.0.1/tcp/${4000 + i}`], mldsa_public_key: nodeKey(i) }
 }
 
-const NODES = ['n-c', 'n-a', 'n-b'].map(node)
+/** Node ids are libp2p peer ids (docs/protocol.md 1): four fixed ones, from fixed Ed25519 seeds. */
+const [PA, PB, PC, PD] = (await Promise.all(
+  [1, 2, 3, 4].map(async (i) =>
+    peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(i))).toString(),
+  ),
+)) as [string, string, string, string]
+/** Peer ids are ASCII (base58btc), so UTF-8 byte order is the code-unit order `sort()` uses. */
+const sorted = (ids: string[]) => [...ids].sort()
+const NODES = [PC, PA, PB].map(node)
 
 function make(
   epoch: number,
@@ -79,11 +89,35 @@ describe('qfs-epoch-snapshot/1', () => {
     expect(verifySnapshot(s0, [A])).toEqual({ ok: true, snapshot: s0 })
   })
 
-  it('sorts nodes by UTF-8 bytes, not UTF-16 units', () => {
-    // U+FF61 sorts before U+1F600 in UTF-8 (EF.. < F0..) but after it in UTF-16 (FF61 > D83D).
-    const s = make(0, { nodes: [node('\u{1F600}', 1), node('\uFF61', 2)] })
-    expect(s.nodes.map((n) => n.node_id)).toEqual(['\uFF61', '\u{1F600}'])
+  it('sorts nodes by node id', () => {
+    const s = make(0, { nodes: [node(PD, 1), ...NODES] })
+    expect(s.nodes.map((n) => n.node_id)).toEqual(sorted([PA, PB, PC, PD]))
     expect(verifySnapshot(s, [A]).ok).toBe(true)
+  })
+
+  it('calls a node id that is not a libp2p peer id MALFORMED, and refuses to create it', () => {
+    // Placement would put replicas on such an id, and no dial can ever reach it (net/dial.ts).
+    const notPeerIds = [
+      'storage-a',
+      '\uFF61',
+      `${PA}x`,
+      PA.slice(0, -1),
+      // The same key as a CIDv1 (base32): a peer id, but not in the standard form nodes compare.
+      peerIdFromString(PA).toCID().toString(),
+    ]
+    for (const id of notPeerIds) {
+      const entry = node(id, 1)
+      expect(() => createSnapshot({ epoch: 0, startTick: 0, nodes: [entry], authorityPublicKey: A })).toThrow(
+        expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringMatching(/peer id/) }),
+      )
+      const forged = clone(s0)
+      forged.nodes = [entry]
+      expect(verifySnapshot(forged, [A])).toMatchObject({
+        ok: false,
+        code: 'MALFORMED',
+        detail: expect.stringMatching(/peer id/),
+      })
+    }
   })
 
   it('refuses a signature that does not verify', () => {
@@ -191,13 +225,13 @@ describe('qfs-epoch-snapshot/1', () => {
 
 describe('SnapshotMembership', () => {
   const s0 = make(0)
-  const s1 = make(1, { prev: s0, nodes: [...NODES, node('n-d', 4)], key: keyB })
+  const s1 = make(1, { prev: s0, nodes: [...NODES, node(PD, 4)], key: keyB })
 
   it('answers NO_SNAPSHOT before the first snapshot', () => {
     const m = new SnapshotMembership({ trustedKeys: [A, B] })
     expect(() => m.current()).toThrow(NoSnapshotError)
     expect(m.at(0)).toBeUndefined()
-    expect(m.isEligible('n-a')).toBe(false)
+    expect(m.isEligible(PA)).toBe(false)
   })
 
   it('moves through two epochs and keeps the old one answerable', () => {
@@ -209,20 +243,20 @@ describe('SnapshotMembership', () => {
       snapshotHash: s0.snapshot_hash,
       params: DEFAULT_PARAMS,
     })
-    expect(v0.eligible.nodes).toEqual(['n-a', 'n-b', 'n-c'])
-    expect(m.isEligible('n-d')).toBe(false)
+    expect(v0.eligible.nodes).toEqual(sorted([PA, PB, PC]))
+    expect(m.isEligible(PD)).toBe(false)
 
     const v1 = m.accept(s1)
     expect(m.current()).toBe(v1)
-    expect(v1.eligible.nodes).toEqual(['n-a', 'n-b', 'n-c', 'n-d'])
-    expect(v1.nodes.get('n-d')?.multiaddrs).toEqual(['/ip4/127.0.0.1/tcp/4004'])
-    expect(m.isEligible('n-d')).toBe(true)
+    expect(v1.eligible.nodes).toEqual(sorted([PA, PB, PC, PD]))
+    expect(v1.nodes.get(PD)?.multiaddrs).toEqual(['/ip4/127.0.0.1/tcp/4004'])
+    expect(m.isEligible(PD)).toBe(true)
     expect(m.at(0)).toBe(v0)
     expect(m.snapshotAt(0)).toEqual(s0)
     expect(m.latest).toEqual(s1)
     // Placement over each epoch's own list.
     const oid = 'ab'.repeat(32)
-    expect([...v0.eligible.catalogueHomes(oid, 3)].sort()).toEqual(['n-a', 'n-b', 'n-c'])
+    expect([...v0.eligible.catalogueHomes(oid, 3)].sort()).toEqual(sorted([PA, PB, PC]))
     expect(v1.eligible.catalogueHomes(oid, 3)).toHaveLength(3)
 
     // The same snapshot again changes nothing.

@@ -12,6 +12,7 @@ import {
 } from '../../daemon/authority-key.js'
 import { loadConfig } from '../../daemon/config.js'
 import { readRunInfo } from '../../daemon/data-dir.js'
+import { unservableParams } from '../../daemon/snapshot-adoption.js'
 import { readSnapshotFile, writeSnapshotFile } from '../../daemon/snapshot-file.js'
 import { loadAuditPublicKey } from '../../log/keys.js'
 import { SnapshotRejectedError } from '../../membership/errors.js'
@@ -19,6 +20,7 @@ import {
   createSnapshot,
   type EpochSnapshot,
   epochViewOf,
+  isPeerIdText,
   type SnapshotVerdict,
   signSnapshot,
   verifySnapshot,
@@ -38,6 +40,7 @@ interface SignOptions {
   startTick?: string
   prev?: string
   params?: string
+  trust?: string[]
   out: string
   json?: boolean
 }
@@ -74,6 +77,11 @@ export function registerAegis(program: Command, io: CliIo): void {
     .option('--start-tick <n>', `first tick of the epoch (default epoch × ${DEFAULT_EPOCH_TICKS})`)
     .option('--prev <snapshot>', 'the snapshot of the previous epoch, which this one follows')
     .option(
+      '--trust <key|file>',
+      'another authority whose --prev this key may follow (a key rotation), repeatable; --key itself is always trusted',
+      collect,
+    )
+    .option(
       '--params <file>',
       'protocol parameters, snake_case JSON (default: the previous snapshot, else defaults)',
     )
@@ -81,7 +89,13 @@ export function registerAegis(program: Command, io: CliIo): void {
     .option('--json', 'print {epoch, snapshot_hash, nodes, out}')
     .action(async (opts: SignOptions) => {
       const key = await readAuthorityKeyFile(opts.key)
-      const prev = opts.prev === undefined ? undefined : await readPrevious(opts.prev)
+      // The previous epoch must come from this authority (or one it takes over from): its node list
+      // and parameters are carried on, so a stranger's file would have them signed unseen.
+      const prevSigners = [
+        key.publicKey,
+        ...(await Promise.all((opts.trust ?? []).map((t) => resolveTrustedKey(t, process.cwd())))),
+      ]
+      const prev = opts.prev === undefined ? undefined : await readPrevious(opts.prev, prevSigners)
       const epoch =
         opts.epoch !== undefined
           ? count(opts.epoch, '--epoch')
@@ -98,12 +112,16 @@ export function registerAegis(program: Command, io: CliIo): void {
         ...(await Promise.all((opts.nodeDir ?? []).map(nodeFromDir))),
       ]
       if (nodes.length === 0) throw new InvalidInputError('no nodes: give --nodes FILE and/or --node-dir DIR')
+      refuseSharedAuditKeys(nodes)
       const params =
         opts.params !== undefined
           ? await paramsFromFile(opts.params)
           : prev !== undefined
             ? epochViewOf(prev).params
             : DEFAULT_PARAMS
+      const unservable = unservableParams(params)
+      if (unservable !== undefined)
+        throw new InvalidInputError(`no node can serve these parameters: ${unservable}`)
       const body = createSnapshot({
         epoch,
         startTick,
@@ -143,7 +161,10 @@ export function registerAegis(program: Command, io: CliIo): void {
       const snapshot = await readSnapshotToVerify(file)
       let previous: EpochSnapshot | undefined
       if (opts.prev !== undefined) {
-        const p = verifySnapshot(await readSnapshotFile(opts.prev), trusted)
+        const value = await readSnapshotFile(opts.prev)
+        // A missing file is a wrong argument, as for the snapshot itself; not a refused snapshot.
+        if (value === undefined) throw new InvalidInputError(`--prev ${opts.prev} does not exist`)
+        const p = verifySnapshot(value, trusted)
         if (!p.ok) throw new SnapshotRejectedError(p.code, `--prev ${opts.prev}: ${p.detail}`)
         previous = p.snapshot
       }
@@ -194,14 +215,36 @@ async function readSnapshotToVerify(
   }
 }
 
-/** The previous snapshot must be intact (signed by the authority it names). */
-async function readPrevious(path: string): Promise<EpochSnapshot> {
+/** The previous snapshot, intact and signed by one of `signers` (`SNAPSHOT_REJECTED` otherwise). */
+async function readPrevious(path: string, signers: readonly (string | Uint8Array)[]): Promise<EpochSnapshot> {
   const value = await readSnapshotFile(path)
   if (value === undefined) throw new InvalidInputError(`--prev ${path} does not exist`)
-  const authority = (value as { authority_public_key?: unknown }).authority_public_key
-  const v = verifySnapshot(value, typeof authority === 'string' ? [authority] : [])
-  if (!v.ok) throw new SnapshotRejectedError(v.code, `--prev ${path}: ${v.detail}`)
+  const v = verifySnapshot(value, signers)
+  if (!v.ok) {
+    const hint =
+      v.code === 'UNTRUSTED_AUTHORITY'
+        ? ' (it is not signed by --key; add --trust KEY to follow a snapshot of another authority)'
+        : ''
+    throw new SnapshotRejectedError(v.code, `--prev ${path}: ${v.detail}${hint}`)
+  }
   return v.snapshot
+}
+
+/**
+ * Two entries with one audit key: a copied audit-key.json, so one node holds another's signing key
+ * and an auditor could not tell their checkpoints apart. Refused rather than signed with a warning.
+ */
+function refuseSharedAuditKeys(nodes: readonly NodeEntry[]): void {
+  const byKey = new Map<string, string>()
+  for (const n of nodes) {
+    const other = byKey.get(n.mldsa_public_key)
+    if (other !== undefined) {
+      throw new InvalidInputError(
+        `nodes ${other} and ${n.node_id} share one mldsa_public_key: each node needs its own audit key`,
+      )
+    }
+    byKey.set(n.mldsa_public_key, n.node_id)
+  }
 }
 
 async function readJsonFile(path: string, what: string): Promise<unknown> {
@@ -223,6 +266,12 @@ async function nodesFromFile(path: string): Promise<NodeEntry[]> {
       throw new InvalidInputError(`${path}: node ${i} must be {node_id, multiaddrs, mldsa_public_key}`)
     }
     checkMultiaddrs(e.multiaddrs, `${path}: node ${i}`)
+    // docs/protocol.md 1: node id = peer id; any other id is placed on but never dialled.
+    if (typeof e.node_id !== 'string' || !isPeerIdText(e.node_id)) {
+      throw new InvalidInputError(
+        `${path}: node ${i}: node_id ${JSON.stringify(e.node_id)?.slice(0, 80) ?? 'missing'} is not a libp2p peer id (12D3KooW…, as qfs-node init prints)`,
+      )
+    }
     return {
       node_id: e.node_id as string,
       multiaddrs: e.multiaddrs,

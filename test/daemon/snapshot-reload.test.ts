@@ -1,0 +1,155 @@
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import type { NodeConfig } from '../../src/daemon/config.js'
+import { loadInitialSnapshot, reloadSnapshot } from '../../src/daemon/snapshot-adoption.js'
+import { writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
+import { generateAuditKey } from '../../src/log/keys.js'
+import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
+import { SnapshotMembership } from '../../src/membership/snapshot-membership.js'
+import {
+  authority,
+  capturingLogger,
+  configOf,
+  type Member,
+  members,
+  removeRoot,
+  signed,
+} from './snapshot-fixture.js'
+
+// SIGHUP reload (snapshot-adoption.ts): the file is verified before anything about it is compared,
+// so a forged or untrusted file is SNAPSHOT_REJECTED, never a "change" with advice to restart; and a
+// file that cannot be read, or is not there, says so in our own words.
+
+const stranger = generateAuditKey(new Uint8Array(32).fill(77))
+let root = ''
+let ms: Member[] = []
+let config: NodeConfig
+let e0: EpochSnapshot
+let e1: EpochSnapshot
+let membership: SnapshotMembership
+
+beforeAll(async () => {
+  ;({ root, members: ms } = await members('snapshot-reload', 4))
+  config = await configOf(ms[0]!)
+  // Nodes 0..2 are the eligible set; node 3 only stands in for a changed one.
+  e0 = signed(
+    0,
+    ms.slice(0, 3).map((m) => m.entry),
+  )
+  e1 = signed(
+    1,
+    ms.slice(0, 3).map((m) => m.entry),
+    { previous: e0 },
+  )
+})
+afterAll(() => removeRoot(root))
+beforeEach(async () => {
+  // Each test starts the node's chain afresh at epoch 0.
+  await rm(join(config.dir, 'snapshot-head.json'), { force: true })
+  membership = new SnapshotMembership({ trustedKeys: [authority.publicKey] })
+  await writeSnapshotFile(config.snapshot, e0)
+  await loadInitialSnapshot(config, membership, capturingLogger().logger)
+})
+
+async function reloadWith(value: unknown) {
+  await rm(config.snapshot, { recursive: true, force: true })
+  if (value !== undefined) await writeSnapshotFile(config.snapshot, value as EpochSnapshot)
+  const { logger, lines } = capturingLogger()
+  const outcome = await reloadSnapshot(config, membership, DEFAULT_PARAMS, logger).catch(
+    (err: unknown) => err,
+  )
+  return { outcome, lines }
+}
+
+describe('reload verifies the file before it compares it', () => {
+  const eligible = () => ms.slice(0, 3).map((m) => m.entry)
+  const rf2 = { ...DEFAULT_PARAMS, replicationFactor: 2 }
+
+  it('a forged signature with other parameters is BAD_SIGNATURE; signed, the change is PARAMS_CHANGED', async () => {
+    const forged = signed(1, eligible(), { previous: e0, params: rf2 })
+    forged.signature = 'ab'.repeat(3309)
+    expect((await reloadWith(forged)).outcome).toMatchObject({
+      code: 'SNAPSHOT_REJECTED',
+      reason: 'BAD_SIGNATURE',
+    })
+    const genuine = signed(1, eligible(), { previous: e0, params: rf2 })
+    expect((await reloadWith(genuine)).outcome).toMatchObject({ code: 'PARAMS_CHANGED' })
+    expect(membership.current().epoch).toBe(0)
+  })
+
+  it('an untrusted authority naming other nodes is UNTRUSTED_AUTHORITY; signed, the change is MEMBERSHIP_CHANGE_UNSUPPORTED', async () => {
+    const fewer = ms.slice(0, 2).map((m) => m.entry)
+    const other = signSnapshot(
+      createSnapshot({
+        epoch: 1,
+        startTick: 100,
+        nodes: fewer,
+        previous: e0,
+        authorityPublicKey: stranger.publicKey,
+      }),
+      stranger,
+    )
+    expect((await reloadWith(other)).outcome).toMatchObject({
+      code: 'SNAPSHOT_REJECTED',
+      reason: 'UNTRUSTED_AUTHORITY',
+    })
+    const genuine = signed(1, fewer, { previous: e0 })
+    expect((await reloadWith(genuine)).outcome).toMatchObject({ code: 'MEMBERSHIP_CHANGE_UNSUPPORTED' })
+    // Same size, one node swapped for another: a changed set too.
+    const swapped = signed(
+      1,
+      [ms[0]!, ms[1]!, ms[3]!].map((m) => m.entry),
+      { previous: e0 },
+    )
+    expect((await reloadWith(swapped)).outcome).toMatchObject({ code: 'MEMBERSHIP_CHANGE_UNSUPPORTED' })
+    expect(membership.current().epoch).toBe(0)
+  })
+
+  it('a file without params, or with a null node, is MALFORMED; the good next epoch is adopted', async () => {
+    const { params: _dropped, ...noParams } = e1
+    expect((await reloadWith(noParams)).outcome).toMatchObject({
+      code: 'SNAPSHOT_REJECTED',
+      reason: 'MALFORMED',
+    })
+    const nullNode = { ...e1, nodes: [e1.nodes[0], e1.nodes[1], null] }
+    expect((await reloadWith(nullNode)).outcome).toMatchObject({
+      code: 'SNAPSHOT_REJECTED',
+      reason: 'MALFORMED',
+    })
+    expect((await reloadWith(e1)).outcome).toBe(true)
+    expect(membership.current().epoch).toBe(1)
+  })
+})
+
+describe('reload of a snapshot file that is not there or cannot be read', () => {
+  it('a directory in its place is SNAPSHOT_UNREADABLE naming the file, not a raw EISDIR', async () => {
+    await rm(config.snapshot, { force: true })
+    await mkdir(config.snapshot)
+    const { logger } = capturingLogger()
+    const err = await reloadSnapshot(config, membership, DEFAULT_PARAMS, logger).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'SNAPSHOT_UNREADABLE' })
+    expect((err as Error).message).toBe(`the snapshot file ${config.snapshot} cannot be read (EISDIR)`)
+    // The same at start.
+    const fresh = new SnapshotMembership({ trustedKeys: [authority.publicKey] })
+    await expect(loadInitialSnapshot(config, fresh, logger)).rejects.toMatchObject({
+      code: 'SNAPSHOT_UNREADABLE',
+    })
+    await rm(config.snapshot, { recursive: true })
+  })
+
+  it('no file is a warning that says no file was there, and the snapshot in force stays', async () => {
+    const { outcome, lines } = await reloadWith(undefined)
+    expect(outcome).toBe(false)
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'no snapshot file was there to reload: the snapshot in force stays',
+        path: config.snapshot,
+        epoch: 0,
+      }),
+    ])
+    expect(membership.current().epoch).toBe(0)
+  })
+})

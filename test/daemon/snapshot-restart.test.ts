@@ -1,0 +1,140 @@
+import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { type RunningNode, startNode } from '../../src/daemon/daemon.js'
+import { createLogger } from '../../src/daemon/logger.js'
+import { writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
+import type { EpochSnapshot } from '../../src/membership/snapshot.js'
+import { capturingLogger, configOf, type Member, members, removeRoot, signed } from './snapshot-fixture.js'
+
+// docs/operations.md "Snapshots": a node's epochs only go forward and its eligible set does not
+// change, across a restart too. The adopted snapshot is saved as D/snapshot-head.json; before it,
+// a restart took whatever trusted snapshot the file held as a new anchor.
+
+const silent = createLogger('silent')
+let root = ''
+let ms: Member[] = []
+let e0: EpochSnapshot
+let e1: EpochSnapshot
+let fork1: EpochSnapshot
+let shrunk2: EpochSnapshot
+const running: RunningNode[] = []
+
+beforeAll(async () => {
+  ;({ root, members: ms } = await members('snapshot-restart', 2))
+  // Node 1 is listed but never started: only node 0 runs.
+  const entries = ms.map((m) => m.entry)
+  e0 = signed(0, entries)
+  e1 = signed(1, entries, { previous: e0 })
+  fork1 = signed(1, entries, { previous: e0, startTick: 150 })
+  shrunk2 = signed(2, entries.slice(0, 1), { previous: e1 })
+})
+// Every test stops what it started, also when it fails, so the next one can open the database.
+afterEach(async () => {
+  for (const n of running.splice(0)) await n.stop().catch(() => {})
+})
+afterAll(() => removeRoot(root))
+
+async function startWith(snapshot: EpochSnapshot, flags = {}, logger = silent): Promise<RunningNode> {
+  const config = await configOf(ms[0]!, flags)
+  await writeSnapshotFile(config.snapshot, snapshot)
+  const node = await startNode(config, { logger })
+  running.push(node)
+  return node
+}
+
+async function refusedStart(snapshot: EpochSnapshot): Promise<unknown> {
+  return startWith(snapshot).then(
+    async (node) => {
+      await node.stop()
+      return { started: node.membership.current().epoch }
+    },
+    (err: unknown) => err,
+  )
+}
+
+/** docs/operations.md "Data directory": the head a restart compares the snapshot file against. */
+const headFile = () => join(ms[0]!.id.dir, 'snapshot-head.json')
+const savedHead = async () => JSON.parse(await readFile(headFile(), 'utf8')) as Record<string, unknown>
+
+describe('a restart keeps the snapshot chain', () => {
+  it('saves the snapshot it adopts, at start and on reload', async () => {
+    const n = await startWith(e0)
+    expect(await savedHead()).toMatchObject({
+      schema: 'qfs-snapshot-head/1',
+      epoch: 0,
+      snapshot_hash: e0.snapshot_hash,
+      node_count: 2,
+    })
+    await writeSnapshotFile(n.config.snapshot, e1)
+    expect(await n.reloadSnapshot()).toBe(true)
+    expect(await savedHead()).toMatchObject({ epoch: 1, snapshot_hash: e1.snapshot_hash, start_tick: 100 })
+    // A refused change is not saved.
+    await writeSnapshotFile(n.config.snapshot, shrunk2)
+    await expect(n.reloadSnapshot()).rejects.toMatchObject({ code: 'MEMBERSHIP_CHANGE_UNSUPPORTED' })
+    expect(await savedHead()).toMatchObject({ epoch: 1 })
+    await n.stop()
+  })
+
+  it('refuses an older epoch (a replay): SNAPSHOT_REJECTED BROKEN_CHAIN naming the epoch adopted', async () => {
+    const err = await refusedStart(e0)
+    expect(err).toMatchObject({ code: 'SNAPSHOT_REJECTED', reason: 'BROKEN_CHAIN' })
+    expect((err as Error).message).toMatch(/epoch 0 is older than epoch 1 .*adopted before/)
+  })
+
+  it('refuses another snapshot of the epoch it adopted', async () => {
+    expect(await refusedStart(fork1)).toMatchObject({ code: 'SNAPSHOT_REJECTED', reason: 'BROKEN_CHAIN' })
+  })
+
+  it('refuses the node set change it refused while running: MEMBERSHIP_CHANGE_UNSUPPORTED', async () => {
+    const err = await refusedStart(shrunk2)
+    expect(err).toMatchObject({ code: 'MEMBERSHIP_CHANGE_UNSUPPORTED' })
+    expect((err as Error).message).toContain('lists 1 nodes, not the 2 eligible in epoch 1')
+    // Put back, the snapshot it adopted starts it again.
+    expect(await refusedStart(e1)).toEqual({ started: 1 })
+  })
+
+  it('adopts a later epoch with the same nodes, new parameters included, and says so', async () => {
+    const params = { ...DEFAULT_PARAMS, numShardsPerObject: 2 }
+    // Epoch 2 was never seen: a later epoch is taken without the links in between.
+    const e3 = signed(3, ms.map((m) => m.entry).reverse(), { params, startTick: 300 })
+    const { logger, lines } = capturingLogger()
+    const n = await startWith(e3, {}, logger)
+    expect(n.membership.current()).toMatchObject({ epoch: 3, params })
+    await n.stop()
+    expect(await savedHead()).toMatchObject({ epoch: 3, snapshot_hash: e3.snapshot_hash })
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'the snapshot changes the protocol parameters this node last ran with',
+      }),
+    )
+  })
+
+  it('judges a reload against the head when it started without a snapshot', async () => {
+    const { logger, lines } = capturingLogger()
+    const n = await startWith(e1, { allow_no_snapshot: true }, logger)
+    expect(n.membership.latest).toBeUndefined()
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: 'starting without an epoch snapshot: not ready until one is loaded',
+        reason: expect.stringMatching(/BROKEN_CHAIN: .*epoch 1 is older than epoch 3/),
+      }),
+    )
+    await expect(n.reloadSnapshot()).rejects.toMatchObject({
+      code: 'SNAPSHOT_REJECTED',
+      reason: 'BROKEN_CHAIN',
+    })
+    expect(n.membership.latest).toBeUndefined()
+    await n.stop()
+  })
+
+  it('in a data directory without a head (older versions kept none) adopts the file and saves it', async () => {
+    await rm(headFile(), { force: true })
+    const n = await startWith(e0)
+    expect(n.membership.current().epoch).toBe(0)
+    await n.stop()
+    expect(await savedHead()).toMatchObject({ epoch: 0, snapshot_hash: e0.snapshot_hash })
+  })
+})
