@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { fromHex, toHex } from '../core/bytes.js'
 import { publicKeyHash } from '../log/checkpoint.js'
-import { InvalidKeyFileError } from '../log/errors.js'
+import { InsecureKeyFileError, InvalidKeyFileError } from '../log/errors.js'
 import { generateAuditKey } from '../log/keys.js'
 import { publishSecretFile, readSecretFile } from '../log/secret-file.js'
 import type { AuthorityKey } from '../membership/snapshot.js'
@@ -38,9 +38,17 @@ export async function createAuthorityKeyFile(
 
 /** The key pair from an authority key file; a file readable by others is `INSECURE_KEY_FILE`. */
 export async function readAuthorityKeyFile(path: string): Promise<AuthorityKey> {
-  const bytes = await readSecretFile(path)
+  let bytes: Buffer | undefined
+  try {
+    bytes = await readSecretFile(path)
+  } catch (err) {
+    // A public key file (mode 644) fails the secret file's mode check first; saying so beats "chmod 600".
+    if (err instanceof InsecureKeyFileError && (await holdsPublicKeyOnly(path))) throw publicKeyGiven(path)
+    throw err
+  }
   if (bytes === undefined) throw new InvalidKeyFileError(`${path} does not exist`)
   const text = bytes.toString('utf8')
+  if (PUBLIC_KEY_RE.test(text.trim())) throw publicKeyGiven(path)
   const f = parseJsonObject(text, path)
   if (f.schema !== AUTHORITY_KEY_SCHEMA)
     throw new InvalidKeyFileError(`${path}: schema must be ${AUTHORITY_KEY_SCHEMA}`)
@@ -51,6 +59,20 @@ export async function readAuthorityKeyFile(path: string): Promise<AuthorityKey> 
     throw new InvalidKeyFileError(`${path}: public_key does not belong to the seed`)
   }
   return key
+}
+
+function publicKeyGiven(path: string): InvalidKeyFileError {
+  return new InvalidKeyFileError(
+    `${path} holds a public key only: signing takes the authority's secret key file (the one aegis keygen wrote, without .pub)`,
+  )
+}
+
+async function holdsPublicKeyOnly(path: string): Promise<boolean> {
+  try {
+    return PUBLIC_KEY_RE.test((await readFile(path, 'utf8')).trim())
+  } catch {
+    return false
+  }
 }
 
 /** Where a warning about a trusted key goes by default: stderr, before any logger exists. */

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Command } from 'commander'
 import { InvalidInputError } from '../../core/errors.js'
@@ -12,6 +12,7 @@ import {
 } from '../../daemon/authority-key.js'
 import { loadConfig } from '../../daemon/config.js'
 import { readRunInfo } from '../../daemon/data-dir.js'
+import { MembershipChangeUnsupportedError } from '../../daemon/errors.js'
 import { unservableParams } from '../../daemon/snapshot-adoption.js'
 import { readSnapshotFile, writeSnapshotFile } from '../../daemon/snapshot-file.js'
 import { loadAuditPublicKey } from '../../log/keys.js'
@@ -42,6 +43,7 @@ interface SignOptions {
   params?: string
   trust?: string[]
   out: string
+  force?: boolean
   json?: boolean
 }
 
@@ -85,9 +87,15 @@ export function registerAegis(program: Command, io: CliIo): void {
       '--params <file>',
       'protocol parameters, snake_case JSON (default: the previous snapshot, else defaults)',
     )
-    .requiredOption('--out <file>', 'where to write the signed snapshot')
+    .requiredOption('--out <file>', 'where to write the signed snapshot (an existing file only with --force)')
+    .option('--force', 'replace --out if it exists')
     .option('--json', 'print {epoch, snapshot_hash, nodes, out}')
     .action(async (opts: SignOptions) => {
+      // The file a network runs on is often the --prev of the next epoch: overwriting it by a slip
+      // breaks every later link to it.
+      if (opts.force !== true && (await exists(opts.out))) {
+        throw new InvalidArgumentError(`${opts.out} exists: give --force to replace it, or another --out`)
+      }
       const key = await readAuthorityKeyFile(opts.key)
       // The previous epoch must come from this authority (or one it takes over from): its node list
       // and parameters are carried on, so a stranger's file would have them signed unseen.
@@ -112,6 +120,7 @@ export function registerAegis(program: Command, io: CliIo): void {
         ...(await Promise.all((opts.nodeDir ?? []).map(nodeFromDir))),
       ]
       if (nodes.length === 0) throw new InvalidInputError('no nodes: give --nodes FILE and/or --node-dir DIR')
+      if (prev !== undefined) refuseMembershipChange(prev, nodes)
       refuseSharedAuditKeys(nodes)
       const params =
         opts.params !== undefined
@@ -349,3 +358,29 @@ const SNAKE_PARAMS: ReadonlyMap<string, string> = new Map([
   ['replicationFactor', 'replication_factor'],
   ['schemaVersion', 'schema_version'],
 ])
+
+/**
+ * Every node refuses a next epoch that adds or removes a node (MEMBERSHIP_CHANGE_UNSUPPORTED, until
+ * the AEGIS handover exists): signing one would only stop the network from moving on.
+ */
+function refuseMembershipChange(prev: EpochSnapshot, nodes: readonly NodeEntry[]): void {
+  const before = new Set(prev.nodes.map((n) => n.node_id))
+  const after = new Set(nodes.map((n) => n.node_id))
+  const added = [...after].filter((id) => !before.has(id))
+  const removed = [...before].filter((id) => !after.has(id))
+  if (added.length === 0 && removed.length === 0) return
+  const list = (ids: string[]) => (ids.length === 0 ? 'none' : ids.join(', '))
+  throw new MembershipChangeUnsupportedError(
+    `the nodes differ from --prev's (added: ${list(added)}; removed: ${list(removed)}): nodes refuse a change of the eligible set until AEGIS supports it`,
+  )
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
