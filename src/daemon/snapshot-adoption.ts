@@ -159,7 +159,8 @@ function explainRejection(err: unknown, config: NodeConfig): unknown {
     err.reason === 'UNTRUSTED_AUTHORITY' && config.trustedAuthorities.length === 0
       ? ' (no trusted_authorities are configured: add --trust KEY)'
       : ''
-  return new SnapshotRejectedError(err.reason, `${config.snapshot}: ${err.detail}${hint}`, { cause: err })
+  // No `cause`: the detail already holds it, and pino's error serializer appends a cause's message again.
+  return new SnapshotRejectedError(err.reason, `${config.snapshot}: ${err.detail}${hint}`)
 }
 
 function sameParams(snapshot: EpochSnapshot, params: ProtocolParams): boolean {

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import type { NodeConfig } from '../../src/daemon/config.js'
@@ -120,6 +121,21 @@ describe('reload verifies the file before it compares it', () => {
     })
     expect((await reloadWith(e1)).outcome).toBe(true)
     expect(membership.current().epoch).toBe(1)
+  })
+})
+
+describe('a refused reload as the operator reads it', () => {
+  it('states its reason once in the logged error (pino appends a cause message again)', async () => {
+    const broken = signed(
+      1,
+      ms.slice(0, 3).map((m) => m.entry),
+      { previous: e1 },
+    )
+    const { outcome } = await reloadWith(broken)
+    expect(outcome).toMatchObject({ code: 'SNAPSHOT_REJECTED' })
+    const logged = pino.stdSerializers.err(outcome as Error).message
+    const reason = (outcome as { reason: string }).reason
+    expect(logged.split(reason).length - 1).toBe(1)
   })
 })
 
