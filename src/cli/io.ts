@@ -9,6 +9,12 @@ export const EXIT = {
   USAGE: 2,
   /** The command could not complete: I/O, network, a node that did not answer. */
   FAILED: 3,
+  /**
+   * A client command's node answered that what was asked for is not there: no such version or
+   * shard, a deleted object or a delete marker (NOT_FOUND), or an empty shard with no block to prove
+   * (EMPTY_SHARD).
+   */
+  NOT_FOUND: 4,
 } as const
 
 export interface CliIo {

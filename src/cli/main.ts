@@ -1,5 +1,4 @@
 import { Command, CommanderError } from 'commander'
-import { registerAegis } from './commands/aegis.js'
 import { registerConformance } from './commands/conformance.js'
 import { registerDemo } from './commands/demo.js'
 import { registerDevnet } from './commands/devnet.js'
@@ -16,7 +15,30 @@ import { type CliIo, EXIT, processIo, reportError } from './io.js'
 
 export { endByInterrupt } from './interrupt.js'
 
-export function buildProgram(io: CliIo): Command {
+/**
+ * `aegis` is the one command whose module imports its dependencies (ML-DSA, the daemon's snapshot
+ * files) at its top, so it is registered for real only when the arguments name it (`aegis ...`,
+ * `help aegis`). Otherwise this stands in, with the same name and description, for the top-level
+ * help and for "unknown command" hints; test/cli/lazy-imports.test.ts checks that both list the
+ * same line.
+ */
+const AEGIS_DESCRIPTION = 'AEGIS authority: keys and signed epoch snapshots'
+
+async function registerAegisFor(program: Command, io: CliIo, argv: readonly string[]): Promise<void> {
+  if (!argv.includes('aegis')) {
+    program.command('aegis').description(AEGIS_DESCRIPTION)
+    return
+  }
+  const { registerAegis } = await import('./commands/aegis.js')
+  registerAegis(program, io)
+}
+
+/**
+ * The whole command tree for `argv`. Registering a command loads only what its options and help
+ * need: each command loads its own dependencies (libp2p, LevelDB, fastify, ML-DSA) in its action,
+ * so `--version`, `--help` and usage errors do not pay for them.
+ */
+export async function buildProgram(io: CliIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('qfs-node')
     .description('QFS V13 storage node: content-addressed, deterministic, replicated storage over libp2p')
     .version('0.1.0')
@@ -36,7 +58,7 @@ export function buildProgram(io: CliIo): Command {
   registerGet(program, io)
   registerProof(program, io)
   registerLs(program, io)
-  registerAegis(program, io)
+  await registerAegisFor(program, io, argv)
   registerQuickstart(program, io)
   overrideExits(program)
   return program
@@ -52,7 +74,7 @@ function overrideExits(command: Command): void {
 
 /** Runs the CLI and answers its exit status (never calls process.exit, so tests can drive it). */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io)
+  const program = await buildProgram(io, argv)
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return EXIT.OK

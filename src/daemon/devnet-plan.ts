@@ -250,9 +250,14 @@ async function authorityKey(path: string): Promise<AuthorityKey> {
   return readAuthorityKeyFile(path)
 }
 
+/** The first epoch of a new devnet, as `aegis sign --epoch 0` and docs/operations.md start a network. */
+export const FIRST_DEVNET_EPOCH = 0
+
 /**
  * The snapshot every node already holds when it still lists exactly these nodes; otherwise a new one,
- * signed, following the held one (epoch + 1) so a node that saw the old one accepts the new.
+ * signed, following the held one (epoch + 1) so a node that saw the old one accepts the new. A new
+ * devnet starts at FIRST_DEVNET_EPOCH; one created before (whose chain began at epoch 1) keeps its
+ * snapshot and its numbering, since the held snapshot is compared as it is.
  */
 async function snapshotFor(
   nodes: PlannedNode[],
@@ -261,11 +266,12 @@ async function snapshotFor(
 ): Promise<EpochSnapshot> {
   const held = await heldSnapshot(nodes[0]!.dir, key)
   const body = createSnapshot({
-    epoch: held === undefined ? 1 : held.epoch,
+    epoch: held === undefined ? FIRST_DEVNET_EPOCH : held.epoch,
     startTick: held === undefined ? 0 : held.start_tick,
     nodes: entries,
     authorityPublicKey: key.publicKey,
-    previous: held === undefined || held.epoch === 1 ? undefined : { snapshot_hash: held.prev_snapshot_hash },
+    // The held snapshot's own link (the genesis value for the first of a chain), whatever its epoch.
+    previous: held === undefined ? undefined : { snapshot_hash: held.prev_snapshot_hash },
   })
   if (held !== undefined && computeSnapshotHash(body) === held.snapshot_hash) return held
   if (held === undefined) return signSnapshot(body, key)

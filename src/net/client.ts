@@ -13,7 +13,14 @@ import {
   readSuccess,
   type StoreResponse,
 } from '../engine/responses.js'
-import { type Dialer, describeTarget, exchangeFailure, openExchange, type PeerTarget } from './dial.js'
+import {
+  ContentSourceError,
+  type Dialer,
+  describeTarget,
+  exchangeFailure,
+  openExchange,
+  type PeerTarget,
+} from './dial.js'
 import { FrameInvalidError, FrameTooLargeError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
@@ -137,7 +144,7 @@ export class StorageClient {
       await fs.write(encoded, signal)
       let sent = 0
       try {
-        for await (const chunk of chunks) {
+        for await (const chunk of callerContent(chunks)) {
           // The node answers before the end only when it refuses: stop sending and read why.
           if (fs.pending > 0) break
           if (!(chunk instanceof Uint8Array)) {
@@ -367,6 +374,20 @@ function encodeRequest(request: object): Uint8Array[] | EngineFailure {
     return encodeJsonFrame(fields)
   } catch (err) {
     return failure(err instanceof QfsError ? err : new InvalidInputError('request has no JSON form'), null)
+  }
+}
+
+/**
+ * The caller's chunks as they come, an error of their iterator marked as the source's
+ * (ContentSourceError) so that it is never reported as the node's failure.
+ */
+async function* callerContent(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* chunks
+  } catch (err) {
+    throw new ContentSourceError(undefined, { cause: err })
   }
 }
 

@@ -69,12 +69,30 @@ export function describeTarget(target: PeerTarget): string {
 }
 
 /**
+ * The caller's own content failed while a write was sending it: its iterator threw (a file that
+ * could not be read, a generator's bug). The node is not to blame and no other node would do
+ * better, so this is never turned into NODE_UNAVAILABLE. The write ended before its END frame, so
+ * no node decided the version. The source's error is the `cause`.
+ */
+export class ContentSourceError extends QfsError {
+  static readonly code = 'CONTENT_SOURCE_FAILED'
+  constructor(
+    message = 'the content source failed while the write was sending it: nothing was written',
+    options?: ErrorOptions,
+  ) {
+    super(ContentSourceError.code, message, options)
+  }
+}
+
+/**
  * Who is to blame for a failed exchange: the remote's own ERROR frame stays a RemoteError (its code
- * is a verdict, e.g. VERSION_CONFLICT); everything else (timeouts, resets, malformed answers) means
- * the node could not serve, which the coordinator handles by trying another replica.
+ * is a verdict, e.g. VERSION_CONFLICT), and the caller's failing content stays a ContentSourceError;
+ * everything else (timeouts, resets, malformed answers) means the node could not serve, which the
+ * coordinator handles by trying another replica.
  */
 export function exchangeFailure(err: unknown, who: string): QfsError {
-  if (err instanceof RemoteError || err instanceof NodeUnavailableError) return err
+  if (err instanceof RemoteError || err instanceof NodeUnavailableError || err instanceof ContentSourceError)
+    return err
   // Only our stable code in the message; libp2p's or the OS's text stays in `cause`, for the logs.
   const reason = err instanceof QfsError ? err.code : 'INTERNAL'
   return new NodeUnavailableError(`${who} did not answer properly (${reason})`, { cause: err })

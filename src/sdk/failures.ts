@@ -1,3 +1,4 @@
+import { QfsError } from '../core/errors.js'
 import { type EngineFailure, failure } from '../engine/responses.js'
 import { RemoteError } from '../net/errors.js'
 
@@ -21,6 +22,10 @@ export function toFailure(err: unknown, storageEventId: string | null): EngineFa
     }
   }
   const answer = failure(err, storageEventId)
+  // The caller's own content failed (ContentSourceError, net/dial.ts; matched by its code, so this
+  // module loads no libp2p): internal to the interface's code set, but its words (fixed, ours) say
+  // that the source failed, not a node, and that nothing was written.
+  if (err instanceof QfsError && err.code === 'CONTENT_SOURCE_FAILED') answer.error_detail = err.message
   causes.set(answer, err)
   return answer
 }

@@ -17,6 +17,7 @@ export type {
   StoreSuccess,
 } from '../engine/responses.js'
 export type { ContentSource } from '../engine/write.js'
+export { ContentSourceError } from '../net/dial.js'
 export { type NodeAddress, parseNodeAddress } from './address.js'
 export {
   checkListing,

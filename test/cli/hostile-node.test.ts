@@ -91,7 +91,8 @@ describe('client commands against a hostile node', () => {
     )
     const answer = await runCli(['get', f.oid, '--node', node.address, '-o', out, '--json'])
     for (const r of [frame, answer]) {
-      expect(r.status).toBe(3)
+      // A NOT_FOUND answer, however worded: the node says the version is not there (exit 4).
+      expect(r.status).toBe(4)
       const line = r.stderr.slice(0, -1)
       expect(r.stderr.endsWith('\n')).toBe(true)
       expect(CONTROL.test(line)).toBe(false)

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -101,6 +102,25 @@ describe('client commands name why a node could not be reached', () => {
     )
   })
 
+  it('says that no libp2p node answers at an HTTP port (the operator API one port away, most often)', async () => {
+    // What a node's operator API (fastify) does with bytes that are not HTTP: it answers 400.
+    const http = createHttpServer((_req, res) => res.end('{}'))
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const port = (http.address() as { port: number }).port
+    try {
+      for (const args of commands(`/ip4/127.0.0.1/tcp/${port}/p2p/${namedId}`)) {
+        const r = await runCli(args)
+        expect(r.status).toBe(3)
+        expect(r.stderr).toBe(
+          `error [NODE_UNAVAILABLE]: ${UNAVAILABLE} (no libp2p node answered at that address (the Noise handshake failed; is that the operator API port?))\n`,
+        )
+      }
+    } finally {
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    }
+  })
+
   it('refuses a transport the client does not have before dialling (exit 2)', async () => {
     for (const addr of [
       `/ip4/127.0.0.1/udp/${otherPort}/quic-v1/p2p/${otherId}`,
@@ -187,8 +207,8 @@ describe('unavailableReason', () => {
   })
 
   it('names the innermost error when no cause is known, and ends on a cycle', () => {
-    const odd = Object.assign(new Error('Missing newline'), { name: 'EncryptionFailedError' })
-    expect(unavailableReason(wrapped(odd))).toBe('EncryptionFailedError: Missing newline')
+    const odd = Object.assign(new Error('no muxer configured'), { name: 'MuxerUnavailableError' })
+    expect(unavailableReason(wrapped(odd))).toBe('MuxerUnavailableError: no muxer configured')
     expect(unavailableReason(wrapped(errno('EADDRNOTAVAIL')))).toBe('EADDRNOTAVAIL: connect EADDRNOTAVAIL')
     const a = new Error('a') as Error & { cause?: unknown }
     const b = new Error('b', { cause: a })

@@ -210,7 +210,24 @@ describe('qfs-node aegis', () => {
 
     const s1 = join(root, 's1.json')
     expect(
-      (await run('aegis', 'sign', '--key', key(), '--prev', s0, '--node-dir', d1, '--out', s1)).status,
+      (
+        await run(
+          'aegis',
+          'sign',
+          '--key',
+          key(),
+          '--prev',
+          s0,
+          '--node-dir',
+          d1,
+          '--node-dir',
+          d3,
+          '--nodes',
+          extra,
+          '--out',
+          s1,
+        )
+      ).status,
     ).toBe(0)
     const next = JSON.parse(await readFile(s1, 'utf8'))
     expect(next).toMatchObject({ epoch: 1, start_tick: 86_400, prev_snapshot_hash: snapshot.snapshot_hash })
@@ -231,6 +248,10 @@ describe('qfs-node aegis', () => {
       '5',
       '--node-dir',
       d1,
+      '--node-dir',
+      d3,
+      '--nodes',
+      extra,
       '--out',
       join(root, 'gap.json'),
     )

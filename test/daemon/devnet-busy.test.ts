@@ -116,7 +116,7 @@ describe('devnet on a busy directory', () => {
     const r = await runCli(['devnet', '--dir', plain, '--nodes', String(NODES), '--start-timeout-ms', '1'])
     expect(r.status).toBe(2)
     expect(r.stderr).toBe(
-      `error [INVALID_INPUT]: ${plain} is a node's data directory (a node runs there, pid ${process.pid}), not a devnet directory: give the devnet a directory of its own\n`,
+      `error [INVALID_ARGUMENT]: ${plain} is a node's data directory (a node runs there, pid ${process.pid}), not a devnet directory: give the devnet a directory of its own\n`,
     )
     expect(existsSync(join(plain, 'node-1'))).toBe(false)
     expect((await readdir(plain)).sort()).toEqual([...entries, 'run.json'].sort())

@@ -130,6 +130,8 @@ describe('qfs-node start as a child process', () => {
       dir,
       '--out',
       join(dir, 'snapshot.json'),
+      // In place, as an operator updates a running node's file before SIGHUP.
+      '--force',
     )
     proc.kill('SIGHUP')
     let epoch = 0

@@ -136,5 +136,17 @@ describe('qfs-node quickstart, interrupted', () => {
     expect(await run.exited).toEqual({ code: 0, signal: null })
     expect(run.stdout()).toContain('demo OK')
     await expectNetworkStopped()
+    // Node ids in one form on every line (the ready line, shard placement, the proof's holder): the
+    // last characters, which tell Ed25519 peer ids apart (all begin with 12D3KooW).
+    const state = JSON.parse(await readFile(join(dir, 'devnet-state.json'), 'utf8'))
+    const ids: string[] = state.nodes.map((n: { node_id: string }) => n.node_id)
+    const out = run.stdout()
+    expect(out).not.toContain('12D3KooW')
+    const ready = out.split('\n').find((line) => line.startsWith('   ready: '))!
+    for (const [i, id] of ids.entries()) expect(ready).toContain(`node ${i + 1} …${id.slice(-6)} (api `)
+    const shown = [...out.matchAll(/…([1-9A-HJ-NP-Za-km-z]{6})\b/g)].map((m) => m[1]!)
+    // The ready line's three, four shards on three holders each, and the proof's holder.
+    expect(shown).toHaveLength(3 + 4 * 3 + 1)
+    for (const end of shown) expect(ids.filter((id) => id.endsWith(end))).toHaveLength(1)
   }, 90_000)
 })

@@ -1,23 +1,20 @@
 import { isId } from '../../core/bytes.js'
-import { QfsError } from '../../core/errors.js'
 import type { EngineFailure } from '../../engine/responses.js'
-import { type NodeAddress, parseNodeAddress } from '../../sdk/address.js'
-import { QfsClient } from '../../sdk/client.js'
+import type { NodeAddress } from '../../sdk/address.js'
+import type { QfsClient } from '../../sdk/client.js'
 import { failureCause } from '../../sdk/failures.js'
+import { InvalidArgumentError } from '../errors.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
 
 /**
  * What the client commands (put, get, proof, ls) share: argument checks that fail with exit 2 before
  * anything is dialled, and one mapping from a QFS failure answer to a message and an exit status.
+ * The module is light: multiaddr parsing and the SDK client (libp2p) load only once a command gets
+ * that far, so `--help` and a usage error cost no network stack.
  */
 
-/** A command-line value that cannot be used: nothing was sent anywhere. */
-export class InvalidArgumentError extends QfsError {
-  static readonly code = 'INVALID_ARGUMENT'
-  constructor(message: string, options?: ErrorOptions) {
-    super(InvalidArgumentError.code, message, options)
-  }
-}
+// Where `aegis` and older code import it from; it lives in ../errors.js.
+export { InvalidArgumentError }
 
 export const NODE_HELP =
   "the coordinating node's multiaddr: /ip4|/ip6|/dns|/dns4|/dns6/<host>/tcp/<port>/p2p/<peer id>"
@@ -29,7 +26,8 @@ const TCP_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
  * `--node`: a multiaddr naming its peer, over a transport the client has. /udp, /quic-v1, /ws, a
  * relay circuit and the like are refused here (exit 2), since a dial could only fail.
  */
-export function nodeOption(text: string): NodeAddress {
+export async function nodeOption(text: string): Promise<NodeAddress> {
+  const { parseNodeAddress } = await import('../../sdk/address.js')
   let node: NodeAddress
   try {
     node = parseNodeAddress(text)
@@ -76,6 +74,7 @@ export function collect(value: string, previous: string[]): string[] {
 
 /** A client with its own libp2p node for one command; closed whatever happens. */
 export async function withClient<T>(node: NodeAddress, run: (client: QfsClient) => Promise<T>): Promise<T> {
+  const { QfsClient } = await import('../../sdk/client.js')
   const client = await QfsClient.create({ node: node.multiaddr })
   try {
     return await run(client)
@@ -87,13 +86,17 @@ export async function withClient<T>(node: NodeAddress, run: (client: QfsClient) 
 /**
  * Exit status of a failure answer: the node's refusal of our input is a usage error (2): a malformed
  * request (SE_ERR_INVALID_INPUT) or a version the object cannot take, a gap or one already decided
- * otherwise (SE_ERR_INVALID_VERSION). Content or a proof that does not verify is a failed check (1);
- * an unreachable node or any other failure means the command could not complete (3).
+ * otherwise (SE_ERR_INVALID_VERSION). Content or a proof that does not verify is a failed check (1).
+ * The node's definite answer that what was asked for is not there (SE_ERR_NOT_FOUND: no such version
+ * or shard, a deleted object) or has no block to prove (EMPTY_SHARD) is 4, so a script can tell
+ * "absent" from "could not ask". An unreachable node or any other failure means the command could
+ * not complete (3).
  */
 export function failureStatus(f: EngineFailure): number {
   if (f.code === 'NODE_UNAVAILABLE') return EXIT.FAILED
   if (f.error_code === 'SE_ERR_INVALID_INPUT' || f.error_code === 'SE_ERR_INVALID_VERSION') return EXIT.USAGE
   if (f.error_code === 'SE_ERR_INTEGRITY_MISMATCH') return EXIT.CHECK_FAILED
+  if (f.error_code === 'SE_ERR_NOT_FOUND' || f.code === 'EMPTY_SHARD') return EXIT.NOT_FOUND
   return EXIT.FAILED
 }
 
@@ -127,6 +130,9 @@ const ERRNO_REASONS: Readonly<Record<string, string>> = {
   EAI_AGAIN: 'host name lookup failed',
 }
 
+const NOT_LIBP2P =
+  'no libp2p node answered at that address (the Noise handshake failed; is that the operator API port?)'
+
 const PEER_MISMATCH = /identity key (\S+) does not match expected remote identity key (\S+)/
 
 /**
@@ -150,6 +156,9 @@ export function unavailableReason(cause: unknown): string | undefined {
     const known = e.code === undefined ? undefined : ERRNO_REASONS[e.code]
     if (known !== undefined) return known
     if (e.name === 'UnsupportedProtocolError') return 'the peer does not speak the QFS protocol'
+    // The connection opened, then its security negotiation failed: whatever listens there (an HTTP
+    // server, most often the node's own operator API one port away) is not a libp2p node.
+    if (e.name === 'EncryptionFailedError') return NOT_LIBP2P
     if (e.name === 'TimeoutError') return 'no answer in time'
   }
   // Otherwise the innermost error as it is: on this machine its words help more than they leak.

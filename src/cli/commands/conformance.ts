@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { checkCase, parseVectorFile } from '../../conformance/run.js'
 import { InvalidInputError } from '../../core/errors.js'
+import { unreadableFile } from '../errors.js'
 import { CliExit, type CliIo, EXIT } from '../io.js'
 
 export function registerConformance(program: Command, io: CliIo): void {
@@ -11,12 +11,20 @@ export function registerConformance(program: Command, io: CliIo): void {
     .argument('<file>', 'vector file (JSON)')
     .option('--json', 'print {"results": [...]} with the computed values instead of a report')
     .action(async (file: string, opts: { json?: boolean }) => {
+      let text: string
+      try {
+        text = await readFile(file, 'utf8')
+      } catch (err) {
+        throw unreadableFile(`vector file ${file}`, err)
+      }
       let parsed: unknown
       try {
-        parsed = JSON.parse(await readFile(file, 'utf8'))
+        parsed = JSON.parse(text)
       } catch (err) {
-        throw new InvalidInputError(`cannot read vector file ${file}: ${(err as Error).message}`)
+        // What the file holds is bad input, as a malformed case is (parseVectorFile).
+        throw new InvalidInputError(`vector file ${file} is not JSON: ${(err as Error).message}`)
       }
+      const { checkCase, parseVectorFile } = await import('../../conformance/run.js')
       const reports = parseVectorFile(parsed).map(checkCase)
       const failed = reports.filter((r) => !r.pass)
       if (opts.json === true) {

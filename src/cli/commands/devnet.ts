@@ -1,16 +1,10 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { LOG_LEVELS } from '../../daemon/config.js'
-import {
-  Devnet,
-  DevnetNodeFailedError,
-  devnetPaths,
-  MAX_DEVNET_NODES,
-  MIN_DEVNET_NODES,
-} from '../../daemon/devnet.js'
+import { InvalidInputError } from '../../core/errors.js'
+import { InvalidArgumentError } from '../errors.js'
+import { LOG_LEVEL_NAMES, MAX_DEVNET_NODES, MIN_DEVNET_NODES } from '../help-values.js'
 import { watchInterrupts } from '../interrupt.js'
 import type { CliIo } from '../io.js'
-import { InvalidArgumentError } from './client-common.js'
 
 interface DevnetOptions {
   nodes?: string
@@ -69,35 +63,51 @@ export function registerDevnet(program: Command, io: CliIo): void {
     )
     .option('--base-port <port>', 'first of 2N consecutive loopback ports (default: free ports, chosen once)')
     .option('--json', 'print one JSON line per event (ready, exit, stopped) instead of text')
-    .option('--log-level <level>', `the nodes' log level (${LOG_LEVELS.join(', ')})`, 'info')
+    .option('--log-level <level>', `the nodes' log level (${LOG_LEVEL_NAMES.join(', ')})`, 'info')
     .option('--start-timeout-ms <ms>', 'longest wait for every node to be ready', '60000')
     .option('--stop-timeout-ms <ms>', 'longest wait after SIGTERM before SIGKILL', '15000')
     .addHelpText('after', HELP)
     .action((opts: DevnetOptions) => runDevnet(opts, io))
 }
 
+/**
+ * Devnet.prepare refuses its inputs (a node count other than the directory's, ports out of range, a
+ * node's own data directory) as INVALID_INPUT, a library's word for bad input; here they are this
+ * command's arguments: INVALID_ARGUMENT, as docs/operations.md names every argument error. Also
+ * what `quickstart --dir` gets.
+ */
+export function devnetArgumentError(err: unknown): unknown {
+  return err instanceof InvalidInputError ? new InvalidArgumentError(err.message, { cause: err }) : err
+}
+
 async function runDevnet(opts: DevnetOptions, io: CliIo): Promise<void> {
-  if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
-    throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(opts.logLevel)) {
+    throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVEL_NAMES.join(', ')}`)
   }
   const dir = resolve(opts.dir)
   const say = (event: Record<string, unknown>, text: string) => {
     if (opts.json === true) io.stdout(`${JSON.stringify(event)}\n`)
     else io.stdout(text)
   }
-  const devnet = await Devnet.prepare({
+  const init = {
     dir,
     nodes: count(opts.nodes, '--nodes', MIN_DEVNET_NODES, MAX_DEVNET_NODES),
     basePort: count(opts.basePort, '--base-port', 1024, 65535),
     logLevel: opts.logLevel,
     startTimeoutMs: count(opts.startTimeoutMs, '--start-timeout-ms', 1, 0x7fffffff),
     stopTimeoutMs: count(opts.stopTimeoutMs, '--stop-timeout-ms', 1, 0x7fffffff),
+  }
+  const { Devnet, DevnetNodeFailedError, devnetPaths } = await import('../../daemon/devnet.js')
+  const devnet = await Devnet.prepare({
+    ...init,
     onExit: (node, code, signal) => {
       say(
         { event: 'exit', node: node.name, node_id: node.nodeId, code, signal },
         `${node.name} exited (${signal ?? `code ${code}`}); see ${node.logPath}\n`,
       )
     },
+  }).catch((err: unknown) => {
+    throw devnetArgumentError(err)
   })
   // Caught until the end: a repeated Ctrl-C never cuts the graceful stop short.
   const interrupts = watchInterrupts()

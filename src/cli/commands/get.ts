@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path'
 import { getSystemErrorMessage } from 'node:util'
 import type { Command } from 'commander'
 import { QfsError } from '../../core/errors.js'
+import type { EngineFailure } from '../../engine/responses.js'
 import { toFailure } from '../../sdk/failures.js'
 import { interruptedExit, watchInterrupts } from '../interrupt.js'
 import { CliExit, type CliIo, printJson } from '../io.js'
@@ -56,7 +57,7 @@ export function registerGet(program: Command, io: CliIo): void {
     )
     .action(async (oidText: string, opts: GetOptions) => {
       const oid = idArgument(oidText, 'OBJECT_ID')
-      const node = nodeOption(opts.node)
+      const node = await nodeOption(opts.node)
       const version = opts.version === undefined ? undefined : versionOption(opts.version)
       if (opts.output === '-') {
         throw new InvalidArgumentError(
@@ -85,18 +86,23 @@ export function registerGet(program: Command, io: CliIo): void {
             throw interrupted(io, interrupts.received, output)
           }
           if (!('content' in opened)) failWith(io, opened, json)
+          if (opened.kind === 'DELETE_MARKER') {
+            // A deletion has no content: an empty FILE would read as an empty version.
+            opened.cancel()
+            failWith(io, deleteMarker(opened.object_id, opened.version, opened.storage_event_id), json)
+          }
           bar = createProgress(io, { label: `get v${opened.version}`, total: opened.content_size })
           const cancel = () => opened.cancel()
           interrupts.abort.addEventListener('abort', cancel)
           try {
             await writeContent(file, output, opened.content)
-            if (interrupts.received !== undefined) throw interrupted(io, interrupts.received, output)
+            if (interrupts.received !== undefined) throw interrupted(io, interrupts.received, output, bar)
             await publish(file.path, output, force)
             file.published = true
           } catch (err) {
             opened.cancel()
             if (interrupts.received !== undefined && !(err instanceof CliExit)) {
-              throw interrupted(io, interrupts.received, output)
+              throw interrupted(io, interrupts.received, output, bar)
             }
             if (
               err instanceof QfsError &&
@@ -144,9 +150,25 @@ export function registerGet(program: Command, io: CliIo): void {
     })
 }
 
-function interrupted(io: CliIo, signal: NodeJS.Signals, output: string): CliExit {
+/** Says that the read was interrupted, on a line of its own: a progress bar is ended first, never redrawn after it. */
+function interrupted(io: CliIo, signal: NodeJS.Signals, output: string, bar?: Progress): CliExit {
+  bar?.finish()
   io.stderr(`interrupted (${signal}): nothing written to ${output}\n`)
   return interruptedExit(signal)
+}
+
+/**
+ * A delete marker read by its number: it records a deletion and has no content, so `get` refuses it
+ * as the node refuses the latest version when that one is a deletion (NOT_FOUND), and writes nothing.
+ */
+function deleteMarker(objectId: string, version: number, storageEventId: string): EngineFailure {
+  return {
+    ok: false,
+    error_code: 'SE_ERR_NOT_FOUND',
+    error_detail: `version ${version} of ${objectId} is a delete marker (the object was deleted at that version): it has no content`,
+    code: 'NOT_FOUND',
+    storage_event_id: storageEventId,
+  }
 }
 
 /** The operating system refused to write FILE (or the temporary file beside it): named as the user gave it. */

@@ -1,13 +1,12 @@
 import type { Command } from 'commander'
-import { InvalidInputError } from '../../core/errors.js'
-import { initDataDir } from '../../daemon/data-dir.js'
+import { InvalidArgumentError } from '../errors.js'
 import { type CliIo, printJson } from '../io.js'
 
 /** `--dir`, else `QFS_DIR`: every daemon command names its data directory the same way. */
 export function dataDirOf(dir: string | undefined): string {
   const d = dir ?? process.env.QFS_DIR
   if (d === undefined || d === '')
-    throw new InvalidInputError('a data directory is required (--dir or QFS_DIR)')
+    throw new InvalidArgumentError('a data directory is required (--dir or QFS_DIR)')
   return d
 }
 
@@ -20,7 +19,10 @@ export function registerInit(program: Command, io: CliIo): void {
     .option('--dir <dir>', 'node data directory (default $QFS_DIR)')
     .option('--json', 'print {created, dir, node_id, audit_public_key_hash}')
     .action(async (opts: { dir?: string; json?: boolean }) => {
-      const r = await initDataDir(dataDirOf(opts.dir))
+      const dir = dataDirOf(opts.dir)
+      // Key generation (libp2p, ML-DSA) loads only for a command that gets this far.
+      const { initDataDir } = await import('../../daemon/data-dir.js')
+      const r = await initDataDir(dir)
       if (opts.json === true) {
         printJson(io, {
           created: r.created,

@@ -1,17 +1,11 @@
 import type { Command } from 'commander'
 import { fromHex, isId } from '../../core/bytes.js'
-import { resolveTrustedKey } from '../../daemon/authority-key.js'
-import { readSnapshotFile } from '../../daemon/snapshot-file.js'
-import {
-  type AuditKeySource,
-  type NodeLogVerification,
-  type ReplayReport,
-  replayNodeDir,
-  scrubNodeDir,
-  verifyNodeDir,
-} from '../../node/inspect.js'
+import type { AuditKeySource, NodeLogVerification, ReplayReport } from '../../node/inspect.js'
+import { InvalidArgumentError } from '../errors.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
-import { InvalidArgumentError } from './client-common.js'
+
+/** The offline checks (the store, the log, ML-DSA): loaded by the command that runs one. */
+const inspection = () => import('../../node/inspect.js')
 
 /** Offline checks of a stopped node's data directory: its log, its state against its log, its blocks. */
 export function registerInspect(program: Command, io: CliIo): void {
@@ -39,7 +33,9 @@ export function registerInspect(program: Command, io: CliIo): void {
       if (opts.head !== undefined && !isId(opts.head)) {
         throw new InvalidArgumentError('--head must be a checkpoint id: 64 lower-case hex characters')
       }
-      const v = await verifyNodeDir(opts.dir, await keySourceOf(opts), { expectedHead: opts.head })
+      const keySource = await keySourceOf(opts)
+      const { verifyNodeDir } = await inspection()
+      const v = await verifyNodeDir(opts.dir, keySource, { expectedHead: opts.head })
       if (opts.json === true) printJson(io, v)
       else io.stdout(verdictText(v))
       if (!v.ok) throw new CliExit(EXIT.CHECK_FAILED)
@@ -51,6 +47,7 @@ export function registerInspect(program: Command, io: CliIo): void {
     .requiredOption('--dir <dir>', 'node data directory (the node must be stopped)')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { dir: string; json?: boolean }) => {
+      const { replayNodeDir } = await inspection()
       const r = await replayNodeDir(opts.dir)
       if (opts.json === true) printJson(io, r)
       else io.stdout(replayText(r))
@@ -63,6 +60,7 @@ export function registerInspect(program: Command, io: CliIo): void {
     .requiredOption('--dir <dir>', 'node data directory (the node must be stopped)')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { dir: string; json?: boolean }) => {
+      const { scrubNodeDir } = await inspection()
       const report = await scrubNodeDir(opts.dir)
       if (opts.json === true) printJson(io, report)
       else {
@@ -114,6 +112,10 @@ async function keySourceOf(opts: VerifyOptions): Promise<AuditKeySource> {
         '--snapshot needs --trust: the authority key the snapshot must be signed with',
       )
     }
+    const [{ resolveTrustedKey }, { readSnapshotFile }] = await Promise.all([
+      import('../../daemon/authority-key.js'),
+      import('../../daemon/snapshot-file.js'),
+    ])
     const trustedKeys = await Promise.all(opts.trust.map((t) => resolveTrustedKey(t, process.cwd())))
     const snapshot = await readSnapshotFile(opts.snapshot)
     if (snapshot === undefined) throw new InvalidArgumentError(`--snapshot ${opts.snapshot} does not exist`)

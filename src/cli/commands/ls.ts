@@ -50,7 +50,7 @@ export function registerLs(program: Command, io: CliIo): void {
     .option('--json', 'print one JSON document')
     .addHelpText('after', OUTPUT_HELP)
     .action(async (opts: LsOptions) => {
-      const node = nodeOption(opts.node)
+      const node = await nodeOption(opts.node)
       if (opts.prefix !== undefined && !/^[0-9a-f]{0,64}$/.test(opts.prefix)) {
         throw new InvalidArgumentError('--prefix must be lower-case hex of at most 64 characters')
       }

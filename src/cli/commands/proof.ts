@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import type { StorageProof } from '../../core/proof.js'
-import { checkProofAnswer } from '../../sdk/checks.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
 import {
   failWith,
@@ -18,6 +17,7 @@ interface ProofOptions {
   shard: string
   leaf?: string
   omitBlock?: boolean
+  json?: boolean
 }
 
 /**
@@ -37,16 +37,20 @@ export function registerProof(program: Command, io: CliIo): void {
       '--omit-block',
       'print the proof without its block (base64: 350 KB for a 256 KiB block), with block_bytes instead; it is verified all the same',
     )
+    // Accepted like put's, get's and ls's --json, so a script can pass it to every client command.
+    .option('--json', 'print JSON (the default and only output)')
     .addHelpText(
       'after',
-      '\nExit status: 0 verified, 1 not verified, 2 bad arguments, 3 the node could not answer.',
+      '\nExit status: 0 verified, 1 not verified, 2 bad arguments, 3 the node could not answer, 4 the node\n' +
+        'answered that it holds no such version or shard (NOT_FOUND) or that the shard is empty (EMPTY_SHARD).',
     )
     .action(async (oidText: string, opts: ProofOptions) => {
       const oid = idArgument(oidText, 'OBJECT_ID')
       const version = versionOption(opts.version)
       const shardId = idArgument(opts.shard, '--shard')
       const leafIndex = opts.leaf === undefined ? undefined : integerOption(opts.leaf, '--leaf', 0)
-      const node = nodeOption(opts.node)
+      const node = await nodeOption(opts.node)
+      const { checkProofAnswer } = await import('../../sdk/checks.js')
       const result = await withClient(node, async (client) => {
         const answer = await client.fetchStorageProof(oid, version, shardId, { leafIndex })
         if (!answer.ok) {

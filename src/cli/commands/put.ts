@@ -1,18 +1,16 @@
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
-import type { Command } from 'commander'
-import { objectId } from '../../core/ids.js'
-import { normalizeMetadata } from '../../core/metadata.js'
+import type { FileHandle } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
+import { type Command, Option } from 'commander'
 import type { StoreResponse, StoreSuccess } from '../../engine/responses.js'
 import type { ContentSource } from '../../engine/write.js'
 import type { QfsClient } from '../../sdk/client.js'
-import { writeNextVersion } from '../../sdk/versions.js'
+import { failureCause } from '../../sdk/failures.js'
+import { FileChangedError, InvalidArgumentError, unreadableFile } from '../errors.js'
 import { type CliIo, printJson } from '../io.js'
 import { createProgress } from '../progress.js'
 import {
   collect,
   failWith,
-  InvalidArgumentError,
   integerOption,
   NODE_HELP,
   nodeOption,
@@ -59,33 +57,48 @@ export function registerPut(program: Command, io: CliIo): void {
     .option('--author <id>', "metadata author_node_id (default: the coordinating node's peer id)")
     .option('--tick <n>', 'metadata created_at_tick, a DeterministicTime tick', '0')
     .option('--json', 'print the write answer as JSON (the default)')
-    .option('--text', 'print a short human summary instead of JSON')
+    // Both at once is a contradiction, refused like any usage error rather than one silently winning.
+    .addOption(new Option('--text', 'print a short human summary instead of JSON').conflicts('json'))
     .addHelpText('after', PUT_HELP)
     .action(async (file: string, opts: PutOptions) => {
-      const node = nodeOption(opts.node)
+      const node = await nodeOption(opts.node)
       nonEmpty(opts.namespace, '--namespace')
       nonEmpty(opts.id, '--id')
       const explicit = opts.version === undefined ? undefined : versionOption(opts.version)
       const tick = integerOption(opts.tick, '--tick', 0)
-      const size = await fileSize(file)
-      const oid = objectId(opts.namespace, opts.id)
-      const metadata = normalizeMetadata({
-        author_node_id: opts.author ?? node.peerId,
-        created_at_tick: tick,
-        tags: opts.tag,
-      })
-      const answer = await withClient(node, async (client) => {
-        if (explicit !== undefined) return store(io, client, oid, explicit, file, size, metadata)
-        // A version another writer took or split: the file is read again for the next one.
-        return writeNextVersion(client, oid, (version) =>
-          store(io, client, oid, version, file, size, metadata),
-        )
-      })
-      // The write's JSON is the default output: programs read it (object_id, shard_ids, node sets).
-      const json = opts.text !== true
-      if (!answer.ok) failWith(io, answer, json)
-      if (json) printJson(io, answer)
-      else printStored(io, answer)
+      // Opened before anything is dialled: a file the system will not let us read fails here, as
+      // the local failure it is, not as a node's during the upload.
+      const input = await openInput(file)
+      try {
+        const [{ objectId }, { normalizeMetadata }, { writeNextVersion }] = await Promise.all([
+          import('../../core/ids.js'),
+          import('../../core/metadata.js'),
+          import('../../sdk/versions.js'),
+        ])
+        const oid = objectId(opts.namespace, opts.id)
+        const metadata = normalizeMetadata({
+          author_node_id: opts.author ?? node.peerId,
+          created_at_tick: tick,
+          tags: opts.tag,
+        })
+        const answer = await withClient(node, async (qfs) => {
+          if (explicit !== undefined) return store(io, qfs, oid, explicit, input, metadata)
+          // A version another writer took or split: the file is read again for the next one.
+          return writeNextVersion(qfs, oid, (version) => store(io, qfs, oid, version, input, metadata))
+        })
+        // The file failed us (it changed, or could not be read on): our error, not a node's answer.
+        if (!answer.ok && answer.code === 'CONTENT_SOURCE_FAILED') {
+          const failed = failureCause(answer)
+          throw (failed as Error | undefined)?.cause ?? failed
+        }
+        // The write's JSON is the default output: programs read it (object_id, shard_ids, node sets).
+        const json = opts.text !== true
+        if (!answer.ok) failWith(io, answer, json)
+        if (json) printJson(io, answer)
+        else printStored(io, answer)
+      } finally {
+        await input.handle.close()
+      }
     })
 }
 
@@ -98,29 +111,66 @@ function nonEmpty(text: string, flag: string): void {
   }
 }
 
-async function fileSize(file: string): Promise<number> {
-  let info: Awaited<ReturnType<typeof stat>>
-  try {
-    info = await stat(file)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error'
-    throw new InvalidArgumentError(`cannot read ${file}: ${code}`, { cause: err })
-  }
-  if (!info.isFile()) throw new InvalidArgumentError(`${file} is not a regular file`)
-  return info.size
+/** The file to store, open, with its size when it was opened. */
+interface InputFile {
+  path: string
+  handle: FileHandle
+  size: number
 }
 
-/** The file as 1 MiB chunks, opened only when the upload starts reading and closed however it ends. */
-function fileSource(file: string, size: number): ContentSource {
+/**
+ * Opens FILE for reading. A path that names nothing is a bad argument (exit 2); one the system
+ * refuses to open (EACCES, ...) is IO_ERROR (exit 3). Anything but a regular file is refused before
+ * it is opened: opening a FIFO would wait for a writer.
+ */
+async function openInput(path: string): Promise<InputFile> {
+  try {
+    if (!(await stat(path)).isFile()) throw new InvalidArgumentError(`${path} is not a regular file`)
+    const handle = await open(path, 'r')
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) throw new InvalidArgumentError(`${path} is not a regular file`)
+      return { path, handle, size: info.size }
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
+  } catch (err) {
+    throw unreadableFile(path, err)
+  }
+}
+
+/**
+ * The open file as 1 MiB chunks from its start, read again for each attempt (writeNextVersion may
+ * write another version). It must still have the size it had when opened: a file that grows or
+ * shrinks meanwhile fails the write with FILE_CHANGED, before its END, so nothing is written.
+ */
+function fileSource(file: InputFile): ContentSource {
   return {
-    size,
+    size: file.size,
     chunks: {
       async *[Symbol.asyncIterator]() {
-        const stream = createReadStream(file, { highWaterMark: READ_CHUNK })
+        const stream = file.handle.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_CHUNK })
+        let read = 0
         try {
-          for await (const chunk of stream) yield chunk as Buffer
+          for await (const chunk of stream) {
+            read += (chunk as Buffer).length
+            if (read > file.size) {
+              throw new FileChangedError(
+                `${file.path} changed while it was read: it grew past the ${file.size} bytes it had when put opened it`,
+              )
+            }
+            yield chunk as Buffer
+          }
+        } catch (err) {
+          throw unreadableFile(file.path, err)
         } finally {
           stream.destroy()
+        }
+        if (read < file.size) {
+          throw new FileChangedError(
+            `${file.path} changed while it was read: it had ${file.size} bytes when put opened it, but ended after ${read}`,
+          )
         }
       },
     },
@@ -132,13 +182,12 @@ async function store(
   client: QfsClient,
   oid: string,
   version: number,
-  file: string,
-  size: number,
+  file: InputFile,
   metadata: unknown,
 ): Promise<StoreResponse> {
-  const bar = createProgress(io, { label: `put v${version}`, total: size })
+  const bar = createProgress(io, { label: `put v${version}`, total: file.size })
   try {
-    return await client.putContent(oid, version, fileSource(file, size), metadata, {
+    return await client.putContent(oid, version, fileSource(file), metadata, {
       onProgress: (p) => bar.update(p.bytes),
     })
   } finally {

@@ -2,13 +2,12 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { generateContent } from '../../conformance/content.js'
-import { checkCase, parseVectorFile } from '../../conformance/run.js'
-import { objectId } from '../../core/ids.js'
-import { Devnet, type DevnetNodeInfo, MIN_DEVNET_NODES } from '../../daemon/devnet.js'
-import { QfsClient } from '../../sdk/index.js'
+import type { DevnetNodeInfo } from '../../daemon/devnet.js'
+import type { QfsClient } from '../../sdk/index.js'
+import { MIN_DEVNET_NODES } from '../help-values.js'
 import { type InterruptWatch, interruptedExit, watchInterrupts } from '../interrupt.js'
 import { CliExit, type CliIo, EXIT } from '../io.js'
+import { devnetArgumentError } from './devnet.js'
 
 const VECTORS = fileURLToPath(new URL('../../../test/vectors/core-public.json', import.meta.url))
 const SAMPLE_BYTES = 3 * 1024 * 1024 + 12_345
@@ -71,6 +70,12 @@ async function runQuickstart(
     throw interruptedExit(signal)
   }
 
+  // The network stack loads once the command runs, not for every command's --help.
+  const [{ checkCase, parseVectorFile }, { Devnet }, { QfsClient }] = await Promise.all([
+    import('../../conformance/run.js'),
+    import('../../daemon/devnet.js'),
+    import('../../sdk/client.js'),
+  ])
   const reports = parseVectorFile(JSON.parse(await readFile(VECTORS, 'utf8'))).map(checkCase)
   const bad = reports.filter((r) => !r.pass).length
   step(`1. conformance: ${reports.length - bad} of ${reports.length} public vectors match`)
@@ -82,7 +87,9 @@ async function runQuickstart(
   if (interrupts.received !== undefined) nothingStarted(interrupts.received)
 
   step(`2. starting ${nodes} daemons on 127.0.0.1 in ${dir} ...`)
-  const devnet = await Devnet.prepare({ dir, nodes, logLevel: 'warn' })
+  const devnet = await Devnet.prepare({ dir, nodes, logLevel: 'warn' }).catch((err: unknown) => {
+    throw devnetArgumentError(err)
+  })
   if (interrupts.received !== undefined) nothingStarted(interrupts.received)
   // Should this process die without stopping them (an uncaught error), the daemons die with it; if
   // it is killed outright, each stops itself when its stdin pipe closes (--stop-on-stdin-eof).
@@ -101,7 +108,9 @@ async function runQuickstart(
     let reader: QfsClient | undefined
     const demo = (async () => {
       const list = devnet.nodes
-      step(`   ready: ${list.map((n) => `${n.node_id.slice(0, 14)}… (api ${n.api})`).join(', ')}`)
+      step(
+        `   ready: ${list.map((n, i) => `node ${i + 1} ${shortNodeId(n.node_id)} (api ${n.api})`).join(', ')}`,
+      )
       writer = await QfsClient.create({ node: list[0]!.multiaddrs[0]! })
       reader = await QfsClient.create({ node: list[list.length - 1]!.multiaddrs[0]! })
       await demoSteps(list, writer, reader, step, fail)
@@ -134,6 +143,15 @@ async function runQuickstart(
 
 const noop = () => {}
 
+/**
+ * A node id as every line of the demo prints it: its last characters. Ed25519 peer ids all begin
+ * with `12D3KooW`, so the end is what tells them apart; one form lets a reader match the ready line
+ * with the placement and the proof lines.
+ */
+function shortNodeId(id: string): string {
+  return `…${id.slice(-6)}`
+}
+
 /** Steps 3 to 5: store through the first node, read back and prove through the last. */
 async function demoSteps(
   list: DevnetNodeInfo[],
@@ -142,6 +160,10 @@ async function demoSteps(
   step: (text: string) => void,
   fail: (text: string) => never,
 ): Promise<void> {
+  const [{ generateContent }, { objectId }] = await Promise.all([
+    import('../../conformance/content.js'),
+    import('../../core/ids.js'),
+  ])
   const content = generateContent({ sha3_stream: 'qfs-quickstart-sample', length: SAMPLE_BYTES })
   const oid = objectId('quickstart', 'sample-file')
   const latest = await writer.listObjects({ prefix: oid })
@@ -155,7 +177,7 @@ async function demoSteps(
   step(`3. stored ${SAMPLE_BYTES} bytes as ${oid.slice(0, 16)}… v${version} through node 1`)
   step(`   hash_commit ${put.hash_commit}`)
   for (const id of put.shard_ids)
-    step(`   shard ${id.slice(0, 16)}… on ${put.replica_sets[id]!.map((n) => n.slice(-6)).join(', ')}`)
+    step(`   shard ${id.slice(0, 16)}… on ${put.replica_sets[id]!.map(shortNodeId).join(', ')}`)
 
   const got = await reader.getContent(oid, version)
   if (!got.ok) return fail(`read: ${got.error_code} ${got.error_detail}`)
@@ -169,7 +191,7 @@ async function demoSteps(
   if (!proof.ok) return fail(`proof: ${proof.error_code} ${proof.error_detail}`)
   step(
     `5. proof of storage for shard ${shard.slice(0, 16)}…: block ${proof.proof.leaf_index} of ${proof.proof.leaf_count}, ` +
-      `answered by ${proof.answered_by.slice(-6)}, audit path ${proof.proof.audit_path.length} hashes, verified against root ${proof.merkle_root.slice(0, 16)}…`,
+      `answered by ${shortNodeId(proof.answered_by)}, audit path ${proof.proof.audit_path.length} hashes, verified against root ${proof.merkle_root.slice(0, 16)}…`,
   )
   step('demo OK')
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
-import { type ConfigFlags, LOG_LEVELS, type LogLevel, loadConfig, unknownEnv } from '../../daemon/config.js'
-import { startNode } from '../../daemon/daemon.js'
-import { applyDaemonHeapGrowth } from '../../daemon/heap-growth.js'
-import { createLogger } from '../../daemon/logger.js'
+import type { ConfigFlags, LogLevel, unknownEnv } from '../../daemon/config.js'
+import type { startNode } from '../../daemon/daemon.js'
+import type { createLogger } from '../../daemon/logger.js'
+import { LOG_LEVEL_NAMES } from '../help-values.js'
 import { type CliIo, EXIT } from '../io.js'
 
 interface StartOptions {
@@ -67,7 +67,7 @@ export function registerStart(program: Command, io: CliIo): void {
     .option('--api-token <token>', 'bearer token for /v1 (prefer $QFS_API_TOKEN: flags show in ps)')
     .option('--snapshot <file>', 'epoch snapshot file (default <dir>/snapshot.json)')
     .option('--trust <key|file>', 'trusted AEGIS authority public key (hex or file), repeatable', collect)
-    .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default info)`)
+    .option('--log-level <level>', `one of ${LOG_LEVEL_NAMES.join(', ')} (default info)`)
     .option(
       '--allow-no-snapshot',
       'start without a valid snapshot (not ready until one is loaded with SIGHUP)',
@@ -159,10 +159,22 @@ export function registerStart(program: Command, io: CliIo): void {
         'storage.capacity_bytes': opts.storageCapacityBytes,
         'storage.sync': opts.storageSync,
       }
+      // The daemon (libp2p, LevelDB, fastify) loads only once `start` runs, not for every command.
+      const [{ loadConfig, unknownEnv }, { startNode }, { applyDaemonHeapGrowth }, { createLogger }] =
+        await Promise.all([
+          import('../../daemon/config.js'),
+          import('../../daemon/daemon.js'),
+          import('../../daemon/heap-growth.js'),
+          import('../../daemon/logger.js'),
+        ])
       const config = await loadConfig({ dir: opts.dir, configFile: opts.config, env: process.env, flags })
       applyDaemonHeapGrowth()
-      await runForeground(config.logLevel, io, opts.stopOnStdinEof === true, async (logger) =>
-        startNode(config, { logger }),
+      await runForeground(
+        config.logLevel,
+        io,
+        opts.stopOnStdinEof === true,
+        { createLogger, unknownEnv },
+        async (logger) => startNode(config, { logger }),
       )
     })
 }
@@ -209,10 +221,11 @@ async function runForeground(
   level: LogLevel,
   io: CliIo,
   stopOnStdinEof: boolean,
+  daemon: { createLogger: typeof createLogger; unknownEnv: typeof unknownEnv },
   start: (logger: ReturnType<typeof createLogger>) => ReturnType<typeof startNode>,
 ): Promise<void> {
   // Log lines go through the same stdout writer as the ready line, so lines never interleave.
-  const logger = createLogger(level, (line) => io.stdout(line))
+  const logger = daemon.createLogger(level, (line) => io.stdout(line))
   let phase: ForegroundPhase = 'starting'
   let node: Awaited<ReturnType<typeof startNode>> | undefined
   let reloadPending = false
@@ -238,7 +251,7 @@ async function runForeground(
   })
   const stdin = stopOnStdinEof ? watchStdinEof(() => requestStop('stdin')) : undefined
 
-  const ignored = unknownEnv(process.env)
+  const ignored = daemon.unknownEnv(process.env)
   if (ignored.length > 0) logger.warn({ variables: ignored }, 'ignoring QFS_* variables that are no setting')
   logger.info({ pid: process.pid, stop_on_stdin_eof: stopOnStdinEof }, 'starting')
   try {

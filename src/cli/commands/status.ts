@@ -1,9 +1,12 @@
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { NodeStatus } from '../../api/app.js'
-import { InvalidInputError, QfsError } from '../../core/errors.js'
-import { processAlive, readRunInfo } from '../../daemon/data-dir.js'
+import { QfsError } from '../../core/errors.js'
 import { NotRunningError } from '../../daemon/errors.js'
 import { NodeUnavailableError } from '../../engine/errors.js'
+import { NODE_FILE, NotANodeDirError } from '../../node/identity.js'
+import { InvalidArgumentError, unreadableFile } from '../errors.js'
 import { type CliIo, printJson } from '../io.js'
 
 interface StatusOptions {
@@ -36,22 +39,30 @@ export function registerStatus(program: Command, io: CliIo): void {
 
 async function apiUrlOf(opts: StatusOptions): Promise<string> {
   if (opts.api !== undefined && opts.dir !== undefined)
-    throw new InvalidInputError('give --api or --dir, not both')
+    throw new InvalidArgumentError('give --api or --dir, not both')
   if (opts.api !== undefined) {
     let url: URL
     try {
       url = new URL(opts.api)
     } catch {
-      throw new InvalidInputError(`--api ${opts.api} is not a URL`)
+      throw new InvalidArgumentError(`--api ${opts.api} is not a URL`)
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new InvalidInputError('--api must be http(s)')
+      throw new InvalidArgumentError('--api must be http(s)')
     return opts.api.replace(/\/+$/, '')
   }
   const dir = opts.dir ?? process.env.QFS_DIR
   if (dir === undefined || dir === '')
-    throw new InvalidInputError('give --api URL or --dir DIR (or set QFS_DIR)')
-  const run = await readRunInfo(dir)
+    throw new InvalidArgumentError('give --api URL or --dir DIR (or set QFS_DIR)')
+  const { processAlive, readRunInfo, refuseNonDirectory } = await import('../../daemon/data-dir.js')
+  await refuseNonDirectory(dir)
+  await refuseNonNodeDirectory(dir)
+  let run: Awaited<ReturnType<typeof readRunInfo>>
+  try {
+    run = await readRunInfo(dir)
+  } catch (err) {
+    throw unreadableFile(join(dir, 'run.json'), err)
+  }
   if (run === undefined) throw new NotRunningError(`no node is running in ${dir} (no run.json)`)
   // A node killed without its clean stop leaves run.json behind: its API would only refuse the call.
   if (!processAlive(run.pid)) {
@@ -62,9 +73,36 @@ async function apiUrlOf(opts: StatusOptions): Promise<string> {
   return run.api
 }
 
+/**
+ * `NOT_A_NODE_DIR`, as the other commands on a data directory say, for a directory that does not
+ * exist or holds no node.json; a devnet's own directory is named as such, with the way to its nodes.
+ */
+async function refuseNonNodeDirectory(dir: string): Promise<void> {
+  if (await present(join(dir, NODE_FILE))) return
+  if (!(await present(dir))) throw new NotANodeDirError(`${dir}: no such directory`)
+  const { devnetPaths } = await import('../../daemon/devnet-plan.js')
+  if (await present(devnetPaths(dir).state)) {
+    throw new NotANodeDirError(
+      `${dir} is a devnet directory, not a node's: give one of its nodes, --dir ${devnetPaths(dir).node(1)} (node-<i> for node i)`,
+    )
+  }
+  throw new NotANodeDirError(`${dir} has no ${NODE_FILE}: it is not a node's data directory`)
+}
+
+/** Whether `path` exists; a refusal other than "nothing there" is the file system's error, in our words. */
+async function present(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw unreadableFile(path, err)
+  }
+}
+
 function timeout(opts: StatusOptions): number {
   if (!/^\d{1,7}$/.test(opts.timeoutMs) || Number(opts.timeoutMs) < 1) {
-    throw new InvalidInputError('--timeout-ms must be a positive integer')
+    throw new InvalidArgumentError('--timeout-ms must be a positive integer')
   }
   return Number(opts.timeoutMs)
 }

@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readAuthorityKeyFile } from '../../src/daemon/authority-key.js'
+import { dataPaths } from '../../src/daemon/data-dir.js'
+import { devnetPaths, prepareDevnet } from '../../src/daemon/devnet-plan.js'
+import { readSnapshotFile, writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
+import {
+  createSnapshot,
+  GENESIS_PREV_HASH,
+  signSnapshot,
+  verifySnapshot,
+} from '../../src/membership/snapshot.js'
+
+/**
+ * A devnet's first epoch is 0, as `aegis sign --epoch 0` and docs/operations.md start a network; a
+ * devnet directory made when devnets began at epoch 1 keeps its snapshot when it is run again.
+ */
+
+const NODES = 3
+
+async function heldBy(dir: string): Promise<unknown[]> {
+  const out: unknown[] = []
+  for (let i = 1; i <= NODES; i++)
+    out.push(await readSnapshotFile(dataPaths(devnetPaths(dir).node(i)).snapshot))
+  return out
+}
+
+describe('devnet epochs', () => {
+  let root: string
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'qfs-devnet-epoch-'))
+  })
+  afterAll(async () => {
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  })
+
+  it('starts a new devnet at epoch 0, the first of its chain, and keeps it when run again', async () => {
+    const dir = join(root, 'new')
+    const plan = await prepareDevnet({ dir, nodes: NODES })
+    expect(plan.created).toBe(true)
+    expect(plan.snapshot.epoch).toBe(0)
+    expect(plan.snapshot.start_tick).toBe(0)
+    expect(plan.snapshot.prev_snapshot_hash).toBe(GENESIS_PREV_HASH)
+    const key = await readAuthorityKeyFile(devnetPaths(dir).authorityKey)
+    expect(verifySnapshot(plan.snapshot, [key.publicKey]).ok).toBe(true)
+    expect(await heldBy(dir)).toEqual(Array(NODES).fill(plan.snapshot))
+
+    const again = await prepareDevnet({ dir })
+    expect(again.created).toBe(false)
+    expect(again.snapshot).toEqual(plan.snapshot)
+  })
+
+  it('reuses the epoch-1 snapshot of an older devnet as it is, and follows it when the ports change', async () => {
+    const dir = join(root, 'older')
+    const plan = await prepareDevnet({ dir, nodes: NODES })
+    // What a devnet made before held: the same nodes, numbered from epoch 1.
+    const key = await readAuthorityKeyFile(devnetPaths(dir).authorityKey)
+    const older = signSnapshot(
+      createSnapshot({
+        epoch: 1,
+        startTick: 0,
+        nodes: plan.snapshot.nodes,
+        authorityPublicKey: key.publicKey,
+      }),
+      key,
+    )
+    for (let i = 1; i <= NODES; i++)
+      await writeSnapshotFile(dataPaths(devnetPaths(dir).node(i)).snapshot, older)
+
+    const rerun = await prepareDevnet({ dir })
+    expect(rerun.snapshot).toEqual(older)
+    expect(await heldBy(dir)).toEqual(Array(NODES).fill(older))
+
+    // New ports: a new snapshot, the direct successor a node holding epoch 1 accepts.
+    const moved = await prepareDevnet({ dir, basePort: 20_000 + (process.pid % 20_000) })
+    expect(moved.snapshot.epoch).toBe(2)
+    expect(verifySnapshot(moved.snapshot, [key.publicKey], older)).toMatchObject({ ok: true })
+  })
+})
