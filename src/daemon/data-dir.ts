@@ -226,7 +226,8 @@ async function makeDirectories(dir: string, mode: number): Promise<void> {
   )
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether anything is at `path` (a dangling symbolic link counts as nothing); other errors throw. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path)
     return true

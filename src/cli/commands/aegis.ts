@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Command } from 'commander'
 import { InvalidInputError } from '../../core/errors.js'
@@ -11,7 +11,7 @@ import {
   resolveTrustedKey,
 } from '../../daemon/authority-key.js'
 import { loadConfig } from '../../daemon/config.js'
-import { readRunInfo } from '../../daemon/data-dir.js'
+import { exists, readRunInfo } from '../../daemon/data-dir.js'
 import { MembershipChangeUnsupportedError } from '../../daemon/errors.js'
 import { unservableParams } from '../../daemon/snapshot-adoption.js'
 import { readSnapshotFile, writeSnapshotFile } from '../../daemon/snapshot-file.js'
@@ -373,14 +373,4 @@ function refuseMembershipChange(prev: EpochSnapshot, nodes: readonly NodeEntry[]
   throw new MembershipChangeUnsupportedError(
     `the nodes differ from --prev's (added: ${list(added)}; removed: ${list(removed)}): nodes refuse a change of the eligible set until AEGIS supports it`,
   )
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw err
-  }
 }
