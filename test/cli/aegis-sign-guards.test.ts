@@ -124,6 +124,15 @@ describe('aegis sign guards', () => {
     expect(kept.status).toBe(0)
   })
 
+  it('counts one node as one node, in sign and in verify', async () => {
+    const out = join(root, 'one.json')
+    const one = await nodesFile('one-node.json', entries.slice(0, 1))
+    const signed = await runCli(['aegis', 'sign', '--key', key, '--epoch', '0', '--nodes', one, '--out', out])
+    expect(signed.stdout).toMatch(/^epoch 0: 1 node, snapshot_hash [0-9a-f]{64}\n/)
+    const verified = await runCli(['aegis', 'verify', out, '--trust', `${key}.pub`])
+    expect(verified.stdout).toMatch(/^valid: epoch 0, 1 node, snapshot_hash /)
+  })
+
   it('names a public key file given as --key, whatever its mode, instead of advising chmod', async () => {
     const nodes = await nodesFile('three-pub.json', entries.slice(0, 3))
     for (const mode of [0o644, 0o600]) {

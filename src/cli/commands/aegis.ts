@@ -75,7 +75,7 @@ export function registerAegis(program: Command, io: CliIo): void {
       'a node data directory to include (id, audit key, addresses), repeatable',
       collect,
     )
-    .option('--epoch <n>', 'epoch number (default: the previous epoch + 1)')
+    .option('--epoch <n>', 'epoch number (required without --prev; with it, default the previous epoch + 1)')
     .option('--start-tick <n>', `first tick of the epoch (default epoch × ${DEFAULT_EPOCH_TICKS})`)
     .option('--prev <snapshot>', 'the snapshot of the previous epoch, which this one follows')
     .option(
@@ -154,7 +154,7 @@ export function registerAegis(program: Command, io: CliIo): void {
       if (opts.json === true) printJson(io, summary)
       else
         io.stdout(
-          `epoch ${epoch}: ${nodes.length} nodes, snapshot_hash ${snapshot.snapshot_hash}\nwritten to ${opts.out}\n`,
+          `epoch ${epoch}: ${nodes.length} node${nodes.length === 1 ? '' : 's'}, snapshot_hash ${snapshot.snapshot_hash}\nwritten to ${opts.out}\n`,
         )
     })
 
@@ -193,7 +193,7 @@ export function registerAegis(program: Command, io: CliIo): void {
         )
       } else if (v.ok) {
         io.stdout(
-          `valid: epoch ${v.snapshot.epoch}, ${v.snapshot.nodes.length} nodes, snapshot_hash ${v.snapshot.snapshot_hash}, ` +
+          `valid: epoch ${v.snapshot.epoch}, ${v.snapshot.nodes.length} node${v.snapshot.nodes.length === 1 ? '' : 's'}, snapshot_hash ${v.snapshot.snapshot_hash}, ` +
             `authority ${keyFingerprint(v.snapshot.authority_public_key)}\n`,
         )
       } else {
