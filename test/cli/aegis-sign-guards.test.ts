@@ -48,40 +48,30 @@ describe('aegis sign guards', () => {
       (await runCli(['aegis', 'sign', '--key', key, '--epoch', '0', '--nodes', nodes, '--out', out])).status,
     ).toBe(0)
     const first = await readFile(out, 'utf8')
-    const again = await runCli([
-      'aegis',
-      'sign',
-      '--key',
-      key,
-      '--epoch',
-      '0',
-      '--start-tick',
-      '7',
-      '--nodes',
-      nodes,
-      '--out',
-      out,
-    ])
+    // The same epoch signed again with another start tick: another file.
+    const resign = (...extra: string[]) =>
+      runCli([
+        'aegis',
+        'sign',
+        '--key',
+        key,
+        '--epoch',
+        '0',
+        '--start-tick',
+        '7',
+        '--nodes',
+        nodes,
+        '--out',
+        out,
+        ...extra,
+      ])
+    const again = await resign()
     expect(again.status).toBe(2)
     expect(again.stderr).toBe(
       `error [INVALID_ARGUMENT]: ${out} exists: give --force to replace it, or another --out\n`,
     )
     expect(await readFile(out, 'utf8')).toBe(first)
-    const forced = await runCli([
-      'aegis',
-      'sign',
-      '--key',
-      key,
-      '--epoch',
-      '0',
-      '--start-tick',
-      '7',
-      '--nodes',
-      nodes,
-      '--out',
-      out,
-      '--force',
-    ])
+    const forced = await resign('--force')
     expect(forced.status).toBe(0)
     expect(await readFile(out, 'utf8')).not.toBe(first)
   })
