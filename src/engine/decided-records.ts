@@ -58,6 +58,11 @@ export class DecidedRecords {
     return structuredClone(entry.record)
   }
 
+  /** Whether `get` would answer, without copying the record or refreshing its place. */
+  has(epoch: number, objectId: string, version: number): boolean {
+    return this.kept.has(keyOf(epoch, objectId, version))
+  }
+
   /** `record` was just resolved from every home of its object in `epoch`. */
   remember(epoch: number, record: VersionRecord): void {
     const bytes = canonicalBytes(record).length

@@ -17,6 +17,7 @@ import { listVersions, validateFilters } from './list.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { replicaSets } from './node-service.js'
 import { type PeerHealth, RecentFailures } from './peer-health.js'
+import { FirstBlockPrefetch } from './prefetch.js'
 import { proveShard, readVersion } from './read.js'
 import {
   type EngineFailure,
@@ -259,10 +260,12 @@ export class StorageEngine implements StorageEngineApi {
     options: ReadContentOptions = {},
   ): Promise<OpenedRead | EngineFailure> {
     const fields: Partial<EventFields> = { event_type: 'READ' }
+    let prefetch: FirstBlockPrefetch | undefined
     try {
       parseId(objectId, 'object_id')
       fields.object_id = objectId
       if (version !== undefined) fields.version = validateVersion(version)
+      prefetch = version === undefined ? undefined : this.prefetch(objectId, version, options.signal)
       const record = await this.lookup(objectId, version ?? 'latest', options)
       if (version === undefined && record.kind === 'DELETE_MARKER') {
         throw new ObjectNotFoundError(`object ${objectId} was deleted at version ${record.version}`)
@@ -286,10 +289,18 @@ export class StorageEngine implements StorageEngineApi {
         metadata: record.metadata,
         storage_event_id: event,
         record,
-        content: readVersion(this.ctx, record, proofs, options.signal, options.checkCommit !== false),
+        content: readVersion(
+          this.ctx,
+          record,
+          proofs,
+          options.signal,
+          options.checkCommit !== false,
+          prefetch,
+        ),
         proofs,
       }
     } catch (err) {
+      prefetch?.cancel()
       return failure(err, await this.recordFailure(fields, err))
     }
   }
@@ -401,6 +412,16 @@ export class StorageEngine implements StorageEngineApi {
     if (!Number.isSafeInteger(requested) || requested < 0)
       throw new InvalidInputError('timestamp_tick must be a tick')
     return requested
+  }
+
+  /**
+   * First blocks asked for while an exact version's record is resolved (prefetch.ts), unless this
+   * node keeps the record and the lookup costs nothing.
+   */
+  private prefetch(objectId: string, version: number, signal?: AbortSignal): FirstBlockPrefetch | undefined {
+    const view = this.membership.current()
+    if (signal?.aborted === true || this.decided.has(view.epoch, objectId, version)) return undefined
+    return new FirstBlockPrefetch(this.ctx, view, objectId, version, signal)
   }
 
   /** The decided record of a version (or of the latest), from the homes or as this node last resolved it. */

@@ -12,6 +12,7 @@ import {
   ProofUnavailableError,
   ShardUnavailableError,
 } from './errors.js'
+import type { FirstBlockPrefetch, PrefetchedBlock } from './prefetch.js'
 import type { ShardReadInfo } from './responses.js'
 
 /**
@@ -37,6 +38,7 @@ export async function* readVersion(
   served: ShardReadInfo[] = [],
   signal?: AbortSignal,
   checkCommit = true,
+  prefetch?: FirstBlockPrefetch,
 ): AsyncGenerator<Uint8Array> {
   const commit = checkCommit ? new HashCommitBuilder() : undefined
   const shards = record.shards.map((shard) => {
@@ -64,14 +66,17 @@ export async function* readVersion(
   const startAhead = (): void => {
     while (readers.length < shards.length && offsets[readers.length]! - consumed <= READ_AHEAD_BYTES) {
       const { shard, info } = shards[readers.length]!
-      readers.push(new ShardReader(ctx, record, shard, info, signal))
+      readers.push(new ShardReader(ctx, record, shard, info, signal, prefetch))
     }
   }
   try {
+    // Prefetched first blocks of shards beyond the read-ahead are not held until their turn.
+    startAhead()
+    prefetch?.cancel()
     for (let i = 0; i < shards.length; i++) {
       startAhead()
       if (readers.length <= i)
-        readers.push(new ShardReader(ctx, record, shards[i]!.shard, shards[i]!.info, signal))
+        readers.push(new ShardReader(ctx, record, shards[i]!.shard, shards[i]!.info, signal, prefetch))
       for await (const block of readers[i]!.blocks()) {
         commit?.update(block)
         consumed += block.length
@@ -80,6 +85,7 @@ export async function* readVersion(
       }
     }
   } finally {
+    prefetch?.cancel()
     for (const r of readers) r?.cancel()
   }
   if (commit === undefined) return
@@ -119,6 +125,7 @@ class ShardReader {
     private readonly shard: ShardDescriptor,
     private readonly info: ShardReadInfo,
     signal?: AbortSignal,
+    prefetch?: FirstBlockPrefetch,
   ) {
     this.signal =
       signal === undefined ? this.controller.signal : AbortSignal.any([signal, this.controller.signal])
@@ -128,13 +135,16 @@ class ShardReader {
     const stop = new AbortController()
     const attempt = AbortSignal.any([this.signal, stop.signal])
     const leaves = verifiedLeaves(ctx, node, shard, attempt)
-    const iterator = ctx.transport
-      .fetchShard(node, shard.shard_id, 0, {
+    const adopted = prefetch?.take(shard.shard_id, node, record.block_size_bytes)
+    const fetchFrom = (from: number) =>
+      ctx.transport.fetchShard(node, shard.shard_id, from, {
         signal: attempt,
-        blocks: shard.leaf_count,
+        blocks: shard.leaf_count - from,
         blockSizeBytes: record.block_size_bytes,
       })
-      [Symbol.asyncIterator]()
+    const iterator = (
+      adopted === undefined ? fetchFrom(0) : adoptedBlocks(adopted, attempt, shard.leaf_count, fetchFrom)
+    )[Symbol.asyncIterator]()
     const head = iterator.next()
     // Both are settled by blocks(); until then a failure must not count as unhandled.
     leaves.catch(() => {})
@@ -211,6 +221,32 @@ class ShardReader {
     // Bad bytes somewhere is the finding that matters; otherwise the shard is only out of reach.
     throw corrupt ? new IntegrityMismatchError(why) : new ShardUnavailableError(why)
   }
+}
+
+/**
+ * A shard's blocks from the replica whose first block was prefetched: that block, then the rest
+ * fetched from block 1. Unchecked, like any fetch's: ShardReader checks each block it yields. The
+ * prefetch is stopped with the attempt.
+ */
+function adoptedBlocks(
+  adopted: PrefetchedBlock,
+  attempt: AbortSignal,
+  leafCount: number,
+  fetchFrom: (block: number) => AsyncIterable<Uint8Array>,
+): AsyncIterable<Uint8Array> {
+  const stop = () => adopted.stop.abort(attempt.reason)
+  if (attempt.aborted) stop()
+  else attempt.addEventListener('abort', stop, { once: true })
+  return (async function* () {
+    try {
+      const block = await adopted.block
+      if (block === undefined) return
+      yield block
+    } finally {
+      attempt.removeEventListener('abort', stop)
+    }
+    if (leafCount > 1) yield* fetchFrom(1)
+  })()
 }
 
 /** A replica's leaf hashes, accepted only if they rebuild the root the record commits to. */
