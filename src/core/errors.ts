@@ -124,6 +124,8 @@ const STORAGE_CODE_OF: Readonly<Record<string, StorageErrorCode>> = {
   NO_ELIGIBLE_NODES: 'SE_ERR_NO_ELIGIBLE_NODES',
   AEGIS_CONTEXT_MISSING: 'SE_ERR_AEGIS_CONTEXT_MISSING',
   QUORUM_NOT_REACHED: 'SE_ERR_NO_ELIGIBLE_NODES',
+  // A commit to a holder that is no home, without a majority of the homes' acceptances.
+  NOT_DECIDED: 'SE_ERR_INVALID_INPUT',
   // src/net (docs/protocol.md): a bad frame or message is bad input; an ineligible peer lacks AEGIS context.
   FRAME_INVALID: 'SE_ERR_INVALID_INPUT',
   FRAME_TOO_LARGE: 'SE_ERR_INVALID_INPUT',

@@ -8,11 +8,13 @@ import { Registry } from 'prom-client'
 import { buildApi, isReady, type NodeStatus, type Readiness } from '../api/app.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import { DeterministicTime } from '../core/time.js'
+import type { AcceptanceKeys } from '../engine/acceptance.js'
 import { StorageEngine } from '../engine/engine.js'
 import { RecentFailures } from '../engine/peer-health.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { SnapshotMembership } from '../membership/snapshot-membership.js'
 import type { Membership } from '../membership/types.js'
+import { peerAcceptanceKeys } from '../net/acceptance-keys.js'
 import {
   createQfsLibp2p,
   type Dialer,
@@ -99,7 +101,15 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       reserveBytes: config.storage.reserveBytes,
       capacityBytes: config.storage.capacityBytes,
     })
-    const local = await openLocal(nodeId, config.dir, params, space, config.storage.sync, membership)
+    const local = await openLocal(
+      nodeId,
+      config.dir,
+      params,
+      space,
+      config.storage.sync,
+      membership,
+      peerAcceptanceKeys(identity.privateKey),
+    )
     cleanups.push(() => local.close())
 
     const registry = new Registry()
@@ -345,9 +355,10 @@ async function openLocal(
   space: SpaceGuard,
   sync: boolean,
   membership: Membership,
+  acceptanceKeys: AcceptanceKeys,
 ): Promise<LocalNode> {
   try {
-    return await openLocalNode({ nodeId, dir, params, space, log: { sync }, membership })
+    return await openLocalNode({ nodeId, dir, params, space, log: { sync }, membership, acceptanceKeys })
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {

@@ -6,6 +6,7 @@ import { recordDigest, type VersionRecord, validateVersionRecord } from '../core
 import type { EventLog } from '../log/index.js'
 import type { Membership } from '../membership/types.js'
 import type { ShardStore, StagedShard, ShardHeader as StoreShardHeader } from '../store/index.js'
+import { type AcceptanceKeys, checkAcceptances, signAcceptance } from './acceptance.js'
 import { AegisContextMissingError } from './errors.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { placementProblem } from './record-placement.js'
@@ -31,6 +32,12 @@ export interface NodeServiceComponents {
    * from peers.
    */
   membership?: Membership
+  /**
+   * How this node signs what it accepts as a home, and checks the homes' acceptances a commit to a
+   * holder that is no home must carry (acceptance.ts). Absent where `membership` is: nothing comes
+   * from peers.
+   */
+  acceptanceKeys?: AcceptanceKeys
 }
 
 /**
@@ -44,6 +51,7 @@ export class NodeService {
   private readonly log: EventLog
   private readonly params: ProtocolParams
   private readonly membership?: Membership
+  private readonly acceptanceKeys?: AcceptanceKeys
 
   constructor(components: NodeServiceComponents) {
     this.nodeId = components.nodeId
@@ -51,6 +59,10 @@ export class NodeService {
     this.log = components.log
     this.params = components.params
     this.membership = components.membership
+    this.acceptanceKeys = components.acceptanceKeys
+    if (this.membership !== undefined && this.acceptanceKeys === undefined) {
+      throw new InvalidInputError('a node that takes commits from peers needs acceptance keys')
+    }
   }
 
   async openShard(header: ShardHeader, options: { signal?: AbortSignal } = {}): Promise<ShardSink> {
@@ -122,6 +134,20 @@ export class NodeService {
     if (!home && staged.length === 0) {
       throw new InvalidInputError('commit names neither a shard this node staged nor a record it keeps')
     }
+    const keys = this.acceptanceKeys
+    // A holder that is no home keeps only what a majority of the homes accepted: otherwise any
+    // eligible peer could commit a made-up record first and make it refuse the decided one.
+    if (!home && keys !== undefined) await checkAcceptances(record, request.acceptances, keys)
+    const result = await this.commitLocked(record, home, staged)
+    if (!home || keys === undefined) return result
+    return { ...result, acceptance: await signAcceptance(keys, record) }
+  }
+
+  private commitLocked(
+    record: VersionRecord,
+    home: boolean,
+    staged: ReadonlyArray<{ shard_id: string; staging_id: string }>,
+  ): Promise<CommitResult> {
     return this.store.writeLock.run(async () => {
       const prepared = await this.store.prepareCommit(record, {
         home,

@@ -1,8 +1,9 @@
 import type { VersionRecord } from '../core/record.js'
 import type { EpochView } from '../membership/types.js'
 import type { StagedShardRef } from '../store/index.js'
+import type { Acceptance } from './acceptance.js'
 import { catchUp, decidedRecord } from './catalogue.js'
-import { type EngineContext, underRequestDeadline } from './context.js'
+import { ask, type EngineContext, settle, underRequestDeadline } from './context.js'
 
 /** What became of stale staged shards, by staging id. */
 export interface RollForwardResult {
@@ -73,8 +74,11 @@ export async function rollForwardStaged(
         await catchUp(ctx, homes, ctx.nodeId, objectId, version, signal)
       }
       const staged = needed.map((r) => ({ shard_id: r.shardId, staging_id: r.stagingId }))
+      const acceptances = record.catalogue_homes.includes(ctx.nodeId)
+        ? undefined
+        : await homeAcceptances(ctx, homes, record, signal)
       await underRequestDeadline(ctx, signal, (s) =>
-        ctx.transport.commitVersion(ctx.nodeId, { record, staged }, { signal: s }),
+        ctx.transport.commitVersion(ctx.nodeId, { record, staged, acceptances }, { signal: s }),
       )
       result.committed.push(...needed.map((r) => r.stagingId))
     } catch {
@@ -82,6 +86,25 @@ export async function rollForwardStaged(
     }
   }
   return result
+}
+
+/**
+ * The homes' acceptances of a decided record, which this node needs to commit it as a holder that
+ * is no home (acceptance.ts): the record offered to each home again, which a home that keeps it
+ * answers idempotently, signed (and one that missed it takes, as read repair would).
+ */
+async function homeAcceptances(
+  ctx: EngineContext,
+  homes: readonly string[],
+  record: VersionRecord,
+  signal?: AbortSignal,
+): Promise<Acceptance[]> {
+  const answers = await settle(homes, (n) =>
+    ask(ctx, n, signal, (s) => ctx.transport.commitVersion(n, { record, staged: [] }, { signal: s })),
+  )
+  return answers.flatMap((a) =>
+    a.value?.acceptance === undefined ? [] : [{ node_id: a.node, signature: a.value.acceptance }],
+  )
 }
 
 function namesStaged(record: VersionRecord, ref: StagedShardRef, nodeId: string): boolean {

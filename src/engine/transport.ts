@@ -1,5 +1,6 @@
 import type { StorageProof } from '../core/proof.js'
 import type { VersionRecord } from '../core/record.js'
+import type { Acceptance } from './acceptance.js'
 
 export interface AbortOptions {
   signal?: AbortSignal
@@ -55,6 +56,8 @@ export interface CommitRequest {
   record: VersionRecord
   /** The shards of `record` this node staged and should now commit. */
   staged: Array<{ shard_id: string; staging_id: string }>
+  /** What the homes signed when they accepted `record`: a holder that is no home needs a majority. */
+  acceptances?: Acceptance[]
 }
 
 export interface CommitResult {
@@ -65,6 +68,8 @@ export interface CommitResult {
   idempotent: boolean
   home: boolean
   shard_ids: string[]
+  /** A home's signature that it keeps the record (acceptance.ts), for the holders that are none. */
+  acceptance?: string
 }
 
 export interface ShardManifestInfo {

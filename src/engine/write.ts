@@ -346,6 +346,10 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   }
   const durable = (done: Set<string>) =>
     shards.every((s) => s.replicas.filter((n) => done.has(`${s.shard_id}/${n}`)).length >= quorum)
+  // What the homes signed: the holders that are no home keep the record only on a majority of them.
+  const acceptances = accepted.flatMap((a) =>
+    a.value?.acceptance === undefined ? [] : [{ node_id: a.node, signature: a.value.acceptance }],
+  )
   const committed = await settleAsking<CommitResult>(
     ctx,
     holders,
@@ -356,7 +360,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
     },
     (node, signal) =>
       ask(ctx, node, signal, (s) =>
-        ctx.transport.commitVersion(node, { record, staged: stagedOn(node) }, { signal: s }),
+        ctx.transport.commitVersion(node, { record, staged: stagedOn(node), acceptances }, { signal: s }),
       ),
   )
   const done = committedOn([...accepted, ...committed])

@@ -4,6 +4,7 @@ import { InvalidInputError } from '../core/errors.js'
 import type { ProtocolParams } from '../core/params.js'
 import { PROOF_KEYS, type StorageProof } from '../core/proof.js'
 import { type VersionRecord, validateVersionRecord } from '../core/record.js'
+import { type Acceptance, MAX_ACCEPTANCE_SIGNATURE_CHARS, MAX_ACCEPTANCES } from '../engine/acceptance.js'
 import { type NodeListFilters, validateNodeListFilters } from '../engine/list.js'
 import type {
   CommitRequest,
@@ -129,10 +130,10 @@ export function parseStagedShardInfo(value: unknown): StagedShardInfo {
 
 /** The record stays unchecked here: NodeService.commitVersion validates it against its parameters. */
 export function parseCommitRequest(value: unknown): CommitRequest {
-  const c = exact(value, 'commit request', ['record', 'staged'])
+  const c = exact(value, 'commit request', ['record', 'staged'], ['acceptances'])
   plainObject(c.record, 'record')
   if (!Array.isArray(c.staged)) throw new InvalidInputError('staged must be an array')
-  return {
+  const request: CommitRequest = {
     record: c.record as VersionRecord,
     staged: c.staged.map((s, i) => {
       const e = exact(s, `staged[${i}]`, ['shard_id', 'staging_id'])
@@ -142,17 +143,55 @@ export function parseCommitRequest(value: unknown): CommitRequest {
       }
     }),
   }
+  if (c.acceptances !== undefined) request.acceptances = parseAcceptances(c.acceptances)
+  return request
+}
+
+function parseAcceptances(value: unknown): Acceptance[] {
+  if (!Array.isArray(value) || value.length > MAX_ACCEPTANCES) {
+    throw new InvalidInputError(`acceptances must be an array of at most ${MAX_ACCEPTANCES}`)
+  }
+  return value.map((a, i) => {
+    const e = exact(a, `acceptances[${i}]`, ['node_id', 'signature'])
+    return {
+      node_id: textField(e.node_id, `acceptances[${i}].node_id`, MAX_NODE_ID_CHARS),
+      signature: signatureField(e.signature, `acceptances[${i}].signature`),
+    }
+  })
+}
+
+/** Lower-case hex of an even length, at most MAX_ACCEPTANCE_SIGNATURE_CHARS characters. */
+function signatureField(value: unknown, what: string): string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > MAX_ACCEPTANCE_SIGNATURE_CHARS ||
+    value.length % 2 !== 0 ||
+    !/^[0-9a-f]+$/.test(value)
+  ) {
+    throw new InvalidInputError(
+      `${what} must be lower-case hex of at most ${MAX_ACCEPTANCE_SIGNATURE_CHARS} characters`,
+    )
+  }
+  return value
 }
 
 export function parseCommitResult(value: unknown): CommitResult {
-  const c = exact(value, 'commit result', ['node_id', 'event_id', 'idempotent', 'home', 'shard_ids'])
-  return {
+  const c = exact(
+    value,
+    'commit result',
+    ['node_id', 'event_id', 'idempotent', 'home', 'shard_ids'],
+    ['acceptance'],
+  )
+  const result: CommitResult = {
     node_id: textField(c.node_id, 'node_id', MAX_NODE_ID_CHARS),
     event_id: c.event_id === null ? null : idField(c.event_id, 'event_id'),
     idempotent: boolField(c.idempotent, 'idempotent'),
     home: boolField(c.home, 'home'),
     shard_ids: idList(c.shard_ids, 'shard_ids'),
   }
+  if (c.acceptance !== undefined) result.acceptance = signatureField(c.acceptance, 'acceptance')
+  return result
 }
 
 export function parseAbortRequest(value: unknown): string[] {

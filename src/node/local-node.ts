@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
+import type { AcceptanceKeys } from '../engine/acceptance.js'
 import { NodeService } from '../engine/node-service.js'
 import { type AuditKey, EventLog, type EventLogOptions, loadOrCreateAuditKey } from '../log/index.js'
 import type { Membership } from '../membership/types.js'
@@ -21,6 +22,8 @@ export interface LocalNodeInit {
   space?: SpaceGuard
   /** The epochs committed records must be placed in (NodeService); none: a store used on its own. */
   membership?: Membership
+  /** How the node signs and checks acceptances (NodeService); required with `membership`. */
+  acceptanceKeys?: AcceptanceKeys
 }
 
 /** One node's local parts, opened together so they always share one atomic LevelDB. */
@@ -77,6 +80,7 @@ async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams
     log: opened,
     params,
     membership: init.membership,
+    acceptanceKeys: init.acceptanceKeys,
   })
   return {
     nodeId: init.nodeId,

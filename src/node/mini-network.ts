@@ -6,6 +6,7 @@ import { InProcessTransport } from '../engine/in-process.js'
 import type { AuditKey } from '../log/index.js'
 import { StaticMembership } from '../membership/static.js'
 import type { RootDb, SpaceGuard } from '../store/index.js'
+import { InProcessKeyring } from './keyring.js'
 import { type LocalNode, openLocalNode } from './local-node.js'
 
 export interface MiniNetworkInit {
@@ -37,6 +38,7 @@ export class MiniNetwork {
   static async create(init: MiniNetworkInit): Promise<MiniNetwork> {
     const params = init.params ?? DEFAULT_PARAMS
     const net = new MiniNetwork(new StaticMembership({ nodes: init.nodeIds, params }))
+    const keyring = new InProcessKeyring()
     for (const nodeId of init.nodeIds) {
       const node = await openLocalNode({
         nodeId,
@@ -46,6 +48,7 @@ export class MiniNetwork {
         params,
         space: init.space?.(nodeId),
         membership: net.membership,
+        acceptanceKeys: keyring.keysOf(nodeId),
       })
       net.nodes.set(nodeId, node)
       net.transport.add(node.service)

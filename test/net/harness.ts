@@ -5,8 +5,10 @@ import { MemoryLevel } from 'memory-level'
 import { toHex, utf8 } from '../../src/core/bytes.js'
 import { sha3 } from '../../src/core/hash.js'
 import { DeterministicTime } from '../../src/core/time.js'
+import type { AcceptanceKeys } from '../../src/engine/acceptance.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { StaticMembership } from '../../src/membership/static.js'
+import { peerAcceptanceKeys } from '../../src/net/acceptance-keys.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import type { Limits } from '../../src/net/protocols.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
@@ -48,9 +50,12 @@ export interface Libp2pHarnessOptions extends HarnessOptions {
 export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {}): Promise<Libp2pNetwork> {
   const idleTimeoutMs = options.idleTimeoutMs ?? 5_000
   const libp2p = new Map<string, Libp2p>()
+  const acceptanceKeys = new Map<string, AcceptanceKeys>()
   for (let i = 0; i < count; i++) {
-    const node = await createQfsLibp2p({ privateKey: await testPeerKey(i), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const privateKey = await testPeerKey(i)
+    const node = await createQfsLibp2p({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
     libp2p.set(node.peerId.toString(), node)
+    acceptanceKeys.set(node.peerId.toString(), peerAcceptanceKeys(privateKey))
   }
   const outsider = await createQfsLibp2p({
     privateKey: await testPeerKey(1000),
@@ -77,6 +82,7 @@ export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {
       auditKey: testAuditKey(nodeId),
       space: options.space?.(nodeId),
       membership,
+      acceptanceKeys: acceptanceKeys.get(nodeId),
     })
     const transport = new Libp2pTransport(
       { libp2p: node, resolve, local: local.service },

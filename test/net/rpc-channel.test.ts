@@ -280,6 +280,8 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       idempotent: true,
       home: true,
       shard_ids: [],
+      // A home signs what it keeps (an Ed25519 signature: 64 bytes).
+      acceptance: expect.stringMatching(/^[0-9a-f]{128}$/),
     })
     await abort
     const blocks = await fetched

@@ -1,0 +1,76 @@
+import { concatBytes, fromHex, toHex, utf8 } from '../core/bytes.js'
+import { QfsError } from '../core/errors.js'
+import { recordDigest, type VersionRecord } from '../core/record.js'
+import { majority } from './context.js'
+
+/**
+ * A catalogue home's signature that it keeps a record (docs/protocol.md 4.7). A majority of them is
+ * what a holder that is no home of the object asks before it commits: proof that the record was
+ * decided, which it cannot otherwise tell from a record any eligible peer could make up.
+ */
+export interface Acceptance {
+  node_id: string
+  /** Hex; the home's signature over `acceptanceMessage(record)`. */
+  signature: string
+}
+
+/** How a node signs its acceptances and checks its peers'. */
+export interface AcceptanceKeys {
+  sign(message: Uint8Array): Promise<Uint8Array>
+  /** Whether `signature` is `nodeId`'s over `message`; false for a node whose key it cannot know. */
+  verify(nodeId: string, message: Uint8Array, signature: Uint8Array): Promise<boolean>
+}
+
+/** Domain separation: an acceptance can never be replayed as a signature of anything else. */
+const ACCEPTANCE_CONTEXT = utf8('qfs-record-acceptance/1\n')
+
+/** Wire bounds: a signature of up to 512 bytes (Ed25519's is 64), at most 16 acceptances. */
+export const MAX_ACCEPTANCE_SIGNATURE_CHARS = 1024
+export const MAX_ACCEPTANCES = 16
+
+/** The bytes a home signs: the context and the record's digest (PROTOCOL.md's canonical JSON). */
+export function acceptanceMessage(record: VersionRecord): Uint8Array {
+  return concatBytes([ACCEPTANCE_CONTEXT, fromHex(recordDigest(record), 'record digest')])
+}
+
+export async function signAcceptance(keys: AcceptanceKeys, record: VersionRecord): Promise<string> {
+  return toHex(await keys.sign(acceptanceMessage(record)))
+}
+
+/** A commit to a holder that is no home, without a majority of the record's homes vouching for it. */
+export class NotDecidedError extends QfsError {
+  static readonly code = 'NOT_DECIDED'
+  constructor(message: string, options?: ErrorOptions) {
+    super(NotDecidedError.code, message, options)
+  }
+}
+
+/**
+ * Passes when a majority of `record.catalogue_homes` signed it: distinct homes, each signature
+ * valid. Acceptances from other nodes, repeated or bad ones count for nothing (they are not an
+ * error by themselves: a coordinator forwards what the homes answered).
+ */
+export async function checkAcceptances(
+  record: VersionRecord,
+  acceptances: readonly Acceptance[] | undefined,
+  keys: AcceptanceKeys,
+): Promise<void> {
+  const homes = record.catalogue_homes
+  const needed = majority(homes.length)
+  const message = acceptanceMessage(record)
+  const vouching = new Set<string>()
+  for (const a of acceptances ?? []) {
+    if (!homes.includes(a.node_id) || vouching.has(a.node_id)) continue
+    let signature: Uint8Array
+    try {
+      signature = fromHex(a.signature, 'acceptance signature')
+    } catch {
+      continue
+    }
+    if (await keys.verify(a.node_id, message, signature).catch(() => false)) vouching.add(a.node_id)
+    if (vouching.size >= needed) return
+  }
+  throw new NotDecidedError(
+    `${vouching.size} of the ${needed} home acceptances a holder needs to keep ${record.object_id} v${record.version}`,
+  )
+}

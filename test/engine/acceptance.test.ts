@@ -1,0 +1,159 @@
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { sha3_256 } from '@noble/hashes/sha3.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/bytes.js'
+import { canonicalBytes } from '../../src/core/canonical.js'
+import type { VersionRecord } from '../../src/core/record.js'
+import {
+  type Acceptance,
+  acceptanceMessage,
+  checkAcceptances,
+  signAcceptance,
+} from '../../src/engine/acceptance.js'
+import { peerAcceptanceKeys } from '../../src/net/acceptance-keys.js'
+import { InProcessKeyring } from '../../src/node/keyring.js'
+import { engineOn, expectOk, findObject, type Harness } from './consistency-claims-helpers.js'
+import { forgeRecord } from './forged-record.js'
+import { inProcessHarness } from './harness.js'
+import { bytesOf, meta } from './suite.js'
+
+// A holder that is no home of an object keeps a record only with a majority of its homes' signed
+// acceptances (docs/protocol.md 4.7): else any eligible peer could commit a made-up record there
+// first and make the holder refuse the decided one.
+
+let h: Harness | undefined
+afterEach(async () => {
+  await h?.close()
+  h = undefined
+})
+
+const codeOf = (err: unknown) => (err as { code?: string } | undefined)?.code
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (err: unknown) => err,
+  )
+
+/** An object with a shard whose replicas include a node that is no home of it. */
+function withOuterHolder(nodeIds: readonly string[], label: string) {
+  const p = findObject(nodeIds, label, (o) => o.replicas[0]!.some((n) => !o.homes.includes(n)))
+  const holder = p.replicas[0]!.find((n) => !p.homes.includes(n))!
+  return { p, holder }
+}
+
+describe('acceptances', () => {
+  const record = forgeRecord({
+    oid: 'a'.repeat(64),
+    version: 1,
+    content: bytesOf('x', 100),
+    replicas: [0, 1, 2, 3].map(() => ['h1', 'h2', 'h3']),
+    homes: ['h1', 'h2', 'h3'],
+  }).record
+  const ring = new InProcessKeyring()
+  const signedBy = async (node: string, r: VersionRecord = record): Promise<Acceptance> => ({
+    node_id: node,
+    signature: await signAcceptance(ring.keysOf(node), r),
+  })
+  const check = (acceptances: Acceptance[]) =>
+    refusal(checkAcceptances(record, acceptances, ring.keysOf('holder'))).then(codeOf)
+
+  it('pass with a majority of distinct homes, and only then', async () => {
+    expect(await check([await signedBy('h1'), await signedBy('h3')])).toBeUndefined()
+    expect(await check([await signedBy('h2')])).toBe('NOT_DECIDED')
+    // The same home twice, a node that is no home, a record other than this one: none counts.
+    expect(await check([await signedBy('h1'), await signedBy('h1')])).toBe('NOT_DECIDED')
+    expect(await check([await signedBy('h1'), await signedBy('holder')])).toBe('NOT_DECIDED')
+    const other = { ...record, version: 2 }
+    expect(await check([await signedBy('h1'), await signedBy('h2', other)])).toBe('NOT_DECIDED')
+    // A signature put under another home's name, or not hex at all.
+    const h2 = await signedBy('h2')
+    expect(await check([await signedBy('h1'), { node_id: 'h3', signature: h2.signature }])).toBe(
+      'NOT_DECIDED',
+    )
+    expect(await check([await signedBy('h1'), { node_id: 'h3', signature: 'zz' }])).toBe('NOT_DECIDED')
+    expect(await check([])).toBe('NOT_DECIDED')
+  })
+
+  it('of a daemon are Ed25519 signatures of its peer key over the context and the record digest', async () => {
+    const key = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(7))
+    const nodeId = peerIdFromPrivateKey(key).toString()
+    const keys = peerAcceptanceKeys(key)
+    const signature = fromHex(await signAcceptance(keys, record))
+    // Independently: @noble/hashes for the digest of PROTOCOL.md's canonical JSON, @noble/curves for
+    // the signature, against the public key the peer id carries.
+    const message = concatBytes([utf8('qfs-record-acceptance/1\n'), sha3_256(canonicalBytes(record))])
+    expect(toHex(acceptanceMessage(record))).toBe(toHex(message))
+    expect(ed25519.verify(signature, message, key.publicKey.raw)).toBe(true)
+    expect(await keys.verify(nodeId, message, signature)).toBe(true)
+    // Another peer's id, a flipped bit, an id that is no peer id: refused, never thrown.
+    const other = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(8)))
+    expect(await keys.verify(other.toString(), message, signature)).toBe(false)
+    const flipped = signature.slice()
+    flipped[0]! ^= 1
+    expect(await keys.verify(nodeId, message, flipped)).toBe(false)
+    expect(await keys.verify('node-1', message, signature)).toBe(false)
+  })
+})
+
+describe('a holder that is no home', () => {
+  it('refuses a made-up record without the homes, so the decided one still commits there', async () => {
+    h = await inProcessHarness(5)
+    const { p, holder } = withOuterHolder(h.nodeIds, 'outer-holder')
+    // A hostile eligible peer stages junk for shard 0 on the holder and commits a record of its own.
+    const forged = forgeRecord({
+      oid: p.oid,
+      version: 1,
+      content: bytesOf('junk', 3000),
+      replicas: p.replicas,
+      homes: p.homes,
+    })
+    const staged = await h.net.transport.stageShards(holder, [forged.shards[0]!])
+    const commit = (acceptances?: Acceptance[]) =>
+      refusal(
+        h!.net.transport.commitVersion(holder, {
+          record: forged.record,
+          staged: [{ shard_id: staged[0]!.shard_id, staging_id: staged[0]!.staging_id }],
+          acceptances,
+        }),
+      )
+    expect(codeOf(await commit())).toBe('NOT_DECIDED')
+    // Its own signature (as if it were a home) and a home's signature over another record: no majority.
+    const real = await h.engine(h.nodeIds[0]!).putContent(p.oid, 1, bytesOf('real', 3000), meta(1))
+    expectOk(real)
+    const ring = new InProcessKeyring()
+    const selfSigned = {
+      node_id: p.homes[0]!,
+      signature: await signAcceptance(ring.keysOf(p.homes[0]!), forged.record),
+    }
+    expect(codeOf(await commit([selfSigned]))).toBe('NOT_DECIDED')
+    expect(await h.net.node(holder).store.getRecord(p.oid, 1)).toMatchObject({
+      record: { hash_commit: real.hash_commit },
+    })
+    const got = await engineOn(h, holder).getContent(p.oid, 1)
+    expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(bytesOf('real', 3000)))).toBe(true)
+  })
+
+  it('commits a decided record in a roll-forward, with acceptances it asks the homes for', async () => {
+    h = await inProcessHarness(5)
+    const { p, holder } = withOuterHolder(h.nodeIds, 'outer-roll')
+    // The coordinator stops after the decide: the holder's staged shard waits for the roll-forward.
+    const transport = h.net.transport as unknown as Record<string, (...a: unknown[]) => unknown>
+    const commitVersion = transport.commitVersion!.bind(h.net.transport)
+    transport.commitVersion = (node: unknown, ...rest: unknown[]) =>
+      node === holder && (rest[0] as { record: VersionRecord }).record.object_id === p.oid
+        ? Promise.reject(Object.assign(new Error('coordinator stopped'), { code: 'NODE_UNAVAILABLE' }))
+        : commitVersion(node, ...rest)
+    const put = await h.engine(p.homes[0]!).putContent(p.oid, 1, bytesOf('rolled', 3000), meta(1))
+    transport.commitVersion = commitVersion
+    // Acknowledged or not, the version is decided at the homes; the holder has no record yet.
+    expect(put.ok || put.code === 'QUORUM_NOT_REACHED').toBe(true)
+    expect(await h.net.node(holder).store.getRecord(p.oid, 1)).toBeUndefined()
+    const stale = await h.net.node(holder).store.staleStaged(0)
+    const rolled = await h.engine(holder).rollForwardStaged(stale.filter((s) => s.objectId === p.oid))
+    expect(rolled.committed.length).toBeGreaterThan(0)
+    expect(rolled.undecided).toEqual([])
+    expect((await h.net.node(holder).store.getRecord(p.oid, 1))?.record.catalogue_homes).toEqual(p.homes)
+  })
+})
