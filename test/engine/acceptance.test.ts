@@ -151,7 +151,7 @@ describe('a holder that is no home', () => {
     expect(put.ok || put.code === 'QUORUM_NOT_REACHED').toBe(true)
     expect(await h.net.node(holder).store.getRecord(p.oid, 1)).toBeUndefined()
     const stale = await h.net.node(holder).store.staleStaged(0)
-    const rolled = await h.engine(holder).rollForwardStaged(stale.filter((s) => s.objectId === p.oid))
+    const rolled = await h.net.engine(holder).rollForwardStaged(stale.filter((s) => s.objectId === p.oid))
     expect(rolled.committed.length).toBeGreaterThan(0)
     expect(rolled.undecided).toEqual([])
     expect((await h.net.node(holder).store.getRecord(p.oid, 1))?.record.catalogue_homes).toEqual(p.homes)
