@@ -1,7 +1,9 @@
+import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { StorageEngine } from '../../src/engine/engine.js'
 import { StreamTimeoutError } from '../../src/net/errors.js'
 import type { FrameStream } from '../../src/net/frame-stream.js'
+import { dataBytes, FrameDecoder } from '../../src/net/frames.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
 import { PUBLIC_HANDLERS, type PublicPolicy } from '../../src/net/serve-public.js'
 import { WriteAdmission } from '../../src/net/write-admission.js'
@@ -15,7 +17,13 @@ const BLOCK = 1_000
  * signal's reason, when the exchange is aborted (FrameStream.write does the same).
  */
 function client(takeMs: (n: number) => number | undefined) {
-  const seen = { writes: 0, dataBytes: 0, reset: undefined as Error | undefined }
+  const seen = {
+    writes: 0,
+    dataBytes: 0,
+    reset: undefined as Error | undefined,
+    /** The frame types of each `write` (a whole small read), in order. */
+    frames: [] as string[][],
+  }
   const write = (signal: AbortSignal | undefined, bytes: number): Promise<void> => {
     const ms = takeMs(seen.writes++)
     return new Promise<void>((resolve, reject) => {
@@ -43,6 +51,15 @@ function client(takeMs: (n: number) => number | undefined) {
     holdInput: () => {},
     writeJson: (_value: unknown, signal?: AbortSignal) => write(signal, 0),
     writeData: (bytes: Uint8Array, signal?: AbortSignal) => write(signal, bytes.length),
+    write: (parts: Uint8Array[], signal?: AbortSignal) => {
+      const frames = new FrameDecoder().push(new Uint8ArrayList(...parts))
+      seen.frames.push(frames.map((f) => f.type))
+      const data = frames.filter((f) => f.type === 'data')
+      return write(
+        signal,
+        data.reduce((n, f) => n + dataBytes(f).length, 0),
+      )
+    },
     abort: (err: Error) => {
       seen.reset = err
     },
@@ -51,7 +68,7 @@ function client(takeMs: (n: number) => number | undefined) {
 }
 
 /** An engine serving `blocks` blocks, `fetchMs` apart, and telling what became of its read. */
-function engine(blocks: number, fetchMs = 0) {
+function engine(blocks: number, fetchMs = 0, failAfter?: number) {
   const read = {
     started: false,
     closed: false,
@@ -62,6 +79,7 @@ function engine(blocks: number, fetchMs = 0) {
     read.started = true
     try {
       for (let i = 0; i < blocks; i++) {
+        if (i === failAfter) throw Object.assign(new Error('replica gone'), { code: 'SHARD_UNAVAILABLE' })
         if (fetchMs > 0) await new Promise((resolve) => setTimeout(resolve, fetchMs))
         yield new Uint8Array(BLOCK)
       }
@@ -162,25 +180,45 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
   it('fails a client that takes everything but the trailer', async () => {
     vi.useFakeTimers()
     const p = policy()
-    const { stub } = engine(2)
-    const { fs, seen } = client((n) => (n <= 2 ? 0 : undefined))
+    // 70 blocks of 1000 bytes: past 64 KiB, so sent block by block.
+    const { stub } = engine(70)
+    const { fs, seen } = client((n) => (n <= 70 ? 0 : undefined))
     const outcome = serve(stub, fs, p)
-    await vi.advanceTimersByTimeAsync(3_000)
+    // 1 s of grace and 70 s earned by the 70 000 bytes taken, then the trailer's wait runs out.
+    await vi.advanceTimersByTimeAsync(73_000)
     expect(await outcome).toMatchObject({ code: 'READ_TOO_SLOW' })
-    expect(seen.dataBytes).toBe(2 * BLOCK)
+    expect(seen.dataBytes).toBe(70 * BLOCK)
+  })
+
+  it('sends content up to 64 KiB whole: header, every DATA frame and the trailer in one write', async () => {
+    const { stub } = engine(3)
+    const { fs, seen } = client(() => 0)
+    expect(await serve(stub, fs, policy())).toBe('served')
+    expect(seen.frames).toEqual([['json', 'data', 'data', 'data', 'json']])
+    expect(seen.dataBytes).toBe(3 * BLOCK)
+  })
+
+  it('sends what verified of a small content before the error that ends it', async () => {
+    const p = policy()
+    const { stub, read } = engine(3, 0, 2)
+    const { fs, seen } = client(() => 0)
+    expect(await serve(stub, fs, p)).toMatchObject({ code: 'SHARD_UNAVAILABLE' })
+    expect(seen.frames).toEqual([['json', 'data', 'data']])
+    expect(read.closed).toBe(true)
+    expect(p.reads.activeReads).toBe(0)
   })
 
   it('serves a client above the minimum rate however long the read, and a slow engine costs the client nothing', async () => {
     vi.useFakeTimers()
     const p = policy()
-    // 60 blocks, each 10 s in the fetching; the client makes the node wait 900 ms for each block
+    // 70 blocks, each 10 s in the fetching; the client makes the node wait 900 ms for each block
     // (1000 bytes: above the rate), and takes header and trailer at once.
-    const { stub, read } = engine(60, 10_000)
-    const { fs, seen } = client((n) => (n === 0 || n > 60 ? 0 : 900))
+    const { stub, read } = engine(70, 10_000)
+    const { fs, seen } = client((n) => (n === 0 || n > 70 ? 0 : 900))
     const outcome = serve(stub, fs, p)
-    await vi.advanceTimersByTimeAsync(60 * 10_900 + 900)
+    await vi.advanceTimersByTimeAsync(70 * 10_900 + 900)
     expect(await outcome).toBe('served')
-    expect(seen.dataBytes).toBe(60 * BLOCK)
+    expect(seen.dataBytes).toBe(70 * BLOCK)
     expect(seen.reset).toBeUndefined()
     expect(read.closed).toBe(true)
     expect(p.reads.activeReads).toBe(0)
