@@ -24,7 +24,7 @@ import {
 import { FrameInvalidError, FrameTooLargeError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
-import { encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
+import { encodeDataFrame, encodeEndFrame, encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
 import {
   type ListRequest,
   type ProofRequest,
@@ -62,6 +62,9 @@ export interface StorageClientInit {
  * limits (docs/protocol.md 4.1) a summary is under 32 KiB, a full page under 32 MiB.
  */
 export const MAX_LIST_PAGE_BYTES = 64 * 1024 * 1024
+
+/** Content given whole up to this size is sent with its request in one send (`put`). */
+const WHOLE_WRITE_BYTES = 64 * 1024
 
 export interface ClientOptions {
   signal?: AbortSignal
@@ -115,6 +118,9 @@ export class StorageClient {
   ): Promise<StoreResponse> {
     const size = request.content_size ?? (content instanceof Uint8Array ? content.length : undefined)
     if (size === undefined) throw new TypeError('content_size is required for streamed content')
+    if (content instanceof Uint8Array && size === content.length && size <= WHOLE_WRITE_BYTES) {
+      return this.write(peer, { ...request, content_size: size }, content, options)
+    }
     const chunks = content instanceof Uint8Array ? [content] : content
     return this.write(peer, { ...request, content_size: size }, chunks, options)
   }
@@ -131,7 +137,7 @@ export class StorageClient {
   private async write(
     peer: PeerTarget,
     request: WriteRequest,
-    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array,
     options: PutOptions,
   ): Promise<StoreResponse> {
     const encoded = encodeRequest(request)
@@ -141,6 +147,24 @@ export class StorageClient {
     const fs = await this.open(peer, PROTOCOLS.write, signal)
     let delivered = false
     try {
+      if (chunks instanceof Uint8Array) {
+        // Small content whole: request, DATA and END in one send (one muxer frame and Noise message
+        // instead of three), the same frames. Once handed over, the node may have it all.
+        signal?.throwIfAborted()
+        delivered = true
+        const data = chunks.length === 0 ? [] : encodeDataFrame(chunks)
+        try {
+          await fs.write([...encoded, ...data, ...encodeEndFrame()], signal)
+          options.onProgress?.(chunks.length)
+          await fs.close(signal)
+        } catch (err) {
+          // A refusal may have reset the stream under us; its answer is still queued.
+          if (fs.pending === 0) throw err
+        }
+        const answer = await this.answer(fs, signal, (v) => parseStoreSuccess(v))
+        fs.done()
+        return answer
+      }
       await fs.write(encoded, signal)
       let sent = 0
       try {

@@ -195,6 +195,13 @@ export class QfsClient implements StorageEngineApi {
         yield chunk
       }
     }
+    // Bytes given whole go to the wire client whole (it sends small content with its request in one
+    // send); they are committed to here, as they go out.
+    let wire: Uint8Array | AsyncIterable<Uint8Array> = sending()
+    if (content instanceof Uint8Array) {
+      commit?.update(content)
+      wire = content
+    }
     try {
       const answer = await this.storage.put(
         this.node,
@@ -206,7 +213,7 @@ export class QfsClient implements StorageEngineApi {
           epoch: options.epoch,
           timestamp_tick: options.timestampTick,
         },
-        sending(),
+        wire,
         {
           signal: options.signal,
           onProgress: (sent) => options.onProgress?.({ phase: 'stage', bytes: sent, total: source.size }),
