@@ -224,9 +224,10 @@ class ShardReader {
 }
 
 /**
- * A shard's blocks from the replica whose first block was prefetched: that block, then the rest
- * fetched from block 1. Unchecked, like any fetch's: ShardReader checks each block it yields. The
- * prefetch is stopped with the attempt.
+ * A shard's blocks from the replica whose first block was prefetched: that block, then the rest,
+ * asked for from block 1 at once (as a fetch from block 0 would stream them), not when the reader
+ * gets to block 1. Unchecked, like any fetch's: ShardReader checks each block it yields. The
+ * prefetch is stopped with the attempt, and the rest when the reader leaves.
  */
 function adoptedBlocks(
   adopted: PrefetchedBlock,
@@ -237,15 +238,25 @@ function adoptedBlocks(
   const stop = () => adopted.stop.abort(attempt.reason)
   if (attempt.aborted) stop()
   else attempt.addEventListener('abort', stop, { once: true })
+  const rest = leafCount > 1 ? fetchFrom(1)[Symbol.asyncIterator]() : undefined
+  const restHead = rest?.next()
+  // Settled by the generator below; until then a failure must not count as unhandled.
+  restHead?.catch(() => {})
   return (async function* () {
     try {
       const block = await adopted.block
       if (block === undefined) return
       yield block
+      if (rest === undefined) return
+      let step = await restHead!
+      while (step.done !== true) {
+        yield step.value
+        step = await rest.next()
+      }
     } finally {
       attempt.removeEventListener('abort', stop)
+      await rest?.return?.()?.catch(() => {})
     }
-    if (leafCount > 1) yield* fetchFrom(1)
   })()
 }
 

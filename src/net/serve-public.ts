@@ -226,7 +226,8 @@ async function serveOneRead(
       await send(bytes, () => fs.write(parts, signal))
       return
     }
-    // The content's fetches start with its first block: a header the client never takes opens none.
+    // Past the first blocks (asked for with the record, engine/prefetch.ts), the content's fetches
+    // start as it is read: a header the client never takes opens no more.
     await send(0, () => fs.writeJson(header, signal))
     // Leaving the loop early (a failed write) closes the content, which stops its replica fetches.
     for await (const block of opened.content) await send(block.length, () => fs.writeData(block, signal))

@@ -78,6 +78,28 @@ describe('prefetched first blocks', () => {
     expect(ofShard0[0]!.node).toBe(ofShard0[1]!.node)
   })
 
+  it('asks for the rest of every shard within the read-ahead at once, not when its block 1 is read', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'ahead', () => true)
+    // Four shards of four 256 KiB blocks: all four start within the 4 MiB read-ahead.
+    const content = bytesOf('ahead', 4 * 1024 * 1024)
+    expectOk(await h.engine(h.nodeIds[0]!).putContent(p.oid, 1, content, meta(1)))
+    const fetches = watchFetches(h.net)
+    const read = await engineOn(h, h.nodeIds[1]!).readContent(p.oid, 1)
+    if (!('content' in read)) throw new Error(JSON.stringify(read))
+    const blocks = read.content[Symbol.asyncIterator]()
+    expect((await blocks.next()).done).toBe(false)
+    await new Promise((r) => setTimeout(r, 20))
+    // One block read, and every shard's blocks from 1 on already asked for, as a fetch from block 0
+    // of each would stream them.
+    const fromOne = fetches.filter((f) => f.from === 1).map((f) => f.shard)
+    expect(fromOne.sort()).toEqual([0, 1, 2, 3].map((i) => shardId(p.oid, 1, i)).sort())
+    const parts: Uint8Array[] = []
+    for (let step = await blocks.next(); step.done !== true; step = await blocks.next())
+      parts.push(step.value)
+    expect(Buffer.concat(parts).length).toBe(content.length - 256 * 1024)
+  })
+
   it('stops the prefetches of shards past the read-ahead when the read starts, and fetches them afresh', async () => {
     h = await inProcessHarness(5)
     const p = findObject(h.nodeIds, 'far', () => true)
