@@ -94,11 +94,19 @@ export async function readNodeIdentity(dir: string): Promise<NodeIdentity> {
 async function readPeerKey(path: string): Promise<PrivateKey | undefined> {
   const bytes = await readSecretFile(path)
   if (bytes === undefined) return undefined
+  let key: PrivateKey
   try {
-    return privateKeyFromProtobuf(bytes)
+    key = privateKeyFromProtobuf(bytes)
   } catch (err) {
     throw new InvalidDataDirError(`${path} is not a protobuf libp2p private key`, { cause: err })
   }
+  // The node signs its acceptances with it, checked with the key its peer id carries (docs/protocol.md 4.7).
+  if (key.type !== 'Ed25519') {
+    throw new InvalidDataDirError(
+      `${path} is a ${key.type} key: a node's peer key must be Ed25519, as init makes it`,
+    )
+  }
+  return key
 }
 
 /** `run.json`: what a running daemon tells other programs (status, aegis sign --node-dir). */

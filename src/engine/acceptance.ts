@@ -24,13 +24,27 @@ export interface AcceptanceKeys {
 /** Domain separation: an acceptance can never be replayed as a signature of anything else. */
 const ACCEPTANCE_CONTEXT = utf8('qfs-record-acceptance/1\n')
 
-/** Wire bounds: a signature of up to 512 bytes (Ed25519's is 64), at most 16 acceptances. */
+/**
+ * Wire bounds: a signature of up to 512 bytes (Ed25519's is 64); as many acceptances as a record can
+ * have homes (the largest replication factor, params.ts), though a coordinator sends a majority.
+ */
 export const MAX_ACCEPTANCE_SIGNATURE_CHARS = 1024
-export const MAX_ACCEPTANCES = 16
+export const MAX_ACCEPTANCES = 64
 
 /** The bytes a home signs: the context and the record's digest (PROTOCOL.md's canonical JSON). */
 export function acceptanceMessage(record: VersionRecord): Uint8Array {
   return concatBytes([ACCEPTANCE_CONTEXT, fromHex(recordDigest(record), 'record digest')])
+}
+
+/** The acceptances among the homes' commit answers, a majority of them: all a holder needs. */
+export function forwardedAcceptances(
+  record: VersionRecord,
+  answers: ReadonlyArray<{ node: string; value?: { acceptance?: string } }>,
+): Acceptance[] {
+  const signed = answers.flatMap((a) =>
+    a.value?.acceptance === undefined ? [] : [{ node_id: a.node, signature: a.value.acceptance }],
+  )
+  return signed.slice(0, majority(record.catalogue_homes.length))
 }
 
 export async function signAcceptance(keys: AcceptanceKeys, record: VersionRecord): Promise<string> {
@@ -48,7 +62,8 @@ export class NotDecidedError extends QfsError {
 /**
  * Passes when a majority of `record.catalogue_homes` signed it: distinct homes, each signature
  * valid. Acceptances from other nodes, repeated or bad ones count for nothing (they are not an
- * error by themselves: a coordinator forwards what the homes answered).
+ * error by themselves: a coordinator forwards what the homes answered). At most one signature per
+ * home is checked, and none once a majority verified.
  */
 export async function checkAcceptances(
   record: VersionRecord,
@@ -59,8 +74,10 @@ export async function checkAcceptances(
   const needed = majority(homes.length)
   const message = acceptanceMessage(record)
   const vouching = new Set<string>()
+  const tried = new Set<string>()
   for (const a of acceptances ?? []) {
-    if (!homes.includes(a.node_id) || vouching.has(a.node_id)) continue
+    if (!homes.includes(a.node_id) || tried.has(a.node_id)) continue
+    tried.add(a.node_id)
     let signature: Uint8Array
     try {
       signature = fromHex(a.signature, 'acceptance signature')

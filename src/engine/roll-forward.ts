@@ -1,7 +1,7 @@
 import type { VersionRecord } from '../core/record.js'
 import type { EpochView } from '../membership/types.js'
 import type { StagedShardRef } from '../store/index.js'
-import type { Acceptance } from './acceptance.js'
+import { type Acceptance, forwardedAcceptances } from './acceptance.js'
 import { catchUp, decidedRecord } from './catalogue.js'
 import { ask, type EngineContext, settle, underRequestDeadline } from './context.js'
 
@@ -102,9 +102,7 @@ async function homeAcceptances(
   const answers = await settle(homes, (n) =>
     ask(ctx, n, signal, (s) => ctx.transport.commitVersion(n, { record, staged: [] }, { signal: s })),
   )
-  return answers.flatMap((a) =>
-    a.value?.acceptance === undefined ? [] : [{ node_id: a.node, signature: a.value.acceptance }],
-  )
+  return forwardedAcceptances(record, answers)
 }
 
 function namesStaged(record: VersionRecord, ref: StagedShardRef, nodeId: string): boolean {

@@ -7,6 +7,7 @@ import { metadataSeed, type StorageMetadata } from '../core/metadata.js'
 import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record.js'
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
+import { forwardedAcceptances } from './acceptance.js'
 import { decide, preflight, refusal } from './catalogue.js'
 import {
   ask,
@@ -347,9 +348,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   const durable = (done: Set<string>) =>
     shards.every((s) => s.replicas.filter((n) => done.has(`${s.shard_id}/${n}`)).length >= quorum)
   // What the homes signed: the holders that are no home keep the record only on a majority of them.
-  const acceptances = accepted.flatMap((a) =>
-    a.value?.acceptance === undefined ? [] : [{ node_id: a.node, signature: a.value.acceptance }],
-  )
+  const acceptances = forwardedAcceptances(record, accepted)
   const committed = await settleAsking<CommitResult>(
     ctx,
     holders,

@@ -282,6 +282,11 @@ function parseNode(value: unknown, path: string): NodeEntry {
   if (!isPeerIdText(id)) {
     throw new Malformed(`${path}.node_id ${JSON.stringify(id)} is not a libp2p peer id in its standard form`)
   }
+  // A home's acceptances are checked with the public key its id carries (docs/protocol.md 4.7): an
+  // RSA peer id carries none, so such a node could never vouch for a record.
+  if (!isEd25519PeerIdText(id)) {
+    throw new Malformed(`${path}.node_id ${JSON.stringify(id)} is not the peer id of an Ed25519 key`)
+  }
   const addrs = o.multiaddrs
   if (!Array.isArray(addrs) || addrs.length > MAX_MULTIADDRS) {
     throw new Malformed(`${path}.multiaddrs must be an array of at most ${MAX_MULTIADDRS} multiaddrs`)
@@ -300,6 +305,15 @@ function parseNode(value: unknown, path: string): NodeEntry {
     node_id: id,
     multiaddrs: [...(addrs as string[])],
     mldsa_public_key: publicKeyHex(o.mldsa_public_key, `${path}.mldsa_public_key`),
+  }
+}
+
+/** True when `text` is the peer id of an Ed25519 key, which carries its public key. */
+export function isEd25519PeerIdText(text: string): boolean {
+  try {
+    return peerIdFromString(text).type === 'Ed25519'
+  } catch {
+    return false
   }
 }
 

@@ -19,7 +19,8 @@ export const PROTOCOLS = {
   getProof: id('get_proof'),
   listObjects: id('list_objects'),
   replicaPush: id('replica/push'),
-  replicaCommit: id('replica/commit'),
+  // 1.1.0: commits carry the homes' acceptances (`acceptances`; a home answers its `acceptance`).
+  replicaCommit: id('replica/commit', '1.1.0'),
   replicaAbort: id('replica/abort'),
   replicaRecord: id('replica/record'),
   replicaManifest: id('replica/manifest'),
@@ -28,7 +29,8 @@ export const PROTOCOLS = {
   // 1.1.0: a listing may end with the non-matching entry where the node's scan budget stopped.
   replicaList: id('replica/list', '1.1.0'),
   // 1.1.0: `stage` carries several shards ({shards: [...]}, answered {staged: [...]}).
-  replicaRpc: id('replica/rpc', '1.1.0'),
+  // 1.2.0: `commit` as replica/commit 1.1.0 (the homes' acceptances).
+  replicaRpc: id('replica/rpc', '1.2.0'),
 } as const
 
 export type ProtocolName = keyof typeof PROTOCOLS

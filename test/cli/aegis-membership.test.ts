@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -65,6 +65,15 @@ describe('aegis sign refuses what no network could use', () => {
       `error [INVALID_INPUT]: ${nodes}: node 0: node_id "storage-a" is not a libp2p peer id (12D3KooW…, as qfs-node init prints)\n`,
     )
     expect(existsSync(join(root, 'not-peer-out.json'))).toBe(false)
+  })
+
+  it('a node_id of a key other than Ed25519 (its acceptances could not be checked): INVALID_INPUT', async () => {
+    const secp = peerIdFromPrivateKey(await generateKeyPair('secp256k1')).toString()
+    const nodes = await jsonFile('secp.json', [{ ...entries[0]!, node_id: secp, multiaddrs: [] }])
+    const r = await sign('secp-out.json', '--epoch', '0', '--nodes', nodes)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/node 0: node_id \S+ is not the peer id of an Ed25519 key/)
+    expect(existsSync(join(root, 'secp-out.json'))).toBe(false)
   })
 
   it('two nodes with one audit key (a copied key file): INVALID_INPUT naming both', async () => {

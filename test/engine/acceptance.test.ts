@@ -10,9 +10,11 @@ import {
   type Acceptance,
   acceptanceMessage,
   checkAcceptances,
+  forwardedAcceptances,
   signAcceptance,
 } from '../../src/engine/acceptance.js'
 import { peerAcceptanceKeys } from '../../src/net/acceptance-keys.js'
+import { parseCommitRequest } from '../../src/net/messages.js'
 import { InProcessKeyring } from '../../src/node/keyring.js'
 import { engineOn, expectOk, findObject, type Harness } from './consistency-claims-helpers.js'
 import { forgeRecord } from './forged-record.js'
@@ -74,6 +76,44 @@ describe('acceptances', () => {
     )
     expect(await check([await signedBy('h1'), { node_id: 'h3', signature: 'zz' }])).toBe('NOT_DECIDED')
     expect(await check([])).toBe('NOT_DECIDED')
+  })
+
+  it('cost at most one verification per home, however many entries name it', async () => {
+    let verified = 0
+    const base = ring.keysOf('holder')
+    const counting = {
+      sign: base.sign,
+      verify: (...args: Parameters<typeof base.verify>) => {
+        verified++
+        return base.verify(...args)
+      },
+    }
+    const junk = Array.from({ length: 16 }, () => ({ node_id: 'h1', signature: 'ab'.repeat(64) }))
+    expect(codeOf(await refusal(checkAcceptances(record, junk, counting)))).toBe('NOT_DECIDED')
+    expect(verified).toBe(1)
+    // Verification stops once a majority verified.
+    verified = 0
+    const all = [await signedBy('h1'), await signedBy('h2'), await signedBy('h3')]
+    expect(await refusal(checkAcceptances(record, all, counting))).toBeUndefined()
+    expect(verified).toBe(2)
+  })
+
+  it('are forwarded a majority at a time, and up to 64 of them cross the wire', async () => {
+    const answers = await Promise.all(
+      ['h1', 'h2', 'h3'].map(async (node) => ({
+        node,
+        value: { acceptance: (await signedBy(node)).signature },
+      })),
+    )
+    expect(forwardedAcceptances(record, [{ node: 'hx' }, ...answers]).map((a) => a.node_id)).toEqual([
+      'h1',
+      'h2',
+    ])
+    const wide = Array.from({ length: 64 }, (_, i) => ({ node_id: `n${i}`, signature: 'ab'.repeat(64) }))
+    const request = (acceptances: unknown[]) => ({ record, staged: [], acceptances })
+    expect(parseCommitRequest(request(wide)).acceptances).toHaveLength(64)
+    expect(() => parseCommitRequest(request([...wide, wide[0]]))).toThrow(/at most 64/)
+    expect(() => parseCommitRequest(request([{ node_id: 'h1', signature: 'AB' }]))).toThrow(/hex/)
   })
 
   it('of a daemon are Ed25519 signatures of its peer key over the context and the record digest', async () => {

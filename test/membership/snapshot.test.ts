@@ -1,4 +1,4 @@
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { sha3_256 } from '@noble/hashes/sha3.js'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
@@ -12,6 +12,7 @@ import {
   createSnapshot,
   type EpochSnapshot,
   GENESIS_PREV_HASH,
+  isPeerIdText,
   signSnapshot,
   verifySnapshot,
 } from '../../src/membership/snapshot.js'
@@ -118,6 +119,21 @@ describe('qfs-epoch-snapshot/1', () => {
         detail: expect.stringMatching(/peer id/),
       })
     }
+  })
+
+  it('calls the peer id of a key other than Ed25519 MALFORMED: its acceptances could not be checked', async () => {
+    const secp = peerIdFromPrivateKey(await generateKeyPair('secp256k1')).toString()
+    expect(isPeerIdText(secp)).toBe(true)
+    expect(() =>
+      createSnapshot({ epoch: 0, startTick: 0, nodes: [node(secp, 1)], authorityPublicKey: A }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringMatching(/Ed25519/) }))
+    const forged = clone(s0)
+    forged.nodes = [node(secp, 1)]
+    expect(verifySnapshot(forged, [A])).toMatchObject({
+      ok: false,
+      code: 'MALFORMED',
+      detail: expect.stringMatching(/Ed25519/),
+    })
   })
 
   it('refuses a signature that does not verify', () => {

@@ -21,6 +21,7 @@ import {
   createSnapshot,
   type EpochSnapshot,
   epochViewOf,
+  isEd25519PeerIdText,
   isPeerIdText,
   type SnapshotVerdict,
   signSnapshot,
@@ -279,6 +280,12 @@ async function nodesFromFile(path: string): Promise<NodeEntry[]> {
     if (typeof e.node_id !== 'string' || !isPeerIdText(e.node_id)) {
       throw new InvalidInputError(
         `${path}: node ${i}: node_id ${JSON.stringify(e.node_id)?.slice(0, 80) ?? 'missing'} is not a libp2p peer id (12D3KooW…, as qfs-node init prints)`,
+      )
+    }
+    // Its acceptances are checked with the key its id carries (docs/protocol.md 4.7).
+    if (!isEd25519PeerIdText(e.node_id)) {
+      throw new InvalidInputError(
+        `${path}: node ${i}: node_id ${e.node_id.slice(0, 80)} is not the peer id of an Ed25519 key (12D3KooW…, as qfs-node init makes)`,
       )
     }
     return {
