@@ -26,7 +26,7 @@ const ACCEPTANCE_CONTEXT = utf8('qfs-record-acceptance/1\n')
 
 /**
  * Wire bounds: a signature of up to 512 bytes (Ed25519's is 64); as many acceptances as a record can
- * have homes (the largest replication factor, params.ts), though a coordinator sends a majority.
+ * have homes (the largest replication factor, params.ts).
  */
 export const MAX_ACCEPTANCE_SIGNATURE_CHARS = 1024
 export const MAX_ACCEPTANCES = 64
@@ -36,15 +36,17 @@ export function acceptanceMessage(record: VersionRecord): Uint8Array {
   return concatBytes([ACCEPTANCE_CONTEXT, fromHex(recordDigest(record), 'record digest')])
 }
 
-/** The acceptances among the homes' commit answers, a majority of them: all a holder needs. */
+/**
+ * Every acceptance among the homes' commit answers. All of them, not a majority: a home whose
+ * signature does not verify (a hostile one, a wrong key) must not make the holders refuse a record
+ * the others vouch for; a holder checks one per home and stops at a majority.
+ */
 export function forwardedAcceptances(
-  record: VersionRecord,
   answers: ReadonlyArray<{ node: string; value?: { acceptance?: string } }>,
 ): Acceptance[] {
-  const signed = answers.flatMap((a) =>
+  return answers.flatMap((a) =>
     a.value?.acceptance === undefined ? [] : [{ node_id: a.node, signature: a.value.acceptance }],
   )
-  return signed.slice(0, majority(record.catalogue_homes.length))
 }
 
 export async function signAcceptance(keys: AcceptanceKeys, record: VersionRecord): Promise<string> {

@@ -102,7 +102,7 @@ async function homeAcceptances(
   const answers = await settle(homes, (n) =>
     ask(ctx, n, signal, (s) => ctx.transport.commitVersion(n, { record, staged: [] }, { signal: s })),
   )
-  return forwardedAcceptances(record, answers)
+  return forwardedAcceptances(answers)
 }
 
 function namesStaged(record: VersionRecord, ref: StagedShardRef, nodeId: string): boolean {

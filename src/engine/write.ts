@@ -348,7 +348,7 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   const durable = (done: Set<string>) =>
     shards.every((s) => s.replicas.filter((n) => done.has(`${s.shard_id}/${n}`)).length >= quorum)
   // What the homes signed: the holders that are no home keep the record only on a majority of them.
-  const acceptances = forwardedAcceptances(record, accepted)
+  const acceptances = forwardedAcceptances(accepted)
   const committed = await settleAsking<CommitResult>(
     ctx,
     holders,

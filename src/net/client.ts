@@ -151,10 +151,13 @@ export class StorageClient {
         // Small content whole: request, DATA and END in one send (one muxer frame and Noise message
         // instead of three), the same frames. Once handed over, the node may have it all.
         signal?.throwIfAborted()
-        delivered = true
         const data = chunks.length === 0 ? [] : encodeDataFrame(chunks)
         try {
-          await fs.write([...encoded, ...data, ...encodeEndFrame()], signal)
+          // A send that throws took nothing: only once the stream took the bytes may the node have
+          // them all.
+          await fs.write([...encoded, ...data, ...encodeEndFrame()], signal, () => {
+            delivered = true
+          })
           options.onProgress?.(chunks.length)
           await fs.close(signal)
         } catch (err) {

@@ -90,10 +90,14 @@ export class FrameStream {
     return this.reader.pending
   }
 
-  /** Hands a frame to the stream; waits (for 'drain') only when the stream reports it is full. */
-  async write(parts: Uint8Array[], signal?: AbortSignal): Promise<void> {
+  /**
+   * Hands a frame to the stream; waits (for 'drain') only when the stream reports it is full.
+   * `handed` is called once the stream took the bytes (a send that throws took none).
+   */
+  async write(parts: Uint8Array[], signal?: AbortSignal, handed?: () => void): Promise<void> {
     try {
       const ready = this.stream.send(parts.length === 1 ? parts[0]! : new Uint8ArrayList(...parts))
+      handed?.()
       if (!ready) await underDeadline(signal, this.idleMs, (idle) => drained(this.stream, idle))
     } catch (err) {
       throw this.writeFailure(err, signal)

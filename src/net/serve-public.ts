@@ -211,19 +211,32 @@ async function serveOneRead(
       // Small content goes out whole: header, DATA frames and trailer in one send, one muxer frame
       // and Noise message instead of one per block (a 4 KiB object has four), the same frames.
       const parts = encodeJsonFrame(header)
+      const blocks = opened.content[Symbol.asyncIterator]()
       let bytes = 0
       try {
-        for await (const block of opened.content) {
-          parts.push(...encodeDataFrame(block))
-          bytes += block.length
+        try {
+          // To its last byte, not its end: the content ends (and counts as served, daemon/
+          // instrument.ts) only once the send went through; a send that fails leaves it early.
+          // The first step is always taken: it starts the content, which lists its shards in
+          // `proofs` (an empty content ends there, before the send).
+          let step = await blocks.next()
+          while (step.done !== true) {
+            parts.push(...encodeDataFrame(step.value))
+            bytes += step.value.length
+            if (bytes >= opened.content_size) break
+            step = await blocks.next()
+          }
+        } catch (err) {
+          // What verified goes out before the ERROR frame that takes the trailer's place, as below.
+          await send(bytes, () => fs.write(parts, signal))
+          throw err
         }
-      } catch (err) {
-        // What verified goes out before the ERROR frame that takes the trailer's place, as below.
+        parts.push(...encodeJsonFrame(trailer()))
         await send(bytes, () => fs.write(parts, signal))
-        throw err
+        await blocks.next()
+      } finally {
+        await blocks.return?.()
       }
-      parts.push(...encodeJsonFrame(trailer()))
-      await send(bytes, () => fs.write(parts, signal))
       return
     }
     // Past the first blocks (asked for with the record, engine/prefetch.ts), the content's fetches

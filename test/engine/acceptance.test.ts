@@ -98,16 +98,17 @@ describe('acceptances', () => {
     expect(verified).toBe(2)
   })
 
-  it('are forwarded a majority at a time, and up to 64 of them cross the wire', async () => {
+  it('are all forwarded, and up to 64 of them cross the wire', async () => {
     const answers = await Promise.all(
       ['h1', 'h2', 'h3'].map(async (node) => ({
         node,
         value: { acceptance: (await signedBy(node)).signature },
       })),
     )
-    expect(forwardedAcceptances(record, [{ node: 'hx' }, ...answers]).map((a) => a.node_id)).toEqual([
+    expect(forwardedAcceptances([{ node: 'hx' }, ...answers]).map((a) => a.node_id)).toEqual([
       'h1',
       'h2',
+      'h3',
     ])
     const wide = Array.from({ length: 64 }, (_, i) => ({ node_id: `n${i}`, signature: 'ab'.repeat(64) }))
     const request = (acceptances: unknown[]) => ({ record, staged: [], acceptances })
@@ -173,6 +174,38 @@ describe('a holder that is no home', () => {
     })
     const got = await engineOn(h, holder).getContent(p.oid, 1)
     expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(bytesOf('real', 3000)))).toBe(true)
+  })
+
+  it('keeps a record two of three homes vouch for when the third answers a bad acceptance', async () => {
+    h = await inProcessHarness(5)
+    const { p } = withOuterHolder(h.nodeIds, 'bad-acceptance')
+    const bad = p.homes[0]!
+    const holders = [...new Set(p.replicas.flat())].filter((n) => !p.homes.includes(n))
+    const refusals: string[] = []
+    const transport = h.net.transport as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+    const commitVersion = transport.commitVersion!.bind(h.net.transport)
+    transport.commitVersion = async (node: unknown, ...rest: unknown[]) => {
+      try {
+        const answer = (await commitVersion(node, ...rest)) as { acceptance?: string }
+        // The first home answers 64 bytes that are not its signature.
+        return node === bad && answer.acceptance !== undefined
+          ? { ...answer, acceptance: 'ab'.repeat(64) }
+          : answer
+      } catch (err) {
+        refusals.push(`${node as string}: ${codeOf(err)}`)
+        throw err
+      }
+    }
+    try {
+      const coordinator = h.nodeIds.find((n) => !p.homes.includes(n))!
+      const put = await h.engine(coordinator).putContent(p.oid, 1, bytesOf('bad-acc', 3000), meta(1))
+      expectOk(put)
+      expect(refusals).toEqual([])
+      const missing = new Set(Object.values(put.under_replicated).flat())
+      for (const n of holders) expect(missing.has(n)).toBe(false)
+    } finally {
+      transport.commitVersion = commitVersion
+    }
   })
 
   it('commits a decided record in a roll-forward, with acceptances it asks the homes for', async () => {

@@ -3,6 +3,7 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { StorageClient } from '../../src/net/client.js'
+import { StreamEndedError } from '../../src/net/errors.js'
 import { encodeJsonFrame, type Frame, FrameDecoder } from '../../src/net/frames.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
@@ -100,5 +101,72 @@ describe('a put on the wire', () => {
     const pieces = await put([new Uint8Array(1000), new Uint8Array(1000)])
     expect(pieces.frames).toEqual(['json', 'data', 'data', 'end'])
     expect(pieces.messages).toBeGreaterThan(1)
+  })
+})
+
+/** A FrameStream whose stream was reset before the first send: send throws, nothing is queued. */
+function resetStream() {
+  const calls: string[] = []
+  const fs = {
+    pending: 0,
+    inputEnded: false,
+    pendingError: () => undefined,
+    write: async () => {
+      calls.push('write')
+      // What FrameStream.write throws when stream.send throws (StreamStateError: stream reset).
+      throw new StreamEndedError('stream closed while writing')
+    },
+    writeData: async () => {
+      calls.push('writeData')
+      throw new StreamEndedError('stream closed while writing')
+    },
+    writeEnd: async () => {
+      throw new StreamEndedError('stream closed while writing')
+    },
+    close: async () => {},
+    read: async () => {
+      throw new StreamEndedError('reset')
+    },
+    abort: () => {},
+    done: () => {},
+    dispose: () => {},
+  }
+  return { fs, calls }
+}
+
+async function putOnReset(content: Uint8Array | Uint8Array[]) {
+  const wire = new StorageClient({ libp2p: {} as never })
+  const { fs, calls } = resetStream()
+  ;(wire as unknown as { open: () => Promise<unknown> }).open = async () => fs
+  const size = Array.isArray(content) ? content.reduce((n, c) => n + c.length, 0) : content.length
+  const err = await wire
+    .put(
+      '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGzh8vJ7fJ5hXj9q2Y1m3o8ZbWkQy7g1S9ZcBvB3nUwGz' as never,
+      {
+        object_id: objectId('unsent', String(size)),
+        version: 1,
+        metadata: { author_node_id: 't', created_at_tick: 1 },
+        content_size: size,
+      },
+      content,
+    )
+    .then(
+      (a) => a,
+      (e: unknown) => e,
+    )
+  return { err, calls }
+}
+
+describe('a put whose stream is reset before anything is sent', () => {
+  it('streamed (content in pieces): a definite failure, NODE_UNAVAILABLE', async () => {
+    const { err, calls } = await putOnReset([new Uint8Array(1000)])
+    expect(calls).toEqual(['write'])
+    expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE' })
+  })
+
+  it('whole (up to 64 KiB): the same definite failure, not WRITE_OUTCOME_UNKNOWN', async () => {
+    const { err, calls } = await putOnReset(new Uint8Array(1000))
+    expect(calls).toEqual(['write'])
+    expect(err).toMatchObject({ code: 'NODE_UNAVAILABLE' })
   })
 })
