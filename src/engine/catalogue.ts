@@ -67,6 +67,14 @@ export async function resolveRecord(
       }
       throw new ObjectNotFoundError(`object ${objectId} has no version`)
     }
+    // The latest answers already settle `wanted` when q homes hold one record there: asking the
+    // same homes for that version again (below) would tell nothing more.
+    const settled = fromLatest(answers, wanted, homes, q)
+    if (settled !== undefined) {
+      for (const home of settled.lacking) void catchUp(ctx, homes, home, objectId, wanted + 1).catch(() => {})
+      if (settled.unanimous) onUnanimous?.(settled.record)
+      return settled.record
+    }
   }
   if (version !== 'latest') return resolveExact(ctx, homes, objectId, wanted, signal, onUnanimous)
   // The highest version a majority holds may be split between racing writers' records: no content
@@ -125,6 +133,34 @@ async function resolveExact(
 }
 
 type Answer = { node: string; value?: VersionRecord; error?: unknown }
+
+/**
+ * The record of `wanted` that q homes gave as their latest, if any: decided, as an exact lookup of
+ * `wanted` would find it. `lacking`: homes whose latest is below `wanted` (homes hold contiguous
+ * versions), for read repair; `unanimous` when every home answered exactly this record.
+ */
+function fromLatest(
+  answers: ReadonlyArray<Settled<VersionRecord | undefined>>,
+  wanted: number,
+  homes: readonly string[],
+  q: number,
+): { record: VersionRecord; lacking: string[]; unanimous: boolean } | undefined {
+  const votes = new Map<string, { record: VersionRecord; count: number }>()
+  for (const a of answers) {
+    if (a.error !== undefined || a.value === undefined || a.value.version !== wanted) continue
+    const digest = recordDigest(a.value)
+    const v = votes.get(digest) ?? { record: a.value, count: 0 }
+    v.count++
+    votes.set(digest, v)
+  }
+  const winner = [...votes.values()].find((v) => v.count >= q)
+  if (winner === undefined) return undefined
+  const lacking = answers
+    .filter((a) => a.error === undefined && (a.value?.version ?? 0) < wanted)
+    .map((a) => a.node)
+  const unanimous = winner.count === homes.length
+  return { record: winner.record, lacking, unanimous }
+}
 
 /**
  * Asks every home and settles `agreed` as soon as `q` of them answer the same record (at most one

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { engineOn, expectOk, findObject, type Harness, wrapAll } from './consistency-claims-helpers.js'
+import { inProcessHarness } from './harness.js'
+import { bytesOf, meta } from './suite.js'
+
+// A read of the latest asks the homes for their latest records; when q of them give the same record,
+// that version is decided and no second round asks the same homes for it again (catalogue.ts).
+
+let h: Harness | undefined
+const undo: Array<() => void> = []
+afterEach(async () => {
+  for (const u of undo.splice(0).reverse()) u()
+  await h?.close()
+  h = undefined
+})
+
+function watchRecordAsks(net: Harness['net']): Array<{ node: string; version: unknown }> {
+  const asks: Array<{ node: string; version: unknown }> = []
+  undo.push(
+    wrapAll(net.transport, 'getRecord', (original, node, ...rest) => {
+      asks.push({ node, version: rest[1] })
+      return original(node, ...rest)
+    }),
+  )
+  return asks
+}
+
+describe('a read of the latest', () => {
+  it('asks each home once when a majority give the same latest record', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'latest-once', () => true)
+    expectOk(await h.engine(h.nodeIds[0]!).putContent(p.oid, 1, bytesOf('v1', 3000), meta(1)))
+    expectOk(await h.engine(h.nodeIds[0]!).putContent(p.oid, 2, bytesOf('v2', 3000), meta(2)))
+    const asks = watchRecordAsks(h.net)
+    const got = await engineOn(h, h.nodeIds[1]!).getContent(p.oid)
+    expect(got.ok && got.version === 2).toBe(true)
+    expect(asks.map((a) => a.version)).toEqual(['latest', 'latest', 'latest'])
+    expect(asks.map((a) => a.node).sort()).toEqual([...p.homes].sort())
+  })
+
+  it('still catches up a home that missed the version it reads', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'latest-repair', (o) => !o.homes.includes('node-1'))
+    const lagging = p.homes[2]!
+    expectOk(await h.engine('node-1').putContent(p.oid, 1, bytesOf('v1', 3000), meta(1)))
+    await h.setDown(lagging, true)
+    const v2 = await h.engine('node-1').putContent(p.oid, 2, bytesOf('v2', 3000), meta(2))
+    expect(v2.ok || v2.code === 'QUORUM_NOT_REACHED').toBe(true)
+    await h.setDown(lagging, false)
+    expect(await h.net.node(lagging).store.getRecord(p.oid, 2)).toBeUndefined()
+    const got = await engineOn(h, 'node-1').getContent(p.oid)
+    expect(got.ok && got.version === 2).toBe(true)
+    // Read repair runs in the background.
+    for (let i = 0; i < 50 && (await h.net.node(lagging).store.getRecord(p.oid, 2)) === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect((await h.net.node(lagging).store.getRecord(p.oid, 2))?.record.version).toBe(2)
+  })
+})
