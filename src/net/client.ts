@@ -146,57 +146,15 @@ export class StorageClient {
     const signal = options.signal
     const fs = await this.open(peer, PROTOCOLS.write, signal)
     let delivered = false
+    const sent = () => {
+      delivered = true
+    }
     try {
-      if (chunks instanceof Uint8Array) {
-        // Small content whole: request, DATA and END in one send (one muxer frame and Noise message
-        // instead of three), the same frames. Once handed over, the node may have it all.
-        signal?.throwIfAborted()
-        const data = chunks.length === 0 ? [] : encodeDataFrame(chunks)
-        try {
-          // A send that throws took nothing: only once the stream took the bytes may the node have
-          // them all.
-          await fs.write([...encoded, ...data, ...encodeEndFrame()], signal, () => {
-            delivered = true
-          })
-          options.onProgress?.(chunks.length)
-          await fs.close(signal)
-        } catch (err) {
-          // A refusal may have reset the stream under us; its answer is still queued.
-          if (fs.pending === 0) throw err
-        }
-        const answer = await this.answer(fs, signal, (v) => parseStoreSuccess(v))
-        fs.done()
-        return answer
-      }
-      await fs.write(encoded, signal)
-      let sent = 0
-      try {
-        for await (const chunk of callerContent(chunks)) {
-          // The node answers before the end only when it refuses: stop sending and read why.
-          if (fs.pending > 0) break
-          if (!(chunk instanceof Uint8Array)) {
-            fs.abort(new Error('bad content chunk'))
-            return failure(new InvalidInputError('content chunks must be Uint8Array'), null)
-          }
-          if (chunk.length === 0) continue
-          // A stream with room takes bytes without looking at the signal: the caller's abort must
-          // stop the content here, or the rest and END would still go out.
-          signal?.throwIfAborted()
-          await fs.writeData(chunk, signal)
-          sent += chunk.length
-          options.onProgress?.(sent)
-        }
-        if (fs.pending === 0) {
-          signal?.throwIfAborted()
-          // Every byte is sent: from here a failure cannot tell whether the node went on to write.
-          delivered = true
-          await fs.writeEnd(signal)
-          await fs.close(signal)
-        }
-      } catch (err) {
-        // A refusal may have reset the stream under us; its answer is still queued.
-        if (fs.pending === 0) throw err
-      }
+      const refused =
+        chunks instanceof Uint8Array
+          ? await sendWhole(fs, encoded, chunks, options, sent)
+          : await sendStreamed(fs, encoded, chunks, options, sent)
+      if (refused !== undefined) return refused
       const answer = await this.answer(fs, signal, (v) => parseStoreSuccess(v))
       fs.done()
       return answer
@@ -425,4 +383,72 @@ function firstAnswer(frame: Frame): EngineFailure | undefined {
   }
   if (frame.type !== 'json') throw unexpected(frame, 'a JSON answer')
   return frame.value.ok === false ? parseFailure(frame.value) : undefined
+}
+
+/**
+ * Small content whole: request, DATA and END in one send (one muxer frame and Noise message instead
+ * of three), the same frames. `sent` once the stream took the bytes: a send that throws took none.
+ */
+async function sendWhole(
+  fs: FrameStream,
+  request: Uint8Array[],
+  content: Uint8Array,
+  options: PutOptions,
+  sent: () => void,
+): Promise<undefined> {
+  options.signal?.throwIfAborted()
+  const data = content.length === 0 ? [] : encodeDataFrame(content)
+  try {
+    await fs.write([...request, ...data, ...encodeEndFrame()], options.signal, sent)
+    options.onProgress?.(content.length)
+    await fs.close(options.signal)
+  } catch (err) {
+    // A refusal may have reset the stream under us; its answer is still queued.
+    if (fs.pending === 0) throw err
+  }
+  return undefined
+}
+
+/**
+ * The request, then the content as it comes, then END; stops early when the node answered (it
+ * refuses) and returns a failure for a chunk that is not bytes. `sent` once every byte went out.
+ */
+async function sendStreamed(
+  fs: FrameStream,
+  request: Uint8Array[],
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: PutOptions,
+  sent: () => void,
+): Promise<EngineFailure | undefined> {
+  const { signal } = options
+  await fs.write(request, signal)
+  let bytes = 0
+  try {
+    for await (const chunk of callerContent(chunks)) {
+      // The node answers before the end only when it refuses: stop sending and read why.
+      if (fs.pending > 0) break
+      if (!(chunk instanceof Uint8Array)) {
+        fs.abort(new Error('bad content chunk'))
+        return failure(new InvalidInputError('content chunks must be Uint8Array'), null)
+      }
+      if (chunk.length === 0) continue
+      // A stream with room takes bytes without looking at the signal: the caller's abort must
+      // stop the content here, or the rest and END would still go out.
+      signal?.throwIfAborted()
+      await fs.writeData(chunk, signal)
+      bytes += chunk.length
+      options.onProgress?.(bytes)
+    }
+    if (fs.pending === 0) {
+      signal?.throwIfAborted()
+      // Every byte is sent: from here a failure cannot tell whether the node went on to write.
+      sent()
+      await fs.writeEnd(signal)
+      await fs.close(signal)
+    }
+  } catch (err) {
+    // A refusal may have reset the stream under us; its answer is still queued.
+    if (fs.pending === 0) throw err
+  }
+  return undefined
 }
