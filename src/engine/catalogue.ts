@@ -137,7 +137,8 @@ type Answer = { node: string; value?: VersionRecord; error?: unknown }
 /**
  * The record of `wanted` that q homes gave as their latest, if any: decided, as an exact lookup of
  * `wanted` would find it. `lacking`: homes whose latest is below `wanted` (homes hold contiguous
- * versions), for read repair; `unanimous` when every home answered exactly this record.
+ * versions) or whose answer failed, for read repair; `unanimous` when every home answered exactly
+ * this record.
  */
 function fromLatest(
   answers: ReadonlyArray<Settled<VersionRecord | undefined>>,
@@ -155,8 +156,10 @@ function fromLatest(
   }
   const winner = [...votes.values()].find((v) => v.count >= q)
   if (winner === undefined) return undefined
+  // A home whose answer failed (or was cut short) may lack it too, and no second round asks it now:
+  // catchUp asks its latest first, with the full deadline, and does nothing if it is current.
   const lacking = answers
-    .filter((a) => a.error === undefined && (a.value?.version ?? 0) < wanted)
+    .filter((a) => a.error !== undefined || (a.value?.version ?? 0) < wanted)
     .map((a) => a.node)
   const unanimous = winner.count === homes.length
   return { record: winner.record, lacking, unanimous }

@@ -38,6 +38,35 @@ describe('a read of the latest', () => {
     expect(asks.map((a) => a.node).sort()).toEqual([...p.homes].sort())
   })
 
+  it('catches up a home that missed the version and whose latest answer failed', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'latest-failed', (o) => !o.homes.includes('node-1'))
+    const lagging = p.homes[2]!
+    expectOk(await h.engine('node-1').putContent(p.oid, 1, bytesOf('v1', 3000), meta(1)))
+    await h.setDown(lagging, true)
+    const v2 = await h.engine('node-1').putContent(p.oid, 2, bytesOf('v2', 3000), meta(2))
+    expect(v2.ok || v2.code === 'QUORUM_NOT_REACHED').toBe(true)
+    await h.setDown(lagging, false)
+    // Its first record request fails (a transient error); it answers again after that.
+    let failed = false
+    undo.push(
+      wrapAll(h.net.transport, 'getRecord', (original, node, ...rest) => {
+        if (node === lagging && !failed) {
+          failed = true
+          return Promise.reject(Object.assign(new Error('transient'), { code: 'NODE_UNAVAILABLE' }))
+        }
+        return original(node, ...rest)
+      }),
+    )
+    const got = await engineOn(h, 'node-1').getContent(p.oid)
+    expect(got.ok && got.version === 2).toBe(true)
+    expect(failed).toBe(true)
+    for (let i = 0; i < 50 && (await h.net.node(lagging).store.getRecord(p.oid, 2)) === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect((await h.net.node(lagging).store.getRecord(p.oid, 2))?.record.version).toBe(2)
+  })
+
   it('still catches up a home that missed the version it reads', async () => {
     h = await inProcessHarness(5)
     const p = findObject(h.nodeIds, 'latest-repair', (o) => !o.homes.includes('node-1'))
