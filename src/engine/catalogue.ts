@@ -274,23 +274,29 @@ export async function preflight(
     enough: (answers: ReadonlyArray<Settled<unknown>>) =>
       answers.filter((a) => a.error === undefined).length >= q,
   }
-  const [exact, latest] = await Promise.all([
-    settleAsking<VersionRecord | undefined>(ctx, homes, options, (n, sig) =>
-      ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
-    ),
-    version === 1
-      ? Promise.resolve([])
-      : settleAsking<VersionRecord | undefined>(ctx, homes, options, (n, sig) =>
-          ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
-        ),
-  ])
+  const exactly = (n: string, sig?: AbortSignal) =>
+    ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s }))
+  if (version === 1) {
+    const exact = await settleAsking<VersionRecord | undefined>(ctx, homes, options, exactly)
+    return { existing: exact.flatMap((a) => (a.value === undefined ? [] : [a.value])) }
+  }
+  // One question per home: its latest tells the gap and, homes holding contiguous versions, whether
+  // it holds this version (its latest is it, or above it: only then is the version itself asked for).
+  const latest = await settleAsking<VersionRecord | undefined>(ctx, homes, options, (n, sig) =>
+    ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, 'latest', { signal: s })),
+  )
   const latestVersions = latest.filter((a) => a.error === undefined).map((a) => a.value?.version ?? 0)
   if (latestVersions.length >= q && latestVersions.filter((v) => v + 1 < version).length >= q) {
     throw new InvalidVersionError(
       `version ${version} leaves a gap: the object's latest is ${Math.max(...latestVersions)}`,
     )
   }
-  return { existing: exact.flatMap((a) => (a.value === undefined ? [] : [a.value])) }
+  const existing = latest.flatMap((a) => (a.value?.version === version ? [a.value] : []))
+  const above = latest.filter((a) => a.value !== undefined && a.value.version > version).map((a) => a.node)
+  for (const a of await settle(above, (n) => exactly(n, signal))) {
+    if (a.value !== undefined) existing.push(a.value)
+  }
+  return { existing }
 }
 
 /**

@@ -86,3 +86,28 @@ describe('a read of the latest', () => {
     expect((await h.net.node(lagging).store.getRecord(p.oid, 2))?.record.version).toBe(2)
   })
 })
+
+describe('the preflight of an update', () => {
+  it('asks each home once, for its latest, and for the version only where the latest is above it', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'preflight-once', () => true)
+    const writer = h.engine(h.nodeIds[0]!)
+    expectOk(await writer.putContent(p.oid, 1, bytesOf('v1', 3000), meta(1)))
+    const asks = watchRecordAsks(h.net)
+    expectOk(await writer.putContent(p.oid, 2, bytesOf('v2', 3000), meta(2)))
+    expect(asks.map((a) => a.version)).toEqual(['latest', 'latest', 'latest'])
+    expectOk(await writer.putContent(p.oid, 3, bytesOf('v3', 3000), meta(3)))
+    // The same version 2 again (a retry after an unknown outcome): every home's latest is 3, so
+    // each is asked for version 2 too, and the write completes as the idempotent repeat it is.
+    asks.length = 0
+    const again = await writer.putContent(p.oid, 2, bytesOf('v2', 3000), meta(2))
+    expectOk(again)
+    expect(asks.filter((a) => a.version === 'latest')).toHaveLength(3)
+    expect(
+      asks
+        .filter((a) => a.version === 2)
+        .map((a) => a.node)
+        .sort(),
+    ).toEqual([...p.homes].sort())
+  })
+})
