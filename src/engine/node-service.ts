@@ -34,8 +34,8 @@ export interface NodeServiceComponents {
   membership?: Membership
   /**
    * How this node signs what it accepts as a home, and checks the homes' acceptances a commit to a
-   * holder that is no home must carry (acceptance.ts). Absent where `membership` is: nothing comes
-   * from peers.
+   * holder that is no home must carry (acceptance.ts). Required with `membership`; absent, like it,
+   * only for a store used on its own.
    */
   acceptanceKeys?: AcceptanceKeys
 }
