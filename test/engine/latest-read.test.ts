@@ -25,6 +25,27 @@ function watchRecordAsks(net: Harness['net']): Array<{ node: string; version: un
   return asks
 }
 
+/** Versions 1 and 2 of an object none of whose homes is node-1, the third home down while 2 was written. */
+async function homeMissingVersion2(label: string) {
+  const net = await inProcessHarness(5)
+  h = net
+  const p = findObject(net.nodeIds, label, (o) => !o.homes.includes('node-1'))
+  const lagging = p.homes[2]!
+  expectOk(await net.engine('node-1').putContent(p.oid, 1, bytesOf('v1', 3000), meta(1)))
+  await net.setDown(lagging, true)
+  const v2 = await net.engine('node-1').putContent(p.oid, 2, bytesOf('v2', 3000), meta(2))
+  expect(v2.ok || v2.code === 'QUORUM_NOT_REACHED').toBe(true)
+  await net.setDown(lagging, false)
+  return { net, p, lagging }
+}
+
+/** Read repair runs in the background: `home` holds version 2 within half a second. */
+async function expectCaughtUp(oid: string, home: string) {
+  const held = () => h!.net.node(home).store.getRecord(oid, 2)
+  for (let i = 0; i < 50 && (await held()) === undefined; i++) await new Promise((r) => setTimeout(r, 10))
+  expect((await held())?.record.version).toBe(2)
+}
+
 describe('a read of the latest', () => {
   it('asks each home once when a majority give the same latest record', async () => {
     h = await inProcessHarness(5)
@@ -39,18 +60,11 @@ describe('a read of the latest', () => {
   })
 
   it('catches up a home that missed the version and whose latest answer failed', async () => {
-    h = await inProcessHarness(5)
-    const p = findObject(h.nodeIds, 'latest-failed', (o) => !o.homes.includes('node-1'))
-    const lagging = p.homes[2]!
-    expectOk(await h.engine('node-1').putContent(p.oid, 1, bytesOf('v1', 3000), meta(1)))
-    await h.setDown(lagging, true)
-    const v2 = await h.engine('node-1').putContent(p.oid, 2, bytesOf('v2', 3000), meta(2))
-    expect(v2.ok || v2.code === 'QUORUM_NOT_REACHED').toBe(true)
-    await h.setDown(lagging, false)
+    const { net, p, lagging } = await homeMissingVersion2('latest-failed')
     // Its first record request fails (a transient error); it answers again after that.
     let failed = false
     undo.push(
-      wrapAll(h.net.transport, 'getRecord', (original, node, ...rest) => {
+      wrapAll(net.net.transport, 'getRecord', (original, node, ...rest) => {
         if (node === lagging && !failed) {
           failed = true
           return Promise.reject(Object.assign(new Error('transient'), { code: 'NODE_UNAVAILABLE' }))
@@ -58,32 +72,18 @@ describe('a read of the latest', () => {
         return original(node, ...rest)
       }),
     )
-    const got = await engineOn(h, 'node-1').getContent(p.oid)
+    const got = await engineOn(net, 'node-1').getContent(p.oid)
     expect(got.ok && got.version === 2).toBe(true)
     expect(failed).toBe(true)
-    for (let i = 0; i < 50 && (await h.net.node(lagging).store.getRecord(p.oid, 2)) === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    expect((await h.net.node(lagging).store.getRecord(p.oid, 2))?.record.version).toBe(2)
+    await expectCaughtUp(p.oid, lagging)
   })
 
   it('still catches up a home that missed the version it reads', async () => {
-    h = await inProcessHarness(5)
-    const p = findObject(h.nodeIds, 'latest-repair', (o) => !o.homes.includes('node-1'))
-    const lagging = p.homes[2]!
-    expectOk(await h.engine('node-1').putContent(p.oid, 1, bytesOf('v1', 3000), meta(1)))
-    await h.setDown(lagging, true)
-    const v2 = await h.engine('node-1').putContent(p.oid, 2, bytesOf('v2', 3000), meta(2))
-    expect(v2.ok || v2.code === 'QUORUM_NOT_REACHED').toBe(true)
-    await h.setDown(lagging, false)
-    expect(await h.net.node(lagging).store.getRecord(p.oid, 2)).toBeUndefined()
-    const got = await engineOn(h, 'node-1').getContent(p.oid)
+    const { net, p, lagging } = await homeMissingVersion2('latest-repair')
+    expect(await net.net.node(lagging).store.getRecord(p.oid, 2)).toBeUndefined()
+    const got = await engineOn(net, 'node-1').getContent(p.oid)
     expect(got.ok && got.version === 2).toBe(true)
-    // Read repair runs in the background.
-    for (let i = 0; i < 50 && (await h.net.node(lagging).store.getRecord(p.oid, 2)) === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    expect((await h.net.node(lagging).store.getRecord(p.oid, 2))?.record.version).toBe(2)
+    await expectCaughtUp(p.oid, lagging)
   })
 })
 
