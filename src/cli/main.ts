@@ -42,11 +42,15 @@ export async function buildProgram(io: CliIo, argv: readonly string[] = []): Pro
   const program = new Command('qfs-node')
     .description('QFS V13 storage node: content-addressed, deterministic, replicated storage over libp2p')
     .version('0.1.0')
-    .showHelpAfterError()
     .exitOverride()
     // Program options only before a command name: `put --version 3` is the command's own --version.
     .enablePositionalOptions()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: (text, write) => write(usageError(text)),
+    })
+  usageHint(program)
   registerConformance(program, io)
   registerDemo(program, io)
   registerDevnet(program, io)
@@ -67,9 +71,25 @@ export async function buildProgram(io: CliIo, argv: readonly string[] = []): Pro
 /** Every (nested) command reports through `main` instead of calling process.exit. */
 function overrideExits(command: Command): void {
   for (const sub of command.commands) {
-    sub.exitOverride().showHelpAfterError().configureOutput(command.configureOutput())
+    sub.exitOverride().configureOutput(command.configureOutput())
+    usageHint(sub)
     overrideExits(sub)
   }
+}
+
+/**
+ * The parser's own errors (a missing option, an unknown flag or command) read like ours: one line
+ * with the INVALID_ARGUMENT code, then where the usage is, not the whole help, which would push the
+ * line that matters off a terminal.
+ */
+function usageError(text: string): string {
+  return text.replace(/^error: /, 'error [INVALID_ARGUMENT]: ')
+}
+
+function usageHint(command: Command): void {
+  const path: string[] = []
+  for (let c: Command | null = command; c !== null; c = c.parent) path.unshift(c.name())
+  command.showHelpAfterError(`(see '${path.join(' ')} --help')`)
 }
 
 /** Runs the CLI and answers its exit status (never calls process.exit, so tests can drive it). */

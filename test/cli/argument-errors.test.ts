@@ -92,4 +92,21 @@ describe('command-line argument errors', () => {
       expect(r.status).toBe(3)
     }
   })
+
+  it("words the parser's own errors like ours: one coded line and where the help is", async () => {
+    const cases: Array<[string[], string, string]> = [
+      [['put', 'f'], "required option '--node <multiaddr>' not specified", 'qfs-node put'],
+      [['ls', '--node', '/ip4/127.0.0.1/tcp/1', '--bogus'], "unknown option '--bogus'", 'qfs-node ls'],
+      [['frobnicate'], "unknown command 'frobnicate'", 'qfs-node'],
+      [['aegis', 'sign', 'x'], "required option '--key <file>' not specified", 'qfs-node aegis sign'],
+    ]
+    for (const [args, message, command] of cases) {
+      const r = await runCli(args)
+      expect(r.stderr, args.join(' ')).toBe(
+        `error [INVALID_ARGUMENT]: ${message}\n(see '${command} --help')\n`,
+      )
+      expect(r.status).toBe(2)
+      expect(r.stdout).toBe('')
+    }
+  })
 })

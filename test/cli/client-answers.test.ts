@@ -105,7 +105,9 @@ describe('client commands and the node answers', () => {
         '--json',
       ])
       expect(both.status).toBe(2)
-      expect(both.stderr).toMatch(/^error: option '--text' cannot be used with option '--json'/)
+      expect(both.stderr).toMatch(
+        /^error \[INVALID_ARGUMENT\]: option '--text' cannot be used with option '--json'/,
+      )
       expect(both.stdout).toBe('')
       // proof: always JSON; --json is accepted and changes nothing.
       const args = [
