@@ -36,7 +36,7 @@ import { listenFailureMessage } from './listen-failure.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
 import { PROBE_TIMEOUT_MS, startPeerProber } from './peer-prober.js'
-import { loadInitialSnapshot, reloadSnapshot } from './snapshot-adoption.js'
+import { loadInitialSnapshot, reloadSnapshot, type SnapshotReload } from './snapshot-adoption.js'
 import { startStagingSweeper } from './staging-sweeper.js'
 import { VERSION } from './version.js'
 
@@ -61,8 +61,8 @@ export interface RunningNode {
   multiaddrs(): string[]
   status(): Promise<NodeStatus>
   readiness(): Readiness
-  /** Re-reads the snapshot file and adopts it when it is the next epoch; true when it changed. */
-  reloadSnapshot(): Promise<boolean>
+  /** Re-reads the snapshot file and adopts it when it is the next epoch. */
+  reloadSnapshot(): Promise<SnapshotReload>
   /** Graceful: refuse new streams, let calls in flight finish (bounded), seal the log, close. */
   stop(): Promise<void>
 }

@@ -80,6 +80,12 @@ export async function loadInitialSnapshot(
 }
 
 /**
+ * What a reload did: took a new epoch, found only a snapshot already held, or found no file (the
+ * snapshot in force stays; a warning says so).
+ */
+export type SnapshotReload = 'adopted' | 'unchanged' | 'no-file'
+
+/**
  * Adopts the snapshot file when it holds a new epoch; the parameters must stay those the store runs
  * with, and the eligible set that of the snapshot in force (or, before one, of the saved head).
  */
@@ -88,18 +94,18 @@ export async function reloadSnapshot(
   membership: SnapshotMembership,
   params: ProtocolParams,
   log: Logger,
-): Promise<boolean> {
+): Promise<SnapshotReload> {
   const file = await readSnapshotFile(config.snapshot)
   if (file === undefined) {
     log.warn(
       { path: config.snapshot, epoch: membership.latest?.epoch ?? null },
       'no snapshot file was there to reload: the snapshot in force stays',
     )
-    return false
+    return 'no-file'
   }
   const snapshot = checked(file, membership, config)
   // A snapshot already held (the one in force, or an older epoch) changes nothing.
-  if (membership.snapshotAt(snapshot.epoch) !== undefined) return false
+  if (membership.snapshotAt(snapshot.epoch) !== undefined) return 'unchanged'
   refuseUnservable(snapshot, config)
   if (!sameParams(snapshot, params)) {
     throw new ParamsChangedError(
@@ -123,7 +129,7 @@ export async function reloadSnapshot(
   await writeSnapshotHead(config.dir, headOf(snapshot))
   const view = membership.accept(snapshot)
   log.info({ epoch: view.epoch, snapshot_hash: view.snapshotHash }, 'snapshot accepted')
-  return true
+  return 'adopted'
 }
 
 /** The file's snapshot, verified and chained onto the one in force (SNAPSHOT_REJECTED, explained). */

@@ -71,8 +71,8 @@ describe('daemon: three nodes on loopback', () => {
     const snapshot = signSnapshot(body, authority)
     for (const n of nodes) {
       await writeSnapshotFile(n.config.snapshot, snapshot)
-      expect(await n.reloadSnapshot()).toBe(true)
-      expect(await n.reloadSnapshot()).toBe(false)
+      expect(await n.reloadSnapshot()).toBe('adopted')
+      expect(await n.reloadSnapshot()).toBe('unchanged')
       expect(n.readiness()).toEqual({ store: true, libp2p: true, snapshot: true, eligible: true })
     }
     const status = await (await fetch(`${nodes[1]!.apiUrl}/v1/status`)).json()

@@ -119,7 +119,7 @@ describe('reload verifies the file before it compares it', () => {
       code: 'SNAPSHOT_REJECTED',
       reason: 'MALFORMED',
     })
-    expect((await reloadWith(e1)).outcome).toBe(true)
+    expect((await reloadWith(e1)).outcome).toBe('adopted')
     expect(membership.current().epoch).toBe(1)
   })
 })
@@ -157,7 +157,7 @@ describe('reload of a snapshot file that is not there or cannot be read', () => 
 
   it('no file is a warning that says no file was there, and the snapshot in force stays', async () => {
     const { outcome, lines } = await reloadWith(undefined)
-    expect(outcome).toBe(false)
+    expect(outcome).toBe('no-file')
     expect(lines).toEqual([
       expect.objectContaining({
         level: 'warn',

@@ -68,7 +68,7 @@ describe('a restart keeps the snapshot chain', () => {
       node_count: 2,
     })
     await writeSnapshotFile(n.config.snapshot, e1)
-    expect(await n.reloadSnapshot()).toBe(true)
+    expect(await n.reloadSnapshot()).toBe('adopted')
     expect(await savedHead()).toMatchObject({ epoch: 1, snapshot_hash: e1.snapshot_hash, start_tick: 100 })
     // A refused change is not saved.
     await writeSnapshotFile(n.config.snapshot, shrunk2)

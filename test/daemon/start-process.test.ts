@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -247,6 +247,26 @@ describe('qfs-node start: signals and the supervisor pipe', () => {
     expect(running.proc.exitCode).toBe(null)
     const status = (await (await fetch(`${ready.api}/v1/status`)).json()) as { ready: boolean }
     expect(status.ready).toBe(true)
+    running.proc.kill('SIGTERM')
+    expect(await running.exited).toEqual({ code: 0, signal: null })
+  })
+
+  it('on a SIGHUP with no snapshot file warns, keeps the snapshot in force, and does not say reloaded', async () => {
+    const file = join(dir, 'snapshot.json')
+    running = startChild(['--dir', dir, '--trust', trust])
+    await running.line(isReady)
+    await rename(file, `${file}.away`)
+    try {
+      running.proc.kill('SIGHUP')
+      await running.line(msg('no snapshot file was there to reload: the snapshot in force stays'))
+    } finally {
+      await rename(`${file}.away`, file)
+    }
+    // The next reload finds the file again; the missing file's turn left no "reloaded" line behind.
+    running.proc.kill('SIGHUP')
+    const reloaded = await running.line(msg('snapshot reloaded'))
+    expect(running.lines.filter(msg('snapshot reloaded'))).toEqual([reloaded])
+    expect(reloaded).toMatchObject({ changed: false, epoch: 0 })
     running.proc.kill('SIGTERM')
     expect(await running.exited).toEqual({ code: 0, signal: null })
   })

@@ -232,9 +232,12 @@ async function runForeground(
   const reload = (running: NonNullable<typeof node>) =>
     running
       .reloadSnapshot()
-      .then((changed) =>
-        logger.info({ changed, epoch: running.membership.latest?.epoch ?? null }, 'snapshot reloaded'),
-      )
+      .then((outcome) => {
+        // No file was already said, as a warning; "reloaded" would contradict it.
+        if (outcome === 'no-file') return
+        const changed = outcome === 'adopted'
+        logger.info({ changed, epoch: running.membership.latest?.epoch ?? null }, 'snapshot reloaded')
+      })
       .catch((err: unknown) => logger.error({ err }, 'snapshot reload refused'))
   const onHangup = () => {
     if (phase === 'running' && node !== undefined) void reload(node)
