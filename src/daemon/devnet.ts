@@ -252,7 +252,8 @@ export class Devnet {
     // daemons in order instead of all of them racing to exit at once. That also means nothing the
     // terminal does reaches a daemon once the devnet is gone, so each daemon gets a pipe on stdin
     // that this process never writes to: when this process ends, however it ends (SIGKILL included),
-    // the kernel closes the pipe and `--stop-on-stdin-eof` stops the daemon gracefully.
+    // the kernel closes the pipe and `--stop-on-stdin-eof` stops the daemon gracefully. The daemons
+    // then remove devnet.json, which a devnet that was killed could not remove itself.
     const args = [
       ...(this.init.nodeArgs ?? DAEMON_NODE_ARGS),
       this.init.bin ?? DEFAULT_BIN,
@@ -260,6 +261,8 @@ export class Devnet {
       '--dir',
       plan.dir,
       '--stop-on-stdin-eof',
+      '--remove-on-stdin-eof',
+      devnetPaths(this.plan.dir).devnet,
     ]
     const proc = spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -28,7 +28,7 @@ describe('command-line argument errors', () => {
     if (savedDir !== undefined) process.env.QFS_DIR = savedDir
   })
 
-  it('answers INVALID_ARGUMENT, exit 2, for a bad flag of status, init, conformance and demo', async () => {
+  it('answers INVALID_ARGUMENT, exit 2, for a bad flag of status, init, start, conformance and demo', async () => {
     const cases: Array<[string[], string]> = [
       [['status'], 'give --api URL or --dir DIR (or set QFS_DIR)'],
       [['status', '--api', 'http://127.0.0.1:1', '--dir', root], 'give --api or --dir, not both'],
@@ -40,6 +40,8 @@ describe('command-line argument errors', () => {
       ],
       [['init'], 'a data directory is required (--dir or QFS_DIR)'],
       [['demo', '--size', 'abc'], '--size must be a byte count'],
+      [['start', '--remove-on-stdin-eof', 'f'], '--remove-on-stdin-eof needs --stop-on-stdin-eof'],
+      [['start', '--stop-on-stdin-eof', '--remove-on-stdin-eof', ''], '--remove-on-stdin-eof needs a file'],
       [
         ['conformance', join(root, 'missing.json')],
         `cannot read vector file ${join(root, 'missing.json')}: ENOENT (no such file or directory)`,

@@ -177,12 +177,15 @@ describe('qfs-node devnet', () => {
     const net = join(dir, 'killed')
     const first = devnet(['--nodes', '3', '--dir', net, '--json', '--log-level', 'info'])
     const nodes = (await first.event('ready')).nodes as Array<{ pid: number; dir: string }>
+    expect(existsSync(join(net, 'devnet.json'))).toBe(true)
     first.child.kill('SIGKILL')
     await first.exited
     // Each daemon sees its stdin pipe close and stops itself gracefully: run.json goes only in a clean
     // stop. (What it logs meanwhile is lost: the devnet that copied its output to node.log is gone.)
     await allGone(nodes.map((n) => n.pid))
     for (const n of nodes) expect(existsSync(join(n.dir, 'run.json'))).toBe(false)
+    // Nor is a list of dead pids left behind: the daemons removed what the devnet could not.
+    expect(existsSync(join(net, 'devnet.json'))).toBe(false)
 
     // The directory is intact: the same nodes come back, and a closed terminal (SIGHUP) stops them.
     const again = devnet(['--dir', net, '--json', '--log-level', 'warn'])

@@ -1,7 +1,10 @@
+import { rm } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { ConfigFlags, LogLevel, unknownEnv } from '../../daemon/config.js'
 import type { startNode } from '../../daemon/daemon.js'
 import type { createLogger } from '../../daemon/logger.js'
+import { InvalidArgumentError } from '../errors.js'
 import { LOG_LEVEL_NAMES } from '../help-values.js'
 import { type CliIo, EXIT } from '../io.js'
 
@@ -37,6 +40,7 @@ interface StartOptions {
   storageCapacityBytes?: string
   storageSync?: string
   stopOnStdinEof?: boolean
+  removeOnStdinEof?: string
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
@@ -128,7 +132,14 @@ export function registerStart(program: Command, io: CliIo): void {
       '--stop-on-stdin-eof',
       'stop gracefully (as on SIGTERM) when stdin reaches end of file: for a supervisor holding a pipe (the devnet)',
     )
+    .option(
+      '--remove-on-stdin-eof <file>',
+      "with --stop-on-stdin-eof: remove FILE when stdin ends, for a supervisor's file about its nodes that it can no longer remove itself (the devnet's devnet.json)",
+    )
     .action(async (opts: StartOptions) => {
+      if (opts.removeOnStdinEof !== undefined && opts.stopOnStdinEof !== true)
+        throw new InvalidArgumentError('--remove-on-stdin-eof needs --stop-on-stdin-eof')
+      if (opts.removeOnStdinEof === '') throw new InvalidArgumentError('--remove-on-stdin-eof needs a file')
       const flags: ConfigFlags = {
         listen: opts.listen,
         announce: opts.announce,
@@ -172,7 +183,10 @@ export function registerStart(program: Command, io: CliIo): void {
       await runForeground(
         config.logLevel,
         io,
-        opts.stopOnStdinEof === true,
+        {
+          stopOnStdinEof: opts.stopOnStdinEof === true,
+          removeOnStdinEof: opts.removeOnStdinEof === undefined ? undefined : resolve(opts.removeOnStdinEof),
+        },
         { createLogger, unknownEnv },
         async (logger) => startNode(config, { logger }),
       )
@@ -220,7 +234,7 @@ export function stopSignalAction(
 async function runForeground(
   level: LogLevel,
   io: CliIo,
-  stopOnStdinEof: boolean,
+  supervisor: { stopOnStdinEof: boolean; removeOnStdinEof?: string },
   daemon: { createLogger: typeof createLogger; unknownEnv: typeof unknownEnv },
   start: (logger: ReturnType<typeof createLogger>) => ReturnType<typeof startNode>,
 ): Promise<void> {
@@ -252,7 +266,23 @@ async function runForeground(
   const stopRequested = new Promise<NodeJS.Signals | 'stdin'>((resolve) => {
     requestStop = resolve
   })
-  const stdin = stopOnStdinEof ? watchStdinEof(() => requestStop('stdin')) : undefined
+  const { stopOnStdinEof, removeOnStdinEof } = supervisor
+  // Removed at the end of stdin, before the stop: a killed supervisor (SIGKILL) could not remove its
+  // list of nodes, and nobody should dial what it names while they stop.
+  const removeSupervisorFile = async () => {
+    if (removeOnStdinEof === undefined) return
+    await rm(removeOnStdinEof, { force: true }).then(
+      () => logger.info({ path: removeOnStdinEof }, "removed the supervisor's file"),
+      (err: unknown) =>
+        logger.warn({ path: removeOnStdinEof, err }, "could not remove the supervisor's file"),
+    )
+  }
+  const stdin = stopOnStdinEof
+    ? watchStdinEof(() => {
+        void removeSupervisorFile()
+        requestStop('stdin')
+      })
+    : undefined
 
   const ignored = daemon.unknownEnv(process.env)
   if (ignored.length > 0) logger.warn({ variables: ignored }, 'ignoring QFS_* variables that are no setting')
