@@ -116,4 +116,44 @@ describe('qfs-node put and its file', () => {
     // The uploads stopped before their END: the node never got to answer either.
     expect(received).toEqual([])
   })
+
+  it('reads the file again, whole, when the version it tried was taken and it writes the next', async () => {
+    const file = join(dir, 'raced.bin')
+    const size = 2 * MIB + 5
+    await writeFile(file, bytesOf('raced', size))
+    const attempts: Array<{ version: unknown; bytes: number }> = []
+    const saved = { store: stub.behaviour.store, list: stub.behaviour.list }
+    // No version yet; the first write meets a racing writer's, the second a plain refusal that ends it.
+    stub.behaviour.list = () => ({ next_cursor: null, objects: [] })
+    stub.behaviour.store = (request: JsonObject, bytes: number) => {
+      attempts.push({ version: request.version, bytes })
+      return attempts.length === 1
+        ? {
+            ok: false,
+            error_code: 'SE_ERR_INVALID_VERSION',
+            error_detail: 'version 1 is held by another writer',
+            code: 'VERSION_CONFLICT',
+            storage_event_id: null,
+          }
+        : {
+            ok: false,
+            error_code: 'SE_ERR_INVALID_INPUT',
+            error_detail: 'stop here',
+            code: 'INVALID_INPUT',
+            storage_event_id: null,
+          }
+    }
+    try {
+      const r = await runCli(['put', file, '--node', stub.address, '--namespace', 'n', '--id', 'raced'])
+      expect(attempts).toEqual([
+        { version: 1, bytes: size },
+        { version: 2, bytes: size },
+      ])
+      expect(r.stderr).toBe('error [INVALID_INPUT]: stop here\n')
+      expect(r.status).toBe(2)
+    } finally {
+      stub.behaviour.store = saved.store
+      stub.behaviour.list = saved.list
+    }
+  })
 })

@@ -150,22 +150,26 @@ function fileSource(file: InputFile): ContentSource {
     size: file.size,
     chunks: {
       async *[Symbol.asyncIterator]() {
-        const stream = file.handle.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_CHUNK })
+        // Positional reads on the handle, not a read stream: a stream made from a FileHandle closes
+        // it when it ends, whatever autoClose says, and the next attempt would have no file to read.
         let read = 0
         try {
-          for await (const chunk of stream) {
-            read += (chunk as Buffer).length
+          for (;;) {
+            // One byte past the size asked too: a file that grew shows it without another read.
+            const want = Math.min(READ_CHUNK, file.size - read + 1)
+            const chunk = Buffer.allocUnsafe(want)
+            const { bytesRead } = await file.handle.read(chunk, 0, want, read)
+            if (bytesRead === 0) break
+            read += bytesRead
             if (read > file.size) {
               throw new FileChangedError(
                 `${file.path} changed while it was read: it grew past the ${file.size} bytes it had when put opened it`,
               )
             }
-            yield chunk as Buffer
+            yield bytesRead === want ? chunk : chunk.subarray(0, bytesRead)
           }
         } catch (err) {
           throw unreadableFile(file.path, err)
-        } finally {
-          stream.destroy()
         }
         if (read < file.size) {
           throw new FileChangedError(
