@@ -26,6 +26,7 @@ import {
   storageProtocol,
 } from '../net/index.js'
 import { type LocalNode, openLocalNode } from '../node/local-node.js'
+import { levelFailure } from '../store/errors.js'
 import { DiskSpaceGuard, filesystemFreeBytes, type SpaceGuard } from '../store/index.js'
 import type { NodeConfig } from './config.js'
 import { dataPaths, readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
@@ -368,7 +369,6 @@ async function openLocal(
     }
     const level = levelFailure(err)
     if (level !== undefined) {
-      // abstract-level says only "Database failed to open"; the reason is in its cause.
       throw new DatabaseUnreadableError(
         `the database in ${dataPaths(dir).db} cannot be read (${level}): restore the data directory from a backup, or start this node on an empty one and let its peers' replicas serve its objects`,
         { cause: err },
@@ -380,18 +380,6 @@ async function openLocal(
 
 /** Replica failures that mean bad data, not absence: each is logged as well as counted. */
 const CORRUPTION = new Set(['INTEGRITY_MISMATCH', 'ROOT_MISMATCH', 'PROOF_INVALID'])
-
-/** The innermost LevelDB message of a LEVEL_* failure (the one that says what is wrong), if it is one. */
-function levelFailure(err: unknown): string | undefined {
-  let code: string | undefined
-  let message = ''
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const c = (e as { code?: unknown }).code
-    if (typeof c === 'string' && c.startsWith('LEVEL_')) code = c
-    message = e.message
-  }
-  return code === undefined ? undefined : `${code}: ${message}`
-}
 
 /**
  * The node's clock starts at the epoch it is in. Ticks in its log were stated by requests (a

@@ -32,13 +32,7 @@ export class AlreadyRunningError extends QfsError {
   }
 }
 
-/** The node's LevelDB cannot be opened or read: its files are damaged or unreadable. */
-export class DatabaseUnreadableError extends QfsError {
-  static readonly code = 'DB_UNREADABLE'
-  constructor(message: string, options?: ErrorOptions) {
-    super(DatabaseUnreadableError.code, message, options)
-  }
-}
+export { DatabaseUnreadableError } from '../store/errors.js'
 
 /** The node could not start listening (address in use, unsupported transport). */
 export class StartFailedError extends QfsError {

@@ -9,6 +9,7 @@ import { SnapshotRejectedError } from '../membership/errors.js'
 import { verifySnapshot } from '../membership/snapshot.js'
 import { liveNodeState, replayNodeLog, stateHash } from '../replay/index.js'
 import type { NodeState } from '../replay/state.js'
+import { DatabaseUnreadableError, levelFailure } from '../store/errors.js'
 import { openNodeDb, type RootDb, type ScrubReport, scrubStore, storeSublevels } from '../store/index.js'
 import { readNodeId } from './identity.js'
 
@@ -44,13 +45,23 @@ async function withNodeDb<T>(dir: string, fn: (db: RootDb, nodeId: string) => Pr
     if (cause?.code === 'LEVEL_LOCKED') {
       throw new DataDirInUseError(`${dir} is in use by a running node; stop it first`, { cause: err })
     }
-    throw err
+    throw unreadable(path, err)
   }
   try {
     return await fn(db, nodeId)
+  } catch (err) {
+    // Damage found while walking (a corrupt table file) is the same verdict as at open.
+    throw unreadable(path, err)
   } finally {
-    await db.close()
+    await db.close().catch(() => {})
   }
+}
+
+/** A LevelDB failure as DB_UNREADABLE with LevelDB's own reason; any other error as it is. */
+function unreadable(path: string, err: unknown): unknown {
+  const level = levelFailure(err)
+  if (level === undefined) return err
+  return new DatabaseUnreadableError(`the database in ${path} cannot be read (${level})`, { cause: err })
 }
 
 /**

@@ -73,3 +73,26 @@ export class StorageFullError extends QfsError {
     super(StorageFullError.code, message, options)
   }
 }
+
+/** The node's LevelDB cannot be opened or read: its files are damaged or unreadable. */
+export class DatabaseUnreadableError extends QfsError {
+  static readonly code = 'DB_UNREADABLE'
+  constructor(message: string, options?: ErrorOptions) {
+    super(DatabaseUnreadableError.code, message, options)
+  }
+}
+
+/**
+ * The innermost LevelDB message of a LEVEL_* failure (the one that says what is wrong), if it is one:
+ * abstract-level says only "Database failed to open"; the reason is in its cause.
+ */
+export function levelFailure(err: unknown): string | undefined {
+  let code: string | undefined
+  let message = ''
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const c = (e as { code?: unknown }).code
+    if (typeof c === 'string' && c.startsWith('LEVEL_')) code = c
+    message = e.message
+  }
+  return code === undefined ? undefined : `${code}: ${message}`
+}
