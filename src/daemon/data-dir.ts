@@ -25,6 +25,11 @@ export function dataPaths(dir: string) {
     snapshot: join(dir, 'snapshot.json'),
     /** The last snapshot adopted (epoch, hash, eligible set): what a restart compares against. */
     snapshotHead: join(dir, 'snapshot-head.json'),
+    /**
+     * Every snapshot the node adopted, as `epoch-<n>.json`: records keep the epoch they were placed
+     * in, so a restart must still know the earlier epochs to check them.
+     */
+    snapshotHistory: join(dir, 'snapshots'),
     run: join(dir, 'run.json'),
   }
 }

@@ -15,7 +15,13 @@ import { MAX_DATA_BYTES } from '../net/frames.js'
 import type { NodeConfig } from './config.js'
 import { MembershipChangeUnsupportedError, ParamsChangedError } from './errors.js'
 import type { Logger } from './logger.js'
-import { readSnapshotFile, readSnapshotHead, writeSnapshotHead } from './snapshot-file.js'
+import {
+  readSnapshotFile,
+  readSnapshotHead,
+  readSnapshotHistory,
+  writeSnapshotHead,
+  writeSnapshotHistory,
+} from './snapshot-file.js'
 
 /**
  * What a storage proof may take of its JSON frame besides the block: a `get_proof` answer's ids, a
@@ -64,6 +70,7 @@ export async function loadInitialSnapshot(
         )
       }
     }
+    await writeSnapshotHistory(config.dir, snapshot)
     if (head?.snapshot_hash !== snapshot.snapshot_hash) await writeSnapshotHead(config.dir, headOf(snapshot))
     const view = membership.accept(snapshot)
     log.info(
@@ -76,6 +83,37 @@ export async function loadInitialSnapshot(
       { reason: (err as Error).message },
       'starting without an epoch snapshot: not ready until one is loaded',
     )
+    return
+  }
+  await rememberEarlierEpochs(config, membership, log)
+}
+
+/**
+ * Gives the membership back the epochs before the one in force that this node adopted earlier
+ * (D/snapshots): the records it holds keep the epoch they were placed in, and their placement is
+ * checked against that epoch (a listing's votes, a commit). A saved snapshot that does not verify, or
+ * does not chain to the next one held, is skipped with a warning, and so are the epochs before it:
+ * records of those epochs then get no vote in a listing of this node's, as on a node that never saw
+ * them.
+ */
+async function rememberEarlierEpochs(config: NodeConfig, membership: SnapshotMembership, log: Logger) {
+  const current = membership.latest
+  if (current === undefined) return
+  for (const saved of await readSnapshotHistory(config.dir, current.epoch)) {
+    try {
+      if (saved.error !== undefined) throw saved.error
+      if (saved.value === undefined) continue
+      const epoch = (saved.value as { epoch?: unknown } | null)?.epoch
+      if (epoch !== saved.epoch)
+        throw new SnapshotRejectedError('MALFORMED', `${saved.path} holds epoch ${epoch}`)
+      membership.remember(saved.value)
+    } catch (err) {
+      log.warn(
+        { path: saved.path, reason: (err as Error).message },
+        'a saved snapshot was refused: the epochs up to it stay unknown to this node',
+      )
+      return
+    }
   }
 }
 
@@ -126,9 +164,13 @@ export async function reloadSnapshot(
     const head = await readSnapshotHead(config.dir)
     if (head !== undefined) refuseAgainstHead(snapshot, head, config)
   }
+  const first = membership.latest === undefined
+  await writeSnapshotHistory(config.dir, snapshot)
   await writeSnapshotHead(config.dir, headOf(snapshot))
   const view = membership.accept(snapshot)
   log.info({ epoch: view.epoch, snapshot_hash: view.snapshotHash }, 'snapshot accepted')
+  // A node started without a snapshot learns its earlier epochs now.
+  if (first) await rememberEarlierEpochs(config, membership, log)
   return 'adopted'
 }
 

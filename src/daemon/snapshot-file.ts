@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { InvalidInputError } from '../core/errors.js'
 import { SnapshotRejectedError, SnapshotUnreadableError } from '../membership/errors.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
@@ -57,4 +58,47 @@ export async function readSnapshotHead(dir: string): Promise<SnapshotHead | unde
 /** Written before the snapshot is adopted, atomically: a crash leaves the old head or the new one. */
 export async function writeSnapshotHead(dir: string, head: SnapshotHead): Promise<void> {
   await writeAtomic(dataPaths(dir).snapshotHead, `${JSON.stringify(head, null, 2)}\n`, 0o644)
+}
+
+const HISTORY_FILE = /^epoch-(0|[1-9][0-9]{0,15})\.json$/
+
+/** Saves an adopted snapshot as `D/snapshots/epoch-<n>.json` (atomically), beside the head. */
+export async function writeSnapshotHistory(dir: string, snapshot: EpochSnapshot): Promise<void> {
+  const history = dataPaths(dir).snapshotHistory
+  await mkdir(history, { recursive: true, mode: 0o755 })
+  await writeSnapshotFile(join(history, `epoch-${snapshot.epoch}.json`), snapshot)
+}
+
+/**
+ * The saved snapshots of epochs before `beforeEpoch`, newest first, each as its file's JSON or the
+ * error that kept it from being read (the caller verifies and reports them). Files with other
+ * names are not the node's and are left alone.
+ */
+export async function readSnapshotHistory(
+  dir: string,
+  beforeEpoch: number,
+): Promise<Array<{ epoch: number; path: string; value?: unknown; error?: unknown }>> {
+  const history = dataPaths(dir).snapshotHistory
+  let names: string[]
+  try {
+    names = await readdir(history)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  const epochs = names
+    .map((name) => ({ name, m: HISTORY_FILE.exec(name) }))
+    .filter((e): e is { name: string; m: RegExpExecArray } => e.m !== null)
+    .map((e) => ({ epoch: Number(e.m[1]), path: join(history, e.name) }))
+    .filter((e) => Number.isSafeInteger(e.epoch) && e.epoch < beforeEpoch)
+    .sort((a, b) => b.epoch - a.epoch)
+  const out: Array<{ epoch: number; path: string; value?: unknown; error?: unknown }> = []
+  for (const e of epochs) {
+    try {
+      out.push({ ...e, value: await readSnapshotFile(e.path) })
+    } catch (error) {
+      out.push({ ...e, error })
+    }
+  }
+  return out
 }

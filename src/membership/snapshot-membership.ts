@@ -67,6 +67,44 @@ export class SnapshotMembership implements Membership {
     return chained.snapshot
   }
 
+  /**
+   * Adds an epoch before the one in force, for looking up only (`at`, `snapshotAt`): a restarted
+   * node gets back the epochs it adopted before, whose records it still holds. Verified like any
+   * snapshot (structure, hash, a trusted signature); it never becomes the snapshot in force. An epoch
+   * already held must come with the same hash (`BROKEN_CHAIN` otherwise); one at or past the epoch in
+   * force is refused (`BROKEN_CHAIN`: that is `accept`'s).
+   */
+  remember(snapshot: unknown): EpochView {
+    const verdict = verifySnapshot(snapshot, this.trustedKeys)
+    if (!verdict.ok) throw new SnapshotRejectedError(verdict.code, verdict.detail)
+    const s = verdict.snapshot
+    const held = this.snapshots.get(s.epoch)
+    if (held !== undefined) {
+      if (held.snapshot_hash !== s.snapshot_hash) {
+        throw new SnapshotRejectedError(
+          'BROKEN_CHAIN',
+          `epoch ${s.epoch} is already held with another snapshot_hash`,
+        )
+      }
+      return this.views.get(s.epoch)!
+    }
+    if (this.head === undefined || s.epoch >= this.head.epoch) {
+      throw new SnapshotRejectedError('BROKEN_CHAIN', `epoch ${s.epoch} is not before the epoch in force`)
+    }
+    // Where the next epoch is held, this must be the snapshot it names (no fork slipped in between).
+    const next = this.snapshots.get(s.epoch + 1)
+    if (next !== undefined && next.prev_snapshot_hash !== s.snapshot_hash) {
+      throw new SnapshotRejectedError(
+        'BROKEN_CHAIN',
+        `epoch ${s.epoch + 1} does not name this snapshot as its previous`,
+      )
+    }
+    const view = epochViewOf(s)
+    this.snapshots.set(s.epoch, s)
+    this.views.set(s.epoch, view)
+    return view
+  }
+
   /** The snapshot in force; `NO_SNAPSHOT` before the first one is accepted. */
   current(): EpochView {
     if (this.head === undefined) throw new NoSnapshotError('no epoch snapshot has been accepted')

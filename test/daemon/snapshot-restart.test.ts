@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
@@ -136,5 +136,60 @@ describe('a restart keeps the snapshot chain', () => {
     expect(n.membership.current().epoch).toBe(0)
     await n.stop()
     expect(await savedHead()).toMatchObject({ epoch: 0, snapshot_hash: e0.snapshot_hash })
+  })
+})
+
+describe('a restart keeps the earlier epochs (D/snapshots)', () => {
+  let hroot = ''
+  let hm: Member[] = []
+  beforeAll(async () => {
+    ;({ root: hroot, members: hm } = await members('snapshot-history', 2))
+  })
+  afterAll(() => removeRoot(hroot))
+
+  async function start(snapshot: EpochSnapshot, logger = silent): Promise<RunningNode> {
+    const config = await configOf(hm[0]!, {})
+    await writeSnapshotFile(config.snapshot, snapshot)
+    const node = await startNode(config, { logger })
+    running.push(node)
+    return node
+  }
+  const history = (epoch: number) => join(hm[0]!.id.dir, 'snapshots', `epoch-${epoch}.json`)
+
+  it('saves each adopted snapshot and gives a restarted node its earlier epochs back', async () => {
+    const entries = hm.map((m) => m.entry)
+    const h0 = signed(0, entries)
+    const h1 = signed(1, entries, { previous: h0 })
+    const h2 = signed(2, entries, { previous: h1 })
+    let n = await start(h0)
+    await writeSnapshotFile(n.config.snapshot, h1)
+    expect(await n.reloadSnapshot()).toBe('adopted')
+    await n.stop()
+    expect(JSON.parse(await readFile(history(0), 'utf8'))).toEqual(h0)
+    expect(JSON.parse(await readFile(history(1), 'utf8'))).toEqual(h1)
+
+    // Restarted on epoch 2's file: epochs 0 and 1 are known again, 2 is in force and saved.
+    n = await start(h2)
+    expect(n.membership.current().epoch).toBe(2)
+    expect(n.membership.at(1)?.snapshotHash).toBe(h1.snapshot_hash)
+    expect(n.membership.at(0)?.snapshotHash).toBe(h0.snapshot_hash)
+    await n.stop()
+    expect(JSON.parse(await readFile(history(2), 'utf8'))).toEqual(h2)
+
+    // A saved snapshot that no longer verifies is refused with a warning, and the epochs before it too.
+    const tampered = { ...h1, start_tick: h1.start_tick + 1 }
+    await writeFile(history(1), JSON.stringify(tampered))
+    const { logger, lines } = capturingLogger()
+    n = await start(h2, logger)
+    expect(n.membership.at(1)).toBeUndefined()
+    expect(n.membership.at(0)).toBeUndefined()
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'a saved snapshot was refused: the epochs up to it stay unknown to this node',
+        path: history(1),
+      }),
+    )
+    await n.stop()
   })
 })

@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
 import { readAuthorityKeyFile } from '../../src/daemon/authority-key.js'
 import { dataPaths } from '../../src/daemon/data-dir.js'
+import { Devnet } from '../../src/daemon/devnet.js'
 import { devnetPaths, prepareDevnet } from '../../src/daemon/devnet-plan.js'
 import { readSnapshotFile, writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
 import {
@@ -12,6 +16,8 @@ import {
   signSnapshot,
   verifySnapshot,
 } from '../../src/membership/snapshot.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { QfsClient } from '../../src/sdk/index.js'
 
 /**
  * A devnet's first epoch is 0, as `aegis sign --epoch 0` and docs/operations.md start a network; a
@@ -78,4 +84,47 @@ describe('devnet epochs', () => {
     expect(moved.snapshot.epoch).toBe(2)
     expect(verifySnapshot(moved.snapshot, [key.publicKey], older)).toMatchObject({ ok: true })
   })
+
+  it('lists and reads the versions of an earlier epoch after the nodes restart in a new one', async () => {
+    if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
+      throw new Error('the daemons run the compiled CLI: run `npm run build` first (npm test does)')
+    }
+    const dir = join(root, 'restarted')
+    const oid = objectId('devnet-epoch', 'kept')
+    const bytes = new TextEncoder().encode('written in epoch 0')
+    const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+    try {
+      let devnet = await Devnet.start({ dir, nodes: NODES, logLevel: 'warn' })
+      try {
+        const client = await QfsClient.create({ node: devnet.nodes[0]!.multiaddrs[0]!, libp2p })
+        const put = await client.putContent(oid, 1, bytes, { author_node_id: 'e2e', created_at_tick: 1 })
+        expect(put).toMatchObject({ ok: true })
+      } finally {
+        await devnet.stop()
+      }
+      // New ports make epoch 1 with the same nodes; every node restarts on it.
+      devnet = await Devnet.start({
+        dir,
+        logLevel: 'warn',
+        basePort: 20_000 + ((process.pid + 7_000) % 20_000),
+      })
+      try {
+        expect(devnet.plan.snapshot.epoch).toBe(1)
+        for (const n of devnet.nodes) {
+          const client = await QfsClient.create({ node: n.multiaddrs[0]!, libp2p })
+          const listed = await client.listObjects({ prefix: oid })
+          expect(listed).toMatchObject({ ok: true, objects: [{ object_id: oid, version: 1 }] })
+          const read = await client.getContent(oid, 1)
+          expect(read).toMatchObject({ ok: true })
+          expect(new TextDecoder().decode((read as { content_bytes: Uint8Array }).content_bytes)).toBe(
+            'written in epoch 0',
+          )
+        }
+      } finally {
+        await devnet.stop()
+      }
+    } finally {
+      await libp2p.stop()
+    }
+  }, 120_000)
 })

@@ -303,6 +303,44 @@ describe('SnapshotMembership', () => {
     expect(m.current().epoch).toBe(0)
   })
 
+  it('remembers earlier epochs for looking up only, verified and chained to the next one held', () => {
+    const s2 = make(2, { prev: s1, nodes: [...NODES, node(PD, 4)], key: keyB })
+    const m = new SnapshotMembership({ trustedKeys: [A, B] })
+    m.accept(s2)
+    const reason = (s: unknown) => {
+      try {
+        m.remember(s)
+      } catch (err) {
+        expect(err).toBeInstanceOf(SnapshotRejectedError)
+        return (err as SnapshotRejectedError).reason
+      }
+      return 'remembered'
+    }
+    // Not an earlier epoch: that is accept's (or already in force).
+    expect(reason(make(3, { prev: s2 }))).toBe('BROKEN_CHAIN')
+    expect(reason(s2)).toBe('remembered')
+    // Another snapshot of epoch 1 than the one epoch 2 names.
+    expect(reason(make(1, { prev: s0, key: keyB }))).toBe('BROKEN_CHAIN')
+    const forged = clone(s1)
+    forged.signature = `${forged.signature.slice(0, 10)}${forged.signature[10] === 'f' ? 'e' : 'f'}${forged.signature.slice(11)}`
+    expect(reason(forged)).toBe('BAD_SIGNATURE')
+    expect(m.at(1)).toBeUndefined()
+
+    expect(reason(s1)).toBe('remembered')
+    expect(reason(s0)).toBe('remembered')
+    expect(m.at(1)?.snapshotHash).toBe(s1.snapshot_hash)
+    expect(m.at(0)?.eligible.nodes).toEqual(sorted([PA, PB, PC]))
+    expect(m.snapshotAt(0)).toEqual(s0)
+    // Never the snapshot in force, and the same one again changes nothing.
+    expect(m.current().epoch).toBe(2)
+    expect(m.latest).toEqual(s2)
+    expect(m.remember(s0)).toBe(m.at(0))
+    // An untrusted authority is refused as at accept.
+    const other = new SnapshotMembership({ trustedKeys: [B] })
+    other.accept(s2)
+    expect(() => other.remember(s0)).toThrow(expect.objectContaining({ reason: 'UNTRUSTED_AUTHORITY' }))
+  })
+
   it('refuses a trusted key that is not an ML-DSA-65 public key', () => {
     expect(() => new SnapshotMembership({ trustedKeys: ['abcd'] })).toThrow(
       expect.objectContaining({ code: 'INVALID_INPUT' }),
