@@ -108,17 +108,25 @@ describe('qfs-node get -o FILE', () => {
     expect(await readdir(dir)).toEqual(['mine.bin'])
   })
 
-  it('refuses --force over anything but a file (a FIFO, a directory), before reading anything', async () => {
+  it('refuses anything but a file (a FIFO, a directory) with or without --force, before reading anything', async () => {
     const dir = await caseDir()
     const fifo = join(dir, 'pipe')
     execFileSync('mkfifo', [fifo])
     const sub = join(dir, 'sub')
     await mkdir(sub)
     const { asked } = await countingReads(async () => {
-      for (const out of [fifo, sub]) {
-        const r = await get(out, '--force')
-        expect(r.status).toBe(2)
-        expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: .*not a regular file/)
+      for (const [out, what] of [
+        [fifo, 'not a regular file'],
+        [sub, 'a directory'],
+      ] as const) {
+        // No advice to pass --force where --force would not do either.
+        for (const extra of [[], ['--force']]) {
+          const r = await get(out, ...extra)
+          expect(r.status).toBe(2)
+          expect(r.stderr).toBe(
+            `error [INVALID_ARGUMENT]: ${out} is ${what}: -o takes the path of a file to create (or, with --force, to replace)\n`,
+          )
+        }
       }
     })
     expect(asked).toBe(0)

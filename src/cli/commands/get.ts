@@ -68,8 +68,9 @@ export function registerGet(program: Command, io: CliIo): void {
       const json = opts.json === true
       const force = opts.force === true
       // Before anything is dialled: the common case of an existing FILE costs no transfer.
+      // What is no file is refused first, with or without --force: only a file can be replaced.
+      await checkReplaceable(output)
       if (!force && (await exists(output))) throw outputExists(output)
-      if (force) await checkReplaceable(output)
       const interrupts = watchInterrupts()
       let temp: TempFile | undefined
       try {
@@ -196,8 +197,9 @@ function outputExists(path: string): InvalidArgumentError {
 }
 
 /**
- * `--force` replaces a file (or a symbolic link, not what it points to), never anything else: run as
- * root, renaming over `/dev/null` or a FIFO would replace the device or pipe with a regular file.
+ * FILE may be a file (or a symbolic link, not what it points to) that `--force` replaces, never
+ * anything else: run as root, renaming over `/dev/null` or a FIFO would replace the device or pipe
+ * with a regular file, and no flag replaces a directory.
  */
 async function checkReplaceable(path: string): Promise<void> {
   let kind: Awaited<ReturnType<typeof lstat>>
@@ -207,7 +209,9 @@ async function checkReplaceable(path: string): Promise<void> {
     return // Nothing there (or unreadable: the rename will say).
   }
   if (!kind.isFile() && !kind.isSymbolicLink())
-    throw new InvalidArgumentError(`${path} is not a regular file: --force replaces only files`)
+    throw new InvalidArgumentError(
+      `${path} is ${kind.isDirectory() ? 'a directory' : 'not a regular file'}: -o takes the path of a file to create (or, with --force, to replace)`,
+    )
 }
 
 /** Any directory entry counts, a dangling symbolic link included. */
