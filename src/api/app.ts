@@ -146,8 +146,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
         v1.addHook('onRequest', async (request) => {
           const given = bearerToken(request.headers.authorization)
           // Digests first: equal lengths for timingSafeEqual, and no early exit on the first byte.
-          if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+          if (given === undefined) {
             throw new UnauthorizedError('a bearer token is required (Authorization: Bearer <api.token>)')
+          }
+          if (!timingSafeEqual(digest(given), expected)) {
+            throw new UnauthorizedError("the bearer token is not this node's api.token")
           }
         })
       }

@@ -272,11 +272,23 @@ describe('operator API', () => {
     const none = await app.inject('/v1/status')
     expect(none.statusCode).toBe(401)
     expect(none.headers['www-authenticate']).toBe('Bearer')
-    expect(none.json()).toMatchObject({ ok: false, code: 'UNAUTHORIZED' })
+    expect(none.json()).toMatchObject({
+      ok: false,
+      code: 'UNAUTHORIZED',
+      message: 'a bearer token is required (Authorization: Bearer <api.token>)',
+    })
     const wrong = await app.inject({ url: '/v1/objects', headers: { authorization: 'Bearer nope' } })
     expect(wrong.statusCode).toBe(401)
+    // A token that was given but is wrong is told apart from none at all.
+    expect(wrong.json()).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: "the bearer token is not this node's api.token",
+    })
     const basic = await app.inject({ url: '/v1/status', headers: { authorization: `Basic ${token}` } })
     expect(basic.statusCode).toBe(401)
+    expect(basic.json()).toMatchObject({
+      message: 'a bearer token is required (Authorization: Bearer <api.token>)',
+    })
     const ok = await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${token}` } })
     expect(ok.statusCode).toBe(200)
     expect((await app.inject('/healthz')).statusCode).toBe(200)
