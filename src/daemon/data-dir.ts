@@ -56,7 +56,12 @@ export interface InitResult extends NodeIdentity {
 export async function initDataDir(dir: string): Promise<InitResult> {
   const paths = dataPaths(dir)
   await makeDirectories(dir, 0o700)
-  if (await exists(paths.node)) return { ...(await readNodeIdentity(dir)), created: false, dir }
+  if (await exists(paths.node)) {
+    const identity = await readNodeIdentity(dir)
+    // The audit key's seed as start reads it: a file others may read is refused here too.
+    await loadOrCreateAuditKey(dir)
+    return { ...identity, created: false, dir }
+  }
   let privateKey = await readPeerKey(paths.peerKey)
   if (privateKey === undefined) {
     privateKey = await generateKeyPair('Ed25519')

@@ -63,7 +63,7 @@ describe('qfs-node init', () => {
     expect(text.out).toContain(made.node_id)
   })
 
-  it('refuses a readable peer key and a node.json naming another key', async () => {
+  it('refuses a readable peer key or audit key and a node.json naming another key', async () => {
     const dir = join(root, 'n2')
     expect((await run('init', '--dir', dir)).status).toBe(0)
     await chmod(join(dir, 'peer-key'), 0o644)
@@ -71,6 +71,13 @@ describe('qfs-node init', () => {
     expect(loose.status).toBe(3)
     expect(loose.err).toMatch(/^error \[INSECURE_KEY_FILE\]: .*peer-key has mode 644/)
     await chmod(join(dir, 'peer-key'), 0o600)
+    // The audit key as start reads it: init on the directory says what start would.
+    await chmod(join(dir, 'audit-key.json'), 0o640)
+    const looseAudit = await run('init', '--dir', dir)
+    expect(looseAudit.status).toBe(3)
+    expect(looseAudit.err).toMatch(/^error \[INSECURE_KEY_FILE\]: .*audit-key.json has mode 640/)
+    await chmod(join(dir, 'audit-key.json'), 0o600)
+    expect((await run('init', '--dir', dir)).status).toBe(0)
     await writeFile(
       join(dir, 'node.json'),
       JSON.stringify({ schema: 'qfs-node/1', node_id: '12D3KooWother' }),
