@@ -19,9 +19,15 @@ export async function readNodeId(dir: string): Promise<string> {
   try {
     text = await readFile(join(dir, NODE_FILE), 'utf8')
   } catch (err) {
-    throw new NotANodeDirError(`${dir} has no ${NODE_FILE}: run \`qfs-node init --dir ${dir}\` first`, {
-      cause: err,
-    })
+    const code = (err as NodeJS.ErrnoException).code
+    // `init` helps only where a directory is missing or empty of a node, not in place of a file.
+    const why =
+      code === 'ENOENT'
+        ? `${dir} has no ${NODE_FILE}: run \`qfs-node init --dir ${dir}\` first`
+        : code === 'ENOTDIR'
+          ? `${dir} is a file, not a node's data directory`
+          : `cannot read ${join(dir, NODE_FILE)} (${code ?? (err as Error).message})`
+    throw new NotANodeDirError(why, { cause: err })
   }
   let parsed: unknown
   try {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -118,7 +118,19 @@ describe('offline node inspection: log verify, replay, scrub', () => {
     const empty = await mkdtemp(join(tmpdir(), 'qfs-inspect-empty-'))
     const r = await runCli(['replay', '--dir', empty])
     expect(r.status).toBe(3)
-    expect(r.stderr).toMatch(/^error \[NOT_A_NODE_DIR\]/)
+    expect(r.stderr).toBe(
+      `error [NOT_A_NODE_DIR]: ${empty} has no node.json: run \`qfs-node init --dir ${empty}\` first\n`,
+    )
+    // A file is named as one: init would not help there.
+    const file = join(empty, 'a-file')
+    await writeFile(file, 'x')
+    for (const args of [['replay'], ['scrub'], ['log', 'verify']]) {
+      const f = await runCli([...args, '--dir', file])
+      expect(f.stderr, args.join(' ')).toBe(
+        `error [NOT_A_NODE_DIR]: ${file} is a file, not a node's data directory\n`,
+      )
+      expect(f.status).toBe(3)
+    }
     const dir = await mkdtemp(join(tmpdir(), 'qfs-inspect-busy-'))
     const net = await MiniNetwork.create({ nodeIds: NODES, dir, auditKey: testAuditKey })
     try {
