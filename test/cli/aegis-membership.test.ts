@@ -156,7 +156,7 @@ describe('aegis verify', () => {
     const missing = join(root, 'nope.json')
     const r = await runCli(['aegis', 'verify', out, '--trust', `${key}.pub`, '--prev', missing])
     expect(r).toMatchObject({ status: 2, stdout: '' })
-    expect(r.stderr).toBe(`error [INVALID_INPUT]: --prev ${missing} does not exist\n`)
+    expect(r.stderr).toBe(`error [INVALID_ARGUMENT]: --prev ${missing} does not exist\n`)
   })
 
   it('calls a signed snapshot listing an id that is no peer id INVALID [MALFORMED] (exit 1)', async () => {

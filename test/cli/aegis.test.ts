@@ -151,10 +151,40 @@ describe('aegis verify on a file that is no snapshot', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, code: 'MALFORMED' })
   })
 
+  it('refuses keygen over an existing file and sign without an epoch as usage errors (exit 2)', async () => {
+    const existing = join(root, 'taken.json')
+    await writeFile(existing, 'precious\n')
+    const again = await runCli(['aegis', 'keygen', '--out', existing])
+    expect(again).toMatchObject({ status: 2, stdout: '' })
+    expect(again.stderr).toBe(
+      `error [INVALID_ARGUMENT]: ${existing} exists: keygen never overwrites a key; give another --out\n`,
+    )
+    expect(await readFile(existing, 'utf8')).toBe('precious\n')
+    const noEpoch = await runCli(['aegis', 'sign', '--key', key, '--out', join(root, 'x.json')])
+    expect(noEpoch).toMatchObject({
+      status: 2,
+      stderr: 'error [INVALID_ARGUMENT]: --epoch is required without --prev\n',
+    })
+    const badEpoch = await runCli([
+      'aegis',
+      'sign',
+      '--key',
+      key,
+      '--epoch',
+      '-1',
+      '--out',
+      join(root, 'x.json'),
+    ])
+    expect(badEpoch).toMatchObject({
+      status: 2,
+      stderr: 'error [INVALID_ARGUMENT]: --epoch must be a non-negative integer\n',
+    })
+  })
+
   it('still reports a missing file as an error, not a verdict', async () => {
     const r = await runCli(['aegis', 'verify', join(root, 'absent.json'), '--trust', trust()])
     expect(r.status).toBe(2)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toMatch(/^error \[INVALID_INPUT\]: .*absent\.json does not exist\n$/)
+    expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: .*absent\.json does not exist\n$/)
   })
 })

@@ -58,6 +58,12 @@ export function registerAegis(program: Command, io: CliIo): void {
     .requiredOption('--out <file>', 'where to write the key; never overwritten')
     .option('--json', 'print {key_file, public_key_file, public_key_hash}')
     .action(async (opts: { out: string; json?: boolean }) => {
+      // Refused here as the wrong argument it is (as `sign --out` is); the library's own refusal
+      // stays behind it for a file that appears meanwhile.
+      if (await exists(opts.out))
+        throw new InvalidArgumentError(
+          `${opts.out} exists: keygen never overwrites a key; give another --out`,
+        )
       const { key, publicPath } = await createAuthorityKeyFile(opts.out)
       const hash = keyFingerprint(key.publicKey)
       if (opts.json === true)
@@ -111,7 +117,7 @@ export function registerAegis(program: Command, io: CliIo): void {
           : prev !== undefined
             ? prev.epoch + 1
             : undefined
-      if (epoch === undefined) throw new InvalidInputError('--epoch is required without --prev')
+      if (epoch === undefined) throw new InvalidArgumentError('--epoch is required without --prev')
       const startTick =
         opts.startTick !== undefined
           ? count(opts.startTick, '--start-tick')
@@ -120,7 +126,8 @@ export function registerAegis(program: Command, io: CliIo): void {
         ...(opts.nodes === undefined ? [] : await nodesFromFile(opts.nodes)),
         ...(await Promise.all((opts.nodeDir ?? []).map(nodeFromDir))),
       ]
-      if (nodes.length === 0) throw new InvalidInputError('no nodes: give --nodes FILE and/or --node-dir DIR')
+      if (nodes.length === 0)
+        throw new InvalidArgumentError('no nodes: give --nodes FILE and/or --node-dir DIR')
       if (prev !== undefined) refuseMembershipChange(prev, nodes)
       refuseSharedAuditKeys(nodes)
       const params =
@@ -173,7 +180,7 @@ export function registerAegis(program: Command, io: CliIo): void {
       if (opts.prev !== undefined) {
         const value = await readSnapshotFile(opts.prev)
         // A missing file is a wrong argument, as for the snapshot itself; not a refused snapshot.
-        if (value === undefined) throw new InvalidInputError(`--prev ${opts.prev} does not exist`)
+        if (value === undefined) throw new InvalidArgumentError(`--prev ${opts.prev} does not exist`)
         const p = verifySnapshot(value, trusted)
         if (!p.ok) throw new SnapshotRejectedError(p.code, `--prev ${opts.prev}: ${p.detail}`)
         previous = p.snapshot
@@ -206,7 +213,7 @@ export function registerAegis(program: Command, io: CliIo): void {
 
 function count(text: string, what: string): number {
   if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new InvalidInputError(`${what} must be a non-negative integer`)
+    throw new InvalidArgumentError(`${what} must be a non-negative integer`)
   }
   return Number(text)
 }
@@ -217,7 +224,7 @@ async function readSnapshotToVerify(
 ): Promise<{ ok: true; value: unknown } | Extract<SnapshotVerdict, { ok: false }>> {
   try {
     const value = await readSnapshotFile(path)
-    if (value === undefined) throw new InvalidInputError(`${path} does not exist`)
+    if (value === undefined) throw new InvalidArgumentError(`${path} does not exist`)
     return { ok: true, value }
   } catch (err) {
     if (!(err instanceof SnapshotRejectedError)) throw err
@@ -228,7 +235,7 @@ async function readSnapshotToVerify(
 /** The previous snapshot, intact and signed by one of `signers` (`SNAPSHOT_REJECTED` otherwise). */
 async function readPrevious(path: string, signers: readonly (string | Uint8Array)[]): Promise<EpochSnapshot> {
   const value = await readSnapshotFile(path)
-  if (value === undefined) throw new InvalidInputError(`--prev ${path} does not exist`)
+  if (value === undefined) throw new InvalidArgumentError(`--prev ${path} does not exist`)
   const v = verifySnapshot(value, signers)
   if (!v.ok) {
     const hint =
