@@ -8,6 +8,7 @@ import { type ConfigField, type ConfigFlags, FIELDS } from './config-fields.js'
 import { bool, host, integer, multiaddrs, type Setting, text, token, trusted } from './config-values.js'
 import { dataPaths, refuseNonDirectory } from './data-dir.js'
 import { type ConfigSource, InvalidConfigError } from './errors.js'
+import { firstDuplicateKey } from './json-duplicates.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -175,11 +176,17 @@ async function readConfigFile(
       where,
     )
   }
+  let value: unknown
   try {
-    return { path, value: JSON.parse(text) }
+    value = JSON.parse(text)
   } catch (err) {
     throw new InvalidConfigError('config', 'file', `not JSON: ${(err as Error).message}`, `file ${path}`)
   }
+  const twice = firstDuplicateKey(text)
+  if (twice !== undefined) {
+    throw new InvalidConfigError(twice, 'file', 'is set twice; keep one', `file ${path}`)
+  }
+  return { path, value }
 }
 
 /** The file's nested object as field paths; unknown keys and misplaced objects are errors. */

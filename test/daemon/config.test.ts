@@ -212,6 +212,14 @@ describe('loadConfig', () => {
     ['a scalar where an object belongs', file({ api: 8080 }), 'api', 'file'],
     ['a file that is not an object', file([1]), '(root)', 'file'],
     ['a file that is not JSON', file('{listen:'), 'config', 'file'],
+    // JSON.parse would keep the last silently: the node would run with whichever came second.
+    ['a setting given twice in the file', file('{"api":{"port":0},"api":{"port":5}}'), 'api', 'file'],
+    [
+      'a nested setting given twice',
+      file('{"limits":{"idle_timeout_ms":1,"idle_timeout_ms":2}}'),
+      'limits.idle_timeout_ms',
+      'file',
+    ],
     ['listen that is not a list', file({ listen: '/ip4/127.0.0.1/tcp/1' }), 'listen', 'file'],
     ['an empty listen list', file({ listen: [] }), 'listen', 'file'],
     ['a bad multiaddr', file({ listen: ['/ip4/1.2.3/tcp/1'] }), 'listen', 'file'],
