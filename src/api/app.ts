@@ -170,6 +170,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
           schema: { querystring: listQuerySchema, response: { 200: listResponseSchema, ...errors } },
           preValidation: async (request) => {
             const query = request.query as Record<string, unknown>
+            refuseUnknownOrRepeated(query)
             refuseNonDecimal(query)
             // The engine's own bound, in its unit (UTF-16 code units; ajv's maxLength counts code
             // points): a filter this API takes, the engine takes too.
@@ -232,6 +233,19 @@ const TEXT_QUERY_KEYS = ['tag', 'author'] as const
 /** The integer query parameters of /v1/objects. */
 const INTEGER_QUERY_KEYS = ['limit', 'after_version', 'tick_from', 'tick_to'] as const
 const DECIMAL = /^(0|[1-9][0-9]*)$/
+
+/**
+ * Named in our words before the schema's: ajv says only "must NOT have additional properties" for an
+ * unknown parameter, and a repeated one (an array) fails whatever check comes first.
+ */
+function refuseUnknownOrRepeated(query: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(query)) {
+    if (!Object.hasOwn(listQuerySchema.properties, key))
+      throw new InvalidInputError(`unknown query parameter ${key}`)
+    if (Array.isArray(value))
+      throw new InvalidInputError(`${key} is given ${value.length} times: give it once`)
+  }
+}
 
 /**
  * Integers in a query are plain decimal text, as the CLI takes them: the schema's coercion alone

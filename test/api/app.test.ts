@@ -193,6 +193,19 @@ describe('operator API', () => {
     expect(calls).toEqual([])
   })
 
+  it.each([
+    ['color=red', 'unknown query parameter color'],
+    ['limit=5&color=red&colour=blue', 'unknown query parameter color'],
+    ['limit=5&limit=6', 'limit is given 2 times: give it once'],
+    ['tag=a&tag=b&tag=c', 'tag is given 3 times: give it once'],
+  ])('names what is wrong in /v1/objects?%s', async (query, message) => {
+    const { app, calls } = setup()
+    const res = await app.inject(`/v1/objects?${query}`)
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toEqual({ ok: false, code: 'INVALID_INPUT', message })
+    expect(calls).toEqual([])
+  })
+
   it.each(['tag', 'author'])(
     'bounds %s in UTF-16 code units as the engine does: 256 taken, 257 refused before the engine',
     async (key) => {
