@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initDataDir, writeRunInfo } from '../../src/daemon/data-dir.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { runCli } from './run.js'
 
 let root = ''
@@ -51,6 +53,23 @@ describe('qfs-node status', () => {
     const r = await runCli(['status', '--dir', dir])
     expect(r.status).toBe(3)
     expect(r.stderr).toBe(`error [NODE_UNAVAILABLE]: no answer from ${api} (ECONNREFUSED)\n`)
+  })
+
+  it('points at the API URL when --api names a libp2p port, which drops HTTP without an answer', async () => {
+    const node = await createQfsLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    try {
+      const port = /\/tcp\/(\d+)/.exec(node.getMultiaddrs()[0]!.toString())![1]
+      const r = await runCli(['status', '--api', `http://127.0.0.1:${port}`])
+      expect(r.status).toBe(3)
+      expect(r.stderr).toMatch(
+        /^error \[NODE_UNAVAILABLE\]: no answer from http:\/\/127\.0\.0\.1:\d+ \((ECONNRESET|UND_ERR_SOCKET): the connection was closed without an HTTP answer; is that a libp2p port\? The API URL is "api" in run\.json or devnet\.json\)\n$/,
+      )
+    } finally {
+      await node.stop()
+    }
   })
 
   it('gives the real reason for a port fetch will not dial, not "TypeError"', async () => {

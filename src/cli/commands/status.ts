@@ -139,6 +139,9 @@ function fetchFailure(err: unknown, timeoutMs: number): string {
   const e = err as { name?: unknown; cause?: { code?: unknown; message?: unknown } }
   if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`
   const code = e?.cause?.code
+  // What a libp2p listener does with HTTP: it reads no multistream header and drops the connection.
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')
+    return `${code}: the connection was closed without an HTTP answer; is that a libp2p port? The API URL is "api" in run.json or devnet.json`
   if (typeof code === 'string') return code
   const message = e?.cause?.message
   // Fetch refuses the ports of the WHATWG "bad port" list (1, 22, 25, ...) before connecting.
