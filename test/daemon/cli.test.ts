@@ -136,8 +136,8 @@ describe('qfs-node aegis', () => {
     expect(pub).toMatch(/^[0-9a-f]{3904}$/)
     expect(made.public_key_hash).toBe(toHex(sha3_256(Buffer.from(pub, 'hex'))))
     const again = await run('aegis', 'keygen', '--out', key())
-    expect(again.status).toBe(3)
-    expect(again.err).toMatch(/^error \[INVALID_KEY_FILE\]: .*already exists/)
+    expect(again.status).toBe(2)
+    expect(again.err).toMatch(/^error \[INVALID_ARGUMENT\]: .* exists: keygen never overwrites a key/)
   })
 
   it('signs a chain of snapshots from node directories and a node list, and verifies them', async () => {
@@ -269,7 +269,7 @@ describe('qfs-node aegis', () => {
   it('refuses bad input with a usage status', async () => {
     const noNodes = await run('aegis', 'sign', '--key', key(), '--epoch', '0', '--out', join(root, 'x.json'))
     expect(noNodes).toMatchObject({ status: 2 })
-    expect(noNodes.err).toMatch(/^error \[INVALID_INPUT\]: no nodes/)
+    expect(noNodes.err).toMatch(/^error \[INVALID_ARGUMENT\]: no nodes/)
     const badEpoch = await run(
       'aegis',
       'sign',
@@ -282,7 +282,7 @@ describe('qfs-node aegis', () => {
       '--out',
       join(root, 'x.json'),
     )
-    expect(badEpoch.err).toMatch(/^error \[INVALID_INPUT\]: --epoch/)
+    expect(badEpoch.err).toMatch(/^error \[INVALID_ARGUMENT\]: --epoch/)
     await chmod(key(), 0o640)
     const loose = await run(
       'aegis',
