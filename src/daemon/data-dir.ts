@@ -258,6 +258,12 @@ export async function exists(path: string): Promise<boolean> {
 /** Write to a temporary name, then rename: readers see the old file or the new one, never half. */
 export async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
   const tmp = `${path}.${process.pid}.${toHex(randomBytes(6))}.tmp`
-  await writeFile(tmp, text, { mode })
-  await rename(tmp, path)
+  try {
+    await writeFile(tmp, text, { mode })
+    await rename(tmp, path)
+  } catch (err) {
+    // Nothing of a failed write stays behind (a directory in the way of the rename, a full disk).
+    await rm(tmp, { force: true }).catch(() => {})
+    throw err
+  }
 }

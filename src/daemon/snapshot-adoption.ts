@@ -70,7 +70,7 @@ export async function loadInitialSnapshot(
         )
       }
     }
-    await writeSnapshotHistory(config.dir, snapshot)
+    await saveInHistory(config, snapshot, log)
     if (head?.snapshot_hash !== snapshot.snapshot_hash) await writeSnapshotHead(config.dir, headOf(snapshot))
     const view = membership.accept(snapshot)
     log.info(
@@ -90,31 +90,61 @@ export async function loadInitialSnapshot(
 
 /**
  * Gives the membership back the epochs before the one in force that this node adopted earlier
- * (D/snapshots): the records it holds keep the epoch they were placed in, and their placement is
- * checked against that epoch (a listing's votes, a commit). A saved snapshot that does not verify, or
- * does not chain to the next one held, is skipped with a warning, and so are the epochs before it:
- * records of those epochs then get no vote in a listing of this node's, as on a node that never saw
- * them.
+ * (D/snapshots), newest first: the records it holds keep the epoch they were placed in, and their
+ * placement is checked against that epoch (a listing's votes, a commit). Each must verify and be the
+ * previous of the epoch after it; at the first one missing (a node that restarted epochs later took
+ * its new snapshot without the links between) or refused, the older ones stay unknown too, with a
+ * warning: records of those epochs then get no vote in the listings this node coordinates, as on a
+ * node that never saw them.
  */
 async function rememberEarlierEpochs(config: NodeConfig, membership: SnapshotMembership, log: Logger) {
   const current = membership.latest
   if (current === undefined) return
-  for (const saved of await readSnapshotHistory(config.dir, current.epoch)) {
+  let expected = current.epoch - 1
+  const saved = await readSnapshotHistory(config.dir, current.epoch).catch((err: unknown) => {
+    log.warn(
+      { reason: (err as Error).message },
+      'the saved snapshots cannot be listed: earlier epochs stay unknown',
+    )
+    return []
+  })
+  for (const entry of saved) {
+    if (entry.epoch !== expected) {
+      log.warn(
+        { missing_epoch: expected },
+        'a saved snapshot is missing: the epochs before it stay unknown to this node',
+      )
+      return
+    }
     try {
-      if (saved.error !== undefined) throw saved.error
-      if (saved.value === undefined) continue
-      const epoch = (saved.value as { epoch?: unknown } | null)?.epoch
-      if (epoch !== saved.epoch)
-        throw new SnapshotRejectedError('MALFORMED', `${saved.path} holds epoch ${epoch}`)
-      membership.remember(saved.value)
+      if (entry.error !== undefined) throw entry.error
+      const epoch = (entry.value as { epoch?: unknown } | null | undefined)?.epoch
+      if (epoch !== entry.epoch)
+        throw new SnapshotRejectedError('MALFORMED', `${entry.path} holds epoch ${epoch}`)
+      membership.remember(entry.value)
     } catch (err) {
       log.warn(
-        { path: saved.path, reason: (err as Error).message },
+        { path: entry.path, reason: (err as Error).message },
         'a saved snapshot was refused: the epochs up to it stay unknown to this node',
       )
       return
     }
+    expected--
   }
+}
+
+/**
+ * Saves an adopted snapshot in D/snapshots. A failure (a file in the directory's place, a full disk)
+ * does not stop the adoption: the node runs the snapshot all the same, and only a later restart
+ * misses the epoch (a warning says so now).
+ */
+async function saveInHistory(config: NodeConfig, snapshot: EpochSnapshot, log: Logger): Promise<void> {
+  await writeSnapshotHistory(config.dir, snapshot).catch((err: unknown) =>
+    log.warn(
+      { epoch: snapshot.epoch, reason: (err as Error).message },
+      'the snapshot could not be saved in D/snapshots: a restart will not know this epoch',
+    ),
+  )
 }
 
 /**
@@ -165,7 +195,7 @@ export async function reloadSnapshot(
     if (head !== undefined) refuseAgainstHead(snapshot, head, config)
   }
   const first = membership.latest === undefined
-  await writeSnapshotHistory(config.dir, snapshot)
+  await saveInHistory(config, snapshot, log)
   await writeSnapshotHead(config.dir, headOf(snapshot))
   const view = membership.accept(snapshot)
   log.info({ epoch: view.epoch, snapshot_hash: view.snapshotHash }, 'snapshot accepted')

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidInputError } from '../core/errors.js'
 import { SnapshotRejectedError, SnapshotUnreadableError } from '../membership/errors.js'
@@ -61,6 +61,11 @@ export async function writeSnapshotHead(dir: string, head: SnapshotHead): Promis
 }
 
 const HISTORY_FILE = /^epoch-(0|[1-9][0-9]{0,15})\.json$/
+/**
+ * The largest saved snapshot read back: far above a snapshot of thousands of nodes (about 4 KiB
+ * each, the ML-DSA key as hex), so only a file that is no snapshot is refused unread.
+ */
+const MAX_HISTORY_FILE_BYTES = 64 * 1024 * 1024
 
 /** Saves an adopted snapshot as `D/snapshots/epoch-<n>.json` (atomically), beside the head. */
 export async function writeSnapshotHistory(dir: string, snapshot: EpochSnapshot): Promise<void> {
@@ -95,6 +100,11 @@ export async function readSnapshotHistory(
   const out: Array<{ epoch: number; path: string; value?: unknown; error?: unknown }> = []
   for (const e of epochs) {
     try {
+      // Only a regular file of a snapshot's size is read: a FIFO would wait for a writer for ever.
+      const info = await stat(e.path)
+      if (!info.isFile()) throw new SnapshotUnreadableError(`${e.path} is not a regular file`)
+      if (info.size > MAX_HISTORY_FILE_BYTES)
+        throw new SnapshotUnreadableError(`${e.path} is ${info.size} bytes, more than a snapshot holds`)
       out.push({ ...e, value: await readSnapshotFile(e.path) })
     } catch (error) {
       out.push({ ...e, error })

@@ -68,11 +68,12 @@ export class SnapshotMembership implements Membership {
   }
 
   /**
-   * Adds an epoch before the one in force, for looking up only (`at`, `snapshotAt`): a restarted
-   * node gets back the epochs it adopted before, whose records it still holds. Verified like any
-   * snapshot (structure, hash, a trusted signature); it never becomes the snapshot in force. An epoch
-   * already held must come with the same hash (`BROKEN_CHAIN` otherwise); one at or past the epoch in
-   * force is refused (`BROKEN_CHAIN`: that is `accept`'s).
+   * Adds the epoch just before the earliest one held, for looking up only (`at`, `snapshotAt`): a
+   * restarted node gets back, newest first, the epochs it adopted before, whose records it still
+   * holds. Verified like any snapshot (structure, hash, a trusted signature), and it must be the one
+   * the next epoch held names as its previous: only the chain that leads to the snapshot in force
+   * comes back, never a fork or a chain from before a gap. It never becomes the snapshot in force.
+   * The same snapshot again is a no-op; anything else is `SNAPSHOT_REJECTED` (`BROKEN_CHAIN`).
    */
   remember(snapshot: unknown): EpochView {
     const verdict = verifySnapshot(snapshot, this.trustedKeys)
@@ -91,12 +92,18 @@ export class SnapshotMembership implements Membership {
     if (this.head === undefined || s.epoch >= this.head.epoch) {
       throw new SnapshotRejectedError('BROKEN_CHAIN', `epoch ${s.epoch} is not before the epoch in force`)
     }
-    // Where the next epoch is held, this must be the snapshot it names (no fork slipped in between).
     const next = this.snapshots.get(s.epoch + 1)
-    if (next !== undefined && next.prev_snapshot_hash !== s.snapshot_hash) {
+    if (next === undefined) {
       throw new SnapshotRejectedError(
         'BROKEN_CHAIN',
-        `epoch ${s.epoch + 1} does not name this snapshot as its previous`,
+        `epoch ${s.epoch + 1} is not held: nothing links epoch ${s.epoch} to the chain in force`,
+      )
+    }
+    const linked = chainVerdict(next, s)
+    if (!linked.ok) {
+      throw new SnapshotRejectedError(
+        'BROKEN_CHAIN',
+        `epoch ${s.epoch + 1} does not follow this snapshot: ${linked.detail}`,
       )
     }
     const view = epochViewOf(s)

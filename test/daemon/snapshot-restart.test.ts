@@ -1,4 +1,5 @@
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
@@ -191,5 +192,91 @@ describe('a restart keeps the earlier epochs (D/snapshots)', () => {
       }),
     )
     await n.stop()
+  })
+
+  it('loads no epoch from before a gap in the chain, even one a trusted authority signed', async () => {
+    const { root: groot, members: gm } = await members('snapshot-gap', 2)
+    try {
+      const entries = gm.map((m) => m.entry)
+      const g0 = signed(0, entries)
+      const g1 = signed(1, entries, { previous: g0 })
+      const g2 = signed(2, entries, { previous: g1 })
+      const g3 = signed(3, entries, { previous: g2 })
+      const config = await configOf(gm[0]!, {})
+      const startOn = async (snapshot: EpochSnapshot, logger = silent) => {
+        await writeSnapshotFile(config.snapshot, snapshot)
+        const node = await startNode(config, { logger })
+        running.push(node)
+        return node
+      }
+      await (await startOn(g0)).stop()
+      // Away during epoch 2: the node comes back on epoch 3, without the link between.
+      await (await startOn(g1)).stop()
+      // The node's own epoch 1 replaced by another trusted one (a fork with a third node).
+      const third = (await members('snapshot-gap-x', 1)).members[0]!
+      const fork1 = signed(1, [...entries, third.entry], { previous: g0, startTick: 150 })
+      await writeFile(join(gm[0]!.id.dir, 'snapshots', 'epoch-1.json'), JSON.stringify(fork1))
+      const { logger, lines } = capturingLogger()
+      const n = await startOn(g3, logger)
+      expect(n.membership.current().epoch).toBe(3)
+      expect(n.membership.at(1)).toBeUndefined()
+      expect(n.membership.at(0)).toBeUndefined()
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          msg: 'a saved snapshot is missing: the epochs before it stay unknown to this node',
+          missing_epoch: 2,
+        }),
+      )
+      await n.stop()
+    } finally {
+      await removeRoot(groot)
+    }
+  })
+
+  it('starts when D/snapshots cannot be written or holds no snapshot (a FIFO), with warnings', async () => {
+    const { root: froot, members: fm } = await members('snapshot-odd', 2)
+    try {
+      const entries = fm.map((m) => m.entry)
+      const f0 = signed(0, entries)
+      const f1 = signed(1, entries, { previous: f0 })
+      const config = await configOf(fm[0]!, {})
+      const history = join(fm[0]!.id.dir, 'snapshots')
+      // A file where the directory belongs: the snapshot is adopted, unsaved.
+      await writeFile(history, 'not a directory')
+      await writeSnapshotFile(config.snapshot, f0)
+      const odd = capturingLogger()
+      let n = await startNode(config, { logger: odd.logger })
+      running.push(n)
+      expect(n.membership.current().epoch).toBe(0)
+      expect(odd.lines).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          msg: 'the snapshot could not be saved in D/snapshots: a restart will not know this epoch',
+          epoch: 0,
+        }),
+      )
+      await n.stop()
+      await rm(history)
+      // A FIFO named as epoch 0: never opened (a read would wait for a writer for ever).
+      await mkdir(history)
+      execFileSync('mkfifo', [join(history, 'epoch-0.json')])
+      await writeSnapshotFile(config.snapshot, f1)
+      const fifo = capturingLogger()
+      n = await startNode(config, { logger: fifo.logger })
+      running.push(n)
+      expect(n.membership.current().epoch).toBe(1)
+      expect(n.membership.at(0)).toBeUndefined()
+      expect(fifo.lines).toContainEqual(
+        expect.objectContaining({
+          msg: 'a saved snapshot was refused: the epochs up to it stay unknown to this node',
+          reason: `${join(history, 'epoch-0.json')} is not a regular file`,
+        }),
+      )
+      await n.stop()
+      expect(await readdir(history)).toEqual(['epoch-0.json', 'epoch-1.json'])
+    } finally {
+      await removeRoot(froot)
+    }
   })
 })

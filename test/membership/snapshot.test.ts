@@ -303,7 +303,7 @@ describe('SnapshotMembership', () => {
     expect(m.current().epoch).toBe(0)
   })
 
-  it('remembers earlier epochs for looking up only, verified and chained to the next one held', () => {
+  it('remembers earlier epochs for looking up only, verified and named by the next one held', () => {
     const s2 = make(2, { prev: s1, nodes: [...NODES, node(PD, 4)], key: keyB })
     const m = new SnapshotMembership({ trustedKeys: [A, B] })
     m.accept(s2)
@@ -324,7 +324,10 @@ describe('SnapshotMembership', () => {
     const forged = clone(s1)
     forged.signature = `${forged.signature.slice(0, 10)}${forged.signature[10] === 'f' ? 'e' : 'f'}${forged.signature.slice(11)}`
     expect(reason(forged)).toBe('BAD_SIGNATURE')
+    // Epoch 0 before epoch 1 is back: nothing links it to the chain in force yet.
+    expect(reason(s0)).toBe('BROKEN_CHAIN')
     expect(m.at(1)).toBeUndefined()
+    expect(m.at(0)).toBeUndefined()
 
     expect(reason(s1)).toBe('remembered')
     expect(reason(s0)).toBe('remembered')
