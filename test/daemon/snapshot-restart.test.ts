@@ -37,13 +37,22 @@ afterEach(async () => {
 })
 afterAll(() => removeRoot(root))
 
-async function startWith(snapshot: EpochSnapshot, flags = {}, logger = silent): Promise<RunningNode> {
-  const config = await configOf(ms[0]!, flags)
+/** Starts `member` on `snapshot` written as its snapshot file; the node is stopped after the test. */
+async function startMember(
+  member: Member,
+  snapshot: EpochSnapshot,
+  logger = silent,
+  flags = {},
+): Promise<RunningNode> {
+  const config = await configOf(member, flags)
   await writeSnapshotFile(config.snapshot, snapshot)
   const node = await startNode(config, { logger })
   running.push(node)
   return node
 }
+
+const startWith = (snapshot: EpochSnapshot, flags = {}, logger = silent) =>
+  startMember(ms[0]!, snapshot, logger, flags)
 
 async function refusedStart(snapshot: EpochSnapshot): Promise<unknown> {
   return startWith(snapshot).then(
@@ -148,13 +157,7 @@ describe('a restart keeps the earlier epochs (D/snapshots)', () => {
   })
   afterAll(() => removeRoot(hroot))
 
-  async function start(snapshot: EpochSnapshot, logger = silent): Promise<RunningNode> {
-    const config = await configOf(hm[0]!, {})
-    await writeSnapshotFile(config.snapshot, snapshot)
-    const node = await startNode(config, { logger })
-    running.push(node)
-    return node
-  }
+  const start = (snapshot: EpochSnapshot, logger = silent) => startMember(hm[0]!, snapshot, logger)
   const history = (epoch: number) => join(hm[0]!.id.dir, 'snapshots', `epoch-${epoch}.json`)
 
   it('saves each adopted snapshot and gives a restarted node its earlier epochs back', async () => {
@@ -202,13 +205,7 @@ describe('a restart keeps the earlier epochs (D/snapshots)', () => {
       const g1 = signed(1, entries, { previous: g0 })
       const g2 = signed(2, entries, { previous: g1 })
       const g3 = signed(3, entries, { previous: g2 })
-      const config = await configOf(gm[0]!, {})
-      const startOn = async (snapshot: EpochSnapshot, logger = silent) => {
-        await writeSnapshotFile(config.snapshot, snapshot)
-        const node = await startNode(config, { logger })
-        running.push(node)
-        return node
-      }
+      const startOn = (snapshot: EpochSnapshot, logger = silent) => startMember(gm[0]!, snapshot, logger)
       await (await startOn(g0)).stop()
       // Away during epoch 2: the node comes back on epoch 3, without the link between.
       await (await startOn(g1)).stop()
@@ -240,14 +237,11 @@ describe('a restart keeps the earlier epochs (D/snapshots)', () => {
       const entries = fm.map((m) => m.entry)
       const f0 = signed(0, entries)
       const f1 = signed(1, entries, { previous: f0 })
-      const config = await configOf(fm[0]!, {})
       const history = join(fm[0]!.id.dir, 'snapshots')
       // A file where the directory belongs: the snapshot is adopted, unsaved.
       await writeFile(history, 'not a directory')
-      await writeSnapshotFile(config.snapshot, f0)
       const odd = capturingLogger()
-      let n = await startNode(config, { logger: odd.logger })
-      running.push(n)
+      let n = await startMember(fm[0]!, f0, odd.logger)
       expect(n.membership.current().epoch).toBe(0)
       expect(odd.lines).toContainEqual(
         expect.objectContaining({
@@ -261,10 +255,8 @@ describe('a restart keeps the earlier epochs (D/snapshots)', () => {
       // A FIFO named as epoch 0: never opened (a read would wait for a writer for ever).
       await mkdir(history)
       execFileSync('mkfifo', [join(history, 'epoch-0.json')])
-      await writeSnapshotFile(config.snapshot, f1)
       const fifo = capturingLogger()
-      n = await startNode(config, { logger: fifo.logger })
-      running.push(n)
+      n = await startMember(fm[0]!, f1, fifo.logger)
       expect(n.membership.current().epoch).toBe(1)
       expect(n.membership.at(0)).toBeUndefined()
       expect(fifo.lines).toContainEqual(
