@@ -7,7 +7,12 @@
 import { equalBytes } from '../core/bytes.js'
 import { canonicalBytes } from '../core/canonical.js'
 import { type ProtocolParams, paramsToJson } from '../core/params.js'
-import { NoSnapshotError, ParamsUnsupportedError, SnapshotRejectedError } from '../membership/errors.js'
+import {
+  NoSnapshotError,
+  ParamsUnsupportedError,
+  SnapshotRejectedError,
+  SnapshotUnreadableError,
+} from '../membership/errors.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { headOf, judgeAgainstHead, type SnapshotHead } from '../membership/snapshot-head.js'
 import type { SnapshotMembership } from '../membership/snapshot-membership.js'
@@ -16,9 +21,10 @@ import type { NodeConfig } from './config.js'
 import { MembershipChangeUnsupportedError, ParamsChangedError } from './errors.js'
 import type { Logger } from './logger.js'
 import {
+  listSnapshotHistory,
+  readSavedSnapshot,
   readSnapshotFile,
   readSnapshotHead,
-  readSnapshotHistory,
   writeSnapshotHead,
   writeSnapshotHistory,
 } from './snapshot-file.js'
@@ -101,7 +107,7 @@ async function rememberEarlierEpochs(config: NodeConfig, membership: SnapshotMem
   const current = membership.latest
   if (current === undefined) return
   let expected = current.epoch - 1
-  const saved = await readSnapshotHistory(config.dir, current.epoch).catch((err: unknown) => {
+  const saved = await listSnapshotHistory(config.dir, current.epoch).catch((err: unknown) => {
     log.warn(
       { reason: (err as Error).message },
       'the saved snapshots cannot be listed: earlier epochs stay unknown',
@@ -117,11 +123,12 @@ async function rememberEarlierEpochs(config: NodeConfig, membership: SnapshotMem
       return
     }
     try {
-      if (entry.error !== undefined) throw entry.error
-      const epoch = (entry.value as { epoch?: unknown } | null | undefined)?.epoch
+      const value = await readSavedSnapshot(entry.path)
+      if (value === undefined) throw new SnapshotUnreadableError(`${entry.path} is gone`)
+      const epoch = (value as { epoch?: unknown } | null)?.epoch
       if (epoch !== entry.epoch)
         throw new SnapshotRejectedError('MALFORMED', `${entry.path} holds epoch ${epoch}`)
-      membership.remember(entry.value)
+      membership.remember(value)
     } catch (err) {
       log.warn(
         { path: entry.path, reason: (err as Error).message },

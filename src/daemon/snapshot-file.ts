@@ -75,14 +75,14 @@ export async function writeSnapshotHistory(dir: string, snapshot: EpochSnapshot)
 }
 
 /**
- * The saved snapshots of epochs before `beforeEpoch`, newest first, each as its file's JSON or the
- * error that kept it from being read (the caller verifies and reports them). Files with other
- * names are not the node's and are left alone.
+ * The saved snapshots of epochs before `beforeEpoch`, newest first, unread (the caller reads them
+ * one by one with readSavedSnapshot, and stops where the chain does). Files with other names are not
+ * the node's and are left alone.
  */
-export async function readSnapshotHistory(
+export async function listSnapshotHistory(
   dir: string,
   beforeEpoch: number,
-): Promise<Array<{ epoch: number; path: string; value?: unknown; error?: unknown }>> {
+): Promise<Array<{ epoch: number; path: string }>> {
   const history = dataPaths(dir).snapshotHistory
   let names: string[]
   try {
@@ -91,24 +91,30 @@ export async function readSnapshotHistory(
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
   }
-  const epochs = names
+  return names
     .map((name) => ({ name, m: HISTORY_FILE.exec(name) }))
     .filter((e): e is { name: string; m: RegExpExecArray } => e.m !== null)
     .map((e) => ({ epoch: Number(e.m[1]), path: join(history, e.name) }))
     .filter((e) => Number.isSafeInteger(e.epoch) && e.epoch < beforeEpoch)
     .sort((a, b) => b.epoch - a.epoch)
-  const out: Array<{ epoch: number; path: string; value?: unknown; error?: unknown }> = []
-  for (const e of epochs) {
-    try {
-      // Only a regular file of a snapshot's size is read: a FIFO would wait for a writer for ever.
-      const info = await stat(e.path)
-      if (!info.isFile()) throw new SnapshotUnreadableError(`${e.path} is not a regular file`)
-      if (info.size > MAX_HISTORY_FILE_BYTES)
-        throw new SnapshotUnreadableError(`${e.path} is ${info.size} bytes, more than a snapshot holds`)
-      out.push({ ...e, value: await readSnapshotFile(e.path) })
-    } catch (error) {
-      out.push({ ...e, error })
-    }
+}
+
+/**
+ * The JSON of a saved snapshot (undefined if it is gone). Only a regular file of a snapshot's size
+ * is read: a FIFO would wait for a writer for ever.
+ */
+export async function readSavedSnapshot(path: string): Promise<unknown | undefined> {
+  let info: Awaited<ReturnType<typeof stat>>
+  try {
+    info = await stat(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new SnapshotUnreadableError(`${path} cannot be read (${(err as NodeJS.ErrnoException).code})`, {
+      cause: err,
+    })
   }
-  return out
+  if (!info.isFile()) throw new SnapshotUnreadableError(`${path} is not a regular file`)
+  if (info.size > MAX_HISTORY_FILE_BYTES)
+    throw new SnapshotUnreadableError(`${path} is ${info.size} bytes, more than a snapshot holds`)
+  return readSnapshotFile(path)
 }
