@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
 import { open, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { InvalidInputError, QfsError } from '../core/errors.js'
@@ -12,6 +11,7 @@ import {
   type PrepareInit,
   prepareDevnet,
 } from './devnet-plan.js'
+import { waitForReadyLine } from './ready-line.js'
 
 export type { DevnetPlan, PlannedNode, PrepareInit } from './devnet-plan.js'
 export { DEFAULT_DEVNET_NODES, devnetPaths, MAX_DEVNET_NODES, prepareDevnet } from './devnet-plan.js'
@@ -83,13 +83,11 @@ export const DAEMON_NODE_ARGS: readonly string[] = Object.freeze([
 export const DAEMON_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' })
 
 const DEFAULT_BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
-const READY_LINE_LIMIT = 64 * 1024
 const LOG_TAIL_BYTES = 4096
 
 interface Child {
   plan: PlannedNode
   process: ChildProcess
-  log: WriteStream
   info: DevnetNodeInfo | undefined
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
@@ -175,7 +173,6 @@ export class Devnet {
     const child = this.child(index)
     if (child.exit === undefined)
       throw new DevnetNodeFailedError(child.plan.name, `${child.plan.name} is still running`, '')
-    await closeStream(child.log)
     const info = await this.launch(child.plan)
     await this.writeDevnetFile()
     return info
@@ -206,7 +203,6 @@ export class Devnet {
               await child.exited
             }
           }
-          await closeStream(child.log)
         }),
       )
       // The list is for a running devnet's users: a stopped devnet leaves none to read.
@@ -237,15 +233,20 @@ export class Devnet {
 
   private async launch(plan: PlannedNode): Promise<DevnetNodeInfo> {
     if (this.stopping !== undefined) throw new DevnetNodeFailedError(plan.name, 'the devnet is stopping', '')
-    const log = createWriteStream(plan.logPath, { flags: 'a', mode: 0o644 })
-    await new Promise<void>((resolve, reject) => {
-      log.once('open', () => resolve())
-      log.once('error', reject)
-    })
+    // The daemon's stdout and stderr are its log file itself, not pipes through this process: what
+    // it writes while it stops after this process is gone (killed outright) still reaches the log.
+    const log = await open(plan.logPath, 'a', 0o644)
+    let logFrom: number
+    try {
+      logFrom = (await log.stat()).size
+    } catch (err) {
+      await log.close()
+      throw err
+    }
     // Looked at again after the wait: `stop()` takes its list of children at once, so a daemon
     // spawned after it began would be left running.
     if (this.stopping !== undefined) {
-      log.end()
+      await log.close()
       throw new DevnetNodeFailedError(plan.name, 'the devnet is stopping', '')
     }
     // Its own process group: a Ctrl-C at the terminal reaches the devnet only, which then stops the
@@ -264,23 +265,27 @@ export class Devnet {
       '--remove-on-stdin-eof',
       devnetPaths(this.plan.dir).devnet,
     ]
-    const proc = spawn(process.execPath, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-      env: { ...DAEMON_ENV, ...process.env, ...(this.init.env ?? {}) },
-    })
+    let proc: ChildProcess
+    try {
+      proc = spawn(process.execPath, args, {
+        stdio: ['pipe', log.fd, log.fd],
+        detached: true,
+        env: { ...DAEMON_ENV, ...process.env, ...(this.init.env ?? {}) },
+      })
+    } finally {
+      // The daemon holds its own descriptors of the file now.
+      await log.close()
+    }
     // Nothing is written, so only a daemon that already exited could fail the pipe; that is reported
     // by its exit, not here.
     proc.stdin!.on('error', () => {})
     const child: Child = {
       plan,
       process: proc,
-      log,
       info: undefined,
       exit: undefined,
       exited: new Promise((resolve) => {
-        // 'close', not 'exit': the log is closed once the daemon's output has been copied whole.
-        proc.once('close', (code, signal) => {
+        proc.once('exit', (code, signal) => {
           proc.stdin!.destroy()
           child.exit = { code, signal }
           resolve(child.exit)
@@ -288,8 +293,9 @@ export class Devnet {
       }),
     }
     this.children[plan.index - 1] = child
-    proc.stderr!.pipe(log, { end: false })
-    const ready = readyLine(proc, log)
+    const watching = new AbortController()
+    const ready = waitForReadyLine(plan.logPath, logFrom, watching.signal).then((line) => line ?? never)
+    ready.catch(() => {}) // a failure after the race was decided is nobody's to hear
     const startTimeoutMs = this.init.startTimeoutMs ?? 60_000
     let timer: NodeJS.Timeout | undefined
     const outcome = await Promise.race([
@@ -301,7 +307,7 @@ export class Devnet {
       new Promise<{ spawnError: Error }>((resolve) =>
         proc.once('error', (err) => resolve({ spawnError: err })),
       ),
-    ])
+    ]).finally(() => watching.abort())
     clearTimeout(timer)
     if ('node_id' in outcome) {
       if (outcome.node_id !== plan.nodeId) {
@@ -326,56 +332,13 @@ export class Devnet {
         : 'spawnError' in outcome
           ? `could not be started: ${outcome.spawnError.message}`
           : `exited during startup (${outcome.exited.signal ?? `code ${outcome.exited.code}`})`
-    await closeStream(log)
     const tail = await logTail(plan.logPath)
     throw new DevnetNodeFailedError(plan.name, `${plan.name} ${why}; see ${plan.logPath}`, tail)
   }
 }
 
-/**
- * Copies the daemon's stdout to its log and resolves with its `{"event":"ready"}` line. After the
- * ready line, stdout is only copied.
- */
-function readyLine(proc: ChildProcess, log: WriteStream): Promise<Omit<DevnetNodeInfo, 'pid' | 'dir'>> {
-  return new Promise((resolve) => {
-    let pending = ''
-    let found = false
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      log.write(chunk)
-      if (found) return
-      pending += chunk.toString('utf8')
-      let nl = pending.indexOf('\n')
-      while (nl !== -1) {
-        const line = pending.slice(0, nl)
-        pending = pending.slice(nl + 1)
-        const ready = parseReady(line)
-        if (ready !== undefined) {
-          found = true
-          pending = ''
-          resolve(ready)
-          return
-        }
-        nl = pending.indexOf('\n')
-      }
-      if (pending.length > READY_LINE_LIMIT) pending = ''
-    })
-  })
-}
-
-function parseReady(line: string): Omit<DevnetNodeInfo, 'pid' | 'dir'> | undefined {
-  if (!line.includes('"ready"')) return undefined
-  let v: unknown
-  try {
-    v = JSON.parse(line)
-  } catch {
-    return undefined
-  }
-  const o = v as Record<string, unknown> | null
-  if (o === null || typeof o !== 'object' || o.event !== 'ready') return undefined
-  if (typeof o.node_id !== 'string' || typeof o.api !== 'string') return undefined
-  if (!Array.isArray(o.multiaddrs) || !o.multiaddrs.every((a) => typeof a === 'string')) return undefined
-  return { node_id: o.node_id, multiaddrs: o.multiaddrs as string[], api: o.api }
-}
+/** A promise that never settles: a ready watch that was stopped loses every race. */
+const never = new Promise<never>(() => {})
 
 /** The last few KiB of a log file, for an error message. */
 export async function logTail(path: string, bytes = LOG_TAIL_BYTES): Promise<string> {
@@ -400,9 +363,4 @@ function tooFewNodes(count: number): InvalidInputError {
   return new InvalidInputError(
     `a devnet needs at least ${MIN_DEVNET_NODES} nodes (the replication factor), not ${count}`,
   )
-}
-
-function closeStream(stream: WriteStream): Promise<void> {
-  if (stream.closed) return Promise.resolve()
-  return new Promise((resolve) => stream.end(() => resolve()))
 }

@@ -181,9 +181,14 @@ describe('qfs-node devnet', () => {
     first.child.kill('SIGKILL')
     await first.exited
     // Each daemon sees its stdin pipe close and stops itself gracefully: run.json goes only in a clean
-    // stop. (What it logs meanwhile is lost: the devnet that copied its output to node.log is gone.)
+    // stop, and what it logs meanwhile reaches node.log, which it writes itself.
     await allGone(nodes.map((n) => n.pid))
-    for (const n of nodes) expect(existsSync(join(n.dir, 'run.json'))).toBe(false)
+    for (const n of nodes) {
+      expect(existsSync(join(n.dir, 'run.json'))).toBe(false)
+      const log = await readFile(join(n.dir, 'node.log'), 'utf8')
+      expect(log).toContain('"msg":"stdin closed (the supervisor is gone): stopping"')
+      expect(log).toContain('"msg":"stopped"')
+    }
     // Nor is a list of dead pids left behind: the daemons removed what the devnet could not.
     expect(existsSync(join(net, 'devnet.json'))).toBe(false)
 
