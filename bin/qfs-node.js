@@ -48,7 +48,11 @@ if (major < 22 && existsSync(pinned)) {
   // (the command's own handlers clean up). The channel must not keep the process alive by itself.
   if (process.channel !== undefined) {
     process.channel.unref()
-    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'))
+    process.once('disconnect', () => {
+      // Said first: what the command logs next names SIGTERM, which is only how it is stopped.
+      process.stderr.write('qfs-node: the launcher (bin/qfs-node.js) is gone: stopping as on SIGTERM\n')
+      process.kill(process.pid, 'SIGTERM')
+    })
   }
   const { main: run, endByInterrupt } = await import(main)
   process.exitCode = await run(process.argv.slice(2))

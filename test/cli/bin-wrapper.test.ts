@@ -66,6 +66,8 @@ describe.skipIf(!reexecs)('bin/qfs-node.js under the system Node 20', () => {
     wrapper: ChildProcess
     command: number
     exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+    /** What the wrapper and the command (which shares its stderr) wrote to stderr so far. */
+    stderr: () => string
   }> {
     const connected = sockets.length
     const wrapper = spawn(
@@ -76,11 +78,15 @@ describe.skipIf(!reexecs)('bin/qfs-node.js under the system Node 20', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       wrapper.once('exit', (code, signal) => resolve({ code, signal })),
     )
+    let stderr = ''
+    wrapper.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8')
+    })
     const command = await childOf(wrapper.pid!)
     expect(await readFile(`/proc/${command}/cmdline`, 'utf8')).toContain(PINNED)
     // The command is waiting for its answer: its connection is open.
     while (sockets.length === connected) await new Promise((r) => setTimeout(r, 25))
-    return { wrapper, command, exited }
+    return { wrapper, command, exited, stderr: () => stderr }
   }
 
   it('dies of the signal that killed the command (here SIGTERM, sent to the command alone)', async () => {
@@ -107,6 +113,10 @@ describe.skipIf(!reexecs)('bin/qfs-node.js under the system Node 20', () => {
       try {
         process.kill(run.command, 0)
       } catch {
+        // It said why it stopped, before the SIGTERM it sent itself.
+        expect(run.stderr()).toContain(
+          'qfs-node: the launcher (bin/qfs-node.js) is gone: stopping as on SIGTERM\n',
+        )
         return
       }
       await new Promise((r) => setTimeout(r, 25))
