@@ -21,7 +21,13 @@ import {
   openExchange,
   type PeerTarget,
 } from './dial.js'
-import { FrameInvalidError, FrameTooLargeError, RemoteError, WriteOutcomeUnknownError } from './errors.js'
+import {
+  FrameInvalidError,
+  FrameTooLargeError,
+  RemoteError,
+  StreamEndedError,
+  WriteOutcomeUnknownError,
+} from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
 import { encodeDataFrame, encodeEndFrame, encodeJsonFrame, type Frame, type JsonObject } from './frames.js'
@@ -423,8 +429,25 @@ async function sendStreamed(
   const { signal } = options
   await fs.write(request, signal)
   let bytes = 0
+  const content = callerContent(chunks)
+  // The caller's content may take its time, or never come: its wait is raced against the caller's
+  // abort and against anything the node sends (it answers early only to refuse, or goes away).
+  const input = fs.watchInput()
+  const heard = input.arrived.then((): typeof NODE_SPOKE => NODE_SPOKE)
+  const aborted = signal === undefined ? undefined : abortedPromise(signal)
   try {
-    for await (const chunk of callerContent(chunks)) {
+    for (;;) {
+      const next = await Promise.race(
+        aborted === undefined ? [content.next(), heard] : [content.next(), heard, aborted.promise],
+      )
+      if (next === NODE_SPOKE) {
+        // A refusal is read below; an exchange that ended without one failed before the content did.
+        if (fs.pending === 0)
+          throw new StreamEndedError('the node ended the exchange before the content was sent')
+        break
+      }
+      if (next.done === true) break
+      const chunk = next.value
       // The node answers before the end only when it refuses: stop sending and read why.
       if (fs.pending > 0) break
       if (!(chunk instanceof Uint8Array)) {
@@ -449,6 +472,31 @@ async function sendStreamed(
   } catch (err) {
     // A refusal may have reset the stream under us; its answer is still queued.
     if (fs.pending === 0) throw err
+  } finally {
+    input.stop()
+    aborted?.dispose()
+    // A source left mid-way is told to let go (a file stream closes). Not awaited: one that never
+    // yields again never finishes its return either.
+    content.return(undefined).catch(() => {})
   }
   return undefined
+}
+
+/** What `sendStreamed` races the caller's content against: the node sent something. */
+const NODE_SPOKE: unique symbol = Symbol('node spoke')
+
+/** A promise rejected with the signal's reason once it aborts; `dispose` lets go of the listener. */
+function abortedPromise(signal: AbortSignal): { promise: Promise<never>; dispose: () => void } {
+  let dispose = () => {}
+  const promise = new Promise<never>((_, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason)
+      return
+    }
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    dispose = () => signal.removeEventListener('abort', onAbort)
+  })
+  promise.catch(() => {}) // raced, or never looked at once the content ended first
+  return { promise, dispose }
 }

@@ -64,6 +64,7 @@ export class FrameReader {
   private paused = false
   private resuming = false
   private wake: (() => void) | undefined
+  private readonly inputWatchers = new Set<() => void>()
   private readonly onMessage: (evt: StreamMessageEvent) => void
   private readonly onEnd: () => void
   private readonly onClose: (evt: StreamCloseEvent) => void
@@ -333,6 +334,29 @@ export class FrameReader {
     const wake = this.wake
     this.wake = undefined
     wake?.()
+    for (const watcher of [...this.inputWatchers]) watcher()
+  }
+
+  /**
+   * Resolves once anything is there to read (a frame, the input's end, a framing error), however
+   * long that takes: for a sender waiting on something else (its caller's content) that must still
+   * hear a peer that answered early or went away. `stop` lets go without settling.
+   */
+  watchInput(): { arrived: Promise<void>; stop: () => void } {
+    let stop = () => {}
+    const arrived = new Promise<void>((resolve) => {
+      if (this.head < this.queue.length || this.decodeError !== undefined || this.ended()) {
+        resolve()
+        return
+      }
+      const watcher = () => {
+        this.inputWatchers.delete(watcher)
+        resolve()
+      }
+      this.inputWatchers.add(watcher)
+      stop = () => this.inputWatchers.delete(watcher)
+    })
+    return { arrived, stop }
   }
 
   private waitForInput(signal?: AbortSignal, timeoutMs = this.idleMs): Promise<void> {

@@ -80,6 +80,11 @@ export class FrameStream {
     return this.reader.pendingError()
   }
 
+  /** Resolves once a frame, the input's end or an error is there to read; no timeout (frame-reader.ts). */
+  watchInput(): { arrived: Promise<void>; stop: () => void } {
+    return this.reader.watchInput()
+  }
+
   /** The peer closed its writing end and every frame it sent has been received. */
   get inputEnded(): boolean {
     return this.reader.inputEnded

@@ -133,22 +133,28 @@ export class QfsClient implements StorageEngineApi {
     }
     const address = parseNodeAddress(init.node)
     const timeouts = {
-      requestMs: init.timeouts?.requestMs ?? DEFAULT_LIMITS.requestTimeoutMs,
-      idleMs: init.timeouts?.idleMs ?? DEFAULT_LIMITS.idleTimeoutMs,
+      requestMs: timeoutOption(init.timeouts?.requestMs, 'requestMs', DEFAULT_LIMITS.requestTimeoutMs),
+      idleMs: timeoutOption(init.timeouts?.idleMs, 'idleMs', DEFAULT_LIMITS.idleTimeoutMs),
     }
     let owned: Libp2p | undefined
     if (init.libp2p === undefined) {
       // A client is reachable by nobody: an ephemeral identity and no listen address.
       owned = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
     }
-    return new QfsClient({
-      node: address.multiaddr,
-      nodeId: address.peerId,
-      dialer: init.libp2p ?? owned!,
-      owned,
-      timeouts,
-      params: init.params ?? DEFAULT_PARAMS,
-    })
+    try {
+      return new QfsClient({
+        node: address.multiaddr,
+        nodeId: address.peerId,
+        dialer: init.libp2p ?? owned!,
+        owned,
+        timeouts,
+        params: init.params ?? DEFAULT_PARAMS,
+      })
+    } catch (err) {
+      // A node this call started must not outlive its failure (it would keep the process running).
+      await owned?.stop()
+      throw err
+    }
   }
 
   /**
@@ -189,6 +195,14 @@ export class QfsClient implements StorageEngineApi {
     // The client commits to what it sends: hash_commit over the bytes as they go out.
     const seed = seedOf(metadata)
     const commit = seed === undefined ? undefined : new HashCommitBuilder()
+    // A stream source (a file's ReadStream) that fails before its first byte is asked for, while the
+    // node is still being dialled, emits 'error' with nobody listening, which ends the process. Heard
+    // here for the length of the call, the failure waits in the stream: its iterator throws it, and
+    // the call answers CONTENT_SOURCE_FAILED.
+    const emitter = source.chunks as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>
+    const ignore = () => {}
+    const listening = typeof emitter.on === 'function' && typeof emitter.off === 'function'
+    if (listening) emitter.on!('error', ignore)
     async function* sending(): AsyncGenerator<Uint8Array> {
       for await (const chunk of source!.chunks) {
         if (chunk instanceof Uint8Array) commit?.update(chunk)
@@ -226,6 +240,8 @@ export class QfsClient implements StorageEngineApi {
       return this.checked(answer, { objectId, version, kind, contentSize: source.size, hashCommit })
     } catch (err) {
       return toFailure(err, null)
+    } finally {
+      if (listening) emitter.off!('error', ignore)
     }
   }
 
@@ -471,6 +487,18 @@ export class QfsClient implements StorageEngineApi {
   }
 }
 
+/** setTimeout's longest delay; a longer one fires at once (with a warning). */
+const MAX_TIMER_MS = 0x7fffffff
+
+/** A timeout from `QfsClientInit.timeouts`: whole milliseconds in 1..MAX_TIMER_MS, or the default. */
+function timeoutOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
+    throw new InvalidInputError(`timeouts.${name} must be whole milliseconds in 1..${MAX_TIMER_MS}`)
+  }
+  return value
+}
+
 function toSource(content: Uint8Array | ContentSource): ContentSource | undefined {
   if (content instanceof Uint8Array) return { size: content.length, chunks: [content] }
   if (
@@ -479,7 +507,9 @@ function toSource(content: Uint8Array | ContentSource): ContentSource | undefine
     !Number.isSafeInteger(content.size) ||
     content.size < 0 ||
     content.chunks === null ||
-    typeof content.chunks !== 'object'
+    typeof content.chunks !== 'object' ||
+    (typeof (content.chunks as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function' &&
+      typeof (content.chunks as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
   ) {
     return undefined
   }
