@@ -217,12 +217,17 @@ export class StorageClient {
     }
     const eventId = header.storage_event_id
     let done = false
+    // After cancel() the content ends quietly: nothing more is yielded (not even what was already
+    // received), and the stream it aborted is no failure of the node's.
+    let cancelled = false
     async function* content(): AsyncGenerator<Uint8Array> {
       try {
         for (;;) {
+          if (cancelled) return
           const frame = await fs.read(signal)
           if (frame.type === 'data') {
             for (const chunk of frame.chunks) {
+              if (cancelled) return
               verifier?.update(chunk)
               yield chunk
             }
@@ -237,6 +242,7 @@ export class StorageClient {
           return
         }
       } catch (err) {
+        if (cancelled) return
         // The node's own verdict and our verification stand; anything else means it stopped serving.
         const failed =
           err instanceof RemoteError || err instanceof IntegrityMismatchError
@@ -258,6 +264,7 @@ export class StorageClient {
       cancel: () => {
         if (done) return
         done = true
+        cancelled = true
         fs.abort(new Error('read cancelled'))
         trailer.resolve(failure(new RemoteError('CANCELLED', 'SE_ERR_INTERNAL', 'read cancelled'), eventId))
       },

@@ -203,6 +203,7 @@ export class QfsClient implements StorageEngineApi {
     const ignore = () => {}
     const listening = typeof emitter.on === 'function' && typeof emitter.off === 'function'
     if (listening) emitter.on!('error', ignore)
+    const progress = guardedProgress(options.onProgress)
     async function* sending(): AsyncGenerator<Uint8Array> {
       for await (const chunk of source!.chunks) {
         if (chunk instanceof Uint8Array) commit?.update(chunk)
@@ -230,7 +231,10 @@ export class QfsClient implements StorageEngineApi {
         wire,
         {
           signal: options.signal,
-          onProgress: (sent) => options.onProgress?.({ phase: 'stage', bytes: sent, total: source.size }),
+          onProgress:
+            progress === undefined
+              ? undefined
+              : (sent) => progress({ phase: 'stage', bytes: sent, total: source.size }),
         },
       )
       if (!answer.ok) return answer
@@ -351,6 +355,7 @@ export class QfsClient implements StorageEngineApi {
       return toFailure(new IntegrityMismatchError(wrong), wire.storage_event_id)
     }
     const proofs: ShardReadInfo[] = []
+    let cancelled = false
     return {
       ok: true,
       object_id: wire.object_id,
@@ -361,9 +366,15 @@ export class QfsClient implements StorageEngineApi {
       metadata: wire.metadata,
       storage_event_id: wire.storage_event_id,
       record: wire.record,
-      content: this.rememberOnceVerified(verifiedContent(wire, proofs, options.onProgress), wire.record),
+      content: this.rememberOnceVerified(
+        verifiedContent(wire, proofs, guardedProgress(options.onProgress), () => cancelled),
+        wire.record,
+      ),
       proofs,
-      cancel: () => wire.cancel(),
+      cancel: () => {
+        cancelled = true
+        wire.cancel()
+      },
     }
   }
 
@@ -474,16 +485,37 @@ export class QfsClient implements StorageEngineApi {
    * record whose roots no verified read tied to the content never backs a later proof check.
    */
   private async *rememberOnceVerified(
-    content: AsyncGenerator<Uint8Array>,
+    content: AsyncGenerator<Uint8Array, boolean>,
     record: VersionRecord,
   ): AsyncGenerator<Uint8Array> {
-    yield* content
-    this.remember(record)
+    if (yield* content) this.remember(record)
   }
 
   private remember(record: VersionRecord): void {
     if (this.records.size >= RECORD_CACHE_SIZE) this.records.delete(this.records.keys().next().value!)
     this.records.set(`${record.object_id}/${record.version}`, record)
+  }
+}
+
+/**
+ * The caller's progress callback, kept from deciding the call: progress is observed, never part of
+ * the storage operation, so one that throws is reported in a process warning (once) and not called
+ * again, and the call goes on. Left to fail the call, its bug would be reported as the node's.
+ */
+function guardedProgress<T>(callback: ((p: T) => void) | undefined): ((p: T) => void) | undefined {
+  if (callback === undefined) return undefined
+  let failed = false
+  return (p: T) => {
+    if (failed) return
+    try {
+      callback(p)
+    } catch (err) {
+      failed = true
+      process.emitWarning(
+        `onProgress threw, and is not called again for this call: ${(err as Error)?.message ?? String(err)}`,
+        { code: 'QFS_PROGRESS_CALLBACK_FAILED' },
+      )
+    }
   }
 }
 
