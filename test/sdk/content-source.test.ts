@@ -3,11 +3,11 @@ import { objectId } from '../../src/core/ids.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { StorageClient } from '../../src/net/client.js'
 import { ContentSourceError } from '../../src/net/dial.js'
-import { QfsClient } from '../../src/sdk/client.js'
+import type { QfsClient } from '../../src/sdk/client.js'
 import { failureCause } from '../../src/sdk/failures.js'
 import { bytesOf } from '../engine/suite.js'
-import { type Libp2pNetwork, libp2pHarness } from '../net/harness.js'
-import { nodeAddress } from './harness.js'
+import type { Libp2pNetwork } from '../net/harness.js'
+import { networkClient } from './harness.js'
 
 /**
  * A `putContent` whose own content source throws: the source's failure, answered with its own code
@@ -20,12 +20,7 @@ describe('a content source that fails while a write sends it', () => {
   const metadata = { author_node_id: 'source-test', created_at_tick: 1 }
 
   beforeAll(async () => {
-    net = await libp2pHarness(4)
-    client = await QfsClient.create({
-      node: nodeAddress(net, net.nodeIds[0]!),
-      libp2p: net.outsider,
-      timeouts: { requestMs: 5_000, idleMs: 5_000 },
-    })
+    ;({ net, client } = await networkClient(4))
   })
   afterAll(async () => {
     await client?.close()

@@ -9,6 +9,17 @@ export function nodeAddress(net: Libp2pNetwork, nodeId: string): string {
   return addr.includes('/p2p/') ? addr : `${addr}/p2p/${nodeId}`
 }
 
+/** A libp2p test network of `count` nodes and one client of its first node, dialling from its outsider. */
+export async function networkClient(count = 4): Promise<{ net: Libp2pNetwork; client: QfsClient }> {
+  const net = await libp2pHarness(count)
+  const client = await QfsClient.create({
+    node: nodeAddress(net, net.nodeIds[0]!),
+    libp2p: net.outsider,
+    timeouts: { requestMs: 5_000, idleMs: 5_000 },
+  })
+  return { net, client }
+}
+
 /**
  * The libp2p test network seen through the SDK: `engine(nodeId)` is a QfsClient, dialling from the
  * network's outsider node, whose coordinator is that node. Down/log delegate to the network.

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
-import { QfsClient } from '../../src/sdk/client.js'
+import type { QfsClient } from '../../src/sdk/client.js'
 import { bytesOf } from '../engine/suite.js'
-import { type Libp2pNetwork, libp2pHarness } from '../net/harness.js'
-import { nodeAddress } from './harness.js'
+import type { Libp2pNetwork } from '../net/harness.js'
+import { networkClient } from './harness.js'
 
 const MIB = 1024 * 1024
 
@@ -20,12 +20,7 @@ describe('cancelled reads and throwing progress callbacks', () => {
   const bytes = bytesOf('cancel-big', 3 * MIB + 11)
 
   beforeAll(async () => {
-    net = await libp2pHarness(4)
-    client = await QfsClient.create({
-      node: nodeAddress(net, net.nodeIds[0]!),
-      libp2p: net.outsider,
-      timeouts: { requestMs: 5_000, idleMs: 5_000 },
-    })
+    ;({ net, client } = await networkClient(4))
     expect(await client.putContent(oid, 1, bytes, metadata)).toMatchObject({ ok: true })
   })
   afterAll(async () => {

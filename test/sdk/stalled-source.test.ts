@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { QfsClient } from '../../src/sdk/client.js'
 import { bytesOf } from '../engine/suite.js'
-import { type Libp2pNetwork, libp2pHarness } from '../net/harness.js'
-import { nodeAddress } from './harness.js'
+import type { Libp2pNetwork } from '../net/harness.js'
+import { networkClient, nodeAddress } from './harness.js'
 import { type StubNode, stubNode } from './stub.js'
 
 /**
@@ -21,12 +21,7 @@ describe('a write whose content source stalls or fails before its first byte', (
   const metadata = { author_node_id: 'stalled-source', created_at_tick: 1 }
 
   beforeAll(async () => {
-    net = await libp2pHarness(4)
-    client = await QfsClient.create({
-      node: nodeAddress(net, net.nodeIds[0]!),
-      libp2p: net.outsider,
-      timeouts: { requestMs: 5_000, idleMs: 5_000 },
-    })
+    ;({ net, client } = await networkClient(4))
     stub = await stubNode(2450)
     stub.behaviour.store = () => ({ ok: true })
   })
