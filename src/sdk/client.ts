@@ -167,6 +167,17 @@ export class QfsClient implements StorageEngineApi {
     await this.owned?.stop()
   }
 
+  /**
+   * The answer of a call that cannot start: the client is closed (CLIENT_CLOSED), or its options'
+   * `signal` is no AbortSignal (INVALID_INPUT, before anything is dialled).
+   */
+  private refusedAtOnce(options: { signal?: unknown } | undefined): EngineFailure | undefined {
+    const signal = options?.signal
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      return toFailure(new InvalidInputError('options.signal must be an AbortSignal'), null)
+    return this.closedAnswer()
+  }
+
   /** The answer of any call once the client is closed. */
   private closedAnswer(): EngineFailure | undefined {
     if (!this.closed) return undefined
@@ -187,7 +198,7 @@ export class QfsClient implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    const closed = this.closedAnswer()
+    const closed = this.refusedAtOnce(options)
     if (closed !== undefined) return closed
     const source = toSource(content)
     if (source === undefined)
@@ -255,7 +266,7 @@ export class QfsClient implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    const closed = this.closedAnswer()
+    const closed = this.refusedAtOnce(options)
     if (closed !== undefined) return closed
     try {
       const answer = await this.storage.delete(
@@ -334,7 +345,7 @@ export class QfsClient implements StorageEngineApi {
     version?: number,
     options: ReadCallOptions = {},
   ): Promise<QfsOpenedRead | EngineFailure> {
-    const closed = this.closedAnswer()
+    const closed = this.refusedAtOnce(options)
     if (closed !== undefined) return closed
     let opened: WireRead | EngineFailure
     try {
@@ -388,7 +399,7 @@ export class QfsClient implements StorageEngineApi {
     version?: number,
     options: CallOptions = {},
   ): Promise<VersionRecord | EngineFailure> {
-    const closed = this.closedAnswer()
+    const closed = this.refusedAtOnce(options)
     if (closed !== undefined) return closed
     if (version !== undefined) {
       const cached = this.records.get(`${objectId}/${version}`)
@@ -407,7 +418,7 @@ export class QfsClient implements StorageEngineApi {
     shardId: string,
     options: CallOptions & { leafIndex?: number } = {},
   ): Promise<ProofResponse> {
-    const closed = this.closedAnswer()
+    const closed = this.refusedAtOnce(options)
     if (closed !== undefined) return closed
     try {
       return await this.storage.getProof(
@@ -449,7 +460,7 @@ export class QfsClient implements StorageEngineApi {
   }
 
   async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
-    const closed = this.closedAnswer()
+    const closed = this.refusedAtOnce(options)
     if (closed !== undefined) return closed
     if (filters !== null && (typeof filters !== 'object' || Array.isArray(filters))) {
       return failure(new InvalidInputError('filters must be an object'), null)

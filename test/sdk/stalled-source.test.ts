@@ -91,6 +91,26 @@ describe('a write whose content source stalls or fails before its first byte', (
     }
   })
 
+  it('refuses a signal that is no AbortSignal with INVALID_INPUT on every call, before any dial', async () => {
+    const bad = { signal: 'x' as unknown as AbortSignal }
+    const oid = objectId('stalled', 'bad-signal')
+    const answers = [
+      await client.putContent(oid, 1, new Uint8Array(3), metadata, bad),
+      await client.deleteContent(oid, 1, metadata, bad),
+      await client.getContent(oid, 1, bad),
+      await client.readContent(oid, 1, bad),
+      await client.getRecord(oid, 1, bad),
+      await client.fetchStorageProof(oid, 1, 'ab'.repeat(32), bad),
+      await client.listObjects({}, bad),
+    ]
+    for (const answer of answers)
+      expect(answer).toMatchObject({
+        ok: false,
+        code: 'INVALID_INPUT',
+        error_detail: 'options.signal must be an AbortSignal',
+      })
+  })
+
   it('refuses timeouts no timer can keep with INVALID_INPUT, starting no node', async () => {
     for (const idleMs of [0, -1, 1.5, Number.NaN, 2 ** 31, '5' as unknown as number]) {
       await expect(
