@@ -334,7 +334,8 @@ export class FrameReader {
     const wake = this.wake
     this.wake = undefined
     wake?.()
-    for (const watcher of [...this.inputWatchers]) watcher()
+    // Copied before the calls (each removes itself), and only when there is one: this runs per frame.
+    if (this.inputWatchers.size > 0) for (const watcher of [...this.inputWatchers]) watcher()
   }
 
   /**
