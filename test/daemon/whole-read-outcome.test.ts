@@ -8,9 +8,8 @@ import { InFlight, instrumentEngine } from '../../src/daemon/instrument.js'
 import { NodeMetrics } from '../../src/daemon/metrics.js'
 import type { StorageEngine } from '../../src/engine/engine.js'
 import type { FrameStream } from '../../src/net/frame-stream.js'
-import { ReadAdmission } from '../../src/net/read-admission.js'
-import { PUBLIC_HANDLERS, type PublicPolicy } from '../../src/net/serve-public.js'
-import { WriteAdmission } from '../../src/net/write-admission.js'
+import { PUBLIC_HANDLERS } from '../../src/net/serve-public.js'
+import { oneReadPolicy } from '../net/one-read-policy.js'
 
 const ID = 'ab'.repeat(32)
 
@@ -51,17 +50,6 @@ function stuckClient() {
   } as unknown as FrameStream
 }
 
-function policy(): PublicPolicy {
-  return {
-    maxContentBytes: 1,
-    writes: new WriteAdmission({ maxConcurrentWrites: 1, writeMinDeadlineMs: 1, writeMinBytesPerSecond: 1 }),
-    reads: new ReadAdmission(
-      { maxConcurrentReads: 1, readMinDeadlineMs: 1_000, readMinBytesPerSecond: 1_000 },
-      () => Date.now(),
-    ),
-  }
-}
-
 async function readStreamSamples(metrics: NodeMetrics) {
   const text = await metrics.registry.metrics()
   const get = (series: string) => {
@@ -89,7 +77,7 @@ describe('read_stream outcome of a small read whose send fails', () => {
       const outcome = PUBLIC_HANDLERS.read!(
         e,
         { fs: stuckClient(), signal: new AbortController().signal },
-        policy(),
+        oneReadPolicy(),
       ).then(
         () => 'served',
         (err: unknown) => err,

@@ -6,7 +6,14 @@ import type { EngineContext } from '../../src/engine/context.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { RecentFailures } from '../../src/engine/peer-health.js'
 import type { CommitRequest, NodeTransport, ShardSink } from '../../src/engine/transport.js'
-import { engineOn, findObject, type Harness, stagedOn, wrapAll } from './consistency-claims-helpers.js'
+import {
+  afterTest,
+  engineOn,
+  findObject,
+  type Harness,
+  stagedOn,
+  wrapAll,
+} from './consistency-claims-helpers.js'
 import { frozen, slowly, spyHealth } from './cut-short-helpers.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
@@ -19,9 +26,7 @@ import { bytesOf, meta } from './suite.js'
 let h: Harness | undefined
 const undo: Array<() => void> = []
 afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) u()
-  await h?.close()
-  h = undefined
+  h = await afterTest(h, undo)
 })
 
 const QUICK_GRACE = { requestMs: 5_000, streamIdleMs: 5_000, suspectGraceMs: 5 }

@@ -169,3 +169,13 @@ export function networkPerTest(use: (h: Harness) => void, undo: Array<() => void
     current = undefined
   })
 }
+
+/**
+ * A test file's cleanup after each test: undoes the patches pushed on `undo` (last first), closes
+ * the harness, and answers undefined for the file's harness variable (`h = await afterTest(h, undo)`).
+ */
+export async function afterTest(h: Harness | undefined, undo: Array<() => void>): Promise<undefined> {
+  for (const u of undo.splice(0).reverse()) u()
+  await h?.close()
+  return undefined
+}

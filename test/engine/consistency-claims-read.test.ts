@@ -10,6 +10,7 @@ import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { EventLog } from '../../src/log/index.js'
 import { collect, memoryDb, NODE, storeFields, TEST_KEY } from '../log/fixtures.js'
 import {
+  afterTest,
   engineOn,
   expectOk,
   findObject,
@@ -32,9 +33,7 @@ const BLOCK = DEFAULT_PARAMS.blockSizeBytes
 let h: Harness | undefined
 const undo: Array<() => void> = []
 afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) u()
-  await h?.close()
-  h = undefined
+  h = await afterTest(h, undo)
 })
 
 describe('what a reader sees', () => {

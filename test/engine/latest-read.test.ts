@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { engineOn, expectOk, findObject, type Harness, wrapAll } from './consistency-claims-helpers.js'
+import {
+  afterTest,
+  engineOn,
+  expectOk,
+  findObject,
+  type Harness,
+  wrapAll,
+} from './consistency-claims-helpers.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
@@ -9,9 +16,7 @@ import { bytesOf, meta } from './suite.js'
 let h: Harness | undefined
 const undo: Array<() => void> = []
 afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) u()
-  await h?.close()
-  h = undefined
+  h = await afterTest(h, undo)
 })
 
 function watchRecordAsks(net: Harness['net']): Array<{ node: string; version: unknown }> {

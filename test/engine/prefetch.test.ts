@@ -2,7 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { shardId } from '../../src/core/ids.js'
 import { FirstBlockPrefetch } from '../../src/engine/prefetch.js'
 import { StaticMembership } from '../../src/membership/static.js'
-import { engineOn, expectOk, findObject, gate, type Harness, wrapAll } from './consistency-claims-helpers.js'
+import {
+  afterTest,
+  engineOn,
+  expectOk,
+  findObject,
+  gate,
+  type Harness,
+  wrapAll,
+} from './consistency-claims-helpers.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
@@ -12,9 +20,7 @@ const BLOCK = 256 * 1024
 let h: Harness | undefined
 const undo: Array<() => void> = []
 afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) u()
-  await h?.close()
-  h = undefined
+  h = await afterTest(h, undo)
 })
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0

@@ -4,9 +4,8 @@ import type { StorageEngine } from '../../src/engine/engine.js'
 import { StreamTimeoutError } from '../../src/net/errors.js'
 import type { FrameStream } from '../../src/net/frame-stream.js'
 import { dataBytes, FrameDecoder } from '../../src/net/frames.js'
-import { ReadAdmission } from '../../src/net/read-admission.js'
 import { PUBLIC_HANDLERS, type PublicPolicy } from '../../src/net/serve-public.js'
-import { WriteAdmission } from '../../src/net/write-admission.js'
+import { oneReadPolicy } from './one-read-policy.js'
 
 const ID = 'ab'.repeat(32)
 const BLOCK = 1_000
@@ -113,18 +112,6 @@ function engine(blocks: number, fetchMs = 0, failAfter?: number) {
   return { stub, read }
 }
 
-// 1 s of grace, then 1000 bytes (one block) per second of waiting; one read at a time.
-function policy(): PublicPolicy & { reads: ReadAdmission } {
-  return {
-    maxContentBytes: 1,
-    writes: new WriteAdmission({ maxConcurrentWrites: 1, writeMinDeadlineMs: 1, writeMinBytesPerSecond: 1 }),
-    reads: new ReadAdmission(
-      { maxConcurrentReads: 1, readMinDeadlineMs: 1_000, readMinBytesPerSecond: 1_000 },
-      () => Date.now(),
-    ),
-  }
-}
-
 function serve(e: StorageEngine, fs: FrameStream, p: PublicPolicy): Promise<unknown> {
   const exchange = new AbortController()
   return PUBLIC_HANDLERS.read!(e, { fs, signal: exchange.signal }, p).then(
@@ -141,13 +128,13 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
   it('leaves the whole-content hash_commit check to the client, which must make it anyway', async () => {
     const { stub, read } = engine(2)
     const { fs } = client(() => 0)
-    expect(await serve(stub, fs, policy())).toBe('served')
+    expect(await serve(stub, fs, oneReadPolicy())).toBe('served')
     expect(read.checkCommit).toBe(false)
   })
 
   it('fails a client that stops taking DATA: READ_TOO_SLOW, the stream reset, the engine read closed, the slot free', async () => {
     vi.useFakeTimers()
-    const p = policy()
+    const p = oneReadPolicy()
     const { stub, read } = engine(100)
     // Header and 3 blocks taken at once (3 s earned), then nothing.
     const { fs, seen } = client((n) => (n <= 3 ? 0 : undefined))
@@ -167,7 +154,7 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
 
   it('fails a client that never takes the header, before the content is opened', async () => {
     vi.useFakeTimers()
-    const p = policy()
+    const p = oneReadPolicy()
     const { stub, read } = engine(100)
     const { fs } = client(() => undefined)
     const outcome = serve(stub, fs, p)
@@ -179,7 +166,7 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
 
   it('fails a client that takes everything but the trailer', async () => {
     vi.useFakeTimers()
-    const p = policy()
+    const p = oneReadPolicy()
     // 70 blocks of 1000 bytes: past 64 KiB, so sent block by block.
     const { stub } = engine(70)
     const { fs, seen } = client((n) => (n <= 70 ? 0 : undefined))
@@ -193,13 +180,13 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
   it('sends content up to 64 KiB whole: header, every DATA frame and the trailer in one write', async () => {
     const { stub } = engine(3)
     const { fs, seen } = client(() => 0)
-    expect(await serve(stub, fs, policy())).toBe('served')
+    expect(await serve(stub, fs, oneReadPolicy())).toBe('served')
     expect(seen.frames).toEqual([['json', 'data', 'data', 'data', 'json']])
     expect(seen.dataBytes).toBe(3 * BLOCK)
   })
 
   it('sends what verified of a small content before the error that ends it', async () => {
-    const p = policy()
+    const p = oneReadPolicy()
     const { stub, read } = engine(3, 0, 2)
     const { fs, seen } = client(() => 0)
     expect(await serve(stub, fs, p)).toMatchObject({ code: 'SHARD_UNAVAILABLE' })
@@ -210,7 +197,7 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
 
   it('serves a client above the minimum rate however long the read, and a slow engine costs the client nothing', async () => {
     vi.useFakeTimers()
-    const p = policy()
+    const p = oneReadPolicy()
     // 70 blocks, each 10 s in the fetching; the client makes the node wait 900 ms for each block
     // (1000 bytes: above the rate), and takes header and trailer at once.
     const { stub, read } = engine(70, 10_000)
@@ -225,7 +212,7 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
   })
 
   it('ends the engine read with the error of a send that failed on its own (no admission reason), so it counts as failed', async () => {
-    const p = policy()
+    const p = oneReadPolicy()
     const { stub, read } = engine(100)
     const { fs, seen } = client(() => 0)
     // The header and two blocks go through; the third send times out in the stream itself.
@@ -248,7 +235,7 @@ describe('serveRead under the read rule (docs/protocol.md 4.3)', () => {
 
   it('refuses a read with NODE_BUSY while the slot is held, before the engine is asked', async () => {
     vi.useFakeTimers()
-    const p = policy()
+    const p = oneReadPolicy()
     const held = p.reads.admit(new AbortController().signal)
     const { stub, read } = engine(1)
     expect(await serve(stub, client(() => 0).fs, p)).toMatchObject({ code: 'NODE_BUSY' })
