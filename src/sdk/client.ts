@@ -4,12 +4,11 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { toHex } from '../core/bytes.js'
 import { HashCommitBuilder } from '../core/commit.js'
 import { InvalidInputError } from '../core/errors.js'
-import { metadataSeed, normalizeMetadata } from '../core/metadata.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { VersionKind, VersionRecord } from '../core/record.js'
 import type { StorageEngineApi } from '../engine/api.js'
 import type { CallOptions, OpenedRead, PutOptions } from '../engine/engine.js'
-import { IntegrityMismatchError } from '../engine/errors.js'
+import { IntegrityMismatchError, NodeUnavailableError } from '../engine/errors.js'
 import { DEFAULT_PAGE, validateFilters } from '../engine/list.js'
 import {
   type EngineFailure,
@@ -24,10 +23,12 @@ import {
 import type { ContentSource } from '../engine/write.js'
 import { StorageClient, type OpenedRead as WireRead } from '../net/client.js'
 import type { Dialer } from '../net/dial.js'
-import { ContentTooLargeError } from '../net/errors.js'
+import { ContentTooLargeError, NodeBusyError, RemoteError } from '../net/errors.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { parseNodeAddress } from './address.js'
+import { guardedProgress, seedOf, timeoutOption, toSource } from './call-input.js'
+import { type CallLimits, CallSlots, linkedSignal, resolveCallLimits } from './call-slots.js'
 import { checkListing, checkProofAnswer, checkReadHeader, checkStoreAnswer } from './checks.js'
 import { ClientClosedError } from './errors.js'
 import { toFailure } from './failures.js'
@@ -41,6 +42,11 @@ export interface QfsClientTimeouts {
    * read), and for the node to take the bytes of a write (default 30 s).
    */
   idleMs: number
+  /**
+   * Longest wait for one of the client's own call slots when `maxConcurrent` calls of the kind are
+   * already running (default 60 s); past it the call answers NODE_BUSY.
+   */
+  queueMs: number
 }
 
 export interface QfsClientInit {
@@ -51,6 +57,11 @@ export interface QfsClientInit {
   timeouts?: Partial<QfsClientTimeouts>
   /** The governed parameters records are checked against (default DEFAULT_PARAMS). */
   params?: ProtocolParams
+  /**
+   * Calls of each kind run on the node at once (default DEFAULT_CALL_LIMITS, the node's own default
+   * caps); the rest wait in order, up to `timeouts.queueMs`.
+   */
+  maxConcurrent?: Partial<CallLimits>
 }
 
 export interface ReadCallOptions extends CallOptions {
@@ -80,6 +91,16 @@ export interface QfsOpenedRead extends OpenedRead {
 
 const RECORD_CACHE_SIZE = 256
 
+/** Default `timeouts.queueMs`. */
+export const DEFAULT_QUEUE_MS = 60_000
+
+/** A call under way: its signal (the caller's, or the client closing) and the end that frees its slot. */
+interface Call {
+  signal: AbortSignal
+  /** Frees the call's slot and lets go of its signals; idempotent. */
+  end: () => void
+}
+
 /**
  * The StorageEngine of spec §5 as a client of one node over libp2p: the same methods and QFS
  * response shapes as the in-process `StorageEngine`, so the AtlasAPIGateway and the shared engine
@@ -103,6 +124,9 @@ export class QfsClient implements StorageEngineApi {
   private readonly owned: Libp2p | undefined
   private readonly params: ProtocolParams
   private readonly records = new Map<string, VersionRecord>()
+  private readonly slots: Record<keyof CallLimits, CallSlots>
+  /** Aborted by `close()`: calls under way end, and their failures answer CLIENT_CLOSED. */
+  private readonly closing = new AbortController()
   private closed = false
 
   private constructor(init: {
@@ -112,11 +136,14 @@ export class QfsClient implements StorageEngineApi {
     owned?: Libp2p
     timeouts: QfsClientTimeouts
     params: ProtocolParams
+    limits: CallLimits
   }) {
     this.node = init.node
     this.nodeId = init.nodeId
     this.owned = init.owned
     this.params = init.params
+    const slots = (kind: keyof CallLimits) => new CallSlots(kind, init.limits[kind], init.timeouts.queueMs)
+    this.slots = { writes: slots('writes'), reads: slots('reads'), queries: slots('queries') }
     this.storage = new StorageClient(
       { libp2p: init.dialer },
       {
@@ -135,7 +162,9 @@ export class QfsClient implements StorageEngineApi {
     const timeouts = {
       requestMs: timeoutOption(init.timeouts?.requestMs, 'requestMs', DEFAULT_LIMITS.requestTimeoutMs),
       idleMs: timeoutOption(init.timeouts?.idleMs, 'idleMs', DEFAULT_LIMITS.idleTimeoutMs),
+      queueMs: timeoutOption(init.timeouts?.queueMs, 'queueMs', DEFAULT_QUEUE_MS),
     }
+    const limits = resolveCallLimits(init.maxConcurrent)
     let owned: Libp2p | undefined
     if (init.libp2p === undefined) {
       // A client is reachable by nobody: an ephemeral identity and no listen address.
@@ -149,6 +178,7 @@ export class QfsClient implements StorageEngineApi {
         owned,
         timeouts,
         params: init.params ?? DEFAULT_PARAMS,
+        limits,
       })
     } catch (err) {
       // A node this call started must not outlive its failure (it would keep the process running).
@@ -158,13 +188,69 @@ export class QfsClient implements StorageEngineApi {
   }
 
   /**
-   * Stops the libp2p node the client started; one handed in is left running. Every call after this
-   * answers CLIENT_CLOSED without dialling.
+   * Ends every call under way and stops the libp2p node the client started (one handed in is left
+   * running). Calls under way or waiting for a slot answer CLIENT_CLOSED (a write that had sent its
+   * last byte answers WRITE_OUTCOME_UNKNOWN: it may still take effect), reads being consumed throw
+   * ClientClosedError, and every call after this answers CLIENT_CLOSED without dialling.
    */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    const reason = new ClientClosedError()
+    for (const slots of Object.values(this.slots)) slots.refuseWaiting(reason)
+    this.closing.abort(reason)
     await this.owned?.stop()
+  }
+
+  /** Calls of each kind running on the node through this client, and calls waiting for a slot. */
+  get load(): Record<keyof CallLimits, { running: number; waiting: number }> {
+    return { writes: this.slots.writes.load, reads: this.slots.reads.load, queries: this.slots.queries.load }
+  }
+
+  /**
+   * The start of a call that dials: the answer of one that cannot start (refusedAtOnce), or a slot of
+   * its kind once one is free, with the signal that ends it when the caller aborts or the client closes.
+   */
+  private async begin(
+    kind: keyof CallLimits,
+    options: { signal?: unknown } | undefined,
+  ): Promise<{ call: Call } | { answer: EngineFailure }> {
+    const refused = this.refusedAtOnce(options)
+    if (refused !== undefined) return { answer: refused }
+    const linked = linkedSignal([options?.signal as AbortSignal | undefined, this.closing.signal])
+    let release: () => void
+    try {
+      release = await this.slots[kind].acquire(linked.signal)
+    } catch (err) {
+      linked.dispose()
+      // The caller's abort reads as for a call under way (docs/sdk.md "Deadlines"); busy and closed stand.
+      const why =
+        err instanceof NodeBusyError || err instanceof ClientClosedError
+          ? err
+          : new NodeUnavailableError('the call was abandoned before it started', { cause: err })
+      return { answer: this.failureOf(why, null) }
+    }
+    let ended = false
+    const end = () => {
+      if (ended) return
+      ended = true
+      release()
+      linked.dispose()
+    }
+    return { call: { signal: linked.signal, end } }
+  }
+
+  /**
+   * A call's failure as the caller sees it. Once the client is closing, a call it cut off (the
+   * transport failing under it) answers CLIENT_CLOSED: no node failed. A node's verdict, and a write
+   * whose outcome is unknown, stand.
+   */
+  private failureOf(err: unknown, storageEventId: string | null): EngineFailure {
+    const answer = toFailure(err, storageEventId)
+    if (err instanceof RemoteError) return answer
+    if (this.closed && (answer.code === 'NODE_UNAVAILABLE' || answer.code === ClientClosedError.code))
+      return this.closedAnswer()!
+    return answer
   }
 
   /**
@@ -198,8 +284,8 @@ export class QfsClient implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    const closed = this.refusedAtOnce(options)
-    if (closed !== undefined) return closed
+    const refused = this.refusedAtOnce(options)
+    if (refused !== undefined) return refused
     const source = toSource(content)
     if (source === undefined)
       return failure(new InvalidInputError('content must be bytes or {size, chunks}'), null)
@@ -214,6 +300,12 @@ export class QfsClient implements StorageEngineApi {
     const ignore = () => {}
     const listening = typeof emitter.on === 'function' && typeof emitter.off === 'function'
     if (listening) emitter.on!('error', ignore)
+    const begun = await this.begin('writes', options)
+    if ('answer' in begun) {
+      if (listening) emitter.off!('error', ignore)
+      return begun.answer
+    }
+    const { call } = begun
     const progress = guardedProgress(options.onProgress)
     async function* sending(): AsyncGenerator<Uint8Array> {
       for await (const chunk of source!.chunks) {
@@ -241,7 +333,7 @@ export class QfsClient implements StorageEngineApi {
         },
         wire,
         {
-          signal: options.signal,
+          signal: call.signal,
           onProgress:
             progress === undefined
               ? undefined
@@ -254,8 +346,9 @@ export class QfsClient implements StorageEngineApi {
         commit === undefined ? undefined : toHex(commit.digest(this.params.schemaVersion, seed!))
       return this.checked(answer, { objectId, version, kind, contentSize: source.size, hashCommit })
     } catch (err) {
-      return toFailure(err, null)
+      return this.failureOf(err, null)
     } finally {
+      call.end()
       if (listening) emitter.off!('error', ignore)
     }
   }
@@ -266,8 +359,9 @@ export class QfsClient implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    const closed = this.refusedAtOnce(options)
-    if (closed !== undefined) return closed
+    const begun = await this.begin('writes', options)
+    if ('answer' in begun) return begun.answer
+    const { call } = begun
     try {
       const answer = await this.storage.delete(
         this.node,
@@ -278,7 +372,7 @@ export class QfsClient implements StorageEngineApi {
           epoch: options.epoch,
           timestamp_tick: options.timestampTick,
         },
-        { signal: options.signal },
+        { signal: call.signal },
       )
       if (!answer.ok) return answer
       const seed = seedOf(metadata)
@@ -288,7 +382,9 @@ export class QfsClient implements StorageEngineApi {
           : toHex(new HashCommitBuilder().digest(this.params.schemaVersion, seed))
       return this.checked(answer, { objectId, version, kind: 'DELETE_MARKER', contentSize: 0, hashCommit })
     } catch (err) {
-      return toFailure(err, null)
+      return this.failureOf(err, null)
+    } finally {
+      call.end()
     }
   }
 
@@ -328,7 +424,7 @@ export class QfsClient implements StorageEngineApi {
     try {
       for await (const piece of opened.content) parts.push(piece)
     } catch (err) {
-      return toFailure(err, opened.storage_event_id)
+      return this.failureOf(err, opened.storage_event_id)
     }
     return readSuccess(opened, parts)
   }
@@ -345,24 +441,30 @@ export class QfsClient implements StorageEngineApi {
     version?: number,
     options: ReadCallOptions = {},
   ): Promise<QfsOpenedRead | EngineFailure> {
-    const closed = this.refusedAtOnce(options)
-    if (closed !== undefined) return closed
+    const begun = await this.begin('reads', options)
+    if ('answer' in begun) return begun.answer
+    const { call } = begun
     let opened: WireRead | EngineFailure
     try {
       // The SDK verifies on its own (below), so the wire client's copy of the check is not run twice.
       opened = await this.storage.read(
         this.node,
         { object_id: objectId, version },
-        { signal: options.signal, verify: false },
+        { signal: call.signal, verify: false },
       )
     } catch (err) {
-      return toFailure(err, null)
+      call.end()
+      return this.failureOf(err, null)
     }
-    if (!opened.ok) return opened
+    if (!opened.ok) {
+      call.end()
+      return opened
+    }
     const wire = opened
     const wrong = checkReadHeader(wire, objectId, version)
     if (wrong !== undefined) {
       wire.cancel()
+      call.end()
       return toFailure(new IntegrityMismatchError(wrong), wire.storage_event_id)
     }
     const proofs: ShardReadInfo[] = []
@@ -380,11 +482,13 @@ export class QfsClient implements StorageEngineApi {
       content: this.rememberOnceVerified(
         verifiedContent(wire, proofs, guardedProgress(options.onProgress), () => cancelled),
         wire.record,
+        call.end,
       ),
       proofs,
       cancel: () => {
         cancelled = true
         wire.cancel()
+        call.end()
       },
     }
   }
@@ -418,8 +522,9 @@ export class QfsClient implements StorageEngineApi {
     shardId: string,
     options: CallOptions & { leafIndex?: number } = {},
   ): Promise<ProofResponse> {
-    const closed = this.refusedAtOnce(options)
-    if (closed !== undefined) return closed
+    const begun = await this.begin('queries', options)
+    if ('answer' in begun) return begun.answer
+    const { call } = begun
     try {
       return await this.storage.getProof(
         this.node,
@@ -430,10 +535,12 @@ export class QfsClient implements StorageEngineApi {
           leaf_index: options.leafIndex,
           epoch: options.epoch,
         },
-        { signal: options.signal },
+        { signal: call.signal },
       )
     } catch (err) {
-      return toFailure(err, null)
+      return this.failureOf(err, null)
+    } finally {
+      call.end()
     }
   }
 
@@ -460,20 +567,25 @@ export class QfsClient implements StorageEngineApi {
   }
 
   async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
-    const closed = this.refusedAtOnce(options)
-    if (closed !== undefined) return closed
+    const refused = this.refusedAtOnce(options)
+    if (refused !== undefined) return refused
     if (filters !== null && (typeof filters !== 'object' || Array.isArray(filters))) {
       return failure(new InvalidInputError('filters must be an object'), null)
     }
+    const begun = await this.begin('queries', options)
+    if ('answer' in begun) return begun.answer
+    const { call } = begun
     let answer: ListResponse
     try {
       answer = await this.storage.list(
         this.node,
         { filters: (filters ?? {}) as Record<string, unknown>, epoch: options.epoch },
-        { signal: options.signal },
+        { signal: call.signal },
       )
     } catch (err) {
-      return toFailure(err, null)
+      return this.failureOf(err, null)
+    } finally {
+      call.end()
     }
     if (!answer.ok) return answer
     // The node accepted the filters, so they pass the engine's own check; the page must honour them.
@@ -498,72 +610,22 @@ export class QfsClient implements StorageEngineApi {
   private async *rememberOnceVerified(
     content: AsyncGenerator<Uint8Array, boolean>,
     record: VersionRecord,
+    end: () => void,
   ): AsyncGenerator<Uint8Array> {
-    if (yield* content) this.remember(record)
+    try {
+      if (yield* content) this.remember(record)
+    } catch (err) {
+      // A read the client's closing cut off is no node's failure.
+      if (this.closed && !(err instanceof RemoteError) && !(err instanceof IntegrityMismatchError))
+        throw new ClientClosedError(undefined, { cause: err })
+      throw err
+    } finally {
+      end()
+    }
   }
 
   private remember(record: VersionRecord): void {
     if (this.records.size >= RECORD_CACHE_SIZE) this.records.delete(this.records.keys().next().value!)
     this.records.set(`${record.object_id}/${record.version}`, record)
-  }
-}
-
-/**
- * The caller's progress callback, kept from deciding the call: progress is observed, never part of
- * the storage operation, so one that throws is reported in a process warning (once) and not called
- * again, and the call goes on. Left to fail the call, its bug would be reported as the node's.
- */
-function guardedProgress<T>(callback: ((p: T) => void) | undefined): ((p: T) => void) | undefined {
-  if (callback === undefined) return undefined
-  let failed = false
-  return (p: T) => {
-    if (failed) return
-    try {
-      callback(p)
-    } catch (err) {
-      failed = true
-      process.emitWarning(
-        `onProgress threw, and is not called again for this call: ${(err as Error)?.message ?? String(err)}`,
-        { code: 'QFS_PROGRESS_CALLBACK_FAILED' },
-      )
-    }
-  }
-}
-
-/** setTimeout's longest delay; a longer one fires at once (with a warning). */
-const MAX_TIMER_MS = 0x7fffffff
-
-/** A timeout from `QfsClientInit.timeouts`: whole milliseconds in 1..MAX_TIMER_MS, or the default. */
-function timeoutOption(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw new InvalidInputError(`timeouts.${name} must be whole milliseconds in 1..${MAX_TIMER_MS}`)
-  }
-  return value
-}
-
-function toSource(content: Uint8Array | ContentSource): ContentSource | undefined {
-  if (content instanceof Uint8Array) return { size: content.length, chunks: [content] }
-  if (
-    content === null ||
-    typeof content !== 'object' ||
-    !Number.isSafeInteger(content.size) ||
-    content.size < 0 ||
-    content.chunks === null ||
-    typeof content.chunks !== 'object' ||
-    (typeof (content.chunks as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function' &&
-      typeof (content.chunks as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
-  ) {
-    return undefined
-  }
-  return content
-}
-
-/** The metadata seed when the metadata is valid; otherwise the node refuses it and there is nothing to check. */
-function seedOf(metadata: unknown): Uint8Array | undefined {
-  try {
-    return metadataSeed(normalizeMetadata(metadata))
-  } catch {
-    return undefined
   }
 }

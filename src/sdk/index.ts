@@ -19,6 +19,7 @@ export type {
 export type { ContentSource } from '../engine/write.js'
 export { ContentSourceError } from '../net/dial.js'
 export { type NodeAddress, parseNodeAddress } from './address.js'
+export { type CallLimits, DEFAULT_CALL_LIMITS } from './call-slots.js'
 export {
   checkListing,
   checkProofAnswer,
@@ -27,6 +28,7 @@ export {
   checkStoreAnswer,
 } from './checks.js'
 export {
+  DEFAULT_QUEUE_MS,
   type GetContentOptions,
   MAX_BUFFERED_CONTENT_BYTES,
   QfsClient,

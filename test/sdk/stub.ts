@@ -64,6 +64,8 @@ export interface ReadScript {
   header: JsonObject
   data: Uint8Array[]
   trailer: JsonObject | null
+  /** Awaited before each DATA body is sent: a test holds the read mid-content with it. */
+  pace?: () => Promise<void>
 }
 
 export function honestRead(f: Fixture, pieceSize = 100_003): ReadScript {
@@ -146,7 +148,11 @@ export interface StubBehaviour {
   /** Answer of a write, given its request, after the content was read to its END. */
   store?: (request: JsonObject, received: number) => JsonObject | Promise<JsonObject>
   /** A list page: the header's fields and the summaries. */
-  list?: (request: JsonObject) => { next_cursor: JsonObject | null; objects: JsonObject[] }
+  list?: (
+    request: JsonObject,
+  ) =>
+    | { next_cursor: JsonObject | null; objects: JsonObject[] }
+    | Promise<{ next_cursor: JsonObject | null; objects: JsonObject[] }>
 }
 
 export interface StubNode {
@@ -181,7 +187,10 @@ export async function stubNode(index = 2000): Promise<StubNode> {
     serve(async (fs) => {
       const script = behaviour.read!(await fs.readJson())
       await fs.writeJson(script.header)
-      for (const piece of script.data) await fs.writeData(piece)
+      for (const piece of script.data) {
+        await script.pace?.()
+        await fs.writeData(piece)
+      }
       if (script.trailer !== null) await fs.writeJson(script.trailer)
     }),
   )
@@ -207,7 +216,7 @@ export async function stubNode(index = 2000): Promise<StubNode> {
   await node.handle(
     PROTOCOLS.listObjects,
     serve(async (fs) => {
-      const page = behaviour.list!(await fs.readJson())
+      const page = await behaviour.list!(await fs.readJson())
       await fs.writeJson({ ok: true, next_cursor: page.next_cursor, storage_event_id: EVENT_ID })
       for (const o of page.objects) await fs.writeJson(o)
       await fs.writeEnd()
