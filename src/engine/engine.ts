@@ -33,7 +33,7 @@ import {
 } from './responses.js'
 import { type RollForwardResult, rollForwardStaged } from './roll-forward.js'
 import type { NodeTransport } from './transport.js'
-import { type ContentSource, type WriteProgress, writeVersion } from './write.js'
+import { type ContentSource, contentSource, type WriteProgress, writeVersion } from './write.js'
 
 export interface StorageEngineComponents {
   nodeId: string
@@ -190,7 +190,8 @@ export class StorageEngine implements StorageEngineApi {
       fields.event_type = kind
       const meta = normalizeMetadata(metadata)
       checkMetadataLimits(meta)
-      const source = toSource(content)
+      const source = contentSource(content)
+      if (source === undefined) throw new InvalidInputError('content must be bytes or {size, chunks}')
       const view = this.view(options.epoch)
       const tick = this.tick(options.timestampTick ?? meta.created_at_tick)
       Object.assign(fields, { epoch: view.epoch, timestamp_tick: tick, content_size: source.size })
@@ -483,18 +484,4 @@ function completeFields(fields: Partial<EventFields>, tick: number, epoch: numbe
     error_detail: fields.error_detail ?? null,
     details: fields.details ?? null,
   } as EventFields
-}
-
-function toSource(content: Uint8Array | ContentSource): ContentSource {
-  if (content instanceof Uint8Array) return { size: content.length, chunks: [content] }
-  if (
-    content === null ||
-    typeof content !== 'object' ||
-    !Number.isSafeInteger(content.size) ||
-    content.size < 0 ||
-    content.chunks === undefined
-  ) {
-    throw new InvalidInputError('content must be bytes or {size, chunks}')
-  }
-  return content
 }

@@ -28,6 +28,27 @@ export interface ContentSource {
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
 }
 
+/**
+ * Bytes given whole, or a `{size, chunks}` source whose chunks can be iterated, as a ContentSource;
+ * undefined for anything else (the caller's INVALID_INPUT, before any byte moves).
+ */
+export function contentSource(content: Uint8Array | ContentSource): ContentSource | undefined {
+  if (content instanceof Uint8Array) return { size: content.length, chunks: [content] }
+  if (
+    content === null ||
+    typeof content !== 'object' ||
+    !Number.isSafeInteger(content.size) ||
+    content.size < 0 ||
+    content.chunks === null ||
+    typeof content.chunks !== 'object' ||
+    (typeof (content.chunks as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function' &&
+      typeof (content.chunks as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
+  ) {
+    return undefined
+  }
+  return content
+}
+
 export interface WriteProgress {
   phase: 'stage' | 'decide' | 'commit'
   bytes: number

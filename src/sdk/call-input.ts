@@ -1,7 +1,6 @@
 /** What a QfsClient call takes from its caller, checked or guarded before anything is dialled. */
 import { InvalidInputError } from '../core/errors.js'
 import { metadataSeed, normalizeMetadata } from '../core/metadata.js'
-import type { ContentSource } from '../engine/write.js'
 
 /**
  * The caller's progress callback, kept from deciding the call: progress is observed, never part of
@@ -35,23 +34,6 @@ export function timeoutOption(value: unknown, name: string, fallback: number): n
     throw new InvalidInputError(`timeouts.${name} must be whole milliseconds in 1..${MAX_TIMER_MS}`)
   }
   return value
-}
-
-export function toSource(content: Uint8Array | ContentSource): ContentSource | undefined {
-  if (content instanceof Uint8Array) return { size: content.length, chunks: [content] }
-  if (
-    content === null ||
-    typeof content !== 'object' ||
-    !Number.isSafeInteger(content.size) ||
-    content.size < 0 ||
-    content.chunks === null ||
-    typeof content.chunks !== 'object' ||
-    (typeof (content.chunks as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function' &&
-      typeof (content.chunks as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function')
-  ) {
-    return undefined
-  }
-  return content
 }
 
 /** The metadata seed when the metadata is valid; otherwise the node refuses it and there is nothing to check. */

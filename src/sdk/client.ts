@@ -20,14 +20,14 @@ import {
   type ShardReadInfo,
   type StoreResponse,
 } from '../engine/responses.js'
-import type { ContentSource } from '../engine/write.js'
+import { type ContentSource, contentSource } from '../engine/write.js'
 import { StorageClient, type OpenedRead as WireRead } from '../net/client.js'
 import type { Dialer } from '../net/dial.js'
 import { ContentTooLargeError, NodeBusyError, RemoteError } from '../net/errors.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { parseNodeAddress } from './address.js'
-import { guardedProgress, seedOf, timeoutOption, toSource } from './call-input.js'
+import { guardedProgress, seedOf, timeoutOption } from './call-input.js'
 import { type CallLimits, CallSlots, linkedSignal, resolveCallLimits } from './call-slots.js'
 import { checkListing, checkProofAnswer, checkReadHeader, checkStoreAnswer } from './checks.js'
 import { ClientClosedError } from './errors.js'
@@ -286,7 +286,7 @@ export class QfsClient implements StorageEngineApi {
   ): Promise<StoreResponse> {
     const refused = this.refusedAtOnce(options)
     if (refused !== undefined) return refused
-    const source = toSource(content)
+    const source = contentSource(content)
     if (source === undefined)
       return failure(new InvalidInputError('content must be bytes or {size, chunks}'), null)
     // The client commits to what it sends: hash_commit over the bytes as they go out.
