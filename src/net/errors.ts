@@ -45,6 +45,14 @@ export class NotEligibleError extends QfsError {
   }
 }
 
+/** A replica/rpc `snapshot` request for an epoch whose snapshot the node does not hold. */
+export class SnapshotNotHeldError extends QfsError {
+  static readonly code = 'NOT_FOUND'
+  constructor(message: string, options?: ErrorOptions) {
+    super(SnapshotNotHeldError.code, message, options)
+  }
+}
+
 /** A write announcing more content than the serving node accepts. */
 export class ContentTooLargeError extends QfsError {
   static readonly code = 'CONTENT_TOO_LARGE'

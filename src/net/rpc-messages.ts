@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../core/errors.js'
 import type { ShardHeader, StagedShardInfo } from '../engine/transport.js'
 import type { WireError } from './errors.js'
-import { checkWireError } from './frames.js'
+import { checkWireError, MAX_DATA_BYTES } from './frames.js'
 import {
   countField,
   exact,
@@ -19,7 +19,7 @@ import {
  * made about twenty of them).
  */
 
-export const RPC_OPS = ['record', 'commit', 'abort', 'prove', 'stage', 'fetch'] as const
+export const RPC_OPS = ['record', 'commit', 'abort', 'prove', 'stage', 'fetch', 'snapshot'] as const
 export type RpcOp = (typeof RPC_OPS)[number]
 
 /** Most bytes one stage request carries (its shards' bytes, in DATA frames after the request). */
@@ -43,6 +43,15 @@ export const MAX_RPC_INLINE_BYTES_IN_FLIGHT = 4 * 1024 * 1024
 export const MAX_INBOUND_RPC_CHANNELS = 4
 /** Request ids are u32; a client wraps around and never reuses one still in flight. */
 export const MAX_RPC_ID = 0xffff_ffff
+/**
+ * The largest snapshot a `snapshot` answer carries, as canonical JSON: its reply must fit one JSON
+ * frame (MAX_FRAME_BYTES, the limit a client reads answers with), and 1 KiB is left for the reply
+ * around it (`{"body":{"snapshot":...},"data":false,"id":...,"ok":true}` takes 61 bytes). A node
+ * listed with one address takes about 4.1 KiB (its ML-DSA key is 3904 hex characters), so this is
+ * about 250 nodes. A larger snapshot is refused per request (FRAME_TOO_LARGE): written, its reply
+ * would fail the whole channel at the client.
+ */
+export const MAX_SNAPSHOT_ANSWER_BYTES = MAX_DATA_BYTES - 1024
 
 export interface RpcRequest {
   id: number
@@ -130,4 +139,17 @@ export function parseStageReply(
       throw new InvalidInputError('staged answer names another node or shard')
     return staged
   })
+}
+
+/** A `snapshot` request (`{epoch}`): the epoch whose signed snapshot the caller asks for. */
+export function parseSnapshotRequest(body: unknown): number {
+  return countField(exact(body, 'snapshot request', ['epoch']).epoch, 'epoch')
+}
+
+/**
+ * A `snapshot` answer (`{snapshot}`): the object only, unverified. The caller verifies it as any
+ * snapshot (SnapshotMembership.remember): a peer could send anything here.
+ */
+export function parseSnapshotReply(body: unknown): Fields {
+  return plainObject(exact(body, 'snapshot answer', ['snapshot']).snapshot, 'snapshot')
 }

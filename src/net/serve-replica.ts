@@ -34,6 +34,16 @@ export interface Exchange {
   source?: string
   /** Told once a public request has been read and parsed: a refusal before that drains only briefly. */
   onRequest?: () => void
+  /** The epoch snapshots the node serves its peers (replica/rpc `snapshot`); none without. */
+  snapshots?: SnapshotSource
+}
+
+/**
+ * The signed epoch snapshots a node holds (its SnapshotMembership), each as the JSON object it was
+ * signed as; undefined for an epoch it does not hold.
+ */
+export interface SnapshotSource {
+  snapshotAt(epoch: number): object | undefined
 }
 
 export type ReplicaHandler = (node: NodeService, ex: Exchange) => Promise<void>

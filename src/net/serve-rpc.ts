@@ -1,7 +1,14 @@
 import { setMaxListeners } from 'node:events'
+import { canonicalBytes } from '../core/canonical.js'
 import { storageErrorCode } from '../core/errors.js'
 import type { NodeService } from '../engine/node-service.js'
-import { FrameInvalidError, NotEligibleError, StreamTimeoutError } from './errors.js'
+import {
+  FrameInvalidError,
+  FrameTooLargeError,
+  NotEligibleError,
+  SnapshotNotHeldError,
+  StreamTimeoutError,
+} from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
 import { type Frame, type JsonObject, wireErrorOf } from './frames.js'
@@ -17,13 +24,15 @@ import {
   MAX_INLINE_SHARD_BYTES,
   MAX_RPC_IN_FLIGHT,
   MAX_RPC_INLINE_BYTES_IN_FLIGHT,
+  MAX_SNAPSHOT_ANSWER_BYTES,
   parseRpcRequest,
+  parseSnapshotRequest,
   parseStageRequest,
   type RpcRequest,
   requestIdOf,
   stageLengths,
 } from './rpc-messages.js'
-import type { Exchange } from './serve-replica.js'
+import type { Exchange, SnapshotSource } from './serve-replica.js'
 
 interface Answer {
   body: Fields
@@ -75,7 +84,7 @@ export async function serveRpc(node: NodeService, ex: Exchange): Promise<void> {
       let held = data?.length ?? 0
       heldBytes += held
       const deadline = requestDeadline(signal, ex.requestTimeoutMs)
-      const run: Promise<void> = handle(node, request, data, deadline.signal)
+      const run: Promise<void> = handle(node, request, data, deadline.signal, ex.snapshots)
         .then(
           (answer) => {
             const extra = answer.data?.length ?? 0
@@ -182,6 +191,7 @@ async function handle(
   request: RpcRequest,
   data: Uint8Array | undefined,
   signal: AbortSignal,
+  snapshots: SnapshotSource | undefined,
 ): Promise<Answer> {
   const body = request.body
   switch (request.op) {
@@ -220,7 +230,24 @@ async function handle(
       }
       return { body: { blocks: 0 } }
     }
+    case 'snapshot':
+      return { body: { snapshot: servedSnapshot(snapshots, parseSnapshotRequest(body)) } }
   }
+}
+
+/**
+ * A held epoch's snapshot as signed, for a peer that lacks it (it verifies the snapshot itself).
+ * One that would not fit a reply frame is refused here: written, it would fail the whole channel.
+ */
+function servedSnapshot(snapshots: SnapshotSource | undefined, epoch: number): JsonObject {
+  const snapshot = snapshots?.snapshotAt(epoch) as JsonObject | undefined
+  if (snapshot === undefined) throw new SnapshotNotHeldError(`this node holds no snapshot of epoch ${epoch}`)
+  const bytes = canonicalBytes(snapshot).length
+  if (bytes > MAX_SNAPSHOT_ANSWER_BYTES)
+    throw new FrameTooLargeError(
+      `the snapshot of epoch ${epoch} is ${bytes} bytes, more than the ${MAX_SNAPSHOT_ANSWER_BYTES} an answer carries`,
+    )
+  return snapshot
 }
 
 /** Answers leave one at a time, so a reply and its DATA frame stay together on the stream. */

@@ -29,7 +29,7 @@ import {
 import { ReadAdmission } from './read-admission.js'
 import { MAX_INBOUND_RPC_CHANNELS } from './rpc-messages.js'
 import { PUBLIC_HANDLERS } from './serve-public.js'
-import { type Exchange, REPLICA_HANDLERS } from './serve-replica.js'
+import { type Exchange, REPLICA_HANDLERS, type SnapshotSource } from './serve-replica.js'
 import { sourceOf } from './source-address.js'
 import { stallLimit, WriteAdmission } from './write-admission.js'
 
@@ -54,6 +54,11 @@ export interface StorageProtocolInit {
    * allowing every peer: the composition root must pass the membership check in production.
    */
   isEligiblePeer?: (peerId: string) => boolean
+  /**
+   * The epoch snapshots served to eligible peers (replica/rpc `snapshot`), so a node that lacks
+   * earlier epochs can fetch them. Without, every such request is answered NOT_FOUND.
+   */
+  snapshots?: SnapshotSource
   limits?: Partial<Limits>
   /**
    * Called for every exchange this node ends with an ERROR frame, with the code sent: refusals
@@ -94,6 +99,7 @@ class StorageProtocol implements StorageProtocolService {
   private readonly node: NodeService
   private readonly engine: StorageEngine | undefined
   private readonly isEligiblePeer: (peerId: string) => boolean
+  private readonly snapshots: SnapshotSource | undefined
   private readonly onExchangeFailed: ((protocol: ProtocolName, code: string) => void) | undefined
   private readonly names: ProtocolName[]
   /** Shared by every connection: the cap on concurrent public writes is per node. */
@@ -114,6 +120,7 @@ class StorageProtocol implements StorageProtocolService {
     this.node = init.node
     this.engine = init.engine
     this.isEligiblePeer = init.isEligiblePeer ?? (() => true)
+    this.snapshots = init.snapshots
     this.onExchangeFailed = init.onExchangeFailed
     this.limits = Object.freeze(resolveLimits(init.limits))
     this.writes = new WriteAdmission({ ...this.limits, stall: stallLimit(this.limits.idleTimeoutMs) })
@@ -226,6 +233,7 @@ class StorageProtocol implements StorageProtocolService {
       requestTimeoutMs: this.limits.requestTimeoutMs,
       stillEligible: () => this.isEligiblePeer(peer),
       source: sourceOf(connection.remoteAddr),
+      snapshots: this.snapshots,
     }
     const counted = name === 'replicaPush' || name === 'replicaFetch' ? `${name} ${peer}` : undefined
     let holds = false

@@ -20,7 +20,7 @@ import type {
   WholeShardRequest,
 } from '../engine/transport.js'
 import { type Dialer, dialTarget, exchangeFailure, openExchange } from './dial.js'
-import { FrameInvalidError } from './errors.js'
+import { FrameInvalidError, RemoteError, SnapshotNotHeldError } from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
 import { dataBytes, type JsonObject } from './frames.js'
@@ -37,7 +37,13 @@ import {
 } from './messages.js'
 import { type Limits, MIN_KEEPALIVE_PERIOD_MS, PROTOCOLS, resolveLimits } from './protocols.js'
 import { type RpcAnswer, RpcChannels } from './rpc-client.js'
-import { MAX_INLINE_SHARD_BYTES, MAX_STAGE_SHARDS, parseStageReply, type RpcOp } from './rpc-messages.js'
+import {
+  MAX_INLINE_SHARD_BYTES,
+  MAX_STAGE_SHARDS,
+  parseSnapshotReply,
+  parseStageReply,
+  type RpcOp,
+} from './rpc-messages.js'
 import { InlineShardSink, RemoteShardSink } from './shard-sinks.js'
 
 export interface Libp2pTransportComponents {
@@ -378,6 +384,20 @@ export class Libp2pTransport implements NodeTransport {
     return this.ask(nodeId, 'prove', { shard_id: shardId, leaf_index: leafIndex }, options, ({ body }) =>
       parseProofReply(body),
     )
+  }
+
+  /**
+   * The signed snapshot of `epoch` a peer holds, unverified (the caller verifies it: a peer could
+   * send anything), or undefined when the peer does not hold it. Not part of NodeTransport: the
+   * engine never asks; the daemon fills the epochs its node lacks (daemon/snapshot-backfill.ts).
+   */
+  async getSnapshot(nodeId: string, epoch: number, options?: AbortOptions): Promise<unknown> {
+    try {
+      return await this.ask(nodeId, 'snapshot', { epoch }, options, ({ body }) => parseSnapshotReply(body))
+    } catch (err) {
+      if (err instanceof RemoteError && err.code === SnapshotNotHeldError.code) return undefined
+      throw err
+    }
   }
 
   listRecords(nodeId: string, filters: RecordFilters, options?: AbortOptions): Promise<VersionRecord[]> {

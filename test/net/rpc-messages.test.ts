@@ -8,6 +8,8 @@ import {
   MAX_STAGE_SHARDS,
   parseRpcReply,
   parseRpcRequest,
+  parseSnapshotReply,
+  parseSnapshotRequest,
   parseStageReply,
   parseStageRequest,
   RPC_OPS,
@@ -209,6 +211,58 @@ describe('stage request and answer', () => {
         },
       ),
       { seed: SEED, numRuns: 500 },
+    )
+  })
+})
+
+describe('snapshot request and answer', () => {
+  it('reads `{epoch}` with a count for epoch, and refuses anything else with INVALID_INPUT', () => {
+    expect(parseSnapshotRequest({ epoch: 0 })).toBe(0)
+    expect(parseSnapshotRequest({ epoch: 2 ** 53 - 1 })).toBe(2 ** 53 - 1)
+    for (const bad of [
+      {},
+      { epoch: -1 },
+      { epoch: 1.5 },
+      { epoch: '1' },
+      { epoch: null },
+      { epoch: 2 ** 53 },
+      { epoch: 1, extra: 0 },
+      { epochs: 1 },
+      null,
+      [],
+      'x',
+    ])
+      expect(
+        thrownCode(() => parseSnapshotRequest(bad)),
+        JSON.stringify(bad),
+      ).toBe('INVALID_INPUT')
+  })
+
+  it('takes an answer only as `{snapshot: object}`, leaving the snapshot to be verified by the caller', () => {
+    const snapshot = { epoch: 3, anything: ['the caller verifies it'] }
+    expect(parseSnapshotReply({ snapshot })).toEqual(snapshot)
+    for (const bad of [
+      {},
+      { snapshot: null },
+      { snapshot: [] },
+      { snapshot: 'x' },
+      { snapshot, extra: 0 },
+      { snapshots: snapshot },
+      null,
+    ])
+      expect(
+        thrownCode(() => parseSnapshotReply(bad)),
+        JSON.stringify(bad),
+      ).toBe('INVALID_INPUT')
+  })
+
+  it('is total over JSON: every body parses or throws a typed error', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.record({ epoch: fc.jsonValue() }), fc.jsonValue()), (body) => {
+        thrownCode(() => parseSnapshotRequest(body))
+        thrownCode(() => parseSnapshotReply(body))
+      }),
+      { seed: SEED, numRuns: 300 },
     )
   })
 })

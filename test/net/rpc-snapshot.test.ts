@@ -1,0 +1,113 @@
+import type { Libp2p } from '@libp2p/interface'
+import { afterEach, describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
+import type { NodeService } from '../../src/engine/node-service.js'
+import { dialTarget, openExchange } from '../../src/net/dial.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { PROTOCOLS, resolveLimits } from '../../src/net/protocols.js'
+import { RpcChannels } from '../../src/net/rpc-client.js'
+import { MAX_SNAPSHOT_ANSWER_BYTES } from '../../src/net/rpc-messages.js'
+import type { SnapshotSource } from '../../src/net/serve-replica.js'
+import { storageProtocol } from '../../src/net/service.js'
+import { Libp2pTransport } from '../../src/net/transport.js'
+import { testPeerKey } from './harness.js'
+
+/**
+ * docs/protocol.md 4.14 `snapshot`: a node serves the epoch snapshots it holds to eligible peers on
+ * the replica channel's read lane, NOT_FOUND for one it does not hold, and refuses per request what
+ * would not fit a reply frame.
+ */
+const HELD = { epoch: 2, note: 'served as held, verified by the caller' }
+const HUGE = { epoch: 1, padding: 'x'.repeat(MAX_SNAPSHOT_ANSWER_BYTES) }
+const held: SnapshotSource = { snapshotAt: (epoch) => ({ 1: HUGE, 2: HELD })[epoch] }
+/** The server's node: only `getRecord` is asked (to show the lane); it holds nothing. */
+const node = { getRecord: async () => undefined } as unknown as NodeService
+
+describe('replica/rpc snapshot', () => {
+  const nodes: Libp2p[] = []
+  const stops: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    for (const stop of stops.splice(0)) await stop()
+    await Promise.all(nodes.splice(0).map((n) => n.stop()))
+  })
+
+  async function pair(snapshots: SnapshotSource | undefined, eligible = true) {
+    const server = await createQfsLibp2p({
+      privateKey: await testPeerKey(70),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+    const client = await createQfsLibp2p({ privateKey: await testPeerKey(71), listen: [] })
+    nodes.push(server, client)
+    const service = storageProtocol({ node, snapshots, isEligiblePeer: () => eligible })({
+      registrar: server,
+    })
+    await service.start()
+    stops.push(async () => service.stop())
+    const limits = resolveLimits({ requestTimeoutMs: 2_000 })
+    const target = server.peerId.toString()
+    const transport = new Libp2pTransport(
+      { libp2p: client, resolve: () => server.getMultiaddrs() },
+      { limits },
+    )
+    // The raw channel, to see the codes the transport turns into answers.
+    const rpc = new RpcChannels(
+      (id, signal) =>
+        openExchange(
+          client,
+          dialTarget(id, server.getMultiaddrs()),
+          PROTOCOLS.replicaRpc,
+          limits,
+          signal,
+          id,
+        ),
+      limits,
+    )
+    stops.push(async () => {
+      transport.close()
+      rpc.close()
+    })
+    const rpcStreams = () =>
+      server
+        .getConnections()
+        .flatMap((c) => c.streams)
+        .filter((s) => s.protocol === PROTOCOLS.replicaRpc && s.status === 'open').length
+    return { transport, rpc, target, rpcStreams }
+  }
+
+  it('answers a held epoch with its snapshot as held, on the lane of record lookups', async () => {
+    const { transport, target, rpcStreams } = await pair(held)
+    expect(await transport.getSnapshot(target, 2)).toEqual(HELD)
+    expect(await transport.getRecord(target, objectId('rpc-snapshot', 'x'), 1)).toBeUndefined()
+    // One channel carried both: the read lane (a write-lane op would have opened a second).
+    expect(rpcStreams()).toBe(1)
+  })
+
+  it('answers NOT_FOUND for an epoch it does not hold, and for every epoch without a source', async () => {
+    const { transport, rpc, target } = await pair(held)
+    await expect(rpc.request(target, 'snapshot', { epoch: 0 })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      errorCode: 'SE_ERR_NOT_FOUND',
+    })
+    expect(await transport.getSnapshot(target, 0)).toBeUndefined()
+    const bare = await pair(undefined)
+    expect(await bare.transport.getSnapshot(bare.target, 2)).toBeUndefined()
+  })
+
+  it('refuses a bad body (INVALID_INPUT) and a snapshot too large for a reply (FRAME_TOO_LARGE), per request', async () => {
+    const { transport, rpc, target, rpcStreams } = await pair(held)
+    for (const body of [{}, { epoch: -1 }, { epoch: '2' }, { epoch: 2, extra: true }])
+      await expect(rpc.request(target, 'snapshot', body)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(rpc.request(target, 'snapshot', { epoch: 1 })).rejects.toMatchObject({
+      code: 'FRAME_TOO_LARGE',
+    })
+    await expect(transport.getSnapshot(target, 1)).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' })
+    // The channel went on: the next request on it is answered.
+    expect(await rpc.request(target, 'snapshot', { epoch: 2 })).toEqual({ body: { snapshot: HELD } })
+    expect(rpcStreams()).toBe(2)
+  })
+
+  it('serves no snapshot to a peer outside the eligible set (NOT_ELIGIBLE)', async () => {
+    const { transport, target } = await pair(held, false)
+    await expect(transport.getSnapshot(target, 2)).rejects.toMatchObject({ code: 'NOT_ELIGIBLE' })
+  })
+})
