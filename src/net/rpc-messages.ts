@@ -47,9 +47,9 @@ export const MAX_RPC_ID = 0xffff_ffff
  * The largest snapshot a `snapshot` answer carries, as canonical JSON: its reply must fit one JSON
  * frame (MAX_FRAME_BYTES, the limit a client reads answers with), and 1 KiB is left for the reply
  * around it (`{"body":{"snapshot":...},"data":false,"id":...,"ok":true}` takes 61 bytes). A node
- * listed with one address takes about 4.1 KiB (its ML-DSA key is 3904 hex characters), so this is
- * about 250 nodes. A larger snapshot is refused per request (FRAME_TOO_LARGE): written, its reply
- * would fail the whole channel at the client.
+ * listed with one address takes about 4 KiB (its ML-DSA key is 3904 hex characters) besides 11 KB
+ * for the rest, so this is about 250 nodes. A larger snapshot is refused per request
+ * (FRAME_TOO_LARGE): written, its reply would fail the whole channel at the client.
  */
 export const MAX_SNAPSHOT_ANSWER_BYTES = MAX_DATA_BYTES - 1024
 

@@ -1,7 +1,12 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.js'
+import { canonicalBytes } from '../../src/core/canonical.js'
 import { objectId } from '../../src/core/ids.js'
 import type { NodeService } from '../../src/engine/node-service.js'
+import type { NodeEntry } from '../../src/membership/types.js'
 import { dialTarget, openExchange } from '../../src/net/dial.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS, resolveLimits } from '../../src/net/protocols.js'
@@ -10,6 +15,7 @@ import { MAX_SNAPSHOT_ANSWER_BYTES } from '../../src/net/rpc-messages.js'
 import type { SnapshotSource } from '../../src/net/serve-replica.js'
 import { storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
+import { authority, signed } from '../daemon/snapshot-fixture.js'
 import { testPeerKey } from './harness.js'
 
 /**
@@ -19,7 +25,9 @@ import { testPeerKey } from './harness.js'
  */
 const HELD = { epoch: 2, note: 'served as held, verified by the caller' }
 const HUGE = { epoch: 1, padding: 'x'.repeat(MAX_SNAPSHOT_ANSWER_BYTES) }
-const held: SnapshotSource = { snapshotAt: (epoch) => ({ 1: HUGE, 2: HELD })[epoch] }
+/** Exactly the largest snapshot served: `{"epoch":3,"padding":""}` is 24 bytes. */
+const LARGEST = { epoch: 3, padding: 'x'.repeat(MAX_SNAPSHOT_ANSWER_BYTES - 24) }
+const held: SnapshotSource = { snapshotAt: (epoch) => ({ 1: HUGE, 2: HELD, 3: LARGEST })[epoch] }
 /** The server's node: only `getRecord` is asked (to show the lane); it holds nothing. */
 const node = { getRecord: async () => undefined } as unknown as NodeService
 
@@ -101,9 +109,28 @@ describe('replica/rpc snapshot', () => {
       code: 'FRAME_TOO_LARGE',
     })
     await expect(transport.getSnapshot(target, 1)).rejects.toMatchObject({ code: 'FRAME_TOO_LARGE' })
-    // The channel went on: the next request on it is answered.
+    // The channel went on: the next request on it is answered, up to the largest snapshot served.
     expect(await rpc.request(target, 'snapshot', { epoch: 2 })).toEqual({ body: { snapshot: HELD } })
+    expect(canonicalBytes(LARGEST).length).toBe(MAX_SNAPSHOT_ANSWER_BYTES)
+    expect(await transport.getSnapshot(target, 3)).toEqual(LARGEST)
     expect(rpcStreams()).toBe(2)
+  })
+
+  it('serves a signed snapshot of about 250 nodes listed with one address each, not of 260', async () => {
+    const entries: NodeEntry[] = []
+    for (let i = 0; i < 260; i++) {
+      const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      entries.push({
+        node_id: id,
+        multiaddrs: [`/ip4/203.0.113.7/tcp/4001/p2p/${id}`],
+        mldsa_public_key: toHex(authority.publicKey),
+      })
+    }
+    const size = (n: number) => canonicalBytes(signed(1, entries.slice(0, n))).length
+    // About 4 KiB a node (its ML-DSA key is 3904 hex characters): 5 nodes are about 31 KB.
+    expect(size(5)).toBeLessThan(32_000)
+    expect(size(250)).toBeLessThanOrEqual(MAX_SNAPSHOT_ANSWER_BYTES)
+    expect(size(260)).toBeGreaterThan(MAX_SNAPSHOT_ANSWER_BYTES)
   })
 
   it('serves no snapshot to a peer outside the eligible set (NOT_ELIGIBLE)', async () => {
