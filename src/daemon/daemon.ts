@@ -37,7 +37,13 @@ import { listenFailureMessage } from './listen-failure.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
 import { PROBE_TIMEOUT_MS, startPeerProber } from './peer-prober.js'
-import { loadInitialSnapshot, reloadSnapshot, type SnapshotReload } from './snapshot-adoption.js'
+import {
+  loadInitialSnapshot,
+  reloadSnapshot,
+  type SnapshotReload,
+  saveInHistory,
+} from './snapshot-adoption.js'
+import { SnapshotBackfill } from './snapshot-backfill.js'
 import { startStagingSweeper } from './staging-sweeper.js'
 import { VERSION } from './version.js'
 
@@ -62,7 +68,10 @@ export interface RunningNode {
   multiaddrs(): string[]
   status(): Promise<NodeStatus>
   readiness(): Readiness
-  /** Re-reads the snapshot file and adopts it when it is the next epoch. */
+  /**
+   * Re-reads the snapshot file and adopts it when it is the next epoch; after an adoption the earlier
+   * epochs this node lacks are fetched from its peers in the background (snapshot-backfill.ts).
+   */
   reloadSnapshot(): Promise<SnapshotReload>
   /** Graceful: refuse new streams, let calls in flight finish (bounded), seal the log, close. */
   stop(): Promise<void>
@@ -137,6 +146,16 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       { libp2p: dialer, resolve: (id) => addressesOf(membership, id), local: local.service },
       { limits, params },
     )
+    const backfill = new SnapshotBackfill(
+      {
+        nodeId,
+        membership,
+        fetch: (peer, epoch, opts) => transport.getSnapshot(peer, epoch, opts),
+        save: (snapshot) => saveInHistory(config, snapshot, log),
+        log,
+      },
+      { requestTimeoutMs: config.limits.requestTimeoutMs },
+    )
     const health = new RecentFailures({
       onFailure: (peer, code) => {
         metrics.peerFailed(peer, code)
@@ -189,6 +208,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
               return false
             },
             onExchangeFailed: (protocol, code) => metrics.exchangeFailed(PROTOCOLS[protocol], code),
+            snapshots: membership,
             limits,
           }),
         },
@@ -290,6 +310,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       { multiaddrs: multiaddrs(), api: apiUrl, epoch: membership.latest?.epoch ?? null },
       'node started',
     )
+    // In the background: a node that lacks earlier epochs serves all the same, and never waits for peers.
+    void backfill.start()
 
     let stopping: Promise<void> | undefined
     const stop = () => {
@@ -307,6 +329,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         }
         // New streams are refused from here; those already open run to their end, up to the bound.
         await step('stopping the peer probes', async () => prober?.stop())
+        await step('stopping the snapshot backfill', () => backfill.stop())
         await step('unregistering the storage protocols', () => libp2p.services.storage.stop())
         if (!(await inflight.idle(config.limits.shutdownTimeoutMs))) {
           log.warn({ in_flight: inflight.size }, 'shutdown timeout: closing with operations in flight')
@@ -340,7 +363,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       multiaddrs,
       status,
       readiness,
-      reloadSnapshot: () => reloadSnapshot(config, membership, params, log),
+      reloadSnapshot: async () => {
+        const reload = await reloadSnapshot(config, membership, params, log)
+        if (reload === 'adopted') void backfill.start()
+        return reload
+      },
       stop,
     }
   } catch (err) {

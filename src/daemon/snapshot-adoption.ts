@@ -141,11 +141,11 @@ async function rememberEarlierEpochs(config: NodeConfig, membership: SnapshotMem
 }
 
 /**
- * Saves an adopted snapshot in D/snapshots. A failure (a file in the directory's place, a full disk)
+ * Saves an adopted snapshot (or one a peer provided, snapshot-backfill.ts) in D/snapshots. A failure (a file in the directory's place, a full disk)
  * does not stop the adoption: the node runs the snapshot all the same, and only a later restart
  * misses the epoch (a warning says so now).
  */
-async function saveInHistory(config: NodeConfig, snapshot: EpochSnapshot, log: Logger): Promise<void> {
+export async function saveInHistory(config: NodeConfig, snapshot: EpochSnapshot, log: Logger): Promise<void> {
   await writeSnapshotHistory(config.dir, snapshot).catch((err: unknown) =>
     log.warn(
       { epoch: snapshot.epoch, reason: (err as Error).message },
