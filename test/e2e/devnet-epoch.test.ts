@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -25,6 +25,22 @@ import { QfsClient } from '../../src/sdk/index.js'
  */
 
 const NODES = 3
+
+/** The daemons run the compiled CLI. */
+function requireBuild(): void {
+  if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
+    throw new Error('the daemons run the compiled CLI: run `npm run build` first (npm test does)')
+  }
+}
+
+/** Waits for `path` to exist (a daemon's background work done), failing after `ms`. */
+async function appears(path: string, ms: number): Promise<void> {
+  const until = Date.now() + ms
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`${path} did not appear within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
 
 async function heldBy(dir: string): Promise<unknown[]> {
   const out: unknown[] = []
@@ -86,9 +102,7 @@ describe('devnet epochs', () => {
   })
 
   it('lists and reads the versions of an earlier epoch after the nodes restart in a new one', async () => {
-    if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
-      throw new Error('the daemons run the compiled CLI: run `npm run build` first (npm test does)')
-    }
+    requireBuild()
     const dir = join(root, 'restarted')
     const oid = objectId('devnet-epoch', 'kept')
     const bytes = new TextEncoder().encode('written in epoch 0')
@@ -120,6 +134,54 @@ describe('devnet epochs', () => {
             'written in epoch 0',
           )
         }
+      } finally {
+        await devnet.stop()
+      }
+    } finally {
+      await libp2p.stop()
+    }
+  }, 120_000)
+
+  it('fetches from its peers the epochs a node lost, so the listings it coordinates keep their versions', async () => {
+    requireBuild()
+    const dir = join(root, 'backfilled')
+    const oid = objectId('devnet-epoch', 'backfilled')
+    const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+    try {
+      let devnet = await Devnet.start({ dir, nodes: NODES, logLevel: 'warn' })
+      try {
+        const client = await QfsClient.create({ node: devnet.nodes[0]!.multiaddrs[0]!, libp2p })
+        const put = await client.putContent(oid, 1, new TextEncoder().encode('written in epoch 0'), {
+          author_node_id: 'e2e',
+          created_at_tick: 1,
+        })
+        expect(put).toMatchObject({ ok: true })
+      } finally {
+        await devnet.stop()
+      }
+      // The last node loses its saved snapshots: restarted in epoch 1 it knows no earlier epoch, and
+      // counts no vote for a record of epoch 0 until its peers give it that epoch's snapshot.
+      const lost = dataPaths(devnetPaths(dir).node(NODES))
+      await rm(lost.snapshotHistory, { recursive: true })
+      // Every node at once, as a network brought up on a new epoch: its peers may not listen yet.
+      devnet = await Devnet.start({
+        dir,
+        logLevel: 'info',
+        basePort: 20_000 + ((process.pid + 13_000) % 20_000),
+      })
+      try {
+        expect(devnet.plan.snapshot.epoch).toBe(1)
+        const fetched = join(lost.snapshotHistory, 'epoch-0.json')
+        await appears(fetched, 30_000)
+        const kept = dataPaths(devnetPaths(dir).node(1)).snapshotHistory
+        expect(await readSnapshotFile(fetched)).toEqual(await readSnapshotFile(join(kept, 'epoch-0.json')))
+        const client = await QfsClient.create({ node: devnet.nodes[NODES - 1]!.multiaddrs[0]!, libp2p })
+        expect(await client.listObjects({ prefix: oid })).toMatchObject({
+          ok: true,
+          objects: [{ object_id: oid, version: 1 }],
+        })
+        const log = await readFile(join(devnetPaths(dir).node(NODES), 'node.log'), 'utf8')
+        expect(log).toMatch(/"epochs":\[0\],"msg":"the snapshot backfill finished"/)
       } finally {
         await devnet.stop()
       }
