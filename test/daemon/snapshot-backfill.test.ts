@@ -1,7 +1,7 @@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.js'
-import { SnapshotBackfill } from '../../src/daemon/snapshot-backfill.js'
+import { DEFAULT_RETRY_DELAYS_MS, SnapshotBackfill } from '../../src/daemon/snapshot-backfill.js'
 import { generateAuditKey } from '../../src/log/keys.js'
 import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
 import { SnapshotMembership } from '../../src/membership/snapshot-membership.js'
@@ -214,6 +214,9 @@ describe('snapshot backfill', () => {
     const { backfill, asked } = backfillOf(holding(chain[1]!), [late, fails, fails], { retryDelaysMs: [5] })
     expect(await backfill.start()).toEqual({ added: [0], missing: undefined })
     expect(asked).toEqual(['0:0', '1:0', '2:0', '0:0'])
+
+    // docs/operations.md: a daemon asks again after 1, 2, 4 and 8 s.
+    expect(DEFAULT_RETRY_DELAYS_MS).toEqual([1_000, 2_000, 4_000, 8_000])
 
     const definite = backfillOf(holding(chain[1]!), [serves(), fails, fails], { retryDelaysMs: [5] })
     expect(await definite.backfill.start()).toEqual({ added: [], missing: 0 })
