@@ -9,6 +9,7 @@ import { SnapshotRejectedError } from '../membership/errors.js'
 import { verifySnapshot } from '../membership/snapshot.js'
 import { liveNodeState, replayNodeLog, stateHash } from '../replay/index.js'
 import type { NodeState } from '../replay/state.js'
+import { refuseHeadless } from '../store/db.js'
 import { DatabaseUnreadableError, levelFailure } from '../store/errors.js'
 import { openNodeDb, type RootDb, type ScrubReport, scrubStore, storeSublevels } from '../store/index.js'
 import { readNodeId } from './identity.js'
@@ -77,6 +78,8 @@ async function requireDatabase(dir: string, path: string): Promise<void> {
       () => true,
       () => false,
     )
+    // Data files without CURRENT are a damaged database, not a missing one (DB_UNREADABLE, with the way back).
+    if (dbDirExists) await refuseHeadless(path)
     const why = dbDirExists
       ? `${path} holds no LevelDB database (no CURRENT file)`
       : `${path} does not exist: the node has never been started`

@@ -1,7 +1,9 @@
+import { readdir } from 'node:fs/promises'
 import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { concatBytes, fromHex, parseId, toHex, u32, u64 } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
+import { DatabaseUnreadableError } from './errors.js'
 
 /**
  * The node's one LevelDB (classic-level in production, memory-level in tests). The store, the log and
@@ -24,6 +26,7 @@ export async function openNodeDb(dir: string): Promise<Level<Uint8Array, Uint8Ar
   // No Snappy: nearly all bytes are shard blocks of client-encrypted content, which do not
   // compress, and LevelDB tried again at every flush and compaction (measured: about a sixth of a
   // replicated write's CPU).
+  await refuseHeadless(dir)
   const db = new Level<Uint8Array, Uint8Array>(dir, {
     keyEncoding: 'view',
     valueEncoding: 'view',
@@ -31,6 +34,34 @@ export async function openNodeDb(dir: string): Promise<Level<Uint8Array, Uint8Ar
   })
   await db.open()
   return db
+}
+
+/** The files of a LevelDB database (tables, write-ahead logs, manifests), as opposed to LOCK and its info LOG. */
+const LEVELDB_DATA_FILE = /^(?:MANIFEST-\d+|\d+\.(?:ldb|sst|log))$/
+
+/**
+ * Refuses a database directory that holds LevelDB's data files but no CURRENT (the file naming the
+ * manifest in use): LevelDB would create a new, empty database there and, at its first compaction,
+ * delete the tables it does not know, which are the node's. DB_UNREADABLE instead, with the way back.
+ */
+export async function refuseHeadless(dir: string): Promise<void> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return // absent (a first start) or unreadable: LevelDB's own open says which
+  }
+  if (names.includes('CURRENT')) return
+  const data = names.filter((n) => LEVELDB_DATA_FILE.test(n))
+  if (data.length === 0) return
+  const manifests = data.filter((n) => n.startsWith('MANIFEST-')).sort()
+  const way =
+    manifests.length === 1
+      ? `if nothing else is damaged, write the manifest's name back: echo ${manifests[0]} > ${dir}/CURRENT`
+      : 'restore the data directory from a backup'
+  throw new DatabaseUnreadableError(
+    `the database in ${dir} has ${data.length} data files but no CURRENT file; opened as it is, LevelDB would start an empty database and delete them: ${way}`,
+  )
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -45,5 +45,45 @@ describe('daemon: a damaged database', () => {
       )
       expect(r.status).toBe(3)
     }
+  })
+})
+
+describe('daemon: a database that lost its CURRENT file', () => {
+  let root: string | undefined
+  afterAll(async () => {
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  })
+
+  it('is refused with DB_UNREADABLE and the way back, by start and the offline checks, and keeps its files', async () => {
+    root = await mkdtemp(join(tmpdir(), 'qfs-db-headless-'))
+    const { dir } = await initDataDir(join(root, 'n'))
+    const config = await loadConfig({ dir, env: {}, flags: { allow_no_snapshot: true } })
+    const node = await startNode(config, { logger: createLogger('silent') })
+    await node.stop()
+    const db = join(dir, 'db')
+    await rm(join(db, 'CURRENT'))
+    const before = (await readdir(db)).sort()
+    const manifest = before.find((n) => n.startsWith('MANIFEST-'))!
+    // Opened as it was, LevelDB made a new database here and its first compaction deleted the old tables.
+    const err = await startNode(config, { logger: createLogger('silent') }).then(
+      async (n) => {
+        await n.stop()
+        return undefined
+      },
+      (e: unknown) => e,
+    )
+    expect(err).toMatchObject({ code: 'DB_UNREADABLE' })
+    expect((err as Error).message).toContain(`no CURRENT file`)
+    expect((err as Error).message).toContain(`echo ${manifest} > ${db}/CURRENT`)
+    for (const args of [['log', 'verify'], ['replay'], ['scrub']]) {
+      const r = await runCli([...args, '--dir', dir])
+      expect(r.stderr, args.join(' ')).toMatch(/^error \[DB_UNREADABLE\]: .*no CURRENT file/)
+      expect(r.status).toBe(3)
+    }
+    expect((await readdir(db)).sort()).toEqual(before)
+    // The advice works: with CURRENT written back the node starts on its own database.
+    await writeFile(join(db, 'CURRENT'), `${manifest}\n`)
+    const again = await startNode(config, { logger: createLogger('silent') })
+    await again.stop()
   })
 })
