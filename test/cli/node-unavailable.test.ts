@@ -1,5 +1,5 @@
 import { createServer as createHttpServer } from 'node:http'
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -120,6 +120,29 @@ describe('client commands name why a node could not be reached', () => {
       await new Promise<void>((resolve) => http.close(() => resolve()))
     }
   })
+
+  it('says no answer in time for a node that takes the connection and says nothing (stopped, frozen), not an API port', async () => {
+    // A SIGSTOPped node's kernel still accepts the connection; libp2p gives up its handshake after
+    // its own timeout with an EncryptionFailedError that says only that it timed out.
+    const held: Socket[] = []
+    const silent = createServer((socket) => held.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as { port: number }).port
+    const client = await QfsClient.create({
+      node: `/ip4/127.0.0.1/tcp/${port}/p2p/${namedId}`,
+      timeouts: { requestMs: 60_000 },
+    })
+    try {
+      const answer = await client.listObjects()
+      expect(answer).toMatchObject({ ok: false, code: 'NODE_UNAVAILABLE' })
+      if (answer.ok) return
+      expect(unavailableReason(failureCause(answer))).toBe('no answer in time')
+    } finally {
+      await client.close()
+      for (const socket of held) socket.destroy()
+      await new Promise<void>((resolve) => silent.close(() => resolve()))
+    }
+  }, 30_000)
 
   it('refuses a transport the client does not have before dialling (exit 2)', async () => {
     for (const addr of [

@@ -130,6 +130,8 @@ const ERRNO_REASONS: Readonly<Record<string, string>> = {
   EAI_AGAIN: 'host name lookup failed',
 }
 
+const NO_ANSWER = 'no answer in time'
+
 const NOT_LIBP2P =
   'no libp2p node answered at that address (the Noise handshake failed; is that the operator API port?)'
 
@@ -158,8 +160,10 @@ export function unavailableReason(cause: unknown): string | undefined {
     if (e.name === 'UnsupportedProtocolError') return 'the peer does not speak the QFS protocol'
     // The connection opened, then its security negotiation failed: whatever listens there (an HTTP
     // server, most often the node's own operator API one port away) is not a libp2p node.
-    if (e.name === 'EncryptionFailedError') return NOT_LIBP2P
-    if (e.name === 'TimeoutError') return 'no answer in time'
+    if (e.name === 'TimeoutError') return NO_ANSWER
+    // A stopped (or frozen) node's kernel still accepts the connection; libp2p then gives up the
+    // handshake nobody answers with an EncryptionFailedError that says only that it timed out.
+    if (e.name === 'EncryptionFailedError') return /time(?:d)? ?out/i.test(e.message) ? NO_ANSWER : NOT_LIBP2P
   }
   // Otherwise the innermost error as it is: on this machine its words help more than they leak.
   const root = chain[chain.length - 1]!
