@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_AUTHOR } from '../../src/cli/commands/put.js'
 import type { CliIo } from '../../src/cli/io.js'
 import { main } from '../../src/cli/main.js'
 import { toHex } from '../../src/core/bytes.js'
@@ -68,9 +69,9 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     const put = JSON.parse(r.stdout)
-    // Author defaults to the coordinating node's peer id, created_at_tick to 0.
+    // Author defaults to a fixed name (not the node written through), created_at_tick to 0.
     const metadata = normalizeMetadata({
-      author_node_id: net.nodeIds[0]!,
+      author_node_id: DEFAULT_AUTHOR,
       created_at_tick: 0,
       tags: ['Photo'],
     })
@@ -283,6 +284,21 @@ describe('qfs-node put / get / proof / ls against a libp2p network', () => {
     const taken = await put('1')
     expect(taken.stderr).toMatch(/^error \[VERSION_CONFLICT\]: /)
     expect(taken.status).toBe(2)
+  })
+
+  it('repeats a put through another node as the same write (idempotent), not a conflicting version', async () => {
+    // The retry a lost coordinator calls for (WRITE_OUTCOME_UNKNOWN: "send the identical write
+    // again") goes through another node: the record must not depend on which.
+    const file = join(dir, 'retry.bin')
+    await writeFile(file, 'the same bytes, sent twice\n')
+    const put = (node: number) =>
+      runCli(['put', file, '--node', addr(node), '--namespace', 'cli', '--id', 'retry', '--version', '1'])
+    const first = await put(0)
+    expect(first.status).toBe(0)
+    const again = await put(2)
+    expect(again.stderr).toBe('')
+    expect(again.status).toBe(0)
+    expect(JSON.parse(again.stdout).hash_commit).toBe(JSON.parse(first.stdout).hash_commit)
   })
 
   it('answers exit 3 when the node cannot be reached', async () => {

@@ -32,11 +32,19 @@ interface PutOptions {
 
 const READ_CHUNK = 1024 * 1024
 
+/**
+ * author_node_id when --author is not given. Not the coordinating node's id: the record would then
+ * change with --node, and the natural retry of a write whose coordinator died (WRITE_OUTCOME_UNKNOWN,
+ * "send the identical write again") goes through another node.
+ */
+export const DEFAULT_AUTHOR = 'qfs-cli'
+
 const PUT_HELP = `
 created_at_tick is a DeterministicTime tick, never the wall clock: the CLI has no network clock to
 read, so it is what --tick says, 0 by default. A tick that does not depend on when the command ran
 keeps hash_commit a function of the file and the arguments alone, so re-running a put that failed
-half-way is the same write again (idempotent), not a conflicting one.
+half-way, through the same node or any other, is the same write again (idempotent), not a
+conflicting one. For the same reason --author defaults to a fixed name, not to the node written through.
 
 An empty --namespace or --id is refused (exit 2): it is most often a shell variable that is not
 set. The protocol itself allows empty strings in objectId(namespace, id); the SDK takes them.`
@@ -54,7 +62,7 @@ export function registerPut(program: Command, io: CliIo): void {
       '--version <n>',
       'the version to write (default: the latest decided version + 1, or above a version racing writers took or split)',
     )
-    .option('--author <id>', "metadata author_node_id (default: the coordinating node's peer id)")
+    .option('--author <id>', `metadata author_node_id (default: ${DEFAULT_AUTHOR})`)
     .option('--tick <n>', 'metadata created_at_tick, a DeterministicTime tick', '0')
     .option('--json', 'print the write answer as JSON (the default)')
     // Both at once is a contradiction, refused like any usage error rather than one silently winning.
@@ -77,7 +85,7 @@ export function registerPut(program: Command, io: CliIo): void {
         ])
         const oid = objectId(opts.namespace, opts.id)
         const metadata = normalizeMetadata({
-          author_node_id: opts.author ?? node.peerId,
+          author_node_id: opts.author ?? DEFAULT_AUTHOR,
           created_at_tick: tick,
           tags: opts.tag,
         })
