@@ -11,6 +11,7 @@ import { DeterministicTime } from '../core/time.js'
 import type { AcceptanceKeys } from '../engine/acceptance.js'
 import { StorageEngine } from '../engine/engine.js'
 import { RecentFailures } from '../engine/peer-health.js'
+import type { EventLogOptions } from '../log/index.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { SnapshotMembership } from '../membership/snapshot-membership.js'
 import type { Membership } from '../membership/types.js'
@@ -116,7 +117,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       config.dir,
       params,
       space,
-      config.storage.sync,
+      { sync: config.storage.sync, onWriteHealth: logWriteHealth(log) },
       membership,
       peerAcceptanceKeys(identity.privateKey),
     )
@@ -232,7 +233,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     let state: 'running' | 'stopping' | 'stopped' = 'running'
     const multiaddrs = () => libp2p.getMultiaddrs().map((a) => a.toString())
     const readiness = (): Readiness => ({
-      store: state === 'running',
+      // A log that cannot be written stores nothing: every write and read leaves an entry.
+      store: state === 'running' && local.log.writeFailure() === undefined,
       libp2p: libp2p.status === 'started',
       snapshot: membership.latest !== undefined,
       eligible: membership.isEligible(nodeId),
@@ -381,12 +383,12 @@ async function openLocal(
   dir: string,
   params: ProtocolParams,
   space: SpaceGuard,
-  sync: boolean,
+  logOptions: EventLogOptions,
   membership: Membership,
   acceptanceKeys: AcceptanceKeys,
 ): Promise<LocalNode> {
   try {
-    return await openLocalNode({ nodeId, dir, params, space, log: { sync }, membership, acceptanceKeys })
+    return await openLocalNode({ nodeId, dir, params, space, log: logOptions, membership, acceptanceKeys })
   } catch (err) {
     const cause = (err as { cause?: { code?: unknown } }).cause
     if (cause?.code === 'LEVEL_LOCKED') {
@@ -396,14 +398,41 @@ async function openLocal(
     }
     const level = levelFailure(err)
     if (level !== undefined) {
+      // The system refusing a file (its size limit, a full disk, permissions) is no damage: the
+      // advice for damage, starting over on an empty directory, would throw a healthy store away.
+      const advice = SYSTEM_REFUSAL.test(level)
+        ? 'the system refused a file, which is no damage to the data: lift the limit (ulimit -f, free space, permissions, open files) and start again'
+        : "restore the data directory from a backup, or start this node on an empty one and let its peers' replicas serve its objects"
       throw new DatabaseUnreadableError(
-        `the database in ${dataPaths(dir).db} cannot be read (${level}): restore the data directory from a backup, or start this node on an empty one and let its peers' replicas serve its objects`,
-        { cause: err },
+        `the database in ${dataPaths(dir).db} cannot be read (${level}): ${advice}`,
+        {
+          cause: err,
+        },
       )
     }
     throw err
   }
 }
+
+/**
+ * The log's write health in the node's log: the database refusing appends (a full disk, a file size
+ * limit, LevelDB's sticky background error) fails every request this node serves, so it is an error
+ * line once, when it starts, and an info line when appends are written again.
+ */
+function logWriteHealth(log: Logger): EventLogOptions['onWriteHealth'] {
+  return (failure) => {
+    if (failure !== undefined) {
+      log.error(
+        { reason: failure.reason, seq: failure.seq },
+        'the audit log cannot be written: this node fails every request and reports not ready until it can (free space or lift the limit; LevelDB may need a restart to write again)',
+      )
+    } else log.info('the audit log is written again: this node serves again')
+  }
+}
+
+/** LevelDB's words (the OS's strerror) for a file the system refused, as opposed to a damaged one. */
+const SYSTEM_REFUSAL =
+  /File too large|No space left on device|Disk quota exceeded|Permission denied|Read-only file system|Too many open files/i
 
 /** Replica failures that mean bad data, not absence: each is logged as well as counted. */
 const CORRUPTION = new Set(['INTEGRITY_MISMATCH', 'ROOT_MISMATCH', 'PROOF_INVALID'])

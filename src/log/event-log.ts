@@ -52,6 +52,17 @@ export interface EventLogOptions {
    * or kernel crash takes it. Off, they survive a process crash only (a test, a disposable network).
    */
   sync?: boolean
+  /**
+   * Told when appends start failing (the database refused a batch: a full disk, a file size limit,
+   * LevelDB's sticky background error) and when one is written again; not for each failure.
+   */
+  onWriteHealth?: (failure: LogWriteFailure | undefined) => void
+}
+
+/** Why the log's appends fail: the database's own words (for the operator), and the seq that could not be written. */
+export interface LogWriteFailure {
+  reason: string
+  seq: number
 }
 
 /** What one append asks of the disk. */
@@ -96,12 +107,14 @@ export class EventLog {
   private readonly every: number
   private readonly delayMs: number
   private readonly sync: boolean
+  private readonly onWriteHealth: EventLogOptions['onWriteHealth']
   private readonly events: TextSublevel
   private readonly ckpts: TextSublevel
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new'
 
   private nextSeq = 0
   private lastEventId = ZERO_ID
+  private failure: LogWriteFailure | undefined
   private coveredEnd = 0
   private checkpointCount = 0
   private lastCheckpointId = ZERO_ID
@@ -129,6 +142,7 @@ export class EventLog {
     this.every = options.checkpointEvery ?? 256
     this.delayMs = options.checkpointDelayMs ?? 1000
     this.sync = options.sync ?? true
+    this.onWriteHealth = options.onWriteHealth
     if (!Number.isSafeInteger(this.every) || this.every < 1)
       throw new InvalidInputError('checkpointEvery must be >= 1')
     if (!Number.isSafeInteger(this.delayMs) || this.delayMs < 1 || this.delayMs > 0x7fffffff) {
@@ -357,11 +371,12 @@ export class EventLog {
       )
     } catch (err) {
       // The database's text (paths, LevelDB messages) stays in `cause`, for the logs only.
-      item.reject(
-        err instanceof InvalidInputError
-          ? err
-          : new LogWriteError('append failed: the log batch could not be written', { cause: err }),
-      )
+      if (err instanceof InvalidInputError) {
+        item.reject(err)
+        return
+      }
+      this.failed(err)
+      item.reject(new LogWriteError('append failed: the log batch could not be written', { cause: err }))
       return
     }
     this.advance(built.event)
@@ -372,7 +387,30 @@ export class EventLog {
     return { type: 'put', sublevel: this.events, key: seqKey(seq), value: stored }
   }
 
+  /**
+   * The database's refusal of the last append, while no append has been written since; undefined
+   * while appends are written. A node whose log cannot be written can store nothing (every write
+   * and read leaves an entry), so its readiness follows this.
+   */
+  writeFailure(): LogWriteFailure | undefined {
+    return this.failure
+  }
+
+  private failed(err: unknown): void {
+    if (this.failure !== undefined) return
+    let inner: unknown = err
+    for (let depth = 0; inner instanceof Error && inner.cause instanceof Error && depth < 4; depth++)
+      inner = inner.cause
+    const reason = inner instanceof Error ? inner.message.slice(0, 300) : String(inner).slice(0, 300)
+    this.failure = { reason, seq: this.nextSeq }
+    this.onWriteHealth?.(this.failure)
+  }
+
   private advance(event: StorageEvent): void {
+    if (this.failure !== undefined) {
+      this.failure = undefined
+      this.onWriteHealth?.(undefined)
+    }
     this.nextSeq = event.seq + 1
     this.lastEventId = event.event_id
     this.pending.push(parseId(event.event_id))

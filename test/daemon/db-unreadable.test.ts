@@ -1,12 +1,17 @@
+import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/daemon/config.js'
 import { startNode } from '../../src/daemon/daemon.js'
 import { initDataDir } from '../../src/daemon/data-dir.js'
 import { createLogger } from '../../src/daemon/logger.js'
+import { openNodeDb } from '../../src/store/db.js'
 import { runCli } from '../cli/run.js'
+
+const BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
 
 describe('daemon: a damaged database', () => {
   let root: string | undefined
@@ -86,4 +91,46 @@ describe('daemon: a database that lost its CURRENT file', () => {
     const again = await startNode(config, { logger: createLogger('silent') })
     await again.stop()
   })
+})
+
+describe('daemon: a database the system refuses to write', () => {
+  let root: string | undefined
+  afterAll(async () => {
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  })
+
+  it('says the system refused a file, not that the data is damaged, under a file size limit', async () => {
+    root = await mkdtemp(join(tmpdir(), 'qfs-db-efbig-'))
+    const { dir } = await initDataDir(join(root, 'n'))
+    // 2 MiB in LevelDB's write-ahead log: opening it writes them out as a table, which a 500 KiB
+    // file size limit refuses (EFBIG, "File too large").
+    const db = await openNodeDb(join(dir, 'db'))
+    const filler = db.sublevel<string, Uint8Array>('filler', { valueEncoding: 'view' })
+    for (let i = 0; i < 32; i++) await filler.put(`k${i}`, new Uint8Array(64 * 1024).fill(i))
+    await db.close()
+    const proc = spawn(
+      'bash',
+      [
+        '-c',
+        'ulimit -f 500; exec "$0" "$@"',
+        process.execPath,
+        BIN,
+        'start',
+        '--dir',
+        dir,
+        '--allow-no-snapshot',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let stderr = ''
+    proc.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString()
+    })
+    const status = await new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)))
+    expect(stderr).toMatch(
+      /^error \[DB_UNREADABLE\]: .*File too large.*no damage to the data: lift the limit/,
+    )
+    expect(stderr).not.toContain('empty one')
+    expect(status).toBe(3)
+  }, 30_000)
 })

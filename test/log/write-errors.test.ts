@@ -55,4 +55,28 @@ describe('EventLog write failures', () => {
     failing.on = false
     await log.close()
   })
+
+  it('reports the failing state once when appends start failing, and once when one is written again', async () => {
+    const { db, failing } = failingDb()
+    const heard: unknown[] = []
+    const log = new EventLog(
+      { db, nodeId: NODE, key: TEST_KEY },
+      { checkpointDelayMs: 3_600_000, onWriteHealth: (f) => heard.push(f) },
+    )
+    await log.open()
+    await log.append(storeFields(0))
+    expect(log.writeFailure()).toBeUndefined()
+    failing.on = true
+    // Alone and grouped (appends queued behind a write go out together, then one by one on failure).
+    await rejection(log.append(storeFields(1)))
+    await Promise.all([1, 2, 3].map((i) => rejection(log.append(storeFields(i)))))
+    expect(log.writeFailure()).toEqual({ reason: DB_TEXT, seq: 1 })
+    expect(heard).toEqual([{ reason: DB_TEXT, seq: 1 }])
+    failing.on = false
+    const written = await log.append(storeFields(1))
+    expect(written.seq).toBe(1)
+    expect(log.writeFailure()).toBeUndefined()
+    expect(heard).toEqual([{ reason: DB_TEXT, seq: 1 }, undefined])
+    await log.close()
+  })
 })
