@@ -176,11 +176,15 @@ async function readConfigFile(
       where,
     )
   }
+  // A byte order mark is how some editors begin UTF-8; it is no part of the JSON.
+  if (text.startsWith('\uFEFF')) text = text.slice(1)
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch (err) {
-    throw new InvalidConfigError('config', 'file', `not JSON: ${(err as Error).message}`, `file ${path}`)
+    // JSON.parse quotes the text around the fault, line breaks and all: the error stays one line.
+    const why = (err as Error).message.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))
+    throw new InvalidConfigError('config', 'file', `not JSON: ${why}`, `file ${path}`)
   }
   const twice = firstDuplicateKey(text)
   if (twice !== undefined) {

@@ -85,6 +85,19 @@ describe('loadConfig', () => {
     })
   })
 
+  it('reads a file that begins with a byte order mark, as some editors write UTF-8', async () => {
+    const file = await withFile('bom.json', `\uFEFF${JSON.stringify({ log_level: 'debug' })}`)
+    const c = await loadConfig({ dir, configFile: file, env: {}, cwd: root })
+    expect(c.logLevel).toBe('debug')
+  })
+
+  it('says in one line why a file is not JSON, however the text around the fault breaks', async () => {
+    const err = await configError({ configFile: await withFile('lines.json', 'not json{\n\r\t}\n') })
+    expect(err.message).toMatch(/^config \(file .*lines\.json\): not JSON: /)
+    expect(err.message).not.toMatch(/\p{Cc}/u)
+    expect(err.message).toContain('\\n')
+  })
+
   it('reads the inbound connection limits from the file, env and flags', async () => {
     const file = await withFile('inbound.json', { limits: { max_pending_inbound_connections: 8 } })
     const c = await loadConfig({
