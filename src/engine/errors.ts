@@ -71,6 +71,17 @@ export class NodeUnavailableError extends QfsError {
   }
 }
 
+function codeOfError(e: unknown): string {
+  return e instanceof QfsError ? e.code : 'INTERNAL'
+}
+
+/** The codes of peers' failures, counted for an operator: `NOT_ELIGIBLE x3, TIMEOUT`; '' for none. */
+export function countedCodes(errors: readonly unknown[]): string {
+  const counts = new Map<string, number>()
+  for (const c of errors.map(codeOfError)) counts.set(c, (counts.get(c) ?? 0) + 1)
+  return [...counts].map(([c, n]) => (n > 1 ? `${c} x${n}` : c)).join(', ')
+}
+
 /**
  * Why a shard was staged on fewer replicas than the write needs. When every replica that failed
  * said it is full, the network is out of room (STORAGE_FULL, not worth retrying at once); otherwise
@@ -82,10 +93,8 @@ export function stageShortfall(
   asked: number,
   errors: unknown[],
 ): QfsError {
-  const codes = errors.map((e) => (e instanceof QfsError ? e.code : 'INTERNAL'))
-  const counts = new Map<string, number>()
-  for (const c of codes) counts.set(c, (counts.get(c) ?? 0) + 1)
-  const why = [...counts].map(([c, n]) => (n > 1 ? `${c} x${n}` : c)).join(', ')
+  const codes = errors.map(codeOfError)
+  const why = countedCodes(errors)
   const message = `shard ${shardIndex} reached ${staged} of ${asked} replicas${why === '' ? '' : ` (${why})`}`
   // A replica cut off (CUT_SHORT) was only not waited for; the others decide the class.
   const refusals = codes.filter((c) => c !== CutShortError.code)

@@ -9,7 +9,7 @@ import {
   validateListFilters,
 } from '../store/listing.js'
 import { ask, type EngineContext, majority, settle } from './context.js'
-import { QuorumNotReachedError } from './errors.js'
+import { countedCodes, QuorumNotReachedError } from './errors.js'
 import { placementProblem } from './record-placement.js'
 import type { ObjectSummary } from './responses.js'
 import type { RecordFilters } from './transport.js'
@@ -159,7 +159,10 @@ export async function listVersions(
     ask(ctx, n, options.signal, (signal) => ctx.transport.listRecords(n, asked, { signal })),
   )
   const pages = answers.filter((a) => a.value !== undefined)
-  if (pages.length === 0 && nodes.length > 0) throw new QuorumNotReachedError('no node answered the listing')
+  if (pages.length === 0 && nodes.length > 0) {
+    const why = countedCodes(answers.map((a) => a.error))
+    throw new QuorumNotReachedError(`no node answered the listing${why === '' ? '' : ` (${why})`}`)
+  }
   const after = filters.after
   const prefix = filters.prefix ?? ''
   const inRange = (r: Key) =>

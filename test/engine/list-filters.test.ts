@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
-import { MAX_FILTER_TEXT_UNITS, validateFilters } from '../../src/engine/list.js'
+import { listVersions, MAX_FILTER_TEXT_UNITS, validateFilters } from '../../src/engine/list.js'
+import { NotEligibleError } from '../../src/net/errors.js'
 
 /** docs/protocol.md 4.5: which filters a listing takes, and what null means. */
 function codeOf(run: () => unknown): string | undefined {
@@ -52,5 +53,25 @@ describe('list filters', () => {
     )
     expect(refusal({ [key]: '' })).toBe(`${key} must be 1..256 UTF-16 code units long, not 0`)
     expect(refusal({ [key]: 7 })).toBe(`${key} must be a string of 1..256 UTF-16 code units`)
+  })
+})
+
+describe('a listing no node answered', () => {
+  it('names the nodes’ codes, counted, as a refused write does', async () => {
+    // The eligible nodes refuse a coordinator their snapshot does not list: the operator must see
+    // that, not a bare "no node answered".
+    const refusal = new NotEligibleError('not in the snapshot')
+    const transport = {
+      listRecords: async (node: string) => {
+        if (node === 'c') throw new QfsError('TIMEOUT', 'silent')
+        throw refusal
+      },
+    }
+    const ctx = { nodeId: 'z', transport, timeouts: {} } as never
+    const err = await listVersions(ctx, ['a', 'b', 'c'], {}).catch((e: unknown) => e)
+    expect(err).toMatchObject({
+      code: 'QUORUM_NOT_REACHED',
+      message: 'no node answered the listing (NOT_ELIGIBLE x2, TIMEOUT)',
+    })
   })
 })
