@@ -16,6 +16,9 @@ export interface NodeAddress {
 export function parseNodeAddress(node: unknown): NodeAddress {
   let addr: Multiaddr
   if (typeof node === 'string') {
+    // multiaddr('') is '/', which would be reported as an address naming no peer.
+    if (node.trim() === '')
+      throw new InvalidInputError('the node address is empty: give /ip4/…/tcp/…/p2p/<peer id>')
     try {
       addr = multiaddr(node)
     } catch (err) {

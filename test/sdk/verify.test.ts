@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
 import { objectId } from '../../src/core/ids.js'
 import type { JsonObject } from '../../src/net/frames.js'
+import { parseNodeAddress } from '../../src/sdk/address.js'
 import { QfsClient } from '../../src/sdk/client.js'
 import { meta } from '../engine/suite.js'
 import { testPeerKey } from '../net/harness.js'
@@ -312,6 +313,18 @@ describe('QfsClient addresses and unreachable nodes', () => {
         (e: unknown) => e,
       )
       expect(err).toMatchObject({ code: 'INVALID_INPUT' })
+    }
+  })
+
+  it('calls an empty node address empty, not an address naming no peer', () => {
+    // multiaddr('') parses as '/': the message used to read "/ names no peer".
+    for (const node of ['', '  ']) {
+      expect(() => parseNodeAddress(node)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_INPUT',
+          message: expect.stringMatching(/^the node address is empty/),
+        }),
+      )
     }
   })
 
