@@ -98,12 +98,26 @@ export async function prepareDevnet(init: PrepareInit): Promise<DevnetPlan> {
   }
   const created = previous === undefined
   const identities = []
+  // A remembered node whose identity is gone is refused before any directory is touched: made anew,
+  // it would be another node, which the snapshot does not list and whose peers hold nothing for it.
+  for (const [i, remembered] of (previous?.nodes ?? []).entries()) {
+    const dir = paths.node(i + 1)
+    const held = await stat(dataPaths(dir).node).then(
+      () => true,
+      () => false,
+    )
+    if (!held) {
+      throw new InvalidDataDirError(
+        `${dir} no longer holds ${remembered.name} (${remembered.node_id}), which ${paths.state} remembers: restore that directory, or start a new devnet with another --dir`,
+      )
+    }
+  }
   for (let i = 1; i <= count; i++) {
     const id = await initDataDir(paths.node(i))
     const remembered = previous?.nodes[i - 1]
     if (remembered !== undefined && remembered.node_id !== id.nodeId) {
       throw new InvalidDataDirError(
-        `${paths.node(i)} holds ${id.nodeId}, ${paths.state} remembers ${remembered.node_id}`,
+        `${paths.node(i)} holds ${id.nodeId}, ${paths.state} remembers ${remembered.node_id}: restore that directory, or start a new devnet with another --dir`,
       )
     }
     identities.push(id)

@@ -122,3 +122,25 @@ describe('devnet on a busy directory', () => {
     expect((await readdir(plain)).sort()).toEqual([...entries, 'run.json'].sort())
   })
 })
+
+describe('devnet with a node directory gone', () => {
+  let root: string
+  afterAll(async () => {
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  })
+
+  it('is refused with the way back, before a new identity is made in its place', async () => {
+    root = await mkdtemp(join(tmpdir(), 'qfs-devnet-gone-'))
+    const dir = join(root, 'net')
+    await prepareDevnet({ dir, nodes: NODES })
+    const gone = devnetPaths(dir).node(2)
+    await rm(gone, { recursive: true })
+    const err = await prepareDevnet({ dir }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'INVALID_DATA_DIR' })
+    expect((err as Error).message).toMatch(
+      /no longer holds node-2 .*restore that directory, or start a new devnet/,
+    )
+    // Nothing was made in its place: restoring the directory is still possible.
+    expect(existsSync(gone)).toBe(false)
+  })
+})
