@@ -9,6 +9,7 @@ import { underDeadline } from '../engine/deadline.js'
 import { SnapshotRejectedError } from '../membership/errors.js'
 import { type EpochSnapshot, GENESIS_PREV_HASH } from '../membership/snapshot.js'
 import type { SnapshotMembership } from '../membership/snapshot-membership.js'
+import { RemoteError } from '../net/errors.js'
 import type { Logger } from './logger.js'
 
 export interface SnapshotBackfillComponents {
@@ -26,9 +27,9 @@ export interface SnapshotBackfillInit {
   /** Bound of one request, opening the channel included. */
   requestTimeoutMs: number
   /**
-   * Waits before asking every peer again when none of them answered at all, one per round: peers
-   * restarted with this node (a whole network brought up on a new epoch) may not listen yet. A peer
-   * that answers, even NOT_FOUND, ends the retries: then the epoch is not to be had.
+   * Waits before asking again the peers that did not answer at all, one per round: peers restarted
+   * with this node (a whole network brought up on a new epoch) may not listen yet. A peer that
+   * answers, even NOT_FOUND, is not asked again for that epoch.
    */
   retryDelaysMs?: readonly number[]
 }
@@ -111,15 +112,21 @@ export class SnapshotBackfill {
     return { added, missing: epoch }
   }
 
-  /** The snapshot of `epoch` from the first peer whose answer the membership takes, or undefined. */
+  /**
+   * The snapshot of `epoch` from the first peer whose answer the membership takes, or undefined once
+   * every peer has answered without it (NOT_FOUND, a refusal, a snapshot refused) or the retries are
+   * spent. Peers that did not answer at all (not listening yet, timed out) are asked again after each
+   * delay, and only they: one quick "not held" says nothing of the peers still starting.
+   */
   private async fromPeers(
     epoch: number,
     peers: readonly string[],
     signal: AbortSignal,
   ): Promise<EpochSnapshot | undefined> {
+    let asking = peers
     for (let round = 0; ; round++) {
-      let answered = false
-      for (const peer of peers) {
+      const silent: string[] = []
+      for (const peer of asking) {
         if (signal.aborted) return undefined
         let value: unknown
         try {
@@ -127,13 +134,22 @@ export class SnapshotBackfill {
             this.c.fetch(peer, epoch, { signal: bounded }),
           )
         } catch (err) {
+          if (err instanceof RemoteError) {
+            // The peer's own verdict (an older release's INVALID_INPUT, NOT_ELIGIBLE, FRAME_TOO_LARGE):
+            // it answered, and asking again would get the same.
+            this.c.log.warn(
+              { peer, epoch, code: err.code, reason: err.message },
+              'a peer refused a snapshot request',
+            )
+            continue
+          }
           this.c.log.debug(
             { peer, epoch, reason: (err as Error).message },
             'a peer did not answer a snapshot request',
           )
+          silent.push(peer)
           continue
         }
-        answered = true
         if (value === undefined) continue
         try {
           return this.take(value, epoch)
@@ -144,7 +160,8 @@ export class SnapshotBackfill {
           )
         }
       }
-      if (answered || round >= this.retryDelaysMs.length) return undefined
+      if (silent.length === 0 || round >= this.retryDelaysMs.length) return undefined
+      asking = silent
       try {
         await sleep(this.retryDelaysMs[round], undefined, { signal })
       } catch {

@@ -6,6 +6,7 @@ import { generateAuditKey } from '../../src/log/keys.js'
 import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
 import { SnapshotMembership } from '../../src/membership/snapshot-membership.js'
 import type { NodeEntry } from '../../src/membership/types.js'
+import { RemoteError } from '../../src/net/errors.js'
 import { testAuditKey } from '../engine/harness.js'
 import { testPeerKey } from '../net/harness.js'
 import { authority, capturingLogger, signed } from './snapshot-fixture.js'
@@ -207,7 +208,7 @@ describe('snapshot backfill', () => {
     )
   })
 
-  it('asks again when no peer answered at all (peers starting with this node), but not after a NOT_FOUND', async () => {
+  it('asks again the peers that did not answer (peers starting with this node), never the ones that did', async () => {
     let calls = 0
     const late: Peer = async (epoch) =>
       ++calls <= 1 ? fails(epoch, new AbortController().signal) : chain[epoch]
@@ -218,9 +219,29 @@ describe('snapshot backfill', () => {
     // docs/operations.md: a daemon asks again after 1, 2, 4 and 8 s.
     expect(DEFAULT_RETRY_DELAYS_MS).toEqual([1_000, 2_000, 4_000, 8_000])
 
-    const definite = backfillOf(holding(chain[1]!), [serves(), fails, fails], { retryDelaysMs: [5] })
+    // One quick NOT_FOUND says nothing of the peers still starting: they are asked again, it is not.
+    let starting = 0
+    const slowStarter: Peer = async (epoch) =>
+      ++starting <= 1 ? fails(epoch, new AbortController().signal) : chain[epoch]
+    const mixed = backfillOf(holding(chain[1]!), [serves(), slowStarter, fails], { retryDelaysMs: [5, 5] })
+    expect(await mixed.backfill.start()).toEqual({ added: [0], missing: undefined })
+    expect(mixed.asked).toEqual(['0:0', '1:0', '2:0', '1:0'])
+
+    // A peer's own refusal (an older release's INVALID_INPUT, NOT_ELIGIBLE) is an answer: warned
+    // about with its code, and not asked again.
+    const refuses: Peer = async () => {
+      throw new RemoteError('INVALID_INPUT', 'SE_ERR_INVALID_INPUT', 'unknown op snapshot')
+    }
+    const definite = backfillOf(holding(chain[1]!), [serves(), refuses, fails], { retryDelaysMs: [5] })
     expect(await definite.backfill.start()).toEqual({ added: [], missing: 0 })
-    expect(definite.asked).toEqual(['0:0', '1:0', '2:0'])
+    expect(definite.asked).toEqual(['0:0', '1:0', '2:0', '2:0'])
+    expect(definite.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        code: 'INVALID_INPUT',
+        msg: 'a peer refused a snapshot request',
+      }),
+    )
   })
 
   it('runs once at a time, ends at stop without another request, and starts no run after', async () => {

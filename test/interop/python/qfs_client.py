@@ -284,7 +284,7 @@ async def cmd_put(a: argparse.Namespace) -> int:
     size = 0 if a.delete else path.stat().st_size
     async with QfsClient(a.node) as c:
         version = a.version if a.version is not None else await c.latest_version(oid) + 1
-        meta: dict = {"author_node_id": a.author or c.node_id, "created_at_tick": a.tick}
+        meta: dict = {"author_node_id": a.author or "qfs-cli", "created_at_tick": a.tick}
         if a.tag:
             meta["tags"] = a.tag
         f.normalize_metadata(meta)  # refuse locally what the node would refuse
