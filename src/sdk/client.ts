@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -142,6 +143,9 @@ export class QfsClient implements StorageEngineApi {
     this.nodeId = init.nodeId
     this.owned = init.owned
     this.params = init.params
+    // Every call under way listens to the closing signal; a burst of more than Node's default of 10
+    // would print a "possible memory leak" warning although each call lets go when it ends.
+    setMaxListeners(Number.POSITIVE_INFINITY, this.closing.signal)
     const slots = (kind: keyof CallLimits) => new CallSlots(kind, init.limits[kind], init.timeouts.queueMs)
     this.slots = { writes: slots('writes'), reads: slots('reads'), queries: slots('queries') }
     this.storage = new StorageClient(
