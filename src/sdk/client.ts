@@ -143,8 +143,9 @@ export class QfsClient implements StorageEngineApi {
     this.nodeId = init.nodeId
     this.owned = init.owned
     this.params = init.params
-    // Every call under way listens to the closing signal; a burst of more than Node's default of 10
-    // would print a "possible memory leak" warning although each call lets go when it ends.
+    // Every call under way listens to the closing signal. Where an AbortSignal keeps Node's default
+    // limit of 10 listeners (Node 20; 22 sets none), a burst would print a "possible memory leak"
+    // warning although each call lets go when it ends.
     setMaxListeners(Number.POSITIVE_INFINITY, this.closing.signal)
     const slots = (kind: keyof CallLimits) => new CallSlots(kind, init.limits[kind], init.timeouts.queueMs)
     this.slots = { writes: slots('writes'), reads: slots('reads'), queries: slots('queries') }
