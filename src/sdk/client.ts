@@ -474,6 +474,11 @@ export class QfsClient implements StorageEngineApi {
     }
     const proofs: ShardReadInfo[] = []
     let cancelled = false
+    const cancel = () => {
+      cancelled = true
+      wire.cancel()
+      call.end()
+    }
     return {
       ok: true,
       object_id: wire.object_id,
@@ -484,17 +489,16 @@ export class QfsClient implements StorageEngineApi {
       metadata: wire.metadata,
       storage_event_id: wire.storage_event_id,
       record: wire.record,
-      content: this.rememberOnceVerified(
-        verifiedContent(wire, proofs, guardedProgress(options.onProgress), () => cancelled),
-        wire.record,
-        call.end,
+      content: cancelledOnReturn(
+        this.rememberOnceVerified(
+          verifiedContent(wire, proofs, guardedProgress(options.onProgress), () => cancelled),
+          wire.record,
+          call.end,
+        ),
+        cancel,
       ),
       proofs,
-      cancel: () => {
-        cancelled = true
-        wire.cancel()
-        call.end()
-      },
+      cancel,
     }
   }
 
@@ -633,4 +637,25 @@ export class QfsClient implements StorageEngineApi {
     if (this.records.size >= RECORD_CACHE_SIZE) this.records.delete(this.records.keys().next().value!)
     this.records.set(`${record.object_id}/${record.version}`, record)
   }
+}
+
+/**
+ * The content, cancelled (the read stopped, its slot freed) when the consumer returns early. A
+ * generator's own `finally` does that only once it has started: `return()` before the first `next()`
+ * (a consumer that decides not to read after all) never runs its body.
+ */
+function cancelledOnReturn(
+  content: AsyncGenerator<Uint8Array>,
+  cancel: () => void,
+): AsyncGenerator<Uint8Array> {
+  const wrapped: AsyncGenerator<Uint8Array> = {
+    next: (...args) => content.next(...args),
+    throw: (err) => content.throw(err),
+    return: async (value) => {
+      cancel()
+      return content.return(value)
+    },
+    [Symbol.asyncIterator]: () => wrapped,
+  }
+  return wrapped
 }

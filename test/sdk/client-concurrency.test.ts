@@ -148,6 +148,17 @@ describe('QfsClient concurrency', () => {
     if (!('content' in third)) throw new Error(third.code)
     for await (const _ of third.content);
     expect(c.load.reads).toEqual({ running: 0, waiting: 0 })
+    // Returned before its first byte (a consumer that decides not to read after all): the generator's
+    // own cleanup never runs then, and the slot must come back all the same.
+    const unread = await c.readContent(f.oid, 1)
+    if (!('content' in unread)) throw new Error(unread.code)
+    await unread.content[Symbol.asyncIterator]().return?.(undefined)
+    expect(c.load.reads).toEqual({ running: 0, waiting: 0 })
+    // Left by a break: the read stops and frees its slot.
+    const broken = await c.readContent(f.oid, 1)
+    if (!('content' in broken)) throw new Error(broken.code)
+    for await (const _ of broken.content) break
+    expect(c.load.reads).toEqual({ running: 0, waiting: 0 })
   })
 })
 
