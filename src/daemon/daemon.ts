@@ -45,6 +45,7 @@ import {
   saveInHistory,
 } from './snapshot-adoption.js'
 import { SnapshotBackfill } from './snapshot-backfill.js'
+import { readSavedSnapshot, savedSnapshotPath } from './snapshot-file.js'
 import { startStagingSweeper } from './staging-sweeper.js'
 import { VERSION } from './version.js'
 
@@ -152,6 +153,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         nodeId,
         membership,
         fetch: (peer, epoch, opts) => transport.getSnapshot(peer, epoch, opts),
+        saved: (epoch) => readSavedSnapshot(savedSnapshotPath(config.dir, epoch)),
         save: (snapshot) => saveInHistory(config, snapshot, log),
         log,
       },

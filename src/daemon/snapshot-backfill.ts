@@ -18,6 +18,11 @@ export interface SnapshotBackfillComponents {
   membership: SnapshotMembership
   /** A peer's snapshot of `epoch` as it sent it (unverified); undefined when it holds none (NOT_FOUND). */
   fetch: (peer: string, epoch: number, options: { signal: AbortSignal }) => Promise<unknown>
+  /**
+   * This node's own saved snapshot of `epoch` (D/snapshots), unverified, or undefined when it has
+   * none: a restart loads only the chain down to its first gap, and files below it are still good.
+   */
+  saved?: (epoch: number) => Promise<unknown>
   /** Saves a snapshot taken from a peer in D/snapshots, so a restart has it; warns, never throws. */
   save: (snapshot: EpochSnapshot) => Promise<void>
   log: Logger
@@ -92,6 +97,10 @@ export class SnapshotBackfill {
     const peers = membership.current().eligible.nodes.filter((id) => id !== this.c.nodeId)
     const added: number[] = []
     while (epoch !== undefined) {
+      if (await this.fromDisk(epoch)) {
+        epoch = firstMissingEpoch(membership)
+        continue
+      }
       const snapshot = await this.fromPeers(epoch, peers, signal)
       if (signal.aborted) {
         log.info({ epochs: added }, 'the snapshot backfill stopped with the node')
@@ -167,6 +176,22 @@ export class SnapshotBackfill {
       } catch {
         return undefined
       }
+    }
+  }
+
+  /** Whether this node's own saved snapshot of `epoch` was taken (verified and linked like a peer's). */
+  private async fromDisk(epoch: number): Promise<boolean> {
+    try {
+      const value = await this.c.saved?.(epoch)
+      if (value === undefined) return false
+      this.take(value, epoch)
+      return true
+    } catch (err) {
+      this.c.log.warn(
+        { epoch, reason: (err as Error).message },
+        'a saved snapshot was refused: asking the peers for its epoch',
+      )
+      return false
     }
   }
 

@@ -67,11 +67,15 @@ const HISTORY_FILE = /^epoch-(0|[1-9][0-9]{0,15})\.json$/
  */
 const MAX_HISTORY_FILE_BYTES = 64 * 1024 * 1024
 
+/** Where the snapshot of `epoch` is saved: `D/snapshots/epoch-<n>.json`. */
+export function savedSnapshotPath(dir: string, epoch: number): string {
+  return join(dataPaths(dir).snapshotHistory, `epoch-${epoch}.json`)
+}
+
 /** Saves an adopted snapshot as `D/snapshots/epoch-<n>.json` (atomically), beside the head. */
 export async function writeSnapshotHistory(dir: string, snapshot: EpochSnapshot): Promise<void> {
-  const history = dataPaths(dir).snapshotHistory
-  await mkdir(history, { recursive: true, mode: 0o755 })
-  await writeSnapshotFile(join(history, `epoch-${snapshot.epoch}.json`), snapshot)
+  await mkdir(dataPaths(dir).snapshotHistory, { recursive: true, mode: 0o755 })
+  await writeSnapshotFile(savedSnapshotPath(dir, snapshot.epoch), snapshot)
 }
 
 /**

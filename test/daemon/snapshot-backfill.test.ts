@@ -63,6 +63,7 @@ function backfillOf(
     requestTimeoutMs?: number
     retryDelaysMs?: number[]
     save?: (s: EpochSnapshot) => Promise<void>
+    saved?: (epoch: number) => Promise<unknown>
   } = {},
 ) {
   const { logger, lines } = capturingLogger()
@@ -78,6 +79,7 @@ function backfillOf(
         return byPeer[i]!(epoch, signal)
       },
       save: init.save ?? (async (s) => void saved.push(s.epoch)),
+      saved: init.saved,
       log: logger,
     },
     { requestTimeoutMs: init.requestTimeoutMs ?? 1_000, retryDelaysMs: init.retryDelaysMs ?? [] },
@@ -181,6 +183,37 @@ describe('snapshot backfill', () => {
     expect(await gap.backfill.start()).toEqual({ added: [1, 0], missing: undefined })
     expect([...whole.asked, ...begun.asked, ...whole.lines, ...begun.lines]).toEqual([])
     expect(gap.asked).toEqual(['0:1', '0:0'])
+  })
+
+  it('takes the epochs below a gap from its own D/snapshots before asking the peers, and a bad file from the peers', async () => {
+    // A restart loads its saved chain down to the first gap (epoch 2 here); epochs 1 and 0 are still on disk.
+    const membership = holding(chain[3]!)
+    const onDisk = new Map<number, unknown>([
+      [1, structuredClone(chain[1])],
+      [0, structuredClone(chain[0])],
+    ])
+    const { backfill, asked, saved } = backfillOf(membership, [serves(2), serves(2)], {
+      saved: async (epoch) => onDisk.get(epoch),
+    })
+    expect(await backfill.start()).toEqual({ added: [2], missing: undefined })
+    expect(asked).toEqual(['0:2'])
+    expect(saved).toEqual([2])
+    expect(membership.at(0)).toBeDefined()
+
+    // A saved file that does not verify is refused, with a warning, and its epoch asked of the peers.
+    const forged = { ...structuredClone(chain[1]!), start_tick: 999 }
+    const second = backfillOf(holding(chain[2]!), [serves(1, 0)], {
+      saved: async (e) => (e === 1 ? forged : undefined),
+    })
+    expect(await second.backfill.start()).toEqual({ added: [1, 0], missing: undefined })
+    expect(second.asked).toEqual(['0:1', '0:0'])
+    expect(second.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        epoch: 1,
+        msg: 'a saved snapshot was refused: asking the peers for its epoch',
+      }),
+    )
   })
 
   it('survives every peer failing or timing out, asking each round again after its delay, and never rejects', async () => {
