@@ -102,7 +102,8 @@ export async function prepareDevnet(init: PrepareInit): Promise<DevnetPlan> {
   // it would be another node, which the snapshot does not list and whose peers hold nothing for it.
   for (const [i, remembered] of (previous?.nodes ?? []).entries()) {
     const dir = paths.node(i + 1)
-    const held = await stat(dataPaths(dir).node).then(
+    // The peer key is the identity (init makes node.json again from it).
+    const held = await stat(dataPaths(dir).peerKey).then(
       () => true,
       () => false,
     )

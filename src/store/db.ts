@@ -54,11 +54,15 @@ export async function refuseHeadless(dir: string): Promise<void> {
   if (names.includes('CURRENT')) return
   const data = names.filter((n) => LEVELDB_DATA_FILE.test(n))
   if (data.length === 0) return
-  const manifests = data.filter((n) => n.startsWith('MANIFEST-')).sort()
+  // Manifest numbers grow: the newest is the one that was in use, unless a crash left it half-written.
+  const manifests = data
+    .filter((n) => n.startsWith('MANIFEST-'))
+    .sort((a, b) => Number(a.slice(9)) - Number(b.slice(9)))
+  const newest = manifests.at(-1)
   const way =
-    manifests.length === 1
-      ? `if nothing else is damaged, write the manifest's name back: echo ${manifests[0]} > ${dir}/CURRENT`
-      : 'restore the data directory from a backup'
+    newest === undefined
+      ? 'restore the data directory from a backup'
+      : `if nothing else is damaged, write the newest manifest's name back (echo ${newest} > ${dir}/CURRENT), else restore the data directory from a backup`
   throw new DatabaseUnreadableError(
     `the database in ${dir} has ${data.length} data files but no CURRENT file; opened as it is, LevelDB would start an empty database and delete them: ${way}`,
   )

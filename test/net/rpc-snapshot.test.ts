@@ -116,7 +116,7 @@ describe('replica/rpc snapshot', () => {
     expect(rpcStreams()).toBe(2)
   })
 
-  it('serves a signed snapshot of about 250 nodes listed with one address each, not of 260', async () => {
+  it('sizes the answer limit at about 250 nodes listed with one address each (a signed snapshot of 250 fits it, of 260 not)', async () => {
     const entries: NodeEntry[] = []
     for (let i = 0; i < 260; i++) {
       const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
