@@ -93,6 +93,11 @@ export interface OpenedRead extends ReadHeader {
   content: AsyncIterable<Uint8Array>
   /** Resolves after `content` ends: the replicas that served, or the failure that cut it short. */
   trailer: Promise<ReadTrailer | EngineFailure>
+  /**
+   * Resolves once the read's stream is done (the node sent all, reset it, or the read was cancelled):
+   * the node no longer holds the read, whether or not `content` was consumed.
+   */
+  closed: Promise<void>
   /** Stops a read whose content will not be consumed. */
   cancel(): void
 }
@@ -261,6 +266,7 @@ export class StorageClient {
       ...header,
       content: content(),
       trailer: trailer.promise,
+      closed: fs.whenClosed(),
       cancel: () => {
         if (done) return
         done = true

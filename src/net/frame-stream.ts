@@ -85,6 +85,16 @@ export class FrameStream {
     return this.reader.watchInput()
   }
 
+  /**
+   * Resolves once the stream is done both ways (closed, reset or aborted): nothing more comes or goes,
+   * though frames already received may still be read.
+   */
+  whenClosed(): Promise<void> {
+    const status = this.stream.status
+    if (status !== 'open' && status !== 'closing') return Promise.resolve()
+    return new Promise((resolve) => this.stream.addEventListener('close', () => resolve(), { once: true }))
+  }
+
   /** The peer closed its writing end and every frame it sent has been received. */
   get inputEnded(): boolean {
     return this.reader.inputEnded

@@ -5,7 +5,7 @@ import { NodeBusyError } from '../net/errors.js'
 export interface CallLimits {
   /** `putContent`, `deleteContent`. */
   writes: number
-  /** `readContent`, `getContent`, `getRecord`: a read holds its slot until its content ends or is cancelled. */
+  /** `readContent`, `getContent`, `getRecord`: a read holds its slot while the node serves it (or until cancelled). */
   reads: number
   /** `fetchStorageProof`, `listObjects` (and the proof half of `getStorageProof`). */
   queries: number

@@ -472,6 +472,9 @@ export class QfsClient implements StorageEngineApi {
       call.end()
       return toFailure(new IntegrityMismatchError(wrong), wire.storage_event_id)
     }
+    // The slot follows the node's read: once the stream is done the node holds nothing for it, even
+    // if the content was never consumed (a read abandoned, or one the node reset).
+    void wire.closed.then(call.end)
     const proofs: ShardReadInfo[] = []
     let cancelled = false
     const cancel = () => {

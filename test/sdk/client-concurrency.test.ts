@@ -132,8 +132,13 @@ describe('QfsClient concurrency', () => {
     expect(g.state.most).toBe(1)
   })
 
-  it('holds a read slot from the open to the end of its content, or its cancel', async () => {
-    stub.behaviour.read = () => honestRead(f)
+  it('holds a read slot while the node serves it, until its content ends, its cancel, or an early return', async () => {
+    // The node sends the first 100 bytes, then holds the read mid-content (its stream open) until
+    // the gate opens.
+    stub.behaviour.read = () => {
+      let sent = 0
+      return { ...honestRead(f, 100), pace: async () => (sent++ === 0 ? undefined : g.pass()) }
+    }
     const c = await client({ maxConcurrent: { reads: 1 } })
     const opened = await c.readContent(f.oid, 1)
     if (!('content' in opened)) throw new Error(opened.code)
@@ -141,24 +146,51 @@ describe('QfsClient concurrency', () => {
     const second = c.getContent(f.oid, 1)
     await until(() => c.load.reads.waiting === 1)
     opened.cancel()
+    await until(() => c.load.reads.waiting === 0)
+    g.open()
     const got = await second
     expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(f.content))).toBe(true)
-    // Consumed to its end, a read gives its slot back too.
-    const third = await c.readContent(f.oid, 1)
-    if (!('content' in third)) throw new Error(third.code)
-    for await (const _ of third.content);
     expect(c.load.reads).toEqual({ running: 0, waiting: 0 })
+    g.reset()
     // Returned before its first byte (a consumer that decides not to read after all): the generator's
     // own cleanup never runs then, and the slot must come back all the same.
     const unread = await c.readContent(f.oid, 1)
     if (!('content' in unread)) throw new Error(unread.code)
+    expect(c.load.reads.running).toBe(1)
     await unread.content[Symbol.asyncIterator]().return?.(undefined)
     expect(c.load.reads).toEqual({ running: 0, waiting: 0 })
     // Left by a break: the read stops and frees its slot.
     const broken = await c.readContent(f.oid, 1)
     if (!('content' in broken)) throw new Error(broken.code)
+    expect(c.load.reads.running).toBe(1)
     for await (const _ of broken.content) break
     expect(c.load.reads).toEqual({ running: 0, waiting: 0 })
+  })
+
+  it('frees a read slot once the node is done with the read, consumed or not, and the content still verifies', async () => {
+    // The node sends the whole content and ends the stream; nobody reads it yet.
+    stub.behaviour.read = () => honestRead(f)
+    const c = await client({ maxConcurrent: { reads: 1 } })
+    const idle = await c.readContent(f.oid, 1)
+    if (!('content' in idle)) throw new Error(idle.code)
+    await until(() => c.load.reads.running === 0)
+    const other = await c.getContent(f.oid, 1)
+    expect(other.ok).toBe(true)
+    const parts: Uint8Array[] = []
+    for await (const piece of idle.content) parts.push(piece)
+    expect(Buffer.concat(parts).equals(Buffer.from(f.content))).toBe(true)
+
+    // A read the node resets (its minimum rate, its idle timeout) frees the slot too, never consumed.
+    const held = gate()
+    stub.behaviour.read = () => ({ ...honestRead(f, 100), trailer: null, pace: () => held.pass() })
+    const abandoned = await c.readContent(f.oid, 1)
+    if (!('content' in abandoned)) throw new Error(abandoned.code)
+    expect(c.load.reads.running).toBe(1)
+    await until(() => held.state.now === 1)
+    for (const conn of stub.node.getConnections())
+      for (const st of conn.streams) st.abort(new Error('reset by the node'))
+    await until(() => c.load.reads.running === 0)
+    held.open()
   })
 })
 
