@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { readAuthorityKeyFile } from '../../src/daemon/authority-key.js'
@@ -47,6 +48,18 @@ async function heldBy(dir: string): Promise<unknown[]> {
   for (let i = 1; i <= NODES; i++)
     out.push(await readSnapshotFile(dataPaths(devnetPaths(dir).node(i)).snapshot))
   return out
+}
+
+/** A new devnet of NODES nodes in `dir` stores `bytes` as version 1 of `oid` in epoch 0, then stops. */
+async function writeInEpochZero(dir: string, libp2p: Libp2p, oid: string, bytes: Uint8Array): Promise<void> {
+  const devnet = await Devnet.start({ dir, nodes: NODES, logLevel: 'warn' })
+  try {
+    const client = await QfsClient.create({ node: devnet.nodes[0]!.multiaddrs[0]!, libp2p })
+    const put = await client.putContent(oid, 1, bytes, { author_node_id: 'e2e', created_at_tick: 1 })
+    expect(put).toMatchObject({ ok: true })
+  } finally {
+    await devnet.stop()
+  }
 }
 
 describe('devnet epochs', () => {
@@ -108,16 +121,9 @@ describe('devnet epochs', () => {
     const bytes = new TextEncoder().encode('written in epoch 0')
     const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
     try {
-      let devnet = await Devnet.start({ dir, nodes: NODES, logLevel: 'warn' })
-      try {
-        const client = await QfsClient.create({ node: devnet.nodes[0]!.multiaddrs[0]!, libp2p })
-        const put = await client.putContent(oid, 1, bytes, { author_node_id: 'e2e', created_at_tick: 1 })
-        expect(put).toMatchObject({ ok: true })
-      } finally {
-        await devnet.stop()
-      }
+      await writeInEpochZero(dir, libp2p, oid, bytes)
       // New ports make epoch 1 with the same nodes; every node restarts on it.
-      devnet = await Devnet.start({
+      const devnet = await Devnet.start({
         dir,
         logLevel: 'warn',
         basePort: 20_000 + ((process.pid + 7_000) % 20_000),
@@ -148,23 +154,13 @@ describe('devnet epochs', () => {
     const oid = objectId('devnet-epoch', 'backfilled')
     const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
     try {
-      let devnet = await Devnet.start({ dir, nodes: NODES, logLevel: 'warn' })
-      try {
-        const client = await QfsClient.create({ node: devnet.nodes[0]!.multiaddrs[0]!, libp2p })
-        const put = await client.putContent(oid, 1, new TextEncoder().encode('written in epoch 0'), {
-          author_node_id: 'e2e',
-          created_at_tick: 1,
-        })
-        expect(put).toMatchObject({ ok: true })
-      } finally {
-        await devnet.stop()
-      }
+      await writeInEpochZero(dir, libp2p, oid, new TextEncoder().encode('written in epoch 0'))
       // The last node loses its saved snapshots: restarted in epoch 1 it knows no earlier epoch, and
       // counts no vote for a record of epoch 0 until its peers give it that epoch's snapshot.
       const lost = dataPaths(devnetPaths(dir).node(NODES))
       await rm(lost.snapshotHistory, { recursive: true })
       // Every node at once, as a network brought up on a new epoch: its peers may not listen yet.
-      devnet = await Devnet.start({
+      const devnet = await Devnet.start({
         dir,
         logLevel: 'info',
         basePort: 20_000 + ((process.pid + 13_000) % 20_000),
