@@ -98,6 +98,8 @@ export const DEFAULT_QUEUE_MS = 60_000
 /** A call under way: its signal (the caller's, or the client closing) and the end that frees its slot. */
 interface Call {
   signal: AbortSignal
+  /** Frees the call's slot, keeping its signal (a read whose node is done, its bytes still to consume); idempotent. */
+  release: () => void
   /** Frees the call's slot and lets go of its signals; idempotent. */
   end: () => void
 }
@@ -242,7 +244,7 @@ export class QfsClient implements StorageEngineApi {
       release()
       linked.dispose()
     }
-    return { call: { signal: linked.signal, end } }
+    return { call: { signal: linked.signal, release, end } }
   }
 
   /**
@@ -474,7 +476,7 @@ export class QfsClient implements StorageEngineApi {
     }
     // The slot follows the node's read: once the stream is done the node holds nothing for it, even
     // if the content was never consumed (a read abandoned, or one the node reset).
-    void wire.closed.then(call.end)
+    void wire.closed.then(call.release)
     const proofs: ShardReadInfo[] = []
     let cancelled = false
     const cancel = () => {
