@@ -127,10 +127,14 @@ export class CallSlots {
   }
 }
 
-/** A signal that aborts with whichever of `sources` aborts first, and that lets go of them on `dispose`. */
+/**
+ * A signal that aborts with whichever of `sources` aborts first, and that lets go of them on
+ * `dispose` (of one of them on `detach`).
+ */
 export function linkedSignal(sources: ReadonlyArray<AbortSignal | undefined>): {
   signal: AbortSignal
   dispose: () => void
+  detach: (source: AbortSignal) => void
 } {
   // Not AbortSignal.any: Node 22 can keep such a composite, and what its reason holds, reachable from
   // a long-lived source (nodejs/node#54614; engine/deadline.ts), and the client's own closing signal
@@ -150,5 +154,8 @@ export function linkedSignal(sources: ReadonlyArray<AbortSignal | undefined>): {
   const first = listeners.find(({ source }) => source.aborted)
   if (first !== undefined) controller.abort(first.source.reason)
   else for (const { source, onAbort } of listeners) source.addEventListener('abort', onAbort, { once: true })
-  return { signal: controller.signal, dispose }
+  const detach = (source: AbortSignal) => {
+    for (const l of listeners) if (l.source === source) source.removeEventListener('abort', l.onAbort)
+  }
+  return { signal: controller.signal, dispose, detach }
 }

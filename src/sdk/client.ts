@@ -98,8 +98,12 @@ export const DEFAULT_QUEUE_MS = 60_000
 /** A call under way: its signal (the caller's, or the client closing) and the end that frees its slot. */
 interface Call {
   signal: AbortSignal
-  /** Frees the call's slot, keeping its signal (a read whose node is done, its bytes still to consume); idempotent. */
-  release: () => void
+  /**
+   * A read whose node is done: frees its slot and lets go of the client's closing signal (what is
+   * left to consume is already here, and a read never consumed must not stay reachable from the
+   * client), keeping the caller's signal; idempotent.
+   */
+  nodeDone: () => void
   /** Frees the call's slot and lets go of its signals; idempotent. */
   end: () => void
 }
@@ -197,8 +201,8 @@ export class QfsClient implements StorageEngineApi {
   /**
    * Ends every call under way and stops the libp2p node the client started (one handed in is left
    * running). Calls under way or waiting for a slot answer CLIENT_CLOSED (a write that had sent its
-   * last byte answers WRITE_OUTCOME_UNKNOWN: it may still take effect), reads being consumed throw
-   * ClientClosedError, and every call after this answers CLIENT_CLOSED without dialling.
+   * last byte answers WRITE_OUTCOME_UNKNOWN: it may still take effect), reads the node is still
+   * sending throw ClientClosedError, and every call after this answers CLIENT_CLOSED without dialling.
    */
   async close(): Promise<void> {
     if (this.closed) return
@@ -244,7 +248,11 @@ export class QfsClient implements StorageEngineApi {
       release()
       linked.dispose()
     }
-    return { call: { signal: linked.signal, release, end } }
+    const nodeDone = () => {
+      release()
+      linked.detach(this.closing.signal)
+    }
+    return { call: { signal: linked.signal, nodeDone, end } }
   }
 
   /**
@@ -476,7 +484,7 @@ export class QfsClient implements StorageEngineApi {
     }
     // The slot follows the node's read: once the stream is done the node holds nothing for it, even
     // if the content was never consumed (a read abandoned, or one the node reset).
-    void wire.closed.then(call.release)
+    void wire.closed.then(call.nodeDone)
     const proofs: ShardReadInfo[] = []
     let cancelled = false
     const cancel = () => {

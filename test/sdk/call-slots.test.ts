@@ -99,6 +99,18 @@ describe('linkedSignal', () => {
     expect(linked.signal.reason).toBe('b first')
   })
 
+  it('detaches from one source and follows the others', () => {
+    const a = new AbortController()
+    const b = new AbortController()
+    const linked = linkedSignal([a.signal, b.signal])
+    linked.detach(a.signal)
+    expect(getEventListeners(a.signal, 'abort')).toHaveLength(0)
+    a.abort('a')
+    expect(linked.signal.aborted).toBe(false)
+    b.abort('b')
+    expect(linked.signal.reason).toBe('b')
+  })
+
   it('is aborted at once by a source aborted before, and dispose detaches from live ones', () => {
     const done = new AbortController()
     done.abort('already')

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -174,6 +175,10 @@ describe('QfsClient concurrency', () => {
     const idle = await c.readContent(f.oid, 1)
     if (!('content' in idle)) throw new Error(idle.code)
     await until(() => c.load.reads.running === 0)
+    // Nor does the client keep the read reachable: a read never consumed must not pile up listeners
+    // on the client's closing signal (a load test saw one per abandoned read, until close()).
+    const closing = (c as unknown as { closing: AbortController }).closing.signal
+    expect(getEventListeners(closing, 'abort')).toHaveLength(0)
     const other = await c.getContent(f.oid, 1)
     expect(other.ok).toBe(true)
     const parts: Uint8Array[] = []
