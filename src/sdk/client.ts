@@ -45,7 +45,7 @@ export interface QfsClientTimeouts {
   idleMs: number
   /**
    * Longest wait for one of the client's own call slots when `maxConcurrent` calls of the kind are
-   * already running (default 60 s); past it the call answers NODE_BUSY.
+   * already running (default 90 s); past it the call answers NODE_BUSY.
    */
   queueMs: number
 }
@@ -92,8 +92,12 @@ export interface QfsOpenedRead extends OpenedRead {
 
 const RECORD_CACHE_SIZE = 256
 
-/** Default `timeouts.queueMs`. */
-export const DEFAULT_QUEUE_MS = 60_000
+/**
+ * Default `timeouts.queueMs`: longer than a node's default read grace (60 s, `read_min_deadline_ms`),
+ * after which it drops reads whose client stopped taking the bytes, so a call waiting behind reads
+ * left unconsumed gets their slots rather than NODE_BUSY a moment before (a load test saw 61 s).
+ */
+export const DEFAULT_QUEUE_MS = 90_000
 
 /** A call under way: its signal (the caller's, or the client closing) and the end that frees its slot. */
 interface Call {

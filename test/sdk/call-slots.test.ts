@@ -2,7 +2,9 @@ import { getEventListeners } from 'node:events'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { NodeBusyError } from '../../src/net/errors.js'
+import { DEFAULT_LIMITS } from '../../src/net/protocols.js'
 import { CallSlots, linkedSignal, resolveCallLimits } from '../../src/sdk/call-slots.js'
+import { DEFAULT_QUEUE_MS } from '../../src/sdk/client.js'
 
 describe('CallSlots', () => {
   it('never runs more than its size, and grants waiting calls in the order they asked', async () => {
@@ -141,5 +143,11 @@ describe('resolveCallLimits', () => {
     ['an unknown kind', { deletes: 2 }],
   ])('refuses %s with INVALID_INPUT', (_what, value) => {
     expect(() => resolveCallLimits(value)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }))
+  })
+})
+
+describe('DEFAULT_QUEUE_MS', () => {
+  it("outlasts a node's default grace for reads left unconsumed, so a waiting call gets their slots", () => {
+    expect(DEFAULT_QUEUE_MS).toBeGreaterThan(DEFAULT_LIMITS.readMinDeadlineMs)
   })
 })
