@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/daemon/config.js'
 import { startNode } from '../../src/daemon/daemon.js'
 import { initDataDir } from '../../src/daemon/data-dir.js'
@@ -11,16 +11,19 @@ import { createLogger } from '../../src/daemon/logger.js'
 import { openNodeDb } from '../../src/store/db.js'
 import { runCli } from '../cli/run.js'
 
+/** One temporary root for every case of this file; each case makes its own node directory in it. */
+let root: string
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'qfs-db-unreadable-'))
+})
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
 const BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
 
 describe('daemon: a damaged database', () => {
-  let root: string | undefined
-  afterAll(async () => {
-    if (root !== undefined) await rm(root, { recursive: true, force: true })
-  })
-
   it('refuses to start with DB_UNREADABLE naming the database and what LevelDB found', async () => {
-    root = await mkdtemp(join(tmpdir(), 'qfs-db-damaged-'))
     const { dir } = await initDataDir(join(root, 'n'))
     // LevelDB finds its MANIFEST through CURRENT: a garbage CURRENT points nowhere.
     await mkdir(join(dir, 'db'), { recursive: true })
@@ -37,7 +40,6 @@ describe('daemon: a damaged database', () => {
   })
 
   it('gives the offline checks (log verify, replay, scrub) the same DB_UNREADABLE, exit 3', async () => {
-    root ??= await mkdtemp(join(tmpdir(), 'qfs-db-damaged-'))
     const { dir } = await initDataDir(join(root, 'offline'))
     await mkdir(join(dir, 'db'), { recursive: true })
     await writeFile(join(dir, 'db', 'CURRENT'), 'MANIFEST-999999\n')
@@ -54,14 +56,8 @@ describe('daemon: a damaged database', () => {
 })
 
 describe('daemon: a database that lost its CURRENT file', () => {
-  let root: string | undefined
-  afterAll(async () => {
-    if (root !== undefined) await rm(root, { recursive: true, force: true })
-  })
-
   it('is refused with DB_UNREADABLE and the way back, by start and the offline checks, and keeps its files', async () => {
-    root = await mkdtemp(join(tmpdir(), 'qfs-db-headless-'))
-    const { dir } = await initDataDir(join(root, 'n'))
+    const { dir } = await initDataDir(join(root, 'headless'))
     const config = await loadConfig({ dir, env: {}, flags: { allow_no_snapshot: true } })
     const node = await startNode(config, { logger: createLogger('silent') })
     await node.stop()
@@ -94,14 +90,8 @@ describe('daemon: a database that lost its CURRENT file', () => {
 })
 
 describe('daemon: a database the system refuses to write', () => {
-  let root: string | undefined
-  afterAll(async () => {
-    if (root !== undefined) await rm(root, { recursive: true, force: true })
-  })
-
   it('says the system refused a file, not that the data is damaged, under a file size limit', async () => {
-    root = await mkdtemp(join(tmpdir(), 'qfs-db-efbig-'))
-    const { dir } = await initDataDir(join(root, 'n'))
+    const { dir } = await initDataDir(join(root, 'efbig'))
     // 2 MiB in LevelDB's write-ahead log: opening it writes them out as a table, which a 500 KiB
     // file size limit refuses (EFBIG, "File too large").
     const db = await openNodeDb(join(dir, 'db'))
