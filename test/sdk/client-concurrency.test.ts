@@ -177,7 +177,7 @@ describe('QfsClient concurrency', () => {
     await until(() => c.load.reads.running === 0)
     // Nor does the client keep the read reachable: a read never consumed must not pile up listeners
     // on the client's closing signal (a load test saw one per abandoned read, until close()).
-    const closing = (c as unknown as { closing: AbortController }).closing.signal
+    const closing = (c as unknown as { calls: { closing: AbortController } }).calls.closing.signal
     expect(getEventListeners(closing, 'abort')).toHaveLength(0)
     const other = await c.getContent(f.oid, 1)
     expect(other.ok).toBe(true)
