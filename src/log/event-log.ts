@@ -1,7 +1,7 @@
 import type { AbstractBatchOptions } from 'abstract-level'
-import { parseId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
-import { type Coverage, publicKeyHash, type SignedCheckpoint, signCheckpoint } from './checkpoint.js'
+import { type Coverage, publicKeyHash, type SignedCheckpoint } from './checkpoint.js'
+import { CheckpointSigner, type CoverageHead } from './checkpoint-signer.js'
 import { LogCorruptError, LogIdentityMismatchError, LogNotOpenError, LogWriteError } from './errors.js'
 import {
   buildEvent,
@@ -105,7 +105,6 @@ export class EventLog {
   private readonly key: AuditKey
   private readonly keyHash: string
   private readonly every: number
-  private readonly delayMs: number
   private readonly sync: boolean
   private readonly onWriteHealth: EventLogOptions['onWriteHealth']
   private readonly events: TextSublevel
@@ -115,21 +114,13 @@ export class EventLog {
   private nextSeq = 0
   private lastEventId = ZERO_ID
   private failure: LogWriteFailure | undefined
-  private coveredEnd = 0
-  private checkpointCount = 0
-  private lastCheckpointId = ZERO_ID
-  /** Raw ids of committed entries no checkpoint covers yet, from seq `coveredEnd`. */
-  private pending: Uint8Array[] = []
+  private readonly signer: CheckpointSigner
 
   private readonly queue: PendingAppend[] = []
   private writing: Promise<void> | null = null
   private opening: Promise<void> | null = null
   private closing: Promise<void> | null = null
   private lastAppend: Promise<void> = Promise.resolve()
-  private checkpointChain: Promise<void> = Promise.resolve()
-  private checkpointError: unknown = null
-  private countTriggered = false
-  private timer: NodeJS.Timeout | null = null
 
   constructor(components: EventLogComponents, options: EventLogOptions = {}) {
     this.db = components.db
@@ -140,17 +131,25 @@ export class EventLog {
     }
     this.keyHash = publicKeyHash(this.key.publicKey)
     this.every = options.checkpointEvery ?? 256
-    this.delayMs = options.checkpointDelayMs ?? 1000
+    const delayMs = options.checkpointDelayMs ?? 1000
     this.sync = options.sync ?? true
     this.onWriteHealth = options.onWriteHealth
     if (!Number.isSafeInteger(this.every) || this.every < 1)
       throw new InvalidInputError('checkpointEvery must be >= 1')
-    if (!Number.isSafeInteger(this.delayMs) || this.delayMs < 1 || this.delayMs > 0x7fffffff) {
+    if (!Number.isSafeInteger(delayMs) || delayMs < 1 || delayMs > 0x7fffffff) {
       throw new InvalidInputError('checkpointDelayMs must be an integer in 1..2^31-1')
     }
     const { events, ckpts } = openLogSublevels(this.db)
     this.events = events
     this.ckpts = ckpts
+    this.signer = new CheckpointSigner({
+      ckpts,
+      nodeId: this.nodeId,
+      key: this.key,
+      every: this.every,
+      delayMs,
+      committedEnd: () => this.nextSeq,
+    })
   }
 
   get publicKey(): Uint8Array {
@@ -168,6 +167,7 @@ export class EventLog {
 
   private async load(): Promise<void> {
     const cp = await lastCheckpoint(this.ckpts)
+    const covered: CoverageHead = { coveredEnd: 0, checkpoints: 0, lastCheckpointId: ZERO_ID }
     if (cp !== undefined) {
       if (cp.node_id !== this.nodeId) throw new LogIdentityMismatchError(`log belongs to node ${cp.node_id}`)
       if (cp.public_key_hash !== this.keyHash) {
@@ -176,13 +176,14 @@ export class EventLog {
       const head = await this.get(cp.last_seq)
       if (head?.event_id !== cp.head_event_id)
         throw new LogCorruptError(`checkpoint ${cp.checkpoint_seq} head is missing`)
-      this.coveredEnd = cp.last_seq + 1
-      this.checkpointCount = cp.checkpoint_seq + 1
-      this.lastCheckpointId = cp.checkpoint_id
+      covered.coveredEnd = cp.last_seq + 1
+      covered.checkpoints = cp.checkpoint_seq + 1
+      covered.lastCheckpointId = cp.checkpoint_id
       this.lastEventId = cp.head_event_id
     }
     // The uncovered tail is about to be signed, so check it links and hashes before vouching for it.
-    let seq = this.coveredEnd
+    const uncovered: string[] = []
+    let seq = covered.coveredEnd
     for await (const [key, value] of this.events.iterator({ gte: seqKey(seq) })) {
       const e = parseStoredEvent(key, value)
       if (e.seq !== seq) throw new LogCorruptError(`entry ${seq} missing`)
@@ -190,10 +191,11 @@ export class EventLog {
       if (e.prev_event_id !== this.lastEventId || computeEventId(e) !== e.event_id) {
         throw new LogCorruptError(`uncovered entry ${seq} does not hash or link`)
       }
-      this.pending.push(parseId(e.event_id))
+      uncovered.push(e.event_id)
       this.lastEventId = e.event_id
       seq++
     }
+    this.signer.resume(covered, uncovered)
     this.nextSeq = seq
     this.state = 'open'
     await this.flush()
@@ -225,12 +227,9 @@ export class EventLog {
     // Appends settle in queue order, so the last one queued before this call marks all of them; later
     // appends are not waited for, so a flush under sustained load still returns.
     await this.lastAppend
-    await this.runCheckpoints(true)
-    if (this.checkpointError !== null) {
-      const err = this.checkpointError
-      this.checkpointError = null
-      throw err
-    }
+    await this.signer.run(true)
+    const err = this.signer.takeError()
+    if (err !== null) throw err
   }
 
   /** Flushes and stops the timer; the database stays open (its owner closes it). */
@@ -240,8 +239,7 @@ export class EventLog {
       const wasOpen = this.state === 'open'
       this.state = 'closing'
       this.closing = (wasOpen ? this.flush() : Promise.resolve()).finally(() => {
-        if (this.timer !== null) clearTimeout(this.timer)
-        this.timer = null
+        this.signer.stop()
         this.state = 'closed'
       })
     }
@@ -249,12 +247,13 @@ export class EventLog {
   }
 
   head(): LogHead {
+    const { coveredEnd, checkpoints, lastCheckpointId } = this.signer.coverage
     return {
       entries: this.nextSeq,
       last_event_id: this.lastEventId,
-      covered_entries: this.coveredEnd,
-      checkpoints: this.checkpointCount,
-      last_checkpoint_id: this.lastCheckpointId,
+      covered_entries: coveredEnd,
+      checkpoints,
+      last_checkpoint_id: lastCheckpointId,
     }
   }
 
@@ -285,7 +284,7 @@ export class EventLog {
   async verify(): Promise<LogVerification> {
     if (this.state === 'new') throw new LogNotOpenError('verify on a log that was never opened')
     if (this.state === 'open') await this.flush()
-    const bound = this.coveredEnd
+    const bound = this.signer.coverage.coveredEnd
     return verifyLog({
       events: rawValues(this.events, bound),
       checkpoints: rawValues(this.ckpts, bound),
@@ -307,7 +306,7 @@ export class EventLog {
     while (this.queue.length > 0) {
       // Backpressure: appends wait while signing lags far behind, which bounds the uncovered tail
       // (memory, and what a crash leaves unsigned) when writes outpace ML-DSA.
-      if (this.pending.length >= MAX_UNCOVERED_BATCHES * this.every) await this.runCheckpoints(false)
+      if (this.signer.uncovered >= MAX_UNCOVERED_BATCHES * this.every) await this.signer.run(false)
       await this.commitGroup(this.queue.splice(0, MAX_GROUP))
     }
   }
@@ -413,65 +412,7 @@ export class EventLog {
     }
     this.nextSeq = event.seq + 1
     this.lastEventId = event.event_id
-    this.pending.push(parseId(event.event_id))
-    if (this.pending.length >= this.every && !this.countTriggered) {
-      // Off the append path: the signature (~8 ms) runs after pending I/O callbacks.
-      this.countTriggered = true
-      setImmediate(() => {
-        this.countTriggered = false
-        void this.runCheckpoints(false)
-      })
-    }
-    if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null
-        void this.runCheckpoints(true)
-      }, this.delayMs)
-      this.timer.unref()
-    } else {
-      this.timer.refresh()
-    }
-  }
-
-  /** Queues a checkpoint run after the previous one; never rejects (a failure waits for `flush`). */
-  private runCheckpoints(all: boolean): Promise<void> {
-    const run = this.checkpointChain
-      .then(() => this.signPending(all))
-      .catch((err: unknown) => {
-        this.checkpointError ??= err
-      })
-    this.checkpointChain = run
-    return run
-  }
-
-  private async signPending(all: boolean): Promise<void> {
-    // A run signs what was committed when it started (all of it, or its full batches): appends keep
-    // arriving during the awaits, and chasing them would sign one small checkpoint per write group.
-    // Either way a run is finite, so a flush queued behind it returns under sustained load.
-    const full = this.pending.length - (this.pending.length % this.every)
-    const target = all ? this.nextSeq : this.coveredEnd + full
-    while (this.coveredEnd < target) {
-      const ids = this.pending.slice(0, Math.min(this.every, target - this.coveredEnd))
-      const cp = signCheckpoint(
-        {
-          node_id: this.nodeId,
-          checkpoint_seq: this.checkpointCount,
-          first_seq: this.coveredEnd,
-          prev_checkpoint_id: this.lastCheckpointId,
-        },
-        ids,
-        this.key,
-      )
-      try {
-        await this.ckpts.put(seqKey(cp.last_seq), JSON.stringify(cp))
-      } catch (err) {
-        throw new LogWriteError(`checkpoint ${cp.checkpoint_seq} write failed`, { cause: err })
-      }
-      this.pending.splice(0, ids.length)
-      this.coveredEnd = cp.last_seq + 1
-      this.checkpointCount++
-      this.lastCheckpointId = cp.checkpoint_id
-    }
+    this.signer.committed(event.event_id)
   }
 
   private checkOps(extraOps: unknown): readonly LogBatchOperation[] {
