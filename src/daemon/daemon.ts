@@ -6,15 +6,12 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import { buildApi, isReady, type NodeStatus, type Readiness } from '../api/app.js'
-import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
+import { DEFAULT_PARAMS } from '../core/params.js'
 import { DeterministicTime } from '../core/time.js'
-import type { AcceptanceKeys } from '../engine/acceptance.js'
 import { StorageEngine } from '../engine/engine.js'
 import { RecentFailures } from '../engine/peer-health.js'
-import type { EventLogOptions } from '../log/index.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { SnapshotMembership } from '../membership/snapshot-membership.js'
-import type { Membership } from '../membership/types.js'
 import { peerAcceptanceKeys } from '../net/acceptance-keys.js'
 import {
   createQfsLibp2p,
@@ -26,17 +23,17 @@ import {
   type StorageProtocolService,
   storageProtocol,
 } from '../net/index.js'
-import { type LocalNode, openLocalNode } from '../node/local-node.js'
-import { levelFailure } from '../store/errors.js'
-import { DiskSpaceGuard, filesystemFreeBytes, type SpaceGuard } from '../store/index.js'
+import type { LocalNode } from '../node/local-node.js'
+import { DiskSpaceGuard, filesystemFreeBytes } from '../store/index.js'
 import type { NodeConfig } from './config.js'
 import { dataPaths, readNodeIdentity, removeRunInfo, writeRunInfo } from './data-dir.js'
-import { AlreadyRunningError, DatabaseUnreadableError, StartFailedError } from './errors.js'
+import { StartFailedError } from './errors.js'
 import { InFlight, instrumentEngine, instrumentNodeService } from './instrument.js'
 import { withForgetfulGroups } from './libp2p-metrics.js'
 import { listenFailureMessage } from './listen-failure.js'
 import { createLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
+import { logWriteHealth, openLocal } from './open-local.js'
 import { PROBE_TIMEOUT_MS, startPeerProber } from './peer-prober.js'
 import {
   loadInitialSnapshot,
@@ -379,62 +376,6 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     throw err
   }
 }
-
-async function openLocal(
-  nodeId: string,
-  dir: string,
-  params: ProtocolParams,
-  space: SpaceGuard,
-  logOptions: EventLogOptions,
-  membership: Membership,
-  acceptanceKeys: AcceptanceKeys,
-): Promise<LocalNode> {
-  try {
-    return await openLocalNode({ nodeId, dir, params, space, log: logOptions, membership, acceptanceKeys })
-  } catch (err) {
-    const cause = (err as { cause?: { code?: unknown } }).cause
-    if (cause?.code === 'LEVEL_LOCKED') {
-      throw new AlreadyRunningError(`the database in ${dir} is in use: is a node already running there?`, {
-        cause: err,
-      })
-    }
-    const level = levelFailure(err)
-    if (level !== undefined) {
-      // The system refusing a file (its size limit, a full disk, permissions) is no damage: the
-      // advice for damage, starting over on an empty directory, would throw a healthy store away.
-      const advice = SYSTEM_REFUSAL.test(level)
-        ? 'the system refused a file, which is no damage to the data: lift the limit (ulimit -f, free space, permissions, open files) and start again'
-        : "restore the data directory from a backup, or start this node on an empty one and let its peers' replicas serve its objects"
-      throw new DatabaseUnreadableError(
-        `the database in ${dataPaths(dir).db} cannot be read (${level}): ${advice}`,
-        {
-          cause: err,
-        },
-      )
-    }
-    throw err
-  }
-}
-
-/**
- * The log's write health in the node's log: the database refusing appends (a full disk, a file size
- * limit, LevelDB's sticky background error) fails every request this node serves, so it is an error
- * line once, when it starts, and an info line when appends are written again.
- */
-function logWriteHealth(log: Logger): EventLogOptions['onWriteHealth'] {
-  return (failure) => {
-    if (failure !== undefined) {
-      log.error(
-        { reason: failure.reason, seq: failure.seq },
-        'the audit log cannot be written: this node fails every request and reports not ready until it can (free space or lift the limit; LevelDB may need a restart to write again)',
-      )
-    } else log.info('the audit log is written again: this node serves again')
-  }
-}
-
-/** LevelDB's words (the OS's strerror) for a file the system refused, as opposed to a damaged one. */
-const SYSTEM_REFUSAL =
-  /File too large|No space left on device|Disk quota exceeded|Permission denied|Read-only file system|Too many open files/i
 
 /** Replica failures that mean bad data, not absence: each is logged as well as counted. */
 const CORRUPTION = new Set(['INTEGRITY_MISMATCH', 'ROOT_MISMATCH', 'PROOF_INVALID'])
