@@ -1,11 +1,11 @@
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
 import type { ComponentLogger, Libp2p, Logger, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { type Ping, ping } from '@libp2p/ping'
 import type { TCPSocketOptions } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { coalescingTcp } from './tcp-writev.js'
+import { lazyWindowYamux } from './yamux-window.js'
 
 /**
  * Largest yamux receive window per stream (the library default is 16 MiB). What a window allows is
@@ -119,7 +119,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [
-      yamux({
+      lazyWindowYamux({
         maxEarlyStreams: MAX_EARLY_STREAMS,
         streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES },
       }),
