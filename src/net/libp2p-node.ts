@@ -1,9 +1,9 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { type Identify, identify } from '@libp2p/identify'
 import type { ComponentLogger, Libp2p, Logger, PrivateKey, ServiceMap } from '@libp2p/interface'
 import { type Ping, ping } from '@libp2p/ping'
 import type { TCPSocketOptions } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import { quietNoise } from './noise-decoder.js'
 import { coalescingTcp } from './tcp-writev.js'
 import { lazyWindowYamux } from './yamux-window.js'
 
@@ -117,7 +117,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
           : { dialOpts: { localAddress: init.localAddress } as TCPSocketOptions },
       ),
     ],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [quietNoise()],
     streamMuxers: [
       lazyWindowYamux({
         maxEarlyStreams: MAX_EARLY_STREAMS,

@@ -1,0 +1,89 @@
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { describe, expect, it } from 'vitest'
+import { patchNoiseDecoder } from '../../src/net/noise-decoder.js'
+
+/** The decoder the library gives a Noise connection (libp2p-noise utils.js). */
+function libraryDecoder(maxBufferSize = 16 * 1024 * 1024): LengthPrefixedDecoder {
+  return new LengthPrefixedDecoder({
+    lengthDecoder: (data: Uint8ArrayList | Uint8Array) => {
+      if (data.length < 2) throw RangeError('Could not decode int16BE')
+      return data instanceof Uint8Array ? (data[0]! << 8) | data[1]! : data.getUint16(0)
+    },
+    maxBufferSize,
+    encodingLength: () => 2,
+  })
+}
+
+function patched(maxBufferSize?: number): LengthPrefixedDecoder {
+  const decoder = libraryDecoder(maxBufferSize)
+  patchNoiseDecoder({ connection: { decoder } })
+  return decoder
+}
+
+/** Noise messages as they travel: a 2-byte big-endian length, then the bytes. */
+function wire(lengths: number[]): Uint8Array {
+  const parts = lengths.map((n, i) => {
+    const m = new Uint8Array(2 + n)
+    m[0] = n >> 8
+    m[1] = n & 0xff
+    m.fill(i & 0xff, 2)
+    return m
+  })
+  return Buffer.concat(parts)
+}
+
+function decodeAll(decoder: LengthPrefixedDecoder, bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let from = 0
+  for (const to of [...cuts, bytes.length]) {
+    for (const m of decoder.decode(bytes.subarray(from, to))) out.push(m.subarray())
+    from = to
+  }
+  return out
+}
+
+describe('Noise message decoder (net/noise-decoder.ts)', () => {
+  it('replaces the decode of a connection shaped as the library makes it, and nothing else', () => {
+    const decoder = libraryDecoder()
+    const before = decoder.decode
+    patchNoiseDecoder({ connection: { decoder } })
+    expect(decoder.decode).not.toBe(before)
+    const other = { connection: { decoder: { decode: before } } }
+    patchNoiseDecoder(other)
+    expect(other.connection.decoder.decode).toBe(before)
+  })
+
+  it('yields the messages the library would, however the bytes are cut', () => {
+    const lengths = [0, 1, 2, 5, 300, 65535, 0, 7, 1000, 3]
+    const bytes = wire(lengths)
+    let seed = 7
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed
+    }
+    for (let round = 0; round < 200; round++) {
+      const cuts = [...new Set(Array.from({ length: random() % 12 }, () => random() % bytes.length))].sort(
+        (a, b) => a - b,
+      )
+      // Cuts inside a length prefix too: every byte boundary in the first rounds.
+      if (round < 4) for (let i = 1; i < 12; i++) cuts.push(i + round)
+      cuts.sort((a, b) => a - b)
+      const ours = decodeAll(patched(), bytes, cuts)
+      const theirs = decodeAll(libraryDecoder(), bytes, cuts)
+      expect(ours.map((m) => Buffer.from(m).toString('hex'))).toEqual(
+        theirs.map((m) => Buffer.from(m).toString('hex')),
+      )
+      // Empty messages are dropped, as the library drops them.
+      expect(ours.length).toBe(lengths.filter((n) => n > 0).length)
+    }
+  })
+
+  it('fails a connection buffering past the limit, as the library does', () => {
+    const bytes = wire([500])
+    expect(() => [...patched(100).decode(bytes.subarray(0, 200))]).toThrow(/Buffer length limit exceeded/)
+    expect(() => [...libraryDecoder(100).decode(bytes.subarray(0, 200))]).toThrow(
+      /Buffer length limit exceeded/,
+    )
+  })
+})
