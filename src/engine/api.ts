@@ -1,6 +1,56 @@
-import type { CallOptions, OpenedRead, PutOptions } from './engine.js'
-import type { EngineFailure, ListResponse, ProofResponse, ReadResponse, StoreResponse } from './responses.js'
-import type { ContentSource } from './write.js'
+import type { StorageMetadata } from '../core/metadata.js'
+import type { VersionKind, VersionRecord } from '../core/record.js'
+import type {
+  EngineFailure,
+  ListResponse,
+  ProofResponse,
+  ReadResponse,
+  ShardReadInfo,
+  StoreResponse,
+} from './responses.js'
+import type { ContentSource, WriteProgress } from './write.js'
+
+export interface CallOptions {
+  signal?: AbortSignal
+  /** The epoch whose eligible list places the write; default the current one. */
+  epoch?: number
+  /** DeterministicTime tick of the call; default the metadata's created_at_tick, or the node's clock. */
+  timestampTick?: number
+}
+
+export interface ReadContentOptions extends CallOptions {
+  /**
+   * Check the whole content against `hash_commit` too (default true). Every block is checked against
+   * the record's roots either way, which is what failing over between replicas needs. False only
+   * where the reader the bytes go to checks `hash_commit` itself, as a public read's client must
+   * (docs/protocol.md 4.3): the same second pass over every byte twice would buy nothing.
+   */
+  checkCommit?: boolean
+}
+
+export interface PutOptions extends CallOptions {
+  onProgress?: (p: WriteProgress) => void
+}
+
+export interface OpenedRead {
+  /** As every success answer says: `if (!opened.ok)` tells it from a failure in plain JavaScript too. */
+  ok: true
+  object_id: string
+  version: number
+  kind: VersionKind
+  hash_commit: string
+  content_size: number
+  metadata: StorageMetadata
+  storage_event_id: string
+  /** The majority-agreed record: remote clients verify shard roots and hash_commit against it. */
+  record: VersionRecord
+  /**
+   * Verified content: throws INTEGRITY_MISMATCH at a block that does not verify, and at the end if
+   * the whole does not match hash_commit (unless told not to check it: ReadContentOptions).
+   */
+  content: AsyncIterable<Uint8Array>
+  proofs: ShardReadInfo[]
+}
 
 /**
  * The StorageEngine of spec §5 as callers see it: the in-process coordinator (`StorageEngine`) and

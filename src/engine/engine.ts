@@ -2,13 +2,16 @@ import { parseId } from '../core/bytes.js'
 import { challengeIndex, challengeSeed } from '../core/challenge.js'
 import { InvalidInputError, storageErrorCode } from '../core/errors.js'
 import { validateVersion } from '../core/ids.js'
-import { normalizeMetadata, type StorageMetadata } from '../core/metadata.js'
-import type { VersionKind, VersionRecord } from '../core/record.js'
+import { normalizeMetadata } from '../core/metadata.js'
+import type { VersionKind } from '../core/record.js'
 import type { DeterministicTime } from '../core/time.js'
 import type { EventFields, EventLog } from '../log/index.js'
 import type { EpochView, Membership } from '../membership/types.js'
 import type { StagedShardRef } from '../store/index.js'
-import type { StorageEngineApi } from './api.js'
+import type { CallOptions, OpenedRead, PutOptions, ReadContentOptions, StorageEngineApi } from './api.js'
+
+export type { CallOptions, OpenedRead, PutOptions, ReadContentOptions } from './api.js'
+
 import { resolveRecord } from './catalogue.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
 import { DecidedRecords } from './decided-records.js'
@@ -33,7 +36,7 @@ import {
 } from './responses.js'
 import { type RollForwardResult, rollForwardStaged } from './roll-forward.js'
 import type { NodeTransport } from './transport.js'
-import { type ContentSource, contentSource, type WriteProgress, writeVersion } from './write.js'
+import { type ContentSource, contentSource, writeVersion } from './write.js'
 
 export interface StorageEngineComponents {
   nodeId: string
@@ -66,48 +69,6 @@ export interface StorageEngineInit {
    * DECIDED_RECORDS_KEPT; 0 asks the homes on every read).
    */
   decidedRecordsKept?: number
-}
-
-export interface CallOptions {
-  signal?: AbortSignal
-  /** The epoch whose eligible list places the write; default the current one. */
-  epoch?: number
-  /** DeterministicTime tick of the call; default the metadata's created_at_tick, or the node's clock. */
-  timestampTick?: number
-}
-
-export interface ReadContentOptions extends CallOptions {
-  /**
-   * Check the whole content against `hash_commit` too (default true). Every block is checked against
-   * the record's roots either way, which is what failing over between replicas needs. False only
-   * where the reader the bytes go to checks `hash_commit` itself, as a public read's client must
-   * (docs/protocol.md 4.3): the same second pass over every byte twice would buy nothing.
-   */
-  checkCommit?: boolean
-}
-
-export interface PutOptions extends CallOptions {
-  onProgress?: (p: WriteProgress) => void
-}
-
-export interface OpenedRead {
-  /** As every success answer says: `if (!opened.ok)` tells it from a failure in plain JavaScript too. */
-  ok: true
-  object_id: string
-  version: number
-  kind: VersionKind
-  hash_commit: string
-  content_size: number
-  metadata: StorageMetadata
-  storage_event_id: string
-  /** The majority-agreed record: remote clients verify shard roots and hash_commit against it. */
-  record: VersionRecord
-  /**
-   * Verified content: throws INTEGRITY_MISMATCH at a block that does not verify, and at the end if
-   * the whole does not match hash_commit (unless told not to check it: ReadContentOptions).
-   */
-  content: AsyncIterable<Uint8Array>
-  proofs: ShardReadInfo[]
 }
 
 /**

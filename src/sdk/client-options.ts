@@ -1,6 +1,6 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ProtocolParams } from '../core/params.js'
-import type { CallOptions } from '../engine/engine.js'
+import type { CallOptions } from '../engine/api.js'
 import type { Dialer } from '../net/dial.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
 import { timeoutOption } from './call-input.js'

@@ -1,5 +1,5 @@
 import type { VersionRecord } from '../core/record.js'
-import type { OpenedRead } from '../engine/engine.js'
+import type { OpenedRead } from '../engine/api.js'
 import { IntegrityMismatchError } from '../engine/errors.js'
 import type { ShardReadInfo } from '../engine/responses.js'
 import type { OpenedRead as WireRead } from '../net/client.js'

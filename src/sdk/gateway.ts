@@ -1,8 +1,7 @@
 import { parseId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { objectId as deriveObjectId, validateVersion } from '../core/ids.js'
-import type { StorageEngineApi } from '../engine/api.js'
-import type { PutOptions } from '../engine/engine.js'
+import type { PutOptions, StorageEngineApi } from '../engine/api.js'
 import { ObjectNotFoundError } from '../engine/errors.js'
 import {
   type EngineFailure,

@@ -1,7 +1,6 @@
 import { parseId } from '../core/bytes.js'
-import type { StorageEngineApi } from '../engine/api.js'
+import type { CallOptions, StorageEngineApi } from '../engine/api.js'
 import { MAX_LATEST_STEPS_BACK } from '../engine/catalogue.js'
-import type { CallOptions } from '../engine/engine.js'
 import { IntegrityMismatchError } from '../engine/errors.js'
 import { MAX_PAGE } from '../engine/list.js'
 import { type EngineFailure, failure, type ObjectSummary, type StoreResponse } from '../engine/responses.js'
