@@ -135,6 +135,11 @@ describe('acceptances', () => {
     flipped[0]! ^= 1
     expect(await keys.verify(nodeId, message, flipped)).toBe(false)
     expect(await keys.verify('node-1', message, signature)).toBe(false)
+    // The key objects are built once, not per signature: the same bytes as the library signs, and a
+    // signature of another length is refused like the library's (which throws on it).
+    expect(toHex(signature)).toBe(toHex(await key.sign(message)))
+    expect(await keys.verify(nodeId, message, signature.subarray(0, 63))).toBe(false)
+    expect(await keys.verify(nodeId, message, new Uint8Array(0))).toBe(false)
   })
 })
 
