@@ -31,9 +31,12 @@ const ACCEPTANCE_CONTEXT = utf8('qfs-record-acceptance/1\n')
 export const MAX_ACCEPTANCE_SIGNATURE_CHARS = 1024
 export const MAX_ACCEPTANCES = 64
 
-/** The bytes a home signs: the context and the record's digest (PROTOCOL.md's canonical JSON). */
-export function acceptanceMessage(record: VersionRecord): Uint8Array {
-  return concatBytes([ACCEPTANCE_CONTEXT, fromHex(recordDigest(record), 'record digest')])
+/**
+ * The bytes a home signs: the context and the record's digest (PROTOCOL.md's canonical JSON).
+ * `digest` is `recordDigest(record)` when the caller has it already.
+ */
+export function acceptanceMessage(record: VersionRecord, digest: string = recordDigest(record)): Uint8Array {
+  return concatBytes([ACCEPTANCE_CONTEXT, fromHex(digest, 'record digest')])
 }
 
 /**
@@ -49,8 +52,12 @@ export function forwardedAcceptances(
   )
 }
 
-export async function signAcceptance(keys: AcceptanceKeys, record: VersionRecord): Promise<string> {
-  return toHex(await keys.sign(acceptanceMessage(record)))
+export async function signAcceptance(
+  keys: AcceptanceKeys,
+  record: VersionRecord,
+  digest?: string,
+): Promise<string> {
+  return toHex(await keys.sign(acceptanceMessage(record, digest)))
 }
 
 /** A commit to a holder that is no home, without a majority of the record's homes vouching for it. */
@@ -65,16 +72,17 @@ export class NotDecidedError extends QfsError {
  * Passes when a majority of `record.catalogue_homes` signed it: distinct homes, each signature
  * valid. Acceptances from other nodes, repeated or bad ones count for nothing (they are not an
  * error by themselves: a coordinator forwards what the homes answered). At most one signature per
- * home is checked, and none once a majority verified.
+ * home is checked, and none once a majority verified. `digest` is `recordDigest(record)`, when known.
  */
 export async function checkAcceptances(
   record: VersionRecord,
   acceptances: readonly Acceptance[] | undefined,
   keys: AcceptanceKeys,
+  digest?: string,
 ): Promise<void> {
   const homes = record.catalogue_homes
   const needed = majority(homes.length)
-  const message = acceptanceMessage(record)
+  const message = acceptanceMessage(record, digest)
   const vouching = new Set<string>()
   const tried = new Set<string>()
   for (const a of acceptances ?? []) {

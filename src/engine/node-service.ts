@@ -135,24 +135,29 @@ export class NodeService {
       throw new InvalidInputError('commit names neither a shard this node staged nor a record it keeps')
     }
     const keys = this.acceptanceKeys
+    // Hashed once: the acceptances, the store's idempotence check and the log entry all name it.
+    const digest = recordDigest(record)
     // A holder that is no home keeps only what a majority of the homes accepted: otherwise any
     // eligible peer could commit a made-up record first and make it refuse the decided one.
-    if (!home && keys !== undefined) await checkAcceptances(record, request.acceptances, keys)
-    const result = await this.commitLocked(record, home, staged)
+    if (!home && keys !== undefined) await checkAcceptances(record, request.acceptances, keys, digest)
+    const result = await this.commitLocked(record, digest, home, staged)
     if (!home || keys === undefined) return result
-    return { ...result, acceptance: await signAcceptance(keys, record) }
+    return { ...result, acceptance: await signAcceptance(keys, record, digest) }
   }
 
   private commitLocked(
     record: VersionRecord,
+    digest: string,
     home: boolean,
     staged: ReadonlyArray<{ shard_id: string; staging_id: string }>,
   ): Promise<CommitResult> {
     return this.store.writeLock.run(async () => {
-      const prepared = await this.store.prepareCommit(record, {
-        home,
-        shards: staged.map((s) => ({ shardId: s.shard_id, stagingId: s.staging_id })),
-      })
+      // `record` was validated above with this node's params: the store need not do it again.
+      const prepared = await this.store.prepareCommit(
+        record,
+        { home, shards: staged.map((s) => ({ shardId: s.shard_id, stagingId: s.staging_id })) },
+        { params: this.params, digest },
+      )
       const shardIds = staged.map((s) => s.shard_id)
       if (prepared.summary.idempotent) {
         // Nothing new is held: only a retried transfer's duplicate blocks go, and no entry is logged.
@@ -177,7 +182,7 @@ export class NodeService {
           details: {
             kind: record.kind,
             home,
-            record_digest: recordDigest(record),
+            record_digest: digest,
             metadata: record.metadata,
             catalogue_homes: record.catalogue_homes,
             shards: held.map((s) => ({

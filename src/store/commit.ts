@@ -205,8 +205,16 @@ export async function prepareCommitOps(
   roleInput: unknown,
   /** The persisted counters, when the caller knows them (a copy: they are updated in place). */
   known?: Counters,
+  /**
+   * Set when `recordInput` is what `validateVersionRecord(…, params)` returned to the caller, whose
+   * `recordDigest` is `digest`: neither is computed again (a commit validates its record once).
+   */
+  validated?: { digest: string },
 ): Promise<PreparedCommit> {
-  const record = validateVersionRecord(recordInput, params)
+  const record =
+    validated === undefined ? validateVersionRecord(recordInput, params) : (recordInput as VersionRecord)
+  const digestOf = (r: VersionRecord) =>
+    r === record && validated !== undefined ? validated.digest : recordDigest(r)
   const role = validateRole(roleInput, record)
   const { object_id: objectId, version } = record
   const counters = known ?? (await readCounters(subs))
@@ -227,7 +235,7 @@ export async function prepareCommitOps(
       existing = top.version === version ? top : await readEntry(subs, objectId, version)
     // Idempotence is judged on the whole record, the unit readers vote on: the same bytes with
     // another tick or epoch are another record, and two of them at different homes would split the vote.
-    if (existing !== undefined && recordDigest(existing.record) !== recordDigest(record)) {
+    if (existing !== undefined && recordDigest(existing.record) !== digestOf(record)) {
       throw new VersionConflictError(`version ${version} of ${objectId} already holds another record`)
     }
     if (role.home && existing?.home !== true) latest = await latestHome(top, entries)

@@ -320,7 +320,15 @@ export class ShardStore extends StoreReader implements StagingHost {
    * manifests, staging cleanup, counters) without writing anything. The caller MUST hold
    * `writeLock` and write `ops` (with its log entry) in one root batch before releasing it.
    */
-  async prepareCommit(record: unknown, role: CommitRole): Promise<PreparedCommit> {
+  async prepareCommit(
+    record: unknown,
+    role: CommitRole,
+    /**
+     * `record` is what `validateVersionRecord(…, params)` returned, and `digest` its `recordDigest`:
+     * with this store's own params, neither is done again (commit.ts `prepareCommitOps`).
+     */
+    validated?: { params: ProtocolParams; digest: string },
+  ): Promise<PreparedCommit> {
     this.assertOpen()
     if (!this.writeLock.locked) throw new WriteLockNotHeldError()
     const prepared = await prepareCommitOps(
@@ -329,6 +337,7 @@ export class ShardStore extends StoreReader implements StagingHost {
       record,
       role,
       await this.lockedCounters(),
+      validated?.params === this.params ? { digest: validated.digest } : undefined,
     )
     // Its batch is the caller's to write: the counters are unknown until `committed` says it is in.
     if (prepared.counters !== undefined) this.knownCounters = undefined
