@@ -219,6 +219,11 @@ export async function prepareCommitOps(
   const { object_id: objectId, version } = record
   const counters = known ?? (await readCounters(subs))
   const ops: StoreBatchOp[] = []
+  // Every marker and manifest in one read, not two per shard (a small object's commit names several),
+  // asked for now: it waits in the thread pool beside the index read below rather than after it.
+  const markerKeys = role.shards.map((s) => parseStagingId(s.stagingId))
+  const shardReads = markersAndManifests(subs, markerKeys, role.shards)
+  shardReads.catch(() => {}) // awaited below, unless the index check fails first
 
   // The object index: the append-only rule for homes, the same-version rule for everyone. Read from
   // the object's highest version down: for a new version (above every one kept, the usual case)
@@ -264,9 +269,7 @@ export async function prepareCommitOps(
   // The shards this node holds: staged bytes become a manifest when their root is the record's.
   const shards: ShardCommitSummary[] = []
   let bytesAdded = 0
-  // Every marker and manifest in one read, not two per shard: a small object's commit names several.
-  const markerKeys = role.shards.map((s) => parseStagingId(s.stagingId))
-  const { markers, manifests } = await markersAndManifests(subs, markerKeys, role.shards)
+  const { markers, manifests } = await shardReads
   for (const [i, { shardId, stagingId }] of role.shards.entries()) {
     const d = record.shards.find((x) => x.shard_id === shardId)!
     const markerKey = markerKeys[i]!
