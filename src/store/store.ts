@@ -29,6 +29,24 @@ import {
   sweepable,
 } from './staging-sweep.js'
 
+/**
+ * The random half of staging ids, drawn from OpenSSL a pool at a time: one `randomBytes` per staged
+ * shard was a call into OpenSSL (and a getpid for its fork check) per shard, two or three per node
+ * on every small write.
+ */
+const STAGING_RANDOM_POOL = 512
+let stagingPool: Uint8Array = new Uint8Array(0)
+let stagingPoolAt = 0
+function stagingRandom(): Uint8Array {
+  if (stagingPoolAt + 8 > stagingPool.length) {
+    stagingPool = randomBytes(STAGING_RANDOM_POOL)
+    stagingPoolAt = 0
+  }
+  const out = stagingPool.subarray(stagingPoolAt, stagingPoolAt + 8)
+  stagingPoolAt += 8
+  return out
+}
+
 export interface ShardStoreComponents {
   /** The node's root database, already open; the store keeps to its own sublevels. */
   db: RootDb
@@ -239,7 +257,7 @@ export class ShardStore extends StoreReader implements StagingHost {
     counters.staged++
     counters.staged_bytes += length
     return {
-      stagingId: newStagingId(counters.staging_seq, randomBytes(8)),
+      stagingId: newStagingId(counters.staging_seq, stagingRandom()),
       seq: counters.staging_seq,
       createdMs: this.now(),
     }
