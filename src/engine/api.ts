@@ -1,9 +1,8 @@
-import type { StorageMetadata } from '../core/metadata.js'
-import type { VersionKind, VersionRecord } from '../core/record.js'
 import type {
   EngineFailure,
   ListResponse,
   ProofResponse,
+  ReadHead,
   ReadResponse,
   ShardReadInfo,
   StoreResponse,
@@ -32,18 +31,7 @@ export interface PutOptions extends CallOptions {
   onProgress?: (p: WriteProgress) => void
 }
 
-export interface OpenedRead {
-  /** As every success answer says: `if (!opened.ok)` tells it from a failure in plain JavaScript too. */
-  ok: true
-  object_id: string
-  version: number
-  kind: VersionKind
-  hash_commit: string
-  content_size: number
-  metadata: StorageMetadata
-  storage_event_id: string
-  /** The majority-agreed record: remote clients verify shard roots and hash_commit against it. */
-  record: VersionRecord
+export interface OpenedRead extends ReadHead {
   /**
    * Verified content: throws INTEGRITY_MISMATCH at a block that does not verify, and at the end if
    * the whole does not match hash_commit (unless told not to check it: ReadContentOptions).

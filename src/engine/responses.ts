@@ -1,7 +1,7 @@
 import { QfsError, type StorageErrorCode, storageErrorCode } from '../core/errors.js'
 import type { StorageMetadata } from '../core/metadata.js'
 import type { StorageProof } from '../core/proof.js'
-import type { VersionKind } from '../core/record.js'
+import type { VersionKind, VersionRecord } from '../core/record.js'
 
 /**
  * The QFS StorageEngine interface shapes (storageengine-interface.md): every response has `ok`;
@@ -36,6 +36,24 @@ export interface ShardReadInfo {
   merkle_root: string
   leaf_count: number
   served_by: string | null
+}
+
+/**
+ * What a read tells about the version before its content: the engine's opened read and the wire's
+ * read header both begin with it.
+ */
+export interface ReadHead {
+  /** As every success answer says: `if (!opened.ok)` tells it from a failure in plain JavaScript too. */
+  ok: true
+  object_id: string
+  version: number
+  kind: VersionKind
+  hash_commit: string
+  content_size: number
+  metadata: StorageMetadata
+  storage_event_id: string
+  /** The majority-agreed record: remote clients verify shard roots and hash_commit against it. */
+  record: VersionRecord
 }
 
 export interface ReadSuccess {

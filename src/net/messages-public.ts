@@ -1,11 +1,12 @@
 import { InvalidInputError } from '../core/errors.js'
-import { normalizeMetadata, type StorageMetadata } from '../core/metadata.js'
+import { normalizeMetadata } from '../core/metadata.js'
 import type { ProtocolParams } from '../core/params.js'
-import { type VersionKind, type VersionRecord, validateVersionRecord } from '../core/record.js'
+import { type VersionKind, validateVersionRecord } from '../core/record.js'
 import type {
   EngineFailure,
   ObjectSummary,
   ProofSuccess,
+  ReadHead,
   ShardReadInfo,
   StoreSuccess,
 } from '../engine/responses.js'
@@ -57,17 +58,7 @@ export interface ListRequest {
 }
 
 /** The first frame of a read: everything about the version, including the record to verify against. */
-export interface ReadHeader {
-  ok: true
-  object_id: string
-  version: number
-  kind: VersionKind
-  hash_commit: string
-  content_size: number
-  metadata: StorageMetadata
-  record: VersionRecord
-  storage_event_id: string
-}
+export type ReadHeader = ReadHead
 
 /** The last frame of a read: which replica served each shard. */
 export interface ReadTrailer {
