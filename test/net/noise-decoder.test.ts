@@ -1,5 +1,5 @@
 import { LengthPrefixedDecoder } from '@libp2p/utils'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { describe, expect, it } from 'vitest'
 import { patchNoiseDecoder } from '../../src/net/noise-decoder.js'
 
@@ -85,5 +85,39 @@ describe('Noise message decoder (net/noise-decoder.ts)', () => {
     expect(() => [...libraryDecoder(100).decode(bytes.subarray(0, 200))]).toThrow(
       /Buffer length limit exceeded/,
     )
+  })
+  it('matches the library on random messages, cuts, inputs and buffer limits: output, error and what stays buffered', () => {
+    let seed = 11
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed % n
+    }
+    const outcome = (decoder: LengthPrefixedDecoder, chunks: Array<Uint8Array | Uint8ArrayList>) => {
+      const out: string[] = []
+      try {
+        for (const c of chunks)
+          for (const m of decoder.decode(c)) out.push(Buffer.from(m.subarray()).toString('hex'))
+      } catch (err) {
+        out.push(`error ${(err as Error).name}: ${(err as Error).message}`)
+      }
+      out.push(`buffered ${(decoder as unknown as { buffer: Uint8ArrayList }).buffer.byteLength}`)
+      return out
+    }
+    for (let round = 0; round < 1000; round++) {
+      const lengths = Array.from({ length: random(6) }, () => [0, 1, 2, 65535, random(40)][random(5)]!)
+      let bytes = wire(lengths)
+      // A lone first byte of a length prefix left at the end.
+      if (random(3) === 0) bytes = Buffer.concat([bytes, Uint8Array.of(random(256))])
+      const chunks: Uint8Array[] = []
+      for (let at = 0; at < bytes.length; ) {
+        const k = 1 + random(Math.min(bytes.length - at, random(3) === 0 ? 3 : 70_000))
+        chunks.push(bytes.subarray(at, at + k))
+        at += k
+      }
+      const limit = [16 * 1024 * 1024, 100, 70_000][random(3)]!
+      const asLists = random(2) === 0
+      const input = () => (asLists ? chunks.map((c) => new Uint8ArrayList(c)) : chunks)
+      expect(outcome(patched(limit), input())).toEqual(outcome(libraryDecoder(limit), input()))
+    }
   })
 })
