@@ -40,6 +40,12 @@ export interface VersionRecord {
   catalogue_homes: string[]
 }
 
+/** What names a version and its content: every answer and catalogue entry about a version carries it. */
+export type VersionFacts = Pick<
+  VersionRecord,
+  'object_id' | 'version' | 'kind' | 'hash_commit' | 'content_size'
+>
+
 const RECORD_KEYS = [
   'object_id',
   'version',

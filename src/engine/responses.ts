@@ -1,7 +1,7 @@
 import { QfsError, type StorageErrorCode, storageErrorCode } from '../core/errors.js'
 import type { StorageMetadata } from '../core/metadata.js'
 import type { StorageProof } from '../core/proof.js'
-import type { VersionKind, VersionRecord } from '../core/record.js'
+import type { VersionFacts, VersionKind, VersionRecord } from '../core/record.js'
 
 /**
  * The QFS StorageEngine interface shapes (storageengine-interface.md): every response has `ok`;
@@ -15,13 +15,8 @@ export interface EngineFailure {
   storage_event_id: string | null
 }
 
-export interface StoreSuccess {
+export interface StoreSuccess extends VersionFacts {
   ok: true
-  object_id: string
-  version: number
-  kind: VersionKind
-  hash_commit: string
-  content_size: number
   shard_ids: string[]
   replica_sets: Record<string, string[]>
   atr_cost: string
@@ -42,14 +37,9 @@ export interface ShardReadInfo {
  * What a read tells about the version before its content: the engine's opened read and the wire's
  * read header both begin with it.
  */
-export interface ReadHead {
+export interface ReadHead extends VersionFacts {
   /** As every success answer says: `if (!opened.ok)` tells it from a failure in plain JavaScript too. */
   ok: true
-  object_id: string
-  version: number
-  kind: VersionKind
-  hash_commit: string
-  content_size: number
   metadata: StorageMetadata
   storage_event_id: string
   /** The majority-agreed record: remote clients verify shard roots and hash_commit against it. */

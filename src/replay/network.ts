@@ -1,19 +1,14 @@
 import { compareUtf8 } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import type { StorageMetadata } from '../core/metadata.js'
-import type { VersionKind } from '../core/record.js'
+import type { VersionFacts } from '../core/record.js'
 import { majority } from '../engine/context.js'
 import type { StorageEvent } from '../log/index.js'
 import { replayNodeLog } from './node.js'
 import { compareVersionKey, type NodeState, stateHash } from './state.js'
 
 /** One version of the network's catalogue, with who holds each of its shards. */
-export interface CatalogueEntry {
-  object_id: string
-  version: number
-  kind: VersionKind
-  hash_commit: string
-  content_size: number
+export interface CatalogueEntry extends VersionFacts {
   metadata: StorageMetadata
   homes: string[]
   shards: Array<{
