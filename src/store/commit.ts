@@ -213,8 +213,6 @@ export async function prepareCommitOps(
 ): Promise<PreparedCommit> {
   const record =
     validated === undefined ? validateVersionRecord(recordInput, params) : (recordInput as VersionRecord)
-  const digestOf = (r: VersionRecord) =>
-    r === record && validated !== undefined ? validated.digest : recordDigest(r)
   const role = validateRole(roleInput, record)
   const { object_id: objectId, version } = record
   const counters = known ?? (await readCounters(subs))
@@ -240,7 +238,10 @@ export async function prepareCommitOps(
       existing = top.version === version ? top : await readEntry(subs, objectId, version)
     // Idempotence is judged on the whole record, the unit readers vote on: the same bytes with
     // another tick or epoch are another record, and two of them at different homes would split the vote.
-    if (existing !== undefined && recordDigest(existing.record) !== digestOf(record)) {
+    if (
+      existing !== undefined &&
+      recordDigest(existing.record) !== (validated?.digest ?? recordDigest(record))
+    ) {
       throw new VersionConflictError(`version ${version} of ${objectId} already holds another record`)
     }
     if (role.home && existing?.home !== true) latest = await latestHome(top, entries)
