@@ -171,6 +171,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           log: local.log,
           time: clockOf(membership.latest),
           health,
+          decided: local.decided,
         },
         {
           timeouts: {

@@ -42,7 +42,7 @@ export function acceptanceMessage(record: VersionRecord, digest: string = record
 /**
  * Every acceptance among the homes' commit answers. All of them, not a majority: a home whose
  * signature does not verify (a hostile one, a wrong key) must not make the holders refuse a record
- * the others vouch for; a holder checks one per home and stops at a majority.
+ * the others vouch for; a holder checks one per home.
  */
 export function forwardedAcceptances(
   answers: ReadonlyArray<{ node: string; value?: { acceptance?: string } }>,
@@ -69,17 +69,19 @@ export class NotDecidedError extends QfsError {
 }
 
 /**
- * Passes when a majority of `record.catalogue_homes` signed it: distinct homes, each signature
- * valid. Acceptances from other nodes, repeated or bad ones count for nothing (they are not an
- * error by themselves: a coordinator forwards what the homes answered). At most one signature per
- * home is checked, and none once a majority verified. `digest` is `recordDigest(record)`, when known.
+ * The number of `record.catalogue_homes` that signed it: distinct homes, each signature valid; fails
+ * with NOT_DECIDED below a majority. Acceptances from other nodes, repeated or bad ones count for
+ * nothing (they are not an error by themselves: a coordinator forwards what the homes answered). One
+ * signature per home is checked at most, every home's, not only a majority's: a holder that sees
+ * every home vouch knows no home lacks the record, and may serve it without asking them (the rule of
+ * DecidedRecords). `digest` is `recordDigest(record)`, when known.
  */
 export async function checkAcceptances(
   record: VersionRecord,
   acceptances: readonly Acceptance[] | undefined,
   keys: AcceptanceKeys,
   digest?: string,
-): Promise<void> {
+): Promise<number> {
   const homes = record.catalogue_homes
   const needed = majority(homes.length)
   const message = acceptanceMessage(record, digest)
@@ -95,8 +97,8 @@ export async function checkAcceptances(
       continue
     }
     if (await keys.verify(a.node_id, message, signature).catch(() => false)) vouching.add(a.node_id)
-    if (vouching.size >= needed) return
   }
+  if (vouching.size >= needed) return vouching.size
   throw new NotDecidedError(
     `${vouching.size} of the ${needed} home acceptances a holder needs to keep ${record.object_id} v${record.version}`,
   )

@@ -19,12 +19,14 @@ interface Kept {
 }
 
 /**
- * Records this node resolved from every one of an object's homes, kept so a read of the same version
- * need not ask the homes again. A decided record never changes: homes accept one record per version
- * and hold it for good (docs/consistency.md), so serving it again cannot make a second content
- * readable. Kept per epoch, so a new epoch (whose homes or placements may differ once membership
- * changes) starts from the homes again; least recently used first out. Callers get a copy each time,
- * so one caller changing what it got cannot change what the next is served.
+ * Records this node knows every one of an object's homes to hold, kept so a read of the same version
+ * need not ask the homes again: resolved from all of them on a read, taken by all of them at a write
+ * this node coordinated, or signed by all of them in the acceptances of a commit it took as a holder.
+ * A decided record never changes: homes accept one record per version and hold it for good
+ * (docs/consistency.md), so serving it again cannot make a second content readable; and since no home
+ * lacks it, no read repair is skipped. Kept per epoch, so a new epoch (whose homes or placements may
+ * differ once membership changes) starts from the homes again; least recently used first out. Callers
+ * get a copy each time, so one caller changing what it got cannot change what the next is served.
  */
 export class DecidedRecords {
   private readonly kept = new Map<string, Kept>()
@@ -63,7 +65,7 @@ export class DecidedRecords {
     return this.kept.has(keyOf(epoch, objectId, version))
   }
 
-  /** `record` was just resolved from every home of its object in `epoch`. */
+  /** Every home of `record`'s object in `epoch` is known to hold it (see the class). */
   remember(epoch: number, record: VersionRecord): void {
     const bytes = canonicalBytes(record).length
     if (this.capacity === 0 || bytes > Math.min(DECIDED_RECORD_MAX_BYTES, this.budget)) return

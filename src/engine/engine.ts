@@ -47,6 +47,11 @@ export interface StorageEngineComponents {
   time: DeterministicTime
   /** Recent failures of peers, which order reads try replicas in; default: remembered for 30 s. */
   health?: PeerHealth
+  /**
+   * Records every home is known to hold, shared with the node's service, whose commits as a holder
+   * fill it too (LocalNode.decided); default: the engine's own, of `decidedRecordsKept` records.
+   */
+  decided?: DecidedRecords
 }
 
 export interface StorageEngineInit {
@@ -66,7 +71,7 @@ export interface StorageEngineInit {
   listScanBudget?: number
   /**
    * Decided records a node keeps so a read of a version it resolved lately skips the homes (default
-   * DECIDED_RECORDS_KEPT; 0 asks the homes on every read).
+   * DECIDED_RECORDS_KEPT; 0 asks the homes on every read). Not with the `decided` component.
    */
   decidedRecordsKept?: number
 }
@@ -110,7 +115,9 @@ export class StorageEngine implements StorageEngineApi {
       throw new TypeError('listScanBudget must be a positive integer')
     }
     this.listScanBudget = init.listScanBudget
-    this.decided = new DecidedRecords(init.decidedRecordsKept)
+    if (components.decided !== undefined && init.decidedRecordsKept !== undefined)
+      throw new TypeError("decidedRecordsKept sizes the engine's own records: not with a shared decided")
+    this.decided = components.decided ?? new DecidedRecords(init.decidedRecordsKept)
   }
 
   putContent(
@@ -169,6 +176,8 @@ export class StorageEngine implements StorageEngineApi {
         signal: options.signal,
         onProgress: options.onProgress,
       })
+      // Every home took it: a read through this node need not ask them (decided-records.ts).
+      if (laggingHomes.length === 0) this.decided.remember(view.epoch, record)
       const event = await this.record(
         {
           ...fields,

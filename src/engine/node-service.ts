@@ -7,6 +7,7 @@ import type { EventLog } from '../log/index.js'
 import type { Membership } from '../membership/types.js'
 import type { ShardStore, StagedShard, ShardHeader as StoreShardHeader } from '../store/index.js'
 import { type AcceptanceKeys, checkAcceptances, signAcceptance } from './acceptance.js'
+import type { DecidedRecords } from './decided-records.js'
 import { AegisContextMissingError } from './errors.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { placementProblem } from './record-placement.js'
@@ -38,6 +39,11 @@ export interface NodeServiceComponents {
    * only for a store used on its own.
    */
   acceptanceKeys?: AcceptanceKeys
+  /**
+   * Where a record committed here as a holder that is no home goes once every home's acceptance
+   * verified: the node's engine then reads it without asking the homes (decided-records.ts).
+   */
+  decided?: DecidedRecords
 }
 
 /**
@@ -52,6 +58,7 @@ export class NodeService {
   private readonly params: ProtocolParams
   private readonly membership?: Membership
   private readonly acceptanceKeys?: AcceptanceKeys
+  private readonly decided?: DecidedRecords
 
   constructor(components: NodeServiceComponents) {
     this.nodeId = components.nodeId
@@ -60,6 +67,7 @@ export class NodeService {
     this.params = components.params
     this.membership = components.membership
     this.acceptanceKeys = components.acceptanceKeys
+    this.decided = components.decided
     if (this.membership !== undefined && this.acceptanceKeys === undefined) {
       throw new InvalidInputError('a node that takes commits from peers needs acceptance keys')
     }
@@ -139,8 +147,10 @@ export class NodeService {
     const digest = recordDigest(record)
     // A holder that is no home keeps only what a majority of the homes accepted: otherwise any
     // eligible peer could commit a made-up record first and make it refuse the decided one.
-    if (!home && keys !== undefined) await checkAcceptances(record, request.acceptances, keys, digest)
+    const vouching =
+      !home && keys !== undefined ? await checkAcceptances(record, request.acceptances, keys, digest) : 0
     const result = await this.commitLocked(record, digest, home, staged)
+    if (vouching === record.catalogue_homes.length) this.decided?.remember(record.epoch, record)
     if (!home || keys === undefined) return result
     return { ...result, acceptance: await signAcceptance(keys, record, digest) }
   }

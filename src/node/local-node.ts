@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { AcceptanceKeys } from '../engine/acceptance.js'
+import { DecidedRecords } from '../engine/decided-records.js'
 import { NodeService } from '../engine/node-service.js'
 import { type AuditKey, EventLog, type EventLogOptions, loadOrCreateAuditKey } from '../log/index.js'
 import type { Membership } from '../membership/types.js'
@@ -33,6 +34,8 @@ export interface LocalNode {
   readonly store: ShardStore
   readonly log: EventLog
   readonly service: NodeService
+  /** Records every home is known to hold: filled by the service's commits, shared with the node's engine. */
+  readonly decided: DecidedRecords
   readonly auditKey: AuditKey
   readonly params: ProtocolParams
   close(): Promise<void>
@@ -74,6 +77,7 @@ async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams
     throw err
   }
   const opened = log
+  const decided = new DecidedRecords()
   const service = new NodeService({
     nodeId: init.nodeId,
     store,
@@ -81,6 +85,7 @@ async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams
     params,
     membership: init.membership,
     acceptanceKeys: init.acceptanceKeys,
+    decided,
   })
   return {
     nodeId: init.nodeId,
@@ -88,6 +93,7 @@ async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams
     store,
     log: opened,
     service,
+    decided,
     auditKey,
     params,
     async close() {

@@ -61,6 +61,8 @@ export class MiniNetwork {
             membership: net.membership,
             log: node.log,
             time: new DeterministicTime(),
+            // The engine's own records when the caller sizes them (decidedRecordsKept), else the node's.
+            decided: init.engine?.decidedRecordsKept === undefined ? node.decided : undefined,
           },
           init.engine,
         ),

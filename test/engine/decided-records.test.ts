@@ -4,7 +4,10 @@ import { canonicalBytes } from '../../src/core/canonical.js'
 import { objectId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import type { VersionRecord } from '../../src/core/record.js'
+import { DeterministicTime } from '../../src/core/time.js'
 import { DecidedRecords } from '../../src/engine/decided-records.js'
+import { StorageEngine } from '../../src/engine/engine.js'
+import { findObject } from './consistency-claims-helpers.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
@@ -73,7 +76,7 @@ describe('DecidedRecords', () => {
   })
 })
 
-describe('reads of a version this node resolved before', () => {
+describe('reads of a version this node knows every home to hold', () => {
   let h: Awaited<ReturnType<typeof inProcessHarness>>
   beforeAll(async () => {
     h = await inProcessHarness(5)
@@ -90,14 +93,24 @@ describe('reads of a version this node resolved before', () => {
   }
   /** Lets the slower homes' answers of a read come in (a record is kept once every home answered). */
   const settle = () => new Promise((r) => setTimeout(r, 50))
-
-  it('ask the homes once; a read of the latest asks them every time', async () => {
-    const { oid, reader } = setup('once')
-    const content = bytesOf('once', 3000)
-    expect((await h.engine(reader).putContent(oid, 1, content, meta(1))).ok).toBe(true)
+  /** Counts the record lookups of `oid` while `body` runs. */
+  const countingLookups = async (oid: string, body: (lookups: () => number) => Promise<void>) => {
     const asked = vi.spyOn(h.net.transport, 'getRecord')
     try {
-      const lookups = () => asked.mock.calls.filter(([, o]) => o === oid).length
+      await body(() => asked.mock.calls.filter(([, o]) => o === oid).length)
+    } finally {
+      asked.mockRestore()
+    }
+  }
+
+  it('ask the homes once; a read of the latest asks them every time', async () => {
+    const { oid, homes } = setup('once')
+    // A home reads it, written through another node: the write tells it nothing of the other homes.
+    const reader = homes[0]
+    const writer = h.nodeIds.find((n) => n !== reader)!
+    const content = bytesOf('once', 3000)
+    expect((await h.engine(writer).putContent(oid, 1, content, meta(1))).ok).toBe(true)
+    await countingLookups(oid, async (lookups) => {
       for (let i = 0; i < 3; i++) {
         const got = await h.engine(reader).getContent(oid, 1)
         expect(got.ok && Buffer.from(got.content_bytes).equals(content)).toBe(true)
@@ -107,19 +120,19 @@ describe('reads of a version this node resolved before', () => {
       await h.engine(reader).getContent(oid)
       await h.engine(reader).getContent(oid)
       expect(lookups()).toBeGreaterThanOrEqual(3 + 4)
-    } finally {
-      asked.mockRestore()
-    }
+    })
   })
 
-  it('serve a version it resolved while two of its three homes are down; one it never resolved is QUORUM_NOT_REACHED', async () => {
+  it('serve a version it resolved while two of its three homes are down; one a home missed is QUORUM_NOT_REACHED', async () => {
     const { oid, homes, reader } = setup('homes-down')
     const content = bytesOf('homes-down', 3000)
     expect((await h.engine(reader).putContent(oid, 1, content, meta(2))).ok).toBe(true)
     expect((await h.engine(reader).getContent(oid, 1)).ok).toBe(true)
     await settle()
-    // Written through this node too, but never read here: a write does not resolve a record.
+    // Written through this node too, but while a home was down: no node knows every home holds it.
+    await h.setDown(homes[2], true)
     expect((await h.engine(reader).putContent(oid, 2, bytesOf('homes-down-2', 3000), meta(3))).ok).toBe(true)
+    await h.setDown(homes[2], false)
     const down = homes.slice(0, 2)
     for (const n of down) await h.setDown(n, true)
     try {
@@ -132,6 +145,46 @@ describe('reads of a version this node resolved before', () => {
     } finally {
       for (const n of down) await h.setDown(n, false)
     }
+  })
+
+  it('read a version written through this node without asking the homes, once every home took it', async () => {
+    // A home: its own commit tells it nothing of the other homes, the write's answers do.
+    const { oid, homes } = setup('written-here')
+    const reader = homes[0]
+    const content = bytesOf('written-here', 3000)
+    expect((await h.engine(reader).putContent(oid, 1, content, meta(7))).ok).toBe(true)
+    await countingLookups(oid, async (lookups) => {
+      const got = await h.engine(reader).getContent(oid, 1)
+      expect(got.ok && Buffer.from(got.content_bytes).equals(content)).toBe(true)
+      expect(lookups()).toBe(0)
+    })
+  })
+
+  it("read a version without asking the homes on a holder that is no home, once its commit carried every home's acceptance", async () => {
+    // Written through a home; read through a holder that is none (it takes the commit of step 3).
+    const p = findObject(h.nodeIds, 'decided-holder', (o) =>
+      o.replicas.some((r) => r.some((n) => !o.homes.includes(n))),
+    )
+    const holder = p.replicas.flat().find((n) => !p.homes.includes(n))!
+    const content = bytesOf('decided-holder', 3000)
+    expect((await h.engine(p.homes[0]!).putContent(p.oid, 1, content, meta(8))).ok).toBe(true)
+    await countingLookups(p.oid, async (lookups) => {
+      const got = await h.engine(holder).getContent(p.oid, 1)
+      expect(got.ok && Buffer.from(got.content_bytes).equals(content)).toBe(true)
+      expect(lookups()).toBe(0)
+    })
+    // A majority of acceptances decides it there too, but a home that missed it must still be
+    // caught up by the reads, so those keep asking.
+    await h.setDown(p.homes[2]!, true)
+    expect((await h.engine(p.homes[0]!).putContent(p.oid, 2, content, meta(9))).ok).toBe(true)
+    await h.setDown(p.homes[2]!, false)
+    await countingLookups(p.oid, async (lookups) => {
+      expect((await h.engine(holder).getContent(p.oid, 2)).ok).toBe(true)
+      expect(lookups()).toBeGreaterThanOrEqual(3) // the read's, then its repair's
+      await vi.waitFor(async () =>
+        expect(await h.net.node(p.homes[2]!).service.getRecord(p.oid, 2)).toBeDefined(),
+      )
+    })
   })
 
   it('keep asking, and so repairing, while a home lacks the record; keep it once every home holds it', async () => {
@@ -169,6 +222,20 @@ describe('reads of a version this node resolved before', () => {
     if (!again.ok) throw new Error(JSON.stringify(again))
     ;(again.metadata.tags as string[]).push('not written either')
     expect(await h.engine(reader).getContent(oid, 1)).toMatchObject({ ok: true })
+  })
+
+  it("are either shared with the node (its commits fill them) or the engine's own, sized by decidedRecordsKept, not both", () => {
+    const id = h.nodeIds[0]!
+    const components = {
+      nodeId: id,
+      transport: h.net.transport,
+      membership: h.net.membership,
+      log: h.net.node(id).log,
+      time: new DeterministicTime(),
+      decided: h.net.node(id).decided,
+    }
+    expect(() => new StorageEngine(components, { decidedRecordsKept: 16 })).toThrow(TypeError)
+    expect(() => new StorageEngine(components)).not.toThrow()
   })
 
   it('fail a call given up before its lookup, as asking the homes would, even for a kept record', async () => {
