@@ -1,0 +1,95 @@
+// 4 KiB puts, then gets of the same objects, on a 5-node devnet started for the run: latency p50 and
+// p99, and CPU per operation of the five daemons together and of this client (from /proc and
+// process.cpuUsage). Puts go through node-1, gets through node-2, as in `npm run bench:net`.
+//
+//   npm run build && node scripts/measure/small-ops.mjs     (through npx node on Node 20 machines)
+//
+// OPS (default 300) sets the measured operations, after 50 of warm-up; SEMI the daemons' V8 young
+// generation in MiB (default: the devnet's own, DAEMON_NODE_ARGS). One JSON line per run. To compare
+// two commits, build each in its own clone and alternate runs of the two: this machine's speed
+// moves more between minutes than most changes move these figures.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { objectId } from '../../dist/core/ids.js'
+import { DAEMON_NODE_ARGS, Devnet } from '../../dist/daemon/devnet.js'
+import { createQfsLibp2p } from '../../dist/net/libp2p-node.js'
+import { QfsClient } from '../../dist/sdk/client.js'
+
+const ops = Number(process.env.OPS ?? 300)
+const semi = process.env.SEMI
+const nodeArgs =
+  semi === undefined
+    ? DAEMON_NODE_ARGS
+    : DAEMON_NODE_ARGS.map((a) =>
+        a.startsWith('--max-semi-space-size') ? `--max-semi-space-size=${semi}` : a,
+      )
+
+/** User + system CPU of `pids`, in ms (clock ticks of 10 ms). */
+async function cpuOf(pids) {
+  let ms = 0
+  for (const pid of pids) {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+    ms += (Number(fields[11]) + Number(fields[12])) * 10
+  }
+  return ms
+}
+const percentile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return Number(sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * q) / 100))].toFixed(2))
+}
+const clientMs = (from) => {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / 1000
+}
+
+const work = await mkdtemp(join(tmpdir(), 'small-ops-'))
+const devnet = await Devnet.start({ dir: join(work, 'devnet'), nodes: 5, logLevel: 'warn', nodeArgs })
+try {
+  const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+  const writer = await QfsClient.create({ node: devnet.nodes[0].multiaddrs[0], libp2p })
+  const reader = await QfsClient.create({ node: devnet.nodes[1].multiaddrs[0], libp2p })
+  const pids = devnet.nodes.map((n) => n.pid)
+  const metadata = { author_node_id: 'small-ops', created_at_tick: 1 }
+  const run = async (label, n) => {
+    const ids = Array.from({ length: n }, (_, i) => objectId('small-ops', `${label}/${i}`))
+    const timed = async (call) => {
+      const started = performance.now()
+      const answer = await call()
+      if (!answer.ok) throw new Error(`${answer.code}: ${answer.error_detail}`)
+      return performance.now() - started
+    }
+    const put = []
+    const get = []
+    let nodes = await cpuOf(pids)
+    let client = process.cpuUsage()
+    for (const [i, id] of ids.entries())
+      put.push(await timed(() => writer.putContent(id, 1, new Uint8Array(4096).fill(i & 255), metadata)))
+    const putNodes = (await cpuOf(pids)) - nodes
+    const putClient = clientMs(client)
+    nodes = await cpuOf(pids)
+    client = process.cpuUsage()
+    for (const id of ids) get.push(await timed(() => reader.getContent(id, 1)))
+    const getNodes = (await cpuOf(pids)) - nodes
+    const getClient = clientMs(client)
+    const perOp = (ms) => Number((ms / n).toFixed(2))
+    return {
+      ops: n,
+      put_p50_ms: percentile(put, 50),
+      put_p99_ms: percentile(put, 99),
+      put_cpu_ms: { nodes: perOp(putNodes), client: perOp(putClient) },
+      get_p50_ms: percentile(get, 50),
+      get_p99_ms: percentile(get, 99),
+      get_cpu_ms: { nodes: perOp(getNodes), client: perOp(getClient) },
+    }
+  }
+  await run('warm-up', 50)
+  console.log(JSON.stringify({ semi_space_mib: semi ?? 'devnet default', ...(await run('measured', ops)) }))
+  await writer.close()
+  await reader.close()
+  await libp2p.stop()
+} finally {
+  await devnet.stop()
+  await rm(work, { recursive: true, force: true })
+}
