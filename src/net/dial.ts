@@ -1,6 +1,6 @@
-import type { DialProtocolOptions, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, DialProtocolOptions, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
+import { CODE_P2P, isMultiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { QfsError } from '../core/errors.js'
 import { NodeUnavailableError } from '../engine/errors.js'
 import { RemoteError } from './errors.js'
@@ -14,6 +14,8 @@ export interface Dialer {
     protocols: string | string[],
     options?: DialProtocolOptions,
   ): Promise<Stream>
+  /** The open connections to a peer; when present, a peer already connected is reached by its id. */
+  getConnections?(peer?: PeerId): Connection[]
 }
 
 export type PeerTarget = PeerId | Multiaddr | Multiaddr[]
@@ -31,7 +33,7 @@ export async function openExchange(
   who: string,
 ): Promise<FrameStream> {
   try {
-    const stream = await dialer.dialProtocol(target, protocol, {
+    const stream = await dialer.dialProtocol(connectedPeer(dialer, target) ?? target, protocol, {
       signal,
       maxOutboundStreams: limits.maxOutboundStreams,
     })
@@ -40,6 +42,32 @@ export async function openExchange(
     // libp2p's text (addresses tried, OS errors) stays in `cause`, for the logs only.
     throw new NodeUnavailableError(`cannot open ${protocol} to ${who}`, { cause: err })
   }
+}
+
+/** The peer each multiaddr object names with `/p2p/`, parsed once (null: it names none). */
+const namedPeers = new WeakMap<Multiaddr, PeerId | null>()
+
+/**
+ * The peer a single multiaddr target names, if the dialer is connected to it. Dialed by multiaddr,
+ * libp2p parses the address's peer id and merges the address into its peer store on every call
+ * (about a quarter of a millisecond of CPU, a tenth of what a client spends on a 4 KiB get); by id,
+ * it goes straight to the open connection. Without one the multiaddr itself is dialed, so a client
+ * never depends on addresses the peer store learnt elsewhere.
+ */
+function connectedPeer(dialer: Dialer, target: PeerTarget): PeerId | undefined {
+  if (dialer.getConnections === undefined || Array.isArray(target) || !isMultiaddr(target)) return undefined
+  let peer = namedPeers.get(target)
+  if (peer === undefined) {
+    const named = target.getComponents().findLast((c) => c.code === CODE_P2P)?.value
+    try {
+      peer = named === undefined ? null : peerIdFromString(named)
+    } catch {
+      peer = null
+    }
+    namedPeers.set(target, peer)
+  }
+  if (peer === null) return undefined
+  return dialer.getConnections(peer).some((c) => c.status === 'open') ? peer : undefined
 }
 
 /**
