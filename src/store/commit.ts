@@ -110,7 +110,8 @@ export async function readEntry(
   objectId: string,
   version: number,
 ): Promise<IndexEntry | undefined> {
-  const value = await subs.index.get(indexKey(objectId, version))
+  // An index entry is one record (at most tens of KiB): read synchronously (reader.ts SYNC_READ_MAX_BYTES).
+  const value = subs.index.getSync(indexKey(objectId, version))
   return value === undefined ? undefined : toIndexEntry(value)
 }
 
