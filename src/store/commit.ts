@@ -133,24 +133,19 @@ async function latestHome(
 }
 
 /**
- * The staging markers and manifests of a commit's shards in one database read: both sublevels are
- * of one root, which is asked for all the keys at once (one thread-pool round trip, not two).
+ * The staging markers and manifests of a commit's shards, read synchronously: a few hundred bytes
+ * each, in LevelDB's cache after the staging that wrote them, so each costs less than one thread-pool
+ * round trip would (reader.ts SYNC_READ_MAX_BYTES).
  */
-async function markersAndManifests(
+function markersAndManifests(
   subs: StoreSublevels,
   markerKeys: readonly Uint8Array[],
   shards: CommitRole['shards'],
-): Promise<{ markers: Array<Uint8Array | undefined>; manifests: Array<Uint8Array | undefined> }> {
-  if (shards.length === 0) return { markers: [], manifests: [] }
-  const keys = [
-    ...markerKeys.map((k) => subs.staging.prefixKey(k, 'view')),
-    ...shards.map((s) => subs.manifests.prefixKey(parseId(s.shardId, 'shard_id'), 'view')),
-  ]
-  const values = (await subs.staging.db.getMany(keys, {
-    keyEncoding: 'view',
-    valueEncoding: 'view',
-  })) as Array<Uint8Array | undefined>
-  return { markers: values.slice(0, shards.length), manifests: values.slice(shards.length) }
+): { markers: Array<Uint8Array | undefined>; manifests: Array<Uint8Array | undefined> } {
+  return {
+    markers: markerKeys.map((k) => subs.staging.getSync(k)),
+    manifests: shards.map((s) => subs.manifests.getSync(parseId(s.shardId, 'shard_id'))),
+  }
 }
 
 function validateRole(input: unknown, record: VersionRecord): CommitRole {
@@ -218,11 +213,7 @@ export async function prepareCommitOps(
   const { object_id: objectId, version } = record
   const counters = known ?? (await readCounters(subs))
   const ops: StoreBatchOp[] = []
-  // Every marker and manifest in one read, not two per shard (a small object's commit names several),
-  // asked for now: it waits in the thread pool beside the index read below rather than after it.
   const markerKeys = role.shards.map((s) => parseStagingId(s.stagingId))
-  const shardReads = markersAndManifests(subs, markerKeys, role.shards)
-  shardReads.catch(() => {}) // awaited below, unless the index check fails first
 
   // The object index: the append-only rule for homes, the same-version rule for everyone. Read from
   // the object's highest version down: for a new version (above every one kept, the usual case)
@@ -271,7 +262,7 @@ export async function prepareCommitOps(
   // The shards this node holds: staged bytes become a manifest when their root is the record's.
   const shards: ShardCommitSummary[] = []
   let bytesAdded = 0
-  const { markers, manifests } = await shardReads
+  const { markers, manifests } = markersAndManifests(subs, markerKeys, role.shards)
   for (const [i, { shardId, stagingId }] of role.shards.entries()) {
     const d = record.shards.find((x) => x.shard_id === shardId)!
     const markerKey = markerKeys[i]!
