@@ -89,13 +89,13 @@ export async function checkAcceptances(
   const tried = new Set<string>()
   for (const a of acceptances ?? []) {
     if (!homes.includes(a.node_id) || tried.has(a.node_id)) continue
-    tried.add(a.node_id)
     let signature: Uint8Array
     try {
       signature = fromHex(a.signature, 'acceptance signature')
     } catch {
-      continue
+      continue // not a signature at all: it costs no verification, and a later entry may hold one
     }
+    tried.add(a.node_id)
     if (await keys.verify(a.node_id, message, signature).catch(() => false)) vouching.add(a.node_id)
   }
   if (vouching.size >= needed) return vouching.size

@@ -48,7 +48,7 @@ export async function openExchange(
 const namedPeers = new WeakMap<Multiaddr, PeerId | null>()
 
 /**
- * The peer a single multiaddr target names, if the dialer is connected to it. Dialed by multiaddr,
+ * The peer a single multiaddr target names, if the dialer has a direct, unlimited connection to it. Dialed by multiaddr,
  * libp2p parses the address's peer id and merges the address into its peer store on every call
  * (about a quarter of a millisecond of CPU, a tenth of what a client spends on a 4 KiB get); by id,
  * it goes straight to the open connection. Without one the multiaddr itself is dialed, so a client
@@ -67,7 +67,10 @@ function connectedPeer(dialer: Dialer, target: PeerTarget): PeerId | undefined {
     namedPeers.set(target, peer)
   }
   if (peer === null) return undefined
-  return dialer.getConnections(peer).some((c) => c.status === 'open') ? peer : undefined
+  // Only a connection libp2p would reuse for a stream as it is: open, direct and not limited (a
+  // relay's); for any other, the multiaddr lets libp2p dial the address it was given.
+  const usable = (c: Connection) => c.status === 'open' && c.direct && c.limits === undefined
+  return dialer.getConnections(peer).some(usable) ? peer : undefined
 }
 
 /**

@@ -21,11 +21,13 @@ export type BlockProof = ProofParts
 const TREE_CACHE_SIZE = 32
 
 /**
- * Values up to this size are read with LevelDB's synchronous get: a manifest, an index entry, a
- * small shard's block. Such a read is served from LevelDB's block cache or one page-cache read,
- * cheaper than the thread-pool round trip of an asynchronous get (about 1 ms of node CPU less per
- * 4 KiB get across a devnet, 12%). A larger block stays asynchronous, so that a read from a cold
- * disk never holds the event loop for long.
+ * A single block up to this size is read with LevelDB's synchronous get, as are manifests, index
+ * entries and staging markers. Warm, such a read is a lookup in LevelDB's cache or one page-cache
+ * copy, cheaper than the thread-pool round trip of an asynchronous get (about 1 ms of node CPU less
+ * per 4 KiB get across a devnet, 12%); cold, the event loop waits for one disk read. A larger block
+ * stays asynchronous, so that wait stays bounded to small values. A manifest is 32 bytes per block
+ * of its shard, so it is small except for very large shards (8 KiB for a 64 MiB shard, 2 MiB for
+ * the largest the default limits allow), whose reads then stream that many blocks anyway.
  */
 export const SYNC_READ_MAX_BYTES = 64 * 1024
 
@@ -47,7 +49,7 @@ export abstract class StoreReader {
 
   async getManifest(shardId: string): Promise<ShardManifest | undefined> {
     this.assertOpen()
-    // Leaf hashes of 32 bytes, a few KiB at most: read synchronously (SYNC_READ_MAX_BYTES).
+    // 32 bytes per block: read synchronously (SYNC_READ_MAX_BYTES says when that is large).
     const value = this.sublevels.manifests.getSync(parseId(shardId, 'shard_id'))
     return value === undefined ? undefined : decodeManifest(value)
   }

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { objectId } from '../../src/core/ids.js'
+import { objectId, shardId } from '../../src/core/ids.js'
+import { EligibleSet } from '../../src/core/placement.js'
 import { verifyStorageProof } from '../../src/core/proof.js'
 import type { VersionRecord } from '../../src/core/record.js'
 import { Devnet } from '../../src/daemon/devnet.js'
@@ -89,6 +90,42 @@ describe('devnet: five daemons as processes, one killed and restarted', () => {
       const health = await fetch(`${n.api}/healthz`)
       expect(health.status).toBe(200)
     }
+  })
+
+  it('serves a get through a holder that is no home without asking a home, once every home took the write', async () => {
+    // The daemon shares one set of decided records between the node service, whose commit as a
+    // holder saw every home's acceptance, and the engine serving the read (docs/consistency.md).
+    const eligible = new EligibleSet(nodeIds())
+    const placed = (i: number) => {
+      const oid = objectId('e2e-decided', `o-${i}`)
+      const homes = eligible.catalogueHomes(oid, 3)
+      const holders = [0, 1, 2, 3].flatMap((k) => eligible.place(shardId(oid, 1, k), 3).selected)
+      return { oid, homes, holder: holders.find((n) => !homes.includes(n)) }
+    }
+    let p = placed(0)
+    for (let i = 1; p.holder === undefined; i++) p = placed(i)
+    const writer = p.homes[0]!
+    const answer = await client(writer).putContent(p.oid, 1, content('decided', 3000), META)
+    expectOk(answer)
+    expect(Object.values(answer.replica_sets).flat()).toContain(p.holder)
+    const lookups = async () => {
+      let n = 0
+      for (const home of p.homes) {
+        const api = devnet.nodes.find((x) => x.node_id === home)!.api
+        const text = await (await fetch(`${api}/metrics`)).text()
+        for (const m of text.matchAll(/^qfs_requests_total\{op="replica_record",[^}]*\} (\d+)$/gm))
+          n += Number(m[1])
+      }
+      return n
+    }
+    const before = await lookups()
+    const got = await client(p.holder!).getContent(p.oid, 1)
+    expectOk(got)
+    expect(Buffer.from(got.content_bytes).equals(Buffer.from(content('decided', 3000)))).toBe(true)
+    expect(await lookups()).toBe(before)
+    // The counter does count lookups: a home that did not coordinate the write asks the others.
+    expectOk(await client(p.homes[1]!).getContent(p.oid, 1))
+    expect(await lookups()).toBeGreaterThanOrEqual(before + 2)
   })
 
   it('stores 0 B, 1 B, 5 MiB and 64 MiB through one node', async () => {

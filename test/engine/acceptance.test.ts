@@ -75,6 +75,10 @@ describe('acceptances', () => {
       'NOT_DECIDED',
     )
     expect(await check([await signedBy('h1'), { node_id: 'h3', signature: 'zz' }])).toBe('NOT_DECIDED')
+    // An entry that is no hex at all does not hide the same home's valid one after it.
+    expect(
+      await check([await signedBy('h1'), { node_id: 'h3', signature: 'zz' }, await signedBy('h3')]),
+    ).toBeUndefined()
     expect(await check([])).toBe('NOT_DECIDED')
   })
 

@@ -12,7 +12,9 @@ import { testPeerKey } from './harness.js'
 const limits = resolveLimits()
 
 /** A dialer that records each target it is asked for and answers a stream nobody reads. */
-function recordingDialer(connections: (peer: PeerId) => Array<Pick<Connection, 'status'>> | undefined) {
+function recordingDialer(
+  connections: (peer: PeerId) => Array<Pick<Connection, 'status' | 'direct' | 'limits'>> | undefined,
+) {
   const targets: PeerTarget[] = []
   const dialer: Dialer = {
     async dialProtocol(peer) {
@@ -32,7 +34,11 @@ describe('openExchange', () => {
     const id = peerIdFromPrivateKey(await testPeerKey(1)).toString()
     const addr = multiaddr(`/ip4/127.0.0.1/tcp/4001/p2p/${id}`)
     let status: Connection['status'] | undefined
-    const r = recordingDialer((peer) => (peer.equals(peerIdFromString(id)) && status ? [{ status }] : []))
+    let direct = true
+    let relayLimits: Connection['limits']
+    const r = recordingDialer((peer) =>
+      peer.equals(peerIdFromString(id)) && status ? [{ status, direct, limits: relayLimits }] : [],
+    )
     const open = (d: Dialer, target: PeerTarget) => openExchange(d, target, '/p', limits, undefined, 'x')
 
     await open(r.withConnections, addr) // not connected yet
@@ -45,8 +51,16 @@ describe('openExchange', () => {
     const bare = multiaddr('/ip4/127.0.0.1/tcp/4001') // names no peer
     await open(r.withConnections, bare)
     await open(r.withConnections, [addr])
+    // A relayed or limited connection is not reused as it is: the multiaddr is dialed.
+    direct = false
+    await open(r.withConnections, addr)
+    direct = true
+    relayLimits = { bytes: 1024n }
+    await open(r.withConnections, addr)
+    relayLimits = undefined
+    await open(r.withConnections, addr)
 
     const kinds = r.targets.map((t) => (Array.isArray(t) ? 'list' : 'bytes' in t ? 'addr' : t.toString()))
-    expect(kinds).toEqual(['addr', id, 'addr', 'addr', 'addr', 'list'])
+    expect(kinds).toEqual(['addr', id, 'addr', 'addr', 'addr', 'list', 'addr', 'addr', id])
   })
 })
