@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryLevel } from 'memory-level'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { atrCost } from '../../src/core/atr.js'
 import { toHex } from '../../src/core/bytes.js'
 import { hashCommit } from '../../src/core/commit.js'
@@ -12,7 +13,7 @@ import type { VersionKind, VersionRecord } from '../../src/core/record.js'
 import type { CommitRole, PreparedCommit } from '../../src/store/commit.js'
 import { openNodeDb, type RootDb } from '../../src/store/db.js'
 import type { ShardHeader } from '../../src/store/staging.js'
-import type { ShardStore } from '../../src/store/store.js'
+import { ShardStore } from '../../src/store/store.js'
 import { oracleLeafHash, oracleRoot } from '../helpers/rfc9162.js'
 
 /** Small blocks so shards have several leaves at a few KiB. */
@@ -52,6 +53,37 @@ export const classicBackend: Backend = {
       },
     }
   },
+}
+
+/**
+ * A ShardStore with `params` over a fresh database of `backend`, opened before the suite's tests
+ * (`each`: before each test, on a database of its own) and closed with its database after them.
+ * Call inside a describe; read `.store` in the tests.
+ */
+export function openedStore(
+  backend: Backend,
+  params: ProtocolParams = TEST_PARAMS,
+  scope: 'each' | 'all' = 'all',
+): { readonly store: ShardStore } {
+  let store: ShardStore | undefined
+  let cleanup: (() => Promise<void>) | undefined
+  const [before, after] = scope === 'each' ? [beforeEach, afterEach] : [beforeAll, afterAll]
+  before(async () => {
+    const opened = await backend.open()
+    cleanup = opened.cleanup
+    store = new ShardStore({ db: opened.db }, { params })
+    await store.open()
+  })
+  after(async () => {
+    await store?.close()
+    await cleanup?.()
+  })
+  return {
+    get store() {
+      if (store === undefined) throw new Error('the store opens before the tests')
+      return store
+    },
+  }
 }
 
 /** Deterministic bytes (xorshift32): test content, not protocol data. */

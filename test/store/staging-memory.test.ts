@@ -1,11 +1,9 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { shardId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
-import type { RootDb } from '../../src/store/db.js'
-import { ShardStore } from '../../src/store/store.js'
-import { classicBackend, testObjectId } from './helpers.js'
+import { classicBackend, openedStore, testObjectId } from './helpers.js'
 
 // Live memory is what a writer retains; garbage it already dropped is the collector's business.
 setFlagsFromString('--expose-gc')
@@ -16,19 +14,7 @@ const SHARD_BYTES = 64 * MiB
 const CHUNK = 64 * 1024
 
 describe('staging memory (classic-level, 64 MiB shard)', () => {
-  let db: RootDb
-  let cleanup: () => Promise<void>
-  let store: ShardStore
-
-  beforeAll(async () => {
-    ;({ db, cleanup } = await classicBackend.open())
-    store = new ShardStore({ db }, { params: DEFAULT_PARAMS })
-    await store.open()
-  })
-  afterAll(async () => {
-    await store.close()
-    await cleanup()
-  })
+  const fixture = openedStore(classicBackend, DEFAULT_PARAMS)
 
   it('retains a few blocks, not the shard', async () => {
     const objectId = testObjectId('big')
@@ -45,7 +31,7 @@ describe('staging memory (classic-level, 64 MiB shard)', () => {
     const base = process.memoryUsage()
     let peakRss = 0
     let peakBuffers = 0
-    const writer = await store.beginShard(header)
+    const writer = await fixture.store.beginShard(header)
     for (let off = 0, i = 0; off < SHARD_BYTES; off += CHUNK, i++) {
       chunk.fill(i & 0xff)
       chunk[0] = i >>> 8
@@ -65,6 +51,6 @@ describe('staging memory (classic-level, 64 MiB shard)', () => {
     expect(peakRss).toBeLessThan(48 * MiB)
     expect(peakBuffers).toBeGreaterThan(0)
     await writer.abort()
-    expect((await store.stats()).staged).toBe(0)
+    expect((await fixture.store.stats()).staged).toBe(0)
   })
 })

@@ -1,34 +1,21 @@
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { equalBytes, toHex } from '../../src/core/bytes.js'
-import type { RootDb } from '../../src/store/db.js'
 import { Mutex } from '../../src/store/mutex.js'
-import { ShardStore } from '../../src/store/store.js'
 import { oracleLeafHash, oracleRoot } from '../helpers/rfc9162.js'
 import {
   buildVersion,
   collect,
   commitLocked,
   memoryBackend,
+  openedStore,
   pseudoBytes,
   TEST_PARAMS,
   testObjectId,
 } from './helpers.js'
 
 describe('ShardWriter', () => {
-  let db: RootDb
-  let cleanup: () => Promise<void>
-  let store: ShardStore
-
-  beforeAll(async () => {
-    ;({ db, cleanup } = await memoryBackend.open())
-    store = new ShardStore({ db }, { params: TEST_PARAMS })
-    await store.open()
-  })
-  afterAll(async () => {
-    await store.close()
-    await cleanup()
-  })
+  const fixture = openedStore(memoryBackend, TEST_PARAMS)
 
   it('gives the oracle root for any cut of the bytes into chunks, written with or without awaiting', async () => {
     let run = 0
@@ -43,7 +30,7 @@ describe('ShardWriter', () => {
           // A fresh object per run, so a shrinking run never meets an earlier run's versions.
           const built = buildVersion({ objectId: testObjectId(`chunks-${run}`), version: 1, content })
           const shard = built.shards[0]!
-          const writer = await store.beginShard(shard.header)
+          const writer = await fixture.store.beginShard(shard.header)
           const writes: Promise<void>[] = []
           for (let off = 0, i = 0; off < shard.bytes.length; i++) {
             const n = cuts[i % cuts.length]!
@@ -59,13 +46,15 @@ describe('ShardWriter', () => {
             blocks.push(shard.bytes.subarray(off, off + 1024))
           expect(staged).toMatchObject({ length: shard.bytes.length, leafCount: blocks.length })
           expect(staged.merkleRoot).toBe(toHex(oracleRoot(blocks.map(oracleLeafHash))))
-          await commitLocked(store, built.record, { home: true, shards: [staged] })
-          expect(equalBytes(await collect(store.readShard(shard.header.shardId)), shard.bytes)).toBe(true)
+          await commitLocked(fixture.store, built.record, { home: true, shards: [staged] })
+          expect(equalBytes(await collect(fixture.store.readShard(shard.header.shardId)), shard.bytes)).toBe(
+            true,
+          )
         },
       ),
       { seed: 7, numRuns: 40 },
     )
-    expect(await store.stats()).toEqual(await store.recomputeStats())
+    expect(await fixture.store.stats()).toEqual(await fixture.store.recomputeStats())
   })
 
   it('takes whole blocks with the leaf hashes their writer computed, and refuses a leaf with anything else', async () => {
@@ -79,7 +68,7 @@ describe('ShardWriter', () => {
     for (let off = 0; off < shard.bytes.length; off += 1024)
       blocks.push(shard.bytes.subarray(off, off + 1024))
     expect(blocks.at(-1)!.length).toBeLessThan(1024)
-    const writer = await store.beginShard(shard.header)
+    const writer = await fixture.store.beginShard(shard.header)
     // Leaves from the RFC 9162 oracle, not the store's own function: the staged root must be theirs.
     for (const block of blocks) await writer.write(block, oracleLeafHash(block))
     const staged = await writer.finish()
@@ -87,15 +76,15 @@ describe('ShardWriter', () => {
     expect(staged.merkleRoot).toBe(built.record.shards[0]!.merkle_root)
     // The writer kept copies: changing the caller's buffers afterwards changes nothing stored.
     for (const block of blocks) block.fill(0xee)
-    await commitLocked(store, built.record, { home: true, shards: [staged] })
+    await commitLocked(fixture.store, built.record, { home: true, shards: [staged] })
     const expected = buildVersion({
       objectId: testObjectId('with-leaves'),
       version: 1,
       content: pseudoBytes(5, 9000),
     })
-    expect(equalBytes(await collect(store.readShard(shard.header.shardId)), expected.shards[0]!.bytes)).toBe(
-      true,
-    )
+    expect(
+      equalBytes(await collect(fixture.store.readShard(shard.header.shardId)), expected.shards[0]!.bytes),
+    ).toBe(true)
 
     // A leaf with part of a block, with a block after a part, or of the wrong size: refused, and
     // the writer is discarded (nothing staged stays behind).
@@ -106,7 +95,7 @@ describe('ShardWriter', () => {
     })
     const bytes = other.shards[0]!.bytes
     expect(bytes.length).toBe(2048)
-    const cases: Array<(w: Awaited<ReturnType<typeof store.beginShard>>) => Promise<void>> = [
+    const cases: Array<(w: Awaited<ReturnType<typeof fixture.store.beginShard>>) => Promise<void>> = [
       (w) => w.write(bytes.subarray(0, 1000), oracleLeafHash(bytes.subarray(0, 1000))),
       async (w) => {
         await w.write(bytes.subarray(0, 10))
@@ -120,12 +109,12 @@ describe('ShardWriter', () => {
       },
     ]
     for (const bad of cases) {
-      const w = await store.beginShard(other.shards[0]!.header)
+      const w = await fixture.store.beginShard(other.shards[0]!.header)
       await expect(bad(w)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
       await expect(w.finish()).rejects.toBeDefined()
       await w.abort()
     }
-    expect(await store.stats()).toEqual(await store.recomputeStats())
+    expect(await fixture.store.stats()).toEqual(await fixture.store.recomputeStats())
   })
 
   it('stageShard takes bytes, iterables and async iterables', async () => {
@@ -139,18 +128,20 @@ describe('ShardWriter', () => {
       for (let off = 0; off < bytes.length; off += 999) yield bytes.subarray(off, off + 999)
     }
     const staged = [
-      await store.stageShard(a!.header, a!.bytes),
-      await store.stageShard(b!.header, [b!.bytes.subarray(0, 10), b!.bytes.subarray(10)]),
-      await store.stageShard(c!.header, chunks(c!.bytes)),
+      await fixture.store.stageShard(a!.header, a!.bytes),
+      await fixture.store.stageShard(b!.header, [b!.bytes.subarray(0, 10), b!.bytes.subarray(10)]),
+      await fixture.store.stageShard(c!.header, chunks(c!.bytes)),
     ]
     expect(staged.map((s) => s.merkleRoot)).toEqual(built.record.shards.slice(0, 3).map((d) => d.merkle_root))
     // A source longer than declared leaves nothing staged.
-    const before = await store.stats()
-    await expect(store.stageShard(a!.header, new Uint8Array(a!.bytes.length + 1))).rejects.toMatchObject({
+    const before = await fixture.store.stats()
+    await expect(
+      fixture.store.stageShard(a!.header, new Uint8Array(a!.bytes.length + 1)),
+    ).rejects.toMatchObject({
       code: 'INVALID_INPUT',
     })
-    expect(await store.stats()).toEqual(before)
-    await store.discardStaging(staged.map((s) => s.stagingId))
+    expect(await fixture.store.stats()).toEqual(before)
+    await fixture.store.discardStaging(staged.map((s) => s.stagingId))
   })
 
   it('names staged shards with ids that grow in byte order, so new blocks land at the end of the key space', async () => {
@@ -162,7 +153,7 @@ describe('ShardWriter', () => {
     const ids: string[] = []
     for (let i = 0; i < 12; i++) {
       const shard = built.shards[i % built.shards.length]!
-      ids.push((await store.stageShard(shard.header, shard.bytes)).stagingId)
+      ids.push((await fixture.store.stageShard(shard.header, shard.bytes)).stagingId)
     }
     // Lower-case hex of equal length sorts as the bytes do.
     expect([...ids].sort()).toEqual(ids)
@@ -171,7 +162,7 @@ describe('ShardWriter', () => {
     const seqs = ids.map((id) => BigInt(`0x${id.slice(0, 16)}`))
     expect(seqs.slice(1).map((q, i) => q - seqs[i]!)).toEqual(ids.slice(1).map(() => 1n))
     expect(new Set(ids.map((id) => id.slice(16))).size).toBe(ids.length)
-    await store.discardStaging(ids)
+    await fixture.store.discardStaging(ids)
   })
 })
 

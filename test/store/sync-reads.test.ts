@@ -1,26 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { equalBytes } from '../../src/core/bytes.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
-import type { RootDb } from '../../src/store/db.js'
 import { SYNC_READ_MAX_BYTES } from '../../src/store/reader.js'
-import { ShardStore } from '../../src/store/store.js'
-import { buildVersion, collect, memoryBackend, pseudoBytes, storeVersion, testObjectId } from './helpers.js'
+import {
+  buildVersion,
+  collect,
+  memoryBackend,
+  openedStore,
+  pseudoBytes,
+  storeVersion,
+  testObjectId,
+} from './helpers.js'
 
 // Small values are read with the synchronous get (cheaper than a thread-pool round trip); a block
 // above SYNC_READ_MAX_BYTES stays asynchronous, so a cold disk read never holds the event loop long.
 describe('single-block reads', () => {
-  let db: RootDb
-  let cleanup: () => Promise<void>
-  let store: ShardStore
-  beforeEach(async () => {
-    ;({ db, cleanup } = await memoryBackend.open())
-    store = new ShardStore({ db }, { params: DEFAULT_PARAMS })
-    await store.open()
-  })
-  afterEach(async () => {
+  const fixture = openedStore(memoryBackend, DEFAULT_PARAMS, 'each')
+  afterEach(() => {
     vi.restoreAllMocks()
-    await store.close()
-    await cleanup()
   })
 
   it('take a small block with the synchronous get and a large one with the asynchronous, both byte-identical', async () => {
@@ -38,11 +35,11 @@ describe('single-block reads', () => {
         content: pseudoBytes(i + 1, c.shardBytes * DEFAULT_PARAMS.numShardsPerObject),
         params: DEFAULT_PARAMS,
       })
-      await storeVersion(store, built)
+      await storeVersion(fixture.store, built)
       const shard = built.shards[0]!
-      const sync = vi.spyOn(store.sublevels.blocks, 'getSync')
-      const async = vi.spyOn(store.sublevels.blocks, 'get')
-      const got = await collect(store.readShard(shard.header.shardId, { fromBlock: c.from }))
+      const sync = vi.spyOn(fixture.store.sublevels.blocks, 'getSync')
+      const async = vi.spyOn(fixture.store.sublevels.blocks, 'get')
+      const got = await collect(fixture.store.readShard(shard.header.shardId, { fromBlock: c.from }))
       expect(equalBytes(got, shard.bytes.subarray(c.from * block))).toBe(true)
       expect(got.length).toBe(c.last)
       const expectSync = c.last <= SYNC_READ_MAX_BYTES
