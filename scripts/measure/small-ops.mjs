@@ -5,7 +5,8 @@
 //   npm run build && node scripts/measure/small-ops.mjs     (through npx node on Node 20 machines)
 //
 // OPS (default 300) sets the measured operations, after 50 of warm-up; SEMI the daemons' V8 young
-// generation in MiB (default: the devnet's own, DAEMON_NODE_ARGS). One JSON line per run. To compare
+// generation in MiB (default: the devnet's own, DAEMON_NODE_ARGS); DAEMON_ARGS more Node options for
+// the daemons, space-separated (such as V8 GC flags). One JSON line per run. To compare
 // two commits, build each in its own clone and alternate runs of the two: this machine's speed
 // moves more between minutes than most changes move these figures.
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -19,12 +20,15 @@ import { QfsClient } from '../../dist/sdk/client.js'
 
 const ops = Number(process.env.OPS ?? 300)
 const semi = process.env.SEMI
-const nodeArgs =
-  semi === undefined
+const extraArgs = (process.env.DAEMON_ARGS ?? '').split(' ').filter((a) => a !== '')
+const nodeArgs = [
+  ...(semi === undefined
     ? DAEMON_NODE_ARGS
     : DAEMON_NODE_ARGS.map((a) =>
         a.startsWith('--max-semi-space-size') ? `--max-semi-space-size=${semi}` : a,
-      )
+      )),
+  ...extraArgs,
+]
 
 /** User + system CPU of `pids`, in ms (clock ticks of 10 ms). */
 async function cpuOf(pids) {
@@ -85,7 +89,13 @@ try {
     }
   }
   await run('warm-up', 50)
-  console.log(JSON.stringify({ semi_space_mib: semi ?? 'devnet default', ...(await run('measured', ops)) }))
+  console.log(
+    JSON.stringify({
+      semi_space_mib: semi ?? 'devnet default',
+      daemon_args: extraArgs,
+      ...(await run('measured', ops)),
+    }),
+  )
   await writer.close()
   await reader.close()
   await libp2p.stop()
