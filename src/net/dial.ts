@@ -48,11 +48,11 @@ export async function openExchange(
 const namedPeers = new WeakMap<Multiaddr, PeerId | null>()
 
 /**
- * The peer a single multiaddr target names, if the dialer has a direct, unlimited connection to it. Dialed by multiaddr,
- * libp2p parses the address's peer id and merges the address into its peer store on every call
- * (about a quarter of a millisecond of CPU, a tenth of what a client spends on a 4 KiB get); by id,
- * it goes straight to the open connection. Without one the multiaddr itself is dialed, so a client
- * never depends on addresses the peer store learnt elsewhere.
+ * The peer a single multiaddr target names, if the dialer has a direct, unlimited connection to it.
+ * Dialed by multiaddr, libp2p parses the address's peer id and merges the address into its peer
+ * store on every call (about a quarter of a millisecond of CPU, a tenth of what a client spends on a
+ * 4 KiB get); by id, it goes straight to the open connection. Without one the multiaddr itself is
+ * dialed, so a client never depends on addresses the peer store learnt elsewhere.
  */
 function connectedPeer(dialer: Dialer, target: PeerTarget): PeerId | undefined {
   if (dialer.getConnections === undefined || Array.isArray(target) || !isMultiaddr(target)) return undefined

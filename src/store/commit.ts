@@ -110,7 +110,8 @@ export async function readEntry(
   objectId: string,
   version: number,
 ): Promise<IndexEntry | undefined> {
-  // An index entry is one record (at most tens of KiB): read synchronously (reader.ts SYNC_READ_MAX_BYTES).
+  // An index entry is one record, at most tens of KiB: read synchronously (reader.ts
+  // SYNC_READ_MAX_BYTES).
   const value = subs.index.getSync(indexKey(objectId, version))
   return value === undefined ? undefined : toIndexEntry(value)
 }
@@ -133,9 +134,10 @@ async function latestHome(
 }
 
 /**
- * The staging markers and manifests of a commit's shards, read synchronously: a few hundred bytes
- * each, in LevelDB's cache after the staging that wrote them, so each costs less than one thread-pool
- * round trip would (reader.ts SYNC_READ_MAX_BYTES).
+ * The staging markers and manifests of a commit's shards, read synchronously: a marker is a few
+ * hundred bytes and a manifest 32 bytes per block, both in LevelDB's cache after the staging that
+ * wrote them, so each read costs less than one thread-pool round trip would (reader.ts
+ * SYNC_READ_MAX_BYTES).
  */
 function markersAndManifests(
   subs: StoreSublevels,
