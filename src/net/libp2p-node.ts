@@ -4,6 +4,7 @@ import { type Ping, ping } from '@libp2p/ping'
 import type { TCPSocketOptions } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { quietNoise } from './noise-decoder.js'
+import { skipRepeatedProtocolMerges } from './protocol-merges.js'
 import { coalescingTcp } from './tcp-writev.js'
 import { lazyWindowYamux } from './yamux-window.js'
 
@@ -106,7 +107,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     // the default of one, either could fail on the other's stream.
     ping: ping({ maxOutboundStreams: 2, maxInboundStreams: 4 }),
   } as unknown as ServiceFactoryMap<QfsLibp2pServices & S>
-  return createLibp2p<QfsLibp2pServices & S>({
+  const node = await createLibp2p<QfsLibp2pServices & S>({
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
     transports: [
@@ -135,4 +136,6 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     services,
     start: init.start ?? true,
   })
+  skipRepeatedProtocolMerges(node)
+  return node
 }
