@@ -1,8 +1,8 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
-import { protocolMergeStats } from '../../src/net/protocol-merges.js'
+import { PROTOCOL_MERGE_TRUST_MS, protocolMergeStats } from '../../src/net/protocol-merges.js'
 
 // libp2p records a stream's protocol in the peer store at both ends of every stream it opens; a
 // QFS node answers a repeat from memory, and the record must still end up with every protocol.
@@ -61,6 +61,40 @@ describe('protocol merges into the peer store (net/protocol-merges.ts)', () => {
     // A merge of anything else always reaches the store.
     await a.peerStore.merge(b.peerId, { tags: { kept: { value: 1 } } })
     expect((await a.peerStore.get(b.peerId)).tags.get('kept')?.value).toBe(1)
+  })
+
+  it('takes a protocol the entry lacks, an entry deleted, and an entry trusted too long to the store', async () => {
+    const skipped = () => protocolMergeStats(a)!.skipped
+    /** Opens streams until one is answered from memory: the peer's entry is remembered. */
+    const remembered = async () => {
+      for (let i = 0, from = skipped(); i < 10 && skipped() === from; i++) await openOnce()
+    }
+    await remembered()
+    // A protocol the remembered entry does not hold.
+    let before = skipped()
+    await a.peerStore.merge(b.peerId, { protocols: ['/new/1'] })
+    expect(skipped()).toBe(before)
+    expect(await recorded(a, b)).toEqual(expect.arrayContaining(['/new/1', PROTOCOL]))
+    // A deleted entry (the store tells no one) is made again by the next stream.
+    await remembered()
+    await a.peerStore.delete(b.peerId)
+    before = skipped()
+    await openOnce()
+    expect(skipped()).toBe(before)
+    expect(await recorded(a, b)).toContain(PROTOCOL)
+    // Past the trust window, one merge goes to the store again (it keeps the entry from expiring).
+    await remembered()
+    before = skipped()
+    const later = Date.now() + PROTOCOL_MERGE_TRUST_MS + 1
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(later)
+    try {
+      await openOnce()
+      expect(skipped()).toBe(before)
+      await openOnce()
+      expect(skipped()).toBe(before + 1)
+    } finally {
+      clock.mockRestore()
+    }
   })
 
   it('forgets a peer once its last connection closes', async () => {
