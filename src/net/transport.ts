@@ -1,5 +1,5 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { concatBytes, toHex } from '../core/bytes.js'
+import { toHex } from '../core/bytes.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { StorageProof } from '../core/proof.js'
 import { type VersionRecord, validateVersionRecord } from '../core/record.js'
@@ -37,14 +37,9 @@ import {
 } from './messages.js'
 import { type Limits, MIN_KEEPALIVE_PERIOD_MS, PROTOCOLS, resolveLimits } from './protocols.js'
 import { type RpcAnswer, RpcChannels } from './rpc-client.js'
-import {
-  MAX_INLINE_SHARD_BYTES,
-  MAX_STAGE_SHARDS,
-  parseSnapshotReply,
-  parseStageReply,
-  type RpcOp,
-} from './rpc-messages.js'
+import { MAX_INLINE_SHARD_BYTES, parseSnapshotReply, type RpcOp } from './rpc-messages.js'
 import { InlineShardSink, RemoteShardSink } from './shard-sinks.js'
+import { stageShardsOnPeer } from './stage-shards.js'
 
 export interface Libp2pTransportComponents {
   /** The local libp2p node (anything that can open a protocol stream). */
@@ -163,65 +158,7 @@ export class Libp2pTransport implements NodeTransport {
     options?.signal?.throwIfAborted()
     const self = this.self(nodeId)
     if (self !== undefined) return self.stageShards(shards)
-    // Requests of at most MAX_INLINE_SHARD_BYTES each; a larger shard streams on its own. Each
-    // request is all or none; if one fails, what the others staged is taken back.
-    const groups = stageGroups(shards)
-    const results = await Promise.allSettled(
-      groups.map((group) =>
-        group.length === 1 && group[0]!.bytes.length > MAX_INLINE_SHARD_BYTES
-          ? this.stageStreamed(nodeId, group[0]!, options)
-          : this.stageInline(nodeId, group, options),
-      ),
-    )
-    const failed = results.find((r) => r.status === 'rejected')
-    if (failed !== undefined) {
-      const staged = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))
-      if (staged.length > 0)
-        await this.abortStaging(
-          nodeId,
-          staged.map((s) => s.staging_id),
-        ).catch(() => {})
-      throw failed.reason
-    }
-    return results.flatMap((r) => (r as PromiseFulfilledResult<StagedShardInfo[]>).value)
-  }
-
-  private async stageInline(
-    nodeId: string,
-    group: WholeShardRequest[],
-    options?: AbortOptions,
-  ): Promise<StagedShardInfo[]> {
-    const headers = group.map((s) => s.header)
-    const data = group.length === 1 ? group[0]!.bytes : concatBytes(group.map((s) => s.bytes))
-    const answer = await this.rpc.request(
-      nodeId,
-      'stage',
-      { shards: headers as unknown as JsonObject[] },
-      {
-        data,
-        signal: options?.signal,
-      },
-    )
-    try {
-      return parseStageReply(answer.body, headers, nodeId)
-    } catch (err) {
-      throw exchangeFailure(err, nodeId)
-    }
-  }
-
-  private async stageStreamed(
-    nodeId: string,
-    shard: WholeShardRequest,
-    options?: AbortOptions,
-  ): Promise<StagedShardInfo[]> {
-    const sink = await this.openShard(nodeId, shard.header, options)
-    try {
-      await sink.write(shard.bytes)
-      return [await sink.finish(options)]
-    } catch (err) {
-      await sink.abort(err as Error).catch(() => {})
-      throw err
-    }
+    return stageShardsOnPeer(this, this.rpc, nodeId, shards, options)
   }
 
   commitVersion(nodeId: string, request: CommitRequest, options?: AbortOptions): Promise<CommitResult> {
@@ -415,26 +352,4 @@ export class Libp2pTransport implements NodeTransport {
       }
     })
   }
-}
-
-/** Shards in order, cut into groups of at most MAX_INLINE_SHARD_BYTES and MAX_STAGE_SHARDS shards. */
-function stageGroups(shards: readonly WholeShardRequest[]): WholeShardRequest[][] {
-  const groups: WholeShardRequest[][] = []
-  let current: WholeShardRequest[] = []
-  let bytes = 0
-  for (const shard of shards) {
-    const size = shard.bytes.length
-    if (
-      current.length > 0 &&
-      (bytes + size > MAX_INLINE_SHARD_BYTES || current.length === MAX_STAGE_SHARDS)
-    ) {
-      groups.push(current)
-      current = []
-      bytes = 0
-    }
-    current.push(shard)
-    bytes += size
-  }
-  if (current.length > 0) groups.push(current)
-  return groups
 }
