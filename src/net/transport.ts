@@ -1,8 +1,7 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { toHex } from '../core/bytes.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { StorageProof } from '../core/proof.js'
-import { type VersionRecord, validateVersionRecord } from '../core/record.js'
+import type { VersionRecord } from '../core/record.js'
 import { underDeadline } from '../engine/deadline.js'
 import { DEFAULT_PAGE } from '../engine/list.js'
 import type { NodeService } from '../engine/node-service.js'
@@ -21,9 +20,8 @@ import type {
 } from '../engine/transport.js'
 import { type Dialer, dialTarget, exchangeFailure, openExchange } from './dial.js'
 import { FrameInvalidError, RemoteError, SnapshotNotHeldError } from './errors.js'
-import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
-import { dataBytes, type JsonObject } from './frames.js'
+import type { JsonObject } from './frames.js'
 import {
   countField,
   exact,
@@ -31,11 +29,11 @@ import {
   MAX_ABORT_IDS,
   parseAck,
   parseCommitResult,
-  parseManifestReply,
   parseProofReply,
   parseRecordReply,
 } from './messages.js'
 import { type Limits, MIN_KEEPALIVE_PERIOD_MS, PROTOCOLS, resolveLimits } from './protocols.js'
+import { readBlocks, readManifest, readRecords } from './replica-answers.js'
 import { type RpcAnswer, RpcChannels } from './rpc-client.js'
 import { MAX_INLINE_SHARD_BYTES, parseSnapshotReply, type RpcOp } from './rpc-messages.js'
 import { InlineShardSink, RemoteShardSink } from './shard-sinks.js'
@@ -55,9 +53,6 @@ export interface Libp2pTransportInit {
   /** Governed parameters records are checked against (default DEFAULT_PARAMS). */
   params?: ProtocolParams
 }
-
-/** One reason for every fetch stopped early: a per-call Error would keep its stack's receivers alive (see engine/read.ts READ_STOPPED). */
-const FETCH_ENDED_EARLY = new Error('fetch ended early')
 
 /**
  * NodeTransport over libp2p (docs/protocol.md "replica/*"). Small requests, and shards and blocks
@@ -217,34 +212,8 @@ export class Libp2pTransport implements NodeTransport {
   ): Promise<ShardManifestInfo | undefined> {
     const self = this.self(nodeId)
     if (self !== undefined) return self.getManifest(shardId)
-    return this.call(
-      nodeId,
-      PROTOCOLS.replicaManifest,
-      { shard_id: shardId },
-      options,
-      async (fs, signal) => {
-        const head = parseManifestReply(await fs.readJson(signal))
-        if (head === undefined) return undefined
-        if (head.leaf_count > this.maxLeaves)
-          throw new FrameInvalidError(`manifest announces ${head.leaf_count} leaves`)
-        const leaves: string[] = []
-        let partial = new Uint8Array(0)
-        for (;;) {
-          const frame = await fs.read(signal)
-          if (frame.type === 'end') break
-          if (frame.type !== 'data') throw unexpected(frame, 'DATA or END')
-          const bytes = partial.length === 0 ? dataBytes(frame) : Buffer.concat([partial, ...frame.chunks])
-          const whole = bytes.length - (bytes.length % 32)
-          if (leaves.length + whole / 32 > head.leaf_count)
-            throw new FrameInvalidError('more leaf hashes than announced')
-          for (let off = 0; off < whole; off += 32) leaves.push(toHex(bytes.subarray(off, off + 32)))
-          partial = bytes.slice(whole)
-        }
-        if (partial.length !== 0 || leaves.length !== head.leaf_count) {
-          throw new FrameInvalidError(`manifest carried ${leaves.length} of ${head.leaf_count} leaf hashes`)
-        }
-        return { ...head, leaf_hashes: leaves }
-      },
+    return this.call(nodeId, PROTOCOLS.replicaManifest, { shard_id: shardId }, options, (fs, signal) =>
+      readManifest(fs, signal, this.maxLeaves),
     )
   }
 
@@ -281,33 +250,7 @@ export class Libp2pTransport implements NodeTransport {
     const fs = await underDeadline(signal, this.limits.requestTimeoutMs, (opening) =>
       this.open(nodeId, PROTOCOLS.replicaFetch, opening),
     )
-    let complete = false
-    try {
-      try {
-        await fs.writeJson({ shard_id: shardId, from_block: fromBlock }, signal)
-        await fs.close(signal)
-      } catch (err) {
-        throw exchangeFailure(err, nodeId)
-      }
-      for (;;) {
-        let frame: Awaited<ReturnType<FrameStream['read']>>
-        try {
-          // Bounded per frame by the idle timeout, not overall: a shard takes as long as it takes.
-          frame = await fs.read(signal)
-          if (frame.type !== 'data' && frame.type !== 'end') throw unexpected(frame, 'DATA or END')
-        } catch (err) {
-          throw exchangeFailure(err, nodeId)
-        }
-        if (frame.type === 'end') break
-        // One block per frame: the reader checks it whole against its leaf hash.
-        yield dataBytes(frame)
-      }
-      complete = true
-    } finally {
-      // A reader that stops early (it has every block it needs) resets the stream.
-      if (complete) fs.done()
-      else fs.abort(FETCH_ENDED_EARLY)
-    }
+    yield* readBlocks(fs, nodeId, shardId, fromBlock, signal)
   }
 
   proveShard(
@@ -341,15 +284,8 @@ export class Libp2pTransport implements NodeTransport {
     const self = this.self(nodeId)
     if (self !== undefined) return self.listRecords(filters)
     const limit = filters.limit ?? DEFAULT_PAGE
-    return this.call(nodeId, PROTOCOLS.replicaList, filtersToJson(filters), options, async (fs, signal) => {
-      const records: VersionRecord[] = []
-      for (;;) {
-        const frame = await fs.read(signal)
-        if (frame.type === 'end') return records
-        if (frame.type !== 'json') throw unexpected(frame, 'a record or END')
-        if (records.length === limit) throw new FrameInvalidError(`more than the ${limit} records asked for`)
-        records.push(validateVersionRecord(frame.value, this.params))
-      }
-    })
+    return this.call(nodeId, PROTOCOLS.replicaList, filtersToJson(filters), options, (fs, signal) =>
+      readRecords(fs, signal, limit, this.params),
+    )
   }
 }
