@@ -1,13 +1,10 @@
-import type { AbstractBatchOptions } from 'abstract-level'
 import { InvalidInputError } from '../core/errors.js'
 import { type Coverage, publicKeyHash, type SignedCheckpoint } from './checkpoint.js'
 import { CheckpointSigner, type CoverageHead } from './checkpoint-signer.js'
-import { LogCorruptError, LogIdentityMismatchError, LogNotOpenError, LogWriteError } from './errors.js'
+import { LogCorruptError, LogIdentityMismatchError, LogNotOpenError } from './errors.js'
 import {
-  buildEvent,
   computeEventId,
   type EventFields,
-  type NormalizedFields,
   normalizeEventFields,
   type StorageEvent,
   validateNodeId,
@@ -29,7 +26,10 @@ import {
   seqKey,
   type TextSublevel,
 } from './log-store.js'
+import { type LogWriteFailure, LogWriter } from './log-writer.js'
 import { type LogVerification, verifyLog } from './verify.js'
+
+export type { LogWriteFailure } from './log-writer.js'
 
 export interface EventLogComponents {
   db: RootDb
@@ -59,12 +59,6 @@ export interface EventLogOptions {
   onWriteHealth?: (failure: LogWriteFailure | undefined) => void
 }
 
-/** Why the log's appends fail: the database's own words (for the operator), and the seq that could not be written. */
-export interface LogWriteFailure {
-  reason: string
-  seq: number
-}
-
 /** What one append asks of the disk. */
 export interface AppendOptions {
   /** The entry and its ops are on disk when the append resolves (when the log syncs at all). */
@@ -79,18 +73,6 @@ export interface LogHead {
   last_checkpoint_id: string
 }
 
-interface PendingAppend {
-  fields: NormalizedFields
-  ops: readonly LogBatchOperation[]
-  durable: boolean
-  resolve: (event: StorageEvent) => void
-  reject: (err: unknown) => void
-}
-
-// Appends queued while a batch is being written go out together in the next one.
-const MAX_GROUP = 512
-const MAX_UNCOVERED_BATCHES = 4
-
 /**
  * A node's EQM audit log in its LevelDB. Appends are serialized through one queue, so the hash chain
  * never forks; each append's entry and the caller's ops commit in one atomic batch. Appends that
@@ -101,54 +83,51 @@ const MAX_UNCOVERED_BATCHES = 4
  */
 export class EventLog {
   readonly nodeId: string
-  private readonly db: RootDb
   private readonly key: AuditKey
   private readonly keyHash: string
-  private readonly every: number
-  private readonly sync: boolean
-  private readonly onWriteHealth: EventLogOptions['onWriteHealth']
   private readonly events: TextSublevel
   private readonly ckpts: TextSublevel
   private state: 'new' | 'open' | 'closing' | 'closed' = 'new'
 
-  private nextSeq = 0
-  private lastEventId = ZERO_ID
-  private failure: LogWriteFailure | undefined
   private readonly signer: CheckpointSigner
+  private readonly writer: LogWriter
 
-  private readonly queue: PendingAppend[] = []
-  private writing: Promise<void> | null = null
   private opening: Promise<void> | null = null
   private closing: Promise<void> | null = null
   private lastAppend: Promise<void> = Promise.resolve()
 
   constructor(components: EventLogComponents, options: EventLogOptions = {}) {
-    this.db = components.db
     this.nodeId = validateNodeId(components.nodeId)
     this.key = components.key
     if (!(this.key?.publicKey instanceof Uint8Array) || !(this.key.secretKey instanceof Uint8Array)) {
       throw new InvalidInputError('key must be an ML-DSA-65 AuditKey')
     }
     this.keyHash = publicKeyHash(this.key.publicKey)
-    this.every = options.checkpointEvery ?? 256
+    const every = options.checkpointEvery ?? 256
     const delayMs = options.checkpointDelayMs ?? 1000
-    this.sync = options.sync ?? true
-    this.onWriteHealth = options.onWriteHealth
-    if (!Number.isSafeInteger(this.every) || this.every < 1)
-      throw new InvalidInputError('checkpointEvery must be >= 1')
+    if (!Number.isSafeInteger(every) || every < 1) throw new InvalidInputError('checkpointEvery must be >= 1')
     if (!Number.isSafeInteger(delayMs) || delayMs < 1 || delayMs > 0x7fffffff) {
       throw new InvalidInputError('checkpointDelayMs must be an integer in 1..2^31-1')
     }
-    const { events, ckpts } = openLogSublevels(this.db)
+    const { events, ckpts } = openLogSublevels(components.db)
     this.events = events
     this.ckpts = ckpts
     this.signer = new CheckpointSigner({
       ckpts,
       nodeId: this.nodeId,
       key: this.key,
-      every: this.every,
+      every,
       delayMs,
-      committedEnd: () => this.nextSeq,
+      committedEnd: () => this.writer.committedEnd,
+    })
+    this.writer = new LogWriter({
+      db: components.db,
+      events,
+      nodeId: this.nodeId,
+      signer: this.signer,
+      every,
+      sync: options.sync ?? true,
+      onWriteHealth: options.onWriteHealth,
     })
   }
 
@@ -168,6 +147,7 @@ export class EventLog {
   private async load(): Promise<void> {
     const cp = await lastCheckpoint(this.ckpts)
     const covered: CoverageHead = { coveredEnd: 0, checkpoints: 0, lastCheckpointId: ZERO_ID }
+    let lastEventId = ZERO_ID
     if (cp !== undefined) {
       if (cp.node_id !== this.nodeId) throw new LogIdentityMismatchError(`log belongs to node ${cp.node_id}`)
       if (cp.public_key_hash !== this.keyHash) {
@@ -179,7 +159,7 @@ export class EventLog {
       covered.coveredEnd = cp.last_seq + 1
       covered.checkpoints = cp.checkpoint_seq + 1
       covered.lastCheckpointId = cp.checkpoint_id
-      this.lastEventId = cp.head_event_id
+      lastEventId = cp.head_event_id
     }
     // The uncovered tail is about to be signed, so check it links and hashes before vouching for it.
     const uncovered: string[] = []
@@ -188,15 +168,15 @@ export class EventLog {
       const e = parseStoredEvent(key, value)
       if (e.seq !== seq) throw new LogCorruptError(`entry ${seq} missing`)
       if (e.node_id !== this.nodeId) throw new LogIdentityMismatchError(`log belongs to node ${e.node_id}`)
-      if (e.prev_event_id !== this.lastEventId || computeEventId(e) !== e.event_id) {
+      if (e.prev_event_id !== lastEventId || computeEventId(e) !== e.event_id) {
         throw new LogCorruptError(`uncovered entry ${seq} does not hash or link`)
       }
       uncovered.push(e.event_id)
-      this.lastEventId = e.event_id
+      lastEventId = e.event_id
       seq++
     }
     this.signer.resume(covered, uncovered)
-    this.nextSeq = seq
+    this.writer.resume(seq, lastEventId)
     this.state = 'open'
     await this.flush()
   }
@@ -214,10 +194,7 @@ export class EventLog {
     if (this.state !== 'open') throw new LogNotOpenError('append on a log that is not open')
     const normalized = normalizeEventFields(fields)
     const ops = this.checkOps(extraOps)
-    const appended = new Promise<StorageEvent>((resolve, reject) => {
-      this.queue.push({ fields: normalized, ops, durable: options.durable === true, resolve, reject })
-      this.startWriter()
-    })
+    const appended = this.writer.append(normalized, ops, options.durable === true)
     this.lastAppend = appended.then(noop, noop)
     return appended
   }
@@ -249,8 +226,8 @@ export class EventLog {
   head(): LogHead {
     const { coveredEnd, checkpoints, lastCheckpointId } = this.signer.coverage
     return {
-      entries: this.nextSeq,
-      last_event_id: this.lastEventId,
+      entries: this.writer.committedEnd,
+      last_event_id: this.writer.lastCommittedId,
       covered_entries: coveredEnd,
       checkpoints,
       last_checkpoint_id: lastCheckpointId,
@@ -293,126 +270,13 @@ export class EventLog {
     })
   }
 
-  private startWriter(): void {
-    if (this.writing !== null) return
-    // `finally` runs asynchronously, after `writing` is set, and restarts for appends that arrived meanwhile.
-    this.writing = this.drain().finally(() => {
-      this.writing = null
-      if (this.queue.length > 0) this.startWriter()
-    })
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      // Backpressure: appends wait while signing lags far behind, which bounds the uncovered tail
-      // (memory, and what a crash leaves unsigned) when writes outpace ML-DSA.
-      if (this.signer.uncovered >= MAX_UNCOVERED_BATCHES * this.every) await this.signer.run(false)
-      await this.commitGroup(this.queue.splice(0, MAX_GROUP))
-    }
-  }
-
-  private async commitGroup(group: PendingAppend[]): Promise<void> {
-    if (group.length === 1) return this.commitOne(group[0]!)
-    const built: { item: PendingAppend; event: StorageEvent }[] = []
-    const unbuildable: { item: PendingAppend; err: unknown }[] = []
-    const ops: LogBatchOperation[] = []
-    let seq = this.nextSeq
-    let prev = this.lastEventId
-    for (const item of group) {
-      try {
-        const { event, stored } = buildEvent(item.fields, { node_id: this.nodeId, seq, prev_event_id: prev })
-        built.push({ item, event })
-        ops.push(this.entryOp(seq, stored), ...item.ops)
-        seq++
-        prev = event.event_id
-      } catch (err) {
-        unbuildable.push({ item, err })
-      }
-    }
-    try {
-      if (built.length === 0) return
-      try {
-        // One sync covers the group: a durable append pays for it once, whatever queued beside it.
-        await this.db.batch(ops, this.batchOptions(built.map((b) => b.item)))
-      } catch {
-        // One bad append must not fail the appends grouped with it: retry each alone, in order.
-        for (const { item } of built) await this.commitOne(item)
-        return
-      }
-      for (const { item, event } of built) {
-        this.advance(event)
-        item.resolve(event)
-      }
-    } finally {
-      // Settled after the group's commits, so no append settles before one queued ahead of it (flush relies on it).
-      for (const { item, err } of unbuildable) item.reject(err)
-    }
-  }
-
-  /** `sync` is classic-level's (abstract-level has no such option; memory-level ignores it). */
-  private batchOptions(
-    items: readonly PendingAppend[],
-  ): AbstractBatchOptions<unknown, unknown> & { sync: boolean } {
-    return { sync: this.sync && items.some((i) => i.durable) }
-  }
-
-  private async commitOne(item: PendingAppend): Promise<void> {
-    let built: { event: StorageEvent; stored: string }
-    try {
-      built = buildEvent(item.fields, {
-        node_id: this.nodeId,
-        seq: this.nextSeq,
-        prev_event_id: this.lastEventId,
-      })
-      await this.db.batch(
-        [this.entryOp(built.event.seq, built.stored), ...item.ops],
-        this.batchOptions([item]),
-      )
-    } catch (err) {
-      // The database's text (paths, LevelDB messages) stays in `cause`, for the logs only.
-      if (err instanceof InvalidInputError) {
-        item.reject(err)
-        return
-      }
-      this.failed(err)
-      item.reject(new LogWriteError('append failed: the log batch could not be written', { cause: err }))
-      return
-    }
-    this.advance(built.event)
-    item.resolve(built.event)
-  }
-
-  private entryOp(seq: number, stored: string): LogBatchOperation {
-    return { type: 'put', sublevel: this.events, key: seqKey(seq), value: stored }
-  }
-
   /**
    * The database's refusal of the last append, while no append has been written since; undefined
    * while appends are written. A node whose log cannot be written can store nothing (every write
    * and read leaves an entry), so its readiness follows this.
    */
   writeFailure(): LogWriteFailure | undefined {
-    return this.failure
-  }
-
-  private failed(err: unknown): void {
-    if (this.failure !== undefined) return
-    let inner: unknown = err
-    for (let depth = 0; inner instanceof Error && inner.cause instanceof Error && depth < 4; depth++)
-      inner = inner.cause
-    const reason = inner instanceof Error ? inner.message.slice(0, 300) : String(inner).slice(0, 300)
-    this.failure = { reason, seq: this.nextSeq }
-    this.onWriteHealth?.(this.failure)
-  }
-
-  private advance(event: StorageEvent): void {
-    if (this.failure !== undefined) {
-      this.failure = undefined
-      this.onWriteHealth?.(undefined)
-    }
-    this.nextSeq = event.seq + 1
-    this.lastEventId = event.event_id
-    this.signer.committed(event.event_id)
+    return this.writer.writeFailure()
   }
 
   private checkOps(extraOps: unknown): readonly LogBatchOperation[] {
