@@ -27,6 +27,15 @@ import { QfsClient } from '../../src/sdk/index.js'
 
 const NODES = 3
 
+/**
+ * Fixed ports for the tests that move a devnet, one range per test, spread by process id so runs
+ * side by side rarely meet. Kept below 32768, where Linux starts handing out ephemeral ports: a
+ * port the kernel lent to some other test's outgoing connection made a node fail to listen (exit 3).
+ */
+function testBasePort(range: 0 | 1): number {
+  return 20_000 + range * 6_000 + ((process.pid * 2 * NODES) % 6_000)
+}
+
 /** The daemons run the compiled CLI. */
 function requireBuild(): void {
   if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
@@ -109,7 +118,7 @@ describe('devnet epochs', () => {
     expect(await heldBy(dir)).toEqual(Array(NODES).fill(older))
 
     // New ports: a new snapshot, the direct successor a node holding epoch 1 accepts.
-    const moved = await prepareDevnet({ dir, basePort: 20_000 + (process.pid % 20_000) })
+    const moved = await prepareDevnet({ dir, basePort: testBasePort(0) })
     expect(moved.snapshot.epoch).toBe(2)
     expect(verifySnapshot(moved.snapshot, [key.publicKey], older)).toMatchObject({ ok: true })
   })
@@ -126,7 +135,7 @@ describe('devnet epochs', () => {
       const devnet = await Devnet.start({
         dir,
         logLevel: 'warn',
-        basePort: 20_000 + ((process.pid + 7_000) % 20_000),
+        basePort: testBasePort(1),
       })
       try {
         expect(devnet.plan.snapshot.epoch).toBe(1)
