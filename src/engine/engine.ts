@@ -1,12 +1,12 @@
 import { parseId } from '../core/bytes.js'
 import { challengeIndex, challengeSeed } from '../core/challenge.js'
-import { InvalidInputError, storageErrorCode } from '../core/errors.js'
+import { InvalidInputError } from '../core/errors.js'
 import { validateVersion } from '../core/ids.js'
 import { normalizeMetadata } from '../core/metadata.js'
 import type { VersionKind } from '../core/record.js'
 import type { DeterministicTime } from '../core/time.js'
 import type { EventFields, EventLog } from '../log/index.js'
-import type { EpochView, Membership } from '../membership/types.js'
+import type { Membership } from '../membership/types.js'
 import type { StagedShardRef } from '../store/index.js'
 import type { CallOptions, OpenedRead, PutOptions, ReadContentOptions, StorageEngineApi } from './api.js'
 
@@ -15,7 +15,8 @@ export type { CallOptions, OpenedRead, PutOptions, ReadContentOptions } from './
 import { resolveRecord } from './catalogue.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
 import { DecidedRecords } from './decided-records.js'
-import { AegisContextMissingError, ObjectNotFoundError } from './errors.js'
+import { EngineCalls } from './engine-calls.js'
+import { ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { replicaSets } from './node-service.js'
@@ -25,14 +26,12 @@ import { proveShard, readVersion } from './read.js'
 import {
   type EngineFailure,
   failure,
-  fineCode,
   type ListResponse,
   type ProofResponse,
   type ReadResponse,
   readSuccess,
   type ShardReadInfo,
   type StoreResponse,
-  safeDetail,
 } from './responses.js'
 import { type RollForwardResult, rollForwardStaged } from './roll-forward.js'
 import type { NodeTransport } from './transport.js'
@@ -81,25 +80,18 @@ export interface StorageEngineInit {
  * methods answer the QFS interface shapes and never throw for a request's failure.
  */
 export class StorageEngine implements StorageEngineApi {
-  private readonly ctx: EngineContext
-  private readonly membership: Membership
-  private readonly log: EventLog
-  private readonly time: DeterministicTime
+  private readonly calls: EngineCalls
   private readonly writeQuorum: number | undefined
   private readonly preopenBytes: number | undefined
   private readonly listScanBudget: number | undefined
-  private readonly decided: DecidedRecords
 
   constructor(components: StorageEngineComponents, init: StorageEngineInit = {}) {
-    this.ctx = {
+    const ctx: EngineContext = {
       nodeId: components.nodeId,
       transport: components.transport,
       timeouts: { ...DEFAULT_TIMEOUTS, ...init.timeouts },
       health: components.health ?? new RecentFailures(),
     }
-    this.membership = components.membership
-    this.log = components.log
-    this.time = components.time
     this.writeQuorum = init.writeQuorum
     if (
       init.preopenBytes !== undefined &&
@@ -117,7 +109,13 @@ export class StorageEngine implements StorageEngineApi {
     this.listScanBudget = init.listScanBudget
     if (components.decided !== undefined && init.decidedRecordsKept !== undefined)
       throw new TypeError("decidedRecordsKept sizes the engine's own records: not with a shared decided")
-    this.decided = components.decided ?? new DecidedRecords(init.decidedRecordsKept)
+    this.calls = new EngineCalls(
+      ctx,
+      components.membership,
+      components.log,
+      components.time,
+      components.decided ?? new DecidedRecords(init.decidedRecordsKept),
+    )
   }
 
   putContent(
@@ -160,10 +158,10 @@ export class StorageEngine implements StorageEngineApi {
       checkMetadataLimits(meta)
       const source = contentSource(content)
       if (source === undefined) throw new InvalidInputError('content must be bytes or {size, chunks}')
-      const view = this.view(options.epoch)
-      const tick = this.tick(options.timestampTick ?? meta.created_at_tick)
+      const view = this.calls.view(options.epoch)
+      const tick = this.calls.tick(options.timestampTick ?? meta.created_at_tick)
       Object.assign(fields, { epoch: view.epoch, timestamp_tick: tick, content_size: source.size })
-      const { record, underReplicated, laggingHomes } = await writeVersion(this.ctx, {
+      const { record, underReplicated, laggingHomes } = await writeVersion(this.calls.ctx, {
         objectId,
         version: v,
         kind,
@@ -177,8 +175,8 @@ export class StorageEngine implements StorageEngineApi {
         onProgress: options.onProgress,
       })
       // Every home took it: a read through this node need not ask them (decided-records.ts).
-      if (laggingHomes.length === 0) this.decided.remember(view.epoch, record)
-      const event = await this.record(
+      if (laggingHomes.length === 0) this.calls.decided.remember(view.epoch, record)
+      const event = await this.calls.record(
         {
           ...fields,
           hash_commit: record.hash_commit,
@@ -208,7 +206,7 @@ export class StorageEngine implements StorageEngineApi {
         storage_event_id: event,
       }
     } catch (err) {
-      return failure(err, await this.recordFailure(fields, err))
+      return failure(err, await this.calls.recordFailure(fields, err))
     }
   }
 
@@ -242,7 +240,7 @@ export class StorageEngine implements StorageEngineApi {
         throw new ObjectNotFoundError(`object ${objectId} was deleted at version ${record.version}`)
       }
       const proofs: ShardReadInfo[] = []
-      const event = await this.record({
+      const event = await this.calls.record({
         ...fields,
         version: record.version,
         hash_commit: record.hash_commit,
@@ -261,7 +259,7 @@ export class StorageEngine implements StorageEngineApi {
         storage_event_id: event,
         record,
         content: readVersion(
-          this.ctx,
+          this.calls.ctx,
           record,
           proofs,
           options.signal,
@@ -272,7 +270,7 @@ export class StorageEngine implements StorageEngineApi {
       }
     } catch (err) {
       prefetch?.cancel()
-      return failure(err, await this.recordFailure(fields, err))
+      return failure(err, await this.calls.recordFailure(fields, err))
     }
   }
 
@@ -289,11 +287,11 @@ export class StorageEngine implements StorageEngineApi {
       fields.version = validateVersion(version)
       parseId(shardId, 'shard_id')
       fields.shard_ids = [shardId]
-      const view = this.view(options.epoch)
+      const view = this.calls.view(options.epoch)
       const record = await this.lookup(objectId, fields.version, options)
       // Unless told which block, answer the epoch's challenge: a leaf nobody could pick in advance.
       const { proof, shard, answeredBy } = await proveShard(
-        this.ctx,
+        this.calls.ctx,
         record,
         shardId,
         (s) => {
@@ -311,7 +309,7 @@ export class StorageEngine implements StorageEngineApi {
         },
         options.signal,
       )
-      const event = await this.record({
+      const event = await this.calls.record({
         ...fields,
         epoch: view.epoch,
         hash_commit: record.hash_commit,
@@ -330,7 +328,7 @@ export class StorageEngine implements StorageEngineApi {
         storage_event_id: event,
       }
     } catch (err) {
-      return failure(err, await this.recordFailure(fields, err))
+      return failure(err, await this.calls.recordFailure(fields, err))
     }
   }
 
@@ -338,20 +336,20 @@ export class StorageEngine implements StorageEngineApi {
     const fields: Partial<EventFields> = { event_type: 'LIST_OBJECTS' }
     try {
       const f = validateFilters(filters)
-      const view = this.view(options.epoch)
-      const page = await listVersions(this.ctx, view.eligible.nodes, f, {
+      const view = this.calls.view(options.epoch)
+      const page = await listVersions(this.calls.ctx, view.eligible.nodes, f, {
         signal: options.signal,
         scanBudget: this.listScanBudget,
-        membership: this.membership,
+        membership: this.calls.membership,
       })
-      const event = await this.record({
+      const event = await this.calls.record({
         ...fields,
         epoch: view.epoch,
         details: { filters: f, count: page.objects.length },
       })
       return { ok: true, ...page, storage_event_id: event }
     } catch (err) {
-      return failure(err, await this.recordFailure(fields, err))
+      return failure(err, await this.calls.recordFailure(fields, err))
     }
   }
 
@@ -364,25 +362,7 @@ export class StorageEngine implements StorageEngineApi {
     refs: readonly StagedShardRef[],
     options: CallOptions = {},
   ): Promise<RollForwardResult> {
-    return rollForwardStaged(this.ctx, this.view(options.epoch), refs, options.signal)
-  }
-
-  private view(epoch: number | undefined): EpochView {
-    const view = epoch === undefined ? this.membership.current() : this.membership.at(epoch)
-    if (view === undefined) throw new AegisContextMissingError(`no eligibility snapshot for epoch ${epoch}`)
-    this.time.observe(view.startTick)
-    return view
-  }
-
-  /**
-   * A request's tick is the request's own statement, recorded as given; it never moves this node's
-   * clock, or one client could pin every later event at the end of time. The node's clock follows
-   * the epochs it is told about (`view`).
-   */
-  private tick(requested: number): number {
-    if (!Number.isSafeInteger(requested) || requested < 0)
-      throw new InvalidInputError('timestamp_tick must be a tick')
-    return requested
+    return rollForwardStaged(this.calls.ctx, this.calls.view(options.epoch), refs, options.signal)
   }
 
   /**
@@ -390,68 +370,26 @@ export class StorageEngine implements StorageEngineApi {
    * node keeps the record and the lookup costs nothing.
    */
   private prefetch(objectId: string, version: number, signal?: AbortSignal): FirstBlockPrefetch | undefined {
-    const view = this.membership.current()
-    if (signal?.aborted === true || this.decided.has(view.epoch, objectId, version)) return undefined
-    return new FirstBlockPrefetch(this.ctx, view, objectId, version, signal)
+    const view = this.calls.membership.current()
+    if (signal?.aborted === true || this.calls.decided.has(view.epoch, objectId, version)) return undefined
+    return new FirstBlockPrefetch(this.calls.ctx, view, objectId, version, signal)
   }
 
   /** The decided record of a version (or of the latest), from the homes or as this node last resolved it. */
   private async lookup(objectId: string, version: number | 'latest', options: CallOptions) {
-    const view = this.membership.current()
+    const view = this.calls.membership.current()
     // A call already given up fails as it would asking the homes, not with a kept record.
     options.signal?.throwIfAborted()
     if (version !== 'latest') {
-      const known = this.decided.get(view.epoch, objectId, version)
+      const known = this.calls.decided.get(view.epoch, objectId, version)
       if (known !== undefined) return known
     }
     const homes = view.eligible.catalogueHomes(objectId, view.params.replicationFactor)
     // Kept only once every home answered it: a home that lacks it is caught up by the reads that
     // still ask, which a kept record would stop.
-    return resolveRecord(this.ctx, homes, objectId, version, options.signal, (record) => {
+    return resolveRecord(this.calls.ctx, homes, objectId, version, options.signal, (record) => {
       if (record.object_id === objectId && (version === 'latest' || record.version === version))
-        this.decided.remember(view.epoch, record)
+        this.calls.decided.remember(view.epoch, record)
     })
   }
-
-  /** `durable`: the entry is on disk before the call answers (an acknowledged write and its fee). */
-  private async record(fields: Partial<EventFields>, durable = false): Promise<string> {
-    const event = await this.log.append(
-      completeFields(fields, this.time.now(), this.membership.current().epoch),
-      [],
-      { durable },
-    )
-    return event.event_id
-  }
-
-  /** Failed calls are logged too (every public call emits one event); a logging failure is not hidden. */
-  private async recordFailure(fields: Partial<EventFields>, err: unknown): Promise<string | null> {
-    try {
-      return await this.record({
-        ...fields,
-        error_code: storageErrorCode(err),
-        error_detail: safeDetail(err),
-        details: { ...(fields.details ?? {}), code: fineCode(err) },
-      })
-    } catch {
-      return null
-    }
-  }
-}
-
-function completeFields(fields: Partial<EventFields>, tick: number, epoch: number): EventFields {
-  return {
-    event_type: fields.event_type ?? 'STORE',
-    epoch: fields.epoch ?? epoch,
-    timestamp_tick: fields.timestamp_tick ?? tick,
-    object_id: fields.object_id ?? null,
-    version: fields.version ?? null,
-    hash_commit: fields.hash_commit ?? null,
-    content_size: fields.content_size ?? null,
-    shard_ids: fields.shard_ids ?? [],
-    replica_sets: fields.replica_sets ?? {},
-    atr_cost: fields.atr_cost ?? null,
-    error_code: fields.error_code ?? null,
-    error_detail: fields.error_detail ?? null,
-    details: fields.details ?? null,
-  } as EventFields
 }

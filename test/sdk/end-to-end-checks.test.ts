@@ -32,7 +32,8 @@ describe('the client over libp2p, where the node leaves the decision to it', () 
     expect((await net.engine(net.nodeIds[0]!).putContent(oid, 1, content, meta(1))).ok).toBe(true)
     // The serving node's homes answer the record with another hash_commit (a coordinator's lie).
     const server = net.nodeIds[1]!
-    const transport = (net.engine(server) as unknown as { ctx: { transport: NodeTransport } }).ctx.transport
+    const transport = (net.engine(server) as unknown as { calls: { ctx: { transport: NodeTransport } } })
+      .calls.ctx.transport
     const original = transport.getRecord.bind(transport)
     transport.getRecord = async (...args: Parameters<NodeTransport['getRecord']>) => {
       const r = (await original(...args)) as VersionRecord | undefined
