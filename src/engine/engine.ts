@@ -2,8 +2,6 @@ import { parseId } from '../core/bytes.js'
 import { challengeIndex, challengeSeed } from '../core/challenge.js'
 import { InvalidInputError } from '../core/errors.js'
 import { validateVersion } from '../core/ids.js'
-import { normalizeMetadata } from '../core/metadata.js'
-import type { VersionKind } from '../core/record.js'
 import type { DeterministicTime } from '../core/time.js'
 import type { EventFields, EventLog } from '../log/index.js'
 import type { Membership } from '../membership/types.js'
@@ -16,9 +14,9 @@ import { resolveRecord } from './catalogue.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
 import { DecidedRecords } from './decided-records.js'
 import { EngineCalls } from './engine-calls.js'
+import { writeCall } from './engine-write.js'
 import { ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
-import { checkMetadataLimits } from './metadata-limits.js'
 import { replicaSets } from './node-service.js'
 import { type PeerHealth, RecentFailures } from './peer-health.js'
 import { FirstBlockPrefetch } from './prefetch.js'
@@ -35,7 +33,7 @@ import {
 } from './responses.js'
 import { type RollForwardResult, rollForwardStaged } from './roll-forward.js'
 import type { NodeTransport } from './transport.js'
-import { type ContentSource, contentSource, writeVersion } from './write.js'
+import type { ContentSource, WriteArgs } from './write.js'
 
 export interface StorageEngineComponents {
   nodeId: string
@@ -81,8 +79,7 @@ export interface StorageEngineInit {
  */
 export class StorageEngine implements StorageEngineApi {
   private readonly calls: EngineCalls
-  private readonly writeQuorum: number | undefined
-  private readonly preopenBytes: number | undefined
+  private readonly writeLimits: Pick<WriteArgs, 'writeQuorum' | 'preopenBytes'>
   private readonly listScanBudget: number | undefined
 
   constructor(components: StorageEngineComponents, init: StorageEngineInit = {}) {
@@ -92,14 +89,13 @@ export class StorageEngine implements StorageEngineApi {
       timeouts: { ...DEFAULT_TIMEOUTS, ...init.timeouts },
       health: components.health ?? new RecentFailures(),
     }
-    this.writeQuorum = init.writeQuorum
     if (
       init.preopenBytes !== undefined &&
       (!Number.isSafeInteger(init.preopenBytes) || init.preopenBytes < 0)
     ) {
       throw new TypeError('preopenBytes must be a non-negative integer')
     }
-    this.preopenBytes = init.preopenBytes
+    this.writeLimits = { writeQuorum: init.writeQuorum, preopenBytes: init.preopenBytes }
     if (
       init.listScanBudget !== undefined &&
       (!Number.isSafeInteger(init.listScanBudget) || init.listScanBudget < 1)
@@ -125,7 +121,7 @@ export class StorageEngine implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    return this.write(objectId, version, content, metadata, undefined, options)
+    return writeCall(this.calls, this.writeLimits, objectId, version, content, metadata, undefined, options)
   }
 
   /** A DELETE_MARKER is a new, empty version: history stays, the latest read answers not found. */
@@ -135,79 +131,16 @@ export class StorageEngine implements StorageEngineApi {
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    return this.write(objectId, version, new Uint8Array(0), metadata, 'DELETE_MARKER', options)
-  }
-
-  private async write(
-    objectId: string,
-    version: number,
-    content: Uint8Array | ContentSource,
-    metadata: unknown,
-    marker: 'DELETE_MARKER' | undefined,
-    options: PutOptions,
-  ): Promise<StoreResponse> {
-    const fields: Partial<EventFields> = { event_type: marker ?? 'STORE' }
-    try {
-      parseId(objectId, 'object_id')
-      fields.object_id = objectId
-      const v = validateVersion(version)
-      fields.version = v
-      const kind: VersionKind = marker ?? (v === 1 ? 'STORE' : 'UPDATE')
-      fields.event_type = kind
-      const meta = normalizeMetadata(metadata)
-      checkMetadataLimits(meta)
-      const source = contentSource(content)
-      if (source === undefined) throw new InvalidInputError('content must be bytes or {size, chunks}')
-      const view = this.calls.view(options.epoch)
-      const tick = this.calls.tick(options.timestampTick ?? meta.created_at_tick)
-      Object.assign(fields, { epoch: view.epoch, timestamp_tick: tick, content_size: source.size })
-      const { record, underReplicated, laggingHomes } = await writeVersion(this.calls.ctx, {
-        objectId,
-        version: v,
-        kind,
-        content: source,
-        metadata: meta,
-        view,
-        tick,
-        writeQuorum: this.writeQuorum,
-        preopenBytes: this.preopenBytes,
-        signal: options.signal,
-        onProgress: options.onProgress,
-      })
-      // Every home took it: a read through this node need not ask them (decided-records.ts).
-      if (laggingHomes.length === 0) this.calls.decided.remember(view.epoch, record)
-      const event = await this.calls.record(
-        {
-          ...fields,
-          hash_commit: record.hash_commit,
-          shard_ids: record.shards.map((s) => s.shard_id),
-          replica_sets: replicaSets(record),
-          atr_cost: record.atr_cost,
-          details: {
-            metadata: meta,
-            catalogue_homes: record.catalogue_homes,
-            under_replicated: underReplicated,
-            lagging_homes: laggingHomes,
-          },
-        },
-        true,
-      )
-      return {
-        ok: true,
-        object_id: objectId,
-        version: v,
-        kind,
-        hash_commit: record.hash_commit,
-        content_size: record.content_size,
-        shard_ids: record.shards.map((s) => s.shard_id),
-        replica_sets: replicaSets(record),
-        atr_cost: record.atr_cost,
-        under_replicated: underReplicated,
-        storage_event_id: event,
-      }
-    } catch (err) {
-      return failure(err, await this.calls.recordFailure(fields, err))
-    }
+    return writeCall(
+      this.calls,
+      this.writeLimits,
+      objectId,
+      version,
+      new Uint8Array(0),
+      metadata,
+      'DELETE_MARKER',
+      options,
+    )
   }
 
   async getContent(objectId: string, version?: number, options: CallOptions = {}): Promise<ReadResponse> {
