@@ -1,7 +1,3 @@
-import { parseId } from '../core/bytes.js'
-import { challengeIndex, challengeSeed } from '../core/challenge.js'
-import { InvalidInputError } from '../core/errors.js'
-import { validateVersion } from '../core/ids.js'
 import type { DeterministicTime } from '../core/time.js'
 import type { EventFields, EventLog } from '../log/index.js'
 import type { Membership } from '../membership/types.js'
@@ -10,17 +6,13 @@ import type { CallOptions, OpenedRead, PutOptions, ReadContentOptions, StorageEn
 
 export type { CallOptions, OpenedRead, PutOptions, ReadContentOptions } from './api.js'
 
-import { resolveRecord } from './catalogue.js'
 import { DEFAULT_TIMEOUTS, type EngineContext, type EngineTimeouts } from './context.js'
 import { DecidedRecords } from './decided-records.js'
 import { EngineCalls } from './engine-calls.js'
+import { getStorageProofCall, readContentCall } from './engine-read.js'
 import { writeCall } from './engine-write.js'
-import { ObjectNotFoundError } from './errors.js'
 import { listVersions, validateFilters } from './list.js'
-import { replicaSets } from './node-service.js'
 import { type PeerHealth, RecentFailures } from './peer-health.js'
-import { FirstBlockPrefetch } from './prefetch.js'
-import { proveShard, readVersion } from './read.js'
 import {
   type EngineFailure,
   failure,
@@ -28,7 +20,6 @@ import {
   type ProofResponse,
   type ReadResponse,
   readSuccess,
-  type ShardReadInfo,
   type StoreResponse,
 } from './responses.js'
 import { type RollForwardResult, rollForwardStaged } from './roll-forward.js'
@@ -156,113 +147,21 @@ export class StorageEngine implements StorageEngineApi {
   }
 
   /** Streaming read: the record is resolved and logged first, the bytes verify as they flow. */
-  async readContent(
+  readContent(
     objectId: string,
     version?: number,
     options: ReadContentOptions = {},
   ): Promise<OpenedRead | EngineFailure> {
-    const fields: Partial<EventFields> = { event_type: 'READ' }
-    let prefetch: FirstBlockPrefetch | undefined
-    try {
-      parseId(objectId, 'object_id')
-      fields.object_id = objectId
-      if (version !== undefined) fields.version = validateVersion(version)
-      prefetch = version === undefined ? undefined : this.prefetch(objectId, version, options.signal)
-      const record = await this.lookup(objectId, version ?? 'latest', options)
-      if (version === undefined && record.kind === 'DELETE_MARKER') {
-        throw new ObjectNotFoundError(`object ${objectId} was deleted at version ${record.version}`)
-      }
-      const proofs: ShardReadInfo[] = []
-      const event = await this.calls.record({
-        ...fields,
-        version: record.version,
-        hash_commit: record.hash_commit,
-        content_size: record.content_size,
-        shard_ids: record.shards.map((s) => s.shard_id),
-        replica_sets: replicaSets(record),
-      })
-      return {
-        ok: true,
-        object_id: objectId,
-        version: record.version,
-        kind: record.kind,
-        hash_commit: record.hash_commit,
-        content_size: record.content_size,
-        metadata: record.metadata,
-        storage_event_id: event,
-        record,
-        content: readVersion(
-          this.calls.ctx,
-          record,
-          proofs,
-          options.signal,
-          options.checkCommit !== false,
-          prefetch,
-        ),
-        proofs,
-      }
-    } catch (err) {
-      prefetch?.cancel()
-      return failure(err, await this.calls.recordFailure(fields, err))
-    }
+    return readContentCall(this.calls, objectId, version, options)
   }
 
-  async getStorageProof(
+  getStorageProof(
     objectId: string,
     version: number,
     shardId: string,
     options: CallOptions & { leafIndex?: number } = {},
   ): Promise<ProofResponse> {
-    const fields: Partial<EventFields> = { event_type: 'GET_PROOF' }
-    try {
-      parseId(objectId, 'object_id')
-      fields.object_id = objectId
-      fields.version = validateVersion(version)
-      parseId(shardId, 'shard_id')
-      fields.shard_ids = [shardId]
-      const view = this.calls.view(options.epoch)
-      const record = await this.lookup(objectId, fields.version, options)
-      // Unless told which block, answer the epoch's challenge: a leaf nobody could pick in advance.
-      const { proof, shard, answeredBy } = await proveShard(
-        this.calls.ctx,
-        record,
-        shardId,
-        (s) => {
-          if (options.leafIndex === undefined) {
-            return challengeIndex(challengeSeed(view.epoch, view.snapshotHash), s.shard_id, s.leaf_count)
-          }
-          if (
-            !Number.isSafeInteger(options.leafIndex) ||
-            options.leafIndex < 0 ||
-            options.leafIndex >= s.leaf_count
-          ) {
-            throw new InvalidInputError(`leaf index must be in 0..${s.leaf_count - 1}`)
-          }
-          return options.leafIndex
-        },
-        options.signal,
-      )
-      const event = await this.calls.record({
-        ...fields,
-        epoch: view.epoch,
-        hash_commit: record.hash_commit,
-        replica_sets: { [shardId]: shard.replicas },
-        details: { leaf_index: proof.leaf_index, answered_by: answeredBy, verified: true },
-      })
-      return {
-        ok: true,
-        object_id: objectId,
-        version: record.version,
-        shard_id: shardId,
-        merkle_root: shard.merkle_root,
-        proof,
-        assigned_nodes: shard.replicas,
-        answered_by: answeredBy,
-        storage_event_id: event,
-      }
-    } catch (err) {
-      return failure(err, await this.calls.recordFailure(fields, err))
-    }
+    return getStorageProofCall(this.calls, objectId, version, shardId, options)
   }
 
   async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
@@ -296,33 +195,5 @@ export class StorageEngine implements StorageEngineApi {
     options: CallOptions = {},
   ): Promise<RollForwardResult> {
     return rollForwardStaged(this.calls.ctx, this.calls.view(options.epoch), refs, options.signal)
-  }
-
-  /**
-   * First blocks asked for while an exact version's record is resolved (prefetch.ts), unless this
-   * node keeps the record and the lookup costs nothing.
-   */
-  private prefetch(objectId: string, version: number, signal?: AbortSignal): FirstBlockPrefetch | undefined {
-    const view = this.calls.membership.current()
-    if (signal?.aborted === true || this.calls.decided.has(view.epoch, objectId, version)) return undefined
-    return new FirstBlockPrefetch(this.calls.ctx, view, objectId, version, signal)
-  }
-
-  /** The decided record of a version (or of the latest), from the homes or as this node last resolved it. */
-  private async lookup(objectId: string, version: number | 'latest', options: CallOptions) {
-    const view = this.calls.membership.current()
-    // A call already given up fails as it would asking the homes, not with a kept record.
-    options.signal?.throwIfAborted()
-    if (version !== 'latest') {
-      const known = this.calls.decided.get(view.epoch, objectId, version)
-      if (known !== undefined) return known
-    }
-    const homes = view.eligible.catalogueHomes(objectId, view.params.replicationFactor)
-    // Kept only once every home answered it: a home that lacks it is caught up by the reads that
-    // still ask, which a kept record would stop.
-    return resolveRecord(this.calls.ctx, homes, objectId, version, options.signal, (record) => {
-      if (record.object_id === objectId && (version === 'latest' || record.version === version))
-        this.calls.decided.remember(view.epoch, record)
-    })
   }
 }
