@@ -1,7 +1,10 @@
 import { setMaxListeners } from 'node:events'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { InvalidInputError } from '../core/errors.js'
+import type { ProtocolParams } from '../core/params.js'
 import { NodeUnavailableError } from '../engine/errors.js'
 import type { EngineFailure } from '../engine/responses.js'
+import type { StorageClient } from '../net/client.js'
 import { NodeBusyError, RemoteError } from '../net/errors.js'
 import { type CallLimits, CallSlots, linkedSignal } from './call-slots.js'
 import { ClientClosedError } from './errors.js'
@@ -21,6 +24,18 @@ export interface Call {
 }
 
 export type CallKind = keyof CallLimits
+
+/**
+ * What a QfsClient's operations share (client-write.ts, client-read.ts, client-queries.ts): the node
+ * they go to, the wire client that reaches it, the calls' slots and the parameters answers are
+ * checked against.
+ */
+export interface ClientParts {
+  readonly node: Multiaddr
+  readonly storage: StorageClient
+  readonly calls: ClientCalls
+  readonly params: ProtocolParams
+}
 
 /**
  * The life of a QfsClient's calls: a slot of their kind before they dial, one signal that ends them

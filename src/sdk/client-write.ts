@@ -1,7 +1,16 @@
 import { toHex } from '../core/bytes.js'
 import { HashCommitBuilder } from '../core/commit.js'
+import { InvalidInputError } from '../core/errors.js'
+import type { ProtocolParams } from '../core/params.js'
+import type { VersionKind } from '../core/record.js'
+import type { PutOptions } from '../engine/api.js'
+import { IntegrityMismatchError } from '../engine/errors.js'
+import { failure, type StoreResponse } from '../engine/responses.js'
 import { type ContentSource, contentSource } from '../engine/write.js'
-import { seedOf } from './call-input.js'
+import { guardedProgress, seedOf } from './call-input.js'
+import { checkStoreAnswer } from './checks.js'
+import type { ClientParts } from './client-calls.js'
+import { toFailure } from './failures.js'
 
 /** Content as a QfsClient sends it, committed to as it goes out. */
 export interface OutgoingContent {
@@ -54,4 +63,118 @@ export function outgoingContent(
       if (listening) emitter.off!('error', ignore)
     },
   }
+}
+
+/** putContent of a QfsClient: the content sent as it is committed to, and the node's answer checked. */
+export async function putContentCall(
+  parts: ClientParts,
+  objectId: string,
+  version: number,
+  content: Uint8Array | ContentSource,
+  metadata: unknown,
+  options: PutOptions,
+): Promise<StoreResponse> {
+  const refused = parts.calls.refusedAtOnce(options)
+  if (refused !== undefined) return refused
+  const outgoing = outgoingContent(content, metadata)
+  if (outgoing === undefined)
+    return failure(new InvalidInputError('content must be bytes or {size, chunks}'), null)
+  const begun = await parts.calls.begin('writes', options)
+  if ('answer' in begun) {
+    outgoing.release()
+    return begun.answer
+  }
+  const { call } = begun
+  const progress = guardedProgress(options.onProgress)
+  const size = outgoing.size
+  try {
+    const answer = await parts.storage.put(
+      parts.node,
+      {
+        object_id: objectId,
+        version,
+        metadata,
+        content_size: size,
+        epoch: options.epoch,
+        timestamp_tick: options.timestampTick,
+      },
+      outgoing.wire,
+      {
+        signal: call.signal,
+        onProgress:
+          progress === undefined
+            ? undefined
+            : (sent) => progress({ phase: 'stage', bytes: sent, total: size }),
+      },
+    )
+    if (!answer.ok) return answer
+    const kind: VersionKind = version === 1 ? 'STORE' : 'UPDATE'
+    const hashCommit = outgoing.hashCommit(parts.params.schemaVersion)
+    return checkedStoreAnswer(parts.params, answer, {
+      objectId,
+      version,
+      kind,
+      contentSize: size,
+      hashCommit,
+    })
+  } catch (err) {
+    return parts.calls.failureOf(err, null)
+  } finally {
+    call.end()
+    outgoing.release()
+  }
+}
+
+/** deleteContent of a QfsClient: the node's answer checked against the empty version it names. */
+export async function deleteContentCall(
+  parts: ClientParts,
+  objectId: string,
+  version: number,
+  metadata: unknown,
+  options: PutOptions,
+): Promise<StoreResponse> {
+  const begun = await parts.calls.begin('writes', options)
+  if ('answer' in begun) return begun.answer
+  const { call } = begun
+  try {
+    const answer = await parts.storage.delete(
+      parts.node,
+      {
+        object_id: objectId,
+        version,
+        metadata,
+        epoch: options.epoch,
+        timestamp_tick: options.timestampTick,
+      },
+      { signal: call.signal },
+    )
+    if (!answer.ok) return answer
+    const seed = seedOf(metadata)
+    const hashCommit =
+      seed === undefined ? undefined : toHex(new HashCommitBuilder().digest(parts.params.schemaVersion, seed))
+    return checkedStoreAnswer(parts.params, answer, {
+      objectId,
+      version,
+      kind: 'DELETE_MARKER',
+      contentSize: 0,
+      hashCommit,
+    })
+  } catch (err) {
+    return parts.calls.failureOf(err, null)
+  } finally {
+    call.end()
+  }
+}
+
+function checkedStoreAnswer(
+  params: ProtocolParams,
+  answer: Extract<StoreResponse, { ok: true }>,
+  expected: Omit<Parameters<typeof checkStoreAnswer>[1], 'params'>,
+): StoreResponse {
+  const wrong = checkStoreAnswer(answer, { ...expected, params })
+  if (wrong === undefined) return answer
+  return toFailure(
+    new IntegrityMismatchError(`the node's store answer is wrong: ${wrong}`),
+    answer.storage_event_id,
+  )
 }

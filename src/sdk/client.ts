@@ -1,11 +1,9 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { toHex } from '../core/bytes.js'
-import { HashCommitBuilder } from '../core/commit.js'
 import { InvalidInputError } from '../core/errors.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
-import type { VersionKind, VersionRecord } from '../core/record.js'
+import type { VersionRecord } from '../core/record.js'
 import type { CallOptions, PutOptions, StorageEngineApi } from '../engine/api.js'
 import { IntegrityMismatchError } from '../engine/errors.js'
 import { DEFAULT_PAGE, validateFilters } from '../engine/list.js'
@@ -24,10 +22,9 @@ import type { Dialer } from '../net/dial.js'
 import { ContentTooLargeError } from '../net/errors.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { parseNodeAddress } from './address.js'
-import { guardedProgress, seedOf } from './call-input.js'
 import { type CallLimits, resolveCallLimits } from './call-slots.js'
-import { checkListing, checkProofAnswer, checkReadHeader, checkStoreAnswer } from './checks.js'
-import { ClientCalls } from './client-calls.js'
+import { checkListing, checkProofAnswer, checkReadHeader } from './checks.js'
+import { ClientCalls, type ClientParts } from './client-calls.js'
 import {
   type GetContentOptions,
   MAX_BUFFERED_CONTENT_BYTES,
@@ -37,7 +34,7 @@ import {
   resolveTimeouts,
 } from './client-options.js'
 import { openedRead, type QfsOpenedRead, VerifiedRecords } from './client-read.js'
-import { outgoingContent } from './client-write.js'
+import { deleteContentCall, putContentCall } from './client-write.js'
 import { toFailure } from './failures.js'
 
 export {
@@ -69,11 +66,11 @@ export class QfsClient implements StorageEngineApi {
   /** The coordinating node's id (its libp2p peer id). */
   readonly nodeId: string
   readonly node: Multiaddr
-  private readonly storage: StorageClient
   private readonly owned: Libp2p | undefined
-  private readonly params: ProtocolParams
   private readonly records = new VerifiedRecords()
   private readonly calls: ClientCalls
+  /** What the operations share (ClientParts). */
+  private readonly parts: ClientParts
 
   private constructor(init: {
     node: Multiaddr
@@ -87,15 +84,15 @@ export class QfsClient implements StorageEngineApi {
     this.node = init.node
     this.nodeId = init.nodeId
     this.owned = init.owned
-    this.params = init.params
     this.calls = new ClientCalls(init.limits, init.timeouts.queueMs)
-    this.storage = new StorageClient(
+    const storage = new StorageClient(
       { libp2p: init.dialer },
       {
         limits: { requestTimeoutMs: init.timeouts.requestMs, idleTimeoutMs: init.timeouts.idleMs },
         params: init.params,
       },
     )
+    this.parts = { node: this.node, storage, calls: this.calls, params: init.params }
   }
 
   /** Throws INVALID_INPUT for a missing init or a node address that is not a multiaddr naming its peer. */
@@ -145,103 +142,23 @@ export class QfsClient implements StorageEngineApi {
     return this.calls.load
   }
 
-  async putContent(
+  putContent(
     objectId: string,
     version: number,
     content: Uint8Array | ContentSource,
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    const refused = this.calls.refusedAtOnce(options)
-    if (refused !== undefined) return refused
-    const outgoing = outgoingContent(content, metadata)
-    if (outgoing === undefined)
-      return failure(new InvalidInputError('content must be bytes or {size, chunks}'), null)
-    const begun = await this.calls.begin('writes', options)
-    if ('answer' in begun) {
-      outgoing.release()
-      return begun.answer
-    }
-    const { call } = begun
-    const progress = guardedProgress(options.onProgress)
-    const size = outgoing.size
-    try {
-      const answer = await this.storage.put(
-        this.node,
-        {
-          object_id: objectId,
-          version,
-          metadata,
-          content_size: size,
-          epoch: options.epoch,
-          timestamp_tick: options.timestampTick,
-        },
-        outgoing.wire,
-        {
-          signal: call.signal,
-          onProgress:
-            progress === undefined
-              ? undefined
-              : (sent) => progress({ phase: 'stage', bytes: sent, total: size }),
-        },
-      )
-      if (!answer.ok) return answer
-      const kind: VersionKind = version === 1 ? 'STORE' : 'UPDATE'
-      const hashCommit = outgoing.hashCommit(this.params.schemaVersion)
-      return this.checked(answer, { objectId, version, kind, contentSize: size, hashCommit })
-    } catch (err) {
-      return this.calls.failureOf(err, null)
-    } finally {
-      call.end()
-      outgoing.release()
-    }
+    return putContentCall(this.parts, objectId, version, content, metadata, options)
   }
 
-  async deleteContent(
+  deleteContent(
     objectId: string,
     version: number,
     metadata: unknown,
     options: PutOptions = {},
   ): Promise<StoreResponse> {
-    const begun = await this.calls.begin('writes', options)
-    if ('answer' in begun) return begun.answer
-    const { call } = begun
-    try {
-      const answer = await this.storage.delete(
-        this.node,
-        {
-          object_id: objectId,
-          version,
-          metadata,
-          epoch: options.epoch,
-          timestamp_tick: options.timestampTick,
-        },
-        { signal: call.signal },
-      )
-      if (!answer.ok) return answer
-      const seed = seedOf(metadata)
-      const hashCommit =
-        seed === undefined
-          ? undefined
-          : toHex(new HashCommitBuilder().digest(this.params.schemaVersion, seed))
-      return this.checked(answer, { objectId, version, kind: 'DELETE_MARKER', contentSize: 0, hashCommit })
-    } catch (err) {
-      return this.calls.failureOf(err, null)
-    } finally {
-      call.end()
-    }
-  }
-
-  private checked(
-    answer: Extract<StoreResponse, { ok: true }>,
-    expected: Omit<Parameters<typeof checkStoreAnswer>[1], 'params'>,
-  ): StoreResponse {
-    const wrong = checkStoreAnswer(answer, { ...expected, params: this.params })
-    if (wrong === undefined) return answer
-    return toFailure(
-      new IntegrityMismatchError(`the node's store answer is wrong: ${wrong}`),
-      answer.storage_event_id,
-    )
+    return deleteContentCall(this.parts, objectId, version, metadata, options)
   }
 
   async getContent(
@@ -291,8 +208,8 @@ export class QfsClient implements StorageEngineApi {
     let opened: WireRead | EngineFailure
     try {
       // The SDK verifies on its own (below), so the wire client's copy of the check is not run twice.
-      opened = await this.storage.read(
-        this.node,
+      opened = await this.parts.storage.read(
+        this.parts.node,
         { object_id: objectId, version },
         { signal: call.signal, verify: false },
       )
@@ -351,8 +268,8 @@ export class QfsClient implements StorageEngineApi {
     if ('answer' in begun) return begun.answer
     const { call } = begun
     try {
-      return await this.storage.getProof(
-        this.node,
+      return await this.parts.storage.getProof(
+        this.parts.node,
         {
           object_id: objectId,
           version,
@@ -402,8 +319,8 @@ export class QfsClient implements StorageEngineApi {
     const { call } = begun
     let answer: ListResponse
     try {
-      answer = await this.storage.list(
-        this.node,
+      answer = await this.parts.storage.list(
+        this.parts.node,
         { filters: (filters ?? {}) as Record<string, unknown>, epoch: options.epoch },
         { signal: call.signal },
       )
