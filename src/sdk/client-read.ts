@@ -1,12 +1,15 @@
 import type { VersionRecord } from '../core/record.js'
 import type { OpenedRead } from '../engine/api.js'
 import { IntegrityMismatchError } from '../engine/errors.js'
-import type { ShardReadInfo } from '../engine/responses.js'
+import type { EngineFailure, ShardReadInfo } from '../engine/responses.js'
 import type { OpenedRead as WireRead } from '../net/client.js'
 import { RemoteError } from '../net/errors.js'
 import { guardedProgress } from './call-input.js'
-import type { Call } from './client-calls.js'
+import { checkReadHeader } from './checks.js'
+import type { Call, ClientParts } from './client-calls.js'
+import type { ReadCallOptions } from './client-options.js'
 import { ClientClosedError } from './errors.js'
+import { toFailure } from './failures.js'
 import { type TransferProgress, verifiedContent } from './verified-read.js'
 
 /** The engine's opened read, plus `cancel()` for a read whose content will not be consumed. */
@@ -72,6 +75,50 @@ export function openedRead(wire: WireRead, call: Call, hooks: ReadHooks): QfsOpe
     proofs,
     cancel,
   }
+}
+
+/**
+ * readContent of a QfsClient: the node's read header checked against what was asked for, then the
+ * read as the SDK hands it over (openedRead), its record remembered once every byte verified.
+ */
+export async function readContentCall(
+  parts: ClientParts,
+  records: VerifiedRecords,
+  objectId: string,
+  version: number | undefined,
+  options: ReadCallOptions,
+): Promise<QfsOpenedRead | EngineFailure> {
+  const begun = await parts.calls.begin('reads', options)
+  if ('answer' in begun) return begun.answer
+  const { call } = begun
+  let opened: WireRead | EngineFailure
+  try {
+    // The SDK verifies on its own (below), so the wire client's copy of the check is not run twice.
+    opened = await parts.storage.read(
+      parts.node,
+      { object_id: objectId, version },
+      { signal: call.signal, verify: false },
+    )
+  } catch (err) {
+    call.end()
+    return parts.calls.failureOf(err, null)
+  }
+  if (!opened.ok) {
+    call.end()
+    return opened
+  }
+  const wire = opened
+  const wrong = checkReadHeader(wire, objectId, version)
+  if (wrong !== undefined) {
+    wire.cancel()
+    call.end()
+    return toFailure(new IntegrityMismatchError(wrong), wire.storage_event_id)
+  }
+  return openedRead(wire, call, {
+    onProgress: options.onProgress,
+    onVerified: (record) => records.remember(record),
+    closed: () => parts.calls.closed,
+  })
 }
 
 /**

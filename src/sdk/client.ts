@@ -17,13 +17,13 @@ import {
   type StoreResponse,
 } from '../engine/responses.js'
 import type { ContentSource } from '../engine/write.js'
-import { StorageClient, type OpenedRead as WireRead } from '../net/client.js'
+import { StorageClient } from '../net/client.js'
 import type { Dialer } from '../net/dial.js'
 import { ContentTooLargeError } from '../net/errors.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { parseNodeAddress } from './address.js'
 import { type CallLimits, resolveCallLimits } from './call-slots.js'
-import { checkListing, checkProofAnswer, checkReadHeader } from './checks.js'
+import { checkListing, checkProofAnswer } from './checks.js'
 import { ClientCalls, type ClientParts } from './client-calls.js'
 import {
   type GetContentOptions,
@@ -33,7 +33,7 @@ import {
   type ReadCallOptions,
   resolveTimeouts,
 } from './client-options.js'
-import { openedRead, type QfsOpenedRead, VerifiedRecords } from './client-read.js'
+import { type QfsOpenedRead, readContentCall, VerifiedRecords } from './client-read.js'
 import { deleteContentCall, putContentCall } from './client-write.js'
 import { toFailure } from './failures.js'
 
@@ -197,42 +197,12 @@ export class QfsClient implements StorageEngineApi {
    * that must never expose unverified bytes writes them aside first (the CLI writes FILE.partial).
    * Consume `content` or call `cancel()`.
    */
-  async readContent(
+  readContent(
     objectId: string,
     version?: number,
     options: ReadCallOptions = {},
   ): Promise<QfsOpenedRead | EngineFailure> {
-    const begun = await this.calls.begin('reads', options)
-    if ('answer' in begun) return begun.answer
-    const { call } = begun
-    let opened: WireRead | EngineFailure
-    try {
-      // The SDK verifies on its own (below), so the wire client's copy of the check is not run twice.
-      opened = await this.parts.storage.read(
-        this.parts.node,
-        { object_id: objectId, version },
-        { signal: call.signal, verify: false },
-      )
-    } catch (err) {
-      call.end()
-      return this.calls.failureOf(err, null)
-    }
-    if (!opened.ok) {
-      call.end()
-      return opened
-    }
-    const wire = opened
-    const wrong = checkReadHeader(wire, objectId, version)
-    if (wrong !== undefined) {
-      wire.cancel()
-      call.end()
-      return toFailure(new IntegrityMismatchError(wrong), wire.storage_event_id)
-    }
-    return openedRead(wire, call, {
-      onProgress: options.onProgress,
-      onVerified: (record) => this.records.remember(record),
-      closed: () => this.calls.closed,
-    })
+    return readContentCall(this.parts, this.records, objectId, version, options)
   }
 
   /**
