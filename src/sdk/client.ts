@@ -6,10 +6,8 @@ import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { VersionRecord } from '../core/record.js'
 import type { CallOptions, PutOptions, StorageEngineApi } from '../engine/api.js'
 import { IntegrityMismatchError } from '../engine/errors.js'
-import { DEFAULT_PAGE, validateFilters } from '../engine/list.js'
 import {
   type EngineFailure,
-  failure,
   type ListResponse,
   type ProofResponse,
   type ReadResponse,
@@ -23,7 +21,7 @@ import { ContentTooLargeError } from '../net/errors.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { parseNodeAddress } from './address.js'
 import { type CallLimits, resolveCallLimits } from './call-slots.js'
-import { checkListing, checkProofAnswer } from './checks.js'
+import { checkProofAnswer } from './checks.js'
 import { ClientCalls, type ClientParts } from './client-calls.js'
 import {
   type GetContentOptions,
@@ -33,6 +31,7 @@ import {
   type ReadCallOptions,
   resolveTimeouts,
 } from './client-options.js'
+import { fetchStorageProofCall, listObjectsCall } from './client-queries.js'
 import { type QfsOpenedRead, readContentCall, VerifiedRecords } from './client-read.js'
 import { deleteContentCall, putContentCall } from './client-write.js'
 import { toFailure } from './failures.js'
@@ -228,32 +227,13 @@ export class QfsClient implements StorageEngineApi {
   }
 
   /** The proof answer as the node sent it, unverified (auditors verify it themselves; see getStorageProof). */
-  async fetchStorageProof(
+  fetchStorageProof(
     objectId: string,
     version: number,
     shardId: string,
     options: CallOptions & { leafIndex?: number } = {},
   ): Promise<ProofResponse> {
-    const begun = await this.calls.begin('queries', options)
-    if ('answer' in begun) return begun.answer
-    const { call } = begun
-    try {
-      return await this.parts.storage.getProof(
-        this.parts.node,
-        {
-          object_id: objectId,
-          version,
-          shard_id: shardId,
-          leaf_index: options.leafIndex,
-          epoch: options.epoch,
-        },
-        { signal: call.signal },
-      )
-    } catch (err) {
-      return this.calls.failureOf(err, null)
-    } finally {
-      call.end()
-    }
+    return fetchStorageProofCall(this.parts, objectId, version, shardId, options)
   }
 
   /**
@@ -278,40 +258,7 @@ export class QfsClient implements StorageEngineApi {
     )
   }
 
-  async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
-    const refused = this.calls.refusedAtOnce(options)
-    if (refused !== undefined) return refused
-    if (filters !== null && (typeof filters !== 'object' || Array.isArray(filters))) {
-      return failure(new InvalidInputError('filters must be an object'), null)
-    }
-    const begun = await this.calls.begin('queries', options)
-    if ('answer' in begun) return begun.answer
-    const { call } = begun
-    let answer: ListResponse
-    try {
-      answer = await this.parts.storage.list(
-        this.parts.node,
-        { filters: (filters ?? {}) as Record<string, unknown>, epoch: options.epoch },
-        { signal: call.signal },
-      )
-    } catch (err) {
-      return this.calls.failureOf(err, null)
-    } finally {
-      call.end()
-    }
-    if (!answer.ok) return answer
-    // The node accepted the filters, so they pass the engine's own check; the page must honour them.
-    let wrong: string | undefined
-    try {
-      const f = validateFilters(filters)
-      wrong = checkListing(answer, { ...f, limit: f.limit ?? DEFAULT_PAGE })
-    } catch {
-      wrong = 'the node accepted filters the engine refuses'
-    }
-    if (wrong === undefined) return answer
-    return toFailure(
-      new IntegrityMismatchError(`the node's listing is wrong: ${wrong}`),
-      answer.storage_event_id,
-    )
+  listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
+    return listObjectsCall(this.parts, filters, options)
   }
 }
