@@ -12,7 +12,7 @@ import { FirstBlockPrefetch } from './prefetch.js'
 import { proveShard, readVersion } from './read.js'
 import { type EngineFailure, failure, type ProofResponse, type ShardReadInfo } from './responses.js'
 
-/** Streaming read: the record is resolved and logged first, the bytes verify as they flow. */
+/** StorageEngine.readContent: the record resolved and the READ event logged before the content is handed over. */
 export async function readContentCall(
   calls: EngineCalls,
   objectId: string,
