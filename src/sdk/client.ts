@@ -180,13 +180,13 @@ export class QfsClient implements StorageEngineApi {
         opened.storage_event_id,
       )
     }
-    const parts: Uint8Array[] = []
+    const pieces: Uint8Array[] = []
     try {
-      for await (const piece of opened.content) parts.push(piece)
+      for await (const piece of opened.content) pieces.push(piece)
     } catch (err) {
       return this.calls.failureOf(err, opened.storage_event_id)
     }
-    return readSuccess(opened, parts)
+    return readSuccess(opened, pieces)
   }
 
   /**
