@@ -8,7 +8,6 @@ import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
 import { forwardedAcceptances } from './acceptance.js'
-import { decide, preflight, refusal } from './catalogue.js'
 import {
   ask,
   codeOf,
@@ -18,6 +17,7 @@ import {
   settleAsking,
   underRequestDeadline,
 } from './context.js'
+import { decide, preflight, refusal } from './decide.js'
 import { CutShortError, QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { CommitResult, ShardSink, StagedShardInfo } from './transport.js'
