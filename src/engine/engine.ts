@@ -147,7 +147,7 @@ export class StorageEngine implements StorageEngineApi {
   }
 
   /** Streaming read: the record is resolved and logged first, the bytes verify as they flow. */
-  readContent(
+  async readContent(
     objectId: string,
     version?: number,
     options: ReadContentOptions = {},
@@ -155,7 +155,7 @@ export class StorageEngine implements StorageEngineApi {
     return readContentCall(this.calls, objectId, version, options)
   }
 
-  getStorageProof(
+  async getStorageProof(
     objectId: string,
     version: number,
     shardId: string,

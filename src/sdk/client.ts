@@ -141,7 +141,7 @@ export class QfsClient implements StorageEngineApi {
     return this.calls.load
   }
 
-  putContent(
+  async putContent(
     objectId: string,
     version: number,
     content: Uint8Array | ContentSource,
@@ -151,7 +151,7 @@ export class QfsClient implements StorageEngineApi {
     return putContentCall(this.parts, objectId, version, content, metadata, options)
   }
 
-  deleteContent(
+  async deleteContent(
     objectId: string,
     version: number,
     metadata: unknown,
@@ -196,7 +196,7 @@ export class QfsClient implements StorageEngineApi {
    * that must never expose unverified bytes writes them aside first (the CLI writes FILE.partial).
    * Consume `content` or call `cancel()`.
    */
-  readContent(
+  async readContent(
     objectId: string,
     version?: number,
     options: ReadCallOptions = {},
@@ -227,7 +227,7 @@ export class QfsClient implements StorageEngineApi {
   }
 
   /** The proof answer as the node sent it, unverified (auditors verify it themselves; see getStorageProof). */
-  fetchStorageProof(
+  async fetchStorageProof(
     objectId: string,
     version: number,
     shardId: string,
@@ -258,7 +258,7 @@ export class QfsClient implements StorageEngineApi {
     )
   }
 
-  listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
+  async listObjects(filters: unknown = {}, options: CallOptions = {}): Promise<ListResponse> {
     return listObjectsCall(this.parts, filters, options)
   }
 }
