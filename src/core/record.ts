@@ -116,6 +116,14 @@ export function validateVersionRecord(input: unknown, params: ProtocolParams): V
   }
 }
 
+/**
+ * The size of a record as it travels: the UTF-8 bytes of its canonical JSON, the body of the frame
+ * that carries it. What bounds a listing answer (MAX_LIST_ANSWER_BYTES, docs/protocol.md 4.13).
+ */
+export function recordWireBytes(r: VersionRecord): number {
+  return canonicalBytes(r).length
+}
+
 /** `hex(H(JCS(record)))`: the one name of a record, what homes compare and logs reference. */
 export function recordDigest(r: VersionRecord): string {
   return sha3Hex(canonicalBytes(r))

@@ -58,6 +58,12 @@ export interface StorageEngineInit {
    */
   listScanBudget?: number
   /**
+   * Record bytes all the nodes together answer for one list_objects page (default
+   * LIST_BYTES_PER_PAGE; a node answers at most MAX_LIST_ANSWER_BYTES whatever its share); a page
+   * may end short of `limit` with a `next_cursor` when they run out.
+   */
+  listPageBytes?: number
+  /**
    * Decided records a node keeps so a read of a version it resolved lately skips the homes (default
    * DECIDED_RECORDS_KEPT; 0 asks the homes on every read). Not with the `decided` component.
    */
@@ -72,6 +78,7 @@ export class StorageEngine implements StorageEngineApi {
   private readonly calls: EngineCalls
   private readonly writeLimits: Pick<WriteArgs, 'writeQuorum' | 'preopenBytes'>
   private readonly listScanBudget: number | undefined
+  private readonly listPageBytes: number | undefined
 
   constructor(components: StorageEngineComponents, init: StorageEngineInit = {}) {
     const ctx: EngineContext = {
@@ -94,6 +101,13 @@ export class StorageEngine implements StorageEngineApi {
       throw new TypeError('listScanBudget must be a positive integer')
     }
     this.listScanBudget = init.listScanBudget
+    if (
+      init.listPageBytes !== undefined &&
+      (!Number.isSafeInteger(init.listPageBytes) || init.listPageBytes < 1)
+    ) {
+      throw new TypeError('listPageBytes must be a positive integer')
+    }
+    this.listPageBytes = init.listPageBytes
     if (components.decided !== undefined && init.decidedRecordsKept !== undefined)
       throw new TypeError("decidedRecordsKept sizes the engine's own records: not with a shared decided")
     this.calls = new EngineCalls(
@@ -172,6 +186,7 @@ export class StorageEngine implements StorageEngineApi {
       const page = await listVersions(this.calls.ctx, view.eligible.nodes, f, {
         signal: options.signal,
         scanBudget: this.listScanBudget,
+        pageBytes: this.listPageBytes,
         membership: this.calls.membership,
       })
       const event = await this.calls.record({

@@ -2,13 +2,13 @@ import { QfsError } from '../core/errors.js'
 import type { StorageProof } from '../core/proof.js'
 import type { VersionRecord } from '../core/record.js'
 import { NodeUnavailableError } from './errors.js'
+import type { NodeListFilters } from './list.js'
 import type { NodeService } from './node-service.js'
 import type {
   AbortOptions,
   CommitRequest,
   CommitResult,
   NodeTransport,
-  RecordFilters,
   ShardHeader,
   ShardManifestInfo,
   ShardSink,
@@ -157,7 +157,7 @@ export class InProcessTransport implements NodeTransport {
 
   async listRecords(
     nodeId: string,
-    filters: RecordFilters,
+    filters: NodeListFilters,
     options?: AbortOptions,
   ): Promise<VersionRecord[]> {
     return structuredClone(

@@ -1,8 +1,9 @@
 import { compareBytes, fromHex, isId } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
-import { recordDigest, type VersionRecord } from '../core/record.js'
+import { recordDigest, recordWireBytes, type VersionRecord } from '../core/record.js'
 import type { Membership } from '../membership/types.js'
 import {
+  MAX_LIST_ANSWER_BYTES,
   MAX_LIST_SCAN_ENTRIES,
   matchesFilters,
   PUBLIC_FILTER_KEYS,
@@ -18,26 +19,39 @@ export const DEFAULT_PAGE = 100
 export const MAX_PAGE = 1000
 /** Longest `tag` or `author` filter, in UTF-16 code units (docs/protocol.md 4.5), as JavaScript counts. */
 export const MAX_FILTER_TEXT_UNITS = 256
-export { MAX_LIST_SCAN_ENTRIES }
+export { MAX_LIST_ANSWER_BYTES, MAX_LIST_SCAN_ENTRIES }
+/**
+ * Record bytes one listing takes from all the nodes together, shared out evenly: what bounds a
+ * coordinator's memory per listing (with its cap on listings at once, docs/protocol.md 4.5) however
+ * many nodes it asks and however large their records' metadata.
+ */
+export const LIST_BYTES_PER_PAGE = MAX_LIST_ANSWER_BYTES
 
 /**
- * What a coordinator asks a node to list (`replica/list`): the client's filters, and the entries the
- * node may examine for them (docs/protocol.md 4.13). Absent, the node's own bound applies.
+ * What a coordinator asks a node to list (`replica/list`): the client's filters, the entries the node
+ * may examine for them and the record bytes it may answer (docs/protocol.md 4.13). Absent, the node's
+ * own bounds apply.
  */
 export interface NodeListFilters extends RecordFilters {
   scan_budget?: number
+  max_bytes?: number
 }
 
-/** `replica/list`'s request: the list filters plus the coordinator's `scan_budget`. */
+/** `replica/list`'s request: the list filters plus the coordinator's `scan_budget` and `max_bytes`. */
 export function validateNodeListFilters(input: unknown): NodeListFilters {
   if (input === null || typeof input !== 'object' || Array.isArray(input))
     throw new InvalidInputError('filters must be an object')
-  const { scan_budget: budget, ...rest } = input as Record<string, unknown>
+  const { scan_budget: budget, max_bytes: maxBytes, ...rest } = input as Record<string, unknown>
   const out: NodeListFilters = validateFilters(rest)
   if (budget !== undefined) {
     if (!isCount(budget) || (budget as number) < 1)
       throw new InvalidInputError('scan_budget must be a positive integer')
     out.scan_budget = budget as number
+  }
+  if (maxBytes !== undefined) {
+    if (!isCount(maxBytes) || (maxBytes as number) < 1)
+      throw new InvalidInputError('max_bytes must be a positive integer')
+    out.max_bytes = maxBytes as number
   }
   return out
 }
@@ -121,6 +135,8 @@ export interface ListOptions {
   signal?: AbortSignal
   /** Entries each node may examine for this page (default MAX_LIST_SCAN_ENTRIES, the most a node does). */
   scanBudget?: number
+  /** Record bytes all the nodes together may answer for this page (default LIST_BYTES_PER_PAGE). */
+  pageBytes?: number
   /**
    * The epochs records are placed in: a record whose homes or replicas are not its epoch's placement
    * gets no vote, whichever node reports it (record-placement.ts).
@@ -136,9 +152,11 @@ type Key = { object_id: string; version: number }
  * never shows what a read would refuse. Sorted by (object_id, version).
  *
  * Each node examines a bounded number of entries (MAX_LIST_SCAN_ENTRIES); one that stops early ends
- * its answer with the entry it stopped at, which does not match the filters. Past the first such key
- * (or the last key of a full page) a node may hold more, so the page ends there: it may be short, even
- * empty, with a `next_cursor`, and is never presented as the end of the listing when it is not.
+ * its answer with the entry it stopped at, which does not match the filters. Each node also answers
+ * at most its share of the page's bytes, stopping after the record that reaches it. Past the first
+ * such key (or the last key of a full page) a node may hold more, so the page ends there: it may be
+ * short, even empty, with a `next_cursor`, and is never presented as the end of the listing when it
+ * is not.
  */
 export async function listVersions(
   ctx: EngineContext,
@@ -151,6 +169,19 @@ export async function listVersions(
   const budget = options.scanBudget ?? MAX_LIST_SCAN_ENTRIES
   // Left out at the default: a node applies its own bound (the same) when none is sent.
   if (budget !== MAX_LIST_SCAN_ENTRIES) asked.scan_budget = budget
+  // At least one byte, so each node answers at least one record and the listing moves on.
+  const share = Math.max(
+    1,
+    Math.floor((options.pageBytes ?? LIST_BYTES_PER_PAGE) / Math.max(1, nodes.length)),
+  )
+  asked.max_bytes = share
+  // What a node stops at: the share, or its own bound if that is lower (a node applies it unasked).
+  const answerBytes = Math.min(share, MAX_LIST_ANSWER_BYTES)
+  const reachedBytes = (page: readonly VersionRecord[]) => {
+    let bytes = 0
+    for (const r of page) bytes += recordWireBytes(r)
+    return bytes >= answerBytes
+  }
   // The nodes' own check, tag normal form included; it throws INVALID_INPUT before anyone is asked.
   const checked = validateListFilters({ ...filters, limit, home_only: true })
   // Every node is waited for, suspect or not: a slow home cut off could leave out a decided version
@@ -170,13 +201,14 @@ export async function listVersions(
   // What this node may vote for: in range, matching, and kept by it as a home.
   const counts = (r: VersionRecord, node: string) =>
     inRange(r) && matchesFilters({ metadata: r.metadata, home: r.catalogue_homes.includes(node) }, checked)
-  // A node whose page is full, or that stopped early, may hold more beyond its last key, so nothing
-  // past the smallest such key can be counted completely yet: it belongs to the next page.
+  // A node whose page is full, or that stopped early (on a non-matching entry, or on reaching its
+  // bytes), may hold more beyond its last key, so nothing past the smallest such key can be counted
+  // completely yet: it belongs to the next page.
   let boundary: Key | undefined
   for (const { node, value: page } of pages) {
     const last = page![page!.length - 1]
     if (last === undefined || !inRange(last)) continue
-    if (page!.length < limit && counts(last, node)) continue
+    if (page!.length < limit && counts(last, node) && !reachedBytes(page!)) continue
     if (boundary === undefined || compareKey(last, boundary) < 0) boundary = last
   }
   const votes = new Map<string, { record: VersionRecord; count: number }>()

@@ -9,12 +9,12 @@ import type { ShardStore, StagedShard, ShardHeader as StoreShardHeader } from '.
 import { type AcceptanceKeys, checkAcceptances, signAcceptance } from './acceptance.js'
 import type { DecidedRecords } from './decided-records.js'
 import { AegisContextMissingError } from './errors.js'
+import type { NodeListFilters } from './list.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { placementProblem } from './record-placement.js'
 import type {
   CommitRequest,
   CommitResult,
-  RecordFilters,
   ShardHeader,
   ShardManifestInfo,
   ShardSink,
@@ -260,7 +260,7 @@ export class NodeService {
     return storageProofOf(p)
   }
 
-  async listRecords(filters: RecordFilters): Promise<VersionRecord[]> {
+  async listRecords(filters: NodeListFilters): Promise<VersionRecord[]> {
     const page = await this.store.listRecords({ ...filters, home_only: true })
     return page.entries.map((e) => e.record)
   }

@@ -1,6 +1,7 @@
 import type { StorageProof } from '../core/proof.js'
 import type { VersionRecord } from '../core/record.js'
 import type { Acceptance } from './acceptance.js'
+import type { NodeListFilters } from './list.js'
 
 export interface AbortOptions {
   signal?: AbortSignal
@@ -130,6 +131,9 @@ export interface NodeTransport {
     leafIndex: number,
     options?: AbortOptions,
   ): Promise<StorageProof>
-  /** Records this node keeps as a catalogue home, sorted by (object_id, version). */
-  listRecords(nodeId: string, filters: RecordFilters, options?: AbortOptions): Promise<VersionRecord[]>
+  /**
+   * Records this node keeps as a catalogue home, sorted by (object_id, version): at most `limit`,
+   * ending early at the scan budget's stop entry or after the record that reaches `max_bytes`.
+   */
+  listRecords(nodeId: string, filters: NodeListFilters, options?: AbortOptions): Promise<VersionRecord[]>
 }

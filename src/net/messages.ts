@@ -301,7 +301,7 @@ export function parseProofReply(value: unknown): StorageProof {
 
 /**
  * replica/list takes the list filters themselves (the serving node adds `home_only`), and the
- * coordinator's optional `scan_budget` (docs/protocol.md 4.13).
+ * coordinator's optional `scan_budget` and `max_bytes` (docs/protocol.md 4.13).
  */
 export function parseListRequest(value: unknown): NodeListFilters {
   return validateNodeListFilters(plainObject(value, 'list request'))

@@ -27,7 +27,8 @@ export const PROTOCOLS = {
   replicaFetch: id('replica/fetch'),
   replicaProve: id('replica/prove'),
   // 1.1.0: a listing may end with the non-matching entry where the node's scan budget stopped.
-  replicaList: id('replica/list', '1.1.0'),
+  // 1.2.0: `max_bytes`; a listing may end after the record that reaches it.
+  replicaList: id('replica/list', '1.2.0'),
   // 1.1.0: `stage` carries several shards ({shards: [...]}, answered {staged: [...]}).
   // 1.2.0: `commit` as replica/commit 1.1.0 (the homes' acceptances).
   replicaRpc: id('replica/rpc', '1.2.0'),
@@ -117,6 +118,11 @@ export interface Limits {
   /** Public writes this node coordinates at once; one more is refused at once with NODE_BUSY. */
   maxConcurrentWrites: number
   /**
+   * Public listings this node coordinates at once; one more is refused at once with NODE_BUSY. Each
+   * holds up to LIST_BYTES_PER_PAGE (4 MiB) of records from the nodes it asks until its page is sent.
+   */
+  maxConcurrentListings: number
+  /**
    * Public reads this node serves at once; one more is refused at once with NODE_BUSY. A read holds
    * its read-ahead and send buffers (a few MiB) until its client takes the bytes or the read's
    * minimum rate ends it, so without a cap a client that opens reads and never reads them sets the
@@ -160,6 +166,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxOutboundStreams: 256,
   maxContentBytes: 64 * 1024 * 1024 * 1024,
   maxConcurrentWrites: 32,
+  maxConcurrentListings: 4,
   maxConcurrentReads: 32,
   writeMinDeadlineMs: 60_000,
   writeMinBytesPerSecond: 64 * 1024,

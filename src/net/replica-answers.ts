@@ -5,7 +5,7 @@
  */
 import { toHex } from '../core/bytes.js'
 import type { ProtocolParams } from '../core/params.js'
-import { type VersionRecord, validateVersionRecord } from '../core/record.js'
+import { recordWireBytes, type VersionRecord, validateVersionRecord } from '../core/record.js'
 import type { ShardManifestInfo } from '../engine/transport.js'
 import { exchangeFailure } from './dial.js'
 import { FrameInvalidError } from './errors.js'
@@ -82,19 +82,29 @@ export async function* readBlocks(
   }
 }
 
-/** A listing answer: records, at most `limit` of them, then END. */
+/**
+ * A listing answer: records, at most `limit` of them, then END; none after the record whose bytes
+ * reach `maxBytes` (docs/protocol.md 4.13), so a peer cannot make a coordinator hold more than it
+ * asked for.
+ */
 export async function readRecords(
   fs: FrameStream,
   signal: AbortSignal,
-  limit: number,
+  bounds: { limit: number; maxBytes: number },
   params: ProtocolParams,
 ): Promise<VersionRecord[]> {
   const records: VersionRecord[] = []
+  let bytes = 0
   for (;;) {
     const frame = await fs.read(signal)
     if (frame.type === 'end') return records
     if (frame.type !== 'json') throw unexpected(frame, 'a record or END')
-    if (records.length === limit) throw new FrameInvalidError(`more than the ${limit} records asked for`)
-    records.push(validateVersionRecord(frame.value, params))
+    if (records.length === bounds.limit)
+      throw new FrameInvalidError(`more than the ${bounds.limit} records asked for`)
+    if (bytes >= bounds.maxBytes)
+      throw new FrameInvalidError(`records past the ${bounds.maxBytes} bytes asked for`)
+    const record = validateVersionRecord(frame.value, params)
+    bytes += recordWireBytes(record)
+    records.push(record)
   }
 }

@@ -3,6 +3,7 @@ import { ReadTooSlowError } from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
 import { encodeDataFrame, encodeJsonFrame, type JsonObject } from './frames.js'
+import type { ListingAdmission } from './listing-admission.js'
 import {
   parseListObjectsRequest,
   parseProofRequest,
@@ -23,6 +24,8 @@ export interface PublicPolicy {
   writes: WriteAdmission
   /** Slots and deadlines of the reads this node serves. */
   reads: ReadAdmission
+  /** Slots of the listings this node coordinates. */
+  listings: ListingAdmission
 }
 
 export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: PublicPolicy) => Promise<void>
@@ -45,21 +48,27 @@ export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
     })
     await fs.writeJson(answer as unknown as JsonObject, signal)
   },
-  listObjects: async (engine, ex) => {
+  listObjects: async (engine, ex, policy) => {
     const { fs, signal } = ex
     const r = await readRequest(ex, parseListObjectsRequest)
-    const answer = await engine.listObjects(r.filters ?? {}, { signal, epoch: r.epoch })
-    if (!answer.ok) {
-      await fs.writeJson(answer as unknown as JsonObject, signal)
-      return
+    // Held until the page is sent: the nodes' answers stay in memory until then.
+    const release = policy.listings.admit()
+    try {
+      const answer = await engine.listObjects(r.filters ?? {}, { signal, epoch: r.epoch })
+      if (!answer.ok) {
+        await fs.writeJson(answer as unknown as JsonObject, signal)
+        return
+      }
+      await fs.writeJson(
+        { ok: true, next_cursor: answer.next_cursor, storage_event_id: answer.storage_event_id },
+        signal,
+      )
+      // One summary per frame, then END: a page never has to fit one frame.
+      for (const summary of answer.objects) await fs.writeJson(summary as unknown as JsonObject, signal)
+      await fs.writeEnd(signal)
+    } finally {
+      release()
     }
-    await fs.writeJson(
-      { ok: true, next_cursor: answer.next_cursor, storage_event_id: answer.storage_event_id },
-      signal,
-    )
-    // One summary per frame, then END: a page never has to fit one frame.
-    for (const summary of answer.objects) await fs.writeJson(summary as unknown as JsonObject, signal)
-    await fs.writeEnd(signal)
   },
 }
 

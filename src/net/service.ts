@@ -15,6 +15,7 @@ import type { NodeService } from '../engine/node-service.js'
 import { NodeBusyError, NotEligibleError, StreamEndedError, StreamTimeoutError } from './errors.js'
 import { FrameStream } from './frame-stream.js'
 import { wireErrorOf } from './frames.js'
+import { ListingAdmission } from './listing-admission.js'
 import {
   DATA_PROTOCOLS,
   type Limits,
@@ -106,6 +107,8 @@ class StorageProtocol implements StorageProtocolService {
   private readonly writes: WriteAdmission
   /** Likewise for public reads (`maxConcurrentReads`, and the read's minimum rate). */
   private readonly reads: ReadAdmission
+  /** Likewise for public listings (`maxConcurrentListings`). */
+  private readonly listings: ListingAdmission
   /** Open replica/push and replica/fetch exchanges, by protocol and peer (`maxDataStreamsPerPeer`). */
   private readonly peerStreams = new Map<string, number>()
   /** Public streams opened and still waiting for their request (awaitRequest). */
@@ -125,6 +128,7 @@ class StorageProtocol implements StorageProtocolService {
     this.limits = Object.freeze(resolveLimits(init.limits))
     this.writes = new WriteAdmission({ ...this.limits, stall: stallLimit(this.limits.idleTimeoutMs) })
     this.reads = new ReadAdmission(this.limits)
+    this.listings = new ListingAdmission(this.limits.maxConcurrentListings)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
       (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,
     )
@@ -260,6 +264,7 @@ class StorageProtocol implements StorageProtocolService {
           maxContentBytes: this.limits.maxContentBytes,
           writes: this.writes,
           reads: this.reads,
+          listings: this.listings,
         })
       }
       // A peer still sending after our answer (a write refused early) is read and dropped until it stops.

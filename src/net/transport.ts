@@ -3,7 +3,7 @@ import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { StorageProof } from '../core/proof.js'
 import type { VersionRecord } from '../core/record.js'
 import { underDeadline } from '../engine/deadline.js'
-import { DEFAULT_PAGE } from '../engine/list.js'
+import { DEFAULT_PAGE, MAX_LIST_ANSWER_BYTES, type NodeListFilters } from '../engine/list.js'
 import type { NodeService } from '../engine/node-service.js'
 import type {
   AbortOptions,
@@ -11,7 +11,6 @@ import type {
   CommitResult,
   FetchOptions,
   NodeTransport,
-  RecordFilters,
   ShardHeader,
   ShardManifestInfo,
   ShardSink,
@@ -280,12 +279,16 @@ export class Libp2pTransport implements NodeTransport {
     }
   }
 
-  listRecords(nodeId: string, filters: RecordFilters, options?: AbortOptions): Promise<VersionRecord[]> {
+  listRecords(nodeId: string, filters: NodeListFilters, options?: AbortOptions): Promise<VersionRecord[]> {
     const self = this.self(nodeId)
     if (self !== undefined) return self.listRecords(filters)
-    const limit = filters.limit ?? DEFAULT_PAGE
+    const bounds = {
+      limit: filters.limit ?? DEFAULT_PAGE,
+      // The node answers up to the lower of what it is asked and its own bound.
+      maxBytes: Math.min(filters.max_bytes ?? MAX_LIST_ANSWER_BYTES, MAX_LIST_ANSWER_BYTES),
+    }
     return this.call(nodeId, PROTOCOLS.replicaList, filtersToJson(filters), options, (fs, signal) =>
-      readRecords(fs, signal, limit, this.params),
+      readRecords(fs, signal, bounds, this.params),
     )
   }
 }

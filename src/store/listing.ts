@@ -1,6 +1,7 @@
 import { compareBytes, concatBytes, fromHex, isId, u64 } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { normalizeTag, type StorageMetadata } from '../core/metadata.js'
+import { recordWireBytes } from '../core/record.js'
 import { type IndexEntry, toIndexEntry } from './commit.js'
 import { indexKey, type StoreSublevels } from './db.js'
 
@@ -22,6 +23,8 @@ export interface ListFilters {
   home_only?: boolean
   /** Entries to examine before stopping (see MAX_LIST_SCAN_ENTRIES); at most that, a larger ask is cut to it. */
   scan_budget?: number
+  /** Record bytes to answer before stopping (see MAX_LIST_ANSWER_BYTES); at most that, a larger ask is cut to it. */
+  max_bytes?: number
 }
 
 export interface ListPage {
@@ -36,6 +39,8 @@ export interface ListPage {
   next: { object_id: string; version: number } | null
   /** The scan budget ran out before the page was full: the last entry is where the scan stopped. */
   budget_spent: boolean
+  /** The page's records reached the byte bound before `limit`: the last entry (a match) ends the page. */
+  bytes_spent: boolean
 }
 
 export const DEFAULT_LIST_LIMIT = 100
@@ -46,6 +51,14 @@ export const MAX_LIST_LIMIT = 1000
  * or a node that is home to few of the entries it holds) makes one request scan the whole index.
  */
 export const MAX_LIST_SCAN_ENTRIES = 10_000
+/**
+ * Record bytes (`recordWireBytes`, each record's canonical JSON) one listing answer holds at most: it
+ * stops after the entry that reaches them. `limit` alone bounds the count, not the size, and records
+ * with the largest metadata the schema allows run to about 20 KB: a page of 1000 of them took some
+ * 45 MB of a node's heap, and a few listings at once ran nodes out of memory in an adversarial
+ * session. The entry that reaches the bound is sent, so every answer moves the listing on.
+ */
+export const MAX_LIST_ANSWER_BYTES = 4 * 1024 * 1024
 /** The filters a client may give (docs/protocol.md 4.5). */
 export const PUBLIC_FILTER_KEYS: ReadonlySet<string> = new Set([
   'after',
@@ -57,7 +70,7 @@ export const PUBLIC_FILTER_KEYS: ReadonlySet<string> = new Set([
   'tick_to',
 ])
 /** Those and the ones only a coordinator sends to the homes it asks. */
-const FILTER_KEYS = new Set([...PUBLIC_FILTER_KEYS, 'home_only', 'scan_budget'])
+const FILTER_KEYS = new Set([...PUBLIC_FILTER_KEYS, 'home_only', 'scan_budget', 'max_bytes'])
 const HEX_PREFIX = /^[0-9a-f]{0,64}$/
 const U64_MAX = (1n << 64n) - 1n
 
@@ -71,6 +84,7 @@ export interface CheckedFilters {
   tickTo: number
   homeOnly: boolean
   scanBudget: number
+  maxBytes: number
 }
 
 export function validateListFilters(input: unknown): CheckedFilters {
@@ -113,6 +127,9 @@ export function validateListFilters(input: unknown): CheckedFilters {
   const budget = f.scan_budget ?? MAX_LIST_SCAN_ENTRIES
   if (typeof budget !== 'number' || !Number.isSafeInteger(budget) || budget < 1)
     throw new InvalidInputError('scan_budget must be a positive integer')
+  const maxBytes = f.max_bytes ?? MAX_LIST_ANSWER_BYTES
+  if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes < 1)
+    throw new InvalidInputError('max_bytes must be a positive integer')
   return {
     after,
     limit,
@@ -123,6 +140,7 @@ export function validateListFilters(input: unknown): CheckedFilters {
     tickTo: tick('tick_to', Number.MAX_SAFE_INTEGER),
     homeOnly: f.home_only === true,
     scanBudget: Math.min(budget, MAX_LIST_SCAN_ENTRIES),
+    maxBytes: Math.min(maxBytes, MAX_LIST_ANSWER_BYTES),
   }
 }
 
@@ -142,7 +160,7 @@ function prefixRange(prefix: string): { gte: Uint8Array; lte: Uint8Array } {
  */
 export function matchesFilters(
   e: { metadata: StorageMetadata; home: boolean },
-  f: Omit<CheckedFilters, 'after' | 'limit' | 'prefix' | 'scanBudget'>,
+  f: Omit<CheckedFilters, 'after' | 'limit' | 'prefix' | 'scanBudget' | 'maxBytes'>,
 ): boolean {
   if (f.homeOnly && !e.home) return false
   if (f.author !== undefined && e.metadata.author_node_id !== f.author) return false
@@ -158,7 +176,8 @@ export function matchesFilters(
  * at most `scanBudget` entries plus the matches after them: once the budget is spent the scan stops
  * at the next entry that does not match, which ends the page and is its cursor. Stopping only on a
  * non-match keeps the stop visible to whoever sees only the entries (a match there would look like
- * an exhausted range's last entry).
+ * an exhausted range's last entry). It also stops after the match whose record reaches `maxBytes`:
+ * whoever sees the entries tells that stop by adding up their sizes (src/engine/list.ts).
  */
 export async function listEntries(subs: StoreSublevels, input: unknown): Promise<ListPage> {
   const f = validateListFilters(input)
@@ -169,7 +188,9 @@ export async function listEntries(subs: StoreSublevels, input: unknown): Promise
   const entries: IndexEntry[] = []
   let exhausted = true
   let budgetSpent = false
+  let bytesSpent = false
   let examined = 0
+  let bytes = 0
   for await (const value of subs.index.values(options)) {
     const entry = toIndexEntry(value)
     examined++
@@ -185,8 +206,14 @@ export async function listEntries(subs: StoreSublevels, input: unknown): Promise
       exhausted = false
       break
     }
+    bytes += recordWireBytes(entry.record)
+    if (bytes >= f.maxBytes) {
+      bytesSpent = true
+      exhausted = false
+      break
+    }
   }
   const last = entries[entries.length - 1]
   const next = exhausted || last === undefined ? null : { object_id: last.object_id, version: last.version }
-  return { entries, next, budget_spent: budgetSpent }
+  return { entries, next, budget_spent: budgetSpent, bytes_spent: bytesSpent }
 }

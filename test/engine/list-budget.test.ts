@@ -32,7 +32,7 @@ describe('list_objects under a scan budget (engine, in process)', () => {
   let net: MiniNetwork
   let close: () => Promise<void>
   const written: Written[] = []
-  const coordinator = (budget: number) => {
+  const coordinator = (budget: number, pageBytes?: number) => {
     const id = net.membership.current().eligible.nodes[0]!
     const node = net.node(id)
     return new StorageEngine(
@@ -43,7 +43,7 @@ describe('list_objects under a scan budget (engine, in process)', () => {
         log: node.log,
         time: new DeterministicTime(),
       },
-      { listScanBudget: budget },
+      { listScanBudget: budget, listPageBytes: pageBytes },
     )
   }
 
@@ -81,7 +81,7 @@ describe('list_objects under a scan budget (engine, in process)', () => {
     expect(whole).toMatchObject({ ok: true, objects: [], next_cursor: null })
   })
 
-  it('visits every match exactly once by following next_cursor, whatever the budget (property)', async () => {
+  it('visits every match exactly once by following next_cursor, whatever the budgets (property)', async () => {
     const filters = fc.record(
       {
         tag: fc.constantFrom(...TAGS, 'Red', 'nobody'),
@@ -95,10 +95,13 @@ describe('list_objects under a scan budget (engine, in process)', () => {
     await fc.assert(
       fc.asyncProperty(
         filters,
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 5 }),
-        async (f, budget, limit) => {
-          const engine = coordinator(budget)
+        fc.constantFrom(1, 2, 4, 10_000),
+        fc.constantFrom(1, 2, 3, 5, 40),
+        // Bytes for the whole page: from one byte (every node stops after its first record) to
+        // enough for each node to answer a few records, and the default.
+        fc.option(fc.integer({ min: 1, max: 12_000 }), { nil: undefined }),
+        async (f, budget, limit, pageBytes) => {
+          const engine = coordinator(budget, pageBytes)
           const expected = written
             .filter(
               (w) =>
@@ -123,12 +126,38 @@ describe('list_objects under a scan budget (engine, in process)', () => {
           expect(got).toEqual(expected)
         },
       ),
-      { seed: 20260312, numRuns: 30 },
+      { seed: 20260312, numRuns: 40 },
     )
+  })
+
+  it('ends a page where the nodes ran out of bytes, short of limit, and pages on from there', async () => {
+    // One byte for the page: every node answers only its first record after the cursor.
+    const engine = coordinator(10_000, 1)
+    const first = await engine.listObjects({ limit: 1000 })
+    expectOk(first)
+    expect(first.objects.length).toBeGreaterThan(0)
+    expect(first.objects.length).toBeLessThan(written.length)
+    expect(first.next_cursor).not.toBeNull()
+    const all: Key[] = []
+    let page: ListResponse = first
+    for (let pages = 0; pages < 100; pages++) {
+      expectOk(page)
+      all.push(...page.objects.map((o) => ({ object_id: o.object_id, version: o.version })))
+      if (page.next_cursor === null) break
+      page = await engine.listObjects({ limit: 1000, after: page.next_cursor })
+    }
+    expect(all).toEqual(written.map((w) => ({ object_id: w.object_id, version: w.version })))
+    // The default budget holds this whole catalogue: one page, the end.
+    const whole = await coordinator(10_000).listObjects({ limit: 1000 })
+    expectOk(whole)
+    expect(whole.objects).toHaveLength(written.length)
+    expect(whole.next_cursor).toBeNull()
   })
 
   it('refuses a malformed budget at construction', () => {
     expect(() => coordinator(0)).toThrow(TypeError)
     expect(() => coordinator(1.5)).toThrow(TypeError)
+    expect(() => coordinator(1, 0)).toThrow(TypeError)
+    expect(() => coordinator(1, 2.5)).toThrow(TypeError)
   })
 })

@@ -1,3 +1,4 @@
+import { ListingAdmission } from '../../src/net/listing-admission.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
 import type { PublicPolicy } from '../../src/net/serve-public.js'
 import { WriteAdmission } from '../../src/net/write-admission.js'
@@ -14,5 +15,6 @@ export function oneReadPolicy(): PublicPolicy & { reads: ReadAdmission } {
       { maxConcurrentReads: 1, readMinDeadlineMs: 1_000, readMinBytesPerSecond: 1_000 },
       () => Date.now(),
     ),
+    listings: new ListingAdmission(1),
   }
 }

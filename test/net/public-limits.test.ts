@@ -485,7 +485,8 @@ describe('public write limits and list scan budget over libp2p', () => {
     expect(next).toMatchObject({ ok: true })
   })
 
-  it('pages a listing whose nodes stop at a scan budget of 1, over replica/list, to exactly the full listing', async () => {
+  /** The coordinator's engine over its own libp2p transport, with smaller listing bounds. */
+  const boundedEngine = (init: { listScanBudget?: number; listPageBytes?: number }) => {
     const local = net.locals.get(coordinator)!
     const transport = new Libp2pTransport(
       {
@@ -495,7 +496,7 @@ describe('public write limits and list scan budget over libp2p', () => {
       },
       { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 } },
     )
-    const budgeted = new StorageEngine(
+    return new StorageEngine(
       {
         nodeId: coordinator,
         transport,
@@ -503,24 +504,48 @@ describe('public write limits and list scan budget over libp2p', () => {
         log: local.log,
         time: new DeterministicTime(),
       },
-      { listScanBudget: 1 },
+      init,
     )
-    const nothing = await budgeted.listObjects({ tag: 'nobody' })
-    expect(nothing).toMatchObject({ ok: true, objects: [] })
-    expect(nothing.ok && nothing.next_cursor).not.toBeNull()
-    const full = await net.engine(coordinator).listObjects({ limit: 1000 })
-    if (!full.ok) throw new Error(JSON.stringify(full))
-    expect(full.next_cursor).toBeNull()
+  }
+
+  /** Follows next_cursor from the start; the listing's keys. */
+  const pageThrough = async (engine: StorageEngine, limit: number) => {
     const keys: string[] = []
     let after: { object_id: string; version: number } | undefined
     for (let pages = 0; pages < 100; pages++) {
-      const page = await budgeted.listObjects({ limit: 2, after })
+      const page = await engine.listObjects({ limit, after })
       if (!page.ok) throw new Error(JSON.stringify(page))
       keys.push(...page.objects.map((o) => `${o.object_id}/${o.version}`))
       if (page.next_cursor === null) break
       after = page.next_cursor
     }
-    expect(keys).toEqual(full.objects.map((o) => `${o.object_id}/${o.version}`))
+    return keys
+  }
+
+  const fullListing = async () => {
+    const full = await net.engine(coordinator).listObjects({ limit: 1000 })
+    if (!full.ok) throw new Error(JSON.stringify(full))
+    expect(full.next_cursor).toBeNull()
+    return full.objects.map((o) => `${o.object_id}/${o.version}`)
+  }
+
+  it('pages a listing whose nodes stop at a scan budget of 1, over replica/list, to exactly the full listing', async () => {
+    const budgeted = boundedEngine({ listScanBudget: 1 })
+    const nothing = await budgeted.listObjects({ tag: 'nobody' })
+    expect(nothing).toMatchObject({ ok: true, objects: [] })
+    expect(nothing.ok && nothing.next_cursor).not.toBeNull()
+    const keys = await pageThrough(budgeted, 2)
+    expect(keys).toEqual(await fullListing())
     expect(keys.length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('pages a listing whose nodes each answer one record (max_bytes), over replica/list, to exactly the full listing', async () => {
+    const bounded = boundedEngine({ listPageBytes: 1 })
+    const full = await fullListing()
+    const first = await bounded.listObjects({ limit: 1000 })
+    if (!first.ok) throw new Error(JSON.stringify(first))
+    expect(first.objects.length).toBeLessThan(full.length)
+    expect(first.next_cursor).not.toBeNull()
+    expect(await pageThrough(bounded, 1000)).toEqual(full)
   })
 })

@@ -1,0 +1,112 @@
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { streamPair } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { describe, expect, it, vi } from 'vitest'
+import { recordWireBytes, type VersionRecord } from '../../src/core/record.js'
+import type { StorageEngine } from '../../src/engine/engine.js'
+import type { NodeService } from '../../src/engine/node-service.js'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import { encodeEndFrame, encodeJsonFrame, type Frame, type JsonObject } from '../../src/net/frames.js'
+import { ListingAdmission } from '../../src/net/listing-admission.js'
+import { PROTOCOLS } from '../../src/net/protocols.js'
+import { readRecords } from '../../src/net/replica-answers.js'
+import { type Registrar, storageProtocol } from '../../src/net/service.js'
+import { buildVersion, TEST_PARAMS, testObjectId } from '../store/helpers.js'
+
+const records: VersionRecord[] = [1, 2, 3].map(
+  (i) =>
+    buildVersion({ objectId: testObjectId(`bytes-${i}`), version: 1, content: new Uint8Array(i) }).record,
+)
+
+/** A coordinator's side of replica/list, reading what a peer answers (`frames`, then END). */
+async function readAnswer(bounds: { limit: number; maxBytes: number }): Promise<VersionRecord[]> {
+  const [client, server] = await streamPair()
+  const frames = [...records.map((r) => encodeJsonFrame(r as unknown as JsonObject)), encodeEndFrame()]
+  for (const part of frames.flat()) server.send(part)
+  await server.close()
+  const fs = new FrameStream(client, { maxFrameBytes: 1_048_577, idleMs: 5_000 })
+  return readRecords(fs, AbortSignal.timeout(5_000), bounds, TEST_PARAMS)
+}
+
+describe('replica/list answers past the bytes asked for', () => {
+  const size = (n: number) => records.slice(0, n).reduce((sum, r) => sum + recordWireBytes(r), 0)
+
+  it('takes records up to the one that reaches max_bytes, and refuses any after it', async () => {
+    expect(await readAnswer({ limit: 10, maxBytes: size(3) })).toEqual(records)
+    // The third record reaches the bound: none may follow it, and here none does.
+    expect(await readAnswer({ limit: 10, maxBytes: size(2) + 1 })).toEqual(records)
+    // The second reaches it, and a third follows: a peer answering more than it was asked for.
+    await expect(readAnswer({ limit: 10, maxBytes: size(2) })).rejects.toMatchObject({
+      code: 'FRAME_INVALID',
+    })
+    await expect(readAnswer({ limit: 10, maxBytes: 1 })).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+  })
+})
+
+describe('ListingAdmission', () => {
+  it('refuses a listing past the cap with NODE_BUSY until one gives its slot back (once)', () => {
+    const slots = new ListingAdmission(2)
+    const first = slots.admit()
+    const second = slots.admit()
+    expect(() => slots.admit()).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    first()
+    first()
+    expect(slots.activeListings).toBe(1)
+    const third = slots.admit()
+    expect(() => slots.admit()).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    second()
+    third()
+    expect(slots.activeListings).toBe(0)
+  })
+})
+
+describe('public listings at once (service)', () => {
+  it('refuses one more than maxConcurrentListings with NODE_BUSY, and takes listings again once one ends', async () => {
+    const handlers = new Map<string, StreamHandler>()
+    const registrar: Registrar = {
+      handle: async (protocol, handler) => void handlers.set(protocol, handler),
+      unhandle: async (protocol) => void handlers.delete(protocol),
+    }
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    let started = 0
+    const engine = {
+      listObjects: async () => {
+        started++
+        await gate
+        return { ok: true, objects: [], next_cursor: null, storage_event_id: 'ab'.repeat(32) }
+      },
+    } as unknown as StorageEngine
+    const service = storageProtocol({
+      node: {} as NodeService,
+      engine,
+      limits: { maxConcurrentListings: 1, idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 },
+    })({ registrar })
+    await service.start()
+    const peer = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(3)))
+    const list = async (): Promise<Frame> => {
+      const [client, server] = await streamPair()
+      void handlers.get(PROTOCOLS.listObjects)!(
+        server as Stream,
+        {
+          remotePeer: peer,
+          remoteAddr: multiaddr('/ip4/127.0.0.1/tcp/1'),
+        } as Connection,
+      )
+      for (const part of encodeJsonFrame({})) client.send(part)
+      return new FrameStream(client, { maxFrameBytes: 1_048_577, idleMs: 5_000 }).read()
+    }
+    const first = list()
+    await vi.waitFor(() => expect(started).toBe(1))
+    expect(await list()).toMatchObject({ type: 'error', error: { code: 'NODE_BUSY' } })
+    open()
+    expect(await first).toMatchObject({ type: 'json', value: { ok: true } })
+    expect(await list()).toMatchObject({ type: 'json', value: { ok: true } })
+    expect(started).toBe(2)
+    await service.stop()
+  })
+})
