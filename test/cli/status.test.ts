@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -81,6 +82,40 @@ describe('qfs-node status', () => {
     )
   })
 
+  it('refuses a JSON answer that is no node status (another HTTP service) in one line, not a stack trace', async () => {
+    const bodies: Record<string, string> = {
+      '/empty': '{}',
+      '/null': 'null',
+      '/old': JSON.stringify(oldStatus()),
+    }
+    const server = createHttpServer((req, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.end(bodies[(req.url ?? '').replace('/v1/status', '')] ?? '{}')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const api = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    try {
+      for (const [path, problem] of [
+        ['/empty', 'store: not an object'],
+        ['/null', 'not a JSON object'],
+      ]) {
+        const r = await runCli(['status', '--api', `${api}${path}`])
+        expect(r.status).toBe(3)
+        expect(r.stderr).toBe(
+          `error [NODE_UNAVAILABLE]: ${api}${path} did not answer a node status (${problem}); is that a qfs-node operator API? The API URL is "api" in run.json or devnet.json\n`,
+        )
+      }
+      // An older node's status, without `space` or `suspect_peers`, still prints.
+      const r = await runCli(['status', '--api', `${api}/old`])
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+      expect(r.stdout).toContain('store    1 objects, 2 versions, 3 shards, 4 bytes\n')
+      expect(r.stdout).not.toContain('space')
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
   it('says how long it waited when the API never answers', async () => {
     // Accepts the connection and never answers.
     const sockets: Socket[] = []
@@ -99,3 +134,19 @@ describe('qfs-node status', () => {
     }
   })
 })
+
+/** A status as a node from before `space` and `suspect_peers` answered it. */
+function oldStatus(): Record<string, unknown> {
+  return {
+    node_id: '12D3KooWtest',
+    version: '0.0.9',
+    ready: true,
+    epoch: 0,
+    snapshot_hash: 'ab',
+    multiaddrs: ['/ip4/127.0.0.1/tcp/4001'],
+    peers: 2,
+    store: { objects: 1, versions: 2, shards: 3, bytes_stored: 4, staged: 0 },
+    log: { entries: 5, last_event_id: null, covered_entries: 5, checkpoints: 1, last_checkpoint_id: null },
+    uptime_seconds: 7,
+  }
+}

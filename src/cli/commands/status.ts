@@ -128,7 +128,61 @@ async function fetchStatus(api: string, token: string | undefined, timeoutMs: nu
     const code = typeof b?.code === 'string' ? b.code : `HTTP_${res.status}`
     throw new QfsError(code, `${api}: ${typeof b?.message === 'string' ? b.message : `HTTP ${res.status}`}`)
   }
+  const wrong = statusProblem(body)
+  if (wrong !== undefined) {
+    throw new NodeUnavailableError(
+      `${api} did not answer a node status (${wrong}); is that a qfs-node operator API? The API URL is "api" in run.json or devnet.json`,
+    )
+  }
   return body as NodeStatus
+}
+
+const isNumber = (v: unknown) => typeof v === 'number'
+const isString = (v: unknown) => typeof v === 'string'
+const isStrings = (v: unknown) => Array.isArray(v) && v.every(isString)
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * What is wrong with a 200 answer as a node status, for the fields formatStatus reads, or undefined.
+ * The URL may name another HTTP service that answers JSON (a proxy, another program's API): without
+ * this check a field it lacks ended the command with a TypeError and its stack trace. Fields a newer
+ * node adds pass; an older node's answer may lack `space` and `suspect_peers`.
+ */
+function statusProblem(body: unknown): string | undefined {
+  if (!isObject(body)) return 'not a JSON object'
+  const checks: Array<[string, unknown, (v: unknown) => boolean]> = [
+    ['node_id', body.node_id, isString],
+    ['version', body.version, isString],
+    ['ready', body.ready, (v) => typeof v === 'boolean'],
+    ['epoch', body.epoch, (v) => v === null || isNumber(v)],
+    ['snapshot_hash', body.snapshot_hash, (v) => v === null || isString(v)],
+    ['peers', body.peers, isNumber],
+    ['uptime_seconds', body.uptime_seconds, isNumber],
+    ['multiaddrs', body.multiaddrs, isStrings],
+    ['suspect_peers', body.suspect_peers, (v) => v === undefined || isStrings(v)],
+  ]
+  const store = body.store
+  if (!isObject(store)) return 'store: not an object'
+  for (const k of ['objects', 'versions', 'shards', 'bytes_stored'])
+    checks.push([`store.${k}`, store[k], isNumber])
+  const log = body.log
+  if (!isObject(log)) return 'log: not an object'
+  for (const k of ['entries', 'checkpoints', 'covered_entries']) checks.push([`log.${k}`, log[k], isNumber])
+  const space = body.space
+  if (space !== undefined && space !== null) {
+    if (!isObject(space)) return 'space: not an object'
+    checks.push(
+      ['space.free_bytes', space.free_bytes, isNumber],
+      ['space.reserve_bytes', space.reserve_bytes, isNumber],
+      ['space.capacity_bytes', space.capacity_bytes, (v) => v === null || isNumber(v)],
+      ['space.accepting_writes', space.accepting_writes, (v) => typeof v === 'boolean'],
+    )
+  }
+  const bad = checks.find(([, value, ok]) => !ok(value))
+  return bad === undefined
+    ? undefined
+    : `${bad[0]}: ${bad[1] === undefined ? 'missing' : 'of the wrong type'}`
 }
 
 /**
@@ -166,7 +220,8 @@ export function formatStatus(s: NodeStatus): string {
       `${s.store.objects} objects, ${s.store.versions} versions, ${s.store.shards} shards, ${s.store.bytes_stored} bytes`,
     ],
     ['log', `${s.log.entries} entries, ${s.log.checkpoints} checkpoints covering ${s.log.covered_entries}`],
-    ...(s.space === null ? [] : [['space', formatSpace(s.space)] as [string, string]]),
+    // An older node has no space figure (undefined), one without a space guard null.
+    ...(s.space == null ? [] : [['space', formatSpace(s.space)] as [string, string]]),
     ['uptime', `${s.uptime_seconds} s`],
     ...s.multiaddrs.map((a): [string, string] => ['listen', a]),
   ]
