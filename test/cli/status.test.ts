@@ -116,6 +116,29 @@ describe('qfs-node status', () => {
     }
   })
 
+  it("escapes control characters in what the URL answered, and keeps only a code of ours' form", async () => {
+    const server = createHttpServer((req, res) => {
+      res.setHeader('content-type', 'application/json')
+      if (req.url === '/bad/v1/status') {
+        res.statusCode = 500
+        res.end(JSON.stringify({ code: '\u001b[2JX\nY', message: 'm\nerror [FAKE]: \u001b]0;t\u0007' }))
+      } else res.end(JSON.stringify({ ...oldStatus(), version: '1\u001b[31m\nfake 2' }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const api = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    try {
+      const refused = await runCli(['status', '--api', `${api}/bad`])
+      expect(refused.status).toBe(3)
+      expect(refused.stderr).toBe(`error [HTTP_500]: ${api}/bad: m\\u000aerror [FAKE]: \\u001b]0;t\\u0007\n`)
+      const shown = await runCli(['status', '--api', api])
+      expect(shown.status).toBe(0)
+      expect(shown.stdout).toContain('version  1\\u001b[31m\\u000afake 2\n')
+      expect(shown.stdout).not.toMatch(/\p{Cc}(?<!\n)/u)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
   it('says how long it waited when the API never answers', async () => {
     // Accepts the connection and never answers.
     const sockets: Socket[] = []

@@ -8,6 +8,7 @@ import { NodeUnavailableError } from '../../engine/errors.js'
 import { NODE_FILE, NotANodeDirError } from '../../node/identity.js'
 import { InvalidArgumentError, unreadableFile } from '../errors.js'
 import { type CliIo, printJson } from '../io.js'
+import { printable } from './client-common.js'
 
 interface StatusOptions {
   api?: string
@@ -125,8 +126,12 @@ async function fetchStatus(api: string, token: string | undefined, timeoutMs: nu
   }
   if (!res.ok) {
     const b = body as { code?: unknown; message?: unknown }
-    const code = typeof b?.code === 'string' ? b.code : `HTTP_${res.status}`
-    throw new QfsError(code, `${api}: ${typeof b?.message === 'string' ? b.message : `HTTP ${res.status}`}`)
+    // Whatever answers at the URL chose these: a code is kept only in the form of ours, and control
+    // characters in the message are escaped, so an ESC or a newline cannot rewrite the terminal or
+    // add a line of its own to the one error line.
+    const code = typeof b?.code === 'string' && ERROR_CODE.test(b.code) ? b.code : `HTTP_${res.status}`
+    const message = typeof b?.message === 'string' ? printable(b.message) : `HTTP ${res.status}`
+    throw new QfsError(code, `${api}: ${message}`)
   }
   const wrong = statusProblem(body)
   if (wrong !== undefined) {
@@ -136,6 +141,9 @@ async function fetchStatus(api: string, token: string | undefined, timeoutMs: nu
   }
   return body as NodeStatus
 }
+
+/** An error code as the node's API sends them (`NO_SNAPSHOT`, `UNAUTHORIZED`, ...). */
+const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/
 
 const isNumber = (v: unknown) => typeof v === 'number'
 const isString = (v: unknown) => typeof v === 'string'
@@ -225,7 +233,8 @@ export function formatStatus(s: NodeStatus): string {
     ['uptime', `${s.uptime_seconds} s`],
     ...s.multiaddrs.map((a): [string, string] => ['listen', a]),
   ]
-  return rows.map(([k, v]) => `${k.padEnd(8)} ${v}\n`).join('')
+  // The strings come from whatever answered: control characters are escaped (see fetchStatus).
+  return rows.map(([k, v]) => `${k.padEnd(8)} ${printable(v)}\n`).join('')
 }
 
 function formatSpace(s: NonNullable<NodeStatus['space']>): string {
