@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { equalBytes, fromHex, toHex } from '../core/bytes.js'
 import { InvalidInputError } from '../core/errors.js'
 import { InvalidKeyFileError } from './errors.js'
-import { publishSecretFile, readSecretFile } from './secret-file.js'
+import { openRegularFile, publishSecretFile, readSecretFile } from './secret-file.js'
 
 /** The node's checkpoint signing key (FIPS 204 ML-DSA-65, the standardized Dilithium3 class). */
 export interface AuditKey {
@@ -88,10 +88,15 @@ async function readKeyFile(path: string, secret: boolean): Promise<ParsedKeyFile
   let bytes: Buffer | undefined
   if (secret) bytes = await readSecretFile(path)
   else {
-    try {
-      bytes = await readFile(path)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    // As the secret read: a directory is named as no key file (a bare EISDIR named no path), and a
+    // FIFO is refused rather than waited on.
+    const fh = await openRegularFile(path)
+    if (fh !== undefined) {
+      try {
+        bytes = await fh.readFile()
+      } finally {
+        await fh.close()
+      }
     }
   }
   return bytes === undefined ? undefined : parseKeyFile(bytes.toString('utf8'), path)

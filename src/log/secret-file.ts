@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { link, open, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { type FileHandle, link, open, unlink } from 'node:fs/promises'
 import { toHex } from '../core/bytes.js'
 import { InsecureKeyFileError, InvalidKeyFileError } from './errors.js'
 
@@ -40,16 +41,10 @@ export async function publishSecretFile(path: string, bytes: string | Uint8Array
  * or others is `INSECURE_KEY_FILE`.
  */
 export async function readSecretFile(path: string): Promise<Buffer | undefined> {
-  let fh: Awaited<ReturnType<typeof open>>
-  try {
-    fh = await open(path, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
+  const fh = await openRegularFile(path)
+  if (fh === undefined) return undefined
   try {
     const st = await fh.stat()
-    if (!st.isFile()) throw new InvalidKeyFileError(`${path} is not a regular file`)
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
       throw new InsecureKeyFileError(
         `${path} has mode ${(st.mode & 0o777).toString(8)}; a secret key file must be 600 (chmod 600 ${path})`,
@@ -58,5 +53,27 @@ export async function readSecretFile(path: string): Promise<Buffer | undefined> 
     return await fh.readFile()
   } finally {
     await fh.close()
+  }
+}
+
+/**
+ * `path` opened for reading, or undefined when it does not exist; anything but a regular file is
+ * `INVALID_KEY_FILE`. Opened without blocking, then checked on the handle: a plain open of a FIFO
+ * waits for a writer, and a FIFO in place of a key file hung the node's start for good.
+ */
+export async function openRegularFile(path: string): Promise<FileHandle | undefined> {
+  let fh: FileHandle
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  try {
+    if (!(await fh.stat()).isFile()) throw new InvalidKeyFileError(`${path} is not a regular file`)
+    return fh
+  } catch (err) {
+    await fh.close()
+    throw err
   }
 }

@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
@@ -56,6 +57,25 @@ describe('audit keys', () => {
     await chmod(join(dir, 'audit-key.json'), 0o644)
     await expect(loadOrCreateAuditKey(dir)).rejects.toMatchObject({ code: 'INSECURE_KEY_FILE' })
   })
+
+  it.skipIf(process.platform === 'win32')(
+    'a directory or a FIFO in place of the key file is INVALID_KEY_FILE naming it, never waited on',
+    async () => {
+      for (const kind of ['directory', 'fifo']) {
+        const dir = join(root, `not-a-file-${kind}`)
+        await mkdir(dir)
+        const path = join(dir, 'audit-key.json')
+        if (kind === 'directory') await mkdir(path, { mode: 0o700 })
+        else execFileSync('mkfifo', ['-m', '600', path])
+        const refusal = { code: 'INVALID_KEY_FILE', message: `${path} is not a regular file` }
+        // Before, the FIFO hung both reads (a plain open waits for a writer) and the directory was a
+        // bare EISDIR naming no file.
+        await expect(loadOrCreateAuditKey(dir), kind).rejects.toMatchObject(refusal)
+        await expect(loadAuditPublicKey(dir), kind).rejects.toMatchObject(refusal)
+      }
+    },
+    10_000,
+  )
 
   it('a bad file is INVALID_KEY_FILE', async () => {
     const valid = generateAuditKey(new Uint8Array(32).fill(2))
