@@ -133,6 +133,22 @@ describe('aegis sign --params', () => {
   })
 })
 
+describe('aegis sign --nodes and --params that are not JSON', () => {
+  it('says so in one line: the text JSON.parse quotes keeps its newline escaped', async () => {
+    const path = join(root, 'text.json')
+    await writeFile(path, 'hello\n')
+    for (const flag of ['--nodes', '--params']) {
+      const args =
+        flag === '--nodes' ? [flag, path] : ['--node-dir', await nodeWithPort('pj', 4621), flag, path]
+      const r = await sign(join(root, 'never.json'), ...args)
+      expect(r.status).toBe(2)
+      expect(r.stderr).toBe(
+        `error [INVALID_INPUT]: cannot read ${flag} ${path}: Unexpected token 'h', "hello\\n" is not valid JSON\n`,
+      )
+    }
+  })
+})
+
 describe('aegis verify on a file that is no snapshot', () => {
   const trust = () => `${key}.pub`
 

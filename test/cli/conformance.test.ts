@@ -47,6 +47,13 @@ describe('qfs-node conformance', () => {
     const bad = await runCli(['conformance', join(dir, 'bad.json')])
     expect(bad.status).toBe(2)
     expect(bad.stderr).toMatch(/^error \[INVALID_INPUT\]/)
+    // JSON.parse quotes the text around the fault, newline and all: the error stays one line.
+    await writeFile(join(dir, 'text.json'), 'hello\n')
+    const text = await runCli(['conformance', join(dir, 'text.json')])
+    expect(text.status).toBe(2)
+    expect(text.stderr).toBe(
+      `error [INVALID_INPUT]: vector file ${join(dir, 'text.json')} is not JSON: Unexpected token 'h', "hello\\n" is not valid JSON\n`,
+    )
     const missing = await runCli(['conformance', join(dir, 'nope.json')])
     expect(missing.status).toBe(2)
     const noArg = await runCli(['conformance'])

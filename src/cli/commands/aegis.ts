@@ -29,6 +29,7 @@ import {
 } from '../../membership/snapshot.js'
 import type { NodeEntry } from '../../membership/types.js'
 import { readNodeId } from '../../node/identity.js'
+import { oneLine } from '../errors.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
 import { InvalidArgumentError } from './client-common.js'
 
@@ -268,7 +269,7 @@ async function readJsonFile(path: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8'))
   } catch (err) {
-    throw new InvalidInputError(`cannot read ${what} ${path}: ${(err as Error).message}`)
+    throw new InvalidInputError(`cannot read ${what} ${path}: ${oneLine((err as Error).message)}`)
   }
 }
 

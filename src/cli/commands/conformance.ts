@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { InvalidInputError } from '../../core/errors.js'
-import { unreadableFile } from '../errors.js'
+import { oneLine, unreadableFile } from '../errors.js'
 import { CliExit, type CliIo, EXIT } from '../io.js'
 
 export function registerConformance(program: Command, io: CliIo): void {
@@ -22,7 +22,7 @@ export function registerConformance(program: Command, io: CliIo): void {
         parsed = JSON.parse(text)
       } catch (err) {
         // What the file holds is bad input, as a malformed case is (parseVectorFile).
-        throw new InvalidInputError(`vector file ${file} is not JSON: ${(err as Error).message}`)
+        throw new InvalidInputError(`vector file ${file} is not JSON: ${oneLine((err as Error).message)}`)
       }
       const { checkCase, parseVectorFile } = await import('../../conformance/run.js')
       const reports = parseVectorFile(parsed).map(checkCase)
