@@ -15,6 +15,11 @@ export function registerConformance(program: Command, io: CliIo): void {
       try {
         text = await readFile(file, 'utf8')
       } catch (err) {
+        // Text past the largest string V8 makes (about 512 MiB, or /dev/zero) fails with a RangeError,
+        // no errno: what the file holds is wrong, not the file system.
+        if (err instanceof RangeError) {
+          throw new InvalidInputError(`vector file ${file} is too large to read as text (${err.message})`)
+        }
         throw unreadableFile(`vector file ${file}`, err)
       }
       let parsed: unknown
