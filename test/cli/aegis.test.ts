@@ -149,6 +149,29 @@ describe('aegis sign --nodes and --params that are not JSON', () => {
   })
 })
 
+describe('aegis keygen and sign --out', () => {
+  it('refuse an empty --out as a usage error, and name --out, not a temporary file, when it cannot be written', async () => {
+    const nowhere = join(root, 'no-such-dir', 'out.json')
+    const node = await nodeWithPort('out-node', 4622)
+    for (const args of [
+      ['aegis', 'keygen', '--out'],
+      ['aegis', 'sign', '--key', key, '--node-dir', node, '--epoch', '0', '--out'],
+    ]) {
+      const empty = await runCli([...args, ''])
+      expect(empty).toMatchObject({
+        status: 2,
+        stderr: 'error [INVALID_ARGUMENT]: --out is empty: give the path of the file to write\n',
+      })
+      // Before: `ENOENT: ..., open '<out>.<pid>.<hex>.tmp'` (or a rename of it to '').
+      const missingDir = await runCli([...args, nowhere])
+      expect(missingDir).toMatchObject({
+        status: 3,
+        stderr: `error [IO_ERROR]: cannot write ${nowhere}: ENOENT (no such file or directory)\n`,
+      })
+    }
+  })
+})
+
 describe('aegis verify on a file that is no snapshot', () => {
   const trust = () => `${key}.pub`
 

@@ -29,7 +29,7 @@ import {
 } from '../../membership/snapshot.js'
 import type { NodeEntry } from '../../membership/types.js'
 import { readNodeId } from '../../node/identity.js'
-import { oneLine } from '../errors.js'
+import { errnoReason, LocalFileError, oneLine } from '../errors.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
 import { InvalidArgumentError } from './client-common.js'
 
@@ -59,13 +59,14 @@ export function registerAegis(program: Command, io: CliIo): void {
     .requiredOption('--out <file>', 'where to write the key; never overwritten')
     .option('--json', 'print {key_file, public_key_file, public_key_hash}')
     .action(async (opts: { out: string; json?: boolean }) => {
+      refuseEmptyOut(opts.out)
       // Refused here as the wrong argument it is (as `sign --out` is); the library's own refusal
       // stays behind it for a file that appears meanwhile.
       if (await exists(opts.out))
         throw new InvalidArgumentError(
           `${opts.out} exists: keygen never overwrites a key; give another --out`,
         )
-      const { key, publicPath } = await createAuthorityKeyFile(opts.out)
+      const { key, publicPath } = await writingOut(opts.out, () => createAuthorityKeyFile(opts.out))
       const hash = keyFingerprint(key.publicKey)
       if (opts.json === true)
         printJson(io, { key_file: opts.out, public_key_file: publicPath, public_key_hash: hash })
@@ -99,6 +100,7 @@ export function registerAegis(program: Command, io: CliIo): void {
     .option('--force', 'replace --out if it exists')
     .option('--json', 'print {epoch, snapshot_hash, nodes, out}')
     .action(async (opts: SignOptions) => {
+      refuseEmptyOut(opts.out)
       // The file a network runs on is often the --prev of the next epoch: overwriting it by a slip
       // breaks every later link to it.
       if (opts.force !== true && (await exists(opts.out))) {
@@ -152,7 +154,7 @@ export function registerAegis(program: Command, io: CliIo): void {
       // The chain is checked here too, so a wrong --epoch or --start-tick fails before anyone loads the file.
       const verdict = verifySnapshot(snapshot, [key.publicKey], prev)
       if (!verdict.ok) throw new SnapshotRejectedError(verdict.code, verdict.detail)
-      await writeSnapshotFile(opts.out, snapshot)
+      await writingOut(opts.out, () => writeSnapshotFile(opts.out, snapshot))
       // Signed all the same (a network may be built up epoch by epoch), but no write can be placed in it.
       if (nodes.length < params.replicationFactor) {
         io.stderr(
@@ -210,6 +212,28 @@ export function registerAegis(program: Command, io: CliIo): void {
       }
       if (!v.ok) throw new CliExit(EXIT.CHECK_FAILED)
     })
+}
+
+/** An empty `--out` (an unset shell variable) is no file name: it failed only at the rename, naming a temporary file. */
+function refuseEmptyOut(out: string): void {
+  if (out === '') throw new InvalidArgumentError('--out is empty: give the path of the file to write')
+}
+
+/**
+ * Runs a write of `--out`: the files are written under a temporary name beside it and then given
+ * its name, so the system's refusal (ENOENT for a directory that does not exist, EACCES, ...) named
+ * `out.<pid>.<hex>.tmp`, a file the user never gave. It names `--out` (or its `.pub`) instead.
+ */
+async function writingOut<T>(out: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    if (e === null || typeof e !== 'object' || typeof e.code !== 'string' || typeof e.syscall !== 'string')
+      throw err
+    const named = e.path === `${out}.pub` ? e.path : out
+    throw new LocalFileError(`cannot write ${named}: ${errnoReason(e)}`, { cause: err })
+  }
 }
 
 function count(text: string, what: string): number {
