@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { QfsError } from '../core/errors.js'
 
@@ -17,8 +17,15 @@ export class NotANodeDirError extends QfsError {
 export async function readNodeId(dir: string): Promise<string> {
   let text: string
   try {
+    // Looked at before it is read: reading a FIFO waits for a writer, and one in node.json's place
+    // hung start and every offline check with no word.
+    const info = await stat(join(dir, NODE_FILE))
+    if (!info.isFile() && !info.isDirectory()) {
+      throw new NotANodeDirError(`${join(dir, NODE_FILE)} is not a regular file`)
+    }
     text = await readFile(join(dir, NODE_FILE), 'utf8')
   } catch (err) {
+    if (err instanceof NotANodeDirError) throw err
     const code = (err as NodeJS.ErrnoException).code
     // `init` helps only where a directory is missing or empty of a node, not in place of a file.
     const why =

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -130,6 +131,19 @@ describe('offline node inspection: log verify, replay, scrub', () => {
         `error [NOT_A_NODE_DIR]: ${file} is a file, not a node's data directory\n`,
       )
       expect(f.status).toBe(3)
+    }
+    // A FIFO in node.json's place is named, not waited on (a read of it waits for a writer).
+    if (process.platform !== 'win32') {
+      const fifoDir = join(empty, 'fifo-node')
+      await mkdir(fifoDir)
+      execFileSync('mkfifo', [join(fifoDir, 'node.json')])
+      for (const args of [['replay'], ['scrub'], ['log', 'verify']]) {
+        const f = await runCli([...args, '--dir', fifoDir])
+        expect(f.stderr, args.join(' ')).toBe(
+          `error [NOT_A_NODE_DIR]: ${join(fifoDir, 'node.json')} is not a regular file\n`,
+        )
+        expect(f.status).toBe(3)
+      }
     }
     const dir = await mkdtemp(join(tmpdir(), 'qfs-inspect-busy-'))
     const net = await MiniNetwork.create({ nodeIds: NODES, dir, auditKey: testAuditKey })
