@@ -4,13 +4,13 @@ import { join } from 'node:path'
 import { MemoryLevel } from 'memory-level'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { atrCost } from '../../src/core/atr.js'
-import { toHex } from '../../src/core/bytes.js'
+import { compareBytes, fromHex, toHex } from '../../src/core/bytes.js'
 import { hashCommit } from '../../src/core/commit.js'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { metadataSeed, normalizeMetadata } from '../../src/core/metadata.js'
 import { type ProtocolParams, validateParams } from '../../src/core/params.js'
 import type { VersionKind, VersionRecord } from '../../src/core/record.js'
-import type { CommitRole, PreparedCommit } from '../../src/store/commit.js'
+import type { CommitRole, IndexEntry, PreparedCommit } from '../../src/store/commit.js'
 import { openNodeDb, type RootDb } from '../../src/store/db.js'
 import type { ShardHeader } from '../../src/store/staging.js'
 import { ShardStore } from '../../src/store/store.js'
@@ -252,5 +252,30 @@ export async function seedCatalogue(
       })
       await commitLocked(store, built.record, { home: o % 5 !== 4, shards: [] })
     }
+  }
+}
+
+/**
+ * A memory store seeded with `seedCatalogue`, and its entries in key order as one listing of them
+ * all gives them: what each listing test starts from.
+ */
+export async function catalogueStore(init: Parameters<typeof seedCatalogue>[1]): Promise<{
+  store: ShardStore
+  all: IndexEntry[]
+  close: () => Promise<void>
+}> {
+  const { db, cleanup } = await memoryBackend.open()
+  const store = new ShardStore({ db }, { params: TEST_PARAMS })
+  await store.open()
+  await seedCatalogue(store, init)
+  const all = (await store.listRecords({ limit: 1000 })).entries
+  all.sort((a, b) => compareBytes(fromHex(a.object_id), fromHex(b.object_id)) || a.version - b.version)
+  return {
+    store,
+    all,
+    close: async () => {
+      await store.close()
+      await cleanup()
+    },
   }
 }

@@ -2,10 +2,10 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compareBytes, fromHex } from '../../src/core/bytes.js'
 import type { IndexEntry } from '../../src/store/commit.js'
-import type { RootDb, StoreSublevels } from '../../src/store/db.js'
+import type { StoreSublevels } from '../../src/store/db.js'
 import { type ListFilters, listEntries, MAX_LIST_SCAN_ENTRIES } from '../../src/store/listing.js'
-import { ShardStore } from '../../src/store/store.js'
-import { CATALOGUE_AUTHORS, CATALOGUE_TAGS, memoryBackend, seedCatalogue, TEST_PARAMS } from './helpers.js'
+import type { ShardStore } from '../../src/store/store.js'
+import { CATALOGUE_AUTHORS, CATALOGUE_TAGS, catalogueStore } from './helpers.js'
 
 const TAGS = CATALOGUE_TAGS
 const AUTHORS = CATALOGUE_AUTHORS
@@ -46,23 +46,19 @@ function counting(subs: StoreSublevels): { subs: StoreSublevels; read: () => num
 }
 
 describe('listing scan budget (store)', () => {
-  let db: RootDb
-  let cleanup: () => Promise<void>
   let store: ShardStore
-  const all: IndexEntry[] = []
+  let all: IndexEntry[]
+  let close: () => Promise<void>
 
   beforeAll(async () => {
-    ;({ db, cleanup } = await memoryBackend.open())
-    store = new ShardStore({ db }, { params: TEST_PARAMS })
-    await store.open()
-    await seedCatalogue(store, { name: 'budget', objects: 40, contentBytes: 16, tagEvery: 3 })
-    all.push(...(await store.listRecords({ limit: 1000 })).entries)
-    all.sort(compareKey)
+    ;({ store, all, close } = await catalogueStore({
+      name: 'budget',
+      objects: 40,
+      contentBytes: 16,
+      tagEvery: 3,
+    }))
   })
-  afterAll(async () => {
-    await store.close()
-    await cleanup()
-  })
+  afterAll(async () => close())
 
   it('stops a filter that matches nothing after the budget, with the last examined entry as cursor', async () => {
     expect(all).toHaveLength(79)

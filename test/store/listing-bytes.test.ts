@@ -1,16 +1,13 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { compareBytes, fromHex } from '../../src/core/bytes.js'
 import type { IndexEntry } from '../../src/store/commit.js'
-import type { RootDb, StoreSublevels } from '../../src/store/db.js'
+import type { StoreSublevels } from '../../src/store/db.js'
 import { listEntries, MAX_LIST_ANSWER_BYTES } from '../../src/store/listing.js'
-import { ShardStore } from '../../src/store/store.js'
-import { memoryBackend, seedCatalogue, TEST_PARAMS } from './helpers.js'
+import type { ShardStore } from '../../src/store/store.js'
+import { catalogueStore } from './helpers.js'
 
 type Key = { object_id: string; version: number }
 const keyOf = (e: Key): Key => ({ object_id: e.object_id, version: e.version })
-const compareKey = (a: Key, b: Key) =>
-  compareBytes(fromHex(a.object_id), fromHex(b.object_id)) || a.version - b.version
 
 /**
  * Independent oracle of a record's wire size: JSON.stringify orders keys differently from RFC 8785
@@ -20,23 +17,19 @@ const sizeOf = (e: IndexEntry) => Buffer.byteLength(JSON.stringify(e.record), 'u
 const sum = (entries: IndexEntry[]) => entries.reduce((n, e) => n + sizeOf(e), 0)
 
 describe('listing answer bytes (store)', () => {
-  let db: RootDb
-  let cleanup: () => Promise<void>
   let store: ShardStore
-  const all: IndexEntry[] = []
+  let all: IndexEntry[]
+  let close: () => Promise<void>
 
   beforeAll(async () => {
-    ;({ db, cleanup } = await memoryBackend.open())
-    store = new ShardStore({ db }, { params: TEST_PARAMS })
-    await store.open()
-    await seedCatalogue(store, { name: 'bytes', objects: 30, contentBytes: 16, tagEvery: 3 })
-    all.push(...(await store.listRecords({ limit: 1000 })).entries)
-    all.sort(compareKey)
+    ;({ store, all, close } = await catalogueStore({
+      name: 'bytes',
+      objects: 30,
+      contentBytes: 16,
+      tagEvery: 3,
+    }))
   })
-  afterAll(async () => {
-    await store.close()
-    await cleanup()
-  })
+  afterAll(async () => close())
 
   it('stops after the record that reaches max_bytes, and following cursors visits each entry once (property)', async () => {
     const sizes = all.map(sizeOf)
