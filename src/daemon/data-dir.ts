@@ -10,6 +10,7 @@ import { loadAuditPublicKey, loadOrCreateAuditKey } from '../log/keys.js'
 import { publishSecretFile, readSecretFile } from '../log/secret-file.js'
 import { ensureNodeId, readNodeId } from '../node/identity.js'
 import { InvalidDataDirError } from './errors.js'
+import { firstDuplicateKey } from './json-duplicates.js'
 
 export const RUN_SCHEMA = 'qfs-node-run/1'
 
@@ -170,7 +171,10 @@ export async function removeRunInfo(dir: string): Promise<void> {
   await rm(dataPaths(dir).run, { force: true })
 }
 
-/** A JSON object file of the data directory, or undefined when absent (`INVALID_DATA_DIR` if not an object). */
+/**
+ * A JSON object file of the data directory, or undefined when absent (`INVALID_DATA_DIR` if not an
+ * object, or if an object gives a key twice).
+ */
 export async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
   let text: string
   try {
@@ -188,6 +192,10 @@ export async function readJson(path: string): Promise<Record<string, unknown> | 
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidDataDirError(`${path} is not a JSON object`)
   }
+  // The node writes these files with JSON.stringify, which never repeats a key: a repeated one was
+  // put there by hand, and which of the two counts would depend on the reader (snapshot-head.json's epoch).
+  const twice = firstDuplicateKey(text)
+  if (twice !== undefined) throw new InvalidDataDirError(`${path} gives ${twice} twice in one object`)
   return value as Record<string, unknown>
 }
 

@@ -6,10 +6,12 @@ import type { EpochSnapshot } from '../membership/snapshot.js'
 import { parseSnapshotHead, type SnapshotHead } from '../membership/snapshot-head.js'
 import { dataPaths, readJson, writeAtomic } from './data-dir.js'
 import { InvalidDataDirError } from './errors.js'
+import { firstDuplicateKey } from './json-duplicates.js'
 
 /**
- * The JSON of a snapshot file, or undefined when there is none; unparsable text is MALFORMED, and a
- * file that cannot be read (a directory in its place, no permission) is SNAPSHOT_UNREADABLE.
+ * The JSON of a snapshot file, or undefined when there is none; unparsable text, or an object that
+ * gives a key twice, is MALFORMED, and a file that cannot be read (a directory in its place, no
+ * permission) is SNAPSHOT_UNREADABLE.
  */
 export async function readSnapshotFile(path: string): Promise<unknown | undefined> {
   let text: string
@@ -25,11 +27,19 @@ export async function readSnapshotFile(path: string): Promise<unknown | undefine
       },
     )
   }
+  let value: unknown
   try {
-    return JSON.parse(text)
+    value = JSON.parse(text)
   } catch (err) {
     throw new SnapshotRejectedError('MALFORMED', `${path} is not JSON`, { cause: err })
   }
+  // JSON.parse keeps the last of two equal keys, other readers the first: one signed file would
+  // then hold two snapshots (`"epoch":99, ..., "epoch":0`), and which one is checked depends on who reads.
+  const twice = firstDuplicateKey(text)
+  if (twice !== undefined) {
+    throw new SnapshotRejectedError('MALFORMED', `${path} gives ${twice} twice in one object`)
+  }
+  return value
 }
 
 export async function writeSnapshotFile(path: string, snapshot: EpochSnapshot): Promise<void> {

@@ -159,6 +159,25 @@ describe('aegis verify', () => {
     expect(r.stderr).toBe(`error [INVALID_ARGUMENT]: --prev ${missing} does not exist\n`)
   })
 
+  it('calls a signed snapshot that gives a key twice INVALID [MALFORMED] naming it, also as --prev', async () => {
+    const nodes = await jsonFile('twice-nodes.json', entries)
+    const out = join(root, 'twice-0.json')
+    expect(
+      (await runCli(['aegis', 'sign', '--key', key, '--epoch', '0', '--nodes', nodes, '--out', out])).status,
+    ).toBe(0)
+    // JSON.parse keeps the last epoch, the signed 0; a reader keeping the first would read 99.
+    const twice = join(root, 'twice.json')
+    await writeFile(twice, (await readFile(out, 'utf8')).replace('{', '{"epoch":99,'))
+    const r = await runCli(['aegis', 'verify', twice, '--trust', `${key}.pub`])
+    expect(r).toMatchObject({ status: 1, stderr: '' })
+    expect(r.stdout).toBe(`INVALID [MALFORMED]: ${twice} gives epoch twice in one object\n`)
+    const asPrev = await runCli(['aegis', 'verify', out, '--trust', `${key}.pub`, '--prev', twice])
+    expect(asPrev).toMatchObject({ status: 3, stdout: '' })
+    expect(asPrev.stderr).toBe(
+      `error [SNAPSHOT_REJECTED]: MALFORMED: ${twice} gives epoch twice in one object\n`,
+    )
+  })
+
   it('calls a signed snapshot listing an id that is no peer id INVALID [MALFORMED] (exit 1)', async () => {
     // As an earlier version would have signed it: hash and signature are right, the id is not.
     const authority = generateAuditKey(new Uint8Array(32).fill(0x41))
