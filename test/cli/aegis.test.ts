@@ -216,8 +216,31 @@ describe('aegis verify on a file that is no snapshot', () => {
     ])
     expect(badEpoch).toMatchObject({
       status: 2,
-      stderr: 'error [INVALID_ARGUMENT]: --epoch must be a non-negative integer\n',
+      stderr: 'error [INVALID_ARGUMENT]: --epoch must be an integer in 0..9007199254740991, not "-1"\n',
     })
+    // One spelling per number, as for every integer flag: `010` is 10 here and 8 to a C reader.
+    for (const [flag, text] of [
+      ['--epoch', '00'],
+      ['--start-tick', '0100'],
+    ]) {
+      const zero = await runCli([
+        'aegis',
+        'sign',
+        '--key',
+        key,
+        '--epoch',
+        '0',
+        flag!,
+        text!,
+        '--out',
+        join(root, 'x.json'),
+      ])
+      expect(zero).toMatchObject({
+        status: 2,
+        stderr: `error [INVALID_ARGUMENT]: ${flag} must be an integer in 0..9007199254740991, not "${text}"\n`,
+      })
+    }
+    expect(existsSync(join(root, 'x.json'))).toBe(false)
   })
 
   it('still reports a missing file as an error, not a verdict', async () => {

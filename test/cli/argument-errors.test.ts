@@ -36,10 +36,10 @@ describe('command-line argument errors', () => {
       [['status', '--api', 'ftp://127.0.0.1:1'], '--api must be http(s)'],
       [
         ['status', '--api', 'http://127.0.0.1:1', '--timeout-ms', '0'],
-        '--timeout-ms must be a positive integer',
+        '--timeout-ms must be an integer in 1..2147483647, not "0"',
       ],
       [['init'], 'a data directory is required (--dir or QFS_DIR)'],
-      [['demo', '--size', 'abc'], '--size must be a byte count'],
+      [['demo', '--size', 'abc'], '--size must be an integer in 0..268435456, not "abc"'],
       [['start', '--remove-on-stdin-eof', 'f'], '--remove-on-stdin-eof needs --stop-on-stdin-eof'],
       [['start', '--stop-on-stdin-eof', '--remove-on-stdin-eof', ''], '--remove-on-stdin-eof needs a file'],
       [
@@ -47,6 +47,42 @@ describe('command-line argument errors', () => {
         `cannot read vector file ${join(root, 'missing.json')}: ENOENT (no such file or directory)`,
       ],
       [['conformance', root], `cannot read vector file ${root}: EISDIR (illegal operation on a directory)`],
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(args)
+      expect(r.stderr, args.join(' ')).toBe(`error [INVALID_ARGUMENT]: ${message}\n`)
+      expect(r.status).toBe(2)
+      expect(r.stdout).toBe('')
+    }
+  })
+
+  it('refuses a leading zero in every integer flag, as integerOption does for put, get, ls and the config (aegis sign: aegis.test.ts)', async () => {
+    // `007` read as 7 here could be 7 or octal elsewhere: one spelling per number, before anything runs.
+    const api = ['--api', 'http://127.0.0.1:1']
+    // A file as --dir: without the check, devnet and quickstart fail there at once instead of starting.
+    const file = join(root, 'not-a-devnet')
+    await writeFile(file, 'a file\n')
+    const dir = ['--dir', file]
+    const cases: Array<[string[], string]> = [
+      [['devnet', ...dir, '--nodes', '007'], '--nodes must be an integer in 3..64, not "007"'],
+      [
+        ['devnet', ...dir, '--base-port', '04001'],
+        '--base-port must be an integer in 1024..65535, not "04001"',
+      ],
+      [
+        ['devnet', ...dir, '--start-timeout-ms', '060000'],
+        '--start-timeout-ms must be an integer in 1..2147483647, not "060000"',
+      ],
+      [
+        ['devnet', ...dir, '--stop-timeout-ms', '015000'],
+        '--stop-timeout-ms must be an integer in 1..2147483647, not "015000"',
+      ],
+      [['quickstart', ...dir, '--nodes', '05'], '--nodes must be an integer in 3..16, not "05"'],
+      [
+        ['status', ...api, '--timeout-ms', '0005'],
+        '--timeout-ms must be an integer in 1..2147483647, not "0005"',
+      ],
+      [['demo', '--size', '01024'], '--size must be an integer in 0..268435456, not "01024"'],
     ]
     for (const [args, message] of cases) {
       const r = await runCli(args)

@@ -168,7 +168,9 @@ describe('qfs-node devnet', () => {
       const net = join(dir, `few-${nodes}`)
       const run = devnet(['--nodes', nodes, '--dir', net])
       expect(await run.exited).toBe(2)
-      expect(run.stderr()).toBe('error [INVALID_ARGUMENT]: --nodes must be an integer in 3..64\n')
+      expect(run.stderr()).toBe(
+        `error [INVALID_ARGUMENT]: --nodes must be an integer in 3..64, not "${nodes}"\n`,
+      )
       expect(existsSync(net)).toBe(false)
     }
   })

@@ -31,7 +31,7 @@ import type { NodeEntry } from '../../membership/types.js'
 import { readNodeId } from '../../node/identity.js'
 import { errnoReason, LocalFileError, oneLine } from '../errors.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
-import { InvalidArgumentError } from './client-common.js'
+import { InvalidArgumentError, integerOption } from './client-common.js'
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
 
@@ -116,14 +116,14 @@ export function registerAegis(program: Command, io: CliIo): void {
       const prev = opts.prev === undefined ? undefined : await readPrevious(opts.prev, prevSigners)
       const epoch =
         opts.epoch !== undefined
-          ? count(opts.epoch, '--epoch')
+          ? integerOption(opts.epoch, '--epoch', 0)
           : prev !== undefined
             ? prev.epoch + 1
             : undefined
       if (epoch === undefined) throw new InvalidArgumentError('--epoch is required without --prev')
       const startTick =
         opts.startTick !== undefined
-          ? count(opts.startTick, '--start-tick')
+          ? integerOption(opts.startTick, '--start-tick', 0)
           : epochStartTick(epoch, DEFAULT_EPOCH_TICKS)
       const nodes = [
         ...(opts.nodes === undefined ? [] : await nodesFromFile(opts.nodes)),
@@ -234,13 +234,6 @@ async function writingOut<T>(out: string, write: () => Promise<T>): Promise<T> {
     const named = e.path === `${out}.pub` ? e.path : out
     throw new LocalFileError(`cannot write ${named}: ${errnoReason(e)}`, { cause: err })
   }
-}
-
-function count(text: string, what: string): number {
-  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new InvalidArgumentError(`${what} must be a non-negative integer`)
-  }
-  return Number(text)
 }
 
 /** The JSON of the snapshot to verify, or the MALFORMED verdict when it is not JSON. */

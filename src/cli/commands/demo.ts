@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { InvalidArgumentError } from '../errors.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
+import { integerOption } from './client-common.js'
 
 export function registerDemo(program: Command, io: CliIo): void {
   program
@@ -9,9 +9,7 @@ export function registerDemo(program: Command, io: CliIo): void {
     .option('--size <bytes>', 'content size in bytes', '1048576')
     .option('--json', 'print the whole result as JSON')
     .action(async (opts: { size: string; json?: boolean }) => {
-      if (!/^\d{1,10}$/.test(opts.size)) throw new InvalidArgumentError('--size must be a byte count')
-      const size = Number(opts.size)
-      if (size > 256 * 1024 * 1024) throw new InvalidArgumentError('--size is at most 256 MiB for the demo')
+      const size = integerOption(opts.size, '--size', 0, 256 * 1024 * 1024)
       const { runCoreDemo } = await import('./demo-core.js')
       const result = runCoreDemo(size)
       if (opts.json === true) {

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../errors.js'
 import { LOG_LEVEL_NAMES, MAX_DEVNET_NODES, MIN_DEVNET_NODES } from '../help-values.js'
 import { watchInterrupts } from '../interrupt.js'
 import type { CliIo } from '../io.js'
+import { integerOption } from './client-common.js'
 
 interface DevnetOptions {
   nodes?: string
@@ -45,11 +46,7 @@ Examples:
 `
 
 function count(text: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined
-  if (!/^\d{1,9}$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`)
-  }
-  return Number(text)
+  return text === undefined ? undefined : integerOption(text, name, min, max)
 }
 
 export function registerDevnet(program: Command, io: CliIo): void {

@@ -7,6 +7,7 @@ import type { QfsClient } from '../../sdk/index.js'
 import { MIN_DEVNET_NODES } from '../help-values.js'
 import { type InterruptWatch, interruptedExit, watchInterrupts } from '../interrupt.js'
 import { CliExit, type CliIo, EXIT } from '../io.js'
+import { integerOption } from './client-common.js'
 import { devnetArgumentError } from './devnet.js'
 
 const VECTORS = fileURLToPath(new URL('../../../test/vectors/core-public.json', import.meta.url))
@@ -30,13 +31,7 @@ export function registerQuickstart(program: Command, io: CliIo): void {
       '\nCtrl-C (SIGINT), SIGTERM or SIGHUP stops the network it started and exits 130, 143 or 129.\n',
     )
     .action(async (opts: { dir: string; nodes: string }) => {
-      const nodes = Number(opts.nodes)
-      if (!/^\d+$/.test(opts.nodes) || nodes < MIN_DEVNET_NODES || nodes > MAX_QUICKSTART_NODES) {
-        io.stderr(
-          `error [INVALID_ARGUMENT]: --nodes must be an integer in ${MIN_DEVNET_NODES}..${MAX_QUICKSTART_NODES}\n`,
-        )
-        throw new CliExit(EXIT.USAGE)
-      }
+      const nodes = integerOption(opts.nodes, '--nodes', MIN_DEVNET_NODES, MAX_QUICKSTART_NODES)
       // Caught from here to the end: an interruption stops the network this command started (its
       // daemons are in their own process group, so the terminal's Ctrl-C does not reach them).
       const interrupts = watchInterrupts()

@@ -8,7 +8,7 @@ import { NodeUnavailableError } from '../../engine/errors.js'
 import { NODE_FILE, NotANodeDirError } from '../../node/identity.js'
 import { InvalidArgumentError, unreadableFile } from '../errors.js'
 import { type CliIo, printJson } from '../io.js'
-import { printable } from './client-common.js'
+import { integerOption, printable } from './client-common.js'
 
 interface StatusOptions {
   api?: string
@@ -102,10 +102,8 @@ async function present(path: string): Promise<boolean> {
 }
 
 function timeout(opts: StatusOptions): number {
-  if (!/^\d{1,7}$/.test(opts.timeoutMs) || Number(opts.timeoutMs) < 1) {
-    throw new InvalidArgumentError('--timeout-ms must be a positive integer')
-  }
-  return Number(opts.timeoutMs)
+  // The longest delay a timer takes: AbortSignal.timeout fires at once (with a warning) after more.
+  return integerOption(opts.timeoutMs, '--timeout-ms', 1, 0x7fffffff)
 }
 
 async function fetchStatus(api: string, token: string | undefined, timeoutMs: number): Promise<NodeStatus> {
