@@ -164,6 +164,22 @@ describe('qfs-node get -o FILE', () => {
     expect(await readdir(dir)).toEqual(['-'])
   })
 
+  it('refuses an empty -o (an unset shell variable) as INVALID_ARGUMENT, before reading anything', async () => {
+    const dir = await caseDir()
+    // From inside the case directory: a regression's temporary file lands there, not in the checkout.
+    const cwd = process.cwd()
+    process.chdir(dir)
+    const { value: r, asked } = await countingReads(() => get('')).finally(() => process.chdir(cwd))
+    // Before: IO_ERROR, exit 3, "cannot write : ENOENT", as if a directory were missing.
+    expect(r).toMatchObject({
+      status: 2,
+      stdout: '',
+      stderr: 'error [INVALID_ARGUMENT]: -o is empty: give the path of the file to write\n',
+    })
+    expect(asked).toBe(0)
+    expect(await readdir(dir)).toEqual([])
+  })
+
   it('never writes or removes FILE.partial or any other file it did not create', async () => {
     const dir = await caseDir()
     const out = join(dir, 'data.bin')

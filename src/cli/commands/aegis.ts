@@ -31,7 +31,7 @@ import type { NodeEntry } from '../../membership/types.js'
 import { readNodeId } from '../../node/identity.js'
 import { errnoReason, LocalFileError, oneLine } from '../errors.js'
 import { CliExit, type CliIo, EXIT, printJson } from '../io.js'
-import { InvalidArgumentError, integerOption } from './client-common.js'
+import { InvalidArgumentError, integerOption, refuseEmptyOut } from './client-common.js'
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
 
@@ -59,7 +59,7 @@ export function registerAegis(program: Command, io: CliIo): void {
     .requiredOption('--out <file>', 'where to write the key; never overwritten')
     .option('--json', 'print {key_file, public_key_file, public_key_hash}')
     .action(async (opts: { out: string; json?: boolean }) => {
-      refuseEmptyOut(opts.out)
+      refuseEmptyOut(opts.out, '--out')
       // Refused here as the wrong argument it is (as `sign --out` is); the library's own refusal
       // stays behind it for a file that appears meanwhile.
       if (await exists(opts.out))
@@ -100,7 +100,7 @@ export function registerAegis(program: Command, io: CliIo): void {
     .option('--force', 'replace --out if it exists')
     .option('--json', 'print {epoch, snapshot_hash, nodes, out}')
     .action(async (opts: SignOptions) => {
-      refuseEmptyOut(opts.out)
+      refuseEmptyOut(opts.out, '--out')
       // The file a network runs on is often the --prev of the next epoch: overwriting it by a slip
       // breaks every later link to it.
       if (opts.force !== true && (await exists(opts.out))) {
@@ -212,11 +212,6 @@ export function registerAegis(program: Command, io: CliIo): void {
       }
       if (!v.ok) throw new CliExit(EXIT.CHECK_FAILED)
     })
-}
-
-/** An empty `--out` (an unset shell variable) is no file name: it failed only at the rename, naming a temporary file. */
-function refuseEmptyOut(out: string): void {
-  if (out === '') throw new InvalidArgumentError('--out is empty: give the path of the file to write')
 }
 
 /**

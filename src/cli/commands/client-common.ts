@@ -59,6 +59,14 @@ export function integerOption(
   return Number(text)
 }
 
+/**
+ * An empty output path (an unset shell variable) is no file name: the write failed only later, as
+ * IO_ERROR naming an empty or temporary file.
+ */
+export function refuseEmptyOut(out: string, flag: string): void {
+  if (out === '') throw new InvalidArgumentError(`${flag} is empty: give the path of the file to write`)
+}
+
 export function versionOption(text: string): number {
   return integerOption(text, '--version', 1)
 }

@@ -15,6 +15,7 @@ import {
   idArgument,
   NODE_HELP,
   nodeOption,
+  refuseEmptyOut,
   versionOption,
   withClient,
 } from './client-common.js'
@@ -64,6 +65,7 @@ export function registerGet(program: Command, io: CliIo): void {
           '-o -: get writes only a file, never standard output (no byte leaves before the whole content verified); for a file named "-", give ./-',
         )
       }
+      refuseEmptyOut(opts.output, '-o')
       const output = opts.output
       const json = opts.json === true
       const force = opts.force === true
