@@ -9,8 +9,8 @@ import { InvalidDataDirError } from './errors.js'
 import { firstDuplicateKey } from './json-duplicates.js'
 
 /**
- * The JSON of a snapshot file, or undefined when there is none; unparsable text, or an object that
- * gives a key twice, is MALFORMED, and a file that cannot be read (a directory in its place, no
+ * The JSON of a snapshot file, or undefined when there is none; unparsable text, a byte order mark,
+ * or an object that gives a key twice, is MALFORMED, and a file that cannot be read (a directory in its place, no
  * permission) is SNAPSHOT_UNREADABLE.
  */
 export async function readSnapshotFile(path: string): Promise<unknown | undefined> {
@@ -25,6 +25,15 @@ export async function readSnapshotFile(path: string): Promise<unknown | undefine
       {
         cause: err,
       },
+    )
+  }
+  // The config file skips a byte order mark; a signed file does not. aegis sign never writes one, so
+  // one here was added by an editor, and JSON readers differ on it (JSON.parse and Python's json
+  // refuse it, others skip it): refused in words that say what to remove, not as "not JSON".
+  if (text.startsWith('\uFEFF')) {
+    throw new SnapshotRejectedError(
+      'MALFORMED',
+      `${path} begins with a byte order mark (U+FEFF); a snapshot file is its JSON alone, save it without the mark`,
     )
   }
   let value: unknown

@@ -178,6 +178,11 @@ describe('aegis verify on a file that is no snapshot', () => {
   it.each([
     ['text that is not JSON', 'this is not json\n', /^INVALID \[MALFORMED\]: .*not JSON\n$/],
     ['an empty object', '{}', /^INVALID \[MALFORMED\]: snapshot\.schema is missing\n$/],
+    [
+      'JSON after a byte order mark',
+      '\uFEFF{}',
+      /^INVALID \[MALFORMED\]: .* begins with a byte order mark \(U\+FEFF\); /,
+    ],
   ])('gives the verdict and exit 1 for %s', async (_what, text, verdict) => {
     const file = join(root, `verify-${text.length}.json`)
     await writeFile(file, text)

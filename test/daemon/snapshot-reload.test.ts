@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -121,6 +121,18 @@ describe('reload verifies the file before it compares it', () => {
     })
     expect((await reloadWith(e1)).outcome).toBe('adopted')
     expect(membership.current().epoch).toBe(1)
+  })
+
+  it('a file that begins with a byte order mark is MALFORMED saying so, not "not JSON"', async () => {
+    await writeFile(config.snapshot, `\uFEFF${JSON.stringify(e1)}`)
+    const outcome = await reloadSnapshot(config, membership, DEFAULT_PARAMS, capturingLogger().logger).catch(
+      (err: unknown) => err,
+    )
+    expect(outcome).toMatchObject({ code: 'SNAPSHOT_REJECTED', reason: 'MALFORMED' })
+    expect((outcome as Error).message).toBe(
+      `MALFORMED: ${config.snapshot} begins with a byte order mark (U+FEFF); a snapshot file is its JSON alone, save it without the mark`,
+    )
+    expect(membership.current().epoch).toBe(0)
   })
 })
 
