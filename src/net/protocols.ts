@@ -130,6 +130,14 @@ export interface Limits {
    */
   maxConcurrentReads: number
   /**
+   * Public `get_proof` exchanges this node serves at once; one more is refused at once with
+   * NODE_BUSY. Each holds its answer, a base64 block of up to about 350 KB at the default block
+   * size, as an object and as its encoded frame until its client takes it (or the idle timeout, then
+   * the stream is reset): without a cap, 600 unread answers over 3 key-less connections ran a node
+   * out of heap.
+   */
+  maxConcurrentProofs: number
+  /**
    * Once a public write has kept the node waiting for its content longer than writeMinDeadlineMs
    * plus 1 s per writeMinBytesPerSecond bytes it delivered, it fails with WRITE_TOO_SLOW: the idle
    * timeout alone lets a client trickling a byte now and then hold a write slot for days.
@@ -168,6 +176,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConcurrentWrites: 32,
   maxConcurrentListings: 4,
   maxConcurrentReads: 32,
+  maxConcurrentProofs: 16,
   writeMinDeadlineMs: 60_000,
   writeMinBytesPerSecond: 64 * 1024,
   readMinDeadlineMs: 60_000,

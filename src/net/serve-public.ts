@@ -11,6 +11,7 @@ import {
   parseWriteRequest,
   type ReadRequest,
 } from './messages-public.js'
+import type { ProofAdmission } from './proof-admission.js'
 import type { ProtocolName } from './protocols.js'
 import type { AdmittedRead, ReadAdmission } from './read-admission.js'
 import type { Exchange } from './serve-replica.js'
@@ -26,6 +27,8 @@ export interface PublicPolicy {
   reads: ReadAdmission
   /** Slots of the listings this node coordinates. */
   listings: ListingAdmission
+  /** Slots and deadlines of the proofs this node serves. */
+  proofs: ProofAdmission
 }
 
 export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: PublicPolicy) => Promise<void>
@@ -38,16 +41,7 @@ export type PublicHandler = (engine: StorageEngine, ex: Exchange, policy: Public
 export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
   write: serveWrite,
   read: serveRead,
-  getProof: async (engine, ex) => {
-    const { fs, signal } = ex
-    const r = await readRequest(ex, parseProofRequest)
-    const answer = await engine.getStorageProof(r.object_id, r.version, r.shard_id, {
-      signal,
-      epoch: r.epoch,
-      leafIndex: r.leaf_index,
-    })
-    await fs.writeJson(answer as unknown as JsonObject, signal)
-  },
+  getProof: serveProof,
   listObjects: async (engine, ex, policy) => {
     const { fs, signal } = ex
     const r = await readRequest(ex, parseListObjectsRequest)
@@ -133,6 +127,41 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
     for (const chunk of frame.chunks) bytes += chunk.length
     write.endWait(bytes)
     yield* frame.chunks
+  }
+}
+
+/**
+ * The request, then one JSON answer, under one of the node's proof slots (NODE_BUSY when none is
+ * free). The answer carries a block, so its client must take it as a read's (docs/protocol.md 4.4).
+ */
+async function serveProof(engine: StorageEngine, ex: Exchange, policy: PublicPolicy): Promise<void> {
+  const r = await readRequest(ex, parseProofRequest)
+  // Nothing more is read from the client: bytes it sends anyway wait in the window.
+  ex.fs.holdInput()
+  const proof = policy.proofs.admit(ex.signal, ex.source)
+  try {
+    const answer = await engine.getStorageProof(r.object_id, r.version, r.shard_id, {
+      signal: proof.signal,
+      epoch: r.epoch,
+      leafIndex: r.leaf_index,
+    })
+    const frame = encodeJsonFrame(answer as unknown as JsonObject)
+    let bytes = 0
+    for (const part of frame) bytes += part.length
+    proof.beginWait()
+    try {
+      await ex.fs.write(frame, proof.signal)
+    } catch (err) {
+      // A client that did not take its answer would not take an ERROR frame either: the stream is
+      // reset now, so the answer's send buffers go with the slot rather than after another idle
+      // timeout (and the closing wait after it).
+      const why = proof.signal.aborted ? proof.signal.reason : err
+      ex.fs.abort(why as Error)
+      throw why
+    }
+    proof.endWait(bytes)
+  } finally {
+    proof.release()
   }
 }
 

@@ -16,6 +16,7 @@ import { NodeBusyError, NotEligibleError, StreamEndedError, StreamTimeoutError }
 import { FrameStream } from './frame-stream.js'
 import { wireErrorOf } from './frames.js'
 import { ListingAdmission } from './listing-admission.js'
+import { ProofAdmission } from './proof-admission.js'
 import {
   DATA_PROTOCOLS,
   type Limits,
@@ -109,6 +110,8 @@ class StorageProtocol implements StorageProtocolService {
   private readonly reads: ReadAdmission
   /** Likewise for public listings (`maxConcurrentListings`). */
   private readonly listings: ListingAdmission
+  /** Likewise for public `get_proof` (`maxConcurrentProofs`, and the read's minimum rate). */
+  private readonly proofs: ProofAdmission
   /** Open replica/push and replica/fetch exchanges, by protocol and peer (`maxDataStreamsPerPeer`). */
   private readonly peerStreams = new Map<string, number>()
   /** Public streams opened and still waiting for their request (awaitRequest). */
@@ -129,6 +132,7 @@ class StorageProtocol implements StorageProtocolService {
     this.writes = new WriteAdmission({ ...this.limits, stall: stallLimit(this.limits.idleTimeoutMs) })
     this.reads = new ReadAdmission(this.limits)
     this.listings = new ListingAdmission(this.limits.maxConcurrentListings)
+    this.proofs = new ProofAdmission(this.limits)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
       (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,
     )
@@ -265,6 +269,7 @@ class StorageProtocol implements StorageProtocolService {
           writes: this.writes,
           reads: this.reads,
           listings: this.listings,
+          proofs: this.proofs,
         })
       }
       // A peer still sending after our answer (a write refused early) is read and dropped until it stops.

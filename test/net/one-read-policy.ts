@@ -1,4 +1,5 @@
 import { ListingAdmission } from '../../src/net/listing-admission.js'
+import { ProofAdmission } from '../../src/net/proof-admission.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
 import type { PublicPolicy } from '../../src/net/serve-public.js'
 import { WriteAdmission } from '../../src/net/write-admission.js'
@@ -16,5 +17,10 @@ export function oneReadPolicy(): PublicPolicy & { reads: ReadAdmission } {
       () => Date.now(),
     ),
     listings: new ListingAdmission(1),
+    proofs: new ProofAdmission({
+      maxConcurrentProofs: 1,
+      readMinDeadlineMs: 1_000,
+      readMinBytesPerSecond: 1_000,
+    }),
   }
 }
