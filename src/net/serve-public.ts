@@ -2,7 +2,7 @@ import type { StorageEngine } from '../engine/engine.js'
 import { ReadTooSlowError } from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
-import { encodeDataFrame, encodeJsonFrame, type JsonObject } from './frames.js'
+import { encodeDataFrame, encodeEndFrame, encodeJsonFrame, type JsonObject } from './frames.js'
 import type { ListingAdmission } from './listing-admission.js'
 import {
   parseListObjectsRequest,
@@ -42,28 +42,7 @@ export const PUBLIC_HANDLERS: Partial<Record<ProtocolName, PublicHandler>> = {
   write: serveWrite,
   read: serveRead,
   getProof: serveProof,
-  listObjects: async (engine, ex, policy) => {
-    const { fs, signal } = ex
-    const r = await readRequest(ex, parseListObjectsRequest)
-    // Held until the page is sent: the nodes' answers stay in memory until then.
-    const release = policy.listings.admit()
-    try {
-      const answer = await engine.listObjects(r.filters ?? {}, { signal, epoch: r.epoch })
-      if (!answer.ok) {
-        await fs.writeJson(answer as unknown as JsonObject, signal)
-        return
-      }
-      await fs.writeJson(
-        { ok: true, next_cursor: answer.next_cursor, storage_event_id: answer.storage_event_id },
-        signal,
-      )
-      // One summary per frame, then END: a page never has to fit one frame.
-      for (const summary of answer.objects) await fs.writeJson(summary as unknown as JsonObject, signal)
-      await fs.writeEnd(signal)
-    } finally {
-      release()
-    }
-  },
+  listObjects: serveListing,
 }
 
 /** Content up to this size is read whole before anything is sent (serveOneRead). */
@@ -127,6 +106,50 @@ async function* dataUntilEnd(fs: FrameStream, write: AdmittedWrite): AsyncGenera
     for (const chunk of frame.chunks) bytes += chunk.length
     write.endWait(bytes)
     yield* frame.chunks
+  }
+}
+
+/**
+ * The request, then the answer, then one summary per frame and END (a page never has to fit one
+ * frame), under one of the node's listing slots (NODE_BUSY when none is free), held until the page
+ * is sent: the nodes' answers stay in memory until then. Its client must take the page as a read's
+ * content (docs/protocol.md 4.5).
+ */
+async function serveListing(engine: StorageEngine, ex: Exchange, policy: PublicPolicy): Promise<void> {
+  const r = await readRequest(ex, parseListObjectsRequest)
+  ex.fs.holdInput()
+  const listing = policy.listings.admit(ex.signal, ex.source)
+  const send = async (parts: Uint8Array[]): Promise<void> => {
+    let bytes = 0
+    for (const part of parts) bytes += part.length
+    listing.beginWait()
+    try {
+      await ex.fs.write(parts, listing.signal)
+    } catch (err) {
+      // As a proof's: a client that does not take the page would not take an ERROR frame either.
+      const why = listing.signal.aborted ? listing.signal.reason : err
+      ex.fs.abort(why as Error)
+      throw why
+    }
+    listing.endWait(bytes)
+  }
+  try {
+    const answer = await engine.listObjects(r.filters ?? {}, { signal: listing.signal, epoch: r.epoch })
+    if (!answer.ok) {
+      await send(encodeJsonFrame(answer as unknown as JsonObject))
+      return
+    }
+    await send(
+      encodeJsonFrame({
+        ok: true,
+        next_cursor: answer.next_cursor,
+        storage_event_id: answer.storage_event_id,
+      }),
+    )
+    for (const summary of answer.objects) await send(encodeJsonFrame(summary as unknown as JsonObject))
+    await send(encodeEndFrame())
+  } finally {
+    listing.release()
   }
 }
 

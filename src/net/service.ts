@@ -131,7 +131,7 @@ class StorageProtocol implements StorageProtocolService {
     this.limits = Object.freeze(resolveLimits(init.limits))
     this.writes = new WriteAdmission({ ...this.limits, stall: stallLimit(this.limits.idleTimeoutMs) })
     this.reads = new ReadAdmission(this.limits)
-    this.listings = new ListingAdmission(this.limits.maxConcurrentListings)
+    this.listings = new ListingAdmission(this.limits)
     this.proofs = new ProofAdmission(this.limits)
     this.names = (Object.keys(PROTOCOLS) as ProtocolName[]).filter(
       (name) => !PUBLIC_PROTOCOLS.has(name) || this.engine !== undefined,

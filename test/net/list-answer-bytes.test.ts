@@ -12,8 +12,10 @@ import { encodeEndFrame, encodeJsonFrame, type Frame, type JsonObject } from '..
 import { ListingAdmission } from '../../src/net/listing-admission.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
 import { readRecords } from '../../src/net/replica-answers.js'
+import { PUBLIC_HANDLERS } from '../../src/net/serve-public.js'
 import { type Registrar, storageProtocol } from '../../src/net/service.js'
 import { buildVersion, TEST_PARAMS, testObjectId } from '../store/helpers.js'
+import { oneReadPolicy } from './one-read-policy.js'
 
 const records: VersionRecord[] = [1, 2, 3].map(
   (i) =>
@@ -46,18 +48,42 @@ describe('replica/list answers past the bytes asked for', () => {
 })
 
 describe('ListingAdmission', () => {
+  const limits = { maxConcurrentListings: 2, readMinDeadlineMs: 1_000, readMinBytesPerSecond: 1_000 }
+  const signal = new AbortController().signal
+
   it('refuses a listing past the cap with NODE_BUSY until one gives its slot back (once)', () => {
-    const slots = new ListingAdmission(2)
-    const first = slots.admit()
-    const second = slots.admit()
-    expect(() => slots.admit()).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
-    first()
-    first()
+    const slots = new ListingAdmission(limits)
+    const first = slots.admit(signal)
+    const second = slots.admit(signal)
+    expect(() => slots.admit(signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    first.release()
+    first.release()
     expect(slots.activeListings).toBe(1)
-    const third = slots.admit()
-    expect(() => slots.admit()).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
-    second()
-    third()
+    const third = slots.admit(signal)
+    expect(() => slots.admit(signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    second.release()
+    third.release()
+    expect(slots.activeListings).toBe(0)
+  })
+
+  it('ends a listing whose client takes its page below the minimum rate, and frees its slot', () => {
+    let now = 0
+    const slots = new ListingAdmission(limits, () => now)
+    const listing = slots.admit(signal)
+    // A client taking 256 KiB every 25 s (10 KB/s) once held every listing slot for minutes.
+    vi.useFakeTimers()
+    try {
+      listing.beginWait()
+      now += 900
+      listing.endWait(500)
+      listing.beginWait()
+      vi.advanceTimersByTime(600)
+      expect(listing.signal.aborted).toBe(true)
+      expect(listing.signal.reason).toMatchObject({ code: 'READ_TOO_SLOW' })
+    } finally {
+      vi.useRealTimers()
+    }
+    listing.release()
     expect(slots.activeListings).toBe(0)
   })
 })
@@ -108,5 +134,64 @@ describe('public listings at once (service)', () => {
     expect(await list()).toMatchObject({ type: 'json', value: { ok: true } })
     expect(started).toBe(2)
     await service.stop()
+  })
+})
+
+describe('a listing page under the read rule (serve)', () => {
+  it('ends a client that takes its page a summary at a time, slower than the minimum rate: READ_TOO_SLOW, the stream reset, the slot free', async () => {
+    vi.useFakeTimers()
+    try {
+      const policy = oneReadPolicy()
+      const seen = { writes: 0, reset: undefined as Error | undefined }
+      // Each frame is taken 600 ms after it is handed over: about 200 bytes a second.
+      const write = (signal?: AbortSignal) =>
+        new Promise<void>((resolve, reject) => {
+          if (signal?.aborted === true) return reject(signal.reason)
+          const timer = setTimeout(() => {
+            seen.writes++
+            resolve()
+          }, 600)
+          signal?.addEventListener('abort', () => {
+            clearTimeout(timer)
+            reject(signal.reason)
+          })
+        })
+      const fs = {
+        readJson: async () => ({ filters: { limit: 1000 } }),
+        holdInput: () => {},
+        write: (_parts: Uint8Array[], signal?: AbortSignal) => write(signal),
+        writeJson: (_value: unknown, signal?: AbortSignal) => write(signal),
+        writeEnd: (signal?: AbortSignal) => write(signal),
+        abort: (err: Error) => {
+          seen.reset = err
+        },
+      } as unknown as FrameStream
+      const engine = {
+        listObjects: async () => ({
+          ok: true,
+          objects: Array.from({ length: 1000 }, (_, i) => ({
+            object_id: testObjectId(`s-${i}`),
+            version: 1,
+          })),
+          next_cursor: null,
+          storage_event_id: 'ab'.repeat(32),
+        }),
+      } as unknown as StorageEngine
+      const outcome = PUBLIC_HANDLERS.listObjects!(
+        engine,
+        { fs, signal: new AbortController().signal },
+        policy,
+      ).then(
+        () => 'served',
+        (err: unknown) => err,
+      )
+      await vi.advanceTimersByTimeAsync(10_000)
+      expect(await outcome).toMatchObject({ code: 'READ_TOO_SLOW' })
+      expect(seen.reset).toMatchObject({ code: 'READ_TOO_SLOW' })
+      expect(seen.writes).toBeLessThan(10)
+      expect(policy.listings.activeListings).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

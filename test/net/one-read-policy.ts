@@ -16,7 +16,10 @@ export function oneReadPolicy(): PublicPolicy & { reads: ReadAdmission } {
       { maxConcurrentReads: 1, readMinDeadlineMs: 1_000, readMinBytesPerSecond: 1_000 },
       () => Date.now(),
     ),
-    listings: new ListingAdmission(1),
+    listings: new ListingAdmission(
+      { maxConcurrentListings: 1, readMinDeadlineMs: 1_000, readMinBytesPerSecond: 1_000 },
+      () => Date.now(),
+    ),
     proofs: new ProofAdmission({
       maxConcurrentProofs: 1,
       readMinDeadlineMs: 1_000,
