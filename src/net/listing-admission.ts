@@ -1,12 +1,8 @@
 import { Admission, type Admitted } from './admission.js'
-import { ReadTooSlowError } from './errors.js'
-import { DEFAULT_LIMITS, type Limits } from './protocols.js'
+import type { Limits } from './protocols.js'
+import { type ReadRateLimits, readRule } from './read-admission.js'
 
-export type ListingLimits = Pick<
-  Limits,
-  'maxConcurrentListings' | 'readMinDeadlineMs' | 'readMinBytesPerSecond'
-> &
-  Partial<Pick<Limits, 'yieldAfterWaitMs'>>
+export type ListingLimits = Pick<Limits, 'maxConcurrentListings'> & ReadRateLimits
 
 /** One admitted listing: its slot, and the clock of the time its page waits for the client. */
 export type AdmittedListing = Admitted
@@ -27,18 +23,11 @@ export class ListingAdmission extends Admission {
   constructor(limits: ListingLimits, now?: () => number) {
     const cap = limits.maxConcurrentListings
     super(
-      {
-        slots: cap,
-        busy: `this node already coordinates ${cap} listings; retry later or list through another node`,
-        graceMs: limits.readMinDeadlineMs,
-        minBytesPerSecond: limits.readMinBytesPerSecond,
-        yieldAfterMs: Math.min(
-          limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
-          limits.readMinDeadlineMs,
-        ),
-        verb: 'took',
-        tooSlow: (detail) => new ReadTooSlowError(detail),
-      },
+      readRule(
+        limits,
+        cap,
+        `this node already coordinates ${cap} listings; retry later or list through another node`,
+      ),
       now,
     )
   }

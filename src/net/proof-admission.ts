@@ -1,12 +1,8 @@
 import { Admission, type Admitted } from './admission.js'
-import { ReadTooSlowError } from './errors.js'
-import { DEFAULT_LIMITS, type Limits } from './protocols.js'
+import type { Limits } from './protocols.js'
+import { type ReadRateLimits, readRule } from './read-admission.js'
 
-export type ProofLimits = Pick<
-  Limits,
-  'maxConcurrentProofs' | 'readMinDeadlineMs' | 'readMinBytesPerSecond'
-> &
-  Partial<Pick<Limits, 'yieldAfterWaitMs'>>
+export type ProofLimits = Pick<Limits, 'maxConcurrentProofs'> & ReadRateLimits
 
 /** One admitted `get_proof`: its slot, and the clock of the time its answer waits for the client. */
 export type AdmittedProof = Admitted
@@ -26,18 +22,7 @@ export class ProofAdmission extends Admission {
   constructor(limits: ProofLimits, now?: () => number) {
     const cap = limits.maxConcurrentProofs
     super(
-      {
-        slots: cap,
-        busy: `this node already serves ${cap} proofs; retry later or ask another node`,
-        graceMs: limits.readMinDeadlineMs,
-        minBytesPerSecond: limits.readMinBytesPerSecond,
-        yieldAfterMs: Math.min(
-          limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
-          limits.readMinDeadlineMs,
-        ),
-        verb: 'took',
-        tooSlow: (detail) => new ReadTooSlowError(detail),
-      },
+      readRule(limits, cap, `this node already serves ${cap} proofs; retry later or ask another node`),
       now,
     )
   }

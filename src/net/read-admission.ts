@@ -1,4 +1,4 @@
-import { Admission, type Admitted } from './admission.js'
+import { Admission, type AdmissionRule, type Admitted } from './admission.js'
 import { ReadTooSlowError } from './errors.js'
 import { DEFAULT_LIMITS, type Limits } from './protocols.js'
 
@@ -24,19 +24,11 @@ export class ReadAdmission extends Admission {
   constructor(limits: ReadLimits, now?: () => number) {
     const cap = limits.maxConcurrentReads
     super(
-      {
-        slots: cap,
-        busy: `this node already serves ${cap} reads; retry later or read through another node`,
-        graceMs: limits.readMinDeadlineMs,
-        minBytesPerSecond: limits.readMinBytesPerSecond,
-        // A client has had its hearing once it used up the grace, if that is shorter.
-        yieldAfterMs: Math.min(
-          limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
-          limits.readMinDeadlineMs,
-        ),
-        verb: 'took',
-        tooSlow: (detail) => new ReadTooSlowError(detail),
-      },
+      readRule(
+        limits,
+        cap,
+        `this node already serves ${cap} reads; retry later or read through another node`,
+      ),
       now,
     )
   }
@@ -44,5 +36,30 @@ export class ReadAdmission extends Admission {
   /** Reads holding a slot now. */
   get activeReads(): number {
     return this.admitted
+  }
+}
+
+/** The read rule's timing, whatever an exchange sends its client under it. */
+export type ReadRateLimits = Pick<Limits, 'readMinDeadlineMs' | 'readMinBytesPerSecond'> &
+  Partial<Pick<Limits, 'yieldAfterWaitMs'>>
+
+/**
+ * The rule of exchanges whose client must take what the node sends (reads, and the proofs and
+ * listing pages that also sit in send buffers until taken): `cap` slots, the read minimum rate, and
+ * slots that move from an address keeping the node waiting to a newcomer from another.
+ */
+export function readRule(limits: ReadRateLimits, cap: number, busy: string): AdmissionRule {
+  return {
+    slots: cap,
+    busy,
+    graceMs: limits.readMinDeadlineMs,
+    minBytesPerSecond: limits.readMinBytesPerSecond,
+    // A client has had its hearing once it used up the grace, if that is shorter.
+    yieldAfterMs: Math.min(
+      limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
+      limits.readMinDeadlineMs,
+    ),
+    verb: 'took',
+    tooSlow: (detail) => new ReadTooSlowError(detail),
   }
 }

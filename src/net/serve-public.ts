@@ -1,4 +1,5 @@
 import type { StorageEngine } from '../engine/engine.js'
+import type { Admitted } from './admission.js'
 import { ReadTooSlowError } from './errors.js'
 import { unexpected } from './frame-reader.js'
 import type { FrameStream } from './frame-stream.js'
@@ -119,20 +120,7 @@ async function serveListing(engine: StorageEngine, ex: Exchange, policy: PublicP
   const r = await readRequest(ex, parseListObjectsRequest)
   ex.fs.holdInput()
   const listing = policy.listings.admit(ex.signal, ex.source)
-  const send = async (parts: Uint8Array[]): Promise<void> => {
-    let bytes = 0
-    for (const part of parts) bytes += part.length
-    listing.beginWait()
-    try {
-      await ex.fs.write(parts, listing.signal)
-    } catch (err) {
-      // As a proof's: a client that does not take the page would not take an ERROR frame either.
-      const why = listing.signal.aborted ? listing.signal.reason : err
-      ex.fs.abort(why as Error)
-      throw why
-    }
-    listing.endWait(bytes)
-  }
+  const send = (parts: Uint8Array[]) => sendTaken(ex, listing, parts)
   try {
     const answer = await engine.listObjects(r.filters ?? {}, { signal: listing.signal, epoch: r.epoch })
     if (!answer.ok) {
@@ -168,24 +156,30 @@ async function serveProof(engine: StorageEngine, ex: Exchange, policy: PublicPol
       epoch: r.epoch,
       leafIndex: r.leaf_index,
     })
-    const frame = encodeJsonFrame(answer as unknown as JsonObject)
-    let bytes = 0
-    for (const part of frame) bytes += part.length
-    proof.beginWait()
-    try {
-      await ex.fs.write(frame, proof.signal)
-    } catch (err) {
-      // A client that did not take its answer would not take an ERROR frame either: the stream is
-      // reset now, so the answer's send buffers go with the slot rather than after another idle
-      // timeout (and the closing wait after it).
-      const why = proof.signal.aborted ? proof.signal.reason : err
-      ex.fs.abort(why as Error)
-      throw why
-    }
-    proof.endWait(bytes)
+    await sendTaken(ex, proof, encodeJsonFrame(answer as unknown as JsonObject))
   } finally {
     proof.release()
   }
+}
+
+/**
+ * Sends `parts` timed by `admitted`: the node waits on its client to take them. A send that fails
+ * resets the stream at once: a client that did not take an answer would not take an ERROR frame
+ * either, and the answer's send buffers go with the slot rather than after another idle timeout
+ * (and the closing wait after it).
+ */
+async function sendTaken(ex: Exchange, admitted: Admitted, parts: Uint8Array[]): Promise<void> {
+  let bytes = 0
+  for (const part of parts) bytes += part.length
+  admitted.beginWait()
+  try {
+    await ex.fs.write(parts, admitted.signal)
+  } catch (err) {
+    const why = admitted.signal.aborted ? admitted.signal.reason : err
+    ex.fs.abort(why as Error)
+    throw why
+  }
+  admitted.endWait(bytes)
 }
 
 /**
