@@ -7,17 +7,24 @@ export interface CallLimits {
   writes: number
   /** `readContent`, `getContent`, `getRecord`: a read holds its slot while the node serves it (or until cancelled). */
   reads: number
-  /** `fetchStorageProof`, `listObjects` (and the proof half of `getStorageProof`). */
-  queries: number
+  /** `fetchStorageProof` (and the proof half of `getStorageProof`). */
+  proofs: number
+  /** `listObjects` (and the listings of `latestVersion` and the gateway's feed). */
+  listings: number
 }
 
 /**
- * A node's default caps (docs/protocol.md section 3): 32 public writes and 32 public reads at once,
- * one more refused with NODE_BUSY, and libp2p lets at most 64 streams of one protocol open on a
- * connection, where one more is reset. A client that keeps within the first never meets the second,
- * and its burst waits here instead of being refused.
+ * A node's default caps (docs/protocol.md section 3): 32 public writes, 32 reads, 16 proofs and 4
+ * listings at once, one more refused with NODE_BUSY; and libp2p lets at most 64 streams of one
+ * protocol open on a connection, where one more is reset. A client that keeps within the first never
+ * meets the second, and its burst waits here instead of being refused.
  */
-export const DEFAULT_CALL_LIMITS: Readonly<CallLimits> = Object.freeze({ writes: 32, reads: 32, queries: 64 })
+export const DEFAULT_CALL_LIMITS: Readonly<CallLimits> = Object.freeze({
+  writes: 32,
+  reads: 32,
+  proofs: 16,
+  listings: 4,
+})
 
 /** The largest limit a client takes: past the node's stream caps more slots only buy resets. */
 export const MAX_CALL_LIMIT = 1024
@@ -26,11 +33,11 @@ export const MAX_CALL_LIMIT = 1024
 export function resolveCallLimits(value: unknown): CallLimits {
   if (value === undefined) return { ...DEFAULT_CALL_LIMITS }
   if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new InvalidInputError('maxConcurrent must be an object {writes?, reads?, queries?}')
+    throw new InvalidInputError('maxConcurrent must be an object {writes?, reads?, proofs?, listings?}')
   const given = value as Record<string, unknown>
   for (const key of Object.keys(given)) {
     if (!(key in DEFAULT_CALL_LIMITS))
-      throw new InvalidInputError(`maxConcurrent.${key} is unknown (writes, reads, queries)`)
+      throw new InvalidInputError(`maxConcurrent.${key} is unknown (writes, reads, proofs, listings)`)
   }
   const limits = { ...DEFAULT_CALL_LIMITS }
   for (const key of Object.keys(DEFAULT_CALL_LIMITS) as Array<keyof CallLimits>) {

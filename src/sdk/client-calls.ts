@@ -54,7 +54,12 @@ export class ClientCalls {
     // warning although each call lets go when it ends.
     setMaxListeners(Number.POSITIVE_INFINITY, this.closing.signal)
     const slots = (kind: CallKind) => new CallSlots(kind, limits[kind], queueMs)
-    this.slots = { writes: slots('writes'), reads: slots('reads'), queries: slots('queries') }
+    this.slots = {
+      writes: slots('writes'),
+      reads: slots('reads'),
+      proofs: slots('proofs'),
+      listings: slots('listings'),
+    }
   }
 
   get closed(): boolean {
@@ -63,7 +68,12 @@ export class ClientCalls {
 
   /** Calls of each kind running, and calls waiting for a slot. */
   get load(): Record<CallKind, { running: number; waiting: number }> {
-    return { writes: this.slots.writes.load, reads: this.slots.reads.load, queries: this.slots.queries.load }
+    return {
+      writes: this.slots.writes.load,
+      reads: this.slots.reads.load,
+      proofs: this.slots.proofs.load,
+      listings: this.slots.listings.load,
+    }
   }
 
   /** Refuses the calls waiting for a slot and ends those under way, all with CLIENT_CLOSED. */

@@ -15,7 +15,7 @@ export async function fetchStorageProofCall(
   shardId: string,
   options: CallOptions & { leafIndex?: number },
 ): Promise<ProofResponse> {
-  const begun = await parts.calls.begin('queries', options)
+  const begun = await parts.calls.begin('proofs', options)
   if ('answer' in begun) return begun.answer
   const { call } = begun
   try {
@@ -48,7 +48,7 @@ export async function listObjectsCall(
   if (filters !== null && (typeof filters !== 'object' || Array.isArray(filters))) {
     return failure(new InvalidInputError('filters must be an object'), null)
   }
-  const begun = await parts.calls.begin('queries', options)
+  const begun = await parts.calls.begin('listings', options)
   if ('answer' in begun) return begun.answer
   const { call } = begun
   let answer: ListResponse

@@ -36,7 +36,8 @@ describe('a burst of calls through one client', () => {
     expect(client.load).toEqual({
       writes: { running: 0, waiting: 0 },
       reads: { running: 0, waiting: 0 },
-      queries: { running: 0, waiting: 0 },
+      proofs: { running: 0, waiting: 0 },
+      listings: { running: 0, waiting: 0 },
     })
   })
 })

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { NodeBusyError } from '../../src/net/errors.js'
 import { DEFAULT_LIMITS } from '../../src/net/protocols.js'
-import { CallSlots, linkedSignal, resolveCallLimits } from '../../src/sdk/call-slots.js'
+import { CallSlots, DEFAULT_CALL_LIMITS, linkedSignal, resolveCallLimits } from '../../src/sdk/call-slots.js'
 import { DEFAULT_QUEUE_MS } from '../../src/sdk/client.js'
 
 describe('CallSlots', () => {
@@ -59,7 +59,7 @@ describe('CallSlots', () => {
   })
 
   it("gives up a wait at the caller's abort, with its reason, and holds no listener after", async () => {
-    const slots = new CallSlots('queries', 1, 60_000)
+    const slots = new CallSlots('listings', 1, 60_000)
     const release = await slots.acquire(new AbortController().signal)
     const caller = new AbortController()
     const waiting = slots.acquire(caller.signal)
@@ -128,8 +128,19 @@ describe('linkedSignal', () => {
 
 describe('resolveCallLimits', () => {
   it('fills defaults and takes whole numbers in 1..1024', () => {
-    expect(resolveCallLimits(undefined)).toEqual({ writes: 32, reads: 32, queries: 64 })
-    expect(resolveCallLimits({ reads: 1, queries: 1024 })).toEqual({ writes: 32, reads: 1, queries: 1024 })
+    expect(resolveCallLimits(undefined)).toEqual(DEFAULT_CALL_LIMITS)
+    expect(resolveCallLimits({ reads: 1, listings: 1024 })).toEqual({
+      ...DEFAULT_CALL_LIMITS,
+      reads: 1,
+      listings: 1024,
+    })
+  })
+
+  it("keeps a client's default calls of each kind within a node's default caps, so a burst waits rather than meets NODE_BUSY", () => {
+    expect(DEFAULT_CALL_LIMITS.writes).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentWrites)
+    expect(DEFAULT_CALL_LIMITS.reads).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentReads)
+    expect(DEFAULT_CALL_LIMITS.proofs).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentProofs)
+    expect(DEFAULT_CALL_LIMITS.listings).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentListings)
   })
 
   it.each([
@@ -138,7 +149,7 @@ describe('resolveCallLimits', () => {
     ['a number', 4],
     ['zero', { writes: 0 }],
     ['a fraction', { reads: 1.5 }],
-    ['too many', { queries: 1025 }],
+    ['too many', { proofs: 1025 }],
     ['a string', { writes: '8' }],
     ['an unknown kind', { deletes: 2 }],
   ])('refuses %s with INVALID_INPUT', (_what, value) => {

@@ -102,7 +102,7 @@ describe('QfsClient concurrency', () => {
       await g.pass()
       return { next_cursor: null, objects: [] }
     }
-    const c = await client({ maxConcurrent: { queries: 1 }, timeouts: { queueMs: 50 } })
+    const c = await client({ maxConcurrent: { listings: 1 }, timeouts: { queueMs: 50 } })
     const first = c.listObjects({})
     await until(() => g.state.now === 1)
     const late = await c.listObjects({})
@@ -118,7 +118,7 @@ describe('QfsClient concurrency', () => {
       await g.pass()
       return { next_cursor: null, objects: [] }
     }
-    const c = await client({ maxConcurrent: { queries: 1 } })
+    const c = await client({ maxConcurrent: { listings: 1 } })
     const first = c.listObjects({})
     await until(() => g.state.now === 1)
     const caller = new AbortController()
@@ -126,7 +126,7 @@ describe('QfsClient concurrency', () => {
     const after = c.listObjects({})
     caller.abort()
     expect(await abandoned).toMatchObject({ ok: false, code: 'NODE_UNAVAILABLE' })
-    expect(c.load.queries).toEqual({ running: 1, waiting: 1 })
+    expect(c.load.listings).toEqual({ running: 1, waiting: 1 })
     g.open()
     expect((await first).ok).toBe(true)
     expect((await after).ok).toBe(true)
@@ -229,15 +229,15 @@ describe('closing a QfsClient with calls under way', () => {
     const c = await QfsClient.create({
       node: stub.address,
       ...(handed ? { libp2p: dialer } : {}),
-      maxConcurrent: { queries: 1 },
+      maxConcurrent: { listings: 1 },
     })
     const running = c.listObjects({})
     await until(() => g.state.now === 1)
-    const waiting = c.fetchStorageProof(f.oid, 1, f.record.shards[0]!.shard_id)
+    const waiting = c.listObjects({})
     await c.close()
     expect(await running).toMatchObject(CLOSED)
     expect(await waiting).toMatchObject(CLOSED)
-    expect(c.load.queries).toEqual({ running: 0, waiting: 0 })
+    expect(c.load.listings).toEqual({ running: 0, waiting: 0 })
   })
 
   it('ends a read being consumed with ClientClosedError, and getContent answers CLIENT_CLOSED', async () => {
