@@ -136,11 +136,21 @@ export class NodeMetrics {
       'Public writes holding one of the node slots (limits.max_concurrent_writes)',
       (s) => s.slotsInUse().writes,
     )
+    gauge(
+      'qfs_public_proofs_active',
+      'Public get_proof exchanges holding one of the node slots (16)',
+      (s) => s.slotsInUse().proofs,
+    )
+    gauge(
+      'qfs_public_listings_active',
+      'Public listings holding one of the node slots (4)',
+      (s) => s.slotsInUse().listings,
+    )
     // A counter kept by the admissions; each scrape adds what they counted since the last.
-    const yieldsSeen = { read: 0, write: 0 }
+    const yieldsSeen = { read: 0, write: 0, proof: 0, listing: 0 }
     const yields: Counter<'kind'> = new Counter({
       name: 'qfs_slot_yields_total',
-      help: 'Public reads and writes that gave their slot to a client from another address while every slot was taken',
+      help: 'Public reads, writes, proofs and listings that gave their slot to a client from another address while every slot was taken',
       labelNames: ['kind'],
       registers,
       collect: () => {
@@ -149,6 +159,8 @@ export class NodeMetrics {
         for (const [kind, total] of [
           ['read', use.readYields],
           ['write', use.writeYields],
+          ['proof', use.proofYields],
+          ['listing', use.listingYields],
         ] as const) {
           yields.inc({ kind }, total - yieldsSeen[kind])
           yieldsSeen[kind] = total

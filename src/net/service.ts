@@ -74,7 +74,7 @@ export interface StorageProtocolService extends Startable {
   /** The protocol ids this service registers. */
   readonly protocols: readonly string[]
   readonly limits: Readonly<Limits>
-  /** Public reads and writes holding a slot now, and how many yielded one (docs/protocol.md 4.3). */
+  /** Public exchanges holding a slot now, by kind, and how many yielded one (docs/protocol.md 4.3). */
   slotsInUse(): SlotUse
 }
 
@@ -82,8 +82,12 @@ export interface StorageProtocolService extends Startable {
 export interface SlotUse {
   reads: number
   writes: number
+  proofs: number
+  listings: number
   readYields: number
   writeYields: number
+  proofYields: number
+  listingYields: number
 }
 
 /** js-libp2p service factory: `services: { storage: storageProtocol({ node, engine }) }`. */
@@ -145,8 +149,12 @@ class StorageProtocol implements StorageProtocolService {
     return {
       reads: this.reads.activeReads,
       writes: this.writes.activeWrites,
+      proofs: this.proofs.activeProofs,
+      listings: this.listings.activeListings,
       readYields: this.reads.yields,
       writeYields: this.writes.yields,
+      proofYields: this.proofs.yields,
+      listingYields: this.listings.yields,
     }
   }
 
