@@ -29,6 +29,13 @@ export interface AdmissionRule {
    * client from another address (`Admission.yielding`): a fair hearing first.
    */
   yieldAfterMs: number
+  /**
+   * The most slots one address holds at once, even while others are free; one more from it is
+   * NODE_BUSY. For exchanges that spend their slot time on the nodes they ask rather than waiting on
+   * their client (proofs, listings): such a slot is never one the node waits on, so it can never
+   * yield to a newcomer, and without this bound one address could keep every slot.
+   */
+  perSource?: number
   /** What the client does with the bytes, in details: `delivered` (a write), `took` (a read). */
   verb: string
   /** The error an exchange that falls behind is aborted with, from a detail saying how. */
@@ -107,6 +114,12 @@ export class Admission {
    * NODE_BUSY at once when all are taken and no other address owes this one a slot (slot-share.ts).
    */
   admit(signal: AbortSignal, source = ''): Admitted {
+    const { perSource } = this.rule
+    if (perSource !== undefined && this.share.slotsOf(source) >= perSource) {
+      throw new NodeBusyError(
+        `${this.rule.busy} (an address holds at most ${perSource} of them at once, so other clients keep theirs)`,
+      )
+    }
     if (this.active >= this.rule.slots) {
       const owing = this.share.victimFor(source)
       if (owing === undefined) throw new NodeBusyError(this.rule.busy)

@@ -1,5 +1,5 @@
 import { Admission, type Admitted } from './admission.js'
-import type { Limits } from './protocols.js'
+import { type Limits, perAddressShare } from './protocols.js'
 import { type ReadRateLimits, readRule } from './read-admission.js'
 
 export type ListingLimits = Pick<Limits, 'maxConcurrentListings'> & ReadRateLimits
@@ -27,6 +27,7 @@ export class ListingAdmission extends Admission {
         limits,
         cap,
         `this node already coordinates ${cap} listings; retry later or list through another node`,
+        perAddressShare(cap),
       ),
       now,
     )

@@ -1,5 +1,5 @@
 import { Admission, type Admitted } from './admission.js'
-import type { Limits } from './protocols.js'
+import { type Limits, perAddressShare } from './protocols.js'
 import { type ReadRateLimits, readRule } from './read-admission.js'
 
 export type ProofLimits = Pick<Limits, 'maxConcurrentProofs'> & ReadRateLimits
@@ -22,7 +22,12 @@ export class ProofAdmission extends Admission {
   constructor(limits: ProofLimits, now?: () => number) {
     const cap = limits.maxConcurrentProofs
     super(
-      readRule(limits, cap, `this node already serves ${cap} proofs; retry later or ask another node`),
+      readRule(
+        limits,
+        cap,
+        `this node already serves ${cap} proofs; retry later or ask another node`,
+        perAddressShare(cap),
+      ),
       now,
     )
   }

@@ -162,6 +162,15 @@ export interface Limits {
   yieldAfterWaitMs: number
 }
 
+/**
+ * The slots of a listing or proof cap one address may hold at once: half, rounded up. Those slots
+ * are spent on the nodes a coordinator asks, never waiting on the client, so they cannot move to a
+ * newcomer as read slots do (4.3); half keeps room for other clients while one address is busy.
+ */
+export function perAddressShare(cap: number): number {
+  return Math.ceil(cap / 2)
+}
+
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFrameBytes: MAX_FRAME_BYTES,
   maxRequestFrameBytes: MAX_REQUEST_JSON_FRAME_BYTES,

@@ -48,10 +48,16 @@ export type ReadRateLimits = Pick<Limits, 'readMinDeadlineMs' | 'readMinBytesPer
  * listing pages that also sit in send buffers until taken): `cap` slots, the read minimum rate, and
  * slots that move from an address keeping the node waiting to a newcomer from another.
  */
-export function readRule(limits: ReadRateLimits, cap: number, busy: string): AdmissionRule {
+export function readRule(
+  limits: ReadRateLimits,
+  cap: number,
+  busy: string,
+  perSource?: number,
+): AdmissionRule {
   return {
     slots: cap,
     busy,
+    perSource,
     graceMs: limits.readMinDeadlineMs,
     minBytesPerSecond: limits.readMinBytesPerSecond,
     // A client has had its hearing once it used up the grace, if that is shorter.

@@ -14,16 +14,17 @@ export interface CallLimits {
 }
 
 /**
- * A node's default caps (docs/protocol.md section 3): 32 public writes, 32 reads, 16 proofs and 4
- * listings at once, one more refused with NODE_BUSY; and libp2p lets at most 64 streams of one
- * protocol open on a connection, where one more is reset. A client that keeps within the first never
- * meets the second, and its burst waits here instead of being refused.
+ * A node's default caps (docs/protocol.md section 3): 32 public writes and 32 reads at once, and of
+ * its 16 proofs and 4 listings at most 8 and 2 for one address, one more refused with NODE_BUSY; and
+ * libp2p lets at most 64 streams of one protocol open on a connection, where one more is reset. A
+ * client that keeps within the first never meets the second, and its burst waits here instead of
+ * being refused.
  */
 export const DEFAULT_CALL_LIMITS: Readonly<CallLimits> = Object.freeze({
   writes: 32,
   reads: 32,
-  proofs: 16,
-  listings: 4,
+  proofs: 8,
+  listings: 2,
 })
 
 /** The largest limit a client takes: past the node's stream caps more slots only buy resets. */

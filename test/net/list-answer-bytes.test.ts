@@ -10,7 +10,7 @@ import type { NodeService } from '../../src/engine/node-service.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
 import { encodeEndFrame, encodeJsonFrame, type Frame, type JsonObject } from '../../src/net/frames.js'
 import { ListingAdmission } from '../../src/net/listing-admission.js'
-import { PROTOCOLS } from '../../src/net/protocols.js'
+import { PROTOCOLS, perAddressShare } from '../../src/net/protocols.js'
 import { readRecords } from '../../src/net/replica-answers.js'
 import { PUBLIC_HANDLERS } from '../../src/net/serve-public.js'
 import { type Registrar, storageProtocol } from '../../src/net/service.js'
@@ -53,16 +53,30 @@ describe('ListingAdmission', () => {
 
   it('refuses a listing past the cap with NODE_BUSY until one gives its slot back (once)', () => {
     const slots = new ListingAdmission(limits)
-    const first = slots.admit(signal)
-    const second = slots.admit(signal)
-    expect(() => slots.admit(signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    const first = slots.admit(signal, 'a')
+    const second = slots.admit(signal, 'b')
+    expect(() => slots.admit(signal, 'c')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
     first.release()
     first.release()
     expect(slots.activeListings).toBe(1)
-    const third = slots.admit(signal)
-    expect(() => slots.admit(signal)).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    const third = slots.admit(signal, 'c')
+    expect(() => slots.admit(signal, 'a')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
     second.release()
     third.release()
+    expect(slots.activeListings).toBe(0)
+  })
+
+  it('lets one address hold only its share of the slots, so another address is admitted while it is busy', () => {
+    const slots = new ListingAdmission({ ...limits, maxConcurrentListings: 4 })
+    const share = perAddressShare(4)
+    const held = Array.from({ length: share }, () => slots.admit(signal, 'hog'))
+    // The hog's next listing is refused although slots are free; a newcomer's is not.
+    expect(() => slots.admit(signal, 'hog')).toThrow(expect.objectContaining({ code: 'NODE_BUSY' }))
+    const other = slots.admit(signal, 'other')
+    expect(slots.activeListings).toBe(share + 1)
+    held[0]!.release()
+    const again = slots.admit(signal, 'hog')
+    for (const s of [...held, other, again]) s.release()
     expect(slots.activeListings).toBe(0)
   })
 

@@ -98,16 +98,17 @@ describe('get_proof under its slots (docs/protocol.md 4.4)', () => {
       const p = {
         ...oneReadPolicy(),
         proofs: new ProofAdmission(
-          { maxConcurrentProofs: 2, readMinDeadlineMs: 60_000, readMinBytesPerSecond: 1_000 },
+          { maxConcurrentProofs: 4, readMinDeadlineMs: 60_000, readMinBytesPerSecond: 1_000 },
           () => Date.now(),
         ),
       }
       const { stub } = engine()
-      const hog = [client(undefined), client(undefined)]
-      const held = hog.map(({ fs }) =>
+      // Two addresses, each holding its share (2 of 4): every slot is taken.
+      const hog = [client(undefined), client(undefined), client(undefined), client(undefined)]
+      const held = hog.map(({ fs }, i) =>
         PUBLIC_HANDLERS.getProof!(
           stub,
-          { fs, signal: new AbortController().signal, source: '10.0.0.1' },
+          { fs, signal: new AbortController().signal, source: i % 2 === 0 ? '10.0.0.1' : '10.0.0.3' },
           p,
         ).then(
           () => 'served',
@@ -115,7 +116,7 @@ describe('get_proof under its slots (docs/protocol.md 4.4)', () => {
         ),
       )
       await vi.advanceTimersByTimeAsync(4_000)
-      expect(p.proofs.activeProofs).toBe(2)
+      expect(p.proofs.activeProofs).toBe(4)
       const honest = client(Promise.resolve())
       const serveHonest = () =>
         PUBLIC_HANDLERS.getProof!(

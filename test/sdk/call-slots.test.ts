@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { NodeBusyError } from '../../src/net/errors.js'
-import { DEFAULT_LIMITS } from '../../src/net/protocols.js'
+import { DEFAULT_LIMITS, perAddressShare } from '../../src/net/protocols.js'
 import { CallSlots, DEFAULT_CALL_LIMITS, linkedSignal, resolveCallLimits } from '../../src/sdk/call-slots.js'
 import { DEFAULT_QUEUE_MS } from '../../src/sdk/client.js'
 
@@ -139,8 +139,13 @@ describe('resolveCallLimits', () => {
   it("keeps a client's default calls of each kind within a node's default caps, so a burst waits rather than meets NODE_BUSY", () => {
     expect(DEFAULT_CALL_LIMITS.writes).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentWrites)
     expect(DEFAULT_CALL_LIMITS.reads).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentReads)
-    expect(DEFAULT_CALL_LIMITS.proofs).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentProofs)
-    expect(DEFAULT_CALL_LIMITS.listings).toBeLessThanOrEqual(DEFAULT_LIMITS.maxConcurrentListings)
+    // Proofs and listings: what one address may hold of them.
+    expect(DEFAULT_CALL_LIMITS.proofs).toBeLessThanOrEqual(
+      perAddressShare(DEFAULT_LIMITS.maxConcurrentProofs),
+    )
+    expect(DEFAULT_CALL_LIMITS.listings).toBeLessThanOrEqual(
+      perAddressShare(DEFAULT_LIMITS.maxConcurrentListings),
+    )
   })
 
   it.each([
