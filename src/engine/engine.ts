@@ -183,10 +183,12 @@ export class StorageEngine implements StorageEngineApi {
     try {
       const f = validateFilters(filters)
       const view = this.calls.view(options.epoch)
+      const oneObject = f.prefix?.length === 64
       const page = await listVersions(this.calls.ctx, view.eligible.nodes, f, {
         signal: options.signal,
         scanBudget: this.listScanBudget,
         pageBytes: this.listPageBytes,
+        homes: oneObject ? view.eligible.catalogueHomes(f.prefix!, view.params.replicationFactor) : undefined,
         membership: this.calls.membership,
       })
       const event = await this.calls.record({

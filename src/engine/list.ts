@@ -21,11 +21,29 @@ export const MAX_PAGE = 1000
 export const MAX_FILTER_TEXT_UNITS = 256
 export { MAX_LIST_ANSWER_BYTES, MAX_LIST_SCAN_ENTRIES }
 /**
- * Record bytes one listing takes from all the nodes together, shared out evenly: what bounds a
- * coordinator's memory per listing (with its cap on listings at once, docs/protocol.md 4.5) however
- * many nodes it asks and however large their records' metadata.
+ * Record bytes one listing takes from all the nodes together, shared out among them (`byteShares`):
+ * with its cap on listings at once (docs/protocol.md 4.5), what bounds a coordinator's memory per
+ * listing however large the records' metadata. Each node may pass its share by the one record that
+ * reaches it, and answers at least one, so the bound is this plus one record per node asked.
  */
 export const LIST_BYTES_PER_PAGE = MAX_LIST_ANSWER_BYTES
+
+/**
+ * Each node's share of a page's record bytes, at least 1 so that each answers at least one record
+ * and the listing moves on. Shared evenly; but a listing of one object (a full-length prefix) can
+ * find its records only at the object's homes, so they share the bytes and the others get 1 (they
+ * hold records of it as homes only if membership moved since; a record at a time then, still
+ * correct). Evenly, a listing of one object's versions would get 3/N of the bytes.
+ */
+export function byteShares(
+  nodes: readonly string[],
+  pageBytes: number,
+  homes?: readonly string[],
+): Map<string, number> {
+  const sharers = homes === undefined ? nodes : nodes.filter((n) => homes.includes(n))
+  const share = Math.max(1, Math.floor(pageBytes / Math.max(1, sharers.length)))
+  return new Map(nodes.map((n) => [n, sharers.includes(n) ? share : 1]))
+}
 
 /**
  * What a coordinator asks a node to list (`replica/list`): the client's filters, the entries the node
@@ -137,6 +155,8 @@ export interface ListOptions {
   scanBudget?: number
   /** Record bytes all the nodes together may answer for this page (default LIST_BYTES_PER_PAGE). */
   pageBytes?: number
+  /** For a listing of one object (a full-length prefix): its catalogue homes, who share the bytes. */
+  homes?: readonly string[]
   /**
    * The epochs records are placed in: a record whose homes or replicas are not its epoch's placement
    * gets no vote, whichever node reports it (record-placement.ts).
@@ -169,25 +189,21 @@ export async function listVersions(
   const budget = options.scanBudget ?? MAX_LIST_SCAN_ENTRIES
   // Left out at the default: a node applies its own bound (the same) when none is sent.
   if (budget !== MAX_LIST_SCAN_ENTRIES) asked.scan_budget = budget
-  // At least one byte, so each node answers at least one record and the listing moves on.
-  const share = Math.max(
-    1,
-    Math.floor((options.pageBytes ?? LIST_BYTES_PER_PAGE) / Math.max(1, nodes.length)),
-  )
-  asked.max_bytes = share
-  // What a node stops at: the share, or its own bound if that is lower (a node applies it unasked).
-  const answerBytes = Math.min(share, MAX_LIST_ANSWER_BYTES)
-  const reachedBytes = (page: readonly VersionRecord[]) => {
+  const shares = byteShares(nodes, options.pageBytes ?? LIST_BYTES_PER_PAGE, options.homes)
+  // What a node stops at: its share, or its own bound if that is lower (a node applies it unasked).
+  const reachedBytes = (page: readonly VersionRecord[], node: string) => {
     let bytes = 0
     for (const r of page) bytes += recordWireBytes(r)
-    return bytes >= answerBytes
+    return bytes >= Math.min(shares.get(node)!, MAX_LIST_ANSWER_BYTES)
   }
   // The nodes' own check, tag normal form included; it throws INVALID_INPUT before anyone is asked.
   const checked = validateListFilters({ ...filters, limit, home_only: true })
   // Every node is waited for, suspect or not: a slow home cut off could leave out a decided version
   // while the page claims to be complete (docs/consistency.md).
   const answers = await settle(nodes, (n) =>
-    ask(ctx, n, options.signal, (signal) => ctx.transport.listRecords(n, asked, { signal })),
+    ask(ctx, n, options.signal, (signal) =>
+      ctx.transport.listRecords(n, { ...asked, max_bytes: shares.get(n)! }, { signal }),
+    ),
   )
   const pages = answers.filter((a) => a.value !== undefined)
   if (pages.length === 0 && nodes.length > 0) {
@@ -208,7 +224,7 @@ export async function listVersions(
   for (const { node, value: page } of pages) {
     const last = page![page!.length - 1]
     if (last === undefined || !inRange(last)) continue
-    if (page!.length < limit && counts(last, node) && !reachedBytes(page!)) continue
+    if (page!.length < limit && counts(last, node) && !reachedBytes(page!, node)) continue
     if (boundary === undefined || compareKey(last, boundary) < 0) boundary = last
   }
   const votes = new Map<string, { record: VersionRecord; count: number }>()
