@@ -59,11 +59,4 @@ export function unreadableFile(what: string, err: unknown): unknown {
     : new LocalFileError(message, { cause: err })
 }
 
-/**
- * `text` with its control characters as JSON escapes (`\n`, `\u001b`), for an error line: JSON.parse
- * quotes the text around the fault, line breaks and all (`Unexpected token 'h', "hello\n" is not valid
- * JSON`), and the error must stay the one line a script reads (daemon/config.ts does the same).
- */
-export function oneLine(text: string): string {
-  return text.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))
-}
+export { oneLine } from '../core/errors.js'

@@ -151,3 +151,12 @@ export function storageErrorCode(err: unknown): StorageErrorCode {
   }
   return 'SE_ERR_INTERNAL'
 }
+
+/**
+ * `text` with its control characters as JSON escapes (`\n`, `\u001b`), for an error line: a
+ * message quoting input (JSON.parse quotes the text around its fault, line breaks and all; a key read
+ * from a file) must stay the one line a script reads, and must not send a terminal escapes.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))
+}

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { dirname, resolve } from 'node:path'
+import { oneLine } from '../core/errors.js'
 import { DEFAULT_SUSPECT_GRACE_MS } from '../engine/context.js'
 import { DEFAULT_INBOUND_LIMITS } from '../net/libp2p-node.js'
 import { DEFAULT_LIMITS } from '../net/protocols.js'
@@ -183,12 +184,12 @@ async function readConfigFile(
     value = JSON.parse(text)
   } catch (err) {
     // JSON.parse quotes the text around the fault, line breaks and all: the error stays one line.
-    const why = (err as Error).message.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))
+    const why = oneLine((err as Error).message)
     throw new InvalidConfigError('config', 'file', `not JSON: ${why}`, `file ${path}`)
   }
   const twice = firstDuplicateKey(text)
   if (twice !== undefined) {
-    throw new InvalidConfigError(twice, 'file', 'is set twice; keep one', `file ${path}`)
+    throw new InvalidConfigError(oneLine(twice), 'file', 'is set twice; keep one', `file ${path}`)
   }
   return { path, value }
 }

@@ -5,6 +5,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toHex } from '../core/bytes.js'
+import { oneLine } from '../core/errors.js'
 import { publicKeyHash } from '../log/checkpoint.js'
 import { loadAuditPublicKey, loadOrCreateAuditKey } from '../log/keys.js'
 import { publishSecretFile, readSecretFile } from '../log/secret-file.js'
@@ -195,7 +196,8 @@ export async function readJson(path: string): Promise<Record<string, unknown> | 
   // The node writes these files with JSON.stringify, which never repeats a key: a repeated one was
   // put there by hand, and which of the two counts would depend on the reader (snapshot-head.json's epoch).
   const twice = firstDuplicateKey(text)
-  if (twice !== undefined) throw new InvalidDataDirError(`${path} gives ${twice} twice in one object`)
+  if (twice !== undefined)
+    throw new InvalidDataDirError(`${path} gives ${oneLine(twice)} twice in one object`)
   return value as Record<string, unknown>
 }
 

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { InvalidInputError } from '../core/errors.js'
+import { InvalidInputError, oneLine } from '../core/errors.js'
 import { SnapshotRejectedError, SnapshotUnreadableError } from '../membership/errors.js'
 import type { EpochSnapshot } from '../membership/snapshot.js'
 import { parseSnapshotHead, type SnapshotHead } from '../membership/snapshot-head.js'
@@ -46,7 +46,7 @@ export async function readSnapshotFile(path: string): Promise<unknown | undefine
   // then hold two snapshots (`"epoch":99, ..., "epoch":0`), and which one is checked depends on who reads.
   const twice = firstDuplicateKey(text)
   if (twice !== undefined) {
-    throw new SnapshotRejectedError('MALFORMED', `${path} gives ${twice} twice in one object`)
+    throw new SnapshotRejectedError('MALFORMED', `${path} gives ${oneLine(twice)} twice in one object`)
   }
   return value
 }

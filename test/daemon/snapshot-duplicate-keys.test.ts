@@ -122,4 +122,16 @@ describe('a snapshot-head.json that gives a key twice', () => {
     expect(err).toMatchObject({ code: 'INVALID_DATA_DIR' })
     expect((err as Error).message).toBe(`${head} gives epoch twice in one object`)
   })
+
+  it('names a key with control characters escaped, so the error stays one line and sends no terminal escape', async () => {
+    const head = join(config.dir, 'snapshot-head.json')
+    await writeFile(head, '{"x\\u001b[31m\\ny": 1, "x\\u001b[31m\\ny": 2}')
+    await writeSnapshotFile(config.snapshot, e0)
+    const err = await loadInitialSnapshot(config, newMembership(), capturingLogger().logger).catch(
+      (e: unknown) => e,
+    )
+    expect(err).toMatchObject({ code: 'INVALID_DATA_DIR' })
+    expect((err as Error).message).toBe(`${head} gives x\\u001b[31m\\ny twice in one object`)
+    expect((err as Error).message).not.toMatch(/\p{Cc}/u)
+  })
 })
