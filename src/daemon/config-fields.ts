@@ -50,6 +50,11 @@ export const FIELDS = {
     env: 'QFS_MAX_PENDING_INBOUND_CONNECTIONS',
     flag: '--max-pending-inbound-connections',
   },
+  'limits.max_inbound_connections_per_host': {
+    kind: 'count',
+    env: 'QFS_MAX_INBOUND_CONNECTIONS_PER_HOST',
+    flag: '--max-inbound-connections-per-host',
+  },
   'limits.max_concurrent_reads': {
     kind: 'count',
     env: 'QFS_MAX_CONCURRENT_READS',

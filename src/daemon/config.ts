@@ -41,6 +41,8 @@ export interface NodeConfig {
     inboundConnectionsPerHostPerSecond: number
     /** libp2p connections in their upgrade (Noise, yamux) at once. */
     maxPendingInboundConnections: number
+    /** libp2p connections from one source (IPv4 address, IPv6 /48), upgrading or open, at once. */
+    maxInboundConnectionsPerHost: number
     /** Public writes this node coordinates at once; more are refused with NODE_BUSY. */
     maxConcurrentWrites: number
     /** Public reads this node serves at once; more are refused with NODE_BUSY. */
@@ -278,6 +280,11 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       maxPendingInboundConnections: get(
         'limits.max_pending_inbound_connections',
         DEFAULT_INBOUND_LIMITS.maxPending,
+        (s, fail) => integer(s, fail, 1, MAX_CONNECTIONS),
+      ),
+      maxInboundConnectionsPerHost: get(
+        'limits.max_inbound_connections_per_host',
+        DEFAULT_INBOUND_LIMITS.perHost,
         (s, fail) => integer(s, fail, 1, MAX_CONNECTIONS),
       ),
       maxConcurrentReads: get('limits.max_concurrent_reads', DEFAULT_LIMITS.maxConcurrentReads, (s, fail) =>

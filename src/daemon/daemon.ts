@@ -192,6 +192,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         inbound: {
           perHostPerSecond: config.limits.inboundConnectionsPerHostPerSecond,
           maxPending: config.limits.maxPendingInboundConnections,
+          perHost: config.limits.maxInboundConnectionsPerHost,
         },
         // prom-client samples event-loop delay with a timer, 10 ms apart by default: a hundred
         // wake-ups a second of an idle node, which on a small shared machine is CPU taken from its

@@ -5,6 +5,7 @@ import type { TCPSocketOptions } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { quietNoise } from './noise-decoder.js'
 import { skipRepeatedProtocolMerges } from './protocol-merges.js'
+import { sourceConnectionGater } from './source-connections.js'
 import { coalescingTcp } from './tcp-writev.js'
 import { lazyWindowYamux } from './yamux-window.js'
 
@@ -38,11 +39,21 @@ export interface InboundConnectionLimits {
   perHostPerSecond: number
   /** Connections still in their Noise/yamux upgrade at once; more are reset. */
   maxPending: number
+  /**
+   * Connections from one source (an IPv4 address, an IPv6 /48: net/source-address.ts), upgrading or
+   * open, at once; more are reset. libp2p's cap (300 connections per node) is not per source, so one
+   * address could hold every connection a node accepts. A source may also hold at most half of
+   * `maxPending` upgrading at once, so one cannot hold every upgrade slot either.
+   */
+  perHost: number
 }
 
 export const DEFAULT_INBOUND_LIMITS: Readonly<InboundConnectionLimits> = Object.freeze({
   perHostPerSecond: 100,
   maxPending: 64,
+  // A gateway or a CLI uses one connection at a time; 64 covers many of them behind one address
+  // and leaves most of libp2p's 300 to other addresses.
+  perHost: 64,
 })
 
 /**
@@ -107,6 +118,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     // the default of one, either could fail on the other's stream.
     ping: ping({ maxOutboundStreams: 2, maxInboundStreams: 4 }),
   } as unknown as ServiceFactoryMap<QfsLibp2pServices & S>
+  const inbound = init.inbound ?? DEFAULT_INBOUND_LIMITS
   const node = await createLibp2p<QfsLibp2pServices & S>({
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
@@ -127,9 +139,13 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     ],
     peerDiscovery: [],
     connectionManager: {
-      inboundConnectionThreshold: (init.inbound ?? DEFAULT_INBOUND_LIMITS).perHostPerSecond,
-      maxIncomingPendingConnections: (init.inbound ?? DEFAULT_INBOUND_LIMITS).maxPending,
+      inboundConnectionThreshold: inbound.perHostPerSecond,
+      maxIncomingPendingConnections: inbound.maxPending,
     },
+    connectionGater: sourceConnectionGater({
+      perHost: inbound.perHost,
+      pendingPerHost: Math.max(1, Math.floor(inbound.maxPending / 2)),
+    }),
     metrics: init.metrics,
     nodeInfo: { name: 'qfs-node' },
     logger: libp2pLogger(process.env),

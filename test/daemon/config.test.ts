@@ -74,6 +74,7 @@ describe('loadConfig', () => {
         stagingMaxAgeMs: 900_000,
         inboundConnectionsPerHostPerSecond: 100,
         maxPendingInboundConnections: 64,
+        maxInboundConnectionsPerHost: 64,
         maxConcurrentWrites: 32,
         maxConcurrentReads: 32,
         writeMinDeadlineMs: 60_000,
@@ -103,13 +104,14 @@ describe('loadConfig', () => {
     const c = await loadConfig({
       dir,
       configFile: file,
-      env: { QFS_INBOUND_CONNECTIONS_PER_HOST_PER_SECOND: '20' },
+      env: { QFS_INBOUND_CONNECTIONS_PER_HOST_PER_SECOND: '20', QFS_MAX_INBOUND_CONNECTIONS_PER_HOST: '7' },
       cwd: root,
       flags: { 'limits.max_pending_inbound_connections': '9' },
     })
     expect(c.limits).toMatchObject({
       inboundConnectionsPerHostPerSecond: 20,
       maxPendingInboundConnections: 9,
+      maxInboundConnectionsPerHost: 7,
     })
   })
 

@@ -1,7 +1,12 @@
+import { connect, type Socket } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createQfsLibp2p, type InboundConnectionLimits } from '../../src/net/libp2p-node.js'
+import {
+  createQfsLibp2p,
+  DEFAULT_INBOUND_LIMITS,
+  type InboundConnectionLimits,
+} from '../../src/net/libp2p-node.js'
 
 /**
  * Every CLI command and every short-lived gateway client is a fresh libp2p node, hence a fresh
@@ -9,7 +14,9 @@ import { createQfsLibp2p, type InboundConnectionLimits } from '../../src/net/lib
  */
 describe('inbound connection admission', () => {
   const started: Libp2p[] = []
+  const sockets: Socket[] = []
   afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy()
     await Promise.all(started.splice(0).map((n) => n.stop()))
   })
 
@@ -43,7 +50,7 @@ describe('inbound connection admission', () => {
   })
 
   it('applies a configured per-host rate: a limit of 3 per second refuses part of the burst', async () => {
-    const got = await burst(await server({ perHostPerSecond: 3, maxPending: 64 }), 8)
+    const got = await burst(await server({ ...DEFAULT_INBOUND_LIMITS, perHostPerSecond: 3 }), 8)
     expect(got).toBeGreaterThanOrEqual(3)
     expect(got).toBeLessThan(8)
   })
@@ -77,4 +84,69 @@ describe('inbound connection admission', () => {
       Array.from({ length: 40 }, (_, i) => [i]),
     )
   })
+
+  /** A ping from a fresh client whose connections leave from `localAddress`. */
+  async function pingFrom(target: Libp2p, localAddress: string): Promise<string> {
+    const client = await createQfsLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: [],
+      localAddress,
+    })
+    started.push(client)
+    try {
+      await client.services.ping.ping(target.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(5_000) })
+      return 'ok'
+    } catch (err) {
+      return (err as Error).name
+    }
+  }
+
+  it('keeps connections for other addresses when one address holds as many idle ones as it may', async () => {
+    // libp2p's own cap is 300 per node: 296 idle connections from one address once reset every
+    // client of every other address for as long as they stayed open.
+    const target = await server({ perHostPerSecond: 1000, maxPending: 64, perHost: 8 })
+    const addr = target.getMultiaddrs()[0]!
+    const hog = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+    started.push(hog)
+    let opened = 0
+    for (let i = 0; i < 12; i++) {
+      try {
+        await hog.dial(addr, { force: true, signal: AbortSignal.timeout(5_000) })
+        opened++
+      } catch {}
+    }
+    expect(opened).toBe(8)
+    expect(target.getConnections().length).toBe(8)
+    expect(await pingFrom(target, '127.0.0.2')).toBe('ok')
+    // Closing its connections gives the address its places back.
+    await Promise.all(hog.getConnections().map((c) => c.close()))
+    await waitFor(() => target.getConnections().length === 1)
+    expect(await pingFrom(target, '127.0.0.1')).toBe('ok')
+  })
+
+  it('leaves upgrade slots to other addresses while one address holds silent TCP connections', async () => {
+    // 64 silent sockets from one address, renewed as the upgrade timeout ended them, once held
+    // every upgrade slot: every other client was reset.
+    const target = await server({ perHostPerSecond: 1000, maxPending: 8, perHost: 64 })
+    const { host, port } = tcpOf(target)
+    for (let i = 0; i < 8; i++) {
+      const s = connect({ host, port, localAddress: '127.0.0.1' })
+      s.on('error', () => {})
+      sockets.push(s)
+    }
+    await Promise.all(sockets.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r) : r(null)))))
+    // The sockets past the address's half are reset by the node; the first 4 stay open and silent.
+    await new Promise((r) => setTimeout(r, 300))
+    expect(sockets.filter((s) => !s.destroyed && s.readyState === 'open').length).toBe(4)
+    expect(await pingFrom(target, '127.0.0.2')).toBe('ok')
+  })
 })
+
+function tcpOf(node: Libp2p): { host: string; port: number } {
+  const parts = node.getMultiaddrs()[0]!.toString().split('/')
+  return { host: parts[2]!, port: Number(parts[4]) }
+}
+
+async function waitFor(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 50))
+}

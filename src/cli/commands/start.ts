@@ -30,6 +30,7 @@ interface StartOptions {
   stagingMaxAgeMs?: string
   inboundConnectionsPerHostPerSecond?: string
   maxPendingInboundConnections?: string
+  maxInboundConnectionsPerHost?: string
   maxConcurrentWrites?: string
   maxConcurrentReads?: string
   writeMinDeadlineMs?: string
@@ -96,6 +97,10 @@ export function registerStart(program: Command, io: CliIo): void {
     )
     .option('--max-pending-inbound-connections <n>', 'libp2p connections upgrading at once (default 64)')
     .option(
+      '--max-inbound-connections-per-host <n>',
+      'libp2p connections from one address, upgrading or open, at once (default 64)',
+    )
+    .option(
       '--max-concurrent-writes <n>',
       'public writes coordinated at once; more are refused with NODE_BUSY (default 32)',
     )
@@ -160,6 +165,7 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.staging_max_age_ms': opts.stagingMaxAgeMs,
         'limits.inbound_connections_per_host_per_second': opts.inboundConnectionsPerHostPerSecond,
         'limits.max_pending_inbound_connections': opts.maxPendingInboundConnections,
+        'limits.max_inbound_connections_per_host': opts.maxInboundConnectionsPerHost,
         'limits.max_concurrent_writes': opts.maxConcurrentWrites,
         'limits.max_concurrent_reads': opts.maxConcurrentReads,
         'limits.write_min_deadline_ms': opts.writeMinDeadlineMs,
