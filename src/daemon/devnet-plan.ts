@@ -11,6 +11,7 @@ import {
   verifySnapshot,
 } from '../membership/snapshot.js'
 import type { NodeEntry } from '../membership/types.js'
+import { DEFAULT_INBOUND_LIMITS } from '../net/libp2p-node.js'
 import { createAuthorityKeyFile, readAuthorityKeyFile } from './authority-key.js'
 import { dataPaths, initDataDir, processAlive, readJson, readRunInfo, writeAtomic } from './data-dir.js'
 import { AlreadyRunningError, InvalidDataDirError } from './errors.js'
@@ -153,7 +154,7 @@ export async function prepareDevnet(init: PrepareInit): Promise<DevnetPlan> {
   }))
   const snapshot = await snapshotFor(nodes, entries, authority)
   for (const node of nodes) {
-    await writeNodeConfig(node, paths.authorityPublicKey, init.logLevel ?? 'info')
+    await writeNodeConfig(node, paths.authorityPublicKey, init.logLevel ?? 'info', nodes.length)
     await writeSnapshotFile(dataPaths(node.dir).snapshot, snapshot)
   }
   return { dir: init.dir, nodes, snapshot, created }
@@ -310,17 +311,21 @@ async function heldSnapshot(dir: string, key: AuthorityKey): Promise<EpochSnapsh
 /**
  * The node's `config.json`, owned by the devnet: its fixed loopback addresses and the devnet's
  * authority as the one trusted key (by file, relative to the config file, so the directory can move).
+ * Every peer and every client of a devnet is the one address 127.0.0.1, so the per-address
+ * connection cap leaves room for two connections from each other node on top of its default.
  */
 async function writeNodeConfig(
   node: PlannedNode,
   authorityPublicKey: string,
   logLevel: string,
+  nodeCount: number,
 ): Promise<void> {
   const config = {
     listen: [node.multiaddr],
     api: { host: '127.0.0.1', port: node.apiPort },
     trusted_authorities: [relative(node.dir, authorityPublicKey)],
     log_level: logLevel,
+    limits: { max_inbound_connections_per_host: DEFAULT_INBOUND_LIMITS.perHost + 2 * (nodeCount - 1) },
   }
   await writeFile(dataPaths(node.dir).config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 })
 }
