@@ -65,6 +65,16 @@ export const FIELDS = {
     env: 'QFS_MAX_CONCURRENT_WRITES',
     flag: '--max-concurrent-writes',
   },
+  'limits.max_concurrent_proofs': {
+    kind: 'count',
+    env: 'QFS_MAX_CONCURRENT_PROOFS',
+    flag: '--max-concurrent-proofs',
+  },
+  'limits.max_concurrent_listings': {
+    kind: 'count',
+    env: 'QFS_MAX_CONCURRENT_LISTINGS',
+    flag: '--max-concurrent-listings',
+  },
   'limits.write_min_deadline_ms': {
     kind: 'ms',
     env: 'QFS_WRITE_MIN_DEADLINE_MS',

@@ -47,6 +47,10 @@ export interface NodeConfig {
     maxConcurrentWrites: number
     /** Public reads this node serves at once; more are refused with NODE_BUSY. */
     maxConcurrentReads: number
+    /** Public get_proofs this node serves at once, half of them at most for one address; more are NODE_BUSY. */
+    maxConcurrentProofs: number
+    /** Public listings this node coordinates at once, half of them at most for one address; more are NODE_BUSY. */
+    maxConcurrentListings: number
     /** A public write delivers its content within max(this, content_size / writeMinBytesPerSecond). */
     writeMinDeadlineMs: number
     writeMinBytesPerSecond: number
@@ -293,6 +297,16 @@ async function resolveConfig(dir: string, settings: Map<ConfigField, Setting>): 
       maxConcurrentWrites: get(
         'limits.max_concurrent_writes',
         DEFAULT_LIMITS.maxConcurrentWrites,
+        (s, fail) => integer(s, fail, 1, MAX_CONCURRENT_WRITES),
+      ),
+      maxConcurrentProofs: get(
+        'limits.max_concurrent_proofs',
+        DEFAULT_LIMITS.maxConcurrentProofs,
+        (s, fail) => integer(s, fail, 1, MAX_CONCURRENT_WRITES),
+      ),
+      maxConcurrentListings: get(
+        'limits.max_concurrent_listings',
+        DEFAULT_LIMITS.maxConcurrentListings,
         (s, fail) => integer(s, fail, 1, MAX_CONCURRENT_WRITES),
       ),
       writeMinDeadlineMs: get('limits.write_min_deadline_ms', DEFAULT_LIMITS.writeMinDeadlineMs, (s, fail) =>

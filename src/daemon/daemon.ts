@@ -131,6 +131,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       idleTimeoutMs: config.limits.idleTimeoutMs,
       maxConcurrentWrites: config.limits.maxConcurrentWrites,
       maxConcurrentReads: config.limits.maxConcurrentReads,
+      maxConcurrentProofs: config.limits.maxConcurrentProofs,
+      maxConcurrentListings: config.limits.maxConcurrentListings,
       writeMinDeadlineMs: config.limits.writeMinDeadlineMs,
       writeMinBytesPerSecond: config.limits.writeMinBytesPerSecond,
       readMinDeadlineMs: config.limits.readMinDeadlineMs,

@@ -138,12 +138,12 @@ export class NodeMetrics {
     )
     gauge(
       'qfs_public_proofs_active',
-      'Public get_proof exchanges holding one of the node slots (16)',
+      'Public get_proof exchanges holding one of the node slots (limits.max_concurrent_proofs)',
       (s) => s.slotsInUse().proofs,
     )
     gauge(
       'qfs_public_listings_active',
-      'Public listings holding one of the node slots (4)',
+      'Public listings holding one of the node slots (limits.max_concurrent_listings)',
       (s) => s.slotsInUse().listings,
     )
     // A counter kept by the admissions; each scrape adds what they counted since the last.

@@ -77,6 +77,8 @@ describe('loadConfig', () => {
         maxInboundConnectionsPerHost: 64,
         maxConcurrentWrites: 32,
         maxConcurrentReads: 32,
+        maxConcurrentProofs: 16,
+        maxConcurrentListings: 4,
         writeMinDeadlineMs: 60_000,
         writeMinBytesPerSecond: 65_536,
         readMinDeadlineMs: 60_000,
@@ -104,14 +106,20 @@ describe('loadConfig', () => {
     const c = await loadConfig({
       dir,
       configFile: file,
-      env: { QFS_INBOUND_CONNECTIONS_PER_HOST_PER_SECOND: '20', QFS_MAX_INBOUND_CONNECTIONS_PER_HOST: '7' },
+      env: {
+        QFS_INBOUND_CONNECTIONS_PER_HOST_PER_SECOND: '20',
+        QFS_MAX_INBOUND_CONNECTIONS_PER_HOST: '7',
+        QFS_MAX_CONCURRENT_PROOFS: '40',
+      },
       cwd: root,
-      flags: { 'limits.max_pending_inbound_connections': '9' },
+      flags: { 'limits.max_pending_inbound_connections': '9', 'limits.max_concurrent_listings': '6' },
     })
     expect(c.limits).toMatchObject({
       inboundConnectionsPerHostPerSecond: 20,
       maxPendingInboundConnections: 9,
       maxInboundConnectionsPerHost: 7,
+      maxConcurrentProofs: 40,
+      maxConcurrentListings: 6,
     })
   })
 

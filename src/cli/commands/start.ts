@@ -33,6 +33,8 @@ interface StartOptions {
   maxInboundConnectionsPerHost?: string
   maxConcurrentWrites?: string
   maxConcurrentReads?: string
+  maxConcurrentProofs?: string
+  maxConcurrentListings?: string
   writeMinDeadlineMs?: string
   writeMinBytesPerSecond?: string
   readMinDeadlineMs?: string
@@ -109,6 +111,14 @@ export function registerStart(program: Command, io: CliIo): void {
       'public reads served at once; more are refused with NODE_BUSY (default 32)',
     )
     .option(
+      '--max-concurrent-proofs <n>',
+      'public get_proofs served at once, half at most for one address; more are NODE_BUSY (default 16)',
+    )
+    .option(
+      '--max-concurrent-listings <n>',
+      'public listings coordinated at once, half at most for one address; more are NODE_BUSY (default 4)',
+    )
+    .option(
       '--write-min-deadline-ms <n>',
       'waiting a public write gets before its minimum rate applies (default 60000)',
     )
@@ -168,6 +178,8 @@ export function registerStart(program: Command, io: CliIo): void {
         'limits.max_inbound_connections_per_host': opts.maxInboundConnectionsPerHost,
         'limits.max_concurrent_writes': opts.maxConcurrentWrites,
         'limits.max_concurrent_reads': opts.maxConcurrentReads,
+        'limits.max_concurrent_proofs': opts.maxConcurrentProofs,
+        'limits.max_concurrent_listings': opts.maxConcurrentListings,
         'limits.write_min_deadline_ms': opts.writeMinDeadlineMs,
         'limits.write_min_bytes_per_second': opts.writeMinBytesPerSecond,
         'limits.read_min_deadline_ms': opts.readMinDeadlineMs,
