@@ -7,7 +7,7 @@ import { type ProtocolParams, validateParams } from '../core/params.js'
 import { blockCount } from '../core/shards.js'
 import { blockKey, parseStagingId, type StoreBatchOp, type StoreSublevels } from './db.js'
 import { encodeMarker, type StagingMarker } from './manifest.js'
-import { storageFullFrom } from './space.js'
+import { STREAM_ADMIT_BYTES, storageFullFrom } from './space.js'
 
 /** What a replica is told before a shard's bytes arrive. */
 export interface ShardHeader {
@@ -36,6 +36,8 @@ export interface StagingHost {
   releaseStaging(stagingId: string): Promise<void>
   /** The writer stopped streaming (finished or aborted): a sweep may now consider its marker. */
   writerDone(writer: ShardWriter): void
+  /** Room on disk for `bytes` more of a stream already counted against the quota; STORAGE_FULL if none. */
+  admitStream(bytes: number): Promise<void>
   /** Local wall clock (ms), for idle detection only. */
   now(): number
 }
@@ -168,11 +170,20 @@ export class ShardWriter {
   private queue: Promise<unknown> = Promise.resolve()
   private aborting: Promise<void> | undefined
   private lastActivity: number
+  /** Bytes taken on disk for this stream so far (STREAM_ADMIT_BYTES at a time, ahead of its bytes). */
+  private admitted: number
 
-  constructor(host: StagingHost, marker: StagingMarker, header: ShardHeader, signal?: AbortSignal) {
+  constructor(
+    host: StagingHost,
+    marker: StagingMarker,
+    header: ShardHeader,
+    admitted: number,
+    signal?: AbortSignal,
+  ) {
     this.host = host
     this.marker = marker
     this.header = header
+    this.admitted = admitted
     this.stagingId = marker.stagingId
     this.signal = signal
     this.onAbort = () => {
@@ -196,6 +207,11 @@ export class ShardWriter {
   /** Bytes accepted so far. */
   get bytesReceived(): number {
     return this.received
+  }
+
+  /** Bytes taken on disk for this stream: what the space guard gets back when it ends. */
+  get admittedBytes(): number {
+    return this.admitted
   }
 
   /**
@@ -251,6 +267,21 @@ export class ShardWriter {
       // The shard can no longer be right: drop it now rather than wait for the caller to.
       this.failAndDiscard()
       throw new InvalidInputError(`shard is longer than its declared ${this.header.length} bytes`)
+    }
+    const short = this.received + chunk.length - this.admitted
+    if (short > 0) {
+      const more = Math.min(
+        this.header.length - this.admitted,
+        Math.ceil(short / STREAM_ADMIT_BYTES) * STREAM_ADMIT_BYTES,
+      )
+      try {
+        await this.host.admitStream(more)
+      } catch (err) {
+        this.failAndDiscard()
+        throw err
+      }
+      this.admitted += more
+      this.assertWritable()
     }
     this.lastActivity = this.host.now()
     const size = this.header.blockSizeBytes

@@ -8,7 +8,7 @@ import { StoreClosedError, WriteLockNotHeldError } from './errors.js'
 import { encodeMarker, type StagingMarker } from './manifest.js'
 import { Mutex } from './mutex.js'
 import { StoreReader } from './reader.js'
-import { type SpaceGuard, type SpaceStatus, storageFullFrom } from './space.js'
+import { type SpaceGuard, type SpaceStatus, STREAM_ADMIT_BYTES, storageFullFrom } from './space.js'
 import {
   hashWholeShard,
   type ShardHeader,
@@ -139,10 +139,12 @@ export class ShardStore extends StoreReader implements StagingHost {
     this.assertOpen()
     const h = validateShardHeader(header, this.params)
     options.signal?.throwIfAborted()
+    const admitted = Math.min(h.length, STREAM_ADMIT_BYTES)
     const marker = await this.writeLock.run(async () => {
       this.assertOpen()
       const counters = await this.lockedCounters()
-      await this.space?.admit(h.length, counters.bytes_stored + counters.staged_bytes)
+      // The whole length against the quota (the counters stage it whole), on disk only its first part.
+      await this.space?.admit(admitted, counters.bytes_stored + counters.staged_bytes, h.length)
       const m: StagingMarker = {
         ...this.nextStaging(counters, h.length),
         ...h,
@@ -163,12 +165,12 @@ export class ShardStore extends StoreReader implements StagingHost {
           counters,
         )
       } catch (err) {
-        this.space?.landed(h.length)
+        this.space?.landed(admitted)
         throw storageFullFrom(err)
       }
       return m
     })
-    const writer = new ShardWriter(this, marker, h, options.signal)
+    const writer = new ShardWriter(this, marker, h, admitted, options.signal)
     this.streaming.set(marker.stagingId, writer)
     return writer
   }
@@ -284,7 +286,16 @@ export class ShardStore extends StoreReader implements StagingHost {
   }
 
   writerDone(writer: ShardWriter): void {
-    if (this.streaming.delete(writer.stagingId)) this.space?.landed(writer.length)
+    if (this.streaming.delete(writer.stagingId)) this.space?.landed(writer.admittedBytes)
+  }
+
+  async admitStream(bytes: number): Promise<void> {
+    if (this.space === undefined) return
+    // Under the write lock, as every admission, so two never count the same free bytes.
+    await this.writeLock.run(async () => {
+      this.assertOpen()
+      await this.space!.admit(bytes, 0, 0)
+    })
   }
 
   /** Free space and quota as the store sees them; null when the store has no space guard. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidInputError } from '../../src/core/errors.js'
 import { shardId } from '../../src/core/ids.js'
 import { StorageFullError } from '../../src/store/errors.js'
-import { DiskSpaceGuard, storageFullFrom } from '../../src/store/space.js'
+import { DiskSpaceGuard, STREAM_ADMIT_BYTES, storageFullFrom } from '../../src/store/space.js'
 import { ShardStore } from '../../src/store/store.js'
 import { memoryBackend, pseudoBytes, TEST_PARAMS } from './helpers.js'
 
@@ -219,6 +219,51 @@ describe('ShardStore with a space guard', () => {
       await writer.abort()
       expect(await store.spaceStatus()).toMatchObject({ free_bytes: 5000, accepting_writes: true })
       expect((await store.stats()).staged).toBe(0)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('takes a large stream’s room as its bytes arrive, so a stream announced but not sent holds little', async () => {
+    const S = STREAM_ADMIT_BYTES
+    const { store, cleanup } = await storeWith(1000 + 3 * S + 100, 1000)
+    try {
+      // Three streams announcing 1 GiB each take S each at their headers; a fourth finds no room.
+      const writers = await Promise.all([0, 1, 2].map((i) => store.beginShard(header(i, 2 ** 30))))
+      expect(await store.spaceStatus()).toMatchObject({ free_bytes: 1100, accepting_writes: true })
+      await expect(store.beginShard(header(3, 2 ** 30))).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      for (const w of writers) await w.abort()
+      expect((await store.stats()).staged).toBe(0)
+      // Their room is back (the next reading counts nothing for them): the fourth is taken now.
+      await (await store.beginShard(header(3, 2 ** 30))).abort()
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('fails a stream whose later bytes find no room with STORAGE_FULL, removes what it staged, and gives its room back', async () => {
+    const S = STREAM_ADMIT_BYTES
+    const { store, cleanup } = await storeWith(1000 + S + S / 2, 1000)
+    try {
+      const writer = await store.beginShard(header(0, 2 * S))
+      await writer.write(pseudoBytes(1, S))
+      // The next byte needs S more on disk, and S / 2 is left.
+      await expect(writer.write(pseudoBytes(2, 1))).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      await writer.abort()
+      expect((await store.stats()).staged).toBe(0)
+      // Its room is back: a stream of S + S / 2, more than was left while it held its part, fits.
+      const next = await store.beginShard(header(1, S + S / 2))
+      await next.write(pseudoBytes(4, S + S / 2))
+      expect((await next.finish()).length).toBe(S + S / 2)
+      // With the room, the same stream goes through, taking it a part at a time.
+      const roomy = await storeWith(1000 + 2 * S, 1000)
+      try {
+        const whole = await roomy.store.beginShard(header(0, 2 * S))
+        await whole.write(pseudoBytes(3, 2 * S))
+        expect((await whole.finish()).length).toBe(2 * S)
+      } finally {
+        await roomy.cleanup()
+      }
     } finally {
       await cleanup()
     }
