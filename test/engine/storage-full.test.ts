@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { DiskSpaceGuard, type ShardStore } from '../../src/store/index.js'
 import { libp2pHarness } from '../net/harness.js'
@@ -94,4 +94,69 @@ describe.each(harnesses)('a network out of room (%s)', (_name, make) => {
       await h.close()
     }
   }, 60_000)
+})
+
+/**
+ * A node whose disk fills while a shard streams to it: the stream takes room 4 MiB at a time, so the
+ * node fails that replica mid-stream with STORAGE_FULL and takes its blocks back, and the write goes
+ * on with the other replicas, reporting the node as under-replicated.
+ */
+/**
+ * The third node a harness opens has room for one 4 MiB part of a shard and 1 MiB more, not a 6 MiB
+ * shard; the other nodes never run short.
+ */
+function tightSpace(): { space: HarnessOptions['space']; tight: () => string } {
+  let opened = 0
+  let tight: string | undefined
+  const space: HarnessOptions['space'] = (id) => {
+    if (opened++ === 2) tight = id
+    const free = id === tight ? 5 * 1024 * 1024 : 2 ** 40
+    return new DiskSpaceGuard({ freeBytes: async () => free, reserveBytes: 0 })
+  }
+  return { space, tight: () => tight! }
+}
+const tightHarnesses: Array<[string, () => Promise<WithStores & { tight: string }>]> = [
+  [
+    'in-process',
+    async () => {
+      const t = tightSpace()
+      const h = await inProcessHarness(5, { space: t.space })
+      return { ...h, store: (id) => h.net.node(id).store, tight: t.tight() }
+    },
+  ],
+  [
+    'libp2p',
+    async () => {
+      const t = tightSpace()
+      const h = await libp2pHarness(5, { space: t.space })
+      return { ...h, store: (id) => h.locals.get(id)!.store, tight: t.tight() }
+    },
+  ],
+]
+
+describe.each(tightHarnesses)('a replica whose disk fills mid-stream (%s)', (_name, make) => {
+  it('drops that replica, acknowledges on the others and keeps nothing of its stream', async () => {
+    const h = await make()
+    try {
+      const TIGHT = h.tight
+      expect(h.nodeIds).toContain(TIGHT)
+      // Four shards of 6 MiB: each stream to TIGHT needs a second part it cannot have.
+      for (let i = 0; i < 3; i++) {
+        const oid = objectId('fills', `o${i}`)
+        const content = bytesOf(`fills-${i}`, 24 * 1024 * 1024)
+        const put = await h.engine(h.nodeIds[0]!).putContent(oid, 1, content, meta(i + 1))
+        if (!put.ok) throw new Error(JSON.stringify(put))
+        const onTight = Object.keys(put.replica_sets).filter((s) => put.replica_sets[s]!.includes(TIGHT))
+        if (onTight.length === 0) continue
+        for (const shard of onTight) expect(put.under_replicated[shard]).toContain(TIGHT)
+        const got = await h.engine(h.nodeIds[4]!).getContent(oid, 1)
+        expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(content))).toBe(true)
+        await vi.waitFor(async () => expect((await h.store(TIGHT).stats()).staged).toBe(0))
+        return
+      }
+      throw new Error(`no write placed a shard on ${TIGHT}`)
+    } finally {
+      await h.close()
+    }
+  })
 })
