@@ -62,9 +62,9 @@ function nonNegative(value: number, name: string): number {
 
 /**
  * Free space from the filesystem, kept conservative between readings: every byte admitted since the
- * last reading counts as used, and so does every admitted byte not yet on disk (an open stream's
- * admitted parts count whole until it ends; some of it may be on disk and counted twice, which errs
- * towards refusing early). The quota needs no reading: the store's counters give what it holds.
+ * last reading counts as used, and so does every admitted byte not yet on disk (a stream lands its
+ * room block by block as the database takes its blocks; a batch, once written). The quota needs no
+ * reading: the store's counters give what it holds.
  */
 export class DiskSpaceGuard implements SpaceGuard {
   private readonly freeBytes: () => Promise<number>
@@ -93,7 +93,7 @@ export class DiskSpaceGuard implements SpaceGuard {
   async admit(bytes: number, heldBytes: number, quotaBytes = bytes): Promise<void> {
     nonNegative(bytes, 'bytes')
     nonNegative(quotaBytes, 'quotaBytes')
-    if (this.capacity !== null && quotaBytes > 0 && heldBytes + quotaBytes > this.capacity) {
+    if (this.capacity !== null && heldBytes + quotaBytes > this.capacity) {
       throw new StorageFullError(
         `capacity reached: ${heldBytes} of ${this.capacity} bytes held; ${quotaBytes} more refused`,
       )

@@ -38,6 +38,8 @@ export interface StagingHost {
   writerDone(writer: ShardWriter): void
   /** Room on disk for `bytes` more of a stream already counted against the quota; STORAGE_FULL if none. */
   admitStream(bytes: number): Promise<void>
+  /** `bytes` of a stream's admitted room are on disk now (a block written). */
+  streamLanded(bytes: number): void
   /** Local wall clock (ms), for idle detection only. */
   now(): number
 }
@@ -172,6 +174,8 @@ export class ShardWriter {
   private lastActivity: number
   /** Bytes taken on disk for this stream so far (STREAM_ADMIT_BYTES at a time, ahead of its bytes). */
   private admitted: number
+  /** Of those, the bytes of blocks the database has taken: the space guard already has them back. */
+  private landed = 0
 
   constructor(
     host: StagingHost,
@@ -209,9 +213,9 @@ export class ShardWriter {
     return this.received
   }
 
-  /** Bytes taken on disk for this stream: what the space guard gets back when it ends. */
+  /** Bytes taken on disk for this stream and not yet landed: what the space guard gets back when it ends. */
   get admittedBytes(): number {
-    return this.admitted
+    return this.admitted - this.landed
   }
 
   /**
@@ -334,6 +338,11 @@ export class ShardWriter {
     const put: Promise<void> = this.host.sublevels.blocks.put(blockKey(this.stagingId, index), block).then(
       () => {
         this.inflight.delete(put)
+        // Landed block by block: a free-space reading no longer counts these bytes as free, and
+        // the guard must not count them as still to come too, or a long stream would be refused
+        // its later parts for room it has (finish and abort wait for every put before writerDone).
+        this.landed += block.length
+        this.host.streamLanded(block.length)
       },
       (err: unknown) => {
         this.inflight.delete(put)

@@ -69,7 +69,8 @@ const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000
  * commits here, the reads of what is committed in StoreReader.
  *
  * Concurrency: everything that changes the index, manifests or counters runs under `writeLock`.
- * `beginShard`, writer aborts, `open` and `sweepStaging` take it themselves; `prepareCommit` does
+ * `beginShard`, writer aborts, a writer's `write` (for each further 4 MiB of room), `open` and
+ * `sweepStaging` take it themselves; `prepareCommit` does
  * NOT: its caller holds the lock from `prepareCommit` until its root batch (the store's ops plus its
  * own log entry) is written, so never call a self-locking method while holding it.
  */
@@ -287,6 +288,10 @@ export class ShardStore extends StoreReader implements StagingHost {
 
   writerDone(writer: ShardWriter): void {
     if (this.streaming.delete(writer.stagingId)) this.space?.landed(writer.admittedBytes)
+  }
+
+  streamLanded(bytes: number): void {
+    this.space?.landed(bytes)
   }
 
   async admitStream(bytes: number): Promise<void> {
