@@ -163,6 +163,15 @@ export interface Limits {
 }
 
 /**
+ * The waiting an exchange must have cost the node before its slot can go to a client from another
+ * address (AdmissionRule.yieldAfterMs): `yieldAfterWaitMs`, or the grace if that is shorter, since a
+ * client has had its hearing once it used up the grace.
+ */
+export function yieldAfterMs(limits: Partial<Pick<Limits, 'yieldAfterWaitMs'>>, graceMs: number): number {
+  return Math.min(limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs, graceMs)
+}
+
+/**
  * The slots of a listing or proof cap one address may hold at once: half, rounded up. Those slots
  * are spent on the nodes a coordinator asks, never waiting on the client, so they cannot move to a
  * newcomer as read slots do (4.3); half keeps room for other clients while one address is busy.

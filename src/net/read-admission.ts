@@ -1,6 +1,6 @@
 import { Admission, type AdmissionRule, type Admitted } from './admission.js'
 import { ReadTooSlowError } from './errors.js'
-import { DEFAULT_LIMITS, type Limits } from './protocols.js'
+import { type Limits, yieldAfterMs } from './protocols.js'
 
 export type ReadLimits = Pick<Limits, 'maxConcurrentReads' | 'readMinDeadlineMs' | 'readMinBytesPerSecond'> &
   Partial<Pick<Limits, 'yieldAfterWaitMs'>>
@@ -60,11 +60,7 @@ export function readRule(
     perSource,
     graceMs: limits.readMinDeadlineMs,
     minBytesPerSecond: limits.readMinBytesPerSecond,
-    // A client has had its hearing once it used up the grace, if that is shorter.
-    yieldAfterMs: Math.min(
-      limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
-      limits.readMinDeadlineMs,
-    ),
+    yieldAfterMs: yieldAfterMs(limits, limits.readMinDeadlineMs),
     verb: 'took',
     tooSlow: (detail) => new ReadTooSlowError(detail),
   }

@@ -1,7 +1,7 @@
 import { Admission, type Admitted, minRateAllowanceMs } from './admission.js'
 import { WriteTooSlowError } from './errors.js'
 import { MAX_DATA_BYTES } from './frames.js'
-import { DEFAULT_LIMITS, type Limits, PUSH_KEEPALIVE_IDLE_FACTOR } from './protocols.js'
+import { type Limits, PUSH_KEEPALIVE_IDLE_FACTOR, yieldAfterMs } from './protocols.js'
 
 export type WriteLimits = Pick<
   Limits,
@@ -51,11 +51,7 @@ export class WriteAdmission extends Admission {
         graceMs: limits.writeMinDeadlineMs,
         minBytesPerSecond: limits.writeMinBytesPerSecond,
         stall: limits.stall,
-        // A client has had its hearing once it used up the grace, if that is shorter.
-        yieldAfterMs: Math.min(
-          limits.yieldAfterWaitMs ?? DEFAULT_LIMITS.yieldAfterWaitMs,
-          limits.writeMinDeadlineMs,
-        ),
+        yieldAfterMs: yieldAfterMs(limits, limits.writeMinDeadlineMs),
         verb: 'delivered',
         tooSlow: (detail) => new WriteTooSlowError(detail),
       },
