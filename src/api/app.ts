@@ -59,8 +59,14 @@ export function isReady(checks: Readiness): boolean {
 export interface ApiDeps {
   status(): Promise<NodeStatus>
   readiness(): Readiness
-  /** The engine's listObjects (the QFS interface answer). */
-  listObjects(filters: unknown): Promise<ListResponse>
+  /** The engine's listObjects (the QFS interface answer), stopped when `signal` aborts. */
+  listObjects(filters: unknown, options: { signal: AbortSignal }): Promise<ListResponse>
+  /**
+   * One of the node's listing slots for a /v1/objects request, or a NODE_BUSY throw: the same slots
+   * as libp2p's `list_objects`, all API requests counting as one source (API_LISTING_SOURCE). The
+   * slot is held until the answer is sent or the client goes. Absent, API listings take no slot.
+   */
+  admitListing?(signal: AbortSignal, source: string): { readonly signal: AbortSignal; release(): void }
   /** Prometheus registry holding libp2p's, prom-client's default and the node's metrics. */
   registry: Registry
   /** When set, every /v1 route needs `Authorization: Bearer <token>`. */
@@ -193,7 +199,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
             tick_from: q.tick_from,
             tick_to: q.tick_to,
           }
-          const answer = await deps.listObjects(filters)
+          // A page is held in memory until it is sent, so its slot is too: a client that stops
+          // reading keeps the slot, not more pages (the source's share bounds what it can keep).
+          const gone = new AbortController()
+          reply.raw.once('close', () => gone.abort(new ClientGoneError()))
+          const slot = deps.admitListing?.(gone.signal, API_LISTING_SOURCE)
+          if (slot !== undefined) reply.raw.once('close', () => slot.release())
+          const answer = await deps.listObjects(filters, { signal: slot?.signal ?? gone.signal })
           if (answer.ok) return answer
           return reply.code(httpStatusOf(answer.code)).send({
             ok: false,
@@ -225,6 +237,21 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     )
   }
   socket.destroy()
+}
+
+/**
+ * The source every /v1/objects request counts as in the node's listing slots: the API is on loopback
+ * or behind a token, so its clients are the operator's, and together they hold at most a source's
+ * share (docs/protocol.md 4.5), whatever address they come from; libp2p clients keep the rest.
+ */
+export const API_LISTING_SOURCE = 'operator-api'
+
+/** Aborts the listing of a /v1/objects client that went before its answer. */
+class ClientGoneError extends QfsError {
+  static readonly code = 'CANCELLED'
+  constructor() {
+    super(ClientGoneError.code, 'the operator API client closed its connection')
+  }
 }
 
 /** The text query parameters of /v1/objects that the engine bounds in length. */

@@ -263,7 +263,8 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     const api: FastifyInstance = buildApi({
       status,
       readiness,
-      listObjects: (filters) => engine.listObjects(filters),
+      listObjects: (filters, { signal }) => engine.listObjects(filters, { signal }),
+      admitListing: (signal, source) => libp2p.services.storage.admitListing(signal, source),
       registry,
       token: config.api.token,
       logger: log.child({ component: 'api' }) as FastifyBaseLogger,

@@ -15,7 +15,7 @@ import type { NodeService } from '../engine/node-service.js'
 import { NodeBusyError, NotEligibleError, StreamEndedError, StreamTimeoutError } from './errors.js'
 import { FrameStream } from './frame-stream.js'
 import { wireErrorOf } from './frames.js'
-import { ListingAdmission } from './listing-admission.js'
+import { type AdmittedListing, ListingAdmission } from './listing-admission.js'
 import { ProofAdmission } from './proof-admission.js'
 import {
   DATA_PROTOCOLS,
@@ -76,6 +76,12 @@ export interface StorageProtocolService extends Startable {
   readonly limits: Readonly<Limits>
   /** Public exchanges holding a slot now, by kind, and how many yielded one (docs/protocol.md 4.3). */
   slotsInUse(): SlotUse
+  /**
+   * One of this node's listing slots for a listing asked outside libp2p (the operator API's
+   * /v1/objects): the cap bounds what the node's listings hold in memory however they are asked.
+   * NODE_BUSY when none is free, or when `source` holds its share already.
+   */
+  admitListing(signal: AbortSignal, source: string): AdmittedListing
 }
 
 /** Public slots in use, and the exchanges that gave theirs to a client from another address. */
@@ -156,6 +162,10 @@ class StorageProtocol implements StorageProtocolService {
       proofYields: this.proofs.yields,
       listingYields: this.listings.yields,
     }
+  }
+
+  admitListing(signal: AbortSignal, source: string): AdmittedListing {
+    return this.listings.admit(signal, source)
   }
 
   isStarted(): boolean {

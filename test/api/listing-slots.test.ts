@@ -1,0 +1,87 @@
+import { get } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Registry } from 'prom-client'
+import { afterEach, describe, expect, it } from 'vitest'
+import { buildApi } from '../../src/api/app.js'
+import type { ListResponse } from '../../src/engine/responses.js'
+import { ListingAdmission } from '../../src/net/listing-admission.js'
+import { DEFAULT_LIMITS } from '../../src/net/protocols.js'
+
+const PAGE: ListResponse = { ok: true, objects: [], next_cursor: null, storage_event_id: 'e'.repeat(64) }
+
+/**
+ * An API whose listings take the node's real listing slots (4, an address holding at most 2), and
+ * whose engine answers each listing only when the test says so.
+ */
+function setup() {
+  const slots = new ListingAdmission(DEFAULT_LIMITS)
+  const pending: { signal: AbortSignal; answer: () => void }[] = []
+  const app = buildApi({
+    status: async () => {
+      throw new Error('not used')
+    },
+    readiness: () => ({ store: true, libp2p: true, snapshot: true, eligible: true }),
+    listObjects: (_filters, { signal }) =>
+      new Promise<ListResponse>((resolve, reject) => {
+        pending.push({ signal, answer: () => resolve(PAGE) })
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+      }),
+    admitListing: (signal, source) => slots.admit(signal, source),
+    registry: new Registry(),
+  })
+  return { app, slots, pending }
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5))
+  expect(check()).toBe(true)
+}
+
+let close: (() => Promise<unknown>) | undefined
+afterEach(async () => {
+  await close?.()
+  close = undefined
+})
+
+describe('/v1/objects under the node listing slots', () => {
+  it('holds a slot per request, refuses past the source share with NODE_BUSY, and leaves libp2p clients theirs', async () => {
+    const { app, slots, pending } = setup()
+    close = () => app.close()
+    const first = app.inject('/v1/objects')
+    const second = app.inject('/v1/objects')
+    await until(() => pending.length === 2)
+    expect(slots.activeListings).toBe(2)
+
+    const third = await app.inject('/v1/objects')
+    expect(third.statusCode).toBe(503)
+    expect(third.json()).toMatchObject({ ok: false, code: 'NODE_BUSY' })
+
+    // Every API client is one source, so the other half of the slots stays with libp2p clients.
+    const fromLibp2p = slots.admit(new AbortController().signal, '10.0.0.7')
+    expect(slots.activeListings).toBe(3)
+    fromLibp2p.release()
+
+    for (const p of pending) p.answer()
+    expect((await first).statusCode).toBe(200)
+    expect((await second).statusCode).toBe(200)
+    await until(() => slots.activeListings === 0)
+    // Sent answers gave their slots back: the API is served again.
+    const again = app.inject('/v1/objects')
+    await until(() => pending.length === 3)
+    pending[2]!.answer()
+    expect((await again).statusCode).toBe(200)
+  })
+
+  it('stops the listing and frees the slot when the client goes before its answer', async () => {
+    const { app, slots, pending } = setup()
+    close = () => app.close()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = app.server.address() as AddressInfo
+    const request = get(`http://127.0.0.1:${port}/v1/objects`)
+    request.on('error', () => {})
+    await until(() => pending.length === 1)
+    expect(slots.activeListings).toBe(1)
+    request.destroy()
+    await until(() => pending[0]!.signal.aborted && slots.activeListings === 0)
+  })
+})
