@@ -11,20 +11,20 @@ import { StorageFullError } from './errors.js'
  */
 export interface SpaceGuard {
   /**
-   * Takes room on disk for `bytes` more shard data, and against the quota for `quotaBytes` (default
-   * `bytes`) more, the node already holding `heldBytes` (committed and staged), or throws
-   * StorageFullError. Reads the free space again when the reading is stale and before any refusal.
-   * The bytes count as not yet on disk until `landed`.
+   * Takes room on disk and against the quota for `bytes` more shard data, the node already holding
+   * `heldBytes` (committed, staged, and what open streams took), or throws StorageFullError. Reads
+   * the free space again when the reading is stale and before any refusal. The bytes count as not
+   * yet on disk until `landed`.
    */
-  admit(bytes: number, heldBytes: number, quotaBytes?: number): Promise<void>
+  admit(bytes: number, heldBytes: number): Promise<void>
   /** Admitted bytes are now on disk, or will never be (a batch written or failed, a stream ended). */
   landed(bytes: number): void
   status(heldBytes: number): Promise<SpaceStatus>
 }
 
 /**
- * What a streamed shard takes on disk ahead of its bytes: its first this-many at its header, and each
- * further this-many as they arrive (ShardWriter). Taking the whole declared length at the header let
+ * What a streamed shard takes on disk and against the quota ahead of its bytes: its first this-many
+ * at its header, and each further this-many as they arrive (ShardWriter). Taking the whole declared length at the header let
  * a client announce writes of 64 GiB and send almost nothing: in an adversarial session 12 such
  * writes from three addresses held 64 of 64.5 GB free on 4 nodes while they lasted. A stream whose
  * later bytes find no room then fails with STORAGE_FULL and its staged blocks are removed.
@@ -90,12 +90,11 @@ export class DiskSpaceGuard implements SpaceGuard {
     this.now = init.now ?? Date.now
   }
 
-  async admit(bytes: number, heldBytes: number, quotaBytes = bytes): Promise<void> {
+  async admit(bytes: number, heldBytes: number): Promise<void> {
     nonNegative(bytes, 'bytes')
-    nonNegative(quotaBytes, 'quotaBytes')
-    if (this.capacity !== null && heldBytes + quotaBytes > this.capacity) {
+    if (this.capacity !== null && heldBytes + bytes > this.capacity) {
       throw new StorageFullError(
-        `capacity reached: ${heldBytes} of ${this.capacity} bytes held; ${quotaBytes} more refused`,
+        `capacity reached: ${heldBytes} of ${this.capacity} bytes held; ${bytes} more refused`,
       )
     }
     let fresh = false

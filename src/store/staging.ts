@@ -36,7 +36,7 @@ export interface StagingHost {
   releaseStaging(stagingId: string): Promise<void>
   /** The writer stopped streaming (finished or aborted): a sweep may now consider its marker. */
   writerDone(writer: ShardWriter): void
-  /** Room on disk for `bytes` more of a stream already counted against the quota; STORAGE_FULL if none. */
+  /** Room on disk and in the quota for `bytes` more of a stream; STORAGE_FULL if none. */
   admitStream(bytes: number): Promise<void>
   /** `bytes` of a stream's admitted room are on disk now (a block written). */
   streamLanded(bytes: number): void
@@ -211,6 +211,11 @@ export class ShardWriter {
   /** Bytes accepted so far. */
   get bytesReceived(): number {
     return this.received
+  }
+
+  /** Bytes of the declared length not yet taken on disk: the quota does not count them yet. */
+  get unadmittedBytes(): number {
+    return this.header.length - this.admitted
   }
 
   /** Bytes taken on disk for this stream and not yet landed: what the space guard gets back when it ends. */

@@ -144,8 +144,8 @@ export class ShardStore extends StoreReader implements StagingHost {
     const marker = await this.writeLock.run(async () => {
       this.assertOpen()
       const counters = await this.lockedCounters()
-      // The whole length against the quota (the counters stage it whole), on disk only its first part.
-      await this.space?.admit(admitted, counters.bytes_stored + counters.staged_bytes, h.length)
+      // Only its first part, on disk and against the quota: the rest is taken as it arrives.
+      await this.space?.admit(admitted, this.quotaHeld(counters))
       const m: StagingMarker = {
         ...this.nextStaging(counters, h.length),
         ...h,
@@ -196,7 +196,7 @@ export class ShardStore extends StoreReader implements StagingHost {
       this.assertOpen()
       options.signal?.throwIfAborted()
       const counters = await this.lockedCounters()
-      await this.space?.admit(bytes, counters.bytes_stored + counters.staged_bytes)
+      await this.space?.admit(bytes, this.quotaHeld(counters))
       const ops: StoreBatchOp[] = []
       const staged: StagedShard[] = []
       for (const shard of hashed) {
@@ -299,15 +299,27 @@ export class ShardStore extends StoreReader implements StagingHost {
     // Under the write lock, as every admission, so two never count the same free bytes.
     await this.writeLock.run(async () => {
       this.assertOpen()
-      await this.space!.admit(bytes, 0, 0)
+      // The counters stage a stream's whole length, and quotaHeld leaves out what is not yet taken,
+      // these `bytes` among it: held plus `bytes` is what the node holds once they are taken.
+      await this.space!.admit(bytes, this.quotaHeld(await this.lockedCounters()))
     })
+  }
+
+  /**
+   * Shard bytes held as the quota counts them: committed and staged, less the part of open streams
+   * not yet taken (STREAM_ADMIT_BYTES at a time). Counting a stream's declared length at its header
+   * let a client that announced streams and sent nothing hold the operator's whole quota.
+   */
+  private quotaHeld(counters: Counters): number {
+    let ahead = 0
+    for (const writer of this.streaming.values()) ahead += writer.unadmittedBytes
+    return Math.max(0, counters.bytes_stored + counters.staged_bytes - ahead)
   }
 
   /** Free space and quota as the store sees them; null when the store has no space guard. */
   async spaceStatus(): Promise<SpaceStatus | null> {
     if (this.space === undefined) return null
-    const counters = await readCounters(this.sublevels)
-    return this.space.status(counters.bytes_stored + counters.staged_bytes)
+    return this.space.status(this.quotaHeld(await readCounters(this.sublevels)))
   }
 
   now(): number {

@@ -322,6 +322,39 @@ describe('ShardStore with a space guard', () => {
     }
   })
 
+  it('counts a stream against the capacity as its bytes arrive, not by the length it announced', async () => {
+    const S = STREAM_ADMIT_BYTES
+    const backend = await memoryBackend.open()
+    const space = new DiskSpaceGuard({
+      freeBytes: async () => 2 ** 40,
+      reserveBytes: 0,
+      capacityBytes: 3 * S + 100,
+    })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      // Three streams announcing 1 GiB each, far past the quota, take S each; a fourth finds none.
+      const writers = await Promise.all([0, 1, 2].map((i) => store.beginShard(header(i, 2 ** 30))))
+      expect(await store.spaceStatus()).toMatchObject({ accepting_writes: true })
+      await expect(store.beginShard(header(3, 2 ** 30))).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      await expect(
+        store.stageWhole([{ header: header(3, 101), bytes: pseudoBytes(3, 101) }]),
+      ).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      // A stream's next part is taken against the quota too: S more would pass it.
+      await writers[0]!.write(pseudoBytes(1, S))
+      await expect(writers[0]!.write(pseudoBytes(2, 1))).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      for (const w of writers) await w.abort()
+      expect((await store.stats()).staged).toBe(0)
+      // Their quota is back: a whole 3S + 100 stream fits it exactly, and is held whole once staged.
+      const whole = await store.beginShard(header(0, 3 * S + 100))
+      for (const part of [S, S, S, 100]) await whole.write(pseudoBytes(part, part))
+      expect((await whole.finish()).length).toBe(3 * S + 100)
+      expect(await store.spaceStatus()).toMatchObject({ accepting_writes: false })
+    } finally {
+      await backend.cleanup()
+    }
+  })
+
   it('has no space status without a guard', async () => {
     const backend = await memoryBackend.open()
     const store = new ShardStore({ db: backend.db }, { params: TEST_PARAMS })
