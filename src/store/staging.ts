@@ -36,8 +36,11 @@ export interface StagingHost {
   releaseStaging(stagingId: string): Promise<void>
   /** The writer stopped streaming (finished or aborted): a sweep may now consider its marker. */
   writerDone(writer: ShardWriter): void
-  /** Room on disk and in the quota for `bytes` more of a stream; STORAGE_FULL if none. */
-  admitStream(bytes: number): Promise<void>
+  /**
+   * Room on disk and in the quota for `bytes` more of a stream; STORAGE_FULL if none. `taken` runs
+   * under the store's write lock once they are admitted, so no other admission sees them twice or not at all.
+   */
+  admitStream(bytes: number, taken: () => void): Promise<void>
   /** `bytes` of a stream's admitted room are on disk now (a block written). */
   streamLanded(bytes: number): void
   /** Local wall clock (ms), for idle detection only. */
@@ -284,12 +287,13 @@ export class ShardWriter {
         Math.ceil(short / STREAM_ADMIT_BYTES) * STREAM_ADMIT_BYTES,
       )
       try {
-        await this.host.admitStream(more)
+        await this.host.admitStream(more, () => {
+          this.admitted += more
+        })
       } catch (err) {
         this.failAndDiscard()
         throw err
       }
-      this.admitted += more
       this.assertWritable()
     }
     this.lastActivity = this.host.now()

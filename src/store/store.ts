@@ -141,7 +141,7 @@ export class ShardStore extends StoreReader implements StagingHost {
     const h = validateShardHeader(header, this.params)
     options.signal?.throwIfAborted()
     const admitted = Math.min(h.length, STREAM_ADMIT_BYTES)
-    const marker = await this.writeLock.run(async () => {
+    return this.writeLock.run(async () => {
       this.assertOpen()
       const counters = await this.lockedCounters()
       // Only its first part, on disk and against the quota: the rest is taken as it arrives.
@@ -169,11 +169,11 @@ export class ShardStore extends StoreReader implements StagingHost {
         this.space?.landed(admitted)
         throw storageFullFrom(err)
       }
-      return m
+      // Registered under the lock with its marker counted: quotaHeld leaves out its untaken part.
+      const writer = new ShardWriter(this, m, h, admitted, options.signal)
+      this.streaming.set(m.stagingId, writer)
+      return writer
     })
-    const writer = new ShardWriter(this, marker, h, admitted, options.signal)
-    this.streaming.set(marker.stagingId, writer)
-    return writer
   }
 
   /**
@@ -294,14 +294,15 @@ export class ShardStore extends StoreReader implements StagingHost {
     this.space?.landed(bytes)
   }
 
-  async admitStream(bytes: number): Promise<void> {
-    if (this.space === undefined) return
+  async admitStream(bytes: number, taken: () => void): Promise<void> {
+    if (this.space === undefined) return taken()
     // Under the write lock, as every admission, so two never count the same free bytes.
     await this.writeLock.run(async () => {
       this.assertOpen()
       // The counters stage a stream's whole length, and quotaHeld leaves out what is not yet taken,
       // these `bytes` among it: held plus `bytes` is what the node holds once they are taken.
       await this.space!.admit(bytes, this.quotaHeld(await this.lockedCounters()))
+      taken()
     })
   }
 

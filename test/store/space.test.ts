@@ -355,6 +355,30 @@ describe('ShardStore with a space guard', () => {
     }
   })
 
+  it('never lets two streams take the same room in the quota', async () => {
+    const S = STREAM_ADMIT_BYTES
+    const backend = await memoryBackend.open()
+    const space = new DiskSpaceGuard({
+      freeBytes: async () => 2 ** 40,
+      reserveBytes: 0,
+      capacityBytes: 3 * S,
+    })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      const [a, b] = await Promise.all([0, 1].map((i) => store.beginShard(header(i, 2 * S))))
+      await Promise.all([a!.write(pseudoBytes(1, S)), b!.write(pseudoBytes(2, S))])
+      // Each needs S more for its next byte, and only S is left: exactly one gets it.
+      const outcomes = await Promise.allSettled([a!.write(pseudoBytes(3, 1)), b!.write(pseudoBytes(4, 1))])
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected'])
+      expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({
+        reason: { code: 'STORAGE_FULL' },
+      })
+    } finally {
+      await backend.cleanup()
+    }
+  })
+
   it('has no space status without a guard', async () => {
     const backend = await memoryBackend.open()
     const store = new ShardStore({ db: backend.db }, { params: TEST_PARAMS })
