@@ -5,7 +5,7 @@ import type { TCPSocketOptions } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { quietNoise } from './noise-decoder.js'
 import { skipRepeatedProtocolMerges } from './protocol-merges.js'
-import { sourceConnectionGater } from './source-connections.js'
+import { CONNECTIONS_PER_MEMBER, sourceConnectionGater } from './source-connections.js'
 import { coalescingTcp } from './tcp-writev.js'
 import { lazyWindowYamux } from './yamux-window.js'
 
@@ -46,7 +46,23 @@ export interface InboundConnectionLimits {
    * `maxPending` upgrading at once, so one cannot hold every upgrade slot either.
    */
   perHost: number
+  /**
+   * Connections from peers that are no eligible node (clients), at once, whatever their address
+   * (default MAX_CLIENT_CONNECTIONS). Eligible nodes are counted apart (source-connections.ts).
+   */
+  clients?: number
 }
+
+/** Clients' connections a node holds at once: libp2p's own cap per node, now for clients alone. */
+export const MAX_CLIENT_CONNECTIONS = 300
+
+/**
+ * Room in libp2p's cap for the eligible nodes' connections, above the clients': each member holds at
+ * most CONNECTIONS_PER_MEMBER inbound, and a node dials each peer once. libp2p refuses an inbound
+ * connection once the node holds its cap, before any gater knows who dials, so the cap itself must
+ * leave the members room that clients cannot take.
+ */
+const MEMBER_CONNECTION_ROOM = 1024
 
 export const DEFAULT_INBOUND_LIMITS: Readonly<InboundConnectionLimits> = Object.freeze({
   perHostPerSecond: 100,
@@ -100,6 +116,11 @@ export interface QfsLibp2pInit<S extends ServiceMap = Record<string, never>> {
    * node shares its public slots out by the address a client connects from (net/admission.ts).
    */
   localAddress?: string
+  /**
+   * Whether a peer id is an eligible node of the epoch in force: its inbound connections do not count
+   * as a client's (source-connections.ts). Default: none is.
+   */
+  isMember?: (peerId: string) => boolean
 }
 
 /**
@@ -119,6 +140,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     ping: ping({ maxOutboundStreams: 2, maxInboundStreams: 4 }),
   } as unknown as ServiceFactoryMap<QfsLibp2pServices & S>
   const inbound = init.inbound ?? DEFAULT_INBOUND_LIMITS
+  const clients = inbound.clients ?? MAX_CLIENT_CONNECTIONS
   const node = await createLibp2p<QfsLibp2pServices & S>({
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce ?? [] },
@@ -141,10 +163,14 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     connectionManager: {
       inboundConnectionThreshold: inbound.perHostPerSecond,
       maxIncomingPendingConnections: inbound.maxPending,
+      maxConnections: clients + MEMBER_CONNECTION_ROOM,
     },
     connectionGater: sourceConnectionGater({
       perHost: inbound.perHost,
       pendingPerHost: Math.max(1, Math.floor(inbound.maxPending / 2)),
+      clients,
+      perMember: CONNECTIONS_PER_MEMBER,
+      isMember: init.isMember ?? (() => false),
     }),
     metrics: init.metrics,
     nodeInfo: { name: 'qfs-node' },

@@ -7,7 +7,20 @@ export interface SourceConnectionLimits {
   perHost: number
   /** Inbound connections from one source still in their Noise/yamux upgrade at once. */
   pendingPerHost: number
+  /** Inbound connections from peers that are no member, once their handshake named them, at once. */
+  clients: number
+  /** Inbound connections from one member at once. */
+  perMember: number
+  /** Whether a peer id is an eligible node of the epoch in force (its handshake proved the id). */
+  isMember: (peerId: string) => boolean
 }
+
+/**
+ * Inbound connections one member may hold. A node dials each peer once and reuses the connection;
+ * a few more cover a simultaneous dial from both ends and a restart whose old connection has not
+ * closed yet.
+ */
+export const CONNECTIONS_PER_MEMBER = 4
 
 interface Held {
   all: number
@@ -22,10 +35,21 @@ interface Held {
  * reset for as long as they stayed open, and 64 silent TCP sockets, renewed as the 10 s upgrade
  * timeout ended them (6 a second), held every upgrade slot. Counted from the TCP accept to the
  * socket's close, so a refused or failed connection gives its place back at once.
+ *
+ * Once the handshake names the peer, the eligible nodes of the epoch are kept apart from clients:
+ * a member's connection leaves its address's count and takes one of the member's own
+ * (`perMember`), and every other peer takes one of `clients`, so clients from any number of
+ * addresses never fill the room nodes need to reach each other (writes, reads and repair all go
+ * node to node). Five addresses at the per-host cap once filled libp2p's 300 and shut out the
+ * other nodes of the network.
  */
 export function sourceConnectionGater(limits: SourceConnectionLimits): ConnectionGater {
   const held = new Map<string, Held>()
   const upgrading = new WeakMap<MultiaddrConnection, () => void>()
+  /** Gives a connection's place in its source's count back, once, however often called. */
+  const sourcePlace = new WeakMap<MultiaddrConnection, () => void>()
+  const members = new Map<string, number>()
+  let clients = 0
   return {
     denyInboundConnection: (maConn) => {
       if (maConn.status !== 'open') return true
@@ -35,22 +59,58 @@ export function sourceConnectionGater(limits: SourceConnectionLimits): Connectio
       h.all++
       h.upgrading++
       held.set(source, h)
+      // A member's connection leaves `all` at its handshake, before its upgrade ends: the entry
+      // goes only once both counts are back to zero.
+      const forgetIfIdle = () => {
+        if (h.all === 0 && h.upgrading === 0 && held.get(source) === h) held.delete(source)
+      }
       let upgraded = false
       const endUpgrade = () => {
         if (upgraded) return
         upgraded = true
         h.upgrading--
+        forgetIfIdle()
       }
       upgrading.set(maConn, endUpgrade)
+      let placed = true
+      const leaveSource = () => {
+        if (!placed) return
+        placed = false
+        h.all--
+        forgetIfIdle()
+      }
+      sourcePlace.set(maConn, leaveSource)
       maConn.addEventListener(
         'close',
         () => {
           endUpgrade()
-          h.all--
-          if (h.all === 0) held.delete(source)
+          leaveSource()
         },
         { once: true },
       )
+      return false
+    },
+    denyInboundEncryptedConnection: (peerId, maConn) => {
+      const id = peerId.toString()
+      if (limits.isMember(id)) {
+        const count = members.get(id) ?? 0
+        if (count >= limits.perMember) return true
+        members.set(id, count + 1)
+        sourcePlace.get(maConn)?.()
+        maConn.addEventListener(
+          'close',
+          () => {
+            const left = (members.get(id) ?? 1) - 1
+            if (left === 0) members.delete(id)
+            else members.set(id, left)
+          },
+          { once: true },
+        )
+        return false
+      }
+      if (clients >= limits.clients) return true
+      clients++
+      maConn.addEventListener('close', () => void clients--, { once: true })
       return false
     },
     denyInboundUpgradedConnection: (_peer, maConn) => {

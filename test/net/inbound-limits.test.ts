@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   createQfsLibp2p,
@@ -20,11 +21,15 @@ describe('inbound connection admission', () => {
     await Promise.all(started.splice(0).map((n) => n.stop()))
   })
 
-  async function server(inbound?: InboundConnectionLimits): Promise<Libp2p> {
+  async function server(
+    inbound?: InboundConnectionLimits,
+    isMember?: (peerId: string) => boolean,
+  ): Promise<Libp2p> {
     const node = await createQfsLibp2p({
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       inbound,
+      isMember,
     })
     started.push(node)
     return node
@@ -139,6 +144,54 @@ describe('inbound connection admission', () => {
     await new Promise((r) => setTimeout(r, 300))
     expect(sockets.filter((s) => !s.destroyed && s.readyState === 'open').length).toBe(4)
     expect(await pingFrom(target, '127.0.0.2')).toBe('ok')
+  })
+
+  /** A node whose connections leave from `localAddress`, and how many of `count` new ones it got. */
+  async function connections(target: Libp2p, localAddress: string, count: number, privateKey?: PrivateKey) {
+    const node = await createQfsLibp2p({
+      privateKey: privateKey ?? (await generateKeyPair('Ed25519')),
+      listen: [],
+      localAddress,
+    })
+    started.push(node)
+    let opened = 0
+    for (let i = 0; i < count; i++) {
+      try {
+        const c = await node.dial(target.getMultiaddrs()[0]!, {
+          force: true,
+          signal: AbortSignal.timeout(5_000),
+        })
+        // A connection the server refuses after the handshake may look open here for a moment.
+        await new Promise((r) => setTimeout(r, 50))
+        if (c.status === 'open') opened++
+      } catch {}
+    }
+    return { node, opened }
+  }
+
+  it('keeps room for the eligible nodes when clients of many addresses hold every client connection', async () => {
+    // Five addresses at the per-host cap once filled libp2p's 300 and shut the other nodes out.
+    const memberKey = await generateKeyPair('Ed25519')
+    const memberId = peerIdFromPrivateKey(memberKey).toString()
+    const target = await server(
+      { perHostPerSecond: 1000, maxPending: 64, perHost: 4, clients: 6 },
+      (id) => id === memberId,
+    )
+    expect((await connections(target, '127.0.0.2', 4)).opened).toBe(4)
+    expect((await connections(target, '127.0.0.3', 4)).opened).toBe(2)
+    expect(await pingFrom(target, '127.0.0.4')).not.toBe('ok')
+    // A member gets in, up to its own cap, and its connections leave its address's count.
+    const member = await connections(target, '127.0.0.5', 6, memberKey)
+    expect(member.opened).toBe(4)
+    await member.node.services.ping.ping(target.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(5_000) })
+    // Clients that leave give their places back.
+    await Promise.all(
+      target
+        .getConnections()
+        .filter((c) => c.remotePeer.toString() !== memberId)
+        .map((c) => c.close()),
+    )
+    expect(await pingFrom(target, '127.0.0.5')).toBe('ok')
   })
 })
 
