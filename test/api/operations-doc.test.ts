@@ -7,6 +7,8 @@ import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { readinessSchema, statusSchema } from '../../src/api/schemas.js'
 import { NodeMetrics } from '../../src/daemon/metrics.js'
+import { startPeerProber } from '../../src/daemon/peer-prober.js'
+import { RecentFailures } from '../../src/engine/peer-health.js'
 
 const ops = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
 const api = ops.slice(ops.indexOf('## Operator API'))
@@ -41,5 +43,47 @@ describe('docs/operations.md Operator API', () => {
         .flatMap((l) => [...l.split(' | ')[0]!.matchAll(/`(qfs_[a-z_]+)/g)].map((m) => m[1]!)),
     )
     expect(names.filter((n) => !documented.has(n))).toEqual([])
+  })
+
+  it('names the labels of every qfs_* metric as the node registers them', () => {
+    const registry = new Registry()
+    new NodeMetrics(registry)
+    // `qfs_x{a,b}` in the metric column; a row without braces documents unlabelled metrics.
+    const documented = new Map(
+      rows
+        .filter((l) => l.startsWith('| `qfs_'))
+        .flatMap((l) => [...l.split(' | ')[0]!.matchAll(/`(qfs_[a-z_]+)(?:\{([a-z_,]+)\})?`/g)])
+        .map((m) => [m[1]!, m[2]?.split(',') ?? []] as const),
+    )
+    const drift = registry
+      .getMetricsAsArray()
+      .map((m) => ({ name: m.name, labels: [...((m as { labelNames?: string[] }).labelNames ?? [])] }))
+      .filter((m) => m.name.startsWith('qfs_'))
+      .filter((m) => JSON.stringify(documented.get(m.name)) !== JSON.stringify(m.labels))
+    expect(drift).toEqual([])
+  })
+
+  it('counts unanswered probes in qfs_peer_failures_total, as its row says', async () => {
+    // Wired as the daemon wires them: a probe left unanswered reports TIMEOUT to the peer health,
+    // whose every failure is a qfs_peer_failures_total sample.
+    const registry = new Registry()
+    const metrics = new NodeMetrics(registry)
+    const health = new RecentFailures({ onFailure: (peer, code) => metrics.peerFailed(peer, code) })
+    const prober = startPeerProber({
+      peers: () => ['peer-a'],
+      ping: (_peer, signal) =>
+        new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      health,
+      intervalMs: 60_000,
+      timeoutMs: 5,
+      // A frozen clock: the deadline never reads as late (a stalled test machine), so the probe reports.
+      now: () => 0,
+    })
+    await prober.probeNow()
+    await prober.stop()
+    const text = await registry.getSingleMetricAsString('qfs_peer_failures_total')
+    expect(text).toContain('qfs_peer_failures_total{node="peer-a",code="TIMEOUT"} 1')
+    const row = rows.find((l) => l.startsWith('| `qfs_peer_failures_total'))
+    expect(row).toMatch(/probes? a peer left unanswered \(`TIMEOUT`/)
   })
 })
