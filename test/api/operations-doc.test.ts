@@ -86,4 +86,11 @@ describe('docs/operations.md Operator API', () => {
     const row = rows.find((l) => l.startsWith('| `qfs_peer_failures_total'))
     expect(row).toMatch(/probes? a peer left unanswered \(`TIMEOUT`/)
   })
+
+  it("names the statuses of what Node's HTTP parser refuses (app.ts answerClientError)", () => {
+    // Outside the code-to-status table: INVALID_INPUT is 400 there, but a request too large is 431.
+    const errors = api.slice(api.indexOf('Errors have one shape'), api.indexOf("The node's metrics"))
+    expect(errors).toMatch(/431 `INVALID_INPUT`/)
+    expect(errors).toMatch(/408 `TIMEOUT`/)
+  })
 })
