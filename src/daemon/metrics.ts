@@ -23,6 +23,7 @@ export const METRIC_ERROR_CODES: ReadonlySet<string> = new Set([
   'LOG_WRITE_FAILED',
   'NODE_BUSY',
   'NODE_UNAVAILABLE',
+  'NOT_DECIDED',
   'NOT_ELIGIBLE',
   'NOT_FOUND',
   'NO_SNAPSHOT',
