@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { readinessSchema, statusSchema } from '../../src/api/schemas.js'
+import { listQuerySchema, readinessSchema, statusSchema } from '../../src/api/schemas.js'
 import { NodeMetrics } from '../../src/daemon/metrics.js'
 import { startPeerProber } from '../../src/daemon/peer-prober.js'
 import { RecentFailures } from '../../src/engine/peer-health.js'
@@ -92,5 +92,16 @@ describe('docs/operations.md Operator API', () => {
     const errors = api.slice(api.indexOf('Errors have one shape'), api.indexOf("The node's metrics"))
     expect(errors).toMatch(/431 `INVALID_INPUT`/)
     expect(errors).toMatch(/408 `TIMEOUT`/)
+  })
+
+  it('names every /v1/objects query parameter in its row, with the bounds the schema applies', () => {
+    const row = rows.find((l) => l.startsWith('| `GET /v1/objects`'))!
+    const params = Object.keys(listQuerySchema.properties)
+    expect(params.filter((p) => !row.includes(`\`${p}\``))).toEqual([])
+    const prefix = /\{(\d+),(\d+)\}/.exec(listQuerySchema.properties.prefix.pattern)!
+    expect(row).toContain(`\`prefix\` (lower-case hex, ${prefix[1]}..${prefix[2]} characters)`)
+    const { limit, tag } = listQuerySchema.properties
+    expect(row).toContain(`\`limit\` (${limit.minimum}..${limit.maximum})`)
+    expect(row).toContain(`(${tag.minLength}..${tag.maxLength} UTF-16 code units each`)
   })
 })
