@@ -8,17 +8,8 @@ export class UnauthorizedError extends QfsError {
   }
 }
 
-/** The node cannot answer yet: no snapshot in force, libp2p or the store not up. */
-export class NotReadyError extends QfsError {
-  static readonly code = 'NOT_READY'
-  constructor(message: string, options?: ErrorOptions) {
-    super(NotReadyError.code, message, options)
-  }
-}
-
 // Codes that mean "not now" rather than "never": the client may retry later.
 const UNAVAILABLE = new Set([
-  'NOT_READY',
   'NO_SNAPSHOT',
   'AEGIS_CONTEXT_MISSING',
   'QUORUM_NOT_REACHED',
