@@ -258,6 +258,15 @@ describe('ShardStore with a space guard', () => {
     return { store, wrote: (bytes: number) => void (onDisk += bytes), cleanup: backend.cleanup }
   }
 
+  /** A store on a disk with room to spare, holding at most `capacityBytes` of shard data. */
+  async function storeWithCapacity(capacityBytes: number) {
+    const backend = await memoryBackend.open()
+    const space = new DiskSpaceGuard({ freeBytes: async () => 2 ** 40, reserveBytes: 0, capacityBytes })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    return { store, cleanup: backend.cleanup }
+  }
+
   it('fails a stream whose later bytes find no room with STORAGE_FULL, removes what it staged, and gives its room back', async () => {
     const S = STREAM_ADMIT_BYTES
     const disk = await fillingDisk(1000 + S + S / 4, 1000)
@@ -299,10 +308,7 @@ describe('ShardStore with a space guard', () => {
   })
 
   it('counts staged shards against the capacity until they are committed or taken back', async () => {
-    const backend = await memoryBackend.open()
-    const space = new DiskSpaceGuard({ freeBytes: async () => 2 ** 40, reserveBytes: 0, capacityBytes: 4000 })
-    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
-    await store.open()
+    const { store, cleanup } = await storeWithCapacity(4000)
     try {
       const first = await store.stageWhole(
         [0, 1].map((i) => ({ header: header(i, 1500), bytes: pseudoBytes(i + 1, 1500) })),
@@ -318,20 +324,13 @@ describe('ShardStore with a space guard', () => {
       expect(again).toHaveLength(1)
       expect(await store.spaceStatus()).toMatchObject({ capacity_bytes: 4000, accepting_writes: true })
     } finally {
-      await backend.cleanup()
+      await cleanup()
     }
   })
 
   it('counts a stream against the capacity as its bytes arrive, not by the length it announced', async () => {
     const S = STREAM_ADMIT_BYTES
-    const backend = await memoryBackend.open()
-    const space = new DiskSpaceGuard({
-      freeBytes: async () => 2 ** 40,
-      reserveBytes: 0,
-      capacityBytes: 3 * S + 100,
-    })
-    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
-    await store.open()
+    const { store, cleanup } = await storeWithCapacity(3 * S + 100)
     try {
       // Three streams announcing 1 GiB each, far past the quota, take S each; a fourth finds none.
       const writers = await Promise.all([0, 1, 2].map((i) => store.beginShard(header(i, 2 ** 30))))
@@ -351,20 +350,13 @@ describe('ShardStore with a space guard', () => {
       expect((await whole.finish()).length).toBe(3 * S + 100)
       expect(await store.spaceStatus()).toMatchObject({ accepting_writes: false })
     } finally {
-      await backend.cleanup()
+      await cleanup()
     }
   })
 
   it('never lets two streams take the same room in the quota', async () => {
     const S = STREAM_ADMIT_BYTES
-    const backend = await memoryBackend.open()
-    const space = new DiskSpaceGuard({
-      freeBytes: async () => 2 ** 40,
-      reserveBytes: 0,
-      capacityBytes: 3 * S,
-    })
-    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
-    await store.open()
+    const { store, cleanup } = await storeWithCapacity(3 * S)
     try {
       const [a, b] = await Promise.all([0, 1].map((i) => store.beginShard(header(i, 2 * S))))
       await Promise.all([a!.write(pseudoBytes(1, S)), b!.write(pseudoBytes(2, S))])
@@ -375,7 +367,7 @@ describe('ShardStore with a space guard', () => {
         reason: { code: 'STORAGE_FULL' },
       })
     } finally {
-      await backend.cleanup()
+      await cleanup()
     }
   })
 
