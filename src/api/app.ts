@@ -201,10 +201,23 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
           }
           // A page is held in memory until it is sent, so its slot is too: a client that stops
           // reading keeps the slot, not more pages (the source's share bounds what it can keep).
+          // The slot goes back when the response closes or its connection does: a pipelined
+          // request's response waits in Node's queue without a socket, and a connection closed under
+          // it never closes it, so its slot would be held for good.
           const gone = new AbortController()
-          reply.raw.once('close', () => gone.abort(new ClientGoneError()))
-          const slot = deps.admitListing?.(gone.signal, API_LISTING_SOURCE)
-          if (slot !== undefined) reply.raw.once('close', () => slot.release())
+          const socket = request.raw.socket as Duplex | null
+          let slot: { readonly signal: AbortSignal; release(): void } | undefined
+          const ended = () => {
+            reply.raw.removeListener('close', ended)
+            socket?.removeListener('close', ended)
+            gone.abort(new ClientGoneError())
+            slot?.release()
+          }
+          reply.raw.once('close', ended)
+          socket?.once('close', ended)
+          slot = deps.admitListing?.(gone.signal, API_LISTING_SOURCE)
+          // A connection that closed before this handler ran has no 'close' left to give.
+          if (socket === null || socket.destroyed) ended()
           const answer = await deps.listObjects(filters, { signal: slot?.signal ?? gone.signal })
           if (answer.ok) return answer
           return reply.code(httpStatusOf(answer.code)).send({

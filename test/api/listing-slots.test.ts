@@ -1,5 +1,5 @@
 import { get } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildApi } from '../../src/api/app.js'
@@ -83,5 +83,22 @@ describe('/v1/objects under the node listing slots', () => {
     expect(slots.activeListings).toBe(1)
     request.destroy()
     await until(() => pending[0]!.signal.aborted && slots.activeListings === 0)
+  })
+
+  it('frees the slot of a pipelined request whose connection closes while its answer waits in the queue', async () => {
+    // Node queues the response of a pipelined request until the one before it is sent, with no
+    // socket: closing the connection never closes that response, so only the socket says so.
+    const { app, slots, pending } = setup()
+    close = () => app.close()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = app.server.address() as AddressInfo
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    const get = 'GET /v1/objects HTTP/1.1\r\nHost: node\r\n\r\n'
+    socket.write(get + get)
+    await until(() => pending.length === 2)
+    expect(slots.activeListings).toBe(2)
+    socket.destroy()
+    await until(() => pending.every((p) => p.signal.aborted) && slots.activeListings === 0)
   })
 })
