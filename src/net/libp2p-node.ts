@@ -5,7 +5,7 @@ import type { TCPSocketOptions } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { quietNoise } from './noise-decoder.js'
 import { skipRepeatedProtocolMerges } from './protocol-merges.js'
-import { CONNECTIONS_PER_MEMBER, sourceConnectionGater } from './source-connections.js'
+import { CONNECTIONS_PER_MEMBER, MEMBER_PENDING_ROOM, sourceConnectionGater } from './source-connections.js'
 import { coalescingTcp } from './tcp-writev.js'
 import { lazyWindowYamux } from './yamux-window.js'
 
@@ -121,6 +121,12 @@ export interface QfsLibp2pInit<S extends ServiceMap = Record<string, never>> {
    * as a client's (source-connections.ts). Default: none is.
    */
   isMember?: (peerId: string) => boolean
+  /**
+   * Whether a source (net/source-address.ts) is the address of an eligible node of the epoch in
+   * force: its connections may upgrade in slots kept for members (source-connections.ts). Default:
+   * none is.
+   */
+  isMemberSource?: (source: string) => boolean
 }
 
 /**
@@ -162,7 +168,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
     peerDiscovery: [],
     connectionManager: {
       inboundConnectionThreshold: inbound.perHostPerSecond,
-      maxIncomingPendingConnections: inbound.maxPending,
+      maxIncomingPendingConnections: inbound.maxPending + MEMBER_PENDING_ROOM,
       maxConnections: clients + MEMBER_CONNECTION_ROOM,
     },
     connectionGater: sourceConnectionGater({
@@ -171,6 +177,9 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
       clients,
       perMember: CONNECTIONS_PER_MEMBER,
       isMember: init.isMember ?? (() => false),
+      pending: inbound.maxPending,
+      memberPending: MEMBER_PENDING_ROOM,
+      isMemberSource: init.isMemberSource ?? (() => false),
     }),
     metrics: init.metrics,
     nodeInfo: { name: 'qfs-node' },

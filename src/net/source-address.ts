@@ -1,4 +1,4 @@
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 
 /**
  * The network source a connection's public slots are shared by (net/slot-share.ts): its IPv4
@@ -40,4 +40,31 @@ function ip6Groups(text: string): number[] | undefined {
   if (tail === undefined) return front.length === 8 ? front : undefined
   const back = parse(tail)
   return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back]
+}
+
+/**
+ * The sources of the eligible nodes' multiaddrs (their snapshot entries), as a predicate: computed
+ * again only when `entries()` answers another list (a new epoch), so a connection costs one lookup.
+ * A multiaddr that does not parse counts for nothing.
+ */
+export function memberSources(
+  entries: () => readonly { readonly multiaddrs: readonly string[] }[] | undefined,
+): (source: string) => boolean {
+  let seen: readonly unknown[] | undefined
+  let sources = new Set<string>()
+  return (source) => {
+    const list = entries()
+    if (list !== seen) {
+      seen = list
+      sources = new Set()
+      for (const entry of list ?? []) {
+        for (const text of entry.multiaddrs) {
+          try {
+            sources.add(sourceOf(multiaddr(text)))
+          } catch {}
+        }
+      }
+    }
+    return sources.has(source)
+  }
 }

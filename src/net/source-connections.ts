@@ -13,6 +13,15 @@ export interface SourceConnectionLimits {
   perMember: number
   /** Whether a peer id is an eligible node of the epoch in force (its handshake proved the id). */
   isMember: (peerId: string) => boolean
+  /** Inbound connections upgrading at once, all sources together (libp2p's own cap is this plus `memberPending`). */
+  pending: number
+  /**
+   * Upgrades beyond `pending` taken only by connections from a member's address, when every other
+   * upgrade slot is held: before its handshake a connection is known by its address alone.
+   */
+  memberPending: number
+  /** Whether a source is the address of an eligible node of the epoch in force (its snapshot multiaddrs). */
+  isMemberSource: (source: string) => boolean
 }
 
 /**
@@ -21,6 +30,13 @@ export interface SourceConnectionLimits {
  * closed yet.
  */
 export const CONNECTIONS_PER_MEMBER = 4
+
+/**
+ * Upgrade slots kept for connections from members' addresses. Two addresses holding their half of
+ * the upgrade slots each with silent sockets, renewed as the upgrade timeout ends them, would
+ * otherwise refuse every new connection of a node that restarts or lost its connection.
+ */
+export const MEMBER_PENDING_ROOM = 32
 
 interface Held {
   all: number
@@ -50,12 +66,19 @@ export function sourceConnectionGater(limits: SourceConnectionLimits): Connectio
   const sourcePlace = new WeakMap<MultiaddrConnection, () => void>()
   const members = new Map<string, number>()
   let clients = 0
+  /** Upgrades under way in the shared slots, and in the slots kept for members' addresses. */
+  const pools = { shared: 0, member: 0 }
   return {
     denyInboundConnection: (maConn) => {
       if (maConn.status !== 'open') return true
       const source = sourceOf(maConn.remoteAddr)
       const h = held.get(source) ?? { all: 0, upgrading: 0 }
       if (h.all >= limits.perHost || h.upgrading >= limits.pendingPerHost) return true
+      let pool: keyof typeof pools
+      if (pools.shared < limits.pending) pool = 'shared'
+      else if (pools.member < limits.memberPending && limits.isMemberSource(source)) pool = 'member'
+      else return true
+      pools[pool]++
       h.all++
       h.upgrading++
       held.set(source, h)
@@ -69,6 +92,7 @@ export function sourceConnectionGater(limits: SourceConnectionLimits): Connectio
         if (upgraded) return
         upgraded = true
         h.upgrading--
+        pools[pool]--
         forgetIfIdle()
       }
       upgrading.set(maConn, endUpgrade)
@@ -91,6 +115,8 @@ export function sourceConnectionGater(limits: SourceConnectionLimits): Connectio
       return false
     },
     denyInboundEncryptedConnection: (peerId, maConn) => {
+      // A connection already closed has fired its 'close': a count taken now would never come back.
+      if (maConn.status !== 'open') return true
       const id = peerId.toString()
       if (limits.isMember(id)) {
         const count = members.get(id) ?? 0

@@ -24,12 +24,14 @@ describe('inbound connection admission', () => {
   async function server(
     inbound?: InboundConnectionLimits,
     isMember?: (peerId: string) => boolean,
+    isMemberSource?: (source: string) => boolean,
   ): Promise<Libp2p> {
     const node = await createQfsLibp2p({
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       inbound,
       isMember,
+      isMemberSource,
     })
     started.push(node)
     return node
@@ -144,6 +146,29 @@ describe('inbound connection admission', () => {
     await new Promise((r) => setTimeout(r, 300))
     expect(sockets.filter((s) => !s.destroyed && s.readyState === 'open').length).toBe(4)
     expect(await pingFrom(target, '127.0.0.2')).toBe('ok')
+  })
+
+  it('keeps upgrade slots for members’ addresses while other addresses hold every shared one', async () => {
+    // Two addresses with silent sockets at their half of the upgrade slots, renewed as the upgrade
+    // timeout ends them, refused every new connection, a restarted node's too.
+    const target = await server(
+      { perHostPerSecond: 1000, maxPending: 8, perHost: 64 },
+      undefined,
+      (source) => source === '127.0.0.5',
+    )
+    const { host, port } = tcpOf(target)
+    for (const localAddress of ['127.0.0.2', '127.0.0.3']) {
+      for (let i = 0; i < 4; i++) {
+        const s = connect({ host, port, localAddress })
+        s.on('error', () => {})
+        sockets.push(s)
+      }
+    }
+    await Promise.all(sockets.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r) : r(null)))))
+    await new Promise((r) => setTimeout(r, 300))
+    expect(sockets.filter((s) => !s.destroyed && s.readyState === 'open').length).toBe(8)
+    expect(await pingFrom(target, '127.0.0.4')).not.toBe('ok')
+    expect(await pingFrom(target, '127.0.0.5')).toBe('ok')
   })
 
   /** A node whose connections leave from `localAddress`, and how many of `count` new ones it got. */

@@ -1,7 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { sourceOf } from '../../src/net/source-address.js'
+import { memberSources, sourceOf } from '../../src/net/source-address.js'
 
 const hex = (g: number) => g.toString(16)
 const ip6 = fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 })
@@ -65,5 +65,25 @@ describe('sourceOf', () => {
 
   it('keeps any other address whole', () => {
     expect(sourceOf(multiaddr('/dns4/example.com/tcp/1'))).toBe('example.com')
+  })
+})
+
+describe('memberSources', () => {
+  it('answers for the sources of the listed multiaddrs, and again for a new list', () => {
+    let nodes: { multiaddrs: string[] }[] | undefined = [
+      { multiaddrs: ['/ip4/10.0.0.1/tcp/4001', '/ip6/2001:db8:1:2::5/tcp/4001'] },
+      { multiaddrs: ['not a multiaddr', '/dns4/node.example/tcp/4001'] },
+    ]
+    const isMember = memberSources(() => nodes)
+    expect(isMember('10.0.0.1')).toBe(true)
+    // An IPv6 member is known by its /48, as slot sharing counts it.
+    expect(isMember(sourceOf(multiaddr('/ip6/2001:db8:1:ffff::9/tcp/1')))).toBe(true)
+    expect(isMember('10.0.0.2')).toBe(false)
+    expect(isMember('node.example')).toBe(true)
+    nodes = [{ multiaddrs: ['/ip4/10.0.0.2/tcp/4001'] }]
+    expect(isMember('10.0.0.1')).toBe(false)
+    expect(isMember('10.0.0.2')).toBe(true)
+    nodes = undefined
+    expect(isMember('10.0.0.2')).toBe(false)
   })
 })
