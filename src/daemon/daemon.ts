@@ -198,7 +198,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           perHost: config.limits.maxInboundConnectionsPerHost,
         },
         isMember: (peer) => membership.isEligible(peer),
-        isMemberSource: memberSources(() => membership.latest?.nodes),
+        membersAt: memberSources(() => membership.latest?.nodes),
         // prom-client samples event-loop delay with a timer, 10 ms apart by default: a hundred
         // wake-ups a second of an idle node, which on a small shared machine is CPU taken from its
         // peers. Every 100 ms still catches the stalls an operator looks for.

@@ -122,11 +122,11 @@ export interface QfsLibp2pInit<S extends ServiceMap = Record<string, never>> {
    */
   isMember?: (peerId: string) => boolean
   /**
-   * Whether a source (net/source-address.ts) is the address of an eligible node of the epoch in
-   * force: its connections may upgrade in slots kept for members (source-connections.ts). Default:
-   * none is.
+   * How many eligible nodes of the epoch in force have an address at a source
+   * (net/source-address.ts): its connections may upgrade in slots kept for members, a few for each
+   * (source-connections.ts). Default: none.
    */
-  isMemberSource?: (source: string) => boolean
+  membersAt?: (source: string) => number
 }
 
 /**
@@ -179,7 +179,7 @@ export async function createQfsLibp2p<S extends ServiceMap = Record<string, neve
       isMember: init.isMember ?? (() => false),
       pending: inbound.maxPending,
       memberPending: MEMBER_PENDING_ROOM,
-      isMemberSource: init.isMemberSource ?? (() => false),
+      membersAt: init.membersAt ?? (() => 0),
     }),
     metrics: init.metrics,
     nodeInfo: { name: 'qfs-node' },

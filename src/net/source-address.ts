@@ -43,28 +43,30 @@ function ip6Groups(text: string): number[] | undefined {
 }
 
 /**
- * The sources of the eligible nodes' multiaddrs (their snapshot entries), as a predicate: computed
- * again only when `entries()` answers another list (a new epoch), so a connection costs one lookup.
- * A multiaddr that does not parse counts for nothing.
+ * How many eligible nodes have an address at a source (their snapshot entries' multiaddrs, each
+ * node counted once per source): computed again only when `entries()` answers another list (a new
+ * epoch), so a connection costs one lookup. A multiaddr that does not parse counts for nothing.
  */
 export function memberSources(
   entries: () => readonly { readonly multiaddrs: readonly string[] }[] | undefined,
-): (source: string) => boolean {
+): (source: string) => number {
   let seen: readonly unknown[] | undefined
-  let sources = new Set<string>()
+  let sources = new Map<string, number>()
   return (source) => {
     const list = entries()
     if (list !== seen) {
       seen = list
-      sources = new Set()
+      sources = new Map()
       for (const entry of list ?? []) {
+        const own = new Set<string>()
         for (const text of entry.multiaddrs) {
           try {
-            sources.add(sourceOf(multiaddr(text)))
+            own.add(sourceOf(multiaddr(text)))
           } catch {}
         }
+        for (const s of own) sources.set(s, (sources.get(s) ?? 0) + 1)
       }
     }
-    return sources.has(source)
+    return sources.get(source) ?? 0
   }
 }

@@ -20,8 +20,11 @@ export interface SourceConnectionLimits {
    * upgrade slot is held: before its handshake a connection is known by its address alone.
    */
   memberPending: number
-  /** Whether a source is the address of an eligible node of the epoch in force (its snapshot multiaddrs). */
-  isMemberSource: (source: string) => boolean
+  /**
+   * How many eligible nodes of the epoch in force have an address at a source (their snapshot
+   * multiaddrs): a source takes at most `perMember` of the `memberPending` slots for each.
+   */
+  membersAt: (source: string) => number
 }
 
 /**
@@ -41,6 +44,8 @@ export const MEMBER_PENDING_ROOM = 32
 interface Held {
   all: number
   upgrading: number
+  /** Of `upgrading`, those in the slots kept for members' addresses. */
+  memberPool: number
 }
 
 /**
@@ -72,13 +77,21 @@ export function sourceConnectionGater(limits: SourceConnectionLimits): Connectio
     denyInboundConnection: (maConn) => {
       if (maConn.status !== 'open') return true
       const source = sourceOf(maConn.remoteAddr)
-      const h = held.get(source) ?? { all: 0, upgrading: 0 }
+      const h = held.get(source) ?? { all: 0, upgrading: 0, memberPool: 0 }
       if (h.all >= limits.perHost || h.upgrading >= limits.pendingPerHost) return true
       let pool: keyof typeof pools
       if (pools.shared < limits.pending) pool = 'shared'
-      else if (pools.member < limits.memberPending && limits.isMemberSource(source)) pool = 'member'
+      // Per source, as many as its members need: anyone behind a member's address (its NAT, its
+      // IPv6 /48, a local client on a devnet's loopback) shares that source, and with half of the
+      // upgrade slots per source one such address would otherwise hold every kept slot.
+      else if (
+        pools.member < limits.memberPending &&
+        h.memberPool < limits.perMember * limits.membersAt(source)
+      )
+        pool = 'member'
       else return true
       pools[pool]++
+      if (pool === 'member') h.memberPool++
       h.all++
       h.upgrading++
       held.set(source, h)
@@ -93,6 +106,7 @@ export function sourceConnectionGater(limits: SourceConnectionLimits): Connectio
         upgraded = true
         h.upgrading--
         pools[pool]--
+        if (pool === 'member') h.memberPool--
         forgetIfIdle()
       }
       upgrading.set(maConn, endUpgrade)

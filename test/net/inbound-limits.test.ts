@@ -24,14 +24,14 @@ describe('inbound connection admission', () => {
   async function server(
     inbound?: InboundConnectionLimits,
     isMember?: (peerId: string) => boolean,
-    isMemberSource?: (source: string) => boolean,
+    membersAt?: (source: string) => number,
   ): Promise<Libp2p> {
     const node = await createQfsLibp2p({
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       inbound,
       isMember,
-      isMemberSource,
+      membersAt,
     })
     started.push(node)
     return node
@@ -154,7 +154,7 @@ describe('inbound connection admission', () => {
     const target = await server(
       { perHostPerSecond: 1000, maxPending: 8, perHost: 64 },
       undefined,
-      (source) => source === '127.0.0.5',
+      (source) => (source === '127.0.0.5' ? 1 : 0),
     )
     const { host, port } = tcpOf(target)
     for (const localAddress of ['127.0.0.2', '127.0.0.3']) {
@@ -169,6 +169,36 @@ describe('inbound connection admission', () => {
     expect(sockets.filter((s) => !s.destroyed && s.readyState === 'open').length).toBe(8)
     expect(await pingFrom(target, '127.0.0.4')).not.toBe('ok')
     expect(await pingFrom(target, '127.0.0.5')).toBe('ok')
+  })
+
+  it('keeps the slots for members’ addresses from being held by one of those addresses', async () => {
+    // Whoever is behind a member's address (its NAT, its IPv6 /48, a local client beside a devnet's
+    // nodes) shares that source: at half of all upgrade slots per source it held every kept one
+    // with silent sockets, and with two other addresses holding the shared slots every other
+    // member was refused again.
+    const target = await server(undefined, undefined, (source) =>
+      source === '127.0.0.5' || source === '127.0.0.6' ? 1 : 0,
+    )
+    const { host, port } = tcpOf(target)
+    const silent = async (localAddress: string, count: number) => {
+      const mine: Socket[] = []
+      for (let i = 0; i < count; i++) {
+        const s = connect({ host, port, localAddress })
+        s.on('error', () => {})
+        mine.push(s)
+      }
+      sockets.push(...mine)
+      await Promise.all(mine.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r) : r(null)))))
+      await new Promise((r) => setTimeout(r, 300))
+      return mine.filter((s) => !s.destroyed && s.readyState === 'open').length
+    }
+    const half = DEFAULT_INBOUND_LIMITS.maxPending / 2
+    expect(await silent('127.0.0.2', half)).toBe(half)
+    expect(await silent('127.0.0.3', half)).toBe(half)
+    // A member's address takes a member's few kept slots, not all of them.
+    expect(await silent('127.0.0.5', half)).toBe(4)
+    expect(await pingFrom(target, '127.0.0.4')).not.toBe('ok')
+    expect(await pingFrom(target, '127.0.0.6')).toBe('ok')
   })
 
   /** A node whose connections leave from `localAddress`, and how many of `count` new ones it got. */

@@ -69,21 +69,23 @@ describe('sourceOf', () => {
 })
 
 describe('memberSources', () => {
-  it('answers for the sources of the listed multiaddrs, and again for a new list', () => {
+  it('counts the nodes with an address at a source, and again for a new list', () => {
     let nodes: { multiaddrs: string[] }[] | undefined = [
-      { multiaddrs: ['/ip4/10.0.0.1/tcp/4001', '/ip6/2001:db8:1:2::5/tcp/4001'] },
+      { multiaddrs: ['/ip4/10.0.0.1/tcp/4001', '/ip6/2001:db8:1:2::5/tcp/4001', '/ip4/10.0.0.1/tcp/4002'] },
       { multiaddrs: ['not a multiaddr', '/dns4/node.example/tcp/4001'] },
+      { multiaddrs: ['/ip4/10.0.0.1/tcp/4003'] },
     ]
-    const isMember = memberSources(() => nodes)
-    expect(isMember('10.0.0.1')).toBe(true)
+    const membersAt = memberSources(() => nodes)
+    // Two nodes there, the first with two addresses at it: each node counts once.
+    expect(membersAt('10.0.0.1')).toBe(2)
     // An IPv6 member is known by its /48, as slot sharing counts it.
-    expect(isMember(sourceOf(multiaddr('/ip6/2001:db8:1:ffff::9/tcp/1')))).toBe(true)
-    expect(isMember('10.0.0.2')).toBe(false)
-    expect(isMember('node.example')).toBe(true)
+    expect(membersAt(sourceOf(multiaddr('/ip6/2001:db8:1:ffff::9/tcp/1')))).toBe(1)
+    expect(membersAt('10.0.0.2')).toBe(0)
+    expect(membersAt('node.example')).toBe(1)
     nodes = [{ multiaddrs: ['/ip4/10.0.0.2/tcp/4001'] }]
-    expect(isMember('10.0.0.1')).toBe(false)
-    expect(isMember('10.0.0.2')).toBe(true)
+    expect(membersAt('10.0.0.1')).toBe(0)
+    expect(membersAt('10.0.0.2')).toBe(1)
     nodes = undefined
-    expect(isMember('10.0.0.2')).toBe(false)
+    expect(membersAt('10.0.0.2')).toBe(0)
   })
 })
