@@ -45,7 +45,11 @@ function ip6Groups(text: string): number[] | undefined {
 /**
  * How many eligible nodes have an address at a source (their snapshot entries' multiaddrs, each
  * node counted once per source): computed again only when `entries()` answers another list (a new
- * epoch), so a connection costs one lookup. A multiaddr that does not parse counts for nothing.
+ * epoch), so a connection costs one lookup. A multiaddr that does not parse counts for nothing, and
+ * a `/dns*` name is not resolved: a connection comes from an address, so a node that announces only
+ * names gets none of what is kept for members' addresses (a lookup per epoch, sharing libuv's
+ * threads with the disk, and an outbound address that need not be the announced one, for a gain
+ * only under attack).
  */
 export function memberSources(
   entries: () => readonly { readonly multiaddrs: readonly string[] }[] | undefined,

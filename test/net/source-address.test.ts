@@ -81,7 +81,6 @@ describe('memberSources', () => {
     // An IPv6 member is known by its /48, as slot sharing counts it.
     expect(membersAt(sourceOf(multiaddr('/ip6/2001:db8:1:ffff::9/tcp/1')))).toBe(1)
     expect(membersAt('10.0.0.2')).toBe(0)
-    expect(membersAt('node.example')).toBe(1)
     nodes = [{ multiaddrs: ['/ip4/10.0.0.2/tcp/4001'] }]
     expect(membersAt('10.0.0.1')).toBe(0)
     expect(membersAt('10.0.0.2')).toBe(1)
