@@ -30,6 +30,24 @@ export async function resolveRecord(
   signal?: AbortSignal,
   onUnanimous?: (record: VersionRecord) => void,
 ): Promise<VersionRecord> {
+  try {
+    return await resolveFromHomes(ctx, homes, objectId, version, signal, onUnanimous)
+  } catch (err) {
+    // A caller that went away cut its own lookups short: their failures are no verdict on the homes
+    // (QUORUM_NOT_REACHED, NOT_FOUND), and the call's answer, metric and audit entry carry its reason.
+    signal?.throwIfAborted()
+    throw err
+  }
+}
+
+async function resolveFromHomes(
+  ctx: EngineContext,
+  homes: readonly string[],
+  objectId: string,
+  version: number | 'latest',
+  signal?: AbortSignal,
+  onUnanimous?: (record: VersionRecord) => void,
+): Promise<VersionRecord> {
   const q = majority(homes.length)
   let wanted = version
   if (wanted === 'latest') {
