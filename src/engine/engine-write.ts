@@ -53,6 +53,12 @@ export async function writeCall(
       preopenBytes: limits.preopenBytes,
       signal: options.signal,
       onProgress: options.onProgress,
+    }).catch((err: unknown) => {
+      // A caller that went away cut its own exchanges with the peers short: their failures are no
+      // verdict on the replicas or homes (QUORUM_NOT_REACHED), so the answer, metric and audit
+      // entry carry the caller's reason.
+      options.signal?.throwIfAborted()
+      throw err
     })
     // Every home took it: a read through this node need not ask them (decided-records.ts).
     if (laggingHomes.length === 0) calls.decided.remember(view.epoch, record)
