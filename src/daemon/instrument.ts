@@ -147,7 +147,9 @@ async function readContent(engine: StorageEngine, tracker: Tracker, args: unknow
       yield* inner
       streamed()
     } catch (err) {
-      streamed(err)
+      // Under an aborted signal the read failed for that reason: the fetches the abort cut short
+      // fail too (NODE_UNAVAILABLE), which says nothing of the replicas.
+      streamed(signal?.aborted === true ? signal.reason : err)
       throw err
     } finally {
       // Left before its end. Under an aborted signal the read was ended (READ_TOO_SLOW, a reset, a

@@ -4,8 +4,9 @@ import { InvalidInputError } from '../../src/core/errors.js'
 import { InFlight, instrumentEngine, instrumentNodeService } from '../../src/daemon/instrument.js'
 import { NodeMetrics } from '../../src/daemon/metrics.js'
 import type { StorageEngine } from '../../src/engine/engine.js'
+import { NodeUnavailableError } from '../../src/engine/errors.js'
 import type { NodeService } from '../../src/engine/node-service.js'
-import { ReadTooSlowError } from '../../src/net/errors.js'
+import { ReadTooSlowError, StreamEndedError } from '../../src/net/errors.js'
 
 function setup() {
   const metrics = new NodeMetrics(new Registry())
@@ -141,6 +142,31 @@ describe('instrumentEngine: how a streamed read ended', () => {
     expect(t).toContain('qfs_requests_total{op="read_stream",outcome="error"} 1')
     expect(t).toContain('qfs_request_errors_total{op="read_stream",code="READ_TOO_SLOW"} 1')
     expect(t).not.toContain('qfs_requests_total{op="read_stream",outcome="ok"}')
+  })
+
+  it('counts content that fails once its signal is aborted by the reason, not by the fetch the abort cut', async () => {
+    const { tracker, text } = setup()
+    // Found by a devnet soak: clients that left mid-read showed as read_stream NODE_UNAVAILABLE.
+    const stub = {
+      async readContent() {
+        return {
+          ok: true,
+          content: (async function* () {
+            yield new Uint8Array(1)
+            throw new NodeUnavailableError('the replica fetch was aborted')
+          })(),
+        }
+      },
+    } as unknown as StorageEngine
+    const engine = instrumentEngine(stub, tracker)
+    const controller = new AbortController()
+    const it = await open(engine, controller.signal)
+    await it.next()
+    controller.abort(new StreamEndedError('the peer reset the stream'))
+    await expect(it.next()).rejects.toThrow(NodeUnavailableError)
+    const t = await text()
+    expect(t).toContain('qfs_request_errors_total{op="read_stream",code="STREAM_ENDED"} 1')
+    expect(t).not.toContain('code="NODE_UNAVAILABLE"')
   })
 
   it('counts content taken to its end as ok, even if its signal is aborted afterwards', async () => {
