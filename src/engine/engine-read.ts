@@ -101,7 +101,11 @@ export async function getStorageProofCall(
         return options.leafIndex
       },
       options.signal,
-    )
+    ).catch((err: unknown) => {
+      // A caller that went away cut its own asks of the holders short: no verdict on the holders.
+      options.signal?.throwIfAborted()
+      throw err
+    })
     const event = await calls.record({
       ...fields,
       epoch: view.epoch,
