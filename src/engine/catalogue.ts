@@ -1,5 +1,13 @@
 import { recordDigest, type VersionRecord } from '../core/record.js'
-import { ask, type EngineContext, majority, type Settled, settle, settleAsking } from './context.js'
+import {
+  ask,
+  type EngineContext,
+  majority,
+  type Settled,
+  settle,
+  settleAsking,
+  unlessCallerLeft,
+} from './context.js'
 import { ObjectNotFoundError, QuorumNotReachedError } from './errors.js'
 
 /**
@@ -30,14 +38,8 @@ export async function resolveRecord(
   signal?: AbortSignal,
   onUnanimous?: (record: VersionRecord) => void,
 ): Promise<VersionRecord> {
-  try {
-    return await resolveFromHomes(ctx, homes, objectId, version, signal, onUnanimous)
-  } catch (err) {
-    // A caller that went away cut its own lookups short: their failures are no verdict on the homes
-    // (QUORUM_NOT_REACHED, NOT_FOUND), and the call's answer, metric and audit entry carry its reason.
-    signal?.throwIfAborted()
-    throw err
-  }
+  // A caller that went away cut its lookups short: NOT_FOUND or QUORUM_NOT_REACHED would be no verdict.
+  return unlessCallerLeft(resolveFromHomes(ctx, homes, objectId, version, signal, onUnanimous), signal)
 }
 
 async function resolveFromHomes(

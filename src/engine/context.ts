@@ -89,6 +89,21 @@ export async function settle<T>(
 }
 
 /** A failure's fine code, never its message (which may carry internals). */
+/**
+ * `work`'s answer, or once the caller went away (`signal` aborted) the caller's reason instead of
+ * its failure: the exchanges the abort cut short fail too (QUORUM_NOT_REACHED, NODE_UNAVAILABLE),
+ * which is no verdict on the peers, and the call's answer, metric and audit entry must say why it
+ * ended.
+ */
+export async function unlessCallerLeft<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    signal?.throwIfAborted()
+    throw err
+  }
+}
+
 export function codeOf(err: unknown): string {
   return err instanceof QfsError ? err.code : 'INTERNAL'
 }

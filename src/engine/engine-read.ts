@@ -5,6 +5,7 @@ import { validateVersion } from '../core/ids.js'
 import type { EventFields } from '../log/index.js'
 import type { CallOptions, OpenedRead, ReadContentOptions } from './api.js'
 import { resolveRecord } from './catalogue.js'
+import { unlessCallerLeft } from './context.js'
 import type { EngineCalls } from './engine-calls.js'
 import { ObjectNotFoundError } from './errors.js'
 import { replicaSets } from './node-service.js'
@@ -83,29 +84,28 @@ export async function getStorageProofCall(
     const view = calls.view(options.epoch)
     const record = await lookupRecord(calls, objectId, fields.version, options)
     // Unless told which block, answer the epoch's challenge: a leaf nobody could pick in advance.
-    const { proof, shard, answeredBy } = await proveShard(
-      calls.ctx,
-      record,
-      shardId,
-      (s) => {
-        if (options.leafIndex === undefined) {
-          return challengeIndex(challengeSeed(view.epoch, view.snapshotHash), s.shard_id, s.leaf_count)
-        }
-        if (
-          !Number.isSafeInteger(options.leafIndex) ||
-          options.leafIndex < 0 ||
-          options.leafIndex >= s.leaf_count
-        ) {
-          throw new InvalidInputError(`leaf index must be in 0..${s.leaf_count - 1}`)
-        }
-        return options.leafIndex
-      },
+    const { proof, shard, answeredBy } = await unlessCallerLeft(
+      proveShard(
+        calls.ctx,
+        record,
+        shardId,
+        (s) => {
+          if (options.leafIndex === undefined) {
+            return challengeIndex(challengeSeed(view.epoch, view.snapshotHash), s.shard_id, s.leaf_count)
+          }
+          if (
+            !Number.isSafeInteger(options.leafIndex) ||
+            options.leafIndex < 0 ||
+            options.leafIndex >= s.leaf_count
+          ) {
+            throw new InvalidInputError(`leaf index must be in 0..${s.leaf_count - 1}`)
+          }
+          return options.leafIndex
+        },
+        options.signal,
+      ),
       options.signal,
-    ).catch((err: unknown) => {
-      // A caller that went away cut its own asks of the holders short: no verdict on the holders.
-      options.signal?.throwIfAborted()
-      throw err
-    })
+    )
     const event = await calls.record({
       ...fields,
       epoch: view.epoch,

@@ -5,6 +5,7 @@ import { normalizeMetadata } from '../core/metadata.js'
 import type { VersionKind } from '../core/record.js'
 import type { EventFields } from '../log/index.js'
 import type { PutOptions } from './api.js'
+import { unlessCallerLeft } from './context.js'
 import type { EngineCalls } from './engine-calls.js'
 import { checkMetadataLimits } from './metadata-limits.js'
 import { replicaSets } from './node-service.js'
@@ -41,25 +42,22 @@ export async function writeCall(
     const view = calls.view(options.epoch)
     const tick = calls.tick(options.timestampTick ?? meta.created_at_tick)
     Object.assign(fields, { epoch: view.epoch, timestamp_tick: tick, content_size: source.size })
-    const { record, underReplicated, laggingHomes } = await writeVersion(calls.ctx, {
-      objectId,
-      version: v,
-      kind,
-      content: source,
-      metadata: meta,
-      view,
-      tick,
-      writeQuorum: limits.writeQuorum,
-      preopenBytes: limits.preopenBytes,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    }).catch((err: unknown) => {
-      // A caller that went away cut its own exchanges with the peers short: their failures are no
-      // verdict on the replicas or homes (QUORUM_NOT_REACHED), so the answer, metric and audit
-      // entry carry the caller's reason.
-      options.signal?.throwIfAborted()
-      throw err
-    })
+    const { record, underReplicated, laggingHomes } = await unlessCallerLeft(
+      writeVersion(calls.ctx, {
+        objectId,
+        version: v,
+        kind,
+        content: source,
+        metadata: meta,
+        view,
+        tick,
+        writeQuorum: limits.writeQuorum,
+        preopenBytes: limits.preopenBytes,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      }),
+      options.signal,
+    )
     // Every home took it: a read through this node need not ask them (decided-records.ts).
     if (laggingHomes.length === 0) calls.decided.remember(view.epoch, record)
     const event = await calls.record(
