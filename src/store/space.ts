@@ -24,10 +24,11 @@ export interface SpaceGuard {
 
 /**
  * What a streamed shard takes on disk and against the quota ahead of its bytes: its first this-many
- * at its header, and each further this-many as they arrive (ShardWriter). Taking the whole declared length at the header let
- * a client announce writes of 64 GiB and send almost nothing: in an adversarial session 12 such
- * writes from three addresses held 64 of 64.5 GB free on 4 nodes while they lasted. A stream whose
- * later bytes find no room then fails with STORAGE_FULL and its staged blocks are removed.
+ * at its header, and each further this-many as they arrive (ShardWriter). Taking the whole declared
+ * length at the header let a client announce writes of 64 GiB and send almost nothing: in an
+ * adversarial session 12 such writes from three addresses held 64 of 64.5 GB free on 4 nodes while
+ * they lasted. A stream whose later bytes find no room then fails with STORAGE_FULL and its staged
+ * blocks are removed.
  */
 export const STREAM_ADMIT_BYTES = 4 * 1024 * 1024
 

@@ -38,7 +38,8 @@ export interface StagingHost {
   writerDone(writer: ShardWriter): void
   /**
    * Room on disk and in the quota for `bytes` more of a stream; STORAGE_FULL if none. `taken` runs
-   * under the store's write lock once they are admitted, so no other admission sees them twice or not at all.
+   * under the store's write lock once they are admitted, so no other admission sees them twice or
+   * not at all.
    */
   admitStream(bytes: number, taken: () => void): Promise<void>
   /** `bytes` of a stream's admitted room are on disk now (a block written). */
