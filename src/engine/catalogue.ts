@@ -1,13 +1,5 @@
 import { recordDigest, type VersionRecord } from '../core/record.js'
-import {
-  ask,
-  type EngineContext,
-  majority,
-  type Settled,
-  settle,
-  settleAsking,
-  unlessCallerLeft,
-} from './context.js'
+import { ask, type EngineContext, majority, type Settled, settle, settleAsking } from './context.js'
 import { ObjectNotFoundError, QuorumNotReachedError } from './errors.js'
 
 /**
@@ -31,18 +23,6 @@ export const MAX_LATEST_STEPS_BACK = 16
  * `onUnanimous` is called later with that record if every home answered it (nothing left to repair).
  */
 export async function resolveRecord(
-  ctx: EngineContext,
-  homes: readonly string[],
-  objectId: string,
-  version: number | 'latest',
-  signal?: AbortSignal,
-  onUnanimous?: (record: VersionRecord) => void,
-): Promise<VersionRecord> {
-  // A caller that went away cut its lookups short: NOT_FOUND or QUORUM_NOT_REACHED would be no verdict.
-  return unlessCallerLeft(resolveFromHomes(ctx, homes, objectId, version, signal, onUnanimous), signal)
-}
-
-async function resolveFromHomes(
   ctx: EngineContext,
   homes: readonly string[],
   objectId: string,

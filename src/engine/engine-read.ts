@@ -160,9 +160,13 @@ async function lookupRecord(
   }
   const homes = view.eligible.catalogueHomes(objectId, view.params.replicationFactor)
   // Kept only once every home answered it: a home that lacks it is caught up by the reads that
-  // still ask, which a kept record would stop.
-  return resolveRecord(calls.ctx, homes, objectId, version, options.signal, (record) => {
-    if (record.object_id === objectId && (version === 'latest' || record.version === version))
-      calls.decided.remember(view.epoch, record)
-  })
+  // still ask, which a kept record would stop. A caller that went away cut the lookups short:
+  // NOT_FOUND or QUORUM_NOT_REACHED would then be no verdict on the homes.
+  return unlessCallerLeft(
+    resolveRecord(calls.ctx, homes, objectId, version, options.signal, (record) => {
+      if (record.object_id === objectId && (version === 'latest' || record.version === version))
+        calls.decided.remember(view.epoch, record)
+    }),
+    options.signal,
+  )
 }
