@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import Fastify, {
   type FastifyBaseLogger,
@@ -201,23 +201,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
           }
           // A page is held in memory until it is sent, so its slot is too: a client that stops
           // reading keeps the slot, not more pages (the source's share bounds what it can keep).
-          // The slot goes back when the response closes or its connection does: a pipelined
-          // request's response waits in Node's queue without a socket, and a connection closed under
-          // it never closes it, so its slot would be held for good.
           const gone = new AbortController()
-          const socket = request.raw.socket as Duplex | null
-          let slot: { readonly signal: AbortSignal; release(): void } | undefined
-          const ended = () => {
-            reply.raw.removeListener('close', ended)
-            socket?.removeListener('close', ended)
+          const slot = deps.admitListing?.(gone.signal, API_LISTING_SOURCE)
+          whenRequestEnds(request.raw, reply.raw, () => {
             gone.abort(new ClientGoneError())
             slot?.release()
-          }
-          reply.raw.once('close', ended)
-          socket?.once('close', ended)
-          slot = deps.admitListing?.(gone.signal, API_LISTING_SOURCE)
-          // A connection that closed before this handler ran has no 'close' left to give.
-          if (socket === null || socket.destroyed) ended()
+          })
           const answer = await deps.listObjects(filters, { signal: slot?.signal ?? gone.signal })
           if (answer.ok) return answer
           return reply.code(httpStatusOf(answer.code)).send({
@@ -250,6 +239,43 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     )
   }
   socket.destroy()
+}
+
+/** What runs when each request in flight on a socket ends, under one 'close' listener per socket. */
+const requestsOnSocket = new WeakMap<Duplex, Set<() => void>>()
+
+/**
+ * Calls `ended` once, when the response closes or its connection does, whichever is first: a
+ * pipelined request's response waits in Node's queue without a socket, and a connection closed under
+ * it never closes it (a review found each such listing kept its slot for good). However many
+ * requests are pipelined on a socket, it carries one listener.
+ */
+function whenRequestEnds(request: IncomingMessage, response: ServerResponse, ended: () => void): void {
+  const socket = request.socket as Duplex | null
+  let waiting = true
+  const end = () => {
+    if (!waiting) return
+    waiting = false
+    response.removeListener('close', end)
+    if (socket !== null) requestsOnSocket.get(socket)?.delete(end)
+    ended()
+  }
+  // A connection that closed before the handler ran has no 'close' left to give.
+  if (socket === null || socket.destroyed) {
+    end()
+    return
+  }
+  response.once('close', end)
+  let requests = requestsOnSocket.get(socket)
+  if (requests === undefined) {
+    const all = new Set<() => void>()
+    requests = all
+    requestsOnSocket.set(socket, all)
+    socket.once('close', () => {
+      for (const request of [...all]) request()
+    })
+  }
+  requests.add(end)
 }
 
 /**

@@ -101,4 +101,29 @@ describe('/v1/objects under the node listing slots', () => {
     socket.destroy()
     await until(() => pending.every((p) => p.signal.aborted) && slots.activeListings === 0)
   })
+
+  it('puts one listener on a socket however many requests are pipelined on it', async () => {
+    const { app, slots, pending } = setup()
+    close = () => app.close()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = app.server.address() as AddressInfo
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => {})
+      await new Promise((r) => socket.once('connect', r))
+      socket.write('GET /v1/objects HTTP/1.1\r\nHost: node\r\n\r\n'.repeat(12))
+      await until(() => pending.length === 2)
+      // Ten past the two admitted were refused and wait in the queue behind them; all are watched.
+      await new Promise((r) => setTimeout(r, 100))
+      socket.destroy()
+      await until(() => pending.every((p) => p.signal.aborted) && slots.activeListings === 0)
+      await new Promise((r) => setImmediate(r))
+      expect(warnings).not.toContain('MaxListenersExceededWarning')
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
 })
