@@ -278,6 +278,9 @@ function whenRequestEnds(request: IncomingMessage, response: ServerResponse, end
   requests.add(end)
 }
 
+/** The operator API's listing route, as `qfs_exchange_failures_total` names its refusals. */
+export const API_LISTING_ROUTE = '/v1/objects'
+
 /**
  * The source every /v1/objects request counts as in the node's listing slots: the API is on loopback
  * or behind a token, so its clients are the operator's, and together they hold at most a source's

@@ -5,7 +5,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
-import { buildApi, isReady, type NodeStatus, type Readiness } from '../api/app.js'
+import { API_LISTING_ROUTE, buildApi, isReady, type NodeStatus, type Readiness } from '../api/app.js'
 import { DEFAULT_PARAMS } from '../core/params.js'
 import { DeterministicTime } from '../core/time.js'
 import { StorageEngine } from '../engine/engine.js'
@@ -267,7 +267,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       status,
       readiness,
       listObjects: (filters, { signal }) => engine.listObjects(filters, { signal }),
-      admitListing: (signal, source) => libp2p.services.storage.admitListing(signal, source),
+      admitListing: (signal, source) =>
+        metrics.countingRefusals(API_LISTING_ROUTE, () =>
+          libp2p.services.storage.admitListing(signal, source),
+        ),
       registry,
       token: config.api.token,
       logger: log.child({ component: 'api' }) as FastifyBaseLogger,

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { QfsError } from '../core/errors.js'
 import type { SlotUse } from '../net/service.js'
 import type { SpaceStatus, StoreStats } from '../store/index.js'
 
@@ -223,6 +224,19 @@ export class NodeMetrics {
   /** An exchange this node ended with an ERROR frame carrying `code`. */
   exchangeFailed(protocol: string, code: string): void {
     this.exchangeFailures.inc({ protocol, code: codeLabel(code) })
+  }
+
+  /**
+   * What `admit` answers; a refusal it throws (NODE_BUSY) is counted as an exchange of `route` that
+   * failed with the refusal's code, as the refusals of the libp2p exchanges it shares slots with are.
+   */
+  countingRefusals<T>(route: string, admit: () => T): T {
+    try {
+      return admit()
+    } catch (err) {
+      this.exchangeFailed(route, err instanceof QfsError ? err.code : 'INTERNAL')
+      throw err
+    }
   }
 
   /** A write this node acknowledged without these replicas (`under_replicated`: shard id to nodes). */

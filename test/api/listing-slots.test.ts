@@ -2,7 +2,8 @@ import { get } from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { buildApi } from '../../src/api/app.js'
+import { API_LISTING_ROUTE, buildApi } from '../../src/api/app.js'
+import { NodeMetrics } from '../../src/daemon/metrics.js'
 import type { ListResponse } from '../../src/engine/responses.js'
 import { ListingAdmission } from '../../src/net/listing-admission.js'
 import { DEFAULT_LIMITS } from '../../src/net/protocols.js'
@@ -100,6 +101,31 @@ describe('/v1/objects under the node listing slots', () => {
     expect(slots.activeListings).toBe(2)
     socket.destroy()
     await until(() => pending.every((p) => p.signal.aborted) && slots.activeListings === 0)
+  })
+
+  it('counts a listing refused for want of a slot in qfs_exchange_failures_total, as the daemon wires it', async () => {
+    const registry = new Registry()
+    const metrics = new NodeMetrics(registry)
+    const slots = new ListingAdmission(DEFAULT_LIMITS)
+    const pending: (() => void)[] = []
+    const app = buildApi({
+      status: async () => {
+        throw new Error('not used')
+      },
+      readiness: () => ({ store: true, libp2p: true, snapshot: true, eligible: true }),
+      listObjects: () => new Promise<ListResponse>((resolve) => pending.push(() => resolve(PAGE))),
+      admitListing: (signal, source) =>
+        metrics.countingRefusals(API_LISTING_ROUTE, () => slots.admit(signal, source)),
+      registry,
+    })
+    close = () => app.close()
+    const held = [app.inject('/v1/objects'), app.inject('/v1/objects')]
+    await until(() => pending.length === 2)
+    expect((await app.inject('/v1/objects')).statusCode).toBe(503)
+    const text = await registry.metrics()
+    expect(text).toContain('qfs_exchange_failures_total{protocol="/v1/objects",code="NODE_BUSY"} 1')
+    for (const answer of pending) answer()
+    await Promise.all(held)
   })
 
   it('puts one listener on a socket however many requests are pipelined on it', async () => {
