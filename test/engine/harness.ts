@@ -11,7 +11,7 @@ export interface EngineHarness {
   nodeIds: string[]
   engine(nodeId: string): StorageEngineApi
   setDown(nodeId: string, down: boolean): Promise<void>
-  /** Only where the transport can alter served bytes (in-process). */
+  /** Alters the blocks a node serves (its own reads and its peers'), or with undefined stops. */
   tamper?: (
     fn: ((nodeId: string, shardId: string, index: number, block: Uint8Array) => Uint8Array) | undefined,
   ) => void

@@ -71,6 +71,7 @@ export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {
   const resolve = (id: string) =>
     (membership.current().nodes.get(id)?.multiaddrs ?? []).map((a) => multiaddr(a))
   const locals = new Map<string, LocalNode>()
+  let tamper: Parameters<NonNullable<EngineHarness['tamper']>>[0]
   const engines = new Map<string, StorageEngine>()
   const services = new Map<string, StorageProtocolService>()
   for (const [nodeId, node] of libp2p) {
@@ -84,6 +85,13 @@ export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {
       membership,
       acceptanceKeys: acceptanceKeys.get(nodeId),
     })
+    // Every block a node serves, to its own engine or over either replica protocol, comes through
+    // its service's fetchShard: altering it there is a node whose disk serves other bytes.
+    const fetchShard = local.service.fetchShard.bind(local.service)
+    local.service.fetchShard = (shardId, fromBlock, opts) =>
+      alteredBlocks(fetchShard(shardId, fromBlock, opts), (index, block) =>
+        tamper === undefined ? block : tamper(nodeId, shardId, fromBlock + index, block),
+      )
     const transport = new Libp2pTransport(
       { libp2p: node, resolve, local: local.service },
       { limits: { idleTimeoutMs, requestTimeoutMs: 5_000 } },
@@ -125,10 +133,21 @@ export async function libp2pHarness(count = 5, options: Libp2pHarnessOptions = {
         await service.start()
       }
     },
+    tamper: (fn) => {
+      tamper = fn
+    },
     logEntries: (id) => locals.get(id)!.log.head().entries,
     close: async () => {
       for (const node of [...libp2p.values(), outsider]) await node.stop()
       for (const local of locals.values()) await local.close()
     },
   }
+}
+
+async function* alteredBlocks(
+  blocks: AsyncIterable<Uint8Array>,
+  alter: (index: number, block: Uint8Array) => Uint8Array,
+): AsyncIterable<Uint8Array> {
+  let index = 0
+  for await (const block of blocks) yield alter(index++, block)
 }

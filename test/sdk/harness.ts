@@ -46,6 +46,7 @@ export async function clientHarness(
     nodeIds: net.nodeIds,
     engine: (id) => clients.get(id)!,
     setDown: (id, down) => net.setDown(id, down),
+    tamper: net.tamper,
     logEntries: (id) => net.logEntries(id),
     close: async () => {
       for (const c of clients.values()) await c.close()
