@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_PARAMS } from '../core/params.js'
 import { DAEMON_ENV, DAEMON_NODE_ARGS } from '../daemon/devnet.js'
+import { netRunFigures } from './net-history.js'
 import { type BulkStep, bulkSummary, HeliaNetwork, OursNetwork } from './net-systems.js'
 import { RssSampler, round, waitForQuiet } from './proc.js'
 import { writeReport } from './report.js'
+import { appendRun, runLine, runSource } from './run-history.js'
 
 /**
  * The network benchmark (evidence/bench/net.json): our 5-node devnet against Helia, every node a
@@ -243,7 +245,7 @@ async function main(): Promise<void> {
         pass: maxAnon < TARGETS.rss_mib_max,
       },
     }
-    await writeReport('net', {
+    const report = {
       method: {
         content: `${TOTAL_MIB} MiB of AES-256-CTR keystream as ${OBJECTS} objects, the same bytes for both systems`,
         ours: 'write through node-1 with the SDK (replication 3, acknowledged after decide and commit); read with the SDK through one node per run, which holds none of the objects (as Helia reads through D). Object names are chosen so that the reader holds none of the 4 shards and node-1 exactly 3 (the mean when the replicas fall among the other 4 nodes), so the writer stages the same share locally in every object and run; `objects` lists both nodes',
@@ -284,7 +286,16 @@ async function main(): Promise<void> {
       rss_mib: { ours: qfsRss, helia: rss.report('helia:') },
       targets,
       all_targets_pass: Object.values(targets).every((t) => t.pass),
-    })
+    }
+    await writeReport('net', report)
+    const history = runLine(
+      'net',
+      new Date(),
+      runSource(),
+      { total_mib: TOTAL_MIB, objects: OBJECTS, warmup_mib: WARMUP_MIB, small_ops: SMALL_OPS },
+      netRunFigures(report),
+    )
+    process.stderr.write(`run recorded in ${await appendRun('net', history)}\n`)
   } finally {
     rss.stop()
     await rm(work, { recursive: true, force: true })
