@@ -102,3 +102,25 @@ describe('net run figures', () => {
     expect(() => netRunFigures({})).toThrow(TypeError)
   })
 })
+
+describe('the committed run history', () => {
+  it('is one JSON object per line, each naming its code, settings and every figure', async () => {
+    const text = await readFile('evidence/bench/net-runs.jsonl', 'utf8')
+    expect(text.endsWith('\n')).toBe(true)
+    const lines = text.slice(0, -1).split('\n')
+    expect(lines.length).toBeGreaterThan(0)
+    let previous = ''
+    for (const line of lines) {
+      const run = JSON.parse(line)
+      expect(run.benchmark).toBe('net')
+      expect(run.commit).toMatch(/^[0-9a-f]{40}$/)
+      expect(typeof run.dirty).toBe('boolean')
+      expect(Object.keys(run.settings).sort()).toEqual(['objects', 'small_ops', 'total_mib', 'warmup_mib'])
+      expect(Object.keys(run.small_ms).sort()).toEqual(['get_p50', 'get_p99', 'put_p50', 'put_p99'])
+      expect(run.rounds.read).toHaveLength(run.settings.objects)
+      // Appended in the order the runs ended.
+      expect(run.finished_at > previous).toBe(true)
+      previous = run.finished_at
+    }
+  })
+})
