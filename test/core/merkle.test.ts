@@ -1,3 +1,4 @@
+import { sha3_256 } from '@noble/hashes/sha3.js'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -184,6 +185,30 @@ describe('verifyInclusion (RFC 9162 §2.1.3.2)', () => {
     )
     expect(rejected).toBeGreaterThan(150)
     expect(verifyInclusion(oracleLeafHash(Uint8Array.of(1)), 0, 0, [], EMPTY_ROOT)).toBe(false)
+  })
+
+  it('follows the RFC up to 2^32 - 1 leaves and accepts no larger size', () => {
+    // The algorithm shifts with `>>>`, which wraps at 2^32: past the range a claimed size of 2^32 + 1
+    // reduces to 0 after one step, so a 2-leaf proof would pass. The mutation pass found the size
+    // bound removable without a failing test. The oracle is the RFC's recursion (pathShape) over
+    // plain numbers and @noble/hashes.
+    const node = (l: Uint8Array, r: Uint8Array) => sha3_256(Uint8Array.from([1, ...l, ...r]))
+    const leaf = oracleLeafHash(Uint8Array.of(0xff))
+    fc.assert(
+      fc.property(fc.integer({ min: 2 ** 32 - 2 ** 20, max: 2 ** 32 - 1 }), fc.nat(), (n, pick) => {
+        const m = [0, n - 1, pick % n][pick % 3]!
+        const shape = pathShape(m, n)
+        const path = shape.map((_, i) => oracleLeafHash(Uint8Array.of(i)))
+        const root = path.reduce((r, p, i) => (shape[i] ? node(p, r) : node(r, p)), leaf)
+        expect(verifyInclusion(leaf, m, n, path, root)).toBe(true)
+      }),
+      { seed: 1316, numRuns: 60 },
+    )
+    const sibling = oracleLeafHash(Uint8Array.of(1))
+    const root2 = node(leaf, sibling)
+    expect(verifyInclusion(leaf, 0, 2, [sibling], root2)).toBe(true)
+    for (const size of [2 ** 32, 2 ** 32 + 1, 2 ** 33 + 1, 2 ** 40 + 1])
+      expect(verifyInclusion(leaf, 0, size, [sibling], root2)).toBe(false)
   })
 
   it('never accepts malformed arguments', () => {
