@@ -64,6 +64,15 @@ describe('challenges', () => {
     )
   })
 
+  it('take the largest leaf count, 2^32 - 1, and the largest epoch, 2^64 - 1', () => {
+    // A random leaf count almost never lands on the bound: the mutation pass found 2^32 - 1 refusable.
+    const snap = 'ab'.repeat(32)
+    const seed = challengeSeed(2n ** 64n - 1n, snap)
+    expect(hex(seed)).toBe(hex(seedOracle(2n ** 64n - 1n, snap)))
+    for (const shard of ['00'.repeat(32), 'ff'.repeat(32), snap])
+      expect(challengeIndex(seed, shard, 0xffffffff)).toBe(indexOracle(seed, shard, 0xffffffff))
+  })
+
   it('reject malformed arguments with INVALID_INPUT and an empty shard with EMPTY_SHARD', () => {
     const snap = 'cd'.repeat(32)
     const seed = challengeSeed(1, snap)
