@@ -1,3 +1,4 @@
+import { sha3_256 } from '@noble/hashes/sha3.js'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { shardId } from '../../src/core/ids.js'
@@ -5,7 +6,7 @@ import { MerkleTree } from '../../src/core/merkle.js'
 import { buildStorageProof, type StorageProof, verifyStorageProof } from '../../src/core/proof.js'
 import { blockRanges } from '../../src/core/shards.js'
 import { errorCode } from '../helpers/core-vectors.js'
-import { oracleLeafHash, oraclePath, oracleRoot } from '../helpers/rfc9162.js'
+import { oracleLeafHash, oraclePath, oracleRoot, pathShape } from '../helpers/rfc9162.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 const OBJECT = '5a'.repeat(32)
@@ -117,6 +118,37 @@ describe('storage proofs', () => {
       }),
       { seed: 1321, numRuns: 200 },
     )
+  })
+
+  it('verifies a 32-hash path, the deepest a tree of 2^32 - 1 leaves has, and no longer one', () => {
+    // The mutation pass found a 32-hash path refusable: no honest tree in the tests is that deep, so
+    // the proof is built from the RFC's recursion (pathShape) and @noble/hashes for both end leaves.
+    const n = 2 ** 32 - 1
+    const node = (l: Uint8Array, r: Uint8Array) => sha3_256(Uint8Array.from([1, ...l, ...r]))
+    const block = Uint8Array.of(7, 7, 7)
+    const leaf = oracleLeafHash(block)
+    for (const m of [0, n - 1, 2 ** 31]) {
+      const shape = pathShape(m, n)
+      const path = shape.map((_, i) => oracleLeafHash(Uint8Array.of(i, m & 0xff)))
+      const root = hex(path.reduce((r, p, i) => (shape[i] ? node(p, r) : node(r, p)), leaf))
+      const proof: StorageProof = {
+        object_id: OBJECT,
+        version: 1,
+        shard_id: shardId(OBJECT, 1, 0),
+        leaf_index: m,
+        leaf_count: n,
+        block: Buffer.from(block).toString('base64'),
+        leaf_hash: hex(leaf),
+        audit_path: path.map(hex),
+        merkle_root: root,
+      }
+      if (m === 0) expect(path.length).toBe(32)
+      expect(verifyStorageProof(proof, { merkleRoot: root, leafIndex: m, leafCount: n })).toEqual({
+        ok: true,
+      })
+      const longer = { ...proof, audit_path: [...proof.audit_path, hex(leaf)] }
+      expect(verifyStorageProof(longer, { merkleRoot: root }).ok).toBe(false)
+    }
   })
 
   it('answers ok:false, never throws, for malformed proofs and expectations', () => {
