@@ -118,6 +118,31 @@ describe('uptimeBucket', () => {
     expect(uptimeBucket(up, total)).toBe(bucket)
   })
 
+  it('floors the basis points: just below a threshold stays in the lower bucket', () => {
+    // floor(up * 10000 / total) >= T exactly when up * 10000 >= T * total, a test with no division.
+    // The mutation pass found rounding the basis points up unpinned: random uptimes almost never give
+    // a fraction just below a threshold (19799 / 20000 is 9899.5 bp).
+    const oracle = (up: bigint, total: bigint) =>
+      [9900n, 9500n, 9000n, 5000n].findIndex((t) => up * 10000n >= t * total)
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.constantFrom(9900n, 9500n, 9000n, 5000n),
+        fc.integer({ min: -2, max: 2 }),
+        (total, threshold, d) => {
+          // The largest up with up * 10000 below threshold * total, moved by d.
+          const edge = (threshold * BigInt(total) - 1n) / 10000n + BigInt(d)
+          if (edge < 0n || edge > BigInt(total)) return
+          const i = oracle(edge, BigInt(total))
+          expect(uptimeBucket(Number(edge), total)).toBe(i === -1 ? 0 : 4 - i)
+        },
+      ),
+      { seed: 0x0b0b, numRuns: 500 },
+    )
+    expect(uptimeBucket(19799, 20000)).toBe(3)
+    expect(uptimeBucket(17999, 20000)).toBe(1)
+  })
+
   it.each([
     [2, 1],
     [1, 0],
@@ -305,6 +330,11 @@ describe('computeNodRewards errors', () => {
     const badMetrics = [...dup, node('b', { proofs_passed: 99 })]
     expect(codeOf(() => computeNodRewards('x', badMetrics))).toBe('INVALID_METRICS')
     expect(codeOf(() => computeNodRewards('x', dup))).toBe('INVALID_NUMBER')
+    // uptime_up > uptime_total is a metrics defect too, caught before the pool and the duplicates
+    // (the mutation pass found the per-node check removable: uptimeBucket catches it, but later).
+    const badUptime = [...dup, node('b', { uptime_up: 101 })]
+    expect(codeOf(() => computeNodRewards('x', badUptime))).toBe('INVALID_METRICS')
+    expect(codeOf(() => computeNodRewards('1', badUptime))).toBe('INVALID_METRICS')
   })
 })
 
