@@ -204,6 +204,56 @@ describe('splitIntoBlocks', () => {
   })
 })
 
+describe('splitIntoBlocks with too much content', () => {
+  it("yields only the announced content's blocks, never one of an empty shard, before INVALID_INPUT", async () => {
+    // The trailing shards of short content are empty: the mutation pass found that walking into
+    // them (an empty "block" per empty shard, yielded before the error) survived. The expected blocks
+    // come from the bigint range oracle and plain slicing.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.uint8Array({ minLength: 1, maxLength: 10 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 8 }),
+        async (content, extra, n, size) => {
+          const expected = oracleRanges(content.length, n).flatMap(([start, end], shardIndex) =>
+            Array.from({ length: Math.ceil((end - start) / size) }, (_, j) => ({
+              shardIndex,
+              blockIndex: j,
+              contentOffset: start + j * size,
+              block: hex(content.subarray(start + j * size, Math.min(start + (j + 1) * size, end))),
+            })),
+          )
+          const seen: ContentBlock[] = []
+          let code: string | undefined
+          try {
+            for await (const b of splitIntoBlocks([content, extra], content.length, params(n, size)))
+              seen.push(b)
+          } catch (err) {
+            code = (err as { code?: string }).code
+          }
+          expect(code).toBe('INVALID_INPUT')
+          expect(seen.map((b) => ({ ...b, block: hex(b.block) }))).toEqual(expected)
+        },
+      ),
+      { seed: 1308, numRuns: 200 },
+    )
+  })
+})
+
+describe('layout parameters', () => {
+  it('refuse a shard count or block size below 1 with INVALID_INPUT', async () => {
+    // Division by zero gives NaN lengths, not an error: the mutation pass found 0 accepted.
+    const invalid = expect.objectContaining({ code: 'INVALID_INPUT' })
+    expect(() => shardRanges(10, params(0, 1024))).toThrow(invalid)
+    expect(() => blockCount(10, 0)).toThrow(invalid)
+    expect(() => blockRanges(10, 0)).toThrow(invalid)
+    expect(() => computeShardLayout(new Uint8Array(10), params(4, 0))).toThrow(invalid)
+    await expect(collect([new Uint8Array(10)], 10, params(4, 0))).rejects.toThrow(invalid)
+    await expect(collect([new Uint8Array(10)], 10, params(0, 1024))).rejects.toThrow(invalid)
+  })
+})
+
 describe('computeShardLayout', () => {
   it('matches the oracle trees for small blocks', () => {
     fc.assert(
