@@ -160,6 +160,27 @@ describe('validateVersionRecord', () => {
     expect(validateVersionRecord(clone(good), { ...PARAMS, blockSizeBytes: 4096 })).toEqual(good)
   })
 
+  // The mutation pass found these three unpinned: the `good` record above is an UPDATE at version 2,
+  // so no case put UPDATE at version 1, the u32 top value of schema_version, or a non-plain object.
+  it('takes UPDATE only after version 1 and schema_version up to 2^32 - 1', () => {
+    const content = Uint8Array.of(1, 2, 3)
+    expect(errorCode(() => validateVersionRecord(clone(makeRecord(content, 1, 'UPDATE')), PARAMS))).toBe(
+      'INVALID_INPUT',
+    )
+    const top = { ...makeRecord(content), schema_version: 0xffffffff }
+    expect(validateVersionRecord(clone(top), PARAMS)).toEqual(top)
+  })
+
+  it('rejects a record or shard descriptor that is not a plain object', () => {
+    // What a prototype carries is invisible to the exact-keys check; only JSON-shaped data is taken.
+    const good = clone(makeRecord(Uint8Array.of(1, 2, 3)))
+    const inherited = Object.assign(Object.create({ kind: 'STORE' }), good)
+    expect(errorCode(() => validateVersionRecord(inherited, PARAMS))).toBe('INVALID_INPUT')
+    const shards = good.shards.map((sh, i) => (i === 0 ? Object.assign(Object.create({}), sh) : sh))
+    expect(errorCode(() => validateVersionRecord({ ...good, shards }, PARAMS))).toBe('INVALID_INPUT')
+    expect(validateVersionRecord(Object.assign(Object.create(null), good), PARAMS)).toEqual(good)
+  })
+
   it('rejects metadata that is invalid or not in normal form with INVALID_METADATA', () => {
     const good = makeRecord(Uint8Array.of(9))
     const m = good.metadata
