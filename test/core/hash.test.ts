@@ -26,6 +26,25 @@ describe('sha3 seam', () => {
     )
   })
 
+  it('hashes several parts as their concatenation on both back ends, Buffers or not', () => {
+    // fast-check's default size keeps arrays near 10 bytes, so the property above almost never
+    // passes 512 bytes in total: the mutation pass found that hashing only the first part survived,
+    // on the OpenSSL path and on the pooled-Buffer shortcut (decodeId hands out Buffers).
+    const part = fc.tuple(fc.uint8Array({ maxLength: 700, size: 'max' }), fc.boolean())
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 2, maxLength: 4 }), (spec) => {
+        const parts = spec.map(([bytes, asBuffer]) => (asBuffer ? Buffer.from(bytes) : bytes))
+        expect(sha3(...parts)).toEqual(sha3_256(concatBytes(parts)))
+      }),
+      { seed: 8, numRuns: 200 },
+    )
+    for (const total of [512, 513]) {
+      const first = Buffer.alloc(10, 1)
+      const rest = new Uint8Array(total - 10).fill(2)
+      expect(sha3(first, rest)).toEqual(sha3_256(concatBytes([first, rest])))
+    }
+  })
+
   it('returns a fresh array each call (the short-input hasher is shared)', () => {
     const a = sha3(new Uint8Array([1]))
     const b = sha3(new Uint8Array([2]))
