@@ -166,6 +166,12 @@ describe('normalizeMetadata', () => {
       { ...base, aegis_telemetry_stub: { ...stub, at_epoch: -1 } },
       { ...base, aegis_telemetry_stub: { node_id: 'n', proof_result: 'PASS', latency_band: 1 } },
       { ...base, Tags: [] },
+      // Found by the mutation pass: a lone surrogate in the stub's node_id has no UTF-8 form (it
+      // failed later, in JCS, as INVALID_INPUT), and objects with another prototype than Object's
+      // (a Date above fails on its keys anyway) were taken once their own keys were right.
+      { ...base, aegis_telemetry_stub: { ...stub, node_id: 'n\udfff' } },
+      Object.assign(Object.create({ x: 1 }), base),
+      { ...base, aegis_telemetry_stub: Object.assign(Object.create({ x: 1 }), stub) },
     ]
     bad.forEach((m, i) => {
       expect(
