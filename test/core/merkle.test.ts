@@ -94,6 +94,20 @@ describe('MerkleTree against the RFC 9162 recursive definition', () => {
     expect(errorCode(() => MerkleTree.fromLeafHashes([new Uint8Array(31)]))).toBe('INVALID_INPUT')
   })
 
+  it('keeps its own copy of the leaf list', () => {
+    // The mutation pass found the copy removable: a caller reusing its array would change the
+    // leaves, and the count, of a tree whose levels were already built.
+    const leaves = [oracleLeafHash(Uint8Array.of(1)), oracleLeafHash(Uint8Array.of(2))]
+    const tree = MerkleTree.fromLeafHashes(leaves)
+    leaves.push(oracleLeafHash(Uint8Array.of(3)))
+    leaves[0] = oracleLeafHash(Uint8Array.of(9))
+    expect(tree.leafCount).toBe(2)
+    expect(tree.leafHashes().map(hex)).toEqual(
+      [oracleLeafHash(Uint8Array.of(1)), oracleLeafHash(Uint8Array.of(2))].map(hex),
+    )
+    expect(hex(tree.root)).toBe(hex(oracleRoot(tree.leafHashes())))
+  })
+
   it('round-trips the serialized leaf list and rejects a bad one', () => {
     fc.assert(
       fc.property(leafSets, (leaves) => {
