@@ -242,7 +242,7 @@ describe('splitIntoBlocks with too much content', () => {
 })
 
 describe('layout parameters', () => {
-  it('refuse a shard count or block size below 1 with INVALID_INPUT', async () => {
+  it('refuse a shard count or block size below 1, and content that is not bytes, with INVALID_INPUT', async () => {
     // Division by zero gives NaN lengths, not an error: the mutation pass found 0 accepted.
     const invalid = expect.objectContaining({ code: 'INVALID_INPUT' })
     expect(() => shardRanges(10, params(0, 1024))).toThrow(invalid)
@@ -251,6 +251,9 @@ describe('layout parameters', () => {
     expect(() => computeShardLayout(new Uint8Array(10), params(4, 0))).toThrow(invalid)
     await expect(collect([new Uint8Array(10)], 10, params(4, 0))).rejects.toThrow(invalid)
     await expect(collect([new Uint8Array(10)], 10, params(0, 1024))).rejects.toThrow(invalid)
+    // Found by the mutation pass: without its type check a string or array failed with a TypeError.
+    for (const bad of ['0123456789', [1, 2, 3], null, new ArrayBuffer(4)])
+      expect(() => computeShardLayout(bad as unknown as Uint8Array, DEFAULT_PARAMS)).toThrow(invalid)
   })
 })
 
