@@ -6,7 +6,12 @@ import { objectId, shardId } from '../../src/core/ids.js'
 import { metadataSeed, normalizeMetadata } from '../../src/core/metadata.js'
 import { DEFAULT_PARAMS, type ProtocolParams } from '../../src/core/params.js'
 import { EligibleSet } from '../../src/core/placement.js'
-import { recordDigest, type VersionRecord, validateVersionRecord } from '../../src/core/record.js'
+import {
+  recordDigest,
+  recordWireBytes,
+  type VersionRecord,
+  validateVersionRecord,
+} from '../../src/core/record.js'
 import { computeShardLayout } from '../../src/core/shards.js'
 import { errorCode } from '../helpers/core-vectors.js'
 
@@ -179,6 +184,36 @@ describe('validateVersionRecord', () => {
     const shards = good.shards.map((sh, i) => (i === 0 ? Object.assign(Object.create({}), sh) : sh))
     expect(errorCode(() => validateVersionRecord({ ...good, shards }, PARAMS))).toBe('INVALID_INPUT')
     expect(validateVersionRecord(Object.assign(Object.create(null), good), PARAMS)).toEqual(good)
+  })
+
+  it('refuses a shard of more than 2^32 - 1 blocks even when the record is consistent', () => {
+    // No tree holds more leaves (u32 leaf counts, challenge indices). The mutation pass found the
+    // bound removable: no record in the tests came near it. 2^44 bytes in 4 shards of 1 KiB blocks
+    // is 2^32 blocks a shard; the fields are otherwise exactly what the formulas give.
+    const r = clone(makeRecord(Uint8Array.of(1)))
+    const size = 2 ** 44
+    const shardLength = size / 4
+    const record = {
+      ...r,
+      content_size: size,
+      shards: r.shards.map((s) => ({ ...s, length: shardLength, leaf_count: shardLength / 1024 })),
+    }
+    expect(errorCode(() => validateVersionRecord(record, PARAMS))).toBe('INVALID_INPUT')
+    const fits = (2 ** 32 - 1) * 1024 * 4
+    const ok = {
+      ...r,
+      content_size: fits,
+      shards: r.shards.map((s) => ({ ...s, length: fits / 4, leaf_count: 2 ** 32 - 1 })),
+    }
+    expect(validateVersionRecord(ok, PARAMS).shards[3]!.leaf_count).toBe(2 ** 32 - 1)
+  })
+
+  it('measures wire size in UTF-8 bytes of the canonical JSON', () => {
+    // The mutation pass found UTF-16 length unpinned: it differs only beyond ASCII.
+    const metadata = normalizeMetadata({ author_node_id: 'nœud-😀', created_at_tick: 5, tags: ['été'] })
+    const r = { ...makeRecord(Uint8Array.of(1, 2)), metadata }
+    expect(recordWireBytes(r)).toBe(Buffer.byteLength(sortedJson(r), 'utf8'))
+    expect(recordWireBytes(r)).toBeGreaterThan(sortedJson(r).length)
   })
 
   it('rejects metadata that is invalid or not in normal form with INVALID_METADATA', () => {
