@@ -25,7 +25,8 @@ export const SHARD_HASH_FUNCTION = 'SHA3-256'
 /** Largest integer a JSON number carries exactly: the bound of ticks, versions and sizes. */
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
-// Bounds keep every derived quantity (leaf counts, indices) below 2^32 and blocks addressable.
+// Bounds keep blocks addressable and counts small; a record's leaf counts are held below 2^32 by
+// record.ts, since large content in small blocks can exceed it under these bounds.
 const LIMITS = {
   blockSizeBytes: [1024, 64 * 1024 * 1024],
   numShardsPerObject: [1, 256],
@@ -39,7 +40,8 @@ export function validateParams(input: unknown): ProtocolParams {
   const p = input as Record<string, unknown>
   const out: Record<string, number> = {}
   for (const [key, [min, max]] of Object.entries(LIMITS)) {
-    const v = p[key] ?? DEFAULT_PARAMS[key as keyof ProtocolParams]
+    // Only an absent key takes the default: a null is a value given, and not an integer.
+    const v = p[key] === undefined ? DEFAULT_PARAMS[key as keyof ProtocolParams] : p[key]
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       throw new InvalidInputError(`${key} must be an integer in ${min}..${max}`)
     }

@@ -36,7 +36,8 @@ describe('validateParams', () => {
       const [min, max] = BOUNDS[key]
       expect(validateParams({ [key]: min })[key]).toBe(min)
       expect(validateParams({ [key]: max })[key]).toBe(max)
-      for (const bad of [min - 1, max + 1, min + 0.5, `${min}`, true, Number.NaN])
+      // null is a value given, not an absent key: it takes no default.
+      for (const bad of [min - 1, max + 1, min + 0.5, `${min}`, true, Number.NaN, null])
         expect(
           errorCode(() => validateParams({ [key]: bad })),
           `${key}=${String(bad)}`,
