@@ -11,14 +11,17 @@ import { buildVersion, commitLocked, TEST_PARAMS, testObjectId } from './helpers
  * (a new version above every kept one). Checked against a model of the rules in docs/consistency.md:
  * one record per version (VERSION_CONFLICT), homes take versions in order (INVALID_VERSION: the
  * next after the highest home version), a holder's entry may become a home's, and the object and
- * version counts. Versions arrive in any order, as homes or as holders, with one of two records each.
+ * version counts. Versions arrive in any order, as homes or as holders, with one of three records each.
  */
 
 interface Attempt {
   object: number
   version: number
   home: boolean
-  /** Which of two records of that version (they differ in their tick). */
+  /**
+   * Which of three records of that version: 0 and 1 differ in their metadata's tick (so in
+   * hash_commit too); 2 is 0 with another epoch, the same hash_commit in another record.
+   */
   variant: number
 }
 
@@ -26,7 +29,7 @@ const attempt: fc.Arbitrary<Attempt> = fc.record({
   object: fc.integer({ min: 0, max: 1 }),
   version: fc.integer({ min: 1, max: 5 }),
   home: fc.boolean(),
-  variant: fc.integer({ min: 0, max: 1 }),
+  variant: fc.integer({ min: 0, max: 2 }),
 })
 
 type Outcome = 'created' | 'home_added' | 'unchanged' | 'VERSION_CONFLICT' | 'INVALID_VERSION'
@@ -49,9 +52,12 @@ describe('commit against the object index', () => {
               objectId: testObjectId(`index-${run}-${a.object}`),
               version: a.version,
               content: new Uint8Array(0),
-              tick: a.version * 10 + a.variant,
+              tick: a.version * 10 + (a.variant === 1 ? 1 : 0),
             })
-            const digest = recordDigest(built.record)
+            // Idempotence is on the whole record (docs/consistency.md): the same content and
+            // metadata under another epoch is another record, and conflicts as any other would.
+            const record = a.variant === 2 ? { ...built.record, epoch: built.record.epoch + 1 } : built.record
+            const digest = recordDigest(record)
             const kept = model[a.object]!
             const existing = kept.get(a.version)
             const latestHome = Math.max(0, ...[...kept].filter(([, e]) => e.home).map(([v]) => v))
@@ -62,7 +68,7 @@ describe('commit against the object index', () => {
             else if (existing === undefined) expected = 'created'
             else expected = a.home && !existing.home ? 'home_added' : 'unchanged'
 
-            const got: Outcome = await commitLocked(store, built.record, { home: a.home, shards: [] }).then(
+            const got: Outcome = await commitLocked(store, record, { home: a.home, shards: [] }).then(
               (p) => p.summary.index,
               (err: { code?: string }) => err.code as Outcome,
             )
