@@ -5,7 +5,7 @@ import { shardId } from '../../src/core/ids.js'
 import { StorageFullError } from '../../src/store/errors.js'
 import { DiskSpaceGuard, STREAM_ADMIT_BYTES, storageFullFrom } from '../../src/store/space.js'
 import { ShardStore } from '../../src/store/store.js'
-import { memoryBackend, pseudoBytes, TEST_PARAMS } from './helpers.js'
+import { buildVersion, commitLocked, memoryBackend, pseudoBytes, TEST_PARAMS } from './helpers.js'
 
 /** A disk whose free space drops only when bytes land, as a filesystem's does. */
 function fakeDisk(free: number) {
@@ -323,6 +323,27 @@ describe('ShardStore with a space guard', () => {
       const again = await store.stageWhole([{ header: header(2, 1500), bytes: pseudoBytes(3, 1500) }])
       expect(again).toHaveLength(1)
       expect(await store.spaceStatus()).toMatchObject({ capacity_bytes: 4000, accepting_writes: true })
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('counts a committed shard against the capacity once: its staged bytes go when its stored bytes come', async () => {
+    const { store, cleanup } = await storeWithCapacity(5000)
+    try {
+      // 4000 bytes staged, then committed: the node holds 4000, so 1000 more fill the quota exactly.
+      const built = buildVersion({ objectId: oid, version: 1, content: pseudoBytes(7, 4000) })
+      const staged = await store.stageWhole(built.shards)
+      const role = { home: true, shards: staged.map((s) => ({ shardId: s.shardId, stagingId: s.stagingId })) }
+      await commitLocked(store, built.record, role)
+      // A shard of another object (any header names a length; its shard id does not depend on it).
+      const other = buildVersion({ objectId: 'cd'.repeat(32), version: 1, content: new Uint8Array(0) })
+      const headerOf = (length: number) => ({ ...other.shards[0]!.header, length })
+      const stage = (length: number) =>
+        store.stageWhole([{ header: headerOf(length), bytes: pseudoBytes(9, length) }])
+      await expect(stage(1001)).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      expect(await stage(1000)).toHaveLength(1)
+      expect(await store.spaceStatus()).toMatchObject({ accepting_writes: false })
     } finally {
       await cleanup()
     }
