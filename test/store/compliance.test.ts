@@ -185,6 +185,51 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     await expectCountersExact()
   })
 
+  it('refuses a record that names another length for the staged blocks and root (ROOT_MISMATCH)', async () => {
+    // 4000 bytes make four shards of 1000; a record of 3999 names 999 for the last, one block as
+    // before, and a liar may keep the staged root: committed, its manifest would disagree with its
+    // blocks and the stored bytes would count one byte short.
+    const id = testObjectId('short-length')
+    const good = buildVersion({ objectId: id, version: 1, content: pseudoBytes(13, 4000) })
+    const forged = structuredClone(good.record)
+    forged.content_size = 3999
+    forged.shards[3]!.length = 999
+    const role = { home: true, shards: await stageAll(store, good) }
+    const before = await store.stats()
+    await expect(commitLocked(store, forged, role)).rejects.toMatchObject({ code: 'ROOT_MISMATCH' })
+    expect(await store.getVersions(id)).toEqual([])
+    for (const s of good.shards) expect(await store.getManifest(s.header.shardId)).toBeUndefined()
+    expect(await store.stats()).toEqual(before)
+    await store.discardStaging(role.shards.map((s) => s.stagingId))
+    await expectCountersExact()
+  })
+
+  it('calls a commit idempotent exactly when it adds nothing the store counts', async () => {
+    const built = buildVersion({ objectId: testObjectId('idem'), version: 1, content: pseudoBytes(14, 3000) })
+    const attempts: Array<{ home: boolean; shards: number[] }> = [
+      { home: false, shards: [0] },
+      { home: false, shards: [0] }, // a retried transfer
+      { home: false, shards: [0, 1] }, // the entry is there, shard 1 is new
+      { home: true, shards: [] }, // the entry becomes a home's
+      { home: true, shards: [1, 2] }, // shard 2 is new
+      { home: true, shards: [0, 1, 2] },
+    ]
+    for (const a of attempts) {
+      const staged = await stageAll(store, { ...built, shards: a.shards.map((i) => built.shards[i]!) })
+      const before = await store.stats()
+      const homeBefore = (await store.getRecord(built.record.object_id, 1))?.home
+      const { summary } = await commitLocked(store, built.record, { home: a.home, shards: staged })
+      const after = await store.stats()
+      const homeAfter = (await store.getRecord(built.record.object_id, 1))?.home
+      // Retried staging is dropped either way; everything else is news.
+      const same = { ...before, staged: 0 }
+      expect(summary.idempotent).toBe(
+        JSON.stringify({ ...after, staged: 0 }) === JSON.stringify(same) && homeAfter === homeBefore,
+      )
+    }
+    await expectCountersExact()
+  })
+
   it('commits a shard transferred twice once, and drops the second copy in the same batch', async () => {
     const built = buildVersion({
       objectId: testObjectId('twice'),
