@@ -392,6 +392,34 @@ describe('ShardStore with a space guard', () => {
     }
   })
 
+  it('gives a stage’s room back when its database write fails', async () => {
+    // Nothing lands when a batch fails, so the disk's free space is what it was: from the next
+    // reading on all of it must be admitted again, or every failed write would shrink the node's
+    // room for good. (Until that reading the guard counts the bytes as used: it cannot tell.)
+    const backend = await memoryBackend.open()
+    let now = 0
+    const space = new DiskSpaceGuard({ freeBytes: async () => 5000, reserveBytes: 0, now: () => now })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      const batch = backend.db.batch.bind(backend.db)
+      ;(backend.db as { batch: unknown }).batch = () => Promise.reject(new Error('IO error: disk on fire'))
+      await expect(
+        store.stageWhole([{ header: header(0, 3000), bytes: pseudoBytes(1, 3000) }]),
+      ).rejects.toThrow('disk on fire')
+      await expect(store.beginShard(header(1, 3000))).rejects.toThrow('disk on fire')
+      ;(backend.db as { batch: unknown }).batch = batch
+      now += 1000
+      expect(await store.spaceStatus()).toMatchObject({ free_bytes: 5000, accepting_writes: true })
+      expect(await store.stageWhole([{ header: header(2, 5000), bytes: pseudoBytes(2, 5000) }])).toHaveLength(
+        1,
+      )
+    } finally {
+      await store.close()
+      await backend.cleanup()
+    }
+  })
+
   it('has no space status without a guard', async () => {
     const backend = await memoryBackend.open()
     const store = new ShardStore({ db: backend.db }, { params: TEST_PARAMS })
