@@ -1,0 +1,92 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.js'
+import type { ShardWriter } from '../../src/store/staging.js'
+import { ShardStore } from '../../src/store/store.js'
+import { buildVersion, memoryBackend, pseudoBytes, TEST_PARAMS, testObjectId } from './helpers.js'
+
+/**
+ * The staging sweep's age rule against a model: a finished staged shard goes once it is at least
+ * `olderThanMs` old, an open stream once it has been idle at least that long, and `staleStaged`
+ * names exactly the finished ones at least that old (docs/operations.md "Staged data"). Ages are
+ * drawn around the threshold, so the boundary (exactly `olderThanMs`) is always in play.
+ */
+
+const T = 100
+
+interface Item {
+  kind: 'stream' | 'staged'
+  age: number
+}
+
+const item: fc.Arbitrary<Item> = fc.record({
+  kind: fc.constantFrom('stream' as const, 'staged' as const),
+  age: fc.constantFrom(0, T - 1, T, T + 1, 3 * T),
+})
+
+describe('staging sweep by age', () => {
+  it('removes exactly the staged shards and streams at least olderThanMs old or idle (property)', async () => {
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 8 }), async (items) => {
+        run++
+        const { db, cleanup } = await memoryBackend.open()
+        const base = 1_000_000
+        let clock = base
+        const store = new ShardStore({ db }, { params: TEST_PARAMS, now: () => clock })
+        await store.open()
+        try {
+          const made: Array<Item & { stagingId: string; writer?: ShardWriter }> = []
+          for (const [i, it] of items.entries()) {
+            const shard = buildVersion({
+              objectId: testObjectId(`sweep-${run}-${i}`),
+              version: 1,
+              content: pseudoBytes(i + 1, 2000),
+            }).shards[0]!
+            // Started long ago; its last byte (or its finish) `age` before the sweep.
+            clock = base - 10 * T
+            const writer = await store.beginShard(shard.header)
+            await writer.write(shard.bytes.subarray(0, 100))
+            clock = base - it.age
+            if (it.kind === 'stream') {
+              await writer.write(shard.bytes.subarray(100, 200))
+              made.push({ ...it, stagingId: writer.stagingId, writer })
+            } else {
+              await writer.write(shard.bytes.subarray(100))
+              made.push({ ...it, stagingId: (await writer.finish()).stagingId })
+            }
+          }
+          clock = base
+          const old = (x: Item) => x.age >= T
+          const stale = (await store.staleStaged(T)).map((r) => r.stagingId).sort()
+          expect(stale).toEqual(
+            made
+              .filter((x) => x.kind === 'staged' && old(x))
+              .map((x) => x.stagingId)
+              .sort(),
+          )
+          expect(await store.sweepStaging({ olderThanMs: T })).toEqual({ removed: made.filter(old).length })
+          const left = (await store.sublevels.staging.keys().all()).map((k) => toHex(k)).sort()
+          expect(left).toEqual(
+            made
+              .filter((x) => !old(x))
+              .map((x) => x.stagingId)
+              .sort(),
+          )
+          for (const x of made) {
+            if (x.writer === undefined) continue
+            const write = x.writer.write(new Uint8Array(1))
+            if (old(x)) await expect(write).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+            else await write
+          }
+          for (const x of made) await x.writer?.abort()
+          expect(await store.stats()).toEqual(await store.recomputeStats())
+        } finally {
+          await store.close()
+          await cleanup()
+        }
+      }),
+      { seed: 7, numRuns: 60 },
+    )
+  })
+})
