@@ -10,13 +10,15 @@ import { buildVersion, commitLocked, pseudoBytes, TEST_PARAMS, testObjectId } fr
  * The store keeps its counters in memory between writes instead of reading them back each time.
  * Whatever happens to a batch (written by the store, written by a caller that never says so,
  * refused by the database), every later write must start from what the database holds: after each
- * step the persisted counters equal a full scan of the store (the counters' oracle).
+ * step the persisted counters equal a full scan of the store (the counters' oracle), and the staged
+ * bytes the quota counts equal those of the shards the model has staged.
  */
 
 type Step =
   | { op: 'stage'; size: number; fail: boolean }
   | { op: 'commit'; how: 'store' | 'caller-silent' | 'caller-fails'; home: boolean }
   | { op: 'recommit' }
+  | { op: 'commit-refused' }
   | { op: 'discard' }
   | { op: 'stream-abort' }
   | { op: 'sweep' }
@@ -33,6 +35,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     home: fc.boolean(),
   }),
   fc.record({ op: fc.constant('recommit' as const) }),
+  fc.record({ op: fc.constant('commit-refused' as const) }),
   fc.record({ op: fc.constant('discard' as const) }),
   fc.record({ op: fc.constant('stream-abort' as const) }),
   fc.record({ op: fc.constant('sweep' as const) }),
@@ -112,6 +115,20 @@ describe('ShardStore counters kept in memory', () => {
               if (again === undefined) continue
               // Idempotent for the record it keeps; as a home it may add the home role.
               await commitLocked(store, again.record, { home: true, shards: [] })
+            } else if (s.op === 'commit-refused') {
+              const next = staged[0]
+              if (next === undefined) continue
+              // Refused at its second shard, after the first was counted in the prepared counters.
+              const role = {
+                home: false,
+                shards: [
+                  { shardId: next.built.shards[0]!.header.shardId, stagingId: next.ids[0]! },
+                  { shardId: next.built.shards[1]!.header.shardId, stagingId: 'ff'.repeat(16) },
+                ],
+              }
+              await expect(commitLocked(store, next.built.record, role)).rejects.toMatchObject({
+                code: 'NOT_FOUND',
+              })
             } else if (s.op === 'discard') {
               const gone = staged.pop()
               if (gone !== undefined) await store.discardStaging(gone.ids)
@@ -131,8 +148,18 @@ describe('ShardStore counters kept in memory', () => {
               })
               staged.length = 0
             }
-            const { staging_seq: _, staged_bytes: __, ...persisted } = await readCounters(store.sublevels)
+            const {
+              staging_seq: _,
+              staged_bytes: stagedBytes,
+              ...persisted
+            } = await readCounters(store.sublevels)
             expect(persisted).toEqual(await store.recomputeStats())
+            // The bytes the quota counts as staged: those of the shards the model still has staged.
+            const modelBytes = staged.reduce(
+              (sum, x) => sum + x.built.shards.reduce((b, sh) => b + sh.bytes.length, 0),
+              0,
+            )
+            expect(stagedBytes).toBe(modelBytes)
           }
           // One more write starts from what the database holds, not from a stale copy.
           const last = buildVersion({
