@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { InvalidInputError } from '../../src/core/errors.js'
 import { shardId } from '../../src/core/ids.js'
 import { StorageFullError } from '../../src/store/errors.js'
@@ -412,6 +412,63 @@ describe('ShardStore with a space guard', () => {
       now += 1000
       expect(await store.spaceStatus()).toMatchObject({ free_bytes: 5000, accepting_writes: true })
       expect(await store.stageWhole([{ header: header(2, 5000), bytes: pseudoBytes(2, 5000) }])).toHaveLength(
+        1,
+      )
+    } finally {
+      await store.close()
+      await backend.cleanup()
+    }
+  })
+
+  it('stages nothing when the signal aborts while the stage waits for room', async () => {
+    // The abort arrives while the guard reads the disk: "an aborted signal before the batch stages
+    // nothing" holds for the time spent waiting for room too.
+    const backend = await memoryBackend.open()
+    let reading!: () => void
+    const space = new DiskSpaceGuard({
+      freeBytes: () => new Promise<number>((resolve) => (reading = () => resolve(1_000_000))),
+      reserveBytes: 0,
+    })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      const controller = new AbortController()
+      const stage = store.stageWhole([{ header: header(0, 100), bytes: pseudoBytes(1, 100) }], {
+        signal: controller.signal,
+      })
+      await vi.waitFor(() => expect(reading).toBeDefined())
+      controller.abort()
+      reading()
+      await expect(stage).rejects.toMatchObject({ name: 'AbortError' })
+      expect(await store.stats()).toEqual(await store.recomputeStats())
+      expect(await store.sublevels.staging.keys().all()).toEqual([])
+    } finally {
+      await store.close()
+      await backend.cleanup()
+    }
+  })
+
+  it('counts the staged bytes of a database from before staged_bytes against the capacity after open', async () => {
+    // An older release kept no staged_bytes: open() must count them from the staged shards it
+    // keeps, or a staged shard waiting for its commit would hold no quota.
+    const backend = await memoryBackend.open()
+    const first = new ShardStore({ db: backend.db }, { params: TEST_PARAMS })
+    await first.open()
+    await first.stageWhole([{ header: header(0, 3000), bytes: pseudoBytes(1, 3000) }])
+    await first.close()
+    const { staged_bytes: _, ...older } = (await first.sublevels.meta.get('counters')) as Record<
+      string,
+      number
+    >
+    await first.sublevels.meta.put('counters', older)
+    const space = new DiskSpaceGuard({ freeBytes: async () => 2 ** 40, reserveBytes: 0, capacityBytes: 4000 })
+    const store = new ShardStore({ db: backend.db, space }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      await expect(
+        store.stageWhole([{ header: header(1, 1001), bytes: pseudoBytes(2, 1001) }]),
+      ).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      expect(await store.stageWhole([{ header: header(1, 1000), bytes: pseudoBytes(2, 1000) }])).toHaveLength(
         1,
       )
     } finally {
