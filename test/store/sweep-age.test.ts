@@ -89,4 +89,27 @@ describe('staging sweep by age', () => {
       { seed: 7, numRuns: 60 },
     )
   })
+
+  it('keeps staged shards younger than 15 minutes when no age is given', async () => {
+    // The default is docs/operations.md's limits.staging_max_age_ms: 15 minutes to commit.
+    const { db, cleanup } = await memoryBackend.open()
+    let clock = 0
+    const store = new ShardStore({ db }, { params: TEST_PARAMS, now: () => clock })
+    await store.open()
+    try {
+      const built = buildVersion({
+        objectId: testObjectId('sweep-default'),
+        version: 1,
+        content: pseudoBytes(1, 400),
+      })
+      await store.stageWhole(built.shards)
+      clock = 15 * 60 * 1000 - 1
+      expect(await store.sweepStaging()).toEqual({ removed: 0 })
+      clock++
+      expect(await store.sweepStaging()).toEqual({ removed: built.shards.length })
+    } finally {
+      await store.close()
+      await cleanup()
+    }
+  })
 })
