@@ -286,6 +286,17 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
       shards: [{ shardId: shard.header.shardId, stagingId: other[0]!.stagingId }],
     }
     await expect(commitLocked(store, built.record, swapped)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    // A shard staged for another object is no shard of this version, whatever its marker says.
+    const stranger = buildVersion({
+      objectId: testObjectId('stranger'),
+      version: 1,
+      content: pseudoBytes(15, 3000),
+    })
+    const foreign = await stageAll(store, { record: stranger.record, shards: [stranger.shards[0]!] })
+    await expect(commitLocked(store, built.record, { home: true, shards: foreign })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
+    await store.discardStaging(foreign.map((s) => s.stagingId))
     await expect(store.prepareCommit(built.record, { home: true, shards: other })).rejects.toMatchObject({
       code: 'WRITE_LOCK_NOT_HELD',
     })
