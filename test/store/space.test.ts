@@ -276,6 +276,9 @@ describe('ShardStore with a space guard', () => {
       disk.wrote(S)
       // The next byte needs S more on disk, and S / 4 is left.
       await expect(writer.write(pseudoBytes(2, 1))).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      // The writer removes what it staged by itself: a sender that never aborts leaves nothing.
+      await vi.waitFor(async () => expect(await disk.store.sublevels.staging.keys().all()).toEqual([]))
+      expect(await disk.store.sublevels.blocks.keys().all()).toEqual([])
       await writer.abort()
       disk.wrote(-S)
       expect((await disk.store.stats()).staged).toBe(0)
@@ -285,6 +288,26 @@ describe('ShardStore with a space guard', () => {
       disk.wrote(S)
       await next.write(pseudoBytes(5, S / 4))
       expect((await next.finish()).length).toBe(S + S / 4)
+    } finally {
+      await disk.cleanup()
+    }
+  })
+
+  it('keeps an open stream’s room taken when another stream ends', async () => {
+    // A finished stream gives back only the room its blocks did not land in: giving back all it
+    // took would hand the room another stream still holds to a third.
+    const S = STREAM_ADMIT_BYTES
+    const disk = await fillingDisk(1000 + 2 * S, 1000)
+    try {
+      const holder = await disk.store.beginShard(header(0, S))
+      const done = await disk.store.beginShard(header(1, S))
+      await done.write(pseudoBytes(1, S))
+      disk.wrote(S)
+      await done.finish()
+      // On disk: S written; held ahead: S for `holder`. Nothing is left above the reserve.
+      await expect(disk.store.beginShard(header(2, 1))).rejects.toMatchObject({ code: 'STORAGE_FULL' })
+      await holder.abort()
+      await (await disk.store.beginShard(header(2, S))).abort()
     } finally {
       await disk.cleanup()
     }
