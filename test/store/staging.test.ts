@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { equalBytes, toHex } from '../../src/core/bytes.js'
 import { Mutex } from '../../src/store/mutex.js'
+import { ShardStore } from '../../src/store/store.js'
 import { oracleLeafHash, oracleRoot } from '../helpers/rfc9162.js'
 import {
   buildVersion,
@@ -142,6 +143,68 @@ describe('ShardWriter', () => {
     })
     expect(await fixture.store.stats()).toEqual(before)
     await fixture.store.discardStaging(staged.map((s) => s.stagingId))
+  })
+
+  it('fails a write an abort overtakes mid-chunk, and leaves nothing staged', async () => {
+    const { db, cleanup } = await memoryBackend.open()
+    let abortNow: (() => void) | undefined
+    // The writer reads the clock once a chunk is admitted, before its blocks: the abort lands there.
+    const now = () => {
+      abortNow?.()
+      abortNow = undefined
+      return 0
+    }
+    const store = new ShardStore({ db }, { params: TEST_PARAMS, now })
+    await store.open()
+    try {
+      const shard = buildVersion({
+        objectId: testObjectId('overtaken'),
+        version: 1,
+        content: pseudoBytes(4, 24_000),
+      }).shards[0]!
+      const writer = await store.beginShard(shard.header)
+      let aborted: Promise<void> | undefined
+      abortNow = () => {
+        aborted = writer.abort()
+      }
+      await expect(writer.write(shard.bytes)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+      await aborted
+      expect(await store.sublevels.staging.keys().all()).toEqual([])
+      expect(await store.sublevels.blocks.keys().all()).toEqual([])
+    } finally {
+      await store.close()
+      await cleanup()
+    }
+  })
+
+  it('does not finish a shard before every block is in the database: a late failure fails the finish', async () => {
+    const { db, cleanup } = await memoryBackend.open()
+    const store = new ShardStore({ db }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      const shard = buildVersion({
+        objectId: testObjectId('late-fail'),
+        version: 1,
+        content: pseudoBytes(5, 12_000),
+      }).shards[0]!
+      const put = store.sublevels.blocks.put.bind(store.sublevels.blocks)
+      let puts = 0
+      // The last block's put fails, and only after the finish has been asked for.
+      ;(store.sublevels.blocks as { put: unknown }).put = (key: Uint8Array, value: Uint8Array) =>
+        ++puts === 3
+          ? new Promise((_, reject) => setTimeout(() => reject(new Error('IO error: late')), 20))
+          : put(key, value)
+      const writer = await store.beginShard(shard.header)
+      await writer.write(shard.bytes)
+      // Refused (the failed put discards the writer), never a staged shard that then vanishes.
+      await expect(writer.finish()).rejects.toThrow()
+      await writer.abort()
+      expect(await store.sublevels.staging.keys().all()).toEqual([])
+      expect(await store.stats()).toEqual(await store.recomputeStats())
+    } finally {
+      await store.close()
+      await cleanup()
+    }
   })
 
   it('names staged shards with ids that grow in byte order, so new blocks land at the end of the key space', async () => {
