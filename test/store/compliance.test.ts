@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { equalBytes, fromHex, toHex } from '../../src/core/bytes.js'
+import { shardId } from '../../src/core/ids.js'
 import { verifyInclusion } from '../../src/core/merkle.js'
 import type { RootDb } from '../../src/store/db.js'
 import { ShardStore } from '../../src/store/store.js'
@@ -317,6 +318,8 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     const bad = [
       { ...h, shardId: built.shards[1]!.header.shardId },
       { ...h, shardIndex: 4, shardId: h.shardId },
+      // Its id follows the formula, but an object has numShardsPerObject (4) shards: 0..3.
+      { ...h, shardIndex: 4, shardId: shardId(h.objectId, h.version, 4) },
       { ...h, version: 0 },
       { ...h, objectId: h.objectId.toUpperCase() },
       { ...h, length: -1 },
