@@ -66,6 +66,16 @@ describe('listing answer bytes (store)', () => {
     )
   })
 
+  it('stops at the record whose size reaches max_bytes exactly', async () => {
+    // "Reaches" includes equality: a bound that the first k records fill to the byte ends the page
+    // after those k.
+    for (let k = 1; k <= 6; k++) {
+      const page = await store.listRecords({ limit: 1000, max_bytes: sum(all.slice(0, k)) })
+      expect(page.entries.map(keyOf)).toEqual(all.slice(0, k).map(keyOf))
+      expect(page.bytes_spent).toBe(true)
+    }
+  })
+
   it('caps a larger max_bytes at MAX_LIST_ANSWER_BYTES and refuses a malformed one', async () => {
     // Records of about 10 KB, over and over: a page of 1000 would be some 10 MB.
     const padded = { home: true, record: { ...all[0]!.record, pad: 'x'.repeat(10_000) } }
