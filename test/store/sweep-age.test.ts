@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.js'
+import { blockKey } from '../../src/store/db.js'
 import type { ShardWriter } from '../../src/store/staging.js'
 import { ShardStore } from '../../src/store/store.js'
 import { buildVersion, memoryBackend, pseudoBytes, TEST_PARAMS, testObjectId } from './helpers.js'
@@ -107,6 +108,81 @@ describe('staging sweep by age', () => {
       expect(await store.sweepStaging()).toEqual({ removed: 0 })
       clock++
       expect(await store.sweepStaging()).toEqual({ removed: built.shards.length })
+    } finally {
+      await store.close()
+      await cleanup()
+    }
+  })
+})
+
+describe('staging left behind', () => {
+  it('open() removes a finished staged shard whose blocks are not all there, and a stream cut off before its first block', async () => {
+    // A removal cut off between its blocks and its marker leaves a finished marker with missing
+    // blocks; a crash right after a stream's header leaves an unfinished marker with none. Kept,
+    // the first could commit a shard that cannot be read back.
+    const { db, cleanup } = await memoryBackend.open()
+    const store = new ShardStore({ db }, { params: TEST_PARAMS })
+    await store.open()
+    const built = buildVersion({
+      objectId: testObjectId('left-behind'),
+      version: 1,
+      content: pseudoBytes(3, 12_000),
+    })
+    const [whole, cut, kept] = await store.stageWhole(built.shards.slice(0, 3))
+    const [firstKey] = await store.sublevels.blocks.keys({ gte: blockKey(cut!.stagingId, 0), limit: 1 }).all()
+    await store.sublevels.blocks.del(firstKey!)
+    await store.beginShard(built.shards[3]!.header)
+    await store.close()
+    const restarted = new ShardStore({ db }, { params: TEST_PARAMS })
+    try {
+      expect(await restarted.open()).toEqual({ removed: 2 })
+      const left = (await restarted.sublevels.staging.keys().all()).map((k) => toHex(k)).sort()
+      expect(left).toEqual([whole!.stagingId, kept!.stagingId].sort())
+      expect(await restarted.stats()).toEqual(await restarted.recomputeStats())
+    } finally {
+      await restarted.close()
+      await cleanup()
+    }
+  })
+
+  it('removes by age an unfinished marker no stream writes, also when told which finished ones to remove', async () => {
+    // An abort whose removal failed leaves its marker unfinished and its writer gone: "unfinished
+    // markers still go by age" (SweepOptions.removeStaged).
+    const { db, cleanup } = await memoryBackend.open()
+    let clock = 0
+    const store = new ShardStore({ db }, { params: TEST_PARAMS, now: () => clock })
+    await store.open()
+    try {
+      const shard = buildVersion({
+        objectId: testObjectId('orphan'),
+        version: 1,
+        content: pseudoBytes(6, 4000),
+      }).shards[0]!
+      const writer = await store.beginShard(shard.header)
+      await writer.write(shard.bytes.subarray(0, 100))
+      const batch = db.batch.bind(db)
+      ;(db as { batch: unknown }).batch = () => Promise.reject(new Error('IO error: refused'))
+      await expect(writer.abort()).rejects.toThrow('refused')
+      ;(db as { batch: unknown }).batch = batch
+      expect(await store.sublevels.staging.keys().all()).toHaveLength(1)
+      clock = T - 1
+      expect(await store.sweepStaging({ olderThanMs: T, removeStaged: new Set() })).toEqual({ removed: 0 })
+      clock = T
+      expect(await store.sweepStaging({ olderThanMs: T, removeStaged: new Set() })).toEqual({ removed: 1 })
+      expect(await store.sublevels.staging.keys().all()).toEqual([])
+    } finally {
+      await store.close()
+      await cleanup()
+    }
+  })
+
+  it('refuses a negative age with INVALID_INPUT', async () => {
+    const { db, cleanup } = await memoryBackend.open()
+    const store = new ShardStore({ db }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      await expect(store.sweepStaging({ olderThanMs: -1 })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+      await expect(store.staleStaged(-1)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     } finally {
       await store.close()
       await cleanup()
