@@ -76,6 +76,13 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
       expect(equalBytes(tail, s.bytes.subarray(TEST_PARAMS.blockSizeBytes))).toBe(true)
       const last = await collect(store.readShard(s.header.shardId, { fromBlock: blocks.length - 1 }))
       expect(equalBytes(last, blocks.at(-1)!)).toBe(true)
+      // One past the last block is outside the shard for every read, not a missing or empty block.
+      const past = blocks.length
+      await expect(store.readBlock(s.header.shardId, past)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+      await expect(store.proveBlock(s.header.shardId, past)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+      await expect(collect(store.readShard(s.header.shardId, { fromBlock: past }))).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      })
     }
     expect(await store.stats()).toEqual({
       objects: 1,
