@@ -104,6 +104,8 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     await expect(store.proveBlock(unknown, 0)).rejects.toMatchObject({ code: 'NOT_FOUND' })
     await expect(collect(store.readShard(unknown))).rejects.toMatchObject({ code: 'NOT_FOUND' })
     await expect(store.getManifest('AB'.repeat(32))).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    // Versions start at 1: version 0 is no version, not one that is missing.
+    await expect(store.getRecord(unknown, 0)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
   })
 
   it('keeps empty shards as manifests with no blocks (EMPTY_SHARD on proof)', async () => {
@@ -112,6 +114,10 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     const empty = built.shards[3]!.header.shardId
     expect(await store.getManifest(empty)).toMatchObject({ length: 0, leafCount: 0 })
     expect(await collect(store.readShard(empty))).toHaveLength(0)
+    // An empty shard has no block 1 to start from.
+    await expect(collect(store.readShard(empty, { fromBlock: 1 }))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
     await expect(store.proveBlock(empty, 0)).rejects.toMatchObject({ code: 'EMPTY_SHARD' })
   })
 
@@ -458,6 +464,35 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     expect((await store.staleStaged(30_000)).map((r) => r.stagingId)).toEqual([unjudged!.stagingId])
     expect(await store.staleStaged(0)).toHaveLength(2)
     await expectCountersExact()
+  })
+
+  it('never streams a block past a lost one, and fails a shard whose last blocks are lost', async () => {
+    const built = buildVersion({
+      objectId: testObjectId('lost-blocks'),
+      version: 1,
+      content: pseudoBytes(20, 16_000),
+    })
+    await storeVersion(store, built)
+    const { blockKey } = await import('../../src/store/db.js')
+    const gap = (await store.getManifest(built.record.shards[0]!.shard_id))!
+    const tail = (await store.getManifest(built.record.shards[1]!.shard_id))!
+    expect(gap.leafCount).toBeGreaterThanOrEqual(3)
+    await store.sublevels.blocks.del(blockKey(gap.stagingId, 1))
+    await store.sublevels.blocks.del(blockKey(tail.stagingId, tail.leafCount - 1))
+    for (const hashBlocks of [true, false]) {
+      // Unhashed too (a peer checks each block against its leaves by index): block 2 must never
+      // come out where block 1 belongs.
+      const served: Uint8Array[] = []
+      await expect(
+        (async () => {
+          for await (const b of store.readShard(gap.shardId, { hashBlocks })) served.push(b)
+        })(),
+      ).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' })
+      expect(served).toHaveLength(1)
+      await expect(collect(store.readShard(tail.shardId, { hashBlocks }))).rejects.toMatchObject({
+        code: 'INTEGRITY_MISMATCH',
+      })
+    }
   })
 
   it('scrub reports exactly the block written over or removed in the database', async () => {
