@@ -495,6 +495,34 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     }
   })
 
+  it('never serves a proof that does not verify against the record’s root, even from a manifest written over', async () => {
+    const built = buildVersion({
+      objectId: testObjectId('forged-leaf'),
+      version: 1,
+      content: pseudoBytes(21, 8000),
+    })
+    await storeVersion(store, built)
+    const d = built.record.shards[0]!
+    const m = (await store.getManifest(d.shard_id))!
+    // Block 1 and its leaf in the manifest changed together: the block matches its leaf, but the
+    // leaves no longer make the root.
+    const { blockKey } = await import('../../src/store/db.js')
+    const { encodeManifest } = await import('../../src/store/manifest.js')
+    const forged = pseudoBytes(77, 1024)
+    const leafHashes = m.leafHashes.map((l, i) => (i === 1 ? oracleLeafHash(forged) : l))
+    await store.sublevels.blocks.put(blockKey(m.stagingId, 1), forged)
+    await store.sublevels.manifests.put(fromHex(d.shard_id), encodeManifest({ ...m, leafHashes }))
+    for (let i = 0; i < m.leafCount; i++) {
+      const proof = await store.proveBlock(d.shard_id, i).catch((err: { code?: string }) => err.code)
+      if (typeof proof === 'string') expect(proof).toBe('INTEGRITY_MISMATCH')
+      else
+        expect(
+          verifyInclusion(proof.leafHash, i, proof.leafCount, proof.auditPath, fromHex(d.merkle_root)),
+        ).toBe(true)
+    }
+    await expect(store.proveBlock(d.shard_id, 1)).rejects.toMatchObject({ code: 'INTEGRITY_MISMATCH' })
+  })
+
   it('scrub reports exactly the block written over or removed in the database', async () => {
     const a = buildVersion({ objectId: testObjectId('scrub-a'), version: 1, content: pseudoBytes(18, 9000) })
     const b = buildVersion({ objectId: testObjectId('scrub-b'), version: 1, content: pseudoBytes(19, 5000) })
