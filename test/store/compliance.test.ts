@@ -493,6 +493,14 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
         code: 'INTEGRITY_MISMATCH',
       })
     }
+    // Scrub finds both: the one in the middle and the one at the end.
+    const report = await store.scrub()
+    expect(report.corrupt.map((c) => [c.shard_id, c.blocks]).sort()).toEqual(
+      [
+        [gap.shardId, [1]],
+        [tail.shardId, [tail.leafCount - 1]],
+      ].sort(),
+    )
   })
 
   it('never serves a proof that does not verify against the record’s root, even from a manifest written over', async () => {
