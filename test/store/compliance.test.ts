@@ -521,7 +521,7 @@ describe.each<Backend>([memoryBackend, classicBackend])('ShardStore compliance o
     await store.sublevels.blocks.put(blockKey(m.stagingId, 1), forged)
     await store.sublevels.manifests.put(fromHex(d.shard_id), encodeManifest({ ...m, leafHashes }))
     for (let i = 0; i < m.leafCount; i++) {
-      const proof = await store.proveBlock(d.shard_id, i).catch((err: { code?: string }) => err.code)
+      const proof = await store.proveBlock(d.shard_id, i).catch((err: { code: string }) => err.code)
       if (typeof proof === 'string') expect(proof).toBe('INTEGRITY_MISMATCH')
       else
         expect(
