@@ -177,4 +177,35 @@ describe('ShardStore counters kept in memory', () => {
       { seed: 20261126, numRuns: 60 },
     )
   })
+
+  it('start the next write from the database after a caller wrote a prepared commit without saying so', async () => {
+    // The node service may write a prepared commit in a batch of its own and never call
+    // `committed`: the store must not go on from the counters it had before that commit.
+    const { db, close } = await failingDb()
+    const store = new ShardStore({ db }, { params: TEST_PARAMS })
+    await store.open()
+    try {
+      const first = buildVersion({
+        objectId: testObjectId('silent-a'),
+        version: 1,
+        content: pseudoBytes(1, 100),
+      })
+      const staged = await store.stageWhole(first.shards)
+      const role = { home: true, shards: staged.map((s) => ({ shardId: s.shardId, stagingId: s.stagingId })) }
+      await store.writeLock.run(async () => {
+        const prepared = await store.prepareCommit(first.record, role)
+        await db.batch(prepared.ops)
+      })
+      const next = buildVersion({
+        objectId: testObjectId('silent-b'),
+        version: 1,
+        content: pseudoBytes(2, 100),
+      })
+      await store.stageWhole(next.shards)
+      expect(await store.stats()).toEqual(await store.recomputeStats())
+    } finally {
+      await store.close()
+      await close()
+    }
+  })
 })
