@@ -23,17 +23,26 @@ type Step =
   | { op: 'stream-abort' }
   | { op: 'sweep' }
 
+// Stages and commits weigh more: what the property is for needs a commit of something staged and
+// a write after it, and at equal weights 60 runs held about one such sequence (a stale copy kept
+// after a caller's silent commit survived it; the test below pins that case alone).
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({
-    op: fc.constant('stage' as const),
-    size: fc.integer({ min: 0, max: 3000 }),
-    fail: fc.boolean(),
-  }),
-  fc.record({
-    op: fc.constant('commit' as const),
-    how: fc.constantFrom('store' as const, 'caller-silent' as const, 'caller-fails' as const),
-    home: fc.boolean(),
-  }),
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('stage' as const),
+      size: fc.integer({ min: 0, max: 3000 }),
+      fail: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('commit' as const),
+      how: fc.constantFrom('store' as const, 'caller-silent' as const, 'caller-fails' as const),
+      home: fc.boolean(),
+    }),
+  },
   fc.record({ op: fc.constant('recommit' as const) }),
   fc.record({ op: fc.constant('commit-refused' as const) }),
   fc.record({ op: fc.constant('discard' as const) }),
@@ -174,7 +183,7 @@ describe('ShardStore counters kept in memory', () => {
           await close()
         }
       }),
-      { seed: 20261126, numRuns: 60 },
+      { seed: 20261126, numRuns: 200 },
     )
   })
 
