@@ -19,6 +19,8 @@ import {
   frameBytes,
   MAX_DATA_BYTES,
   MAX_FRAME_BYTES,
+  MAX_REQUEST_JSON_FRAME_BYTES,
+  wireErrorOf,
 } from '../../src/net/frames.js'
 
 const SEED = 0x5eed_f4a3
@@ -309,5 +311,70 @@ describe('KEEPALIVE frames (replica/push only)', () => {
     const accepting = new FrameDecoder(MAX_FRAME_BYTES, MAX_FRAME_BYTES, true)
     accepting.push(Uint8Array.from([...data, ...raw(FRAME_KEEPALIVE, Uint8Array.of(0))]))
     expect((accepting.error as QfsError | undefined)?.code).toBe('FRAME_INVALID')
+  })
+})
+
+/** Limits of docs/protocol.md "Frames", at their boundaries, with sizes written out from the document. */
+describe('documented frame limits at their boundaries', () => {
+  const json = (text: string) => raw(FRAME_JSON, utf8(text))
+  const decodeCode = (bytes: Uint8Array, decoder = new FrameDecoder()) =>
+    codeOf(() => {
+      decoder.push(bytes)
+      if (decoder.error !== undefined) throw decoder.error
+    })
+
+  it('encodes a JSON frame of exactly 1_048_577 bytes and refuses one byte more', () => {
+    const frame = (fill: number) => encodeJsonFrame({ a: 'x'.repeat(fill) })
+    // {"a":""} is 8 bytes; with the type byte, 1_048_577 bytes leave 1_048_568 for the string.
+    expect(frameBytes(frame(1_048_568)).length).toBe(3 + 1_048_577)
+    expect(codeOf(() => frame(1_048_569))).toBe('FRAME_TOO_LARGE')
+  })
+
+  it('limits a server-side JSON request frame to exactly 262_145 bytes', () => {
+    const request = (frameSize: number) => json(`{"a":"${'x'.repeat(frameSize - 1 - 8)}"}`)
+    const server = () => new FrameDecoder(MAX_FRAME_BYTES, MAX_REQUEST_JSON_FRAME_BYTES)
+    expect(decodeCode(request(262_145), server())).toBe('NO_ERROR')
+    expect(decodeCode(request(262_146), server())).toBe('FRAME_TOO_LARGE')
+  })
+
+  it('counts depth, not brackets: siblings and brackets after an escaped quote do not nest', () => {
+    const siblings = Array.from({ length: 40 }, (_, i) => `"k${String(i).padStart(2, '0')}":[]`)
+    expect(decodeCode(json(`{${siblings.join(',')}}`))).toBe('NO_ERROR')
+    expect(decodeCode(json(`{"a":"\\"${'['.repeat(40)}"}`))).toBe('NO_ERROR')
+    expect(decodeCode(json(`{"a":"\\\\","b":${'['.repeat(32)}${']'.repeat(32)}}`))).toBe('FRAME_INVALID')
+  })
+
+  it('refuses JSON that is not valid UTF-8, even where a replacement character would be canonical', () => {
+    const body = Uint8Array.from([...utf8('{"a":"'), 0xff, ...utf8('"}')])
+    expect(decodeCode(raw(FRAME_JSON, body))).toBe('FRAME_INVALID')
+    const truncated = Uint8Array.from([...utf8('{"a":"'), 0xe2, 0x82, ...utf8('"}')])
+    expect(decodeCode(raw(FRAME_JSON, truncated))).toBe('FRAME_INVALID')
+  })
+
+  it('holds ERROR bodies to code 1..64 of [A-Z][A-Z0-9_]* and error_detail of at most 1024', () => {
+    const error = (code: string, detail = 'x') =>
+      raw(FRAME_ERROR, utf8(JSON.stringify({ code, error_code: 'SE_ERR_NOT_FOUND', error_detail: detail })))
+    expect(decodeCode(error('A'.repeat(64)))).toBe('NO_ERROR')
+    expect(decodeCode(error('A'.repeat(65)))).toBe('FRAME_INVALID')
+    expect(decodeCode(error('A_9'))).toBe('NO_ERROR')
+    for (const bad of ['', '9ABC', '_ABC', 'ABC-D', 'aBC'])
+      expect(decodeCode(error(bad)), bad).toBe('FRAME_INVALID')
+    expect(decodeCode(error('X', 'd'.repeat(1024)))).toBe('NO_ERROR')
+    expect(decodeCode(error('X', 'd'.repeat(1025)))).toBe('FRAME_INVALID')
+    const detail = (error_detail: unknown) =>
+      raw(FRAME_ERROR, utf8(JSON.stringify({ code: 'X', error_code: 'SE_ERR_NOT_FOUND', error_detail })))
+    for (const bad of [5, true, [], {}]) expect(decodeCode(detail(bad)), String(bad)).toBe('FRAME_INVALID')
+  })
+
+  it('never sends a code longer than 64 characters: it becomes INTERNAL', () => {
+    const storage = () => 'SE_ERR_INTERNAL' as const
+    expect(wireErrorOf(new QfsError('C'.repeat(64), 'm'), storage).code).toBe('C'.repeat(64))
+    expect(wireErrorOf(new QfsError('C'.repeat(65), 'm'), storage).code).toBe('INTERNAL')
+  })
+
+  it('refuses a negative varint and a decoder limit above 1_048_577', () => {
+    expect(codeOf(() => encodeVarint(-1))).toBe('FRAME_INVALID')
+    expect(codeOf(() => new FrameDecoder(1_048_578))).toBe('FRAME_INVALID')
+    expect(codeOf(() => new FrameDecoder(1_048_577))).toBe('NO_ERROR')
   })
 })
