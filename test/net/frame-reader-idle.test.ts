@@ -120,3 +120,35 @@ describe('the idle wait of a frame stream: a whole period for each frame from it
     fs.dispose()
   })
 })
+
+describe('framing errors and keep-alive floods at the reader (docs/protocol.md 2, 4.6)', () => {
+  const keepAlives = (n: number) => Uint8Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? 0x01 : 0x05))
+  const request = frameBytes(encodeJsonFrame({ request: 1 }))
+
+  it('takes 64 keep-alives within a second and fails the stream FRAME_INVALID at the 65th', async () => {
+    for (const [count, failed] of [
+      [64, false],
+      [65, true],
+    ] as const) {
+      const { stream, fs } = reader(true)
+      stream.deliver(Uint8Array.from([...request, ...keepAlives(count)]))
+      expect(await fs.read()).toMatchObject({ type: 'json', value: { request: 1 } })
+      const next = watch(fs.read())
+      await sleep(50)
+      expect(next.state(), `${count} keep-alives`).toBe(failed ? 'rejected' : 'pending')
+      if (failed) expect(next.error()).toMatchObject({ code: 'FRAME_INVALID' })
+      stream.dispatchEvent(new Event('close'))
+      await sleep(0)
+    }
+  })
+
+  it('reports a framing error that arrives in the same chunk as whole frames, after them', async () => {
+    const { stream, fs } = reader()
+    stream.deliver(Uint8Array.from([...request, 0x01, 0x09]))
+    expect(await fs.read()).toMatchObject({ type: 'json', value: { request: 1 } })
+    const next = watch(fs.read())
+    await sleep(50)
+    expect(next.state()).toBe('rejected')
+    expect(next.error()).toMatchObject({ code: 'UNKNOWN_MESSAGE' })
+  })
+})
