@@ -266,3 +266,19 @@ describe('snapshot request and answer', () => {
     )
   })
 })
+
+/** docs/protocol.md "replica/rpc": at most 16 shards and 262_144 inline bytes per stage, at the boundary. */
+describe('stage limits at their boundaries', () => {
+  const body = (lengths: number[]) => ({ shards: lengths.map((length) => ({ length })) })
+
+  it('takes 1..16 shards and refuses 0 or 17', () => {
+    expect(stageLengths(body(Array(16).fill(1)))).toHaveLength(16)
+    expect(thrownCode(() => stageLengths(body(Array(17).fill(1))))).toBe('INVALID_INPUT')
+    expect(thrownCode(() => stageLengths(body([])))).toBe('INVALID_INPUT')
+  })
+
+  it('takes exactly 262_144 inline bytes and refuses one more', () => {
+    expect(stageLengths(body([262_000, 144]))).toEqual([262_000, 144])
+    expect(thrownCode(() => stageLengths(body([262_000, 145])))).toBe('INVALID_INPUT')
+  })
+})
