@@ -121,3 +121,55 @@ describe('Noise message decoder (net/noise-decoder.ts)', () => {
     }
   })
 })
+
+describe('Noise decoder limits, against the library at their boundaries', () => {
+  const pair = (maxBufferSize: number, maxDataLength: number) => {
+    const make = () =>
+      new LengthPrefixedDecoder({
+        lengthDecoder: (data: Uint8ArrayList | Uint8Array) => {
+          if (data.length < 2) throw RangeError('Could not decode int16BE')
+          return data instanceof Uint8Array ? (data[0]! << 8) | data[1]! : data.getUint16(0)
+        },
+        maxBufferSize,
+        maxDataLength,
+        encodingLength: () => 2,
+      })
+    const ours = make()
+    patchNoiseDecoder({ connection: { decoder: ours } })
+    return [make(), ours] as const
+  }
+  const outcome = (decoder: LengthPrefixedDecoder, bytes: Uint8Array): string => {
+    try {
+      return `ok ${[...decoder.decode(bytes)].map((m) => m.byteLength).join(',')}`
+    } catch (err) {
+      return (err as Error).name
+    }
+  }
+
+  it('buffers exactly maxBufferSize bytes and throws as the library does past it', () => {
+    for (const size of [99, 100, 101, 102]) {
+      const bytes = wire([size - 2])
+      const [library, ours] = pair(100, 1000)
+      expect(outcome(ours, bytes), String(size)).toBe(outcome(library, bytes))
+    }
+    expect(outcome(pair(100, 1000)[1], wire([98]))).toBe('ok 98')
+    expect(outcome(pair(100, 1000)[1], wire([99]))).not.toMatch(/^ok/)
+  })
+
+  it('takes a message of exactly maxDataLength bytes and refuses a longer one as the library does', () => {
+    for (const length of [49, 50, 51]) {
+      const bytes = wire([length]).subarray(0, 2)
+      const [library, ours] = pair(1000, 50)
+      expect(outcome(ours, bytes), String(length)).toBe(outcome(library, bytes))
+    }
+    expect(outcome(pair(1000, 50)[1], wire([50]))).toBe('ok 50')
+    expect(outcome(pair(1000, 50)[1], wire([51]).subarray(0, 2))).toBe('InvalidMessageLengthError')
+  })
+
+  it('leaves a decoder whose lengths are not 2-byte prefixes as it is', () => {
+    const varintDecoder = new LengthPrefixedDecoder()
+    const before = varintDecoder.decode
+    patchNoiseDecoder({ connection: { decoder: varintDecoder } })
+    expect(varintDecoder.decode).toBe(before)
+  })
+})
