@@ -211,6 +211,23 @@ describe('reads of a version this node knows every home to hold', () => {
     }
   })
 
+  it('keep nothing from a read of the latest that a home answered with an older version', async () => {
+    const { oid, homes, reader } = setup('lagging-latest')
+    const lagging = homes[2]
+    await h.setDown(lagging, true)
+    expect((await h.engine(reader).putContent(oid, 1, bytesOf('lagging-latest', 3000), meta(4))).ok).toBe(
+      true,
+    )
+    await h.setDown(lagging, false)
+    // Every home answers the latest, two with v1 and the lagging one with nothing: not unanimous.
+    expect(await h.engine(reader).getContent(oid)).toMatchObject({ ok: true, version: 1 })
+    await settle()
+    await countingLookups(oid, async (lookups) => {
+      expect((await h.engine(reader).getContent(oid, 1)).ok).toBe(true)
+      expect(lookups()).toBeGreaterThan(0)
+    })
+  })
+
   it('serve the record as decided whatever a caller did to the metadata it was given', async () => {
     const { oid, reader } = setup('changed-by-caller')
     expect((await h.engine(reader).putContent(oid, 1, bytesOf('changed', 3000), meta(5))).ok).toBe(true)
