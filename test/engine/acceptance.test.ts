@@ -187,6 +187,49 @@ describe('a holder that is no home', () => {
     expect(got.ok && Buffer.from(got.content_bytes).equals(Buffer.from(bytesOf('real', 3000)))).toBe(true)
   })
 
+  it('keeps no record of an object it neither is a home of nor holds a staged shard of, even a decided one', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'bystander', (o) =>
+      h!.nodeIds.some((n) => !o.homes.includes(n) && !o.replicas.flat().includes(n)),
+    )
+    const bystander = h.nodeIds.find((n) => !p.homes.includes(n) && !p.replicas.flat().includes(n))!
+    expectOk(await h.engine(p.homes[0]!).putContent(p.oid, 1, bytesOf('bystander', 3000), meta(1)))
+    const record = (await h.net.node(p.homes[0]!).service.getRecord(p.oid, 1))!
+    // Every home vouches for it (a repeated commit is answered idempotently, signed).
+    const acceptances: Acceptance[] = []
+    for (const home of p.homes) {
+      const answer = await h.net.transport.commitVersion(home, { record, staged: [] })
+      acceptances.push({ node_id: home, signature: answer.acceptance! })
+    }
+    const refused = await refusal(
+      h.net.transport.commitVersion(bystander, { record, staged: [], acceptances }),
+    )
+    expect(codeOf(refused)).toBe('INVALID_INPUT')
+    expect(await h.net.node(bystander).store.getRecord(p.oid, 1)).toBeUndefined()
+  })
+
+  it('commits no staged shard the record does not place on it, even at a home', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'misplaced', (o) => o.homes.some((n) => !o.replicas[0]!.includes(n)))
+    const home = p.homes.find((n) => !p.replicas[0]!.includes(n))!
+    const content = bytesOf('misplaced', 3000)
+    expectOk(await h.engine(p.homes[0]!).putContent(p.oid, 1, content, meta(1)))
+    const record = (await h.net.node(home).service.getRecord(p.oid, 1))!
+    // Shard 0's own bytes, staged where shard 0 is not placed.
+    const shard0 = forgeRecord({ oid: p.oid, version: 1, content, replicas: p.replicas, homes: p.homes })
+      .shards[0]!
+    expect(shard0.header.shard_id).toBe(record.shards[0]!.shard_id)
+    const [staged] = await h.net.transport.stageShards(home, [shard0])
+    const refused = await refusal(
+      h.net.transport.commitVersion(home, {
+        record,
+        staged: [{ shard_id: staged!.shard_id, staging_id: staged!.staging_id }],
+      }),
+    )
+    expect(codeOf(refused)).toBe('INVALID_INPUT')
+    expect(await h.net.node(home).store.getManifest(record.shards[0]!.shard_id)).toBeUndefined()
+  })
+
   it('keeps a record two of three homes vouch for when the third answers a bad acceptance', async () => {
     h = await inProcessHarness(5)
     const { p } = withOuterHolder(h.nodeIds, 'bad-acceptance')
