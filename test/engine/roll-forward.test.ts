@@ -8,6 +8,7 @@ import type { CommitRequest } from '../../src/engine/transport.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import type { ShardStore } from '../../src/store/index.js'
 import { libp2pHarness } from '../net/harness.js'
+import { forgeRecord } from './forged-record.js'
 import { type EngineHarness, inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
@@ -193,3 +194,40 @@ describe.each(harnesses)(
     }, 60_000)
   },
 )
+
+describe('roll-forward of a staged shard the decided record does not name', () => {
+  it('reports one whose root differs as unneeded, for the sweep, never as waiting for a decision', async () => {
+    const h = await inProcessHarness(5)
+    try {
+      const oid = objectId('roll', 'other-bytes')
+      const homes = new EligibleSet(h.nodeIds).catalogueHomes(oid, 3)
+      const replicas = [0, 1, 2, 3].map(
+        (k) => new EligibleSet(h.nodeIds).place(shardId(oid, 1, k), 3).selected,
+      )
+      expect((await h.engine(h.nodeIds[0]!).putContent(oid, 1, bytesOf('decided', 3000), meta(1))).ok).toBe(
+        true,
+      )
+      // Bytes of the same size but other content, staged for shard 0 at one of its replicas.
+      const other = forgeRecord({ oid, version: 1, content: bytesOf('not-decided', 3000), replicas, homes })
+      const node = replicas[0]![0]!
+      await h.net.transport.stageShards(node, [other.shards[0]!])
+      const stale = (await h.net.node(node).store.staleStaged(0)).filter((s) => s.objectId === oid)
+      expect(stale).toHaveLength(1)
+      const rolled = await h.net.engine(node).rollForwardStaged(stale)
+      expect(rolled).toEqual({ committed: [], unneeded: [stale[0]!.stagingId], undecided: [] })
+      // The decided bytes, staged at a node the record does not place shard 0 on: as unneeded.
+      const same = forgeRecord({ oid, version: 1, content: bytesOf('decided', 3000), replicas, homes })
+      const elsewhere = h.nodeIds.find((n) => !replicas[0]!.includes(n))!
+      await h.net.transport.stageShards(elsewhere, [same.shards[0]!])
+      const misplaced = (await h.net.node(elsewhere).store.staleStaged(0)).filter((s) => s.objectId === oid)
+      expect(misplaced).toHaveLength(1)
+      expect(await h.net.engine(elsewhere).rollForwardStaged(misplaced)).toEqual({
+        committed: [],
+        unneeded: [misplaced[0]!.stagingId],
+        undecided: [],
+      })
+    } finally {
+      await h.close()
+    }
+  })
+})
