@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import type { VersionRecord } from '../../src/core/record.js'
-import { decidedRecord } from '../../src/engine/catalogue.js'
+import { decidedRecord, resolveRecord } from '../../src/engine/catalogue.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import type { NodeTransport } from '../../src/engine/transport.js'
 import type { StorageEvent } from '../../src/log/index.js'
+import { findObject } from './consistency-claims-helpers.js'
+import { forgeRecord } from './forged-record.js'
 import { inProcessHarness } from './harness.js'
 import { bytesOf, meta } from './suite.js'
 
@@ -71,6 +73,24 @@ describe('catalogue homes: lagging homes, repeats and conflicts', () => {
       await h.setDown(h2, false)
     }
     expect((await e.getContent(oid, 1)).ok).toBe(true)
+  })
+
+  it('a write whose shard staged on one replica of three offers no home its record', async () => {
+    // Two replicas of shard 0 that are no home are down: the homes answer, the stage falls short.
+    const p = findObject(
+      h.nodeIds,
+      'stage-short',
+      (o) => o.replicas[0]!.filter((n) => !o.homes.includes(n)).length >= 2,
+    )
+    const down = p.replicas[0]!.filter((n) => !p.homes.includes(n)).slice(0, 2)
+    for (const n of down) await h.setDown(n, true)
+    try {
+      const put = await h.engine(p.homes[0]!).putContent(p.oid, 1, bytesOf('stage-short', 3000), meta(1))
+      expect(put.ok).toBe(false)
+      for (const home of p.homes) expect(await holds(home, p.oid, 1)).toBe(false)
+    } finally {
+      for (const n of down) await h.setDown(n, false)
+    }
   })
 
   it('a read takes the record once two homes agree, not waiting on a slow third, whose answer still drives repair', async () => {
@@ -145,6 +165,27 @@ describe('catalogue homes: lagging homes, repeats and conflicts', () => {
     }
     expect(await e.getContent(oid, 1)).toMatchObject({ ok: true })
   })
+
+  it('an update repeated with another record is refused before a home that missed it can take it', async () => {
+    // As above, past version 1: the preflight learns what the homes hold from their latest.
+    const { oid, h1, h3, e } = setup('no-split-update')
+    expect((await e.putContent(oid, 1, bytesOf('su-1', 3000), meta(1))).ok).toBe(true)
+    const content = bytesOf('su-2', 3000)
+    await h.setDown(h3, true)
+    expect((await e.putContent(oid, 2, content, meta(5))).ok).toBe(true)
+    await h.setDown(h3, false)
+    await h.setDown(h1, true)
+    try {
+      const retry = await e.putContent(oid, 2, content, meta(5), { timestampTick: 6 })
+      expect(retry).toMatchObject({ ok: false, code: 'VERSION_CONFLICT' })
+      // h3 missed v2 and was free to take any record there: it must not have taken the refused one.
+      const atH3 = await h.net.node(h3).service.getRecord(oid, 2)
+      expect(atH3?.timestamp_tick ?? 5).toBe(5)
+    } finally {
+      await h.setDown(h1, false)
+    }
+    expect(await e.getContent(oid, 2)).toMatchObject({ ok: true, version: 2 })
+  })
 })
 
 describe('decidedRecord', () => {
@@ -190,5 +231,50 @@ describe('decidedRecord', () => {
     )
     const want = oracle(answers)
     expect(got === R ? 'R' : got === S ? 'S' : got).toBe(want)
+  })
+})
+
+describe('resolveRecord', () => {
+  // Two records of one version with the same content and hash_commit, told apart only by their tick:
+  // homes that hold one do not vote for the other.
+  const homes = ['h1', 'h2', 'h3']
+  const forged = (tick: number) =>
+    forgeRecord({
+      oid: 'cd'.repeat(32),
+      version: 1,
+      content: bytesOf('twins', 100),
+      replicas: [0, 1, 2, 3].map(() => homes),
+      homes,
+      tick,
+    }).record
+  const R = forged(1)
+  const S = forged(2)
+  type Answer = 'R' | 'S' | 'none' | 'error'
+  const patterns: Answer[][] = []
+  for (const a of ['R', 'S', 'none', 'error'] as Answer[])
+    for (const b of ['R', 'S', 'none', 'error'] as Answer[])
+      for (const c of ['R', 'S', 'none', 'error'] as Answer[]) patterns.push([a, b, c])
+
+  it.each(patterns)('given %s %s %s, returns only a record two homes hold, exactly', async (...answers) => {
+    const byHome = new Map(homes.map((h, i) => [h, answers[i]!]))
+    const transport = {
+      getRecord: async (node: string) => {
+        const a = byHome.get(node)
+        if (a === 'error') throw new NodeUnavailableError('away')
+        return a === 'R' ? R : a === 'S' ? S : undefined
+      },
+      commitVersion: async () => {
+        throw new NodeUnavailableError('no repair here')
+      },
+    } as unknown as NodeTransport
+    const ctx = { nodeId: 'x', transport, timeouts: { requestMs: 1000, streamIdleMs: 1000 } }
+    const majority = (['R', 'S'] as const).find((x) => answers.filter((a) => a === x).length >= 2)
+    for (const version of [1, 'latest'] as const) {
+      const got = await resolveRecord(ctx, homes, R.object_id, version).then(
+        (r) => (r.timestamp_tick === 1 ? 'R' : 'S'),
+        () => undefined,
+      )
+      expect(got).toBe(majority)
+    }
   })
 })
