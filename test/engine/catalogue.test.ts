@@ -188,11 +188,29 @@ describe('catalogue homes: lagging homes, repeats and conflicts', () => {
   })
 })
 
+/** What a home answers a record request with, in the two tables below. */
+type Answer = 'R' | 'S' | 'none' | 'error'
+
+/** Every combination of three homes' answers. */
+function answerPatterns(): Answer[][] {
+  const kinds: Answer[] = ['R', 'S', 'none', 'error']
+  return kinds.flatMap((a) => kinds.flatMap((b) => kinds.map((c) => [a, b, c])))
+}
+
+/** A getRecord that answers for each home as `answers` says: R, S, nothing, or a failure. */
+function answering(homes: string[], answers: Answer[], R: VersionRecord, S: VersionRecord) {
+  const byHome = new Map(homes.map((h, i) => [h, answers[i]!]))
+  return async (node: string): Promise<VersionRecord | undefined> => {
+    const a = byHome.get(node)
+    if (a === 'error') throw new NodeUnavailableError('away')
+    return a === 'R' ? R : a === 'S' ? S : undefined
+  }
+}
+
 describe('decidedRecord', () => {
   // Stand-in records: decidedRecord only compares them by digest.
   const R = { object_id: 'r', version: 1 } as unknown as VersionRecord
   const S = { object_id: 's', version: 1 } as unknown as VersionRecord
-  type Answer = 'R' | 'S' | 'none' | 'error'
   const homes = ['h1', 'h2', 'h3']
 
   /** Brute force: could any filling-in of the homes that did not answer give some record two votes? */
@@ -209,20 +227,8 @@ describe('decidedRecord', () => {
     return possible ? undefined : null
   }
 
-  const patterns: Answer[][] = []
-  for (const a of ['R', 'S', 'none', 'error'] as Answer[])
-    for (const b of ['R', 'S', 'none', 'error'] as Answer[])
-      for (const c of ['R', 'S', 'none', 'error'] as Answer[]) patterns.push([a, b, c])
-
-  it.each(patterns)('answers %s %s %s as the brute-force oracle does', async (...answers) => {
-    const byHome = new Map(homes.map((h, i) => [h, answers[i]!]))
-    const transport = {
-      getRecord: async (node: string) => {
-        const a = byHome.get(node)
-        if (a === 'error') throw new NodeUnavailableError('away')
-        return a === 'R' ? R : a === 'S' ? S : undefined
-      },
-    } as unknown as NodeTransport
+  it.each(answerPatterns())('answers %s %s %s as the brute-force oracle does', async (...answers) => {
+    const transport = { getRecord: answering(homes, answers, R, S) } as unknown as NodeTransport
     const got = await decidedRecord(
       { nodeId: 'x', transport, timeouts: { requestMs: 1000, streamIdleMs: 1000 } },
       homes,
@@ -249,32 +255,24 @@ describe('resolveRecord', () => {
     }).record
   const R = forged(1)
   const S = forged(2)
-  type Answer = 'R' | 'S' | 'none' | 'error'
-  const patterns: Answer[][] = []
-  for (const a of ['R', 'S', 'none', 'error'] as Answer[])
-    for (const b of ['R', 'S', 'none', 'error'] as Answer[])
-      for (const c of ['R', 'S', 'none', 'error'] as Answer[]) patterns.push([a, b, c])
-
-  it.each(patterns)('given %s %s %s, returns only a record two homes hold, exactly', async (...answers) => {
-    const byHome = new Map(homes.map((h, i) => [h, answers[i]!]))
-    const transport = {
-      getRecord: async (node: string) => {
-        const a = byHome.get(node)
-        if (a === 'error') throw new NodeUnavailableError('away')
-        return a === 'R' ? R : a === 'S' ? S : undefined
-      },
-      commitVersion: async () => {
-        throw new NodeUnavailableError('no repair here')
-      },
-    } as unknown as NodeTransport
-    const ctx = { nodeId: 'x', transport, timeouts: { requestMs: 1000, streamIdleMs: 1000 } }
-    const majority = (['R', 'S'] as const).find((x) => answers.filter((a) => a === x).length >= 2)
-    for (const version of [1, 'latest'] as const) {
-      const got = await resolveRecord(ctx, homes, R.object_id, version).then(
-        (r) => (r.timestamp_tick === 1 ? 'R' : 'S'),
-        () => undefined,
-      )
-      expect(got).toBe(majority)
-    }
-  })
+  it.each(answerPatterns())(
+    'given %s %s %s, returns only a record two homes hold, exactly',
+    async (...answers) => {
+      const transport = {
+        getRecord: answering(homes, answers, R, S),
+        commitVersion: async () => {
+          throw new NodeUnavailableError('no repair here')
+        },
+      } as unknown as NodeTransport
+      const ctx = { nodeId: 'x', transport, timeouts: { requestMs: 1000, streamIdleMs: 1000 } }
+      const majority = (['R', 'S'] as const).find((x) => answers.filter((a) => a === x).length >= 2)
+      for (const version of [1, 'latest'] as const) {
+        const got = await resolveRecord(ctx, homes, R.object_id, version).then(
+          (r) => (r.timestamp_tick === 1 ? 'R' : 'S'),
+          () => undefined,
+        )
+        expect(got).toBe(majority)
+      }
+    },
+  )
 })
