@@ -22,6 +22,7 @@ import {
   MAX_REQUEST_JSON_FRAME_BYTES,
   wireErrorOf,
 } from '../../src/net/frames.js'
+import { qfsErrorCode as codeOf } from '../helpers/qfs-error-code.js'
 
 const SEED = 0x5eed_f4a3
 const FRAME_CODES = ['FRAME_INVALID', 'FRAME_TOO_LARGE', 'UNKNOWN_MESSAGE']
@@ -53,16 +54,6 @@ function decodeAll(bytes: Uint8Array, cuts: number[] = []): Frame[] {
   frames.push(...decoder.push(bytes.subarray(start)))
   expect(decoder.buffered).toBe(0)
   return frames
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof QfsError) return err.code
-    throw err
-  }
-  return 'NO_ERROR'
 }
 
 const utf8 = (s: string) => new TextEncoder().encode(s)

@@ -5,6 +5,7 @@ import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import * as rep from '../../src/net/messages.js'
 import * as pub from '../../src/net/messages-public.js'
 import { forgeRecord } from '../engine/forged-record.js'
+import { qfsErrorCode as codeOf } from '../helpers/qfs-error-code.js'
 
 const SEED = 0x5eed_3e55
 const ID = 'cd'.repeat(32)
@@ -166,15 +167,6 @@ describe('message validation is total', () => {
 
 /** Limits of docs/protocol.md sections 4.6-4.8 and "Messages", at their boundaries. */
 describe('documented message limits at their boundaries', () => {
-  const codeOf = (fn: () => unknown): string => {
-    try {
-      fn()
-    } catch (err) {
-      if (err instanceof QfsError) return err.code
-      throw err
-    }
-    return 'NO_ERROR'
-  }
   const HEX = 'ab'.repeat(32)
   const staged = (node_id: unknown, staging_id: unknown) => ({
     node_id,
@@ -287,15 +279,6 @@ describe('documented message limits at their boundaries', () => {
 
 /** The public messages' limits (docs/protocol.md 4.2-4.5, "Messages"), at their boundaries. */
 describe('documented public message limits at their boundaries', () => {
-  const codeOf = (fn: () => unknown): string => {
-    try {
-      fn()
-    } catch (err) {
-      if (err instanceof QfsError) return err.code
-      throw err
-    }
-    return 'NO_ERROR'
-  }
   const HEX = 'ef'.repeat(32)
   const write = (extra: Record<string, unknown>) => ({
     object_id: 'a',
