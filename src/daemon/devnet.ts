@@ -272,9 +272,9 @@ export class Devnet {
         detached: true,
         env: { ...DAEMON_ENV, ...process.env, ...(this.init.env ?? {}) },
       })
-    } finally {
-      // The daemon holds its own descriptors of the file now.
+    } catch (err) {
       await log.close()
+      throw err
     }
     // Nothing is written, so only a daemon that already exited could fail the pipe; that is reported
     // by its exit, not here.
@@ -292,7 +292,11 @@ export class Devnet {
         })
       }),
     }
+    // Listed before anything is awaited: a `stop()` that began while the log was being closed would
+    // not have seen this daemon, and would have left it running until it noticed its stdin end.
     this.children[plan.index - 1] = child
+    // The daemon holds its own descriptors of the file now.
+    await log.close()
     const watching = new AbortController()
     const ready = waitForReadyLine(plan.logPath, logFrom, watching.signal).then((line) => line ?? never)
     ready.catch(() => {}) // a failure after the race was decided is nobody's to hear

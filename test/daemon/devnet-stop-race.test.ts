@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -33,4 +33,42 @@ describe('a devnet stopped while it launches', () => {
       devnet.killAllNow()
     }
   }, 30_000)
+})
+
+/** Pids of `start` processes whose command line names a directory under `dir`. */
+async function startedUnder(dir: string): Promise<number[]> {
+  const pids: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const args = await readFile(`/proc/${entry}/cmdline`, 'utf8').then(
+      (c) => c.split('\0'),
+      () => [] as string[],
+    )
+    if (args.includes('start') && args.some((a) => a.startsWith(dir))) pids.push(Number(entry))
+  }
+  return pids
+}
+
+describe('a devnet stopped at any point of its launch', () => {
+  it('leaves no daemon process behind once stop() resolves', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'qfs-devnet-race-any-'))
+    try {
+      // stop() after 0..39 event-loop turns, then after 0..19 ms (the old code failed at 0-2 ms): some land while a launch closes
+      // its log file, after its spawn (a daemon not yet listed then was never stopped).
+      for (let turns = 0; turns < 60; turns++) {
+        const dir = join(root, `net-${turns}`)
+        const devnet = await Devnet.prepare({ dir, nodes: 3, logLevel: 'warn' })
+        const launched = devnet.launchAll()
+        launched.catch(() => {})
+        if (turns < 40) for (let t = 0; t < turns; t++) await new Promise((r) => setImmediate(r))
+        else await new Promise((r) => setTimeout(r, turns - 40))
+        await devnet.stop()
+        const left = await startedUnder(dir)
+        for (const pid of left) process.kill(pid, 'SIGKILL')
+        expect(left, `stop() after ${turns} turns`).toEqual([])
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  }, 120_000)
 })
