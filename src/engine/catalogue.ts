@@ -106,12 +106,15 @@ async function resolveExact(
   )
   const agreed = await asked.agreed
   // Read repair: a reachable home without the decided record missed it; bring it up to date so one
-  // more failure does not leave the version without a majority. It waits for the slower homes, the
-  // reader does not.
+  // more failure does not leave the version without a majority. A home whose answer failed may lack
+  // it too (catchUp asks its latest first and does nothing if it is current), as for a read of the
+  // latest. It waits for the slower homes, the reader does not.
   const repair = (answers: Answer[]) => {
     const { winner, lacking, reachable, mostVotes } = tally(answers, q)
     if (winner === undefined) return
-    for (const home of lacking) void catchUp(ctx, homes, home, objectId, exact + 1).catch(() => {})
+    const failed = answers.filter((a) => a.error !== undefined).map((a) => a.node)
+    for (const home of [...lacking, ...failed])
+      void catchUp(ctx, homes, home, objectId, exact + 1).catch(() => {})
     if (reachable === homes.length && mostVotes === homes.length) onUnanimous?.(winner)
   }
   if (agreed !== undefined) {

@@ -58,6 +58,31 @@ describe('catalogue homes: lagging homes, repeats and conflicts', () => {
     }
   })
 
+  it('a read of an exact version catches up a home that missed it and whose answer failed', async () => {
+    const { oid, h3, e } = setup('exact-failed')
+    await h.setDown(h3, true)
+    expect((await e.putContent(oid, 1, bytesOf('ef-1', 3000), meta(1))).ok).toBe(true)
+    await h.setDown(h3, false)
+    // Its first record request fails (a transient error); it answers again after that.
+    let failed = false
+    const transport = h.net.transport
+    const real = transport.getRecord.bind(transport)
+    const spy = vi.spyOn(transport, 'getRecord').mockImplementation(async (node, o, v, options) => {
+      if (node === h3 && o === oid && !failed) {
+        failed = true
+        throw new NodeUnavailableError('transient')
+      }
+      return real(node, o, v, options)
+    })
+    try {
+      expect(await e.getContent(oid, 1)).toMatchObject({ ok: true, version: 1 })
+      expect(failed).toBe(true)
+      await eventually(() => holds(h3, oid, 1))
+    } finally {
+      spy.mockRestore()
+    }
+  })
+
   it('a decided version whose other holder is down reads as QUORUM_NOT_REACHED, never NOT_FOUND', async () => {
     const { oid, h2, h3, e } = setup('holder-down')
     await h.setDown(h3, true)
