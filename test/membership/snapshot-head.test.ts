@@ -104,6 +104,18 @@ describe('the saved head of a snapshot chain', () => {
       { seed: 4242, numRuns: 300 },
     )
     expect(() => parseSnapshotHead({ ...head1, extra: 1 })).toThrow(/unknown field extra/)
+    // Fields the property above reads back as given when they are valid, refused when they are not.
+    for (const bad of [
+      { node_count: -1 },
+      { node_count: '3' },
+      { node_set_digest: head1.node_set_digest.toUpperCase() },
+      { node_set_digest: head1.node_set_digest.slice(1) },
+      { params: { ...head1.params, speed: 1 } },
+    ]) {
+      expect(() => parseSnapshotHead({ ...head1, ...bad }), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_INPUT' }),
+      )
+    }
     expect(() => parseSnapshotHead(null)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }))
   })
 })
