@@ -338,6 +338,9 @@ describe('SnapshotMembership', () => {
     expect(m.current().epoch).toBe(2)
     expect(m.latest).toEqual(s2)
     expect(m.remember(s0)).toBe(m.at(0))
+    // Another snapshot of an epoch held (remembered, or in force) is a fork, never taken as the one held.
+    expect(reason(make(0, { nodes: NODES.slice(0, 2) }))).toBe('BROKEN_CHAIN')
+    expect(reason(make(2, { prev: s1, startTick: 250 }))).toBe('BROKEN_CHAIN')
     // An untrusted authority is refused as at accept.
     const other = new SnapshotMembership({ trustedKeys: [B] })
     other.accept(s2)
