@@ -2,10 +2,11 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { toHex } from '../../src/core/bytes.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import type { NodeConfig } from '../../src/daemon/config.js'
 import { loadInitialSnapshot, reloadSnapshot } from '../../src/daemon/snapshot-adoption.js'
-import { writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
+import { readSnapshotHead, savedSnapshotPath, writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
 import { generateAuditKey } from '../../src/log/keys.js'
 import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
 import { SnapshotMembership } from '../../src/membership/snapshot-membership.js'
@@ -179,5 +180,65 @@ describe('reload of a snapshot file that is not there or cannot be read', () => 
       }),
     ])
     expect(membership.current().epoch).toBe(0)
+  })
+})
+
+describe('reload of a snapshot already held, and of one no key is configured for', () => {
+  it('an older epoch held is unchanged: the snapshot in force and the saved head stay', async () => {
+    expect((await reloadWith(e1)).outcome).toBe('adopted')
+    expect((await readSnapshotHead(config.dir))?.epoch).toBe(1)
+    expect((await reloadWith(e0)).outcome).toBe('unchanged')
+    expect(membership.current().epoch).toBe(1)
+    // A head moved back to epoch 0 would let a restart take epoch 0 again (a replay).
+    expect((await readSnapshotHead(config.dir))?.epoch).toBe(1)
+  })
+
+  it('a node started without a snapshot gets its saved earlier epochs back when a reload adopts one', async () => {
+    // beforeEach adopted epoch 0, which saved it in D/snapshots; this membership never held it.
+    const fresh = new SnapshotMembership({ trustedKeys: [authority.publicKey] })
+    await writeSnapshotFile(config.snapshot, e1)
+    expect(await reloadSnapshot(config, fresh, DEFAULT_PARAMS, capturingLogger().logger)).toBe('adopted')
+    expect(fresh.current().epoch).toBe(1)
+    expect(fresh.at(0)?.snapshotHash).toBe(e0.snapshot_hash)
+  })
+
+  it('an untrusted authority with no trusted_authorities configured says to add --trust', async () => {
+    const hint = ' (no trusted_authorities are configured: add --trust KEY)'
+    const untrusting = { ...config, trustedAuthorities: [] }
+    await writeSnapshotFile(config.snapshot, e1)
+    const none = new SnapshotMembership({ trustedKeys: [] })
+    const err = await reloadSnapshot(untrusting, none, DEFAULT_PARAMS, capturingLogger().logger).catch(
+      (e: unknown) => e,
+    )
+    expect(err).toMatchObject({ code: 'SNAPSHOT_REJECTED', reason: 'UNTRUSTED_AUTHORITY' })
+    expect((err as Error).message.endsWith(hint)).toBe(true)
+    // With a key configured, only not that one: no hint.
+    const stranger = new SnapshotMembership({
+      trustedKeys: [toHex(generateAuditKey(new Uint8Array(32).fill(78)).publicKey)],
+    })
+    const other = await reloadSnapshot(config, stranger, DEFAULT_PARAMS, capturingLogger().logger).catch(
+      (e: unknown) => e,
+    )
+    expect(other).toMatchObject({ reason: 'UNTRUSTED_AUTHORITY' })
+    expect((other as Error).message).not.toContain('add --trust')
+  })
+
+  it('a saved snapshot file holding another epoch than its name is refused with a warning naming it', async () => {
+    // epoch-0.json overwritten with epoch 1, the snapshot the restart below runs on.
+    await writeSnapshotFile(savedSnapshotPath(config.dir, 0), e1)
+    await writeSnapshotFile(config.snapshot, e1)
+    const restarted = new SnapshotMembership({ trustedKeys: [authority.publicKey] })
+    const { logger, lines } = capturingLogger()
+    await loadInitialSnapshot(config, restarted, logger)
+    expect(restarted.current().epoch).toBe(1)
+    expect(restarted.at(0)).toBeUndefined()
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'a saved snapshot was refused: the epochs up to it stay unknown to this node',
+        path: savedSnapshotPath(config.dir, 0),
+        reason: `MALFORMED: ${savedSnapshotPath(config.dir, 0)} holds epoch 1`,
+      }),
+    )
   })
 })
