@@ -181,7 +181,11 @@ describe('snapshot backfill', () => {
     // Only the gap below what is held is asked for.
     const gap = backfillOf(holding(chain[2]!, chain[3]!), [serves(1, 0), serves(), serves()])
     expect(await gap.backfill.start()).toEqual({ added: [1, 0], missing: undefined })
-    expect([...whole.asked, ...begun.asked, ...whole.lines, ...begun.lines]).toEqual([])
+    // An epoch 0 ends the chain whatever its prev_snapshot_hash says: there is no epoch -1 to ask for.
+    const anchored0 = signed(0, entries, { previous: chain[1] })
+    const zero = backfillOf(holding(anchored0), [serves(0), serves(), serves()])
+    expect(await zero.backfill.start()).toEqual({ added: [] })
+    expect([...whole.asked, ...begun.asked, ...zero.asked, ...whole.lines, ...begun.lines]).toEqual([])
     expect(gap.asked).toEqual(['0:1', '0:0'])
   })
 
@@ -304,6 +308,11 @@ describe('snapshot backfill', () => {
     await stopping.backfill.stop()
     expect(await run).toEqual({ added: [], missing: 2 })
     expect(stopping.asked).toEqual(['0:2'])
+    // Stopped, not failed: no warning that no peer had the epoch.
+    expect(stopping.lines).toContainEqual(
+      expect.objectContaining({ level: 'info', msg: 'the snapshot backfill stopped with the node' }),
+    )
+    expect(msgs(stopping.lines, 'warn')).toEqual([])
     expect(await stopping.backfill.start()).toEqual({ added: [] })
     expect(stopping.asked).toEqual(['0:2'])
   })
