@@ -9,6 +9,7 @@ import { loadInitialSnapshot, reloadSnapshot } from '../../src/daemon/snapshot-a
 import { readSnapshotHead, savedSnapshotPath, writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
 import { generateAuditKey } from '../../src/log/keys.js'
 import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
+import { headOf } from '../../src/membership/snapshot-head.js'
 import { SnapshotMembership } from '../../src/membership/snapshot-membership.js'
 import {
   authority,
@@ -239,6 +240,38 @@ describe('reload of a snapshot already held, and of one no key is configured for
         path: savedSnapshotPath(config.dir, 0),
         reason: `MALFORMED: ${savedSnapshotPath(config.dir, 0)} holds epoch 1`,
       }),
+    )
+  })
+})
+
+describe('the saved head as a reload and a start rely on it', () => {
+  const headPath = () => join(config.dir, 'snapshot-head.json')
+
+  it('a head that cannot be written stops the reload before the snapshot is adopted', async () => {
+    // A directory where the head belongs: writing it fails as a full disk would.
+    await rm(headPath(), { force: true })
+    await mkdir(headPath())
+    try {
+      const { outcome } = await reloadWith(e1)
+      expect(outcome).toBeInstanceOf(Error)
+      // Adopted first, a crash here would restart on a head of epoch 0: the epoch in force stays 0.
+      expect(membership.current().epoch).toBe(0)
+    } finally {
+      await rm(headPath(), { recursive: true, force: true })
+    }
+  })
+
+  it('a head that is JSON but no snapshot head is INVALID_DATA_DIR at start, never taken as no head', async () => {
+    await writeFile(headPath(), JSON.stringify({ ...headOf(e1), epoch: 'one' }))
+    await writeSnapshotFile(config.snapshot, e0)
+    const err = await loadInitialSnapshot(
+      config,
+      new SnapshotMembership({ trustedKeys: [authority.publicKey] }),
+      capturingLogger().logger,
+    ).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'INVALID_DATA_DIR' })
+    expect((err as Error).message).toBe(
+      `${headPath()} is not a snapshot head (epoch must be a safe non-negative integer); remove it to adopt the snapshot file as a new anchor`,
     )
   })
 })
