@@ -68,12 +68,30 @@ describe('the authority key file', () => {
   })
 })
 
+describe('another key file in place of the authority key file', () => {
+  it("refuses a node's audit key (another schema), though it holds a seed and its public key", async () => {
+    const audit = await keyFile('audit-key.json', { schema: 'qfs-audit-key/1' })
+    await expect(readAuthorityKeyFile(audit)).rejects.toMatchObject({
+      code: 'INVALID_KEY_FILE',
+      message: `${audit}: schema must be qfs-authority-key/1`,
+    })
+  })
+})
+
 describe('a trusted key given as hex', () => {
   it('is lower-case hex only: upper case is a mistyped key, as a snapshot writes keys lower case', async () => {
     const hex = toHex(created.key.publicKey)
     expect(await resolveTrustedKey(hex, root)).toBe(hex)
     await expect(resolveTrustedKey(hex.toUpperCase(), root)).rejects.toMatchObject({
       code: 'INVALID_KEY_FILE',
+    })
+  })
+
+  it('is refused from a JSON file whose public_key is not a whole key', async () => {
+    await writeFile(join(root, 'short-key.json'), JSON.stringify({ public_key: 'abcd' }))
+    await expect(resolveTrustedKey('short-key.json', root)).rejects.toMatchObject({
+      code: 'INVALID_KEY_FILE',
+      message: `${join(root, 'short-key.json')} holds no ML-DSA-65 public key (3904 lower-case hex characters)`,
     })
   })
 })
