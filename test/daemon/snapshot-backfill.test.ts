@@ -272,6 +272,14 @@ describe('snapshot backfill', () => {
     const definite = backfillOf(holding(chain[1]!), [serves(), refuses, fails], { retryDelaysMs: [5] })
     expect(await definite.backfill.start()).toEqual({ added: [], missing: 0 })
     expect(definite.asked).toEqual(['0:0', '1:0', '2:0', '2:0'])
+
+    // Every peer answered (NOT_FOUND): nobody to ask again, so no delay is waited out.
+    const answered = backfillOf(holding(chain[1]!), [serves(), serves(), serves()], {
+      retryDelaysMs: [2_000],
+    })
+    const began = Date.now()
+    expect(await answered.backfill.start()).toEqual({ added: [], missing: 0 })
+    expect(Date.now() - began).toBeLessThan(1_000)
     expect(definite.lines).toContainEqual(
       expect.objectContaining({
         level: 'warn',
