@@ -1,6 +1,8 @@
 import { sha3_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { MemoryLevel } from 'memory-level'
+import type { SignedCheckpoint } from '../../src/log/checkpoint.js'
 import type { EventFields } from '../../src/log/event.js'
 import { type AuditKey, generateAuditKey } from '../../src/log/keys.js'
 
@@ -78,4 +80,21 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const x of it) out.push(x)
   return out
+}
+
+/**
+ * `c` with `change`, its id recomputed by the oracle and signed anew with `key` by noble directly:
+ * a checkpoint whose signature verifies, as whoever holds the node's key could sign it.
+ */
+export function reSigned(
+  c: SignedCheckpoint,
+  change: Partial<SignedCheckpoint>,
+  key: AuditKey = TEST_KEY,
+): SignedCheckpoint {
+  const { checkpoint_id: _id, signature: _sig, ...body } = { ...c, ...change }
+  const id = oracleHashHex(body)
+  const signature = ml_dsa65.sign(new Uint8Array(Buffer.from(id, 'hex')), key.secretKey, {
+    context: new TextEncoder().encode('qfs-eqm-checkpoint/1'),
+  })
+  return { ...body, checkpoint_id: id, signature: bytesToHex(signature) }
 }
