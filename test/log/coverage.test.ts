@@ -1,10 +1,16 @@
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { type Coverage, verifyCoverage } from '../../src/log/checkpoint.js'
+import {
+  batchTree,
+  type Coverage,
+  coverageOf,
+  signCheckpoint,
+  verifyCoverage,
+} from '../../src/log/checkpoint.js'
 import type { StorageEvent } from '../../src/log/event.js'
 import { EventLog } from '../../src/log/event-log.js'
 import { oraclePath } from '../helpers/rfc9162.js'
-import { collect, hexOf, memoryDb, NODE, OTHER_KEY, storeFields, TEST_KEY } from './fixtures.js'
+import { collect, hexOf, memoryDb, NODE, OTHER_KEY, reSigned, storeFields, TEST_KEY } from './fixtures.js'
 
 // 11 entries, checkpointEvery 4: batches of 4, 4 and 3 leaves (a full tree and an unbalanced one).
 const N = 11
@@ -91,6 +97,85 @@ describe('coverage', () => {
     expect(await log.coverage(N)).toBeUndefined()
     await expect(log.coverage(-1)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     await expect(log.coverage(1.5)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+  })
+})
+
+/**
+ * Checkpoints whose signature verifies but whose fields do not fit the entry: the key holder signing
+ * a batch under another node's name, in another order or with another head; and a checkpoint's
+ * fields changed after signing (the signature covers the id, so only the id check sees them).
+ */
+const raw = (id: string) => new Uint8Array(Buffer.from(id, 'hex'))
+const CONTEXT = new TextEncoder().encode('qfs-eqm-checkpoint/1')
+
+describe('verifyCoverage against a checkpoint that is signed but does not fit', () => {
+  it('a re-signed unchanged checkpoint still covers every entry of its batch', () => {
+    const cp = reSigned(coverages[8]!.checkpoint, {})
+    for (const seq of [8, 9, 10]) {
+      const cov = { ...coverages[seq]!, checkpoint: cp }
+      expect(verifyCoverage(events[seq], cov, TEST_KEY.publicKey)).toEqual({ ok: true, reason: null })
+    }
+  })
+
+  it('refuses a field changed after signing, though the signature over the old id still verifies', () => {
+    const cov = coverages[9]!
+    for (const [change, seq] of [
+      [{ checkpoint_seq: 5 }, 5],
+      [{ prev_checkpoint_id: hexOf(7) }, 2],
+    ] as const) {
+      const cp = { ...cov.checkpoint, ...change }
+      expect(verifyCoverage(events[9], { ...cov, checkpoint: cp }, TEST_KEY.publicKey)).toEqual({
+        ok: false,
+        reason: `checkpoint ${seq}: id does not match its fields`,
+      })
+    }
+  })
+
+  it('refuses a checkpoint naming one key and signed with another', () => {
+    // The body names TEST_KEY; OTHER_KEY signs that same id and is the key checked against.
+    const cov = coverages[9]!
+    const signature = ml_dsa65.sign(raw(cov.checkpoint.checkpoint_id), OTHER_KEY.secretKey, {
+      context: CONTEXT,
+    })
+    const cp = { ...cov.checkpoint, signature: Buffer.from(signature).toString('hex') }
+    expect(verifyCoverage(events[9], { ...cov, checkpoint: cp }, OTHER_KEY.publicKey)).toEqual({
+      ok: false,
+      reason: 'checkpoint 2: signed by another key',
+    })
+  })
+
+  it('refuses a checkpoint of another node over the same entries', () => {
+    const cov = coverages[9]!
+    const cp = reSigned(cov.checkpoint, { node_id: 'node-z' })
+    expect(verifyCoverage(events[9], { ...cov, checkpoint: cp }, TEST_KEY.publicKey)).toEqual({
+      ok: false,
+      reason: 'checkpoint is of another node',
+    })
+  })
+
+  it('refuses an entry that sits at another leaf than its seq says', () => {
+    // The batch 8..10 signed in the order 9, 8, 10: entry 9 is leaf 0 and its path proves it.
+    const first = coverages[8]!.checkpoint
+    const ids = [9, 8, 10].map((s) => raw(events[s]!.event_id))
+    const cp = signCheckpoint(
+      { node_id: NODE, checkpoint_seq: 2, first_seq: 8, prev_checkpoint_id: first.prev_checkpoint_id },
+      ids,
+      TEST_KEY,
+    )
+    const cov = coverageOf(cp, batchTree(ids), 0)
+    expect(verifyCoverage(events[9], cov, TEST_KEY.publicKey)).toEqual({
+      ok: false,
+      reason: 'leaf_index does not match the event seq',
+    })
+  })
+
+  it('refuses the last entry of a batch whose checkpoint names another head', () => {
+    const cov = coverages[10]!
+    const cp = reSigned(cov.checkpoint, { head_event_id: events[9]!.event_id })
+    expect(verifyCoverage(events[10], { ...cov, checkpoint: cp }, TEST_KEY.publicKey)).toEqual({
+      ok: false,
+      reason: 'event is not the checkpoint head',
+    })
   })
 })
 
