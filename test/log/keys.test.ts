@@ -58,6 +58,17 @@ describe('audit keys', () => {
     await expect(loadOrCreateAuditKey(dir)).rejects.toMatchObject({ code: 'INSECURE_KEY_FILE' })
   })
 
+  it.skipIf(process.platform === 'win32')('refuses a key file any group or other bit opens', async () => {
+    const dir = join(root, 'group')
+    await loadOrCreateAuditKey(dir)
+    for (const mode of [0o640, 0o620, 0o610, 0o604, 0o602]) {
+      await chmod(join(dir, 'audit-key.json'), mode)
+      await expect(loadOrCreateAuditKey(dir), mode.toString(8)).rejects.toMatchObject({
+        code: 'INSECURE_KEY_FILE',
+      })
+    }
+  })
+
   it.skipIf(process.platform === 'win32')(
     'a directory or a FIFO in place of the key file is INVALID_KEY_FILE naming it, never waited on',
     async () => {
@@ -89,6 +100,7 @@ describe('audit keys', () => {
     const bad: [string, string][] = [
       ['not json', '{'],
       ['array', '[]'],
+      ['wrong schema', JSON.stringify({ ...good, schema: 'qfs-audit-key/2' })],
       ['wrong scheme', JSON.stringify({ ...good, scheme: 'ML-DSA-44' })],
       ['short seed', JSON.stringify({ ...good, seed: '02' })],
       ['upper-case hex', JSON.stringify({ ...good, seed: 'AB'.repeat(32) })],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { MAX_EVENT_BYTES } from '../../src/log/event.js'
 import { EventLog } from '../../src/log/event-log.js'
-import { memoryDb, NODE, storeFields, TEST_KEY } from './fixtures.js'
+import { collect, memoryDb, NODE, storeFields, TEST_KEY } from './fixtures.js'
 
 /** What LevelDB puts in its messages: file paths that must not reach a caller's error_detail. */
 const DB_TEXT = 'IO error: /var/lib/qfs/node/db/000042.ldb: Input/output error'
@@ -77,6 +78,57 @@ describe('EventLog write failures', () => {
     expect(written.seq).toBe(1)
     expect(log.writeFailure()).toBeUndefined()
     expect(heard).toEqual([{ reason: DB_TEXT, seq: 1 }, undefined])
+    await log.close()
+  })
+
+  it('an entry too large to build is INVALID_INPUT, alone or grouped, and no write failure', async () => {
+    const heard: unknown[] = []
+    const log = new EventLog(
+      { db: memoryDb(), nodeId: NODE, key: TEST_KEY },
+      { checkpointDelayMs: 3_600_000, onWriteHealth: (f) => heard.push(f) },
+    )
+    await log.open()
+    // Each field passes its own check; only the whole entry is above the bound.
+    const huge = { event_type: 'AUDIT' as const, details: { blob: 'a'.repeat(MAX_EVENT_BYTES) } }
+    await expect(log.append(huge)).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    const grouped = await Promise.allSettled([
+      log.append(storeFields(0)),
+      log.append(storeFields(1)),
+      log.append(huge),
+      log.append(storeFields(2)),
+    ])
+    expect(
+      grouped.map((o) => (o.status === 'rejected' ? (o.reason as { code: string }).code : 'ok')),
+    ).toEqual(['ok', 'ok', 'INVALID_INPUT', 'ok'])
+    expect(log.writeFailure()).toBeUndefined()
+    expect(heard).toEqual([])
+    expect((await collect(log.iterate())).map((e) => e.timestamp_tick)).toEqual([1000, 1001, 1002])
+    await log.close()
+  })
+  it('a refused entry settles after every append queued ahead of it, so a flush behind it covers them', async () => {
+    const log = new EventLog(
+      { db: memoryDb(), nodeId: NODE, key: TEST_KEY },
+      { checkpointDelayMs: 3_600_000 },
+    )
+    await log.open()
+    const huge = { event_type: 'AUDIT' as const, details: { blob: 'a'.repeat(MAX_EVENT_BYTES) } }
+    const order: string[] = []
+    const settled = (name: string, p: Promise<unknown>) =>
+      p.then(
+        () => order.push(name),
+        () => order.push(name),
+      )
+    // The first goes out alone; the three queued behind it form one group.
+    const all = [
+      settled('first', log.append(storeFields(0))),
+      settled('a', log.append(storeFields(1))),
+      settled('b', log.append(storeFields(2))),
+      settled('huge', log.append(huge)),
+    ]
+    await log.flush()
+    expect(log.head()).toMatchObject({ entries: 3, covered_entries: 3 })
+    await Promise.all(all)
+    expect(order.indexOf('huge')).toBeGreaterThan(order.indexOf('b'))
     await log.close()
   })
 })
