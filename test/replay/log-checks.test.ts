@@ -132,9 +132,31 @@ describe('replay checks what it reads', () => {
       expect(outcome!.message, name).toContain(`REPLICA_COMMIT entry ${seq} `)
     }
     // A commit without details or without its version fields is as corrupt.
-    for (const change of [{ details: null }, { hash_commit: null }, { version: null }]) {
+    for (const change of [
+      { details: null },
+      { hash_commit: null },
+      { version: null },
+      { object_id: null },
+      { content_size: null },
+    ]) {
       const damaged = events.map((e, i) => (i === at ? { ...e, ...change } : e))
       await expect(replayNodeLog(node, damaged)).rejects.toMatchObject({ code: 'LOG_CORRUPT' })
     }
+  })
+  it('a later commit of a version as a mere holder leaves the node its home, as the store does', async () => {
+    const home = homes[0]!
+    const events = await logOf(h, home)
+    const commit = events.find((e) => e.event_type === 'REPLICA_COMMIT' && e.object_id === oid)!
+    expect((commit.details as { home: boolean }).home).toBe(true)
+    // A repair delivering a shard to the home commits the same record again with home: false.
+    const repair = {
+      ...commit,
+      seq: events.length,
+      details: { ...(commit.details as Record<string, unknown>), home: false, shards: [] },
+    }
+    const before = await replayNodeLog(home, events)
+    const after = await replayNodeLog(home, [...events, repair])
+    expect(after.index.find((e) => e.object_id === oid)?.home).toBe(true)
+    expect(after).toEqual(before)
   })
 })
