@@ -86,6 +86,8 @@ describe('parseStorageEvent refuses a stored event of another shape', () => {
 
   const bad: Array<[string, Record<string, unknown>]> = [
     ['replica_sets null (one spelling of none: {})', { replica_sets: null }],
+    ['an empty node_id', { node_id: '' }],
+    ['a node_id of 129 bytes', { node_id: 'a'.repeat(129) }],
     ['a pqc_signature with a fifth key', { pqc_signature: { ...ref, extra: 1 } }],
     ['a pqc_signature of another scheme', { pqc_signature: { ...ref, scheme: 'ML-DSA-44' } }],
     ['a pqc_signature audit path entry not hex', { pqc_signature: { ...ref, audit_path: ['zz'] } }],
