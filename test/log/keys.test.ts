@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
@@ -49,6 +49,8 @@ describe('audit keys', () => {
     const dir = join(root, 'race')
     const [a, b] = await Promise.all([loadOrCreateAuditKey(dir), loadOrCreateAuditKey(dir)])
     expect(a.publicKey).toEqual(b.publicKey)
+    // Neither leaves its temporary copy of a secret behind, the winner nor the loser.
+    expect(await readdir(dir)).toEqual(['audit-key.json'])
   })
 
   it.skipIf(process.platform === 'win32')('refuses a key file readable by others', async () => {

@@ -140,6 +140,11 @@ describe('EventLog close and reads', () => {
     expect(log.head().entries).toBe(1)
   })
 
+  it('verify before open is LOG_NOT_OPEN', async () => {
+    const log = new EventLog({ db: memoryDb(), nodeId: NODE, key: TEST_KEY }, QUIET)
+    await expect(log.verify()).rejects.toMatchObject({ code: 'LOG_NOT_OPEN' })
+  })
+
   it('refuses a checkpoint delay past what a timer can hold', () => {
     const make = (ms: number) => () =>
       new EventLog({ db: memoryDb(), nodeId: NODE, key: TEST_KEY }, { checkpointDelayMs: ms })

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { MAX_EVENT_BYTES } from '../../src/log/event.js'
 import { EventLog } from '../../src/log/event-log.js'
 import { collect, memoryDb, NODE, storeFields, TEST_KEY } from './fixtures.js'
@@ -130,5 +130,23 @@ describe('EventLog write failures', () => {
     await Promise.all(all)
     expect(order.indexOf('huge')).toBeGreaterThan(order.indexOf('b'))
     await log.close()
+  })
+
+  it('of two failed checkpoint runs before a flush, the flush reports the first', async () => {
+    const db = memoryDb()
+    // Entries commit (batches); every checkpoint write (a put) fails, each with its own error.
+    let puts = 0
+    Object.assign(db, { put: () => Promise.reject(new Error(`put ${++puts}`)) })
+    const log = new EventLog(
+      { db, nodeId: NODE, key: TEST_KEY },
+      { checkpointEvery: 1, checkpointDelayMs: 3_600_000 },
+    )
+    await log.open()
+    await log.append(storeFields(0))
+    // The count trigger's run fails in the background; the flush's own run fails again.
+    await vi.waitFor(() => expect(puts).toBe(1), { timeout: 10_000, interval: 5 })
+    const err = await rejection(log.flush())
+    expect(puts).toBe(2)
+    expect((err.cause as Error).message).toBe('put 1')
   })
 })
