@@ -81,4 +81,25 @@ describe('network catalogue votes', () => {
       },
     ])
   })
+
+  it('a node the record lists as a home, but that holds it only as a holder, does not vote', () => {
+    const holderOnly = { ...homeEntry(1), home: false }
+    const state = liveNetwork([
+      nodeState('node-1', [homeEntry(1)], []),
+      nodeState('node-2', [holderOnly], []),
+    ])
+    expect(state.catalogue).toEqual([])
+  })
+})
+
+describe('node state metrics', () => {
+  it('count objects, not versions', () => {
+    const v2 = { ...homeEntry(1), version: 2 }
+    expect(nodeState('node-1', [homeEntry(1), v2], [shardOf(1)]).metrics).toEqual({
+      objects: 1,
+      versions: 2,
+      shards: 1,
+      bytes_stored: 10,
+    })
+  })
 })
