@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidInputError } from '../../src/core/errors.js'
 import {
   buildEvent,
   MAX_EVENT_BYTES,
@@ -8,18 +7,9 @@ import {
   validateNodeId,
   ZERO_ID,
 } from '../../src/log/event.js'
-import { hexOf, NODE, oracleCanonical, storeFields } from './fixtures.js'
+import { codeOf, hexOf, NODE, oracleCanonical, storeFields } from './fixtures.js'
 
 /** Each bound of an entry at its edge (the last value accepted, the first refused), and the shapes a parse refuses. */
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (err) {
-    return err instanceof InvalidInputError ? err.code : 'NOT_INVALID_INPUT'
-  }
-}
 
 const AT = { node_id: NODE, seq: 0, prev_event_id: ZERO_ID }
 

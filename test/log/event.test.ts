@@ -1,6 +1,5 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { InvalidInputError } from '../../src/core/errors.js'
 import {
   buildEvent,
   computeEventId,
@@ -10,7 +9,7 @@ import {
   parseStorageEvent,
   ZERO_ID,
 } from '../../src/log/event.js'
-import { hexOf, NODE, oracleEventId, storeFields } from './fixtures.js'
+import { codeOf, hexOf, NODE, oracleEventId, storeFields } from './fixtures.js'
 
 const QFS_KEYS = [
   'event_id',
@@ -29,15 +28,6 @@ const QFS_KEYS = [
   'error_detail',
 ]
 const OUR_KEYS = ['schema', 'node_id', 'seq', 'prev_event_id', 'details']
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (err) {
-    return err instanceof InvalidInputError ? err.code : 'NOT_INVALID_INPUT'
-  }
-}
 
 describe('StorageEvent schema', () => {
   it('has every QFS key and our extensions, null where not applicable', () => {

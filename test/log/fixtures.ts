@@ -2,6 +2,7 @@ import { sha3_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js'
 import { MemoryLevel } from 'memory-level'
+import { InvalidInputError } from '../../src/core/errors.js'
 import type { SignedCheckpoint } from '../../src/log/checkpoint.js'
 import type { EventFields } from '../../src/log/event.js'
 import { type AuditKey, generateAuditKey } from '../../src/log/keys.js'
@@ -97,4 +98,14 @@ export function reSigned(
     context: new TextEncoder().encode('qfs-eqm-checkpoint/1'),
   })
   return { ...body, checkpoint_id: id, signature: bytesToHex(signature) }
+}
+
+/** The code of the InvalidInputError `fn` throws; undefined when it returns; NOT_INVALID_INPUT for any other throw. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    return err instanceof InvalidInputError ? err.code : 'NOT_INVALID_INPUT'
+  }
 }
