@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
 import type { VersionRecord } from '../../src/core/record.js'
 import { ContentVerifier } from '../../src/net/verify.js'
-import { buildVersion, pseudoBytes, testObjectId } from '../store/helpers.js'
+import { buildVersion, pseudoBytes, TEST_PARAMS, testObjectId } from '../store/helpers.js'
 
 const SEED = 0x5eed_7e51
 
@@ -74,5 +74,33 @@ describe('ContentVerifier (client-side check of a read against its record)', () 
     const firstShard = record.shards[0]!.length
     v.update(bad.subarray(0, firstShard - 1))
     expect(() => v.update(bad.subarray(firstShard - 1, firstShard))).toThrow(/Merkle root/)
+  })
+})
+
+describe('ContentVerifier against fields of the record besides its roots', () => {
+  const bytes = pseudoBytes(5, 5000)
+
+  it("hashes with the record's schema version, not the protocol's default", () => {
+    const built = buildVersion({
+      objectId: testObjectId('verify-schema'),
+      version: 1,
+      content: bytes,
+      params: { ...TEST_PARAMS, schemaVersion: 2 },
+    })
+    expect(built.record.schema_version).toBe(2)
+    expect(feed(built.record, bytes, [1000])).toBe('OK')
+  })
+
+  it("refuses a shard whose leaf count is not the record's, its root right", () => {
+    const record = structuredClone(recordFor('verify-leaf-count', bytes))
+    record.shards[1]!.leaf_count += 1
+    expect(feed(record, bytes, [])).toBe('INTEGRITY_MISMATCH')
+  })
+
+  it('refuses the right bytes under another hash_commit, or under metadata the commit does not bind', () => {
+    const record = recordFor('verify-commit', bytes)
+    expect(feed({ ...record, hash_commit: 'ab'.repeat(32) }, bytes, [])).toBe('INTEGRITY_MISMATCH')
+    const tagged = { ...record, metadata: { ...record.metadata, tags: ['forged'] } }
+    expect(feed(tagged, bytes, [2000])).toBe('INTEGRITY_MISMATCH')
   })
 })
