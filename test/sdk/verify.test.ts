@@ -190,6 +190,28 @@ describe('QfsClient checks what a lying coordinator serves', () => {
     })
   })
 
+  it('keeps no record of a read cancelled before its last byte, even one read on to its quiet end', async () => {
+    const c = fixture('cancelled-record', 3 * BLOCK)
+    // Shard 1's root is forged: the first piece (in shard 0) passes, nothing after it is checked.
+    serveRead(
+      withRecord(honestRead(c), (r) => {
+        ;(r.shards as JsonObject[])[1]!.merkle_root = 'ab'.repeat(32)
+      }),
+    )
+    const opened = await client.readContent(c.oid, 1)
+    if (!('content' in opened)) throw new Error(JSON.stringify(opened))
+    let pieces = 0
+    for await (const _ of opened.content) {
+      if (++pieces === 1) opened.cancel()
+    }
+    expect(pieces).toBe(1)
+    // The next getRecord asks the node (honest now), rather than answering the forged roots.
+    serveRead(honestRead(c))
+    expect(await client.getRecord(c.oid, 1)).toMatchObject({
+      shards: c.record.shards.map((s) => ({ merkle_root: s.merkle_root })),
+    })
+  })
+
   it('verifies storage proofs against the record before answering ok', async () => {
     serveRead(honestRead(f))
     const shard = f.record.shards[1]!
