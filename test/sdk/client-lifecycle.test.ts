@@ -1,9 +1,11 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InvalidInputError } from '../../src/core/errors.js'
 import { objectId } from '../../src/core/ids.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { parseNodeAddress } from '../../src/sdk/address.js'
 import { QfsClient, type QfsClientInit } from '../../src/sdk/client.js'
 import * as sdk from '../../src/sdk/index.js'
 import { fixture, honestRead, type StubNode, stubNode } from './stub.js'
@@ -24,6 +26,14 @@ describe('QfsClient.create', () => {
   it('refuses an init without a node address with INVALID_INPUT', async () => {
     const err = await QfsClient.create({} as QfsClientInit).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'INVALID_INPUT', message: 'node must be a multiaddr' })
+  })
+
+  it('takes the node id from the last /p2p/ of an address through a relay, not the relay', async () => {
+    const [relay, node] = await Promise.all(
+      [1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()),
+    )
+    const address = `/ip4/127.0.0.1/tcp/4001/p2p/${relay}/p2p-circuit/p2p/${node}`
+    expect(parseNodeAddress(address)).toMatchObject({ peerId: node })
   })
 })
 
