@@ -4,7 +4,7 @@ import { normalizeMetadata } from '../../src/core/metadata.js'
 import type { StorageEngineApi } from '../../src/engine/api.js'
 import { MAX_LATEST_STEPS_BACK } from '../../src/engine/catalogue.js'
 import type { ListResponse, StoreResponse } from '../../src/engine/responses.js'
-import { writeNextVersion } from '../../src/sdk/versions.js'
+import { latestVersion, writeNextVersion } from '../../src/sdk/versions.js'
 
 const OID = objectId('next-version', 'one')
 const EVENT = 'ee'.repeat(32)
@@ -138,5 +138,50 @@ describe('writeNextVersion', () => {
     )
     expect(answer).toMatchObject({ code: 'QUORUM_NOT_REACHED' })
     expect(calls).toBe(1)
+  })
+})
+
+describe('latestVersion', () => {
+  it('keeps the last version seen when the last page of the listing is empty', async () => {
+    const v = (version: number) => ({
+      object_id: OID,
+      version,
+      kind: 'STORE',
+      hash_commit: EVENT,
+      content_size: 1,
+      created_at_tick: 1,
+      metadata: normalizeMetadata({ author_node_id: 'a', created_at_tick: 1 }),
+    })
+    // A full page whose cursor is its last entry, then an empty page: the object ends at version 2.
+    const pages: ListResponse[] = [
+      {
+        ok: true,
+        objects: [v(1), v(2)],
+        next_cursor: { object_id: OID, version: 2 },
+        storage_event_id: EVENT,
+      },
+      { ok: true, objects: [], next_cursor: null, storage_event_id: EVENT },
+    ] as ListResponse[]
+    const engine = { listObjects: async () => pages.shift()! } as unknown as StorageEngineApi
+    expect(await latestVersion(engine, OID)).toMatchObject({ ok: true, latest: { version: 2 } })
+  })
+
+  it('refuses a cursor naming another object, though it moves forward', async () => {
+    let pages = 0
+    const engine = {
+      listObjects: async () => {
+        pages++
+        return pages === 1
+          ? {
+              ok: true,
+              objects: [],
+              next_cursor: { object_id: 'ab'.repeat(32), version: 5 },
+              storage_event_id: EVENT,
+            }
+          : { ok: true, objects: [], next_cursor: null, storage_event_id: EVENT }
+      },
+    } as unknown as StorageEngineApi
+    expect(await latestVersion(engine, OID)).toMatchObject({ ok: false, code: 'INTEGRITY_MISMATCH' })
+    expect(pages).toBe(1)
   })
 })
