@@ -19,6 +19,13 @@ describe('firstDuplicateKey', () => {
     expect(firstDuplicateKey('{}')).toBeUndefined()
   })
 
+  it('ends on a string left open, even behind an escape, instead of scanning past the text', () => {
+    for (const text of ['{"a', '{"a\\', '{"a":1,"b\\"', '"', '{"a":"\\']) {
+      expect(firstDuplicateKey(text)).toBeUndefined()
+    }
+    expect(firstDuplicateKey('{"a":1,"a":"open')).toBe('a')
+  })
+
   it('finds nothing in what JSON.stringify writes, and finds a key written twice into it', () => {
     // JSON.stringify never repeats a key; `"k":null,` put in front of an object whose first key
     // is k repeats it, whatever the object holds (strings with brackets, quotes, nesting).
