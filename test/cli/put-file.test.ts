@@ -117,6 +117,27 @@ describe('qfs-node put and its file', () => {
     expect(received).toEqual([])
   })
 
+  it('notices a change of one byte either way: the last byte cut off, one byte appended', async () => {
+    const shorter = join(dir, 'one-shorter.bin')
+    const longer = join(dir, 'one-longer.bin')
+    await writeFile(shorter, bytesOf('one-shorter', 2 * MIB))
+    await writeFile(longer, bytesOf('one-longer', 2 * MIB))
+    staged.set(shorter, { afterFirstRead: (path) => truncate(path, 2 * MIB - 1) })
+    staged.set(longer, { afterFirstRead: (path) => appendFile(path, Buffer.from([1])) })
+    received.length = 0
+    const cut = await put(shorter)
+    expect(cut.stderr).toBe(
+      `error [FILE_CHANGED]: ${shorter} changed while it was read: it had ${2 * MIB} bytes when put opened it, but ended after ${2 * MIB - 1}\n`,
+    )
+    expect(cut.status).toBe(3)
+    const grown = await put(longer)
+    expect(grown.stderr).toBe(
+      `error [FILE_CHANGED]: ${longer} changed while it was read: it grew past the ${2 * MIB} bytes it had when put opened it\n`,
+    )
+    expect(grown.status).toBe(3)
+    expect(received).toEqual([])
+  })
+
   it('reads the file again, whole, when the version it tried was taken and it writes the next', async () => {
     const file = join(dir, 'raced.bin')
     const size = 2 * MIB + 5
