@@ -176,4 +176,27 @@ describe('client commands against a hostile node', () => {
       reason: expect.stringMatching(/audit_path/),
     })
   })
+  it('proof: an honest proof of another leaf than --leaf asked for is verified: false, exit 1', async () => {
+    const big = fixture('cli-hostile-leaves', 12 * 262_144)
+    const shardIndex = big.layout.findIndex((s) => s.leafHashes.length >= 2)
+    expect(shardIndex).toBeGreaterThanOrEqual(0)
+    await node.answer(PROTOCOLS.read, (fs) => sendRead(fs, honestRead(big)))
+    // A valid proof of leaf 0 (the one a node holding only that block could give), for leaf 1.
+    await node.answer(PROTOCOLS.getProof, (fs) => fs.writeJson(honestProof(big, shardIndex, 0)))
+    const shard = big.record.shards[shardIndex]!.shard_id
+    const r = await runCli([
+      'proof',
+      big.oid,
+      '--version',
+      '1',
+      '--shard',
+      shard,
+      '--node',
+      node.address,
+      '--leaf',
+      '1',
+    ])
+    expect(r.status).toBe(1)
+    expect(JSON.parse(r.stdout)).toMatchObject({ verified: false, reason: expect.stringMatching(/leaf/) })
+  })
 })
