@@ -210,6 +210,22 @@ describe('qfs-node get -o FILE', () => {
     expect(await readFile(out, 'utf8')).toBe('theirs')
     expect(await readdir(dir)).toEqual(['late.bin'])
   })
+
+  it('with --force, does not replace a FIFO that appeared at FILE while the content was being read', async () => {
+    const dir = await caseDir()
+    const out = join(dir, 'late.fifo')
+    stub.behaviour.read = () => {
+      // FILE was nothing at get's first check; a FIFO is there by the time the content verified.
+      execFileSync('mkfifo', [out])
+      return honest
+    }
+    const r = await get(out, '--force')
+    stub.behaviour.read = () => honest
+    expect(r.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: .*late\.fifo is not a regular file/)
+    expect(r.status).toBe(2)
+    expect((await lstat(out)).isFIFO()).toBe(true)
+    expect(await readdir(dir)).toEqual(['late.fifo'])
+  })
 })
 
 /**
