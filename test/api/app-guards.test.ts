@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { type ApiDeps, buildApi, type NodeStatus } from '../../src/api/app.js'
+import { type ApiDeps, buildApi } from '../../src/api/app.js'
 import { httpStatusOf } from '../../src/api/errors.js'
 import type { ListResponse } from '../../src/engine/responses.js'
 import { ListingAdmission } from '../../src/net/listing-admission.js'
