@@ -1,3 +1,4 @@
+import { type AddressInfo, connect } from 'node:net'
 import { Duplex } from 'node:stream'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
@@ -114,6 +115,46 @@ describe('operator API guards', () => {
     expect(third.json()).toMatchObject({ code: 'NODE_BUSY' })
     for (const answer of pending) answer()
     await Promise.all(held)
+  })
+  it('keeps the slot of a listing until its page is sent: a client that stops reading holds it', async () => {
+    const slots = new ListingAdmission(DEFAULT_LIMITS)
+    // A page of 16 MiB: more than the kernel's socket buffers take from a client that reads nothing.
+    const big = 'x'.repeat(1024 * 1024)
+    const page: ListResponse = {
+      ...PAGE,
+      objects: Array.from({ length: 16 }, (_, i) => ({
+        object_id: i.toString(16).padStart(64, '0'),
+        version: 1,
+        kind: 'STORE' as const,
+        hash_commit: 'a'.repeat(64),
+        content_size: 1,
+        created_at_tick: 0,
+        metadata: { author_node_id: 'n', created_at_tick: 0, tags: [], big } as never,
+      })),
+    }
+    let listed = 0
+    const { app } = setup({
+      listObjects: async () => {
+        listed++
+        return page
+      },
+      admitListing: (signal, source) => slots.admit(signal, source),
+    })
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = app.server.address() as AddressInfo
+      const client = connect(port, '127.0.0.1')
+      client.on('error', () => {})
+      client.pause()
+      client.write('GET /v1/objects HTTP/1.1\r\nHost: node\r\n\r\n')
+      await until(() => listed === 1)
+      await new Promise((r) => setTimeout(r, 200))
+      expect(slots.activeListings).toBe(1)
+      client.destroy()
+      await until(() => slots.activeListings === 0)
+    } finally {
+      await app.close()
+    }
   })
 })
 
