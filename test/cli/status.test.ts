@@ -116,6 +116,35 @@ describe('qfs-node status', () => {
     }
   })
 
+  it('sends --api-token as the bearer token, over $QFS_API_TOKEN, and $QFS_API_TOKEN without the flag', async () => {
+    const server = createHttpServer((req, res) => {
+      res.setHeader('content-type', 'application/json')
+      if (req.headers.authorization === 'Bearer right') res.end(JSON.stringify(oldStatus()))
+      else {
+        res.statusCode = 401
+        res.end(JSON.stringify({ ok: false, code: 'UNAUTHORIZED', message: 'no' }))
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const api = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    const saved = process.env.QFS_API_TOKEN
+    try {
+      process.env.QFS_API_TOKEN = 'wrong'
+      const flag = await runCli(['status', '--api', api, '--api-token', 'right'])
+      expect(flag.stderr).toBe('')
+      expect(flag.status).toBe(0)
+      const env = await runCli(['status', '--api', api])
+      expect(env.stderr).toBe(`error [UNAUTHORIZED]: ${api}: no\n`)
+      expect(env.status).toBe(3)
+      process.env.QFS_API_TOKEN = 'right'
+      expect((await runCli(['status', '--api', api])).status).toBe(0)
+    } finally {
+      if (saved === undefined) delete process.env.QFS_API_TOKEN
+      else process.env.QFS_API_TOKEN = saved
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
   it("escapes control characters in what the URL answered, and keeps only a code of ours' form", async () => {
     const server = createHttpServer((req, res) => {
       res.setHeader('content-type', 'application/json')
