@@ -14,7 +14,10 @@ import { runCli } from './run.js'
  * `open`: per path, a refusal, or a real truncation or append once the first bytes were read.
  */
 
-type Staged = { refuse: NodeJS.ErrnoException } | { afterFirstRead: (path: string) => Promise<void> }
+type Staged =
+  | { refuse: NodeJS.ErrnoException }
+  | { afterFirstRead: (path: string) => Promise<void> }
+  | { openInstead: string }
 const staged = new Map<string, Staged>()
 
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -22,8 +25,9 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   const open: typeof fs.open = async (path, ...rest) => {
     const plan = staged.get(String(path))
     if (plan !== undefined && 'refuse' in plan) throw plan.refuse
+    if (plan !== undefined && 'openInstead' in plan) return fs.open(plan.openInstead, ...rest)
     const handle = await fs.open(path, ...rest)
-    if (plan === undefined) return handle
+    if (plan === undefined || !('afterFirstRead' in plan)) return handle
     // The stream reads through the handle's own `read`: change the file once it returned bytes.
     const read = handle.read.bind(handle) as (...args: unknown[]) => Promise<{ bytesRead: number }>
     let changed = false
@@ -114,6 +118,19 @@ describe('qfs-node put and its file', () => {
     expect(grown.status).toBe(3)
     expect(grown.stdout).toBe('')
     // The uploads stopped before their END: the node never got to answer either.
+    expect(received).toEqual([])
+  })
+
+  it('refuses what the path names once opened if that is no longer a regular file (replaced after its stat)', async () => {
+    const swapped = join(dir, 'swapped.bin')
+    await writeFile(swapped, 'a file when put looked at it\n')
+    // Between put's stat and its open, the name comes to point at a directory.
+    staged.set(swapped, { openInstead: dir })
+    received.length = 0
+    const r = await put(swapped)
+    expect(r.stderr).toBe(`error [INVALID_ARGUMENT]: ${swapped} is not a regular file\n`)
+    expect(r.status).toBe(2)
+    expect(r.stdout).toBe('')
     expect(received).toEqual([])
   })
 
