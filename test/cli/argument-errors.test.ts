@@ -92,6 +92,18 @@ describe('command-line argument errors', () => {
     }
   })
 
+  it("refuses devnet's --log-level before it looks at --dir, as start would refuse it in each node", async () => {
+    // A file as --dir: without the check, devnet fails there instead, or starts nodes that each refuse.
+    const file = join(root, 'not-a-devnet-either')
+    await writeFile(file, 'a file\n')
+    const r = await runCli(['devnet', '--dir', file, '--log-level', 'loud'])
+    expect(r.stderr).toBe(
+      'error [INVALID_ARGUMENT]: --log-level must be one of fatal, error, warn, info, debug, trace, silent\n',
+    )
+    expect(r.status).toBe(2)
+    expect(r.stdout).toBe('')
+  })
+
   it("refuses a node's data directory as devnet's or quickstart's --dir with INVALID_ARGUMENT", async () => {
     const plain = join(root, 'plain-node')
     await initDataDir(plain)
