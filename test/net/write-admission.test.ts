@@ -38,6 +38,12 @@ describe('waitAllowanceMs', () => {
     expect(waitAllowanceMs(64 * 1024 ** 3, DEFAULT_LIMITS)).toBe(60_000 + 1_048_576_000)
   })
 
+  it('stops at the largest safe integer rather than an inexact one', () => {
+    const limits = { maxConcurrentWrites: 1, writeMinDeadlineMs: 2 ** 31 - 1, writeMinBytesPerSecond: 1 }
+    expect(waitAllowanceMs(Number.MAX_SAFE_INTEGER, limits)).toBe(Number.MAX_SAFE_INTEGER)
+    expect(waitAllowanceMs(2 ** 40, limits)).toBe(2 ** 40 * 1000 + 2 ** 31 - 1)
+  })
+
   it('refuses non-positive limits as a programming error', () => {
     expect(() => resolveLimits({ maxConcurrentWrites: 0 })).toThrow(TypeError)
     expect(() => resolveLimits({ writeMinBytesPerSecond: 0.5 })).toThrow(TypeError)
@@ -136,6 +142,38 @@ describe('WriteAdmission', () => {
     expect(live.signal.reason).toBe(reason)
     expect(released.signal.aborted).toBe(false)
     live.release()
+  })
+
+  it('is ended at once when admitted under an exchange signal that already ended', () => {
+    const admission = new WriteAdmission(limits, () => Date.now())
+    const exchange = new AbortController()
+    const reason = new Error('reset before the slot')
+    exchange.abort(reason)
+    const write = admission.admit(exchange.signal)
+    expect(write.signal.aborted).toBe(true)
+    expect(write.signal.reason).toBe(reason)
+    write.release()
+  })
+
+  it('lines the stall windows up on whole windows of content, however the frames straddle them', () => {
+    vi.useFakeTimers()
+    // A day of grace, and 10 bytes per 1000 ms of waiting.
+    const stalling = { ...limits, writeMinDeadlineMs: 86_400_000, stall: { bytes: 10, ms: 1_000 } }
+    const write = new WriteAdmission(stalling, () => Date.now()).admit(new AbortController().signal)
+    // 15 bytes: the first window is full, and 5 bytes of the second (bytes 10 to 19) are in.
+    write.beginWait()
+    vi.advanceTimersByTime(900)
+    write.endWait(15)
+    // 5 more complete the second window, 900 ms after it began: a third begins, with its own 1000 ms.
+    write.beginWait()
+    vi.advanceTimersByTime(900)
+    write.endWait(5)
+    write.beginWait()
+    vi.advanceTimersByTime(900)
+    expect(write.signal.aborted).toBe(false)
+    vi.advanceTimersByTime(100)
+    expect(write.signal.aborted).toBe(true)
+    write.release()
   })
 
   it('fails a client that earned allowance but then stalls inside a window, whatever it earned (stall rule)', () => {
