@@ -1,0 +1,45 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { ReadAdmission } from '../../src/net/read-admission.js'
+
+/**
+ * Fair share of public slots under contention (docs/protocol.md 4.3), continued from
+ * admission-share.test.ts: what an exchange that has already ended counts for.
+ */
+
+const limits = {
+  maxConcurrentReads: 2,
+  readMinDeadlineMs: 3_600_000,
+  readMinBytesPerSecond: 65_536,
+  yieldAfterWaitMs: 10_000,
+}
+
+let clock = 0
+const now = () => clock
+const open = () => new AbortController().signal
+const busy = expect.objectContaining({ code: 'NODE_BUSY' })
+
+beforeEach(() => {
+  clock = 0
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  expect(vi.getTimerCount()).toBe(0)
+  vi.useRealTimers()
+})
+
+describe('an exchange that ended before its slot is released', () => {
+  it('starts no wait once ended: its cleanup never makes its address yield', () => {
+    const admission = new ReadAdmission(limits, now)
+    const ending = new AbortController()
+    const gone = admission.admit(ending.signal, 'a')
+    const other = admission.admit(open(), 'a')
+    ending.abort(new Error('the client reset the stream'))
+    // The handler's cleanup still goes through a send it times: no wait begins, no timer runs.
+    gone.beginWait()
+    expect(vi.getTimerCount()).toBe(0)
+    clock += 60_000
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    expect(admission.yields).toBe(0)
+    for (const r of [gone, other]) r.release()
+  })
+})
