@@ -3,7 +3,8 @@ import { ReadAdmission } from '../../src/net/read-admission.js'
 
 /**
  * Fair share of public slots under contention (docs/protocol.md 4.3), continued from
- * admission-share.test.ts: what an exchange that has already ended counts for.
+ * admission-share.test.ts: what an address's history keeps, and what an exchange that already
+ * ended counts for.
  */
 
 const limits = {
@@ -17,6 +18,7 @@ let clock = 0
 const now = () => clock
 const open = () => new AbortController().signal
 const busy = expect.objectContaining({ code: 'NODE_BUSY' })
+const MiB = 1024 * 1024
 
 beforeEach(() => {
   clock = 0
@@ -41,5 +43,25 @@ describe('an exchange that ended before its slot is released', () => {
     expect(() => admission.admit(open(), 'b')).toThrow(busy)
     expect(admission.yields).toBe(0)
     for (const r of [gone, other]) r.release()
+  })
+})
+
+describe("an address's history", () => {
+  it('keeps at most a minute of waiting: an address that stalled is judged again by what it does now', () => {
+    const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 4 }, now)
+    const held = [0, 1, 2, 3].map(() => admission.admit(open(), 'a'))
+    // Four reads stalled together for 50 s: 200 s of waiting, kept as the last 50 s (bytes halved alike).
+    for (const r of held) r.beginWait()
+    clock += 50_000
+    for (const r of held) r.endWait(0)
+    // Then 60 MiB in a moment: 60 MiB over 50 s is above 1 MiB/s (over 200 s it would not be).
+    held[0]!.beginWait()
+    clock += 1
+    held[0]!.endWait(60 * MiB)
+    held[1]!.beginWait()
+    clock += 1
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    expect(admission.yields).toBe(0)
+    for (const r of held) r.release()
   })
 })
