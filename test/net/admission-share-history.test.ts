@@ -64,4 +64,19 @@ describe("an address's history", () => {
     expect(admission.yields).toBe(0)
     for (const r of held) r.release()
   })
+
+  it('is aged when judged, not only when a wait ends: stalls ten minutes old no longer count', () => {
+    const admission = new ReadAdmission(limits, now)
+    const held = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    for (const r of held) r.beginWait()
+    clock += 30_000
+    for (const r of held) r.endWait(0)
+    // Ten minutes busy with its replicas, no wait on the client ending: then a wait begins.
+    clock += 600_000
+    held[0]!.beginWait()
+    clock += 1
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    expect(admission.yields).toBe(0)
+    for (const r of held) r.release()
+  })
 })
