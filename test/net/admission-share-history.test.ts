@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { ProofAdmission } from '../../src/net/proof-admission.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
+import { IDLE_SOURCES_KEPT } from '../../src/net/slot-share.js'
 
 /**
  * Fair share of public slots under contention (docs/protocol.md 4.3), continued from
@@ -77,6 +79,18 @@ describe("an address's history", () => {
     clock += 1
     expect(() => admission.admit(open(), 'b')).toThrow(busy)
     expect(admission.yields).toBe(0)
+    for (const r of held) r.release()
+  })
+})
+
+describe('the histories kept', () => {
+  it('lets go of idle addresses only, never of one holding slots, however many come and go', () => {
+    const admission = new ProofAdmission({ ...limits, maxConcurrentProofs: 4 }, now)
+    // An address holds its share: 2 of the 4 proof slots.
+    const held = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    // More addresses than IDLE_SOURCES_KEPT each take a proof and end it.
+    for (let i = 0; i <= IDLE_SOURCES_KEPT; i++) admission.admit(open(), `client ${i}`).release()
+    expect(() => admission.admit(open(), 'a')).toThrow(busy)
     for (const r of held) r.release()
   })
 })
