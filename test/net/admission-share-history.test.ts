@@ -93,4 +93,25 @@ describe('the histories kept', () => {
     expect(() => admission.admit(open(), 'a')).toThrow(busy)
     for (const r of held) r.release()
   })
+
+  it('lets go of the histories emptied longest ago first: an address that just left is still known', () => {
+    const admission = new ReadAdmission({ ...limits, maxConcurrentReads: 4 }, now)
+    // The first address seen stalls two reads for 30 s, while every other address comes and goes.
+    const stalled = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    for (const r of stalled) r.beginWait()
+    clock += 30_000
+    for (const r of stalled) r.endWait(0)
+    for (let i = 0; i < IDLE_SOURCES_KEPT - 1; i++) admission.admit(open(), `client ${i}`).release()
+    for (const r of stalled) r.release()
+    // One address more than kept: the one emptied longest ago goes, not the last one to leave.
+    admission.admit(open(), 'z').release()
+    const back = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    const others = [admission.admit(open(), 'c'), admission.admit(open(), 'c')]
+    back[0]!.beginWait()
+    clock += 1
+    const newcomer = admission.admit(open(), 'b')
+    expect(admission.yields).toBe(1)
+    expect(back[0]!.signal.aborted).toBe(true)
+    for (const r of [...back, ...others, newcomer]) r.release()
+  })
 })
