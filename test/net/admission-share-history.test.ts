@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Admitted } from '../../src/net/admission.js'
 import { ProofAdmission } from '../../src/net/proof-admission.js'
 import { ReadAdmission } from '../../src/net/read-admission.js'
 import { IDLE_SOURCES_KEPT } from '../../src/net/slot-share.js'
@@ -21,6 +22,13 @@ const now = () => clock
 const open = () => new AbortController().signal
 const busy = expect.objectContaining({ code: 'NODE_BUSY' })
 const MiB = 1024 * 1024
+
+/** The node waits `ms` on `read`'s client, which then takes `bytes`. */
+function waited(read: Admitted, ms: number, bytes: number): void {
+  read.beginWait()
+  clock += ms
+  read.endWait(bytes)
+}
 
 beforeEach(() => {
   clock = 0
@@ -77,6 +85,22 @@ describe("an address's history", () => {
     clock += 600_000
     held[0]!.beginWait()
     clock += 1
+    expect(() => admission.admit(open(), 'b')).toThrow(busy)
+    expect(admission.yields).toBe(0)
+    for (const r of held) r.release()
+  })
+  it('halves on the minute of its clock, wherever in a minute it was last brought up to date', () => {
+    const admission = new ReadAdmission(limits, now)
+    const held = [admission.admit(open(), 'a'), admission.admit(open(), 'a')]
+    for (const r of held) r.beginWait()
+    clock += 15_000
+    for (const r of held) r.endWait(0) // 30 s of waiting, as of 0 s
+    clock = 119_000
+    waited(held[1]!, 0, 0) // halved once, to 15 s, as of 60 s
+    clock = 120_000
+    held[0]!.beginWait()
+    clock += 1
+    // 60 s after the last halving: 7.5 s, short of the 10 s hearing.
     expect(() => admission.admit(open(), 'b')).toThrow(busy)
     expect(admission.yields).toBe(0)
     for (const r of held) r.release()
