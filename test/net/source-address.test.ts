@@ -59,6 +59,11 @@ describe('sourceOf', () => {
     expect(sourceOf(multiaddr('/ip6/::ffff:198.51.100.9/tcp/1'))).toBe('198.51.100.9')
   })
 
+  it('keeps the other addresses of ::/96 in their /48: only the mapped ones are IPv4', () => {
+    for (const text of ['::198.51.100.9', '::1', '::1:0:0:1'])
+      expect(sourceOf(multiaddr(`/ip6/${text}/tcp/1`))).toBe('0:0:0::/48')
+  })
+
   it('skips an IPv6 zone: the address after it counts', () => {
     expect(sourceOf(multiaddr('/ip6zone/eth0/ip6/fe80::1:2:3:4/tcp/1'))).toBe('fe80:0:0::/48')
   })
