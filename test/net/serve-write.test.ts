@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { StorageEngine } from '../../src/engine/engine.js'
+import type { FrameStream } from '../../src/net/frame-stream.js'
+import type { Frame } from '../../src/net/frames.js'
+import { PUBLIC_HANDLERS } from '../../src/net/serve-public.js'
+import { WriteAdmission } from '../../src/net/write-admission.js'
+import { oneReadPolicy } from './one-read-policy.js'
+
+const ID = 'ab'.repeat(32)
+
+/** A writer as the server's FrameStream sees it: each frame of `frames` comes `everyMs` after the last. */
+function writer(frames: Frame[], everyMs: number) {
+  let next = 0
+  const fs = {
+    readJson: async () => ({ object_id: ID, version: 1, content_size: 5_000, metadata: {} }),
+    read: (signal: AbortSignal) =>
+      new Promise<Frame>((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason)
+        const timer = setTimeout(() => resolve(frames[next++]!), everyMs)
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer)
+          reject(signal.reason)
+        })
+      }),
+    writeJson: async () => {},
+  } as unknown as FrameStream
+  return fs
+}
+
+/** An engine that takes a put's content to its end, then answers how many bytes it took. */
+const engine = {
+  putContent: async (_id: string, _v: number, content: { chunks: AsyncIterable<Uint8Array> }) => {
+    let bytes = 0
+    for await (const chunk of content.chunks) bytes += chunk.length
+    return { ok: true, bytes }
+  },
+} as unknown as StorageEngine
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('serveWrite under the write rule (docs/protocol.md 4.2)', () => {
+  it('earns a write allowance for every byte its client delivers: a client at the minimum rate keeps going', async () => {
+    vi.useFakeTimers()
+    // 1 s of grace, then 1000 bytes per second of waiting; the client sends 1000 bytes every 900 ms.
+    const writes = new WriteAdmission(
+      { maxConcurrentWrites: 1, writeMinDeadlineMs: 1_000, writeMinBytesPerSecond: 1_000 },
+      () => Date.now(),
+    )
+    const p = { ...oneReadPolicy(), maxContentBytes: 5_000, writes }
+    const data: Frame = { type: 'data', chunks: [new Uint8Array(1_000)] } as Frame
+    const fs = writer([data, data, data, data, data, { type: 'end' } as Frame], 900)
+    const served = PUBLIC_HANDLERS.write!(
+      engine,
+      { fs, signal: new AbortController().signal, source: 'a' },
+      p,
+    ).then(
+      () => 'served',
+      (err: unknown) => err,
+    )
+    await vi.advanceTimersByTimeAsync(6 * 900)
+    expect(await served).toBe('served')
+    expect(writes.activeWrites).toBe(0)
+  })
+})
