@@ -9,13 +9,14 @@ import { oneReadPolicy } from './one-read-policy.js'
 const ID = 'ab'.repeat(32)
 
 /** A writer as the server's FrameStream sees it: each frame of `frames` comes `everyMs` after the last. */
-function writer(frames: Frame[], everyMs: number) {
+function writer(frames: Frame[], everyMs: number, request: object = { content_size: 5_000 }) {
   let next = 0
   const fs = {
-    readJson: async () => ({ object_id: ID, version: 1, content_size: 5_000, metadata: {} }),
+    readJson: async () => ({ object_id: ID, version: 1, metadata: {}, ...request }),
     read: (signal: AbortSignal) =>
       new Promise<Frame>((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason)
+        if (next >= frames.length) return signal.addEventListener('abort', () => reject(signal.reason))
         const timer = setTimeout(() => resolve(frames[next++]!), everyMs)
         signal.addEventListener('abort', () => {
           clearTimeout(timer)
@@ -29,6 +30,7 @@ function writer(frames: Frame[], everyMs: number) {
 
 /** An engine that takes a put's content to its end, then answers how many bytes it took. */
 const engine = {
+  deleteContent: async () => ({ ok: true }),
   putContent: async (_id: string, _v: number, content: { chunks: AsyncIterable<Uint8Array> }) => {
     let bytes = 0
     for await (const chunk of content.chunks) bytes += chunk.length
@@ -61,6 +63,27 @@ describe('serveWrite under the write rule (docs/protocol.md 4.2)', () => {
     )
     await vi.advanceTimersByTimeAsync(6 * 900)
     expect(await served).toBe('served')
+    expect(writes.activeWrites).toBe(0)
+  })
+
+  it("times a delete marker's wait for its END like content: a client that never sends it loses its slot", async () => {
+    vi.useFakeTimers()
+    const writes = new WriteAdmission(
+      { maxConcurrentWrites: 1, writeMinDeadlineMs: 1_000, writeMinBytesPerSecond: 1_000 },
+      () => Date.now(),
+    )
+    const p = { ...oneReadPolicy(), writes }
+    const fs = writer([], 0, { content_size: 0, kind: 'DELETE_MARKER' })
+    const served = PUBLIC_HANDLERS.write!(
+      engine,
+      { fs, signal: new AbortController().signal, source: 'a' },
+      p,
+    ).then(
+      () => 'served',
+      (err: unknown) => err,
+    )
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(await served).toMatchObject({ code: 'WRITE_TOO_SLOW' })
     expect(writes.activeWrites).toBe(0)
   })
 })
