@@ -136,4 +136,32 @@ describe('replica/push at the server: keep-alives and streams per peer', () => {
     second.fs.abort(new Error('test done'))
     fourth.abort(new Error('test done'))
   })
+
+  it('keeps counting the pushes still open after one of them ends', async () => {
+    const held = async (name: string) => {
+      const fs = await push()
+      await fs.writeJson(header(name))
+      const timer = setInterval(() => fs.sendKeepAlive(), IDLE_MS / 4)
+      return { fs, stop: () => clearInterval(timer) }
+    }
+    const first = await held('five')
+    const second = await held('six')
+    await new Promise((r) => setTimeout(r, 50))
+    first.stop()
+    first.fs.abort(new Error('test done'))
+    await new Promise((r) => setTimeout(r, 200))
+    // One still open and one new: the peer is at its 2 again, and one more is refused.
+    const third = await held('seven')
+    await new Promise((r) => setTimeout(r, 50))
+    const fourth = await push()
+    await fourth.writeJson(header('eight'))
+    expect(await answers(fourth)).toEqual([
+      expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'NODE_BUSY' }) }),
+    ])
+    fourth.abort(new Error('test done'))
+    for (const h of [second, third]) {
+      h.stop()
+      h.fs.abort(new Error('test done'))
+    }
+  })
 })
