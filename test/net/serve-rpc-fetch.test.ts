@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import type { NodeService } from '../../src/engine/node-service.js'
+import type { FrameStream } from '../../src/net/frame-stream.js'
+import type { Frame } from '../../src/net/frames.js'
+import { MAX_INLINE_SHARD_BYTES } from '../../src/net/rpc-messages.js'
+import { serveRpc } from '../../src/net/serve-rpc.js'
+
+const ID = 'ab'.repeat(32)
+
+/** A replica channel that asks for one inline fetch and ends; the replies it got. */
+async function fetchInline(blockBytes: number) {
+  const frames: Frame[] = [
+    { type: 'json', value: { id: 1, op: 'fetch', body: { shard_id: ID, from_block: 0 } }, size: 0 },
+    { type: 'end' } as Frame,
+  ]
+  const replies: { value: Record<string, unknown>; data?: Uint8Array }[] = []
+  const fs = {
+    read: async () => frames.shift()!,
+    writeJsonWithData: async (value: Record<string, unknown>, data?: Uint8Array) => {
+      replies.push({ value, data })
+    },
+  } as unknown as FrameStream
+  const node = {
+    fetchShard: async function* () {
+      yield new Uint8Array(blockBytes)
+    },
+  } as unknown as NodeService
+  await serveRpc(node, { fs, signal: new AbortController().signal })
+  return replies
+}
+
+describe('replica/rpc fetch (docs/protocol.md "replica/rpc")', () => {
+  it('answers a block of up to MAX_INLINE_SHARD_BYTES inline, and refuses a larger one', async () => {
+    const [fits] = await fetchInline(MAX_INLINE_SHARD_BYTES)
+    expect(fits!.value).toMatchObject({ id: 1, ok: true, body: { blocks: 1 }, data: true })
+    expect(fits!.data).toHaveLength(MAX_INLINE_SHARD_BYTES)
+    const [over] = await fetchInline(MAX_INLINE_SHARD_BYTES + 1)
+    expect(over!.value).toMatchObject({ id: 1, ok: false, error: { code: 'FRAME_INVALID' } })
+    expect(over!.data).toBeUndefined()
+  })
+})
