@@ -39,3 +39,27 @@ describe('replica/rpc fetch (docs/protocol.md "replica/rpc")', () => {
     expect(over!.data).toBeUndefined()
   })
 })
+
+describe('replica/rpc when the node stops', () => {
+  it('ends a channel waiting for its next request as soon as the node drains', async () => {
+    const fs = {
+      read: (signal: AbortSignal) =>
+        new Promise<Frame>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason))
+        }),
+    } as unknown as FrameStream
+    const draining = new AbortController()
+    const served = serveRpc({} as NodeService, {
+      fs,
+      signal: new AbortController().signal,
+      draining: draining.signal,
+    })
+    await new Promise((r) => setTimeout(r, 10))
+    draining.abort()
+    const ended = await Promise.race([
+      served.then(() => 'ended'),
+      new Promise((r) => setTimeout(() => r('still reading'), 500)),
+    ])
+    expect(ended).toBe('ended')
+  })
+})
