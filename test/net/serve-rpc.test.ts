@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { NodeService } from '../../src/engine/node-service.js'
 import type { FrameStream } from '../../src/net/frame-stream.js'
 import type { Frame } from '../../src/net/frames.js'
-import { MAX_INLINE_SHARD_BYTES } from '../../src/net/rpc-messages.js'
+import { MAX_INLINE_SHARD_BYTES, MAX_RPC_INLINE_BYTES_IN_FLIGHT } from '../../src/net/rpc-messages.js'
 import { serveRpc } from '../../src/net/serve-rpc.js'
 
 const ID = 'ab'.repeat(32)
@@ -61,5 +61,41 @@ describe('replica/rpc when the node stops', () => {
       new Promise((r) => setTimeout(() => r('still reading'), 500)),
     ])
     expect(ended).toBe('ended')
+  })
+})
+
+describe('replica/rpc backpressure', () => {
+  it('stops reading requests while the blocks of unwritten fetch replies reach MAX_RPC_INLINE_BYTES_IN_FLIGHT', async () => {
+    let reads = 0
+    const channel = new AbortController()
+    const fs = {
+      // A peer that sends fetch requests without end, and never reads a reply.
+      read: () =>
+        new Promise<Frame>((resolve) =>
+          setTimeout(() => {
+            reads++
+            resolve({
+              type: 'json',
+              value: { id: reads, op: 'fetch', body: { shard_id: ID, from_block: 0 } },
+              size: 0,
+            })
+          }, 1),
+        ),
+      writeJsonWithData: (_v: unknown, _d: unknown, signal: AbortSignal) =>
+        new Promise<void>((_resolve, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason)),
+        ),
+    } as unknown as FrameStream
+    const node = {
+      fetchShard: async function* () {
+        yield new Uint8Array(MAX_INLINE_SHARD_BYTES)
+      },
+    } as unknown as NodeService
+    const served = serveRpc(node, { fs, signal: channel.signal }).catch(() => {})
+    await new Promise((r) => setTimeout(r, 300))
+    // 16 blocks of 256 KiB fill the 4 MiB; the loop may have read one request more before it saw them.
+    expect(reads).toBeLessThanOrEqual(MAX_RPC_INLINE_BYTES_IN_FLIGHT / MAX_INLINE_SHARD_BYTES + 1)
+    channel.abort(new Error('test over'))
+    await served
   })
 })
