@@ -59,6 +59,21 @@ describe('get_proof under its slots (docs/protocol.md 4.4)', () => {
     expect(DEFAULT_LIMITS.maxConcurrentProofs).toBe(16)
   })
 
+  it('lets one address hold at most half of the proof slots, while others are free', () => {
+    const proofs = new ProofAdmission(
+      { maxConcurrentProofs: 5, readMinDeadlineMs: 60_000, readMinBytesPerSecond: 1_000 },
+      () => Date.now(),
+    )
+    const open = () => new AbortController().signal
+    const held = [0, 1, 2].map(() => proofs.admit(open(), '10.0.0.1'))
+    expect(() => proofs.admit(open(), '10.0.0.1')).toThrow(
+      expect.objectContaining({ code: 'NODE_BUSY', message: expect.stringContaining('at most 3') }),
+    )
+    held.push(proofs.admit(open(), '10.0.0.2'))
+    expect(proofs.activeProofs).toBe(4)
+    for (const p of held) p.release()
+  })
+
   it('refuses one more than maxConcurrentProofs with NODE_BUSY before the engine runs, and admits again once one ends', async () => {
     const p = oneReadPolicy()
     let open!: () => void
