@@ -198,6 +198,13 @@ describe('operator API', () => {
     'tick_to=1e2',
     `after_object_id=${ID('d')}&after_version=01`,
     'limit=5&limit=6',
+    // tick_from as the other integers; a cursor id 64 lower-case hex.
+    'tick_from=1e2',
+    'tick_from=01',
+    'tick_from=+1',
+    `after_version=1e0&after_object_id=${ID('d')}`,
+    `after_object_id=${'D'.repeat(64)}&after_version=1`,
+    `after_object_id=${'d'.repeat(63)}&after_version=1`,
   ])('refuses /v1/objects?%s with 400 INVALID_INPUT', async (query) => {
     const { app, calls } = setup()
     const res = await app.inject(`/v1/objects?${query}`)
