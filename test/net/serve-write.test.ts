@@ -38,6 +38,22 @@ const engine = {
   },
 } as unknown as StorageEngine
 
+/** One write slot: 1 s of grace, then 1000 bytes per second of waiting. */
+const oneWriteSlot = () =>
+  new WriteAdmission(
+    { maxConcurrentWrites: 1, writeMinDeadlineMs: 1_000, writeMinBytesPerSecond: 1_000 },
+    () => Date.now(),
+  )
+
+type Policy = Parameters<NonNullable<(typeof PUBLIC_HANDLERS)['write']>>[2]
+
+/** serveWrite of `fs` under `policy`: 'served', or the error it ended with. */
+const serve = (fs: FrameStream, policy: Policy): Promise<unknown> =>
+  PUBLIC_HANDLERS.write!(engine, { fs, signal: new AbortController().signal, source: 'a' }, policy).then(
+    () => 'served',
+    (err: unknown) => err,
+  )
+
 afterEach(() => {
   vi.useRealTimers()
 })
@@ -45,22 +61,11 @@ afterEach(() => {
 describe('serveWrite under the write rule (docs/protocol.md 4.2)', () => {
   it('earns a write allowance for every byte its client delivers: a client at the minimum rate keeps going', async () => {
     vi.useFakeTimers()
-    // 1 s of grace, then 1000 bytes per second of waiting; the client sends 1000 bytes every 900 ms.
-    const writes = new WriteAdmission(
-      { maxConcurrentWrites: 1, writeMinDeadlineMs: 1_000, writeMinBytesPerSecond: 1_000 },
-      () => Date.now(),
-    )
-    const p = { ...oneReadPolicy(), maxContentBytes: 5_000, writes }
+    // The client sends 1000 bytes every 900 ms.
+    const writes = oneWriteSlot()
     const data: Frame = { type: 'data', chunks: [new Uint8Array(1_000)] } as Frame
     const fs = writer([data, data, data, data, data, { type: 'end' } as Frame], 900)
-    const served = PUBLIC_HANDLERS.write!(
-      engine,
-      { fs, signal: new AbortController().signal, source: 'a' },
-      p,
-    ).then(
-      () => 'served',
-      (err: unknown) => err,
-    )
+    const served = serve(fs, { ...oneReadPolicy(), maxContentBytes: 5_000, writes })
     await vi.advanceTimersByTimeAsync(6 * 900)
     expect(await served).toBe('served')
     expect(writes.activeWrites).toBe(0)
@@ -68,20 +73,9 @@ describe('serveWrite under the write rule (docs/protocol.md 4.2)', () => {
 
   it("times a delete marker's wait for its END like content: a client that never sends it loses its slot", async () => {
     vi.useFakeTimers()
-    const writes = new WriteAdmission(
-      { maxConcurrentWrites: 1, writeMinDeadlineMs: 1_000, writeMinBytesPerSecond: 1_000 },
-      () => Date.now(),
-    )
-    const p = { ...oneReadPolicy(), writes }
+    const writes = oneWriteSlot()
     const fs = writer([], 0, { content_size: 0, kind: 'DELETE_MARKER' })
-    const served = PUBLIC_HANDLERS.write!(
-      engine,
-      { fs, signal: new AbortController().signal, source: 'a' },
-      p,
-    ).then(
-      () => 'served',
-      (err: unknown) => err,
-    )
+    const served = serve(fs, { ...oneReadPolicy(), writes })
     await vi.advanceTimersByTimeAsync(1_000)
     expect(await served).toMatchObject({ code: 'WRITE_TOO_SLOW' })
     expect(writes.activeWrites).toBe(0)
