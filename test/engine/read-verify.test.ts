@@ -3,6 +3,7 @@ import { toHex } from '../../src/core/bytes.js'
 import { leafHash } from '../../src/core/merkle.js'
 import { RecentFailures } from '../../src/engine/peer-health.js'
 import type { ShardManifestInfo } from '../../src/engine/transport.js'
+import { RootMismatchError } from '../../src/store/errors.js'
 import {
   afterTest,
   engineOn,
@@ -82,6 +83,33 @@ describe('a replica whose manifest does not rebuild the record’s root', () => 
     const parts: Uint8Array[] = []
     for await (const piece of opened.content) parts.push(piece)
     expect(same(Buffer.concat(parts), content)).toBe(true)
+  })
+})
+
+describe('a shard every replica answers with ROOT_MISMATCH', () => {
+  it('reads as INTEGRITY_MISMATCH (bad bytes somewhere), not as a shard out of reach', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'root-mismatch', (o) =>
+      h!.nodeIds.some((n) => !o.replicas[0]!.includes(n)),
+    )
+    const put = await h
+      .engine(h.nodeIds[0]!)
+      .putContent(p.oid, 1, bytesOf('root-mismatch', 12 * BLOCK), meta(1))
+    expectOk(put)
+    const shard0 = put.shard_ids[0]!
+    const reader = h.nodeIds.find((n) => !p.replicas[0]!.includes(n))!
+    for (const node of p.replicas[0]!) {
+      undo.push(
+        forgeManifest(h.net, node, shard0, () => {
+          throw new RootMismatchError(`${node}'s copy of ${shard0} does not hash to its root`)
+        }),
+      )
+    }
+    expect(await engineOn(h, reader).getContent(p.oid, 1)).toMatchObject({
+      ok: false,
+      code: 'INTEGRITY_MISMATCH',
+      error_code: 'SE_ERR_INTEGRITY_MISMATCH',
+    })
   })
 })
 
