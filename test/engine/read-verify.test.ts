@@ -86,6 +86,42 @@ describe('a replica whose manifest does not rebuild the record’s root', () => 
   })
 })
 
+describe('a replica that ends a shard early', () => {
+  it('is skipped and the next one continues from where it stopped, also when no hash_commit check follows', async () => {
+    h = await inProcessHarness(5)
+    const net = h.net
+    const p = findObject(h.nodeIds, 'ends-early', (o) => h!.nodeIds.some((n) => !o.replicas[0]!.includes(n)))
+    const content = bytesOf('ends-early', 12 * BLOCK)
+    const put = await h.engine(h.nodeIds[0]!).putContent(p.oid, 1, content, meta(1))
+    expectOk(put)
+    const shard0 = put.shard_ids[0]!
+    const short = put.replica_sets[shard0]![0]!
+    const reader = h.nodeIds.find((n) => !p.replicas[0]!.includes(n))!
+    // The first replica serves block 0 and ends its stream, however far the read asked.
+    const t = net.transport
+    const saved = t.fetchShard
+    t.fetchShard = async function* (node, shard, from, options) {
+      let index = from
+      for await (const block of saved.call(t, node, shard, from, options)) {
+        if (node === short && shard === shard0 && index > 0) return
+        index++
+        yield block
+      }
+    }
+    undo.push(() => {
+      t.fetchShard = saved
+    })
+    const got = await engineOn(h, reader).getContent(p.oid, 1)
+    expect(got.ok && same(got.content_bytes, content)).toBe(true)
+    if (got.ok) expect(got.proofs[0]!.served_by).not.toBe(short)
+    const opened = await engineOn(h, reader).readContent(p.oid, 1, { checkCommit: false })
+    if (!opened.ok) throw new Error(opened.code)
+    const parts: Uint8Array[] = []
+    for await (const piece of opened.content) parts.push(piece)
+    expect(same(Buffer.concat(parts), content)).toBe(true)
+  })
+})
+
 describe('a shard every replica answers with ROOT_MISMATCH', () => {
   it('reads as INTEGRITY_MISMATCH (bad bytes somewhere), not as a shard out of reach', async () => {
     h = await inProcessHarness(5)
