@@ -199,6 +199,20 @@ describe('prefetched first blocks', () => {
     expect(again.ok && same(again.content_bytes, content)).toBe(true)
     expect(fetches).toHaveLength(4)
   })
+  it('a read of a kept record asks each shard of several blocks once, from block 0, as no prefetch splits it', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'kept-multi', () => true)
+    const content = bytesOf('kept-multi', 12 * BLOCK)
+    expectOk(await h.engine(h.nodeIds[0]!).putContent(p.oid, 1, content, meta(1)))
+    const keeping = engineOn(h, h.nodeIds[1]!, { decidedRecordsKept: 16 })
+    expect((await keeping.getContent(p.oid, 1)).ok).toBe(true)
+    // A record is kept once every home's answer is in (read repair waits for the slower ones).
+    await new Promise((r) => setTimeout(r, 50))
+    const fetches = watchFetches(h.net)
+    const again = await keeping.getContent(p.oid, 1)
+    expect(again.ok && same(again.content_bytes, content)).toBe(true)
+    expect(fetches.map((f) => f.from)).toEqual([0, 0, 0, 0])
+  })
 })
 
 describe('FirstBlockPrefetch', () => {
