@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
+import type { VersionRecord } from '../../src/core/record.js'
+import type { NodeListFilters } from '../../src/engine/list.js'
+import { listVersions, MAX_LIST_ANSWER_BYTES } from '../../src/engine/list.js'
+import { forgeRecord } from './forged-record.js'
+
+/**
+ * What a coordinator takes from the nodes' answers to a listing (list.ts `listVersions`): a version is
+ * listed only when a majority of its homes report the same record in the listing's range, whatever
+ * any node sends; and a page says it is the last only when no node may hold more.
+ */
+
+const NODES = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']
+
+/** A record of `label`'s object placed on `homes` (the placement itself is not checked here). */
+function record(label: string, version: number, homes: string[], extra: Partial<VersionRecord> = {}) {
+  const oid = objectId('list-votes', label)
+  const { record } = forgeRecord({
+    oid,
+    version,
+    content: new Uint8Array(10),
+    replicas: [homes, homes, homes, homes],
+    homes,
+    tick: version,
+  })
+  return { ...record, ...extra }
+}
+
+/** A coordinator context whose nodes answer `answers(node, filters)`; unlisted nodes answer nothing. */
+function nodesAnswering(answers: (node: string, filters: NodeListFilters) => VersionRecord[]) {
+  return {
+    nodeId: 'coordinator',
+    timeouts: { requestMs: 1_000, streamIdleMs: 1_000 },
+    transport: {
+      listRecords: async (node: string, filters: NodeListFilters) => structuredClone(answers(node, filters)),
+    },
+  } as never
+}
+
+const keys = (page: { objects: Array<{ object_id: string; version: number }> }) =>
+  page.objects.map((o) => `${o.object_id.slice(0, 8)}/${o.version}`)
+const key = (r: VersionRecord) => `${r.object_id.slice(0, 8)}/${r.version}`
+
+describe('a listing’s votes', () => {
+  it('count only nodes that are homes of the record: non-homes reporting a minority record do not list it', async () => {
+    const r = record('non-home-votes', 1, ['n1', 'n2', 'n3'])
+    // One home holds it (a minority); three nodes that are no homes of it report it too.
+    const ctx = nodesAnswering((n) => (['n1', 'n4', 'n5', 'n6'].includes(n) ? [r] : []))
+    const page = await listVersions(ctx, NODES, {})
+    expect(page.objects).toEqual([])
+  })
+
+  it('count each record apart: two records of one version, each at a minority of homes, list neither', async () => {
+    const homes = ['n1', 'n2', 'n3']
+    const a = record('split', 1, homes)
+    const b = { ...a, timestamp_tick: 2, metadata: { ...a.metadata, created_at_tick: 2 } }
+    const ctx = nodesAnswering((n) => (n === 'n1' ? [a] : n === 'n2' ? [b] : []))
+    const page = await listVersions(ctx, NODES, {})
+    expect(page.objects).toEqual([])
+    // The same record at two homes is listed.
+    const agreed = await listVersions(
+      nodesAnswering((n) => (n === 'n1' || n === 'n2' ? [a] : [])),
+      NODES,
+      {},
+    )
+    expect(keys(agreed)).toEqual([key(a)])
+  })
+
+  it('count only records in the listing’s range, whatever the homes send', async () => {
+    const homes = ['n1', 'n2', 'n3']
+    const inside = record('in-range', 1, homes)
+    const outside = record('out-of-range', 1, homes)
+    const prefix = inside.object_id.slice(0, 4)
+    expect(outside.object_id.startsWith(prefix)).toBe(false)
+    // Every home ignores the prefix and sends both.
+    const sorted = [inside, outside].sort((x, y) => (x.object_id < y.object_id ? -1 : 1))
+    const page = await listVersions(
+      nodesAnswering((n) => (homes.includes(n) ? sorted : [])),
+      NODES,
+      { prefix },
+    )
+    expect(keys(page)).toEqual([key(inside)])
+  })
+})
+
+describe('the end of a listing', () => {
+  it('is said (no next_cursor) when a page holds exactly `limit` versions and no node may hold more', async () => {
+    // Two objects whose homes share no node: every node answers fewer than `limit` records.
+    const a = record('end-a', 1, ['n1', 'n2', 'n3'])
+    const b = record('end-b', 1, ['n4', 'n5', 'n6'])
+    const ctx = nodesAnswering((n) => [a, b].filter((r) => r.catalogue_homes.includes(n)))
+    const page = await listVersions(ctx, NODES, { limit: 2 })
+    expect(page.objects).toHaveLength(2)
+    expect(page.next_cursor).toBeNull()
+  })
+
+  it('is not claimed while a node stopped at its own answer bound, however large the page’s bytes', async () => {
+    // Records of about 100 kB: a node stops after the one that reaches MAX_LIST_ANSWER_BYTES.
+    const homes = ['n1', 'n2', 'n3']
+    const big = 'x'.repeat(100_000)
+    const all = Array.from({ length: 60 }, (_, i) => {
+      const r = record(`big-${i}`, 1, homes)
+      return { ...r, metadata: { ...r.metadata, tags: [big] } }
+    }).sort((x, y) => (x.object_id < y.object_id ? -1 : 1))
+    const answer = (n: string) => {
+      if (!homes.includes(n)) return []
+      const out: VersionRecord[] = []
+      let bytes = 0
+      for (const r of all) {
+        out.push(r)
+        bytes += JSON.stringify(r).length
+        if (bytes >= MAX_LIST_ANSWER_BYTES) break
+      }
+      return out
+    }
+    // A page of 1000 versions and bytes far above what the three homes may answer together.
+    const page = await listVersions(
+      nodesAnswering(answer),
+      NODES,
+      { limit: 1000 },
+      {
+        pageBytes: 100 * MAX_LIST_ANSWER_BYTES,
+      },
+    )
+    expect(page.objects.length).toBeGreaterThan(0)
+    expect(page.objects.length).toBeLessThan(all.length)
+    expect(page.next_cursor).not.toBeNull()
+  })
+})
