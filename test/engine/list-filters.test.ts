@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
-import { listVersions, MAX_FILTER_TEXT_UNITS, validateFilters } from '../../src/engine/list.js'
+import {
+  listVersions,
+  MAX_FILTER_TEXT_UNITS,
+  MAX_PAGE,
+  validateFilters,
+  validateNodeListFilters,
+} from '../../src/engine/list.js'
 import { NotEligibleError } from '../../src/net/errors.js'
 
 /** docs/protocol.md 4.5: which filters a listing takes, and what null means. */
@@ -53,6 +59,42 @@ describe('list filters', () => {
     )
     expect(refusal({ [key]: '' })).toBe(`${key} must be 1..256 UTF-16 code units long, not 0`)
     expect(refusal({ [key]: 7 })).toBe(`${key} must be a string of 1..256 UTF-16 code units`)
+  })
+})
+
+describe('the bounds of each filter', () => {
+  const id = 'ab'.repeat(32)
+  it.each<[string, unknown, boolean]>([
+    ['limit 0', { limit: 0 }, false],
+    ['limit 1', { limit: 1 }, true],
+    ['limit MAX_PAGE', { limit: MAX_PAGE }, true],
+    ['limit MAX_PAGE + 1', { limit: MAX_PAGE + 1 }, false],
+    ['limit 1.5', { limit: 1.5 }, false],
+    ['a prefix of 64 hex digits', { prefix: id }, true],
+    ['a prefix of 65 hex digits', { prefix: `${id}a` }, false],
+    ['an empty prefix', { prefix: '' }, true],
+    ['an upper-case prefix', { prefix: 'AB' }, false],
+    ['after version 0', { after: { object_id: id, version: 0 } }, true],
+    ['after version -1', { after: { object_id: id, version: -1 } }, false],
+    ['after version 1.5', { after: { object_id: id, version: 1.5 } }, false],
+    ['after a short id', { after: { object_id: 'ab', version: 1 } }, false],
+    ['tick_from 0', { tick_from: 0 }, true],
+    ['tick_from -1', { tick_from: -1 }, false],
+    ['tick_to 1.5', { tick_to: 1.5 }, false],
+    ['tick_to "3"', { tick_to: '3' }, false],
+  ])('%s: taken %s', (_what, filters, taken) => {
+    expect(codeOf(() => validateFilters(filters))).toBe(taken ? undefined : 'INVALID_INPUT')
+  })
+
+  it.each<[string, unknown, boolean]>([
+    ['scan_budget 1', { scan_budget: 1 }, true],
+    ['scan_budget 0', { scan_budget: 0 }, false],
+    ['scan_budget 1.5', { scan_budget: 1.5 }, false],
+    ['max_bytes 1', { max_bytes: 1 }, true],
+    ['max_bytes 0', { max_bytes: 0 }, false],
+    ['max_bytes "8"', { max_bytes: '8' }, false],
+  ])("a coordinator's %s (replica/list): taken %s", (_what, filters, taken) => {
+    expect(codeOf(() => validateNodeListFilters(filters))).toBe(taken ? undefined : 'INVALID_INPUT')
   })
 })
 
