@@ -141,11 +141,16 @@ describe('a shard every replica answers with ROOT_MISMATCH', () => {
         }),
       )
     }
-    expect(await engineOn(h, reader).getContent(p.oid, 1)).toMatchObject({
+    const before = h.logEntries(reader)
+    const read = await engineOn(h, reader).getContent(p.oid, 1)
+    expect(read).toMatchObject({
       ok: false,
       code: 'INTEGRITY_MISMATCH',
       error_code: 'SE_ERR_INTEGRITY_MISMATCH',
     })
+    // The content failed after the READ event was logged: the answer names that event.
+    expect(h.logEntries(reader) - before).toBe(1)
+    expect(read.storage_event_id).toMatch(/^[0-9a-f]{64}$/)
   })
 })
 
