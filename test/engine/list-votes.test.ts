@@ -67,7 +67,7 @@ describe('a listing’s votes', () => {
     expect(keys(agreed)).toEqual([key(a)])
   })
 
-  it('count only records in the listing’s range, whatever the homes send', async () => {
+  it('count only records in the listing’s range (in the prefix, past the cursor), whatever the homes send', async () => {
     const homes = ['n1', 'n2', 'n3']
     const inside = record('in-range', 1, homes)
     const outside = record('out-of-range', 1, homes)
@@ -81,6 +81,14 @@ describe('a listing’s votes', () => {
       { prefix },
     )
     expect(keys(page)).toEqual([key(inside)])
+    // Every home sends the cursor's own version again: it is not listed twice.
+    const after = { object_id: sorted[0]!.object_id, version: 1 }
+    const next = await listVersions(
+      nodesAnswering((n) => (homes.includes(n) ? sorted : [])),
+      NODES,
+      { after },
+    )
+    expect(keys(next)).toEqual([key(sorted[1]!)])
   })
 })
 
