@@ -205,6 +205,10 @@ export async function listVersions(
       ctx.transport.listRecords(n, { ...asked, max_bytes: shares.get(n)! }, { signal }),
     ),
   )
+  // A caller that went away cut the exchanges short: a node left out may hide a decided version
+  // while the page says it is the last, and the call's answer and audit entry must say why it ended
+  // (context.ts `unlessCallerLeft`), not list what the other nodes happened to answer.
+  options.signal?.throwIfAborted()
   const pages = answers.filter((a) => a.value !== undefined)
   if (pages.length === 0 && nodes.length > 0) {
     const why = countedCodes(answers.map((a) => a.error))
