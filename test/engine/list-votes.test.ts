@@ -103,6 +103,42 @@ describe('the end of a listing', () => {
     expect(page.next_cursor).toBeNull()
   })
 
+  it('is not claimed while the nodes’ pages are full: the versions past them come on the next page', async () => {
+    const homes = ['n1', 'n2', 'n3']
+    const all = ['full-a', 'full-b', 'full-c']
+      .map((label) => record(label, 1, homes))
+      .sort((x, y) => (x.object_id < y.object_id ? -1 : 1))
+    // Each home answers what it holds past the cursor, at most `limit` records, as a node does.
+    const ctx = nodesAnswering((n, f) =>
+      homes.includes(n)
+        ? all.filter((r) => f.after === undefined || r.object_id > f.after.object_id).slice(0, f.limit)
+        : [],
+    )
+    const first = await listVersions(ctx, NODES, { limit: 2 })
+    expect(keys(first)).toEqual(all.slice(0, 2).map(key))
+    expect(first.next_cursor).not.toBeNull()
+    const second = await listVersions(ctx, NODES, { limit: 2, after: first.next_cursor! })
+    expect(keys(second)).toEqual([key(all[2]!)])
+  })
+
+  it('is not claimed while a node stopped early on an entry that does not match', async () => {
+    const homes = ['n1', 'n2', 'n3']
+    const [first, stop, last] = ['stop-a', 'stop-b', 'stop-c']
+      .map((label) => record(label, 1, homes))
+      .sort((x, y) => (x.object_id < y.object_id ? -1 : 1))
+      .map((r, i) => ({ ...r, metadata: { ...r.metadata, tags: i === 1 ? [] : ['t'] } }))
+    // Out of scan budget, each home ends its answer with the entry it stopped at, which does not
+    // match; past it, the next page finds the last version.
+    const ctx = nodesAnswering((n, f) =>
+      homes.includes(n) ? (f.after === undefined ? [first!, stop!] : [last!]) : [],
+    )
+    const page = await listVersions(ctx, NODES, { tag: 't', limit: 10 })
+    expect(keys(page)).toEqual([key(first!)])
+    expect(page.next_cursor).toEqual({ object_id: stop!.object_id, version: 1 })
+    const next = await listVersions(ctx, NODES, { tag: 't', limit: 10, after: page.next_cursor! })
+    expect(keys(next)).toEqual([key(last!)])
+  })
+
   it('is not claimed while a node stopped at its own answer bound, however large the page’s bytes', async () => {
     // Records of about 100 kB: a node stops after the one that reaches MAX_LIST_ANSWER_BYTES.
     const homes = ['n1', 'n2', 'n3']
