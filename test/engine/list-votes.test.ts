@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
-import type { VersionRecord } from '../../src/core/record.js'
+import { recordWireBytes, type VersionRecord } from '../../src/core/record.js'
 import type { NodeListFilters } from '../../src/engine/list.js'
 import { listVersions, MAX_LIST_ANSWER_BYTES } from '../../src/engine/list.js'
 import { forgeRecord } from './forged-record.js'
@@ -137,6 +137,21 @@ describe('the end of a listing', () => {
     expect(page.next_cursor).toEqual({ object_id: stop!.object_id, version: 1 })
     const next = await listVersions(ctx, NODES, { tag: 't', limit: 10, after: page.next_cursor! })
     expect(keys(next)).toEqual([key(last!)])
+  })
+
+  it('is not claimed while a node’s answer came to exactly its share of the page’s bytes', async () => {
+    const homes = ['n1', 'n2', 'n3']
+    const [first, second] = ['share-a', 'share-b']
+      .map((label) => record(label, 1, homes))
+      .sort((x, y) => (x.object_id < y.object_id ? -1 : 1))
+    // Each home's share is exactly the first record's size: it stops after it (list-answer-bytes).
+    const ctx = nodesAnswering((n, f) =>
+      homes.includes(n) ? (f.after === undefined ? [first!] : [second!]) : [],
+    )
+    const pageBytes = NODES.length * recordWireBytes(first!)
+    const page = await listVersions(ctx, NODES, { limit: 10 }, { pageBytes })
+    expect(keys(page)).toEqual([key(first!)])
+    expect(page.next_cursor).toEqual({ object_id: first!.object_id, version: 1 })
   })
 
   it('is not claimed while a node stopped at its own answer bound, however large the page’s bytes', async () => {
