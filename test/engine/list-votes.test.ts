@@ -92,6 +92,39 @@ describe('a listing’s votes', () => {
   })
 })
 
+describe('a page', () => {
+  it('holds at most `limit` versions and resumes after the last it holds', async () => {
+    const [a, b, c] = ['limit-a', 'limit-b', 'limit-c']
+      .map((label) => objectId('list-votes', label))
+      .sort()
+      .map((oid, i) => {
+        const homes = i === 1 ? ['n4', 'n5', 'n6'] : ['n1', 'n2', 'n3']
+        return { ...record('limit', 1, homes), object_id: oid }
+      })
+    // n1..n3 hold a and c (a full page of 2), n4..n6 hold b: three decided versions up to c.
+    const ctx = nodesAnswering((n, f) =>
+      [a!, b!, c!].filter(
+        (r) => r.catalogue_homes.includes(n) && (f.after === undefined || r.object_id > f.after.object_id),
+      ),
+    )
+    const page = await listVersions(ctx, NODES, { limit: 2 })
+    expect(keys(page)).toEqual([key(a!), key(b!)])
+    expect(page.next_cursor).toEqual({ object_id: b!.object_id, version: 1 })
+    const next = await listVersions(ctx, NODES, { limit: 2, after: page.next_cursor! })
+    expect(keys(next)).toEqual([key(c!)])
+  })
+
+  it('asks each node for its share of the page’s bytes, and for the scan budget when not the default', async () => {
+    const asked = new Map<string, NodeListFilters>()
+    const ctx = nodesAnswering((n, f) => {
+      asked.set(n, f)
+      return []
+    })
+    await listVersions(ctx, NODES, { tag: 't' }, { pageBytes: 6_000, scanBudget: 7 })
+    for (const n of NODES) expect(asked.get(n)).toMatchObject({ tag: 't', max_bytes: 1_000, scan_budget: 7 })
+  })
+})
+
 describe('the end of a listing', () => {
   it('is said (no next_cursor) when a page holds exactly `limit` versions and no node may hold more', async () => {
     // Two objects whose homes share no node: every node answers fewer than `limit` records.
