@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DeterministicTime } from '../../src/core/time.js'
 import { DecidedRecords } from '../../src/engine/decided-records.js'
+import { StorageEngine } from '../../src/engine/engine.js'
 import { EngineCalls } from '../../src/engine/engine-calls.js'
 import { ObjectNotFoundError } from '../../src/engine/errors.js'
 import type { EventFields } from '../../src/log/index.js'
@@ -79,5 +80,22 @@ describe('EngineCalls', () => {
       error_detail: 'object 00 has no version',
       details: { asked: 'latest', code: 'NOT_FOUND' },
     })
+  })
+})
+
+describe('StorageEngine construction', () => {
+  it('takes a preopenBytes of 0 and refuses one that is negative or no integer', () => {
+    const { engine } = calls()
+    const components = {
+      nodeId: 'n1',
+      transport: engine.ctx.transport,
+      membership: engine.membership,
+      log: {} as never,
+      time: new DeterministicTime(),
+    }
+    expect(() => new StorageEngine(components, { preopenBytes: 0 })).not.toThrow()
+    for (const bad of [-1, 1.5]) {
+      expect(() => new StorageEngine(components, { preopenBytes: bad })).toThrow(TypeError)
+    }
   })
 })

@@ -125,6 +125,21 @@ describe('a page', () => {
   })
 })
 
+describe('a node that answers out of range', () => {
+  it('neither ends the page nor moves its cursor back', async () => {
+    const homes = ['n1', 'n2', 'n3']
+    const [early, after, listed] = ['range-a', 'range-b', 'range-c']
+      .map((label) => record(label, 1, homes))
+      .sort((x, y) => (x.object_id < y.object_id ? -1 : 1))
+    // The homes answer what lies past the cursor; n6 answers a version before it.
+    const ctx = nodesAnswering((n) => (homes.includes(n) ? [listed!] : n === 'n6' ? [early!] : []))
+    const cursor = { object_id: after!.object_id, version: 1 }
+    const page = await listVersions(ctx, NODES, { after: cursor })
+    expect(keys(page)).toEqual([key(listed!)])
+    expect(page.next_cursor).toBeNull()
+  })
+})
+
 describe('the end of a listing', () => {
   it('is said (no next_cursor) when a page holds exactly `limit` versions and no node may hold more', async () => {
     // Two objects whose homes share no node: every node answers fewer than `limit` records.

@@ -38,3 +38,29 @@ describe('a listing whose caller goes while a node is asked', () => {
     }
   })
 })
+
+describe('a listing', () => {
+  it('leaves one LIST_OBJECTS event with the filters it answered and how many versions', async () => {
+    const h = await inProcessHarness(5)
+    try {
+      const oid = objectId('list-abandoned', 'event')
+      expectOk(await h.engine(h.nodeIds[0]!).putContent(oid, 1, bytesOf('le1', 3000), meta(1)))
+      expectOk(await h.engine(h.nodeIds[0]!).putContent(oid, 2, bytesOf('le2', 3000), meta(2)))
+      const coordinator = h.nodeIds[1]!
+      const before = h.logEntries(coordinator)
+      const page = await h.engine(coordinator).listObjects({ prefix: oid })
+      expectOk(page)
+      expect(h.logEntries(coordinator) - before).toBe(1)
+      const events = []
+      for await (const e of h.net.node(coordinator).log.iterate()) events.push(e)
+      expect(events.at(-1)).toMatchObject({
+        event_type: 'LIST_OBJECTS',
+        error_code: null,
+        details: { filters: { prefix: oid }, count: 2 },
+      })
+      expect(events.at(-1)!.event_id).toBe(page.storage_event_id)
+    } finally {
+      await h.close()
+    }
+  })
+})
