@@ -45,6 +45,18 @@ describe('RecentFailures', () => {
     expect([h.suspect('e'), h.suspect('f')]).toEqual([true, false])
     expect(seen.filter((s) => s.endsWith(':CUT_SHORT'))).toEqual([])
   })
+
+  it('lists the peers suspect now, sorted, for the operator', () => {
+    let now = 0
+    const h = new RecentFailures({ suspectMs: 100, now: () => now })
+    h.failed('n3', 'TIMEOUT')
+    h.failed('n1', 'NODE_UNAVAILABLE')
+    now = 50
+    h.failed('n2', 'STREAM_ENDED')
+    expect(h.suspects()).toEqual(['n1', 'n2', 'n3'])
+    now = 100
+    expect(h.suspects()).toEqual(['n2'])
+  })
 })
 
 describe('replicaOrder', () => {
@@ -117,6 +129,23 @@ describe('reads after a replica failed', () => {
       expect(asked.flat().filter((n) => n === first).length).toBeLessThanOrEqual(1)
       expect(asked[1]).not.toContain(first)
       expect(asked[2]).not.toContain(first)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+describe('a suspect peer that answers', () => {
+  it('is suspect no longer, whatever exchange it answered (here a listing)', async () => {
+    const h = await inProcessHarness(5)
+    try {
+      const health = new RecentFailures()
+      const peer = h.nodeIds[2]!
+      health.failed(peer, 'TIMEOUT')
+      expect(health.suspect(peer)).toBe(true)
+      const engine = coordinatorEngine(h, h.nodeIds[0]!, health, { requestMs: 5000, streamIdleMs: 5000 })
+      expect(await engine.listObjects({})).toMatchObject({ ok: true })
+      expect(health.suspect(peer)).toBe(false)
     } finally {
       await h.close()
     }
