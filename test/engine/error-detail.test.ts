@@ -44,6 +44,11 @@ describe('safeDetail', () => {
     const cut = safeDetail(new InvalidInputError(`${'a'.repeat(MAX_DETAIL_CHARS - 1)}\u{1F600}tail`))
     expect(cut).toBe('a'.repeat(MAX_DETAIL_CHARS - 1))
     expect(safeDetail(new InvalidInputError('bad \ud800 text'))).toBe('bad \ufffd text')
+    // A pair that ends exactly at the cut is kept whole.
+    const whole = safeDetail(new InvalidInputError(`${'a'.repeat(MAX_DETAIL_CHARS - 2)}\u{1F600}tail`))
+    expect(whole).toBe(`${'a'.repeat(MAX_DETAIL_CHARS - 2)}\u{1F600}`)
+    // A lone high surrogate at the end of a short detail is replaced, not dropped.
+    expect(safeDetail(new InvalidInputError('bad \ud800'))).toBe('bad \ufffd')
   })
 })
 
