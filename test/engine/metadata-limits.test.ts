@@ -99,16 +99,25 @@ describe('node limits on metadata', () => {
     expect(r).toMatchObject({ ok: false, code: 'INVALID_METADATA' })
   })
 
-  it('refuses a telemetry stub node id longer than 128 bytes', async () => {
+  // In UTF-8 bytes, not characters: 65 two-byte characters are 130 bytes.
+  it.each([
+    { label: 'ascii', nodeId: 'n'.repeat(MAX_TELEMETRY_NODE_ID_BYTES + 1) },
+    { label: 'two-byte characters', nodeId: '\u00e9'.repeat(MAX_TELEMETRY_NODE_ID_BYTES / 2 + 1) },
+  ])('refuses a telemetry stub node id longer than 128 bytes ($label)', async ({ label, nodeId }) => {
     const stub = {
-      node_id: 'n'.repeat(MAX_TELEMETRY_NODE_ID_BYTES + 1),
+      node_id: nodeId,
       proof_result: 'PASS',
       latency_band: 1,
       at_epoch: 1,
     }
     const r = await net
       .engine(nodeIds[2]!)
-      .putContent(objectId('limits', 'stub'), 1, bytesOf('s', 10), meta(1, { aegis_telemetry_stub: stub }))
+      .putContent(
+        objectId('limits', `stub-${label}`),
+        1,
+        bytesOf('s', 10),
+        meta(1, { aegis_telemetry_stub: stub }),
+      )
     expect(r).toMatchObject({ ok: false, code: 'INVALID_METADATA' })
     if (r.ok) return
     expect(r.error_detail).toContain('node limit')
