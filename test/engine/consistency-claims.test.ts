@@ -96,27 +96,33 @@ describe('a write: stage, decide, commit', () => {
     expect(got.ok && same(got.content_bytes, content)).toBe(true)
   })
 
-  it('drops a holder whose staged root differs from the coordinator’s: it is under-replicated and keeps nothing of the shard', async () => {
-    const writer = h.nodeIds[0]!
-    const p = findObject(h.nodeIds, 'liar', (o) =>
-      o.replicas[0]!.some((n) => n !== writer && !o.homes.includes(n)),
-    )
-    const liar = p.replicas[0]!.find((n) => n !== writer && !p.homes.includes(n))!
-    undo.push(
-      wrapAll(h.net.transport, 'stageShards', async (original, node, ...rest) => {
-        const staged = (await original(node, ...rest)) as StagedShardInfo[]
-        if (node !== liar) return staged
-        return staged.map((s, i) => (i === 0 ? { ...s, merkle_root: 'ab'.repeat(32) } : s))
-      }),
-    )
-    const put = await h.engine(writer).putContent(p.oid, 1, bytesOf('liar', 5000), meta(1))
-    expectOk(put)
-    const shard0 = put.shard_ids[0]!
-    expect(put.under_replicated[shard0]).toEqual([liar])
-    expect(await h.net.node(liar).store.getManifest(shard0)).toBeUndefined()
-    // Its staging is taken back (in the background).
-    await eventually(async () => (await stagedOn(h, liar, p.oid)) === 0)
-  })
+  it.each([
+    ['root', (s: StagedShardInfo) => ({ ...s, merkle_root: 'ab'.repeat(32) })],
+    ['leaf count', (s: StagedShardInfo) => ({ ...s, leaf_count: s.leaf_count + 1 })],
+  ])(
+    'drops a holder whose staged %s differs from the coordinator’s: it is under-replicated and keeps nothing of the shard',
+    async (_what, lie) => {
+      const writer = h.nodeIds[0]!
+      const p = findObject(h.nodeIds, 'liar', (o) =>
+        o.replicas[0]!.some((n) => n !== writer && !o.homes.includes(n)),
+      )
+      const liar = p.replicas[0]!.find((n) => n !== writer && !p.homes.includes(n))!
+      undo.push(
+        wrapAll(h.net.transport, 'stageShards', async (original, node, ...rest) => {
+          const staged = (await original(node, ...rest)) as StagedShardInfo[]
+          if (node !== liar) return staged
+          return staged.map((s, i) => (i === 0 ? lie(s) : s))
+        }),
+      )
+      const put = await h.engine(writer).putContent(p.oid, 1, bytesOf('liar', 5000), meta(1))
+      expectOk(put)
+      const shard0 = put.shard_ids[0]!
+      expect(put.under_replicated[shard0]).toEqual([liar])
+      expect(await h.net.node(liar).store.getManifest(shard0)).toBeUndefined()
+      // Its staging is taken back (in the background).
+      await eventually(async () => (await stagedOn(h, liar, p.oid)) === 0)
+    },
+  )
 
   it('fails a decide that reaches one home with QUORUM_NOT_REACHED, takes back every staged shard, and leaves a minority record nobody reads, lists or rolls forward', async () => {
     const p = findObject(h.nodeIds, 'minority', () => true)
