@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { challengeIndex, challengeSeed } from '../../src/core/challenge.js'
+import { shardId } from '../../src/core/ids.js'
 import type { StorageProof } from '../../src/core/proof.js'
 import { verifyStorageProof } from '../../src/core/proof.js'
 import { afterTest, engineOn, expectOk, findObject, type Harness } from './consistency-claims-helpers.js'
@@ -132,5 +134,57 @@ describe('a proof whose caller goes while a replica is asked', () => {
     expect(r.ok).toBe(false)
     expect(asked).toEqual([s.liar])
     expect(health.reports.filter((x) => !x.endsWith(':ok'))).toEqual([])
+  })
+})
+
+describe('a proof asked without a leaf index', () => {
+  it('answers the epoch’s challenge over every leaf of the shard, the last included', async () => {
+    h = await inProcessHarness(5)
+    const view = h.net.membership.current()
+    const seed = challengeSeed(view.epoch, view.snapshotHash)
+    // A shard of 2 blocks whose challenge is its last leaf (a challenge over 1 leaf would miss it).
+    const p = findObject(h.nodeIds, 'challenge-last', (o) => {
+      const id = shardId(o.oid, 1, 0)
+      return challengeIndex(seed, id, 2) === 1 && h!.nodeIds.some((n) => !o.replicas[0]!.includes(n))
+    })
+    const put = await h
+      .engine(h.nodeIds[0]!)
+      .putContent(p.oid, 1, bytesOf('challenge-last', 8 * BLOCK), meta(1))
+    expectOk(put)
+    const shard = put.shard_ids[0]!
+    const r = await h.engine(h.nodeIds[1]!).getStorageProof(p.oid, 1, shard)
+    expectOk(r)
+    expect(r.proof).toMatchObject({ leaf_count: 2, leaf_index: 1 })
+  })
+})
+
+describe('a proof of an empty shard', () => {
+  it('is refused as EMPTY_SHARD without asking any replica', async () => {
+    h = await inProcessHarness(5)
+    // Two bytes fill shards 0 and 1; shard 3 is empty.
+    const p = findObject(h.nodeIds, 'empty-shard', () => true)
+    const put = await h.engine(h.nodeIds[0]!).putContent(p.oid, 1, bytesOf('empty-shard', 2), meta(1))
+    expectOk(put)
+    let asked = 0
+    const t = h.net.transport
+    const saved = t.proveShard
+    t.proveShard = (...args) => {
+      asked++
+      return saved.apply(t, args)
+    }
+    undo.push(() => {
+      t.proveShard = saved
+    })
+    // Whether the epoch's challenge or a leaf the caller names is asked for.
+    for (const options of [{}, { leafIndex: 0 }]) {
+      expect(
+        await h.engine(h.nodeIds[1]!).getStorageProof(p.oid, 1, put.shard_ids[3]!, options),
+      ).toMatchObject({
+        ok: false,
+        code: 'EMPTY_SHARD',
+        error_code: 'SE_ERR_PROOF_UNAVAILABLE',
+      })
+    }
+    expect(asked).toBe(0)
   })
 })
