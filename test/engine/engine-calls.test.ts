@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { DeterministicTime } from '../../src/core/time.js'
+import { majority } from '../../src/engine/context.js'
 import { DecidedRecords } from '../../src/engine/decided-records.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { EngineCalls } from '../../src/engine/engine-calls.js'
@@ -96,6 +97,16 @@ describe('StorageEngine construction', () => {
     expect(() => new StorageEngine(components, { preopenBytes: 0 })).not.toThrow()
     for (const bad of [-1, 1.5]) {
       expect(() => new StorageEngine(components, { preopenBytes: bad })).toThrow(TypeError)
+    }
+  })
+})
+
+describe('majority', () => {
+  it('is the fewest nodes more than half of n, so that two majorities always share a node', () => {
+    for (let n = 1; n <= 9; n++) {
+      const q = majority(n)
+      expect(2 * q).toBeGreaterThan(n)
+      expect(2 * (q - 1)).toBeLessThanOrEqual(n)
     }
   })
 })

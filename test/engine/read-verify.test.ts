@@ -226,3 +226,19 @@ describe('what a read tells the health record', () => {
     expect(health.reports.slice(reports).filter((r) => !r.endsWith(':ok'))).toEqual([])
   })
 })
+
+describe('the READ event', () => {
+  it('names the version read, also when the latest was asked for', async () => {
+    h = await inProcessHarness(5)
+    const p = findObject(h.nodeIds, 'read-event', () => true)
+    expectOk(await h.engine(h.nodeIds[0]!).putContent(p.oid, 1, bytesOf('read-event-1', 100), meta(1)))
+    expectOk(await h.engine(h.nodeIds[0]!).putContent(p.oid, 2, bytesOf('read-event-2', 100), meta(2)))
+    const reader = h.nodeIds[1]!
+    const got = await engineOn(h, reader).getContent(p.oid)
+    expectOk(got)
+    const events = []
+    for await (const e of h.net.node(reader).log.iterate()) events.push(e)
+    expect(events.at(-1)).toMatchObject({ event_type: 'READ', object_id: p.oid, version: 2 })
+    expect(events.at(-1)!.event_id).toBe(got.storage_event_id)
+  })
+})
