@@ -1,0 +1,116 @@
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { objectId, shardId } from '../../src/core/ids.js'
+import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { NodeUnavailableError } from '../../src/engine/errors.js'
+import type { NodeService } from '../../src/engine/node-service.js'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import { encodeJsonFrame, MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { MAX_ABORT_IDS } from '../../src/net/messages.js'
+import { PROTOCOLS } from '../../src/net/protocols.js'
+import { MAX_INLINE_SHARD_BYTES } from '../../src/net/rpc-messages.js'
+import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
+import { Libp2pTransport } from '../../src/net/transport.js'
+import { testPeerKey } from './harness.js'
+
+// Libp2pTransport's calls against a server whose NodeService only records what reaches it, and a
+// fake node that answers out of protocol and then keeps its end open: what the calling end sends,
+// and that it lets go of a stream whose exchange failed rather than leave it to the peer.
+
+async function settle(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => 'resolved',
+    (err: unknown) => err,
+  )
+}
+
+describe('Libp2pTransport calls over real libp2p nodes', () => {
+  let server: Libp2p
+  let client: Libp2p
+  let fake: Libp2p
+  let service: StorageProtocolService
+  const aborted: string[][] = []
+  const transports: Libp2pTransport[] = []
+  const addrsOf = (id: string) =>
+    id === server.peerId.toString()
+      ? server.getMultiaddrs()
+      : id === fake.peerId.toString()
+        ? fake.getMultiaddrs()
+        : []
+  const transportFrom = (node: Libp2p) => {
+    const t = new Libp2pTransport(
+      { libp2p: node, resolve: addrsOf },
+      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 } },
+    )
+    transports.push(t)
+    return t
+  }
+  /** Streams of `protocol` that `node` opened and that are still open. */
+  const openStreams = (node: Libp2p, protocol: string): Stream[] =>
+    node
+      .getConnections()
+      .flatMap((c) => c.streams)
+      .filter((s) => s.protocol === protocol && s.direction === 'outbound' && s.status === 'open')
+
+  beforeAll(async () => {
+    const node = async (i: number): Promise<Libp2p> =>
+      createQfsLibp2p({ privateKey: await testPeerKey(i), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    ;[server, client, fake] = await Promise.all([node(40), node(41), node(42)])
+    const recording = {
+      nodeId: server.peerId.toString(),
+      abortStaging: async (ids: string[]) => {
+        aborted.push(ids)
+      },
+    } as unknown as NodeService
+    service = storageProtocol({ node: recording })({ registrar: server })
+    await service.start()
+    // A fake node: a manifest answer out of protocol, then silence with its end left open; a push
+    // stream it reads nothing of.
+    await fake.handle(PROTOCOLS.replicaManifest, async (stream) => {
+      const fs = new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 30_000 })
+      await fs.read().catch(() => {})
+      for (const p of encodeJsonFrame({ manifest: 5 })) stream.send(p)
+    })
+    await fake.handle(PROTOCOLS.replicaPush, () => {})
+  })
+
+  afterAll(async () => {
+    for (const t of transports) t.close()
+    await service?.stop()
+    await Promise.all([server, client, fake].filter(Boolean).map((n) => n.stop()))
+  })
+
+  it(`takes back every staged shard named, in requests of at most ${MAX_ABORT_IDS} ids`, async () => {
+    const transport = transportFrom(client)
+    const ids = Array.from({ length: 2 * MAX_ABORT_IDS + 1 }, (_, i) => `staging-${i}`)
+    await transport.abortStaging(server.peerId.toString(), ids)
+    expect(aborted.map((batch) => batch.length)).toEqual([MAX_ABORT_IDS, MAX_ABORT_IDS, 1])
+    expect(aborted.flat()).toEqual(ids)
+  })
+
+  it('resets a push stream whose header could not be sent, rather than leave it open', async () => {
+    const transport = transportFrom(client)
+    const oid = objectId('transport-calls', 'push')
+    const header = {
+      object_id: oid,
+      version: 1,
+      shard_index: 0,
+      shard_id: shardId(oid, 1, 0),
+      length: MAX_INLINE_SHARD_BYTES + 1,
+      block_size_bytes: DEFAULT_PARAMS.blockSizeBytes,
+      // No frame carries a header this large: the send fails after the stream opened.
+      padding: 'x'.repeat(MAX_FRAME_BYTES),
+    }
+    const err = await settle(transport.openShard(fake.peerId.toString(), header))
+    expect(err).toBeInstanceOf(NodeUnavailableError)
+    expect(openStreams(client, PROTOCOLS.replicaPush)).toEqual([])
+  })
+
+  it('resets a manifest stream whose answer breaks the protocol, though the node keeps its end open', async () => {
+    const transport = transportFrom(client)
+    const err = await settle(transport.getManifest(fake.peerId.toString(), 'a'.repeat(64)))
+    expect(err).toBeInstanceOf(NodeUnavailableError)
+    expect(openStreams(client, PROTOCOLS.replicaManifest)).toEqual([])
+  })
+})
