@@ -2,21 +2,32 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { recordWireBytes } from '../../src/core/record.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
+import { MAX_LIST_ANSWER_BYTES } from '../../src/engine/list.js'
 import type { NodeService } from '../../src/engine/node-service.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
-import { encodeJsonFrame, MAX_FRAME_BYTES } from '../../src/net/frames.js'
+import { encodeJsonFrame, type JsonObject, MAX_FRAME_BYTES } from '../../src/net/frames.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { MAX_ABORT_IDS } from '../../src/net/messages.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
 import { MAX_INLINE_SHARD_BYTES } from '../../src/net/rpc-messages.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
+import { buildVersion, TEST_PARAMS, testObjectId } from '../store/helpers.js'
 import { testPeerKey } from './harness.js'
 
 // Libp2pTransport's calls against a server whose NodeService only records what reaches it, and a
 // fake node that answers out of protocol and then keeps its end open: what the calling end sends,
 // and that it lets go of a stream whose exchange failed rather than leave it to the peer.
+
+const listed = buildVersion({
+  objectId: testObjectId('transport-calls'),
+  version: 1,
+  content: new Uint8Array(1),
+}).record
+/** Records enough that the last one follows a record reaching MAX_LIST_ANSWER_BYTES. */
+const pastBound = Math.ceil(MAX_LIST_ANSWER_BYTES / recordWireBytes(listed)) + 1
 
 async function settle(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -73,6 +84,15 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
       for (const p of encodeJsonFrame({ manifest: 5 })) stream.send(p)
     })
     await fake.handle(PROTOCOLS.replicaPush, () => {})
+    // A listing answer of one record over and over, past the most a node answers, then END.
+    await fake.handle(PROTOCOLS.replicaList, async (stream) => {
+      const fs = new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 30_000 })
+      await fs.read().catch(() => {})
+      const frame = encodeJsonFrame(listed as unknown as JsonObject)
+      for (let i = 0; i < pastBound; i++) await fs.write(frame)
+      await fs.writeEnd()
+      await fs.close()
+    })
   })
 
   afterAll(async () => {
@@ -105,6 +125,48 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
     const err = await settle(transport.openShard(fake.peerId.toString(), header))
     expect(err).toBeInstanceOf(NodeUnavailableError)
     expect(openStreams(client, PROTOCOLS.replicaPush)).toEqual([])
+  })
+
+  it('takes no more than MAX_LIST_ANSWER_BYTES of records from a peer, though asked for more', async () => {
+    const transport = new Libp2pTransport(
+      { libp2p: client, resolve: addrsOf },
+      { limits: { idleTimeoutMs: 5_000, requestTimeoutMs: 5_000 }, params: TEST_PARAMS },
+    )
+    transports.push(transport)
+    const asked = { limit: pastBound, max_bytes: 2 * MAX_LIST_ANSWER_BYTES }
+    const err = await settle(transport.listRecords(fake.peerId.toString(), asked))
+    expect(err).toBeInstanceOf(NodeUnavailableError)
+    expect((err as Error).cause).toMatchObject({
+      code: 'FRAME_INVALID',
+      message: expect.stringContaining('bytes asked for'),
+    })
+  })
+
+  it('stages nothing, not even on its own node, for a caller that already gave up', async () => {
+    const staged: unknown[] = []
+    const local = { nodeId: 'this-node', stageShards: async (s: unknown[]) => staged.push(...s) }
+    const transport = new Libp2pTransport({
+      libp2p: client,
+      resolve: addrsOf,
+      local: local as unknown as NodeService,
+    })
+    const oid = objectId('transport-calls', 'stage')
+    const shard = {
+      header: {
+        object_id: oid,
+        version: 1,
+        shard_index: 0,
+        shard_id: shardId(oid, 1, 0),
+        length: 1,
+        block_size_bytes: DEFAULT_PARAMS.blockSizeBytes,
+      },
+      bytes: new Uint8Array(1),
+    }
+    const gaveUp = AbortSignal.abort(new Error('the write moved on'))
+    await expect(transport.stageShards('this-node', [shard], { signal: gaveUp })).rejects.toThrow(
+      'the write moved on',
+    )
+    expect(staged).toEqual([])
   })
 
   it('resets a manifest stream whose answer breaks the protocol, though the node keeps its end open', async () => {
