@@ -1,0 +1,89 @@
+import { streamPair } from '@libp2p/utils'
+import { describe, expect, it } from 'vitest'
+import { NodeUnavailableError } from '../../src/engine/errors.js'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import { encodeDataFrame, encodeEndFrame, encodeJsonFrame, type JsonObject } from '../../src/net/frames.js'
+import { readBlocks, readManifest, readRecords } from '../../src/net/replica-answers.js'
+import { buildVersion, TEST_PARAMS, testObjectId } from '../store/helpers.js'
+
+// The answers of replica/manifest, replica/fetch and replica/list as the calling end reads them,
+// each from a peer that sends exactly the frames given and closes its end.
+
+/** The calling end of a stream whose peer sent `parts` and closed. */
+async function answered(parts: Uint8Array[][]): Promise<FrameStream> {
+  const [client, server] = await streamPair()
+  for (const part of parts.flat()) server.send(part)
+  await server.close()
+  return new FrameStream(client, { maxFrameBytes: 1_048_577, idleMs: 5_000 })
+}
+
+const head = (leafCount: number): JsonObject => ({
+  manifest: {
+    object_id: 'a'.repeat(64),
+    version: 1,
+    shard_index: 0,
+    shard_id: 'b'.repeat(64),
+    length: leafCount * 4096,
+    leaf_count: leafCount,
+    merkle_root: 'c'.repeat(64),
+    hash_commit: 'd'.repeat(64),
+  },
+})
+
+const manifest = async (leafCount: number, leafBytes: number, maxLeaves = 16) =>
+  readManifest(
+    await answered([
+      encodeJsonFrame(head(leafCount)),
+      encodeDataFrame(new Uint8Array(leafBytes)),
+      encodeEndFrame(),
+    ]),
+    AbortSignal.timeout(5_000),
+    maxLeaves,
+  )
+
+describe('readManifest', () => {
+  it('takes exactly the leaf hashes announced', async () => {
+    expect((await manifest(2, 64))?.leaf_hashes).toEqual(['00'.repeat(32), '00'.repeat(32)])
+  })
+
+  it('refuses fewer leaf hashes than announced, or a piece of one left over', async () => {
+    await expect(manifest(2, 32)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+    await expect(manifest(1, 33)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+  })
+
+  it('refuses a manifest that announces more leaves than the largest shard has', async () => {
+    await expect(manifest(17, 17 * 32, 16)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+    expect((await manifest(16, 16 * 32, 16))?.leaf_hashes).toHaveLength(16)
+  })
+})
+
+describe('readBlocks', () => {
+  it('fails as the node failing (NODE_UNAVAILABLE) on a JSON frame among the blocks', async () => {
+    const fs = await answered([encodeDataFrame(Uint8Array.of(1)), encodeJsonFrame({ more: 1 })])
+    const blocks: Uint8Array[] = []
+    const read = (async () => {
+      for await (const block of readBlocks(fs, 'peer', 'b'.repeat(64), 0, undefined)) blocks.push(block)
+    })()
+    await expect(read).rejects.toBeInstanceOf(NodeUnavailableError)
+    expect(blocks).toEqual([Uint8Array.of(1)])
+  })
+})
+
+describe('readRecords', () => {
+  const records = [1, 2, 3].map(
+    (i) =>
+      buildVersion({ objectId: testObjectId(`answers-${i}`), version: 1, content: new Uint8Array(i) }).record,
+  )
+  const list = async (limit: number) =>
+    readRecords(
+      await answered([...records.map((r) => encodeJsonFrame(r as unknown as JsonObject)), encodeEndFrame()]),
+      AbortSignal.timeout(5_000),
+      { limit, maxBytes: 1 << 20 },
+      TEST_PARAMS,
+    )
+
+  it('takes up to the records asked for, and refuses one more', async () => {
+    expect(await list(3)).toEqual(records)
+    await expect(list(2)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+  })
+})
