@@ -51,6 +51,17 @@ describe('readManifest', () => {
     await expect(manifest(1, 33)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
   })
 
+  it('refuses more leaf hashes than announced at the frame that carries them, not at the end', async () => {
+    // The peer keeps its end open: the refusal must not wait for END or the idle timeout.
+    const [client, server] = await streamPair()
+    for (const part of [encodeJsonFrame(head(1)), encodeDataFrame(new Uint8Array(64))].flat())
+      server.send(part)
+    const fs = new FrameStream(client, { maxFrameBytes: 1_048_577, idleMs: 60_000 })
+    const read = readManifest(fs, AbortSignal.timeout(2_000), 16)
+    await expect(read).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+    fs.abort(new Error('test over'))
+  })
+
   it('refuses a manifest that announces more leaves than the largest shard has', async () => {
     await expect(manifest(17, 17 * 32, 16)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
     expect((await manifest(16, 16 * 32, 16))?.leaf_hashes).toHaveLength(16)
