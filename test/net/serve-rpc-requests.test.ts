@@ -128,4 +128,16 @@ describe('a replica/rpc request at the server', () => {
     channelLife.abort(new Error('test over'))
     await served
   })
+
+  it('fails, rather than ends cleanly, a channel reset while the node drains', async () => {
+    const { fs } = channel([])
+    const channelLife = new AbortController()
+    const draining = new AbortController()
+    const served = serveRpc({} as NodeService, { fs, signal: channelLife.signal, draining: draining.signal })
+    await new Promise((r) => setTimeout(r, 10))
+    // The peer resets the channel as the node begins to stop: that is a failure of the channel.
+    channelLife.abort(new Error('the peer reset the stream'))
+    draining.abort()
+    await expect(served).rejects.toThrow('the peer reset the stream')
+  })
 })
