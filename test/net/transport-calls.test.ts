@@ -57,10 +57,10 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
     transports.push(t)
     return t
   }
-  /** Streams of `protocol` that `node` opened and that are still open. */
+  /** Streams of `protocol` that `node` opened to the fake node and that are still open. */
   const openStreams = (node: Libp2p, protocol: string): Stream[] =>
     node
-      .getConnections()
+      .getConnections(fake.peerId)
       .flatMap((c) => c.streams)
       .filter((s) => s.protocol === protocol && s.direction === 'outbound' && s.status === 'open')
 
@@ -84,6 +84,13 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
       for (const p of encodeJsonFrame({ manifest: 5 })) stream.send(p)
     })
     await fake.handle(PROTOCOLS.replicaPush, () => {})
+    // A replica channel that answers its first request with bytes that are no frame, then keeps
+    // its end open.
+    await fake.handle(PROTOCOLS.replicaRpc, async (stream) => {
+      const fs = new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 30_000 })
+      await fs.read().catch(() => {})
+      stream.send(Uint8Array.of(0x00))
+    })
     // A listing answer of one record over and over, past the most a node answers, then END.
     await fake.handle(PROTOCOLS.replicaList, async (stream) => {
       const fs = new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 30_000 })
@@ -167,6 +174,13 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
       'the write moved on',
     )
     expect(staged).toEqual([])
+  })
+
+  it('resets a replica channel that failed, though the node keeps its end open', async () => {
+    const transport = transportFrom(client)
+    const err = await settle(transport.getRecord(fake.peerId.toString(), objectId('transport-calls', 'r'), 1))
+    expect(err).toBeInstanceOf(NodeUnavailableError)
+    expect(openStreams(client, PROTOCOLS.replicaRpc)).toEqual([])
   })
 
   it('resets a manifest stream whose answer breaks the protocol, though the node keeps its end open', async () => {
