@@ -1,0 +1,56 @@
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { StorageClient } from '../../src/net/client.js'
+import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { PROTOCOLS } from '../../src/net/protocols.js'
+import { testPeerKey } from '../net/harness.js'
+import { type HostileNode, hostileNode, sendRead } from './hostile.js'
+import { fixture, honestRead } from './stub.js'
+
+// What the wire client (StorageClient) does with a read's stream when its consumer leaves early:
+// the stream is reset at once, so the node stops serving it, not left open for the node to fill.
+
+const f = fixture('client-streams', 12 * DEFAULT_PARAMS.blockSizeBytes)
+
+describe('StorageClient read streams', () => {
+  let node: HostileNode
+  let dialer: Libp2p
+  let client: StorageClient
+  const open = (protocol: string): Stream[] =>
+    dialer
+      .getConnections()
+      .flatMap((c) => c.streams)
+      .filter((s) => s.protocol === protocol && s.status === 'open')
+
+  beforeAll(async () => {
+    node = await hostileNode(2320)
+    // The content, then no trailer: the node holds the stream open for 6 s unless the client resets it.
+    await node.answer(PROTOCOLS.read, async (fs, stream) => {
+      await sendRead(fs, { ...honestRead(f), trailer: null })
+      const reset = new Promise((resolve) => stream.addEventListener('close', resolve, { once: true }))
+      await Promise.race([reset, new Promise((resolve) => setTimeout(resolve, 6_000))])
+    })
+    dialer = await createQfsLibp2p({ privateKey: await testPeerKey(2321), listen: [] })
+    client = new StorageClient({ libp2p: dialer })
+  })
+
+  afterAll(async () => {
+    await dialer?.stop()
+    await node?.close()
+  })
+
+  it('resets the stream of a read whose consumer stops after the first chunk', async () => {
+    const opened = await client.read(multiaddr(node.address), { object_id: f.oid, version: 1 })
+    if (!opened.ok) throw new Error('read refused')
+    for await (const _ of opened.content) break
+    const closed = await Promise.race([
+      opened.closed.then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still open'), 2_000)),
+    ])
+    expect(closed).toBe('closed')
+    expect(open(PROTOCOLS.read)).toEqual([])
+    expect(await opened.trailer).toMatchObject({ ok: false, code: 'CANCELLED' })
+  })
+})
