@@ -2,6 +2,7 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { StorageClient } from '../../src/net/client.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
@@ -10,9 +11,11 @@ import { type HostileNode, hostileNode, sendRead } from './hostile.js'
 import { fixture, honestRead } from './stub.js'
 
 // What the wire client (StorageClient) does with a read's stream when its consumer leaves early:
-// the stream is reset at once, so the node stops serving it, not left open for the node to fill.
+// the stream is reset at once, so the node stops serving it, not left open for the node to fill;
+// and a node that goes away mid-content is NODE_UNAVAILABLE, thrown, as from every other call.
 
 const f = fixture('client-streams', 12 * DEFAULT_PARAMS.blockSizeBytes)
+const cut = fixture('client-streams-cut', 4 * DEFAULT_PARAMS.blockSizeBytes)
 
 describe('StorageClient read streams', () => {
   let node: HostileNode
@@ -26,8 +29,15 @@ describe('StorageClient read streams', () => {
 
   beforeAll(async () => {
     node = await hostileNode(2320)
-    // The content, then no trailer: the node holds the stream open for 6 s unless the client resets it.
-    await node.answer(PROTOCOLS.read, async (fs, stream) => {
+    // Another object: the header and one DATA frame, then the stream reset.
+    await node.answer(PROTOCOLS.read, async (fs, stream, request) => {
+      if (request.object_id === cut.oid) {
+        const script = honestRead(cut)
+        await fs.writeJson(script.header)
+        await fs.writeData(script.data[0]!.subarray(0, 1000))
+        stream.abort(new Error('the node went away'))
+        return
+      }
       await sendRead(fs, { ...honestRead(f), trailer: null })
       const reset = new Promise((resolve) => stream.addEventListener('close', resolve, { once: true }))
       await Promise.race([reset, new Promise((resolve) => setTimeout(resolve, 6_000))])
@@ -52,5 +62,10 @@ describe('StorageClient read streams', () => {
     expect(closed).toBe('closed')
     expect(open(PROTOCOLS.read)).toEqual([])
     expect(await opened.trailer).toMatchObject({ ok: false, code: 'CANCELLED' })
+  })
+
+  it('throws NODE_UNAVAILABLE from readAll when the node goes away mid-content, as from any call', async () => {
+    const read = client.readAll(multiaddr(node.address), { object_id: cut.oid, version: 1 })
+    await expect(read).rejects.toBeInstanceOf(NodeUnavailableError)
   })
 })
