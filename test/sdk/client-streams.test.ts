@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { StorageClient } from '../../src/net/client.js'
+import { FrameStream } from '../../src/net/frame-stream.js'
+import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
 import { testPeerKey } from '../net/harness.js'
@@ -15,6 +17,13 @@ import { fixture, honestRead } from './stub.js'
 // and a node that goes away mid-content is NODE_UNAVAILABLE, thrown, as from every other call.
 
 const f = fixture('client-streams', 12 * DEFAULT_PARAMS.blockSizeBytes)
+const REFUSED = {
+  ok: false,
+  code: 'VERSION_CONFLICT',
+  error_code: 'SE_ERR_INVALID_VERSION',
+  error_detail: 'refused',
+  storage_event_id: null,
+}
 const cut = fixture('client-streams-cut', 4 * DEFAULT_PARAMS.blockSizeBytes)
 
 describe('StorageClient read streams', () => {
@@ -42,6 +51,18 @@ describe('StorageClient read streams', () => {
       const reset = new Promise((resolve) => stream.addEventListener('close', resolve, { once: true }))
       await Promise.race([reset, new Promise((resolve) => setTimeout(resolve, 6_000))])
     })
+    // A write refused as soon as its request is in; the node then waits for the client to end.
+    await node.node.unhandle(PROTOCOLS.write)
+    await node.node.handle(PROTOCOLS.write, async (stream) => {
+      const fs = new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 10_000 })
+      try {
+        await fs.readJson()
+        await fs.writeJson({ ...REFUSED })
+        await fs.finish()
+      } catch (err) {
+        fs.abort(err as Error)
+      }
+    })
     dialer = await createQfsLibp2p({ privateKey: await testPeerKey(2321), listen: [] })
     client = new StorageClient({ libp2p: dialer })
   })
@@ -67,5 +88,18 @@ describe('StorageClient read streams', () => {
   it('throws NODE_UNAVAILABLE from readAll when the node goes away mid-content, as from any call', async () => {
     const read = client.readAll(multiaddr(node.address), { object_id: cut.oid, version: 1 })
     await expect(read).rejects.toBeInstanceOf(NodeUnavailableError)
+  })
+
+  it('resets the stream of a write the node refused before its content was all sent', async () => {
+    const request = { object_id: f.oid, version: 2, metadata: f.metadata as never, content_size: 1 << 20 }
+    async function* slowly() {
+      for (let i = 0; i < 16; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        yield new Uint8Array(65_536)
+      }
+    }
+    expect(await client.put(multiaddr(node.address), request, slowly())).toMatchObject(REFUSED)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(open(PROTOCOLS.write)).toEqual([])
   })
 })
