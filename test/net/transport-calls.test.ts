@@ -116,6 +116,19 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
     expect(aborted.flat()).toEqual(ids)
   })
 
+  it('sends no request whose caller already gave up', async () => {
+    const transport = transportFrom(client)
+    const before = aborted.length
+    const gaveUp = AbortSignal.abort(new Error('the write moved on'))
+    const err = await settle(
+      transport.abortStaging(server.peerId.toString(), ['staging-x'], { signal: gaveUp }),
+    )
+    expect(err).toBeInstanceOf(Error)
+    // A later request on the same channel is answered; the one given up on never reached the node.
+    await transport.abortStaging(server.peerId.toString(), ['staging-y'])
+    expect(aborted.slice(before)).toEqual([['staging-y']])
+  })
+
   it('resets a push stream whose header could not be sent, rather than leave it open', async () => {
     const transport = transportFrom(client)
     const oid = objectId('transport-calls', 'push')
