@@ -1,7 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { openLocal } from '../../src/daemon/open-local.js'
 import { openLogSublevels, seqKey } from '../../src/log/log-store.js'
+import { StaticMembership } from '../../src/membership/static.js'
+import { readNodeId } from '../../src/node/identity.js'
+import { InProcessKeyring } from '../../src/node/keyring.js'
 import { openLocalNode } from '../../src/node/local-node.js'
 import { networkWithHistory, removeNetworks, withDb } from '../cli/node-dirs.js'
 
@@ -43,5 +48,43 @@ describe('openLocalNode on a directory it refuses', () => {
     expect(await outcome(openLocalNode({ nodeId: 'node-1', dir: nodeDir }))).toBe('INVALID_KEY_FILE')
     await writeFile(keyFile, original, { mode: 0o600 })
     expect(await outcome(openLocalNode({ nodeId: 'node-1', dir: nodeDir }))).toBe('opened')
+  })
+})
+
+describe('openLocalNode on the directory of another node', () => {
+  it('is refused (NOT_A_NODE_DIR) and leaves node.json naming its own node', async () => {
+    const nodeDir = join(await networkWithHistory('local-node-other', 1), 'node-1')
+    const before = await readFile(join(nodeDir, 'node.json'), 'utf8')
+    expect(await outcome(openLocalNode({ nodeId: 'node-2', dir: nodeDir }))).toBe('NOT_A_NODE_DIR')
+    expect(await readFile(join(nodeDir, 'node.json'), 'utf8')).toBe(before)
+    expect(await outcome(openLocalNode({ nodeId: 'node-1', dir: nodeDir }))).toBe('opened')
+  })
+
+  it('is refused when node.json names no node (an empty node_id)', async () => {
+    const nodeDir = join(await networkWithHistory('local-node-empty-id', 1), 'node-1')
+    await writeFile(join(nodeDir, 'node.json'), `${JSON.stringify({ schema: 'qfs-node/1', node_id: '' })}\n`)
+    await expect(readNodeId(nodeDir)).rejects.toMatchObject({ code: 'NOT_A_NODE_DIR' })
+  })
+})
+
+describe('openLocal while the database is held', () => {
+  it('is ALREADY_RUNNING: another node holds the directory', async () => {
+    const nodeDir = join(await networkWithHistory('local-node-held', 1), 'node-1')
+    const first = await openLocalNode({ nodeId: 'node-1', dir: nodeDir })
+    try {
+      const membership = new StaticMembership({ nodes: ['node-1'], params: DEFAULT_PARAMS })
+      const second = openLocal(
+        'node-1',
+        nodeDir,
+        DEFAULT_PARAMS,
+        undefined as never,
+        {},
+        membership,
+        new InProcessKeyring().keysOf('node-1'),
+      )
+      await expect(second).rejects.toMatchObject({ code: 'ALREADY_RUNNING' })
+    } finally {
+      await first.close()
+    }
   })
 })
