@@ -26,6 +26,8 @@ describe('InFlight', () => {
     end1()
     end1()
     expect(f.size).toBe(1)
+    // One operation still in flight is not idle either.
+    expect(await f.idle(5)).toBe(false)
     end2()
     expect(await idle).toBe(true)
   })
@@ -230,5 +232,27 @@ describe('instrumentNodeService', () => {
     expect(t).toContain('qfs_request_errors_total{op="replica_push",code="INVALID_INPUT"} 1')
     expect(t).toContain('qfs_request_errors_total{op="replica_fetch",code="INVALID_INPUT"} 1')
     expect(t).toContain('qfs_requests_total{op="replica_record",outcome="ok"} 1')
+  })
+})
+
+describe('instrumentNodeService: the replica calls', () => {
+  it('counts each replica call under its own op', async () => {
+    const { tracker, text } = setup()
+    const calls = {
+      stageShards: 'replica_stage',
+      commitVersion: 'replica_commit',
+      abortStaging: 'replica_abort',
+      getRecord: 'replica_record',
+      getManifest: 'replica_manifest',
+      proveShard: 'replica_prove',
+      listRecords: 'replica_list',
+    }
+    const stub = Object.fromEntries(Object.keys(calls).map((name) => [name, async () => ({})]))
+    const service = instrumentNodeService(stub as unknown as NodeService, tracker)
+    for (const name of Object.keys(calls))
+      await (service as unknown as Record<string, () => Promise<unknown>>)[name]!()
+    const t = await text()
+    for (const op of Object.values(calls))
+      expect(t).toContain(`qfs_requests_total{op="${op}",outcome="ok"} 1`)
   })
 })
