@@ -79,6 +79,28 @@ describe('PeerProber', () => {
     await prober.stop()
     expect(seen).toEqual([])
     expect(vi.getTimerCount()).toBe(0)
+    // A stopped prober probes nobody, on request or otherwise.
+    await prober.probeNow()
+    expect(calls).toEqual(['f'])
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('reports nothing for a stop that lands between the deadline and its abort', async () => {
+    const seen: string[] = []
+    const health = new RecentFailures({ onFailure: (n, c) => seen.push(`${n}:${c}`) })
+    const prober = startPeerProber({
+      peers: () => ['f'],
+      ping: pinger({ f: 'frozen' }, []),
+      health,
+      intervalMs: 60_000,
+      timeoutMs: 1_000,
+    })
+    const probe = prober.probeNow()
+    // The deadline fires; its abort waits for the turn's I/O (setImmediate), and the stop comes first.
+    await vi.advanceTimersToNextTimerAsync()
+    await prober.stop()
+    await probe
+    expect(seen).toEqual([])
   })
 
   it('probes the peers watched at each tick', async () => {
@@ -130,6 +152,12 @@ describe('PeerProber', () => {
       skew = 5_000
       await vi.advanceTimersByTimeAsync(1_001)
       await second
+      expect(seen).toEqual([])
+      // Late by 60% of the deadline is past the half it allows: still this node's stall.
+      const third = prober.probeNow()
+      skew = 5_600
+      await vi.advanceTimersByTimeAsync(1_001)
+      await third
       expect(seen).toEqual([])
     } finally {
       await prober.stop()
