@@ -23,7 +23,7 @@ export interface StagingSweeperInit {
 }
 
 export interface StagingSweeper {
-  /** Runs one sweep now (after the one in progress, if any); resolves with how many were removed. */
+  /** Runs one sweep now (after the one in progress, if any); resolves with how many were removed (0 once stopped). */
   sweepNow(): Promise<number>
   /** No sweep starts after this; waits for the one in progress. */
   stop(): Promise<void>
@@ -99,6 +99,8 @@ export function startStagingSweeper(init: StagingSweeperInit): StagingSweeper {
   return {
     sweepNow: async () => {
       await running
+      // Asked for before a stop that came while it waited: no sweep starts after stop().
+      if (stopped) return 0
       return sweep()
     },
     stop: async () => {

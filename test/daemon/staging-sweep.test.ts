@@ -65,6 +65,62 @@ describe('startStagingSweeper', () => {
   })
 })
 
+describe('startStagingSweeper: stop', () => {
+  it('waits for the sweep in progress before it resolves (the store closes after it)', async () => {
+    const gate = deferred()
+    let started = false
+    let finished = false
+    const store = {
+      staleStaged: async () => [],
+      sweepStaging: async () => {
+        started = true
+        await gate.promise
+        finished = true
+        return { removed: 0 }
+      },
+    }
+    const sweeper = startStagingSweeper({
+      store,
+      intervalMs: 60_000,
+      olderThanMs: 1,
+      log: createLogger('silent'),
+    })
+    const sweep = sweeper.sweepNow()
+    await vi.waitFor(() => expect(started).toBe(true), WAIT)
+    let stopped = false
+    const stop = sweeper.stop().then(() => {
+      stopped = true
+    })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(stopped).toBe(false)
+    gate.resolve()
+    await stop
+    expect(finished).toBe(true)
+    await sweep
+  })
+
+  it('starts no sweep once stop() was called, even one asked for just before', async () => {
+    let sweeps = 0
+    const store = {
+      staleStaged: async () => [],
+      sweepStaging: async () => {
+        sweeps++
+        return { removed: 0 }
+      },
+    }
+    const sweeper = startStagingSweeper({
+      store,
+      intervalMs: 60_000,
+      olderThanMs: 1,
+      log: createLogger('silent'),
+    })
+    const asked = sweeper.sweepNow()
+    await sweeper.stop()
+    expect(await asked).toBe(0)
+    expect(sweeps).toBe(0)
+  })
+})
+
 describe('startStagingSweeper with roll-forward', () => {
   const ref = (id: string, createdMs: number): StagedShardRef => ({
     stagingId: id,
