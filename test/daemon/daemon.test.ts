@@ -57,6 +57,7 @@ describe('daemon: three nodes on loopback', () => {
     expect(nodes[0]!.readiness()).toEqual({ store: true, libp2p: true, snapshot: false, eligible: false })
     const ready = await fetch(`${nodes[0]!.apiUrl}/readyz`)
     expect(ready.status).toBe(503)
+    expect(await (await fetch(`${nodes[0]!.apiUrl}/metrics`)).text()).toContain('\nqfs_epoch -1\n')
 
     const body = createSnapshot({
       epoch: 0,
@@ -82,6 +83,7 @@ describe('daemon: three nodes on loopback', () => {
       snapshot_hash: snapshot.snapshot_hash,
       ready: true,
     })
+    expect(await (await fetch(`${nodes[0]!.apiUrl}/metrics`)).text()).toContain('\nqfs_epoch 0\n')
     const run = await readRunInfo(ids[1]!.dir)
     expect(run).toMatchObject({ pid: process.pid, node_id: nodes[1]!.nodeId, api: nodes[1]!.apiUrl })
   })
@@ -135,6 +137,10 @@ describe('daemon: three nodes on loopback', () => {
     expect(texts.join('\n')).toMatch(/qfs_requests_total\{op="replica_stage",outcome="ok"\} [1-9]/)
     expect(texts[0]).toContain('libp2p_')
     expect(texts[0]).toMatch(/qfs_peers [1-9]/)
+    // Every entry of the log, signed into a checkpoint or not yet.
+    const head = nodes[0]!.local.log.head()
+    expect(head.covered_entries).toBeLessThan(head.entries)
+    expect(texts[0]).toContain(`\nqfs_log_entries ${head.entries}\n`)
 
     const listed = await (await fetch(`${nodes[2]!.apiUrl}/v1/objects?limit=10`)).json()
     expect(listed).toMatchObject({
@@ -155,6 +161,15 @@ describe('daemon: three nodes on loopback', () => {
       await expect
         .poll(async () => (await fetch(`${nodes[0]!.apiUrl}/metrics`)).text(), { timeout: 5_000 })
         .toContain(metric)
+      // A replica exchange from a peer outside the snapshot is refused before it is read.
+      const replica = await client.dialProtocol(
+        multiaddr(nodes[0]!.multiaddrs()[0]!),
+        PROTOCOLS.replicaRecord,
+      )
+      await replica.close().catch(() => {})
+      await expect
+        .poll(async () => (await fetch(`${nodes[0]!.apiUrl}/metrics`)).text(), { timeout: 5_000 })
+        .toContain('qfs_request_errors_total{op="replica",code="NOT_ELIGIBLE"} 1')
     } finally {
       await client.stop()
     }
