@@ -121,6 +121,30 @@ describe('a listen address the node cannot use', () => {
   })
 })
 
+describe('an operator API port the node cannot use', () => {
+  it('fails the start with START_FAILED and gives back the libp2p port and the database', async () => {
+    const { dir } = await initDataDir(join(root, 'node-api'))
+    const spare = createServer()
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve))
+    const port = (spare.address() as { port: number }).port
+    await new Promise((resolve) => spare.close(resolve))
+    const listen = [`/ip4/127.0.0.1/tcp/${port}`]
+    const flags = { listen, allow_no_snapshot: true, 'api.port': String(busyPort) }
+    const config = await loadConfig({ dir, env: {}, flags })
+    const err = await startNode(config, { logger: createLogger('silent') }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'START_FAILED' })
+    expect((err as Error).message).toContain('the operator API could not listen')
+    // What had started is stopped again: the same node starts on the same libp2p port.
+    const again = await startNode(
+      await loadConfig({ dir, env: {}, flags: { listen, allow_no_snapshot: true } }),
+      {
+        logger: createLogger('silent'),
+      },
+    )
+    await again.stop()
+  })
+})
+
 describe('starting with --allow-no-snapshot and no snapshot', () => {
   it('warns with advice that does not repeat the flag already given', async () => {
     const { dir } = await initDataDir(join(root, 'node-c'))
