@@ -1,0 +1,31 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
+import { type RunningNode, startNode } from '../../src/daemon/daemon.js'
+import { createLogger } from '../../src/daemon/logger.js'
+import { writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
+import type { StorageEvent } from '../../src/log/index.js'
+import { configOf, members, removeRoot, signed } from './snapshot-fixture.js'
+
+let root = ''
+let node: RunningNode | undefined
+afterAll(async () => {
+  await node?.stop()
+  await removeRoot(root)
+})
+
+describe('daemon: the node clock', () => {
+  it('starts at the start tick of the snapshot in force: a request that states no tick is logged at it', async () => {
+    const made = await members('daemon-clock', 1)
+    root = made.root
+    const m = made.members[0]!
+    const config = await configOf(m)
+    await writeSnapshotFile(config.snapshot, signed(0, [m.entry], { startTick: 5_000 }))
+    node = await startNode(config, { logger: createLogger('silent') })
+    const before = node.local.log.head().entries
+    await node.engine.getContent(objectId('daemon-clock', 'missing'), 1)
+    const events: StorageEvent[] = []
+    for await (const e of node.local.log.iterate()) events.push(e)
+    expect(events.length).toBeGreaterThan(before)
+    expect(events.at(-1)!.timestamp_tick).toBe(5_000)
+  })
+})
