@@ -262,6 +262,7 @@ describe('qfs-node log verify: codes and the signed head', () => {
       ['a key above the seq keys', 'events', 'x', n],
       ['a key below the seq keys', 'events', '0', 0],
       ['a checkpoint under a key that is no seq', 'ckpts', 'zz', n],
+      ['a seq key with a digit too many', 'events', `${seqKey(n)}0`, n],
     ]
     for (const [name, where, key, seq] of cases) {
       await withDb(nodeDir, (db) => openLogSublevels(db)[where].put(key, '{"not":"an entry"}'))
