@@ -13,9 +13,9 @@ afterAll(async () => {
   await removeRoot(root)
 })
 
-describe('daemon: the node clock', () => {
+describe('daemon: one node on its own', () => {
   it('starts at the start tick of the snapshot in force: a request that states no tick is logged at it', async () => {
-    const made = await members('daemon-clock', 1)
+    const made = await members('daemon-single', 1)
     root = made.root
     const m = made.members[0]!
     const config = await configOf(m)
@@ -27,5 +27,14 @@ describe('daemon: the node clock', () => {
     for await (const e of node.local.log.iterate()) events.push(e)
     expect(events.length).toBeGreaterThan(before)
     expect(events.at(-1)!.timestamp_tick).toBe(5_000)
+  })
+
+  it('is not ready once its libp2p node has stopped under it', async () => {
+    const n = node!
+    expect(n.readiness()).toEqual({ store: true, libp2p: true, snapshot: true, eligible: true })
+    await n.libp2p.stop()
+    expect(n.readiness()).toMatchObject({ libp2p: false })
+    expect((await fetch(`${n.apiUrl}/readyz`)).status).toBe(503)
+    expect(await (await fetch(`${n.apiUrl}/v1/status`)).json()).toMatchObject({ ready: false })
   })
 })
