@@ -18,7 +18,10 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const n of running.splice(0)) await n.stop().catch(() => {})
 })
-afterAll(() => removeRoot(root))
+const roots: string[] = []
+afterAll(async () => {
+  for (const r of [root, ...roots]) await removeRoot(r)
+})
 
 describe('snapshot backfill after a reload', () => {
   it('a node that starts without a snapshot and adopts epoch 1 on reload gets epoch 0 from its peer', async () => {
@@ -46,6 +49,31 @@ describe('snapshot backfill after a reload', () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: 'info', epochs: [0] }))
     expect(node.membership.at(0)?.snapshotHash).toBe(e0.snapshot_hash)
     expect(node.membership.current().epoch).toBe(1)
+    expect(JSON.parse(await readFile(join(config.dir, 'snapshots', 'epoch-0.json'), 'utf8'))).toEqual(e0)
+  })
+
+  it('a node that starts on epoch 1 gets epoch 0 from its peer without a reload', async () => {
+    const own = await members('snapshot-backfill-start', 2)
+    roots.push(own.root)
+    const ms = own.members
+    const entries = ms.map((m) => m.entry)
+    const e0 = signed(0, entries)
+    const e1 = signed(1, entries, { previous: e0 })
+    const peerConfig = await configOf(ms[0]!)
+    await writeSnapshotFile(peerConfig.snapshot, e0)
+    const peer = await startNode(peerConfig, { logger: capturingLogger().logger })
+    running.push(peer)
+    await writeSnapshotFile(peerConfig.snapshot, e1)
+    expect(await peer.reloadSnapshot()).toBe('adopted')
+
+    const config = await configOf(ms[1]!)
+    await writeSnapshotFile(config.snapshot, e1)
+    const node = await startNode(config, { logger: capturingLogger().logger })
+    running.push(node)
+    await vi.waitFor(() => expect(node.membership.at(0)?.snapshotHash).toBe(e0.snapshot_hash), {
+      timeout: 10_000,
+      interval: 50,
+    })
     expect(JSON.parse(await readFile(join(config.dir, 'snapshots', 'epoch-0.json'), 'utf8'))).toEqual(e0)
   })
 })
