@@ -207,6 +207,9 @@ describe('daemon: three nodes on loopback', () => {
     const put = a.engine.putContent(oid2, 1, big, metadata)
     const stopped = a.stop()
     expect(a.readiness().store).toBe(false)
+    // New streams are refused while the write drains: the protocols go before libp2p does.
+    await expect.poll(() => a.libp2p.getProtocols().includes(PROTOCOLS.write), { interval: 10 }).toBe(false)
+    expect(a.libp2p.status).toBe('started')
     expect(await put).toMatchObject({ ok: true, object_id: oid2 })
     await stopped
     expect(a.libp2p.status).toBe('stopped')
