@@ -86,6 +86,8 @@ describe('daemon: three nodes on loopback', () => {
     expect(await (await fetch(`${nodes[0]!.apiUrl}/metrics`)).text()).toContain('\nqfs_epoch 0\n')
     const run = await readRunInfo(ids[1]!.dir)
     expect(run).toMatchObject({ pid: process.pid, node_id: nodes[1]!.nodeId, api: nodes[1]!.apiUrl })
+    expect(run?.multiaddrs).toEqual(nodes[1]!.multiaddrs())
+    expect(run?.multiaddrs.length).toBeGreaterThan(0)
   })
 
   it('refuses a next epoch that changes the eligible node set (no handover yet)', async () => {
