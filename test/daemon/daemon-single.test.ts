@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { type RunningNode, startNode } from '../../src/daemon/daemon.js'
+import { readRunInfo } from '../../src/daemon/data-dir.js'
 import { createLogger } from '../../src/daemon/logger.js'
 import { writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
 import type { StorageEvent } from '../../src/log/index.js'
@@ -9,7 +10,7 @@ import { configOf, members, removeRoot, signed } from './snapshot-fixture.js'
 let root = ''
 let node: RunningNode | undefined
 afterAll(async () => {
-  await node?.stop()
+  await node?.stop().catch(() => {})
   await removeRoot(root)
 })
 
@@ -36,5 +37,17 @@ describe('daemon: one node on its own', () => {
     expect(n.readiness()).toMatchObject({ libp2p: false })
     expect((await fetch(`${n.apiUrl}/readyz`)).status).toBe(503)
     expect(await (await fetch(`${n.apiUrl}/v1/status`)).json()).toMatchObject({ ready: false })
+  })
+
+  it('runs every stop step when one fails, then rejects with that failure', async () => {
+    const n = node!
+    const close = n.local.close.bind(n.local)
+    ;(n.local as { close: () => Promise<void> }).close = async () => {
+      await close()
+      throw new Error('the disk went away')
+    }
+    await expect(n.stop()).rejects.toThrow('the disk went away')
+    // The steps after it ran all the same.
+    expect(await readRunInfo(n.config.dir)).toBeUndefined()
   })
 })

@@ -29,6 +29,16 @@ describe('initDataDir', () => {
   })
 })
 
+describe('readNodeIdentity', () => {
+  it('is INVALID_DATA_DIR naming the node when node.json is there and the peer key is not', async () => {
+    const id = await initDataDir(join(root, 'no-peer-key'))
+    await rm(dataPaths(id.dir).peerKey)
+    const err = await readNodeIdentity(id.dir).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'INVALID_DATA_DIR' })
+    expect((err as Error).message).toContain(id.nodeId)
+  })
+})
+
 describe('run.json', () => {
   it('is INVALID_DATA_DIR when its pid is not an integer', async () => {
     const dir = join(root, 'run-pid')
