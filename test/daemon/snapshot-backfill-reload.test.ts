@@ -68,12 +68,18 @@ describe('snapshot backfill after a reload', () => {
 
     const config = await configOf(ms[1]!)
     await writeSnapshotFile(config.snapshot, e1)
-    const node = await startNode(config, { logger: capturingLogger().logger })
+    const { logger, lines } = capturingLogger()
+    const node = await startNode(config, { logger })
     running.push(node)
-    await vi.waitFor(() => expect(node.membership.at(0)?.snapshotHash).toBe(e0.snapshot_hash), {
-      timeout: 10_000,
-      interval: 50,
-    })
+    // Saved, then announced: the file is there once the run says it finished.
+    await vi.waitFor(
+      () =>
+        expect(lines).toContainEqual(
+          expect.objectContaining({ msg: 'the snapshot backfill finished', epochs: [0] }),
+        ),
+      { timeout: 10_000, interval: 50 },
+    )
+    expect(node.membership.at(0)?.snapshotHash).toBe(e0.snapshot_hash)
     expect(JSON.parse(await readFile(join(config.dir, 'snapshots', 'epoch-0.json'), 'utf8'))).toEqual(e0)
   })
 })
