@@ -1,5 +1,5 @@
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryLevel } from 'memory-level'
 import { toHex, utf8 } from '../../src/core/bytes.js'
@@ -30,6 +30,26 @@ export interface Libp2pNetwork extends EngineHarness {
 /** A fixed key per index, so peer ids (node ids) are the same on every run. */
 export async function testPeerKey(index: number) {
   return generateKeyPairFromSeed('Ed25519', sha3(utf8(`qfs-net-test-peer:${index}`)))
+}
+
+/**
+ * The streams of `protocol` that `node` has open: to `peer` only, and of one direction only, when
+ * named. Reset streams leave at once; tests wait on this to see what an exchange let go.
+ */
+export function openStreams(
+  node: Libp2p,
+  protocol: string,
+  only: { peer?: PeerId; direction?: Stream['direction'] } = {},
+): Stream[] {
+  return node
+    .getConnections(only.peer)
+    .flatMap((c) => c.streams)
+    .filter(
+      (s) =>
+        s.protocol === protocol &&
+        s.status === 'open' &&
+        (only.direction === undefined || s.direction === only.direction),
+    )
 }
 
 /**

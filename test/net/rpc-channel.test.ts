@@ -37,7 +37,7 @@ import { MiniNetwork } from '../../src/node/mini-network.js'
 import type { RootDb } from '../../src/store/index.js'
 import { testAuditKey } from '../engine/harness.js'
 import { bytesOf, meta } from '../engine/suite.js'
-import { testPeerKey } from './harness.js'
+import { openStreams, testPeerKey } from './harness.js'
 
 // One file on purpose: every case below shares one network fixture (a server over a MiniNetwork
 // node, a client, an intruder, a fake node and a quiet peer), which costs more to build than the
@@ -185,10 +185,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
   }
   /** Replica channels `node` has open to `peer`, by direction (reset ones may linger a moment). */
   const rpcStreams = (node: Libp2p, peer: Libp2p, direction: 'inbound' | 'outbound'): Stream[] =>
-    node
-      .getConnections(peer.peerId)
-      .flatMap((c) => c.streams)
-      .filter((s) => s.protocol === PROTOCOLS.replicaRpc && s.direction === direction && s.status === 'open')
+    openStreams(node, PROTOCOLS.replicaRpc, { peer: peer.peerId, direction })
   const rawChannel = async (from: Libp2p = client, to: Libp2p = server): Promise<FrameStream> => {
     const stream = await from.dialProtocol(to.getMultiaddrs(), PROTOCOLS.replicaRpc)
     return new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 5_000 })

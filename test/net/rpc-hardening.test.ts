@@ -9,7 +9,7 @@ import { PROTOCOLS } from '../../src/net/protocols.js'
 import { RpcChannels } from '../../src/net/rpc-client.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
-import { testPeerKey } from './harness.js'
+import { openStreams, testPeerKey } from './harness.js'
 
 /**
  * The replica channel against peers that misbehave over time (a reader that stops reading, a peer
@@ -41,11 +41,7 @@ describe('replica channel hardening', () => {
     })({ registrar: server })
     await service.start()
     services.push(service)
-    const rpcStreams = () =>
-      server
-        .getConnections()
-        .flatMap((c) => c.streams)
-        .filter((s) => s.protocol === PROTOCOLS.replicaRpc && s.status === 'open')
+    const rpcStreams = () => openStreams(server, PROTOCOLS.replicaRpc)
     return { server, client, service, rpcStreams }
   }
 

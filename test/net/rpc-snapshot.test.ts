@@ -16,7 +16,7 @@ import type { SnapshotSource } from '../../src/net/serve-replica.js'
 import { storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { authority, signed } from '../daemon/snapshot-fixture.js'
-import { testPeerKey } from './harness.js'
+import { openStreams, testPeerKey } from './harness.js'
 
 /**
  * docs/protocol.md 4.14 `snapshot`: a node serves the epoch snapshots it holds to eligible peers on
@@ -74,11 +74,7 @@ describe('replica/rpc snapshot', () => {
       transport.close()
       rpc.close()
     })
-    const rpcStreams = () =>
-      server
-        .getConnections()
-        .flatMap((c) => c.streams)
-        .filter((s) => s.protocol === PROTOCOLS.replicaRpc && s.status === 'open').length
+    const rpcStreams = () => openStreams(server, PROTOCOLS.replicaRpc).length
     return { transport, rpc, target, rpcStreams }
   }
 

@@ -15,7 +15,7 @@ import { MAX_INLINE_SHARD_BYTES } from '../../src/net/rpc-messages.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
 import { Libp2pTransport } from '../../src/net/transport.js'
 import { buildVersion, TEST_PARAMS, testObjectId } from '../store/helpers.js'
-import { testPeerKey } from './harness.js'
+import { openStreams, testPeerKey } from './harness.js'
 
 // Libp2pTransport's calls against a server whose NodeService only records what reaches it, and a
 // fake node that answers out of protocol and then keeps its end open: what the calling end sends,
@@ -58,11 +58,8 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
     return t
   }
   /** Streams of `protocol` that `node` opened to the fake node and that are still open. */
-  const openStreams = (node: Libp2p, protocol: string): Stream[] =>
-    node
-      .getConnections(fake.peerId)
-      .flatMap((c) => c.streams)
-      .filter((s) => s.protocol === protocol && s.direction === 'outbound' && s.status === 'open')
+  const openTo = (node: Libp2p, protocol: string): Stream[] =>
+    openStreams(node, protocol, { peer: fake.peerId, direction: 'outbound' })
 
   beforeAll(async () => {
     const node = async (i: number): Promise<Libp2p> =>
@@ -144,7 +141,7 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
     }
     const err = await settle(transport.openShard(fake.peerId.toString(), header))
     expect(err).toBeInstanceOf(NodeUnavailableError)
-    expect(openStreams(client, PROTOCOLS.replicaPush)).toEqual([])
+    expect(openTo(client, PROTOCOLS.replicaPush)).toEqual([])
   })
 
   it('takes no more than MAX_LIST_ANSWER_BYTES of records from a peer, though asked for more', async () => {
@@ -193,13 +190,13 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
     const transport = transportFrom(client)
     const err = await settle(transport.getRecord(fake.peerId.toString(), objectId('transport-calls', 'r'), 1))
     expect(err).toBeInstanceOf(NodeUnavailableError)
-    expect(openStreams(client, PROTOCOLS.replicaRpc)).toEqual([])
+    expect(openTo(client, PROTOCOLS.replicaRpc)).toEqual([])
   })
 
   it('resets a manifest stream whose answer breaks the protocol, though the node keeps its end open', async () => {
     const transport = transportFrom(client)
     const err = await settle(transport.getManifest(fake.peerId.toString(), 'a'.repeat(64)))
     expect(err).toBeInstanceOf(NodeUnavailableError)
-    expect(openStreams(client, PROTOCOLS.replicaManifest)).toEqual([])
+    expect(openTo(client, PROTOCOLS.replicaManifest)).toEqual([])
   })
 })

@@ -5,7 +5,7 @@ import { StorageClient } from '../../src/net/client.js'
 import { WriteOutcomeUnknownError } from '../../src/net/errors.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
-import { testPeerKey } from '../net/harness.js'
+import { openStreams, testPeerKey } from '../net/harness.js'
 import { type HostileNode, hostileNode } from './hostile.js'
 import { fixture } from './stub.js'
 
@@ -27,12 +27,8 @@ describe('StorageClient and a node that never answers', () => {
   let node: HostileNode
   let dialer: Libp2p
   let client: StorageClient
-  /** Outbound streams of `protocol` from the client still open. */
-  const open = (protocol: string): Stream[] =>
-    dialer
-      .getConnections()
-      .flatMap((c) => c.streams)
-      .filter((s) => s.protocol === protocol && s.status === 'open')
+  /** Streams of `protocol` from the client still open. */
+  const open = (protocol: string): Stream[] => openStreams(dialer, protocol)
 
   beforeAll(async () => {
     node = await hostileNode(2300)

@@ -8,7 +8,7 @@ import { FrameStream } from '../../src/net/frame-stream.js'
 import { MAX_FRAME_BYTES } from '../../src/net/frames.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
-import { testPeerKey } from '../net/harness.js'
+import { openStreams, testPeerKey } from '../net/harness.js'
 import { type HostileNode, hostileNode, sendRead } from './hostile.js'
 import { fixture, honestRead } from './stub.js'
 
@@ -30,11 +30,8 @@ describe('StorageClient read streams', () => {
   let node: HostileNode
   let dialer: Libp2p
   let client: StorageClient
-  const open = (protocol: string): Stream[] =>
-    dialer
-      .getConnections()
-      .flatMap((c) => c.streams)
-      .filter((s) => s.protocol === protocol && s.status === 'open')
+  /** Streams of `protocol` from the client still open. */
+  const open = (protocol: string): Stream[] => openStreams(dialer, protocol)
 
   beforeAll(async () => {
     node = await hostileNode(2320)
