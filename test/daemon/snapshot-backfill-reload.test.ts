@@ -19,21 +19,27 @@ afterEach(async () => {
   for (const n of running.splice(0)) await n.stop().catch(() => {})
 })
 const roots: string[] = []
+
+/** Epochs 0 and 1 of `ms`, and `ms[0]` running on epoch 1 with epoch 0 held: the peer to fetch from. */
+async function peerOnEpochOne(ms: Member[]) {
+  const entries = ms.map((m) => m.entry)
+  const e0 = signed(0, entries)
+  const e1 = signed(1, entries, { previous: e0 })
+  const peerConfig = await configOf(ms[0]!)
+  await writeSnapshotFile(peerConfig.snapshot, e0)
+  const peer = await startNode(peerConfig, { logger: capturingLogger().logger })
+  running.push(peer)
+  await writeSnapshotFile(peerConfig.snapshot, e1)
+  expect(await peer.reloadSnapshot()).toBe('adopted')
+  return { e0, e1 }
+}
 afterAll(async () => {
   for (const r of [root, ...roots]) await removeRoot(r)
 })
 
 describe('snapshot backfill after a reload', () => {
   it('a node that starts without a snapshot and adopts epoch 1 on reload gets epoch 0 from its peer', async () => {
-    const entries = ms.map((m) => m.entry)
-    const e0 = signed(0, entries)
-    const e1 = signed(1, entries, { previous: e0 })
-    const peerConfig = await configOf(ms[0]!)
-    await writeSnapshotFile(peerConfig.snapshot, e0)
-    const peer = await startNode(peerConfig, { logger: capturingLogger().logger })
-    running.push(peer)
-    await writeSnapshotFile(peerConfig.snapshot, e1)
-    expect(await peer.reloadSnapshot()).toBe('adopted')
+    const { e0, e1 } = await peerOnEpochOne(ms)
 
     const config = await configOf(ms[1]!, { allow_no_snapshot: true })
     await rm(config.snapshot, { force: true })
@@ -56,15 +62,7 @@ describe('snapshot backfill after a reload', () => {
     const own = await members('snapshot-backfill-start', 2)
     roots.push(own.root)
     const ms = own.members
-    const entries = ms.map((m) => m.entry)
-    const e0 = signed(0, entries)
-    const e1 = signed(1, entries, { previous: e0 })
-    const peerConfig = await configOf(ms[0]!)
-    await writeSnapshotFile(peerConfig.snapshot, e0)
-    const peer = await startNode(peerConfig, { logger: capturingLogger().logger })
-    running.push(peer)
-    await writeSnapshotFile(peerConfig.snapshot, e1)
-    expect(await peer.reloadSnapshot()).toBe('adopted')
+    const { e0, e1 } = await peerOnEpochOne(ms)
 
     const config = await configOf(ms[1]!)
     await writeSnapshotFile(config.snapshot, e1)
