@@ -23,51 +23,41 @@ function trackFetches(h: Awaited<ReturnType<typeof inProcessHarness>>) {
   return fetches
 }
 
+/**
+ * Writes `size` bytes through one node, reads them through another and leaves after the first
+ * block; the shard fetches the read asked for, once the cancelled ones had their turn to be released.
+ */
+async function fetchesOfAReadLeftEarly(name: string, size: number) {
+  const h = await inProcessHarness(5)
+  try {
+    const oid = objectId('read-cancel', name)
+    expect((await h.engine(h.nodeIds[0]!).putContent(oid, 1, bytesOf(name, size), meta(1))).ok).toBe(true)
+    const fetches = trackFetches(h)
+    const read = await h.engine(h.nodeIds[1]!).readContent(oid, 1)
+    if (!('content' in read)) throw new Error(JSON.stringify(read))
+    for await (const block of read.content) {
+      expect(block.length).toBeGreaterThan(0)
+      break
+    }
+    await new Promise((r) => setTimeout(r, 20))
+    return fetches
+  } finally {
+    await h.close()
+  }
+}
+
 describe('a read that stops early', () => {
   it('closes every shard fetch it started, those read ahead but never reached included', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const oid = objectId('read-cancel', 'o')
-      // Four shards of 150 000 bytes: all four are asked for at once (read-ahead).
-      expect((await h.engine(h.nodeIds[0]!).putContent(oid, 1, bytesOf('rc', 600_000), meta(1))).ok).toBe(
-        true,
-      )
-      const fetches = trackFetches(h)
-      const read = await h.engine(h.nodeIds[1]!).readContent(oid, 1)
-      if (!('content' in read)) throw new Error(JSON.stringify(read))
-      for await (const block of read.content) {
-        expect(block.length).toBeGreaterThan(0)
-        break
-      }
-      // Give the cancelled fetches their turn to be released.
-      await new Promise((r) => setTimeout(r, 20))
-      expect(fetches.opened).toBeGreaterThan(1)
-      expect([...fetches.open]).toEqual([])
-    } finally {
-      await h.close()
-    }
+    // Four shards of 150 000 bytes: all four are asked for at once (read-ahead).
+    const fetches = await fetchesOfAReadLeftEarly('o', 600_000)
+    expect(fetches.opened).toBeGreaterThan(1)
+    expect([...fetches.open]).toEqual([])
   })
 
   it('closes the fetches of shards of several blocks read ahead, each past its first block', async () => {
-    const h = await inProcessHarness(5)
-    try {
-      const oid = objectId('read-cancel', 'multi')
-      // Four shards of three blocks: all four within the read-ahead, each asked for past block 0.
-      expect(
-        (await h.engine(h.nodeIds[0]!).putContent(oid, 1, bytesOf('rcm', 12 * 262_144), meta(1))).ok,
-      ).toBe(true)
-      const fetches = trackFetches(h)
-      const read = await h.engine(h.nodeIds[1]!).readContent(oid, 1)
-      if (!('content' in read)) throw new Error(JSON.stringify(read))
-      for await (const block of read.content) {
-        expect(block.length).toBeGreaterThan(0)
-        break
-      }
-      await new Promise((r) => setTimeout(r, 20))
-      expect(fetches.opened).toBeGreaterThan(4)
-      expect([...fetches.open]).toEqual([])
-    } finally {
-      await h.close()
-    }
+    // Four shards of three blocks: all four within the read-ahead, each asked for past block 0.
+    const fetches = await fetchesOfAReadLeftEarly('multi', 12 * 262_144)
+    expect(fetches.opened).toBeGreaterThan(4)
+    expect([...fetches.open]).toEqual([])
   })
 })
