@@ -22,6 +22,16 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve }
 }
 
+/** A sweeper over a store with nothing stale, whose timer does not fire within a test: sweeps come from sweepNow(). */
+function manualSweeper(sweepStaging: () => Promise<{ removed: number }>) {
+  return startStagingSweeper({
+    store: { staleStaged: async () => [], sweepStaging },
+    intervalMs: 60_000,
+    olderThanMs: 1,
+    log: createLogger('silent'),
+  })
+}
+
 describe('startStagingSweeper', () => {
   it('sweeps with the configured age, never two sweeps at once, and logs a failure without throwing', async () => {
     const lines: string[] = []
@@ -70,20 +80,11 @@ describe('startStagingSweeper: stop', () => {
     const gate = deferred()
     let started = false
     let finished = false
-    const store = {
-      staleStaged: async () => [],
-      sweepStaging: async () => {
-        started = true
-        await gate.promise
-        finished = true
-        return { removed: 0 }
-      },
-    }
-    const sweeper = startStagingSweeper({
-      store,
-      intervalMs: 60_000,
-      olderThanMs: 1,
-      log: createLogger('silent'),
+    const sweeper = manualSweeper(async () => {
+      started = true
+      await gate.promise
+      finished = true
+      return { removed: 0 }
     })
     const sweep = sweeper.sweepNow()
     await vi.waitFor(() => expect(started).toBe(true), WAIT)
@@ -101,18 +102,9 @@ describe('startStagingSweeper: stop', () => {
 
   it('starts no sweep once stop() was called, even one asked for just before', async () => {
     let sweeps = 0
-    const store = {
-      staleStaged: async () => [],
-      sweepStaging: async () => {
-        sweeps++
-        return { removed: 0 }
-      },
-    }
-    const sweeper = startStagingSweeper({
-      store,
-      intervalMs: 60_000,
-      olderThanMs: 1,
-      log: createLogger('silent'),
+    const sweeper = manualSweeper(async () => {
+      sweeps++
+      return { removed: 0 }
     })
     const asked = sweeper.sweepNow()
     await sweeper.stop()
