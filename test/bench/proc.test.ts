@@ -59,7 +59,7 @@ describe('percentile', () => {
 
   it('round goes to the nearest, not down', () => {
     expect(round(1.26)).toBe(1.3)
-    expect(round(3.14159, 2)).toBe(3.14)
+    expect(round(1.23456, 2)).toBe(1.23)
     expect(round(2.675, 1)).toBe(2.7)
     expect(round(-1.26)).toBe(-1.3)
   })

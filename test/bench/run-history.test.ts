@@ -62,6 +62,9 @@ describe('benchmark run history', () => {
     // The benchmark rewrites its own evidence: still the committed code.
     await writeFile(join(dir, 'evidence', 'bench', 'net.json'), '{"run":2}\n')
     expect(runSource(dir)).toEqual({ commit: head, dirty: false })
+    // A file git does not track (a scratch note, a log) is not code the run measured.
+    await writeFile(join(dir, 'notes.txt'), 'x\n')
+    expect(runSource(dir)).toEqual({ commit: head, dirty: false })
     await writeFile(join(dir, 'code.ts'), 'b\n')
     expect(runSource(dir)).toEqual({ commit: head, dirty: true })
   })
