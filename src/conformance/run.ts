@@ -118,7 +118,9 @@ const KINDS: Readonly<Record<string, Compute>> = {
       mul: () => a.mul(b),
       div: () => a.div(b),
     }
-    const op = ops[str(i.op, 'op')]
+    const name = str(i.op, 'op')
+    // Own keys only: "toString" or "constructor" are not operations (Object.prototype has them).
+    const op = Object.hasOwn(ops, name) ? ops[name] : undefined
     if (op === undefined) throw new InvalidInputError(`unknown bignum op ${String(i.op)}`)
     return { result: op().toString() }
   },
