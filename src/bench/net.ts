@@ -5,6 +5,7 @@ import { DEFAULT_PARAMS } from '../core/params.js'
 import { DAEMON_ENV, DAEMON_NODE_ARGS } from '../daemon/devnet.js'
 import { netRunFigures } from './net-history.js'
 import { type BulkStep, bulkSummary, HeliaNetwork, OursNetwork } from './net-systems.js'
+import { allTargetsPass, netRatios, netTargets, type SideFigures } from './net-targets.js'
 import { RssSampler, round, waitForQuiet } from './proc.js'
 import { writeReport } from './report.js'
 import { appendRun, runLine, runSource } from './run-history.js'
@@ -49,21 +50,6 @@ const WARMUP_MIB = Number(process.env.QFS_BENCH_NET_WARMUP_MIB ?? 128)
 const WARMUP_OBJECTS = 4
 const SMALL_BYTES = 4096
 const NODES = 5
-const TARGETS = {
-  write_ratio_min: 4,
-  read_ratio_min: 3,
-  small_p50_ms_max: 5,
-  small_p99_ms_max: 25,
-  rss_mib_max: 200,
-}
-
-/** Median of the values (mean of the two middle ones for an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
 interface Measured {
   ours: Record<string, unknown>
   helia: Record<string, unknown>
@@ -202,49 +188,12 @@ async function main(): Promise<void> {
     const qfsRss = rss.report('qfs:')
     const maxRss = Math.max(...Object.values(qfsRss).map((r) => r.max_mib))
     const maxAnon = Math.max(...Object.values(qfsRss).map((r) => r.max_anon_mib))
-    const small = q.small_objects as Record<string, number>
-    const writeRatio = (q.write_mib_s as number) / (h.write_mib_s as number)
-    const readRatio = (q.read_mib_s as number) / (h.read_mib_s as number)
-    const targets = {
-      write_ratio: {
-        value: round(writeRatio, 2),
-        target: `>= ${TARGETS.write_ratio_min}`,
-        pass: writeRatio >= TARGETS.write_ratio_min,
-      },
-      read_ratio: {
-        value: round(readRatio, 2),
-        target: `>= ${TARGETS.read_ratio_min}`,
-        pass: readRatio >= TARGETS.read_ratio_min,
-      },
-      small_put_p50_ms: {
-        value: small.put_p50_ms,
-        target: `< ${TARGETS.small_p50_ms_max}`,
-        pass: small.put_p50_ms! < TARGETS.small_p50_ms_max,
-      },
-      small_get_p50_ms: {
-        value: small.get_p50_ms,
-        target: `< ${TARGETS.small_p50_ms_max}`,
-        pass: small.get_p50_ms! < TARGETS.small_p50_ms_max,
-      },
-      small_put_p99_ms: {
-        value: small.put_p99_ms,
-        target: `< ${TARGETS.small_p99_ms_max}`,
-        pass: small.put_p99_ms! < TARGETS.small_p99_ms_max,
-      },
-      small_get_p99_ms: {
-        value: small.get_p99_ms,
-        target: `< ${TARGETS.small_p99_ms_max}`,
-        pass: small.get_p99_ms! < TARGETS.small_p99_ms_max,
-      },
-      // Private memory (RssAnon): VmRSS also counts LevelDB's memory-mapped table files, page cache
-      // the kernel reclaims, which grows with what a node reads (both are in rss_mib).
-      daemon_rss_mib: {
-        value: round(maxAnon),
-        vm_rss_including_mapped_files: round(maxRss),
-        target: `< ${TARGETS.rss_mib_max}`,
-        pass: maxAnon < TARGETS.rss_mib_max,
-      },
-    }
+    const small = q.small_objects as Parameters<typeof netTargets>[2]
+    const sides = { ours: q as unknown as SideFigures, helia: h as unknown as SideFigures }
+    const targets = netTargets(sides.ours, sides.helia, small, {
+      max_anon_mib: maxAnon,
+      max_vm_rss_mib: maxRss,
+    })
     const report = {
       method: {
         content: `${TOTAL_MIB} MiB of AES-256-CTR keystream as ${OBJECTS} objects, the same bytes for both systems`,
@@ -266,26 +215,12 @@ async function main(): Promise<void> {
       },
       ours: q,
       helia: h,
-      ratios: {
-        write: round(writeRatio, 2),
-        read: round(readRatio, 2),
-        // Per round the two systems run seconds apart, so each round's ratio is the one drift moves
-        // least; the median drops an outlier round.
-        write_median_round: round(median(writeRatios), 2),
-        read_median_round: round(median(readRatios), 2),
-        // CPU spent per MiB moved, Helia's over ours (above 1: we spend less): less noisy than MiB/s
-        // on a shared machine.
-        write_cpu_efficiency: round(
-          (h.write_cpu_ms_per_mib as number) / (q.write_cpu_ms_per_mib as number),
-          2,
-        ),
-        read_cpu_efficiency: round((h.read_cpu_ms_per_mib as number) / (q.read_cpu_ms_per_mib as number), 2),
-      },
+      ratios: netRatios(sides.ours, sides.helia, writeRatios, readRatios),
       warmup,
       rounds,
       rss_mib: { ours: qfsRss, helia: rss.report('helia:') },
       targets,
-      all_targets_pass: Object.values(targets).every((t) => t.pass),
+      all_targets_pass: allTargetsPass(targets),
     }
     await writeReport('net', report)
     const history = runLine(
