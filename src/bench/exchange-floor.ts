@@ -6,7 +6,7 @@ import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { ECHO_ONCE_PROTOCOL, ECHO_PROTOCOL } from './echo-node.js'
-import { cpuMs, percentile, round } from './proc.js'
+import { cpuMs, latencyPercentiles, round } from './proc.js'
 
 export interface ExchangeFloor {
   /** CPU of the asking and the answering process per exchange, and the exchange's latency. */
@@ -62,12 +62,12 @@ export async function exchangeFloor(
       }
       const client = process.cpuUsage(client0)
       const server = cpuMs([child.pid!], false) - server0
-      latencies.sort((a, b) => a - b)
+      const latency = latencyPercentiles(latencies)
       return {
         cpu_ms_client: round((client.user + client.system) / 1000 / count, 2),
         cpu_ms_server: round(server / count, 2),
-        p50_ms: round(percentile(latencies, 50), 2),
-        p99_ms: round(percentile(latencies, 99), 2),
+        p50_ms: latency.p50,
+        p99_ms: latency.p99,
       }
     }
     return { open_stream: await measure(overOpenStream), stream_per_exchange: await measure(overNewStream) }

@@ -11,7 +11,7 @@ import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { QfsClient } from '../sdk/index.js'
 import { HeliaProcess, seededSha256 } from './helia-net.js'
 import { seededContent } from './helia-node.js'
-import { cpuMs, percentile, type RssSampler, round } from './proc.js'
+import { cpuMs, latencyPercentiles, type RssSampler, round } from './proc.js'
 
 /**
  * The two networks of the network benchmark (src/bench/net.ts), each started once and then driven
@@ -213,17 +213,17 @@ export class OursNetwork {
         throw new Error(`small get failed: ${JSON.stringify(r).slice(0, 300)}`)
       }
     }
-    put.sort((a, b) => a - b)
-    get.sort((a, b) => a - b)
+    const putMs = latencyPercentiles(put)
+    const getMs = latencyPercentiles(get)
     return {
       operations: ops,
       bytes,
       put_via: 'node-1',
       get_via: 'node-2',
-      put_p50_ms: round(percentile(put, 50), 2),
-      put_p99_ms: round(percentile(put, 99), 2),
-      get_p50_ms: round(percentile(get, 50), 2),
-      get_p99_ms: round(percentile(get, 99), 2),
+      put_p50_ms: putMs.p50,
+      put_p99_ms: putMs.p99,
+      get_p50_ms: getMs.p50,
+      get_p99_ms: getMs.p99,
     }
   }
 

@@ -17,6 +17,12 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, i)]!
 }
 
+/** p50 and p99 (nearest rank) of latencies in any order, in ms to two decimals. */
+export function latencyPercentiles(ms: readonly number[]): { p50: number; p99: number } {
+  const sorted = [...ms].sort((a, b) => a - b)
+  return { p50: round(percentile(sorted, 50), 2), p99: round(percentile(sorted, 99), 2) }
+}
+
 /**
  * Samples the resident memory of a changing set of processes. VmRSS counts file pages a process has
  * mapped, and LevelDB reads its tables through mmap, so a node that reads much data shows the page

@@ -2,7 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cpuMs, percentile, RssSampler, residentMiB, round, waitForQuiet } from '../../src/bench/proc.js'
+import {
+  cpuMs,
+  latencyPercentiles,
+  percentile,
+  RssSampler,
+  residentMiB,
+  round,
+  waitForQuiet,
+} from '../../src/bench/proc.js'
 
 /**
  * The figures of evidence/bench/*.json come from these: a percentile off by one rank, CPU of the
@@ -55,6 +63,16 @@ describe('percentile', () => {
     expect([percentile(ops, 50), percentile(ops, 99)]).toEqual([150, 297])
     expect(percentile([7, 9, 10], 50)).toBe(9)
     expect(percentile([], 50)).toBeNaN()
+  })
+
+  it('latencyPercentiles sorts the latencies as measured, as numbers, and leaves them as they were', () => {
+    // 300 latencies in the order they were measured: 1.005 ms .. 300.005 ms, shuffled.
+    const measured = Array.from({ length: 300 }, (_, i) => ((i * 7919) % 300) + 1.005)
+    const copy = [...measured]
+    expect(latencyPercentiles(measured)).toEqual({ p50: 150.01, p99: 297.01 })
+    expect(measured).toEqual(copy)
+    // "10" sorts before "9" as text.
+    expect(latencyPercentiles([10, 9, 2, 100])).toEqual({ p50: 9, p99: 100 })
   })
 
   it('round goes to the nearest, not down', () => {
