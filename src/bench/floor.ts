@@ -9,6 +9,7 @@ import { u64 } from '../core/bytes.js'
 import { createQfsLibp2p } from '../net/libp2p-node.js'
 import { openNodeDb } from '../store/db.js'
 import { exchangeFloor } from './exchange-floor.js'
+import { floorModel } from './floor-model.js'
 import { round } from './proc.js'
 import { writeReport } from './report.js'
 
@@ -111,14 +112,12 @@ async function main(): Promise<void> {
   const sha3 = sha3MibPerSecond()
   const leveldb = await leveldbCpuPerMib()
   const exchange = await exchangeFloor(EXCHANGES)
-  const writeHops = 1 + R - R / N
-  // The client's hash_commit, the coordinator's hash_commit and leaves, and each remote replica's
-  // leaves (the coordinator's own replica takes the leaves it computed).
-  const writeHashes = 1 + 2 + (R - R / N)
-  const write =
-    writeHops * transport.cpu_ms_per_mib + writeHashes * sha3.cpu_ms_per_mib + R * leveldb.cpu_ms_per_mib
-  // The reading node's leaf check, and the client's leaf and hash_commit checks.
-  const read = 2 * transport.cpu_ms_per_mib + 3 * sha3.cpu_ms_per_mib
+  const floors = floorModel(
+    { transport: transport.cpu_ms_per_mib, sha3: sha3.cpu_ms_per_mib, leveldb: leveldb.cpu_ms_per_mib },
+    R,
+    N,
+  )
+  const { write_hops: writeHops, write_hashes: writeHashes, write, read } = floors
   await writeReport('floor', {
     method: {
       bytes: `${TOTAL_MIB} MiB per measurement, 256 KiB at a time, one process (CPU is user + system of the whole process, LevelDB's threads included)`,
