@@ -94,14 +94,21 @@ export function netTargets(
     small_get_p50_ms: under(small.get_p50_ms, T.small_p50_ms_max),
     small_put_p99_ms: under(small.put_p99_ms, T.small_p99_ms_max),
     small_get_p99_ms: under(small.get_p99_ms, T.small_p99_ms_max),
-    // Private memory (RssAnon): VmRSS also counts LevelDB's memory-mapped table files, page cache
-    // the kernel reclaims, which grows with what a node reads (both are in rss_mib).
-    daemon_rss_mib: {
-      value: round(daemons.max_anon_mib),
-      vm_rss_including_mapped_files: round(daemons.max_vm_rss_mib),
-      target: `< ${T.rss_mib_max}`,
-      pass: daemons.max_anon_mib < T.rss_mib_max,
-    },
+    daemon_rss_mib: rssTarget(daemons, T.rss_mib_max),
+  }
+}
+
+/**
+ * The daemons' memory target (bench:net and bench:large): private memory (RssAnon) strictly under
+ * `max`. VmRSS also counts LevelDB's memory-mapped table files, page cache the kernel reclaims,
+ * which grows with what a node reads; it is reported beside, not held to the bound.
+ */
+export function rssTarget(daemons: { max_anon_mib: number; max_vm_rss_mib: number }, max: number): NetTarget {
+  return {
+    value: round(daemons.max_anon_mib),
+    vm_rss_including_mapped_files: round(daemons.max_vm_rss_mib),
+    target: `< ${max}`,
+    pass: daemons.max_anon_mib < max,
   }
 }
 

@@ -6,6 +6,7 @@ import {
   NET_TARGETS,
   netRatios,
   netTargets,
+  rssTarget,
   type SideFigures,
 } from '../../src/bench/net-targets.js'
 
@@ -111,6 +112,24 @@ describe('netTargets', () => {
       pass: true,
     })
     expect(targets(h, h, SMALL, { max_anon_mib: 200, max_vm_rss_mib: 150 }).daemon_rss_mib.pass).toBe(false)
+  })
+
+  it('gives the committed large.json its memory target again', async () => {
+    const report = JSON.parse(await readFile('evidence/bench/large.json', 'utf8'))
+    const daemons = Object.values(
+      report.rss_mib.daemons as Record<string, { max_mib: number; max_anon_mib: number }>,
+    )
+    expect(
+      rssTarget(
+        {
+          max_anon_mib: Math.max(...daemons.map((d) => d.max_anon_mib)),
+          max_vm_rss_mib: Math.max(...daemons.map((d) => d.max_mib)),
+        },
+        200,
+      ),
+    ).toEqual(report.targets.daemon_rss_mib)
+    expect(rssTarget({ max_anon_mib: 199.99, max_vm_rss_mib: 900 }, 200).pass).toBe(true)
+    expect(rssTarget({ max_anon_mib: 200, max_vm_rss_mib: 100 }, 200).pass).toBe(false)
   })
 
   it('passes all only when every target passes', () => {
