@@ -94,6 +94,20 @@ describe('computeCase and checkCase', () => {
     expect('result' in computeCase(c)).toBe(true)
   })
 
+  it('checks every public case: each fails once its expectation is changed', () => {
+    for (const c of file.cases) {
+      expect(checkCase(c).pass, c.id).toBe(true)
+      const spoilt = structuredClone(c)
+      if (spoilt.error !== undefined) spoilt.error = spoilt.error === 'OVERFLOW' ? 'UNDERFLOW' : 'OVERFLOW'
+      else {
+        const expected = spoilt.expected!
+        const key = Object.keys(expected).at(-1)!
+        expected[key] = { changed: expected[key] }
+      }
+      expect(checkCase(spoilt).pass, c.id).toBe(false)
+    }
+  })
+
   it('passes a case whose expected error matches, and only that one', () => {
     const c = structuredClone(file.cases.find((x) => x.error !== undefined)!)
     expect(checkCase(c).pass).toBe(true)
