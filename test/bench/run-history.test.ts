@@ -44,6 +44,26 @@ describe('benchmark run history', () => {
     })
   })
 
+  it('carries the settings and the machine of the run', () => {
+    const settings = { total_mib: 256, objects: 4, warmup_mib: 128, small_ops: 300 }
+    const line = JSON.parse(runLine('net', new Date(0), { commit: 'c', dirty: true }, settings, { x: 1 }))
+    expect(line).toMatchObject({
+      settings,
+      commit: 'c',
+      dirty: true,
+      x: 1,
+      finished_at: '1970-01-01T00:00:00.000Z',
+    })
+    expect(line.machine).toMatchObject({ node: process.version, cores: expect.any(Number) })
+  })
+
+  it('keeps each benchmark in its own history', async () => {
+    const path = await appendRun('large', '{"benchmark":"large"}\n', dir)
+    expect(path).toBe(join(dir, 'evidence', 'bench', 'large-runs.jsonl'))
+    expect(await readFile(path, 'utf8')).toBe('{"benchmark":"large"}\n')
+    await expect(readFile(join(dir, 'evidence', 'bench', 'net-runs.jsonl'))).rejects.toThrow(/ENOENT/)
+  })
+
   it('refuses text that is not exactly one line', async () => {
     await expect(appendRun('net', '{}', dir)).rejects.toThrow(TypeError)
     await expect(appendRun('net', '{}\n{}\n', dir)).rejects.toThrow(TypeError)
