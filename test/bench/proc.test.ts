@@ -170,6 +170,6 @@ describe('waitForQuiet', () => {
     })
     expect(loaded.quiet).toBe(false)
     expect(loaded.waited_ms).toBeGreaterThanOrEqual(600)
-    expect(loaded.waited_ms).toBeLessThan(1150)
+    expect(loaded.waited_ms).toBeLessThan(1300)
   })
 })
