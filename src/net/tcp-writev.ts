@@ -39,12 +39,16 @@ interface PatchableConnection {
 
 function coalescing(upgrader: Upgrader): Upgrader {
   const wrapped: Upgrader = Object.create(upgrader)
-  wrapped.upgradeOutbound = (maConn, opts) => upgrader.upgradeOutbound(patch(maConn), opts)
-  wrapped.upgradeInbound = (maConn, opts) => upgrader.upgradeInbound(patch(maConn), opts)
+  wrapped.upgradeOutbound = (maConn, opts) => upgrader.upgradeOutbound(coalesceSends(maConn), opts)
+  wrapped.upgradeInbound = (maConn, opts) => upgrader.upgradeInbound(coalesceSends(maConn), opts)
   return wrapped
 }
 
-function patch<T>(maConn: T): T {
+/**
+ * Has the connection's sends corked and flushed once per tick; a connection of another shape (no
+ * `sendData`, no socket, or a socket that cannot cork) is returned untouched. Exported for tests.
+ */
+export function coalesceSends<T>(maConn: T): T {
   const conn = maConn as PatchableConnection
   const socket = conn.socket
   if (typeof conn.sendData !== 'function' || socket === undefined || typeof socket.cork !== 'function')
