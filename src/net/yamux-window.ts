@@ -37,14 +37,15 @@ interface PatchableMuxer {
   _newStream?: (...args: unknown[]) => unknown
 }
 
-interface PatchableStream {
+export interface PatchableStream {
   state?: unknown
   recvWindow?: unknown
   recvWindowCapacity?: unknown
   sendWindowUpdate?: () => void
 }
 
-function patchMuxer<T>(muxer: T): T {
+/** Has the muxer's new streams patched (`patchStream`); a muxer of another shape is left alone. Exported for tests. */
+export function patchMuxer<T>(muxer: T): T {
   const m = muxer as PatchableMuxer
   const newStream = m._newStream
   if (typeof newStream !== 'function') return muxer
@@ -56,7 +57,11 @@ function patchMuxer<T>(muxer: T): T {
   return muxer
 }
 
-function patchStream(stream: PatchableStream): void {
+/**
+ * Has the stream grant window at half the window used; a stream of another shape is left as the
+ * library made it. Exported for tests.
+ */
+export function patchStream(stream: PatchableStream): void {
   const update = stream.sendWindowUpdate
   if (
     typeof update !== 'function' ||

@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { type PatchableStream, patchMuxer, patchStream } from '../../src/net/yamux-window.js'
 
 const PROTOCOL = '/qfs-test/yamux-window/1'
 const WINDOW = 256 * 1024
@@ -62,6 +63,38 @@ describe('yamux receive window (net/yamux-window.ts)', () => {
     await stream.close()
     await reading
     expect(sum()).toBe(140_000)
+  })
+
+  it('grants window once exactly half of it is used', async () => {
+    received = 0
+    const stream = await a.dialProtocol(b.getMultiaddrs()[0]!, PROTOCOL)
+    let echoed = 0
+    const reading = (async () => {
+      for await (const chunk of stream) echoed += chunk.byteLength
+    })()
+    // One send of half the window: one yamux frame, after which b holds exactly half its window.
+    stream.send(new Uint8Array(WINDOW / 2))
+    await until(() => echoed === WINDOW / 2)
+    expect(sendWindow(stream)).toBeGreaterThanOrEqual(WINDOW)
+    await stream.close()
+    await reading
+  })
+
+  it('leaves a stream of another shape as the library made it', () => {
+    const update = () => {}
+    for (const stream of [
+      { recvWindowCapacity: 10, sendWindowUpdate: update },
+      { recvWindow: 10, sendWindowUpdate: update },
+      { recvWindow: '10', recvWindowCapacity: 10, sendWindowUpdate: update },
+    ] as PatchableStream[]) {
+      patchStream(stream)
+      expect(stream.sendWindowUpdate).toBe(update)
+    }
+    const muxer = { createStream: () => {} }
+    expect(patchMuxer(muxer)).toEqual({ createStream: muxer.createStream })
+    const shaped: PatchableStream = { recvWindow: 10, recvWindowCapacity: 10, sendWindowUpdate: update }
+    patchStream(shaped)
+    expect(shaped.sendWindowUpdate).not.toBe(update)
   })
 
   it('moves many windows of bytes each way on one stream', async () => {
