@@ -123,6 +123,45 @@ describe('FrameStream: what a failed write reports', () => {
   })
 })
 
+describe('FrameStream: keep-alives, the end of a call, and closing', () => {
+  it('skips a keep-alive while the stream waits for drain, and sends one when it has room', () => {
+    const stream = new StalledStream()
+    const fs = frameStream(stream)
+    stream.writableNeedsDrain = true
+    expect(fs.sendKeepAlive()).toBe(false)
+    expect(stream.writeBufferLength).toBe(0)
+    stream.writableNeedsDrain = false
+    expect(fs.sendKeepAlive()).toBe(true)
+    expect(stream.writeBufferLength).toBeGreaterThan(0)
+    fs.dispose()
+  })
+
+  it('resets a call answered before its request was complete, and only disposes one finished', () => {
+    const open = new StalledStream()
+    frameStream(open).done()
+    expect(open.aborted).toBeDefined()
+    const finished = new StalledStream()
+    finished.writeStatus = 'closed'
+    frameStream(finished).done()
+    expect(finished.aborted).toBeUndefined()
+  })
+
+  it('whenClosed waits for a closing stream to close', async () => {
+    const stream = new StalledStream()
+    stream.status = 'closing'
+    const fs = frameStream(stream)
+    let closed = false
+    const waiting = fs.whenClosed().then(() => {
+      closed = true
+    })
+    await new Promise((r) => setImmediate(r))
+    expect(closed).toBe(false)
+    stream.dispatchEvent(new Event('close'))
+    await waiting
+    expect(closed).toBe(true)
+  })
+})
+
 describe('sendWhole against a node that refuses before taking the content', () => {
   it('returns, leaving the refusal to be read, when the node answered and then reset', async () => {
     const stream = new StalledStream()
