@@ -65,26 +65,23 @@ describe('netTargets', () => {
     expect(targets(side(10, 10, 1, 1), side(40, 30, 1, 1)).read_ratio.value).toBe(0.33)
   })
 
+  const LATENCY_TARGETS = [
+    'small_put_p50_ms',
+    'small_get_p50_ms',
+    'small_put_p99_ms',
+    'small_get_p99_ms',
+  ] as const
+
   it('holds each latency strictly under its maximum', () => {
     const h = side(1, 1, 1, 1)
     const under = targets(h, h, { put_p50_ms: 4.99, get_p50_ms: 4.99, put_p99_ms: 24.99, get_p99_ms: 24.99 })
-    for (const name of [
-      'small_put_p50_ms',
-      'small_get_p50_ms',
-      'small_put_p99_ms',
-      'small_get_p99_ms',
-    ] as const) {
+    for (const name of LATENCY_TARGETS) {
       expect(under[name].pass, name).toBe(true)
     }
     expect(under.small_put_p50_ms).toEqual({ value: 4.99, target: '< 5', pass: true })
     expect(under.small_get_p99_ms).toEqual({ value: 24.99, target: '< 25', pass: true })
     const at = targets(h, h, { put_p50_ms: 5, get_p50_ms: 5, put_p99_ms: 25, get_p99_ms: 25 })
-    for (const name of [
-      'small_put_p50_ms',
-      'small_get_p50_ms',
-      'small_put_p99_ms',
-      'small_get_p99_ms',
-    ] as const) {
+    for (const name of LATENCY_TARGETS) {
       expect(at[name].pass, name).toBe(false)
     }
     // Each target reads its own figure.
