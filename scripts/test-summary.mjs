@@ -10,9 +10,10 @@ try {
   process.exit(1)
 }
 const passed = report.numPassedTests ?? 0
-// Suites that failed to load have no tests counted; count each as one failure so they cannot hide.
+// A suite that failed outside its tests (at load, or in a beforeAll, its tests then skipped) has no
+// failed test counted; count each as one failure so it cannot hide behind "0 failed".
 const failedSuites = (report.testResults ?? []).filter(
-  (s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0,
+  (s) => s.status === 'failed' && !(s.assertionResults ?? []).some((a) => a.status === 'failed'),
 ).length
 const failed = (report.numFailedTests ?? 0) + failedSuites
 console.log(`${passed} passed, ${failed} failed`)
