@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -14,13 +15,24 @@ import type { NodeEntry } from '../../src/membership/types.js'
 /** The authority every node of these tests trusts. */
 export const authority = generateAuditKey(new Uint8Array(32).fill(9))
 
+/**
+ * A loopback TCP port free when asked, taken below Linux's ephemeral range (32768-60999): a port from
+ * `listen(0)` lies inside it, so between this check and the node's bind another test's outbound
+ * connection could take it as its source port (EADDRINUSE in a CI run).
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer()
-  const port = await new Promise<number>((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
-  )
-  await new Promise((resolve) => server.close(resolve))
-  return port
+  for (;;) {
+    const port = randomInt(20_000, 32_000)
+    const server = createServer()
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (free) {
+      await new Promise((resolve) => server.close(resolve))
+      return port
+    }
+  }
 }
 
 export interface Member {

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { access, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
+import { freePort } from './snapshot-fixture.js'
 
 // Runs the compiled CLI (`npm test` builds first), exactly as an operator or a supervisor would.
 const BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
@@ -18,16 +18,6 @@ async function cli(...argv: string[]): Promise<void> {
   let err = ''
   const status = await main(argv, { ...quiet, stderr: (t) => void (err += t) })
   if (status !== 0) throw new Error(`qfs-node ${argv.join(' ')} -> ${status}: ${err}`)
-}
-
-/** A free loopback TCP port (free when asked; the node binds it a moment later). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  const port = await new Promise<number>((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
-  )
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /**
