@@ -1,5 +1,4 @@
 import { stat, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, relative } from 'node:path'
 import { InvalidInputError } from '../core/errors.js'
 import {
@@ -15,6 +14,7 @@ import { DEFAULT_INBOUND_LIMITS } from '../net/libp2p-node.js'
 import { createAuthorityKeyFile, readAuthorityKeyFile } from './authority-key.js'
 import { dataPaths, initDataDir, processAlive, readJson, readRunInfo, writeAtomic } from './data-dir.js'
 import { AlreadyRunningError, InvalidDataDirError } from './errors.js'
+import { reserveLoopbackPorts } from './loopback-ports.js'
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js'
 
 export const DEVNET_STATE_SCHEMA = 'qfs-devnet-state/1'
@@ -231,7 +231,10 @@ async function readState(path: string): Promise<DevnetState | undefined> {
   return v as DevnetState
 }
 
-/** Explicit ports from `basePort`; else the remembered ones; else free ones the kernel hands out now. */
+/**
+ * Explicit ports from `basePort`; else the remembered ones; else free ones below the ephemeral range,
+ * where no outbound connection can take one before its daemon binds it (loopback-ports.ts).
+ */
 async function choosePorts(
   count: number,
   basePort: number | undefined,
@@ -241,19 +244,8 @@ async function choosePorts(
     return Array.from({ length: count }, (_, i) => ({ tcp: basePort + 2 * i, api: basePort + 2 * i + 1 }))
   }
   if (previous !== undefined) return previous.nodes.map((n) => ({ tcp: n.tcp_port, api: n.api_port }))
-  // All servers stay open until every port is known, so the kernel never hands out one twice.
-  const servers = await Promise.all(Array.from({ length: 2 * count }, () => listenOnFreePort()))
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+  const ports = await reserveLoopbackPorts(2 * count)
   return Array.from({ length: count }, (_, i) => ({ tcp: ports[2 * i]!, api: ports[2 * i + 1]! }))
-}
-
-function listenOnFreePort(): Promise<ReturnType<typeof createServer>> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(server))
-  })
 }
 
 async function authorityKey(path: string): Promise<AuthorityKey> {

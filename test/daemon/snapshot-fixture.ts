@@ -1,6 +1,4 @@
-import { randomInt } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { toHex } from '../../src/core/bytes.js'
@@ -8,6 +6,7 @@ import type { ProtocolParams } from '../../src/core/params.js'
 import { type ConfigFlags, loadConfig, type NodeConfig } from '../../src/daemon/config.js'
 import { type InitResult, initDataDir } from '../../src/daemon/data-dir.js'
 import { createLogger, type Logger } from '../../src/daemon/logger.js'
+import { reserveLoopbackPorts } from '../../src/daemon/loopback-ports.js'
 import { generateAuditKey } from '../../src/log/keys.js'
 import { createSnapshot, type EpochSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
 import type { NodeEntry } from '../../src/membership/types.js'
@@ -15,24 +14,10 @@ import type { NodeEntry } from '../../src/membership/types.js'
 /** The authority every node of these tests trusts. */
 export const authority = generateAuditKey(new Uint8Array(32).fill(9))
 
-/**
- * A loopback TCP port free when asked, taken below Linux's ephemeral range (32768-60999): a port from
- * `listen(0)` lies inside it, so between this check and the node's bind another test's outbound
- * connection could take it as its source port (EADDRINUSE in a CI run).
- */
+/** A loopback TCP port free when asked, below the ephemeral range as the devnet chooses its own. */
 export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = randomInt(20_000, 32_000)
-    const server = createServer()
-    const free = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => resolve(true))
-    })
-    if (free) {
-      await new Promise((resolve) => server.close(resolve))
-      return port
-    }
-  }
+  const [port] = await reserveLoopbackPorts(1)
+  return port!
 }
 
 export interface Member {

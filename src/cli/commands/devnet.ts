@@ -58,7 +58,10 @@ export function registerDevnet(program: Command, io: CliIo): void {
       '--nodes <n>',
       `number of nodes, ${MIN_DEVNET_NODES}..${MAX_DEVNET_NODES} (default 5, or as many as D already holds)`,
     )
-    .option('--base-port <port>', 'first of 2N consecutive loopback ports (default: free ports, chosen once)')
+    .option(
+      '--base-port <port>',
+      'first of 2N consecutive loopback ports (default: free ports below the ephemeral range, chosen once)',
+    )
     .option('--json', 'print one JSON line per event (ready, exit, stopped) instead of text')
     .option('--log-level <level>', `the nodes' log level (${LOG_LEVEL_NAMES.join(', ')})`, 'info')
     .option('--start-timeout-ms <ms>', 'longest wait for every node to be ready', '60000')
