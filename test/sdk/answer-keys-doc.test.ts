@@ -92,6 +92,16 @@ describe('the answer keys docs/sdk.md lists', () => {
     )
   })
 
+  it('getRecord: the VersionRecord itself (docs/protocol.md 4.1), with no ok and no storage_event_id', async () => {
+    const record = await client.getRecord(id, 1)
+    expect(keys(record)).toEqual(
+      sorted(
+        'object_id, version, kind, hash_commit, content_size, metadata, schema_version, block_size_bytes, epoch, timestamp_tick, atr_cost, shards, catalogue_homes',
+      ),
+    )
+    expect(keys(await client.getRecord(id, 9))).toEqual(FAILURE)
+  })
+
   it('a failure: ok, error_code, code, error_detail, storage_event_id', async () => {
     expect(keys(await client.getContent(id, 9))).toEqual(FAILURE)
     expect(keys(await client.putContent(id, 1, new Uint8Array(1), metadata))).toEqual(FAILURE)
