@@ -1,16 +1,18 @@
 /**
- * docs/protocol.md 4.11 (`replica/fetch`) and its one-block form on the replica channel (4.14): the
- * blocks of a shard from `from_block` on, each whole in its own DATA frame, then END; a `from_block`
- * past the end is INVALID_INPUT and a shard the node does not hold NOT_FOUND, as an ERROR frame on
- * the stream and as an `ok: false` reply on the channel; block 0 of an empty shard is END alone on
- * the stream and `{"blocks": 0}` on the channel. Asked of a real node's store by another eligible
- * node, with the content written as the oracle.
+ * docs/protocol.md 4.11 (`replica/fetch`), its one-block form on the replica channel (4.14), and 4.12
+ * (`replica/prove`): the blocks of a shard from `from_block` on, each whole in its own DATA frame,
+ * then END; a `from_block` or `leaf_index` past the end is INVALID_INPUT and a shard the node does not
+ * hold NOT_FOUND, as an ERROR frame on the stream and as an `ok: false` reply on the channel; block 0
+ * of an empty shard is END alone on the stream and `{"blocks": 0}` on the channel, and cannot be
+ * proved (EMPTY_SHARD). Asked of a real node's store by another eligible node, with the written
+ * content and an RFC 9162 oracle as what the answers must match.
  */
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { QfsError } from '../../src/core/errors.js'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
+import { verifyStorageProof } from '../../src/core/proof.js'
 import { shardRanges } from '../../src/core/shards.js'
 import type { StoreSuccess } from '../../src/engine/responses.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
@@ -22,6 +24,7 @@ import {
   MAX_FRAME_BYTES,
 } from '../../src/net/frames.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
+import { oracleLeafHash, oraclePath, oracleRoot } from '../helpers/rfc9162.js'
 import { type Libp2pNetwork, libp2pHarness } from './harness.js'
 
 const BLOCK = DEFAULT_PARAMS.blockSizeBytes
@@ -150,5 +153,45 @@ describe('replica/fetch answers (docs/protocol.md 4.11, 4.14)', () => {
       ok: false,
       error: { code: 'NOT_FOUND' },
     })
+  })
+
+  it('replica/prove (4.12): {"proof"} for a block, verifying against the RFC 9162 root of the written bytes', async () => {
+    const bytes = shard0()
+    const blocks = [0, 1, 2].map((i) => bytes.subarray(i * BLOCK, (i + 1) * BLOCK))
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+    const { frames } = await drain(
+      await ask(asker, holder, PROTOCOLS.replicaProve, { shard_id: shardId(full, 1, 0), leaf_index: 1 }),
+    )
+    expect(frames.map((f) => f.type)).toEqual(['json'])
+    const proof = (frames[0] as Extract<Frame, { type: 'json' }>).value.proof as Record<string, unknown>
+    expect(
+      verifyStorageProof(proof, {
+        merkleRoot: hex(oracleRoot(blocks.map(oracleLeafHash))),
+        leafIndex: 1,
+        leafCount: 3,
+      }),
+    ).toEqual({ ok: true })
+    expect(proof).toMatchObject({
+      leaf_index: 1,
+      leaf_count: 3,
+      block: Buffer.from(blocks[1]!).toString('base64'),
+      leaf_hash: hex(oracleLeafHash(blocks[1]!)),
+      audit_path: oraclePath(1, blocks.map(oracleLeafHash)).map(hex),
+    })
+  })
+
+  it('replica/prove refuses a leaf past the end INVALID_INPUT, a shard not held NOT_FOUND, an empty shard EMPTY_SHARD', async () => {
+    for (const [shard, leaf, to, code] of [
+      [shardId(full, 1, 0), 3, holder, 'INVALID_INPUT'],
+      [shardId(full, 9, 0), 0, holder, 'NOT_FOUND'],
+      [shardId(empty, 1, 0), 0, emptyHolder, 'EMPTY_SHARD'],
+    ] as const) {
+      const { frames } = await drain(
+        await ask(asker, to, PROTOCOLS.replicaProve, { shard_id: shard, leaf_index: leaf }),
+      )
+      expect(frames, code).toEqual([
+        expect.objectContaining({ type: 'error', error: expect.objectContaining({ code }) }),
+      ])
+    }
   })
 })
