@@ -1,0 +1,46 @@
+/**
+ * docs/protocol.md section 5: a code the table does not list still reaches a client (a node keeps the
+ * code of its own errors), always as SE_ERR_INTERNAL with the detail `internal error`, so a client
+ * handles a code it does not know by its `error_code`; an error that is not one of the node's own is
+ * `INTERNAL`. Both as an ERROR frame and as a Failure answer.
+ */
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { QfsError, storageErrorCode } from '../../src/core/errors.js'
+import { failure } from '../../src/engine/responses.js'
+import { LogNotOpenError } from '../../src/log/errors.js'
+import { encodeErrorFrame, FrameDecoder, frameBytes, wireErrorOf } from '../../src/net/frames.js'
+
+const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8')
+/** The rows of the section 5 table (the prose around it names LOG_NOT_OPEN as an example). */
+const table = doc
+  .slice(doc.indexOf('## 5. Errors'), doc.indexOf('## 6.'))
+  .split('\n')
+  .filter((line) => line.startsWith('| `'))
+  .join('\n')
+const SECRET = 'append on /var/lib/qfs/log: EBADF'
+
+/** An error as a client reads it from an ERROR frame. */
+function onTheWire(err: unknown) {
+  const [frame] = new FrameDecoder().push(frameBytes(encodeErrorFrame(wireErrorOf(err, storageErrorCode))))
+  if (frame?.type !== 'error') throw new Error('expected an ERROR frame')
+  return frame.error
+}
+
+describe('codes outside the section 5 table', () => {
+  it.each([
+    ['LOG_NOT_OPEN', new LogNotOpenError(SECRET)],
+    ['A_LATER_CODE', new QfsError('A_LATER_CODE', SECRET)],
+  ])('%s keeps its code, with SE_ERR_INTERNAL and the detail "internal error"', (code, err) => {
+    expect(table).not.toContain(`\`${code}\``)
+    const expected = { code, error_code: 'SE_ERR_INTERNAL', error_detail: 'internal error' }
+    expect(onTheWire(err)).toEqual(expected)
+    expect(failure(err, null)).toEqual({ ok: false, ...expected, storage_event_id: null })
+  })
+
+  it('an error that is not a node error is INTERNAL / SE_ERR_INTERNAL, "internal error"', () => {
+    const expected = { code: 'INTERNAL', error_code: 'SE_ERR_INTERNAL', error_detail: 'internal error' }
+    expect(onTheWire(new TypeError(SECRET))).toEqual(expected)
+    expect(failure(new TypeError(SECRET), null)).toEqual({ ok: false, ...expected, storage_event_id: null })
+  })
+})
