@@ -1,8 +1,8 @@
 /**
  * docs/protocol.md section 5: a code the table does not list still reaches a client (a node keeps the
- * code of its own errors), always as SE_ERR_INTERNAL with the detail `internal error`, so a client
- * handles a code it does not know by its `error_code`; an error that is not one of the node's own is
- * `INTERNAL`. Both as an ERROR frame and as a Failure answer.
+ * code of its own errors) with its class, so a client handles a code it does not know by its
+ * `error_code`; an internal one comes as SE_ERR_INTERNAL with the detail `internal error`, and an
+ * error that is not one of the node's own is `INTERNAL`. Both as an ERROR frame and as a Failure.
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
