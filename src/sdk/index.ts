@@ -1,3 +1,5 @@
+// What `QfsClient.create` and a streaming read's `content` throw (docs/sdk.md), to test with instanceof.
+export { InvalidInputError, QfsError } from '../core/errors.js'
 // The ids a client names objects and shards by (PROTOCOL.md "Identifiers").
 export { objectId, shardId } from '../core/ids.js'
 export { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'

@@ -55,9 +55,18 @@ describe('docs/sdk.md defaults and bounds', () => {
       'DEFAULT_PARAMS',
       'DEFAULT_CALL_LIMITS',
       'MAX_BUFFERED_CONTENT_BYTES',
+      'InvalidInputError',
+      'QfsError',
     ])
       expect(Object.keys(sdk), name).toContain(name)
     expect(sdk.DEFAULT_PARAMS).toBe(DEFAULT_PARAMS)
+  })
+
+  it('create throws the exported InvalidInputError, a QfsError, for a malformed address', async () => {
+    const thrown = await sdk.QfsClient.create({ node: '/ip4/127.0.0.1/tcp/1' }).catch((err: unknown) => err)
+    expect(thrown).toBeInstanceOf(sdk.InvalidInputError)
+    expect(thrown).toBeInstanceOf(sdk.QfsError)
+    expect(thrown).toMatchObject({ code: 'INVALID_INPUT' })
   })
 })
 
