@@ -49,4 +49,26 @@ describe("a client's key type (docs/protocol.md section 1)", () => {
       }
     },
   )
+
+  it('a QfsClient given no libp2p node dials with a fresh Ed25519 identity of its own (docs/sdk.md)', async () => {
+    const node = net.libp2p.get(net.nodeIds[2]!)!
+    const peersBefore = new Set([
+      ...net.nodeIds,
+      ...node.getConnections().map((c) => c.remotePeer.toString()),
+    ])
+    const seen: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const client = await QfsClient.create({ node: nodeAddress(net, net.nodeIds[2]!) })
+      try {
+        expect((await client.listObjects({ limit: 1 })).ok).toBe(true)
+        const fresh = node.getConnections().filter((c) => !peersBefore.has(c.remotePeer.toString()))
+        expect(fresh.map((c) => c.remotePeer.type)).toEqual(['Ed25519'])
+        seen.push(fresh[0]!.remotePeer.toString())
+        peersBefore.add(seen.at(-1)!)
+      } finally {
+        await client.close()
+      }
+    }
+    expect(new Set(seen).size).toBe(2)
+  })
 })
