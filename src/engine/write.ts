@@ -117,7 +117,8 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   })
   const homes = view.eligible.catalogueHomes(objectId, rf)
   // A small object stages while the homes are asked (one round trip less); a large one asks first,
-  // so a version that cannot be written moves none of its bytes.
+  // so a version that leaves a gap moves none of its bytes. A version some home holds still stages:
+  // only the record, once every byte is hashed, tells the same write again from a conflict.
   // Peers cut off in one phase get no second grace in the next (context.ts `settleAsking`).
   const cutBefore = new Set<string>()
   const asked = preflight(ctx, objectId, version, homes, args.signal, cutBefore)
