@@ -100,6 +100,43 @@ describe('docs/operations.md Commands', () => {
   })
 })
 
+describe('command lines in the docs', () => {
+  const DOCS = ['README.md', 'docs/operations.md', 'docs/audit-log.md', 'docs/architecture.md', 'docs/sdk.md']
+
+  it('use only commands that exist, each with flags it takes', async () => {
+    const parsed = await commands()
+    const paths = [...parsed.keys()].sort((a, b) => b.length - a.length)
+    const configFlags = Object.values(FIELDS).map((f) => f.flag)
+    const wrong: string[] = []
+    let checked = 0
+    for (const name of DOCS) {
+      // Shell continuations joined, so a command's flags on the next line count.
+      const text = readFileSync(new URL(`../../${name}`, import.meta.url), 'utf8').replace(/\\\n\s*/g, ' ')
+      // A command in a code block (`qfs-node ...` to the end of the line or a comment) or in back-quotes.
+      const uses = [
+        ...text.matchAll(/qfs-node ([a-z][^`\n#]*)/g),
+        ...text.matchAll(/`((?:log|aegis|init|start|status|replay|scrub|put|get|proof|ls|devnet) [^`]*)`/g),
+      ]
+      for (const [, use] of uses) {
+        const path = paths.find((p) => use!.startsWith(`${p} `) || use === p)
+        if (path === undefined) continue
+        const command = parsed.get(path)!
+        const taken = new Set([
+          ...command.options.flatMap((o) => [o.long, o.short]),
+          ...(path === 'start' ? configFlags : []),
+          '--help',
+        ])
+        for (const m of use!.slice(path.length).matchAll(/(?:^|[\s[(])(--?[a-z][a-z-]*)/g)) {
+          checked++
+          if (!taken.has(m[1]!)) wrong.push(`${name}: ${path} ${m[1]}`)
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(60)
+    expect(wrong).toEqual([])
+  })
+})
+
 describe('docs/operations.md Command-line errors table', () => {
   /** [code, exit] for every code of the table (a row may name two). */
   const table = section('| code | exit | meaning |', '\nThe client commands:')
