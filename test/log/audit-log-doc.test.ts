@@ -124,6 +124,26 @@ describe('docs/audit-log.md `log verify` verdict', () => {
     expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual([...documented].sort())
   })
 
+  it('says the same in three lines of text', async () => {
+    expect(doc).toContain('the text form says the same in three lines')
+    const dir = join(await networkWithHistory('audit-log-doc-text'), NODES[0]!)
+    const v = JSON.parse((await runCli(['log', 'verify', '--dir', dir, '--json'])).stdout)
+    const text = await runCli(['log', 'verify', '--dir', dir])
+    expect(text.status).toBe(0)
+    const lines = text.stdout.trimEnd().split('\n')
+    expect(lines).toHaveLength(3)
+    for (const value of [
+      v.node_id,
+      v.entries,
+      v.checkpoints,
+      v.head_seq,
+      v.head_event_id,
+      v.last_checkpoint_id,
+    ])
+      expect(text.stdout).toContain(String(value))
+    expect(lines[2]).toContain(`${v.public_key_hash} (from ${v.key_source})`)
+  })
+
   it('lists every verdict code of src/log/verify.ts in the code table, and only those', () => {
     const union = /export type LogVerdictCode =([\s\S]*?)\n\n/.exec(verifySource)![1]!
     const codes = [...union.matchAll(/\| '([A-Z_]+)'/g)].map((m) => m[1]!)
