@@ -10,6 +10,7 @@ import { type CliIo, reportError } from '../../src/cli/io.js'
 import { buildProgram } from '../../src/cli/main.js'
 import { QfsError } from '../../src/core/errors.js'
 import { FIELDS } from '../../src/daemon/config-fields.js'
+import { runCli } from './run.js'
 
 const ops = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
 
@@ -95,6 +96,19 @@ describe('docs/operations.md Commands', () => {
       expect({ command: s.path, args: s.args.length }).toEqual({
         command: s.path,
         args: command.registeredArguments.length,
+      })
+    }
+  })
+})
+
+describe('README.md: "Every command has --help"', () => {
+  it("prints each command's usage and exits 0", async () => {
+    for (const path of (await commands()).keys()) {
+      const r = await runCli([...path.split(' '), '--help'])
+      expect({ path, status: r.status, usage: r.stdout.startsWith(`Usage: qfs-node ${path}`) }).toEqual({
+        path,
+        status: 0,
+        usage: true,
       })
     }
   })
