@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -8,9 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 
 /**
- * Two log lines of `qfs-node start` that docs/operations.md names, from the compiled command as an
+ * Log lines of `qfs-node start` that docs/operations.md names, from the compiled command as an
  * operator runs it: a `QFS_*` variable that is no setting "is ignored ... and named in a warning at
- * start", and a refused snapshot reload "is logged (`snapshot reload refused`) and the old one stays".
+ * start", a refused snapshot reload "is logged (`snapshot reload refused`) and the old one stays",
+ * and the node named (`node_id`) on every line once it has read its identity.
  */
 
 const BIN = fileURLToPath(new URL('../../bin/qfs-node.js', import.meta.url))
@@ -74,5 +75,13 @@ describe('qfs-node start: the warnings operations.md names', () => {
       proc.kill('SIGTERM')
     }
     expect(await exited).toBe(0)
+    // "Every other stdout line is a pino JSON log line (`level`, `time`, `msg`, `node_id`, ...)": every
+    // line from the ready line on names the node, the refused reload and the stop included.
+    const nodeId = JSON.parse(await readFile(join(dir, 'node.json'), 'utf8')).node_id
+    const after = lines.slice(lines.findIndex((l) => l.event === 'ready'))
+    expect(after.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['snapshot reload refused', 'signal received: stopping', 'stopped']),
+    )
+    expect(after.filter((l) => l.node_id !== nodeId).map((l) => l.msg ?? l.event)).toEqual([])
   }, 60_000)
 })

@@ -260,6 +260,9 @@ async function runForeground(
   const logger = daemon.createLogger(level, (line) => io.stdout(line))
   let phase: ForegroundPhase = 'starting'
   let node: Awaited<ReturnType<typeof startNode>> | undefined
+  // Once the node runs, its own logger, which names it (node_id) on every line as the node's lines
+  // do: an operator who collects several nodes' logs finds a refused reload or a stop under its node.
+  const log = () => node?.logger ?? logger
   let reloadPending = false
   const reload = (running: NonNullable<typeof node>) =>
     running
@@ -268,15 +271,15 @@ async function runForeground(
         // No file was already said, as a warning; "reloaded" would contradict it.
         if (outcome === 'no-file') return
         const changed = outcome === 'adopted'
-        logger.info({ changed, epoch: running.membership.latest?.epoch ?? null }, 'snapshot reloaded')
+        log().info({ changed, epoch: running.membership.latest?.epoch ?? null }, 'snapshot reloaded')
       })
-      .catch((err: unknown) => logger.error({ err }, 'snapshot reload refused'))
+      .catch((err: unknown) => log().error({ err }, 'snapshot reload refused'))
   const onHangup = () => {
     if (phase === 'running' && node !== undefined) void reload(node)
     else if (phase === 'starting') {
       reloadPending = true
-      logger.info('SIGHUP before ready: the snapshot is re-read once the node runs')
-    } else logger.info({ phase }, 'SIGHUP ignored: the node is stopping')
+      log().info('SIGHUP before ready: the snapshot is re-read once the node runs')
+    } else log().info({ phase }, 'SIGHUP ignored: the node is stopping')
   }
   process.on('SIGHUP', onHangup)
 
@@ -290,9 +293,8 @@ async function runForeground(
   const removeSupervisorFile = async () => {
     if (removeOnStdinEof === undefined) return
     await rm(removeOnStdinEof, { force: true }).then(
-      () => logger.info({ path: removeOnStdinEof }, "removed the supervisor's file"),
-      (err: unknown) =>
-        logger.warn({ path: removeOnStdinEof, err }, "could not remove the supervisor's file"),
+      () => log().info({ path: removeOnStdinEof }, "removed the supervisor's file"),
+      (err: unknown) => log().warn({ path: removeOnStdinEof, err }, "could not remove the supervisor's file"),
     )
   }
   const stdin = stopOnStdinEof
@@ -323,8 +325,8 @@ async function runForeground(
       requestStop(signal)
     } else if (action === 'first') {
       first = { signal, atMs: now }
-      logger.info({ signal }, 'signal received: already stopping')
-    } else if (action === 'ignore') logger.info({ signal }, 'repeated signal ignored: already stopping')
+      log().info({ signal }, 'signal received: already stopping')
+    } else if (action === 'ignore') log().info({ signal }, 'repeated signal ignored: already stopping')
     else if (action === 'exit-ok') process.exit(EXIT.OK)
     else {
       io.stderr('second signal: exiting without a clean stop\n')
@@ -340,8 +342,8 @@ async function runForeground(
   const reason = await stopRequested
   phase = 'stopping'
   stdin?.release()
-  if (reason === 'stdin') logger.info('stdin closed (the supervisor is gone): stopping')
-  else logger.info({ signal: reason }, 'signal received: stopping')
+  if (reason === 'stdin') log().info('stdin closed (the supervisor is gone): stopping')
+  else log().info({ signal: reason }, 'signal received: stopping')
   await running.stop()
   phase = 'stopped'
 }
