@@ -71,6 +71,14 @@ describe('qfs-node start: the warnings operations.md names', () => {
       expect(refused.level).toBe('error')
       expect(JSON.stringify(refused)).toContain('SNAPSHOT_REJECTED')
       expect(lines.some((l) => l.msg === 'snapshot reloaded')).toBe(false)
+
+      // "one [SIGHUP] during or after the stop is logged and ignored"
+      proc.kill('SIGTERM')
+      await seen((l) => l.msg === 'signal received: stopping')
+      proc.kill('SIGHUP')
+      expect(await seen((l) => l.msg === 'SIGHUP ignored: the node is stopping')).toMatchObject({
+        level: 'info',
+      })
     } finally {
       proc.kill('SIGTERM')
     }
