@@ -142,6 +142,13 @@ describe('ERROR frame or Failure answer (docs/protocol.md section 4)', () => {
         { object_id: ID, version: 1, shard_id: shardId(ID, 1, 0), leaf_index: 2 ** 53 },
         'NOT_FOUND',
       ],
+      [
+        'get_proof naming an unknown epoch',
+        PROTOCOLS.getProof,
+        { object_id: STORED, version: 1, shard_id: shardId(STORED, 1, 0), epoch: 99 },
+        'AEGIS_CONTEXT_MISSING',
+      ],
+      ['list_objects naming an unknown epoch', PROTOCOLS.listObjects, { epoch: 99 }, 'AEGIS_CONTEXT_MISSING'],
       ['list_objects of limit 0', PROTOCOLS.listObjects, { filters: { limit: 0 } }, 'INVALID_INPUT'],
       [
         'list_objects with an unknown filter',
