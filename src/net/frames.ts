@@ -40,10 +40,10 @@ export const MAX_FRAME_BYTES = MAX_DATA_BYTES + 1
  */
 export const MAX_REQUEST_JSON_FRAME_BYTES = 256 * 1024 + 1
 /**
- * Deepest nesting of `[` and `{` a JSON frame may have. The deepest message is 5 levels
- * (`replica/commit`: request, record, shards, a shard, its replicas); 32 leaves room for growth and
- * matches the log's bound on `details`. JSON.parse and the canonical check cost superlinear time in
- * depth, so the bound is checked by a linear scan before either runs.
+ * Deepest nesting of `[` and `{` a JSON frame may have. The deepest messages are 6 levels (a replica
+ * channel's commit request: envelope, body, record, shards, a shard, its replicas); 32 leaves room
+ * for growth and matches the log's bound on `details`. JSON.parse and the canonical check cost
+ * superlinear time in depth, so the bound is checked by a linear scan before either runs.
  */
 export const MAX_JSON_DEPTH = 32
 /** Longest `code` in an ERROR frame and longest `error_detail` (characters). */
