@@ -72,6 +72,19 @@ describe('docs/protocol.md section 3 stream limits per connection', () => {
     expect(inbound).toEqual(expected)
   })
 
+  it('are the figures docs/sdk.md gives a client: a 65th write or read stream reset, a 257th get_proof or list_objects one', async () => {
+    const sdkDoc = readFileSync(new URL('../../docs/sdk.md', import.meta.url), 'utf8').replace(/\s+/g, ' ')
+    const said =
+      /resets a (\d+)th `write` or `read` stream open at once on one connection \(a (\d+)th `get_proof` or `list_objects` one\)/.exec(
+        sdkDoc,
+      )
+    expect(said, 'docs/sdk.md "Many calls at once" states the stream caps').not.toBeNull()
+    const options = await registered(true)
+    const cap = (name: string) => options.get(id(name)!)?.maxInboundStreams
+    expect([cap('write'), cap('read')]).toEqual([Number(said![1]) - 1, Number(said![1]) - 1])
+    expect([cap('get_proof'), cap('list_objects')]).toEqual([Number(said![2]) - 1, Number(said![2]) - 1])
+  })
+
   it('opens at most 256 outbound streams per protocol', async () => {
     for (const [protocol, o] of await registered(true)) expect(o?.maxOutboundStreams, protocol).toBe(256)
   })
