@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { QfsError, storageErrorCode } from '../../src/core/errors.js'
-import { failure } from '../../src/engine/responses.js'
+import { failure, safeDetail } from '../../src/engine/responses.js'
 import { LogNotOpenError } from '../../src/log/errors.js'
 import { encodeErrorFrame, FrameDecoder, frameBytes, wireErrorOf } from '../../src/net/frames.js'
 
@@ -42,5 +42,42 @@ describe('codes outside the section 5 table', () => {
     const expected = { code: 'INTERNAL', error_code: 'SE_ERR_INTERNAL', error_detail: 'internal error' }
     expect(onTheWire(new TypeError(SECRET))).toEqual(expected)
     expect(failure(new TypeError(SECRET), null)).toEqual({ ok: false, ...expected, storage_event_id: null })
+  })
+})
+
+describe('details of SE_ERR_INTERNAL codes (docs/protocol.md section 5)', () => {
+  const prose = doc
+    .slice(doc.indexOf('## 5. Errors'), doc.indexOf('| code |', doc.indexOf('## 5. Errors')))
+    .replace(/\s+/g, ' ')
+  /** The codes the doc says carry "a fixed sentence saying so" instead of `internal error`. */
+  const sentenced = (() => {
+    const m = /\(`internal error`; for (.*?) a fixed sentence saying so\)/.exec(prose)
+    if (m === null) throw new Error('section 5 no longer lists the codes with a fixed sentence')
+    return [...m[1]!.matchAll(/`([A-Z_]+)`/g)].map((c) => c[1]!)
+  })()
+
+  it('gives the listed codes a fixed sentence of their own, never the message', () => {
+    expect(sentenced.sort()).toEqual([
+      'NODE_UNAVAILABLE',
+      'READ_TOO_SLOW',
+      'STREAM_ENDED',
+      'TIMEOUT',
+      'WRITE_OUTCOME_UNKNOWN',
+      'WRITE_TOO_SLOW',
+    ])
+    const sentences = sentenced.map((code) => safeDetail(new QfsError(code, SECRET)))
+    for (const [i, sentence] of sentences.entries()) {
+      expect(sentence, sentenced[i]).not.toContain('/var/lib')
+      expect(sentence, sentenced[i]).not.toBe('internal error')
+      expect(safeDetail(new QfsError(sentenced[i]!, 'another message'))).toBe(sentence)
+    }
+    expect(new Set(sentences).size).toBe(sentenced.length)
+  })
+
+  it('gives every other SE_ERR_INTERNAL code of the table "internal error"', () => {
+    const internal = [...table.matchAll(/^\| `([A-Z_]+)` \| `SE_ERR_INTERNAL`/gm)].map((m) => m[1]!)
+    const others = internal.filter((code) => !sentenced.includes(code))
+    expect(others).toEqual(expect.arrayContaining(['STORE_CLOSED', 'LOG_WRITE_FAILED', 'INTERNAL']))
+    for (const code of others) expect(safeDetail(new QfsError(code, SECRET)), code).toBe('internal error')
   })
 })
