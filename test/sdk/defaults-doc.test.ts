@@ -3,6 +3,7 @@
  * calls at once), written as the page states them. Other tests check each behaviour against the
  * constant; here the constant is checked against the page, and progress against its stated shape.
  */
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
@@ -115,5 +116,31 @@ describe('docs/sdk.md progress events', () => {
     expect(seen.every((p) => p.total === size)).toBe(true)
     expect(seen.map((p) => p.bytes)).toEqual([...seen.map((p) => p.bytes)].sort((a, b) => a - b))
     expect(seen.at(-1)!.bytes).toBe(size)
+  })
+})
+
+describe('docs/sdk.md Setting up', () => {
+  const page = readFileSync(new URL('../../docs/sdk.md', import.meta.url), 'utf8').replace(/\s+/g, ' ')
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string }
+    dependencies: Record<string, string>
+  }
+  const major = (range: string) => Number(/(\d+)/.exec(range)![1])
+
+  it('states the Node.js the package requires and the majors of the libp2p packages a program pairs with it', () => {
+    expect(page).toContain(`needs **Node.js ${major(pkg.engines.node)} or later**`)
+    const said =
+      /same major versions as (?:# )?qfs-node's package\.json \(libp2p (\d+), @libp2p\/tcp (\d+), noise (\d+), yamux (\d+), @libp2p\/ping (\d+)\)/.exec(
+        page,
+      )
+    expect(said, 'the page names the majors').not.toBeNull()
+    const names = [
+      'libp2p',
+      '@libp2p/tcp',
+      '@chainsafe/libp2p-noise',
+      '@chainsafe/libp2p-yamux',
+      '@libp2p/ping',
+    ]
+    expect(names.map((n) => major(pkg.dependencies[n]!))).toEqual(said!.slice(1, 6).map(Number))
   })
 })
