@@ -58,12 +58,13 @@ describe('operator API guards', () => {
     ['QUORUM_NOT_REACHED', 503],
     ['NODE_UNAVAILABLE', 503],
     ['INSUFFICIENT_NODES', 503],
-    ['NO_ELIGIBLE_NODES', 503],
     ['STORAGE_FULL', 503],
     ['SHARD_UNAVAILABLE', 503],
     ['NODE_BUSY', 503],
     ['INTERNAL', 500],
     ['INTEGRITY_MISMATCH', 500],
+    // No error carries this code (SE_ERR_NO_ELIGIBLE_NODES is a class, not a code): like any unknown one, 500.
+    ['NO_ELIGIBLE_NODES', 500],
   ] as const)('maps the code %s to HTTP %i', (code, status) => {
     expect(httpStatusOf(code)).toBe(status)
   })
