@@ -1,0 +1,63 @@
+import { describe, expect, it, vi } from 'vitest'
+import { ask, DEFAULT_SUSPECT_GRACE_MS, type EngineContext, settleAsking } from '../../src/engine/context.js'
+import { CutShortError } from '../../src/engine/errors.js'
+import { type PeerHealth, RecentFailures } from '../../src/engine/peer-health.js'
+import type { NodeTransport } from '../../src/engine/transport.js'
+import { frozen, spyHealth } from './cut-short-helpers.js'
+
+/**
+ * Two defaults of the phase machinery (context.ts): a context that names no suspect grace gives a
+ * suspect peer DEFAULT_SUSPECT_GRACE_MS, not none; and a failure of our own (no QfsError, so
+ * INTERNAL) says nothing about the peer, so it does not make it suspect.
+ */
+function context(health: PeerHealth): EngineContext {
+  return {
+    nodeId: 'self',
+    transport: {} as NodeTransport,
+    health,
+    timeouts: { requestMs: 60_000, streamIdleMs: 60_000 },
+  }
+}
+
+describe('a suspect peer, in a context that names no grace', () => {
+  it('is cut off DEFAULT_SUSPECT_GRACE_MS after the phase could do without it', async () => {
+    vi.useFakeTimers()
+    try {
+      let cutAt: number | undefined
+      const started = Date.now()
+      const done = settleAsking<number>(
+        context(spyHealth(['s'])),
+        ['a', 's'],
+        { enough: (got) => got.length >= 1 },
+        (node, signal) => {
+          if (node === 'a') return Promise.resolve(1)
+          return frozen<number>(signal).catch((e: unknown) => {
+            cutAt = Date.now() - started
+            throw e
+          })
+        },
+      )
+      await vi.advanceTimersByTimeAsync(DEFAULT_SUSPECT_GRACE_MS - 1)
+      expect(cutAt).toBeUndefined()
+      await vi.advanceTimersByTimeAsync(1)
+      const results = await done
+      expect(cutAt).toBe(DEFAULT_SUSPECT_GRACE_MS)
+      expect(results[1]!.error).toBeInstanceOf(CutShortError)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('ask', () => {
+  it('does not make a peer suspect for a failure of our own (INTERNAL), only for one of the peer', async () => {
+    const health = new RecentFailures()
+    const ctx = context(health)
+    await expect(
+      ask(ctx, 'p', undefined, async () => {
+        throw new TypeError('a bug on our side')
+      }),
+    ).rejects.toThrow(TypeError)
+    expect(health.suspect('p')).toBe(false)
+  })
+})
