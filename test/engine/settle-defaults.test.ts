@@ -61,3 +61,23 @@ describe('ask', () => {
     expect(health.suspect('p')).toBe(false)
   })
 })
+
+describe('the grace of two suspect peers that both answer within it', () => {
+  it('is set once, so no timer outlives the phase', async () => {
+    vi.useFakeTimers()
+    try {
+      const ctx = context(spyHealth(['s1', 's2']))
+      ctx.timeouts.suspectGraceMs = 1_000
+      const later = (value: number, ms: number) => new Promise<number>((r) => setTimeout(() => r(value), ms))
+      const done = settleAsking<number>(ctx, ['a', 's1', 's2'], { enough: () => true }, (node) =>
+        node === 'a' ? Promise.resolve(1) : node === 's1' ? later(2, 100) : later(3, 200),
+      )
+      await vi.advanceTimersByTimeAsync(200)
+      expect((await done).map((r) => r.value)).toEqual([1, 2, 3])
+      // A second grace timer set when s1 answered would leave the first one pending here.
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
