@@ -71,6 +71,18 @@ describe('the event a write leaves in the coordinator log', () => {
     })
   })
 
+  it("records the call's own timestampTick over the metadata's created_at_tick", async () => {
+    const n = await network()
+    const entries = watchLog(n)
+    const oid = objectId('write-call', 'tick')
+    const r = await n
+      .engine(COORDINATOR)
+      .putContent(oid, 1, bytesOf('tick', 100), meta(7), { timestampTick: 99 })
+    expect(r.ok).toBe(true)
+    const stores = entries().filter((e) => e.fields.event_type === 'STORE')
+    expect(stores.map((e) => e.fields.timestamp_tick)).toEqual([99])
+  })
+
   it('is an UPDATE for a later version, not a STORE', async () => {
     const n = await network()
     const oid = objectId('write-call', 'update')
