@@ -81,3 +81,25 @@ describe('the grace of two suspect peers that both answer within it', () => {
     }
   })
 })
+
+describe('a caller that leaves while a suspect peer is out', () => {
+  it("aborts every exchange still out with the caller's reason", async () => {
+    const controller = new AbortController()
+    const reason = new Error('the caller left')
+    const done = settleAsking<number>(
+      context(spyHealth(['s'])),
+      ['a', 's'],
+      { signal: controller.signal, enough: () => true },
+      (_node, signal) => frozen<number>(signal),
+    )
+    controller.abort(reason)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const hung = new Promise<'hung'>((r) => {
+      timer = setTimeout(() => r('hung'), 2_000)
+    })
+    const results = await Promise.race([done, hung])
+    clearTimeout(timer)
+    expect(results).not.toBe('hung')
+    expect((results as Array<{ error?: unknown }>).map((r) => r.error)).toEqual([reason, reason])
+  })
+})
