@@ -49,7 +49,10 @@ export class EngineCalls {
     return event.event_id
   }
 
-  /** Failed calls are logged too (every public call emits one event); a logging failure is not hidden. */
+  /**
+   * Failed calls are logged too (every public call emits one event). If that logging fails too, the
+   * answer keeps the call's own error and shows the missing event as a null `storage_event_id`.
+   */
   async recordFailure(fields: Partial<EventFields>, err: unknown): Promise<string | null> {
     try {
       return await this.record({
