@@ -9,7 +9,6 @@
  */
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { QfsError } from '../../src/core/errors.js'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { DEFAULT_PARAMS } from '../../src/core/params.js'
 import { verifyStorageProof } from '../../src/core/proof.js'
@@ -25,23 +24,12 @@ import {
 } from '../../src/net/frames.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
 import { oracleLeafHash, oraclePath, oracleRoot } from '../helpers/rfc9162.js'
-import { type Libp2pNetwork, libp2pHarness } from './harness.js'
+import { drainFrames, type Libp2pNetwork, libp2pHarness } from './harness.js'
 
 const BLOCK = DEFAULT_PARAMS.blockSizeBytes
 const META = { author_node_id: 'fetch-test', created_at_tick: 1 }
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
-
-async function drain(fs: FrameStream): Promise<{ frames: Frame[]; end: string }> {
-  const frames: Frame[] = []
-  for (;;) {
-    try {
-      frames.push(await fs.read(AbortSignal.timeout(5_000)))
-    } catch (err) {
-      return { frames, end: err instanceof QfsError ? err.code : String(err) }
-    }
-  }
-}
 
 describe('replica/fetch answers (docs/protocol.md 4.11, 4.14)', () => {
   let net: Libp2pNetwork
@@ -61,7 +49,7 @@ describe('replica/fetch answers (docs/protocol.md 4.11, 4.14)', () => {
     return fs
   }
   const fetch = async (shard: string, fromBlock: number, to = holder) =>
-    drain(await ask(asker, to, PROTOCOLS.replicaFetch, { shard_id: shard, from_block: fromBlock }))
+    drainFrames(await ask(asker, to, PROTOCOLS.replicaFetch, { shard_id: shard, from_block: fromBlock }))
   const rpcFetch = async (shard: string, fromBlock: number, to = holder) => {
     const fs = await ask(asker, to, PROTOCOLS.replicaRpc, {
       id: 7,
@@ -159,7 +147,7 @@ describe('replica/fetch answers (docs/protocol.md 4.11, 4.14)', () => {
     const bytes = shard0()
     const blocks = [0, 1, 2].map((i) => bytes.subarray(i * BLOCK, (i + 1) * BLOCK))
     const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
-    const { frames } = await drain(
+    const { frames } = await drainFrames(
       await ask(asker, holder, PROTOCOLS.replicaProve, { shard_id: shardId(full, 1, 0), leaf_index: 1 }),
     )
     expect(frames.map((f) => f.type)).toEqual(['json'])
@@ -186,7 +174,7 @@ describe('replica/fetch answers (docs/protocol.md 4.11, 4.14)', () => {
       [shardId(full, 9, 0), 0, holder, 'NOT_FOUND'],
       [shardId(empty, 1, 0), 0, emptyHolder, 'EMPTY_SHARD'],
     ] as const) {
-      const { frames } = await drain(
+      const { frames } = await drainFrames(
         await ask(asker, to, PROTOCOLS.replicaProve, { shard_id: shard, leaf_index: leaf }),
       )
       expect(frames, code).toEqual([

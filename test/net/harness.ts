@@ -3,12 +3,15 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryLevel } from 'memory-level'
 import { toHex, utf8 } from '../../src/core/bytes.js'
+import { QfsError } from '../../src/core/errors.js'
 import { sha3 } from '../../src/core/hash.js'
 import { DeterministicTime } from '../../src/core/time.js'
 import type { AcceptanceKeys } from '../../src/engine/acceptance.js'
 import { StorageEngine } from '../../src/engine/engine.js'
 import { StaticMembership } from '../../src/membership/static.js'
 import { peerAcceptanceKeys } from '../../src/net/acceptance-keys.js'
+import type { FrameStream } from '../../src/net/frame-stream.js'
+import type { Frame } from '../../src/net/frames.js'
 import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
 import type { Limits } from '../../src/net/protocols.js'
 import { type StorageProtocolService, storageProtocol } from '../../src/net/service.js'
@@ -170,4 +173,16 @@ async function* alteredBlocks(
 ): AsyncIterable<Uint8Array> {
   let index = 0
   for await (const block of blocks) yield alter(index++, block)
+}
+
+/** Every frame a stream delivers until it ends, and how it ended (the code of the read that threw). */
+export async function drainFrames(fs: FrameStream): Promise<{ frames: Frame[]; end: string }> {
+  const frames: Frame[] = []
+  for (;;) {
+    try {
+      frames.push(await fs.read(AbortSignal.timeout(5_000)))
+    } catch (err) {
+      return { frames, end: err instanceof QfsError ? err.code : String(err) }
+    }
+  }
 }

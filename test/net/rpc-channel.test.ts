@@ -37,7 +37,7 @@ import { MiniNetwork } from '../../src/node/mini-network.js'
 import type { RootDb } from '../../src/store/index.js'
 import { testAuditKey } from '../engine/harness.js'
 import { bytesOf, meta } from '../engine/suite.js'
-import { openStreams, testPeerKey } from './harness.js'
+import { drainFrames, openStreams, testPeerKey } from './harness.js'
 
 // One file on purpose: every case below shares one network fixture (a server over a MiniNetwork
 // node, a client, an intruder, a fake node and a quiet peer), which costs more to build than the
@@ -135,18 +135,6 @@ async function settle(p: Promise<unknown>): Promise<unknown> {
     () => 'resolved',
     (err: unknown) => err,
   )
-}
-
-/** Every frame a stream delivers until it ends, and how it ended (the code of the read that threw). */
-async function drain(fs: FrameStream): Promise<{ frames: Frame[]; end: string }> {
-  const frames: Frame[] = []
-  for (;;) {
-    try {
-      frames.push(await fs.read(AbortSignal.timeout(5_000)))
-    } catch (err) {
-      return { frames, end: err instanceof QfsError ? err.code : String(err) }
-    }
-  }
 }
 
 describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0.0.1)', () => {
@@ -473,7 +461,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       // END at a request boundary ends the channel cleanly: no ERROR frame, nothing logged.
       await fs.writeEnd()
       await fs.close()
-      expect(await drain(fs)).toEqual({ frames: [], end: 'STREAM_ENDED' })
+      expect(await drainFrames(fs)).toEqual({ frames: [], end: 'STREAM_ENDED' })
       expect(failedFrom(quiet)).toBe(0)
     })
 
@@ -560,7 +548,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       it(`fails the channel on ${name} with an ERROR frame (${code}) and the stream ends`, async () => {
         const fs = await rawChannel()
         for (const f of frames) await fs.write(f)
-        const { frames: got, end } = await drain(fs)
+        const { frames: got, end } = await drainFrames(fs)
         expect(got).toHaveLength(1)
         expect(got[0]).toMatchObject({ type: 'error', error: { code } })
         expect(end).toBe('STREAM_ENDED')
@@ -572,7 +560,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       const fs = await rawChannel()
       await fs.write(encodeJsonFrame({ id: 1, op: 'record', body: { object_id: OBJ_A, version: 1 } }))
       await fs.write(encodeJsonFrame({ op: 'record', body: {} }))
-      const { frames } = await drain(fs)
+      const { frames } = await drainFrames(fs)
       expect(frames.map(replyOf)).toEqual([
         { id: 1, ok: true, body: { record: recordA }, data: false },
         expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'FRAME_INVALID' }) }),
@@ -584,7 +572,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       const fs = await rawChannel()
       await fs.write(encodeJsonFrame({ id: 3, op: 'record', body: { object_id: OBJ_A, version: 1 } }))
       await fs.close()
-      const { frames } = await drain(fs)
+      const { frames } = await drainFrames(fs)
       expect(frames.map(replyOf)).toEqual([
         { id: 3, ok: true, body: { record: recordA }, data: false },
         expect.objectContaining({ type: 'error', error: expect.objectContaining({ code: 'STREAM_ENDED' }) }),
@@ -595,7 +583,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       const good = await rawChannel()
       const bad = await rawChannel()
       await bad.write(encodeDataFrame(Uint8Array.of(1)))
-      expect((await drain(bad)).frames[0]).toMatchObject({ type: 'error' })
+      expect((await drainFrames(bad)).frames[0]).toMatchObject({ type: 'error' })
       bad.abort(new Error('test done'))
       await good.write(encodeJsonFrame({ id: 9, op: 'record', body: { object_id: OBJ_A, version: 1 } }))
       expect(replyOf(await good.read(AbortSignal.timeout(5_000)))).toEqual({
@@ -619,7 +607,7 @@ describe('replica/rpc channel over real libp2p nodes (TCP, Noise, yamux on 127.0
       expect(err).toMatchObject({ code: 'NOT_ELIGIBLE', errorCode: 'SE_ERR_AEGIS_CONTEXT_MISSING' })
       const fs = await rawChannel(intruder)
       await fs.write(encodeJsonFrame({ id: 1, op: 'record', body: { object_id: OBJ_B, version: 1 } }))
-      const { frames } = await drain(fs)
+      const { frames } = await drainFrames(fs)
       expect(frames).toHaveLength(1)
       expect(frames[0]).toMatchObject({ type: 'error', error: { code: 'NOT_ELIGIBLE' } })
       fs.abort(new Error('test done'))
