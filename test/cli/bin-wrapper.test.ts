@@ -83,9 +83,10 @@ describe.skipIf(!reexecs)('bin/qfs-node.js under the system Node 20', () => {
       stderr += chunk.toString('utf8')
     })
     const command = await childOf(wrapper.pid!)
-    expect(await readFile(`/proc/${command}/cmdline`, 'utf8')).toContain(PINNED)
     // The command is waiting for its answer: its connection is open.
     while (sockets.length === connected) await new Promise((r) => setTimeout(r, 25))
+    // Only now: between fork and exec the child's cmdline is still the wrapper's (a CI run read it there).
+    expect(await readFile(`/proc/${command}/cmdline`, 'utf8')).toContain(PINNED)
     return { wrapper, command, exited, stderr: () => stderr }
   }
 
