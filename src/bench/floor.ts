@@ -12,6 +12,7 @@ import { exchangeFloor } from './exchange-floor.js'
 import { floorModel } from './floor-model.js'
 import { round } from './proc.js'
 import { writeReport } from './report.js'
+import { roundsFloor } from './rounds-floor.js'
 
 /**
  * The floor under the network benchmark (evidence/bench/floor.json): what the building blocks a
@@ -32,7 +33,11 @@ import { writeReport } from './report.js'
  *
  * And for small objects: one 4 KiB request/response between two processes (a child process echoes),
  * over an open stream and over a fresh stream each time, CPU at each end and latency. A small put is
- * a client request plus rounds of such exchanges between the coordinator and the other nodes.
+ * a client request plus rounds of such exchanges between the coordinator and the other nodes; the
+ * small-put floor times that shape itself (`rounds-floor.ts`): a client's 4 KiB put on a fresh
+ * stream to a coordinator process that runs 1, 2 or 3 rounds with four peer processes, with no
+ * work in any of them, so what any put of that many rounds pays on this machine before it stores,
+ * logs or checks anything.
  */
 
 const MIB = 1024 * 1024
@@ -41,6 +46,9 @@ const TOTAL_MIB = Number(process.env.QFS_BENCH_FLOOR_MIB ?? 256)
 const R = 3
 const EXCHANGES = Number(process.env.QFS_BENCH_FLOOR_EXCHANGES ?? 2000)
 const N = 5
+const ROUND_PUTS = Number(process.env.QFS_BENCH_FLOOR_PUTS ?? 600)
+const ROUND_BLOCK = 50
+const ROUND_WARMUP = 50
 
 function cpuMsSince(start: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(start)
@@ -112,6 +120,12 @@ async function main(): Promise<void> {
   const sha3 = sha3MibPerSecond()
   const leveldb = await leveldbCpuPerMib()
   const exchange = await exchangeFloor(EXCHANGES)
+  const smallPut = await roundsFloor({
+    roundCounts: [1, 2, 3],
+    puts: ROUND_PUTS,
+    block: ROUND_BLOCK,
+    warmup: ROUND_WARMUP,
+  })
   const floors = floorModel(
     { transport: transport.cpu_ms_per_mib, sha3: sha3.cpu_ms_per_mib, leveldb: leveldb.cpu_ms_per_mib },
     R,
@@ -132,6 +146,11 @@ async function main(): Promise<void> {
     exchange_4kib: {
       method: `${EXCHANGES} exchanges after a warm-up, this process asking a child process (same libp2p configuration) that echoes; CPU of each process per exchange from process.cpuUsage and /proc/<pid>/stat (10 ms ticks, so the server figure is an average over the run)`,
       ...exchange,
+    },
+    small_put_rounds: {
+      method: `${ROUND_PUTS} puts of 4 KiB per round count after ${ROUND_WARMUP} of warm-up, taken in turn in blocks of ${ROUND_BLOCK}; this process puts on a fresh stream to a coordinator process, which runs the rounds with four peer processes (each round one frame to every peer over a long-lived stream, 4 KiB in the first and 1 KiB after, and the wait for all four 128-byte acknowledgements) and answers 256 bytes; no store, log, hash or signature anywhere; the six processes run with the daemons' V8 options; a put of this project is 3 rounds (stage, decide, commit) plus its work`,
+      results: smallPut.results,
+      served: smallPut.served,
     },
   })
 }
