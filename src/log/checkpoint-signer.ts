@@ -2,6 +2,7 @@ import { parseId } from '../core/bytes.js'
 import { signCheckpoint } from './checkpoint.js'
 import { LogWriteError } from './errors.js'
 import { ZERO_ID } from './event.js'
+import type { LogHeadRecord } from './head-record.js'
 import type { AuditKey } from './keys.js'
 import { seqKey, type TextSublevel } from './log-store.js'
 
@@ -15,6 +16,10 @@ export interface CheckpointSignerInit {
   delayMs: number
   /** The seq after the last committed entry: what a run over everything signs up to. */
   committedEnd: () => number
+  /** Told of the last checkpoint after each run that signed one, once that checkpoint is written. */
+  headRecord?: LogHeadRecord
+  /** Whether checkpoints are synced before the head is recorded (EventLogOptions.sync). */
+  sync: boolean
 }
 
 /** Where signing stands: entries covered, checkpoints signed, the last one's id. */
@@ -114,6 +119,8 @@ export class CheckpointSigner {
     const { every } = this.init
     const full = this.pending.length - (this.pending.length % every)
     const target = all ? this.init.committedEnd() : this.head.coveredEnd + full
+    const { headRecord } = this.init
+    let last: { checkpoint_seq: number; last_seq: number; checkpoint_id: string } | undefined
     while (this.head.coveredEnd < target) {
       const ids = this.pending.slice(0, Math.min(every, target - this.head.coveredEnd))
       const cp = signCheckpoint(
@@ -127,7 +134,13 @@ export class CheckpointSigner {
         this.init.key,
       )
       try {
-        await this.init.ckpts.put(seqKey(cp.last_seq), JSON.stringify(cp))
+        // With a head to record, the checkpoint reaches the disk first (and with it every entry it
+        // covers, LevelDB's log being sequential): a head recorded ahead of the database would make
+        // a power loss look like a lost tail. One sync per run; runs are at most every `delayMs` or
+        // `every` entries.
+        const syncNow =
+          headRecord !== undefined && this.init.sync && this.head.coveredEnd + ids.length >= target
+        await this.init.ckpts.put(seqKey(cp.last_seq), JSON.stringify(cp), syncOption(syncNow))
       } catch (err) {
         throw new LogWriteError(`checkpoint ${cp.checkpoint_seq} write failed`, { cause: err })
       }
@@ -137,6 +150,20 @@ export class CheckpointSigner {
         checkpoints: this.head.checkpoints + 1,
         lastCheckpointId: cp.checkpoint_id,
       }
+      last = { checkpoint_seq: cp.checkpoint_seq, last_seq: cp.last_seq, checkpoint_id: cp.checkpoint_id }
+    }
+    if (headRecord === undefined || last === undefined) return
+    try {
+      await headRecord.write(last)
+    } catch (err) {
+      throw new LogWriteError(`recording checkpoint ${last.checkpoint_seq} in ${headRecord.where} failed`, {
+        cause: err,
+      })
     }
   }
+}
+
+/** `sync` is classic-level's put option (abstract-level has none; memory-level ignores it). */
+function syncOption(sync: boolean): object {
+  return { sync }
 }

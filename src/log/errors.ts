@@ -47,3 +47,19 @@ export class InsecureKeyFileError extends QfsError {
     super(InsecureKeyFileError.code, message, options)
   }
 }
+
+/** The log holds less than the head its node recorded signing (`D/log-head.json`): its tail was lost. */
+export class LogRolledBackError extends QfsError {
+  static readonly code = 'LOG_ROLLED_BACK'
+  constructor(message: string, options?: ErrorOptions) {
+    super(LogRolledBackError.code, message, options)
+  }
+}
+
+/** The recorded log head cannot be read or parsed, so the start cannot tell whether the log lost its tail. */
+export class LogHeadUnreadableError extends QfsError {
+  static readonly code = 'LOG_HEAD_UNREADABLE'
+  constructor(message: string, options?: ErrorOptions) {
+    super(LogHeadUnreadableError.code, message, options)
+  }
+}

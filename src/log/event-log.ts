@@ -1,7 +1,13 @@
 import { InvalidInputError } from '../core/errors.js'
 import { type Coverage, publicKeyHash, type SignedCheckpoint } from './checkpoint.js'
 import { CheckpointSigner, type CoverageHead } from './checkpoint-signer.js'
-import { LogCorruptError, LogIdentityMismatchError, LogNotOpenError } from './errors.js'
+import {
+  LogCorruptError,
+  LogIdentityMismatchError,
+  LogNotOpenError,
+  LogRolledBackError,
+  LogWriteError,
+} from './errors.js'
 import {
   computeEventId,
   type EventFields,
@@ -10,11 +16,13 @@ import {
   validateNodeId,
   ZERO_ID,
 } from './event.js'
+import type { LogHeadRecord, RecordedHead } from './head-record.js'
 import type { AuditKey } from './keys.js'
 import {
   type LogBatchOperation,
   lastCheckpoint,
   openLogSublevels,
+  parseStoredCheckpoint,
   parseStoredEvent,
   type RootDb,
   rawValues,
@@ -35,6 +43,11 @@ export interface EventLogComponents {
   db: RootDb
   nodeId: string
   key: AuditKey
+  /**
+   * Where the last signed checkpoint is recorded outside the database (`D/log-head.json` for a
+   * node's data directory): opening refuses a log cut below it, and each checkpoint run updates it.
+   */
+  headRecord?: LogHeadRecord
 }
 
 export interface EventLogOptions {
@@ -91,6 +104,7 @@ export class EventLog {
 
   private readonly signer: CheckpointSigner
   private readonly writer: LogWriter
+  private readonly headRecord: LogHeadRecord | undefined
 
   private opening: Promise<void> | null = null
   private closing: Promise<void> | null = null
@@ -112,6 +126,7 @@ export class EventLog {
     const { events, ckpts } = openLogSublevels(components.db)
     this.events = events
     this.ckpts = ckpts
+    this.headRecord = components.headRecord
     this.signer = new CheckpointSigner({
       ckpts,
       nodeId: this.nodeId,
@@ -119,6 +134,8 @@ export class EventLog {
       every,
       delayMs,
       committedEnd: () => this.writer.committedEnd,
+      headRecord: this.headRecord,
+      sync: options.sync ?? true,
     })
     this.writer = new LogWriter({
       db: components.db,
@@ -161,6 +178,7 @@ export class EventLog {
       covered.lastCheckpointId = cp.checkpoint_id
       lastEventId = cp.head_event_id
     }
+    const recorded = await this.refuseRolledBack(cp)
     // The uncovered tail is about to be signed, so check it links and hashes before vouching for it.
     const uncovered: string[] = []
     let seq = covered.coveredEnd
@@ -179,6 +197,47 @@ export class EventLog {
     this.writer.resume(seq, lastEventId)
     this.state = 'open'
     await this.flush()
+    // A log with nothing left to sign (a node from before the record, one that lost its record) still
+    // gets its head recorded now rather than at its next checkpoint.
+    const { checkpoints, lastCheckpointId, coveredEnd } = this.signer.coverage
+    if (this.headRecord !== undefined && checkpoints > 0 && recorded?.checkpoint_id !== lastCheckpointId) {
+      const head = {
+        checkpoint_seq: checkpoints - 1,
+        last_seq: coveredEnd - 1,
+        checkpoint_id: lastCheckpointId,
+      }
+      await this.headRecord.write(head).catch((err: unknown) => {
+        throw new LogWriteError(
+          `recording checkpoint ${head.checkpoint_seq} in ${this.headRecord!.where} failed`,
+          {
+            cause: err,
+          },
+        )
+      })
+    }
+  }
+
+  /**
+   * Refuses a log that no longer holds the checkpoint its node recorded signing last: the database
+   * lost its tail (a truncated write-ahead log, an older copy put back), and opening would sign a new
+   * chain over what is left, so the loss would go unnoticed.
+   */
+  private async refuseRolledBack(last: SignedCheckpoint | undefined): Promise<RecordedHead | undefined> {
+    const recorded = await this.headRecord?.read()
+    if (recorded === undefined) return undefined
+    let held: SignedCheckpoint | undefined
+    if (last !== undefined && last.checkpoint_seq >= recorded.checkpoint_seq) {
+      const value = await this.ckpts.get(seqKey(recorded.last_seq))
+      held = value === undefined ? undefined : parseStoredCheckpoint(value)
+    }
+    if (held?.checkpoint_id === recorded.checkpoint_id) return recorded
+    const now =
+      last === undefined
+        ? 'holds no checkpoint'
+        : `ends at checkpoint ${last.checkpoint_seq} (entry ${last.last_seq})${held === undefined ? '' : ' on another chain'}`
+    throw new LogRolledBackError(
+      `the audit log ${now}, but this node signed checkpoint ${recorded.checkpoint_seq} (entry ${recorded.last_seq}, ${recorded.checkpoint_id}) as ${this.headRecord!.where} records: the database lost its tail (a truncated or replaced write-ahead log, an older copy of the database put back). Restore the data directory from a backup taken after that checkpoint; or, to serve with what is left, remove ${this.headRecord!.where} (what was lost stays lost on this node; its peers hold replicas)`,
+    )
   }
 
   /**

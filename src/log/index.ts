@@ -19,8 +19,10 @@ export {
   InsecureKeyFileError,
   InvalidKeyFileError,
   LogCorruptError,
+  LogHeadUnreadableError,
   LogIdentityMismatchError,
   LogNotOpenError,
+  LogRolledBackError,
   LogWriteError,
 } from './errors.js'
 export {
@@ -45,6 +47,13 @@ export {
   type EventLogOptions,
   type LogHead,
 } from './event-log.js'
+export {
+  fileLogHeadRecord,
+  LOG_HEAD_FILE,
+  LOG_HEAD_SCHEMA,
+  type LogHeadRecord,
+  type RecordedHead,
+} from './head-record.js'
 export {
   AUDIT_KEY_FILE,
   type AuditKey,

@@ -4,14 +4,24 @@ import { DEFAULT_PARAMS, type ProtocolParams } from '../core/params.js'
 import type { AcceptanceKeys } from '../engine/acceptance.js'
 import { DecidedRecords } from '../engine/decided-records.js'
 import { NodeService } from '../engine/node-service.js'
-import { type AuditKey, EventLog, type EventLogOptions, loadOrCreateAuditKey } from '../log/index.js'
+import {
+  type AuditKey,
+  EventLog,
+  type EventLogOptions,
+  fileLogHeadRecord,
+  LOG_HEAD_FILE,
+  loadOrCreateAuditKey,
+} from '../log/index.js'
 import type { Membership } from '../membership/types.js'
 import { openNodeDb, type RootDb, ShardStore, type SpaceGuard } from '../store/index.js'
 import { ensureNodeId } from './identity.js'
 
 export interface LocalNodeInit {
   nodeId: string
-  /** Data directory: LevelDB in `dir/db`, the audit key in `dir/audit-key.json`. */
+  /**
+   * Data directory: LevelDB in `dir/db`, the audit key in `dir/audit-key.json`, the log's last signed
+   * checkpoint in `dir/log-head.json`.
+   */
   dir?: string
   /** An already open root db (memory-level in tests) instead of `dir`. */
   db?: RootDb
@@ -69,7 +79,12 @@ async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams
   let log: EventLog | undefined
   try {
     await store.open()
-    log = new EventLog({ db, nodeId: init.nodeId, key: auditKey }, init.log)
+    // A node's own directory records its log head beside the database; a db passed in has no place for it.
+    const headRecord =
+      init.dir !== undefined && init.db === undefined
+        ? fileLogHeadRecord(join(init.dir, LOG_HEAD_FILE), init.nodeId)
+        : undefined
+    log = new EventLog({ db, nodeId: init.nodeId, key: auditKey, headRecord }, init.log)
     await log.open()
   } catch (err) {
     await log?.close().catch(() => {})

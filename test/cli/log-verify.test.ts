@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -242,7 +242,15 @@ describe('qfs-node log verify: codes and the signed head', () => {
       verdict: { ok: false, code: 'HEAD_NOT_FOUND', first_bad_seq: null },
     })
 
-    // The node goes on writing: the log grows past the old counts on another chain; the head still tells.
+    // The node itself refuses to start on it: D/log-head.json records the checkpoint it signed last.
+    const recorded = JSON.parse(await readFile(join(nodeDir, 'log-head.json'), 'utf8'))
+    expect(recorded.checkpoint_id).toBe(full.last_checkpoint_id)
+    await expect(openLocalNode({ nodeId: 'node-1', dir: nodeDir })).rejects.toMatchObject({
+      code: 'LOG_ROLLED_BACK',
+    })
+    // Its operator accepts the loss by removing the record, and the node goes on writing: the log
+    // grows past the old counts on another chain; the head still tells.
+    await rm(join(nodeDir, 'log-head.json'))
     await appendOne(2)
     await appendOne(3)
     const regrown = await verify(nodeDir, '--head', full.last_checkpoint_id)

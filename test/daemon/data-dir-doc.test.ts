@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, describe, expect, it } from 'vitest'
+import { objectId } from '../../src/core/ids.js'
 import { type RunningNode, startNode } from '../../src/daemon/daemon.js'
 import { createLogger } from '../../src/daemon/logger.js'
 import { writeSnapshotFile } from '../../src/daemon/snapshot-file.js'
@@ -80,10 +81,31 @@ describe('docs/operations.md data directory table', () => {
     expect(Object.keys(run).sort()).toEqual([...runRow.fields].sort())
     expect(run).toMatchObject({ schema: runRow.schema, pid: process.pid, node_id: nodeJson.node_id })
 
+    // One entry in the node's log (a read of nothing is logged too), so the stop signs a checkpoint.
+    const entries = node.local.log.head().entries
+    await node.engine.getContent(objectId('data-dir-doc', 'none'))
+    expect(node.local.log.head().entries).toBe(entries + 1)
+
     // "removed on a clean stop"
+    const log = node.local.log
     await node.stop()
     node = undefined
     expect(row('D/run.json')).toContain('removed on a clean stop')
     expect((await readdir(D)).includes('run.json')).toBe(false)
+
+    // "the last checkpoint the node signed ... mode 0600"
+    const logHead = JSON.parse(await readFile(join(D, 'log-head.json'), 'utf8'))
+    const logHeadRow = fieldsOf('D/log-head.json')
+    expect(Object.keys(logHead).sort()).toEqual([...logHeadRow.fields].sort())
+    expect(logHead).toMatchObject({
+      schema: logHeadRow.schema,
+      node_id: nodeJson.node_id,
+      checkpoint_seq: log.head().checkpoints - 1,
+      last_seq: log.head().covered_entries - 1,
+      checkpoint_id: log.head().last_checkpoint_id,
+    })
+    expect(log.head().covered_entries).toBe(log.head().entries)
+    expect(row('D/log-head.json')).toContain('mode 0600')
+    expect(await mode(join(D, 'log-head.json'))).toBe(0o600)
   })
 })

@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto'
+import { open, rename, rm } from 'node:fs/promises'
+import { toHex } from '../core/bytes.js'
+import { LogHeadUnreadableError, LogIdentityMismatchError } from './errors.js'
+import { openRegularFile } from './secret-file.js'
+
+/**
+ * The last checkpoint a node signed, kept outside its database (`D/log-head.json`), so a start can
+ * tell a log that lost its tail from one that never had it: LevelDB recovers whatever a truncated
+ * or replaced write-ahead log still holds, and an older copy of `D/db` put back opens as well, and in
+ * both the log left verifies on its own (docs/audit-log.md, "What a verdict cannot show"). This
+ * guards against damage and mistakes, not an attacker: whoever can cut the database can rewrite the
+ * file too.
+ */
+export interface RecordedHead {
+  checkpoint_seq: number
+  /** The seq of the last entry it covers: its key in the checkpoint sublevel. */
+  last_seq: number
+  checkpoint_id: string
+}
+
+/** Where an EventLog keeps its recorded head (absent: the log keeps none, as in tests on memory). */
+export interface LogHeadRecord {
+  /** The head recorded last, or undefined when none was (a node that never signed, or an older one). */
+  read(): Promise<RecordedHead | undefined>
+  /** Records `head` durably; a crash leaves the old head or the new one. */
+  write(head: RecordedHead): Promise<void>
+  /** Where it is kept, for messages. */
+  readonly where: string
+}
+
+export const LOG_HEAD_FILE = 'log-head.json'
+export const LOG_HEAD_SCHEMA = 'qfs-log-head/1'
+const MAX_FILE_BYTES = 4096
+const ID = /^[0-9a-f]{64}$/
+
+/** The head kept as JSON in `path`, for the node `nodeId`. */
+export function fileLogHeadRecord(path: string, nodeId: string): LogHeadRecord {
+  return {
+    where: path,
+    read: () => readHeadFile(path, nodeId),
+    write: (head) => writeHeadFile(path, nodeId, head),
+  }
+}
+
+async function readHeadFile(path: string, nodeId: string): Promise<RecordedHead | undefined> {
+  let text: string
+  try {
+    const fh = await openRegularFile(path)
+    if (fh === undefined) return undefined
+    try {
+      const bytes = await fh.readFile()
+      if (bytes.length > MAX_FILE_BYTES)
+        throw new Error(`it holds ${bytes.length} bytes, over ${MAX_FILE_BYTES}`)
+      text = bytes.toString('utf8')
+    } finally {
+      await fh.close()
+    }
+  } catch (err) {
+    throw unreadable(path, err instanceof Error ? err.message : String(err), err)
+  }
+  const head = parseHead(text)
+  if (typeof head === 'string') throw unreadable(path, head)
+  if (head.nodeId !== nodeId) {
+    throw new LogIdentityMismatchError(`${path} records the log head of node ${head.nodeId}, not ${nodeId}`)
+  }
+  return head.head
+}
+
+function unreadable(path: string, why: string, cause?: unknown): LogHeadUnreadableError {
+  return new LogHeadUnreadableError(
+    `${path} cannot be read (${why}): it records the last checkpoint this node signed, so a start can tell a database that lost its tail; restore it from a backup, or remove it to start without that check`,
+    cause === undefined ? undefined : { cause },
+  )
+}
+
+/** The file's head and node, or what is wrong with it. */
+function parseHead(text: string): { nodeId: string; head: RecordedHead } | string {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return 'not JSON'
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object'
+  const v = value as Record<string, unknown>
+  const keys = Object.keys(v).sort().join(',')
+  if (keys !== 'checkpoint_id,checkpoint_seq,last_seq,node_id,schema') return `unexpected fields ${keys}`
+  if (v.schema !== LOG_HEAD_SCHEMA) return `schema is not ${LOG_HEAD_SCHEMA}`
+  if (typeof v.node_id !== 'string' || v.node_id === '') return 'node_id is not a string'
+  for (const field of ['checkpoint_seq', 'last_seq'] as const) {
+    const n = v[field]
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return `${field} is not a count`
+  }
+  if ((v.last_seq as number) < (v.checkpoint_seq as number)) return 'last_seq is below checkpoint_seq'
+  if (typeof v.checkpoint_id !== 'string' || !ID.test(v.checkpoint_id))
+    return 'checkpoint_id is not 64 hex digits'
+  return {
+    nodeId: v.node_id,
+    head: {
+      checkpoint_seq: v.checkpoint_seq as number,
+      last_seq: v.last_seq as number,
+      checkpoint_id: v.checkpoint_id,
+    },
+  }
+}
+
+async function writeHeadFile(path: string, nodeId: string, head: RecordedHead): Promise<void> {
+  const text = `${JSON.stringify({ schema: LOG_HEAD_SCHEMA, node_id: nodeId, ...head })}\n`
+  const tmp = `${path}.${process.pid}.${toHex(randomBytes(6))}.tmp`
+  try {
+    // Synced before the rename: after a power loss the file is the old head or the new one, whole,
+    // never an empty file a start would refuse.
+    const fh = await open(tmp, 'w', 0o600)
+    try {
+      await fh.writeFile(text)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {})
+    throw err
+  }
+}
