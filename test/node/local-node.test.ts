@@ -9,17 +9,11 @@ import { readNodeId } from '../../src/node/identity.js'
 import { InProcessKeyring } from '../../src/node/keyring.js'
 import { openLocalNode } from '../../src/node/local-node.js'
 import { networkWithHistory, removeNetworks, withDb } from '../cli/node-dirs.js'
+import { openOutcome } from './open-outcome.js'
 
 afterAll(removeNetworks)
 
-const outcome = (p: Promise<{ close(): Promise<void> }>) =>
-  p.then(
-    async (node) => {
-      await node.close()
-      return 'opened'
-    },
-    (err: { code?: string }) => err.code ?? String(err),
-  )
+const outcome = openOutcome
 
 describe('openLocalNode on a directory it refuses', () => {
   it('releases the database when the log refuses to open, so a second open in the process succeeds', async () => {

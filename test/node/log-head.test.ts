@@ -8,6 +8,7 @@ import { InProcessKeyring } from '../../src/node/keyring.js'
 import { openLocalNode } from '../../src/node/local-node.js'
 import { networkWithHistory, removeNetworks } from '../cli/node-dirs.js'
 import { runCli } from '../cli/run.js'
+import { openOutcome } from './open-outcome.js'
 
 afterAll(removeNetworks)
 
@@ -17,14 +18,7 @@ afterAll(removeNetworks)
  * the node's start refuses them by the head it recorded in D/log-head.json.
  */
 
-const outcome = (p: Promise<{ close(): Promise<void> }>) =>
-  p.then(
-    async (node) => {
-      await node.close()
-      return 'opened'
-    },
-    (err: { code?: string }) => err.code ?? String(err),
-  )
+const outcome = openOutcome
 
 async function appendReads(nodeDir: string, ticks: number[]): Promise<void> {
   const node = await openLocalNode({ nodeId: 'node-1', dir: nodeDir })
