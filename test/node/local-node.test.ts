@@ -1,15 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { DEFAULT_PARAMS } from '../../src/core/params.js'
-import { openLocal } from '../../src/daemon/open-local.js'
 import { openLogSublevels, seqKey } from '../../src/log/log-store.js'
-import { StaticMembership } from '../../src/membership/static.js'
 import { readNodeId } from '../../src/node/identity.js'
-import { InProcessKeyring } from '../../src/node/keyring.js'
 import { openLocalNode } from '../../src/node/local-node.js'
 import { networkWithHistory, removeNetworks, withDb } from '../cli/node-dirs.js'
-import { openOutcome } from './open-outcome.js'
+import { openLocalAsDaemon, openOutcome } from './open-outcome.js'
 
 afterAll(removeNetworks)
 
@@ -66,16 +62,7 @@ describe('openLocal while the database is held', () => {
     const nodeDir = join(await networkWithHistory('local-node-held', 1), 'node-1')
     const first = await openLocalNode({ nodeId: 'node-1', dir: nodeDir })
     try {
-      const membership = new StaticMembership({ nodes: ['node-1'], params: DEFAULT_PARAMS })
-      const second = openLocal(
-        'node-1',
-        nodeDir,
-        DEFAULT_PARAMS,
-        undefined as never,
-        {},
-        membership,
-        new InProcessKeyring().keysOf('node-1'),
-      )
+      const second = openLocalAsDaemon(nodeDir)
       await expect(second).rejects.toMatchObject({ code: 'ALREADY_RUNNING' })
     } finally {
       await first.close()

@@ -1,14 +1,10 @@
 import { cp, readdir, rm, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { DEFAULT_PARAMS } from '../../src/core/params.js'
-import { openLocal } from '../../src/daemon/open-local.js'
-import { StaticMembership } from '../../src/membership/static.js'
-import { InProcessKeyring } from '../../src/node/keyring.js'
 import { openLocalNode } from '../../src/node/local-node.js'
 import { networkWithHistory, removeNetworks } from '../cli/node-dirs.js'
 import { runCli } from '../cli/run.js'
-import { openOutcome } from './open-outcome.js'
+import { openLocalAsDaemon, openOutcome } from './open-outcome.js'
 
 afterAll(removeNetworks)
 
@@ -43,17 +39,7 @@ describe('a data directory whose database lost the tail of its log', () => {
     expect(await logVerify(nodeDir)).toMatchObject({ status: 0, verdict: { ok: true } })
     expect(await outcome(openLocalNode({ nodeId: 'node-1', dir: nodeDir }))).toBe('LOG_ROLLED_BACK')
     // The daemon's own open path passes the code on (not DB_UNREADABLE: the database is fine).
-    const membership = new StaticMembership({ nodes: ['node-1'], params: DEFAULT_PARAMS })
-    const opened = openLocal(
-      'node-1',
-      nodeDir,
-      DEFAULT_PARAMS,
-      undefined as never,
-      {},
-      membership,
-      new InProcessKeyring().keysOf('node-1'),
-    )
-    expect(await outcome(opened)).toBe('LOG_ROLLED_BACK')
+    expect(await outcome(openLocalAsDaemon(nodeDir))).toBe('LOG_ROLLED_BACK')
 
     await rm(join(nodeDir, 'log-head.json'))
     expect(await outcome(openLocalNode({ nodeId: 'node-1', dir: nodeDir }))).toBe('opened')
