@@ -68,6 +68,15 @@ export class SlotShare<M extends ShareMember> {
     return this.sources.get(key)?.members.size ?? 0
   }
 
+  /**
+   * How many addresses the share keeps as holding two slots or more. For tests: it must be exactly
+   * those that hold two now, or the set grows with every address that ever held two (it is only
+   * read by `victimFor`, which skips the others, so no decision shows it).
+   */
+  crowdedCount(): number {
+    return this.crowded.size
+  }
+
   /** `member` now holds a slot for `key`. */
   join(key: string, member: M): void {
     let record = this.sources.get(key)
