@@ -9,6 +9,7 @@ import { NodeBusyError, RemoteError } from '../net/errors.js'
 import { type CallLimits, CallSlots, linkedSignal } from './call-slots.js'
 import { ClientClosedError } from './errors.js'
 import { toFailure } from './failures.js'
+import { Settling, type SettlingKind } from './settling.js'
 
 /** A call under way: its signal (the caller's, or the client closing) and the end that frees its slot. */
 export interface Call {
@@ -47,6 +48,8 @@ export class ClientCalls {
   /** Aborted by `close()`: calls under way end, and their failures answer CLIENT_CLOSED. */
   private readonly closing = new AbortController()
   private isClosed = false
+  /** Proofs and listings this client cut short, which the node may still be ending (settling.ts). */
+  private readonly settling = new Settling()
 
   constructor(limits: CallLimits, queueMs: number) {
     // Every call under way listens to the closing signal. Where an AbortSignal keeps Node's default
@@ -120,6 +123,26 @@ export class ClientCalls {
       linked.detach(this.closing.signal)
     }
     return { call: { signal: linked.signal, nodeDone, end } }
+  }
+
+  /**
+   * A proof or listing's answer from the node: `ask` once, and again while the node answers NODE_BUSY
+   * within a moment of this client cutting one of that kind short (settling.ts). A call cut short
+   * (`ask` threw: the client reset its stream) starts that moment.
+   */
+  async asked<T extends { ok: boolean; code?: string }>(
+    kind: SettlingKind,
+    call: Call,
+    ask: () => Promise<T>,
+  ): Promise<T> {
+    return this.settling.answer(kind, call.signal, async () => {
+      try {
+        return await ask()
+      } catch (err) {
+        this.settling.cut(kind)
+        throw err
+      }
+    })
   }
 
   /**

@@ -19,16 +19,18 @@ export async function fetchStorageProofCall(
   if ('answer' in begun) return begun.answer
   const { call } = begun
   try {
-    return await parts.storage.getProof(
-      parts.node,
-      {
-        object_id: objectId,
-        version,
-        shard_id: shardId,
-        leaf_index: options.leafIndex,
-        epoch: options.epoch,
-      },
-      { signal: call.signal },
+    return await parts.calls.asked('proofs', call, () =>
+      parts.storage.getProof(
+        parts.node,
+        {
+          object_id: objectId,
+          version,
+          shard_id: shardId,
+          leaf_index: options.leafIndex,
+          epoch: options.epoch,
+        },
+        { signal: call.signal },
+      ),
     )
   } catch (err) {
     return parts.calls.failureOf(err, null)
@@ -53,10 +55,12 @@ export async function listObjectsCall(
   const { call } = begun
   let answer: ListResponse
   try {
-    answer = await parts.storage.list(
-      parts.node,
-      { filters: (filters ?? {}) as Record<string, unknown>, epoch: options.epoch },
-      { signal: call.signal },
+    answer = await parts.calls.asked('listings', call, () =>
+      parts.storage.list(
+        parts.node,
+        { filters: (filters ?? {}) as Record<string, unknown>, epoch: options.epoch },
+        { signal: call.signal },
+      ),
     )
   } catch (err) {
     return parts.calls.failureOf(err, null)
