@@ -72,6 +72,18 @@ export class RpcChannels {
   }
 }
 
+/**
+ * The id of a channel's next request after `last` (docs/protocol.md, replica/rpc `id`): one more,
+ * wrapping around to 0 after MAX_RPC_ID (2^32 - 1), skipping ids still waiting for an answer (an answer
+ * names its request by id alone). A channel's first request, after 0, is 1.
+ */
+export function nextRequestId(last: number, inFlight: { has(id: number): boolean }): number {
+  let id = last
+  do id = id === MAX_RPC_ID ? 0 : id + 1
+  while (inFlight.has(id))
+  return id
+}
+
 interface Pending {
   resolve: (answer: RpcAnswer) => void
   reject: (err: Error) => void
@@ -82,7 +94,8 @@ interface Pending {
 class RpcChannel {
   closed = false
   private readonly pending = new Map<number, Pending>()
-  private nextId = 0
+  /** The id given to the last request (0 before the first: ids count up from 1). */
+  private lastId = 0
   /** Waits for an answer frame begun so far: an idle timeout blames only requests older than the wait. */
   private reads = 0
   private writes: Promise<void> = Promise.resolve()
@@ -170,9 +183,8 @@ class RpcChannel {
   }
 
   private allocateId(): number {
-    do this.nextId = this.nextId === MAX_RPC_ID ? 0 : this.nextId + 1
-    while (this.pending.has(this.nextId))
-    return this.nextId
+    this.lastId = nextRequestId(this.lastId, this.pending)
+    return this.lastId
   }
 
   private async readAnswers(fs: FrameStream): Promise<void> {
