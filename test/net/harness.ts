@@ -1,7 +1,12 @@
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
 import { MemoryLevel } from 'memory-level'
+import { afterAll, beforeAll } from 'vitest'
 import { toHex, utf8 } from '../../src/core/bytes.js'
 import { QfsError } from '../../src/core/errors.js'
 import { sha3 } from '../../src/core/hash.js'
@@ -184,5 +189,42 @@ export async function drainFrames(fs: FrameStream): Promise<{ frames: Frame[]; e
     } catch (err) {
       return { frames, end: err instanceof QfsError ? err.code : String(err) }
     }
+  }
+}
+
+/**
+ * One node as the daemon builds its libp2p (a fresh identity, on 127.0.0.1), and bare libp2p clients
+ * of it: TCP, Noise and yamux with no service, so they answer `na` to any protocol they do not
+ * handle. Call it inside a describe block: it starts the node before the block's tests and stops it
+ * and every client after them. `node` is there once the block's tests run.
+ */
+export function nodeAndBareClients(): { readonly node: Libp2p; bareClient: () => Promise<Libp2p> } {
+  let node: Libp2p | undefined
+  const clients: Libp2p[] = []
+  beforeAll(async () => {
+    node = await createQfsLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    })
+  })
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.stop()))
+    await node?.stop()
+  })
+  return {
+    get node(): Libp2p {
+      if (node === undefined) throw new Error('the node starts before the tests of its describe block')
+      return node
+    },
+    bareClient: async () => {
+      const client = await createLibp2p({
+        privateKey: await generateKeyPair('Ed25519'),
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+      })
+      clients.push(client)
+      return client
+    },
   }
 }

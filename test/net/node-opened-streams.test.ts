@@ -5,47 +5,20 @@
  * not serve) keeps the connection, and a client that accepts the ping stream and never answers loses
  * it. The Python client was written to the first rule; this pins all three on a real node (about 25 s).
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { describe, expect, it } from 'vitest'
+import { nodeAndBareClients } from './harness.js'
 
 const ID = '/ipfs/id/1.0.0'
 const PING = '/ipfs/ping/1.0.0'
 
-/** A bare client: TCP, Noise, yamux and no service, so it answers `na` to what it does not handle. */
-async function bareClient(): Promise<Libp2p> {
-  return createLibp2p({
-    privateKey: await generateKeyPair('Ed25519'),
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  })
-}
-
 describe('streams a node opens to a client (docs/protocol.md section 1)', () => {
-  let node: Libp2p
-  const clients: Libp2p[] = []
-  beforeAll(async () => {
-    node = await createQfsLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-    })
-  })
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.stop()))
-    await node?.stop()
-  })
+  const net = nodeAndBareClients()
 
   it('opens identify at once, pings within about 10 s, keeps a client that answers na, drops one that never answers', {
     timeout: 40_000,
   }, async () => {
-    const [refusing, silent] = [await bareClient(), await bareClient()]
-    clients.push(refusing, silent)
+    const [refusing, silent] = [await net.bareClient(), await net.bareClient()]
     const opened: { who: string; protocol: string; at: number }[] = []
     const start = Date.now()
     // The refusing client serves nothing but records identify (then drops it): pings get `na`.
@@ -57,9 +30,10 @@ describe('streams a node opens to a client (docs/protocol.md section 1)', () => 
     await silent.handle(PING, () => {
       opened.push({ who: 'silent', protocol: PING, at: Date.now() - start })
     })
-    const addr = node.getMultiaddrs()
+    const addr = net.node.getMultiaddrs()
     await Promise.all([refusing.dial(addr), silent.dial(addr)])
-    const connected = (c: Libp2p) => c.getConnections(node.peerId).filter((x) => x.status === 'open').length
+    const connected = (c: Libp2p) =>
+      c.getConnections(net.node.peerId).filter((x) => x.status === 'open').length
     const silentGone = new Promise<number>((resolve) => {
       silent.addEventListener('connection:close', () => resolve(Date.now() - start))
     })

@@ -4,40 +4,17 @@
  * send none and negotiate yamux with multistream-select after Noise (the Python interop client does).
  * Seen from a dialling libp2p: with the inlined choice its upgrader skips the multistream muxer step.
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
+import { describe, expect, it } from 'vitest'
+import { nodeAndBareClients } from './harness.js'
 
 describe("the node's Noise extensions (docs/protocol.md section 1)", () => {
-  let node: Libp2p
-  const clients: Libp2p[] = []
-  beforeAll(async () => {
-    node = await createQfsLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-    })
-  })
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.stop()))
-    await node?.stop()
-  })
+  const net = nodeAndBareClients()
 
   /** The upgrade steps a client dialling the node goes through, and the muxer it ends up with. */
   async function dialSteps(): Promise<{ steps: string[]; muxer: string | undefined }> {
-    const client = await createLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    })
-    clients.push(client)
+    const client = await net.bareClient()
     const steps: string[] = []
-    const connection = await client.dial(node.getMultiaddrs(), { onProgress: (e) => steps.push(e.type) })
+    const connection = await client.dial(net.node.getMultiaddrs(), { onProgress: (e) => steps.push(e.type) })
     return { steps: steps.filter((s) => s.startsWith('upgrader:')), muxer: connection.multiplexer }
   }
 
