@@ -46,8 +46,6 @@ describe('calls cancelled then started again at once, on a real libp2p node that
   /** Shuts the other nodes' proofs and listings, and every block past a shard's first. */
   const shut = gate()
   const nodeSlots = () => net.services.get(coordinator)!.slotsInUse()
-  /** While true, the other nodes answer record lookups only once the gate opens. */
-  let holdRecords = false
 
   beforeAll(async () => {
     ;({ net, client } = await networkClient(4))
@@ -80,11 +78,6 @@ describe('calls cancelled then started again at once, on a real libp2p node that
         await shut.pass()
         return prove(shard, leaf)
       }
-      const getRecord = service.getRecord.bind(service)
-      service.getRecord = async (oid, version) => {
-        if (holdRecords) await shut.pass()
-        return getRecord(oid, version)
-      }
       const list = service.listRecords.bind(service)
       service.listRecords = async (filters) => {
         await shut.pass()
@@ -112,9 +105,8 @@ describe('calls cancelled then started again at once, on a real libp2p node that
     count: number,
     inUse: () => number,
     call: (signal?: AbortSignal) => Promise<T>,
-    rounds = 3,
   ): Promise<void> {
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < 3; round++) {
       const callers = Array.from({ length: count }, () => new AbortController())
       const cancelled = callers.map((c) => call(c.signal))
       await until(() => inUse() === count)
@@ -146,6 +138,8 @@ describe('calls cancelled then started again at once, on a real libp2p node that
     )
   })
 
+  // A read logs when it opens: one cancelled once its header is in ends on the node without logging
+  // again, and the client does not ask again for reads (docs/sdk.md). This pins that it needs not.
   it('reads: 32 opened and cancelled, 32 opened at once, none refused NODE_BUSY', async () => {
     for (let round = 0; round < 3; round++) {
       const opened = await Promise.all(Array.from({ length: 32 }, () => client.readContent(large, 1)))
@@ -160,27 +154,6 @@ describe('calls cancelled then started again at once, on a real libp2p node that
       for (const read of again) if ('cancel' in read) read.cancel()
       await until(() => nodeSlots().reads === 0)
       shut.reset()
-    }
-  })
-
-  // Not asked again by the client (docs/sdk.md): here the node's logging of the cancelled reads held
-  // back its handling of the new ones as well, so none was refused.
-  it('reads: 32 cancelled before their header, 32 started at once, none refused NODE_BUSY', async () => {
-    holdRecords = true
-    try {
-      // The latest version is looked up at the homes on every read: the reads wait on the gate.
-      await cancelThenCall(
-        32,
-        () => nodeSlots().reads,
-        async (signal) => {
-          const read = await client.readContent(large, undefined, { signal })
-          if ('cancel' in read) read.cancel()
-          return read
-        },
-        1,
-      )
-    } finally {
-      holdRecords = false
     }
   })
 })
