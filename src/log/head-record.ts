@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { open, rename, rm } from 'node:fs/promises'
+import { open, readdir, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { toHex } from '../core/bytes.js'
 import { LogHeadUnreadableError, LogIdentityMismatchError } from './errors.js'
 import { openRegularFile } from './secret-file.js'
@@ -21,7 +22,10 @@ export interface RecordedHead {
 
 /** Where an EventLog keeps its recorded head (absent: the log keeps none, as in tests on memory). */
 export interface LogHeadRecord {
-  /** The head recorded last, or undefined when none was (a node that never signed, or an older one). */
+  /**
+   * The head recorded last, or undefined when none was (a node that never signed, or an older one).
+   * Read once, when the log opens: its database is locked then, so no other writer of the record runs.
+   */
   read(): Promise<RecordedHead | undefined>
   /** Records `head` durably; a crash leaves the old head or the new one. */
   write(head: RecordedHead): Promise<void>
@@ -38,8 +42,35 @@ const ID = /^[0-9a-f]{64}$/
 export function fileLogHeadRecord(path: string, nodeId: string): LogHeadRecord {
   return {
     where: path,
-    read: () => readHeadFile(path, nodeId),
+    read: async () => {
+      await removeStaleTemporaries(path)
+      return readHeadFile(path, nodeId)
+    },
     write: (head) => writeHeadFile(path, nodeId, head),
+  }
+}
+
+/** A write's temporary file: `<path>.<pid>.<12 hex digits>.tmp` (writeHeadFile). */
+const TEMPORARY = /^\.\d+\.[0-9a-f]{12}\.tmp$/
+
+/**
+ * Removes the temporary files of writes that never reached their rename: a process killed between
+ * the two leaves one behind, and a node restarted after each crash would gather them in its directory.
+ * Only called while the log opens, when no write of the record can be under way.
+ */
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const dir = dirname(path)
+  const name = basename(path)
+  let entries: string[]
+  try {
+    entries = await readdir(dir)
+  } catch {
+    return // The read that follows reports what is wrong with the directory.
+  }
+  for (const entry of entries) {
+    if (entry.startsWith(name) && TEMPORARY.test(entry.slice(name.length))) {
+      await rm(join(dir, entry), { force: true })
+    }
   }
 }
 
