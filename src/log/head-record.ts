@@ -80,6 +80,9 @@ async function readHeadFile(path: string, nodeId: string): Promise<RecordedHead 
     const fh = await openRegularFile(path)
     if (fh === undefined) return undefined
     try {
+      // By its size first: a huge file would otherwise be read whole into memory before its refusal.
+      const { size } = await fh.stat()
+      if (size > MAX_FILE_BYTES) throw new Error(`it holds ${size} bytes, over ${MAX_FILE_BYTES}`)
       const bytes = await fh.readFile()
       if (bytes.length > MAX_FILE_BYTES)
         throw new Error(`it holds ${bytes.length} bytes, over ${MAX_FILE_BYTES}`)
