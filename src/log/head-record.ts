@@ -91,6 +91,13 @@ async function readHeadFile(path: string, nodeId: string): Promise<RecordedHead 
       await fh.close()
     }
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException | null)?.code
+    if (typeof code === 'string' && SYSTEM_REFUSALS.has(code)) {
+      throw new LogHeadUnreadableError(
+        `${path} cannot be read: the system refused it (${(err as Error).message}), which is no damage to it: lift the refusal (its owner and mode, the open files limit) and start again`,
+        { cause: err },
+      )
+    }
     throw unreadable(path, err instanceof Error ? err.message : String(err), err)
   }
   const head = parseHead(text)
@@ -100,6 +107,12 @@ async function readHeadFile(path: string, nodeId: string): Promise<RecordedHead 
   }
   return head.head
 }
+
+/**
+ * Errno codes of the system refusing a file that may be whole: the record is kept, as docs/operations.md
+ * promises for any file the system refuses at start (damage is restored or removed instead).
+ */
+const SYSTEM_REFUSALS = new Set(['EACCES', 'EPERM', 'EMFILE', 'ENFILE'])
 
 function unreadable(path: string, why: string, cause?: unknown): LogHeadUnreadableError {
   return new LogHeadUnreadableError(
