@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -85,5 +85,32 @@ describe('D/log-head.json and its temporary files', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ created: false, node_id: init.node_id })
     expect(await snapshotOf(join(dir, 'log-head.json'))).toEqual(before)
     expect(await openOutcome(openLocalNode({ nodeId: init.node_id, dir }))).toBe('opened')
+  })
+
+  it('a copy of a running node opens when it took log-head.json before db, and is refused when after', async () => {
+    const network = await networkWithHistory('log-head-hot-copy', 1)
+    const nodeDir = join(network, 'node-1')
+    const headFirst = join(network, 'copy-head-first')
+    const dbFirst = join(network, 'copy-db-first')
+    for (const copy of [headFirst, dbFirst]) {
+      await mkdir(copy)
+      for (const f of ['node.json', 'audit-key.json']) await copyFile(join(nodeDir, f), join(copy, f))
+    }
+    const node = await openLocalNode({ nodeId: 'node-1', dir: nodeDir })
+    const read = (tick: number) => node.log.append({ event_type: 'READ', epoch: 0, timestamp_tick: tick })
+    await read(1)
+    await node.log.flush()
+    // Each copy is taken in two steps while the node goes on signing between them, as a cp of a
+    // running node's directory is: the order of the two files decides what the copy holds.
+    await copyFile(join(nodeDir, 'log-head.json'), join(headFirst, 'log-head.json'))
+    await cp(join(nodeDir, 'db'), join(dbFirst, 'db'), { recursive: true })
+    await read(2)
+    await node.log.flush()
+    await cp(join(nodeDir, 'db'), join(headFirst, 'db'), { recursive: true })
+    await copyFile(join(nodeDir, 'log-head.json'), join(dbFirst, 'log-head.json'))
+    await node.close()
+
+    expect(await openOutcome(openLocalNode({ nodeId: 'node-1', dir: headFirst }))).toBe('opened')
+    expect(await openOutcome(openLocalNode({ nodeId: 'node-1', dir: dbFirst }))).toBe('LOG_ROLLED_BACK')
   })
 })
