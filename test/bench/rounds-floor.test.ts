@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -75,4 +76,24 @@ describe('roundsFloor', () => {
       expect(r.cpu_ms_nodes).toBeGreaterThanOrEqual(0)
     }
   }, 60_000)
+})
+
+describe('the committed floor.json small-put floor', () => {
+  it('served what its method says: every put, and a frame to each peer per round', async () => {
+    const report = JSON.parse(await readFile('evidence/bench/floor.json', 'utf8'))
+    const floor = report.small_put_rounds
+    const [, puts, warmup] = /^(\d+) puts of 4 KiB per round count after (\d+) of warm-up/
+      .exec(floor.method)!
+      .map(Number)
+    const counts = floor.results.map((r: { rounds: number }) => r.rounds)
+    expect(counts).toEqual([1, 2, 3])
+    const each = puts! + warmup!
+    expect(floor.served.coordinator).toBe(each * counts.length)
+    const frames = each * counts.reduce((a: number, b: number) => a + b, 0)
+    expect(floor.served.peers).toEqual([frames, frames, frames, frames])
+    for (const r of floor.results) {
+      expect(r.puts).toBe(puts)
+      expect(r.p99_ms).toBeGreaterThanOrEqual(r.p50_ms)
+    }
+  })
 })
