@@ -2,7 +2,7 @@ import { parseId } from '../core/bytes.js'
 import { signCheckpoint } from './checkpoint.js'
 import { LogWriteError } from './errors.js'
 import { ZERO_ID } from './event.js'
-import type { LogHeadRecord } from './head-record.js'
+import type { LogHeadRecord, RecordedHead } from './head-record.js'
 import type { AuditKey } from './keys.js'
 import { seqKey, type TextSublevel } from './log-store.js'
 
@@ -120,7 +120,7 @@ export class CheckpointSigner {
     const full = this.pending.length - (this.pending.length % every)
     const target = all ? this.init.committedEnd() : this.head.coveredEnd + full
     const { headRecord } = this.init
-    let last: { checkpoint_seq: number; last_seq: number; checkpoint_id: string } | undefined
+    let last: RecordedHead | undefined
     while (this.head.coveredEnd < target) {
       const ids = this.pending.slice(0, Math.min(every, target - this.head.coveredEnd))
       const cp = signCheckpoint(
@@ -152,14 +152,18 @@ export class CheckpointSigner {
       }
       last = { checkpoint_seq: cp.checkpoint_seq, last_seq: cp.last_seq, checkpoint_id: cp.checkpoint_id }
     }
-    if (headRecord === undefined || last === undefined) return
-    try {
-      await headRecord.write(last)
-    } catch (err) {
-      throw new LogWriteError(`recording checkpoint ${last.checkpoint_seq} in ${headRecord.where} failed`, {
-        cause: err,
-      })
-    }
+    if (headRecord !== undefined && last !== undefined) await recordHead(headRecord, last)
+  }
+}
+
+/** Records `head`; a failure is the log's write failure (LOG_WRITE_FAILED), naming where. */
+export async function recordHead(record: LogHeadRecord, head: RecordedHead): Promise<void> {
+  try {
+    await record.write(head)
+  } catch (err) {
+    throw new LogWriteError(`recording checkpoint ${head.checkpoint_seq} in ${record.where} failed`, {
+      cause: err,
+    })
   }
 }
 

@@ -1,13 +1,7 @@
 import { InvalidInputError } from '../core/errors.js'
 import { type Coverage, publicKeyHash, type SignedCheckpoint } from './checkpoint.js'
-import { CheckpointSigner, type CoverageHead } from './checkpoint-signer.js'
-import {
-  LogCorruptError,
-  LogIdentityMismatchError,
-  LogNotOpenError,
-  LogRolledBackError,
-  LogWriteError,
-} from './errors.js'
+import { CheckpointSigner, type CoverageHead, recordHead } from './checkpoint-signer.js'
+import { LogCorruptError, LogIdentityMismatchError, LogNotOpenError, LogRolledBackError } from './errors.js'
 import {
   computeEventId,
   type EventFields,
@@ -198,21 +192,18 @@ export class EventLog {
     this.state = 'open'
     await this.flush()
     // A log with nothing left to sign (a node from before the record, one that lost its record) still
-    // gets its head recorded now rather than at its next checkpoint.
-    const { checkpoints, lastCheckpointId, coveredEnd } = this.signer.coverage
-    if (this.headRecord !== undefined && checkpoints > 0 && recorded?.checkpoint_id !== lastCheckpointId) {
-      const head = {
-        checkpoint_seq: checkpoints - 1,
-        last_seq: coveredEnd - 1,
-        checkpoint_id: lastCheckpointId,
-      }
-      await this.headRecord.write(head).catch((err: unknown) => {
-        throw new LogWriteError(
-          `recording checkpoint ${head.checkpoint_seq} in ${this.headRecord!.where} failed`,
-          {
-            cause: err,
-          },
-        )
+    // gets its head recorded now rather than at its next checkpoint; one that signed was recorded.
+    const signed = this.signer.coverage.checkpoints !== covered.checkpoints
+    if (
+      this.headRecord !== undefined &&
+      !signed &&
+      cp !== undefined &&
+      recorded?.checkpoint_id !== cp.checkpoint_id
+    ) {
+      await recordHead(this.headRecord, {
+        checkpoint_seq: cp.checkpoint_seq,
+        last_seq: cp.last_seq,
+        checkpoint_id: cp.checkpoint_id,
       })
     }
   }

@@ -271,3 +271,45 @@ describe('CheckpointSigner with a head record', () => {
     }
   })
 })
+
+describe('EventLog.open and the record', () => {
+  /** The file's record, with its writes counted. */
+  function counted(path: string) {
+    const file = fileLogHeadRecord(path, NODE)
+    const writes: RecordedHead[] = []
+    const record: LogHeadRecord = {
+      where: file.where,
+      read: () => file.read(),
+      write: async (head) => {
+        writes.push(head)
+        await file.write(head)
+      },
+    }
+    return { record, writes }
+  }
+
+  it('records once per open: what it signed, or the last checkpoint when the record lacks it, or nothing when current', async () => {
+    const path = await headPath()
+    const db = memoryDb()
+    // An uncovered tail (a crash before its checkpoint): open signs it and records that, once.
+    const first = new EventLog({ db, nodeId: NODE, key: TEST_KEY }, { ...QUIET, checkpointEvery: 100 })
+    await first.open()
+    for (let i = 0; i < 3; i++) await first.append(storeFields(i))
+    const tail = counted(path)
+    const signing = await openLog(db, tail.record)
+    expect(tail.writes).toHaveLength(1)
+    expect(tail.writes[0]!.checkpoint_id).toBe((await storedLast(db)).checkpoint_id)
+    await signing.close()
+
+    // Fully covered and recorded: nothing to write.
+    const current = counted(path)
+    await (await openLog(db, current.record)).close()
+    expect(current.writes).toHaveLength(0)
+
+    // Fully covered, no record (a node from before it): the last checkpoint, once.
+    await rm(path)
+    const missing = counted(path)
+    await (await openLog(db, missing.record)).close()
+    expect(missing.writes.map((h) => h.checkpoint_id)).toEqual([(await storedLast(db)).checkpoint_id])
+  })
+})
