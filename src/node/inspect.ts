@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fromHex } from '../core/bytes.js'
 import { QfsError } from '../core/errors.js'
+import { fileLogHeadRecord, LOG_HEAD_FILE } from '../log/head-record.js'
 import { loadAuditPublicKey } from '../log/keys.js'
 import { openLogSublevels, readEvents, seqKey, type TextSublevel } from '../log/log-store.js'
 import { type LogVerification, MisplacedValue, verifyLog } from '../log/verify.js'
@@ -115,7 +116,8 @@ export class NodeNotInSnapshotError extends QfsError {
  * key comes from `keySource` (the key file in `dir` by default, which whoever can write `dir` can
  * also replace: an expected key from outside the directory is what makes the verdict independent
  * of it). Every key of the log's sublevels is read, as the node's start reads them. With
- * `expectedHead` (a checkpoint id seen before) the log must still hold that checkpoint.
+ * `expectedHead` (a checkpoint id seen before), or else the head the node recorded in
+ * `D/log-head.json`, the log must still hold that checkpoint.
  */
 export function verifyNodeDir(
   dir: string,
@@ -124,13 +126,17 @@ export function verifyNodeDir(
 ): Promise<NodeLogVerification> {
   return withNodeDb(dir, async (db, nodeId) => {
     const publicKey = await auditPublicKeyOf(dir, nodeId, keySource)
+    // Without a head from the auditor, the one the node recorded itself: what its start checks.
+    const expectedHead =
+      options.expectedHead ??
+      (await fileLogHeadRecord(join(dir, LOG_HEAD_FILE), nodeId).read())?.checkpoint_id
     const { events, ckpts } = openLogSublevels(db)
     const verdict = await verifyLog({
       events: storedValues(events, 'seq'),
       checkpoints: storedValues(ckpts, 'last_seq'),
       publicKey,
       nodeId,
-      expectedHead: options.expectedHead,
+      expectedHead,
     })
     return { node_id: nodeId, key_source: keySource.kind, ...verdict }
   })

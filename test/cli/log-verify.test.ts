@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/bytes.js'
 import { buildEvent, normalizeEventFields, type StorageEvent } from '../../src/log/event.js'
 import { EventLog } from '../../src/log/event-log.js'
+import { fileLogHeadRecord } from '../../src/log/head-record.js'
 import { generateAuditKey } from '../../src/log/keys.js'
 import { openLogSublevels, seqKey } from '../../src/log/log-store.js'
 import { createSnapshot, signSnapshot } from '../../src/membership/snapshot.js'
@@ -84,7 +85,7 @@ describe('qfs-node log verify: the key it checks against', () => {
 
     // The forger drops entry 0, alters every other one, re-chains and re-signs with a key of their own.
     const attacker = generateAuditKey(new Uint8Array(32).fill(0xee))
-    await withDb(nodeDir, async (db) => {
+    const forgedHead = await withDb(nodeDir, async (db) => {
       const { events, ckpts } = openLogSublevels(db)
       const old: StorageEvent[] = []
       for await (const v of events.values()) old.push(JSON.parse(v))
@@ -97,6 +98,7 @@ describe('qfs-node log verify: the key it checks against', () => {
         await log.append(normalizeEventFields({ ...fields, content_size: (fields.content_size ?? 0) + 1 }))
       }
       await log.close()
+      return log.head()
     })
     const keyFile = join(nodeDir, 'audit-key.json')
     const attackerHex = toHex(attacker.publicKey)
@@ -119,6 +121,14 @@ describe('qfs-node log verify: the key it checks against', () => {
     // key it trusted (not the registered one), and the snapshot's key fails it.
     await writeFile(keyFile, JSON.stringify({ ...real, seed: 'ee'.repeat(32), public_key: attackerHex }), {
       mode: 0o600,
+    })
+    // The head the node recorded beside its database is not in the forged log ...
+    expect(await verify(nodeDir)).toMatchObject({ status: 1, verdict: { ok: false, code: 'HEAD_NOT_FOUND' } })
+    // ... unless the forger rewrites that record too, as whoever writes the directory can.
+    await fileLogHeadRecord(join(nodeDir, 'log-head.json'), first).write({
+      checkpoint_seq: forgedHead.checkpoints - 1,
+      last_seq: forgedHead.covered_entries - 1,
+      checkpoint_id: forgedHead.last_checkpoint_id,
     })
     const own = await verify(nodeDir)
     expect(own.verdict).toMatchObject({ ok: true, key_source: 'key-file' })
@@ -224,19 +234,29 @@ describe('qfs-node log verify: codes and the signed head', () => {
     expect(full.checkpoints).toBeGreaterThanOrEqual(2)
     expect(await verify(nodeDir, '--head', full.last_checkpoint_id)).toMatchObject({ status: 0 })
 
-    // Drop the newest checkpoint with its entries: no key needed, and what is left verifies.
+    // Drop the newest checkpoint with its entries: no key needed. Without a head given, the one the
+    // node recorded in D/log-head.json catches it ...
     await withDb(nodeDir, async (db) => {
       const { events, ckpts } = openLogSublevels(db)
       for (let s = stored.last.first_seq; s <= stored.last.last_seq; s++) await events.del(seqKey(s))
       await ckpts.del(seqKey(stored.last.last_seq))
     })
     const cut = await verify(nodeDir)
-    expect(cut.verdict).toMatchObject({
-      ok: true,
-      checkpoints: full.checkpoints - 1,
-      head_seq: stored.last.first_seq - 1,
+    expect(cut).toMatchObject({
+      status: 1,
+      verdict: {
+        ok: false,
+        code: 'HEAD_NOT_FOUND',
+        checkpoints: full.checkpoints - 1,
+        head_seq: stored.last.first_seq - 1,
+      },
     })
     expect(cut.verdict.last_checkpoint_id).toBe(stored.last.prev_checkpoint_id)
+    // ... while what is left verifies on its own, against any head it still holds.
+    expect(await verify(nodeDir, '--head', stored.last.prev_checkpoint_id)).toMatchObject({
+      status: 0,
+      verdict: { ok: true },
+    })
     expect(await verify(nodeDir, '--head', full.last_checkpoint_id)).toMatchObject({
       status: 1,
       verdict: { ok: false, code: 'HEAD_NOT_FOUND', first_bad_seq: null },

@@ -35,8 +35,12 @@ describe('a data directory whose database lost the tail of its log', () => {
     await rm(join(nodeDir, 'db'), { recursive: true })
     await cp(join(nodeDir, 'db-backup'), join(nodeDir, 'db'), { recursive: true })
 
-    // On its own the restored log verifies: nothing in it shows what it lost.
-    expect(await logVerify(nodeDir)).toMatchObject({ status: 0, verdict: { ok: true } })
+    // Nothing in the restored log shows what it lost; the head the node recorded does, to
+    // `log verify` (HEAD_NOT_FOUND) as to the start.
+    expect(await logVerify(nodeDir)).toMatchObject({
+      status: 1,
+      verdict: { ok: false, code: 'HEAD_NOT_FOUND' },
+    })
     expect(await outcome(openLocalNode({ nodeId: 'node-1', dir: nodeDir }))).toBe('LOG_ROLLED_BACK')
     // The daemon's own open path passes the code on (not DB_UNREADABLE: the database is fine).
     expect(await outcome(openLocalAsDaemon(nodeDir))).toBe('LOG_ROLLED_BACK')

@@ -27,7 +27,10 @@ export function registerInspect(program: Command, io: CliIo): void {
       'with --snapshot: trusted authority public key (hex or file), repeatable',
       collect,
     )
-    .option('--head <checkpoint_id>', 'a last_checkpoint_id seen before: fail unless the log still holds it')
+    .option(
+      '--head <checkpoint_id>',
+      'a last_checkpoint_id seen before: fail unless the log still holds it (default: the one DIR/log-head.json records)',
+    )
     .option('--json', 'print the verdict as JSON')
     .action(async (opts: VerifyOptions) => {
       if (opts.head !== undefined && !isId(opts.head)) {
