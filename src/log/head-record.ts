@@ -38,12 +38,20 @@ export const LOG_HEAD_SCHEMA = 'qfs-log-head/1'
 const MAX_FILE_BYTES = 4096
 const ID = /^[0-9a-f]{64}$/
 
-/** The head kept as JSON in `path`, for the node `nodeId`. */
-export function fileLogHeadRecord(path: string, nodeId: string): LogHeadRecord {
+/**
+ * The head kept as JSON in `path`, for the node `nodeId`. The node's own log passes `removeStale`, so
+ * each read first removes what writes a kill cut short left; an offline check reads the directory as
+ * it is.
+ */
+export function fileLogHeadRecord(
+  path: string,
+  nodeId: string,
+  options: { removeStale?: boolean } = {},
+): LogHeadRecord {
   return {
     where: path,
     read: async () => {
-      await removeStaleTemporaries(path)
+      if (options.removeStale === true) await removeStaleTemporaries(path)
       return readHeadFile(path, nodeId)
     },
     write: (head) => writeHeadFile(path, nodeId, head),
@@ -56,7 +64,7 @@ const TEMPORARY = /^\.\d+\.[0-9a-f]{12}\.tmp$/
 /**
  * Removes the temporary files of writes that never reached their rename: a process killed between
  * the two leaves one behind, and a node restarted after each crash would gather them in its directory.
- * Only called while the log opens, when no write of the record can be under way.
+ * Only for the node's own log, while it opens, when no write of the record can be under way.
  */
 async function removeStaleTemporaries(path: string): Promise<void> {
   const dir = dirname(path)

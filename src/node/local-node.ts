@@ -82,7 +82,7 @@ async function openParts(init: LocalNodeInit, db: RootDb, params: ProtocolParams
     // A node's own directory records its log head beside the database; a db passed in has no place for it.
     const headRecord =
       init.dir !== undefined && init.db === undefined
-        ? fileLogHeadRecord(join(init.dir, LOG_HEAD_FILE), init.nodeId)
+        ? fileLogHeadRecord(join(init.dir, LOG_HEAD_FILE), init.nodeId, { removeStale: true })
         : undefined
     log = new EventLog({ db, nodeId: init.nodeId, key: auditKey, headRecord }, init.log)
     await log.open()

@@ -41,11 +41,15 @@ describe('D/log-head.json and its temporary files', () => {
     const nodeDir = join(network, 'node-1')
     const path = join(nodeDir, 'log-head.json')
     const before = await snapshotOf(path)
+    // A killed write's leftover: the offline commands examine the directory as it is, so it stays.
+    const stale = 'log-head.json.4242.0123456789ab.tmp'
+    await writeFile(join(nodeDir, stale), '{', { mode: 0o600 })
     // The node's next start must find the record as the node left it, not one an offline command
     // rewrote (a rewrite after a cut would hide the cut from the start).
     for (const args of [['log', 'verify'], ['replay'], ['scrub']]) {
       expect((await runCli([...args, '--dir', nodeDir, '--json'])).status).toBe(0)
       expect(await snapshotOf(path)).toEqual(before)
+      expect((await readdir(nodeDir)).includes(stale)).toBe(true)
     }
     // A node without a record (one from before it) gets none from them either.
     const bare = join(network, 'node-2')
