@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { open, readdir, rename, rm } from 'node:fs/promises'
+import { lstat, open, readdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { toHex } from '../core/bytes.js'
 import { LogHeadUnreadableError, LogIdentityMismatchError } from './errors.js'
@@ -86,7 +86,11 @@ async function readHeadFile(path: string, nodeId: string): Promise<RecordedHead 
   let text: string
   try {
     const fh = await openRegularFile(path)
-    if (fh === undefined) return undefined
+    if (fh === undefined) {
+      // A symbolic link to nothing is no absent record: taking it for one would turn the check off.
+      if (await isSymbolicLink(path)) throw new Error('a symbolic link to a file that does not exist')
+      return undefined
+    }
     try {
       // By its size first: a huge file would otherwise be read whole into memory before its refusal.
       const { size } = await fh.stat()
@@ -177,5 +181,13 @@ async function writeHeadFile(path: string, nodeId: string, head: RecordedHead): 
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {})
     throw err
+  }
+}
+
+async function isSymbolicLink(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isSymbolicLink()
+  } catch {
+    return false
   }
 }

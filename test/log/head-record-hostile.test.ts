@@ -77,5 +77,12 @@ describe('hostile content at D/log-head.json', () => {
     await rm(path)
     await symlink('/dev/zero', path)
     await expect(openLog(db, path)).rejects.toMatchObject({ code: 'LOG_HEAD_UNREADABLE' })
+    // A link to nothing is not taken for a node without a record, which would skip the check.
+    await rm(path)
+    await symlink(join(dir, 'gone.json'), path)
+    await expect(openLog(db, path)).rejects.toMatchObject({
+      code: 'LOG_HEAD_UNREADABLE',
+      message: expect.stringMatching(/a symbolic link to a file that does not exist/),
+    })
   })
 })
