@@ -9,9 +9,13 @@ import { performance } from 'node:perf_hooks'
  * although the client kept within the node's caps (docs/sdk.md "Many calls at once").
  */
 export const SETTLE_MS = 2_000
-/** The first pause before asking again, doubled after each refusal up to MAX_PAUSE_MS. */
-const FIRST_PAUSE_MS = 10
-const MAX_PAUSE_MS = 200
+/**
+ * The first pause before asking again, doubled after each refusal up to MAX_PAUSE_MS. Each pause is
+ * drawn between half of that and the whole, so calls the node refused at the same moment (a burst
+ * started together after a cancel) do not all ask again at the same moments.
+ */
+export const FIRST_PAUSE_MS = 10
+export const MAX_PAUSE_MS = 200
 
 /** The kinds of calls whose NODE_BUSY answers a client may take for the node still ending its own. */
 export type SettlingKind = 'proofs' | 'listings'
@@ -19,14 +23,19 @@ export type SettlingKind = 'proofs' | 'listings'
 /**
  * When this client last cut a proof or a listing short, and the asking again that a NODE_BUSY from
  * the node gets within SETTLE_MS of it. Past the window the refusal stands, so a node that never lets
- * go holds a call no longer than that. Both calls only read, and a node refuses NODE_BUSY before its
+ * go holds a call no longer than that: one call asks again for at most SETTLE_MS from its first
+ * refusal, however often calls cut short meanwhile (other callers' timeouts, a node answering them
+ * out of the rules) open the window again. Both calls only read, and a node refuses NODE_BUSY before its
  * engine runs or logs anything, so asking again changes nothing on the node.
  */
 export class Settling {
   private readonly lastCut = new Map<SettlingKind, number>()
 
-  /** `now` is a monotonic clock in ms (tests move it). */
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  /** `now` is a monotonic clock in ms (tests move it); `random` draws in [0, 1) (tests fix it). */
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    private readonly random: () => number = Math.random,
+  ) {}
 
   /** A call of `kind` was cut short: the node may hold its slot for a while yet. */
   cut(kind: SettlingKind): void {
@@ -50,10 +59,13 @@ export class Settling {
     attempt: () => Promise<T>,
   ): Promise<T> {
     let pause = FIRST_PAUSE_MS
+    let firstRefusal: number | undefined
     for (;;) {
       const answer = await attempt()
       if (answer.ok || answer.code !== 'NODE_BUSY' || !this.unsettled(kind) || signal.aborted) return answer
-      await pauseFor(pause, signal)
+      firstRefusal ??= this.now()
+      if (this.now() - firstRefusal >= SETTLE_MS) return answer
+      await pauseFor(pause * (0.5 + this.random() / 2), signal)
       pause = Math.min(pause * 2, MAX_PAUSE_MS)
     }
   }
