@@ -49,9 +49,11 @@ export class ClientCalls {
   private readonly closing = new AbortController()
   private isClosed = false
   /** Proofs and listings this client cut short, which the node may still be ending (settling.ts). */
-  private readonly settling = new Settling()
+  private readonly settling: Settling
 
-  constructor(limits: CallLimits, queueMs: number) {
+  /** `now`, a monotonic clock in ms, times the settling window (tests move it). */
+  constructor(limits: CallLimits, queueMs: number, now?: () => number) {
+    this.settling = new Settling(now)
     // Every call under way listens to the closing signal. Where an AbortSignal keeps Node's default
     // limit of 10 listeners (Node 20; 22 sets none), a burst would print a "possible memory leak"
     // warning although each call lets go when it ends.
@@ -128,7 +130,8 @@ export class ClientCalls {
   /**
    * A proof or listing's answer from the node: `ask` once, and again while the node answers NODE_BUSY
    * within a moment of this client cutting one of that kind short (settling.ts). A call cut short
-   * (`ask` threw: the client reset its stream) starts that moment.
+   * (`ask` threw: the client reset its stream) starts that moment; one that never reached the node
+   * (`ask` begun with its signal aborted) does not.
    */
   async asked<T extends { ok: boolean; code?: string }>(
     kind: SettlingKind,
@@ -136,10 +139,13 @@ export class ClientCalls {
     ask: () => Promise<T>,
   ): Promise<T> {
     return this.settling.answer(kind, call.signal, async () => {
+      // An attempt begun once the call's signal had aborted (its pause ended by the caller's abort or
+      // the client closing) fails before the node starts a call: it cuts nothing the node must end.
+      const underWay = !call.signal.aborted
       try {
         return await ask()
       } catch (err) {
-        this.settling.cut(kind)
+        if (underWay) this.settling.cut(kind)
         throw err
       }
     })
