@@ -109,4 +109,19 @@ describe('ClientCalls: the calls that open the NODE_BUSY window', () => {
     expect(await second).toBe(served)
     expect(secondStarted).toBe(true)
   })
+
+  it('a client closed during a pause ends the call at once with CLIENT_CLOSED', async () => {
+    const clock = { t: 0 }
+    const calls = new ClientCalls(DEFAULT_CALL_LIMITS, 1_000, () => clock.t)
+    await proof(calls, reset)
+    let attempts = 0
+    const answer = await proof(calls, async () => {
+      // What the wire client does with a call whose signal has aborted: it fails before dialling.
+      if (++attempts > 1) throw new NodeUnavailableError('the call was aborted')
+      setTimeout(() => calls.close(), 0)
+      return busy
+    })
+    expect(attempts).toBe(2)
+    expect(answer).toMatchObject({ ok: false, code: 'CLIENT_CLOSED', storage_event_id: null })
+  })
 })
