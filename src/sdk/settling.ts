@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 
 /**
@@ -34,7 +35,8 @@ export class Settling {
   /** `now` is a monotonic clock in ms (tests move it); `random` draws in [0, 1) (tests fix it). */
   constructor(
     private readonly now: () => number = () => performance.now(),
-    private readonly random: () => number = Math.random,
+    // node:crypto, as the project's other random draws (keys, temporary names).
+    private readonly random: () => number = () => randomInt(1_000_000) / 1_000_000,
   ) {}
 
   /** A call of `kind` was cut short: the node may hold its slot for a while yet. */

@@ -67,9 +67,11 @@ describe('a proof asked again by a node that keeps refusing it', () => {
     expect(requests.length).toBeGreaterThan(1)
     // It ends at the deadline, not at the end of the window (2 s) nor of a full pause after it.
     expect(ended - started).toBeGreaterThanOrEqual(DEADLINE_MS - 5)
-    expect(ended - abortedAt).toBeLessThan(150)
-    await new Promise((r) => setTimeout(r, 100))
-    expect(requests.filter((at) => at > abortedAt)).toEqual([])
+    // (Bounds loose enough for a loaded machine: the window would end about 1.7 s after the deadline.)
+    expect(ended - abortedAt).toBeLessThan(1000)
+    await new Promise((r) => setTimeout(r, 300))
+    // A request sent just before the abort may reach the node just after it; none comes later.
+    expect(requests.filter((at) => at > abortedAt + 200)).toEqual([])
     expect(client.load.proofs).toEqual({ running: 0, waiting: 0 })
   })
 
