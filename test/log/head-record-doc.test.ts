@@ -1,13 +1,11 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { reportError } from '../../src/cli/io.js'
 import { LogHeadUnreadableError, LogRolledBackError } from '../../src/log/errors.js'
-import { EventLog } from '../../src/log/event-log.js'
-import { fileLogHeadRecord } from '../../src/log/head-record.js'
 import { LOG_SUBLEVEL, seqKey } from '../../src/log/log-store.js'
-import { memoryDb, NODE, storeFields, TEST_KEY } from './fixtures.js'
+import { memoryDb, storeFields } from './fixtures.js'
+import { logRecordingAt, tempDirs } from './head-fixtures.js'
 
 /**
  * docs/operations.md on D/log-head.json, sentence by sentence where the other tests leave one
@@ -15,21 +13,8 @@ import { memoryDb, NODE, storeFields, TEST_KEY } from './fixtures.js'
  * covers, and both refusals exit 3.
  */
 
-const dirs: string[] = []
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true })
-})
-async function newDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'qfs-log-head-doc-'))
-  dirs.push(dir)
-  return dir
-}
-
-const QUIET = { checkpointDelayMs: 3_600_000, checkpointEvery: 2 }
-
-function logOn(db: ReturnType<typeof memoryDb>, path: string): EventLog {
-  return new EventLog({ db, nodeId: NODE, key: TEST_KEY, headRecord: fileLogHeadRecord(path, NODE) }, QUIET)
-}
+const newDir = tempDirs('qfs-log-head-doc-')
+const logOn = logRecordingAt
 
 const operations = readFile(new URL('../../docs/operations.md', import.meta.url), 'utf8')
 

@@ -1,37 +1,17 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
-import { EventLog } from '../../src/log/event-log.js'
-import { fileLogHeadRecord } from '../../src/log/head-record.js'
-import { memoryDb, NODE, storeFields, TEST_KEY } from './fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { memoryDb, storeFields } from './fixtures.js'
+import { openLogRecordingAt, tempDirs } from './head-fixtures.js'
 
 /**
  * What sits at D/log-head.json is read at every start, so anything there must end in a coded refusal
  * at once, never a hang or a read of the whole of it.
  */
 
-const dirs: string[] = []
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true })
-})
-async function newDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'qfs-log-head-hostile-'))
-  dirs.push(dir)
-  return dir
-}
-
-const QUIET = { checkpointDelayMs: 3_600_000, checkpointEvery: 2 }
-
-async function openLog(db: ReturnType<typeof memoryDb>, path: string) {
-  const log = new EventLog(
-    { db, nodeId: NODE, key: TEST_KEY, headRecord: fileLogHeadRecord(path, NODE) },
-    QUIET,
-  )
-  await log.open()
-  return log
-}
+const newDir = tempDirs('qfs-log-head-hostile-')
+const openLog = openLogRecordingAt
 
 async function written(path: string) {
   const db = memoryDb()

@@ -1,10 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it, vi } from 'vitest'
-import { EventLog } from '../../src/log/event-log.js'
-import { fileLogHeadRecord } from '../../src/log/head-record.js'
-import { memoryDb, NODE, storeFields, TEST_KEY } from './fixtures.js'
+import { describe, expect, it, vi } from 'vitest'
+import { memoryDb, storeFields } from './fixtures.js'
+import { openLogRecordingAt, tempDirs } from './head-fixtures.js'
 
 /**
  * The system refusing D/log-head.json (its permissions after a copy as another user, too many open
@@ -30,26 +27,12 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   }
 })
 
-const dirs: string[] = []
-afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true })
-})
-
-const QUIET = { checkpointDelayMs: 3_600_000, checkpointEvery: 2 }
-
-async function openLog(db: ReturnType<typeof memoryDb>, path: string) {
-  const log = new EventLog(
-    { db, nodeId: NODE, key: TEST_KEY, headRecord: fileLogHeadRecord(path, NODE) },
-    QUIET,
-  )
-  await log.open()
-  return log
-}
+const newDir = tempDirs('qfs-log-head-refused-')
+const openLog = openLogRecordingAt
 
 describe('D/log-head.json refused by the system', () => {
   it('is LOG_HEAD_UNREADABLE naming the refusal and advising to lift it, not to remove or restore the file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'qfs-log-head-refused-'))
-    dirs.push(dir)
+    const dir = await newDir()
     const path = join(dir, 'refused', 'log-head.json')
     await (await import('node:fs/promises')).mkdir(join(dir, 'refused'))
     const db = memoryDb()
