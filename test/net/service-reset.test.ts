@@ -1,5 +1,5 @@
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -8,17 +8,12 @@ import type { StorageEngine } from '../../src/engine/engine.js'
 import type { NodeService } from '../../src/engine/node-service.js'
 import { encodeJsonFrame, frameBytes } from '../../src/net/frames.js'
 import { PROTOCOLS } from '../../src/net/protocols.js'
-import { type Registrar, storageProtocol } from '../../src/net/service.js'
+import { storageProtocol } from '../../src/net/service.js'
+import { capturingRegistrar } from './registrar.js'
 
 async function served(engine: StorageEngine) {
   const peer = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(3)))
-  const handlers = new Map<string, StreamHandler>()
-  const registrar: Registrar = {
-    handle: async (protocol, handler) => {
-      handlers.set(protocol, handler)
-    },
-    unhandle: async () => {},
-  }
+  const { registrar, handlers } = capturingRegistrar()
   const failed: string[] = []
   const service = storageProtocol({
     node: {} as NodeService,

@@ -1,5 +1,5 @@
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { StorageEngine } from '../../src/engine/engine.js'
 import type { NodeService } from '../../src/engine/node-service.js'
 import { type Limits, PROTOCOLS } from '../../src/net/protocols.js'
-import { type Registrar, storageProtocol } from '../../src/net/service.js'
+import { storageProtocol } from '../../src/net/service.js'
+import { capturingRegistrar } from './registrar.js'
 
 /**
  * How long a node's service waits on a stream, on fake timers (the figures are docs/protocol.md's,
@@ -17,13 +18,7 @@ import { type Registrar, storageProtocol } from '../../src/net/service.js'
  */
 async function served(limits: Partial<Limits>) {
   const peer = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(7)))
-  const handlers = new Map<string, StreamHandler>()
-  const registrar: Registrar = {
-    handle: async (protocol, handler) => {
-      handlers.set(protocol, handler)
-    },
-    unhandle: async () => {},
-  }
+  const { registrar, handlers } = capturingRegistrar()
   const failed: string[] = []
   const service = storageProtocol({
     node: {} as NodeService,
