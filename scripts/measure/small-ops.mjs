@@ -4,7 +4,8 @@
 //
 //   npm run build && node scripts/measure/small-ops.mjs     (through npx node on Node 20 machines)
 //
-// OPS (default 300) sets the measured operations, after 50 of warm-up; SEMI the daemons' V8 young
+// OPS (default 300) sets the measured operations, after WARMUP (default 50) of warm-up, repeated
+// ROUNDS times (default 1) on the same devnet, one line each (how the figures move as the daemons warm); SEMI the daemons' V8 young
 // generation in MiB (default: the devnet's own, DAEMON_NODE_ARGS); DAEMON_ARGS more Node options for
 // the daemons, space-separated (such as V8 GC flags). One JSON line per run. To compare
 // two commits, build each in its own clone and alternate runs of the two: this machine's speed
@@ -19,6 +20,8 @@ import { createQfsLibp2p } from '../../dist/net/libp2p-node.js'
 import { QfsClient } from '../../dist/sdk/client.js'
 
 const ops = Number(process.env.OPS ?? 300)
+const warmup = Number(process.env.WARMUP ?? 50)
+const rounds = Number(process.env.ROUNDS ?? 1)
 const semi = process.env.SEMI
 const extraArgs = (process.env.DAEMON_ARGS ?? '').split(' ').filter((a) => a !== '')
 const nodeArgs = [
@@ -88,14 +91,17 @@ try {
       get_cpu_ms: { nodes: perOp(getNodes), client: perOp(getClient) },
     }
   }
-  await run('warm-up', 50)
-  console.log(
-    JSON.stringify({
-      semi_space_mib: semi ?? 'devnet default',
-      daemon_args: extraArgs,
-      ...(await run('measured', ops)),
-    }),
-  )
+  if (warmup > 0) await run('warm-up', warmup)
+  for (let r = 0; r < rounds; r++) {
+    console.log(
+      JSON.stringify({
+        semi_space_mib: semi ?? 'devnet default',
+        daemon_args: extraArgs,
+        ...(rounds > 1 ? { round: r } : {}),
+        ...(await run(`measured-${r}`, ops)),
+      }),
+    )
+  }
   await writer.close()
   await reader.close()
   await libp2p.stop()
