@@ -39,6 +39,12 @@ export {
   type QfsOpenedRead,
   type ReadCallOptions,
 } from './client.js'
+export {
+  type ConfirmationAnswer,
+  confirmVersion,
+  type VersionConfirmation,
+  type VersionToConfirm,
+} from './confirm.js'
 export { ClientClosedError, EngineNotSetError } from './errors.js'
 export { failureCause, toFailure } from './failures.js'
 export {
