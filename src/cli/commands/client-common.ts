@@ -26,19 +26,19 @@ const TCP_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
  * `--node`: a multiaddr naming its peer, over a transport the client has. /udp, /quic-v1, /ws, a
  * relay circuit and the like are refused here (exit 2), since a dial could only fail.
  */
-export async function nodeOption(text: string): Promise<NodeAddress> {
+export async function nodeOption(text: string, flag = '--node'): Promise<NodeAddress> {
   const { parseNodeAddress } = await import('../../sdk/address.js')
   let node: NodeAddress
   try {
     node = parseNodeAddress(text)
   } catch (err) {
-    throw new InvalidArgumentError(`--node: ${(err as Error).message}`, { cause: err })
+    throw new InvalidArgumentError(`${flag}: ${(err as Error).message}`, { cause: err })
   }
   const names = node.multiaddr.getComponents().map((c) => c.name)
   const tcp = names.length === 3 && TCP_HOSTS.has(names[0]!) && names[1] === 'tcp' && names[2] === 'p2p'
   if (!tcp) {
     throw new InvalidArgumentError(
-      `--node: ${text}: only /tcp addresses are supported (/ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/<port>, then /p2p/<peer id>)`,
+      `${flag}: ${text}: only /tcp addresses are supported (/ip4, /ip6, /dns, /dns4 or /dns6, then /tcp/<port>, then /p2p/<peer id>)`,
     )
   }
   return node

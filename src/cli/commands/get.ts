@@ -10,6 +10,7 @@ import { interruptedExit, watchInterrupts } from '../interrupt.js'
 import { CliExit, type CliIo, printJson } from '../io.js'
 import { createProgress, type Progress } from '../progress.js'
 import {
+  collect,
   failWith,
   InvalidArgumentError,
   idArgument,
@@ -19,6 +20,13 @@ import {
   versionOption,
   withClient,
 } from './client-common.js'
+import {
+  CONFIRM_WITH_HELP,
+  type ConfirmationSummary,
+  confirmRead,
+  confirmWithOption,
+  notConfirmed,
+} from './confirm-with.js'
 
 interface GetOptions {
   node: string
@@ -26,6 +34,7 @@ interface GetOptions {
   output: string
   force?: boolean
   json?: boolean
+  confirmWith: string[]
 }
 
 /**
@@ -52,6 +61,7 @@ export function registerGet(program: Command, io: CliIo): void {
     .option('--version <n>', 'the version to read (default: the latest)')
     .option('--force', 'replace FILE if it already exists')
     .option('--json', 'print a JSON summary of the read')
+    .option('--confirm-with <multiaddr>', CONFIRM_WITH_HELP, collect, [])
     .addHelpText(
       'after',
       '\nCtrl-C (SIGINT), SIGTERM or SIGHUP stops the read, removes the temporary file and exits 130, 143 or 129.\n',
@@ -60,6 +70,7 @@ export function registerGet(program: Command, io: CliIo): void {
       const oid = idArgument(oidText, 'OBJECT_ID')
       const node = await nodeOption(opts.node)
       const version = opts.version === undefined ? undefined : versionOption(opts.version)
+      const confirmWith = await confirmWithOption(opts.confirmWith, node)
       if (opts.output === '-') {
         throw new InvalidArgumentError(
           '-o -: get writes only a file, never standard output (no byte leaves before the whole content verified); for a file named "-", give ./-',
@@ -78,6 +89,7 @@ export function registerGet(program: Command, io: CliIo): void {
       try {
         temp = await createTemp(output)
         const file = temp
+        let confirmation: ConfirmationSummary | undefined
         const summary = await withClient(node, async (client) => {
           let bar: Progress | undefined
           const opened = await client.readContent(oid, version, {
@@ -100,6 +112,21 @@ export function registerGet(program: Command, io: CliIo): void {
           try {
             await writeContent(file, output, opened.content)
             if (interrupts.received !== undefined) throw interrupted(io, interrupts.received, output, bar)
+            if (confirmWith.length > 0) {
+              // The bytes verified against the record the node sent; the nodes asked say whether that
+              // record is the one the network decided. FILE appears only if they do.
+              const target = {
+                object_id: opened.object_id,
+                version: opened.version,
+                hash_commit: opened.hash_commit,
+              }
+              confirmation = await confirmRead(confirmWith, target, interrupts.abort)
+              if (interrupts.received !== undefined) throw interrupted(io, interrupts.received, output, bar)
+              if (!confirmation.confirmed) {
+                bar.finish()
+                failWith(io, notConfirmed(target, confirmation, opened.storage_event_id), json)
+              }
+            }
             await publish(file.path, output, force)
             file.published = true
           } catch (err) {
@@ -128,13 +155,17 @@ export function registerGet(program: Command, io: CliIo): void {
             file: output,
             proofs: opened.proofs,
             storage_event_id: opened.storage_event_id,
+            ...(confirmation === undefined ? {} : { confirmation }),
           }
         })
         if (json) printJson(io, summary)
         else {
           io.stdout(
             `wrote ${summary.content_size} bytes of ${summary.object_id} v${summary.version} to ${summary.file}\n` +
-              `hash_commit ${summary.hash_commit} verified\n`,
+              `hash_commit ${summary.hash_commit} verified\n` +
+              (confirmation === undefined
+                ? ''
+                : `confirmed by ${confirmation.agreeing} of the ${confirmation.asked.length} nodes asked\n`),
           )
         }
       } catch (err) {

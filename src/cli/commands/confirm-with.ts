@@ -1,0 +1,84 @@
+import type { EngineFailure } from '../../engine/responses.js'
+import type { NodeAddress } from '../../sdk/address.js'
+import type { VersionConfirmation, VersionToConfirm } from '../../sdk/confirm.js'
+import { InvalidArgumentError, nodeOption } from './client-common.js'
+
+export const CONFIRM_WITH_HELP =
+  'another node to confirm the version with (repeat the flag; an odd number, none of them the --node one): FILE is written only if more than half of them list the version with the hash_commit read'
+
+/** What a confirmed read reports: the nodes asked, in the order given, and what each answered. */
+export interface ConfirmationSummary {
+  confirmed: boolean
+  agreeing: number
+  asked: string[]
+  answers: VersionConfirmation['answers']
+}
+
+/**
+ * `--confirm-with` addresses, checked as `--node` is (exit 2 before anything is dialled). The node
+ * read from, or one address twice, would count one node's word twice toward the majority.
+ */
+export async function confirmWithOption(texts: readonly string[], node: NodeAddress): Promise<NodeAddress[]> {
+  const nodes: NodeAddress[] = []
+  const peers = new Set([node.peerId])
+  for (const text of texts) {
+    const parsed = await nodeOption(text, '--confirm-with')
+    const peer = parsed.peerId
+    if (peers.has(peer)) {
+      throw new InvalidArgumentError(
+        `--confirm-with: ${peer} is ${peer === node.peerId ? 'the --node one' : 'given twice'}: each node asked must be another one, or its word counts twice`,
+      )
+    }
+    peers.add(peer)
+    nodes.push(parsed)
+  }
+  return nodes
+}
+
+/**
+ * Asks every node of `nodes` (a client each, closed after) whether it lists `target`
+ * (sdk/confirm.ts `confirmVersion`).
+ */
+export async function confirmRead(
+  nodes: readonly NodeAddress[],
+  target: VersionToConfirm,
+  signal: AbortSignal,
+): Promise<ConfirmationSummary> {
+  const { QfsClient } = await import('../../sdk/client.js')
+  const { confirmVersion } = await import('../../sdk/confirm.js')
+  const clients = await Promise.all(nodes.map((n) => QfsClient.create({ node: n.multiaddr })))
+  try {
+    const answer = await confirmVersion(clients, target, { signal })
+    // The target comes from a read that verified: its ids are well formed, so this cannot fail.
+    if (!answer.ok) throw new Error(`confirmVersion refused a verified read: ${answer.error_detail}`)
+    return {
+      confirmed: answer.confirmed,
+      agreeing: answer.agreeing,
+      asked: nodes.map((n) => n.peerId),
+      answers: answer.answers,
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()))
+  }
+}
+
+/** The failure a read not confirmed ends with: what was read does not check out against the network. */
+export function notConfirmed(
+  target: VersionToConfirm,
+  summary: ConfirmationSummary,
+  storageEventId: string,
+): EngineFailure {
+  const said = summary.answers.map((a, i) => {
+    const who = summary.asked[i]!
+    if ('code' in a) return `${who} failed (${a.code})`
+    if (a.hash_commit === null) return `${who} does not list it`
+    return a.hash_commit === target.hash_commit ? `${who} agrees` : `${who} lists ${a.hash_commit}`
+  })
+  return {
+    ok: false,
+    error_code: 'SE_ERR_INTEGRITY_MISMATCH',
+    error_detail: `version ${target.version} of ${target.object_id} with hash_commit ${target.hash_commit} is not confirmed: ${summary.agreeing} of the ${summary.asked.length} nodes asked list it (${said.join('; ')}); nothing written`,
+    code: 'NOT_CONFIRMED',
+    storage_event_id: storageEventId,
+  }
+}
