@@ -10,14 +10,10 @@
 // the daemons, space-separated (such as V8 GC flags). One JSON line per run. To compare
 // two commits, build each in its own clone and alternate runs of the two: this machine's speed
 // moves more between minutes than most changes move these figures.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { readFile } from 'node:fs/promises'
 import { objectId } from '../../dist/core/ids.js'
-import { DAEMON_NODE_ARGS, Devnet } from '../../dist/daemon/devnet.js'
-import { createQfsLibp2p } from '../../dist/net/libp2p-node.js'
-import { QfsClient } from '../../dist/sdk/client.js'
+import { DAEMON_NODE_ARGS } from '../../dist/daemon/devnet.js'
+import { withDevnetClients } from './devnet-clients.mjs'
 
 const ops = Number(process.env.OPS ?? 300)
 const warmup = Number(process.env.WARMUP ?? 50)
@@ -51,12 +47,7 @@ const clientMs = (from) => {
   return (u.user + u.system) / 1000
 }
 
-const work = await mkdtemp(join(tmpdir(), 'small-ops-'))
-const devnet = await Devnet.start({ dir: join(work, 'devnet'), nodes: 5, logLevel: 'warn', nodeArgs })
-try {
-  const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
-  const writer = await QfsClient.create({ node: devnet.nodes[0].multiaddrs[0], libp2p })
-  const reader = await QfsClient.create({ node: devnet.nodes[1].multiaddrs[0], libp2p })
+await withDevnetClients('small-ops', nodeArgs, async ({ devnet, writer, reader }) => {
   const pids = devnet.nodes.map((n) => n.pid)
   const metadata = { author_node_id: 'small-ops', created_at_tick: 1 }
   const run = async (label, n) => {
@@ -102,10 +93,4 @@ try {
       }),
     )
   }
-  await writer.close()
-  await reader.close()
-  await libp2p.stop()
-} finally {
-  await devnet.stop()
-  await rm(work, { recursive: true, force: true })
-}
+})
