@@ -1,5 +1,6 @@
 import type { EngineFailure } from '../../engine/responses.js'
 import type { NodeAddress } from '../../sdk/address.js'
+import type { QfsClient } from '../../sdk/client.js'
 import type { VersionConfirmation, VersionToConfirm } from '../../sdk/confirm.js'
 import { InvalidArgumentError, nodeOption } from './client-common.js'
 
@@ -37,17 +38,24 @@ export async function confirmWithOption(texts: readonly string[], node: NodeAddr
 
 /**
  * Asks every node of `nodes` (a client each, closed after) whether it lists `target`
- * (sdk/confirm.ts `confirmVersion`).
+ * (sdk/confirm.ts `confirmVersion`). The clients share one libp2p node, started here and stopped
+ * after: one ephemeral identity and one process-local node however many nodes are asked, and
+ * nothing left running when a client cannot be started.
  */
 export async function confirmRead(
   nodes: readonly NodeAddress[],
   target: VersionToConfirm,
   signal: AbortSignal,
 ): Promise<ConfirmationSummary> {
-  const { QfsClient } = await import('../../sdk/client.js')
+  const { QfsClient: Client } = await import('../../sdk/client.js')
   const { confirmVersion } = await import('../../sdk/confirm.js')
-  const clients = await Promise.all(nodes.map((n) => QfsClient.create({ node: n.multiaddr })))
+  const { createQfsLibp2p } = await import('../../net/libp2p-node.js')
+  const { generateKeyPair } = await import('@libp2p/crypto/keys')
+  // Reachable by nobody, as a client's own node: an ephemeral identity and no listen address.
+  const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
+  const clients: QfsClient[] = []
   try {
+    for (const n of nodes) clients.push(await Client.create({ node: n.multiaddr, libp2p }))
     const answer = await confirmVersion(clients, target, { signal })
     // The target comes from a read that verified: its ids are well formed, so this cannot fail.
     if (!answer.ok) throw new Error(`confirmVersion refused a verified read: ${answer.error_detail}`)
@@ -59,15 +67,20 @@ export async function confirmRead(
     }
   } finally {
     await Promise.all(clients.map((c) => c.close()))
+    await libp2p.stop()
   }
 }
 
-/** The failure a read not confirmed ends with: what was read does not check out against the network. */
+/**
+ * The failure a read not confirmed ends with: what was read does not check out against the network.
+ * It carries `confirmation` as a confirmed read's summary does, so `--json` gives a script each
+ * node's answer in one shape either way, not only inside the message.
+ */
 export function notConfirmed(
   target: VersionToConfirm,
   summary: ConfirmationSummary,
   storageEventId: string,
-): EngineFailure {
+): EngineFailure & { confirmation: ConfirmationSummary } {
   const said = summary.answers.map((a, i) => {
     const who = summary.asked[i]!
     if ('code' in a) return `${who} failed (${a.code})`
@@ -80,5 +93,6 @@ export function notConfirmed(
     error_detail: `version ${target.version} of ${target.object_id} with hash_commit ${target.hash_commit} is not confirmed: ${summary.agreeing} of the ${summary.asked.length} nodes asked list it (${said.join('; ')}); nothing written`,
     code: 'NOT_CONFIRMED',
     storage_event_id: storageEventId,
+    confirmation: summary,
   }
 }
