@@ -114,6 +114,72 @@ describe('qfs-node get --confirm-with, nodes asked scripted', () => {
     }
   })
 
+  it('a node asked that cannot be reached counts against: two of three agreeing confirm, one of three does not', async () => {
+    for (const s of asked)
+      s.behaviour.list = () => ({ next_cursor: null, objects: [listed(f.record.hash_commit)] })
+    // Nobody listens on port 1: the dial is refused at once.
+    const unreachable = (i: number) => `/ip4/127.0.0.1/tcp/1/p2p/${peerIds()[i]}`
+    const out = join(dir, 'two-of-three.bin')
+    const base = ['get', f.oid, '--version', '1', '--node', reader.address, '-o', out, '--json']
+    const two = await runCli([
+      ...base,
+      ...['--confirm-with', asked[0]!.address, '--confirm-with', asked[1]!.address],
+      ...['--confirm-with', unreachable(2)],
+    ])
+    expect(two.status).toBe(0)
+    expect(JSON.parse(two.stdout).confirmation).toEqual({
+      confirmed: true,
+      agreeing: 2,
+      asked: peerIds(),
+      answers: [
+        { hash_commit: f.record.hash_commit },
+        { hash_commit: f.record.hash_commit },
+        { code: 'NODE_UNAVAILABLE' },
+      ],
+    })
+    expect(await readdir(dir)).toEqual(['two-of-three.bin'])
+    await rm(out)
+    const one = await runCli([
+      ...base,
+      ...[
+        '--confirm-with',
+        asked[0]!.address,
+        '--confirm-with',
+        unreachable(1),
+        '--confirm-with',
+        unreachable(2),
+      ],
+    ])
+    expect(one.status).toBe(1)
+    expect(one.stderr).toContain(
+      `${peerIds()[1]} failed (NODE_UNAVAILABLE); ${peerIds()[2]} failed (NODE_UNAVAILABLE)`,
+    )
+    expect(JSON.parse(one.stdout).confirmation).toMatchObject({ confirmed: false, agreeing: 1 })
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('on a terminal, NOT_CONFIRMED comes on its own line after the progress bar, which is not drawn again', async () => {
+    const big = fixture('cli-confirm-stubs-bar', 5 * 1024 * 1024)
+    reader.behaviour.read = () => honestRead(big, 256 * 1024)
+    for (const s of asked) s.behaviour.list = () => ({ next_cursor: null, objects: [] })
+    let stderr = ''
+    const io: CliIo = { stdout: () => {}, stderr: (t) => void (stderr += t), isTty: true }
+    const out = join(dir, 'bar.bin')
+    try {
+      const status = await main(
+        ['get', big.oid, '--version', '1', '--node', reader.address, '-o', out, ...confirmWith()],
+        io,
+      )
+      expect(status).toBe(1)
+    } finally {
+      reader.behaviour.read = () => honestRead(f)
+    }
+    expect(stderr).toMatch(
+      /\rget v1 \[#{30}\] 100% 5\.0\/5\.0 MiB\nerror \[NOT_CONFIRMED\]: [^\r\n]*; nothing written\n$/,
+    )
+    expect(await readdir(dir)).toEqual([])
+  })
+
   it('every client started is closed when starting the client for one node asked fails', async () => {
     for (const s of asked)
       s.behaviour.list = () => ({ next_cursor: null, objects: [listed(f.record.hash_commit)] })
