@@ -231,7 +231,9 @@ export async function listVersions(
     if (page!.length < limit && counts(last, node) && !reachedBytes(page!, node)) continue
     if (boundary === undefined || compareKey(last, boundary) < 0) boundary = last
   }
-  const votes = new Map<string, { record: VersionRecord; count: number }>()
+  // Voters, not answers, are counted: a node that repeats a record in its page (nothing in the
+  // wire format forbids it) still votes once, or one home could list a record it made up alone.
+  const votes = new Map<string, { record: VersionRecord; voters: Set<string> }>()
   const misplaced = new Set<string>()
   for (const { node, value: page } of pages) {
     for (const r of page!) {
@@ -243,13 +245,13 @@ export async function listVersions(
         misplaced.add(key)
         continue
       }
-      const v = votes.get(key) ?? { record: r, count: 0 }
-      v.count++
+      const v = votes.get(key) ?? { record: r, voters: new Set<string>() }
+      v.voters.add(node)
       votes.set(key, v)
     }
   }
   const decided = [...votes.values()]
-    .filter((v) => v.count >= majority(v.record.catalogue_homes.length))
+    .filter((v) => v.voters.size >= majority(v.record.catalogue_homes.length))
     .map((v) => v.record)
     .sort(compareKey)
   const objects = decided.slice(0, limit).map(summary)
