@@ -53,6 +53,18 @@ export async function confirmVersion(
       throw new InvalidInputError('version must be a positive integer')
     if (engines.length === 0)
       throw new InvalidInputError('confirming a version needs at least one node to ask')
+    // One node's word counts once: the same engine twice, or two clients of one node (a QfsClient's
+    // `nodeId`), would let a liar given twice outvote an honest node.
+    const seen = new Set<unknown>()
+    for (const engine of engines) {
+      const id = (engine as { nodeId?: unknown } | null)?.nodeId
+      const who = typeof id === 'string' ? `node ${id}` : engine
+      if (seen.has(who))
+        throw new InvalidInputError(
+          `each node is asked once: ${typeof who === 'string' ? who : 'an engine'} is given twice`,
+        )
+      seen.add(who)
+    }
   } catch (err) {
     return failure(err, null)
   }
