@@ -180,6 +180,38 @@ describe('qfs-node get --confirm-with, nodes asked scripted', () => {
     expect(await readdir(dir)).toEqual([])
   })
 
+  it('the clients of the nodes asked share one libp2p node, stopped once they answered', async () => {
+    for (const s of asked)
+      s.behaviour.list = () => ({ next_cursor: null, objects: [listed(f.record.hash_commit)] })
+    const create = QfsClient.create.bind(QfsClient)
+    const dialers: unknown[] = []
+    vi.spyOn(QfsClient, 'create').mockImplementation(async (init) => {
+      dialers.push(init.libp2p)
+      return create(init)
+    })
+    const out = join(dir, 'shared.bin')
+    const r = await runCli([
+      'get',
+      f.oid,
+      '--version',
+      '1',
+      '--node',
+      reader.address,
+      '-o',
+      out,
+      ...confirmWith(),
+    ])
+    expect(r.status).toBe(0)
+    await rm(out)
+    // The first is the client of --node, which starts its own.
+    expect(dialers.length).toBe(4)
+    expect(dialers[0]).toBeUndefined()
+    const shared = new Set(dialers.slice(1))
+    expect(shared.size).toBe(1)
+    const [libp2p] = [...shared] as Array<{ status: string } | undefined>
+    expect(libp2p?.status).toBe('stopped')
+  })
+
   it('every client started is closed when starting the client for one node asked fails', async () => {
     for (const s of asked)
       s.behaviour.list = () => ({ next_cursor: null, objects: [listed(f.record.hash_commit)] })
