@@ -32,8 +32,8 @@ const NODES = 3
  * side by side rarely meet. Kept below 32768, where Linux starts handing out ephemeral ports: a
  * port the kernel lent to some other test's outgoing connection made a node fail to listen (exit 3).
  */
-function testBasePort(range: 0 | 1): number {
-  return 20_000 + range * 6_000 + ((process.pid * 2 * NODES) % 6_000)
+function testBasePort(range: 0 | 1 | 2): number {
+  return 20_000 + range * 4_000 + ((process.pid * 2 * NODES) % 4_000)
 }
 
 /** The daemons run the compiled CLI. */
@@ -172,7 +172,7 @@ describe('devnet epochs', () => {
       const devnet = await Devnet.start({
         dir,
         logLevel: 'info',
-        basePort: 20_000 + ((process.pid + 13_000) % 20_000),
+        basePort: testBasePort(2),
       })
       try {
         expect(devnet.plan.snapshot.epoch).toBe(1)
