@@ -142,7 +142,8 @@ function isCount(v: unknown): boolean {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
-function compareKey(
+/** The catalogue's order: object id bytes, then version (docs/protocol.md 4.5 and 4.13). */
+export function compareKey(
   a: { object_id: string; version: number },
   b: { object_id: string; version: number },
 ): number {

@@ -6,6 +6,7 @@
 import { toHex } from '../core/bytes.js'
 import type { ProtocolParams } from '../core/params.js'
 import { recordWireBytes, type VersionRecord, validateVersionRecord } from '../core/record.js'
+import { compareKey } from '../engine/list.js'
 import type { ShardManifestInfo } from '../engine/transport.js'
 import { exchangeFailure } from './dial.js'
 import { FrameInvalidError } from './errors.js'
@@ -104,6 +105,13 @@ export async function readRecords(
     if (bytes >= bounds.maxBytes)
       throw new FrameInvalidError(`records past the ${bounds.maxBytes} bytes asked for`)
     const record = validateVersionRecord(frame.value, params)
+    // A node sends its catalogue in order, each version once: a page that repeats or goes back is
+    // not one a node keeps, and a coordinator's boundary takes a page's last key as its highest.
+    const previous = records[records.length - 1]
+    if (previous !== undefined && compareKey(previous, record) >= 0)
+      throw new FrameInvalidError(
+        `record ${record.object_id} v${record.version} does not follow ${previous.object_id} v${previous.version} in (object_id, version) order`,
+      )
     bytes += recordWireBytes(record)
     records.push(record)
   }

@@ -17,10 +17,13 @@ import { type Registrar, storageProtocol } from '../../src/net/service.js'
 import { buildVersion, TEST_PARAMS, testObjectId } from '../store/helpers.js'
 import { oneReadPolicy } from './one-read-policy.js'
 
-const records: VersionRecord[] = [1, 2, 3].map(
-  (i) =>
-    buildVersion({ objectId: testObjectId(`bytes-${i}`), version: 1, content: new Uint8Array(i) }).record,
-)
+// In the catalogue's order, as a node sends them (an id's hex sorts as its bytes).
+const records: VersionRecord[] = [1, 2, 3]
+  .map(
+    (i) =>
+      buildVersion({ objectId: testObjectId(`bytes-${i}`), version: 1, content: new Uint8Array(i) }).record,
+  )
+  .sort((a, b) => (a.object_id < b.object_id ? -1 : 1))
 
 /** A coordinator's side of replica/list, reading what a peer answers (`frames`, then END). */
 async function readAnswer(bounds: { limit: number; maxBytes: number }): Promise<VersionRecord[]> {

@@ -1,5 +1,6 @@
 import { streamPair } from '@libp2p/utils'
 import { describe, expect, it } from 'vitest'
+import type { VersionRecord } from '../../src/core/record.js'
 import { NodeUnavailableError } from '../../src/engine/errors.js'
 import { FrameStream } from '../../src/net/frame-stream.js'
 import { encodeDataFrame, encodeEndFrame, encodeJsonFrame, type JsonObject } from '../../src/net/frames.js'
@@ -81,20 +82,55 @@ describe('readBlocks', () => {
 })
 
 describe('readRecords', () => {
-  const records = [1, 2, 3].map(
-    (i) =>
-      buildVersion({ objectId: testObjectId(`answers-${i}`), version: 1, content: new Uint8Array(i) }).record,
-  )
-  const list = async (limit: number) =>
+  // In the catalogue's order (object id bytes, then version), as a node sends them: sorted here by
+  // the ids' hex, whose order is their bytes' order.
+  const records = [1, 2, 3]
+    .map(
+      (i) =>
+        buildVersion({ objectId: testObjectId(`answers-${i}`), version: 1, content: new Uint8Array(i) })
+          .record,
+    )
+    .sort((a, b) => (a.object_id < b.object_id ? -1 : 1))
+  const page = async (sent: readonly VersionRecord[], limit = 10) =>
     readRecords(
-      await answered([...records.map((r) => encodeJsonFrame(r as unknown as JsonObject)), encodeEndFrame()]),
+      await answered([...sent.map((r) => encodeJsonFrame(r as unknown as JsonObject)), encodeEndFrame()]),
       AbortSignal.timeout(5_000),
       { limit, maxBytes: 1 << 20 },
       TEST_PARAMS,
     )
 
   it('takes up to the records asked for, and refuses one more', async () => {
-    expect(await list(3)).toEqual(records)
-    await expect(list(2)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+    expect(await page(records, 3)).toEqual(records)
+    await expect(page(records, 2)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+  })
+
+  it('takes versions of one object in ascending order', async () => {
+    const oid = testObjectId('answers-versions')
+    const versions = [1, 2, 3].map(
+      (v) =>
+        buildVersion({
+          objectId: oid,
+          version: v,
+          kind: v === 1 ? 'STORE' : 'UPDATE',
+          content: new Uint8Array(v),
+        }).record,
+    )
+    expect(await page(versions)).toEqual(versions)
+    await expect(page([versions[0]!, versions[2]!, versions[1]!])).rejects.toMatchObject({
+      code: 'FRAME_INVALID',
+      message: expect.stringContaining(`${oid} v2 does not follow ${oid} v3`),
+    })
+  })
+
+  it('refuses a page that repeats a record or goes back (a node counted once per record, docs/protocol.md 4.13)', async () => {
+    const [a, b, c] = records
+    for (const sent of [
+      [a!, a!],
+      [a!, b!, b!],
+      [b!, a!],
+      [a!, c!, b!],
+    ]) {
+      await expect(page(sent)).rejects.toMatchObject({ code: 'FRAME_INVALID' })
+    }
   })
 })

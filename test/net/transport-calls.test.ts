@@ -88,12 +88,19 @@ describe('Libp2pTransport calls over real libp2p nodes', () => {
       await fs.read().catch(() => {})
       stream.send(Uint8Array.of(0x00))
     })
-    // A listing answer of one record over and over, past the most a node answers, then END.
+    // A listing answer of one object's versions in order, past the most a node answers, then END.
     await fake.handle(PROTOCOLS.replicaList, async (stream) => {
       const fs = new FrameStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleMs: 30_000 })
       await fs.read().catch(() => {})
-      const frame = encodeJsonFrame(listed as unknown as JsonObject)
-      for (let i = 0; i < pastBound; i++) await fs.write(frame)
+      for (let v = 1; v <= pastBound; v++) {
+        const record = buildVersion({
+          objectId: testObjectId('transport-calls'),
+          version: v,
+          kind: v === 1 ? 'STORE' : 'UPDATE',
+          content: new Uint8Array(1),
+        }).record
+        await fs.write(encodeJsonFrame(record as unknown as JsonObject))
+      }
       await fs.writeEnd()
       await fs.close()
     })
