@@ -17,6 +17,9 @@ describe('qfs-node get --confirm-with, nodes asked scripted', () => {
   const asked: StubNode[] = []
   let dir: string
   const f = fixture('cli-confirm-stubs', 3000)
+  /** `qfs-node get` of version 1 of the fixture's object through `node` into `out`, with `extra` flags. */
+  const getVersion1 = (node: string, out: string, ...extra: string[]) =>
+    runCli(['get', f.oid, '--version', '1', '--node', node, '-o', out, ...extra])
   const other = 'cd'.repeat(32)
   /** The summary a node lists for version 1 of the fixture, with `hash_commit`. */
   const listed = (hashCommit: string) => ({
@@ -51,18 +54,7 @@ describe('qfs-node get --confirm-with, nodes asked scripted', () => {
     asked[1]!.behaviour.list = () => ({ next_cursor: null, objects: [] })
     asked[2]!.behaviour.list = () => ({ next_cursor: null, objects: [listed(f.record.hash_commit)] })
     const out = join(dir, 'json-fail.bin')
-    const r = await runCli([
-      'get',
-      f.oid,
-      '--version',
-      '1',
-      '--node',
-      reader.address,
-      '-o',
-      out,
-      '--json',
-      ...confirmWith(),
-    ])
+    const r = await getVersion1(reader.address, out, '--json', ...confirmWith())
     expect(r.status).toBe(1)
     const printed = JSON.parse(r.stdout)
     expect(printed).toMatchObject({
@@ -190,17 +182,7 @@ describe('qfs-node get --confirm-with, nodes asked scripted', () => {
       return create(init)
     })
     const out = join(dir, 'shared.bin')
-    const r = await runCli([
-      'get',
-      f.oid,
-      '--version',
-      '1',
-      '--node',
-      reader.address,
-      '-o',
-      out,
-      ...confirmWith(),
-    ])
+    const r = await getVersion1(reader.address, out, ...confirmWith())
     expect(r.status).toBe(0)
     await rm(out)
     // The first is the client of --node, which starts its own.
@@ -234,17 +216,7 @@ describe('qfs-node get --confirm-with, nodes asked scripted', () => {
     })
     const out = join(dir, 'leak.bin')
     try {
-      const r = await runCli([
-        'get',
-        f.oid,
-        '--version',
-        '1',
-        '--node',
-        reader.address,
-        '-o',
-        out,
-        ...confirmWith(),
-      ])
+      const r = await getVersion1(reader.address, out, ...confirmWith())
       expect(r.status).not.toBe(0)
       expect(calls).toBeGreaterThanOrEqual(3)
       expect(started.length).toBeGreaterThanOrEqual(2)

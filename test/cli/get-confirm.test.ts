@@ -18,6 +18,9 @@ describe('qfs-node get --confirm-with', () => {
   let stub: StubNode
   let dir: string
   const f = fixture('cli-confirm', 2000)
+  /** `qfs-node get` of version 1 of the fixture's object through `node` into `out`, with `extra` flags. */
+  const getVersion1 = (node: string, out: string, ...extra: string[]) =>
+    runCli(['get', f.oid, '--version', '1', '--node', node, '-o', out, ...extra])
   const real = new Uint8Array(2000).fill(9)
   const addr = (i: number) => nodeAddress(net, net.nodeIds[i]!)
   const confirmWith = () => [1, 2, 3].flatMap((i) => ['--confirm-with', addr(i)])
@@ -41,17 +44,7 @@ describe('qfs-node get --confirm-with', () => {
     const out = join(dir, 'forged.bin')
     const decided = await net.engine(net.nodeIds[4]!).getContent(f.oid, 1)
     if (!decided.ok) throw new Error(decided.code)
-    const r = await runCli([
-      'get',
-      f.oid,
-      '--version',
-      '1',
-      '--node',
-      stub.address,
-      '-o',
-      out,
-      ...confirmWith(),
-    ])
+    const r = await getVersion1(stub.address, out, ...confirmWith())
     expect(r.status).toBe(1)
     const asked = [1, 2, 3].map((i) => `${net.nodeIds[i]} lists ${decided.hash_commit}`)
     expect(r.stderr).toBe(
@@ -63,7 +56,7 @@ describe('qfs-node get --confirm-with', () => {
 
   it('the same read without --confirm-with writes the made-up content (what the flag is for)', async () => {
     const out = join(dir, 'unconfirmed.bin')
-    const r = await runCli(['get', f.oid, '--version', '1', '--node', stub.address, '-o', out])
+    const r = await getVersion1(stub.address, out)
     expect(r.status).toBe(0)
     expect(Buffer.from(await readFile(out)).equals(Buffer.from(f.content))).toBe(true)
     await rm(out)

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { objectId } from '../../src/core/ids.js'
 import type { VersionRecord } from '../../src/core/record.js'
-import type { NodeListFilters } from '../../src/engine/list.js'
 import { listVersions } from '../../src/engine/list.js'
 import { forgeRecord } from './forged-record.js'
+import { nodesAnswering } from './list-nodes.js'
 
 /**
  * A node's page is one vote per record, however many times the node sends it: a home that repeats a
@@ -24,17 +24,6 @@ function record(label: string, version: number, tick: number): VersionRecord {
     tick,
   })
   return record
-}
-
-/** A coordinator context whose nodes answer `answers(node, filters)`. */
-function nodesAnswering(answers: (node: string, filters: NodeListFilters) => VersionRecord[]) {
-  return {
-    nodeId: 'coordinator',
-    timeouts: { requestMs: 1_000, streamIdleMs: 1_000 },
-    transport: {
-      listRecords: async (node: string, filters: NodeListFilters) => structuredClone(answers(node, filters)),
-    },
-  } as never
 }
 
 describe('a listing counts each node once per record', () => {

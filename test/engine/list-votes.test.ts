@@ -4,6 +4,7 @@ import { recordWireBytes, type VersionRecord } from '../../src/core/record.js'
 import type { NodeListFilters } from '../../src/engine/list.js'
 import { listVersions, MAX_LIST_ANSWER_BYTES } from '../../src/engine/list.js'
 import { forgeRecord } from './forged-record.js'
+import { nodesAnswering } from './list-nodes.js'
 
 /**
  * What a coordinator takes from the nodes' answers to a listing (list.ts `listVersions`): a version is
@@ -25,17 +26,6 @@ function record(label: string, version: number, homes: string[], extra: Partial<
     tick: version,
   })
   return { ...record, ...extra }
-}
-
-/** A coordinator context whose nodes answer `answers(node, filters)`; unlisted nodes answer nothing. */
-function nodesAnswering(answers: (node: string, filters: NodeListFilters) => VersionRecord[]) {
-  return {
-    nodeId: 'coordinator',
-    timeouts: { requestMs: 1_000, streamIdleMs: 1_000 },
-    transport: {
-      listRecords: async (node: string, filters: NodeListFilters) => structuredClone(answers(node, filters)),
-    },
-  } as never
 }
 
 const keys = (page: { objects: Array<{ object_id: string; version: number }> }) =>
