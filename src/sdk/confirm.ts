@@ -1,7 +1,8 @@
 import { parseId } from '../core/bytes.js'
+import { canonicalJson } from '../core/canonical.js'
 import { InvalidInputError } from '../core/errors.js'
 import type { CallOptions, StorageEngineApi } from '../engine/api.js'
-import { type EngineFailure, failure } from '../engine/responses.js'
+import { type EngineFailure, failure, type ObjectSummary } from '../engine/responses.js'
 
 /** The version a caller wants confirmed: a read's or a write's answer has these fields. */
 export interface VersionToConfirm {
@@ -12,20 +13,26 @@ export interface VersionToConfirm {
 
 /** What one asked node said about the version. */
 export type ConfirmationAnswer =
-  /** The node lists the version with this `hash_commit`, or does not list it (null). */
-  | { hash_commit: string | null }
+  /**
+   * The node lists the version with this `hash_commit`, or does not list it (null). From
+   * `confirmSummary`, `differs` names the summary's other fields the node lists otherwise.
+   */
+  | { hash_commit: string | null; differs?: string[] }
   /** The node's listing failed (its `code`): it confirms nothing. */
   | { code: string }
 
 export interface VersionConfirmation {
   ok: true
-  /** True when more than half of the nodes asked list the version with the given `hash_commit`. */
+  /** True when more than half of the nodes asked list the version as given. */
   confirmed: boolean
   /** How many of them did. */
   agreeing: number
   /** One per node asked, in the order given. */
   answers: ConfirmationAnswer[]
 }
+
+/** A listing summary's fields besides the version's name and `hash_commit`, as `confirmSummary` compares them. */
+const SUMMARY_FIELDS = ['kind', 'content_size', 'created_at_tick', 'metadata'] as const
 
 /**
  * Asks other nodes whether they list `version` with its `hash_commit` (docs/sdk.md "What is
@@ -42,43 +49,111 @@ export async function confirmVersion(
   options: CallOptions = {},
 ): Promise<VersionConfirmation | EngineFailure> {
   try {
-    if (!Array.isArray(engines)) throw new InvalidInputError('engines must be a list of nodes to ask')
-    if (target === null || typeof target !== 'object')
-      throw new InvalidInputError(
-        'the version to confirm must be an object with object_id, version and hash_commit',
-      )
-    parseId(target.object_id, 'object_id')
-    parseId(target.hash_commit, 'hash_commit')
-    if (!Number.isSafeInteger(target.version) || target.version < 1)
-      throw new InvalidInputError('version must be a positive integer')
-    if (engines.length === 0)
-      throw new InvalidInputError('confirming a version needs at least one node to ask')
-    // One node's word counts once: the same engine twice, or two clients of one node (a QfsClient's
-    // `nodeId`), would let a liar given twice outvote an honest node.
-    const seen = new Set<unknown>()
-    for (const engine of engines) {
-      const id = (engine as { nodeId?: unknown } | null)?.nodeId
-      const who = typeof id === 'string' ? `node ${id}` : engine
-      if (seen.has(who))
-        throw new InvalidInputError(
-          `each node is asked once: ${typeof who === 'string' ? who : 'an engine'} is given twice`,
-        )
-      seen.add(who)
-    }
+    checkTarget(target)
+    checkAsked(engines)
   } catch (err) {
     return failure(err, null)
   }
-  const answers = await Promise.all(engines.map((engine) => listedCommit(engine, target, options)))
-  const agreeing = answers.filter((a) => 'hash_commit' in a && a.hash_commit === target.hash_commit).length
-  return { ok: true, confirmed: agreeing * 2 > engines.length, agreeing, answers }
+  const listed = await Promise.all(engines.map((engine) => listedSummary(engine, target, options)))
+  const answers = listed.map((l): ConfirmationAnswer => ('code' in l ? l : { hash_commit: l.hash_commit }))
+  return tally(answers, target.hash_commit)
 }
 
-/** One node's listing of exactly `target.version` of the object: a page of one, starting there. */
-async function listedCommit(
+/**
+ * `confirmVersion` for a whole listing summary: a node agrees when it lists the version with the same
+ * `hash_commit` and the same kind, size, tick and metadata. A read checks metadata against
+ * `hash_commit` with the content; a listing or metadata query moves no content, so a node could pair a
+ * true `hash_commit` with made-up metadata, and only the other nodes' summaries can tell.
+ */
+export async function confirmSummary(
+  engines: readonly StorageEngineApi[],
+  summary: ObjectSummary,
+  options: CallOptions = {},
+): Promise<VersionConfirmation | EngineFailure> {
+  let expected: Map<string, string>
+  try {
+    checkTarget(summary)
+    checkAsked(engines)
+    expected = fieldTexts(summary, 'the summary to confirm')
+  } catch (err) {
+    return failure(err, null)
+  }
+  const listed = await Promise.all(engines.map((engine) => listedSummary(engine, summary, options)))
+  const answers = listed.map((l): ConfirmationAnswer => {
+    if ('code' in l) return l
+    if (l.hash_commit === null) return { hash_commit: null }
+    let texts: Map<string, string> | undefined
+    try {
+      texts = fieldTexts(l, 'a listed summary')
+    } catch {
+      // An engine's summary that cannot be compared agrees with nothing.
+    }
+    const differs = SUMMARY_FIELDS.filter((f) => texts?.get(f) !== expected.get(f))
+    return differs.length === 0 ? { hash_commit: l.hash_commit } : { hash_commit: l.hash_commit, differs }
+  })
+  return tally(answers, summary.hash_commit)
+}
+
+function checkTarget(target: VersionToConfirm): void {
+  if (target === null || typeof target !== 'object')
+    throw new InvalidInputError(
+      'the version to confirm must be an object with object_id, version and hash_commit',
+    )
+  parseId(target.object_id, 'object_id')
+  parseId(target.hash_commit, 'hash_commit')
+  if (!Number.isSafeInteger(target.version) || target.version < 1)
+    throw new InvalidInputError('version must be a positive integer')
+}
+
+/** The nodes to ask: at least one, each once. */
+export function checkAsked(engines: readonly StorageEngineApi[]): void {
+  if (!Array.isArray(engines)) throw new InvalidInputError('engines must be a list of nodes to ask')
+  if (engines.length === 0) throw new InvalidInputError('confirming a version needs at least one node to ask')
+  // One node's word counts once: the same engine twice, or two clients of one node (a QfsClient's
+  // `nodeId`), would let a liar given twice outvote an honest node.
+  const seen = new Set<unknown>()
+  for (const engine of engines) {
+    const who = askedIdentity(engine)
+    if (seen.has(who))
+      throw new InvalidInputError(
+        `each node is asked once: ${typeof who === 'string' ? who : 'an engine'} is given twice`,
+      )
+    seen.add(who)
+  }
+}
+
+/** What tells two asked engines apart: a client's node id, or else the engine object itself. */
+export function askedIdentity(engine: StorageEngineApi): unknown {
+  const id = (engine as { nodeId?: unknown } | null)?.nodeId
+  return typeof id === 'string' ? `node ${id}` : engine
+}
+
+function fieldTexts(summary: object, what: string): Map<string, string> {
+  const texts = new Map<string, string>()
+  for (const field of SUMMARY_FIELDS) {
+    const value = (summary as Record<string, unknown>)[field]
+    if (value === undefined) throw new InvalidInputError(`${what} has no ${field}`)
+    texts.set(field, canonicalJson(value))
+  }
+  return texts
+}
+
+function tally(answers: ConfirmationAnswer[], hashCommit: string): VersionConfirmation {
+  const agreeing = answers.filter(
+    (a) => 'hash_commit' in a && a.hash_commit === hashCommit && a.differs === undefined,
+  ).length
+  return { ok: true, confirmed: agreeing * 2 > answers.length, agreeing, answers }
+}
+
+/**
+ * One node's listing of exactly `target.version` of the object, a page of one starting there: the
+ * summary listed (`hash_commit` null when the node does not list that version), or the failure's code.
+ */
+async function listedSummary(
   engine: StorageEngineApi,
   target: VersionToConfirm,
   options: CallOptions,
-): Promise<ConfirmationAnswer> {
+): Promise<ObjectSummary | { hash_commit: null } | { code: string }> {
   try {
     const page = await engine.listObjects(
       // A full-length prefix names one object; `after` version - 1 starts the page at `version`.
@@ -93,9 +168,28 @@ async function listedCommit(
     const first = page.objects[0]
     const listed =
       first !== undefined && first.object_id === target.object_id && first.version === target.version
-    return { hash_commit: listed ? first.hash_commit : null }
+    return listed ? first : { hash_commit: null }
   } catch (err) {
     // An engine of the interface answers failures; one that throws confirms nothing all the same.
     return { code: failure(err, null).code }
   }
+}
+
+/**
+ * One line saying what each node asked answered, `names[i]` naming the i-th: what a failure that
+ * was not confirmed tells a person.
+ */
+export function confirmationDetail(
+  target: VersionToConfirm,
+  confirmation: Pick<VersionConfirmation, 'agreeing' | 'answers'>,
+  names: readonly string[],
+): string {
+  const said = confirmation.answers.map((a, i) => {
+    const who = names[i] ?? `node ${i + 1}`
+    if ('code' in a) return `${who} failed (${a.code})`
+    if (a.hash_commit === null) return `${who} does not list it`
+    if (a.hash_commit !== target.hash_commit) return `${who} lists ${a.hash_commit}`
+    return a.differs === undefined ? `${who} agrees` : `${who} lists another ${a.differs.join(', ')}`
+  })
+  return `version ${target.version} of ${target.object_id} with hash_commit ${target.hash_commit} is not confirmed: ${confirmation.agreeing} of the ${confirmation.answers.length} nodes asked list it (${said.join('; ')})`
 }

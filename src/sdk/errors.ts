@@ -25,3 +25,14 @@ export class ClientClosedError extends QfsError {
     super(ClientClosedError.code, message, options)
   }
 }
+
+/**
+ * The nodes asked to confirm a version (sdk/confirm.ts) did not, by a strict majority, list it as
+ * the node talked to answered it: what that node served does not check out against the network.
+ */
+export class NotConfirmedError extends QfsError {
+  static readonly code = 'NOT_CONFIRMED'
+  constructor(message: string, options?: ErrorOptions) {
+    super(NotConfirmedError.code, message, options)
+  }
+}

@@ -41,11 +41,12 @@ export {
 } from './client.js'
 export {
   type ConfirmationAnswer,
+  confirmSummary,
   confirmVersion,
   type VersionConfirmation,
   type VersionToConfirm,
 } from './confirm.js'
-export { ClientClosedError, EngineNotSetError } from './errors.js'
+export { ClientClosedError, EngineNotSetError, NotConfirmedError } from './errors.js'
 export { failureCause, toFailure } from './failures.js'
 export {
   AtlasAPIGateway,
@@ -53,9 +54,11 @@ export {
   type FeedQuery,
   type FeedResponse,
   type FeedSuccess,
+  type GatewayOptions,
   type MetadataResponse,
   type MetadataSuccess,
   type PublishRequest,
 } from './gateway.js'
+export type { NotConfirmedFailure } from './gateway-confirm.js'
 export { type TransferProgress, verifiedContent } from './verified-read.js'
 export { type LatestVersion, latestVersion, writeNextVersion } from './versions.js'

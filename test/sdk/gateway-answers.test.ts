@@ -46,7 +46,13 @@ function engine(
   return e as unknown as StorageEngineApi & { puts: number; reads: number }
 }
 
-const readOk = (bytes: Uint8Array) => () => ({ ok: true, content_bytes: bytes }) as unknown as ReadResponse
+/** A read of the version `summary` lists with `bytes` as its content. */
+const readOk =
+  (bytes: Uint8Array) =>
+  (oid = OID, version = 1): ReadResponse => {
+    const { content_size: _, created_at_tick: __, ...fields } = summary(oid, version)
+    return { ok: true, ...fields, content_bytes: bytes, proofs: [], storage_event_id: EVENT }
+  }
 const notFound = {
   ok: false,
   error_code: 'SE_ERR_NOT_FOUND',
@@ -59,7 +65,7 @@ const notFound = {
 describe('AtlasAPIGateway over scripted engine answers', () => {
   it('fails a feed page with contents when one listed version cannot be read, rather than dropping it', async () => {
     const e = engine([summary(OID, 1), summary(OID, 2)], (_oid, v) =>
-      v === 2 ? (notFound as unknown as ReadResponse) : readOk(Uint8Array.of(1, 2, 3))(),
+      v === 2 ? (notFound as unknown as ReadResponse) : readOk(Uint8Array.of(1, 2, 3))(OID, v),
     )
     expect(await new AtlasAPIGateway(e).retrieveFeed({ includeContent: true })).toMatchObject({
       ok: false,
@@ -78,6 +84,32 @@ describe('AtlasAPIGateway over scripted engine answers', () => {
     expect(items[0]!.content_bytes).toEqual(new Uint8Array(0))
     expect(items[1]!.content_bytes).toBeNull()
     expect(e.reads).toBe(1)
+  })
+
+  it('fails a feed page whose read answers no record or another one than listed (INTEGRITY_MISMATCH, no throw)', async () => {
+    const lies: Array<(oid: string, version?: number) => ReadResponse> = [
+      () =>
+        ({
+          ok: true,
+          content_bytes: Uint8Array.of(1, 2, 3),
+          storage_event_id: EVENT,
+        }) as unknown as ReadResponse,
+      (oid, v) => ({ ...readOk(Uint8Array.of(1, 2, 3))(oid, v), metadata: null }) as unknown as ReadResponse,
+      (oid, v) => readOk(Uint8Array.of(1, 2))(oid, v),
+      (oid, v) => ({ ...readOk(Uint8Array.of(1, 2, 3))(oid, v), hash_commit: 'dd'.repeat(32) }),
+      (oid, v) => ({ ...readOk(Uint8Array.of(1, 2, 3))(oid, v), kind: 'UPDATE' }),
+      (oid) => readOk(Uint8Array.of(1, 2, 3))(oid, 2),
+    ]
+    expect(
+      await new AtlasAPIGateway(engine([summary(OID, 1)], readOk(Uint8Array.of(1, 2, 3)))).retrieveFeed({
+        includeContent: true,
+      }),
+    ).toMatchObject({ ok: true })
+    for (const lie of lies) {
+      expect(
+        await new AtlasAPIGateway(engine([summary(OID, 1)], lie)).retrieveFeed({ includeContent: true }),
+      ).toMatchObject({ ok: false, error_code: 'SE_ERR_INTEGRITY_MISMATCH', storage_event_id: EVENT })
+    }
   })
 
   it('answers a metadata query by version with NOT_FOUND when the listing names another object', async () => {

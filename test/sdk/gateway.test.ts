@@ -49,17 +49,24 @@ describe('AtlasAPIGateway without an engine', () => {
   })
 })
 
-/** The same gateway behaviour over any StorageEngineApi. */
-function describeGateway(name: string, makeHarness: () => Promise<EngineHarness>): void {
+/**
+ * The same gateway behaviour over any StorageEngineApi; with `confirming`, each gateway also confirms
+ * with three nodes other than its own, which on an honest network must change no answer.
+ */
+function describeGateway(name: string, makeHarness: () => Promise<EngineHarness>, confirming = false): void {
   describe(`AtlasAPIGateway over ${name}`, () => {
     let h: EngineHarness
     let gateway: AtlasAPIGateway
     let engine: StorageEngineApi
+    const gatewayOf = (index: number): AtlasAPIGateway => {
+      const others = h.nodeIds.filter((_, i) => i !== index).slice(0, 3)
+      const options = confirming ? { confirmWith: others.map((id) => h.engine(id)) } : {}
+      return new AtlasAPIGateway(h.engine(h.nodeIds[index]!), options)
+    }
     beforeAll(async () => {
       h = await makeHarness()
       engine = h.engine(h.nodeIds[1]!)
-      gateway = new AtlasAPIGateway()
-      gateway.setStorageEngine(engine)
+      gateway = gatewayOf(1)
     })
     afterAll(async () => {
       await h?.close()
@@ -109,7 +116,7 @@ function describeGateway(name: string, makeHarness: () => Promise<EngineHarness>
     })
 
     it('retries once when another publisher takes the version first', async () => {
-      const other = new AtlasAPIGateway(h.engine(h.nodeIds[3]!))
+      const other = gatewayOf(3)
       const request = (g: AtlasAPIGateway, label: string) =>
         g.publishUserContent({
           namespace: 'atlas-race',
@@ -245,6 +252,12 @@ function describeGateway(name: string, makeHarness: () => Promise<EngineHarness>
 
 describeGateway('the in-process StorageEngine', () => inProcessHarness(5))
 describeGateway('QfsClient over libp2p', () => clientHarness(5))
+describeGateway(
+  'the in-process StorageEngine, confirming with three other nodes',
+  () => inProcessHarness(5),
+  true,
+)
+describeGateway('QfsClient over libp2p, confirming with three other nodes', () => clientHarness(5), true)
 
 describe('AtlasAPIGateway over a QfsClient: content bounds', () => {
   it("passes getContent's maxBytes to the client, which refuses more before any byte", async () => {

@@ -1,7 +1,7 @@
 import type { EngineFailure } from '../../engine/responses.js'
 import type { NodeAddress } from '../../sdk/address.js'
 import type { QfsClient } from '../../sdk/client.js'
-import type { VersionConfirmation, VersionToConfirm } from '../../sdk/confirm.js'
+import { confirmationDetail, type VersionConfirmation, type VersionToConfirm } from '../../sdk/confirm.js'
 import { InvalidArgumentError, nodeOption } from './client-common.js'
 
 export const CONFIRM_WITH_HELP =
@@ -81,16 +81,10 @@ export function notConfirmed(
   summary: ConfirmationSummary,
   storageEventId: string,
 ): EngineFailure & { confirmation: ConfirmationSummary } {
-  const said = summary.answers.map((a, i) => {
-    const who = summary.asked[i]!
-    if ('code' in a) return `${who} failed (${a.code})`
-    if (a.hash_commit === null) return `${who} does not list it`
-    return a.hash_commit === target.hash_commit ? `${who} agrees` : `${who} lists ${a.hash_commit}`
-  })
   return {
     ok: false,
     error_code: 'SE_ERR_INTEGRITY_MISMATCH',
-    error_detail: `version ${target.version} of ${target.object_id} with hash_commit ${target.hash_commit} is not confirmed: ${summary.agreeing} of the ${summary.asked.length} nodes asked list it (${said.join('; ')}); nothing written`,
+    error_detail: `${confirmationDetail(target, summary, summary.asked)}; nothing written`,
     code: 'NOT_CONFIRMED',
     storage_event_id: storageEventId,
     confirmation: summary,
