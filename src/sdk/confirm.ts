@@ -4,6 +4,8 @@ import { InvalidInputError } from '../core/errors.js'
 import type { CallOptions, StorageEngineApi } from '../engine/api.js'
 import { type EngineFailure, failure, type ObjectSummary } from '../engine/responses.js'
 
+export { confirmationDetail } from './confirm-detail.js'
+
 /** The version a caller wants confirmed: a read's or a write's answer has these fields. */
 export interface VersionToConfirm {
   object_id: string
@@ -173,23 +175,4 @@ async function listedSummary(
     // An engine of the interface answers failures; one that throws confirms nothing all the same.
     return { code: failure(err, null).code }
   }
-}
-
-/**
- * One line saying what each node asked answered, `names[i]` naming the i-th: what a failure that
- * was not confirmed tells a person.
- */
-export function confirmationDetail(
-  target: VersionToConfirm,
-  confirmation: Pick<VersionConfirmation, 'agreeing' | 'answers'>,
-  names: readonly string[],
-): string {
-  const said = confirmation.answers.map((a, i) => {
-    const who = names[i] ?? `node ${i + 1}`
-    if ('code' in a) return `${who} failed (${a.code})`
-    if (a.hash_commit === null) return `${who} does not list it`
-    if (a.hash_commit !== target.hash_commit) return `${who} lists ${a.hash_commit}`
-    return a.differs === undefined ? `${who} agrees` : `${who} lists another ${a.differs.join(', ')}`
-  })
-  return `version ${target.version} of ${target.object_id} with hash_commit ${target.hash_commit} is not confirmed: ${confirmation.agreeing} of the ${confirmation.answers.length} nodes asked list it (${said.join('; ')})`
 }

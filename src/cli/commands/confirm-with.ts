@@ -1,7 +1,8 @@
 import type { EngineFailure } from '../../engine/responses.js'
 import type { NodeAddress } from '../../sdk/address.js'
 import type { QfsClient } from '../../sdk/client.js'
-import { confirmationDetail, type VersionConfirmation, type VersionToConfirm } from '../../sdk/confirm.js'
+import type { VersionConfirmation, VersionToConfirm } from '../../sdk/confirm.js'
+import { confirmationDetail } from '../../sdk/confirm-detail.js'
 import { InvalidArgumentError, nodeOption } from './client-common.js'
 
 export const CONFIRM_WITH_HELP =
