@@ -256,6 +256,18 @@ export async function listVersions(
     .map((v) => v.record)
     .sort(compareKey)
   const objects = decided.slice(0, limit).map(summary)
+  // A listing of one object whose homes mostly did not answer could list none of its versions
+  // placed in this epoch, whatever they hold: "none" would be a guess. It answers as a read by
+  // number does when silent homes could hold the record (docs/consistency.md): retry.
+  if (options.homes !== undefined && objects.length === 0) {
+    const silent = options.homes.filter((h) => !pages.some((p) => p.node === h))
+    if (options.homes.length - silent.length < majority(options.homes.length)) {
+      const why = countedCodes(answers.filter((a) => silent.includes(a.node)).map((a) => a.error))
+      throw new QuorumNotReachedError(
+        `${silent.length} of the object's ${options.homes.length} homes did not answer the listing${why === '' ? '' : ` (${why})`}: its versions cannot be told`,
+      )
+    }
+  }
   // Everything up to the boundary is complete, so a page holding all of it resumes there, past
   // the entries the nodes already examined; a page cut at `limit` resumes after its last object.
   const cursor = decided.length > limit ? objects[objects.length - 1] : boundary
