@@ -96,7 +96,7 @@ export async function confirmSummary(
   return tally(answers, summary.hash_commit)
 }
 
-function checkTarget(target: VersionToConfirm): void {
+export function checkTarget(target: VersionToConfirm): void {
   if (target === null || typeof target !== 'object')
     throw new InvalidInputError(
       'the version to confirm must be an object with object_id, version and hash_commit',
@@ -108,7 +108,7 @@ function checkTarget(target: VersionToConfirm): void {
 }
 
 /** The nodes to ask: at least one, each once. */
-export function checkAsked(engines: readonly StorageEngineApi[]): void {
+export function checkAsked(engines: readonly object[]): void {
   if (!Array.isArray(engines)) throw new InvalidInputError('engines must be a list of nodes to ask')
   if (engines.length === 0) throw new InvalidInputError('confirming a version needs at least one node to ask')
   // One node's word counts once: the same engine twice, or two clients of one node (a QfsClient's
@@ -125,7 +125,7 @@ export function checkAsked(engines: readonly StorageEngineApi[]): void {
 }
 
 /** What tells two asked engines apart: a client's node id, or else the engine object itself. */
-export function askedIdentity(engine: StorageEngineApi): unknown {
+export function askedIdentity(engine: object): unknown {
   const id = (engine as { nodeId?: unknown } | null)?.nodeId
   return typeof id === 'string' ? `node ${id}` : engine
 }
@@ -140,7 +140,7 @@ function fieldTexts(summary: object, what: string): Map<string, string> {
   return texts
 }
 
-function tally(answers: ConfirmationAnswer[], hashCommit: string): VersionConfirmation {
+export function tally(answers: ConfirmationAnswer[], hashCommit: string): VersionConfirmation {
   const agreeing = answers.filter(
     (a) => 'hash_commit' in a && a.hash_commit === hashCommit && a.differs === undefined,
   ).length

@@ -46,6 +46,7 @@ export {
   type VersionConfirmation,
   type VersionToConfirm,
 } from './confirm.js'
+export { confirmRecord, type RecordSource } from './confirm-record.js'
 export { ClientClosedError, EngineNotSetError, NotConfirmedError } from './errors.js'
 export { failureCause, toFailure } from './failures.js'
 export {

@@ -1,3 +1,4 @@
+import type { VersionRecord } from '../../core/record.js'
 import type { EngineFailure } from '../../engine/responses.js'
 import type { NodeAddress } from '../../sdk/address.js'
 import type { QfsClient } from '../../sdk/client.js'
@@ -7,6 +8,9 @@ import { InvalidArgumentError, nodeOption } from './client-common.js'
 
 export const CONFIRM_WITH_HELP =
   'another node to confirm the version with (repeat the flag; an odd number, none of them the --node one): FILE is written only if more than half of them list the version with the hash_commit read'
+
+export const CONFIRM_PROOF_HELP =
+  'another node to confirm the record with (repeat the flag; an odd number, none of them the --node one): verified only if more than half of them resolve the record the proof was checked against'
 
 /** What a confirmed read reports: the nodes asked, in the order given, and what each answered. */
 export interface ConfirmationSummary {
@@ -39,17 +43,40 @@ export async function confirmWithOption(texts: readonly string[], node: NodeAddr
 
 /**
  * Asks every node of `nodes` (a client each, closed after) whether it lists `target`
- * (sdk/confirm.ts `confirmVersion`). The clients share one libp2p node, started here and stopped
- * after: one ephemeral identity and one process-local node however many nodes are asked, and
- * nothing left running when a client cannot be started.
+ * (sdk/confirm.ts `confirmVersion`).
  */
 export async function confirmRead(
   nodes: readonly NodeAddress[],
   target: VersionToConfirm,
   signal: AbortSignal,
 ): Promise<ConfirmationSummary> {
-  const { QfsClient: Client } = await import('../../sdk/client.js')
   const { confirmVersion } = await import('../../sdk/confirm.js')
+  return askNodes(nodes, (clients) => confirmVersion(clients, target, { signal }))
+}
+
+/**
+ * Asks every node of `nodes` whether the record it resolves for the version is `record`
+ * (sdk/confirm-record.ts `confirmRecord`): what a proof was checked against.
+ */
+export async function confirmProofRecord(
+  nodes: readonly NodeAddress[],
+  record: VersionRecord,
+  signal: AbortSignal,
+): Promise<ConfirmationSummary> {
+  const { confirmRecord } = await import('../../sdk/confirm-record.js')
+  return askNodes(nodes, (clients) => confirmRecord(clients, record, { signal }))
+}
+
+/**
+ * A client of each node of `nodes`, asked through `ask`. The clients share one libp2p node, started
+ * here and stopped after: one ephemeral identity and one process-local node however many nodes are
+ * asked, and nothing left running when a client cannot be started.
+ */
+async function askNodes(
+  nodes: readonly NodeAddress[],
+  ask: (clients: QfsClient[]) => Promise<VersionConfirmation | EngineFailure>,
+): Promise<ConfirmationSummary> {
+  const { QfsClient: Client } = await import('../../sdk/client.js')
   const { createQfsLibp2p } = await import('../../net/libp2p-node.js')
   const { generateKeyPair } = await import('@libp2p/crypto/keys')
   // Reachable by nobody, as a client's own node: an ephemeral identity and no listen address.
@@ -57,9 +84,9 @@ export async function confirmRead(
   const clients: QfsClient[] = []
   try {
     for (const n of nodes) clients.push(await Client.create({ node: n.multiaddr, libp2p }))
-    const answer = await confirmVersion(clients, target, { signal })
-    // The target comes from a read that verified: its ids are well formed, so this cannot fail.
-    if (!answer.ok) throw new Error(`confirmVersion refused a verified read: ${answer.error_detail}`)
+    const answer = await ask(clients)
+    // What is confirmed comes from an answer the SDK checked: its ids are well formed, so this cannot fail.
+    if (!answer.ok) throw new Error(`confirming refused a checked answer: ${answer.error_detail}`)
     return {
       confirmed: answer.confirmed,
       agreeing: answer.agreeing,
