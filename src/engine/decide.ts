@@ -124,7 +124,16 @@ export async function decide(
  * quorum failure: an unreachable, timed-out or internally failing home is no verdict on the record.
  */
 export function refusal(errors: unknown[], accepted: number, total: number): Error {
-  const verdict = errors.find((e) => e instanceof QfsError && storageErrorCode(e) !== 'SE_ERR_INTERNAL')
+  const verdict = errors.find(isVerdict)
   if (verdict instanceof QfsError) return verdict
   return new QuorumNotReachedError(`${accepted} of ${total} catalogue homes accepted the record`)
+}
+
+/**
+ * Whether a home's failure is its own verdict on the record (it did not take it), rather than an
+ * answer that never came (unreachable, timed out, cut off, failing inside), after which the home
+ * may hold the record all the same.
+ */
+export function isVerdict(error: unknown): boolean {
+  return error instanceof QfsError && storageErrorCode(error) !== 'SE_ERR_INTERNAL'
 }

@@ -7,6 +7,7 @@ import { metadataSeed, type StorageMetadata } from '../core/metadata.js'
 import type { ShardDescriptor, VersionKind, VersionRecord } from '../core/record.js'
 import { shardRanges, splitIntoBlocks } from '../core/shards.js'
 import type { EpochView } from '../membership/types.js'
+import { VersionConflictError } from '../store/errors.js'
 import { forwardedAcceptances } from './acceptance.js'
 import {
   ask,
@@ -17,7 +18,7 @@ import {
   settleAsking,
   underRequestDeadline,
 } from './context.js'
-import { decide, preflight, refusal } from './decide.js'
+import { decide, isVerdict, preflight, refusal } from './decide.js'
 import { CutShortError, QuorumNotReachedError, stageShortfall } from './errors.js'
 import { stageWhole, WHOLE_STAGE_BYTES } from './stage-whole.js'
 import type { CommitResult, ShardSink, StagedShardInfo } from './transport.js'
@@ -342,11 +343,23 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   try {
     decided = await decide(ctx, record, homes, stagedOn, before, args.signal, cutBefore)
   } catch (err) {
-    await abortAll(ctx, allStaged())
+    // Refused before any home was offered the record: nothing can be decided. Otherwise (the caller
+    // gave up while offers were out) the record may be decided, and the staging sweep resolves it.
+    if (err instanceof VersionConflictError) await abortAll(ctx, allStaged())
     throw err
   }
   const accepted = decided.filter((d) => d.value !== undefined)
   if (accepted.length < majority(homes.length)) {
+    const silent = decided.filter((d) => d.value === undefined && !isVerdict(d.error)).length
+    if (accepted.length + silent >= majority(homes.length)) {
+      // Homes whose answer never came may have taken the record, so it may be decided: taking the
+      // stagings back now could leave a decided version with a shard nowhere. They stay for the
+      // staging sweep's roll-forward, which commits them if the record is decided and takes them
+      // back once the homes show it is not; the identical write again completes it at once.
+      throw new QuorumNotReachedError(
+        `${accepted.length} of ${homes.length} catalogue homes accepted the record and ${silent} did not answer: it may be decided; send the same write again`,
+      )
+    }
     await abortAll(
       ctx,
       allStaged().filter((s) => !accepted.some((a) => a.node === s.node)),
