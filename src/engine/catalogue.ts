@@ -286,8 +286,14 @@ async function resolveDecided(
     { signal, enough: (got) => tally([...got], q).winner !== undefined },
     (n, sig) => ask(ctx, n, sig, (s) => ctx.transport.getRecord(n, objectId, version, { signal: s })),
   )
-  const { winner } = tally(answers, q)
-  if (winner === undefined)
-    throw new ObjectNotFoundError(`version ${version} of ${objectId} has no majority to catch up from`)
-  return winner
+  const { winner, reachable, mostVotes } = tally(answers, q)
+  if (winner !== undefined) return winner
+  // Homes that did not answer may hold the decided record: "not found" would tell a writer to give
+  // up on a write that succeeds once they are back (docs/sdk.md "Failures").
+  if (mostVotes + (homes.length - reachable) >= q) {
+    throw new QuorumNotReachedError(
+      `version ${version} of ${objectId}: ${reachable} of ${homes.length} catalogue homes answered, too few to tell its decided record to catch up from`,
+    )
+  }
+  throw new ObjectNotFoundError(`version ${version} of ${objectId} has no majority to catch up from`)
 }
