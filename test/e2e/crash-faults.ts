@@ -1,7 +1,7 @@
 import { shardId } from '../../src/core/ids.js'
 import type { EligibleSet } from '../../src/core/placement.js'
 import type { Devnet } from '../../src/daemon/devnet.js'
-import { type Ledger, type Rng, sleep } from './crash-workload.js'
+import { type InFlight, type Ledger, type Rng, sleep } from './crash-workload.js'
 
 /** Whom a round kills, relative to a write in flight at that moment. */
 export type VictimRole = 'coordinator' | 'holder' | 'home' | 'any'
@@ -16,6 +16,27 @@ export interface Kill {
   downMs: number
   restartMs: number
   signal: string | null
+}
+
+/** A write in flight (not empty: an empty one is over too soon) and its node in `role`, if any. */
+function aimAt(
+  eligible: EligibleSet,
+  flying: InFlight[],
+  role: VictimRole,
+  rng: Rng,
+): { write: InFlight; node: string } | undefined {
+  const candidates = flying.flatMap((write) => {
+    if (write.size === 0) return []
+    const { homes, holders } = placement(eligible, write.oid, write.version)
+    const nodes =
+      role === 'coordinator'
+        ? [write.via]
+        : role === 'holder'
+          ? holders.filter((n) => n !== write.via && !homes.includes(n))
+          : homes.filter((n) => n !== write.via)
+    return nodes.map((node) => ({ write, node }))
+  })
+  return candidates.length > 0 ? rng.pick(candidates) : undefined
 }
 
 /** The nodes of a version's shards and its catalogue homes in the devnet's (fixed) epoch. */
@@ -46,19 +67,14 @@ export async function crashRounds(
   for (let round = 0; round < rounds; round++) {
     await sleep(rng.int(300, 1500))
     let role: VictimRole = roles[round % roles.length]!
-    const flying = [...ledger.inFlight.values()].filter((w) => w.size > 0)
-    const write = flying.length > 0 ? rng.pick(flying) : undefined
-    let node: string | undefined
-    if (write !== undefined) {
-      const { homes, holders } = placement(eligible, write.oid, write.version)
-      const candidates =
-        role === 'coordinator'
-          ? [write.via]
-          : role === 'holder'
-            ? holders.filter((n) => n !== write.via && !homes.includes(n))
-            : homes.filter((n) => n !== write.via)
-      if (candidates.length > 0) node = rng.pick(candidates)
+    // The first write in flight after the seeded moment that has a node in that role (writers
+    // pause between objects, so there may be none for a moment).
+    let aim: { write: InFlight; node: string } | undefined
+    for (const until = Date.now() + 2_000; aim === undefined && Date.now() < until; await sleep(10)) {
+      aim = aimAt(eligible, [...ledger.inFlight.values()], role, rng)
     }
+    const write = aim?.write
+    let node = aim?.node
     if (node === undefined) {
       role = 'any'
       node = rng.pick(ids)

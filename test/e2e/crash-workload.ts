@@ -98,10 +98,13 @@ export interface Attempt {
   endedMs: number
 }
 
+/** A write under way: an Attempt without its answer yet. */
+export type InFlight = Omit<Attempt, 'code' | 'endedMs'>
+
 /** Every answer the writers got, and what is in flight at a moment (to aim a kill). */
 export class Ledger {
   readonly attempts: Attempt[] = []
-  readonly inFlight = new Map<number, Omit<Attempt, 'code' | 'endedMs'>>()
+  readonly inFlight = new Map<number, InFlight>()
   private next = 0
   readonly t0 = Date.now()
 
@@ -233,7 +236,9 @@ export class Workload {
       else this.init.ledger.end(id, code, undefined, answer.error_detail)
       if (code === 'ok' || DEFINITE_FAILURES.has(code)) return code
       at++
-      await sleep(rng.int(100, 400))
+      // Backing off past a daemon's restart (seconds on this machine), so a write that needs the
+      // killed node back (a shard left on one replica beside a home holding a loser's record) gets it.
+      await sleep(Math.min(2_500, rng.int(150, 300) * 2 ** attempt))
     }
     return code
   }
