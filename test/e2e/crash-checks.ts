@@ -69,6 +69,14 @@ export async function checkReads(
     const acked = [...labels.values()].flat().filter((a) => a.code === 'ok')
     const ackedHashes = new Set(acked.map((a) => a.hash_commit!))
     if (ackedHashes.size > 1) problem(`${k}: acknowledged with ${ackedHashes.size} hash_commits`)
+    // One content only (one writer, or two sending the same bytes): the same write again completes or
+    // confirms it (docs/sdk.md), and with every earlier version acknowledged nothing can refuse it.
+    if (labels.size === 1) {
+      const refused = [...labels.values()]
+        .flat()
+        .filter((a) => a.code === 'VERSION_CONFLICT' || a.code === 'INVALID_VERSION')
+      if (refused.length > 0) problem(`${k}: one content only, yet refused: ${codes(refused)}`)
+    }
     const bytesOf = new Map([...labels].map(([label, tries]) => [label, content(label, tries[0]!.size)]))
     const hashes = new Set<string>()
     let verified: Extract<Awaited<ReturnType<QfsClient['getContent']>>, { ok: true }> | undefined
