@@ -10,7 +10,6 @@ import { liveNetwork, liveNodeState, networkHash, replayNetwork } from '../../sr
 import type { NodeState } from '../../src/replay/state.js'
 import type { QfsClient } from '../../src/sdk/index.js'
 import { openNodeDb, type RootDb, storeSublevels } from '../../src/store/index.js'
-import type { Kill } from './crash-faults.js'
 import { type Attempt, content, DEFINITE_FAILURES, type Ledger, WRITE_ANSWERS } from './crash-workload.js'
 
 /**
@@ -48,7 +47,6 @@ export async function checkReads(
   clients: Map<string, QfsClient>,
   nodeIds: readonly string[],
   ledger: Ledger,
-  kills: readonly Kill[],
 ): Promise<Served> {
   const served: Served = {
     readable: new Map(),
@@ -95,7 +93,7 @@ export async function checkReads(
         continue
       }
       const tries = labels.get(label)!
-      if (tries.every((a) => definite(a, kills))) {
+      if (tries.every(definite)) {
         problem(
           `${k}: readable through ${node} as content ${label}, every write of which failed for good: ${codes(tries)}`,
         )
@@ -131,16 +129,12 @@ async function inPool<T>(items: readonly T[], width: number, fn: (item: T) => Pr
 }
 
 /**
- * Whether an answer says the write took no effect. VERSION_CONFLICT does not when a daemon was
- * killed while the write ran: the coordinator answers the refusal of one home even when another
- * home went silent, and a home killed right after taking the record (before its answer left) makes
- * a majority with the one that accepted, so the version is decided with this content. That is
- * reported as an open issue (the docs call the answer a refusal); the check holds it to the rest.
+ * Whether an answer says the write took no effect. VERSION_CONFLICT is held to it whatever was killed:
+ * a coordinator answers a refusal only when the homes' own refusals leave the record short of a
+ * majority (docs/consistency.md, step 2), never when a silent home could complete it.
  */
-function definite(a: Attempt, kills: readonly Kill[]): boolean {
-  if (!DEFINITE_FAILURES.has(a.code)) return false
-  if (a.code !== 'VERSION_CONFLICT') return true
-  return !kills.some((k) => k.killedAtMs >= a.startedMs && k.killedAtMs <= a.endedMs)
+function definite(a: Attempt): boolean {
+  return DEFINITE_FAILURES.has(a.code)
 }
 
 const codes = (tries: Attempt[]) => tries.map((a) => `${a.code} via ${a.via.slice(-6)}`).join(', ')
