@@ -413,8 +413,17 @@ export async function writeVersion(ctx: EngineContext, args: WriteArgs): Promise
   return { record, underReplicated, laggingHomes }
 }
 
+/**
+ * Takes back a failed write's staged shards before it answers, each exchange under the request
+ * deadline like every other of the write: a holder frozen now must not hold the answer (a holder
+ * that never hears the abort leaves its staging to the staging sweep).
+ */
 async function abortAll(ctx: EngineContext, staged: Array<{ node: string; id: string }>): Promise<void> {
   const byNode = new Map<string, string[]>()
   for (const s of staged) byNode.set(s.node, [...(byNode.get(s.node) ?? []), s.id])
-  await settle([...byNode.keys()], (node) => ctx.transport.abortStaging(node, byNode.get(node)!))
+  await settle([...byNode.keys()], (node) =>
+    underRequestDeadline(ctx, undefined, (signal) =>
+      ctx.transport.abortStaging(node, byNode.get(node)!, { signal }),
+    ),
+  )
 }
