@@ -1,12 +1,14 @@
 import { EligibleSet } from '../../src/core/placement.js'
+import type { VersionRecord } from '../../src/core/record.js'
 import { DeterministicTime } from '../../src/core/time.js'
 import { createLogger } from '../../src/daemon/logger.js'
 import { startStagingSweeper } from '../../src/daemon/staging-sweeper.js'
 import { StorageEngine } from '../../src/engine/engine.js'
+import type { StoreSuccess } from '../../src/engine/responses.js'
 import { liveNodeState, replayNodeLog, stateHash } from '../../src/replay/index.js'
 import { ChaosOracle } from './chaos-oracle.js'
 import type { ChaosCase } from './chaos-schedule.js'
-import { checkedRead, FaultBook, runStep, type StepContext } from './chaos-steps.js'
+import { checkedRead, FaultBook, runStep, type StepContext, writeVersion } from './chaos-steps.js'
 import { ChaosTransport, seededRandom } from './chaos-transport.js'
 import { inProcessHarness } from './harness.js'
 
@@ -61,6 +63,7 @@ export async function runChaosCase(c: ChaosCase, o: ChaosOptions): Promise<CaseR
     frozen: new Set(),
     active: new Map(),
     latestNotFound: [],
+    failedWrites: [],
     counts: {},
   }
   const silent = createLogger('silent')
@@ -132,19 +135,43 @@ async function finalChecks(
   const { h, oracle } = ctx
   const eligible = new EligibleSet(h.nodeIds)
   // Claim 3 first, while homes that were away still lag (the reads below repair them): with every
-  // home up, the latest is at least the highest acknowledged version.
-  for (const oid of oracle.oids) {
-    const acked = oracle.ackedBefore(oid, Number.POSITIVE_INFINITY)
-    const where = `final latest read of ${oid.slice(0, 8)}`
-    await bounded(async () => {
-      const r = await checkedRead(ctx, h.nodeIds[acked % 5]!, oid, 'latest', where)
-      if (r.ok && r.version < acked) oracle.violation(`${where}: v${r.version} below acknowledged v${acked}`)
-      if (!r.ok && r.code !== 'NOT_FOUND') oracle.violation(`${where}: ${r.code} with every node up`)
-      if (!r.ok && acked > 0) ctx.latestNotFound.push({ oid, from: acked, where })
-    }, where)
+  // home up, the latest is at least the highest acknowledged version. Before the sweep a version
+  // decided but never committed may read SHARD_UNAVAILABLE ("until the roll-forward, a retry or
+  // repair commits the shards").
+  const latestRead = async (phase: string, shardsMayLack: boolean) => {
+    for (const oid of oracle.oids) {
+      const acked = oracle.ackedBefore(oid, Number.POSITIVE_INFINITY)
+      const where = `final latest read of ${oid.slice(0, 8)} ${phase}`
+      await bounded(async () => {
+        const r = await checkedRead(ctx, h.nodeIds[acked % 5]!, oid, 'latest', where)
+        if (r.ok && r.version < acked)
+          oracle.violation(`${where}: v${r.version} below acknowledged v${acked}`)
+        if (r.ok || r.code === 'NOT_FOUND' || (shardsMayLack && r.code === 'SHARD_UNAVAILABLE')) {
+          if (!r.ok && r.code === 'NOT_FOUND' && acked > 0)
+            ctx.latestNotFound.push({ oid, from: acked, where })
+          return
+        }
+        oracle.violation(`${where}: ${r.code} with every node up (${r.detail})`)
+      }, where)
+    }
+  }
+  await latestRead('before the sweep', true)
+  // A client whose write failed sends the identical write again ("the same write again is idempotent
+  // at the homes and commits the missing replicas, so a client retries with the same bytes"; "The
+  // identical write of one of the split records can complete v"). Without it a version can stay
+  // decided with shards nowhere: a coordinator that hears too few homes accept (their answers lost)
+  // takes back every staging of the non-home holders, which the roll-forward then cannot use.
+  const retried = new Set<string>()
+  for (const f of ctx.failedWrites) {
+    const key = `${f.oid}/${f.version}/${f.variant}`
+    if (retried.has(key)) continue
+    retried.add(key)
+    const where = `retry of ${f.oid.slice(0, 8)}/${f.version} variant ${f.variant} via ${f.writer}`
+    await bounded(() => writeVersion(ctx, f.writer, f.oid, f.version, f.variant, where), where)
   }
   // The staging sweep of every node: roll-forward of what a decided version still needs.
   for (const id of h.nodeIds) await bounded(() => sweep(id), `final sweep on ${id}`)
+  await latestRead('after the retries and the sweep', false)
   // Claim 2: "The version is decided: a majority of its homes hold its record, so every later read
   // resolves the same record": every acknowledged write, through every node, is the acknowledged record.
   for (const a of oracle.acks) {
@@ -154,6 +181,8 @@ async function finalChecks(
         const r = await checkedRead(ctx, node, a.oid, a.version, where)
         if (!r.ok) oracle.violation(`${where}: ${r.code} with every node up`)
         else if (r.hash !== a.answer.hash_commit) oracle.violation(`${where}: not the acknowledged content`)
+        else if (!sameShards(r.record, a.answer))
+          oracle.violation(`${where}: the record's shards are not the ones the acknowledgement named`)
       }, where)
     }
   }
@@ -226,4 +255,13 @@ async function finalChecks(
     const verdict = await node.log.verify()
     if (!verdict.ok) oracle.violation(`${id}: its log does not verify: ${verdict.code} ${verdict.reason}`)
   }
+}
+
+/** The record's shards and their replicas are the ones the acknowledgement named. */
+function sameShards(record: VersionRecord, ack: StoreSuccess): boolean {
+  const ids = record.shards.map((d) => d.shard_id)
+  if (JSON.stringify(ids) !== JSON.stringify(ack.shard_ids)) return false
+  return record.shards.every(
+    (d) => JSON.stringify(d.replicas) === JSON.stringify(ack.replica_sets[d.shard_id]),
+  )
 }

@@ -1,6 +1,7 @@
 import { shardId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import { verifyStorageProof } from '../../src/core/proof.js'
+import type { VersionRecord } from '../../src/core/record.js'
 import type { StorageEngine } from '../../src/engine/engine.js'
 import type { ChaosOracle } from './chaos-oracle.js'
 import type { ChaosCase, Step } from './chaos-schedule.js'
@@ -45,6 +46,8 @@ export interface StepContext {
   frozen: Set<string>
   /** Faults in force by `op:node`, so that overlapping ones end with the last. */
   active: Map<string, number>
+  /** Writes that failed other than for a gap: the client's retry of each comes at the end. */
+  failedWrites: Array<{ writer: string; oid: string; version: number; variant: 0 | 1 | 2 }>
   /** Latest reads that answered NOT_FOUND with every home clean: checked at the end. */
   latestNotFound: Array<{ oid: string; from: number; where: string }>
   counts: Record<string, number>
@@ -72,13 +75,16 @@ export async function checkedRead(
   oid: string,
   version: number | 'latest',
   where: string,
-): Promise<{ ok: true; version: number; hash: string; kind: string } | { ok: false; code: string }> {
+): Promise<
+  | { ok: true; version: number; hash: string; kind: string; record: VersionRecord }
+  | { ok: false; code: string; detail: string }
+> {
   const engine = ctx.engines.get(node)!
   const opened = await engine.readContent(oid, version === 'latest' ? undefined : version)
   if (!opened.ok) {
     if (opened.code === 'INTEGRITY_MISMATCH')
       ctx.oracle.violation(`${where}: INTEGRITY_MISMATCH with no bytes altered`)
-    return { ok: false, code: opened.code }
+    return { ok: false, code: opened.code, detail: opened.error_detail }
   }
   if (version !== 'latest' && opened.version !== version)
     ctx.oracle.violation(`${where}: asked for v${version}, answered v${opened.version}`)
@@ -93,34 +99,53 @@ export async function checkedRead(
     const code = (err as { code?: string }).code ?? 'INTERNAL'
     if (code === 'INTEGRITY_MISMATCH')
       ctx.oracle.violation(`${where}: INTEGRITY_MISMATCH with no bytes altered`)
-    return { ok: false, code }
+    return { ok: false, code, detail: String((err as Error).message) }
   }
   if (candidate !== undefined && !Buffer.concat(parts).equals(Buffer.from(candidate.content)))
     ctx.oracle.violation(
       `${where}: bytes of ${oid.slice(0, 8)}/${opened.version} are not the content its hash_commit names`,
     )
-  return { ok: true, version: opened.version, hash: opened.hash_commit, kind: opened.kind }
+  return {
+    ok: true,
+    version: opened.version,
+    hash: opened.hash_commit,
+    kind: opened.kind,
+    record: opened.record,
+  }
 }
 
 async function write(ctx: StepContext, s: Extract<Step, { op: 'write' }>, where: string): Promise<void> {
   const oid = ctx.oracle.oids[s.object]!
   const v = ctx.oracle.nextVersion(oid, s.back)
-  const cand = ctx.oracle.candidates(oid, v)[s.variant]!
   const writer = ctx.h.nodeIds[ctx.c.writers[s.writer]!]!
+  const r = await writeVersion(ctx, writer, oid, v, s.variant, where)
+  if (!r.ok && r.code !== 'INVALID_VERSION')
+    ctx.failedWrites.push({ writer, oid, version: v, variant: s.variant })
+}
+
+/** One write of a candidate content, checked and recorded when acknowledged. */
+export async function writeVersion(
+  ctx: StepContext,
+  writer: string,
+  oid: string,
+  v: number,
+  variant: 0 | 1 | 2,
+  where: string,
+): Promise<{ ok: boolean; code?: string }> {
+  const cand = ctx.oracle.candidates(oid, v)[variant]!
   const engine = ctx.engines.get(writer)!
   const r =
-    s.variant === 2
+    variant === 2
       ? await engine.deleteContent(oid, v, cand.metadata)
       : await engine.putContent(oid, v, cand.content, cand.metadata)
   count(ctx, r.ok ? 'acks' : `write:${r.code}`)
-  if (!r.ok) return
+  if (!r.ok) return r
   const at = performance.now()
   if (r.hash_commit !== cand.hashCommit || r.version !== v || r.kind !== cand.kind || r.object_id !== oid)
-    ctx.oracle.violation(
-      `${where}: the acknowledgement of ${oid.slice(0, 8)}/${v} names another write: ${JSON.stringify({ v: r.version, kind: r.kind, hash: r.hash_commit, expected: cand.hashCommit })}`,
-    )
+    ctx.oracle.violation(`${where}: the acknowledgement of ${oid.slice(0, 8)}/${v} names another write`)
   ctx.oracle.observe(oid, v, r.hash_commit, `${where} ack`)
-  ctx.oracle.acks.push({ oid, version: v, variant: s.variant, answer: r, at })
+  ctx.oracle.acks.push({ oid, version: v, variant, answer: r, at })
+  return r
 }
 
 async function read(ctx: StepContext, s: Extract<Step, { op: 'read' }>, where: string): Promise<void> {
