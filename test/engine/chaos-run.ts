@@ -81,7 +81,10 @@ export async function runChaosCase(c: ChaosCase, o: ChaosOptions): Promise<CaseR
   )
   const sweep = (id: string) => sweepers.get(id)!.sweepNow()
   let slowestMs = 0
-  /** Claim 5: every call settles; one that has not after the bound is reported, not awaited. */
+  /**
+   * Claim 5: every call settles ("A peer a phase still needs is waited for to its full deadline"):
+   * one that has not after the bound is reported, not awaited.
+   */
   const bounded = async (run: () => Promise<unknown>, what: string): Promise<void> => {
     const start = performance.now()
     let timer: NodeJS.Timeout | undefined
@@ -244,7 +247,8 @@ async function finalChecks(
   }
   await h.setDown(away, false)
   await sleep(50)
-  // Claim 4: each node's log replays to its live state, and verifies.
+  // Claim 4: "Every shard is on at least q nodes' disks, committed and covered by their audit logs":
+  // each node's log alone replays to its live state (src/replay), and its chain verifies.
   for (const id of h.nodeIds) {
     const node = h.net.node(id)
     await node.log.flush()
