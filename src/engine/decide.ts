@@ -3,7 +3,7 @@ import { recordDigest, type VersionRecord } from '../core/record.js'
 import { InvalidVersionError, VersionConflictError } from '../store/errors.js'
 import { catchUp } from './catalogue.js'
 import { ask, type EngineContext, majority, type Settled, settle, settleAsking } from './context.js'
-import { QuorumNotReachedError } from './errors.js'
+import { countedCodes, QuorumNotReachedError } from './errors.js'
 import type { CommitRequest, CommitResult } from './transport.js'
 
 /**
@@ -119,14 +119,22 @@ export async function decide(
   )
 }
 
+/** The homes' refusals a writer is told as they are: they are about the version or the request. */
+const WRITER_VERDICTS: ReadonlySet<string> = new Set(['VERSION_CONFLICT', 'INVALID_VERSION', 'INVALID_INPUT'])
+
 /**
- * The homes' own verdict when they refused (VERSION_CONFLICT, INVALID_VERSION, INVALID_INPUT), else a
- * quorum failure: an unreachable, timed-out or internally failing home is no verdict on the record.
+ * The homes' own verdict when they refused the version or the request (VERSION_CONFLICT,
+ * INVALID_VERSION, INVALID_INPUT), else a quorum failure: an unreachable, timed-out or internally
+ * failing home is no verdict on the record, and a home's other refusals (its staged shard swept,
+ * NOT_FOUND; busy; full) say nothing a writer can act on but retrying (docs/sdk.md "Failures").
  */
 export function refusal(errors: unknown[], accepted: number, total: number): Error {
-  const verdict = errors.find(isVerdict)
+  const verdict = errors.find((e) => e instanceof QfsError && WRITER_VERDICTS.has(e.code))
   if (verdict instanceof QfsError) return verdict
-  return new QuorumNotReachedError(`${accepted} of ${total} catalogue homes accepted the record`)
+  const why = countedCodes(errors)
+  return new QuorumNotReachedError(
+    `${accepted} of ${total} catalogue homes accepted the record${why === '' ? '' : ` (${why})`}`,
+  )
 }
 
 /**

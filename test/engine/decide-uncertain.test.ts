@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { NodeUnavailableError } from '../../src/engine/errors.js'
+import { NodeUnavailableError, ObjectNotFoundError } from '../../src/engine/errors.js'
 import { VersionConflictError } from '../../src/store/errors.js'
 import {
   engineOn,
@@ -128,6 +128,29 @@ describe('a decide whose missing answers may have been acceptances', () => {
     const put = await engineOn(h, writer).putContent(p.oid, 1, bytesOf('definite', 3000), meta(1))
     expect(put).toMatchObject({ ok: false, code: 'VERSION_CONFLICT', error_code: 'SE_ERR_INVALID_VERSION' })
     for (const u of undo.splice(0).reverse()) u()
+    for (const n of h.nodeIds.filter((id) => !p.homes.includes(id)))
+      expect(await stagedOn(h, n, p.oid)).toBe(0)
+  })
+
+  it('homes refusing for a reason a writer cannot act on (their staging swept: NOT_FOUND) give QUORUM_NOT_REACHED, not NOT_FOUND', async () => {
+    const p = outsideHomesBut('swept-staging', 0)
+    const [, r1, r2] = p.homes as [string, string, string]
+    const writer = h.nodeIds.find((n) => !p.homes.includes(n))!
+    undo.push(
+      wrapAll(h.net.transport, 'commitVersion', async (original, node, ...rest) => {
+        if (node === r1 || node === r2) throw new ObjectNotFoundError('staging 1f2e is not held')
+        return original(node, ...rest)
+      }),
+    )
+    const put = await engineOn(h, writer).putContent(p.oid, 1, bytesOf('swept', 3000), meta(1))
+    expect(put).toMatchObject({
+      ok: false,
+      code: 'QUORUM_NOT_REACHED',
+      error_code: 'SE_ERR_NO_ELIGIBLE_NODES',
+    })
+    if (!put.ok) expect(put.error_detail).toContain('NOT_FOUND x2')
+    for (const u of undo.splice(0).reverse()) u()
+    // Their own answers: definite, so nothing is left for the sweep.
     for (const n of h.nodeIds.filter((id) => !p.homes.includes(id)))
       expect(await stagedOn(h, n, p.oid)).toBe(0)
   })
