@@ -1,14 +1,10 @@
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EligibleSet } from '../../src/core/placement.js'
-import { Devnet } from '../../src/daemon/devnet.js'
-import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
-import { QfsClient } from '../../src/sdk/index.js'
+import type { Devnet } from '../../src/daemon/devnet.js'
+import type { QfsClient } from '../../src/sdk/index.js'
 import {
   checkListings,
   checkNodeDirOffline,
@@ -18,6 +14,7 @@ import {
 } from './crash-checks.js'
 import { crashRounds, type Kill } from './crash-faults.js'
 import { Ledger, Rng, Workload } from './crash-workload.js'
+import { startDevnetWithClients, stopDevnetWithClients } from './devnet-clients.js'
 
 /**
  * Five `qfs-node start` daemons (the compiled dist) written to by several clients at once, through
@@ -50,29 +47,11 @@ describe(`devnet crash: SIGKILL daemons in the middle of writes (seed ${SEED}, $
   const nodeIds = () => devnet.plan.nodes.map((n) => n.nodeId)
 
   beforeAll(async () => {
-    if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
-      throw new Error('the daemons run the compiled CLI: run `npm run build` first (npm test does)')
-    }
-    dir = await mkdtemp(join(tmpdir(), 'qfs-e2e-crash-'))
-    devnet = await Devnet.start({
-      dir,
-      nodes: 5,
-      logLevel: 'warn',
-      startTimeoutMs: 60_000,
-      stopTimeoutMs: 10_000,
-    })
-    libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
-    for (const n of devnet.nodes) {
-      clients.set(n.node_id, await QfsClient.create({ node: n.multiaddrs[0]!, libp2p }))
-    }
+    ;({ dir, devnet, libp2p } = await startDevnetWithClients('qfs-e2e-crash-', clients))
   }, 90_000)
 
   afterAll(async () => {
-    for (const c of clients.values()) await c.close()
-    await libp2p?.stop()
-    await devnet?.stop()
-    if (dir !== undefined && process.env.QFS_CRASH_KEEP === undefined)
-      await rm(dir, { recursive: true, force: true })
+    await stopDevnetWithClients({ dir, devnet, libp2p }, clients, process.env.QFS_CRASH_KEEP !== undefined)
   }, 60_000)
 
   it('keeps every acknowledged write, and at most one content per version, through rounds of SIGKILL', async () => {

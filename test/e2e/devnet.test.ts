@@ -1,18 +1,14 @@
 import { createCipheriv, createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectId, shardId } from '../../src/core/ids.js'
 import { EligibleSet } from '../../src/core/placement.js'
 import { verifyStorageProof } from '../../src/core/proof.js'
 import type { VersionRecord } from '../../src/core/record.js'
-import { Devnet } from '../../src/daemon/devnet.js'
-import { createQfsLibp2p } from '../../src/net/libp2p-node.js'
-import { QfsClient } from '../../src/sdk/index.js'
+import type { Devnet } from '../../src/daemon/devnet.js'
+import type { QfsClient } from '../../src/sdk/index.js'
+import { startDevnetWithClients, stopDevnetWithClients } from './devnet-clients.js'
 
 /**
  * The whole stack across processes: five `qfs-node start` daemons (the compiled dist, as a user runs
@@ -52,29 +48,11 @@ describe('devnet: five daemons as processes, one killed and restarted', () => {
   const nodeIds = () => devnet.plan.nodes.map((n) => n.nodeId)
 
   beforeAll(async () => {
-    if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
-      throw new Error('the daemons run the compiled CLI: run `npm run build` first (npm test does)')
-    }
-    dir = await mkdtemp(join(tmpdir(), 'qfs-e2e-devnet-'))
-    devnet = await Devnet.start({
-      dir,
-      nodes: 5,
-      logLevel: 'warn',
-      startTimeoutMs: 60_000,
-      stopTimeoutMs: 10_000,
-    })
-    // One client-side libp2p node (no listen address) shared by a QfsClient per daemon.
-    libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
-    for (const n of devnet.nodes) {
-      clients.set(n.node_id, await QfsClient.create({ node: n.multiaddrs[0]!, libp2p }))
-    }
+    ;({ dir, devnet, libp2p } = await startDevnetWithClients('qfs-e2e-devnet-', clients))
   }, 90_000)
 
   afterAll(async () => {
-    for (const c of clients.values()) await c.close()
-    await libp2p?.stop()
-    await devnet?.stop()
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+    await stopDevnetWithClients({ dir, devnet, libp2p }, clients)
   }, 60_000)
 
   it('lists every ready node in devnet.json, each on its own directory and loopback port', async () => {
