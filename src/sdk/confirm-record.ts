@@ -1,4 +1,3 @@
-import { canonicalJson } from '../core/canonical.js'
 import { InvalidInputError } from '../core/errors.js'
 import { recordDigest, type VersionRecord } from '../core/record.js'
 import type { CallOptions } from '../engine/api.js'
@@ -7,6 +6,7 @@ import {
   type ConfirmationAnswer,
   checkAsked,
   checkTarget,
+  differingFields,
   tally,
   type VersionConfirmation,
 } from './confirm.js'
@@ -50,12 +50,10 @@ export async function confirmRecord(
         const theirs = await source.getRecord(record.object_id, record.version, options)
         if ('error_code' in theirs) return { code: theirs.code }
         if (recordDigest(theirs) === digest) return { hash_commit: theirs.hash_commit }
-        const differs = Object.keys({ ...record, ...theirs }).filter(
-          (k) =>
-            k !== 'hash_commit' &&
-            textOf((record as unknown as Record<string, unknown>)[k]) !==
-              textOf((theirs as unknown as Record<string, unknown>)[k]),
-        )
+        const keys = Object.keys({ ...record, ...theirs }).filter((k) => k !== 'hash_commit')
+        const differs = [
+          ...new Set([...differingFields(record, theirs, keys), ...differingFields(theirs, record, keys)]),
+        ]
         return { hash_commit: theirs.hash_commit, differs: differs.length > 0 ? differs.sort() : ['record'] }
       } catch (err) {
         return { code: failure(err, null).code }
@@ -63,12 +61,4 @@ export async function confirmRecord(
     }),
   )
   return tally(answers, record.hash_commit)
-}
-
-function textOf(value: unknown): string | undefined {
-  try {
-    return value === undefined ? undefined : canonicalJson(value)
-  } catch {
-    return undefined
-  }
 }

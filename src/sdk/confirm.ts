@@ -72,11 +72,11 @@ export async function confirmSummary(
   summary: ObjectSummary,
   options: CallOptions = {},
 ): Promise<VersionConfirmation | EngineFailure> {
-  let expected: Map<string, string>
   try {
     checkTarget(summary)
     checkAsked(engines)
-    expected = fieldTexts(summary, 'the summary to confirm')
+    const missing = differingFields(summary, summary, SUMMARY_FIELDS)
+    if (missing.length > 0) throw new InvalidInputError(`the summary to confirm has no ${missing.join(', ')}`)
   } catch (err) {
     return failure(err, null)
   }
@@ -84,13 +84,7 @@ export async function confirmSummary(
   const answers = listed.map((l): ConfirmationAnswer => {
     if ('code' in l) return l
     if (l.hash_commit === null) return { hash_commit: null }
-    let texts: Map<string, string> | undefined
-    try {
-      texts = fieldTexts(l, 'a listed summary')
-    } catch {
-      // An engine's summary that cannot be compared agrees with nothing.
-    }
-    const differs = SUMMARY_FIELDS.filter((f) => texts?.get(f) !== expected.get(f))
+    const differs = differingFields(summary, l, SUMMARY_FIELDS)
     return differs.length === 0 ? { hash_commit: l.hash_commit } : { hash_commit: l.hash_commit, differs }
   })
   return tally(answers, summary.hash_commit)
@@ -130,14 +124,25 @@ export function askedIdentity(engine: object): unknown {
   return typeof id === 'string' ? `node ${id}` : engine
 }
 
-function fieldTexts(summary: object, what: string): Map<string, string> {
-  const texts = new Map<string, string>()
-  for (const field of SUMMARY_FIELDS) {
-    const value = (summary as Record<string, unknown>)[field]
-    if (value === undefined) throw new InvalidInputError(`${what} has no ${field}`)
-    texts.set(field, canonicalJson(value))
+/**
+ * The fields among `fields` in which `theirs` differs from `ours`, compared as canonical JSON. A field
+ * `ours` lacks, or that cannot be written as JSON on either side (a custom engine's malformed
+ * answer), differs: it agrees with nothing.
+ */
+export function differingFields(ours: object, theirs: object, fields: readonly string[]): string[] {
+  return fields.filter((f) => {
+    const mine = jsonText((ours as Record<string, unknown>)[f])
+    return mine === undefined || mine !== jsonText((theirs as Record<string, unknown>)[f])
+  })
+}
+
+function jsonText(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  try {
+    return canonicalJson(value)
+  } catch {
+    return undefined
   }
-  return texts
 }
 
 export function tally(answers: ConfirmationAnswer[], hashCommit: string): VersionConfirmation {

@@ -1,4 +1,3 @@
-import { canonicalJson } from '../core/canonical.js'
 import { InvalidInputError } from '../core/errors.js'
 import type { StorageEngineApi } from '../engine/api.js'
 import { type EngineFailure, failure, type ObjectSummary, type ReadSuccess } from '../engine/responses.js'
@@ -8,6 +7,7 @@ import {
   confirmationDetail,
   confirmSummary,
   confirmVersion,
+  differingFields,
   type VersionConfirmation,
   type VersionToConfirm,
 } from './confirm.js'
@@ -100,18 +100,9 @@ const SUMMARY_KEYS = [
   'content_size',
   'created_at_tick',
   'metadata',
-] as const
+]
 
 /** Whether two summaries name the same version with the same hash_commit, kind, size, tick and metadata. */
 export function sameSummary(a: ObjectSummary, b: ObjectSummary): boolean {
-  return SUMMARY_KEYS.every((f) => {
-    const [x, y] = [a[f], b[f]]
-    // A field missing on either side (a custom engine's malformed answer) matches nothing.
-    if (x === undefined || x === null || y === undefined || y === null) return false
-    try {
-      return canonicalJson(x) === canonicalJson(y)
-    } catch {
-      return false
-    }
-  })
+  return differingFields(a, b, SUMMARY_KEYS).length === 0 && differingFields(b, a, SUMMARY_KEYS).length === 0
 }
