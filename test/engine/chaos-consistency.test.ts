@@ -3,13 +3,16 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type CaseReport, runChaosCase } from './chaos-run.js'
 import { type ChaosCase, chaosCase } from './chaos-schedule.js'
+import { wideChaosCase } from './chaos-schedule-wide.js'
 
 /**
  * Random interleavings of 2-4 concurrent writers, node faults (down, frozen, lossy and slow links),
  * reads, listings, proofs and staging sweeps over a 5-node in-process network, checked against the
  * claims of docs/consistency.md (chaos-steps.ts and chaos-run.ts quote the sentence each pins).
- * QFS_CHAOS_RUNS runs more cases, QFS_CHAOS_SEED from another seed, QFS_CHAOS_VERBOSE prints each
- * case's tallies, and QFS_CHAOS_CASE=file.json replays one counterexample as fast-check printed it.
+ * QFS_CHAOS_RUNS runs more cases, QFS_CHAOS_SEED from another seed, QFS_CHAOS_PROFILE=wide from the
+ * wider generator of chaos-schedule-wide.ts, QFS_CHAOS_VERBOSE prints the tallies, QFS_CHAOS_SHRINK
+ * shrinks a failing case, and QFS_CHAOS_CASE=file.json replays one case (chaos-cases/ keeps those
+ * found). chaos-campaign.test.ts runs many cases without stopping at the first failure.
  * Message timings come from each case's seed but also from the machine's timing, so a failing case
  * may need a few replays.
  */
@@ -17,17 +20,18 @@ import { type ChaosCase, chaosCase } from './chaos-schedule.js'
 const RUNS = Number(process.env.QFS_CHAOS_RUNS ?? 30)
 const SEED = Number(process.env.QFS_CHAOS_SEED ?? 0xc4a05)
 const VERBOSE = process.env.QFS_CHAOS_VERBOSE !== undefined
+const WIDE = process.env.QFS_CHAOS_PROFILE === 'wide'
 const OPTIONS = { requestMs: 250, settleBoundMs: 8_000 }
 
 describe('chaos: consistency claims under random faults', () => {
   it('no case breaks safety, acknowledged writes, latest reads, replay or settling', {
-    timeout: 60_000 + RUNS * 3_000,
+    timeout: 60_000 + RUNS * (WIDE ? 10_000 : 3_000),
   }, async () => {
     const totals: Record<string, number> = {}
     let cases = 0
     let slowest = 0
     await fc.assert(
-      fc.asyncProperty(chaosCase, async (c) => {
+      fc.asyncProperty(WIDE ? wideChaosCase : chaosCase, async (c) => {
         const report: CaseReport = await runChaosCase(c, OPTIONS)
         cases++
         slowest = Math.max(slowest, report.slowestMs)

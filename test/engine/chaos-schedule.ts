@@ -15,7 +15,7 @@ export interface WriteStep {
   at: number
   writer: number
   object: number
-  back: 0 | 1
+  back: 0 | 1 | 2
   /** 0 or 1: one of two contents for the version (repeats are identical writes); 2: a delete marker. */
   variant: 0 | 1 | 2
 }
