@@ -48,7 +48,10 @@ export interface StepContext {
   active: Map<string, number>
   /** Writes that failed other than for a gap: the client's retry of each comes at the end. */
   failedWrites: Array<{ writer: string; oid: string; version: number; variant: 0 | 1 | 2 }>
-  /** Latest reads that answered NOT_FOUND with every home clean: checked at the end. */
+  /**
+   * Latest reads that answered NOT_FOUND after an acknowledgement: the end checks for a delete marker
+   * from `from` on (the acknowledged version with every home clean, v1 otherwise).
+   */
   latestNotFound: Array<{ oid: string; from: number; where: string }>
   counts: Record<string, number>
 }
@@ -168,7 +171,20 @@ async function read(ctx: StepContext, s: Extract<Step, { op: 'read' }>, where: s
       ctx.oracle.violation(`${where}: acknowledged v${version} answered ${r.code} with every node up`)
     else if (r.hash !== ack.answer.hash_commit) ctx.oracle.violation(`${where}: not the acknowledged content`)
   }
-  if (s.version !== 'latest' || !ctx.faults.cleanSince(homes, mark)) return
+  // "A version read by number resolves to NOT_FOUND only when no record could have a majority even
+  // if every home that did not answer held it": under any faults, never for an acknowledged version.
+  if (ack !== undefined && !r.ok && r.code === 'NOT_FOUND')
+    ctx.oracle.violation(`${where}: acknowledged v${version} answered NOT_FOUND`)
+  if (s.version !== 'latest') return
+  if (!ctx.faults.cleanSince(homes, mark)) {
+    // "Latest likewise answers QUORUM_NOT_REACHED rather than "no version" when silent homes could
+    // hold one; but with a home down and another lagging it may answer the previous decided
+    // version": under faults, NOT_FOUND after an acknowledgement needs a delete marker at some
+    // version (checked at the end, from v1 on).
+    if (!r.ok && r.code === 'NOT_FOUND' && from > 0)
+      ctx.latestNotFound.push({ oid, from: 1, where: `${where} (a home faulty)` })
+    return
+  }
   count(ctx, 'latest reads with clean homes')
   // Claim 3: "for "latest", the highest version at least q homes hold, or the highest decided one
   // below it when racing writers left it split" -- with every home answering, an acknowledged
