@@ -45,6 +45,7 @@ describe('chaos campaign', () => {
       console.log(
         `campaign ${PROFILE} seed ${SEED}: ${cases.length} cases, ${failed.length} failing, ${seconds} s`,
       )
+      console.log(JSON.stringify(totals))
       expect(failed).toEqual([])
     },
   )
