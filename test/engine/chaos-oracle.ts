@@ -30,6 +30,9 @@ export interface Ack {
   at: number
 }
 
+/** The homes' verdicts a writer is told as they are (src/engine/decide.ts WRITER_VERDICTS). */
+const REFUSALS: ReadonlySet<string> = new Set(['VERSION_CONFLICT', 'INVALID_VERSION', 'INVALID_INPUT'])
+
 export class ChaosOracle {
   readonly oids: string[]
   readonly violations: string[] = []
@@ -39,6 +42,10 @@ export class ChaosOracle {
   /** `oid/version/shard_id` -> the one merkle root observed for it, and where first. */
   private readonly roots = new Map<string, { root: string; where: string }>()
   private readonly candidateCache = new Map<string, Candidate[]>()
+  /** Every write sent, by `oid/version/variant`: when it started and whether the homes refused it. */
+  private readonly attempts = new Map<string, Array<{ start: number; refused?: boolean }>>()
+  /** Every content seen readable, by `oid/version/variant`, and when and where first. */
+  private readonly sightings = new Map<string, { at: number; where: string }>()
 
   constructor(private readonly c: ChaosCase) {
     this.oids = Array.from({ length: c.objects }, (_, i) => objectId('chaos', `${c.label}-${i}`))
@@ -75,6 +82,10 @@ export class ChaosOracle {
     const candidate = this.candidates(oid, version).find((c) => c.hashCommit === hash)
     if (candidate === undefined)
       this.violation(`${where}: ${oid.slice(0, 8)}/${version} has ${hash}, no content the case wrote`)
+    if (candidate !== undefined) {
+      const seen = `${oid}/${version}/${candidate.variant}`
+      if (!this.sightings.has(seen)) this.sightings.set(seen, { at: performance.now(), where })
+    }
     const key = `${oid}/${version}`
     const first = this.contents.get(key)
     if (first === undefined) this.contents.set(key, { hash, where })
@@ -83,6 +94,35 @@ export class ChaosOracle {
         `two contents for ${oid.slice(0, 8)}/${version}: ${first.hash.slice(0, 12)} (${first.where}) and ${hash.slice(0, 12)} (${where})`,
       )
     return candidate
+  }
+
+  /**
+   * A write starts: returns the call to make with its answer's code (undefined when acknowledged),
+   * which records whether the homes refused it.
+   */
+  attempt(oid: string, version: number, variant: 0 | 1 | 2): (code: string | undefined) => void {
+    const key = `${oid}/${version}/${variant}`
+    const entry: { start: number; refused?: boolean } = { start: performance.now() }
+    this.attempts.set(key, [...(this.attempts.get(key) ?? []), entry])
+    return (code) => {
+      entry.refused = code !== undefined && REFUSALS.has(code)
+    }
+  }
+
+  /**
+   * docs/consistency.md, "A write": the coordinator answers the homes' refusal only when their own
+   * refusals leave the record short of a majority ("answering a refusal could tell a writer "nothing
+   * written" of a version that then reads as its content"): a content seen readable had a write of
+   * it that started before and was not refused (acknowledged, QUORUM_NOT_REACHED, or not settled).
+   */
+  checkRefusedNeverReadable(): void {
+    for (const [key, seen] of this.sightings) {
+      const before = (this.attempts.get(key) ?? []).filter((a) => a.start < seen.at)
+      if (!before.some((a) => a.refused !== true))
+        this.violation(
+          `${seen.where}: ${key.slice(0, 8)}${key.slice(64)} readable, but every write of it before (${before.length}) was refused`,
+        )
+    }
   }
 
   /** The same claim for a shard's merkle root, as reads and proofs show it. */

@@ -115,6 +115,7 @@ export async function runChaosCase(c: ChaosCase, o: ChaosOptions): Promise<CaseR
     chaos.heal()
     for (const id of h.nodeIds) await h.setDown(id, false)
     await finalChecks(ctx, bounded, sweep)
+    oracle.checkRefusedNeverReadable()
     // Fire-and-forget exchanges without a deadline (a write's aborts of single bad stagings) hold
     // nothing the caller waits for; counted, not judged (over libp2p the transport bounds them).
     if (chaos.unboundedFrozenCalls.length > 0)

@@ -137,10 +137,12 @@ export async function writeVersion(
 ): Promise<{ ok: boolean; code?: string }> {
   const cand = ctx.oracle.candidates(oid, v)[variant]!
   const engine = ctx.engines.get(writer)!
+  const answered = ctx.oracle.attempt(oid, v, variant)
   const r =
     variant === 2
       ? await engine.deleteContent(oid, v, cand.metadata)
       : await engine.putContent(oid, v, cand.content, cand.metadata)
+  answered(r.ok ? undefined : r.code)
   count(ctx, r.ok ? 'acks' : `write:${r.code}`)
   if (!r.ok) return r
   const at = performance.now()
