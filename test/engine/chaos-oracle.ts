@@ -149,7 +149,7 @@ export class ChaosOracle {
   }
 
   /** The version a write of `oid` starting now names: the latest acknowledged plus one, less `back`. */
-  nextVersion(oid: string, back: 0 | 1 | 2): number {
+  nextVersion(oid: string, back: -1 | 0 | 1 | 2): number {
     return Math.max(1, this.ackedBefore(oid, Number.POSITIVE_INFINITY) + 1 - back)
   }
 }

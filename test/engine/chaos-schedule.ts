@@ -9,13 +9,16 @@ import type { LinkFaults } from './chaos-transport.js'
 
 export const NODES = 5
 
-/** A write of `object`: version `latest acknowledged + 1 - back` (at least 1) when it starts. */
+/**
+ * A write of `object`: version `latest acknowledged + 1 - back` (at least 1) when it starts; `back`
+ * -1 (wide profile) is a writer ahead, whose version is a gap unless one was decided unacknowledged.
+ */
 export interface WriteStep {
   op: 'write'
   at: number
   writer: number
   object: number
-  back: 0 | 1 | 2
+  back: -1 | 0 | 1 | 2
   /** 0 or 1: one of two contents for the version (repeats are identical writes); 2: a delete marker. */
   variant: 0 | 1 | 2
 }
