@@ -125,6 +125,17 @@ export class ChaosOracle {
     }
   }
 
+  /** The contents every write of which (so far) the homes refused. */
+  refusedOnly(): Array<{ oid: string; version: number; variant: 0 | 1 | 2 }> {
+    const out: Array<{ oid: string; version: number; variant: 0 | 1 | 2 }> = []
+    for (const [key, list] of this.attempts) {
+      if (!list.every((a) => a.refused === true)) continue
+      const [oid, version, variant] = key.split('/')
+      out.push({ oid: oid!, version: Number(version), variant: Number(variant) as 0 | 1 | 2 })
+    }
+    return out
+  }
+
   /** The same claim for a shard's merkle root, as reads and proofs show it. */
   observeRoot(oid: string, version: number, shardId: string, root: string, where: string): void {
     const key = `${oid}/${version}/${shardId}`

@@ -160,6 +160,18 @@ async function finalChecks(
     }
   }
   await latestRead('before the sweep', true)
+  // The same claim as checkRefusedNeverReadable, before the retries below can complete a refused
+  // content: one that q homes hold is decided, and would read as its content.
+  for (const r of oracle.refusedOnly()) {
+    const hash = oracle.candidates(r.oid, r.version)[r.variant]!.hashCommit
+    let holding = 0
+    for (const home of eligible.catalogueHomes(r.oid, 3))
+      if ((await h.net.node(home).service.getRecord(r.oid, r.version))?.hash_commit === hash) holding++
+    if (holding >= 2)
+      oracle.violation(
+        `${r.oid.slice(0, 8)}/${r.version} variant ${r.variant}: decided at ${holding} homes, but every write of it was refused`,
+      )
+  }
   // A client whose write failed sends the identical write again ("the same write again is idempotent
   // at the homes and commits the missing replicas, so a client retries with the same bytes"; "The
   // identical write of one of the split records can complete v"). Without it a version can stay

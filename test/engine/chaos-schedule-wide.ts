@@ -8,7 +8,8 @@ import type { LinkFaults } from './chaos-transport.js'
  * and 5 writers, up to 40 steps over 1.2 s, writers up to two versions behind (`back` 2) or one
  * ahead (`back` -1: a gap at the homes, or the version after one decided unacknowledged), outages
  * and freezes up to a second, links losing up to half their messages, more staging sweeps, and
- * faults that take two nodes at once (which leaves a version's homes without a majority).
+ * faults that take two nodes at once (which leaves a version's homes without a majority), and
+ * writers that start together on one object (races, which the longer window would make rare).
  */
 
 const node = fc.integer({ min: 0, max: NODES - 1 })
@@ -16,6 +17,7 @@ const at = fc.integer({ min: 0, max: 1200 })
 const version = fc.integer({ min: 1, max: 6 })
 const lasting = fc.integer({ min: 20, max: 1000 })
 const drop = fc.constantFrom(0, 0.1, 0.3, 0.5)
+const variant = fc.constantFrom(0 as const, 0 as const, 1 as const, 2 as const)
 
 const link: fc.Arbitrary<LinkFaults> = fc.oneof(
   {
@@ -55,7 +57,7 @@ function steps(objects: number, writers: number): fc.Arbitrary<Step[]> {
             2 as const,
             -1 as const,
           ),
-          variant: fc.constantFrom(0 as const, 0 as const, 1 as const, 2 as const),
+          variant,
         }),
       ),
     },
@@ -98,10 +100,24 @@ function steps(objects: number, writers: number): fc.Arbitrary<Step[]> {
     { weight: 2, arbitrary: one(fc.record({ op: fc.constant('down' as const), at, node, ms: lasting })) },
     { weight: 1, arbitrary: one(fc.record({ op: fc.constant('freeze' as const), at, node, ms: lasting })) },
     {
-      weight: 2,
+      weight: 3,
       arbitrary: one(fc.record({ op: fc.constant('link' as const), at, node, ms: lasting, faults: link })),
     },
     { weight: 2, arbitrary: one(fc.record({ op: fc.constant('sweep' as const), at, node })) },
+    {
+      // Writers racing on one version: a long window spreads single writes too thin to overlap often.
+      weight: 2,
+      arbitrary: fc
+        .record({
+          at,
+          object,
+          writers: fc.uniqueArray(fc.integer({ min: 0, max: writers - 1 }), { minLength: 2, maxLength: 3 }),
+          variants: fc.tuple(variant, variant, variant),
+        })
+        .map(({ at, object, writers, variants }): Step[] =>
+          writers.map((w, i) => ({ op: 'write', at, writer: w, object, back: 0, variant: variants[i]! })),
+        ),
+    },
     {
       weight: 1,
       arbitrary: fc
