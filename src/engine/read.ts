@@ -12,6 +12,7 @@ import {
   ProofUnavailableError,
   ShardUnavailableError,
 } from './errors.js'
+import { holdsOtherRecordCopy } from './other-record.js'
 import type { FirstBlockPrefetch, PrefetchedBlock } from './prefetch.js'
 import type { ShardReadInfo } from './responses.js'
 
@@ -208,9 +209,14 @@ class ShardReader {
         )
       } catch (err) {
         if (this.signal.aborted) throw err
-        failures.push(`${node}: ${codeOf(err)}`)
-        this.ctx.health?.failed(node, codeOf(err))
-        if (isCorruption(err)) corrupt = true
+        // A home's copy of a racing writer's shard is not damage: counted as that node's refusal,
+        // and the read goes on as for a replica that does not hold the shard yet.
+        const otherRecord =
+          isCorruption(err) && (await holdsOtherRecordCopy(this.ctx, node, record, shard, this.signal))
+        const code = otherRecord ? 'VERSION_CONFLICT' : codeOf(err)
+        failures.push(otherRecord ? `${node}: holds another record's copy` : `${node}: ${code}`)
+        this.ctx.health?.failed(node, code)
+        if (isCorruption(err) && !otherRecord) corrupt = true
       } finally {
         // Stops the replica's stream (a reader that has every block resets it, as before).
         stop.abort(READ_STOPPED)

@@ -58,7 +58,8 @@ describe('racing writers', () => {
     // The loser's staging is taken back everywhere else; the winner's at h1 is left staged.
     for (const n of h.nodeIds.filter((n) => n !== h1)) expect(await stagedOn(h, n, p.oid)).toBe(0)
     expect(await stagedOn(h, h1, p.oid)).toBe(onH1.length)
-    // Readers see only the winner, through every node; h1's own copy is skipped as data that does not verify.
+    // Readers see only the winner, through every node; h1's own copy is skipped as the loser's (counted
+    // as a refusal, VERSION_CONFLICT: a copy of another record is not bad data).
     const failures: string[] = []
     for (const n of h.nodeIds) {
       const health = {
@@ -74,7 +75,7 @@ describe('racing writers', () => {
       }
     }
     expect(failures.filter((f) => f.startsWith(`${h1}>`))).toEqual(
-      onH1.map(() => `${h1}>${h1}:INTEGRITY_MISMATCH`),
+      onH1.map(() => `${h1}>${h1}:VERSION_CONFLICT`),
     )
     // The winner's staging at h1 cannot commit there: it waits for the sweep's day limit.
     const stale = (await h.net.node(h1).store.staleStaged(0)).filter((s) => s.objectId === p.oid)

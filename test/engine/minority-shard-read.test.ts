@@ -16,10 +16,9 @@ import { bytesOf, meta } from './suite.js'
  * version whose shards are not committed yet, one of whose holders is a home that took a racing
  * loser's record first (and so committed the loser's shard under the same shard id). docs/consistency.md
  * says such a version "reads as SHARD_UNAVAILABLE until the roll-forward, a retry or repair commits
- * the shards"; the read answers INTEGRITY_MISMATCH instead, the loser's committed copy counting as
- * bytes that do not verify (src/engine/read.ts verifiedLeaves). Which answer the docs intend is an
- * open question (see the session report), so this pins the stated behaviour as an expected failure:
- * it starts passing, and `it.fails` then fails, once reads tell another record's copy from corruption.
+ * the shards". The read answered INTEGRITY_MISMATCH, the loser's committed copy counting as bytes that
+ * do not verify (src/engine/read.ts); a copy the node's own record names is now told from damage
+ * (src/engine/other-record.ts).
  */
 
 let h: Harness
@@ -29,7 +28,7 @@ networkPerTest((net) => {
 }, undo)
 
 describe('a decided version not yet committed, beside a loser’s copy at a home', () => {
-  it.fails('reads SHARD_UNAVAILABLE, as docs/consistency.md states (today INTEGRITY_MISMATCH)', async () => {
+  it('reads SHARD_UNAVAILABLE, as docs/consistency.md states (INTEGRITY_MISMATCH before the fix)', async () => {
     // A shard held by the home that takes the loser's record and by the two nodes that are no home.
     const p = findObject(h.nodeIds, 'minority-shard', (o) => {
       const others = h.nodeIds.filter((n) => !o.homes.includes(n))
