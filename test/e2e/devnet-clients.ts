@@ -22,6 +22,8 @@ export interface DevnetWithClients {
 export async function startDevnetWithClients(
   prefix: string,
   clients: Map<string, QfsClient>,
+  /** Extra environment for the daemons (settings as QFS_* variables, docs/operations.md). */
+  env?: Record<string, string>,
 ): Promise<DevnetWithClients> {
   if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
     throw new Error('the daemons run the compiled CLI: run `npm run build` first (npm test does)')
@@ -33,6 +35,7 @@ export async function startDevnetWithClients(
     logLevel: 'warn',
     startTimeoutMs: 60_000,
     stopTimeoutMs: 10_000,
+    env,
   })
   const libp2p = await createQfsLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: [] })
   for (const n of devnet.nodes) {

@@ -12,7 +12,8 @@ import {
   replayedCatalogue,
   type Served,
 } from './crash-checks.js'
-import { crashRounds, type Kill } from './crash-faults.js'
+import { crashRounds, faultKinds, type Kill } from './crash-faults.js'
+import { FaultReader } from './crash-reader.js'
 import { Ledger, Rng, Workload } from './crash-workload.js'
 import { startDevnetWithClients, stopDevnetWithClients } from './devnet-clients.js'
 
@@ -28,15 +29,25 @@ import { startDevnetWithClients, stopDevnetWithClients } from './devnet-clients.
  * logs replay to is what the nodes listed.
  *
  * Fixed seed and rounds for CI; QFS_CRASH_SEED and QFS_CRASH_ROUNDS for more locally (rounds of a
- * few seconds each). The devnet picks its ports below the kernel's ephemeral range
+ * few seconds each). QFS_CRASH_FAULTS picks the faults the rounds take in turn (crash-faults.ts:
+ * `kill`, the default; `freeze`, SIGSTOP then SIGCONT, with the daemons' request deadline cut to
+ * 2 s and their idle one to 6 s so a freeze outlasts them in seconds; `double`, two nodes killed
+ * at overlapping times), and with it (or QFS_CRASH_READER=1) a reader checks acknowledged versions
+ * while the faults go on. The devnet picks its ports below the kernel's ephemeral range
  * (src/daemon/loopback-ports.ts), so a restarted daemon finds its port free.
  */
 
 const SEED = Number(process.env.QFS_CRASH_SEED ?? 13)
 const ROUNDS = Number(process.env.QFS_CRASH_ROUNDS ?? 3)
 const WRITERS = 3
+const KINDS = faultKinds(process.env.QFS_CRASH_FAULTS)
+const READER = process.env.QFS_CRASH_FAULTS !== undefined || process.env.QFS_CRASH_READER === '1'
+/** Deadlines short enough that a freeze of a few seconds outlasts them (request under half of idle). */
+const FREEZE_TIMING = { requestTimeoutMs: 2_000, idleTimeoutMs: 6_000 }
+/** Longest a write may take: every daemon deadline is shorter, so one this slow hung. */
+const WRITE_PATIENCE_MS = 25_000
 
-describe(`devnet crash: SIGKILL daemons in the middle of writes (seed ${SEED}, ${ROUNDS} rounds)`, () => {
+describe(`devnet crash: ${KINDS.join('+')} daemons in the middle of writes (seed ${SEED}, ${ROUNDS} rounds)`, () => {
   let dir: string
   let devnet: Devnet
   let libp2p: Libp2p
@@ -47,7 +58,13 @@ describe(`devnet crash: SIGKILL daemons in the middle of writes (seed ${SEED}, $
   const nodeIds = () => devnet.plan.nodes.map((n) => n.nodeId)
 
   beforeAll(async () => {
-    ;({ dir, devnet, libp2p } = await startDevnetWithClients('qfs-e2e-crash-', clients))
+    const env = KINDS.includes('freeze')
+      ? {
+          QFS_REQUEST_TIMEOUT_MS: String(FREEZE_TIMING.requestTimeoutMs),
+          QFS_IDLE_TIMEOUT_MS: String(FREEZE_TIMING.idleTimeoutMs),
+        }
+      : undefined
+    ;({ dir, devnet, libp2p } = await startDevnetWithClients('qfs-e2e-crash-', clients, env))
   }, 90_000)
 
   afterAll(async () => {
@@ -57,19 +74,34 @@ describe(`devnet crash: SIGKILL daemons in the middle of writes (seed ${SEED}, $
   it('keeps every acknowledged write, and at most one content per version, through rounds of SIGKILL', async () => {
     const started = Date.now()
     const workload = new Workload({ clients, nodeIds: nodeIds(), ledger, seed: SEED, writers: WRITERS })
+    const reader = READER ? new FaultReader(clients, nodeIds(), ledger, SEED) : undefined
     try {
-      kills = await crashRounds(devnet, new EligibleSet(nodeIds()), ledger, new Rng(SEED), ROUNDS)
+      kills = await crashRounds(devnet, new EligibleSet(nodeIds()), ledger, new Rng(SEED), ROUNDS, KINDS, {
+        requestTimeoutMs: KINDS.includes('freeze') ? FREEZE_TIMING.requestTimeoutMs : 10_000,
+      })
     } finally {
       await workload.stop()
+      await reader?.stop()
     }
     const written = Date.now()
     expect(kills).toHaveLength(ROUNDS)
-    for (const k of kills) expect(k.signal).toBe('SIGKILL')
+    for (const k of kills) {
+      // A frozen daemon must come back, not die; a killed one died of the kill.
+      expect(k.signal).toBe(k.kind === 'freeze' ? null : 'SIGKILL')
+      if (k.second !== undefined) expect(k.second.signal).toBe('SIGKILL')
+    }
     for (let i = 1; i <= 5; i++) expect(devnet.running(i)).toBe(true)
     expect(ledger.inFlight.size).toBe(0)
     expect(ledger.acknowledged().length).toBeGreaterThan(0)
 
     served = await checkReads(clients, nodeIds(), ledger)
+    served.problems.push(...(reader?.problems ?? []))
+    for (const a of ledger.attempts) {
+      if (a.endedMs - a.startedMs > WRITE_PATIENCE_MS)
+        served.problems.push(
+          `${a.oid}/${a.version}: a write answered ${a.code} after ${a.endedMs - a.startedMs} ms`,
+        )
+    }
     const read = Date.now()
     await checkListings(clients, nodeIds(), ledger, served)
     console.log(
@@ -77,7 +109,10 @@ describe(`devnet crash: SIGKILL daemons in the middle of writes (seed ${SEED}, $
         seed: SEED,
         jobs: workload.jobs,
         versions: ledger.versions().size,
+        faults: KINDS,
         answers: ledger.tally(),
+        reads_under_faults: reader?.tally,
+        slowest_write_ms: Math.max(0, ...ledger.attempts.map((a) => a.endedMs - a.startedMs)),
         readable: served.readable.size,
         listed: served.listed.size,
         reads: served.reads,
@@ -85,12 +120,14 @@ describe(`devnet crash: SIGKILL daemons in the middle of writes (seed ${SEED}, $
         proof_ms: served.proofMs,
         unavailable_but_written: served.unavailableButWritten,
         kills: kills.map((k) => ({
+          kind: k.kind,
           role: k.role,
           node: k.node.slice(-6),
           at: k.killedAtMs,
           down: k.downMs,
           restart: k.restartMs,
           write: k.write && { size: k.write.size, via: k.write.via.slice(-6) },
+          second: k.second && { ...k.second, node: k.second.node.slice(-6) },
         })),
         write_ms: written - started,
         read_ms: read - written,
