@@ -183,14 +183,14 @@ async function killAndRestart(
 
 /**
  * SIGSTOPs node `index` for a seeded pause, half the time shorter than the request deadline (a
- * peer waits it out) and half the time longer, up to three deadlines (peers give up on it, and its
- * own timers all fire at once when it resumes), then SIGCONTs it.
+ * peer waits it out) and half the time longer, up to four of them, past the idle deadline of three
+ * (peers give up on it, and its own timers all fire at once when it resumes), then SIGCONTs it.
  */
 async function freeze(devnet: Devnet, index: number, rng: Rng, requestTimeoutMs: number) {
   const pid = devnet.nodes[index - 1]!.pid
   const downMs = rng.chance(0.5)
     ? rng.int(200, Math.max(200, requestTimeoutMs - 300))
-    : rng.int(requestTimeoutMs + 300, 3 * requestTimeoutMs)
+    : rng.int(requestTimeoutMs + 300, 4 * requestTimeoutMs)
   process.kill(pid, 'SIGSTOP')
   await sleep(downMs)
   const t = Date.now()

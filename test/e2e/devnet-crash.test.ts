@@ -31,7 +31,7 @@ import { startDevnetWithClients, stopDevnetWithClients } from './devnet-clients.
  * Fixed seed and rounds for CI; QFS_CRASH_SEED and QFS_CRASH_ROUNDS for more locally (rounds of a
  * few seconds each). QFS_CRASH_FAULTS picks the faults the rounds take in turn (crash-faults.ts:
  * `kill`, the default; `freeze`, SIGSTOP then SIGCONT, with the daemons' request deadline cut to
- * 2 s and their idle one to 6 s so a freeze outlasts them in seconds; `double`, two nodes killed
+ * 2 s and their idle one to 6 s so a freeze (up to 8 s) outlasts both; `double`, two nodes killed
  * at overlapping times), and with it (or QFS_CRASH_READER=1) a reader checks acknowledged versions
  * while the faults go on. The devnet picks its ports below the kernel's ephemeral range
  * (src/daemon/loopback-ports.ts), so a restarted daemon finds its port free.
