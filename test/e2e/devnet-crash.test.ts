@@ -44,6 +44,13 @@ const KINDS = faultKinds(process.env.QFS_CRASH_FAULTS)
 const READER = process.env.QFS_CRASH_FAULTS !== undefined || process.env.QFS_CRASH_READER === '1'
 /** Deadlines short enough that a freeze of a few seconds outlasts them (request under half of idle). */
 const FREEZE_TIMING = { requestTimeoutMs: 2_000, idleTimeoutMs: 6_000 }
+/**
+ * QFS_CRASH_SWEEP=1: the short deadlines, and a staging sweep every second of stagings past the
+ * idle deadline, so roll-forwards and take-backs run among the writes and faults (by default the
+ * sweep waits 15 min, longer than a run).
+ */
+const SWEEP = process.env.QFS_CRASH_SWEEP === '1'
+const SHORT = SWEEP || KINDS.includes('freeze')
 /** Longest a write may take: every daemon deadline is shorter, so one this slow hung. */
 const WRITE_PATIENCE_MS = 25_000
 
@@ -58,10 +65,14 @@ describe(`devnet crash: ${KINDS.join('+')} daemons in the middle of writes (seed
   const nodeIds = () => devnet.plan.nodes.map((n) => n.nodeId)
 
   beforeAll(async () => {
-    const env = KINDS.includes('freeze')
+    const env = SHORT
       ? {
           QFS_REQUEST_TIMEOUT_MS: String(FREEZE_TIMING.requestTimeoutMs),
           QFS_IDLE_TIMEOUT_MS: String(FREEZE_TIMING.idleTimeoutMs),
+          ...(SWEEP && {
+            QFS_STAGING_SWEEP_INTERVAL_MS: '1000',
+            QFS_STAGING_MAX_AGE_MS: String(FREEZE_TIMING.idleTimeoutMs),
+          }),
         }
       : undefined
     ;({ dir, devnet, libp2p } = await startDevnetWithClients('qfs-e2e-crash-', clients, env))
@@ -77,7 +88,7 @@ describe(`devnet crash: ${KINDS.join('+')} daemons in the middle of writes (seed
     const reader = READER ? new FaultReader(clients, nodeIds(), ledger, SEED) : undefined
     try {
       kills = await crashRounds(devnet, new EligibleSet(nodeIds()), ledger, new Rng(SEED), ROUNDS, KINDS, {
-        requestTimeoutMs: KINDS.includes('freeze') ? FREEZE_TIMING.requestTimeoutMs : 10_000,
+        requestTimeoutMs: SHORT ? FREEZE_TIMING.requestTimeoutMs : 10_000,
       })
     } finally {
       await workload.stop()
@@ -110,6 +121,7 @@ describe(`devnet crash: ${KINDS.join('+')} daemons in the middle of writes (seed
         jobs: workload.jobs,
         versions: ledger.versions().size,
         faults: KINDS,
+        sweep: SWEEP,
         answers: ledger.tally(),
         reads_under_faults: reader?.tally,
         slowest_write_ms: Math.max(0, ...ledger.attempts.map((a) => a.endedMs - a.startedMs)),
