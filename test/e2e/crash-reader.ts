@@ -26,6 +26,8 @@ export class FaultReader {
   private readonly running: Promise<void>
   readonly problems: string[] = []
   readonly tally: Record<string, number> = {}
+  /** Each failed read: when it began (ms after the ledger's start), how long it took, its code and node. */
+  readonly failures: Array<{ at: number; ms: number; code: string; via: string }> = []
 
   constructor(
     private readonly clients: Map<string, QfsClient>,
@@ -54,6 +56,8 @@ export class FaultReader {
         .getContent(a.oid, a.version, { signal: AbortSignal.timeout(30_000) })
       const code = read.ok ? 'ok' : read.code
       this.tally[code] = (this.tally[code] ?? 0) + 1
+      if (!read.ok)
+        this.failures.push({ at: t - this.ledger.t0, ms: Date.now() - t, code, via: node.slice(-6) })
       const at = `${a.oid}/${a.version} via ${node.slice(-6)} at ${t - this.ledger.t0} ms (${Date.now() - t} ms)`
       if (read.ok && read.hash_commit !== a.hash_commit)
         this.problems.push(`${at}: acknowledged as ${a.hash_commit}, read as ${read.hash_commit}`)

@@ -124,6 +124,7 @@ describe(`devnet crash: ${KINDS.join('+')} daemons in the middle of writes (seed
         sweep: SWEEP,
         answers: ledger.tally(),
         reads_under_faults: reader?.tally,
+        failed_reads: reader?.failures,
         slowest_write_ms: Math.max(0, ...ledger.attempts.map((a) => a.endedMs - a.startedMs)),
         readable: served.readable.size,
         listed: served.listed.size,
