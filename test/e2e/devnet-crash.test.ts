@@ -85,10 +85,12 @@ describe(`devnet crash: ${KINDS.join('+')} daemons in the middle of writes (seed
   it('keeps every acknowledged write, and at most one content per version, through rounds of SIGKILL', async () => {
     const started = Date.now()
     const workload = new Workload({ clients, nodeIds: nodeIds(), ledger, seed: SEED, writers: WRITERS })
-    const reader = READER ? new FaultReader(clients, nodeIds(), ledger, SEED) : undefined
+    const struck = new Set<number>()
+    const reader = READER ? new FaultReader(clients, nodeIds(), ledger, SEED, () => struck.size) : undefined
     try {
       kills = await crashRounds(devnet, new EligibleSet(nodeIds()), ledger, new Rng(SEED), ROUNDS, KINDS, {
         requestTimeoutMs: SHORT ? FREEZE_TIMING.requestTimeoutMs : 10_000,
+        struck,
       })
     } finally {
       await workload.stop()
