@@ -75,8 +75,6 @@ export function placement(eligible: EligibleSet, oid: string, version: number) {
 export interface FaultTiming {
   /** The daemons' `limits.request_timeout_ms`: a freeze lasts shorter or longer than it. */
   requestTimeoutMs: number
-  /** The nodes (1-based) killed or frozen and not yet back at this moment, kept up to date. */
-  struck?: Set<number>
 }
 
 /**
@@ -128,7 +126,7 @@ export async function crashRounds(
       killedAtMs,
     }
     if (kind === 'freeze') {
-      kills.push({ ...base, ...(await freeze(devnet, index, rng, timing.requestTimeoutMs, timing.struck)) })
+      kills.push({ ...base, ...(await freeze(devnet, index, rng, timing.requestTimeoutMs)) })
       continue
     }
     const downMs = rng.int(200, 2000)
@@ -150,9 +148,9 @@ export async function crashRounds(
         restarting = next.catch(() => {})
         return next
       }
-      const first = killAndRestart(devnet, index, downMs, restart, timing.struck)
+      const first = killAndRestart(devnet, index, downMs, restart)
       await sleep(afterMs)
-      const other = killAndRestart(devnet, ids.indexOf(second) + 1, secondDownMs, restart, timing.struck)
+      const other = killAndRestart(devnet, ids.indexOf(second) + 1, secondDownMs, restart)
       const [a, b] = await Promise.all([first, other])
       kills.push({
         ...base,
@@ -164,7 +162,7 @@ export async function crashRounds(
       continue
     }
     const t = Date.now()
-    const exit = await killAndRestart(devnet, index, downMs, undefined, timing.struck)
+    const exit = await killAndRestart(devnet, index, downMs)
     kills.push({ ...base, downMs, restartMs: Date.now() - t - downMs, signal: exit.signal })
   }
   return kills
@@ -176,13 +174,10 @@ async function killAndRestart(
   index: number,
   downMs: number,
   restart: (index: number) => Promise<unknown> = (i) => devnet.restart(i),
-  struck = new Set<number>(),
 ) {
-  struck.add(index)
   const exit = await devnet.kill(index, 'SIGKILL')
   await sleep(downMs)
   await restart(index)
-  struck.delete(index)
   return exit
 }
 
@@ -191,22 +186,14 @@ async function killAndRestart(
  * peer waits it out) and half the time longer, up to four of them, past the idle deadline of three
  * (peers give up on it, and its own timers all fire at once when it resumes), then SIGCONTs it.
  */
-async function freeze(
-  devnet: Devnet,
-  index: number,
-  rng: Rng,
-  requestTimeoutMs: number,
-  struck = new Set<number>(),
-) {
+async function freeze(devnet: Devnet, index: number, rng: Rng, requestTimeoutMs: number) {
   const pid = devnet.nodes[index - 1]!.pid
   const downMs = rng.chance(0.5)
     ? rng.int(200, Math.max(200, requestTimeoutMs - 300))
     : rng.int(requestTimeoutMs + 300, 4 * requestTimeoutMs)
-  struck.add(index)
   process.kill(pid, 'SIGSTOP')
   await sleep(downMs)
   const t = Date.now()
   process.kill(pid, 'SIGCONT')
-  struck.delete(index)
   return { downMs, restartMs: Date.now() - t, signal: devnet.running(index) ? null : 'exited' }
 }
